@@ -1,0 +1,49 @@
+/*
+ * tz.h - calendar arithmetic in a named time zone (ICU), and RFC 3339 times.
+ *
+ * The school's policy speaks in local calendar days ("valid for 365 days",
+ * "counts from 1 September"), while every stored instant is UTC.  A cb_tz_t
+ * names a zone ("Europe/London", "GMT-07:00"); it is immutable and may be
+ * shared between threads: each call opens its own ICU calendar.
+ */
+#ifndef CETBYOD_TZ_H
+#define CETBYOD_TZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+typedef struct cb_tz cb_tz_t;
+
+/** cb_tz_new - a zone by its IANA or GMT±hh:mm name.  NULL (and *err set) when unknown. */
+cb_tz_t *cb_tz_new(char const *name, char const **err);
+void cb_tz_free(cb_tz_t *tz);
+char const *cb_tz_name(cb_tz_t const *tz);
+
+/** cb_tz_add_days - same local wall-clock time, days calendar days later.  -1 on error. */
+time_t cb_tz_add_days(cb_tz_t const *tz, time_t t, int days);
+
+/**
+ * cb_tz_local_to_utc - the instant of a local date and time in the zone.
+ * A time that falls in a gap (the spring-forward hour) is read with the
+ * offset in force before the change, so 01:30 on the last Sunday of March in
+ * Europe/London is 01:30 GMT (02:30 BST); a time that occurs twice (the
+ * fall-back hour) is its first occurrence.  -1 on error (fields out of range).
+ */
+time_t cb_tz_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int hour, int min, double sec);
+
+/** cb_tz_serial_to_utc - a spreadsheet serial date-time (days since 1899-12-30, local) to UTC. -1 on error. */
+time_t cb_tz_serial_to_utc(cb_tz_t const *tz, double serial);
+
+/**
+ * cb_time_parse - parse an instant: RFC 3339 ("2026-09-01T08:00:00Z",
+ * "...+01:00", fractions allowed) or, when tz is given, a local date
+ * "2026-09-01" (midnight) or "2026-09-01 08:00[:00]" in that zone.
+ * Returns 0 and sets *out, or -1 for anything else.  Never reads past len.
+ */
+int cb_time_parse(char const *s, size_t len, cb_tz_t const *tz, time_t *out);
+
+/** cb_time_format - "2026-09-01T08:00:00Z" into buf (at least 21 bytes).  Returns buf. */
+char *cb_time_format(time_t t, char *buf, size_t len);
+
+#endif

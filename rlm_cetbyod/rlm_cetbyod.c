@@ -1,0 +1,553 @@
+/*
+ * rlm_cetbyod.c - FreeRADIUS glue of the cetbyod BYOD module.
+ *
+ * This file owns only what needs FreeRADIUS: the configuration table, the
+ * conversion of string options to enums (failing start-up with the option's
+ * name and accepted values), reading facts from the request's attribute
+ * lists, writing the decision as Cetbyod-* attributes to the control list,
+ * and the one mapping from decisions to rlm_rcode_t.  The policy, the
+ * identity checks, the acknowledgement index and the sync thread are the
+ * core (libcetbyod-core), shared with cetbyodctl and the unit tests.
+ *
+ * Where it runs: post-auth of the outer virtual server, once per
+ * authentication.  For EAP the inner-tunnel copies the inner identity (and
+ * any facts the stock modules set there) to the outer session-state; see
+ * raddb/sites-available/cetbyod-inner-tunnel.
+ */
+#include <freeradius-devel/radiusd.h>
+#include <freeradius-devel/modules.h>
+#include <freeradius-devel/rad_assert.h>
+
+#include <cetbyod/ackfile.h>
+#include <cetbyod/ackindex.h>
+#include <cetbyod/identity.h>
+#include <cetbyod/policy.h>
+#include <cetbyod/sync.h>
+#include <cetbyod/tz.h>
+
+#define CB_MAX_EMAILS 8
+
+typedef enum {
+	SOURCE_FILE = 0
+} source_kind_t;
+
+typedef enum {
+	DIRECTORY_ATTRIBUTES = 0
+} directory_kind_t;
+
+typedef struct {
+	char const	*name;
+
+	/* Configuration, as parsed. */
+	char const	*source_name;
+	char const	*directory_name;
+	char const	*timezone;
+	char const	*form_url;
+	char const	*email_domain;
+	struct {
+		bool		strip_realm;
+		bool		strip_domain;
+		uint32_t	max_length;
+	} identity;
+	struct {
+		uint32_t	validity_days;
+		char const	*effective_from;
+		char const	*version;
+		uint32_t	grace_period;
+		char const	*unacknowledged;
+		uint32_t	stale_after;
+		bool		admit_when_stale;
+	} policy;
+	struct {
+		char const	*filename;
+		uint32_t	check_interval;
+	} file;
+	struct {
+		char const	*staff_vlan;
+		char const	*onboarding_vlan;
+		char const	*restricted_vlan;
+		uint32_t	onboarding_session_timeout;
+	} reply;
+
+	/* Derived at instantiate. */
+	source_kind_t		source;
+	directory_kind_t	directory;
+	cb_tz_t			*tz;
+	cb_policy_conf_t	pconf;
+	cb_identity_conf_t	iconf;
+	cb_ack_current_t	*acks;
+	cb_sync_t		*sync;
+
+	DICT_ATTR const	*da_inner_identity, *da_role, *da_email, *da_disabled, *da_revoked;
+	DICT_ATTR const	*da_exception_until, *da_exception_reason;
+	DICT_ATTR const	*da_status, *da_reason, *da_message, *da_ack_time, *da_expiry, *da_ack_expiry;
+	DICT_ATTR const	*da_policy_version, *da_form_url, *da_vlan, *da_session_timeout, *da_identity;
+} rlm_cetbyod_t;
+
+static const CONF_PARSER identity_config[] = {
+	{ "strip_realm", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_realm), "no" },
+	{ "strip_domain", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_domain), "yes" },
+	{ "max_length", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, identity.max_length), "128" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER policy_config[] = {
+	{ "validity_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.validity_days), "365" },
+	{ "effective_from", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, policy.effective_from), "" },
+	{ "version", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, policy.version), "" },
+	{ "grace_period", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.grace_period), "0" },
+	{ "unacknowledged", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, policy.unacknowledged), "onboard" },
+	{ "stale_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.stale_after), "0" },
+	{ "admit_when_stale", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, policy.admit_when_stale), "no" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER file_config[] = {
+	{ "filename", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, file.filename), "" },
+	{ "check_interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, file.check_interval), "5" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER reply_config[] = {
+	{ "staff_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.staff_vlan), "100" },
+	{ "onboarding_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.onboarding_vlan), "200" },
+	{ "restricted_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.restricted_vlan), "300" },
+	{ "onboarding_session_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, reply.onboarding_session_timeout), "900" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER module_config[] = {
+	{ "source", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, source_name), "file" },
+	{ "directory", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, directory_name), "attributes" },
+	{ "timezone", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, timezone), "Europe/London" },
+	{ "form_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, form_url), "" },
+	{ "email_domain", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, email_domain), "" },
+	{ "identity", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) identity_config },
+	{ "policy", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) policy_config },
+	{ "file", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) file_config },
+	{ "reply", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) reply_config },
+	CONF_PARSER_TERMINATOR
+};
+
+/** Route core log lines to radiusd's log, prefixed with the module instance. */
+static void core_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+	CC_HINT(format (printf, 3, 4));
+
+static void core_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+{
+	rlm_cetbyod_t const *inst = uctx;
+	char msg[1024];
+	va_list ap;
+	log_type_t type = L_INFO;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	switch (level) {
+	case CB_LOG_DEBUG:	type = L_DBG; break;
+	case CB_LOG_INFO:	type = L_INFO; break;
+	case CB_LOG_WARN:	type = L_WARN; break;
+	case CB_LOG_ERROR:	type = L_ERR; break;
+	}
+	radlog(type, "rlm_cetbyod (%s): %s", inst->name, msg);
+}
+
+/*
+ *	Start-up checks.  Each failure names the option and what it accepts.
+ */
+static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	if (strcmp(inst->source_name, "file") == 0) {
+		inst->source = SOURCE_FILE;
+	} else {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'source': accepted values are \"file\"", inst->source_name);
+		return -1;
+	}
+	if (strcmp(inst->directory_name, "attributes") == 0) {
+		inst->directory = DIRECTORY_ATTRIBUTES;
+	} else {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'directory': accepted values are \"attributes\"",
+			      inst->directory_name);
+		return -1;
+	}
+	if (strcmp(inst->policy.unacknowledged, "onboard") == 0) {
+		inst->pconf.unacknowledged = CB_UNACK_ONBOARD;
+	} else if (strcmp(inst->policy.unacknowledged, "reject") == 0) {
+		inst->pconf.unacknowledged = CB_UNACK_REJECT;
+	} else {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'policy { unacknowledged }': accepted values are "
+			      "\"onboard\" and \"reject\"", inst->policy.unacknowledged);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_policy(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char const *err = NULL;
+
+	inst->tz = cb_tz_new(inst->timezone, &err);
+	if (!inst->tz) {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'timezone': %s", inst->timezone, err);
+		return -1;
+	}
+	if (inst->policy.validity_days > 3660) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { validity_days }': accepted values are 0 "
+			      "(never lapses) to 3660", inst->policy.validity_days);
+		return -1;
+	}
+	if (inst->policy.effective_from && *inst->policy.effective_from &&
+	    cb_time_parse(inst->policy.effective_from, strlen(inst->policy.effective_from), inst->tz,
+			  &inst->pconf.effective_from) < 0) {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'policy { effective_from }': accepted values are a "
+			      "local date (2026-09-01), a local date and time (2026-09-01 08:00) or RFC 3339",
+			      inst->policy.effective_from);
+		return -1;
+	}
+	if (inst->identity.max_length < 1 || inst->identity.max_length > CB_IDENTITY_MAX) {
+		cf_log_err_cs(conf, "Invalid value %u for 'identity { max_length }': accepted values are 1 to %d",
+			      inst->identity.max_length, CB_IDENTITY_MAX);
+		return -1;
+	}
+	inst->pconf.validity_days = inst->policy.validity_days;
+	inst->pconf.policy_version = inst->policy.version;
+	inst->pconf.grace_seconds = inst->policy.grace_period;
+	inst->pconf.admit_when_stale = inst->policy.admit_when_stale;
+	inst->pconf.tz = inst->tz;
+	inst->iconf.strip_realm = inst->identity.strip_realm;
+	inst->iconf.strip_domain = inst->identity.strip_domain;
+	inst->iconf.max_length = inst->identity.max_length;
+	return 0;
+}
+
+/** find_attributes - the dictionary must be loaded; say how to load it if not. */
+static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	struct {
+		DICT_ATTR const	**da;
+		char const	*name;
+	} const attrs[] = {
+		{ &inst->da_inner_identity, "Cetbyod-Inner-Identity" }, { &inst->da_role, "Cetbyod-Role" },
+		{ &inst->da_email, "Cetbyod-Email" }, { &inst->da_disabled, "Cetbyod-Account-Disabled" },
+		{ &inst->da_revoked, "Cetbyod-Revoked" }, { &inst->da_exception_until, "Cetbyod-Exception-Until" },
+		{ &inst->da_exception_reason, "Cetbyod-Exception-Reason" }, { &inst->da_status, "Cetbyod-Status" },
+		{ &inst->da_reason, "Cetbyod-Reason" }, { &inst->da_message, "Cetbyod-Message" },
+		{ &inst->da_ack_time, "Cetbyod-Ack-Time" }, { &inst->da_expiry, "Cetbyod-Expiry" },
+		{ &inst->da_ack_expiry, "Cetbyod-Ack-Expiry" }, { &inst->da_policy_version, "Cetbyod-Policy-Version" },
+		{ &inst->da_form_url, "Cetbyod-Form-URL" }, { &inst->da_vlan, "Cetbyod-VLAN" },
+		{ &inst->da_session_timeout, "Cetbyod-Session-Timeout" }, { &inst->da_identity, "Cetbyod-Identity" },
+	};
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		*attrs[i].da = dict_attrbyname(attrs[i].name);
+		if (!*attrs[i].da) {
+			cf_log_err_cs(conf, "Attribute %s is not defined: add \"$INCLUDE dictionary.cetbyod\" to "
+				      "raddb/dictionary (make install does this)", attrs[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char err[512];
+	cb_source_t *src;
+	cb_sync_conf_t sconf = {
+		.interval = inst->file.check_interval ? inst->file.check_interval : 5,
+		.stale_after = inst->policy.stale_after,
+		.initial_blocking = true,
+	};
+
+	if (!inst->file.filename || !*inst->file.filename) {
+		cf_log_err_cs(conf, "'file { filename }' must name the acknowledgements file when source = file");
+		return -1;
+	}
+	inst->acks = cb_ack_current_new();
+	if (!inst->acks) return -1;
+	src = cb_ackfile_source_new(inst->file.filename, inst->tz, core_log, inst, err, sizeof(err));
+	if (!src) {
+		cf_log_err_cs(conf, "Cannot read acknowledgements from 'file { filename }': %s", err);
+		return -1;
+	}
+	inst->sync = cb_sync_start(&sconf, src, inst->acks, err, sizeof(err));
+	if (!inst->sync) {
+		cf_log_err_cs(conf, "Cannot start the acknowledgement sync: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int mod_instantiate(CONF_SECTION *conf, void *instance)
+{
+	rlm_cetbyod_t *inst = instance;
+
+	inst->name = cf_section_name2(conf);
+	if (!inst->name) inst->name = cf_section_name1(conf);
+
+	if (find_attributes(inst, conf) < 0) return -1;
+	if (parse_enums(inst, conf) < 0) return -1;
+	if (parse_policy(inst, conf) < 0) return -1;
+	if (start_source(inst, conf) < 0) return -1;
+	return 0;
+}
+
+static int mod_detach(void *instance)
+{
+	rlm_cetbyod_t *inst = instance;
+
+	cb_sync_stop(inst->sync);
+	inst->sync = NULL;
+	cb_ack_current_free(inst->acks);
+	inst->acks = NULL;
+	cb_tz_free(inst->tz);
+	inst->tz = NULL;
+	return 0;
+}
+
+/*
+ *	Reading facts.  The control list wins over the outer session-state
+ *	(where the inner tunnel copies what the stock modules found).
+ */
+static VALUE_PAIR *find_fact(REQUEST *request, DICT_ATTR const *da)
+{
+	VALUE_PAIR *vp = fr_pair_find_by_da(request->config, da, TAG_ANY);
+
+	if (!vp) vp = fr_pair_find_by_da(request->state, da, TAG_ANY);
+	return vp;
+}
+
+/** identity_attribute - the inner identity if the tunnel passed one up, else User-Name. */
+static VALUE_PAIR *identity_attribute(rlm_cetbyod_t const *inst, REQUEST *request)
+{
+	VALUE_PAIR *vp = fr_pair_find_by_da(request->state, inst->da_inner_identity, TAG_ANY);
+
+	if (vp) return vp;
+	return fr_pair_find_by_num(request->packet->vps, PW_USER_NAME, 0, TAG_ANY);
+}
+
+static void directory_facts_from_attributes(rlm_cetbyod_t const *inst, REQUEST *request, cb_dir_facts_t *dir)
+{
+	VALUE_PAIR *vp;
+
+	memset(dir, 0, sizeof(*dir));
+	vp = find_fact(request, inst->da_role);
+	if (!vp) {
+		dir->result = CB_DIR_NOT_FOUND;
+		RDEBUG2("No Cetbyod-Role in control or session-state: the user store does not know this person");
+		return;
+	}
+	dir->result = CB_DIR_FOUND;
+	dir->role = (vp->vp_integer == 1) ? CB_ROLE_STAFF : (vp->vp_integer == 2) ? CB_ROLE_PUPIL : CB_ROLE_OTHER;
+	vp = find_fact(request, inst->da_disabled);
+	dir->disabled = vp && vp->vp_integer != 0;
+	vp = find_fact(request, inst->da_revoked);
+	if (vp) {
+		dir->revoked = true;
+		dir->revoked_reason = vp->vp_strvalue;
+	}
+}
+
+/** collect_emails - normalised addresses keying the acknowledgement; returns how many. */
+static size_t collect_emails(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity,
+			     char buf[][CB_IDENTITY_MAX + 1], char const **emails)
+{
+	size_t n = 0;
+	VALUE_PAIR *list[2] = { request->config, request->state };
+
+	for (size_t l = 0; l < 2 && n == 0; l++) {
+		vp_cursor_t cursor;
+		VALUE_PAIR *vp;
+
+		for (vp = fr_cursor_init(&cursor, &list[l]); vp && n < CB_MAX_EMAILS; vp = fr_cursor_next(&cursor)) {
+			if (vp->da != inst->da_email) continue;
+			if (!cb_email_normalise(vp->vp_strvalue, vp->vp_length, buf[n], CB_IDENTITY_MAX + 1)) {
+				RWDEBUG("Ignoring Cetbyod-Email \"%pV\": not an email address", &vp->data);
+				continue;
+			}
+			emails[n] = buf[n];
+			n++;
+		}
+	}
+	if (n == 0 && cb_identity_email(identity, inst->email_domain, buf[0], CB_IDENTITY_MAX + 1)) {
+		emails[0] = buf[0];
+		n = 1;
+	}
+	return n;
+}
+
+static void exception_from_attributes(rlm_cetbyod_t const *inst, REQUEST *request, cb_exception_t *exc)
+{
+	VALUE_PAIR *until = find_fact(request, inst->da_exception_until);
+	VALUE_PAIR *reason = find_fact(request, inst->da_exception_reason);
+
+	memset(exc, 0, sizeof(*exc));
+	if (!until && !reason) return;
+	exc->present = true;
+	exc->until = until ? (time_t) until->vp_date : 0;
+}
+
+static void add_string(REQUEST *request, DICT_ATTR const *da, char const *value)
+{
+	VALUE_PAIR *vp = fr_pair_afrom_da(request, da);
+
+	if (!vp) return;
+	fr_pair_value_strcpy(vp, value);
+	fr_pair_replace(&request->config, vp);
+}
+
+static void add_integer(REQUEST *request, DICT_ATTR const *da, uint32_t value)
+{
+	VALUE_PAIR *vp = fr_pair_afrom_da(request, da);
+
+	if (!vp) return;
+	vp->vp_integer = value;
+	fr_pair_replace(&request->config, vp);
+}
+
+static void add_date(REQUEST *request, DICT_ATTR const *da, time_t value)
+{
+	VALUE_PAIR *vp;
+
+	if (value <= 0 || value > (time_t) UINT32_MAX) return;
+	vp = fr_pair_afrom_da(request, da);
+	if (!vp) return;
+	vp->vp_date = (uint32_t) value;
+	fr_pair_replace(&request->config, vp);
+}
+
+static char const *decision_vlan(rlm_cetbyod_t const *inst, cb_status_t status)
+{
+	switch (status) {
+	case CB_STATUS_ADMIT:		return inst->reply.staff_vlan;
+	case CB_STATUS_ONBOARD:		return inst->reply.onboarding_vlan;
+	case CB_STATUS_RESTRICTED:	return inst->reply.restricted_vlan;
+	case CB_STATUS_REJECT:		break;
+	}
+	return NULL;
+}
+
+/** write_decision - the decision as Cetbyod-* attributes in the control list. */
+static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity,
+			   cb_decision_t const *d, cb_ack_record_t const *ack, time_t now)
+{
+	char const *vlan = decision_vlan(inst, d->status);
+
+	add_integer(request, inst->da_status, (uint32_t) d->status);
+	add_string(request, inst->da_reason, cb_reason_name(d->reason));
+	add_string(request, inst->da_message, cb_reason_message(d->reason));
+	if (identity && *identity) add_string(request, inst->da_identity, identity);
+	if (inst->form_url && *inst->form_url) add_string(request, inst->da_form_url, inst->form_url);
+	if (vlan) add_string(request, inst->da_vlan, vlan);
+	add_date(request, inst->da_expiry, d->valid_until);
+	add_date(request, inst->da_ack_expiry, d->ack_expires);
+	if (ack) {
+		add_date(request, inst->da_ack_time, ack->ack_time);
+		if (*ack->policy_version) add_string(request, inst->da_policy_version, ack->policy_version);
+	}
+	if (d->status == CB_STATUS_ONBOARD && inst->reply.onboarding_session_timeout) {
+		add_integer(request, inst->da_session_timeout, inst->reply.onboarding_session_timeout);
+	} else if (d->valid_until > now && d->status != CB_STATUS_REJECT) {
+		add_integer(request, inst->da_session_timeout, (uint32_t) (d->valid_until - now));
+	}
+}
+
+/** The one mapping from decisions to rcodes. */
+static rlm_rcode_t decision_rcode(cb_status_t status)
+{
+	switch (status) {
+	case CB_STATUS_ADMIT:
+	case CB_STATUS_RESTRICTED:	return RLM_MODULE_OK;
+	case CB_STATUS_ONBOARD:		return RLM_MODULE_UPDATED;
+	case CB_STATUS_REJECT:		break;
+	}
+	return RLM_MODULE_REJECT;
+}
+
+static void log_decision(REQUEST *request, char const *identity, cb_decision_t const *d,
+			 cb_ack_record_t const *ack)
+{
+	char ack_buf[32] = "none", until_buf[32] = "-";
+
+	if (ack) cb_time_format(ack->ack_time, ack_buf, sizeof(ack_buf));
+	if (d->valid_until) cb_time_format(d->valid_until, until_buf, sizeof(until_buf));
+	RINFO("cetbyod: %s -> %s (%s); acknowledged %s%s%s%s, holds until %s",
+	      identity, cb_status_name(d->status), cb_reason_name(d->reason), ack_buf,
+	      ack && *ack->policy_version ? " version " : "", ack ? ack->policy_version : "",
+	      ack && ack->revoked ? " (withdrawal)" : "", until_buf);
+}
+
+static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
+{
+	rlm_cetbyod_t *inst = instance;
+	VALUE_PAIR *id_vp = identity_attribute(inst, request);
+	char identity[CB_IDENTITY_MAX + 1];
+	char email_buf[CB_MAX_EMAILS][CB_IDENTITY_MAX + 1];
+	char const *emails[CB_MAX_EMAILS];
+	size_t n_emails;
+	cb_identity_result_t id_rcode;
+	cb_policy_input_t in;
+	cb_decision_t d;
+	cb_ack_index_t *idx;
+	cb_ack_record_t const *ack = NULL;
+	time_t now = time(NULL);
+
+	if (!id_vp) {
+		REDEBUG("cetbyod: no User-Name and no Cetbyod-Inner-Identity: cannot decide, refusing");
+		memset(&d, 0, sizeof(d));
+		d.status = CB_STATUS_REJECT;
+		d.reason = CB_REASON_INVALID_IDENTITY;
+		write_decision(inst, request, NULL, &d, NULL, now);
+		return RLM_MODULE_REJECT;
+	}
+	id_rcode = cb_identity_normalise(&inst->iconf, id_vp->vp_strvalue, id_vp->vp_length, identity, sizeof(identity));
+	if (id_rcode != CB_IDENTITY_OK) {
+		RINFO("cetbyod: identity \"%pV\" -> reject (invalid_identity): %s", &id_vp->data,
+		      cb_identity_error(id_rcode));
+		memset(&d, 0, sizeof(d));
+		d.status = CB_STATUS_REJECT;
+		d.reason = CB_REASON_INVALID_IDENTITY;
+		write_decision(inst, request, NULL, &d, NULL, now);
+		return RLM_MODULE_REJECT;
+	}
+
+	memset(&in, 0, sizeof(in));
+	directory_facts_from_attributes(inst, request, &in.dir);
+	exception_from_attributes(inst, request, &in.exception);
+	n_emails = collect_emails(inst, request, identity, email_buf, emails);
+
+	idx = cb_ack_current_get(inst->acks);
+	ack = cb_ack_index_find_latest(idx, emails, n_emails);
+	if (ack) {
+		in.ack.present = true;
+		in.ack.revoked = ack->revoked;
+		in.ack.ack_time = ack->ack_time;
+		in.ack.policy_version = ack->policy_version;
+		RDEBUG2("Acknowledgement of %s from %s", ack->email, ack->origin);
+	} else {
+		RDEBUG2("No acknowledgement on record for %s%s", n_emails ? emails[0] : identity,
+			n_emails > 1 ? " or its aliases" : "");
+	}
+	in.source.stale = cb_sync_is_stale(inst->sync, now);
+
+	cb_policy_decide(&inst->pconf, &in, now, &d);
+	write_decision(inst, request, identity, &d, ack, now);
+	log_decision(request, identity, &d, ack);
+	cb_ack_index_unref(idx);	/* ack points into idx: not used after this. */
+
+	return decision_rcode(d.status);
+}
+
+extern module_t rlm_cetbyod;
+module_t rlm_cetbyod = {
+	.magic		= RLM_MODULE_INIT,
+	.name		= "cetbyod",
+	.type		= RLM_TYPE_THREAD_SAFE | RLM_TYPE_HUP_SAFE,
+	.inst_size	= sizeof(rlm_cetbyod_t),
+	.config		= module_config,
+	.instantiate	= mod_instantiate,
+	.detach		= mod_detach,
+	.methods = {
+		[MOD_POST_AUTH]		= mod_post_auth,
+	},
+};

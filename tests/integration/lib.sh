@@ -1,0 +1,213 @@
+# lib.sh - shared helpers of the integration tests (sourced, POSIX sh + bash).
+#
+# Each test gets a temporary directory with a test CA, a raddb built from
+# the project's raddb/ files (plus the stock FreeRADIUS modules it needs),
+# and a real radiusd -X on free loopback ports.  Everything a test started
+# is stopped by PID, and the directory removed, when the test exits, also on
+# failure; radiusd's debug output is printed when any check failed.
+#
+# The test runner (make check) sets srcdir and top_builddir-relative paths.
+set -u
+CB_SRCDIR=$(cd "${srcdir:-.}" && pwd)
+CB_BUILDDIR=$(pwd)
+. "$CB_BUILDDIR/tests/integration/env.sh"
+
+CB_PASSED=0
+CB_FAILED=0
+CB_PIDS=""
+CB_TMP=$(mktemp -d /tmp/cetbyod-test.XXXXXX)
+
+cb_pass() { CB_PASSED=$((CB_PASSED + 1)); echo "ok - $*"; }
+cb_fail() { CB_FAILED=$((CB_FAILED + 1)); echo "not ok - $*"; }
+
+cb_cleanup() {
+	for pid in $CB_PIDS; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $CB_PIDS; do
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$pid" 2>/dev/null
+	done
+	if [ "$CB_FAILED" -gt 0 ] && [ -f "$CB_TMP/radiusd.out" ]; then
+		echo "---- radiusd output (last 300 lines) ----"
+		tail -n 300 "$CB_TMP/radiusd.out"
+		echo "---- end of radiusd output ----"
+	fi
+	rm -rf "$CB_TMP"
+}
+trap cb_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# cb_finish - print the totals and exit non-zero when anything failed.
+cb_finish() {
+	echo "$CB_PASSED passed, $CB_FAILED failed"
+	[ "$CB_FAILED" -eq 0 ]
+	exit $?
+}
+
+# cb_free_udp_port - a UDP port on 127.0.0.1 that nothing is bound to now.
+cb_free_udp_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# cb_make_certs DIR - a test CA and a server certificate for EAP.
+cb_make_certs() {
+	d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=cetbyod test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=radius.test" \
+		-keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 || return 1
+	printf 'extendedKeyUsage = serverAuth\nsubjectAltName = DNS:radius.test\n' > "$d/ext.cnf"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 30 -extfile "$d/ext.cnf" -out "$d/server.pem" >/dev/null 2>&1 || return 1
+	openssl dhparam -dsaparam -out "$d/dh" 1024 >/dev/null 2>&1 || true
+	chmod 600 "$d"/*.key
+}
+
+# cb_make_raddb USERS_FILE ACK_FILE [MODULE_CONF] - build $CB_TMP/raddb.
+#   USERS_FILE: the users file (authorize) for the files module.
+#   ACK_FILE: the acknowledgements file for the cetbyod module.
+#   MODULE_CONF: the module configuration (default: the project's, with the
+#   filename pointing at ACK_FILE).
+cb_make_raddb() {
+	users=$1
+	acks=$2
+	modconf=${3:-}
+	stock=$FR_RADDBDIR
+	r=$CB_TMP/raddb
+
+	mkdir -p "$r/mods-enabled" "$r/sites-enabled" "$r/mods-config/files" "$CB_TMP/log" "$CB_TMP/run" "$CB_TMP/radacct"
+	cb_make_certs "$CB_TMP/certs" || { echo "cannot make test certificates" >&2; return 1; }
+	cp -r "$stock/mods-available" "$stock/policy.d" "$r/"
+	cp -r "$stock/mods-config/attr_filter" "$stock/mods-config/preprocess" "$r/mods-config/"
+	libdir="$CB_BUILDDIR/.libs:$FR_MODULEDIR"
+	sed -e "s|@TMP@|$CB_TMP|g" -e "s|@LIBDIR@|$libdir|g" "$CB_SRCDIR/tests/integration/raddb/radiusd.conf.in" > "$r/radiusd.conf"
+	cp "$CB_SRCDIR/tests/integration/raddb/clients.conf" "$r/clients.conf"
+	cp "$CB_SRCDIR/raddb/dictionary.cetbyod" "$r/dictionary.cetbyod"
+	echo '$INCLUDE dictionary.cetbyod' > "$r/dictionary"
+	cp "$CB_SRCDIR/tests/integration/raddb/eap" "$r/mods-available/eap"
+	cp "$users" "$r/mods-config/files/authorize"
+	: > "$r/mods-config/files/accounting"
+	: > "$r/mods-config/files/pre-proxy"
+	if [ -n "$modconf" ]; then
+		cp "$modconf" "$r/mods-available/cetbyod"
+	else
+		sed -e "s|filename = \${modconfdir}/cetbyod/acknowledgements|filename = $acks|" \
+			-e 's|check_interval = 5|check_interval = 1|' \
+			"$CB_SRCDIR/raddb/mods-available/cetbyod" > "$r/mods-available/cetbyod"
+	fi
+	for m in always attr_filter expr preprocess files pap mschap eap cetbyod; do
+		ln -s ../mods-available/$m "$r/mods-enabled/$m"
+	done
+	CB_AUTH_PORT=$(cb_free_udp_port)
+	CB_ACCT_PORT=$(cb_free_udp_port)
+	while [ "$CB_ACCT_PORT" = "$CB_AUTH_PORT" ]; do CB_ACCT_PORT=$(cb_free_udp_port); done
+	sed -e "s|ipaddr = \*|ipaddr = 127.0.0.1|" -e "s|port = 1812|port = $CB_AUTH_PORT|" \
+		-e "s|port = 1813|port = $CB_ACCT_PORT|" \
+		"$CB_SRCDIR/raddb/sites-available/cetbyod" > "$r/sites-enabled/cetbyod"
+	cp "$CB_SRCDIR/raddb/sites-available/cetbyod-inner-tunnel" "$r/sites-enabled/cetbyod-inner-tunnel"
+}
+
+# cb_radiusd_env - the environment radiusd runs in: under the sanitizer build
+# the module needs the ASan runtime preloaded, and radiusd's RTLD_DEEPBIND
+# (incompatible with ASan) is taken out by a small preloaded shim.
+cb_radiusd_env() {
+	if [ -n "$LIBASAN" ]; then
+		echo "LD_PRELOAD=$CB_BUILDDIR/tests/integration/.libs/libnodeepbind.so $LIBASAN" \
+			"ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1" \
+			"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+	fi
+}
+
+# cb_start_radiusd - start radiusd -X in the background; wait until it serves.
+cb_start_radiusd() {
+	: > "$CB_TMP/radiusd.out"
+	env $(cb_radiusd_env) "$RADIUSD" -X -d "$CB_TMP/raddb" >> "$CB_TMP/radiusd.out" 2>&1 &
+	CB_RADIUSD_PID=$!
+	CB_PIDS="$CB_PIDS $CB_RADIUSD_PID"
+	for _ in $(seq 1 150); do
+		if grep -q "Ready to process requests" "$CB_TMP/radiusd.out"; then
+			return 0
+		fi
+		if ! kill -0 "$CB_RADIUSD_PID" 2>/dev/null; then
+			echo "radiusd exited during start-up:" >&2
+			tail -n 40 "$CB_TMP/radiusd.out" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "radiusd did not become ready within 15 s" >&2
+	return 1
+}
+
+# cb_stop_radiusd - stop the radiusd this test started.
+cb_stop_radiusd() {
+	[ -n "${CB_RADIUSD_PID:-}" ] || return 0
+	kill "$CB_RADIUSD_PID" 2>/dev/null
+	for _ in $(seq 1 50); do
+		kill -0 "$CB_RADIUSD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$CB_RADIUSD_PID" 2>/dev/null
+	wait "$CB_RADIUSD_PID" 2>/dev/null
+	CB_RADIUSD_PID=
+}
+
+# cb_pap USER PASSWORD - send an Access-Request; the reply (radclient -x) is in $CB_REPLY.
+cb_pap() {
+	CB_REPLY=$(printf 'User-Name = "%s"\nUser-Password = "%s"\nNAS-IP-Address = 127.0.0.1\n' "$1" "$2" |
+		"$RADCLIENT" -x -r 1 -t 3 "127.0.0.1:$CB_AUTH_PORT" auth testing123 2>&1)
+}
+
+# cb_pap_raw FILE - send the attributes in FILE (radclient syntax).
+cb_pap_raw() {
+	CB_REPLY=$("$RADCLIENT" -x -r 1 -t 3 -f "$1" "127.0.0.1:$CB_AUTH_PORT" auth testing123 2>&1)
+}
+
+# cb_expect_reply DESCRIPTION PATTERN... - every grep -E pattern must match $CB_REPLY.
+cb_expect_reply() {
+	desc=$1
+	shift
+	for pat in "$@"; do
+		if ! printf '%s\n' "$CB_REPLY" | grep -Eq -- "$pat"; then
+			cb_fail "$desc: reply lacks /$pat/"
+			printf '%s\n' "$CB_REPLY" | sed 's/^/    # /'
+			return 1
+		fi
+	done
+	cb_pass "$desc"
+}
+
+# cb_eapol METHOD USER PASSWORD - run eapol_test with an anonymous outer
+# identity (METHOD: PEAP or TTLS); its output is in $CB_REPLY.
+cb_eapol() {
+	method=$1
+	user=$2
+	pass=$3
+	conf=$CB_TMP/eapol-$method-$user.conf
+	if [ "$method" = PEAP ]; then
+		phase2='auth=MSCHAPV2'
+	else
+		phase2='auth=PAP'
+	fi
+	cat > "$conf" <<EOC
+network={
+	ssid="cetbyod-test"
+	key_mgmt=WPA-EAP
+	eap=$method
+	identity="$user"
+	anonymous_identity="anonymous@school.example"
+	password="$pass"
+	ca_cert="$CB_TMP/certs/ca.pem"
+	phase2="$phase2"
+}
+EOC
+	CB_REPLY=$(timeout 30 "$EAPOL_TEST" -c "$conf" -a 127.0.0.1 -p "$CB_AUTH_PORT" -s testing123 -r 0 -t 10 2>&1)
+}

@@ -1,0 +1,171 @@
+#!/bin/bash
+# test_radius.sh - the module in a real radiusd, driven by radclient (PAP) and
+# eapol_test (EAP-PEAP/MSCHAPv2 and EAP-TTLS/PAP with an anonymous outer
+# identity).  Facts come from the stock users file, acknowledgements from the
+# local acknowledgements file.  Asserts reply codes, VLAN attributes and
+# Reply-Messages for each kind of person, hostile User-Name values, a
+# malformed acknowledgements file line, and a file edited while running.
+. "$(dirname "$0")/lib.sh"
+
+now=$(date +%s)
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+day=86400
+
+cat > "$CB_TMP/users" <<EOF2
+alice	Cleartext-Password := "alicepw", Cetbyod-Role := Staff, Cetbyod-Email := "Alice.Smith@School.Example"
+bob	Cleartext-Password := "bobpw", Cetbyod-Role := Staff
+carol	Cleartext-Password := "carolpw", Cetbyod-Role := Staff
+dave	Cleartext-Password := "davepw", Cetbyod-Role := Staff
+erin	Cleartext-Password := "erinpw", Cetbyod-Role := Staff, Cetbyod-Account-Disabled := Yes
+fred	Cleartext-Password := "fredpw", Cetbyod-Role := Staff, Cetbyod-Revoked := "lost device"
+percy	Cleartext-Password := "percypw", Cetbyod-Role := Pupil
+mia	Cleartext-Password := "miapw", Cetbyod-Role := Pupil, Cetbyod-Exception-Until := $((now + 30 * day)), Cetbyod-Exception-Reason := "medical monitoring"
+ned	Cleartext-Password := "nedpw", Cetbyod-Role := Pupil, Cetbyod-Exception-Until := $((now - day)), Cetbyod-Exception-Reason := "ended"
+olly	Cleartext-Password := "ollypw"
+gina	Cleartext-Password := "ginapw", Cetbyod-Role := Other
+DEFAULT	Cleartext-Password := "anypw", Cetbyod-Role := Staff
+EOF2
+
+acks=$CB_TMP/acknowledgements
+cat > "$acks" <<EOF2
+# test acknowledgements
+alice.smith@school.example	$(iso $((now - 10 * day)))	version=2026-1
+carol@school.example		$(iso $((now - 400 * day)))
+dave@school.example		$(iso $((now - 20 * day)))
+this line is broken
+dave@school.example		$(iso $((now - 5 * day)))	revoked
+hank@school.example		$(iso $((now - 1 * day)))
+EOF2
+
+cb_make_raddb "$CB_TMP/users" "$acks" || { cb_fail "build raddb"; cb_finish; }
+if cb_start_radiusd; then cb_pass "radiusd starts with the shipped configuration"; else cb_fail "radiusd starts"; cb_finish; fi
+
+# --- PAP through radclient -------------------------------------------------
+cb_pap alice alicepw
+cb_expect_reply "PAP: acknowledged staff (via directory email, mixed case) admitted to the staff VLAN" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "100"' 'Tunnel-Type:0 = VLAN' 'Session-Timeout = '
+cb_pap bob bobpw
+cb_expect_reply "PAP: unacknowledged staff onboarded with the form URL" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"' 'Session-Timeout = 900' \
+	'Reply-Message = "Please complete the BYOD acknowledgement form first. https://forms.gle/your-byod-form"'
+cb_pap carol carolpw
+cb_expect_reply "PAP: expired acknowledgement onboarded with the reason" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"' 'Reply-Message = "Your annual BYOD acknowledgement has expired'
+cb_pap dave davepw
+cb_expect_reply "PAP: a later withdrawal wins over an earlier agreement: rejected" \
+	'Received Access-Reject' 'Reply-Message = "Your BYOD acknowledgement has been withdrawn. https://forms.gle/your-byod-form"'
+cb_pap erin erinpw
+cb_expect_reply "PAP: disabled account rejected" 'Received Access-Reject' 'Reply-Message = "Your account is disabled.'
+cb_pap fred fredpw
+cb_expect_reply "PAP: revoked by IT rejected" 'Received Access-Reject' 'revoked by IT'
+cb_pap percy percypw
+cb_expect_reply "PAP: pupil without exception rejected" 'Received Access-Reject' 'Pupils may not connect'
+cb_pap mia miapw
+cb_expect_reply "PAP: pupil with a running exception gets the restricted VLAN" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "300"'
+cb_pap ned nedpw
+cb_expect_reply "PAP: pupil whose exception ended rejected" 'Received Access-Reject' 'exception has ended'
+cb_pap olly ollypw
+cb_expect_reply "PAP: person unknown to the user store rejected" 'Received Access-Reject' 'not found in the school directory'
+cb_pap gina ginapw
+cb_expect_reply "PAP: directory member who is not staff rejected" 'Received Access-Reject' 'for staff only'
+cb_pap alice wrongpw
+cb_expect_reply "PAP: wrong password still rejected by the stock modules" 'Received Access-Reject'
+
+# --- Hostile and unusual User-Name values ----------------------------------
+cb_pap 'SCHOOL\hank' anypw
+cb_expect_reply "DOMAIN\\user is normalised (hank acknowledged)" 'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "100"'
+cb_pap 'Hank@school.example' anypw
+cb_expect_reply "user@realm with upper case is normalised" 'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "100"'
+long=$(printf 'a%.0s' $(seq 1 200))
+cb_pap "$long" anypw
+cb_expect_reply "an over-long identity is refused" 'Received Access-Reject' 'not valid here'
+max=$(printf 'b%.0s' $(seq 1 253))
+cb_pap "$max" anypw
+cb_expect_reply "a 253-byte identity is refused without harm" 'Received Access-Reject'
+printf 'User-Name = "ca\\001rl"\nUser-Password = "anypw"\n' > "$CB_TMP/ctrl.req"
+cb_pap_raw "$CB_TMP/ctrl.req"
+cb_expect_reply "a control character in User-Name is refused" 'Received Access-Reject' 'not valid here'
+printf 'User-Name = "ca\\000rl"\nUser-Password = "anypw"\n' > "$CB_TMP/nul.req"
+cb_pap_raw "$CB_TMP/nul.req"
+cb_expect_reply "a NUL byte in User-Name is refused" 'Received Access-Reject'
+cb_pap 'zoë' anypw
+cb_expect_reply "a non-ASCII (UTF-8) identity is decided normally (onboarded: no acknowledgement)" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"'
+
+if grep -q "line 5: first field is not an email address; line skipped" "$CB_TMP/radiusd.out"; then
+	cb_pass "a malformed acknowledgements line is reported with its line number"
+else
+	cb_fail "a malformed acknowledgements line is reported with its line number"
+fi
+if grep -Eq 'cetbyod: alice -> admit \(acknowledged\); acknowledged [0-9T:Z-]+ version 2026-1, holds until' "$CB_TMP/radiusd.out"; then
+	cb_pass "radiusd -X shows one readable line per decision"
+else
+	cb_fail "radiusd -X shows one readable line per decision"
+fi
+if grep -q "identity .* -> reject (invalid_identity): identity contains a control character" "$CB_TMP/radiusd.out"; then
+	cb_pass "the log says why an identity was refused"
+else
+	cb_fail "the log says why an identity was refused"
+fi
+
+# --- EAP through eapol_test, anonymous outer identity ----------------------
+# cb_eap_vlan VLAN - the outer Access-Accept carried Tunnel-Private-Group-Id VLAN.
+cb_eap_vlan() {
+	hex=$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')
+	printf '%s\n' "$CB_REPLY" | grep -A1 'Attribute 81 (Tunnel-Private-Group-Id)' | grep -q "Value: $hex\$"
+}
+decisions() { grep -c "cetbyod: $1 -> $2" "$CB_TMP/radiusd.out"; }
+
+for method in PEAP TTLS; do
+	before=$(decisions alice admit)
+	cb_eapol $method alice alicepw
+	if printf '%s\n' "$CB_REPLY" | grep -q '^SUCCESS' && cb_eap_vlan 100; then
+		cb_pass "$method: acknowledged staff admitted, staff VLAN 100 in the outer Access-Accept"
+	else
+		cb_fail "$method: acknowledged staff admitted, staff VLAN 100 in the outer Access-Accept"
+	fi
+	if [ "$(decisions alice admit)" -eq $((before + 1)) ]; then
+		cb_pass "$method: decided once, on the inner identity (outer identity was anonymous)"
+	else
+		cb_fail "$method: decided once, on the inner identity"
+	fi
+	cb_eapol $method bob bobpw
+	if printf '%s\n' "$CB_REPLY" | grep -q '^SUCCESS' && cb_eap_vlan 200; then
+		cb_pass "$method: unacknowledged staff onboarded (VLAN 200)"
+	else
+		cb_fail "$method: unacknowledged staff onboarded (VLAN 200)"
+	fi
+	cb_eapol $method carol carolpw
+	if printf '%s\n' "$CB_REPLY" | grep -q '^SUCCESS' && cb_eap_vlan 200; then
+		cb_pass "$method: expired acknowledgement onboarded (VLAN 200)"
+	else
+		cb_fail "$method: expired acknowledgement onboarded (VLAN 200)"
+	fi
+	cb_eapol $method dave davepw
+	if printf '%s\n' "$CB_REPLY" | grep -q 'code=3 (Access-Reject)' && ! printf '%s\n' "$CB_REPLY" | grep -q '^SUCCESS'; then
+		cb_pass "$method: withdrawn acknowledgement rejected"
+	else
+		cb_fail "$method: withdrawn acknowledgement rejected"
+	fi
+done
+if grep -q "cetbyod: anonymous" "$CB_TMP/radiusd.out"; then
+	cb_fail "no decision is made on the anonymous outer identity"
+else
+	cb_pass "no decision is made on the anonymous outer identity"
+fi
+n=$(decisions alice admit)
+# 1 (PAP) + 1 (PEAP) + 1 (TTLS): once per authentication, not per EAP round.
+if [ "$n" -eq 3 ]; then cb_pass "one decision per authentication, not per EAP round"; else cb_fail "one decision per authentication (saw $n for alice)"; fi
+
+# --- The file is re-read when it changes ----------------------------------
+printf 'bob@school.example\t%s\tby=office\n' "$(iso "$now")" >> "$acks"
+ok=
+for _ in $(seq 1 50); do
+	cb_pap bob bobpw
+	if printf '%s\n' "$CB_REPLY" | grep -q 'Tunnel-Private-Group-Id:0 = "100"'; then ok=1; break; fi
+	sleep 0.2
+done
+if [ -n "$ok" ]; then cb_pass "an acknowledgement added to the file admits within seconds"; else cb_fail "an acknowledgement added to the file admits within seconds"; fi
+
+cb_finish
