@@ -427,6 +427,21 @@ static char const *decision_vlan(rlm_cetbyod_t const *inst, cb_status_t status)
 	return NULL;
 }
 
+/** wants_form - whether completing the form is what the person should do next. */
+static bool wants_form(cb_decision_t const *d)
+{
+	switch (d->reason) {
+	case CB_REASON_NO_ACKNOWLEDGEMENT:
+	case CB_REASON_ACKNOWLEDGEMENT_EXPIRED:
+	case CB_REASON_ACKNOWLEDGEMENT_PREDATES_POLICY:
+	case CB_REASON_ACKNOWLEDGEMENT_REVOKED:
+	case CB_REASON_ACKNOWLEDGED_IN_GRACE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /** write_decision - the decision as Cetbyod-* attributes in the control list. */
 static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity,
 			   cb_decision_t const *d, cb_ack_record_t const *ack, time_t now)
@@ -437,7 +452,7 @@ static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char con
 	add_string(request, inst->da_reason, cb_reason_name(d->reason));
 	add_string(request, inst->da_message, cb_reason_message(d->reason));
 	if (identity && *identity) add_string(request, inst->da_identity, identity);
-	if (inst->form_url && *inst->form_url) add_string(request, inst->da_form_url, inst->form_url);
+	if (inst->form_url && *inst->form_url && wants_form(d)) add_string(request, inst->da_form_url, inst->form_url);
 	if (vlan) add_string(request, inst->da_vlan, vlan);
 	add_date(request, inst->da_expiry, d->valid_until);
 	add_date(request, inst->da_ack_expiry, d->ack_expires);
@@ -464,17 +479,25 @@ static rlm_rcode_t decision_rcode(cb_status_t status)
 	return RLM_MODULE_REJECT;
 }
 
+/** log_decision - the one line per decision an admin reads in radiusd -X and radius.log. */
 static void log_decision(REQUEST *request, char const *identity, cb_decision_t const *d,
 			 cb_ack_record_t const *ack)
 {
-	char ack_buf[32] = "none", until_buf[32] = "-";
+	char ack_buf[32], until_buf[64] = "";
 
-	if (ack) cb_time_format(ack->ack_time, ack_buf, sizeof(ack_buf));
-	if (d->valid_until) cb_time_format(d->valid_until, until_buf, sizeof(until_buf));
-	RINFO("cetbyod: %s -> %s (%s); acknowledged %s%s%s%s, holds until %s",
-	      identity, cb_status_name(d->status), cb_reason_name(d->reason), ack_buf,
-	      ack && *ack->policy_version ? " version " : "", ack ? ack->policy_version : "",
-	      ack && ack->revoked ? " (withdrawal)" : "", until_buf);
+	if (d->valid_until) {
+		strlcpy(until_buf, "; holds until ", sizeof(until_buf));
+		cb_time_format(d->valid_until, until_buf + strlen(until_buf), sizeof(until_buf) - strlen(until_buf));
+	}
+	if (!ack) {
+		RINFO("%s -> %s (%s): no acknowledgement on record%s", identity, cb_status_name(d->status),
+		      cb_reason_name(d->reason), until_buf);
+		return;
+	}
+	cb_time_format(ack->ack_time, ack_buf, sizeof(ack_buf));
+	RINFO("%s -> %s (%s): %s %s%s%s from %s%s", identity, cb_status_name(d->status), cb_reason_name(d->reason),
+	      ack->revoked ? "withdrawn" : "acknowledged", ack_buf, *ack->policy_version ? " version " : "",
+	      ack->policy_version, ack->origin, until_buf);
 }
 
 static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
@@ -493,7 +516,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	time_t now = time(NULL);
 
 	if (!id_vp) {
-		REDEBUG("cetbyod: no User-Name and no Cetbyod-Inner-Identity: cannot decide, refusing");
+		REDEBUG("No User-Name and no Cetbyod-Inner-Identity: cannot decide, refusing");
 		memset(&d, 0, sizeof(d));
 		d.status = CB_STATUS_REJECT;
 		d.reason = CB_REASON_INVALID_IDENTITY;
@@ -502,7 +525,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	}
 	id_rcode = cb_identity_normalise(&inst->iconf, id_vp->vp_strvalue, id_vp->vp_length, identity, sizeof(identity));
 	if (id_rcode != CB_IDENTITY_OK) {
-		RINFO("cetbyod: identity \"%pV\" -> reject (invalid_identity): %s", &id_vp->data,
+		RINFO("identity \"%pV\" -> reject (invalid_identity): %s", &id_vp->data,
 		      cb_identity_error(id_rcode));
 		memset(&d, 0, sizeof(d));
 		d.status = CB_STATUS_REJECT;

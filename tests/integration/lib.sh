@@ -115,12 +115,16 @@ cb_make_raddb() {
 	cp "$CB_SRCDIR/raddb/sites-available/cetbyod-inner-tunnel" "$r/sites-enabled/cetbyod-inner-tunnel"
 }
 
-# cb_radiusd_env - the environment radiusd runs in: under the sanitizer build
-# the module needs the ASan runtime preloaded, and radiusd's RTLD_DEEPBIND
-# (incompatible with ASan) is taken out by a small preloaded shim.
+# cb_radiusd_env - the environment radiusd runs in.  Under the sanitizer
+# build the module needs the ASan runtime preloaded; radiusd's RTLD_DEEPBIND
+# (which ASan refuses) is taken out by a small preloaded test shim; and
+# GnuTLS (pulled in by libldap) is preloaded too, because its constructor
+# deadlocks in bindtextdomain when it first runs inside an ASan-intercepted
+# dlopen.
 cb_radiusd_env() {
 	if [ -n "$LIBASAN" ]; then
-		echo "LD_PRELOAD=$CB_BUILDDIR/tests/integration/.libs/libnodeepbind.so $LIBASAN" \
+		gnutls=$(ldd "$CB_BUILDDIR/.libs/rlm_cetbyod.so" | awk '/libgnutls/ { print ":" $3 }')
+		echo "LD_PRELOAD=$CB_BUILDDIR/tests/integration/.libs/libnodeepbind.so:$LIBASAN$gnutls" \
 			"ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1" \
 			"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
 	fi
@@ -210,4 +214,14 @@ network={
 }
 EOC
 	CB_REPLY=$(timeout 30 "$EAPOL_TEST" -c "$conf" -a 127.0.0.1 -p "$CB_AUTH_PORT" -s testing123 -r 0 -t 10 2>&1)
+}
+
+# cb_expect_not DESCRIPTION PATTERN - the grep -E pattern must not match $CB_REPLY.
+cb_expect_not() {
+	if printf '%s\n' "$CB_REPLY" | grep -Eq -- "$2"; then
+		cb_fail "$1: reply has /$2/"
+		printf '%s\n' "$CB_REPLY" | sed 's/^/    # /'
+		return 1
+	fi
+	cb_pass "$1"
 }

@@ -44,6 +44,7 @@ if cb_start_radiusd; then cb_pass "radiusd starts with the shipped configuration
 cb_pap alice alicepw
 cb_expect_reply "PAP: acknowledged staff (via directory email, mixed case) admitted to the staff VLAN" \
 	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "100"' 'Tunnel-Type:0 = VLAN' 'Session-Timeout = '
+cb_expect_not "PAP: no Reply-Message for a plain admit" 'Reply-Message'
 cb_pap bob bobpw
 cb_expect_reply "PAP: unacknowledged staff onboarded with the form URL" \
 	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"' 'Session-Timeout = 900' \
@@ -60,6 +61,7 @@ cb_pap fred fredpw
 cb_expect_reply "PAP: revoked by IT rejected" 'Received Access-Reject' 'revoked by IT'
 cb_pap percy percypw
 cb_expect_reply "PAP: pupil without exception rejected" 'Received Access-Reject' 'Pupils may not connect'
+cb_expect_not "PAP: the form's URL is not offered where the form cannot help" 'forms.gle'
 cb_pap mia miapw
 cb_expect_reply "PAP: pupil with a running exception gets the restricted VLAN" \
 	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "300"'
@@ -98,7 +100,7 @@ if grep -q "line 5: first field is not an email address; line skipped" "$CB_TMP/
 else
 	cb_fail "a malformed acknowledgements line is reported with its line number"
 fi
-if grep -Eq 'cetbyod: alice -> admit \(acknowledged\); acknowledged [0-9T:Z-]+ version 2026-1, holds until' "$CB_TMP/radiusd.out"; then
+if grep -Eq 'cetbyod: alice -> admit \(acknowledged\): acknowledged [0-9T:Z-]+ version 2026-1 from [^ ]+acknowledgements:2; holds until' "$CB_TMP/radiusd.out"; then
 	cb_pass "radiusd -X shows one readable line per decision"
 else
 	cb_fail "radiusd -X shows one readable line per decision"
