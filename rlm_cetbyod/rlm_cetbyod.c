@@ -20,6 +20,8 @@
 
 #include <cetbyod/ackfile.h>
 #include <cetbyod/ackindex.h>
+#include <cetbyod/gsource.h>
+#include <cetbyod/snapshot.h>
 #include <cetbyod/identity.h>
 #include <cetbyod/policy.h>
 #include <cetbyod/sync.h>
@@ -28,7 +30,9 @@
 #define CB_MAX_EMAILS 8
 
 typedef enum {
-	SOURCE_FILE = 0
+	SOURCE_FILE = 0,
+	SOURCE_FORMS,
+	SOURCE_SHEETS
 } source_kind_t;
 
 typedef enum {
@@ -44,6 +48,7 @@ typedef struct {
 	char const	*timezone;
 	char const	*form_url;
 	char const	*email_domain;
+	char const	*state_dir;
 	struct {
 		bool		strip_realm;
 		bool		strip_domain;
@@ -62,6 +67,47 @@ typedef struct {
 		char const	*filename;
 		uint32_t	check_interval;
 	} file;
+	struct {
+		uint32_t	interval;
+		uint32_t	full_interval;
+		uint32_t	max_removal_percent;
+		uint32_t	min_removals;
+		uint32_t	backoff_max;
+	} sync_conf;
+	struct {
+		char const	*key_file;
+		char const	*token_url;
+		char const	*subject;
+		char const	*forms_url;
+		char const	*sheets_url;
+		char const	*drive_url;
+		char const	*ca_file;
+		char const	*proxy;
+		uint32_t	connect_timeout;
+		uint32_t	timeout;
+	} google;
+	struct {
+		char const	*form_id;
+		char const	*agreement_question;
+		char const	*agree_value;
+		char const	*policy_version_question;
+		char const	*allowed_domain;
+		uint32_t	page_size;
+		bool		allow_unverified_email;
+	} forms;
+	struct {
+		char const	*spreadsheet_id;
+		char const	*range;
+		char const	*timestamp_column;
+		char const	*email_column;
+		char const	*agreement_column;
+		char const	*agree_value;
+		char const	*policy_version_column;
+		char const	*revoked_column;
+		char const	*revoked_value;
+		char const	*allowed_domain;
+		uint32_t	rows_per_request;
+	} sheets;
 	struct {
 		char const	*staff_vlan;
 		char const	*onboarding_vlan;
@@ -108,6 +154,55 @@ static const CONF_PARSER file_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER sync_config[] = {
+	{ "interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.interval), "60" },
+	{ "full_interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.full_interval), "3600" },
+	{ "max_removal_percent", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.max_removal_percent), "20" },
+	{ "min_removals", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.min_removals), "5" },
+	{ "backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.backoff_max), "300" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER google_config[] = {
+	{ "key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.key_file), "" },
+	{ "token_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.token_url), "" },
+	{ "subject", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.subject), "" },
+	{ "forms_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.forms_url), "" },
+	{ "sheets_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.sheets_url), "" },
+	{ "drive_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.drive_url), "" },
+	{ "ca_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.ca_file), "" },
+	{ "proxy", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.proxy), "" },
+	{ "connect_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, google.connect_timeout), "10" },
+	{ "timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, google.timeout), "30" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER forms_config[] = {
+	{ "form_id", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, forms.form_id), "" },
+	{ "agreement_question", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, forms.agreement_question), "" },
+	{ "agree_value", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, forms.agree_value), NULL },
+	{ "policy_version_question", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, forms.policy_version_question), "" },
+	{ "allowed_domain", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, forms.allowed_domain), NULL },
+	{ "page_size", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, forms.page_size), "1000" },
+	{ "allow_unverified_email", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, forms.allow_unverified_email), "no" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER sheets_config[] = {
+	{ "spreadsheet_id", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.spreadsheet_id), "" },
+	{ "range", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.range), "" },
+	{ "timestamp_column", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.timestamp_column), "Timestamp" },
+	{ "email_column", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.email_column), "Email address" },
+	{ "agreement_column", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.agreement_column), "" },
+	{ "agree_value", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, sheets.agree_value), NULL },
+	{ "policy_version_column", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.policy_version_column), "" },
+	{ "revoked_column", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.revoked_column), "Revoked" },
+	{ "revoked_value", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, sheets.revoked_value), NULL },
+	{ "allowed_domain", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, sheets.allowed_domain), NULL },
+	{ "rows_per_request", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sheets.rows_per_request), "10000" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER reply_config[] = {
 	{ "staff_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.staff_vlan), "100" },
 	{ "onboarding_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.onboarding_vlan), "200" },
@@ -122,9 +217,14 @@ static const CONF_PARSER module_config[] = {
 	{ "timezone", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, timezone), "Europe/London" },
 	{ "form_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, form_url), "" },
 	{ "email_domain", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, email_domain), "" },
+	{ "state_dir", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, state_dir), "" },
 	{ "identity", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) identity_config },
 	{ "policy", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) policy_config },
 	{ "file", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) file_config },
+	{ "sync", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sync_config },
+	{ "google", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) google_config },
+	{ "forms", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) forms_config },
+	{ "sheets", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sheets_config },
 	{ "reply", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) reply_config },
 	CONF_PARSER_TERMINATOR
 };
@@ -159,8 +259,13 @@ static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (strcmp(inst->source_name, "file") == 0) {
 		inst->source = SOURCE_FILE;
+	} else if (strcmp(inst->source_name, "forms") == 0) {
+		inst->source = SOURCE_FORMS;
+	} else if (strcmp(inst->source_name, "sheets") == 0) {
+		inst->source = SOURCE_SHEETS;
 	} else {
-		cf_log_err_cs(conf, "Invalid value \"%s\" for 'source': accepted values are \"file\"", inst->source_name);
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'source': accepted values are \"file\", \"forms\" "
+			      "and \"sheets\"", inst->source_name);
 		return -1;
 	}
 	if (strcmp(inst->directory_name, "attributes") == 0) {
@@ -249,27 +354,144 @@ static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/**
+ * strlist - every value of a repeatable option (PW_TYPE_MULTI keeps only the
+ * first in the struct) as the core's list type, allocated in inst.
+ */
+static cb_strlist_t strlist(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *section, char const *name)
+{
+	cb_strlist_t list = { .v = NULL, .n = 0 };
+	CONF_SECTION *cs = cf_section_sub_find(conf, section);
+	CONF_PAIR *cp;
+	char const **v;
+	size_t n = 0;
+
+	if (!cs) return list;
+	for (cp = cf_pair_find(cs, name); cp; cp = cf_pair_find_next(cs, cp, name)) n++;
+	if (n == 0) return list;
+	v = talloc_array(inst, char const *, n);
+	if (!v) return list;
+	n = 0;
+	for (cp = cf_pair_find(cs, name); cp; cp = cf_pair_find_next(cs, cp, name)) v[n++] = cf_pair_value(cp);
+	list.v = v;
+	list.n = n;
+	return list;
+}
+
+static void google_conf(rlm_cetbyod_t const *inst, cb_google_conf_t *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->key_file = inst->google.key_file;
+	g->token_url = inst->google.token_url;
+	g->subject = inst->google.subject;
+	g->forms_url = inst->google.forms_url;
+	g->sheets_url = inst->google.sheets_url;
+	g->drive_url = inst->google.drive_url;
+	g->ca_file = inst->google.ca_file;
+	g->proxy = inst->google.proxy;
+	g->connect_timeout_ms = inst->google.connect_timeout * 1000;
+	g->timeout_ms = inst->google.timeout * 1000;
+}
+
+/** make_source - the configured acknowledgement source; NULL after logging why. */
+static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char err[512];
+	cb_source_t *src = NULL;
+	cb_google_conf_t g;
+
+	switch (inst->source) {
+	case SOURCE_FILE:
+		if (!inst->file.filename || !*inst->file.filename) {
+			cf_log_err_cs(conf, "'file { filename }' must name the acknowledgements file when source = file");
+			return NULL;
+		}
+		src = cb_ackfile_source_new(inst->file.filename, inst->tz, core_log, inst, err, sizeof(err));
+		if (!src) cf_log_err_cs(conf, "Cannot read acknowledgements from 'file { filename }': %s", err);
+		return src;
+
+	case SOURCE_FORMS: {
+		cb_forms_conf_t f = {
+			.form_id = inst->forms.form_id, .agreement_question = inst->forms.agreement_question,
+			.agree_values = strlist(inst, conf, "forms", "agree_value"),
+			.policy_version_question = inst->forms.policy_version_question,
+			.allowed_domains = strlist(inst, conf, "forms", "allowed_domain"), .page_size = inst->forms.page_size,
+			.allow_unverified_email = inst->forms.allow_unverified_email,
+		};
+
+		google_conf(inst, &g);
+		src = cb_forms_source_new(&f, &g, core_log, inst, err, sizeof(err));
+		break;
+	}
+
+	case SOURCE_SHEETS: {
+		cb_sheets_conf_t sh = {
+			.spreadsheet_id = inst->sheets.spreadsheet_id, .range = inst->sheets.range,
+			.timestamp_column = inst->sheets.timestamp_column, .email_column = inst->sheets.email_column,
+			.agreement_column = inst->sheets.agreement_column, .agree_values = strlist(inst, conf, "sheets", "agree_value"),
+			.policy_version_column = inst->sheets.policy_version_column,
+			.revoked_column = inst->sheets.revoked_column, .revoked_values = strlist(inst, conf, "sheets", "revoked_value"),
+			.allowed_domains = strlist(inst, conf, "sheets", "allowed_domain"),
+			.rows_per_request = inst->sheets.rows_per_request,
+		};
+
+		google_conf(inst, &g);
+		src = cb_sheets_source_new(&sh, &g, core_log, inst, err, sizeof(err));
+		break;
+	}
+	}
+	if (!src) cf_log_err_cs(conf, "Cannot use source = %s: %s", inst->source_name, err);
+	return src;
+}
+
 static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char err[512];
 	cb_source_t *src;
+	bool local = (inst->source == SOURCE_FILE);
 	cb_sync_conf_t sconf = {
-		.interval = inst->file.check_interval ? inst->file.check_interval : 5,
+		.interval = local ? (inst->file.check_interval ? inst->file.check_interval : 5) : inst->sync_conf.interval,
+		.full_interval = inst->sync_conf.full_interval,
 		.stale_after = inst->policy.stale_after,
-		.initial_blocking = true,
+		.initial_blocking = local,
+		.guard = {
+			.max_removal_percent = local ? 100 : inst->sync_conf.max_removal_percent,
+			.min_removals = inst->sync_conf.min_removals,
+		},
+		.backoff_max_ms = inst->sync_conf.backoff_max * 1000,
 	};
 
-	if (!inst->file.filename || !*inst->file.filename) {
-		cf_log_err_cs(conf, "'file { filename }' must name the acknowledgements file when source = file");
+	if (!local && inst->sync_conf.interval < 1) {
+		cf_log_err_cs(conf, "Invalid value 0 for 'sync { interval }': accepted values are 1 and more (seconds)");
 		return -1;
 	}
+	if (inst->sync_conf.max_removal_percent > 100) {
+		cf_log_err_cs(conf, "Invalid value %u for 'sync { max_removal_percent }': accepted values are 0 to 100",
+			      inst->sync_conf.max_removal_percent);
+		return -1;
+	}
+	/*
+	 *	A remote source keeps its last good result in the state
+	 *	directory, so a restart during an outage still has it.
+	 */
+	if (!local) {
+		if (!inst->state_dir || !*inst->state_dir) {
+			cf_log_err_cs(conf, "'state_dir' must name a directory radiusd can write when source = %s",
+				      inst->source_name);
+			return -1;
+		}
+		if (access(inst->state_dir, W_OK | X_OK) < 0) {
+			cf_log_err_cs(conf, "'state_dir' %s is not a writable directory: %s (create it, owned by the "
+				      "user radiusd runs as)", inst->state_dir, fr_syserror(errno));
+			return -1;
+		}
+		sconf.snapshot_path = talloc_asprintf(inst, "%s/%s", inst->state_dir, CB_SNAPSHOT_FILE);
+	}
+
 	inst->acks = cb_ack_current_new();
 	if (!inst->acks) return -1;
-	src = cb_ackfile_source_new(inst->file.filename, inst->tz, core_log, inst, err, sizeof(err));
-	if (!src) {
-		cf_log_err_cs(conf, "Cannot read acknowledgements from 'file { filename }': %s", err);
-		return -1;
-	}
+	src = make_source(inst, conf);
+	if (!src) return -1;
 	inst->sync = cb_sync_start(&sconf, src, inst->acks, err, sizeof(err));
 	if (!inst->sync) {
 		cf_log_err_cs(conf, "Cannot start the acknowledgement sync: %s", err);

@@ -1,0 +1,145 @@
+#!/bin/bash
+# test_google.sh - acknowledgements from Google Forms and Sheets (played by the
+# emulator over HTTPS with a test CA) through a real radiusd:
+#   - a member of staff acknowledges and is admitted within seconds (Forms
+#     incremental fetch with filter=timestamp > last seen);
+#   - a withdrawal refuses; a long Google outage keeps acknowledged staff
+#     admitted until the staleness limit, also across a radiusd restart (the
+#     last good snapshot), then fails closed; recovery after the outage;
+#   - a mass deletion is held, not applied;
+#   - Sheets: header by name, Revoked column, unchanged sheet not downloaded;
+#   - a key file readable by others stops start-up with a clear message.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/google-lib.sh"
+
+cb_start_emulator || { cb_fail "start the Google emulator"; cb_finish; }
+cb_pass "the Google emulator runs on 127.0.0.1:$CB_EMU_PORT"
+
+now=$(date +%s)
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+day=86400
+Q='I have read the BYOD policy and agree to it'
+
+cat > "$CB_TMP/users" <<EOF2
+alice	Cleartext-Password := "pw", Cetbyod-Role := Staff
+bob	Cleartext-Password := "pw", Cetbyod-Role := Staff
+carol	Cleartext-Password := "pw", Cetbyod-Role := Staff
+dave	Cleartext-Password := "pw", Cetbyod-Role := Staff
+erin	Cleartext-Password := "pw", Cetbyod-Role := Staff
+frank	Cleartext-Password := "pw", Cetbyod-Role := Staff
+EOF2
+
+cb_emu PUT forms/byod "{\"title\": \"BYOD acknowledgement\", \"collectEmails\": true,
+	\"items\": [{\"title\": \"$Q\", \"questionId\": \"q1\", \"kind\": \"choice\", \"options\": [\"I agree\", \"I do not agree\"]}]}" >/dev/null
+for u in alice carol dave erin frank; do
+	cb_emu POST forms/byod/responses "{\"responseId\": \"r-$u\", \"respondentEmail\": \"$u@school.example\",
+		\"lastSubmittedTime\": \"$(iso $((now - 10 * day)))\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
+done
+
+forms_conf() {
+	cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	forms {
+		form_id = byod
+		agreement_question = \"$Q\"
+		agree_value = \"I agree\"
+	}"
+}
+CB_STALE_AFTER=8 CB_FULL_INTERVAL=2 forms_conf
+cb_make_raddb "$CB_TMP/users" /dev/null "$CB_TMP/cetbyod.conf" || { cb_fail "build raddb"; cb_finish; }
+if cb_start_radiusd; then cb_pass "radiusd starts with source = forms"; else cb_fail "radiusd starts with source = forms"; cb_finish; fi
+
+cb_wait_for "Forms: acknowledged staff admitted after the first sync" 15 alice pw 'Tunnel-Private-Group-Id:0 = "100"'
+cb_pap bob pw
+cb_expect_reply "Forms: staff without a response onboarded" 'Tunnel-Private-Group-Id:0 = "200"'
+
+cb_emu DELETE requests >/dev/null
+cb_emu POST forms/byod/responses "{\"responseId\": \"r-bob\", \"respondentEmail\": \"Bob@School.Example\",
+	\"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
+cb_wait_for "Forms: a new response admits within seconds" 10 bob pw 'Tunnel-Private-Group-Id:0 = "100"'
+echo "# bob admitted ${CB_WAITED}s after submitting"
+if cb_emu GET "requests?path=/v1/forms/byod/responses" | grep -q 'timestamp'; then
+	cb_pass "Forms: between full syncs only new responses are fetched (filter=timestamp > last seen)"
+else
+	cb_fail "Forms: between full syncs only new responses are fetched (filter=timestamp > last seen)"
+fi
+
+cb_emu PATCH forms/byod/responses/r-alice "{\"answers\": {\"$Q\": \"I do not agree\"}}" >/dev/null
+cb_wait_for "Forms: a later withdrawal refuses with the reason" 10 alice pw 'withdrawn'
+
+# --- Google down for a long spell -------------------------------------------
+cb_emu POST faults '{"path": "/v1/", "kind": "503", "count": -1}' >/dev/null
+cb_emu POST faults '{"path": "/token", "kind": "503", "count": -1}' >/dev/null
+cb_pap carol pw
+cb_expect_reply "outage: acknowledged staff still admitted" 'Tunnel-Private-Group-Id:0 = "100"'
+cb_stop_radiusd
+if cb_start_radiusd; then cb_pass "radiusd restarts during the outage"; else cb_fail "radiusd restarts during the outage"; fi
+if grep -q "loaded the last good acknowledgements from" "$CB_TMP/radiusd.out"; then
+	cb_pass "restart: the last good snapshot is loaded"
+else
+	cb_fail "restart: the last good snapshot is loaded"
+fi
+cb_pap carol pw
+cb_expect_reply "restart during the outage: acknowledged staff still admitted" 'Tunnel-Private-Group-Id:0 = "100"'
+cb_wait_for "outage past stale_after: refused with source_stale (fails closed)" 20 carol pw 'try again later'
+cb_emu DELETE faults >/dev/null
+cb_wait_for "outage over: admitted again without a restart" 20 carol pw 'Tunnel-Private-Group-Id:0 = "100"'
+
+# --- A mass deletion is held ------------------------------------------------
+cb_emu DELETE forms/byod/responses >/dev/null
+for _ in $(seq 1 40); do
+	grep -q "sync result held" "$CB_TMP/radiusd.out" && break
+	sleep 0.25
+done
+if grep -q "sync result held" "$CB_TMP/radiusd.out"; then
+	cb_pass "mass deletion: the sync result is held and the reason logged"
+else
+	cb_fail "mass deletion: the sync result is held and the reason logged"
+fi
+cb_pap dave pw
+cb_expect_reply "mass deletion: acknowledged staff still admitted" 'Tunnel-Private-Group-Id:0 = "100"'
+cb_stop_radiusd
+
+# --- Sheets -------------------------------------------------------------------
+cb_emu PUT sheets/sheet1 "{\"title\": \"BYOD (Responses)\", \"timeZone\": \"Europe/London\",
+	\"sheets\": [{\"title\": \"Form responses 1\", \"rows\": [
+		[\"Timestamp\", \"Email Address\", \"$Q\", \"Revoked\"],
+		[{\"datetime\": \"$(iso $((now - 5 * day)))\"}, \"erin@school.example\", \"I agree\"],
+		[{\"datetime\": \"$(iso $((now - 4 * day)))\"}, \"frank@school.example\", \"I agree\", \"yes\"],
+		[\"not a date\", \"dave@school.example\", \"I agree\"]]}]}" >/dev/null
+cb_google_module_conf "$CB_TMP/cetbyod.conf" sheets "	sheets {
+		spreadsheet_id = sheet1
+		range = \"'Form responses 1'!A:Z\"
+		agreement_column = \"$Q\"
+		agree_value = \"I agree\"
+	}"
+rm -f "$CB_TMP/state/"*
+cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
+if cb_start_radiusd; then cb_pass "radiusd starts with source = sheets"; else cb_fail "radiusd starts with source = sheets"; cb_finish; fi
+cb_wait_for "Sheets: acknowledged staff admitted (header matched case-insensitively)" 15 erin pw 'Tunnel-Private-Group-Id:0 = "100"'
+cb_pap frank pw
+cb_expect_reply "Sheets: a row marked in the Revoked column refuses" 'Access-Reject' 'withdrawn'
+cb_pap dave pw
+cb_expect_reply "Sheets: a row with an unparseable timestamp is not trusted" 'Tunnel-Private-Group-Id:0 = "200"'
+if grep -q "row 4" "$CB_TMP/radiusd.out"; then cb_pass "Sheets: the bad row is reported with where it is"; else cb_fail "Sheets: the bad row is reported with where it is"; fi
+cb_emu DELETE requests >/dev/null
+sleep 3
+if cb_emu GET "requests?path=/v4/spreadsheets/sheet1/values" | grep -q '"path"'; then
+	cb_fail "Sheets: an unchanged sheet is not downloaded again (Drive version)"
+else
+	cb_pass "Sheets: an unchanged sheet is not downloaded again (Drive version)"
+fi
+cb_emu POST sheets/sheet1/rows "{\"rows\": [[{\"datetime\": \"$(iso "$now")\"}, \"dave@school.example\", \"I agree\"]]}" >/dev/null
+cb_wait_for "Sheets: a new row admits after the next sync" 10 dave pw 'Tunnel-Private-Group-Id:0 = "100"'
+cb_stop_radiusd
+
+# --- Key file readable by others ------------------------------------------------
+chmod 644 "$CB_EMU_DIR/certs/sa.json"
+out=$(env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" 2>&1)
+chmod 600 "$CB_EMU_DIR/certs/sa.json"
+if printf '%s\n' "$out" | grep -q "readable by"; then
+	cb_pass "a key file readable by other users stops start-up with a message saying so"
+else
+	cb_fail "a key file readable by other users stops start-up with a message saying so"
+	printf '%s\n' "$out" | tail -5 | sed 's/^/    # /'
+fi
+
+cb_finish
