@@ -1,0 +1,405 @@
+/*
+ * cetbyodctl.c - the IT admin's command line: global options, argument
+ * checks, help, and dispatch to the commands in ctl_cmds.c.
+ *
+ *   cetbyodctl [--state-dir DIR | --db FILE] [--json] COMMAND [ARGS]
+ *
+ * It works only through the store (rlm_cetbyod/store.c), so it needs no
+ * running radiusd: what it writes (a revocation, a command) is picked up by
+ * a running module within a second, or by the module when it starts.
+ *
+ * Every argument is checked before anything is written: identities as the
+ * module checks them (cb_identity_normalise, with the module's settings
+ * read from the store), reasons and names bounded and free of control
+ * characters.  A bad argument exits 1 with a message naming it; a value
+ * shown back is escaped so that it cannot drive the terminal.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+static char const global_usage[] =
+	"Usage: cetbyodctl [--state-dir DIR | --db FILE] [--json] COMMAND [ARGUMENTS]\n";
+
+static char const global_help[] =
+	"\n"
+	"The IT admin's command line for cetbyod (staff BYOD Wi-Fi, FreeRADIUS).\n"
+	"It reads and writes the module's state store; radiusd need not be running.\n"
+	"\n"
+	"Options:\n"
+	"  --state-dir DIR  the module's state directory (default " CB_STORE_DEFAULT_DIR ");\n"
+	"                   the store is DIR/" CB_STORE_FILE "\n"
+	"  --db FILE        the store file itself, instead of --state-dir\n"
+	"  --json           print JSON on stdout instead of tables (any command)\n"
+	"  -h, --help       this help; `cetbyodctl help COMMAND` for one command\n"
+	"  --version        print the version\n"
+	"\n"
+	"Exit codes:\n"
+	"  0  done\n"
+	"  1  usage error: bad command, option or argument (nothing was changed)\n"
+	"  2  not found or nothing to do (nothing was changed)\n"
+	"  3  the store could not be opened, read or written (nothing was changed)\n"
+	"  4  status only: something needs attention (held disconnects or sync,\n"
+	"     a sync error, radiusd not running)\n"
+	"\n"
+	"See cetbyodctl(8).\n";
+
+static void store_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** store_log - the store's complaints, on stderr. */
+static void store_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+{
+	ctl_t *ctl = uctx;
+	va_list ap;
+
+	if (level < CB_LOG_WARN) return;
+	fprintf(stderr, "%s: %s", ctl->prog, level == CB_LOG_WARN ? "warning: " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/** vreport - the message on stderr, and as {"error": ...} on stdout with --json. */
+static void vreport(ctl_t *ctl, int code, char const *fmt, va_list ap)
+{
+	char msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s: %s\n", ctl->prog, msg);
+	if (ctl->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "error", ctl_jstr(msg));
+		json_object_object_add(o, "exit", json_object_new_int(code));
+		ctl_print_json(o);
+	}
+}
+
+int ctl_err(ctl_t *ctl, int code, char const *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ctl, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ctl_usage_err(ctl_t *ctl, ctl_cmd_t const *cmd, char const *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ctl, CTL_EXIT_USAGE, fmt, ap);
+	va_end(ap);
+	if (cmd) {
+		fprintf(stderr, "usage: %s %s\n", ctl->prog, cmd->usage);
+	} else {
+		fputs(global_usage, stderr);
+	}
+	fprintf(stderr, "Try '%s help%s%s'.\n", ctl->prog, cmd ? " " : "", cmd ? cmd->name : "");
+	return CTL_EXIT_USAGE;
+}
+
+/** show - a user-supplied string made safe for a message (static buffer: one per message). */
+static char const *show(char const *s)
+{
+	static char buf[CTL_SAFE_LEN(256)];
+	char cut[257];
+	size_t n = strlen(s);
+
+	if (n > 256) n = 256;
+	memcpy(cut, s, n);
+	cut[n] = '\0';
+	return ctl_safe(cut, buf, sizeof(buf));
+}
+
+static void print_cmd_help(ctl_cmd_t const *cmd)
+{
+	printf("Usage: cetbyodctl [OPTIONS] %s\n\n%s\n", cmd->usage, cmd->summary);
+	if (cmd->help && *cmd->help) printf("\n%s", cmd->help);
+}
+
+static void print_help(void)
+{
+	ctl_cmd_t const *c;
+
+	fputs(global_usage, stdout);
+	fputs("\nCommands:\n", stdout);
+	for (c = ctl_cmds; c->name; c++) printf("  %-44s %s\n", c->usage, c->summary);
+	fputs(global_help, stdout);
+}
+
+/** opt_match - whether arg is --name or --name=VALUE; *inline_value gets VALUE. */
+static bool opt_match(char const *arg, char const *name, char const **inline_value)
+{
+	size_t n = strlen(name);
+
+	*inline_value = NULL;
+	if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0) return false;
+	if (arg[2 + n] == '\0') return true;
+	if (arg[2 + n] == '=') {
+		*inline_value = arg + 3 + n;
+		return true;
+	}
+	return false;
+}
+
+/** parse_opt - one option at argv[*i] against opts; 0, or a usage error. */
+static int parse_opt(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv, int *i, ctl_opt_t const *opts)
+{
+	char const *arg = argv[*i], *val;
+	ctl_opt_t const *o;
+
+	if (opt_match(arg, "json", &val) && !val) {
+		ctl->json = true;
+		return 0;
+	}
+	for (o = opts; o && o->name; o++) {
+		if (!opt_match(arg, o->name, &val)) continue;
+		if (o->flag) {
+			if (val) return ctl_usage_err(ctl, cmd, "option --%s takes no value", o->name);
+			*o->flag = true;
+			return 0;
+		}
+		if (!val) {
+			if (*i + 1 >= argc) return ctl_usage_err(ctl, cmd, "option --%s needs a value", o->name);
+			val = argv[++*i];
+		}
+		if (*o->value) return ctl_usage_err(ctl, cmd, "option --%s given twice", o->name);
+		*o->value = val;
+		return 0;
+	}
+	return ctl_usage_err(ctl, cmd, "unknown option '%s' for %s", show(arg), cmd->name);
+}
+
+int ctl_parse(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv, ctl_opt_t const *opts,
+	      char **pos, size_t npos, size_t *n)
+{
+	bool options = true;
+	int i, rc;
+
+	*n = 0;
+	for (i = 0; i < argc; i++) {
+		char const *arg = argv[i];
+
+		if (options && (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)) {
+			print_cmd_help(cmd);
+			return CTL_HELP_SHOWN;
+		}
+		if (options && strcmp(arg, "--") == 0) {
+			options = false;
+			continue;
+		}
+		if (options && arg[0] == '-' && arg[1] != '\0') {
+			rc = parse_opt(ctl, cmd, argc, argv, &i, opts);
+			if (rc) return rc;
+			continue;
+		}
+		if (*n >= npos) {
+			return ctl_usage_err(ctl, cmd, "unexpected argument '%s'", show(arg));
+		}
+		pos[(*n)++] = argv[i];
+	}
+	return 0;
+}
+
+/** status_flag - a yes/no status value, or def. */
+static bool status_flag(ctl_t *ctl, char const *key, bool def)
+{
+	char v[16];
+
+	if (cb_store_status_get(ctl->store, key, v, sizeof(v), NULL) != 0) return def;
+	if (strcmp(v, "yes") == 0) return true;
+	if (strcmp(v, "no") == 0) return false;
+	return def;
+}
+
+/** read_identity_conf - the module's identity { } settings, as it recorded them; defaults as raddb ships. */
+static void read_identity_conf(ctl_t *ctl)
+{
+	char v[16];
+	time_t n;
+
+	ctl->iconf.strip_realm = status_flag(ctl, CB_STATUS_IDENTITY_STRIP_REALM, false);
+	ctl->iconf.strip_domain = status_flag(ctl, CB_STATUS_IDENTITY_STRIP_DOMAIN, true);
+	ctl->iconf.max_length = 128;
+	if (cb_store_status_get(ctl->store, CB_STATUS_IDENTITY_MAX_LENGTH, v, sizeof(v), NULL) == 0) {
+		n = ctl_parse_time(v);
+		if (n >= 1 && n <= CB_IDENTITY_MAX) ctl->iconf.max_length = (size_t) n;
+	}
+}
+
+int ctl_open(ctl_t *ctl, bool create)
+{
+	cb_store_conf_t conf = { .path = ctl->db, .create = create, .log = store_log, .log_ctx = ctl };
+	char err[1024];
+
+	ctl->store = cb_store_open(&conf, err, sizeof(err));
+	if (!ctl->store) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+	read_identity_conf(ctl);
+	return 0;
+}
+
+int ctl_identity(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, char *out)
+{
+	static cb_identity_conf_t const syntax = { .strip_realm = false, .strip_domain = false,
+						   .max_length = CB_IDENTITY_MAX };
+	cb_identity_conf_t const *conf = ctl->store ? &ctl->iconf : &syntax;
+	cb_identity_result_t r = cb_identity_normalise(conf, arg, strlen(arg), out, CB_IDENTITY_MAX + 1);
+
+	if (r == CB_IDENTITY_OK) return 0;
+	if (r == CB_IDENTITY_TOO_LONG) {
+		return ctl_usage_err(ctl, cmd, "invalid user '%s': longer than %zu bytes (the module's "
+				     "identity { max_length })", show(arg), conf->max_length);
+	}
+	return ctl_usage_err(ctl, cmd, "invalid user '%s': %s", show(arg), cb_identity_error(r));
+}
+
+int ctl_text(ctl_t *ctl, ctl_cmd_t const *cmd, char const *what, char const *arg, size_t max)
+{
+	size_t len = strlen(arg);
+
+	if (len == 0) return ctl_usage_err(ctl, cmd, "the %s is empty", what);
+	if (len > max) return ctl_usage_err(ctl, cmd, "the %s is %zu bytes long; at most %zu are allowed", what, len, max);
+	if (!cb_store_text_valid(arg, max)) {
+		return ctl_usage_err(ctl, cmd, "the %s '%s' contains a control character or invalid UTF-8", what,
+				     show(arg));
+	}
+	return 0;
+}
+
+int ctl_by(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, char *out, size_t len)
+{
+	static char const *const vars[] = { "SUDO_USER", "USER", "LOGNAME" };
+	struct passwd *pw;
+	size_t i;
+	int rc;
+
+	if (arg) {
+		rc = ctl_text(ctl, cmd, "name given with --by", arg, CB_STORE_BY_MAX);
+		if (rc) return rc;
+		snprintf(out, len, "%s", arg);
+		return 0;
+	}
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		char const *v = getenv(vars[i]);
+
+		if (v && cb_store_text_valid(v, CB_STORE_BY_MAX) && (i > 0 || strcmp(v, "root") != 0)) {
+			snprintf(out, len, "%s", v);
+			return 0;
+		}
+	}
+	pw = getpwuid(geteuid());
+	if (pw && cb_store_text_valid(pw->pw_name, CB_STORE_BY_MAX)) {
+		snprintf(out, len, "%s", pw->pw_name);
+		return 0;
+	}
+	snprintf(out, len, "uid:%u", (unsigned int) geteuid());
+	return 0;
+}
+
+/** set_path - --state-dir or --db (once, non-empty); 0 or a usage error. */
+static int set_path(ctl_t *ctl, char const *opt, char const *val, bool is_db)
+{
+	if (!val || !*val) return ctl_usage_err(ctl, NULL, "option --%s needs a non-empty value", opt);
+	if (ctl->db[0] || ctl->state_dir) return ctl_usage_err(ctl, NULL, "give --state-dir or --db once, not both");
+	if (is_db) {
+		if (strlen(val) >= sizeof(ctl->db)) return ctl_usage_err(ctl, NULL, "--db: path too long");
+		memcpy(ctl->db, val, strlen(val) + 1);
+		return 0;
+	}
+	ctl->state_dir = val;
+	if (!cb_store_path(val, ctl->db, sizeof(ctl->db))) return ctl_usage_err(ctl, NULL, "--state-dir: path too long");
+	return 0;
+}
+
+/**
+ * parse_global - the options before COMMAND.  Returns the index of COMMAND
+ * (argc when none), or -1 - exit code when the run is over.
+ */
+static int parse_global(ctl_t *ctl, int argc, char **argv)
+{
+	int i, rc;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		char const *arg = argv[i], *val;
+
+		if (strcmp(arg, "--") == 0) return i + 1;
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			print_help();
+			return -1 - CTL_EXIT_OK;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			printf("cetbyodctl %s\n", PACKAGE_VERSION);
+			return -1 - CTL_EXIT_OK;
+		}
+		if (strcmp(arg, "--json") == 0) {
+			ctl->json = true;
+			continue;
+		}
+		if (opt_match(arg, "state-dir", &val) || opt_match(arg, "db", &val)) {
+			bool is_db = strncmp(arg, "--db", 4) == 0;
+
+			if (!val && i + 1 < argc) val = argv[++i];
+			rc = set_path(ctl, is_db ? "db" : "state-dir", val, is_db);
+			if (rc) return -1 - rc;
+			continue;
+		}
+		return -1 - ctl_usage_err(ctl, NULL, "unknown option '%s'", show(arg));
+	}
+	return i;
+}
+
+/** cmd_help - `help [COMMAND]`. */
+static int cmd_help(ctl_t *ctl, int argc, char **argv)
+{
+	ctl_cmd_t const *cmd;
+
+	if (argc == 0) {
+		print_help();
+		return CTL_EXIT_OK;
+	}
+	if (argc > 1) return ctl_usage_err(ctl, ctl_cmd_find("help"), "help takes one command at most");
+	cmd = ctl_cmd_find(argv[0]);
+	if (!cmd) return ctl_usage_err(ctl, NULL, "unknown command '%s'", show(argv[0]));
+	print_cmd_help(cmd);
+	return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	ctl_t ctl;
+	ctl_cmd_t const *cmd;
+	int i, rc;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.prog = "cetbyodctl";
+	ctl.now = time(NULL);
+
+	i = parse_global(&ctl, argc, argv);
+	if (i < 0) return -1 - i;
+	if (!ctl.db[0]) cb_store_path(CB_STORE_DEFAULT_DIR, ctl.db, sizeof(ctl.db));
+	if (i >= argc) return ctl_usage_err(&ctl, NULL, "no command given");
+	if (strcmp(argv[i], "help") == 0) return cmd_help(&ctl, argc - i - 1, argv + i + 1);
+
+	cmd = ctl_cmd_find(argv[i]);
+	if (!cmd) return ctl_usage_err(&ctl, NULL, "unknown command '%s'", show(argv[i]));
+	rc = cmd->run(&ctl, argc - i - 1, argv + i + 1);
+	cb_store_close(ctl.store);
+	return rc == CTL_HELP_SHOWN ? CTL_EXIT_OK : rc;
+}

@@ -1,0 +1,122 @@
+/*
+ * rlm_cetbyod.h - private header of the module glue: the instance data
+ * shared by rlm_cetbyod.c (configuration, post-auth, accounting) and
+ * glue_ldap.c (the directory through FreeRADIUS's connection pool).  The
+ * core (include/cetbyod/) never includes this file.
+ */
+#ifndef RLM_CETBYOD_H
+#define RLM_CETBYOD_H
+
+#include <freeradius-devel/radiusd.h>
+#include <freeradius-devel/modules.h>
+
+#include <cetbyod/ackindex.h>
+#include <cetbyod/identity.h>
+#include <cetbyod/policy.h>
+#include <cetbyod/sync.h>
+#include <cetbyod/tz.h>
+
+#define CB_MAX_EMAILS 8
+
+typedef enum {
+	SOURCE_FILE = 0,
+	SOURCE_FORMS,
+	SOURCE_SHEETS
+} source_kind_t;
+
+typedef enum {
+	DIRECTORY_ATTRIBUTES = 0
+} directory_kind_t;
+
+typedef struct {
+	char const	*name;
+
+	/* Configuration, as parsed. */
+	char const	*source_name;
+	char const	*directory_name;
+	char const	*timezone;
+	char const	*form_url;
+	char const	*email_domain;
+	char const	*state_dir;
+	struct {
+		bool		strip_realm;
+		bool		strip_domain;
+		uint32_t	max_length;
+	} identity;
+	struct {
+		uint32_t	validity_days;
+		char const	*effective_from;
+		char const	*version;
+		uint32_t	grace_period;
+		char const	*unacknowledged;
+		uint32_t	stale_after;
+		bool		admit_when_stale;
+	} policy;
+	struct {
+		char const	*filename;
+		uint32_t	check_interval;
+	} file;
+	struct {
+		uint32_t	interval;
+		uint32_t	full_interval;
+		uint32_t	max_removal_percent;
+		uint32_t	min_removals;
+		uint32_t	backoff_max;
+	} sync_conf;
+	struct {
+		char const	*key_file;
+		char const	*token_url;
+		char const	*subject;
+		char const	*forms_url;
+		char const	*sheets_url;
+		char const	*drive_url;
+		char const	*ca_file;
+		char const	*proxy;
+		uint32_t	connect_timeout;
+		uint32_t	timeout;
+	} google;
+	struct {
+		char const	*form_id;
+		char const	*agreement_question;
+		char const	*agree_value;
+		char const	*policy_version_question;
+		char const	*allowed_domain;
+		uint32_t	page_size;
+		bool		allow_unverified_email;
+	} forms;
+	struct {
+		char const	*spreadsheet_id;
+		char const	*range;
+		char const	*timestamp_column;
+		char const	*email_column;
+		char const	*agreement_column;
+		char const	*agree_value;
+		char const	*policy_version_column;
+		char const	*revoked_column;
+		char const	*revoked_value;
+		char const	*allowed_domain;
+		uint32_t	rows_per_request;
+	} sheets;
+	struct {
+		char const	*staff_vlan;
+		char const	*onboarding_vlan;
+		char const	*restricted_vlan;
+		uint32_t	onboarding_session_timeout;
+	} reply;
+
+	/* Derived at instantiate. */
+	source_kind_t		source;
+	directory_kind_t	directory;
+	cb_tz_t			*tz;
+	cb_policy_conf_t	pconf;
+	cb_identity_conf_t	iconf;
+	cb_ack_current_t	*acks;
+	cb_sync_t		*sync;
+
+	DICT_ATTR const	*da_inner_identity, *da_role, *da_email, *da_disabled, *da_revoked;
+	DICT_ATTR const	*da_exception_until, *da_exception_reason;
+	DICT_ATTR const	*da_status, *da_reason, *da_message, *da_ack_time, *da_expiry, *da_ack_expiry;
+	DICT_ATTR const	*da_policy_version, *da_form_url, *da_vlan, *da_session_timeout, *da_identity;
+} rlm_cetbyod_t;
+
+#endif

@@ -1,0 +1,1236 @@
+/*
+ * test_store.c - the state store (SQLite backend) through its public
+ * interface: every function, restart survival (close and reopen),
+ * concurrent writers, Accounting-On closing a NAS's sessions, stale
+ * sessions, 64-bit counters, the disconnect queue's retries, held bursts
+ * and confirmation, revocations, commands and status; and files that are
+ * not a current cetbyod store, which must be refused and left untouched.
+ *
+ * Each test works in its own temporary directory.  The schema embedded in
+ * store.c is compared with schema/sql/cetbyod.sql, found through $srcdir.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <cetbyod/store.h>
+
+#define T0 1788249600	/* 2026-09-01T08:00:00Z */
+
+static char tmpdir[256];
+static char dbpath[512];
+static char last_log[1024];
+
+static void test_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void test_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+{
+	va_list ap;
+
+	(void) uctx;
+	(void) level;
+	va_start(ap, fmt);
+	vsnprintf(last_log, sizeof(last_log), fmt, ap);
+	va_end(ap);
+}
+
+static void setup(void)
+{
+	memcpy(tmpdir, "/tmp/test_store.XXXXXX", sizeof("/tmp/test_store.XXXXXX"));
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert(cb_store_path(tmpdir, dbpath, sizeof(dbpath)));
+	last_log[0] = '\0';
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+	char p[600];
+
+	if (!d) return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.') continue;
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(tmpdir);
+}
+
+static cb_store_t *open_store(bool create)
+{
+	cb_store_conf_t conf = { .path = dbpath, .create = create, .log = test_log };
+	char err[512] = "";
+	cb_store_t *s = cb_store_open(&conf, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "open: %s", err);
+	return s;
+}
+
+/** open_fails - opening must fail; returns the error. */
+static char const *open_fails(bool create)
+{
+	static char err[512];
+	cb_store_conf_t conf = { .path = dbpath, .create = create, .log = test_log };
+	cb_store_t *s;
+
+	err[0] = '\0';
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_ptr_null(s);
+	ck_assert(err[0] != '\0');
+	return err;
+}
+
+/** put_decision - a decision for identity with status; its class id in class_id. */
+static void put_decision(cb_store_t *s, char const *identity, char const *status, time_t valid_until,
+			 char class_id[CB_CLASS_ID_LEN + 1])
+{
+	cb_store_decision_t d;
+
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(cb_store_new_class_id(class_id), 0);
+	memcpy(d.class_id, class_id, CB_CLASS_ID_LEN + 1);
+	snprintf(d.identity, sizeof(d.identity), "%s", identity);
+	snprintf(d.outer_identity, sizeof(d.outer_identity), "anonymous@school.example");
+	snprintf(d.status, sizeof(d.status), "%s", status);
+	snprintf(d.reason, sizeof(d.reason), "%s", strcmp(status, "admit") == 0 ? "acknowledged" : "no_acknowledgement");
+	d.decided_at = T0;
+	d.valid_until = valid_until;
+	d.ack_time = T0 - 86400;
+	snprintf(d.policy_version, sizeof(d.policy_version), "2026-1");
+	snprintf(d.nas, sizeof(d.nas), "10.0.0.2");
+	snprintf(d.calling_station, sizeof(d.calling_station), "02-00-00-00-00-01");
+	ck_assert_int_eq(cb_store_decision_put(s, &d), 0);
+}
+
+/** acct - an accounting request for session sid on nas. */
+static cb_store_acct_t mk_acct(char const *nas, char const *sid, char const *class_id, time_t t)
+{
+	cb_store_acct_t a;
+
+	memset(&a, 0, sizeof(a));
+	a.nas = nas;
+	a.acct_session_id = sid;
+	a.class_id = class_id;
+	a.outer_identity = "anonymous@school.example";
+	a.calling_station = "02-00-00-00-00-01";
+	a.called_station = "02-00-00-00-00-aa:StaffWiFi";
+	a.nas_ip = nas;
+	a.event_time = t;
+	return a;
+}
+
+static char *read_file(char const *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!fp) return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t) n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(fread(buf, 1, (size_t) n, fp), (size_t) n);
+	buf[n] = '\0';
+	fclose(fp);
+	*len = (size_t) n;
+	return buf;
+}
+
+static void write_file(char const *path, char const *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+}
+
+/*
+ *	Schema and files
+ */
+START_TEST(test_schema_matches_file)
+{
+	char const *srcdir = getenv("srcdir");
+	char path[1024];
+	size_t len;
+	char *sql;
+
+	snprintf(path, sizeof(path), "%s/schema/sql/cetbyod.sql", srcdir ? srcdir : ".");
+	sql = read_file(path, &len);
+	ck_assert_msg(sql != NULL, "cannot read %s (set srcdir)", path);
+	ck_assert_msg(strlen(cb_store_schema()) == len && memcmp(sql, cb_store_schema(), len) == 0,
+		      "the schema embedded in rlm_cetbyod/store.c differs from %s: copy the file into store_schema[]",
+		      path);
+	free(sql);
+}
+END_TEST
+
+START_TEST(test_open_creates)
+{
+	cb_store_t *s;
+	struct stat st;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	ck_assert_ptr_nonnull(strstr(open_fails(false), "no store at"));
+	ck_assert_int_ne(access(dbpath, F_OK), 0);	/* Not created. */
+
+	s = open_store(true);
+	ck_assert_int_eq(stat(dbpath, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(cb_store_status_put(s, "a", "b", T0), 0);
+
+	/* WAL, version and application id, seen from outside. */
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT * FROM pragma_user_version, pragma_application_id, "
+					    "pragma_journal_mode", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(q, 0), CB_STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(sqlite3_column_int(q, 1), 0x43425944);
+	ck_assert_str_eq((char const *) sqlite3_column_text(q, 2), "wal");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	cb_store_close(s);
+
+	/* A looser mode is tightened on open. */
+	ck_assert_int_eq(chmod(dbpath, 0644), 0);
+	s = open_store(false);
+	ck_assert_int_eq(stat(dbpath, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	cb_store_close(s);
+	cb_store_close(NULL);
+}
+END_TEST
+
+START_TEST(test_open_refuses)
+{
+	static char const garbage[] = "this is not a database, it is a shopping list\n";
+	sqlite3 *db;
+	size_t len;
+	char *after;
+	char bad[600];
+
+	/* Not a database at all. */
+	write_file(dbpath, garbage, sizeof(garbage) - 1);
+	ck_assert_ptr_nonnull(strstr(open_fails(true), "not a database"));
+	after = read_file(dbpath, &len);
+	ck_assert_uint_eq(len, sizeof(garbage) - 1);
+	ck_assert_mem_eq(after, garbage, len);
+	free(after);
+	unlink(dbpath);
+
+	/* Someone else's SQLite database. */
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE grades (pupil TEXT); INSERT INTO grades VALUES ('x')",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_ptr_nonnull(strstr(open_fails(true), "not a cetbyod store"));
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT pupil FROM grades", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	unlink(dbpath);
+
+	/* A store from a newer cetbyod. */
+	cb_store_close(open_store(true));
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_ptr_nonnull(strstr(open_fails(false), "newer cetbyod"));
+
+	/* A directory where the file should be; a missing state directory. */
+	unlink(dbpath);
+	ck_assert_int_eq(mkdir(dbpath, 0700), 0);
+	ck_assert_ptr_nonnull(strstr(open_fails(true), "not a regular file"));
+	rmdir(dbpath);
+	snprintf(bad, sizeof(bad), "%s/missing/cetbyod.db", tmpdir);
+	{
+		cb_store_conf_t conf = { .path = bad, .create = true };
+		char err[512];
+
+		ck_assert_ptr_null(cb_store_open(&conf, err, sizeof(err)));
+		ck_assert_ptr_nonnull(strstr(err, "does not exist"));
+	}
+}
+END_TEST
+
+/*
+ *	Pure helpers
+ */
+START_TEST(test_class_ids)
+{
+	char a[CB_CLASS_ID_LEN + 1], b[CB_CLASS_ID_LEN + 1], attr[64], parsed[CB_CLASS_ID_LEN + 1];
+
+	ck_assert_int_eq(cb_store_new_class_id(a), 0);
+	ck_assert_int_eq(cb_store_new_class_id(b), 0);
+	ck_assert_uint_eq(strlen(a), CB_CLASS_ID_LEN);
+	ck_assert_str_ne(a, b);
+	ck_assert(cb_store_class_format(a, attr, sizeof(attr)));
+	ck_assert_uint_eq(strlen(attr), CB_CLASS_ATTR_LEN);
+	ck_assert(strncmp(attr, "cetbyod:", 8) == 0);
+	ck_assert(cb_store_class_parse(attr, strlen(attr), parsed));
+	ck_assert_str_eq(parsed, a);
+	ck_assert(!cb_store_class_format(a, attr, CB_CLASS_ATTR_LEN));	/* No room for the NUL. */
+	ck_assert(!cb_store_class_format("xyz", attr, sizeof(attr)));
+
+	ck_assert(cb_store_class_parse("cetbyod:0123456789ABCDEF0123456789abcdef", 40, parsed));
+	ck_assert_str_eq(parsed, "0123456789abcdef0123456789abcdef");
+	ck_assert(!cb_store_class_parse("cetbyod:0123456789abcdef0123456789abcde", 39, parsed));
+	ck_assert_str_eq(parsed, "");
+	ck_assert(!cb_store_class_parse("cetbyod:0123456789abcdef0123456789abcdeg", 40, parsed));
+	ck_assert(!cb_store_class_parse("other:00123456789abcdef0123456789abcdef", 40, parsed));
+	ck_assert(!cb_store_class_parse("cetbyod:0123456789abcdef\0" "123456789abcdef", 40, parsed));
+	ck_assert(!cb_store_class_parse(NULL, 0, parsed));
+}
+END_TEST
+
+START_TEST(test_called_station)
+{
+	char ap[CB_STORE_TEXT_MAX + 1], ssid[CB_STORE_TEXT_MAX + 1];
+
+	ck_assert(cb_store_split_called_station("00-11-22-aa-bb-cc:Staff WiFi", ap, ssid));
+	ck_assert_str_eq(ap, "00-11-22-AA-BB-CC");
+	ck_assert_str_eq(ssid, "Staff WiFi");
+	ck_assert(cb_store_split_called_station("00:11:22:AA:BB:CC:Staff:Two", ap, ssid));
+	ck_assert_str_eq(ap, "00-11-22-AA-BB-CC");
+	ck_assert_str_eq(ssid, "Staff:Two");
+	ck_assert(cb_store_split_called_station("001122aabbcc:eduroam", ap, ssid));
+	ck_assert_str_eq(ap, "00-11-22-AA-BB-CC");
+	ck_assert_str_eq(ssid, "eduroam");
+	ck_assert(cb_store_split_called_station("0011.22aa.bbcc:x", ap, ssid));
+	ck_assert_str_eq(ap, "00-11-22-AA-BB-CC");
+	ck_assert_str_eq(ssid, "x");
+	ck_assert(cb_store_split_called_station("00-11-22-AA-BB-CC", ap, ssid));
+	ck_assert_str_eq(ap, "00-11-22-AA-BB-CC");
+	ck_assert_str_eq(ssid, "");
+	ck_assert(!cb_store_split_called_station("00-11-22-AA-BB", ap, ssid));
+	ck_assert_str_eq(ap, "");
+	ck_assert(!cb_store_split_called_station("00-11:22-AA-BB-CC:x", ap, ssid));
+	ck_assert(!cb_store_split_called_station("00112233445566", ap, ssid));
+	ck_assert(!cb_store_split_called_station("StaffWiFi", ap, ssid));
+	ck_assert(!cb_store_split_called_station("a", ap, ssid));
+	ck_assert(!cb_store_split_called_station("", ap, ssid));
+	ck_assert(!cb_store_split_called_station(NULL, ap, ssid));
+}
+END_TEST
+
+START_TEST(test_text_valid)
+{
+	char big[300];
+
+	ck_assert(cb_store_text_valid("left the school", CB_STORE_REASON_MAX));
+	ck_assert(cb_store_text_valid("zoë's phone", CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid("", CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid(NULL, CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid("a\nb", CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid("a\x1b[31mb", CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid("a\x7f", CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid("a\xc2\x85", CB_STORE_REASON_MAX));	/* C1 NEL */
+	ck_assert(!cb_store_text_valid("a\xff", CB_STORE_REASON_MAX));
+	ck_assert(!cb_store_text_valid("a\xc0\xaf", CB_STORE_REASON_MAX));	/* Overlong. */
+	ck_assert(!cb_store_text_valid("a\xed\xa0\x80", CB_STORE_REASON_MAX));	/* Surrogate. */
+	ck_assert(!cb_store_text_valid("zo\xc3", CB_STORE_REASON_MAX));	/* Truncated. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert(!cb_store_text_valid(big, CB_STORE_REASON_MAX));
+	big[CB_STORE_REASON_MAX] = '\0';
+	ck_assert(cb_store_text_valid(big, CB_STORE_REASON_MAX));
+	ck_assert_uint_eq(cb_store_octets(7, 5), ((uint64_t) 5 << 32) + 7);
+	ck_assert_uint_eq(cb_store_octets(UINT32_MAX, UINT32_MAX), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	int i;
+
+	for (i = 0; i < CB_CMD_MAX; i++) ck_assert_int_eq(cb_cmd_from_name(cb_cmd_name((cb_cmd_t) i)), i);
+	ck_assert_int_eq(cb_cmd_from_name("reboot"), -1);
+	ck_assert_int_eq(cb_cmd_from_name(NULL), -1);
+	ck_assert_str_eq(cb_cmd_name(CB_CMD_ACCEPT_MASS_REMOVAL), "accept-mass-removal");
+	ck_assert_str_eq(cb_disc_kind_name(CB_DISC_COA), "coa");
+	ck_assert_str_eq(cb_disc_state_name(CB_DISC_CANCELLED), "cancelled");
+	ck_assert_str_eq(cb_disc_result_name(CB_DISC_TIMEOUT), "timeout");
+	ck_assert_str_eq(cb_disc_result_name(CB_DISC_NONE), "");
+}
+END_TEST
+
+/*
+ *	Decisions
+ */
+START_TEST(test_decisions)
+{
+	cb_store_t *s = open_store(true);
+	char id[CB_CLASS_ID_LEN + 1], other[CB_CLASS_ID_LEN + 1];
+	cb_store_decision_t d;
+
+	put_decision(s, "alice", "admit", T0 + 86400, id);
+	ck_assert_int_eq(cb_store_decision_get(s, id, &d), 0);
+	ck_assert_str_eq(d.identity, "alice");
+	ck_assert_str_eq(d.outer_identity, "anonymous@school.example");
+	ck_assert_str_eq(d.status, "admit");
+	ck_assert_str_eq(d.reason, "acknowledged");
+	ck_assert_int_eq(d.decided_at, T0);
+	ck_assert_int_eq(d.valid_until, T0 + 86400);
+	ck_assert_int_eq(d.ack_time, T0 - 86400);
+	ck_assert_str_eq(d.policy_version, "2026-1");
+	ck_assert_str_eq(d.nas, "10.0.0.2");
+	ck_assert_str_eq(d.calling_station, "02-00-00-00-00-01");
+
+	/* The same class id twice is an error; the first stays. */
+	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
+	ck_assert_ptr_nonnull(strstr(last_log, "UNIQUE"));
+	ck_assert_int_eq(cb_store_new_class_id(other), 0);
+	ck_assert_int_eq(cb_store_decision_get(s, other, &d), 1);
+	ck_assert_int_eq(cb_store_decision_get(s, "nope", &d), -1);
+
+	/* Bad input never reaches the database. */
+	ck_assert_int_eq(cb_store_decision_get(s, id, &d), 0);
+	memcpy(d.class_id, other, sizeof(other));
+	memcpy(d.status, "maybe", 6);
+	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
+	ck_assert_ptr_nonnull(strstr(last_log, "unknown status"));
+	memcpy(d.status, "admit", 6);
+	memcpy(d.reason, "because", 8);
+	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
+	memcpy(d.reason, "acknowledged", 13);
+	memcpy(d.identity, "al\nice", 7);
+	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
+	ck_assert_int_eq(cb_store_decision_get(s, other, &d), 1);
+	cb_store_close(s);
+}
+END_TEST
+
+/*
+ *	Sessions
+ */
+START_TEST(test_session_lifecycle)
+{
+	cb_store_t *s = open_store(true);
+	char id[CB_CLASS_ID_LEN + 1];
+	cb_store_acct_t a;
+	cb_store_session_t ses;
+	cb_store_sessions_t list;
+	uint64_t big_in = cb_store_octets(123, 5), big_out = cb_store_octets(UINT32_MAX, UINT32_MAX);
+
+	put_decision(s, "alice", "admit", T0 + 3600, id);
+
+	/* Start: identity and status come from the decision named by Class. */
+	a = mk_acct("10.0.0.2", "5F3A0001", id, T0 + 10);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "5F3A0001", &ses), 0);
+	ck_assert_str_eq(ses.identity, "alice");
+	ck_assert_str_eq(ses.outer_identity, "anonymous@school.example");
+	ck_assert_str_eq(ses.status, "admit");
+	ck_assert_str_eq(ses.class_id, id);
+	ck_assert_str_eq(ses.ap, "02-00-00-00-00-AA");
+	ck_assert_str_eq(ses.ssid, "StaffWiFi");
+	ck_assert_str_eq(ses.nas_ip, "10.0.0.2");
+	ck_assert_int_eq(ses.valid_until, T0 + 3600);
+	ck_assert_int_eq(ses.started, T0 + 10);
+	ck_assert_int_eq(ses.last_seen, T0 + 10);
+	ck_assert_int_eq(ses.stopped, 0);
+	ck_assert_str_eq(ses.framed_ip, "");
+
+	/* A repeated Start refreshes; it does not open a second session. */
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+
+	/* Interim: address, 64-bit counters, last_seen. */
+	a = mk_acct("10.0.0.2", "5F3A0001", id, T0 + 310);
+	a.framed_ip = "10.20.30.40";
+	a.has_octets = true;
+	a.in_octets = big_in;
+	a.out_octets = big_out;
+	ck_assert_int_eq(cb_store_session_update(s, &a), 0);
+	ck_assert_int_eq(cb_store_active_for_user(s, "alice", &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_str_eq(list.items[0].framed_ip, "10.20.30.40");
+	ck_assert_uint_eq(list.items[0].in_octets, big_in);
+	ck_assert_uint_eq(list.items[0].out_octets, UINT64_MAX);
+	ck_assert_int_eq(list.items[0].last_seen, T0 + 310);
+	cb_store_sessions_free(&list);
+	ck_assert_ptr_null(list.items);
+
+	/* An interim without counters keeps them; an older event does not move last_seen back. */
+	a = mk_acct("10.0.0.2", "5F3A0001", NULL, T0 + 200);
+	ck_assert_int_eq(cb_store_session_update(s, &a), 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "5F3A0001", &ses), 0);
+	ck_assert_uint_eq(ses.in_octets, big_in);
+	ck_assert_int_eq(ses.last_seen, T0 + 310);
+	ck_assert_str_eq(ses.identity, "alice");
+
+	/* Stop. */
+	a = mk_acct("10.0.0.2", "5F3A0001", id, T0 + 600);
+	a.stop_cause = "User-Request";
+	a.has_octets = true;
+	a.in_octets = big_in + 1;
+	a.out_octets = 42;
+	ck_assert_int_eq(cb_store_session_stop(s, &a), 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "5F3A0001", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0 + 600);
+	ck_assert_str_eq(ses.stop_cause, "User-Request");
+	ck_assert_uint_eq(ses.in_octets, big_in + 1);
+	ck_assert_uint_eq(ses.out_octets, 42);
+	ck_assert_int_eq(cb_store_active_for_user(s, "alice", &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	cb_store_sessions_free(&list);
+
+	/* A repeated Stop changes nothing. */
+	a.stop_cause = "Lost-Carrier";
+	a.event_time = T0 + 700;
+	ck_assert_int_eq(cb_store_session_stop(s, &a), 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "5F3A0001", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0 + 600);
+	ck_assert_str_eq(ses.stop_cause, "User-Request");
+
+	/* The NAS reuses the Acct-Session-Id: a new session with the same key. */
+	a = mk_acct("10.0.0.2", "5F3A0001", id, T0 + 1000);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "5F3A0001", &ses), 0);
+	ck_assert_int_eq(ses.stopped, 0);
+	ck_assert_int_eq(ses.started, T0 + 1000);
+
+	/* Unknown sessions: an interim opens one (1), a Stop records a closed one (1). */
+	a = mk_acct("10.0.0.3", "LOST", NULL, T0 + 50);
+	a.identity = "bob";
+	a.started = T0 + 5;
+	ck_assert_int_eq(cb_store_session_update(s, &a), 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.3", "LOST", &ses), 0);
+	ck_assert_int_eq(ses.started, T0 + 5);
+	ck_assert_str_eq(ses.identity, "bob");
+	ck_assert_str_eq(ses.status, "");
+	a = mk_acct("10.0.0.3", "NOSTART", NULL, T0 + 50);
+	a.stop_cause = "Idle-Timeout";
+	ck_assert_int_eq(cb_store_session_stop(s, &a), 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.3", "NOSTART", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0 + 50);
+	ck_assert_str_eq(ses.identity, "");
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.3", "NEVER", &ses), 1);
+
+	/* Bad requests are refused with a reason. */
+	a = mk_acct("", "X", NULL, T0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), -1);
+	ck_assert_ptr_nonnull(strstr(last_log, "required"));
+	a = mk_acct("10.0.0.2", "X", "not-a-class", T0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), -1);
+	a = mk_acct("10.0.0.2", "X", NULL, T0);
+	a.framed_ip = "1234567890123456789012345678901234567890123456";
+	ck_assert_int_eq(cb_store_session_start(s, &a), -1);
+	a.framed_ip = NULL;
+	a.identity = "bad\x01";
+	ck_assert_int_eq(cb_store_session_update(s, &a), -1);
+	ck_assert_int_eq(cb_store_session_stop(s, NULL), -1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "X", &ses), 1);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_unknown_class)
+{
+	cb_store_t *s = open_store(true);
+	char id[CB_CLASS_ID_LEN + 1];
+	cb_store_acct_t a;
+	cb_store_session_t ses;
+
+	/* A Class of ours whose decision this store never saw: kept, identity unknown. */
+	ck_assert_int_eq(cb_store_new_class_id(id), 0);
+	a = mk_acct("nas-east", "1", id, T0);
+	a.nas_ip = NULL;
+	a.nas_identifier = "nas-east";
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_int_eq(cb_store_session_get(s, "nas-east", "1", &ses), 0);
+	ck_assert_str_eq(ses.class_id, id);
+	ck_assert_str_eq(ses.identity, "");
+	ck_assert_str_eq(ses.nas_identifier, "nas-east");
+	ck_assert_int_eq(ses.valid_until, 0);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_nas_reboot)
+{
+	cb_store_t *s = open_store(true);
+	char id[CB_CLASS_ID_LEN + 1];
+	cb_store_acct_t a;
+	cb_store_session_t ses;
+	cb_store_sessions_t list;
+	size_t closed = 99;
+	char sid[16];
+	int i;
+
+	put_decision(s, "alice", "admit", 0, id);
+	for (i = 0; i < 3; i++) {
+		snprintf(sid, sizeof(sid), "A%d", i);
+		a = mk_acct("10.0.0.2", sid, id, T0 + i);
+		ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	}
+	a = mk_acct("10.0.0.9", "B0", id, T0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+
+	/* Accounting-On from 10.0.0.2 closes its three sessions only. */
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.2", NULL, T0 + 100, &closed), 0);
+	ck_assert_uint_eq(closed, 3);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "A1", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0 + 100);
+	ck_assert_str_eq(ses.stop_cause, "NAS-Reboot");
+	ck_assert_int_eq(cb_store_sessions_active(s, NULL, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_str_eq(list.items[0].nas, "10.0.0.9");
+	cb_store_sessions_free(&list);
+
+	/* Again: nothing open; Accounting-Off with its own cause. */
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.2", NULL, T0 + 200, &closed), 1);
+	ck_assert_uint_eq(closed, 0);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.9", "Accounting-Off", T0 + 200, NULL), 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.9", "B0", &ses), 0);
+	ck_assert_str_eq(ses.stop_cause, "Accounting-Off");
+	ck_assert_int_eq(cb_store_nas_reboot(s, "", NULL, T0, NULL), -1);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.9", "bad\ncause", T0, NULL), -1);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_stale)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_acct_t a;
+	cb_store_session_t ses;
+	size_t closed;
+	int64_t first_id;
+
+	a = mk_acct("10.0.0.2", "OLD", NULL, T0);
+	a.identity = "alice";
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	a = mk_acct("10.0.0.2", "NEW", NULL, T0 + 3000);
+	a.identity = "bob";
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+
+	/* At T0 + 3600 with a limit of 1800 s, OLD is stale (last seen T0), NEW is not. */
+	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 3600, &closed), 0);
+	ck_assert_uint_eq(closed, 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "OLD", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0);
+	ck_assert_str_eq(ses.stop_cause, "Stale");
+	first_id = ses.id;
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "NEW", &ses), 0);
+	ck_assert_int_eq(ses.stopped, 0);
+	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 3600, &closed), 1);
+	ck_assert_int_eq(cb_store_close_stale(s, 0, T0, &closed), -1);
+
+	/* The session was alive after all: an interim reopens the same row. */
+	a = mk_acct("10.0.0.2", "OLD", NULL, T0 + 3700);
+	ck_assert_int_eq(cb_store_session_update(s, &a), 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "OLD", &ses), 0);
+	ck_assert_int_eq(ses.id, first_id);
+	ck_assert_int_eq(ses.stopped, 0);
+	ck_assert_str_eq(ses.stop_cause, "");
+	ck_assert_str_eq(ses.identity, "alice");
+
+	/* A real Stop after a stale close records the real end. */
+	ck_assert_int_eq(cb_store_close_stale(s, 60, T0 + 9000, &closed), 0);
+	a = mk_acct("10.0.0.2", "OLD", NULL, T0 + 9100);
+	a.stop_cause = "Lost-Carrier";
+	ck_assert_int_eq(cb_store_session_stop(s, &a), 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "OLD", &ses), 0);
+	ck_assert_int_eq(ses.id, first_id);
+	ck_assert_int_eq(ses.stopped, T0 + 9100);
+	ck_assert_str_eq(ses.stop_cause, "Lost-Carrier");
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_active_filters)
+{
+	cb_store_t *s = open_store(true);
+	char alice[CB_CLASS_ID_LEN + 1], bob[CB_CLASS_ID_LEN + 1], carol[CB_CLASS_ID_LEN + 1];
+	cb_store_acct_t a;
+	cb_store_sessions_t list;
+	cb_store_filter_t f;
+
+	put_decision(s, "alice", "admit", T0 + 100, alice);
+	put_decision(s, "bob", "onboard", T0 + 900, bob);
+	put_decision(s, "carol", "admit", 0, carol);
+	a = mk_acct("10.0.0.2", "a1", alice, T0 + 1);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	a = mk_acct("10.0.0.2", "a2", alice, T0 + 2);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	a = mk_acct("10.0.0.2", "b1", bob, T0 + 3);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	a = mk_acct("10.0.0.2", "c1", carol, T0 + 4);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+
+	ck_assert_int_eq(cb_store_sessions_active(s, NULL, &list), 0);
+	ck_assert_uint_eq(list.count, 4);
+	ck_assert_str_eq(list.items[0].acct_session_id, "a1");	/* Oldest first. */
+	ck_assert_str_eq(list.items[3].acct_session_id, "c1");
+	cb_store_sessions_free(&list);
+
+	memset(&f, 0, sizeof(f));
+	f.status = "onboard";
+	ck_assert_int_eq(cb_store_sessions_active(s, &f, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_str_eq(list.items[0].identity, "bob");
+	cb_store_sessions_free(&list);
+
+	/* Expired by T0 + 500: alice's two (valid until T0 + 100); carol never lapses. */
+	memset(&f, 0, sizeof(f));
+	f.expired_by = T0 + 500;
+	ck_assert_int_eq(cb_store_sessions_active(s, &f, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	ck_assert_str_eq(list.items[0].identity, "alice");
+	ck_assert_str_eq(list.items[1].identity, "alice");
+	cb_store_sessions_free(&list);
+	f.expired_by = T0 + 900;
+	f.limit = 2;
+	ck_assert_int_eq(cb_store_sessions_active(s, &f, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	cb_store_sessions_free(&list);
+
+	/* Revoked people. */
+	memset(&f, 0, sizeof(f));
+	f.revoked = true;
+	ck_assert_int_eq(cb_store_sessions_active(s, &f, &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	cb_store_sessions_free(&list);
+	ck_assert_int_eq(cb_store_revoke(s, "carol", "left the school", "it-admin", T0), 0);
+	ck_assert_int_eq(cb_store_sessions_active(s, &f, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_str_eq(list.items[0].identity, "carol");
+	cb_store_sessions_free(&list);
+
+	ck_assert_int_eq(cb_store_active_for_user(s, "alice", &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	cb_store_sessions_free(&list);
+	ck_assert_int_eq(cb_store_active_for_user(s, "nobody", &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	ck_assert_int_eq(cb_store_active_for_user(s, "", &list), -1);
+	ck_assert_uint_eq(list.count, 0);
+	f.status = "maybe";
+	ck_assert_int_eq(cb_store_sessions_active(s, &f, &list), -1);
+	ck_assert_int_eq(cb_store_sessions_active(s, NULL, NULL), -1);
+	cb_store_sessions_free(NULL);
+	cb_store_close(s);
+}
+END_TEST
+
+/*
+ *	Revocations
+ */
+START_TEST(test_revocations)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_revocation_t r;
+	cb_store_revocations_t list;
+	cb_store_commands_t cmds;
+
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", &r), 0);
+	ck_assert_int_eq(cb_store_revoke(s, "alice", "device lost", "it-admin", T0), 0);
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", &r), 1);
+	ck_assert_str_eq(r.identity, "alice");
+	ck_assert_str_eq(r.reason, "device lost");
+	ck_assert_str_eq(r.by, "it-admin");
+	ck_assert_int_eq(r.revoked_at, T0);
+	ck_assert_int_eq(r.reinstated_at, 0);
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", NULL), 1);
+	ck_assert_int_eq(cb_store_is_revoked(s, "Alice", NULL), 0);	/* Byte for byte. */
+
+	/* The running module is told in the same transaction. */
+	ck_assert_int_eq(cb_store_commands_take(s, &cmds), 0);
+	ck_assert_uint_eq(cmds.count, 1);
+	ck_assert_int_eq(cmds.items[0].cmd, CB_CMD_ENFORCE);
+	ck_assert_str_eq(cmds.items[0].arg, "alice");
+	ck_assert_str_eq(cmds.items[0].by, "it-admin");
+	cb_store_commands_free(&cmds);
+
+	/* Revoking again replaces reason, by and time (1). */
+	ck_assert_int_eq(cb_store_revoke(s, "alice", "policy breach", "dsl", T0 + 5), 1);
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", &r), 1);
+	ck_assert_str_eq(r.reason, "policy breach");
+	ck_assert_str_eq(r.by, "dsl");
+	ck_assert_int_eq(r.revoked_at, T0 + 5);
+
+	ck_assert_int_eq(cb_store_revoke(s, "bob", "left", "it-admin", T0 + 6), 0);
+	ck_assert_int_eq(cb_store_revocations(s, false, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	ck_assert_str_eq(list.items[0].identity, "bob");	/* Newest first. */
+	cb_store_revocations_free(&list);
+
+	/* Reinstate: history kept; a second reinstate has nothing to do. */
+	ck_assert_int_eq(cb_store_reinstate(s, "alice", "it-admin", T0 + 10), 0);
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", &r), 0);
+	ck_assert_int_eq(cb_store_reinstate(s, "alice", "it-admin", T0 + 11), 1);
+	ck_assert_int_eq(cb_store_revocations(s, false, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	cb_store_revocations_free(&list);
+	ck_assert_int_eq(cb_store_revocations(s, true, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	ck_assert_str_eq(list.items[1].identity, "alice");
+	ck_assert_str_eq(list.items[1].reinstated_by, "it-admin");
+	ck_assert_int_eq(list.items[1].reinstated_at, T0 + 10);
+	cb_store_revocations_free(&list);
+
+	/* Revoked again after reinstatement: a new revocation (0). */
+	ck_assert_int_eq(cb_store_revoke(s, "alice", "again", "it-admin", T0 + 20), 0);
+
+	/* Bad input. */
+	ck_assert_int_eq(cb_store_revoke(s, "carol", "", "it-admin", T0), -1);
+	ck_assert_int_eq(cb_store_revoke(s, "carol", "line\nbreak", "it-admin", T0), -1);
+	ck_assert_ptr_nonnull(strstr(last_log, "invalid reason"));
+	ck_assert_int_eq(cb_store_revoke(s, "carol", "ok", "", T0), -1);
+	ck_assert_int_eq(cb_store_revoke(s, "", "ok", "it-admin", T0), -1);
+	ck_assert_int_eq(cb_store_reinstate(s, "carol", NULL, T0), -1);
+	ck_assert_int_eq(cb_store_is_revoked(s, "carol", NULL), 0);
+	ck_assert_int_eq(cb_store_revocations(s, false, NULL), -1);
+	cb_store_close(s);
+}
+END_TEST
+
+/*
+ *	Disconnect queue
+ */
+START_TEST(test_queue_retry)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_disconnects_t due;
+	cb_store_acct_t a = mk_acct("10.0.0.2", "S1", NULL, T0);
+	int64_t id, again;
+
+	a.identity = "alice";
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S1", "alice", "revoked_by_admin",
+						     CB_DISC_DISCONNECT, false, T0, &id), 0);
+	ck_assert_int_gt(id, 0);
+	/* Queued twice: the same entry (1). A CoA for the same session is another entry. */
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S1", "alice", "again",
+						     CB_DISC_DISCONNECT, false, T0, &again), 1);
+	ck_assert_int_eq(again, id);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S1", "alice", "promote",
+						     CB_DISC_COA, false, T0 + 1, &again), 0);
+	ck_assert_int_ne(again, id);
+
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 - 1, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 0);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 1);
+	ck_assert_int_eq(due.items[0].id, id);
+	ck_assert_str_eq(due.items[0].identity, "alice");
+	ck_assert_str_eq(due.items[0].reason, "revoked_by_admin");
+	ck_assert_int_eq(due.items[0].kind, CB_DISC_DISCONNECT);
+	ck_assert_int_eq(due.items[0].state, CB_DISC_PENDING);
+	ck_assert_uint_eq(due.items[0].attempts, 0);
+	ck_assert_int_eq(due.items[0].last_result, CB_DISC_NONE);
+	cb_store_disconnects_free(&due);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 1, 1, &due), 0);
+	ck_assert_uint_eq(due.count, 1);	/* The limit. */
+	cb_store_disconnects_free(&due);
+
+	/* Timeout: retried at T0 + 30. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_TIMEOUT, 0, "no response from 10.0.0.2:3799",
+						  T0 + 30, T0 + 10), 0);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 29, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 1);	/* Only the CoA. */
+	ck_assert_int_eq(due.items[0].kind, CB_DISC_COA);
+	cb_store_disconnects_free(&due);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 30, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 2);
+	ck_assert_int_eq(due.items[1].id, id);
+	ck_assert_uint_eq(due.items[1].attempts, 1);
+	ck_assert_int_eq(due.items[1].last_result, CB_DISC_TIMEOUT);
+	ck_assert_int_eq(due.items[1].last_attempt, T0 + 10);
+	ck_assert_str_eq(due.items[1].detail, "no response from 10.0.0.2:3799");
+	cb_store_disconnects_free(&due);
+
+	/* NAK with Error-Cause 503, then ACK: done, out of the queue. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_NAK, 503, NULL, T0 + 60, T0 + 31), 0);
+	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_ACKED, 0, NULL, 0, T0 + 61), 0);
+	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_ACKED, 0, NULL, 0, T0 + 62), 1);
+	ck_assert_int_eq(cb_store_disconnects(s, CB_DISC_DONE, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 1);
+	ck_assert_uint_eq(due.items[0].attempts, 3);
+	ck_assert_uint_eq(due.items[0].error_cause, 0);
+	cb_store_disconnects_free(&due);
+
+	/* The CoA gives up (next attempt 0): failed, with its Error-Cause. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, again, CB_DISC_NAK, 506, "Resources-Unavailable", 0, T0 + 70), 0);
+	ck_assert_int_eq(cb_store_disconnects(s, CB_DISC_FAILED, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 1);
+	ck_assert_uint_eq(due.items[0].error_cause, 506);
+	ck_assert_int_eq(due.items[0].last_result, CB_DISC_NAK);
+	cb_store_disconnects_free(&due);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 10000, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 0);
+
+	/* Once done, the session may be queued again. */
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S1", "alice", "again",
+						     CB_DISC_DISCONNECT, false, T0 + 100, &again), 0);
+	ck_assert_int_ne(again, id);
+
+	/* Bad input. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, again, CB_DISC_NONE, 0, NULL, 0, T0), -1);
+	ck_assert_int_eq(cb_store_disconnect_mark(s, again, CB_DISC_NAK, 0, "bad\ndetail", 0, T0), -1);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "", "S1", NULL, NULL, CB_DISC_COA, false, T0, NULL), -1);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "n", "S1", NULL, NULL, (cb_disc_kind_t) 7, false, T0, NULL), -1);
+	ck_assert_int_eq(cb_store_disconnects(s, (cb_disc_state_t) 9, 0, &due), -1);
+	/* A session the store has never seen can still be queued. */
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.9.9.9", "X", NULL, NULL, CB_DISC_COA, false, T0, NULL), 0);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_queue_hold)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_disconnects_t list;
+	int64_t ids[4];
+	size_t n;
+	char sid[16];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(sid, sizeof(sid), "S%d", i);
+		ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", sid, "alice", "acknowledgement_expired",
+							     CB_DISC_DISCONNECT, false, T0, &ids[i]), 0);
+	}
+	/* The enforcer sees a burst: hold three of them. */
+	ck_assert_int_eq(cb_store_disconnect_hold(s, ids, 3, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(cb_store_disconnect_hold(s, ids, 3, &n), 1);	/* Already held. */
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(cb_store_disconnect_hold(s, ids, 0, &n), 1);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0, 0, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_int_eq(list.items[0].id, ids[3]);
+	cb_store_disconnects_free(&list);
+	ck_assert_int_eq(cb_store_list_held(s, &list), 0);
+	ck_assert_uint_eq(list.count, 3);
+	ck_assert_int_eq(list.items[0].state, CB_DISC_HELD);
+	cb_store_disconnects_free(&list);
+
+	/* A held entry is not marked, and a new one may go straight to held. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, ids[0], CB_DISC_ACKED, 0, NULL, 0, T0), 1);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S9", "bob", "acknowledgement_expired",
+						     CB_DISC_DISCONNECT, true, T0, NULL), 0);
+	ck_assert_int_eq(cb_store_list_held(s, &list), 0);
+	ck_assert_uint_eq(list.count, 4);
+	cb_store_disconnects_free(&list);
+
+	/* confirm: all held become due now. */
+	ck_assert_int_eq(cb_store_disconnect_confirm_held(s, T0 + 100, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(cb_store_disconnect_confirm_held(s, T0 + 100, &n), 1);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 100, 0, &list), 0);
+	ck_assert_uint_eq(list.count, 5);
+	cb_store_disconnects_free(&list);
+
+	/* discard: held entries are cancelled, not sent. */
+	ck_assert_int_eq(cb_store_disconnect_hold(s, ids, 2, NULL), 0);
+	ck_assert_int_eq(cb_store_disconnect_discard_held(s, T0 + 200, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(cb_store_disconnect_discard_held(s, T0 + 200, NULL), 1);
+	ck_assert_int_eq(cb_store_disconnects(s, CB_DISC_CANCELLED, 0, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	cb_store_disconnects_free(&list);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 300, 0, &list), 0);
+	ck_assert_uint_eq(list.count, 3);
+	cb_store_disconnects_free(&list);
+	cb_store_close(s);
+}
+END_TEST
+
+/*
+ *	Commands and status
+ */
+START_TEST(test_commands)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_commands_t list;
+
+	ck_assert_int_eq(cb_store_commands_take(s, &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_SYNC, NULL, "it-admin", T0), 0);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_ENFORCE, "alice", "it-admin", T0 + 1), 0);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_ACCEPT_MASS_REMOVAL, NULL, NULL, T0 + 2), 0);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_MAX, NULL, NULL, T0), -1);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_SYNC, "bad\targ", NULL, T0), -1);
+
+	ck_assert_int_eq(cb_store_commands_take(s, &list), 0);
+	ck_assert_uint_eq(list.count, 3);
+	ck_assert_int_eq(list.items[0].cmd, CB_CMD_SYNC);
+	ck_assert_str_eq(list.items[0].by, "it-admin");
+	ck_assert_str_eq(list.items[0].arg, "");
+	ck_assert_int_eq(list.items[1].cmd, CB_CMD_ENFORCE);
+	ck_assert_str_eq(list.items[1].arg, "alice");
+	ck_assert_int_eq(list.items[1].created_at, T0 + 1);
+	ck_assert_int_eq(list.items[2].cmd, CB_CMD_ACCEPT_MASS_REMOVAL);
+	cb_store_commands_free(&list);
+
+	/* Taken once only. */
+	ck_assert_int_eq(cb_store_commands_take(s, &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	cb_store_commands_free(&list);
+	ck_assert_int_eq(cb_store_commands_take(s, NULL), -1);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_status)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_statuses_t list;
+	char buf[CB_STORE_VALUE_MAX + 1], big[CB_STORE_VALUE_MAX + 2];
+	time_t at;
+
+	ck_assert_int_eq(cb_store_status_get(s, CB_STATUS_SYNC_SUCCESS, buf, sizeof(buf), &at), 1);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(cb_store_status_put(s, CB_STATUS_SYNC_SUCCESS, "1788249600", T0), 0);
+	ck_assert_int_eq(cb_store_status_put(s, CB_STATUS_SYNC_ERROR, "", T0), 0);
+	ck_assert_int_eq(cb_store_status_put(s, CB_STATUS_SYNC_SUCCESS, "1788249660", T0 + 60), 0);
+	ck_assert_int_eq(cb_store_status_get(s, CB_STATUS_SYNC_SUCCESS, buf, sizeof(buf), &at), 0);
+	ck_assert_str_eq(buf, "1788249660");
+	ck_assert_int_eq(at, T0 + 60);
+	ck_assert_int_eq(cb_store_status_get(s, CB_STATUS_SYNC_SUCCESS, buf, 5, NULL), -1);
+	ck_assert_int_eq(cb_store_status_get(s, CB_STATUS_SYNC_ERROR, buf, sizeof(buf), NULL), 0);
+	ck_assert_str_eq(buf, "");
+
+	ck_assert_int_eq(cb_store_statuses(s, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	ck_assert_str_eq(list.items[0].key, CB_STATUS_SYNC_ERROR);	/* Sorted. */
+	ck_assert_str_eq(list.items[1].key, CB_STATUS_SYNC_SUCCESS);
+	cb_store_statuses_free(&list);
+
+	ck_assert_int_eq(cb_store_status_put(s, "Bad Key", "x", T0), -1);
+	ck_assert_int_eq(cb_store_status_put(s, "", "x", T0), -1);
+	ck_assert_int_eq(cb_store_status_put(s, "k", NULL, T0), -1);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(cb_store_status_put(s, "k", big, T0), -1);
+	big[CB_STORE_VALUE_MAX] = '\0';
+	ck_assert_int_eq(cb_store_status_put(s, "k", big, T0), 0);
+	ck_assert_int_eq(cb_store_status_get(s, "k", buf, sizeof(buf), NULL), 0);
+	ck_assert_uint_eq(strlen(buf), CB_STORE_VALUE_MAX);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_counts_purge)
+{
+	cb_store_t *s = open_store(true);
+	char old[CB_CLASS_ID_LEN + 1], live[CB_CLASS_ID_LEN + 1];
+	cb_store_counts_t c;
+	cb_store_acct_t a;
+	cb_store_decision_t d;
+	size_t removed;
+	int64_t id;
+
+	put_decision(s, "alice", "admit", 0, old);
+	put_decision(s, "bob", "admit", 0, live);
+	a = mk_acct("10.0.0.2", "old", old, T0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	a.stop_cause = "User-Request";
+	a.event_time = T0 + 10;
+	ck_assert_int_eq(cb_store_session_stop(s, &a), 0);
+	a = mk_acct("10.0.0.2", "live", live, T0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_int_eq(cb_store_revoke(s, "carol", "x", "y", T0), 0);
+	ck_assert_int_eq(cb_store_revoke(s, "dave", "x", "y", T0), 0);
+	ck_assert_int_eq(cb_store_reinstate(s, "dave", "y", T0 + 1), 0);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "old", NULL, NULL, CB_DISC_DISCONNECT, false,
+						     T0, &id), 0);
+	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_ACKED, 0, NULL, 0, T0 + 1), 0);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "live", NULL, NULL, CB_DISC_DISCONNECT, true,
+						     T0, NULL), 0);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_SYNC, NULL, NULL, T0), 0);
+
+	ck_assert_int_eq(cb_store_counts(s, &c), 0);
+	ck_assert_uint_eq(c.decisions, 2);
+	ck_assert_uint_eq(c.sessions, 2);
+	ck_assert_uint_eq(c.sessions_active, 1);
+	ck_assert_uint_eq(c.people_active, 1);
+	ck_assert_uint_eq(c.revocations, 1);
+	ck_assert_uint_eq(c.disc_pending, 0);
+	ck_assert_uint_eq(c.disc_held, 1);
+	ck_assert_uint_eq(c.disc_failed, 0);
+	ck_assert_uint_eq(c.commands, 3);	/* sync, and one enforce per revocation. */
+
+	/* Purge before T0 + 100: the closed session, its decision, the done disconnect,
+	 * dave's ended revocation.  The open session's decision and everything in force stay. */
+	ck_assert_int_eq(cb_store_purge(s, T0 + 100, &removed), 0);
+	ck_assert_uint_eq(removed, 4);
+	ck_assert_int_eq(cb_store_counts(s, &c), 0);
+	ck_assert_uint_eq(c.decisions, 1);
+	ck_assert_uint_eq(c.sessions, 1);
+	ck_assert_uint_eq(c.revocations, 1);
+	ck_assert_uint_eq(c.disc_held, 1);
+	ck_assert_int_eq(cb_store_decision_get(s, live, &d), 0);
+	ck_assert_int_eq(cb_store_decision_get(s, old, &d), 1);
+	ck_assert_int_eq(cb_store_purge(s, T0 + 100, &removed), 1);
+	ck_assert_int_eq(cb_store_counts(s, NULL), -1);
+	cb_store_close(s);
+}
+END_TEST
+
+/*
+ *	Restarts and threads
+ */
+START_TEST(test_restart)
+{
+	cb_store_t *s = open_store(true);
+	char id[CB_CLASS_ID_LEN + 1];
+	cb_store_acct_t a;
+	cb_store_sessions_t sessions;
+	cb_store_disconnects_t due;
+	cb_store_commands_t cmds;
+	char buf[64];
+
+	put_decision(s, "alice", "admit", 0, id);
+	a = mk_acct("10.0.0.2", "S1", id, T0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_int_eq(cb_store_revoke(s, "alice", "device lost", "it-admin", T0), 0);
+	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S1", "alice", "revoked_by_admin",
+						     CB_DISC_DISCONNECT, false, T0, NULL), 0);
+	ck_assert_int_eq(cb_store_command_enqueue(s, CB_CMD_ENFORCE, "alice", "it-admin", T0), 0);
+	ck_assert_int_eq(cb_store_status_put(s, CB_STATUS_SYNC_PEOPLE, "42", T0), 0);
+	cb_store_close(s);
+
+	/* radiusd restarts: everything is still there, and still disconnectable. */
+	s = open_store(false);
+	ck_assert_int_eq(cb_store_active_for_user(s, "alice", &sessions), 0);
+	ck_assert_uint_eq(sessions.count, 1);
+	ck_assert_str_eq(sessions.items[0].acct_session_id, "S1");
+	cb_store_sessions_free(&sessions);
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", NULL), 1);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 1);
+	cb_store_disconnects_free(&due);
+	ck_assert_int_eq(cb_store_commands_take(s, &cmds), 0);
+	ck_assert_uint_eq(cmds.count, 2);	/* revoke's own enforce, and the one queued by hand. */
+	ck_assert_int_eq(cmds.items[0].cmd, CB_CMD_ENFORCE);
+	ck_assert_str_eq(cmds.items[0].arg, "alice");
+	cb_store_commands_free(&cmds);
+	ck_assert_int_eq(cb_store_status_get(s, CB_STATUS_SYNC_PEOPLE, buf, sizeof(buf), NULL), 0);
+	ck_assert_str_eq(buf, "42");
+	cb_store_close(s);
+}
+END_TEST
+
+#define THREAD_ROWS 200
+
+typedef struct {
+	cb_store_t	*store;
+	int		n;
+	int		failures;
+} worker_t;
+
+static void *worker(void *arg)
+{
+	worker_t *w = arg;
+	char sid[32], key[32], val[32];
+	int i;
+
+	for (i = 0; i < THREAD_ROWS; i++) {
+		cb_store_acct_t a;
+
+		snprintf(sid, sizeof(sid), "T%d-%d", w->n, i);
+		a = mk_acct("10.0.0.2", sid, NULL, T0 + i);
+		a.identity = w->n % 2 ? "alice" : "bob";
+		if (cb_store_session_start(w->store, &a) != 0) w->failures++;
+		snprintf(key, sizeof(key), "worker.%d", w->n);
+		snprintf(val, sizeof(val), "%d", i);
+		if (cb_store_status_put(w->store, key, val, T0 + i) != 0) w->failures++;
+		if (i % 10 == 0 && cb_store_command_enqueue(w->store, CB_CMD_SYNC, NULL, NULL, T0) != 0) w->failures++;
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrency)
+{
+	cb_store_t *shared = open_store(true), *own1 = open_store(false), *own2 = open_store(false);
+	worker_t w[4] = {
+		{ .store = shared, .n = 0 }, { .store = shared, .n = 1 },	/* One store, two threads. */
+		{ .store = own1, .n = 2 }, { .store = own2, .n = 3 }		/* Two connections to one file. */
+	};
+	pthread_t th[4];
+	cb_store_counts_t c;
+	cb_store_commands_t cmds;
+	size_t taken = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+	/* Meanwhile the module takes commands, as it does every second. */
+	for (i = 0; i < 50; i++) {
+		ck_assert_int_eq(cb_store_commands_take(shared, &cmds), 0);
+		taken += cmds.count;
+		cb_store_commands_free(&cmds);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(w[i].failures, 0);
+	}
+	ck_assert_int_eq(cb_store_commands_take(own1, &cmds), 0);
+	taken += cmds.count;
+	cb_store_commands_free(&cmds);
+	ck_assert_uint_eq(taken, 4 * THREAD_ROWS / 10);	/* Every command taken exactly once. */
+	ck_assert_int_eq(cb_store_counts(own2, &c), 0);
+	ck_assert_uint_eq(c.sessions_active, 4 * THREAD_ROWS);
+	ck_assert_uint_eq(c.people_active, 2);
+	cb_store_close(shared);
+	cb_store_close(own1);
+	cb_store_close(own2);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_schema_matches_file);
+	tcase_add_test(tc, test_open_creates);
+	tcase_add_test(tc, test_open_refuses);
+	tcase_add_test(tc, test_class_ids);
+	tcase_add_test(tc, test_called_station);
+	tcase_add_test(tc, test_text_valid);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_decisions);
+	tcase_add_test(tc, test_session_lifecycle);
+	tcase_add_test(tc, test_unknown_class);
+	tcase_add_test(tc, test_nas_reboot);
+	tcase_add_test(tc, test_stale);
+	tcase_add_test(tc, test_active_filters);
+	tcase_add_test(tc, test_revocations);
+	tcase_add_test(tc, test_queue_retry);
+	tcase_add_test(tc, test_queue_hold);
+	tcase_add_test(tc, test_commands);
+	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_counts_purge);
+	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_concurrency);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
