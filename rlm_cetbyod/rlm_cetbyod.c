@@ -100,6 +100,17 @@ static const CONF_PARSER sheets_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER enforce_config[] = {
+	{ "burst_limit", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.burst_limit), "20" },
+	{ "stale_session_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.stale_session_after), "7200" },
+	{ "retry_interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.retry_interval), "60" },
+	{ "max_attempts", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.max_attempts), "5" },
+	{ "initial_retransmit_ms", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.initial_retransmit_ms), "2000" },
+	{ "max_transmissions", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.max_transmissions), "5" },
+	{ "max_duration", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.max_duration), "30" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER reply_config[] = {
 	{ "staff_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.staff_vlan), "100" },
 	{ "onboarding_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.onboarding_vlan), "200" },
@@ -123,6 +134,7 @@ static const CONF_PARSER module_config[] = {
 	{ "forms", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) forms_config },
 	{ "sheets", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sheets_config },
 	{ "reply", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) reply_config },
+	{ "enforce", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) enforce_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -238,6 +250,7 @@ static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		{ &inst->da_ack_expiry, "Cetbyod-Ack-Expiry" }, { &inst->da_policy_version, "Cetbyod-Policy-Version" },
 		{ &inst->da_form_url, "Cetbyod-Form-URL" }, { &inst->da_vlan, "Cetbyod-VLAN" },
 		{ &inst->da_session_timeout, "Cetbyod-Session-Timeout" }, { &inst->da_identity, "Cetbyod-Identity" },
+		{ &inst->da_class, "Cetbyod-Class" },
 	};
 
 	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
@@ -356,6 +369,8 @@ static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			.min_removals = inst->sync_conf.min_removals,
 		},
 		.backoff_max_ms = inst->sync_conf.backoff_max * 1000,
+		.on_change = inst->enforcer ? cb_enforcer_ack_changed : NULL,
+		.on_change_ctx = inst->enforcer,
 	};
 
 	if (!local && inst->sync_conf.interval < 1) {
@@ -397,6 +412,133 @@ static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/*
+ *	Enforcement: the store, the NAS table and the enforcer thread.
+ */
+
+/** nas_entry - one enforce { nas NAME { ... } } section.  -1 after logging. */
+static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *nas)
+{
+	char const *name = cf_section_name2(cs);
+	CONF_PAIR *cp;
+	char const *profile = "rfc5176", *port = NULL;
+	unsigned long p = 0;
+	char *end;
+
+	if (!name) {
+		cf_log_err_cs(cs, "Every 'nas' section needs a name: nas <name> { ... }");
+		return -1;
+	}
+	nas->name = name;
+	if ((cp = cf_pair_find(cs, "ipaddr"))) nas->ip = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "identifier"))) nas->identifier = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "das_address"))) nas->das.address = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "secret"))) nas->das.secret = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "profile"))) profile = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "port"))) port = cf_pair_value(cp);
+
+	if ((!nas->ip || !*nas->ip) && (!nas->identifier || !*nas->identifier)) {
+		cf_log_err_cs(cs, "nas %s: set 'ipaddr' (the NAS-IP-Address it sends) or 'identifier' (its "
+			      "NAS-Identifier)", name);
+		return -1;
+	}
+	if (!nas->das.address || !*nas->das.address) nas->das.address = nas->ip;
+	if (!nas->das.address || !*nas->das.address) {
+		cf_log_err_cs(cs, "nas %s: set 'das_address', the numeric address of its DAS", name);
+		return -1;
+	}
+	if (!nas->das.secret || !*nas->das.secret) {
+		cf_log_err_cs(cs, "nas %s: 'secret' (the NAS's DAS secret) is required", name);
+		return -1;
+	}
+	nas->das.profile = cb_das_profile_find(profile);
+	if (!nas->das.profile) {
+		cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { profile }': accepted values are %s", profile, name,
+			      cb_das_profile_names());
+		return -1;
+	}
+	if (port) {
+		p = strtoul(port, &end, 10);
+		if (*end || p < 1 || p > 65535) {
+			cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { port }': accepted values are 1 to 65535",
+				      port, name);
+			return -1;
+		}
+	}
+	nas->das.port = (uint16_t) p;
+	(void) inst;
+	return 0;
+}
+
+static int parse_nas_table(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	CONF_SECTION *enforce = cf_section_sub_find(conf, "enforce"), *cs;
+	size_t n = 0;
+
+	if (!enforce) return 0;
+	for (cs = cf_subsection_find_next(enforce, NULL, "nas"); cs; cs = cf_subsection_find_next(enforce, cs, "nas")) n++;
+	if (n == 0) return 0;
+	inst->nas = talloc_zero_array(inst, cb_enforcer_nas_t, n);
+	if (!inst->nas) return -1;
+	for (cs = cf_subsection_find_next(enforce, NULL, "nas"); cs; cs = cf_subsection_find_next(enforce, cs, "nas")) {
+		if (nas_entry(inst, cs, &inst->nas[inst->num_nas]) < 0) return -1;
+		inst->num_nas++;
+	}
+	return 0;
+}
+
+static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char path[4096], err[512], buf[16];
+	cb_store_conf_t sconf = { .path = path, .create = true, .log = core_log, .log_ctx = inst };
+	cb_enforcer_conf_t econf = {
+		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
+		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,
+		.max_attempts = inst->enforce.max_attempts, .policy = &inst->pconf, .log = core_log, .log_ctx = inst,
+	};
+	time_t now = time(NULL);
+
+	if (!inst->state_dir || !*inst->state_dir) {
+		WARN("rlm_cetbyod (%s): no state_dir: sessions are not tracked and nobody is disconnected", inst->name);
+		return 0;
+	}
+	if (parse_nas_table(inst, conf) < 0) return -1;
+	if (!cb_store_path(inst->state_dir, path, sizeof(path))) {
+		cf_log_err_cs(conf, "'state_dir' is too long");
+		return -1;
+	}
+	inst->store = cb_store_open(&sconf, err, sizeof(err));
+	if (!inst->store) {
+		cf_log_err_cs(conf, "Cannot open the state store in 'state_dir' %s: %s", inst->state_dir, err);
+		return -1;
+	}
+	/* cetbyodctl normalises identities the way the module does. */
+	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_STRIP_REALM, inst->identity.strip_realm ? "yes" : "no", now);
+	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_STRIP_DOMAIN, inst->identity.strip_domain ? "yes" : "no", now);
+	snprintf(buf, sizeof(buf), "%u", inst->identity.max_length);
+	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_MAX_LENGTH, buf, now);
+	cb_store_status_put(inst->store, CB_STATUS_MODULE_VERSION, CETBYOD_VERSION, now);
+	snprintf(buf, sizeof(buf), "%lld", (long long) now);
+	cb_store_status_put(inst->store, CB_STATUS_MODULE_STARTED, buf, now);
+	cb_store_status_put(inst->store, CB_STATUS_SOURCE, inst->source_name, now);
+
+	cb_das_conf_defaults(&econf.das);
+	econf.das.irt_ms = inst->enforce.initial_retransmit_ms;
+	econf.das.mrc = inst->enforce.max_transmissions;
+	econf.das.mrd_ms = inst->enforce.max_duration * 1000;
+	econf.das.log = core_log;
+	econf.das.log_ctx = inst;
+	econf.store = inst->store;
+	econf.nas = inst->nas;
+	econf.num_nas = inst->num_nas;
+	inst->enforcer = cb_enforcer_start(&econf, err, sizeof(err));
+	if (!inst->enforcer) {
+		cf_log_err_cs(conf, "Cannot start enforcement (enforce { }): %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_cetbyod_t *inst = instance;
@@ -407,7 +549,9 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	if (find_attributes(inst, conf) < 0) return -1;
 	if (parse_enums(inst, conf) < 0) return -1;
 	if (parse_policy(inst, conf) < 0) return -1;
+	if (start_enforcement(inst, conf) < 0) return -1;
 	if (start_source(inst, conf) < 0) return -1;
+	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
 	return 0;
 }
 
@@ -417,6 +561,10 @@ static int mod_detach(void *instance)
 
 	cb_sync_stop(inst->sync);
 	inst->sync = NULL;
+	cb_enforcer_stop(inst->enforcer);
+	inst->enforcer = NULL;
+	cb_store_close(inst->store);
+	inst->store = NULL;
 	cb_ack_current_free(inst->acks);
 	inst->acks = NULL;
 	cb_tz_free(inst->tz);
@@ -619,6 +767,61 @@ static void log_decision(REQUEST *request, char const *identity, cb_decision_t c
 	      ack->policy_version, ack->origin, until_buf);
 }
 
+/** copy_value - an attribute's printable value into buf ("" when absent). */
+static void copy_value(VALUE_PAIR *vp, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (vp) vp_prints_value(buf, len, vp, 0);
+}
+
+static VALUE_PAIR *packet_attr(REQUEST *request, unsigned int attr)
+{
+	return fr_pair_find_by_num(request->packet->vps, attr, 0, TAG_ANY);
+}
+
+/**
+ * record_decision - remember an Access-Accept in the store under a new
+ * class id, and put Cetbyod-Class in the control list; the site copies it
+ * to the reply's Class, which accounting echoes back.
+ */
+static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
+			    char const *ack_email, cb_ack_record_t const *ack, time_t now)
+{
+	cb_store_decision_t rec;
+	char class_attr[CB_CLASS_ATTR_LEN + 1];
+	VALUE_PAIR *vp;
+
+	if (!inst->store) return;
+	memset(&rec, 0, sizeof(rec));
+	if (cb_store_new_class_id(rec.class_id) < 0) {
+		RWDEBUG("Cannot make a Class id: this session cannot be tied to its decision");
+		return;
+	}
+	strlcpy(rec.identity, identity, sizeof(rec.identity));
+	copy_value(packet_attr(request, PW_USER_NAME), rec.outer_identity, sizeof(rec.outer_identity));
+	strlcpy(rec.status, cb_status_name(d->status), sizeof(rec.status));
+	strlcpy(rec.reason, cb_reason_name(d->reason), sizeof(rec.reason));
+	rec.decided_at = now;
+	rec.valid_until = d->valid_until;
+	if (ack) {
+		rec.ack_time = ack->ack_time;
+		strlcpy(rec.policy_version, ack->policy_version, sizeof(rec.policy_version));
+	}
+	strlcpy(rec.ack_email, ack_email ? ack_email : "", sizeof(rec.ack_email));
+	vp = packet_attr(request, PW_NAS_IP_ADDRESS);
+	if (!vp) vp = packet_attr(request, PW_NAS_IDENTIFIER);
+	copy_value(vp, rec.nas, sizeof(rec.nas));
+	copy_value(packet_attr(request, PW_CALLING_STATION_ID), rec.calling_station, sizeof(rec.calling_station));
+	if (cb_store_decision_put(inst->store, &rec) < 0) {
+		RWDEBUG("Cannot record the decision in the state store: its sessions will not be tied to it");
+		return;
+	}
+	if (cb_store_class_format(rec.class_id, class_attr, sizeof(class_attr))) {
+		add_string(request, inst->da_class, class_attr);
+		RDEBUG2("Decision recorded as Class %s", class_attr);
+	}
+}
+
 static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
 {
 	rlm_cetbyod_t *inst = instance;
@@ -632,6 +835,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cb_decision_t d;
 	cb_ack_index_t *idx;
 	cb_ack_record_t const *ack = NULL;
+	char revoked_reason[CB_STORE_REASON_MAX + 1];
 	time_t now = time(NULL);
 
 	if (!id_vp) {
@@ -671,13 +875,123 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 			n_emails > 1 ? " or its aliases" : "");
 	}
 	in.source.stale = cb_sync_is_stale(inst->sync, now);
+	if (!in.dir.revoked && cb_enforcer_is_revoked(inst->enforcer, identity, revoked_reason, sizeof(revoked_reason))) {
+		in.dir.revoked = true;
+		in.dir.revoked_reason = revoked_reason;
+		RDEBUG2("BYOD access of %s was revoked by IT: %s", identity, revoked_reason);
+	}
 
 	cb_policy_decide(&inst->pconf, &in, now, &d);
 	write_decision(inst, request, identity, &d, ack, now);
 	log_decision(request, identity, &d, ack);
+	if (d.status != CB_STATUS_REJECT) {
+		record_decision(inst, request, identity, &d, ack ? ack->email : (n_emails ? emails[0] : ""), ack, now);
+	}
 	cb_ack_index_unref(idx);	/* ack points into idx: not used after this. */
 
 	return decision_rcode(d.status);
+}
+
+/*
+ *	Accounting: sessions, tied to decisions by the Class we sent.
+ */
+static void class_of(REQUEST *request, char class_id[CB_CLASS_ID_LEN + 1])
+{
+	vp_cursor_t cursor;
+	VALUE_PAIR *vp;
+
+	class_id[0] = '\0';
+	for (vp = fr_cursor_init(&cursor, &request->packet->vps); vp; vp = fr_cursor_next(&cursor)) {
+		if (vp->da->vendor == 0 && vp->da->attr == PW_CLASS &&
+		    cb_store_class_parse((char const *) vp->vp_octets, vp->vp_length, class_id)) return;
+	}
+}
+
+static uint64_t octets(REQUEST *request, unsigned int attr, unsigned int giga)
+{
+	VALUE_PAIR *lo = packet_attr(request, attr), *hi = packet_attr(request, giga);
+
+	return cb_store_octets(lo ? lo->vp_integer : 0, hi ? hi->vp_integer : 0);
+}
+
+static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *request)
+{
+	rlm_cetbyod_t *inst = instance;
+	VALUE_PAIR *status = packet_attr(request, PW_ACCT_STATUS_TYPE), *vp;
+	char nas[CB_STORE_TEXT_MAX + 1], nas_ip[64], nas_id[CB_STORE_TEXT_MAX + 1], sid[CB_STORE_TEXT_MAX + 1];
+	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
+	char framed[64], cause[CB_STORE_CAUSE_MAX + 1], class_id[CB_CLASS_ID_LEN + 1];
+	cb_store_acct_t a;
+	size_t closed = 0;
+	int rc = 0;
+	time_t now = time(NULL);
+
+	if (!inst->store || !status) return RLM_MODULE_NOOP;
+	copy_value(packet_attr(request, PW_NAS_IP_ADDRESS), nas_ip, sizeof(nas_ip));
+	copy_value(packet_attr(request, PW_NAS_IDENTIFIER), nas_id, sizeof(nas_id));
+	strlcpy(nas, nas_ip[0] ? nas_ip : nas_id, sizeof(nas));
+	if (!nas[0]) {
+		RWDEBUG("Accounting without NAS-IP-Address or NAS-Identifier: not tracked");
+		return RLM_MODULE_NOOP;
+	}
+	if (status->vp_integer == PW_STATUS_ACCOUNTING_ON || status->vp_integer == PW_STATUS_ACCOUNTING_OFF) {
+		rc = cb_store_nas_reboot(inst->store, nas, status->vp_integer == PW_STATUS_ACCOUNTING_ON ?
+					 "NAS-Reboot" : "NAS-Request", now, &closed);
+		RDEBUG2("NAS %s restarted its accounting: %zu session(s) closed", nas, closed);
+		return rc < 0 ? RLM_MODULE_FAIL : RLM_MODULE_OK;
+	}
+
+	copy_value(packet_attr(request, PW_ACCT_SESSION_ID), sid, sizeof(sid));
+	if (!sid[0]) {
+		RWDEBUG("Accounting without Acct-Session-Id: not tracked");
+		return RLM_MODULE_NOOP;
+	}
+	copy_value(packet_attr(request, PW_USER_NAME), outer, sizeof(outer));
+	copy_value(packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
+	copy_value(packet_attr(request, PW_CALLED_STATION_ID), called, sizeof(called));
+	copy_value(packet_attr(request, PW_FRAMED_IP_ADDRESS), framed, sizeof(framed));
+	copy_value(packet_attr(request, PW_ACCT_TERMINATE_CAUSE), cause, sizeof(cause));
+	class_of(request, class_id);
+
+	memset(&a, 0, sizeof(a));
+	a.nas = nas;
+	a.acct_session_id = sid;
+	a.class_id = class_id[0] ? class_id : NULL;
+	a.outer_identity = outer;
+	a.calling_station = calling;
+	a.called_station = called;
+	a.framed_ip = framed;
+	a.nas_ip = nas_ip;
+	a.nas_identifier = nas_id;
+	a.stop_cause = cause;
+	a.has_octets = packet_attr(request, PW_ACCT_INPUT_OCTETS) != NULL;
+	a.in_octets = octets(request, PW_ACCT_INPUT_OCTETS, PW_ACCT_INPUT_GIGAWORDS);
+	a.out_octets = octets(request, PW_ACCT_OUTPUT_OCTETS, PW_ACCT_OUTPUT_GIGAWORDS);
+	vp = packet_attr(request, PW_EVENT_TIMESTAMP);
+	a.event_time = vp ? (time_t) vp->vp_date : now;
+	if (!vp && (vp = packet_attr(request, PW_ACCT_DELAY_TIME))) a.event_time = now - (time_t) vp->vp_integer;
+
+	switch (status->vp_integer) {
+	case PW_STATUS_START:
+		rc = cb_store_session_start(inst->store, &a);
+		break;
+	case PW_STATUS_ALIVE:
+		rc = cb_store_session_update(inst->store, &a);
+		break;
+	case PW_STATUS_STOP:
+		rc = cb_store_session_stop(inst->store, &a);
+		break;
+	default:
+		return RLM_MODULE_NOOP;
+	}
+	if (rc < 0) {
+		REDEBUG("Cannot record accounting for session %s on %s in the state store", sid, nas);
+		return RLM_MODULE_FAIL;
+	}
+	RDEBUG2("Session %s on %s (%s): accounting %s recorded%s", sid, nas, calling,
+		status->vp_integer == PW_STATUS_START ? "Start" : status->vp_integer == PW_STATUS_STOP ? "Stop" : "Interim",
+		class_id[0] ? ", tied to its decision by Class" : ", no Class of ours");
+	return RLM_MODULE_OK;
 }
 
 extern module_t rlm_cetbyod;
@@ -691,5 +1005,6 @@ module_t rlm_cetbyod = {
 	.detach		= mod_detach,
 	.methods = {
 		[MOD_POST_AUTH]		= mod_post_auth,
+		[MOD_ACCOUNTING]	= mod_accounting,
 	},
 };

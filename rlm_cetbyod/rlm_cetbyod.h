@@ -11,6 +11,8 @@
 #include <freeradius-devel/modules.h>
 
 #include <cetbyod/ackindex.h>
+#include <cetbyod/enforcer.h>
+#include <cetbyod/store.h>
 #include <cetbyod/identity.h>
 #include <cetbyod/policy.h>
 #include <cetbyod/sync.h>
@@ -25,8 +27,11 @@ typedef enum {
 } source_kind_t;
 
 typedef enum {
-	DIRECTORY_ATTRIBUTES = 0
+	DIRECTORY_ATTRIBUTES = 0,
+	DIRECTORY_LDAP
 } directory_kind_t;
+
+typedef struct cetbyod_ldap cetbyod_ldap_t;	/* glue_ldap.c */
 
 typedef struct {
 	char const	*name;
@@ -98,6 +103,15 @@ typedef struct {
 		uint32_t	rows_per_request;
 	} sheets;
 	struct {
+		uint32_t	burst_limit;
+		uint32_t	stale_session_after;
+		uint32_t	retry_interval;
+		uint32_t	max_attempts;
+		uint32_t	initial_retransmit_ms;
+		uint32_t	max_transmissions;
+		uint32_t	max_duration;
+	} enforce;
+	struct {
 		char const	*staff_vlan;
 		char const	*onboarding_vlan;
 		char const	*restricted_vlan;
@@ -112,11 +126,44 @@ typedef struct {
 	cb_identity_conf_t	iconf;
 	cb_ack_current_t	*acks;
 	cb_sync_t		*sync;
+	cetbyod_ldap_t		*ldap;		/* directory = ldap; NULL otherwise. */
+	cb_store_t		*store;		/* state_dir set; NULL otherwise. */
+	cb_enforcer_t		*enforcer;	/* With the store. */
+	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
+	size_t			num_nas;
 
 	DICT_ATTR const	*da_inner_identity, *da_role, *da_email, *da_disabled, *da_revoked;
 	DICT_ATTR const	*da_exception_until, *da_exception_reason;
 	DICT_ATTR const	*da_status, *da_reason, *da_message, *da_ack_time, *da_expiry, *da_ack_expiry;
 	DICT_ATTR const	*da_policy_version, *da_form_url, *da_vlan, *da_session_timeout, *da_identity;
+	DICT_ATTR const	*da_class;
 } rlm_cetbyod_t;
+
+/*
+ *	glue_ldap.c: the directory (directory = ldap) through FreeRADIUS's
+ *	connection pool and the core's LDAP client and cache.
+ */
+
+/**
+ * cetbyod_ldap_instantiate - parse the ldap { } subsection of conf, check it
+ * (failing start-up with the option's name and accepted values), create the
+ * connection pool and the cache, and set inst->ldap.  Returns 0 or -1.
+ */
+int cetbyod_ldap_instantiate(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_ldap_detach - free what cetbyod_ldap_instantiate made (NULL-safe). */
+void cetbyod_ldap_detach(rlm_cetbyod_t *inst);
+
+/**
+ * cetbyod_ldap_person - the directory's facts about identity (normalised)
+ * for the policy: in->dir, in->exception, and up to max_emails normalised
+ * email addresses in emails[] (storage in email_buf).  Cached answers are
+ * used when fresh; when the directory is down, in->dir.result is
+ * CB_DIR_UNAVAILABLE unless a young enough cached answer may be used.
+ * Never waits longer than the configured timeouts.  Returns the number of
+ * emails.
+ */
+size_t cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_policy_input_t *in,
+			   char email_buf[][CB_IDENTITY_MAX + 1], char const **emails, size_t max_emails);
 
 #endif

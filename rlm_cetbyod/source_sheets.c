@@ -348,32 +348,64 @@ static void list_tab(char *buf, size_t len, char const *title)
 	snprintf(buf + used, len - used, "%s\"%.60s\"", used ? ", " : "", title);
 }
 
+/* The title of sheets[i], or NULL. */
+static char const *tab_title(json_object *sheets, size_t i)
+{
+	return jstr(jget(json_object_array_get_idx(sheets, i), "properties"), "title");
+}
+
+/*
+ * find_tab - the index of the configured tab (the first tab when none is
+ * configured), or -1.  The tab's name must match exactly, as Google wants;
+ * failing that, a tab whose name differs only in case is taken (the
+ * default tab has been seen both as "Form responses 1" and "Form Responses
+ * 1"), since block requests name the tab by its actual title.
+ */
+static long find_tab(sheets_fetch_t *f, json_object *sheets)
+{
+	char const *want = f->c->range.sheet, *title;
+	size_t n = json_object_array_length(sheets);
+
+	if (!want) return n > 0 ? 0 : -1;
+	for (size_t i = 0; i < n; i++) {
+		if ((title = tab_title(sheets, i)) && strcmp(title, want) == 0) return (long) i;
+	}
+	for (size_t i = 0; f->c->range.blockable && i < n; i++) {
+		if ((title = tab_title(sheets, i)) && strcasecmp(title, want) == 0) {
+			if (f->src->log) f->src->log(f->src->log_ctx, CB_LOG_WARN, "sheets: no tab is named \"%s\"; "
+						     "reading \"%s\" (fix sheets.range)", want, title);
+			return (long) i;
+		}
+	}
+	return -1;
+}
+
 /* Find the tab to read among sheets[] and its rowCount. */
 static cb_fetch_result_t pick_tab(sheets_fetch_t *f, json_object *sheets, char *err, size_t errlen)
 {
 	char tabs[512] = "";
 	size_t n = json_object_array_length(sheets);
+	long i = find_tab(f, sheets);
+	json_object *props, *rows;
+	char const *title;
 
-	for (size_t i = 0; i < n; i++) {
-		json_object *props = jget(json_object_array_get_idx(sheets, i), "properties");
-		char const *title = jstr(props, "title");
-		json_object *rows = jget(jget(props, "gridProperties"), "rowCount");
-
-		if (!title) continue;
-		list_tab(tabs, sizeof(tabs), title);
-		if (f->c->range.sheet ? strcmp(title, f->c->range.sheet) != 0 : i != 0) continue;
-		if (!f->sheet && !(f->sheet = strdup(title))) {
-			snprintf(err, errlen, "out of memory");
-			return CB_FETCH_ERROR;
+	if (i < 0 || !(title = tab_title(sheets, (size_t) i))) {
+		if (!f->c->range.sheet || n == 0) return CB_FETCH_OK;	/* Nothing known: let values.get say. */
+		for (size_t k = 0; k < n; k++) {
+			if ((title = tab_title(sheets, k))) list_tab(tabs, sizeof(tabs), title);
 		}
-		if (rows && json_object_is_type(rows, json_type_int)) f->row_count = (long) json_object_get_int64(rows);
-		return CB_FETCH_OK;
-	}
-	if (f->c->range.sheet && n > 0) {
 		snprintf(err, errlen, "spreadsheet %s has no tab named \"%s\" (sheets.range \"%s\"); its tabs are: %s",
-			 f->c->id, f->c->range.sheet, f->c->range.raw, tabs);
+			 f->c->id, f->c->range.sheet, f->c->range.raw, tabs[0] ? tabs : "(none)");
 		return CB_FETCH_ERROR;
 	}
+	free(f->sheet);
+	if (!(f->sheet = strdup(title))) {
+		snprintf(err, errlen, "out of memory");
+		return CB_FETCH_ERROR;
+	}
+	props = jget(json_object_array_get_idx(sheets, (size_t) i), "properties");
+	rows = jget(jget(props, "gridProperties"), "rowCount");
+	if (rows && json_object_is_type(rows, json_type_int)) f->row_count = (long) json_object_get_int64(rows);
 	return CB_FETCH_OK;
 }
 
@@ -921,6 +953,12 @@ static int check_conf(cb_sheets_conf_t const *conf, char *err, size_t errlen)
 	if (conf->range && strlen(conf->range) >= SHEETS_RANGE_MAX / 2) {
 		snprintf(err, errlen, "sheets.range is too long");
 		return -1;
+	}
+	for (size_t i = 0; i < conf->agree_values.n; i++) {
+		if (!conf->agree_values.v[i] || !*conf->agree_values.v[i]) {
+			snprintf(err, errlen, "sheets.agree_value must not be empty");
+			return -1;
+		}
 	}
 	if (conf->rows_per_request > 1000000) {
 		snprintf(err, errlen, "sheets.rows_per_request %u is out of range (1..1000000)", conf->rows_per_request);

@@ -76,7 +76,7 @@ char const *cb_google_client_email(cb_google_t const *g);
 /** cb_google_http - the client's HTTP handle (for cb_http_escape, and cb_http_set_fake in tests). */
 cb_http_t *cb_google_http(cb_google_t *g);
 
-/** cb_google_base_url - the configured API base without a trailing '/'. */
+/** cb_google_forms_url, _sheets_url, _drive_url - the configured API bases, without a trailing "/". */
 char const *cb_google_forms_url(cb_google_t const *g);
 char const *cb_google_sheets_url(cb_google_t const *g);
 char const *cb_google_drive_url(cb_google_t const *g);

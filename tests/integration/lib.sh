@@ -83,7 +83,8 @@ cb_make_raddb() {
 	stock=$FR_RADDBDIR
 	r=$CB_TMP/raddb
 
-	mkdir -p "$r/mods-enabled" "$r/sites-enabled" "$r/mods-config/files" "$CB_TMP/log" "$CB_TMP/run" "$CB_TMP/radacct"
+	mkdir -p "$r/mods-enabled" "$r/sites-enabled" "$r/mods-config/files" "$CB_TMP/log" "$CB_TMP/run" "$CB_TMP/radacct" \
+		"$CB_TMP/lib/cetbyod"
 	cb_make_certs "$CB_TMP/certs" || { echo "cannot make test certificates" >&2; return 1; }
 	cp -r "$stock/mods-available" "$stock/policy.d" "$r/"
 	cp -r "$stock/mods-config/attr_filter" "$stock/mods-config/preprocess" "$r/mods-config/"
@@ -131,13 +132,16 @@ cb_radiusd_env() {
 }
 
 # cb_start_radiusd - start radiusd -X in the background; wait until it serves.
+# Its output is appended to $CB_TMP/radiusd.out, so a restarted radiusd
+# keeps the history of the ones before it.
 cb_start_radiusd() {
-	: > "$CB_TMP/radiusd.out"
+	touch "$CB_TMP/radiusd.out"
+	from=$(( $(wc -l < "$CB_TMP/radiusd.out") + 1 ))
 	env $(cb_radiusd_env) "$RADIUSD" -X -d "$CB_TMP/raddb" >> "$CB_TMP/radiusd.out" 2>&1 &
 	CB_RADIUSD_PID=$!
 	CB_PIDS="$CB_PIDS $CB_RADIUSD_PID"
 	for _ in $(seq 1 150); do
-		if grep -q "Ready to process requests" "$CB_TMP/radiusd.out"; then
+		if tail -n "+$from" "$CB_TMP/radiusd.out" | grep -q "Ready to process requests"; then
 			return 0
 		fi
 		if ! kill -0 "$CB_RADIUSD_PID" 2>/dev/null; then

@@ -160,6 +160,52 @@ n=$(decisions alice admit)
 # 1 (PAP) + 1 (PEAP) + 1 (TTLS): once per authentication, not per EAP round.
 if [ "$n" -eq 3 ]; then cb_pass "one decision per authentication, not per EAP round"; else cb_fail "one decision per authentication (saw $n for alice)"; fi
 
+# --- Class ties accounting to the decision; IT revokes with cetbyodctl -----
+CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/lib/cetbyod"
+cb_pap alice alicepw
+class=$(printf '%s\n' "$CB_REPLY" | sed -n 's/.*Class = \(0x63657462796f643a[0-9a-f]*\).*/\1/p' | head -n 1)
+if [ -n "$class" ]; then cb_pass "the Access-Accept carries a Class naming the decision"; else cb_fail "the Access-Accept carries a Class naming the decision"; fi
+cb_acct() {
+	printf 'Acct-Status-Type = %s\nAcct-Session-Id = "%s"\nUser-Name = "anonymous@school.example"\nNAS-IP-Address = 127.0.0.9\nCalling-Station-Id = "02-00-00-00-00-01"\nCalled-Station-Id = "AA-BB-CC-DD-EE-FF:Staff"\nFramed-IP-Address = 10.20.30.40\nClass = %s\n%s' \
+		"$1" "$2" "$class" "${3:-}" | "$RADCLIENT" -x -r 1 -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
+}
+cb_acct Start sess-1
+if $CTL --json sessions | /usr/bin/python3 -c 'import json, sys
+s = [x for x in json.load(sys.stdin)["sessions"] if x["acct_session_id"] == "sess-1"]
+assert s and s[0]["identity"] == "alice" and s[0]["ssid"] == "Staff", s' 2>/dev/null; then
+	cb_pass "accounting with only the anonymous outer identity is tied to alice by its Class"
+else
+	cb_fail "accounting with only the anonymous outer identity is tied to alice by its Class"
+	$CTL --json sessions | sed 's/^/    # /'
+fi
+$CTL revoke alice --reason "lost phone" --by tester >/dev/null
+cb_wait_ok=
+for _ in $(seq 1 20); do
+	cb_pap alice alicepw
+	if printf '%s\n' "$CB_REPLY" | grep -q 'revoked by IT'; then cb_wait_ok=1; break; fi
+	sleep 0.1
+done
+if [ -n "$cb_wait_ok" ]; then cb_pass "cetbyodctl revoke: the next authentication is refused with the reason"; else cb_fail "cetbyodctl revoke: the next authentication is refused"; fi
+if grep -q "alice.*revoked_by_admin" "$CB_TMP/radiusd.out"; then cb_pass "the revocation is in the log with its reason"; else cb_fail "the revocation is in the log with its reason"; fi
+$CTL reinstate alice --by tester >/dev/null
+for _ in $(seq 1 20); do
+	cb_pap alice alicepw
+	printf '%s\n' "$CB_REPLY" | grep -q 'Tunnel-Private-Group-Id:0 = "100"' && break
+	sleep 0.1
+done
+cb_expect_reply "cetbyodctl reinstate: admitted again" 'Tunnel-Private-Group-Id:0 = "100"'
+cb_acct Stop sess-1 'Acct-Terminate-Cause = User-Request
+Acct-Input-Octets = 1000
+Acct-Input-Gigawords = 1
+'
+if $CTL --json sessions | /usr/bin/python3 -c 'import json, sys
+s = [x for x in json.load(sys.stdin)["sessions"] if x["acct_session_id"] == "sess-1"]
+assert not s, s' 2>/dev/null; then
+	cb_pass "accounting Stop closes the session"
+else
+	cb_fail "accounting Stop closes the session"
+fi
+
 # --- The file is re-read when it changes ----------------------------------
 printf 'bob@school.example\t%s\tby=office\n' "$(iso "$now")" >> "$acks"
 ok=

@@ -26,11 +26,50 @@
 static char *dir;
 static char *key_path;
 static char *pub_pem;
+static char *key_text;		/* One RSA key for all tests (key generation is slow under valgrind). */
+static char *base_dir;		/* Holds every test's directory; removed even when tests fail. */
 
+/*
+ *	Unchecked fixture, run in the parent process: checked teardowns do not
+ *	run after a failed test (the forked child just exits), so each test's
+ *	directory lives under base_dir, which is removed here.
+ */
+static void keygen_once(void)
+{
+	char *tmp, *path;
+
+	base_dir = tg_mkdtemp();
+	tmp = tg_mkdtemp_in(base_dir);
+	path = tg_make_key(tmp, "sa.json", 0600, false, &pub_pem);
+	FILE *fp = fopen(path, "r");
+	long n;
+
+	ck_assert_ptr_nonnull(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	key_text = calloc(1, (size_t) n + 1);
+	ck_assert_int_eq(fread(key_text, 1, (size_t) n, fp), (size_t) n);
+	fclose(fp);
+	tg_rmdir(tmp);
+	free(tmp);
+	free(path);
+}
+
+static void keygen_free(void)
+{
+	tg_rmdir(base_dir);
+	free(base_dir);
+	free(key_text);
+	free(pub_pem);
+	base_dir = key_text = pub_pem = NULL;
+}
+
+/* Each test gets its own directory with the key file, mode 0600. */
 static void setup(void)
 {
-	dir = tg_mkdtemp();
-	key_path = tg_make_key(dir, "sa.json", 0600, false, &pub_pem);
+	dir = tg_mkdtemp_in(base_dir);
+	key_path = tg_write_file(dir, "sa.json", key_text, 0600);
 }
 
 static void teardown(void)
@@ -38,8 +77,7 @@ static void teardown(void)
 	tg_rmdir(dir);
 	free(dir);
 	free(key_path);
-	free(pub_pem);
-	dir = key_path = pub_pem = NULL;
+	dir = key_path = NULL;
 }
 
 static time_t when(char const *rfc3339)
@@ -846,6 +884,26 @@ START_TEST(test_sheets_errors)
 	ck_assert_ptr_null(cb_sheets_source_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "sheets.range") != NULL, "%s", err);
 
+	/* A tab name that differs only in case: read, with a warning, under its real name. */
+	{
+		char *values = tg_read_fixture("sheet_values.json");
+		cb_ack_index_t *idx;
+
+		src = sheets_source(&fake, &log, "'FORM RESPONSES 1'!A:F", 0);
+		tg_fake_token(&fake);
+		tg_fake_route(&fake, "/drive/v3/files/", 200, "{\"version\":\"1\"}");
+		tg_fake_route(&fake, "/values/%27Form%20responses%201%27%21A1%3AF1000?", 200, values);
+		tg_fake_route(&fake, "/v4/spreadsheets/", 200, props);
+		idx = tg_fetch(src, NULL, true, &rc, NULL, err, sizeof(err));
+		ck_assert_msg(rc == CB_FETCH_OK, "%d %s", rc, err);
+		ck_assert_msg(tg_log_has(&log, "no tab is named \"FORM RESPONSES 1\"; reading \"Form responses 1\""),
+			      "%s", log.text);
+		cb_ack_index_unref(idx);
+		src->free(src);
+		tg_fake_clear(&fake);
+		free(values);
+	}
+
 	/* A tab that is not there is named, with the tabs that are. */
 	src = sheets_source(&fake, &log, "'Form Responses 2'!A:Z", 0);
 	tg_fake_token(&fake);
@@ -907,7 +965,7 @@ END_TEST
  *	Hostile input: every fixture, damaged byte by byte, must give a result
  *	(never a crash, a leak or a sanitizer report).
  */
-static void mutate_fetch(cb_source_t *src, tg_fake_t *fake, char const *match, char const *text,
+static void mutate_fetch(cb_source_t *src, tg_fake_t *fake, tg_log_t *log, char const *match, char const *text,
 			 void (*routes)(tg_fake_t *, char **), int *ok)
 {
 	static char const repl[] = { '"', '}', '[', '9', '\\', ',' };
@@ -921,6 +979,7 @@ static void mutate_fetch(cb_source_t *src, tg_fake_t *fake, char const *match, c
 			if (m[i] == repl[k]) continue;
 			m[i] = repl[k];
 			tg_fake_clear(fake);
+			tg_log_clear(log);
 			tg_fake_token(fake);
 			tg_fake_route(fake, match, 200, m);
 			routes(fake, fx);
@@ -943,20 +1002,20 @@ START_TEST(test_hostile_input)
 
 	src = forms_source(&fake, &log, 0);
 	text = tg_read_fixture("responses_p1.json");
-	mutate_fetch(src, &fake, "/responses?pageSize=2500&prettyPrint", text, forms_routes, &ok);
+	mutate_fetch(src, &fake, &log, "/responses?pageSize=2500&prettyPrint", text, forms_routes, &ok);
 	free(text);
 	text = tg_read_fixture("form.json");
-	mutate_fetch(src, &fake, "/v1/forms/1FAIpQLSdTestForm?", text, forms_routes, &ok);
+	mutate_fetch(src, &fake, &log, "/v1/forms/1FAIpQLSdTestForm?", text, forms_routes, &ok);
 	free(text);
 	src->free(src);
 	tg_log_clear(&log);
 
 	src = sheets_source(&fake, &log, NULL, 0);
 	text = tg_read_fixture("sheet_values.json");
-	mutate_fetch(src, &fake, "/values/", text, sheets_routes, &ok);
+	mutate_fetch(src, &fake, &log, "/values/", text, sheets_routes, &ok);
 	free(text);
 	text = tg_read_fixture("sheet_props.json");
-	mutate_fetch(src, &fake, "/v4/spreadsheets/", text, sheets_routes, &ok);
+	mutate_fetch(src, &fake, &log, "/v4/spreadsheets/", text, sheets_routes, &ok);
 	free(text);
 	src->free(src);
 	ck_assert_int_gt(ok, 0);	/* Some damage is harmless (inside a string). */
@@ -1251,6 +1310,7 @@ Suite *tg_unit_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("auth");
+	tcase_add_unchecked_fixture(tc, keygen_once, keygen_free);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_jwt_structure_and_signature);
@@ -1263,6 +1323,7 @@ Suite *tg_unit_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sources");
+	tcase_add_unchecked_fixture(tc, keygen_once, keygen_free);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_forms_parse);
@@ -1278,6 +1339,7 @@ Suite *tg_unit_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sync");
+	tcase_add_unchecked_fixture(tc, keygen_once, keygen_free);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_guard);
 	tcase_add_test(tc, test_backoff);

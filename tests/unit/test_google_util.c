@@ -19,9 +19,9 @@
 
 #include "test_google.h"
 
-char *tg_mkdtemp(void)
+char *tg_mkdtemp_in(char const *parent)
 {
-	char const *base = getenv("TMPDIR");
+	char const *base = parent ? parent : getenv("TMPDIR");
 	char path[512];
 	char *d;
 
@@ -29,6 +29,11 @@ char *tg_mkdtemp(void)
 	d = mkdtemp(path);
 	ck_assert_msg(d != NULL, "mkdtemp: %s", strerror(errno));
 	return strdup(d);
+}
+
+char *tg_mkdtemp(void)
+{
+	return tg_mkdtemp_in(NULL);
 }
 
 static int rm_entry(char const *path, struct stat const *st, int flag, struct FTW *ftw)
