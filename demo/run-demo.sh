@@ -1,13 +1,20 @@
 #!/bin/bash
 # run-demo.sh - the cetbyod story on a local stack (run by scripts/demo.sh
-# from the build directory).  A real radiusd with the project's raddb files
-# decides for a handful of staff and pupils; radclient (PAP) and eapol_test
-# (EAP-PEAP with an anonymous outer identity) play their devices.
+# from the build directory):
+#   - the Google emulator plays the school's BYOD Google Form;
+#   - radiusd runs the module with the project's raddb files (directory
+#     facts from the users file, acknowledgements from the form);
+#   - hostapd (driver=wired, on a veth pair) is the NAS and wpa_supplicant
+#     is bob's laptop (EAP-TTLS/PAP, anonymous outer identity);
+#   - radclient plays other staff and pupils;
+#   - cetbyodctl is IT.
+# Everything runs on loopback and a veth pair it creates, and is stopped and
+# removed at the end.
 . "$srcdir/tests/integration/lib.sh"
+. "$srcdir/tests/integration/google-lib.sh"
 
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() {
-	# The reply, as a NAS would see it: code, VLAN, Session-Timeout, message.
 	printf '%s\n' "$CB_REPLY" | grep -E 'Received Access-|Tunnel-Private-Group-Id|Session-Timeout|Reply-Message' |
 		sed -e 's/^[[:space:]]*/    /' -e 's/ Id [0-9]* from.*//'
 }
@@ -16,10 +23,33 @@ connect() {
 	cb_pap "$2" "$3"
 	show
 }
+decisions() { grep -E "cetbyod: $1 -> " "$CB_TMP/radiusd.out" | tail -n "${2:-1}" | sed -e 's/^/    /'; }
+wait_for() { for _ in $(seq 1 100); do grep -qE -- "$1" "$CB_TMP/radiusd.out" && return 0; sleep 0.1; done; return 1; }
+FX=$CB_TMP/nas
+demo_cleanup() {
+	[ -f "$FX/ifaces" ] && "$srcdir/tests/nas/nas-fixture.sh" stop "$FX"
+	CB_FAILED=0
+	cb_cleanup
+}
+trap demo_cleanup EXIT
 
 now=$(date +%s)
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 day=86400
+Q='I have read the BYOD policy and agree to it'
+
+say "The school's BYOD form (Google Forms, played by a local emulator over HTTPS)"
+cb_start_emulator || exit 1
+cb_emu PUT forms/byod "{\"title\": \"BYOD acknowledgement\", \"collectEmails\": true,
+	\"items\": [{\"title\": \"$Q\", \"questionId\": \"q1\", \"kind\": \"choice\", \"options\": [\"I agree\", \"I do not agree\"]}]}" >/dev/null
+for who in "alice:$((now - 30 * day))" "carol:$((now - 380 * day))" "dave:$((now - 60 * day))"; do
+	cb_emu POST forms/byod/responses "{\"respondentEmail\": \"${who%%:*}@school.example\",
+		\"lastSubmittedTime\": \"$(iso "${who#*:}")\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
+done
+cb_emu POST forms/byod/responses "{\"respondentEmail\": \"dave@school.example\",
+	\"lastSubmittedTime\": \"$(iso $((now - 2 * day)))\", \"answers\": {\"$Q\": \"I do not agree\"}}" >/dev/null
+echo "    alice acknowledged 30 days ago, carol 380 days ago, dave agreed and later withdrew; bob has not replied"
+
 cat > "$CB_TMP/users" <<EOF2
 alice	Cleartext-Password := "alicepw", Cetbyod-Role := Staff
 bob	Cleartext-Password := "bobpw", Cetbyod-Role := Staff
@@ -28,36 +58,82 @@ dave	Cleartext-Password := "davepw", Cetbyod-Role := Staff
 percy	Cleartext-Password := "percypw", Cetbyod-Role := Pupil
 mia	Cleartext-Password := "miapw", Cetbyod-Role := Pupil, Cetbyod-Exception-Until := $((now + 60 * day)), Cetbyod-Exception-Reason := "medical monitoring (approved by the Headteacher)"
 EOF2
-acks=$CB_TMP/acknowledgements
-cat > "$acks" <<EOF2
-alice@school.example	$(iso $((now - 30 * day)))	version=2026-1
-carol@school.example	$(iso $((now - 380 * day)))	version=2025-1
-dave@school.example	$(iso $((now - 60 * day)))
-dave@school.example	$(iso $((now - 2 * day)))	revoked
-EOF2
-
-say "Starting radiusd with the cetbyod module (users file for the directory facts, a local acknowledgements file)"
-cb_make_raddb "$CB_TMP/users" "$acks" || exit 1
+DAS_PORT=$(cb_free_udp_port)
+DAS_SECRET=demo-das-secret
+cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	forms {
+		form_id = byod
+		agreement_question = \"$Q\"
+		agree_value = \"I agree\"
+	}
+	enforce {
+		nas hostapd {
+			ipaddr = 127.0.0.1
+			port = $DAS_PORT
+			secret = \"$DAS_SECRET\"
+			profile = hostapd
+		}
+	}"
+say "radiusd with the cetbyod module (source = forms, sync every second)"
+cb_make_raddb "$CB_TMP/users" /dev/null "$CB_TMP/cetbyod.conf" || exit 1
 cb_start_radiusd || exit 1
-echo "    radiusd is listening on 127.0.0.1:$CB_AUTH_PORT"
-
-connect "Alice, staff, acknowledged 30 days ago: admitted to the staff VLAN until her acknowledgement lapses" alice alicepw
-say "Alice again, on her phone with EAP-PEAP (outer identity anonymous@school.example)"
-cb_eapol PEAP alice alicepw
-printf '%s\n' "$CB_REPLY" | grep -E '^(SUCCESS|FAILURE)' | sed 's/^/    /'
-printf '%s\n' "$CB_REPLY" | grep -A1 'Attribute 81' | sed -e 's/^[[:space:]]*/    /'
-connect "Bob, staff, has not acknowledged yet: onboarding VLAN, told where the form is" bob bobpw
-say "Bob fills in the form (IT records it; with Google Forms this arrives by itself)"
-printf 'bob@school.example\t%s\tversion=2026-1\n' "$(iso "$now")" >> "$acks"
-echo "    bob@school.example  $(iso "$now")  version=2026-1   >> acknowledgements"
+echo "    radiusd is listening on 127.0.0.1:$CB_AUTH_PORT (auth) and :$CB_ACCT_PORT (accounting)"
+CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/state"
 sleep 2
-connect "Bob's device re-authenticates: promoted to the staff VLAN" bob bobpw
-connect "Carol acknowledged 380 days ago: her annual acknowledgement has expired" carol carolpw
-connect "Dave acknowledged, then withdrew: rejected with the reason" dave davepw
-connect "Percy is a pupil: personal devices are not allowed" percy percypw
-connect "Mia is a pupil with a documented medical exception: restricted VLAN" mia miapw
 
+connect "alice, staff, acknowledged 30 days ago: staff VLAN until her acknowledgement lapses" alice alicepw
+connect "carol acknowledged 380 days ago: the annual acknowledgement has expired, onboarding VLAN" carol carolpw
+connect "dave agreed, then withdrew: refused with the reason" dave davepw
+connect "percy is a pupil: personal devices are not allowed" percy percypw
+connect "mia is a pupil with a documented medical exception: restricted VLAN" mia miapw
+
+cat > "$CB_TMP/network" <<EOF2
+network={
+	key_mgmt=IEEE8021X
+	eap=TTLS
+	identity="bob"
+	anonymous_identity="anonymous@school.example"
+	password="bobpw"
+	ca_cert="$CB_TMP/certs/ca.pem"
+	phase2="auth=PAP"
+	eapol_flags=0
+}
+EOF2
+say "bob's laptop joins through a real NAS (hostapd, wired 802.1X on a veth pair)"
+mkdir -p "$FX"
+if ! "$srcdir/tests/nas/nas-fixture.sh" start "$FX" --auth-port "$CB_AUTH_PORT" --acct-port "$CB_ACCT_PORT" \
+	--secret testing123 --das-port "$DAS_PORT" --das-secret "$DAS_SECRET" --network "$CB_TMP/network" >/dev/null 2>&1; then
+	echo "    (hostapd and wpa_supplicant need root and veth support; skipping bob's laptop)"
+else
+	. "$FX/env"
+	wcli() { timeout 5 wpa_cli -p "$WPA_CTRL" -i "$STA_IF" "$@" 2>/dev/null; }
+	hcli() { timeout 5 hostapd_cli -p "$HOSTAPD_CTRL" -i "$NAS_IF" "$@" 2>/dev/null; }
+	wcli set EAPOL::heldPeriod 1 >/dev/null
+	wait_for "bob -> onboard" && decisions bob
+	sleep 1
+	echo "    cetbyodctl sessions:"
+	$CTL sessions | sed 's/^/      /'
+
+	say "bob fills in the form; the next sync sees it and moves his laptop to the staff VLAN by itself"
+	cb_emu POST forms/byod/responses "{\"respondentEmail\": \"bob@school.example\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
+	wait_for "Disconnect-Request for bob .* acknowledged" &&
+		grep -E "enforcer: (queued disconnect of bob|Disconnect-Request for bob)" "$CB_TMP/radiusd.out" | tail -n 2 | sed 's/^rlm_cetbyod (cetbyod): /    /'
+	# Ethernet has no deauthentication frame: do what a Wi-Fi laptop does when dropped.
+	for _ in $(seq 1 30); do hcli all_sta | grep -q AUTHORIZED || break; sleep 0.1; done
+	wcli reauthenticate >/dev/null
+	wait_for "bob -> admit" && decisions bob
+
+	say "IT revokes bob (lost laptop): disconnected at once, refused on re-authentication"
+	$CTL revoke bob --reason "laptop reported lost" --by it-office | sed 's/^/    /'
+	wait_for "Disconnect-Request for bob .* revoked|revoked_by_admin" 
+	sleep 1
+	grep -E "enforcer: (queued disconnect of bob|Disconnect-Request for bob)" "$CB_TMP/radiusd.out" | tail -n 2 | sed 's/^rlm_cetbyod (cetbyod): /    /'
+	for _ in $(seq 1 30); do hcli all_sta | grep -q AUTHORIZED || break; sleep 0.1; done
+	wcli reauthenticate >/dev/null
+	wait_for "bob -> reject \(revoked_by_admin\)" && decisions bob
+fi
+
+say "cetbyodctl status"
+$CTL status | sed 's/^/    /'
 say "What radiusd logged: one line per decision, with the reason"
-grep -E 'cetbyod: .* -> ' "$CB_TMP/radiusd.out" | sed -e 's/^/    /'
-say "Demo finished; radiusd stopped and the temporary files removed."
-CB_FAILED=0
+grep -E 'cetbyod: [a-z]+ -> ' "$CB_TMP/radiusd.out" | sed -e 's/^/    /' | cut -c1-160
+say "Demo finished; every process stopped, the veth pair and temporary files removed."

@@ -55,6 +55,8 @@
 #include <ldap.h>
 
 #include <cetbyod/directory.h>
+#include <cetbyod/identity.h>
+#include <cetbyod/tz.h>
 
 /* AD's LDAP_MATCHING_RULE_IN_CHAIN: membership through nested groups. */
 #define AD_IN_CHAIN ":1.2.840.113556.1.4.1941:"
@@ -168,57 +170,10 @@ static char ascii_lower(char c)
 	return (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
 }
 
-/**
- * utf8_len - length of the valid UTF-8 sequence at p (p < end), 0 when invalid.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid.
- * *control is set for C0, DEL and C1 control characters.
- */
-static size_t utf8_len(unsigned char const *p, unsigned char const *end, bool *control)
-{
-	unsigned int cp;
-	size_t n, i;
-
-	*control = false;
-	if (p[0] < 0x80) {
-		*control = (p[0] < 0x20 || p[0] == 0x7f);
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t) (end - p) < n) return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-	*control = (cp >= 0x80 && cp <= 0x9f);
-	return n;
-}
-
 /** text_ok - in[0..len) is valid UTF-8 without NUL or control characters. */
 static bool text_ok(char const *in, size_t len)
 {
-	unsigned char const *p = (unsigned char const *) in, *end = p + len;
-
-	while (p < end) {
-		bool control;
-		size_t n = utf8_len(p, end, &control);
-
-		if (!n || control) return false;
-		p += n;
-	}
-	return true;
+	return cb_text_valid(in, len);
 }
 
 /**
@@ -234,7 +189,7 @@ static int text_copy(char *out, size_t outlen, char const *in, size_t len)
 
 	while (p < end) {
 		bool control;
-		size_t n = utf8_len(p, end, &control);
+		size_t n = cb_utf8_char_len(p, end, &control);
 
 		if (!n || control) {
 			if (o + 2 > outlen) break;
@@ -755,28 +710,6 @@ static bool is_digit_at(char const *p, char const *end)
 	return p < end && *p >= '0' && *p <= '9';
 }
 
-/** days_from_civil - days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned) (y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t) doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-	static int const dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
-	return dim[m - 1];
-}
-
 bool cb_ldap_parse_generalized_time(char const *in, size_t len, time_t *out)
 {
 	char const *p, *end;
@@ -810,10 +743,10 @@ bool cb_ldap_parse_generalized_time(char const *in, size_t len, time_t *out)
 		return false;
 	}
 	if (p != end) return false;
-	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) ||
+	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > cb_days_in_month(year, mon) ||
 	    hour > 23 || min > 59 || sec > 60) return false;
 
-	t = days_from_civil(year, (unsigned) mon, (unsigned) day) * 86400 + hour * 3600 + min * 60 + sec;
+	t = cb_days_from_civil(year, (unsigned) mon, (unsigned) day) * 86400 + hour * 3600 + min * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
 	if (t < 0) return false;
 	*out = (time_t) t;

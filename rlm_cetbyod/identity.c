@@ -22,12 +22,7 @@ char const *cb_identity_error(cb_identity_result_t result)
 	return "identity is invalid";
 }
 
-/**
- * utf8_char_len - length of the UTF-8 sequence at p (< end), 0 if invalid.
- * Rejects overlong forms, surrogates, code points past U+10FFFF, and the C1
- * control characters (U+0080..U+009F), which are reported as invalid.
- */
-static size_t utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control)
+size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control)
 {
 	unsigned int cp;
 	size_t n;
@@ -69,13 +64,18 @@ static cb_identity_result_t check_text(char const *in, size_t len)
 	if (memchr(in, '\0', len)) return CB_IDENTITY_NUL;
 	while (p < end) {
 		bool control;
-		size_t n = utf8_char_len(p, end, &control);
+		size_t n = cb_utf8_char_len(p, end, &control);
 
 		if (n == 0) return CB_IDENTITY_BAD_UTF8;
 		if (control) return CB_IDENTITY_CONTROL;
 		p += n;
 	}
 	return CB_IDENTITY_OK;
+}
+
+bool cb_text_valid(char const *in, size_t len)
+{
+	return len == 0 || check_text(in, len) == CB_IDENTITY_OK;
 }
 
 static void copy_lower(char *out, char const *in, size_t len)

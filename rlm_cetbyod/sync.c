@@ -152,7 +152,7 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 	if (hold && accept) sync_log(sync, CB_LOG_WARN, "applying a result an admin accepted: %s", msg);
 	if (hold && !accept) {
 		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s; "
-			 "fix the source, or accept it with 'cetbyodctl sync --accept-removal'", msg);
+			 "fix the source, or accept it with 'cetbyodctl confirm --mass-removal'", msg);
 	}
 	return hold && !accept;
 }

@@ -49,6 +49,16 @@ char const *cb_identity_error(cb_identity_result_t result);
  */
 bool cb_identity_email(char const *identity, char const *domain, char *buf, size_t len);
 
+/**
+ * cb_utf8_char_len - length of the valid UTF-8 sequence at p (p < end), 0
+ * when invalid (overlong, surrogate, past U+10FFFF, cut short).  *control is
+ * set for C0 controls, DEL and the C1 controls U+0080..U+009F.
+ */
+size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control);
+
+/** cb_text_valid - in[0..len) is valid UTF-8 without NUL or control characters. */
+bool cb_text_valid(char const *in, size_t len);
+
 /** cb_email_normalise - lower-case copy of an email address, checked like an identity. */
 bool cb_email_normalise(char const *in, size_t len, char *out, size_t outlen);
 

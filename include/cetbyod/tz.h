@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 typedef struct cb_tz cb_tz_t;
@@ -42,6 +43,12 @@ time_t cb_tz_serial_to_utc(cb_tz_t const *tz, double serial);
  * Returns 0 and sets *out, or -1 for anything else.  Never reads past len.
  */
 int cb_time_parse(char const *s, size_t len, cb_tz_t const *tz, time_t *out);
+
+/** cb_days_from_civil - days from 1970-01-01 to a proleptic Gregorian date. */
+int64_t cb_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/** cb_days_in_month - 28..31; m is 1..12. */
+int cb_days_in_month(int y, int m);
 
 /** cb_time_format - "2026-09-01T08:00:00Z" into buf (at least 21 bytes).  Returns buf. */
 char *cb_time_format(time_t t, char *buf, size_t len);
