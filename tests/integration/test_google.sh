@@ -56,7 +56,12 @@ cb_emu POST forms/byod/responses "{\"responseId\": \"r-bob\", \"respondentEmail\
 	\"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
 cb_wait_for "Forms: a new response admits within seconds" 10 bob pw 'Tunnel-Private-Group-Id:0 = "100"'
 echo "# bob admitted ${CB_WAITED}s after submitting"
-if cb_emu GET "requests?path=/v1/forms/byod/responses" | grep -q 'timestamp'; then
+incremental=
+for _ in $(seq 1 40); do
+	if cb_emu GET "requests?path=/v1/forms/byod/responses" | grep -q 'timestamp'; then incremental=1; break; fi
+	sleep 0.25
+done
+if [ -n "$incremental" ]; then
 	cb_pass "Forms: between full syncs only new responses are fetched (filter=timestamp > last seen)"
 else
 	cb_fail "Forms: between full syncs only new responses are fetched (filter=timestamp > last seen)"
