@@ -71,6 +71,7 @@ struct cb_enforcer {
 	size_t			num_expired;
 	time_t			last_expiry_scan;
 	time_t			last_stale_scan;
+	time_t			last_watch;
 	time_t			last_heartbeat;
 };
 
@@ -264,6 +265,40 @@ static void scan_expired(cb_enforcer_t *e, time_t now)
 	free_keys(e->expired, e->num_expired);
 	e->expired = keys;
 	e->num_expired = n;
+	cb_store_sessions_free(&list);
+}
+
+/**
+ * watch_directory - the directory watcher: people with active sessions are
+ * decided again with fresh directory facts; a session whose decision
+ * changed (account disabled, removed from the staff groups, revocation
+ * flag set) is disconnected.  A directory outage disconnects nobody.
+ */
+static void watch_directory(cb_enforcer_t *e)
+{
+	cb_store_filter_t filter = { .limit = SCAN_LIMIT };
+	cb_store_sessions_t list = { 0 };
+
+	if (cb_store_sessions_active(e->conf.store, &filter, &list) < 0) return;
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_session_t const *s = &list.items[i];
+		bool seen = false;
+		cb_reason_t reason;
+		cb_status_t status;
+		char why[CB_STORE_REASON_MAX + 1];
+		cb_store_filter_t person;
+
+		if (!s->identity[0] || !s->status[0]) continue;
+		for (size_t j = 0; j < i && !seen; j++) seen = (strcmp(list.items[j].identity, s->identity) == 0);
+		if (seen) continue;
+
+		status = e->conf.recheck(e->conf.recheck_ctx, s->identity, &reason);
+		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE || strcmp(cb_status_name(status), s->status) == 0) continue;
+		snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
+			 cb_reason_name(reason));
+		person = (cb_store_filter_t) { .identity = s->identity };
+		disconnect_matching(e, &person, why, "the directory watcher");
+	}
 	cb_store_sessions_free(&list);
 }
 
@@ -540,6 +575,10 @@ static void one_pass(cb_enforcer_t *e)
 			elog(e, CB_LOG_INFO, "closed %zu session(s) without accounting for %u s", closed,
 			     e->conf.stale_after);
 		}
+	}
+	if (e->conf.recheck && e->conf.watch_interval && now - e->last_watch >= (time_t) e->conf.watch_interval) {
+		e->last_watch = now;
+		watch_directory(e);
 	}
 	send_due(e);
 	if (now - e->last_heartbeat >= CB_HEARTBEAT_INTERVAL) {

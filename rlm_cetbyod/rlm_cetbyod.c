@@ -108,6 +108,7 @@ static const CONF_PARSER enforce_config[] = {
 	{ "initial_retransmit_ms", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.initial_retransmit_ms), "2000" },
 	{ "max_transmissions", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.max_transmissions), "5" },
 	{ "max_duration", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.max_duration), "30" },
+	{ "watch_interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, enforce.watch_interval), "300" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -179,9 +180,11 @@ static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	}
 	if (strcmp(inst->directory_name, "attributes") == 0) {
 		inst->directory = DIRECTORY_ATTRIBUTES;
+	} else if (strcmp(inst->directory_name, "ldap") == 0) {
+		inst->directory = DIRECTORY_LDAP;
 	} else {
-		cf_log_err_cs(conf, "Invalid value \"%s\" for 'directory': accepted values are \"attributes\"",
-			      inst->directory_name);
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'directory': accepted values are \"attributes\" "
+			      "and \"ldap\"", inst->directory_name);
 		return -1;
 	}
 	if (strcmp(inst->policy.unacknowledged, "onboard") == 0) {
@@ -415,6 +418,7 @@ static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 /*
  *	Enforcement: the store, the NAS table and the enforcer thread.
  */
+static cb_status_t directory_recheck(void *ctx, char const *identity, cb_reason_t *reason);
 
 /** nas_entry - one enforce { nas NAME { ... } } section.  -1 after logging. */
 static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *nas)
@@ -529,6 +533,11 @@ static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	econf.das.log = core_log;
 	econf.das.log_ctx = inst;
 	econf.store = inst->store;
+	if (inst->directory == DIRECTORY_LDAP && inst->enforce.watch_interval) {
+		econf.recheck = directory_recheck;
+		econf.recheck_ctx = inst;
+		econf.watch_interval = inst->enforce.watch_interval;
+	}
 	econf.nas = inst->nas;
 	econf.num_nas = inst->num_nas;
 	inst->enforcer = cb_enforcer_start(&econf, err, sizeof(err));
@@ -549,6 +558,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	if (find_attributes(inst, conf) < 0) return -1;
 	if (parse_enums(inst, conf) < 0) return -1;
 	if (parse_policy(inst, conf) < 0) return -1;
+	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
 	if (start_enforcement(inst, conf) < 0) return -1;
 	if (start_source(inst, conf) < 0) return -1;
 	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
@@ -563,6 +573,7 @@ static int mod_detach(void *instance)
 	inst->sync = NULL;
 	cb_enforcer_stop(inst->enforcer);
 	inst->enforcer = NULL;
+	cetbyod_ldap_detach(inst);
 	cb_store_close(inst->store);
 	inst->store = NULL;
 	cb_ack_current_free(inst->acks);
@@ -767,6 +778,72 @@ static void log_decision(REQUEST *request, char const *identity, cb_decision_t c
 	      ack->policy_version, ack->origin, until_buf);
 }
 
+/**
+ * person_facts - what the directory knows about identity (the LDAP
+ * directory, or attributes set by earlier modules), and the addresses that
+ * key the acknowledgement.  Returns the number of addresses.
+ */
+static size_t person_facts(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_policy_input_t *in,
+			   char email_buf[][CB_IDENTITY_MAX + 1], char const **emails)
+{
+	size_t n;
+
+	if (inst->directory == DIRECTORY_LDAP) {
+		n = cetbyod_ldap_person(inst, request, identity, in, email_buf, emails, CB_MAX_EMAILS);
+		if (n == 0 && cb_identity_email(identity, inst->email_domain, email_buf[0], CB_IDENTITY_MAX + 1)) {
+			emails[0] = email_buf[0];
+			n = 1;
+		}
+		return n;
+	}
+	directory_facts_from_attributes(inst, request, &in->dir);
+	exception_from_attributes(inst, request, &in->exception);
+	return collect_emails(inst, request, identity, email_buf, emails);
+}
+
+/**
+ * directory_recheck - the directory watcher's question (enforcer thread):
+ * what would identity get now, with fresh directory facts?  Runs outside
+ * any request, so it brings its own.
+ */
+static cb_status_t directory_recheck(void *ctx, char const *identity, cb_reason_t *reason)
+{
+	rlm_cetbyod_t *inst = ctx;
+	REQUEST *request = request_alloc(NULL);
+	char email_buf[CB_MAX_EMAILS][CB_IDENTITY_MAX + 1], revoked_reason[CB_STORE_REASON_MAX + 1];
+	char const *emails[CB_MAX_EMAILS];
+	cb_policy_input_t in;
+	cb_ack_index_t *idx;
+	cb_ack_record_t const *ack;
+	cb_decision_t d;
+	size_t n;
+	time_t now = time(NULL);
+
+	if (!request) {
+		*reason = CB_REASON_DIRECTORY_UNAVAILABLE;
+		return CB_STATUS_REJECT;
+	}
+	memset(&in, 0, sizeof(in));
+	n = person_facts(inst, request, identity, &in, email_buf, emails);
+	idx = cb_ack_current_get(inst->acks);
+	ack = cb_ack_index_find_latest(idx, emails, n);
+	if (ack) {
+		in.ack.present = true;
+		in.ack.revoked = ack->revoked;
+		in.ack.ack_time = ack->ack_time;
+		in.ack.policy_version = ack->policy_version;
+	}
+	in.source.stale = cb_sync_is_stale(inst->sync, now);
+	if (!in.dir.revoked && cb_enforcer_is_revoked(inst->enforcer, identity, revoked_reason, sizeof(revoked_reason))) {
+		in.dir.revoked = true;
+	}
+	cb_policy_decide(&inst->pconf, &in, now, &d);
+	cb_ack_index_unref(idx);
+	talloc_free(request);
+	*reason = d.reason;
+	return d.status;
+}
+
 /** copy_value - an attribute's printable value into buf ("" when absent). */
 static void copy_value(VALUE_PAIR *vp, char *buf, size_t len)
 {
@@ -858,9 +935,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	}
 
 	memset(&in, 0, sizeof(in));
-	directory_facts_from_attributes(inst, request, &in.dir);
-	exception_from_attributes(inst, request, &in.exception);
-	n_emails = collect_emails(inst, request, identity, email_buf, emails);
+	n_emails = person_facts(inst, request, identity, &in, email_buf, emails);
 
 	idx = cb_ack_current_get(inst->acks);
 	ack = cb_ack_index_find_latest(idx, emails, n_emails);

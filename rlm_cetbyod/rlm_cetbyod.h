@@ -110,6 +110,7 @@ typedef struct {
 		uint32_t	initial_retransmit_ms;
 		uint32_t	max_transmissions;
 		uint32_t	max_duration;
+		uint32_t	watch_interval;
 	} enforce;
 	struct {
 		char const	*staff_vlan;

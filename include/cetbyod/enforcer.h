@@ -39,6 +39,15 @@ typedef struct {
 	unsigned int		retry_interval;	/* Seconds before an unanswered disconnect is tried again. */
 	unsigned int		max_attempts;	/* Attempts before a disconnect is given up. */
 	cb_policy_conf_t const	*policy;	/* To re-decide when an acknowledgement changes. */
+	/**
+	 * recheck - the directory watcher: decide again for identity with
+	 * fresh directory facts (and the acknowledgements in force).  Called
+	 * on the enforcer thread every watch_interval seconds for each person
+	 * with an active session.  NULL: no watcher.
+	 */
+	cb_status_t		(*recheck)(void *ctx, char const *identity, cb_reason_t *reason);
+	void			*recheck_ctx;
+	unsigned int		watch_interval;	/* Seconds between watcher rounds. */
 	cb_log_fn_t		log;
 	void			*log_ctx;
 } cb_enforcer_conf_t;

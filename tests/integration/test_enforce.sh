@@ -17,6 +17,8 @@
 #   5. a session the NAS does not know: Disconnect-NAK logged with its
 #      Error-Cause by name; a NAS that does not answer: retransmissions, a
 #      logged failure, retried later, nothing crashes.
+#   4. the account is disabled in the directory (slapd): the directory
+#      watcher disconnects the session.
 #   6. radiusd restarts with a session open: still known, still
 #      disconnectable.
 # Needs root (veth, 802.1X sockets); skipped (77) without hostapd.
@@ -37,6 +39,9 @@ enforce_cleanup() {
 	# ENFORCE_TEST_KEEP=DIR keeps the logs for a look.
 	if [ -n "${ENFORCE_TEST_KEEP:-}" ] && [ -d "$ENFORCE_TEST_KEEP" ]; then
 		cp "$CB_TMP/radiusd.out" "$FX"/*.log "$FX"/*.conf "$ENFORCE_TEST_KEEP/" 2>/dev/null
+	fi
+	if [ -n "${CB_SLAPD_STARTED:-}" ]; then
+		sh "$CB_SRCDIR/tests/slapd/slapd-fixture.sh" stop "$CB_SLAPD_DIR" >/dev/null 2>&1
 	fi
 	if [ -f "$FX/ifaces" ]; then
 		if [ "$CB_FAILED" -gt 0 ]; then
@@ -324,6 +329,67 @@ if wait_log "Disconnect-NAK from hostapd: Error-Cause 503 (Session Context Not F
 else
 	cb_fail "5: a session the NAS does not know: Disconnect-NAK logged with its Error-Cause by name"
 	grep "NAK" "$CB_TMP/radiusd.out" | tail -3 | sed 's/^/    # /'
+fi
+
+# --- 4. The account is disabled in the directory: the watcher disconnects ------
+CB_SLAPD_DIR=$CB_TMP/slapd
+mkdir -p "$CB_SLAPD_DIR"
+. "$CB_SRCDIR/tests/integration/ldap/ldap-lib.sh"
+trap enforce_cleanup EXIT
+if cb_slapd start > "$CB_TMP/slapd-start.out" 2>&1; then
+	cb_pass "4: slapd (the school directory) starts"
+else
+	cb_fail "4: slapd starts"
+	cb_finish
+fi
+LDAP_URI="ldap://127.0.0.1:$(cat "$CB_SLAPD_DIR/ldap_port")"
+cb_stop_radiusd
+module_conf "$DAS_PORT"
+sed -i -e 's/directory = attributes/directory = ldap/' -e "s/^	enforce {/	enforce {\n		watch_interval = 1/" "$CB_TMP/cetbyod.conf"
+cat >> "$CB_TMP/cetbyod.conf.ldap" <<EOF2
+	ldap {
+		uri = "$LDAP_URI"
+		base_dn = "ou=people,dc=school,dc=example"
+		user_filter = "(&(objectClass=inetOrgPerson)(uid=%s))"
+		bind_dn = "cn=cetbyod,ou=services,dc=school,dc=example"
+		bind_password = "module-secret"
+		start_tls = yes
+		ca_file = "$CB_SLAPD_DIR/ca.pem"
+		email_attribute = "mail"
+		group_membership = memberof
+		staff_group = "cn=staff,ou=groups,dc=school,dc=example"
+		pupil_group = "cn=pupils,ou=groups,dc=school,dc=example"
+		disabled_mode = ppolicy_locked
+		cache {
+			found_ttl = 1
+			not_found_ttl = 1
+		}
+	}
+}
+EOF2
+sed -i '$ d' "$CB_TMP/cetbyod.conf"
+cat "$CB_TMP/cetbyod.conf.ldap" >> "$CB_TMP/cetbyod.conf"
+cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
+$CTL reinstate bob --by it-office >/dev/null
+mark "bob -> onboard (acknowledgement_expired)"; mark "$ACKED"
+cb_start_radiusd || { cb_fail "4: radiusd starts with directory = ldap"; cb_finish; }
+rejoin_after_reject
+if wait_new "bob -> onboard (acknowledgement_expired)" 20 && grep -q 'Directory: "bob" is uid=bob' "$CB_TMP/radiusd.out"; then
+	cb_pass "4: bob re-joins, decided with his directory entry"
+else
+	cb_fail "4: bob re-joins, decided with his directory entry"
+fi
+wait_active "$(session_id)"
+ldapmodify -x -H "$LDAP_URI" -D "cn=admin,dc=school,dc=example" -w admin-secret > "$CB_TMP/ldapmodify.out" 2>&1 <<EOF2
+dn: uid=bob,ou=people,dc=school,dc=example
+changetype: modify
+add: pwdAccountLockedTime
+pwdAccountLockedTime: 000001010000Z
+EOF2
+if wait_new "$ACKED" 15 && grep -q "directory watcher: onboard -> reject (account_disabled)" "$CB_TMP/radiusd.out"; then
+	cb_pass "4: the account disabled in the directory: the watcher disconnects the session"
+else
+	cb_fail "4: the account disabled in the directory: the watcher disconnects the session"
 fi
 
 cb_finish
