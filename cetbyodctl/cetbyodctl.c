@@ -53,6 +53,8 @@ static char const global_help[] =
 	"  3  the store could not be opened, read or written (nothing was changed)\n"
 	"  4  status only: something needs attention (held disconnects or sync,\n"
 	"     a sync error, radiusd not running)\n"
+	"  5  audit verify only: the audit chain is broken (an altered, removed\n"
+	"     or reordered record)\n"
 	"\n"
 	"See cetbyodctl(8).\n";
 

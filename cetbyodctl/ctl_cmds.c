@@ -23,6 +23,7 @@
 #include <cetbyod/snapshot.h>
 
 #include "ctl.h"
+#include "ctl_audit.h"
 
 #define STATUS_LIST_MAX		20	/* Rows of each list in `status`. */
 #define STATUS_ATTENTION_MAX	8
@@ -801,6 +802,9 @@ ctl_cmd_t const ctl_cmds[] = {
 	  "                  would remove many acknowledgements at once); exits 2\n"
 	  "                  when no sync is held\n",
 	  true, run_confirm },
+	{ "audit", ctl_audit_usage, ctl_audit_summary, ctl_audit_help, false, ctl_audit_main },
+	{ "export", ctl_export_usage, ctl_export_summary, ctl_export_help, false, ctl_export_main },
+	{ "purge", ctl_purge_usage, ctl_purge_summary, ctl_purge_help, true, ctl_purge_main },
 	{ "help", "help [COMMAND]", "show help for all commands or one", "", false, NULL },
 	{ NULL, NULL, NULL, NULL, false, NULL }
 };

@@ -72,6 +72,9 @@ struct cb_enforcer {
 	time_t			last_expiry_scan;
 	time_t			last_stale_scan;
 	time_t			last_watch;
+	time_t			audit_revoked_until;	/* Revocations up to here are in the audit trail. */
+	time_t			audit_reinstated_until;
+	bool			audit_loaded;
 	time_t			last_heartbeat;
 };
 
@@ -178,11 +181,89 @@ static void disconnect_matching(cb_enforcer_t *e, cb_store_filter_t const *filte
  *	Revocations: keep the in-memory set in step with the store, and
  *	disconnect the people who are newly in it.
  */
+#define AUDIT_REVOKED_UNTIL	"audit.revocations_until"
+#define AUDIT_REINSTATED_UNTIL	"audit.reinstatements_until"
+
+static time_t status_time(cb_enforcer_t *e, char const *key)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (cb_store_status_get(e->conf.store, key, buf, sizeof(buf), NULL) != 0) return 0;
+	v = strtoll(buf, &end, 10);
+	return (*end || v < 0) ? 0 : (time_t) v;
+}
+
+/**
+ * audit_revocations - record revocations and reinstatements (made by
+ * cetbyodctl, which does not write the trail) that the trail does not have
+ * yet.  What was recorded is remembered in the store, so a restart neither
+ * repeats nor misses one, also when it was made while radiusd was down.
+ */
+static void audit_revocations(cb_enforcer_t *e)
+{
+	cb_store_revocations_t all = { 0 };
+	time_t revoked_until, reinstated_until, now = time(NULL);
+	char buf[32];
+
+	if (!e->conf.audit) return;
+	if (!e->audit_loaded) {
+		e->audit_revoked_until = status_time(e, AUDIT_REVOKED_UNTIL);
+		e->audit_reinstated_until = status_time(e, AUDIT_REINSTATED_UNTIL);
+		e->audit_loaded = true;
+	}
+	if (cb_store_revocations(e->conf.store, true, &all) < 0) return;
+	revoked_until = e->audit_revoked_until;
+	reinstated_until = e->audit_reinstated_until;
+	for (size_t i = all.count; i-- > 0;) {	/* Oldest first. */
+		cb_store_revocation_t const *r = &all.items[i];
+		cb_audit_event_t ev = { .identity = r->identity };
+
+		if (r->revoked_at > e->audit_revoked_until) {
+			ev.type = CB_AUDIT_REVOKE;
+			ev.time = r->revoked_at;
+			ev.by = r->by;
+			ev.why = r->reason;
+			cb_audit_record(e->conf.audit, &ev);
+			if (r->revoked_at > revoked_until) revoked_until = r->revoked_at;
+		}
+		if (r->reinstated_at && r->reinstated_at > e->audit_reinstated_until) {
+			ev.type = CB_AUDIT_REINSTATE;
+			ev.time = r->reinstated_at;
+			ev.by = r->reinstated_by;
+			ev.why = NULL;
+			cb_audit_record(e->conf.audit, &ev);
+			if (r->reinstated_at > reinstated_until) reinstated_until = r->reinstated_at;
+		}
+	}
+	cb_store_revocations_free(&all);
+	if (revoked_until != e->audit_revoked_until) {
+		e->audit_revoked_until = revoked_until;
+		snprintf(buf, sizeof(buf), "%lld", (long long) revoked_until);
+		cb_store_status_put(e->conf.store, AUDIT_REVOKED_UNTIL, buf, now);
+	}
+	if (reinstated_until != e->audit_reinstated_until) {
+		e->audit_reinstated_until = reinstated_until;
+		snprintf(buf, sizeof(buf), "%lld", (long long) reinstated_until);
+		cb_store_status_put(e->conf.store, AUDIT_REINSTATED_UNTIL, buf, now);
+	}
+}
+
+static bool same_set(revoked_t const *a, size_t na, revoked_t const *b, size_t nb)
+{
+	if (na != nb) return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i].identity, b[i].identity) != 0 || strcmp(a[i].reason, b[i].reason) != 0) return false;
+	}
+	return true;
+}
+
 static void refresh_revocations(cb_enforcer_t *e)
 {
 	cb_store_revocations_t list = { 0 };
 	revoked_t *set;
 	size_t n;
+	bool changed;
 
 	if (cb_store_revocations(e->conf.store, false, &list) < 0) return;
 	n = list.count;
@@ -212,10 +293,12 @@ static void refresh_revocations(cb_enforcer_t *e)
 		disconnect_matching(e, &filter, reason, "a revocation");
 	}
 	pthread_mutex_lock(&e->mutex);
+	changed = !e->audit_loaded || !same_set(e->revoked, e->num_revoked, set, n);
 	free(e->revoked);
 	e->revoked = set;
 	e->num_revoked = n;
 	pthread_mutex_unlock(&e->mutex);
+	if (changed) audit_revocations(e);
 }
 
 static char *session_key(cb_store_session_t const *s)
@@ -399,12 +482,28 @@ typedef struct {
 	cb_enforcer_nas_t const	*nas;
 } pending_t;
 
+static void audit_attempt(cb_enforcer_t *e, pending_t const *p, cb_das_request_t const *req, char const *result,
+			  char const *detail)
+{
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_DISCONNECT, .identity = p->job->identity, .nas = p->job->nas,
+		.acct_session_id = p->job->acct_session_id, .calling_station = p->session.calling_station,
+		.kind = cb_das_code_name(req->last_request), .result = result, .attempt = p->job->attempts + 1,
+		.error_cause = req->error_cause, .detail = detail, .why = p->job->reason,
+	};
+
+	if (e->conf.audit) cb_audit_record(e->conf.audit, &ev);
+}
+
 static void record_outcome(cb_enforcer_t *e, pending_t const *p, cb_das_request_t const *req, time_t now)
 {
 	cb_store_disconnect_t const *job = p->job;
 	bool last = job->attempts + 1 >= e->conf.max_attempts;
 	time_t next = last ? 0 : now + (time_t) e->conf.retry_interval;
 	char detail[CB_STORE_DETAIL_MAX + 1];
+
+	audit_attempt(e, p, req, req->result == CB_DAS_ACK ? "acked" : req->result == CB_DAS_NAK ? "nak" :
+		      last ? "failed" : "timeout", req->error);
 
 	switch (req->result) {
 	case CB_DAS_ACK:

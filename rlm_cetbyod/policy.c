@@ -56,6 +56,7 @@ static char const *const reason_names[CB_REASON_MAX] = {
 	[CB_REASON_DIRECTORY_UNAVAILABLE]		= "directory_unavailable",
 	[CB_REASON_PUPIL_WITHOUT_EXCEPTION]		= "pupil_without_exception",
 	[CB_REASON_EXCEPTION_EXPIRED]			= "exception_expired",
+	[CB_REASON_AUDIT_UNAVAILABLE]			= "audit_unavailable",
 };
 
 static char const *const reason_messages[CB_REASON_MAX] = {
@@ -75,6 +76,7 @@ static char const *const reason_messages[CB_REASON_MAX] = {
 	[CB_REASON_DIRECTORY_UNAVAILABLE] = "The school directory cannot be reached; please try again later.",
 	[CB_REASON_PUPIL_WITHOUT_EXCEPTION] = "Pupils may not connect personal devices.",
 	[CB_REASON_EXCEPTION_EXPIRED]	= "Your device exception has ended.",
+	[CB_REASON_AUDIT_UNAVAILABLE]	= "Connections cannot be recorded at the moment; please try again later.",
 };
 
 char const *cb_reason_name(cb_reason_t reason)

@@ -112,11 +112,21 @@ static const CONF_PARSER enforce_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER audit_config[] = {
+	{ "filename", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, audit_conf.filename), "" },
+	{ "fsync", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.fsync), "batch" },
+	{ "on_failure", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.on_failure), "fail_open" },
+	{ "queue", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.queue), "10000" },
+	{ "syslog", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, audit_conf.syslog), "no" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER reply_config[] = {
 	{ "staff_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.staff_vlan), "100" },
 	{ "onboarding_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.onboarding_vlan), "200" },
 	{ "restricted_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.restricted_vlan), "300" },
 	{ "onboarding_session_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, reply.onboarding_session_timeout), "900" },
+	{ "session_timeout_at_expiry", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, reply.session_timeout_at_expiry), "yes" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -136,6 +146,7 @@ static const CONF_PARSER module_config[] = {
 	{ "sheets", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sheets_config },
 	{ "reply", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) reply_config },
 	{ "enforce", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) enforce_config },
+	{ "audit", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) audit_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -374,6 +385,7 @@ static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		.backoff_max_ms = inst->sync_conf.backoff_max * 1000,
 		.on_change = inst->enforcer ? cb_enforcer_ack_changed : NULL,
 		.on_change_ctx = inst->enforcer,
+		.audit = inst->audit,
 	};
 
 	if (!local && inst->sync_conf.interval < 1) {
@@ -491,6 +503,48 @@ static int parse_nas_table(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/** start_audit - the audit trail, in the store's database and audit { filename }. */
+static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_path)
+{
+	char err[512];
+	time_t now = time(NULL);
+	cb_audit_conf_t ac = {
+		.path = inst->audit_conf.filename, .db_path = db_path, .queue_max = inst->audit_conf.queue,
+		.syslog = inst->audit_conf.syslog, .log = core_log, .log_ctx = inst,
+	};
+
+	if (!inst->audit_conf.filename || !*inst->audit_conf.filename) {
+		WARN("rlm_cetbyod (%s): no audit { filename }: decisions are not written to an audit trail", inst->name);
+		return 0;
+	}
+	if (strcmp(inst->audit_conf.fsync, "batch") == 0) {
+		ac.fsync = CB_AUDIT_FSYNC_BATCH;
+	} else if (strcmp(inst->audit_conf.fsync, "none") == 0) {
+		ac.fsync = CB_AUDIT_FSYNC_NONE;
+	} else {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'audit { fsync }': accepted values are \"batch\" and "
+			      "\"none\"", inst->audit_conf.fsync);
+		return -1;
+	}
+	if (strcmp(inst->audit_conf.on_failure, "fail_open") == 0) {
+		ac.on_failure = CB_AUDIT_FAIL_OPEN;
+	} else if (strcmp(inst->audit_conf.on_failure, "fail_closed") == 0) {
+		ac.on_failure = CB_AUDIT_FAIL_CLOSED;
+	} else {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'audit { on_failure }': accepted values are "
+			      "\"fail_open\" and \"fail_closed\"", inst->audit_conf.on_failure);
+		return -1;
+	}
+	inst->audit = cb_audit_open(&ac, err, sizeof(err));
+	if (!inst->audit) {
+		cf_log_err_cs(conf, "Cannot open the audit trail 'audit { filename }' %s: %s", inst->audit_conf.filename, err);
+		return -1;
+	}
+	cb_store_status_put(inst->store, CB_AUDIT_STATUS_FILE, inst->audit_conf.filename, now);
+	cb_store_status_put(inst->store, CB_AUDIT_STATUS_TZ, inst->timezone, now);
+	return 0;
+}
+
 static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[512], buf[16];
@@ -526,6 +580,8 @@ static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	cb_store_status_put(inst->store, CB_STATUS_MODULE_STARTED, buf, now);
 	cb_store_status_put(inst->store, CB_STATUS_SOURCE, inst->source_name, now);
 
+	if (start_audit(inst, conf, path) < 0) return -1;
+
 	cb_das_conf_defaults(&econf.das);
 	econf.das.irt_ms = inst->enforce.initial_retransmit_ms;
 	econf.das.mrc = inst->enforce.max_transmissions;
@@ -533,6 +589,7 @@ static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	econf.das.log = core_log;
 	econf.das.log_ctx = inst;
 	econf.store = inst->store;
+	econf.audit = inst->audit;
 	if (inst->directory == DIRECTORY_LDAP && inst->enforce.watch_interval) {
 		econf.recheck = directory_recheck;
 		econf.recheck_ctx = inst;
@@ -574,6 +631,8 @@ static int mod_detach(void *instance)
 	cb_enforcer_stop(inst->enforcer);
 	inst->enforcer = NULL;
 	cetbyod_ldap_detach(inst);
+	cb_audit_close(inst->audit, 2000);
+	inst->audit = NULL;
 	cb_store_close(inst->store);
 	inst->store = NULL;
 	cb_ack_current_free(inst->acks);
@@ -740,7 +799,7 @@ static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char con
 	}
 	if (d->status == CB_STATUS_ONBOARD && inst->reply.onboarding_session_timeout) {
 		add_integer(request, inst->da_session_timeout, inst->reply.onboarding_session_timeout);
-	} else if (d->valid_until > now && d->status != CB_STATUS_REJECT) {
+	} else if (inst->reply.session_timeout_at_expiry && d->valid_until > now && d->status != CB_STATUS_REJECT) {
 		add_integer(request, inst->da_session_timeout, (uint32_t) (d->valid_until - now));
 	}
 }
@@ -862,7 +921,8 @@ static VALUE_PAIR *packet_attr(REQUEST *request, unsigned int attr)
  * to the reply's Class, which accounting echoes back.
  */
 static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
-			    char const *ack_email, cb_ack_record_t const *ack, time_t now)
+			    char const *ack_email, cb_ack_record_t const *ack, time_t now,
+			    char class_id[CB_CLASS_ID_LEN + 1])
 {
 	cb_store_decision_t rec;
 	char class_attr[CB_CLASS_ATTR_LEN + 1];
@@ -896,7 +956,40 @@ static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 	if (cb_store_class_format(rec.class_id, class_attr, sizeof(class_attr))) {
 		add_string(request, inst->da_class, class_attr);
 		RDEBUG2("Decision recorded as Class %s", class_attr);
+		strlcpy(class_id, rec.class_id, CB_CLASS_ID_LEN + 1);
 	}
+}
+
+/**
+ * audit_decision - the decision into the audit trail.  Returns false when
+ * the trail refuses (audit { on_failure = fail_closed } while it cannot be
+ * written): the caller must not admit.
+ */
+static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
+			   cb_ack_record_t const *ack, char const *class_id)
+{
+	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
+	char nas[CB_STORE_TEXT_MAX + 1];
+	VALUE_PAIR *vp;
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_DECISION, .identity = identity, .outer_identity = outer, .calling_station = calling,
+		.called_station = called, .nas = nas, .class_id = class_id, .status = cb_status_name(d->status),
+		.reason = cb_reason_name(d->reason), .ack_time = ack ? ack->ack_time : 0,
+		.policy_version = ack ? ack->policy_version : NULL, .expiry = d->valid_until,
+	};
+
+	if (!inst->audit) return true;
+	copy_value(packet_attr(request, PW_USER_NAME), outer, sizeof(outer));
+	copy_value(packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
+	copy_value(packet_attr(request, PW_CALLED_STATION_ID), called, sizeof(called));
+	vp = packet_attr(request, PW_NAS_IP_ADDRESS);
+	if (!vp) vp = packet_attr(request, PW_NAS_IDENTIFIER);
+	copy_value(vp, nas, sizeof(nas));
+	if (cb_audit_record(inst->audit, &ev) == CB_AUDIT_REFUSE) {
+		REDEBUG("The audit trail cannot be written and audit { on_failure = fail_closed }: refusing");
+		return false;
+	}
+	return true;
 }
 
 static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
@@ -913,6 +1006,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cb_ack_index_t *idx;
 	cb_ack_record_t const *ack = NULL;
 	char revoked_reason[CB_STORE_REASON_MAX + 1];
+	char class_id[CB_CLASS_ID_LEN + 1] = "";
 	time_t now = time(NULL);
 
 	if (!id_vp) {
@@ -930,6 +1024,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		memset(&d, 0, sizeof(d));
 		d.status = CB_STATUS_REJECT;
 		d.reason = CB_REASON_INVALID_IDENTITY;
+		audit_decision(inst, request, NULL, &d, NULL, NULL);
 		write_decision(inst, request, NULL, &d, NULL, now);
 		return RLM_MODULE_REJECT;
 	}
@@ -957,11 +1052,24 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	}
 
 	cb_policy_decide(&inst->pconf, &in, now, &d);
+	if (inst->audit && !cb_audit_admit_ok(inst->audit) && d.status != CB_STATUS_REJECT) {
+		d.status = CB_STATUS_REJECT;
+		d.reason = CB_REASON_AUDIT_UNAVAILABLE;
+		d.valid_until = 0;
+	}
+	if (d.status != CB_STATUS_REJECT) {
+		record_decision(inst, request, identity, &d, ack ? ack->email : (n_emails ? emails[0] : ""), ack, now,
+				class_id);
+	}
+	if (!audit_decision(inst, request, identity, &d, ack, class_id[0] ? class_id : NULL) &&
+	    d.status != CB_STATUS_REJECT) {
+		d.status = CB_STATUS_REJECT;
+		d.reason = CB_REASON_AUDIT_UNAVAILABLE;
+		d.valid_until = 0;
+		fr_pair_delete_by_num(&request->config, inst->da_class->attr, 0, TAG_ANY);
+	}
 	write_decision(inst, request, identity, &d, ack, now);
 	log_decision(request, identity, &d, ack);
-	if (d.status != CB_STATUS_REJECT) {
-		record_decision(inst, request, identity, &d, ack ? ack->email : (n_emails ? emails[0] : ""), ack, now);
-	}
 	cb_ack_index_unref(idx);	/* ack points into idx: not used after this. */
 
 	return decision_rcode(d.status);
@@ -987,6 +1095,30 @@ static uint64_t octets(REQUEST *request, unsigned int attr, unsigned int giga)
 	VALUE_PAIR *lo = packet_attr(request, attr), *hi = packet_attr(request, giga);
 
 	return cb_store_octets(lo ? lo->vp_integer : 0, hi ? hi->vp_integer : 0);
+}
+
+/** audit_session - a session start or stop into the audit trail, with the person from its Class. */
+static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const *a)
+{
+	cb_store_decision_t dec;
+	cb_store_session_t s;
+	cb_audit_event_t ev = {
+		.type = start ? CB_AUDIT_SESSION_START : CB_AUDIT_SESSION_STOP, .time = a->event_time,
+		.outer_identity = a->outer_identity, .calling_station = a->calling_station,
+		.called_station = a->called_station, .nas = a->nas, .class_id = a->class_id,
+		.acct_session_id = a->acct_session_id, .framed_ip = a->framed_ip, .stop_cause = a->stop_cause,
+		.has_octets = a->has_octets, .in_octets = a->in_octets, .out_octets = a->out_octets,
+	};
+
+	if (!inst->audit) return;
+	if (a->class_id && cb_store_decision_get(inst->store, a->class_id, &dec) == 0) ev.identity = dec.identity;
+	if (cb_store_session_get(inst->store, a->nas, a->acct_session_id, &s) == 0) {
+		ev.session_started = s.started;
+		ev.session_stopped = s.stopped;
+	}
+	if (!ev.session_started) ev.session_started = a->event_time;
+	if (!start && !ev.session_stopped) ev.session_stopped = a->event_time;
+	cb_audit_record(inst->audit, &ev);
 }
 
 static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *request)
@@ -1063,6 +1195,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 		REDEBUG("Cannot record accounting for session %s on %s in the state store", sid, nas);
 		return RLM_MODULE_FAIL;
 	}
+	if (status->vp_integer != PW_STATUS_ALIVE) audit_session(inst, status->vp_integer == PW_STATUS_START, &a);
 	RDEBUG2("Session %s on %s (%s): accounting %s recorded%s", sid, nas, calling,
 		status->vp_integer == PW_STATUS_START ? "Start" : status->vp_integer == PW_STATUS_STOP ? "Stop" : "Interim",
 		class_id[0] ? ", tied to its decision by Class" : ", no Class of ours");

@@ -11,6 +11,7 @@
 #include <freeradius-devel/modules.h>
 
 #include <cetbyod/ackindex.h>
+#include <cetbyod/audit.h>
 #include <cetbyod/enforcer.h>
 #include <cetbyod/store.h>
 #include <cetbyod/identity.h>
@@ -113,10 +114,18 @@ typedef struct {
 		uint32_t	watch_interval;
 	} enforce;
 	struct {
+		char const	*filename;
+		char const	*fsync;
+		char const	*on_failure;
+		uint32_t	queue;
+		bool		syslog;
+	} audit_conf;
+	struct {
 		char const	*staff_vlan;
 		char const	*onboarding_vlan;
 		char const	*restricted_vlan;
 		uint32_t	onboarding_session_timeout;
+		bool		session_timeout_at_expiry;
 	} reply;
 
 	/* Derived at instantiate. */
@@ -129,6 +138,7 @@ typedef struct {
 	cb_sync_t		*sync;
 	cetbyod_ldap_t		*ldap;		/* directory = ldap; NULL otherwise. */
 	cb_store_t		*store;		/* state_dir set; NULL otherwise. */
+	cb_audit_t		*audit;		/* With the store and audit { filename }. */
 	cb_enforcer_t		*enforcer;	/* With the store. */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;

@@ -78,6 +78,22 @@ static void sync_log(cb_sync_t *sync, cb_log_level_t level, char const *fmt, ...
 	sync->src->log(sync->src->log_ctx, level, "sync (%s): %s", sync->src->name, msg);
 }
 
+/** audit_sync - one audit record for a sync that changed something, was held or failed. */
+static void audit_sync(cb_sync_t *sync, char const *result, cb_ack_index_t const *idx, char const *detail)
+{
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_SYNC, .result = result, .detail = detail, .kind = sync->src->name,
+	};
+
+	if (!sync->conf.audit) return;
+	if (idx) {
+		ev.has_counts = true;
+		ev.people = (int64_t) cb_ack_index_count(idx);
+		ev.agreed = (int64_t) cb_ack_index_agreed(idx);
+	}
+	cb_audit_record(sync->conf.audit, &ev);
+}
+
 static void record_failure(cb_sync_t *sync, time_t now, char const *err)
 {
 	pthread_mutex_lock(&sync->mutex);
@@ -111,6 +127,7 @@ static void apply(cb_sync_t *sync, cb_ack_index_t *idx, time_t synced_at)
 	pthread_mutex_unlock(&sync->mutex);
 	sync_log(sync, CB_LOG_INFO, "%zu people on record, %zu with an agreement in force",
 		 cb_ack_index_count(idx), cb_ack_index_agreed(idx));
+	audit_sync(sync, "ok", idx, "");
 
 	if (sync->conf.snapshot_path &&
 	    cb_snapshot_save(sync->conf.snapshot_path, idx, synced_at, sync->src->name, err, sizeof(err)) < 0) {
@@ -151,6 +168,7 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 
 	if (hold && accept) sync_log(sync, CB_LOG_WARN, "applying a result an admin accepted: %s", msg);
 	if (hold && !accept) {
+		audit_sync(sync, "held", idx, msg);
 		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s; "
 			 "fix the source, or accept it with 'cetbyodctl confirm --mass-removal'", msg);
 	}
@@ -200,6 +218,7 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	cb_ack_builder_free(b);
 	if (!err[0]) snprintf(err, sizeof(err), "fetch failed");
 	record_failure(sync, now, err);
+	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
 	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
 	if (rcode == CB_FETCH_ERROR) return interval_ms;
 	return cb_backoff_delay_ms(sync->status.consecutive_failures - 1,

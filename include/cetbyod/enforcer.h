@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include <cetbyod/ackindex.h>
+#include <cetbyod/audit.h>
 #include <cetbyod/das.h>
 #include <cetbyod/policy.h>
 #include <cetbyod/store.h>
@@ -30,6 +31,7 @@ typedef struct {
 
 typedef struct {
 	cb_store_t		*store;		/* Shared with the caller; must outlive the enforcer. */
+	cb_audit_t		*audit;		/* Revocations and disconnect attempts are recorded here; may be NULL. */
 	cb_das_conf_t		das;
 	cb_enforcer_nas_t const	*nas;		/* Borrowed; must outlive the enforcer. */
 	size_t			num_nas;

@@ -43,6 +43,7 @@ typedef enum {
 	CB_REASON_DIRECTORY_UNAVAILABLE,
 	CB_REASON_PUPIL_WITHOUT_EXCEPTION,
 	CB_REASON_EXCEPTION_EXPIRED,
+	CB_REASON_AUDIT_UNAVAILABLE,	/* audit { on_failure = fail_closed } and the trail cannot be written. */
 	CB_REASON_MAX
 } cb_reason_t;
 

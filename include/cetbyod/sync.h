@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <cetbyod/ackindex.h>
+#include <cetbyod/audit.h>
 #include <cetbyod/source.h>
 #include <cetbyod/syncguard.h>
 
@@ -36,6 +37,7 @@ typedef struct {
 	cb_guard_conf_t	guard;			/* Mass-removal guard; max_removal_percent 100 = off. */
 	uint32_t	backoff_max_ms;		/* Cap of the retry backoff after temporary failures. */
 	cb_sync_change_fn_t on_change;		/* May be NULL. */
+	cb_audit_t	*audit;			/* Syncs that change something or fail are recorded; may be NULL. */
 	void		*on_change_ctx;
 } cb_sync_conf_t;
 

@@ -86,6 +86,11 @@ module_conf() {
 		agreement_question = \"$Q\"
 		agree_value = \"I agree\"
 	}
+	reply {
+		# Only the enforcer's Disconnect-Request ends sessions at expiry
+		# here, so the test sees it (not hostapd's Session-Timeout).
+		session_timeout_at_expiry = no
+	}
 	enforce {
 		burst_limit = 20
 		retry_interval = 2

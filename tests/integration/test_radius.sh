@@ -206,6 +206,37 @@ else
 	cb_fail "accounting Stop closes the session"
 fi
 
+# --- The audit trail ----------------------------------------------------------
+sleep 1
+if $CTL audit verify >/dev/null 2>&1; then cb_pass "audit: the hash chain verifies"; else cb_fail "audit: the hash chain verifies"; $CTL audit verify | sed 's/^/    # /'; fi
+q=$($CTL audit query --user alice --format json 2>&1)
+for t in decision session_start session_stop revoke reinstate; do
+	if printf '%s\n' "$q" | grep -q "\"type\": *\"$t\""; then cb_pass "audit: alice's $t is recorded"; else cb_fail "audit: alice's $t is recorded"; fi
+done
+if printf '%s\n' "$q" | grep -q '"by": *"tester"' && printf '%s\n' "$q" | grep -q '"why": *"lost phone"'; then
+	cb_pass "audit: the revocation records who did it and why"
+else
+	cb_fail "audit: the revocation records who did it and why"
+fi
+at=$(date -u +%Y-%m-%dT%H:%M:%SZ -d '-2 seconds')
+if $CTL audit query --ip 10.20.30.40 --at "$at" --format json 2>&1 | grep -q '"identity": *"alice"'; then
+	cb_pass "audit: who had 10.20.30.40 a moment ago: alice"
+else
+	cb_fail "audit: who had 10.20.30.40 a moment ago: alice"
+fi
+audit_file=$CB_TMP/log/cetbyod-audit.jsonl
+cp "$audit_file" "$CB_TMP/audit.copy"
+# Someone turns a refusal into an admission after the fact.
+line=$(grep -n '"type":"decision"' "$audit_file" | grep '"status":"reject"' | head -n 1 | cut -d: -f1)
+sed -i "${line}s/\"status\":\"reject\"/\"status\":\"admit\"/" "$CB_TMP/audit.copy"
+out=$($CTL audit verify --file "$CB_TMP/audit.copy" 2>&1); rc=$?
+if [ "$rc" -eq 5 ] && printf '%s\n' "$out" | grep -q "line $line"; then
+	cb_pass "audit: an edited record makes verify fail at that record (exit 5)"
+else
+	cb_fail "audit: an edited record makes verify fail at that record (rc $rc)"
+	printf '%s\n' "$out" | sed 's/^/    # /'
+fi
+
 # --- The file is re-read when it changes ----------------------------------
 printf 'bob@school.example\t%s\tby=office\n' "$(iso "$now")" >> "$acks"
 ok=

@@ -1,0 +1,640 @@
+/*
+ * ctl_audit.c - cetbyodctl's audit commands: verify the hash chain, query
+ * the trail (by person, device, address at a moment, NAS, SSID, time),
+ * export everything held about one person, and purge by retention.
+ *
+ * The trail itself is written by the module (rlm_cetbyod/audit.c, whose
+ * top comment explains the chain); these commands only read it, except
+ * purge, which deletes old rows from the store and from the audit table
+ * (never from the files: logrotate owns their retention).
+ *
+ * Every argument is checked before the store is opened: identities as the
+ * module normalises them, MACs in any common notation, times as RFC 3339
+ * or local "2026-11-24 10:14" in the module's zone (the status key
+ * module.timezone, else --tz, else Europe/London), days as a bounded
+ * decimal.  CSV output neutralises cells a spreadsheet would run as
+ * formulas (cb_audit_csv_cell).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cetbyod/audit.h>
+#include <cetbyod/tz.h>
+
+#include "ctl_audit.h"
+
+#define DEFAULT_TZ	"Europe/London"
+#define DAYS_MAX	36500
+
+char const ctl_audit_usage[] = "audit verify|query [OPTIONS]";
+char const ctl_audit_summary[] = "verify the audit trail's hash chain, or query it";
+char const ctl_audit_help[] =
+	"audit verify [--file FILE] [FILE...]\n"
+	"  Checks the hash chain of the audit trail: every record intact, in order,\n"
+	"  none removed, across rotated files.  Without FILE arguments it reads\n"
+	"  --file (default: the file the module reports, else "
+	CB_AUDIT_DEFAULT_FILE ")\n"
+	"  and its rotated copies FILE.N ... FILE.1 (compressed ones are skipped),\n"
+	"  and compares the last record with the store's copy.  Exits 5 and names\n"
+	"  the first bad record when the chain is broken.\n"
+	"\n"
+	"audit query [--user USER] [--mac MAC] [--ip ADDRESS [--at TIME]] [--nas NAS]\n"
+	"            [--ssid SSID] [--from TIME] [--to TIME] [--type TYPE]\n"
+	"            [--format table|json|csv] [--tz ZONE] [--limit N]\n"
+	"  Lists matching records, oldest first.  With --ip and --at: who held the\n"
+	"  address at that moment, from session start and stop records (a session\n"
+	"  whose stop never arrived holds it until another session takes it); a\n"
+	"  TIME without seconds covers that minute, a date that day.  TIME is RFC\n"
+	"  3339 (2026-11-24T10:14:00Z) or local (2026-11-24 10:14) in the module's\n"
+	"  time zone (--tz overrides).  CSV cells starting with = + - @ are\n"
+	"  prefixed with ' so that spreadsheets do not run them.  Exits 2 when\n"
+	"  nothing matches.\n";
+
+char const ctl_export_usage[] = "export --person USER";
+char const ctl_export_summary[] = "everything held about one person, as JSON (subject access)";
+char const ctl_export_help[] =
+	"Prints, as JSON, every decision, session, revocation, disconnect and\n"
+	"audit record the store holds for USER (normalised as the module does).\n"
+	"The audit files may hold older records than the store keeps.\n";
+
+char const ctl_purge_usage[] = "purge --older-than DAYS [--tz ZONE]";
+char const ctl_purge_summary[] = "delete records older than the retention period";
+char const ctl_purge_help[] =
+	"Deletes closed sessions, decisions no open session needs, finished\n"
+	"disconnects, ended revocations and audit rows older than DAYS calendar\n"
+	"days (1 to 36500) in the module's time zone.  The audit files are\n"
+	"rotated and expired by logrotate, not here.\n";
+
+static ctl_cmd_t const verify_cmd = {
+	"audit", "audit verify [--file FILE] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,
+	false, NULL
+};
+static ctl_cmd_t const query_cmd = {
+	"audit", "audit query [--user U] [--mac M] [--ip A [--at TIME]] [--nas N] [--ssid S] [--from T] [--to T] "
+	"[--type TYPE] [--format table|json|csv] [--tz ZONE] [--limit N]", "query the audit trail", ctl_audit_help,
+	false, NULL
+};
+static ctl_cmd_t const audit_cmd = {
+	"audit", ctl_audit_usage, ctl_audit_summary, ctl_audit_help, false, NULL
+};
+static ctl_cmd_t const export_cmd = {
+	"export", ctl_export_usage, ctl_export_summary, ctl_export_help, false, NULL
+};
+static ctl_cmd_t const purge_cmd = {
+	"purge", ctl_purge_usage, ctl_purge_summary, ctl_purge_help, true, NULL
+};
+
+/*
+ *	Shared helpers
+ */
+
+/** open_tz - --tz, else the module's zone from the store (when open), else Europe/London. */
+static int open_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz)
+{
+	char v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(64)];
+	char const *name = DEFAULT_TZ, *e = NULL;
+
+	if (arg) {
+		name = arg;
+	} else if (ctl->store && cb_store_status_get(ctl->store, CB_AUDIT_STATUS_TZ, v, sizeof(v), NULL) == 0 && v[0]) {
+		name = v;
+	}
+	if (strlen(name) > 64) return ctl_usage_err(ctl, cmd, "time zone name too long");
+	*tz = cb_tz_new(name, &e);
+	if (!*tz) return ctl_usage_err(ctl, cmd, "unknown time zone '%s'%s%s", ctl_safe(name, safe, sizeof(safe)),
+				       e ? ": " : "", e ? e : "");
+	return 0;
+}
+
+/**
+ * parse_when - a TIME argument.  *end gets the end of the period it names:
+ * the minute for "YYYY-MM-DD HH:MM", the day for a date, else *t.
+ */
+static int parse_when(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, cb_tz_t const *tz,
+		      time_t *t, time_t *end)
+{
+	char safe[CTL_SAFE_LEN(64)], cut[65];
+	size_t len = strlen(arg);
+
+	if (len > 64 || cb_time_parse(arg, len, tz, t) < 0) {
+		memcpy(cut, arg, len > 64 ? 64 : len);
+		cut[len > 64 ? 64 : len] = '\0';
+		return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a time: give RFC 3339 (2026-11-24T10:14:00Z) or "
+				     "local \"2026-11-24 10:14\" in %s", opt, ctl_safe(cut, safe, sizeof(safe)),
+				     cb_tz_name(tz));
+	}
+	*end = *t;
+	if (len == 16 && arg[10] == ' ' && arg[13] == ':') *end = *t + 59;
+	if (len == 10) {
+		time_t next = cb_tz_add_days(tz, *t, 1);
+
+		if (next > *t) *end = next - 1;
+	}
+	return 0;
+}
+
+/** parse_count - a decimal in [min, max] without sign, spaces or junk. */
+static int parse_count(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	char *end;
+	char safe[CTL_SAFE_LEN(32)], cut[33];
+	size_t len = strlen(arg);
+
+	errno = 0;
+	if (arg[0] >= '0' && arg[0] <= '9') {
+		*out = strtoul(arg, &end, 10);
+		if (errno == 0 && *end == '\0' && *out >= min && *out <= max) return 0;
+	}
+	memcpy(cut, arg, len > 32 ? 32 : len);
+	cut[len > 32 ? 32 : len] = '\0';
+	return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a number from %lu to %lu", opt,
+			     ctl_safe(cut, safe, sizeof(safe)), min, max);
+}
+
+/** text_opt - an optional bounded text argument. */
+static int text_opt(ctl_t *ctl, ctl_cmd_t const *cmd, char const *what, char const *arg)
+{
+	return arg ? ctl_text(ctl, cmd, what, arg, CB_STORE_TEXT_MAX) : 0;
+}
+
+/*
+ *	audit verify
+ */
+static json_object *verify_json(cb_audit_verify_t const *v, size_t skipped)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(v->bad == CB_AUDIT_OK));
+	json_object_object_add(o, "files", json_object_new_int64((int64_t) v->files));
+	json_object_object_add(o, "skipped_compressed", json_object_new_int64((int64_t) skipped));
+	json_object_object_add(o, "records", json_object_new_int64((int64_t) v->records));
+	json_object_object_add(o, "first_seq", json_object_new_int64((int64_t) v->first_seq));
+	json_object_object_add(o, "last_seq", json_object_new_int64((int64_t) v->last_seq));
+	if (v->bad != CB_AUDIT_OK) {
+		json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "file", ctl_jstr(v->file));
+		json_object_object_add(b, "line", json_object_new_int64((int64_t) v->line));
+		json_object_object_add(b, "seq", json_object_new_int64((int64_t) v->seq));
+		json_object_object_add(b, "found_seq", json_object_new_int64((int64_t) v->found_seq));
+		json_object_object_add(b, "message", ctl_jstr(v->message));
+		json_object_object_add(o, "bad", b);
+	}
+	return o;
+}
+
+/** verify_tail - compare the files' last record with the store's copy; fills v on a mismatch. */
+static void verify_tail(ctl_t *ctl, cb_audit_verify_t *v)
+{
+	char err[512], hash[CB_AUDIT_HASH_HEX + 1];
+	cb_audit_db_t *db = cb_audit_db_open(ctl->db, true, err, sizeof(err));
+	uint64_t seq = 0;
+
+	if (!db) return;
+	if (cb_audit_last(db, &seq, hash) == 0 &&
+	    (seq > v->last_seq || (seq == v->last_seq && strcmp(hash, v->last_hash) != 0))) {
+		v->bad = CB_AUDIT_BAD_TAIL;
+		v->seq = seq > v->last_seq ? v->last_seq + 1 : seq;
+		v->line = 0;
+		v->found_seq = 0;
+		if (seq > v->last_seq) {
+			snprintf(v->message, sizeof(v->message), "the store holds records up to seq %llu but the files end "
+				 "at seq %llu: records %llu to %llu were removed from the end", (unsigned long long) seq,
+				 (unsigned long long) v->last_seq, (unsigned long long) v->last_seq + 1,
+				 (unsigned long long) seq);
+		} else {
+			snprintf(v->message, sizeof(v->message), "the last record, seq %llu, differs from the store's copy",
+				 (unsigned long long) seq);
+		}
+	}
+	cb_audit_db_close(db);
+}
+
+static int audit_verify(ctl_t *ctl, int argc, char **argv)
+{
+	ctl_cmd_t const *cmd = &verify_cmd;
+	char const *file = NULL;
+	ctl_opt_t const opts[] = { { "file", &file, NULL }, { NULL, NULL, NULL } };
+	char *pos[64], **files = NULL, v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)];
+	cb_audit_verify_t res;
+	size_t n, nfiles = 0, skipped = 0;
+	int rc;
+
+	rc = ctl_parse(ctl, cmd, argc, argv, opts, pos, 64, &n);
+	if (rc) return rc;
+	if (n && file) return ctl_usage_err(ctl, cmd, "give --file or FILE arguments, not both");
+	if (n) {
+		rc = cb_audit_verify_files((char const *const *) pos, n, &res);
+	} else {
+		if (!file && ctl_open(ctl, false) == 0 &&
+		    cb_store_status_get(ctl->store, CB_AUDIT_STATUS_FILE, v, sizeof(v), NULL) == 0 && v[0]) file = v;
+		if (!file) file = CB_AUDIT_DEFAULT_FILE;
+		if (cb_audit_rotated_files(file, &files, &nfiles, &skipped) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+		if (nfiles == 0) {
+			cb_audit_files_free(files, nfiles);
+			return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no audit trail at %s (give --file)", ctl_safe(file, safe, sizeof(safe)));
+		}
+		rc = cb_audit_verify_files((char const *const *) files, nfiles, &res);
+		cb_audit_files_free(files, nfiles);
+		if (rc == 0) verify_tail(ctl, &res);
+	}
+	if (rc < 0) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "%s", ctl_safe(res.message, safe, sizeof(safe)));
+	if (ctl->json) {
+		ctl_print_json(verify_json(&res, skipped));
+	} else if (res.bad == CB_AUDIT_OK) {
+		printf("Chain intact: %llu record%s, seq %llu to %llu, in %zu file%s.\n",
+		       (unsigned long long) res.records, res.records == 1 ? "" : "s", (unsigned long long) res.first_seq,
+		       (unsigned long long) res.last_seq, res.files, res.files == 1 ? "" : "s");
+		if (res.first_seq > 1) printf("Records before seq %llu are in files no longer present.\n",
+					      (unsigned long long) res.first_seq);
+		if (skipped) printf("%zu compressed rotated file%s not checked.\n", skipped, skipped == 1 ? "" : "s");
+	}
+	if (res.bad == CB_AUDIT_OK) return CTL_EXIT_OK;
+	if (res.line) {
+		fprintf(stderr, "%s: audit chain BROKEN at %s line %llu (seq %llu): %s\n", ctl->prog,
+			ctl_safe(res.file, safe, sizeof(safe)), (unsigned long long) res.line, (unsigned long long) res.seq,
+			res.message);
+	} else {
+		fprintf(stderr, "%s: audit chain BROKEN (seq %llu): %s\n", ctl->prog, (unsigned long long) res.seq,
+			res.message);
+	}
+	return CTL_EXIT_AUDIT_BROKEN;
+}
+
+/*
+ *	audit query
+ */
+typedef enum { FMT_TABLE = 0, FMT_JSON, FMT_CSV } fmt_t;
+
+static void csv_row(char const *const *cells, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t need = 2 * strlen(cells[i]) + 4;
+		char *c = malloc(need);
+
+		if (c && cb_audit_csv_cell(cells[i], c, need)) fputs(c, stdout);
+		if (i + 1 < n) fputc(',', stdout);
+		free(c);
+	}
+	fputs("\r\n", stdout);
+}
+
+static char const *const row_headers[] = {
+	"seq", "time", "type", "user", "outer", "device", "nas", "ssid", "ip", "session", "status", "reason", "by",
+	"detail"
+};
+#define ROW_COLS (sizeof(row_headers) / sizeof(row_headers[0]))
+
+/** row_detail - the record's why, else detail, else stop_cause, else result, into buf. */
+static char const *row_detail(cb_audit_row_t const *r, char *buf, size_t len)
+{
+	static char const *const keys[] = { "why", "detail", "stop_cause", "result" };
+	json_object *o = json_tokener_parse(r->record), *v;
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (json_object_object_get_ex(o, keys[i], &v) && json_object_is_type(v, json_type_string)) {
+			snprintf(buf, len, "%s", json_object_get_string(v));
+			break;
+		}
+	}
+	json_object_put(o);
+	return buf;
+}
+
+static void row_cells(cb_audit_row_t const *r, char const **cells, char *seq, size_t seqlen, char *t, size_t tlen,
+		      char *detail, size_t dlen)
+{
+	snprintf(seq, seqlen, "%lld", (long long) r->seq);
+	cells[0] = seq;
+	cells[1] = ctl_time(r->time, t, tlen);
+	cells[2] = r->type;
+	cells[3] = r->identity;
+	cells[4] = r->outer_identity;
+	cells[5] = r->calling_station;
+	cells[6] = r->nas;
+	cells[7] = r->ssid;
+	cells[8] = r->framed_ip;
+	cells[9] = r->acct_session_id;
+	cells[10] = r->status;
+	cells[11] = r->reason;
+	cells[12] = r->by;
+	cells[13] = row_detail(r, detail, dlen);
+}
+
+static int print_rows(ctl_t *ctl, cb_audit_rows_t const *rows, fmt_t fmt)
+{
+	char const *cells[ROW_COLS];
+	char seq[32], t[32], detail[CB_AUDIT_FIELD_MAX + 1];
+	size_t i;
+
+	if (fmt == FMT_JSON) {
+		json_object *a = json_object_new_array();
+
+		for (i = 0; i < rows->count; i++) {
+			json_object *o = json_tokener_parse(rows->items[i].record);
+
+			json_object_array_add(a, o ? o : ctl_jstr(rows->items[i].record));
+		}
+		return ctl_print_json(a);
+	}
+	if (fmt == FMT_CSV) {
+		csv_row(row_headers, ROW_COLS);
+		for (i = 0; i < rows->count; i++) {
+			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), detail, sizeof(detail));
+			csv_row(cells, ROW_COLS);
+		}
+		return CTL_EXIT_OK;
+	}
+	if (rows->count == 0) {
+		printf("No matching audit records.\n");
+		return CTL_EXIT_OK;
+	} else {
+		ctl_table_t *tab = ctl_table_new(ROW_COLS, row_headers);
+
+		if (!tab) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+		for (i = 0; i < rows->count; i++) {
+			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), detail, sizeof(detail));
+			ctl_table_row(tab, cells);
+		}
+		ctl_table_print(tab, stdout, "");
+		ctl_table_free(tab);
+	}
+	return CTL_EXIT_OK;
+}
+
+static char const *const holder_headers[] = {
+	"user", "outer", "device", "nas", "session", "ssid", "ip", "started", "stopped", "note"
+};
+#define HOLDER_COLS (sizeof(holder_headers) / sizeof(holder_headers[0]))
+
+static char const *holder_note(cb_audit_holder_t const *h, char *buf, size_t len)
+{
+	char t[32];
+
+	if (h->stopped) snprintf(buf, len, "%s", h->certain ? "the only session with the address then" : "");
+	else if (h->superseded) snprintf(buf, len, "no stop recorded; address reused at %s", ctl_time(h->superseded, t, sizeof(t)));
+	else snprintf(buf, len, "no stop recorded (still open?)");
+	return buf;
+}
+
+static int print_holders(ctl_t *ctl, cb_audit_holders_t const *list, fmt_t fmt)
+{
+	char const *cells[HOLDER_COLS];
+	char t1[32], t2[32], note[128];
+	size_t i;
+	ctl_table_t *tab = NULL;
+	json_object *a = NULL;
+
+	if (fmt == FMT_JSON) a = json_object_new_array();
+	if (fmt == FMT_CSV) csv_row(holder_headers, HOLDER_COLS);
+	if (fmt == FMT_TABLE) {
+		if (list->count == 0) {
+			printf("Nobody held that address then, as far as the audit trail shows.\n");
+			return CTL_EXIT_OK;
+		}
+		tab = ctl_table_new(HOLDER_COLS, holder_headers);
+		if (!tab) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+	}
+	for (i = 0; i < list->count; i++) {
+		cb_audit_holder_t const *h = &list->items[i];
+
+		if (a) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "identity", ctl_jstr(h->identity));
+			json_object_object_add(o, "outer_identity", ctl_jstr(h->outer_identity));
+			json_object_object_add(o, "calling_station", ctl_jstr(h->calling_station));
+			json_object_object_add(o, "nas", ctl_jstr(h->nas));
+			json_object_object_add(o, "acct_session_id", ctl_jstr(h->acct_session_id));
+			json_object_object_add(o, "ssid", ctl_jstr(h->ssid));
+			json_object_object_add(o, "framed_ip", ctl_jstr(h->framed_ip));
+			json_object_object_add(o, "started", ctl_jtime(h->started));
+			json_object_object_add(o, "stopped", ctl_jtime(h->stopped));
+			json_object_object_add(o, "superseded", ctl_jtime(h->superseded));
+			json_object_object_add(o, "certain", json_object_new_boolean(h->certain));
+			json_object_array_add(a, o);
+			continue;
+		}
+		cells[0] = h->identity;
+		cells[1] = h->outer_identity;
+		cells[2] = h->calling_station;
+		cells[3] = h->nas;
+		cells[4] = h->acct_session_id;
+		cells[5] = h->ssid;
+		cells[6] = h->framed_ip;
+		cells[7] = ctl_time(h->started, t1, sizeof(t1));
+		cells[8] = h->stopped || tab ? ctl_time(h->stopped, t2, sizeof(t2)) : "";
+		cells[9] = holder_note(h, note, sizeof(note));
+		if (tab) ctl_table_row(tab, cells);
+		else csv_row(cells, HOLDER_COLS);
+	}
+	if (a) return ctl_print_json(a);
+	if (tab) {
+		ctl_table_print(tab, stdout, "");
+		ctl_table_free(tab);
+	}
+	return CTL_EXIT_OK;
+}
+
+typedef struct {
+	char const	*user, *mac, *ip, *at, *nas, *ssid, *from, *to, *type, *format, *tz, *limit;
+} query_args_t;
+
+/** query_check - every argument, before the store is opened. */
+static int query_check(ctl_t *ctl, query_args_t const *qa, fmt_t *fmt)
+{
+	ctl_cmd_t const *cmd = &query_cmd;
+	char mac[18], safe[CTL_SAFE_LEN(64)];
+	int rc;
+
+	*fmt = ctl->json ? FMT_JSON : FMT_TABLE;
+	if (qa->format) {
+		if (strcmp(qa->format, "table") == 0) *fmt = FMT_TABLE;
+		else if (strcmp(qa->format, "json") == 0) *fmt = FMT_JSON;
+		else if (strcmp(qa->format, "csv") == 0) *fmt = FMT_CSV;
+		else return ctl_usage_err(ctl, cmd, "--format must be table, json or csv");
+	}
+	if (qa->mac && !cb_audit_mac_normalise(qa->mac, mac)) {
+		return ctl_usage_err(ctl, cmd, "--mac: '%s' is not a MAC address (AA-BB-CC-DD-EE-FF, aa:bb:cc:dd:ee:ff, "
+				     "aabb.ccdd.eeff or aabbccddeeff)", ctl_safe(qa->mac, safe, sizeof(safe)));
+	}
+	if (qa->at && !qa->ip) return ctl_usage_err(ctl, cmd, "--at needs --ip: who held which address at that moment?");
+	if (qa->at && (qa->from || qa->to)) return ctl_usage_err(ctl, cmd, "--at does not go with --from or --to");
+	if (qa->type && cb_audit_type_from_name(qa->type) < 0) {
+		return ctl_usage_err(ctl, cmd, "--type: unknown record type '%s'", ctl_safe(qa->type, safe, sizeof(safe)));
+	}
+	if ((rc = text_opt(ctl, cmd, "--ip address", qa->ip)) || (rc = text_opt(ctl, cmd, "--nas value", qa->nas)) ||
+	    (rc = text_opt(ctl, cmd, "--ssid value", qa->ssid))) return rc;
+	if (qa->ip && strlen(qa->ip) > CB_STORE_IP_MAX) return ctl_usage_err(ctl, cmd, "--ip: not an address");
+	return 0;
+}
+
+static int audit_query(ctl_t *ctl, int argc, char **argv)
+{
+	ctl_cmd_t const *cmd = &query_cmd;
+	query_args_t qa = { 0 };
+	ctl_opt_t const opts[] = {
+		{ "user", &qa.user, NULL }, { "mac", &qa.mac, NULL }, { "ip", &qa.ip, NULL }, { "at", &qa.at, NULL },
+		{ "nas", &qa.nas, NULL }, { "ssid", &qa.ssid, NULL }, { "from", &qa.from, NULL }, { "to", &qa.to, NULL },
+		{ "type", &qa.type, NULL }, { "format", &qa.format, NULL }, { "tz", &qa.tz, NULL },
+		{ "limit", &qa.limit, NULL }, { NULL, NULL, NULL }
+	};
+	char identity[CB_IDENTITY_MAX + 1], err[512];
+	cb_audit_query_t q = { .any_type = true, .type = -1 };
+	cb_tz_t *tz = NULL;
+	cb_audit_db_t *db;
+	unsigned long limit = 0;
+	time_t at = 0, at_end = 0, ignore;
+	fmt_t fmt;
+	size_t n;
+	int rc;
+
+	rc = ctl_parse(ctl, cmd, argc, argv, opts, NULL, 0, &n);
+	if (rc) return rc;
+	if ((rc = query_check(ctl, &qa, &fmt)) != 0) return rc;
+	if (qa.user && (rc = ctl_identity(ctl, cmd, qa.user, identity)) != 0) return rc;
+	if (qa.limit && (rc = parse_count(ctl, cmd, "limit", qa.limit, 1, 100000, &limit)) != 0) return rc;
+	if ((rc = ctl_open(ctl, false)) != 0) return rc;
+	if ((rc = open_tz(ctl, cmd, qa.tz, &tz)) != 0) return rc;
+	if ((qa.at && (rc = parse_when(ctl, cmd, "at", qa.at, tz, &at, &at_end)) != 0) ||
+	    (qa.from && (rc = parse_when(ctl, cmd, "from", qa.from, tz, &q.from, &ignore)) != 0) ||
+	    (qa.to && (rc = parse_when(ctl, cmd, "to", qa.to, tz, &ignore, &q.to)) != 0) ||
+	    (qa.user && (rc = ctl_identity(ctl, cmd, qa.user, identity)) != 0)) {
+		cb_tz_free(tz);
+		return rc;
+	}
+	cb_tz_free(tz);
+	if (q.from && q.to && q.to < q.from) return ctl_usage_err(ctl, cmd, "--to is before --from");
+	db = cb_audit_db_open(ctl->db, true, err, sizeof(err));
+	if (!db) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+	if (qa.at) {
+		cb_audit_holders_t list;
+
+		if (cb_audit_ip_at(db, qa.ip, qa.nas, at, at_end, &list, err, sizeof(err)) < 0) {
+			cb_audit_db_close(db);
+			return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+		}
+		rc = print_holders(ctl, &list, fmt);
+		if (rc == CTL_EXIT_OK && list.count == 0) rc = CTL_EXIT_NOT_FOUND;
+		cb_audit_holders_free(&list);
+	} else {
+		cb_audit_rows_t rows;
+
+		q.identity = qa.user ? identity : NULL;
+		q.mac = qa.mac;
+		q.ip = qa.ip;
+		q.nas = qa.nas;
+		q.ssid = qa.ssid;
+		q.limit = limit;
+		if (qa.type) {
+			q.any_type = false;
+			q.type = cb_audit_type_from_name(qa.type);
+		}
+		if (cb_audit_query(db, &q, &rows, err, sizeof(err)) < 0) {
+			cb_audit_db_close(db);
+			return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+		}
+		rc = print_rows(ctl, &rows, fmt);
+		if (rc == CTL_EXIT_OK && rows.count == 0) rc = CTL_EXIT_NOT_FOUND;
+		cb_audit_rows_free(&rows);
+	}
+	cb_audit_db_close(db);
+	return rc;
+}
+
+int ctl_audit_main(ctl_t *ctl, int argc, char **argv)
+{
+	char safe[CTL_SAFE_LEN(64)];
+
+	if (argc == 0) return ctl_usage_err(ctl, &audit_cmd, "audit what? verify or query");
+	if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
+		printf("Usage: cetbyodctl [OPTIONS] %s\n\n%s\n\n%s", audit_cmd.usage, audit_cmd.summary, audit_cmd.help);
+		return CTL_HELP_SHOWN;
+	}
+	if (strcmp(argv[0], "verify") == 0) return audit_verify(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "query") == 0) return audit_query(ctl, argc - 1, argv + 1);
+	return ctl_usage_err(ctl, &audit_cmd, "unknown audit command '%s': verify or query",
+			     ctl_safe(strlen(argv[0]) > 64 ? "(too long)" : argv[0], safe, sizeof(safe)));
+}
+
+/*
+ *	export
+ */
+int ctl_export_main(ctl_t *ctl, int argc, char **argv)
+{
+	ctl_cmd_t const *cmd = &export_cmd;
+	char const *person = NULL;
+	ctl_opt_t const opts[] = { { "person", &person, NULL }, { NULL, NULL, NULL } };
+	char identity[CB_IDENTITY_MAX + 1], err[512];
+	cb_audit_db_t *db;
+	json_object *o;
+	size_t n;
+	int rc;
+
+	rc = ctl_parse(ctl, cmd, argc, argv, opts, NULL, 0, &n);
+	if (rc) return rc;
+	if (!person) return ctl_usage_err(ctl, cmd, "whose records? Give --person USER");
+	if ((rc = ctl_identity(ctl, cmd, person, identity)) != 0) return rc;
+	if ((rc = ctl_open(ctl, false)) != 0) return rc;
+	if ((rc = ctl_identity(ctl, cmd, person, identity)) != 0) return rc;
+	db = cb_audit_db_open(ctl->db, true, err, sizeof(err));
+	if (!db) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+	o = cb_audit_export_person(db, identity, err, sizeof(err));
+	cb_audit_db_close(db);
+	if (!o) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+	json_object_object_add(o, "exported_at", ctl_jtime(ctl->now));
+	return ctl_print_json(o);
+}
+
+/*
+ *	purge
+ */
+int ctl_purge_main(ctl_t *ctl, int argc, char **argv)
+{
+	ctl_cmd_t const *cmd = &purge_cmd;
+	char const *days_arg = NULL, *tz_arg = NULL;
+	ctl_opt_t const opts[] = { { "older-than", &days_arg, NULL }, { "tz", &tz_arg, NULL }, { NULL, NULL, NULL } };
+	char err[512], t[32];
+	unsigned long days;
+	cb_audit_db_t *db;
+	cb_tz_t *tz;
+	size_t n, store_removed = 0, audit_removed = 0;
+	time_t before;
+	int rc;
+
+	rc = ctl_parse(ctl, cmd, argc, argv, opts, NULL, 0, &n);
+	if (rc) return rc;
+	if (!days_arg) return ctl_usage_err(ctl, cmd, "how old? Give --older-than DAYS (the retention period)");
+	if ((rc = parse_count(ctl, cmd, "older-than", days_arg, 1, DAYS_MAX, &days)) != 0) return rc;
+	if ((rc = ctl_open(ctl, false)) != 0) return rc;
+	if ((rc = open_tz(ctl, cmd, tz_arg, &tz)) != 0) return rc;
+	before = cb_tz_add_days(tz, ctl->now, -(int) days);
+	cb_tz_free(tz);
+	if (before < 0) return ctl_err(ctl, CTL_EXIT_USAGE, "--older-than %lu reaches before 1970", days);
+	db = cb_audit_db_open(ctl->db, false, err, sizeof(err));
+	if (!db) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
+	rc = cb_audit_purge(db, before, &audit_removed, err, sizeof(err));
+	cb_audit_db_close(db);
+	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "%s; nothing was deleted", err);
+	if (cb_store_purge(ctl->store, before, &store_removed) < 0) {
+		return ctl_err(ctl, CTL_EXIT_STORE, "purged %zu audit rows, but could not purge the store %s", audit_removed,
+			       ctl->db);
+	}
+	if (ctl->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "before", ctl_jtime(before));
+		json_object_object_add(o, "store_rows", json_object_new_int64((int64_t) store_removed));
+		json_object_object_add(o, "audit_rows", json_object_new_int64((int64_t) audit_removed));
+		return ctl_print_json(o);
+	}
+	printf("Purged records older than %s: %zu store row%s, %zu audit row%s.\n", ctl_time(before, t, sizeof(t)),
+	       store_removed, store_removed == 1 ? "" : "s", audit_removed, audit_removed == 1 ? "" : "s");
+	return CTL_EXIT_OK;
+}

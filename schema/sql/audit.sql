@@ -1,0 +1,44 @@
+-- audit.sql - the audit table in cetbyod's state store (SQLite): a copy of
+-- the hash-chained audit trail, indexed for cetbyodctl's queries.
+--
+-- The JSON lines file the module writes is the record of authority; this
+-- table is an index of it.  The module's audit writer (rlm_cetbyod/audit.c)
+-- inserts each record here after the file holds it, on its own connection
+-- to the store's database, and runs this file (make turns it into a C
+-- string) when it attaches to a store that lacks the table.  Every
+-- statement is idempotent.
+--
+-- Conventions as in cetbyod.sql: times are UTC seconds; '' means absent.
+-- mac is the Calling-Station-Id normalised to AA-BB-CC-DD-EE-FF ('' when it
+-- is not a MAC); session_start/session_stop are the session's bounds as
+-- the record knows them (NULL when it does not), so that "who had this
+-- address at that moment" needs no join with sessions, which are purged
+-- on their own schedule.
+CREATE TABLE IF NOT EXISTS audit (
+	seq		INTEGER PRIMARY KEY,		-- the record's seq in the chain
+	time		INTEGER NOT NULL,
+	type		TEXT NOT NULL,			-- decision, session_start, ...
+	identity	TEXT NOT NULL DEFAULT '',
+	outer_identity	TEXT NOT NULL DEFAULT '',
+	calling_station	TEXT NOT NULL DEFAULT '',
+	mac		TEXT NOT NULL DEFAULT '',
+	nas		TEXT NOT NULL DEFAULT '',
+	ap		TEXT NOT NULL DEFAULT '',
+	ssid		TEXT NOT NULL DEFAULT '',
+	framed_ip	TEXT NOT NULL DEFAULT '',
+	acct_session_id	TEXT NOT NULL DEFAULT '',
+	status		TEXT NOT NULL DEFAULT '',
+	reason		TEXT NOT NULL DEFAULT '',
+	by		TEXT NOT NULL DEFAULT '',
+	session_start	INTEGER,
+	session_stop	INTEGER,
+	hash		TEXT NOT NULL CHECK (length(hash) = 64),
+	record		TEXT NOT NULL			-- the whole line, as written to the file
+);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
+CREATE INDEX IF NOT EXISTS audit_identity ON audit (identity, time);
+CREATE INDEX IF NOT EXISTS audit_mac ON audit (mac, time);
+CREATE INDEX IF NOT EXISTS audit_framed_ip ON audit (framed_ip, time);
+CREATE INDEX IF NOT EXISTS audit_nas ON audit (nas, time);
+CREATE INDEX IF NOT EXISTS audit_ssid ON audit (ssid, time);
+CREATE INDEX IF NOT EXISTS audit_session ON audit (nas, acct_session_id);

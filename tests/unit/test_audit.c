@@ -1,0 +1,809 @@
+/*
+ * test_audit.c - the audit trail: the chain and verify (an edited, deleted,
+ * reordered or cut-short line fails at that record), rotation, the writer
+ * with injected write and fsync failures (fail_open and fail_closed;
+ * nothing acknowledged is lost), the queries (who held an address at a
+ * moment across overlapping sessions), CSV neutralisation and purge.
+ *
+ * Each test works in its own temporary directory.  srcdir (set by make
+ * check) locates schema/sql/audit.sql.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cetbyod/audit.h>
+#include <cetbyod/store.h>
+
+#define T0	1795515240	/* 2026-11-24T10:14:00Z, a Tuesday. */
+
+static char dir[256];
+static char file[512];
+static char dbpath[512];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_audit.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/audit.jsonl", dir);
+	snprintf(dbpath, sizeof(dbpath), "%s/cetbyod.db", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/*
+ *	Injected I/O
+ */
+static int fail_write;		/* errno to fail write() with; 0: none. */
+static int fail_fsync;
+static int partial_once;	/* Write half of the next buffer, then fail. */
+
+static ssize_t t_write(void *ctx, int fd, void const *buf, size_t len)
+{
+	(void) ctx;
+	if (__atomic_load_n(&partial_once, __ATOMIC_SEQ_CST) && len > 1) {
+		__atomic_store_n(&partial_once, 0, __ATOMIC_SEQ_CST);
+		if (write(fd, buf, len / 2) < 0) return -1;
+		errno = ENOSPC;
+		return -1;
+	}
+	if (__atomic_load_n(&fail_write, __ATOMIC_SEQ_CST)) {
+		errno = __atomic_load_n(&fail_write, __ATOMIC_SEQ_CST);
+		return -1;
+	}
+	return write(fd, buf, len);
+}
+
+static int t_fsync(void *ctx, int fd)
+{
+	(void) ctx;
+	if (__atomic_load_n(&fail_fsync, __ATOMIC_SEQ_CST)) {
+		errno = EIO;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static cb_audit_t *open_trail(cb_audit_failure_t on_failure, size_t queue_max, bool with_db)
+{
+	cb_audit_conf_t conf = {
+		.path = file, .on_failure = on_failure, .queue_max = queue_max, .retry_ms = 5, .retry_max_ms = 20,
+		.io = { .write = t_write, .fsync = t_fsync }, .db_path = with_db ? dbpath : NULL
+	};
+	char err[512];
+	cb_audit_t *a = cb_audit_open(&conf, err, sizeof(err));
+
+	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
+	return a;
+}
+
+static void make_store(void)
+{
+	cb_store_conf_t conf = { .path = dbpath, .create = true };
+	char err[512];
+	cb_store_t *s = cb_store_open(&conf, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "cb_store_open: %s", err);
+	cb_store_close(s);
+}
+
+static void decision(cb_audit_t *a, char const *who, time_t t)
+{
+	cb_audit_event_t ev = { .type = CB_AUDIT_DECISION, .time = t, .identity = who, .outer_identity = "anonymous",
+				.calling_station = "aa:bb:cc:00:11:22", .called_station = "00-11-22-33-44-55:Staff",
+				.nas = "10.0.0.2", .status = "admit", .reason = "acknowledged", .ack_time = t - 86400,
+				.policy_version = "2026", .expiry = t + 3600 };
+
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_QUEUED);
+}
+
+/** write_trail - a trail of audit_start + n decisions, closed. */
+static void write_trail(int n)
+{
+	cb_audit_t *a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	int i;
+
+	for (i = 0; i < n; i++) decision(a, i % 2 ? "bob" : "alice", T0 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+}
+
+static int verify_one(char const *path, cb_audit_verify_t *v)
+{
+	char const *paths[1] = { path };
+
+	return cb_audit_verify_files(paths, 1, v);
+}
+
+/* Lines of the trail file, for tampering. */
+static char lines[64][4096];
+static size_t nlines;
+
+static void read_lines(void)
+{
+	FILE *fp = fopen(file, "r");
+
+	ck_assert_ptr_nonnull(fp);
+	nlines = 0;
+	while (nlines < 64 && fgets(lines[nlines], sizeof(lines[0]), fp)) nlines++;
+	fclose(fp);
+}
+
+/** write_lines - lines[0..n) in order given by idx (NULL: as they are); last_nl false cuts the final newline. */
+static void write_lines(size_t const *idx, size_t n, bool last_nl)
+{
+	FILE *fp = fopen(file, "w");
+	size_t i;
+
+	ck_assert_ptr_nonnull(fp);
+	for (i = 0; i < n; i++) {
+		char const *l = lines[idx ? idx[i] : i];
+
+		if (i == n - 1 && !last_nl) fwrite(l, 1, strlen(l) - 5, fp);
+		else fputs(l, fp);
+	}
+	fclose(fp);
+}
+
+START_TEST(chain_verifies)
+{
+	cb_audit_verify_t v;
+
+	write_trail(5);
+	ck_assert_int_eq(verify_one(file, &v), 0);
+	ck_assert_int_eq(v.bad, CB_AUDIT_OK);
+	ck_assert_uint_eq(v.records, 6);
+	ck_assert_uint_eq(v.first_seq, 1);
+	ck_assert_uint_eq(v.last_seq, 6);
+	read_lines();
+	ck_assert_uint_eq(nlines, 6);
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"type\":\"audit_start\""));
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"prev\":\"0000000000000000"));
+	ck_assert_ptr_nonnull(strstr(lines[1], "\"ssid\":\"Staff\""));
+	ck_assert_ptr_nonnull(strstr(lines[1], "\"ap\":\"00-11-22-33-44-55\""));
+	ck_assert_ptr_nonnull(strstr(lines[1], "\"time\":\"2026-11-24T10:14:00Z\""));
+}
+END_TEST
+
+START_TEST(edited_line_fails_there)
+{
+	cb_audit_verify_t v;
+	char *p;
+
+	write_trail(5);
+	read_lines();
+	p = strstr(lines[2], "\"bob\"");
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "\"eve\"", 5);
+	write_lines(NULL, nlines, true);
+	ck_assert_int_eq(verify_one(file, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_HASH);
+	ck_assert_uint_eq(v.line, 3);
+	ck_assert_uint_eq(v.seq, 3);
+	ck_assert_uint_eq(v.records, 2);
+}
+END_TEST
+
+START_TEST(edited_and_rehashed_fails_at_next)
+{
+	cb_audit_verify_t v;
+	json_object *o;
+	char hash[CB_AUDIT_HASH_HEX + 1];
+	char const *s;
+
+	write_trail(5);
+	read_lines();
+	o = json_tokener_parse(lines[2]);
+	ck_assert_ptr_nonnull(o);
+	json_object_object_add(o, "identity", json_object_new_string("eve"));
+	ck_assert_int_eq(cb_audit_line_hash(o, hash), 0);
+	json_object_object_add(o, "hash", json_object_new_string(hash));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	snprintf(lines[2], sizeof(lines[2]), "%s\n", s);
+	json_object_put(o);
+	write_lines(NULL, nlines, true);
+	ck_assert_int_eq(verify_one(file, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_LINK);
+	ck_assert_uint_eq(v.line, 4);
+	ck_assert_ptr_nonnull(strstr(v.message, "seq 3 was altered"));
+}
+END_TEST
+
+START_TEST(deleted_line_fails_there)
+{
+	size_t idx[] = { 0, 1, 3, 4, 5 };
+	cb_audit_verify_t v;
+
+	write_trail(5);
+	read_lines();
+	write_lines(idx, 5, true);
+	ck_assert_int_eq(verify_one(file, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_GAP);
+	ck_assert_uint_eq(v.line, 3);
+	ck_assert_uint_eq(v.seq, 3);
+	ck_assert_uint_eq(v.found_seq, 4);
+}
+END_TEST
+
+START_TEST(reordered_line_fails_there)
+{
+	size_t idx[] = { 0, 1, 3, 2, 4, 5 };
+	cb_audit_verify_t v;
+
+	write_trail(5);
+	read_lines();
+	write_lines(idx, 6, true);
+	ck_assert_int_eq(verify_one(file, &v), 1);
+	ck_assert_uint_eq(v.line, 3);
+	ck_assert_uint_eq(v.seq, 3);
+	ck_assert(v.bad == CB_AUDIT_BAD_GAP || v.bad == CB_AUDIT_BAD_ORDER);
+}
+END_TEST
+
+START_TEST(truncated_last_line_fails_there)
+{
+	cb_audit_verify_t v;
+
+	write_trail(5);
+	read_lines();
+	write_lines(NULL, nlines, false);
+	ck_assert_int_eq(verify_one(file, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TRUNCATED);
+	ck_assert_uint_eq(v.line, 6);
+	ck_assert_uint_eq(v.seq, 6);
+	ck_assert_uint_eq(v.records, 5);
+}
+END_TEST
+
+START_TEST(restart_cuts_unfinished_line_and_continues)
+{
+	cb_audit_verify_t v;
+	cb_audit_t *a;
+
+	write_trail(3);
+	read_lines();
+	write_lines(NULL, nlines, false);	/* A crash in the middle of seq 4. */
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	decision(a, "carol", T0 + 100);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(verify_one(file, &v), 0);
+	ck_assert_uint_eq(v.records, 5);	/* 1..3, then audit_start 4 and carol 5. */
+}
+END_TEST
+
+START_TEST(rotation_continues_the_chain)
+{
+	char rotated[600], **files;
+	size_t n, skipped;
+	cb_audit_verify_t v;
+	cb_audit_t *a;
+
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	decision(a, "alice", T0);
+	decision(a, "bob", T0 + 1);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	snprintf(rotated, sizeof(rotated), "%s.1", file);
+	ck_assert_int_eq(rename(file, rotated), 0);		/* logrotate */
+	decision(a, "carol", T0 + 2);				/* No SIGHUP: the writer notices. */
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+
+	/* Rotated while radiusd was down: the chain continues from file.1's last line. */
+	{
+		char r2[600];
+
+		snprintf(r2, sizeof(r2), "%s.2", file);
+		ck_assert_int_eq(rename(rotated, r2), 0);
+		ck_assert_int_eq(rename(file, rotated), 0);
+	}
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	cb_audit_reopen(a);					/* SIGHUP with nothing rotated: harmless. */
+	decision(a, "dave", T0 + 3);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+
+	ck_assert_int_eq(cb_audit_rotated_files(file, &files, &n, &skipped), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_ptr_nonnull(strstr(files[0], ".2"));
+	ck_assert_int_eq(cb_audit_verify_files((char const *const *) files, n, &v), 0);
+	ck_assert_uint_eq(v.records, 6);	/* start, alice, bob | carol | start, dave */
+	ck_assert_uint_eq(v.files, 3);
+
+	/* The oldest file gone (retention): the chain starts later, still valid. */
+	ck_assert_int_eq(cb_audit_verify_files((char const *const *) files + 1, n - 1, &v), 0);
+	ck_assert_uint_eq(v.first_seq, 4);
+
+	/* The first line of the newest file removed: caught at the file boundary. */
+	read_lines();
+	{
+		size_t idx[] = { 1 };
+
+		write_lines(idx, 1, true);
+	}
+	ck_assert_int_eq(cb_audit_verify_files((char const *const *) files, n, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_GAP);
+	ck_assert_str_eq(v.file, file);
+	ck_assert_uint_eq(v.line, 1);
+	ck_assert_uint_eq(v.seq, 5);
+	cb_audit_files_free(files, n);
+}
+END_TEST
+
+/** wait_failing - until the writer has failed at least once. */
+static void wait_failing(cb_audit_t *a)
+{
+	cb_audit_stats_t st;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		cb_audit_stats(a, &st);
+		if (st.failing) return;
+		usleep(2000);
+	}
+	ck_abort_msg("the writer never failed");
+}
+
+static size_t count_lines(void)
+{
+	read_lines();
+	return nlines;
+}
+
+START_TEST(fail_open_keeps_admitting_and_loses_nothing_acknowledged)
+{
+	cb_audit_stats_t st;
+	cb_audit_verify_t v;
+	cb_audit_t *a;
+
+	__atomic_store_n(&fail_write, ENOSPC, __ATOMIC_SEQ_CST);
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 4, false);		/* audit_start takes one place. */
+	wait_failing(a);
+	ck_assert(cb_audit_admit_ok(a));
+	decision(a, "alice", T0);
+	decision(a, "bob", T0 + 1);
+	decision(a, "carol", T0 + 2);
+	{
+		cb_audit_event_t ev = { .type = CB_AUDIT_DECISION, .time = T0 + 3, .identity = "dave" };
+
+		ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_DROPPED);
+	}
+	ck_assert(cb_audit_admit_ok(a));
+	ck_assert_int_eq(cb_audit_flush(a, 50), -1);
+	cb_audit_stats(a, &st);
+	ck_assert_uint_eq(st.written, 0);
+	ck_assert_uint_eq(st.queued, 4);
+	ck_assert_uint_eq(st.dropped, 1);
+	ck_assert(st.failing);
+	ck_assert_uint_eq(count_lines(), 0);			/* Nothing half-written. */
+
+	__atomic_store_n(&fail_write, 0, __ATOMIC_SEQ_CST);	/* Space again. */
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_stats(a, &st);
+	ck_assert(!st.failing);
+	ck_assert_uint_eq(st.written, 5);			/* audit_gap + the four queued. */
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(verify_one(file, &v), 0);
+	ck_assert_uint_eq(v.records, 5);
+	read_lines();
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"type\":\"audit_gap\""));
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"dropped\":1"));
+	ck_assert_ptr_nonnull(strstr(lines[4], "carol"));
+}
+END_TEST
+
+START_TEST(partial_write_and_fsync_failure_leave_no_trace)
+{
+	cb_audit_verify_t v;
+	cb_audit_stats_t st;
+	cb_audit_t *a;
+
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	__atomic_store_n(&partial_once, 1, __ATOMIC_SEQ_CST);
+	decision(a, "alice", T0);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);		/* Half written, cut back, retried. */
+	__atomic_store_n(&fail_fsync, 1, __ATOMIC_SEQ_CST);
+	decision(a, "bob", T0 + 1);
+	wait_failing(a);
+	__atomic_store_n(&fail_fsync, 0, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_stats(a, &st);
+	ck_assert_uint_ge(st.write_failures, 2);
+	ck_assert_uint_eq(st.written, 3);
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(verify_one(file, &v), 0);
+	ck_assert_uint_eq(v.records, 3);
+	ck_assert_uint_eq(count_lines(), 3);
+}
+END_TEST
+
+START_TEST(fail_closed_refuses_while_failing)
+{
+	cb_audit_event_t ev = { .type = CB_AUDIT_DECISION, .time = T0, .identity = "alice", .status = "reject",
+				.reason = "audit_unavailable" };
+	cb_audit_verify_t v;
+	cb_audit_t *a;
+
+	a = open_trail(CB_AUDIT_FAIL_CLOSED, 3, false);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	ck_assert(cb_audit_admit_ok(a));
+	__atomic_store_n(&fail_write, EIO, __ATOMIC_SEQ_CST);
+	decision(a, "alice", T0);				/* Healthy when queued. */
+	wait_failing(a);
+	ck_assert(!cb_audit_admit_ok(a));
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);	/* Queued all the same. */
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);	/* Full: not queued. */
+	__atomic_store_n(&fail_write, 0, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	ck_assert(cb_audit_admit_ok(a));
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(verify_one(file, &v), 0);
+	ck_assert_uint_eq(v.records, 5);			/* start, alice, 2 rejects, gap */
+}
+END_TEST
+
+START_TEST(close_reports_unwritten)
+{
+	cb_audit_t *a;
+	cb_audit_stats_t st;
+
+	__atomic_store_n(&fail_write, ENOSPC, __ATOMIC_SEQ_CST);
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	decision(a, "alice", T0);
+	wait_failing(a);
+	cb_audit_stats(a, &st);
+	ck_assert_uint_eq(st.written, 0);
+	cb_audit_close(a, 30);				/* Gives up; never acknowledged, so not "lost". */
+	__atomic_store_n(&fail_write, 0, __ATOMIC_SEQ_CST);
+	ck_assert_uint_eq(count_lines(), 0);
+}
+END_TEST
+
+/*
+ *	Queries
+ */
+static void session(cb_audit_t *a, char const *who, char const *mac, char const *id, char const *ip, time_t start,
+		    time_t stop)
+{
+	cb_audit_event_t ev = { .type = CB_AUDIT_SESSION_START, .time = start, .identity = who,
+				.calling_station = mac, .called_station = "00-11-22-33-44-55:Staff", .nas = "10.0.0.2",
+				.acct_session_id = id, .framed_ip = ip, .session_started = start };
+
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_QUEUED);
+	if (!stop) return;
+	ev.type = CB_AUDIT_SESSION_STOP;
+	ev.time = stop;
+	ev.session_stopped = stop;
+	ev.stop_cause = "User-Request";
+	ev.has_octets = true;
+	ev.in_octets = 1000;
+	ev.out_octets = 5000000000ULL;
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_QUEUED);
+}
+
+static cb_audit_db_t *query_db(void)
+{
+	char err[512];
+	cb_audit_db_t *db = cb_audit_db_open(dbpath, true, err, sizeof(err));
+
+	ck_assert_msg(db != NULL, "%s", err);
+	return db;
+}
+
+static void holders(cb_audit_db_t *db, char const *ip, time_t at, time_t end, cb_audit_holders_t *h)
+{
+	char err[512];
+
+	ck_assert_msg(cb_audit_ip_at(db, ip, NULL, at, end, h, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void build_sessions(void)
+{
+	cb_audit_t *a;
+
+	make_store();
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	/* 10.20.30.40: alice until 10:10, then bob from 10:12. */
+	session(a, "alice", "aa:bb:cc:00:00:01", "S1", "10.20.30.40", T0 - 74 * 60, T0 - 4 * 60);
+	session(a, "bob", "aa-bb-cc-00-00-02", "S2", "10.20.30.40", T0 - 2 * 60, T0 + 46 * 60);
+	/* 10.20.30.41: carol's Stop was lost; dave got the address at 09:30. */
+	session(a, "carol", "aabb.cc00.0003", "S3", "10.20.30.41", T0 - 134 * 60, 0);
+	session(a, "dave", "aabbcc000004", "S4", "10.20.30.41", T0 - 44 * 60, T0 + 60 * 60);
+	/* 10.20.30.42: two sessions at once (a roaming device and a stale one). */
+	session(a, "erin", "aa:bb:cc:00:00:05", "S5", "10.20.30.42", T0 - 74 * 60, T0 + 46 * 60);
+	session(a, "frank", "aa:bb:cc:00:00:06", "S6", "10.20.30.42", T0 - 14 * 60, T0 + 16 * 60);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+}
+
+START_TEST(ip_at_a_moment)
+{
+	cb_audit_holders_t h;
+	cb_audit_db_t *db;
+
+	build_sessions();
+	db = query_db();
+
+	holders(db, "10.20.30.40", T0, T0 + 59, &h);		/* 10:14 */
+	ck_assert_uint_eq(h.count, 1);
+	ck_assert_str_eq(h.items[0].identity, "bob");
+	ck_assert(h.items[0].certain);
+	ck_assert_int_eq(h.items[0].started, T0 - 120);
+	ck_assert_int_eq(h.items[0].stopped, T0 + 46 * 60);
+	cb_audit_holders_free(&h);
+
+	holders(db, "10.20.30.40", T0 - 4 * 60, 0, &h);	/* 10:10:00, alice's last second */
+	ck_assert_uint_eq(h.count, 1);
+	ck_assert_str_eq(h.items[0].identity, "alice");
+	cb_audit_holders_free(&h);
+
+	holders(db, "10.20.30.40", T0 - 3 * 60, 0, &h);	/* 10:11: nobody */
+	ck_assert_uint_eq(h.count, 0);
+	cb_audit_holders_free(&h);
+
+	holders(db, "10.20.30.41", T0 - 30 * 60, 0, &h);	/* 09:44: dave, not carol */
+	ck_assert_uint_eq(h.count, 1);
+	ck_assert_str_eq(h.items[0].identity, "dave");
+	cb_audit_holders_free(&h);
+
+	holders(db, "10.20.30.41", T0 - 60 * 60, 0, &h);	/* 09:14: carol, superseded later */
+	ck_assert_uint_eq(h.count, 1);
+	ck_assert_str_eq(h.items[0].identity, "carol");
+	ck_assert_int_eq(h.items[0].stopped, 0);
+	ck_assert_int_eq(h.items[0].superseded, T0 - 44 * 60);
+	ck_assert(!h.items[0].certain);
+	cb_audit_holders_free(&h);
+
+	holders(db, "10.20.30.42", T0, 0, &h);			/* both, latest start first */
+	ck_assert_uint_eq(h.count, 2);
+	ck_assert_str_eq(h.items[0].identity, "frank");
+	ck_assert_str_eq(h.items[1].identity, "erin");
+	ck_assert(!h.items[0].certain);
+	cb_audit_holders_free(&h);
+
+	holders(db, "10.99.99.99", T0, 0, &h);
+	ck_assert_uint_eq(h.count, 0);
+	cb_audit_holders_free(&h);
+	cb_audit_db_close(db);
+}
+END_TEST
+
+START_TEST(query_filters_export_and_purge)
+{
+	cb_audit_query_t q = { .any_type = true, .type = -1 };
+	cb_audit_rows_t rows;
+	cb_audit_db_t *db;
+	json_object *o, *arr;
+	char err[512];
+	size_t removed;
+
+	build_sessions();
+	db = query_db();
+	q.mac = "AA:BB:CC:00:00:04";
+	ck_assert_int_eq(cb_audit_query(db, &q, &rows, err, sizeof(err)), 0);
+	ck_assert_uint_eq(rows.count, 2);
+	ck_assert_str_eq(rows.items[0].identity, "dave");
+	ck_assert_str_eq(rows.items[0].type, "session_start");
+	ck_assert_str_eq(rows.items[1].type, "session_stop");
+	ck_assert_ptr_nonnull(strstr(rows.items[1].record, "\"out_octets\":5000000000"));
+	cb_audit_rows_free(&rows);
+
+	memset(&q, 0, sizeof(q));
+	q.any_type = true;
+	q.identity = "erin";
+	q.ssid = "Staff";
+	q.nas = "10.0.0.2";
+	q.from = T0;
+	ck_assert_int_eq(cb_audit_query(db, &q, &rows, err, sizeof(err)), 0);
+	ck_assert_uint_eq(rows.count, 1);				/* the stop only */
+	cb_audit_rows_free(&rows);
+
+	memset(&q, 0, sizeof(q));
+	q.type = CB_AUDIT_SESSION_STOP;
+	ck_assert_int_eq(cb_audit_query(db, &q, &rows, err, sizeof(err)), 0);
+	ck_assert_uint_eq(rows.count, 5);
+	cb_audit_rows_free(&rows);
+
+	q.mac = "not-a-mac";
+	ck_assert_int_eq(cb_audit_query(db, &q, &rows, err, sizeof(err)), -1);
+
+	o = cb_audit_export_person(db, "carol", err, sizeof(err));
+	ck_assert_msg(o != NULL, "%s", err);
+	ck_assert(json_object_object_get_ex(o, "audit", &arr));
+	ck_assert_uint_eq(json_object_array_length(arr), 1);
+	ck_assert(json_object_object_get_ex(o, "decisions", &arr));
+	ck_assert(json_object_object_get_ex(o, "sessions", &arr));
+	ck_assert(json_object_object_get_ex(o, "revocations", &arr));
+	json_object_put(o);
+	cb_audit_db_close(db);
+
+	/* Purge: everything that happened before 09:30 goes. */
+	{
+		cb_audit_db_t *w = cb_audit_db_open(dbpath, false, err, sizeof(err));
+		uint64_t seq;
+		char hash[CB_AUDIT_HASH_HEX + 1];
+
+		ck_assert_ptr_nonnull(w);
+		ck_assert_int_eq(cb_audit_purge(w, T0 - 44 * 60, &removed, err, sizeof(err)), 0);
+		ck_assert_uint_eq(removed, 3);	/* alice's and erin's starts, carol's start */
+		ck_assert_int_eq(cb_audit_purge(w, T0 - 44 * 60, &removed, err, sizeof(err)), 0);
+		ck_assert_uint_eq(removed, 0);
+		ck_assert_int_eq(cb_audit_last(w, &seq, hash), 0);
+		ck_assert_uint_eq(seq, 12);	/* audit_start + 11 */
+		cb_audit_db_close(w);
+	}
+	/* The file is untouched by purge: the chain still verifies. */
+	{
+		cb_audit_verify_t v;
+
+		ck_assert_int_eq(verify_one(file, &v), 0);
+		ck_assert_uint_eq(v.records, 12);
+	}
+}
+END_TEST
+
+START_TEST(db_ahead_of_file_keeps_the_gap_visible)
+{
+	cb_audit_verify_t v;
+	cb_audit_t *a;
+
+	make_store();
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	decision(a, "alice", T0);
+	decision(a, "bob", T0 + 1);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	read_lines();
+	write_lines(NULL, 2, true);		/* bob's line removed from the end */
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(verify_one(file, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_GAP);
+	ck_assert_uint_eq(v.line, 3);
+	ck_assert_uint_eq(v.seq, 3);
+}
+END_TEST
+
+START_TEST(csv_cells_are_neutralised)
+{
+	char out[64];
+
+	ck_assert(cb_audit_csv_cell("alice", out, sizeof(out)));
+	ck_assert_str_eq(out, "alice");
+	ck_assert(cb_audit_csv_cell("=HYPERLINK(\"http://x\")", out, sizeof(out)));
+	ck_assert_str_eq(out, "\"'=HYPERLINK(\"\"http://x\"\")\"");
+	ck_assert(cb_audit_csv_cell("+1", out, sizeof(out)));
+	ck_assert_str_eq(out, "'+1");
+	ck_assert(cb_audit_csv_cell("-2+3", out, sizeof(out)));
+	ck_assert_str_eq(out, "'-2+3");
+	ck_assert(cb_audit_csv_cell("@SUM(A1)", out, sizeof(out)));
+	ck_assert_str_eq(out, "'@SUM(A1)");
+	ck_assert(cb_audit_csv_cell("\tx", out, sizeof(out)));
+	ck_assert_str_eq(out, "'\tx");
+	ck_assert(cb_audit_csv_cell("a,b", out, sizeof(out)));
+	ck_assert_str_eq(out, "\"a,b\"");
+	ck_assert(cb_audit_csv_cell("line\nbreak", out, sizeof(out)));
+	ck_assert_str_eq(out, "\"line\nbreak\"");
+	ck_assert(cb_audit_csv_cell("", out, sizeof(out)));
+	ck_assert_str_eq(out, "");
+	ck_assert(cb_audit_csv_cell("a=b", out, sizeof(out)));
+	ck_assert_str_eq(out, "a=b");
+	ck_assert(!cb_audit_csv_cell("=\"\"\"\"", out, 8));
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(macs_normalise)
+{
+	char m[18];
+
+	ck_assert(cb_audit_mac_normalise("aa:bb:cc:dd:ee:ff", m));
+	ck_assert_str_eq(m, "AA-BB-CC-DD-EE-FF");
+	ck_assert(cb_audit_mac_normalise("AABB.CCDD.EEFF", m));
+	ck_assert_str_eq(m, "AA-BB-CC-DD-EE-FF");
+	ck_assert(cb_audit_mac_normalise("aabbccddeeff", m));
+	ck_assert(!cb_audit_mac_normalise("aabbccddeef", m));
+	ck_assert(!cb_audit_mac_normalise("aabbccddeeff00", m));
+	ck_assert(!cb_audit_mac_normalise(":aabbccddeeff", m));
+	ck_assert(!cb_audit_mac_normalise("aa::bbccddeeff", m));
+	ck_assert(!cb_audit_mac_normalise("gg:bb:cc:dd:ee:ff", m));
+}
+END_TEST
+
+START_TEST(hostile_text_is_recorded_safely)
+{
+	cb_audit_event_t ev = { .type = CB_AUDIT_DECISION, .time = T0, .identity = "bad\xff\xfe\"}\n{\"seq\":1",
+				.reason = "x" };
+	char big[3000];
+	cb_audit_verify_t v;
+	cb_audit_t *a;
+
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ev.detail = big;
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, false);
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_QUEUED);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(verify_one(file, &v), 0);
+	ck_assert_uint_eq(count_lines(), 2);
+	ck_assert_ptr_nonnull(strstr(lines[1], "\"truncated\":true"));
+	ck_assert_ptr_nonnull(strstr(lines[1], "bad\xef\xbf\xbd\xef\xbf\xbd\\\"}\\n{\\\"seq\\\":1"));
+}
+END_TEST
+
+START_TEST(schema_matches_file)
+{
+	char const *srcdir = getenv("srcdir");
+	char path[1024], *buf;
+	FILE *fp;
+	long len;
+
+	snprintf(path, sizeof(path), "%s/schema/sql/audit.sql", srcdir ? srcdir : ".");
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "cannot open %s", path);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = calloc(1, (size_t) len + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t) len, fp), (size_t) len);
+	fclose(fp);
+	ck_assert_str_eq(cb_audit_schema(), buf);
+	free(buf);
+}
+END_TEST
+
+static Suite *audit_suite(void)
+{
+	Suite *s = suite_create("audit");
+	TCase *tc = tcase_create("audit");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, chain_verifies);
+	tcase_add_test(tc, edited_line_fails_there);
+	tcase_add_test(tc, edited_and_rehashed_fails_at_next);
+	tcase_add_test(tc, deleted_line_fails_there);
+	tcase_add_test(tc, reordered_line_fails_there);
+	tcase_add_test(tc, truncated_last_line_fails_there);
+	tcase_add_test(tc, restart_cuts_unfinished_line_and_continues);
+	tcase_add_test(tc, rotation_continues_the_chain);
+	tcase_add_test(tc, fail_open_keeps_admitting_and_loses_nothing_acknowledged);
+	tcase_add_test(tc, partial_write_and_fsync_failure_leave_no_trace);
+	tcase_add_test(tc, fail_closed_refuses_while_failing);
+	tcase_add_test(tc, close_reports_unwritten);
+	tcase_add_test(tc, ip_at_a_moment);
+	tcase_add_test(tc, query_filters_export_and_purge);
+	tcase_add_test(tc, db_ahead_of_file_keeps_the_gap_visible);
+	tcase_add_test(tc, csv_cells_are_neutralised);
+	tcase_add_test(tc, macs_normalise);
+	tcase_add_test(tc, hostile_text_is_recorded_safely);
+	tcase_add_test(tc, schema_matches_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(audit_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
