@@ -14,35 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cetbyod/identity.h>
 #include "ctl.h"
 
 /** utf8_len - length of the valid UTF-8 sequence at p (before end), 0 when invalid; *cp the code point. */
 static size_t utf8_len(unsigned char const *p, unsigned char const *end, uint32_t *cp)
 {
-	uint32_t c = p[0], min;
-	size_t n, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2; c &= 0x1f; min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3; c &= 0x0f; min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4; c &= 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t) (end - p) < n) return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-	*cp = c;
-	return n;
+	return cb_utf8_decode(p, end, cp);
 }
 
 /** put_hex - "\xNN" for byte b at out + o; returns the new offset. */

@@ -119,6 +119,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include <cetbyod/identity.h>
 #include <cetbyod/audit.h>
 #include <cetbyod/store.h>
 #include <cetbyod/tz.h>
@@ -167,26 +168,9 @@ char const *cb_audit_schema(void)
 /** utf8_len - length of the valid UTF-8 sequence at p (before end), 0 when invalid. */
 static size_t utf8_len(unsigned char const *p, unsigned char const *end)
 {
-	uint32_t c = p[0], min;
-	size_t n, i;
+	uint32_t cp;
 
-	if (c < 0x80) return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2; c &= 0x1f; min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3; c &= 0x0f; min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4; c &= 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t) (end - p) < n) return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-	return n;
+	return cb_utf8_decode(p, end, &cp);
 }
 
 /**

@@ -22,36 +22,46 @@ char const *cb_identity_error(cb_identity_result_t result)
 	return "identity is invalid";
 }
 
-size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control)
+size_t cb_utf8_decode(unsigned char const *p, unsigned char const *end, uint32_t *cp)
 {
-	unsigned int cp;
+	uint32_t c = p[0], min;
 	size_t n;
 
-	*control = false;
-	if (p[0] < 0x80) {
-		if (p[0] < 0x20 || p[0] == 0x7f) *control = true;
+	if (c < 0x80) {
+		*cp = c;
 		return 1;
 	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+	if (c >= 0xc2 && c <= 0xdf) {
 		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		c &= 0x1f;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
 		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		c &= 0x0f;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
 		n = 4;
-		cp = p[0] & 0x07;
+		c &= 0x07;
+		min = 0x10000;
 	} else {
 		return 0;
 	}
 	if ((size_t) (end - p) < n) return 0;
 	for (size_t i = 1; i < n; i++) {
 		if ((p[i] & 0xc0) != 0x80) return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
+		c = (c << 6) | (p[i] & 0x3f);
 	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-	if (cp >= 0x80 && cp <= 0x9f) *control = true;
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+	*cp = c;
+	return n;
+}
+
+size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control)
+{
+	uint32_t cp = 0;
+	size_t n = cb_utf8_decode(p, end, &cp);
+
+	*control = n && (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f));
 	return n;
 }
 

@@ -52,6 +52,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include <cetbyod/identity.h>
 #include <cetbyod/policy.h>
 #include <cetbyod/store.h>
 
@@ -136,30 +137,7 @@ int cb_cmd_from_name(char const *name)
 /** utf8_char - length of the valid UTF-8 sequence at p (before end), 0 when invalid; *cp gets the code point. */
 static size_t utf8_char(unsigned char const *p, unsigned char const *end, uint32_t *cp)
 {
-	size_t n, i;
-	uint32_t c = p[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2; c &= 0x1f; min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3; c &= 0x0f; min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4; c &= 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t) (end - p) < n) return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-	*cp = c;
-	return n;
+	return cb_utf8_decode(p, end, cp);
 }
 
 bool cb_store_text_valid(char const *s, size_t max)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CB_IDENTITY_MAX 253	/* RFC 2865 attribute limit. */
 
@@ -48,6 +49,14 @@ char const *cb_identity_error(cb_identity_result_t result);
  * else identity@domain.  Returns false when neither applies or buf is short.
  */
 bool cb_identity_email(char const *identity, char const *domain, char *buf, size_t len);
+
+/**
+ * cb_utf8_decode - decode the UTF-8 sequence at p (p < end) into *cp.
+ * Returns its length, or 0 when it is invalid (overlong, a surrogate, past
+ * U+10FFFF, cut short); *cp is then unchanged.  The one UTF-8 decoder of the
+ * project.
+ */
+size_t cb_utf8_decode(unsigned char const *p, unsigned char const *end, uint32_t *cp);
 
 /**
  * cb_utf8_char_len - length of the valid UTF-8 sequence at p (p < end), 0
