@@ -234,20 +234,13 @@ cb_source_t *cb_ackfile_source_new(char const *filename, cb_tz_t const *tz, cb_l
 		snprintf(err, errlen, "no acknowledgements file name given");
 		return NULL;
 	}
-	src = calloc(1, sizeof(*src));
-	ctx = calloc(1, sizeof(*ctx));
-	if (!src || !ctx || !(ctx->filename = strdup(filename))) {
-		free(src);
-		free(ctx);
+	src = cb_source_new("file", ackfile_fetch, ackfile_free, sizeof(*ctx), log, log_ctx);
+	if (!src || !(((ackfile_ctx_t *) src->ctx)->filename = strdup(filename))) {
+		ackfile_free(src);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	ctx = src->ctx;
 	ctx->tz = tz;
-	src->name = "file";
-	src->fetch = ackfile_fetch;
-	src->free = ackfile_free;
-	src->ctx = ctx;
-	src->log = log;
-	src->log_ctx = log_ctx;
 	return src;
 }

@@ -671,20 +671,12 @@ cb_source_t *cb_forms_source_new(cb_forms_conf_t const *conf, cb_google_conf_t c
 	char esc[FORMS_ID_MAX * 3 + 1];
 
 	if (check_conf(conf, err, errlen) < 0) return NULL;
-	src = calloc(1, sizeof(*src));
-	c = calloc(1, sizeof(*c));
-	if (!src || !c) {
-		free(src);
-		free(c);
+	src = cb_source_new("forms", forms_fetch, forms_free, sizeof(*c), log, log_ctx);
+	if (!src) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	src->name = "forms";
-	src->fetch = forms_fetch;
-	src->free = forms_free;
-	src->ctx = c;
-	src->log = log;
-	src->log_ctx = log_ctx;
+	c = src->ctx;
 
 	c->page_size = conf->page_size ? conf->page_size : FORMS_PAGE_DEFAULT;
 	c->allow_unverified = conf->allow_unverified_email;

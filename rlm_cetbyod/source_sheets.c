@@ -983,20 +983,12 @@ cb_source_t *cb_sheets_source_new(cb_sheets_conf_t const *conf, cb_google_conf_t
 	char esc[SHEETS_ID_MAX * 3 + 1];
 
 	if (check_conf(conf, err, errlen) < 0) return NULL;
-	src = calloc(1, sizeof(*src));
-	c = calloc(1, sizeof(*c));
-	if (!src || !c) {
-		free(src);
-		free(c);
+	src = cb_source_new("sheets", sheets_fetch, sheets_free, sizeof(*c), log, log_ctx);
+	if (!src) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	src->name = "sheets";
-	src->fetch = sheets_fetch;
-	src->free = sheets_free;
-	src->ctx = c;
-	src->log = log;
-	src->log_ctx = log_ctx;
+	c = src->ctx;
 
 	c->block = conf->rows_per_request ? conf->rows_per_request : SHEETS_BLOCK_DEFAULT;
 	if (parse_range(conf->range, &c->range) < 0) {

@@ -53,4 +53,15 @@ struct cb_source {
 	void		*log_ctx;
 };
 
+typedef cb_fetch_result_t (*cb_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+					   bool full, unsigned int *retry_after, char *err, size_t errlen);
+
+/**
+ * cb_source_new - a source with its methods set and a zeroed private
+ * context of ctx_size bytes in src->ctx.  NULL (nothing allocated) when
+ * memory runs out.  free_fn must free src->ctx's contents, src->ctx and src.
+ */
+cb_source_t *cb_source_new(char const *name, cb_fetch_fn_t fetch, void (*free_fn)(cb_source_t *src),
+			   size_t ctx_size, cb_log_fn_t log, void *log_ctx);
+
 #endif
