@@ -473,6 +473,28 @@ static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *n
 			      cb_das_profile_names());
 		return -1;
 	}
+	/*
+	 *	mode and attributes override the profile's, in this NAS's own
+	 *	copy of it.
+	 */
+	if (cf_pair_find(cs, "mode") || cf_pair_find(cs, "attributes")) {
+		cb_das_profile_t *own = talloc(inst, cb_das_profile_t);
+		char err[256];
+
+		if (!own) return -1;
+		*own = *nas->das.profile;
+		if ((cp = cf_pair_find(cs, "mode")) && cb_das_mode_parse(cf_pair_value(cp), &own->mode) < 0) {
+			cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { mode }': accepted values are \"disconnect\", "
+				      "\"coa\" and \"coa-then-disconnect\"", cf_pair_value(cp), name);
+			return -1;
+		}
+		if ((cp = cf_pair_find(cs, "attributes")) &&
+		    cb_das_attrs_parse(cf_pair_value(cp), &own->attrs, err, sizeof(err)) < 0) {
+			cf_log_err_cs(cs, "Invalid value for 'nas %s { attributes }': %s", name, err);
+			return -1;
+		}
+		nas->das.profile = own;
+	}
 	if (port) {
 		p = strtoul(port, &end, 10);
 		if (*end || p < 1 || p > 65535) {
@@ -482,7 +504,6 @@ static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *n
 		}
 	}
 	nas->das.port = (uint16_t) p;
-	(void) inst;
 	return 0;
 }
 

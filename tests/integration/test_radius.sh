@@ -249,4 +249,41 @@ for _ in $(seq 1 50); do
 done
 if [ -n "$ok" ]; then cb_pass "an acknowledgement added to the file admits within seconds"; else cb_fail "an acknowledgement added to the file admits within seconds"; fi
 
+# --- Wrong options stop start-up with a message naming them ---------------------
+cb_stop_radiusd
+good=$CB_TMP/raddb/mods-available/cetbyod
+cp "$good" "$CB_TMP/cetbyod.good"
+conf_refused() {	# DESCRIPTION SED-EXPRESSION MESSAGE
+	sed -e "$2" "$CB_TMP/cetbyod.good" > "$good"
+	out=$(env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" 2>&1)
+	if [ $? -ne 0 ] && printf '%s\n' "$out" | grep -qF -- "$3"; then
+		cb_pass "start-up refused: $1"
+	else
+		cb_fail "start-up refused: $1 (expected \"$3\")"
+		printf '%s\n' "$out" | grep -iE 'invalid|error|cetbyod' | tail -n 3 | sed 's/^/    # /'
+	fi
+}
+conf_refused "unknown source" 's/source = file/source = gsheet/' \
+	"Invalid value \"gsheet\" for 'source': accepted values are \"file\", \"forms\" and \"sheets\""
+conf_refused "unknown unacknowledged action" 's/unacknowledged = onboard/unacknowledged = maybe/' \
+	"Invalid value \"maybe\" for 'policy { unacknowledged }': accepted values are \"onboard\" and \"reject\""
+conf_refused "unknown time zone" 's|timezone = "Europe/London"|timezone = "Europe/Londn"|' \
+	"Invalid value \"Europe/Londn\" for 'timezone'"
+conf_refused "bad effective_from" 's/effective_from = ""/effective_from = "1 September"/' \
+	"for 'policy { effective_from }'"
+conf_refused "missing acknowledgements file name" 's|filename = .*acknowledgements.*|filename = ""|' \
+	"'file { filename }' must name the acknowledgements file"
+conf_refused "bad audit on_failure" 's/on_failure = fail_open/on_failure = sometimes/' \
+	"for 'audit { on_failure }': accepted values are \"fail_open\" and \"fail_closed\""
+conf_refused "bad NAS mode" 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			mode = sometimes\n		}|' \
+	"Invalid value \"sometimes\" for 'nas ap1 { mode }'"
+sed -e 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			profile = rfc5176\n			mode = coa-then-disconnect\n		}|' \
+	"$CB_TMP/cetbyod.good" > "$good"
+if env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" >/dev/null 2>&1; then
+	cb_pass "a nas entry with mode = coa-then-disconnect is accepted"
+else
+	cb_fail "a nas entry with mode = coa-then-disconnect is accepted"
+fi
+cp "$CB_TMP/cetbyod.good" "$good"
+
 cb_finish
