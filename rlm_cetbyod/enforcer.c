@@ -12,14 +12,14 @@
  *        more people than burst_limit ─────┘ held                then failed
  *        until `cetbyodctl confirm`
  *
- * A pass runs every 250 ms (sooner when poked) and is cheap when there is
+ * A pass runs every 100 ms (sooner when poked) and is cheap when there is
  * nothing to do: it takes the CLI's commands, refreshes the revocation set
  * the request path reads, and sends what is due.  Expired decisions are
  * looked for once a second, stale sessions closed once a minute.
  *
  * Worked example: IT runs `cetbyodctl revoke alice --reason "lost phone"`.
  * The store records the revocation and queues an "enforce" command in one
- * transaction.  Within 250 ms the enforcer sees the new revocation, queues
+ * transaction.  Within 100 ms the enforcer sees the new revocation, queues
  * a Disconnect-Request for each of alice's active sessions, and sends them
  * in one batch (one poll loop, retransmitted per RFC 5080).  hostapd drops
  * the station and answers Disconnect-ACK; its accounting Stop closes the
@@ -44,7 +44,7 @@
 
 #include <cetbyod/enforcer.h>
 
-#define PASS_MS			250
+#define PASS_MS			100
 #define DUE_BATCH		256
 #define SCAN_LIMIT		100000
 

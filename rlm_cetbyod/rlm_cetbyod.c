@@ -80,7 +80,7 @@ static const CONF_PARSER forms_config[] = {
 	{ "agree_value", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, forms.agree_value), NULL },
 	{ "policy_version_question", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, forms.policy_version_question), "" },
 	{ "allowed_domain", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, forms.allowed_domain), NULL },
-	{ "page_size", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, forms.page_size), "1000" },
+	{ "page_size", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, forms.page_size), "2500" },
 	{ "allow_unverified_email", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, forms.allow_unverified_email), "no" },
 	CONF_PARSER_TERMINATOR
 };
@@ -569,7 +569,7 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[512], buf[16];
-	cb_store_conf_t sconf = { .path = path, .create = true, .log = core_log, .log_ctx = inst };
+	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .log = core_log, .log_ctx = inst };
 	cb_enforcer_conf_t econf = {
 		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
 		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,

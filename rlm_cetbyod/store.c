@@ -1536,7 +1536,8 @@ static void tighten_mode(char const *path, cb_log_fn_t log, void *log_ctx)
 }
 
 /** sq_configure - per-connection settings; 0 or -1 (err set). */
-static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, char *err, size_t errlen)
+static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, bool fast_sync, char *err,
+			size_t errlen)
 {
 	sqlite3_stmt *st;
 	int ok;
@@ -1553,7 +1554,13 @@ static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, cha
 	if (!ok) snprintf(err, errlen, "%s: cannot use WAL journal mode: %s", path, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	if (!ok) return -1;
-	return exec_sql(db, "PRAGMA synchronous = FULL", "setting synchronous", err, errlen, path);
+	/*
+	 *	FULL: every commit is on disk before it returns.  NORMAL (fast_sync,
+	 *	for the module's request path): in WAL mode a commit survives a
+	 *	crash of the process, but the last ones may be lost on power loss.
+	 */
+	return exec_sql(db, fast_sync ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+			"setting synchronous", err, errlen, path);
 }
 
 static cb_store_ops_t const sq_ops = {
@@ -1617,7 +1624,7 @@ static cb_store_backend_t *sq_open(cb_store_conf_t const *conf, char *err, size_
 		snprintf(err, errlen, "%s: %s", conf->path, be->db ? sqlite3_errmsg(be->db) : "out of memory");
 		goto fail;
 	}
-	if (sq_configure(be->db, conf->path, conf->busy_timeout_ms, err, errlen) < 0) goto fail;
+	if (sq_configure(be->db, conf->path, conf->busy_timeout_ms, conf->fast_sync, err, errlen) < 0) goto fail;
 	if (sq_schema(be->db, conf->path, err, errlen) < 0) goto fail;
 	return be;
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # test-all.sh - set everything up on a fresh Debian 12 machine and run the
 # whole test suite: unit and integration tests in a normal build, again in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build, the unit tests under
-# valgrind, and make distcheck.  Run as root from the top of the source tree.
+# AddressSanitizer + UndefinedBehaviorSanitizer build, the benchmark's short
+# mode, the unit tests under valgrind, and make distcheck.  Run as root from the top of the source tree.
 #
 #   SKIP_SETUP=1   do not run scripts/setup-debian.sh (packages already there)
 set -eu
@@ -54,6 +54,9 @@ run_check "$top/_build/normal"
 
 run_build "$top/_build/sanitizers" --enable-sanitizers
 run_check "$top/_build/sanitizers"
+
+echo "==> benchmark, short mode (checks that it runs; figures in bench/README.md)"
+make -C "$top/_build/normal" bench-quick
 
 echo "==> unit tests under valgrind"
 make -C "$top/_build/normal" check-valgrind

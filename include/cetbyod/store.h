@@ -96,6 +96,9 @@ typedef struct {
 	char const	*path;			/* The database file. */
 	bool		create;			/* Create it (and its schema) when missing. */
 	unsigned int	busy_timeout_ms;	/* How long a call waits for another writer; 0: 5000. */
+	bool		fast_sync;		/* synchronous = NORMAL: no fsync per commit (crash-safe in WAL,
+						 * the last commits may be lost on power loss).  The module's request
+						 * path uses it; cetbyodctl does not. */
 	cb_log_fn_t	log;			/* Where errors go; NULL: nowhere. */
 	void		*log_ctx;
 } cb_store_conf_t;

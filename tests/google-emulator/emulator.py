@@ -2382,6 +2382,9 @@ class Server(ThreadingHTTPServer):
         # The TLS handshake runs here, in the connection's own thread, so a
         # slow or hostile client cannot stall the accept loop.
         request.settimeout(30)
+        # Answers go out in more than one write (headers, then body): without
+        # TCP_NODELAY, Nagle and delayed ACKs hold each one ~40 ms.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
