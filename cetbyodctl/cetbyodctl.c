@@ -18,13 +18,19 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cetbyod/audit.h>
+#include <cetbyod/tz.h>
+
 #include "ctl.h"
+
+#define DEFAULT_TZ	"Europe/London"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -404,4 +410,68 @@ int main(int argc, char **argv)
 	rc = cmd->run(&ctl, argc - i - 1, argv + i + 1);
 	cb_store_close(ctl.store);
 	return rc == CTL_HELP_SHOWN ? CTL_EXIT_OK : rc;
+}
+
+/* ctl_tz - --tz, else the module's zone from the store (when open), else Europe/London. */
+int ctl_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz)
+{
+	char v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(64)];
+	char const *name = DEFAULT_TZ, *e = NULL;
+
+	if (arg) {
+		name = arg;
+	} else if (ctl->store && cb_store_status_get(ctl->store, CB_AUDIT_STATUS_TZ, v, sizeof(v), NULL) == 0 && v[0]) {
+		name = v;
+	}
+	if (strlen(name) > 64) return ctl_usage_err(ctl, cmd, "time zone name too long");
+	*tz = cb_tz_new(name, &e);
+	if (!*tz) return ctl_usage_err(ctl, cmd, "unknown time zone '%s'%s%s", ctl_safe(name, safe, sizeof(safe)),
+				       e ? ": " : "", e ? e : "");
+	return 0;
+}
+
+/**
+ * ctl_when - a TIME argument.  *end gets the end of the period it names:
+ * the minute for "YYYY-MM-DD HH:MM", the day for a date, else *t.
+ */
+int ctl_when(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, cb_tz_t const *tz,
+		      time_t *t, time_t *end)
+{
+	char safe[CTL_SAFE_LEN(64)], cut[65];
+	size_t len = strlen(arg);
+
+	if (len > 64 || cb_time_parse(arg, len, tz, t) < 0) {
+		memcpy(cut, arg, len > 64 ? 64 : len);
+		cut[len > 64 ? 64 : len] = '\0';
+		return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a time: give RFC 3339 (2026-11-24T10:14:00Z) or "
+				     "local \"2026-11-24 10:14\" in %s", opt, ctl_safe(cut, safe, sizeof(safe)),
+				     cb_tz_name(tz));
+	}
+	*end = *t;
+	if (len == 16 && arg[10] == ' ' && arg[13] == ':') *end = *t + 59;
+	if (len == 10) {
+		time_t next = cb_tz_add_days(tz, *t, 1);
+
+		if (next > *t) *end = next - 1;
+	}
+	return 0;
+}
+
+/* ctl_count - a decimal in [min, max] without sign, spaces or junk. */
+int ctl_count(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	char *end;
+	char safe[CTL_SAFE_LEN(32)], cut[33];
+	size_t len = strlen(arg);
+
+	errno = 0;
+	if (arg[0] >= '0' && arg[0] <= '9') {
+		*out = strtoul(arg, &end, 10);
+		if (errno == 0 && *end == '\0' && *out >= min && *out <= max) return 0;
+	}
+	memcpy(cut, arg, len > 32 ? 32 : len);
+	cut[len > 32 ? 32 : len] = '\0';
+	return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a number from %lu to %lu", opt,
+			     ctl_safe(cut, safe, sizeof(safe)), min, max);
 }

@@ -19,6 +19,7 @@
 
 #include <cetbyod/identity.h>
 #include <cetbyod/store.h>
+#include <cetbyod/tz.h>
 
 /* Exit codes: documented in --help and cetbyodctl(8); scripts rely on them. */
 #define CTL_EXIT_OK		0	/* Done. */
@@ -97,6 +98,24 @@ int ctl_identity(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, char *out);
 
 /** ctl_text - a reason or name: 1..max bytes of UTF-8 without control characters. */
 int ctl_text(ctl_t *ctl, ctl_cmd_t const *cmd, char const *what, char const *arg, size_t max);
+
+/** ctl_when_effective - one sentence: when a running module acts on what was just written ("disconnects them"). */
+void ctl_when_effective(ctl_t *ctl, char const *what);
+
+/** ctl_tz - --tz (arg), else the module's zone (status module.timezone), else Europe/London. */
+int ctl_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz);
+
+/**
+ * ctl_when - a TIME argument of option opt: RFC 3339, or local "YYYY-MM-DD
+ * HH:MM" or "YYYY-MM-DD" in tz.  *end gets the last second of the period
+ * it names (the minute, the day), else *t.
+ */
+int ctl_when(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, cb_tz_t const *tz, time_t *t,
+	     time_t *end);
+
+/** ctl_count - a decimal in [min, max] without sign, spaces or junk, for option opt. */
+int ctl_count(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, unsigned long min,
+	      unsigned long max, unsigned long *out);
 
 /** ctl_by - who is acting: --by, else $SUDO_USER, $USER, $LOGNAME, the login name, "uid:N". */
 int ctl_by(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, char *out, size_t len);

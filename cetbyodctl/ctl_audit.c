@@ -24,7 +24,6 @@
 
 #include "ctl_audit.h"
 
-#define DEFAULT_TZ	"Europe/London"
 #define DAYS_MAX	36500
 
 char const ctl_audit_usage[] = "audit verify|query [OPTIONS]";
@@ -88,70 +87,6 @@ static ctl_cmd_t const purge_cmd = {
 /*
  *	Shared helpers
  */
-
-/** open_tz - --tz, else the module's zone from the store (when open), else Europe/London. */
-static int open_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz)
-{
-	char v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(64)];
-	char const *name = DEFAULT_TZ, *e = NULL;
-
-	if (arg) {
-		name = arg;
-	} else if (ctl->store && cb_store_status_get(ctl->store, CB_AUDIT_STATUS_TZ, v, sizeof(v), NULL) == 0 && v[0]) {
-		name = v;
-	}
-	if (strlen(name) > 64) return ctl_usage_err(ctl, cmd, "time zone name too long");
-	*tz = cb_tz_new(name, &e);
-	if (!*tz) return ctl_usage_err(ctl, cmd, "unknown time zone '%s'%s%s", ctl_safe(name, safe, sizeof(safe)),
-				       e ? ": " : "", e ? e : "");
-	return 0;
-}
-
-/**
- * parse_when - a TIME argument.  *end gets the end of the period it names:
- * the minute for "YYYY-MM-DD HH:MM", the day for a date, else *t.
- */
-static int parse_when(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, cb_tz_t const *tz,
-		      time_t *t, time_t *end)
-{
-	char safe[CTL_SAFE_LEN(64)], cut[65];
-	size_t len = strlen(arg);
-
-	if (len > 64 || cb_time_parse(arg, len, tz, t) < 0) {
-		memcpy(cut, arg, len > 64 ? 64 : len);
-		cut[len > 64 ? 64 : len] = '\0';
-		return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a time: give RFC 3339 (2026-11-24T10:14:00Z) or "
-				     "local \"2026-11-24 10:14\" in %s", opt, ctl_safe(cut, safe, sizeof(safe)),
-				     cb_tz_name(tz));
-	}
-	*end = *t;
-	if (len == 16 && arg[10] == ' ' && arg[13] == ':') *end = *t + 59;
-	if (len == 10) {
-		time_t next = cb_tz_add_days(tz, *t, 1);
-
-		if (next > *t) *end = next - 1;
-	}
-	return 0;
-}
-
-/** parse_count - a decimal in [min, max] without sign, spaces or junk. */
-static int parse_count(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg, unsigned long min,
-		       unsigned long max, unsigned long *out)
-{
-	char *end;
-	char safe[CTL_SAFE_LEN(32)], cut[33];
-	size_t len = strlen(arg);
-
-	errno = 0;
-	if (arg[0] >= '0' && arg[0] <= '9') {
-		*out = strtoul(arg, &end, 10);
-		if (errno == 0 && *end == '\0' && *out >= min && *out <= max) return 0;
-	}
-	memcpy(cut, arg, len > 32 ? 32 : len);
-	cut[len > 32 ? 32 : len] = '\0';
-	return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a number from %lu to %lu", opt,
-			     ctl_safe(cut, safe, sizeof(safe)), min, max);
-}
 
 /** text_opt - an optional bounded text argument. */
 static int text_opt(ctl_t *ctl, ctl_cmd_t const *cmd, char const *what, char const *arg)
@@ -499,12 +434,12 @@ static int audit_query(ctl_t *ctl, int argc, char **argv)
 	if (rc) return rc;
 	if ((rc = query_check(ctl, &qa, &fmt)) != 0) return rc;
 	if (qa.user && (rc = ctl_identity(ctl, cmd, qa.user, identity)) != 0) return rc;
-	if (qa.limit && (rc = parse_count(ctl, cmd, "limit", qa.limit, 1, 100000, &limit)) != 0) return rc;
+	if (qa.limit && (rc = ctl_count(ctl, cmd, "limit", qa.limit, 1, 100000, &limit)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
-	if ((rc = open_tz(ctl, cmd, qa.tz, &tz)) != 0) return rc;
-	if ((qa.at && (rc = parse_when(ctl, cmd, "at", qa.at, tz, &at, &at_end)) != 0) ||
-	    (qa.from && (rc = parse_when(ctl, cmd, "from", qa.from, tz, &q.from, &ignore)) != 0) ||
-	    (qa.to && (rc = parse_when(ctl, cmd, "to", qa.to, tz, &ignore, &q.to)) != 0) ||
+	if ((rc = ctl_tz(ctl, cmd, qa.tz, &tz)) != 0) return rc;
+	if ((qa.at && (rc = ctl_when(ctl, cmd, "at", qa.at, tz, &at, &at_end)) != 0) ||
+	    (qa.from && (rc = ctl_when(ctl, cmd, "from", qa.from, tz, &q.from, &ignore)) != 0) ||
+	    (qa.to && (rc = ctl_when(ctl, cmd, "to", qa.to, tz, &ignore, &q.to)) != 0) ||
 	    (qa.user && (rc = ctl_identity(ctl, cmd, qa.user, identity)) != 0)) {
 		cb_tz_free(tz);
 		return rc;
@@ -611,9 +546,9 @@ int ctl_purge_main(ctl_t *ctl, int argc, char **argv)
 	rc = ctl_parse(ctl, cmd, argc, argv, opts, NULL, 0, &n);
 	if (rc) return rc;
 	if (!days_arg) return ctl_usage_err(ctl, cmd, "how old? Give --older-than DAYS (the retention period)");
-	if ((rc = parse_count(ctl, cmd, "older-than", days_arg, 1, DAYS_MAX, &days)) != 0) return rc;
+	if ((rc = ctl_count(ctl, cmd, "older-than", days_arg, 1, DAYS_MAX, &days)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
-	if ((rc = open_tz(ctl, cmd, tz_arg, &tz)) != 0) return rc;
+	if ((rc = ctl_tz(ctl, cmd, tz_arg, &tz)) != 0) return rc;
 	before = cb_tz_add_days(tz, ctl->now, -(int) days);
 	cb_tz_free(tz);
 	if (before < 0) return ctl_err(ctl, CTL_EXIT_USAGE, "--older-than %lu reaches before 1970", days);

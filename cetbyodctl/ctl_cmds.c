@@ -24,6 +24,7 @@
 
 #include "ctl.h"
 #include "ctl_audit.h"
+#include "ctl_people.h"
 
 #define STATUS_LIST_MAX		20	/* Rows of each list in `status`. */
 #define STATUS_ATTENTION_MAX	8
@@ -49,8 +50,7 @@ static json_object *jrunning(int state)
 	return state < 0 ? NULL : json_object_new_boolean(state);
 }
 
-/** when_effective - one sentence: when a running module acts on what was just written. */
-static void when_effective(ctl_t *ctl, char const *what)
+void ctl_when_effective(ctl_t *ctl, char const *what)
 {
 	time_t hb;
 	char age[32];
@@ -580,7 +580,7 @@ static int run_revoke(ctl_t *ctl, int argc, char **argv)
 		if (list.count) {
 			printf("%zu active session%s:\n", list.count, list.count == 1 ? "" : "s");
 			ctl_sessions_table(ctl, &list, "  ");
-			when_effective(ctl, "disconnects them");
+			ctl_when_effective(ctl, "disconnects them");
 		} else {
 			printf("No active sessions on record.\n");
 		}
@@ -677,7 +677,7 @@ static int run_sync(ctl_t *ctl, int argc, char **argv)
 	if ((rc = queue(ctl, c, by)) != 0) return rc;
 	if (ctl->json) return ctl_print_json(queued_json(ctl, c));
 	printf("%s requested.\n", full ? "A full sync" : "A sync");
-	when_effective(ctl, "starts it");
+	ctl_when_effective(ctl, "starts it");
 	return CTL_EXIT_OK;
 }
 
@@ -697,7 +697,7 @@ static int confirm_mass_removal(ctl_t *ctl, char const *by)
 		return ctl_print_json(o);
 	}
 	printf("Accepted the held sync: %s\n", ctl_safe(held, safe, sizeof(safe)));
-	when_effective(ctl, "applies it");
+	ctl_when_effective(ctl, "applies it");
 	return CTL_EXIT_OK;
 }
 
@@ -734,7 +734,7 @@ static int confirm_held(ctl_t *ctl, bool discard, char const *by)
 	} else {
 		printf("%s %zu held disconnect%s:\n", discard ? "Discarded" : "Released", count, count == 1 ? "" : "s");
 		ctl_disconnects_table(ctl, &held, "  ");
-		if (!discard) when_effective(ctl, "sends them");
+		if (!discard) ctl_when_effective(ctl, "sends them");
 	}
 	cb_store_disconnects_free(&held);
 	return CTL_EXIT_OK;
@@ -805,6 +805,8 @@ ctl_cmd_t const ctl_cmds[] = {
 	{ "audit", ctl_audit_usage, ctl_audit_summary, ctl_audit_help, false, ctl_audit_main },
 	{ "export", ctl_export_usage, ctl_export_summary, ctl_export_help, false, ctl_export_main },
 	{ "purge", ctl_purge_usage, ctl_purge_summary, ctl_purge_help, true, ctl_purge_main },
+	{ "exception", ctl_exception_usage, ctl_exception_summary, ctl_exception_help, true, ctl_exception_main },
+	{ "report", ctl_report_usage, ctl_report_summary, ctl_report_help, false, ctl_report_main },
 	{ "help", "help [COMMAND]", "show help for all commands or one", "", false, NULL },
 	{ NULL, NULL, NULL, NULL, false, NULL }
 };

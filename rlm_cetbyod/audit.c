@@ -79,8 +79,13 @@
  *                and when, so the gap is itself in the chain;
  *   fail_closed  cb_audit_admit_ok() is false, and cb_audit_record answers
  *                CB_AUDIT_REFUSE, so the module refuses admissions it
- *                cannot record (their reject decisions are queued while
- *                there is room).
+ *                cannot record; an admission refused so is not queued
+ *                (the trail must not say someone was let on who was not),
+ *                the reject the module records instead is, while there is
+ *                room.
+ * New records do not hurry a retry: the writer sleeps out its delay (1 s,
+ * doubling to retry_max_ms, 5 s by default) unless stopped or reopened, so
+ * writing resumes within that long after the disk recovers.
  * No acknowledged record is lost: acknowledgement follows the write (and
  * fsync), and nothing after it can undo the write.
  *
@@ -837,7 +842,7 @@ static void do_reopen(cb_audit_t *a)
 static bool writer_failed(cb_audit_t *a, int e)
 {
 	struct timespec ts;
-	unsigned int max = a->conf.retry_max_ms ? a->conf.retry_max_ms : 30000;
+	unsigned int max = a->conf.retry_max_ms ? a->conf.retry_max_ms : CB_AUDIT_RETRY_MAX_MS;
 
 	a->failing = true;
 	a->stats.failing = true;
@@ -851,7 +856,9 @@ static bool writer_failed(cb_audit_t *a, int e)
 		if (ts.tv_sec > a->stop_deadline.tv_sec ||
 		    (ts.tv_sec == a->stop_deadline.tv_sec && ts.tv_nsec > a->stop_deadline.tv_nsec)) ts = a->stop_deadline;
 	}
-	pthread_cond_timedwait(&a->wake, &a->mu, &ts);
+	/* New records signal too: they must not hurry the retry (a busy server
+	 * would hammer the failing disk), only stop and reopen may. */
+	while (!a->stop && !a->reopen && !past(&ts)) pthread_cond_timedwait(&a->wake, &a->mu, &ts);
 	a->delay_ms = a->delay_ms * 2 > max ? max : a->delay_ms * 2;
 	return true;
 }
@@ -1011,7 +1018,13 @@ void cb_audit_close(cb_audit_t *a, unsigned int timeout_ms)
 	free(a);
 }
 
-/** full_or_failing - whether fail_closed must refuse now (mutex held). */
+/** is_admission - a decision that lets someone on (what fail_closed refuses). */
+static bool is_admission(cb_audit_event_t const *ev)
+{
+	return ev->type == CB_AUDIT_DECISION && ev->status && strcmp(ev->status, "reject") != 0;
+}
+
+/** must_refuse - whether fail_closed must refuse now (mutex held). */
 static bool must_refuse(cb_audit_t const *a)
 {
 	return a->conf.on_failure == CB_AUDIT_FAIL_CLOSED && (a->failing || a->len >= a->cap);
@@ -1034,6 +1047,9 @@ cb_audit_rc_t cb_audit_record(cb_audit_t *a, cb_audit_event_t const *ev)
 		a->stats.dropped++;
 		json_object_put(o);
 		rc = a->conf.on_failure == CB_AUDIT_FAIL_CLOSED ? CB_AUDIT_REFUSE : CB_AUDIT_DROPPED;
+	} else if (must_refuse(a) && is_admission(ev)) {
+		json_object_put(o);	/* The caller refuses instead, and records that. */
+		rc = CB_AUDIT_REFUSE;
 	} else {
 		rc = must_refuse(a) ? CB_AUDIT_REFUSE : CB_AUDIT_QUEUED;
 		a->ring[(a->head + a->len) % a->cap] = o;
@@ -1044,6 +1060,20 @@ cb_audit_rc_t cb_audit_record(cb_audit_t *a, cb_audit_event_t const *ev)
 	if (rc == CB_AUDIT_REFUSE) a->stats.refused++;
 	pthread_mutex_unlock(&a->mu);
 	return rc;
+}
+
+void cb_audit_session_closed(cb_audit_t *audit, cb_store_session_t const *s)
+{
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_SESSION_STOP, .time = s->stopped, .identity = s->identity[0] ? s->identity : NULL,
+		.outer_identity = s->outer_identity, .calling_station = s->calling_station,
+		.called_station = s->called_station, .nas = s->nas, .class_id = s->class_id[0] ? s->class_id : NULL,
+		.acct_session_id = s->acct_session_id, .framed_ip = s->framed_ip[0] ? s->framed_ip : NULL,
+		.session_started = s->started, .session_stopped = s->stopped, .stop_cause = s->stop_cause,
+		.has_octets = true, .in_octets = s->in_octets, .out_octets = s->out_octets,
+	};
+
+	if (audit) cb_audit_record(audit, &ev);
 }
 
 bool cb_audit_admit_ok(cb_audit_t *a)

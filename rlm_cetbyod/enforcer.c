@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include <cetbyod/enforcer.h>
+#include <cetbyod/exceptions.h>
 
 #define PASS_MS			100
 #define DUE_BATCH		256
@@ -64,6 +65,7 @@ struct cb_enforcer {
 	bool			poked;
 	cb_sync_t		*sync;
 	cb_ack_current_t	*acks;
+	cb_exreg_t		*exceptions;	/* The exceptions register; has its own lock. */
 	revoked_t		*revoked;	/* Sorted by identity. */
 	size_t			num_revoked;
 
@@ -184,16 +186,6 @@ static void disconnect_matching(cb_enforcer_t *e, cb_store_filter_t const *filte
 #define AUDIT_REVOKED_UNTIL	"audit.revocations_until"
 #define AUDIT_REINSTATED_UNTIL	"audit.reinstatements_until"
 
-static time_t status_time(cb_enforcer_t *e, char const *key)
-{
-	char buf[32], *end;
-	long long v;
-
-	if (cb_store_status_get(e->conf.store, key, buf, sizeof(buf), NULL) != 0) return 0;
-	v = strtoll(buf, &end, 10);
-	return (*end || v < 0) ? 0 : (time_t) v;
-}
-
 /**
  * audit_revocations - record revocations and reinstatements (made by
  * cetbyodctl, which does not write the trail) that the trail does not have
@@ -204,12 +196,11 @@ static void audit_revocations(cb_enforcer_t *e)
 {
 	cb_store_revocations_t all = { 0 };
 	time_t revoked_until, reinstated_until, now = time(NULL);
-	char buf[32];
 
 	if (!e->conf.audit) return;
 	if (!e->audit_loaded) {
-		e->audit_revoked_until = status_time(e, AUDIT_REVOKED_UNTIL);
-		e->audit_reinstated_until = status_time(e, AUDIT_REINSTATED_UNTIL);
+		e->audit_revoked_until = cb_store_status_time(e->conf.store, AUDIT_REVOKED_UNTIL);
+		e->audit_reinstated_until = cb_store_status_time(e->conf.store, AUDIT_REINSTATED_UNTIL);
 		e->audit_loaded = true;
 	}
 	if (cb_store_revocations(e->conf.store, true, &all) < 0) return;
@@ -239,13 +230,11 @@ static void audit_revocations(cb_enforcer_t *e)
 	cb_store_revocations_free(&all);
 	if (revoked_until != e->audit_revoked_until) {
 		e->audit_revoked_until = revoked_until;
-		snprintf(buf, sizeof(buf), "%lld", (long long) revoked_until);
-		cb_store_status_put(e->conf.store, AUDIT_REVOKED_UNTIL, buf, now);
+		cb_store_status_put_time(e->conf.store, AUDIT_REVOKED_UNTIL, revoked_until, now);
 	}
 	if (reinstated_until != e->audit_reinstated_until) {
 		e->audit_reinstated_until = reinstated_until;
-		snprintf(buf, sizeof(buf), "%lld", (long long) reinstated_until);
-		cb_store_status_put(e->conf.store, AUDIT_REINSTATED_UNTIL, buf, now);
+		cb_store_status_put_time(e->conf.store, AUDIT_REINSTATED_UNTIL, reinstated_until, now);
 	}
 }
 
@@ -299,6 +288,58 @@ static void refresh_revocations(cb_enforcer_t *e)
 	e->num_revoked = n;
 	pthread_mutex_unlock(&e->mutex);
 	if (changed) audit_revocations(e);
+}
+
+/*
+ *	Exceptions register: when one stops being in force, the sessions it
+ *	admitted (restricted, on its device) go, unless another exception
+ *	still covers them.
+ */
+bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,
+			   cb_store_exception_t *out)
+{
+	return e && cb_exreg_find(e->exceptions, identity, calling_station, now, out);
+}
+
+/** covered_by_gone - whether session s ran under exception x (its device, or any device). */
+static bool covered_by_gone(cb_store_session_t const *s, cb_store_exception_t const *x)
+{
+	char mac[CB_STORE_MAC_MAX + 1];
+
+	if (strcmp(s->identity, x->identity) != 0 || strcmp(s->status, "restricted") != 0) return false;
+	if (!x->mac[0]) return true;
+	return cb_store_mac_normalise(s->calling_station, mac) && strcmp(mac, x->mac) == 0;
+}
+
+static void end_exception_sessions(cb_enforcer_t *e, cb_store_exception_t const *x, time_t now)
+{
+	cb_store_sessions_t list = { 0 };
+	char why[CB_STORE_REASON_MAX + 1];
+	char const *reason = why;
+
+	snprintf(why, sizeof(why), "exception %s: %.120s", x->ended_at ? "ended by IT" : "lapsed", x->reason);
+	if (cb_store_active_for_user(e->conf.store, x->identity, &list) < 0) return;
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_session_t const *s = &list.items[i];
+
+		if (!covered_by_gone(s, x)) continue;
+		if (cb_enforcer_exception(e, s->identity, s->calling_station, now, NULL)) continue;
+		enqueue_sessions(e, s, 1, &reason, "the end of an exception");
+	}
+	cb_store_sessions_free(&list);
+}
+
+static void refresh_exceptions(cb_enforcer_t *e, time_t now)
+{
+	cb_store_exceptions_t gone = { 0 };
+
+	if (cb_exreg_refresh(e->exceptions, now, &gone) < 0) return;
+	for (size_t i = 0; i < gone.count; i++) {
+		elog(e, CB_LOG_INFO, "exception of %s%s%s (%s) is no longer in force", gone.items[i].identity,
+		     gone.items[i].mac[0] ? " for device " : "", gone.items[i].mac, gone.items[i].reason);
+		end_exception_sessions(e, &gone.items[i], now);
+	}
+	cb_store_exceptions_free(&gone);
 }
 
 static char *session_key(cb_store_session_t const *s)
@@ -628,10 +669,7 @@ static void run_commands(cb_enforcer_t *e)
 
 static void put_time(cb_enforcer_t *e, char const *key, time_t t, time_t now)
 {
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lld", (long long) t);
-	cb_store_status_put(e->conf.store, key, buf, now);
+	cb_store_status_put_time(e->conf.store, key, t, now);
 }
 
 static void heartbeat(cb_enforcer_t *e, time_t now)
@@ -664,16 +702,21 @@ static void one_pass(cb_enforcer_t *e)
 
 	run_commands(e);
 	refresh_revocations(e);
+	refresh_exceptions(e, now);
 	if (now != e->last_expiry_scan) {
 		e->last_expiry_scan = now;
 		scan_expired(e, now);
 	}
 	if (e->conf.stale_after && now - e->last_stale_scan >= 60) {
 		e->last_stale_scan = now;
-		if (cb_store_close_stale(e->conf.store, e->conf.stale_after, now, &closed) == 0 && closed) {
+		cb_store_sessions_t gone = { 0 };
+
+		if (cb_store_close_stale(e->conf.store, e->conf.stale_after, now, &closed, &gone) == 0 && closed) {
 			elog(e, CB_LOG_INFO, "closed %zu session(s) without accounting for %u s", closed,
 			     e->conf.stale_after);
 		}
+		for (size_t i = 0; i < gone.count; i++) cb_audit_session_closed(e->conf.audit, &gone.items[i]);
+		cb_store_sessions_free(&gone);
 	}
 	if (e->conf.recheck && e->conf.watch_interval && now - e->last_watch >= (time_t) e->conf.watch_interval) {
 		e->last_watch = now;
@@ -722,8 +765,11 @@ cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size
 	}
 	e->conf = *conf;
 	if (e->conf.max_attempts == 0) e->conf.max_attempts = 1;
-	e->das = cb_das_init(&e->conf.das, err, errlen);
+	e->exceptions = cb_exreg_new(e->conf.store, e->conf.audit);
+	e->das = e->exceptions ? cb_das_init(&e->conf.das, err, errlen) : NULL;
 	if (!e->das) {
+		if (!e->exceptions) snprintf(err, errlen, "out of memory");
+		cb_exreg_free(e->exceptions);
 		free(e);
 		return NULL;
 	}
@@ -732,6 +778,7 @@ cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size
 	if (pthread_create(&e->thread, NULL, enforcer_thread, e) != 0) {
 		snprintf(err, errlen, "cannot start the enforcer thread: %s", strerror(errno));
 		cb_das_deinit(e->das);
+		cb_exreg_free(e->exceptions);
 		pthread_cond_destroy(&e->cond);
 		pthread_mutex_destroy(&e->mutex);
 		free(e);
@@ -768,6 +815,7 @@ void cb_enforcer_stop(cb_enforcer_t *e)
 	pthread_join(e->thread, NULL);
 	cb_das_deinit(e->das);
 	free(e->revoked);
+	cb_exreg_free(e->exceptions);
 	free_keys(e->expired, e->num_expired);
 	pthread_cond_destroy(&e->cond);
 	pthread_mutex_destroy(&e->mutex);

@@ -745,6 +745,43 @@ static void exception_from_attributes(rlm_cetbyod_t const *inst, REQUEST *reques
 	exc->until = until ? (time_t) until->vp_date : 0;
 }
 
+/** copy_value - an attribute's printable value into buf ("" when absent). */
+static void copy_value(VALUE_PAIR *vp, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (vp) vp_prints_value(buf, len, vp, 0);
+}
+
+static VALUE_PAIR *packet_attr(REQUEST *request, unsigned int attr)
+{
+	return fr_pair_find_by_num(request->packet->vps, attr, 0, TAG_ANY);
+}
+
+/**
+ * register_exception - an exception from the register (cetbyodctl exception
+ * add) for identity on this device, when the directory gave none or one
+ * that ends sooner.  Fills *x (x->id 0: none used).
+ */
+static void register_exception(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_exception_t *exc,
+			       time_t now, cb_store_exception_t *x)
+{
+	char calling[CB_STORE_TEXT_MAX + 1], until[32];
+
+	memset(x, 0, sizeof(*x));
+	copy_value(packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
+	if (!cb_enforcer_exception(inst->enforcer, identity, calling, now, x)) return;
+	cb_time_format(x->until, until, sizeof(until));
+	if (exc->present && (exc->until == 0 || exc->until >= x->until)) {
+		RDEBUG2("Register: exception #%" PRId64 " until %s; the directory's lasts longer and is used", x->id, until);
+		memset(x, 0, sizeof(*x));
+		return;
+	}
+	RDEBUG2("Register: exception #%" PRId64 " \"%s\", approved by \"%s\", until %s%s%s", x->id, x->reason,
+		x->approved_by, until, x->mac[0] ? ", for device " : "", x->mac);
+	exc->present = true;
+	exc->until = x->until;
+}
+
 static void add_string(REQUEST *request, DICT_ATTR const *da, char const *value)
 {
 	VALUE_PAIR *vp = fr_pair_afrom_da(request, da);
@@ -896,6 +933,7 @@ static cb_status_t directory_recheck(void *ctx, char const *identity, cb_reason_
 	cb_ack_index_t *idx;
 	cb_ack_record_t const *ack;
 	cb_decision_t d;
+	cb_store_exception_t exc;
 	size_t n;
 	time_t now = time(NULL);
 
@@ -905,6 +943,10 @@ static cb_status_t directory_recheck(void *ctx, char const *identity, cb_reason_
 	}
 	memset(&in, 0, sizeof(in));
 	n = person_facts(inst, request, identity, &in, email_buf, emails);
+	if (!in.exception.present && cb_enforcer_exception(inst->enforcer, identity, NULL, now, &exc)) {
+		in.exception.present = true;	/* Any device's: the session's device was checked at admission. */
+		in.exception.until = exc.until;
+	}
 	idx = cb_ack_current_get(inst->acks);
 	ack = cb_ack_index_find_latest(idx, emails, n);
 	if (ack) {
@@ -922,18 +964,6 @@ static cb_status_t directory_recheck(void *ctx, char const *identity, cb_reason_
 	talloc_free(request);
 	*reason = d.reason;
 	return d.status;
-}
-
-/** copy_value - an attribute's printable value into buf ("" when absent). */
-static void copy_value(VALUE_PAIR *vp, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	if (vp) vp_prints_value(buf, len, vp, 0);
-}
-
-static VALUE_PAIR *packet_attr(REQUEST *request, unsigned int attr)
-{
-	return fr_pair_find_by_num(request->packet->vps, attr, 0, TAG_ANY);
 }
 
 /**
@@ -987,7 +1017,7 @@ static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  * written): the caller must not admit.
  */
 static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
-			   cb_ack_record_t const *ack, char const *class_id)
+			   cb_ack_record_t const *ack, char const *class_id, cb_store_exception_t const *exc)
 {
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
 	char nas[CB_STORE_TEXT_MAX + 1];
@@ -1000,17 +1030,29 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	};
 
 	if (!inst->audit) return true;
+	if (exc && d->reason == CB_REASON_EXCEPTION_ACTIVE) {
+		ev.why = exc->reason;
+		ev.approved_by = exc->approved_by;
+		ev.until = exc->until;
+	}
 	copy_value(packet_attr(request, PW_USER_NAME), outer, sizeof(outer));
 	copy_value(packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
 	copy_value(packet_attr(request, PW_CALLED_STATION_ID), called, sizeof(called));
 	vp = packet_attr(request, PW_NAS_IP_ADDRESS);
 	if (!vp) vp = packet_attr(request, PW_NAS_IDENTIFIER);
 	copy_value(vp, nas, sizeof(nas));
-	if (cb_audit_record(inst->audit, &ev) == CB_AUDIT_REFUSE) {
-		REDEBUG("The audit trail cannot be written and audit { on_failure = fail_closed }: refusing");
-		return false;
-	}
-	return true;
+	if (cb_audit_record(inst->audit, &ev) != CB_AUDIT_REFUSE) return true;
+	if (d->status == CB_STATUS_REJECT) return true;
+	REDEBUG("The audit trail cannot be written and audit { on_failure = fail_closed }: refusing");
+	/* The admission was not queued; the refusal that replaces it is. */
+	ev.status = cb_status_name(CB_STATUS_REJECT);
+	ev.reason = cb_reason_name(CB_REASON_AUDIT_UNAVAILABLE);
+	ev.class_id = NULL;
+	ev.expiry = 0;
+	ev.why = ev.approved_by = NULL;
+	ev.until = 0;
+	cb_audit_record(inst->audit, &ev);
+	return false;
 }
 
 static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *request)
@@ -1028,6 +1070,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cb_ack_record_t const *ack = NULL;
 	char revoked_reason[CB_STORE_REASON_MAX + 1];
 	char class_id[CB_CLASS_ID_LEN + 1] = "";
+	cb_store_exception_t exc;
 	time_t now = time(NULL);
 
 	if (!id_vp) {
@@ -1045,13 +1088,14 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		memset(&d, 0, sizeof(d));
 		d.status = CB_STATUS_REJECT;
 		d.reason = CB_REASON_INVALID_IDENTITY;
-		audit_decision(inst, request, NULL, &d, NULL, NULL);
+		audit_decision(inst, request, NULL, &d, NULL, NULL, NULL);
 		write_decision(inst, request, NULL, &d, NULL, now);
 		return RLM_MODULE_REJECT;
 	}
 
 	memset(&in, 0, sizeof(in));
 	n_emails = person_facts(inst, request, identity, &in, email_buf, emails);
+	register_exception(inst, request, identity, &in.exception, now, &exc);
 
 	idx = cb_ack_current_get(inst->acks);
 	ack = cb_ack_index_find_latest(idx, emails, n_emails);
@@ -1082,7 +1126,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 		record_decision(inst, request, identity, &d, ack ? ack->email : (n_emails ? emails[0] : ""), ack, now,
 				class_id);
 	}
-	if (!audit_decision(inst, request, identity, &d, ack, class_id[0] ? class_id : NULL) &&
+	if (!audit_decision(inst, request, identity, &d, ack, class_id[0] ? class_id : NULL, exc.id ? &exc : NULL) &&
 	    d.status != CB_STATUS_REJECT) {
 		d.status = CB_STATUS_REJECT;
 		d.reason = CB_REASON_AUDIT_UNAVAILABLE;
@@ -1163,9 +1207,13 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 		return RLM_MODULE_NOOP;
 	}
 	if (status->vp_integer == PW_STATUS_ACCOUNTING_ON || status->vp_integer == PW_STATUS_ACCOUNTING_OFF) {
+		cb_store_sessions_t gone = { 0 };
+
 		rc = cb_store_nas_reboot(inst->store, nas, status->vp_integer == PW_STATUS_ACCOUNTING_ON ?
-					 "NAS-Reboot" : "NAS-Request", now, &closed);
+					 "NAS-Reboot" : "NAS-Request", now, &closed, &gone);
 		RDEBUG2("NAS %s restarted its accounting: %zu session(s) closed", nas, closed);
+		for (size_t i = 0; i < gone.count; i++) cb_audit_session_closed(inst->audit, &gone.items[i]);
+		cb_store_sessions_free(&gone);
 		return rc < 0 ? RLM_MODULE_FAIL : RLM_MODULE_OK;
 	}
 

@@ -69,6 +69,7 @@
  *	(mk/store.am), so there is one copy to edit.
  */
 #include "rlm_cetbyod/store_schema.h"
+#include "rlm_cetbyod/store_schema_2.h"
 
 char const *cb_store_schema(void)
 {
@@ -77,9 +78,11 @@ char const *cb_store_schema(void)
 
 /*
  *	Migrations: migrations[v - 1] takes a store from version v to v + 1.
- *	None yet; the loop that runs them is in sq_schema().
+ *	1 -> 2: schema/sql/cetbyod-2.sql (exceptions register, people,
+ *	reminders).  A new store runs cetbyod.sql and then these, so the two
+ *	paths give the same schema.
  */
-static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { NULL };
+static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, NULL };
 
 /*
  *	Names
@@ -306,7 +309,10 @@ typedef enum {
 	S_CMD_INSERT, S_CMD_LIST, S_CMD_DELETE,
 	S_ST_PUT, S_ST_GET, S_ST_LIST,
 	S_COUNTS,
-	S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV,
+	S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV, S_PURGE_EXC, S_PURGE_REM,
+	S_EXC_UPDATE, S_EXC_INSERT, S_EXC_END, S_EXC_LIST,
+	S_PEOPLE_CLEAR, S_PEOPLE_INSERT, S_PEOPLE_LIST,
+	S_REM_INSERT, S_REM_GET, S_REM_LIST, S_DEVICES,
 	S_MAX
 } stmt_id_t;
 
@@ -316,9 +322,17 @@ typedef enum {
 		 "s.called_station, s.ap, s.ssid, s.framed_ip, s.nas_ip, s.nas_identifier, s.status, " \
 		 "COALESCE(d.valid_until, 0), s.started, s.last_seen, s.stopped, s.stop_cause, s.in_octets, s.out_octets " \
 		 "FROM sessions s LEFT JOIN decisions d ON d.class_id = s.class_id "
+/* The columns of SES_COLS, for a RETURNING clause (no join: valid_until is 0). */
+#define CLOSED_COLS "id, nas, acct_session_id, class_id, identity, outer_identity, calling_station, " \
+		    "called_station, ap, ssid, framed_ip, nas_ip, nas_identifier, status, 0, started, last_seen, " \
+		    "stopped, stop_cause, in_octets, out_octets"
 #define REV_COLS "id, identity, reason, revoked_by, revoked_at, reinstated_by, COALESCE(reinstated_at, 0)"
 #define DISC_COLS "id, nas, acct_session_id, identity, reason, kind, state, attempts, created_at, next_attempt, " \
 		  "last_attempt, last_result, error_cause, detail"
+#define EXC_COLS "id, identity, mac, reason, approved_by, granted_by, granted_at, until, ended_by, " \
+		 "COALESCE(ended_at, 0)"
+#define PEOPLE_COLS "identity, email, role, disabled, exception_reason, exception_approved_by, exception_until, " \
+		    "ack_time, ack_expiry, ack_revoked, policy_version, status, reason, refreshed_at"
 #define NONEMPTY(n, col) col " = COALESCE(NULLIF(?" #n ", ''), " col ")"
 
 /*
@@ -357,9 +371,9 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_SES_GET] = "SELECT " SES_COLS "WHERE s.nas = ?1 AND s.acct_session_id = ?2 "
 		"ORDER BY s.stopped IS NULL DESC, s.id DESC LIMIT 1",
 	[S_SES_NAS_REBOOT] = "UPDATE sessions SET stopped = max(last_seen, ?2), stop_cause = ?3 "
-		"WHERE nas = ?1 AND stopped IS NULL",
+		"WHERE nas = ?1 AND stopped IS NULL RETURNING " CLOSED_COLS,
 	[S_SES_STALE] = "UPDATE sessions SET stopped = last_seen, stop_cause = 'Stale' "
-		"WHERE stopped IS NULL AND last_seen < ?1",
+		"WHERE stopped IS NULL AND last_seen < ?1 RETURNING " CLOSED_COLS,
 	[S_SES_ACTIVE] = "SELECT " SES_COLS "WHERE s.stopped IS NULL "
 		"AND (?1 = '' OR s.identity = ?1) AND (?2 = '' OR s.status = ?2) "
 		"AND (?3 = 0 OR (d.valid_until > 0 AND d.valid_until <= ?3)) "
@@ -416,6 +430,32 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_PURGE_DEC] = "DELETE FROM decisions WHERE decided_at < ?1 AND class_id NOT IN "
 		"(SELECT class_id FROM sessions WHERE stopped IS NULL)",
 	[S_PURGE_REV] = "DELETE FROM revocations WHERE reinstated_at IS NOT NULL AND reinstated_at < ?1",
+	[S_PURGE_EXC] = "DELETE FROM exceptions WHERE COALESCE(ended_at, until) < ?1",
+	[S_PURGE_REM] = "DELETE FROM reminders WHERE sent_at < ?1",
+
+	[S_EXC_UPDATE] = "UPDATE exceptions SET reason = ?3, approved_by = ?4, granted_by = ?5, granted_at = ?6, "
+		"until = ?7 WHERE identity = ?1 AND mac = ?2 AND ended_at IS NULL",
+	[S_EXC_INSERT] = "INSERT INTO exceptions (identity, mac, reason, approved_by, granted_by, granted_at, until) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_EXC_END] = "UPDATE exceptions SET ended_by = ?3, ended_at = ?4 "
+		"WHERE identity = ?1 AND (?2 = '' OR mac = ?2) AND ended_at IS NULL",
+	[S_EXC_LIST] = "SELECT " EXC_COLS " FROM exceptions WHERE ?1 OR ended_at IS NULL "
+		"ORDER BY granted_at DESC, id DESC",
+
+	[S_PEOPLE_CLEAR] = "DELETE FROM people",
+	[S_PEOPLE_INSERT] = "INSERT OR REPLACE INTO people (" PEOPLE_COLS ") "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[S_PEOPLE_LIST] = "SELECT " PEOPLE_COLS " FROM people ORDER BY identity",
+
+	[S_REM_INSERT] = "INSERT OR IGNORE INTO reminders (identity, email, ack_expiry, window_days, sent_at, result, "
+		"detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_DEVICES] = "SELECT identity, upper(replace(calling_station, ':', '-')) AS dev, count(*), "
+		"sum(stopped IS NULL), min(started), max(COALESCE(stopped, last_seen)) AS seen FROM sessions "
+		"WHERE identity <> '' AND calling_station <> '' AND (?1 = '' OR identity = ?1) "
+		"AND COALESCE(stopped, last_seen) >= ?2 GROUP BY identity, dev ORDER BY identity, seen DESC",
+	[S_REM_GET] = "SELECT 1 FROM reminders WHERE email = ?1 AND ack_expiry = ?2 AND window_days = ?3",
+	[S_REM_LIST] = "SELECT identity, email, ack_expiry, window_days, sent_at, result, detail FROM reminders "
+		"WHERE sent_at >= ?1 ORDER BY sent_at DESC, id DESC",
 };
 
 struct cb_store_backend {
@@ -581,6 +621,56 @@ static bool read_revocation(sqlite3_stmt *st, void *row)
 	r->reinstated_at = col_time(st, 6);
 	return COL_TEXT(st, 1, r->identity) && COL_TEXT(st, 2, r->reason) && COL_TEXT(st, 3, r->by) &&
 	       COL_TEXT(st, 5, r->reinstated_by);
+}
+
+static bool read_exception(sqlite3_stmt *st, void *row)
+{
+	cb_store_exception_t *x = row;
+
+	x->id = sqlite3_column_int64(st, 0);
+	x->granted_at = col_time(st, 6);
+	x->until = col_time(st, 7);
+	x->ended_at = col_time(st, 9);
+	return COL_TEXT(st, 1, x->identity) && COL_TEXT(st, 2, x->mac) && COL_TEXT(st, 3, x->reason) &&
+	       COL_TEXT(st, 4, x->approved_by) && COL_TEXT(st, 5, x->granted_by) && COL_TEXT(st, 8, x->ended_by);
+}
+
+static bool read_person(sqlite3_stmt *st, void *row)
+{
+	cb_store_person_t *p = row;
+
+	p->disabled = sqlite3_column_int(st, 3) != 0;
+	p->exception_until = col_time(st, 6);
+	p->ack_time = col_time(st, 7);
+	p->ack_expiry = col_time(st, 8);
+	p->ack_revoked = sqlite3_column_int(st, 9) != 0;
+	p->refreshed_at = col_time(st, 13);
+	return COL_TEXT(st, 0, p->identity) && COL_TEXT(st, 1, p->email) && COL_TEXT(st, 2, p->role) &&
+	       COL_TEXT(st, 4, p->exception_reason) && COL_TEXT(st, 5, p->exception_approved_by) &&
+	       COL_TEXT(st, 10, p->policy_version) && COL_TEXT(st, 11, p->status) && COL_TEXT(st, 12, p->reason);
+}
+
+static bool read_reminder(sqlite3_stmt *st, void *row)
+{
+	cb_store_reminder_t *r = row;
+
+	r->ack_expiry = col_time(st, 2);
+	r->window_days = (unsigned int) sqlite3_column_int(st, 3);
+	r->sent_at = col_time(st, 4);
+	return COL_TEXT(st, 0, r->identity) && COL_TEXT(st, 1, r->email) && COL_TEXT(st, 5, r->result) &&
+	       COL_TEXT(st, 6, r->detail);
+}
+
+static bool read_device(sqlite3_stmt *st, void *row)
+{
+	cb_store_device_t *d = row;
+	int64_t n = sqlite3_column_int64(st, 2), active = sqlite3_column_int64(st, 3);
+
+	d->sessions = n > 0 ? (size_t) n : 0;
+	d->active = active > 0 ? (size_t) active : 0;
+	d->first_seen = col_time(st, 4);
+	d->last_seen = col_time(st, 5);
+	return COL_TEXT(st, 0, d->identity) && COL_TEXT(st, 1, d->device);
 }
 
 static bool read_disconnect(sqlite3_stmt *st, void *row)
@@ -925,7 +1015,27 @@ static int sq_session_get(cb_store_backend_t *be, char const *nas, char const *a
 	return rc;
 }
 
-static int sq_nas_reboot(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed)
+/** sq_close_returning - run an UPDATE ... RETURNING of sessions; the closed ones go to out. */
+static int sq_close_returning(cb_store_backend_t *be, sqlite3_stmt *st, char const *what, size_t *closed,
+			      cb_store_sessions_t *out)
+{
+	void *items;
+	int rc;
+
+	if (sq_begin(be) < 0) return -1;
+	rc = sq_list(be, st, read_session, sizeof(cb_store_session_t), &items, &out->count, what);
+	out->items = items;
+	rc = sq_end(be, rc);
+	if (rc < 0) {
+		cb_store_sessions_free(out);
+		return -1;
+	}
+	*closed = out->count;
+	return *closed ? 0 : 1;
+}
+
+static int sq_nas_reboot(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
+			 cb_store_sessions_t *out)
 {
 	sqlite3_stmt *st = sq_stmt(be, S_SES_NAS_REBOOT);
 
@@ -933,21 +1043,18 @@ static int sq_nas_reboot(cb_store_backend_t *be, char const *nas, char const *ca
 	bind_text(st, 1, nas);
 	bind_int(st, 2, now);
 	bind_text(st, 3, cause);
-	if (sq_done(be, st, "closing the sessions of a NAS") < 0) return -1;
-	*closed = sq_changes(be);
-	return *closed ? 0 : 1;
+	return sq_close_returning(be, st, "closing the sessions of a NAS", closed, out);
 }
 
-static int sq_close_stale(cb_store_backend_t *be, time_t before, time_t now, size_t *closed)
+static int sq_close_stale(cb_store_backend_t *be, time_t before, time_t now, size_t *closed,
+			  cb_store_sessions_t *out)
 {
 	sqlite3_stmt *st = sq_stmt(be, S_SES_STALE);
 
 	(void) now;
 	if (!st) return -1;
 	bind_int(st, 1, before);
-	if (sq_done(be, st, "closing stale sessions") < 0) return -1;
-	*closed = sq_changes(be);
-	return *closed ? 0 : 1;
+	return sq_close_returning(be, st, "closing stale sessions", closed, out);
 }
 
 static int sq_sessions_active(cb_store_backend_t *be, cb_store_filter_t const *f, cb_store_sessions_t *out)
@@ -1039,6 +1146,200 @@ static int sq_revocations(cb_store_backend_t *be, bool history, cb_store_revocat
 	bind_int(st, 1, history);
 	rc = sq_list(be, st, read_revocation, sizeof(cb_store_revocation_t), &items, &out->count,
 		     "listing revocations");
+	out->items = items;
+	return rc;
+}
+
+/*
+ *	Exceptions register
+ */
+static int sq_exceptions(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out);
+
+static void bind_exception(sqlite3_stmt *st, char const *identity, char const *mac, char const *reason,
+			   char const *approved_by, char const *by, time_t now, time_t until)
+{
+	bind_text(st, 1, identity);
+	bind_text(st, 2, mac);
+	bind_text(st, 3, reason);
+	bind_text(st, 4, approved_by);
+	bind_text(st, 5, by);
+	bind_int(st, 6, now);
+	bind_int(st, 7, until);
+}
+
+static int sq_exception_add(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
+			    char const *approved_by, char const *by, time_t until, time_t now, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sq_begin(be) < 0) return -1;
+	st = sq_stmt(be, S_EXC_UPDATE);
+	if (!st) goto done;
+	bind_exception(st, identity, mac, reason, approved_by, by, now, until);
+	if (sq_done(be, st, "updating an exception") < 0) goto done;
+	if (sq_changes(be) > 0) {
+		rc = 1;
+	} else {
+		st = sq_stmt(be, S_EXC_INSERT);
+		if (!st) goto done;
+		bind_exception(st, identity, mac, reason, approved_by, by, now, until);
+		rc = sq_done(be, st, "recording an exception");
+	}
+	if (rc >= 0 && id) {
+		cb_store_exceptions_t list = { 0 };
+
+		*id = 0;
+		if (sq_exceptions(be, false, &list) == 0) {
+			for (size_t i = 0; i < list.count; i++) {
+				if (strcmp(list.items[i].identity, identity) == 0 && strcmp(list.items[i].mac, mac) == 0) {
+					*id = list.items[i].id;
+				}
+			}
+		}
+		cb_store_exceptions_free(&list);
+	}
+	if (rc >= 0 && sq_command_enqueue(be, CB_CMD_ENFORCE, identity, by, now) < 0) rc = -1;
+done:
+	return sq_end(be, rc);
+}
+
+static int sq_exception_end(cb_store_backend_t *be, char const *identity, char const *mac, char const *by,
+			    time_t now, size_t *ended)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sq_begin(be) < 0) return -1;
+	st = sq_stmt(be, S_EXC_END);
+	if (!st) goto done;
+	bind_text(st, 1, identity);
+	bind_text(st, 2, mac);
+	bind_text(st, 3, by);
+	bind_int(st, 4, now);
+	if (sq_done(be, st, "ending an exception") < 0) goto done;
+	*ended = sq_changes(be);
+	rc = *ended ? 0 : 1;
+	if (rc == 0 && sq_command_enqueue(be, CB_CMD_ENFORCE, identity, by, now) < 0) rc = -1;
+done:
+	return sq_end(be, rc);
+}
+
+static int sq_exceptions(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_EXC_LIST);
+	void *items;
+	int rc;
+
+	if (!st) return -1;
+	bind_int(st, 1, history);
+	rc = sq_list(be, st, read_exception, sizeof(cb_store_exception_t), &items, &out->count, "listing exceptions");
+	out->items = items;
+	return rc;
+}
+
+/*
+ *	People and reminders
+ */
+static int sq_person_insert(cb_store_backend_t *be, cb_store_person_t const *p)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_PEOPLE_INSERT);
+
+	if (!st) return -1;
+	bind_text(st, 1, p->identity);
+	bind_text(st, 2, p->email);
+	bind_text(st, 3, p->role);
+	bind_int(st, 4, p->disabled);
+	bind_text(st, 5, p->exception_reason);
+	bind_text(st, 6, p->exception_approved_by);
+	bind_int(st, 7, p->exception_until);
+	bind_int(st, 8, p->ack_time);
+	bind_int(st, 9, p->ack_expiry);
+	bind_int(st, 10, p->ack_revoked);
+	bind_text(st, 11, p->policy_version);
+	bind_text(st, 12, p->status);
+	bind_text(st, 13, p->reason);
+	bind_int(st, 14, p->refreshed_at);
+	return sq_done(be, st, "recording a person");
+}
+
+static int sq_people_replace(cb_store_backend_t *be, cb_store_person_t const *people, size_t n)
+{
+	int rc;
+
+	if (sq_begin(be) < 0) return -1;
+	rc = sq_exec(be, S_PEOPLE_CLEAR, "clearing the people");
+	for (size_t i = 0; i < n && rc == 0; i++) rc = sq_person_insert(be, &people[i]);
+	return sq_end(be, rc);
+}
+
+static int sq_people(cb_store_backend_t *be, cb_store_people_t *out)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_PEOPLE_LIST);
+	void *items;
+	int rc;
+
+	if (!st) return -1;
+	rc = sq_list(be, st, read_person, sizeof(cb_store_person_t), &items, &out->count, "listing people");
+	out->items = items;
+	return rc;
+}
+
+static int sq_reminder_put(cb_store_backend_t *be, cb_store_reminder_t const *r)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_REM_INSERT);
+
+	if (!st) return -1;
+	bind_text(st, 1, r->identity);
+	bind_text(st, 2, r->email);
+	bind_int(st, 3, r->ack_expiry);
+	bind_int(st, 4, r->window_days);
+	bind_int(st, 5, r->sent_at);
+	bind_text(st, 6, r->result);
+	bind_text(st, 7, r->detail);
+	if (sq_done(be, st, "recording a reminder") < 0) return -1;
+	return sq_changes(be) ? 0 : 1;
+}
+
+static int sq_reminder_sent(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_REM_GET);
+	int rc;
+
+	if (!st) return -1;
+	bind_text(st, 1, email);
+	bind_int(st, 2, ack_expiry);
+	bind_int(st, 3, window_days);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW) return 1;
+	if (rc == SQLITE_DONE) return 0;
+	return sq_fail(be, "reading the reminders");
+}
+
+static int sq_reminders(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_REM_LIST);
+	void *items;
+	int rc;
+
+	if (!st) return -1;
+	bind_int(st, 1, since);
+	rc = sq_list(be, st, read_reminder, sizeof(cb_store_reminder_t), &items, &out->count, "listing reminders");
+	out->items = items;
+	return rc;
+}
+
+static int sq_devices(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out)
+{
+	sqlite3_stmt *st = sq_stmt(be, S_DEVICES);
+	void *items;
+	int rc;
+
+	if (!st) return -1;
+	bind_text(st, 1, identity);
+	bind_int(st, 2, since);
+	rc = sq_list(be, st, read_device, sizeof(cb_store_device_t), &items, &out->count, "listing devices");
 	out->items = items;
 	return rc;
 }
@@ -1320,7 +1621,9 @@ static int sq_counts(cb_store_backend_t *be, cb_store_counts_t *out)
 
 static int sq_purge(cb_store_backend_t *be, time_t before, size_t *removed)
 {
-	static stmt_id_t const steps[] = { S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV };
+	static stmt_id_t const steps[] = {
+		S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV, S_PURGE_EXC, S_PURGE_REM
+	};
 	size_t i, n = 0;
 	int rc = 0;
 
@@ -1449,6 +1752,7 @@ static int sq_schema(sqlite3 *db, char const *path, char *err, size_t errlen)
 	if (what < 0) goto done;
 	if (what == 1) {
 		rc = exec_sql(db, store_schema, "creating the schema", err, errlen, path);
+		if (rc == 0) rc = sq_migrate(db, path, 1, err, errlen);
 	} else if (what == 2) {
 		rc = sq_migrate(db, path, version, err, errlen);
 	} else {
@@ -1592,6 +1896,15 @@ static cb_store_ops_t const sq_ops = {
 	.statuses = sq_statuses,
 	.counts = sq_counts,
 	.purge = sq_purge,
+	.exception_add = sq_exception_add,
+	.exception_end = sq_exception_end,
+	.exceptions = sq_exceptions,
+	.people_replace = sq_people_replace,
+	.people = sq_people,
+	.reminder_put = sq_reminder_put,
+	.reminder_sent = sq_reminder_sent,
+	.reminders = sq_reminders,
+	.devices = sq_devices,
 };
 
 /** sq_open - the SQLite backend on conf->path; NULL with err set (file untouched) on failure. */
@@ -1691,6 +2004,16 @@ void cb_store_close(cb_store_t *store)
 		pthread_mutex_unlock(&(store)->mutex); \
 		return _rc; \
 	} while (0)
+
+/* The *_free function of a list type: frees its items; the list is empty after. */
+#define LIST_FREE(fn, type) \
+	void fn(type *list) \
+	{ \
+		if (!list) return; \
+		free(list->items); \
+		list->items = NULL; \
+		list->count = 0; \
+	}
 
 /** bad - log a refused argument; returns -1. */
 static int bad(cb_store_t *store, char const *fn, char const *what)
@@ -1794,25 +2117,42 @@ int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_se
 	LOCKED(store, store->ops->session_get(store->be, nas, acct_session_id, out));
 }
 
-int cb_store_nas_reboot(cb_store_t *store, char const *nas, char const *cause, time_t now, size_t *closed)
+int cb_store_nas_reboot(cb_store_t *store, char const *nas, char const *cause, time_t now, size_t *closed,
+			cb_store_sessions_t *list)
 {
+	cb_store_sessions_t mine = { 0 };
 	size_t dummy;
+	int rc;
 
+	if (!closed) closed = &dummy;
+	*closed = 0;
+	if (list) *list = mine;
 	if (empty(nas) || !opt_len_ok(nas, CB_STORE_TEXT_MAX)) return bad(store, "nas_reboot", "invalid NAS");
 	if (!opt_text_ok(cause, CB_STORE_CAUSE_MAX)) return bad(store, "nas_reboot", "invalid cause");
-	if (!closed) closed = &dummy;
-	*closed = 0;
-	LOCKED(store, store->ops->nas_reboot(store->be, nas, empty(cause) ? "NAS-Reboot" : cause, now, closed));
+	pthread_mutex_lock(&store->mutex);
+	rc = store->ops->nas_reboot(store->be, nas, empty(cause) ? "NAS-Reboot" : cause, now, closed,
+				    list ? list : &mine);
+	pthread_mutex_unlock(&store->mutex);
+	cb_store_sessions_free(&mine);
+	return rc;
 }
 
-int cb_store_close_stale(cb_store_t *store, unsigned int max_age, time_t now, size_t *closed)
+int cb_store_close_stale(cb_store_t *store, unsigned int max_age, time_t now, size_t *closed,
+			 cb_store_sessions_t *list)
 {
+	cb_store_sessions_t mine = { 0 };
 	size_t dummy;
+	int rc;
 
 	if (!closed) closed = &dummy;
 	*closed = 0;
+	if (list) *list = mine;
 	if (max_age == 0) return bad(store, "close_stale", "max_age must be positive");
-	LOCKED(store, store->ops->close_stale(store->be, now - (time_t) max_age, now, closed));
+	pthread_mutex_lock(&store->mutex);
+	rc = store->ops->close_stale(store->be, now - (time_t) max_age, now, closed, list ? list : &mine);
+	pthread_mutex_unlock(&store->mutex);
+	cb_store_sessions_free(&mine);
+	return rc;
 }
 
 int cb_store_sessions_active(cb_store_t *store, cb_store_filter_t const *filter, cb_store_sessions_t *out)
@@ -1844,13 +2184,7 @@ int cb_store_active_for_user(cb_store_t *store, char const *identity, cb_store_s
 	return cb_store_sessions_active(store, &f, out);
 }
 
-void cb_store_sessions_free(cb_store_sessions_t *list)
-{
-	if (!list) return;
-	free(list->items);
-	list->items = NULL;
-	list->count = 0;
-}
+LIST_FREE(cb_store_sessions_free, cb_store_sessions_t)
 
 int cb_store_revoke(cb_store_t *store, char const *identity, char const *reason, char const *by, time_t now)
 {
@@ -1881,13 +2215,7 @@ int cb_store_revocations(cb_store_t *store, bool history, cb_store_revocations_t
 	LOCKED(store, store->ops->revocations(store->be, history, out));
 }
 
-void cb_store_revocations_free(cb_store_revocations_t *list)
-{
-	if (!list) return;
-	free(list->items);
-	list->items = NULL;
-	list->count = 0;
-}
+LIST_FREE(cb_store_revocations_free, cb_store_revocations_t)
 
 int cb_store_disconnect_enqueue(cb_store_t *store, char const *nas, char const *acct_session_id,
 				char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
@@ -1966,13 +2294,7 @@ int cb_store_list_held(cb_store_t *store, cb_store_disconnects_t *out)
 	return cb_store_disconnects(store, CB_DISC_HELD, 0, out);
 }
 
-void cb_store_disconnects_free(cb_store_disconnects_t *list)
-{
-	if (!list) return;
-	free(list->items);
-	list->items = NULL;
-	list->count = 0;
-}
+LIST_FREE(cb_store_disconnects_free, cb_store_disconnects_t)
 
 int cb_store_command_enqueue(cb_store_t *store, cb_cmd_t cmd, char const *arg, char const *by, time_t now)
 {
@@ -1990,13 +2312,7 @@ int cb_store_commands_take(cb_store_t *store, cb_store_commands_t *out)
 	LOCKED(store, store->ops->commands_take(store->be, out));
 }
 
-void cb_store_commands_free(cb_store_commands_t *list)
-{
-	if (!list) return;
-	free(list->items);
-	list->items = NULL;
-	list->count = 0;
-}
+LIST_FREE(cb_store_commands_free, cb_store_commands_t)
 
 /** key_name_ok - a status key: 1..64 of [a-z0-9._-]. */
 static bool key_name_ok(char const *key)
@@ -2045,6 +2361,24 @@ int cb_store_status_get(cb_store_t *store, char const *key, char *buf, size_t le
 	return status_get_locked(store, key, buf, len, updated_at);
 }
 
+time_t cb_store_status_time(cb_store_t *store, char const *key)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (cb_store_status_get(store, key, buf, sizeof(buf), NULL) != 0) return 0;
+	v = strtoll(buf, &end, 10);
+	return (*end || end == buf || v < 0) ? 0 : (time_t) v;
+}
+
+int cb_store_status_put_time(cb_store_t *store, char const *key, time_t t, time_t now)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long) t);
+	return cb_store_status_put(store, key, buf, now);
+}
+
 int cb_store_statuses(cb_store_t *store, cb_store_statuses_t *out)
 {
 	if (!out) return bad(store, "statuses", "no output list");
@@ -2053,13 +2387,7 @@ int cb_store_statuses(cb_store_t *store, cb_store_statuses_t *out)
 	LOCKED(store, store->ops->statuses(store->be, out));
 }
 
-void cb_store_statuses_free(cb_store_statuses_t *list)
-{
-	if (!list) return;
-	free(list->items);
-	list->items = NULL;
-	list->count = 0;
-}
+LIST_FREE(cb_store_statuses_free, cb_store_statuses_t)
 
 int cb_store_counts(cb_store_t *store, cb_store_counts_t *out)
 {
@@ -2067,6 +2395,152 @@ int cb_store_counts(cb_store_t *store, cb_store_counts_t *out)
 	memset(out, 0, sizeof(*out));
 	LOCKED(store, store->ops->counts(store->be, out));
 }
+
+/*
+ *	Exceptions register, people, reminders
+ */
+bool cb_store_exception_in_force(cb_store_exception_t const *x, time_t now)
+{
+	return x && x->ended_at == 0 && now < x->until;
+}
+
+bool cb_store_mac_normalise(char const *in, char out[CB_STORE_MAC_MAX + 1])
+{
+	char digits[12];
+	size_t len, o = 0;
+
+	out[0] = '\0';
+	if (!in || strlen(in) > CB_STORE_TEXT_MAX) return false;
+	len = mac_at(in, digits);
+	if (!len) {	/* aabbccddeeff */
+		if (strlen(in) != 12) return false;
+		for (size_t i = 0; i < 12; i++) {
+			if (!is_hex(in[i])) return false;
+			digits[i] = (char) ((in[i] >= 'a' && in[i] <= 'f') ? in[i] - 'a' + 'A' : in[i]);
+		}
+		len = 12;
+	}
+	if (in[len] != '\0') return false;
+	for (size_t i = 0; i < 12; i++) {
+		out[o++] = digits[i];
+		if (i % 2 == 1 && i < 11) out[o++] = '-';
+	}
+	out[o] = '\0';
+	return true;
+}
+
+/** mac_arg_ok - NULL, "", or already in the store's AA-BB-CC-DD-EE-FF form. */
+static bool mac_arg_ok(char const *mac)
+{
+	char norm[CB_STORE_MAC_MAX + 1];
+
+	return empty(mac) || (cb_store_mac_normalise(mac, norm) && strcmp(norm, mac) == 0);
+}
+
+int cb_store_exception_add(cb_store_t *store, char const *identity, char const *mac, char const *reason,
+			   char const *approved_by, char const *by, time_t until, time_t now, int64_t *id)
+{
+	if (!identity_ok(identity)) return bad(store, "exception_add", "invalid identity");
+	if (!mac_arg_ok(mac)) return bad(store, "exception_add", "invalid MAC (want AA-BB-CC-DD-EE-FF)");
+	if (!cb_store_text_valid(reason, CB_STORE_REASON_MAX)) return bad(store, "exception_add", "invalid reason");
+	if (!cb_store_text_valid(approved_by, CB_STORE_BY_MAX)) {
+		return bad(store, "exception_add", "invalid name of who approved");
+	}
+	if (!cb_store_text_valid(by, CB_STORE_BY_MAX)) return bad(store, "exception_add", "invalid name of who granted");
+	if (until <= now) return bad(store, "exception_add", "the end is not in the future");
+	LOCKED(store, store->ops->exception_add(store->be, identity, mac ? mac : "", reason, approved_by, by, until,
+						now, id));
+}
+
+int cb_store_exception_end(cb_store_t *store, char const *identity, char const *mac, char const *by, time_t now,
+			   size_t *ended)
+{
+	size_t dummy;
+
+	if (!identity_ok(identity)) return bad(store, "exception_end", "invalid identity");
+	if (!mac_arg_ok(mac)) return bad(store, "exception_end", "invalid MAC (want AA-BB-CC-DD-EE-FF)");
+	if (!cb_store_text_valid(by, CB_STORE_BY_MAX)) return bad(store, "exception_end", "invalid name of who ended it");
+	LOCKED(store, store->ops->exception_end(store->be, identity, mac ? mac : "", by, now, ended ? ended : &dummy));
+}
+
+int cb_store_exceptions(cb_store_t *store, bool history, cb_store_exceptions_t *out)
+{
+	if (!out) return bad(store, "exceptions", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	LOCKED(store, store->ops->exceptions(store->be, history, out));
+}
+
+LIST_FREE(cb_store_exceptions_free, cb_store_exceptions_t)
+
+static bool person_ok(cb_store_person_t const *p)
+{
+	static char const *const roles[] = { "", "staff", "pupil", "other" };
+
+	return identity_ok(p->identity) && opt_text_ok(p->email, CB_STORE_TEXT_MAX) &&
+	       name_index(roles, NUM_ELEMENTS(roles), p->role) >= 0 &&
+	       opt_text_ok(p->exception_reason, CB_STORE_REASON_MAX) &&
+	       opt_text_ok(p->exception_approved_by, CB_STORE_BY_MAX) &&
+	       opt_text_ok(p->policy_version, CB_STORE_NAME_MAX) && opt_text_ok(p->status, CB_STORE_NAME_MAX) &&
+	       opt_text_ok(p->reason, CB_STORE_NAME_MAX);
+}
+
+int cb_store_people_replace(cb_store_t *store, cb_store_person_t const *people, size_t n)
+{
+	if (n && !people) return bad(store, "people_replace", "no list");
+	for (size_t i = 0; i < n; i++) {
+		if (!person_ok(&people[i])) return bad(store, "people_replace", "a person with invalid text");
+	}
+	LOCKED(store, store->ops->people_replace(store->be, people, n));
+}
+
+int cb_store_people(cb_store_t *store, cb_store_people_t *out)
+{
+	if (!out) return bad(store, "people", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	LOCKED(store, store->ops->people(store->be, out));
+}
+
+LIST_FREE(cb_store_people_free, cb_store_people_t)
+
+int cb_store_reminder_put(cb_store_t *store, cb_store_reminder_t const *r)
+{
+	if (!r || !identity_ok(r->identity)) return bad(store, "reminder_put", "invalid identity");
+	if (!cb_store_text_valid(r->email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_put", "invalid address");
+	if (strcmp(r->result, "sent") != 0 && strcmp(r->result, "failed") != 0) {
+		return bad(store, "reminder_put", "result is not sent or failed");
+	}
+	if (!opt_text_ok(r->detail, CB_STORE_DETAIL_MAX)) return bad(store, "reminder_put", "invalid detail");
+	LOCKED(store, store->ops->reminder_put(store->be, r));
+}
+
+int cb_store_reminder_sent(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days)
+{
+	if (!cb_store_text_valid(email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_sent", "invalid address");
+	LOCKED(store, store->ops->reminder_sent(store->be, email, ack_expiry, window_days));
+}
+
+int cb_store_reminders(cb_store_t *store, time_t since, cb_store_reminders_t *out)
+{
+	if (!out) return bad(store, "reminders", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	LOCKED(store, store->ops->reminders(store->be, since, out));
+}
+
+int cb_store_devices(cb_store_t *store, char const *identity, time_t since, cb_store_devices_t *out)
+{
+	if (!out) return bad(store, "devices", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	if (!empty(identity) && !identity_ok(identity)) return bad(store, "devices", "invalid identity");
+	LOCKED(store, store->ops->devices(store->be, identity ? identity : "", since, out));
+}
+
+LIST_FREE(cb_store_devices_free, cb_store_devices_t)
+
+LIST_FREE(cb_store_reminders_free, cb_store_reminders_t)
 
 int cb_store_purge(cb_store_t *store, time_t before, size_t *removed)
 {

@@ -44,11 +44,13 @@
 #include <json-c/json.h>
 
 #include <cetbyod/source.h>
+#include <cetbyod/store.h>
 
 #define CB_AUDIT_HASH_HEX	64		/* SHA-256 as lower-case hex. */
 #define CB_AUDIT_FIELD_MAX	1024		/* Longest text field; longer values are cut and marked. */
 #define CB_AUDIT_LINE_MAX	65536		/* Longest line verify accepts. */
 #define CB_AUDIT_QUEUE_DEFAULT	10000		/* Records held in memory while the file cannot be written. */
+#define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
 #define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
 #define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
 #define CB_AUDIT_DEFAULT_FILE	"/var/log/freeradius/cetbyod-audit.jsonl"
@@ -178,7 +180,7 @@ typedef struct {
 	bool			syslog;		/* Copy each acknowledged line to syslog. */
 	int			syslog_facility; /* LOG_AUTHPRIV, ...; 0: LOG_AUTHPRIV. */
 	unsigned int		retry_ms;	/* First retry delay after a failed write; 0: 1000. */
-	unsigned int		retry_max_ms;	/* Longest delay between retries; 0: 30000. */
+	unsigned int		retry_max_ms;	/* Longest delay between retries; 0: CB_AUDIT_RETRY_MAX_MS. */
 	cb_audit_io_t		io;
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */
 	void			*log_ctx;
@@ -189,7 +191,7 @@ typedef struct cb_audit cb_audit_t;
 typedef enum {
 	CB_AUDIT_QUEUED = 0,		/* On the queue; the writer acknowledges it when written. */
 	CB_AUDIT_REFUSE,		/* fail_closed and the trail is failing: the caller must refuse.
-					 * The record was queued when there was room (*see* cb_audit_record). */
+					 * (*see* cb_audit_record for what was queued). */
 	CB_AUDIT_DROPPED		/* fail_open and the queue is full: not recorded (counted; an
 					 * audit_gap record says how many once writing resumes). */
 } cb_audit_rc_t;
@@ -218,12 +220,21 @@ void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
  * record, takes a mutex for a moment, and returns.
  *   CB_AUDIT_QUEUED   queued (fail_open, or fail_closed with a healthy trail).
  *   CB_AUDIT_REFUSE   fail_closed and the trail is failing or full: the caller
- *                     must not admit.  The record is queued when there is room.
+ *                     must not admit.  A decision admitting someone is then
+ *                     not queued (the caller records the reject it makes
+ *                     instead); any other record is queued when there is room.
  *   CB_AUDIT_DROPPED  fail_open and the queue is full: not recorded.
  * An event of an unknown type, or that cannot be built (out of memory),
  * is logged and counts as dropped (fail_open) or refused (fail_closed).
  */
 cb_audit_rc_t cb_audit_record(cb_audit_t *audit, cb_audit_event_t const *ev);
+
+/**
+ * cb_audit_session_closed - a session_stop record for a session the store
+ * closed without an accounting Stop (the NAS's Accounting-On/Off, or no
+ * accounting for stale_session_after): cause and times from the session.
+ */
+void cb_audit_session_closed(cb_audit_t *audit, cb_store_session_t const *s);
 
 /**
  * cb_audit_admit_ok - whether the module may admit someone now: always

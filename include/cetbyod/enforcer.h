@@ -3,7 +3,8 @@
  * it disconnects (RFC 5176) the sessions of people who were revoked, whose
  * acknowledgement or exception lapsed, or whose acknowledgement changed the
  * decision (withdrawn: refused; given: promoted from onboarding to staff),
- * and applies the admin's commands from cetbyodctl.
+ * or whose exception ended, and applies the admin's commands from
+ * cetbyodctl.
  *
  * It knows sessions only through the store, and NASes only through the
  * table it is given; the DAS sender (das.c) does the protocol.
@@ -78,6 +79,15 @@ void cb_enforcer_ack_changed(void *e, cb_ack_index_t const *old_idx, cb_ack_inde
  * in step with the store every pass).  The reason is copied to reason.
  */
 bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason, size_t len);
+
+/**
+ * cb_enforcer_exception - the exception from the register (cetbyodctl
+ * exception add) in force at now for identity on the device calling_station
+ * (NULL/"": any of the person's), from memory kept in step with the store
+ * every pass.  True and out (may be NULL) filled when there is one.
+ */
+bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,
+			   cb_store_exception_t *out);
 
 /** cb_enforcer_poke - run a pass now (new session, new revocation). */
 void cb_enforcer_poke(cb_enforcer_t *e);

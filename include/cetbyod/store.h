@@ -51,7 +51,7 @@
 
 #define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
 #define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
-#define CB_STORE_SCHEMA_VERSION	1		/* PRAGMA user_version of a current database. */
+#define CB_STORE_SCHEMA_VERSION	2		/* PRAGMA user_version of a current database. */
 
 /* Bounds.  Text beyond them is refused (-1), never truncated. */
 #define CB_STORE_TEXT_MAX	253	/* Any RADIUS-borne string: identities, ids, NAS names. */
@@ -63,6 +63,7 @@
 #define CB_STORE_KEY_MAX	64	/* Status keys: [a-z0-9._-]. */
 #define CB_STORE_VALUE_MAX	1024	/* Status values. */
 #define CB_STORE_DETAIL_MAX	200	/* A disconnect attempt's detail ("no response from 10.0.0.2:3799"). */
+#define CB_STORE_MAC_MAX	17	/* A MAC as the store keeps it: AA-BB-CC-DD-EE-FF. */
 
 #define CB_CLASS_ID_LEN		32		/* 128 random bits as lower-case hex. */
 #define CB_CLASS_PREFIX		"cetbyod:"	/* Class = CB_CLASS_PREFIX <class id>. */
@@ -281,16 +282,21 @@ int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_se
 /**
  * cb_store_nas_reboot - Accounting-On/Off from nas: every open session of
  * that NAS is closed at now with cause (NULL: "NAS-Reboot").  *closed (may
- * be NULL) gets the number closed.  Returns 0, 1 when none was open, -1.
+ * be NULL) gets the number closed, list (may be NULL) the sessions closed,
+ * as they are now (for the audit trail; valid_until is not filled).
+ * Returns 0, 1 when none was open, -1.
  */
-int cb_store_nas_reboot(cb_store_t *store, char const *nas, char const *cause, time_t now, size_t *closed);
+int cb_store_nas_reboot(cb_store_t *store, char const *nas, char const *cause, time_t now, size_t *closed,
+			cb_store_sessions_t *list);
 
 /**
  * cb_store_close_stale - close every open session with no accounting since
  * now - max_age, as stopped at its last_seen (the last moment it was known
- * to be alive) with cause "Stale".  Returns 0, 1 when none, -1.
+ * to be alive) with cause "Stale".  closed and list as for
+ * cb_store_nas_reboot.  Returns 0, 1 when none, -1.
  */
-int cb_store_close_stale(cb_store_t *store, unsigned int max_age, time_t now, size_t *closed);
+int cb_store_close_stale(cb_store_t *store, unsigned int max_age, time_t now, size_t *closed,
+			 cb_store_sessions_t *list);
 
 /** Which open sessions cb_store_sessions_active lists; zeroed: all of them. */
 typedef struct {
@@ -353,6 +359,159 @@ int cb_store_is_revoked(cb_store_t *store, char const *identity, cb_store_revoca
 int cb_store_revocations(cb_store_t *store, bool history, cb_store_revocations_t *out);
 
 void cb_store_revocations_free(cb_store_revocations_t *list);
+
+/*
+ *	The exceptions register (cetbyodctl exception add/list/end)
+ */
+typedef struct {
+	int64_t		id;
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[CB_STORE_MAC_MAX + 1];		/* "" for any device. */
+	char		reason[CB_STORE_REASON_MAX + 1];
+	char		approved_by[CB_STORE_BY_MAX + 1];
+	char		granted_by[CB_STORE_BY_MAX + 1];
+	time_t		granted_at;
+	time_t		until;					/* Exclusive end. */
+	char		ended_by[CB_STORE_BY_MAX + 1];		/* "" unless IT ended it. */
+	time_t		ended_at;				/* 0 unless IT ended it. */
+} cb_store_exception_t;
+
+typedef struct {
+	cb_store_exception_t	*items;
+	size_t			count;
+} cb_store_exceptions_t;
+
+/** cb_store_exception_in_force - not ended by IT and not lapsed at now. */
+bool cb_store_exception_in_force(cb_store_exception_t const *x, time_t now);
+
+/**
+ * cb_store_exception_add - grant identity an exception until (exclusive,
+ * after now), on the device mac (cb_store_mac_normalise form) or, with
+ * NULL/"", any device.  reason must pass cb_store_text_valid with
+ * CB_STORE_REASON_MAX, approved_by and by with CB_STORE_BY_MAX.  An
+ * exception already open for the same person and device is replaced (its
+ * reason, approval, end and grant time).  Returns 0 for a new one, 1 for a
+ * replaced one, -1.  *id (may be NULL) gets its id.
+ */
+int cb_store_exception_add(cb_store_t *store, char const *identity, char const *mac, char const *reason,
+			   char const *approved_by, char const *by, time_t until, time_t now, int64_t *id);
+
+/**
+ * cb_store_exception_end - end identity's open exceptions (on mac only,
+ * when mac is not NULL/""), kept as history.  *ended (may be NULL): how
+ * many.  0, 1 when none was open, -1.
+ */
+int cb_store_exception_end(cb_store_t *store, char const *identity, char const *mac, char const *by, time_t now,
+			   size_t *ended);
+
+/**
+ * cb_store_exceptions - the register, newest grant first: every exception
+ * not ended by IT (lapsed ones too: callers tell with
+ * cb_store_exception_in_force), or with history also the ended ones.
+ */
+int cb_store_exceptions(cb_store_t *store, bool history, cb_store_exceptions_t *out);
+
+void cb_store_exceptions_free(cb_store_exceptions_t *list);
+
+/** cb_store_mac_normalise - a MAC in any usual spelling as AA-BB-CC-DD-EE-FF; false if it is not one. */
+bool cb_store_mac_normalise(char const *in, char out[CB_STORE_MAC_MAX + 1]);
+
+/*
+ *	People (reports and reminders).  The module rebuilds the list; a
+ *	person row says what the directory and the acknowledgements said at
+ *	refreshed_at.
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		email[CB_STORE_TEXT_MAX + 1];		/* "" when unknown. */
+	char		role[CB_STORE_NAME_MAX + 1];		/* "staff", "pupil", "other", "" unknown. */
+	bool		disabled;
+	char		exception_reason[CB_STORE_REASON_MAX + 1];	/* A directory-held exception. */
+	char		exception_approved_by[CB_STORE_BY_MAX + 1];
+	time_t		exception_until;
+	time_t		ack_time;				/* 0: no acknowledgement on record. */
+	time_t		ack_expiry;				/* 0: never lapses, or none. */
+	bool		ack_revoked;
+	char		policy_version[CB_STORE_NAME_MAX + 1];
+	char		status[CB_STORE_NAME_MAX + 1];		/* cb_status_name() now. */
+	char		reason[CB_STORE_NAME_MAX + 1];		/* cb_reason_name() now. */
+	time_t		refreshed_at;
+} cb_store_person_t;
+
+typedef struct {
+	cb_store_person_t	*items;
+	size_t			count;
+} cb_store_people_t;
+
+/**
+ * cb_store_people_replace - make the people table exactly list (in one
+ * transaction).  Rows that do not pass the text checks are refused (-1,
+ * nothing changed).  0 or -1.
+ */
+int cb_store_people_replace(cb_store_t *store, cb_store_person_t const *people, size_t n);
+
+/** cb_store_people - the people table, by identity. */
+int cb_store_people(cb_store_t *store, cb_store_people_t *out);
+
+void cb_store_people_free(cb_store_people_t *list);
+
+/*
+ *	Devices seen per person (from the sessions table).
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		device[CB_STORE_TEXT_MAX + 1];	/* Calling-Station-Id, ':' as '-', upper case. */
+	size_t		sessions;
+	size_t		active;				/* Open now. */
+	time_t		first_seen;
+	time_t		last_seen;
+} cb_store_device_t;
+
+typedef struct {
+	cb_store_device_t	*items;
+	size_t			count;
+} cb_store_devices_t;
+
+/**
+ * cb_store_devices - each (person, device) with sessions seen at or after
+ * since, by person then most recently seen; identity NULL/"" for everyone.
+ */
+int cb_store_devices(cb_store_t *store, char const *identity, time_t since, cb_store_devices_t *out);
+
+void cb_store_devices_free(cb_store_devices_t *list);
+
+/*
+ *	Reminders sent (each at most once per address, expiry and window).
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		email[CB_STORE_TEXT_MAX + 1];
+	time_t		ack_expiry;
+	unsigned int	window_days;
+	time_t		sent_at;
+	char		result[CB_STORE_NAME_MAX + 1];		/* "sent", "failed". */
+	char		detail[CB_STORE_DETAIL_MAX + 1];
+} cb_store_reminder_t;
+
+typedef struct {
+	cb_store_reminder_t	*items;
+	size_t			count;
+} cb_store_reminders_t;
+
+/**
+ * cb_store_reminder_put - record a reminder (result "sent" or "failed").
+ * Returns 0, 1 when one for the same address, expiry and window is
+ * already recorded (nothing changed), -1.
+ */
+int cb_store_reminder_put(cb_store_t *store, cb_store_reminder_t const *r);
+
+/** cb_store_reminder_sent - 1 when a reminder for (email, ack_expiry, window_days) is recorded, 0 not, -1. */
+int cb_store_reminder_sent(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days);
+
+/** cb_store_reminders - reminders recorded since since, newest first. */
+int cb_store_reminders(cb_store_t *store, time_t since, cb_store_reminders_t *out);
+
+void cb_store_reminders_free(cb_store_reminders_t *list);
 
 /*
  *	Disconnect queue (RFC 5176): what the enforcer must send, retries
@@ -506,6 +665,12 @@ int cb_store_status_put(cb_store_t *store, char const *key, char const *value, t
 /** cb_store_status_get - value of key into buf (<= CB_STORE_VALUE_MAX + 1 needed): 0, 1 unset, -1. */
 int cb_store_status_get(cb_store_t *store, char const *key, char *buf, size_t len, time_t *updated_at);
 
+/** cb_store_status_time - a status value holding decimal UTC seconds; 0 when unset or not a time. */
+time_t cb_store_status_time(cb_store_t *store, char const *key);
+
+/** cb_store_status_put_time - set key to t as decimal UTC seconds.  0 or -1. */
+int cb_store_status_put_time(cb_store_t *store, char const *key, time_t t, time_t now);
+
 /** cb_store_statuses - every key, sorted.  0 or -1. */
 int cb_store_statuses(cb_store_t *store, cb_store_statuses_t *out);
 
@@ -531,7 +696,8 @@ int cb_store_counts(cb_store_t *store, cb_store_counts_t *out);
 /**
  * cb_store_purge - delete what is older than before: closed sessions
  * (stopped before it), decisions no open session refers to, finished
- * disconnects, and ended revocations.  *removed (may be NULL): rows
+ * disconnects, ended revocations, exceptions ended or lapsed before it and
+ * reminders sent before it.  *removed (may be NULL): rows
  * deleted.  0, 1 nothing to delete, -1.
  */
 int cb_store_purge(cb_store_t *store, time_t before, size_t *removed);
@@ -560,8 +726,10 @@ typedef struct {
 	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_get)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
 			   cb_store_session_t *out);
-	int (*nas_reboot)(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed);
-	int (*close_stale)(cb_store_backend_t *be, time_t before, time_t now, size_t *closed);
+	int (*nas_reboot)(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
+			  cb_store_sessions_t *out);
+	int (*close_stale)(cb_store_backend_t *be, time_t before, time_t now, size_t *closed,
+			   cb_store_sessions_t *out);
 	int (*sessions_active)(cb_store_backend_t *be, cb_store_filter_t const *filter, cb_store_sessions_t *out);
 	int (*revoke)(cb_store_backend_t *be, char const *identity, char const *reason, char const *by, time_t now);
 	int (*reinstate)(cb_store_backend_t *be, char const *identity, char const *by, time_t now);
@@ -583,6 +751,17 @@ typedef struct {
 	int (*statuses)(cb_store_backend_t *be, cb_store_statuses_t *out);
 	int (*counts)(cb_store_backend_t *be, cb_store_counts_t *out);
 	int (*purge)(cb_store_backend_t *be, time_t before, size_t *removed);
+	int (*exception_add)(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
+			     char const *approved_by, char const *by, time_t until, time_t now, int64_t *id);
+	int (*exception_end)(cb_store_backend_t *be, char const *identity, char const *mac, char const *by,
+			     time_t now, size_t *ended);
+	int (*exceptions)(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out);
+	int (*people_replace)(cb_store_backend_t *be, cb_store_person_t const *people, size_t n);
+	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
+	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
+	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
+	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
 } cb_store_ops_t;
 
 /**

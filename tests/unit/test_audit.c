@@ -360,6 +360,16 @@ static size_t count_lines(void)
 	return nlines;
 }
 
+/** count_matching - lines of the trail file holding needle. */
+static size_t count_matching(char const *needle)
+{
+	size_t n = 0;
+
+	read_lines();
+	for (size_t i = 0; i < nlines; i++) n += strstr(lines[i], needle) != NULL;
+	return n;
+}
+
 START_TEST(fail_open_keeps_admitting_and_loses_nothing_acknowledged)
 {
 	cb_audit_stats_t st;
@@ -442,7 +452,16 @@ START_TEST(fail_closed_refuses_while_failing)
 	decision(a, "alice", T0);				/* Healthy when queued. */
 	wait_failing(a);
 	ck_assert(!cb_audit_admit_ok(a));
-	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);	/* Queued all the same. */
+	{
+		/* An admission the trail cannot take is refused and NOT queued:
+		 * the trail must never say someone was let on who was refused. */
+		cb_audit_event_t admit = ev;
+
+		admit.status = "admit";
+		admit.reason = "acknowledged";
+		ck_assert_int_eq(cb_audit_record(a, &admit), CB_AUDIT_REFUSE);
+	}
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);	/* A reject: queued all the same. */
 	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);
 	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);	/* Full: not queued. */
 	__atomic_store_n(&fail_write, 0, __ATOMIC_SEQ_CST);
@@ -451,6 +470,7 @@ START_TEST(fail_closed_refuses_while_failing)
 	cb_audit_close(a, 1000);
 	ck_assert_int_eq(verify_one(file, &v), 0);
 	ck_assert_uint_eq(v.records, 5);			/* start, alice, 2 rejects, gap */
+	ck_assert_uint_eq(count_matching("\"status\":\"admit\""), 1);	/* alice's, queued while healthy. */
 }
 END_TEST
 

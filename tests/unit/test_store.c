@@ -581,7 +581,7 @@ START_TEST(test_nas_reboot)
 	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
 
 	/* Accounting-On from 10.0.0.2 closes its three sessions only. */
-	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.2", NULL, T0 + 100, &closed), 0);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.2", NULL, T0 + 100, &closed, NULL), 0);
 	ck_assert_uint_eq(closed, 3);
 	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "A1", &ses), 0);
 	ck_assert_int_eq(ses.stopped, T0 + 100);
@@ -592,13 +592,13 @@ START_TEST(test_nas_reboot)
 	cb_store_sessions_free(&list);
 
 	/* Again: nothing open; Accounting-Off with its own cause. */
-	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.2", NULL, T0 + 200, &closed), 1);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.2", NULL, T0 + 200, &closed, NULL), 1);
 	ck_assert_uint_eq(closed, 0);
-	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.9", "Accounting-Off", T0 + 200, NULL), 0);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.9", "Accounting-Off", T0 + 200, NULL, NULL), 0);
 	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.9", "B0", &ses), 0);
 	ck_assert_str_eq(ses.stop_cause, "Accounting-Off");
-	ck_assert_int_eq(cb_store_nas_reboot(s, "", NULL, T0, NULL), -1);
-	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.9", "bad\ncause", T0, NULL), -1);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "", NULL, T0, NULL, NULL), -1);
+	ck_assert_int_eq(cb_store_nas_reboot(s, "10.0.0.9", "bad\ncause", T0, NULL, NULL), -1);
 	cb_store_close(s);
 }
 END_TEST
@@ -619,7 +619,7 @@ START_TEST(test_stale)
 	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
 
 	/* At T0 + 3600 with a limit of 1800 s, OLD is stale (last seen T0), NEW is not. */
-	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 3600, &closed), 0);
+	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 3600, &closed, NULL), 0);
 	ck_assert_uint_eq(closed, 1);
 	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "OLD", &ses), 0);
 	ck_assert_int_eq(ses.stopped, T0);
@@ -627,8 +627,8 @@ START_TEST(test_stale)
 	first_id = ses.id;
 	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "NEW", &ses), 0);
 	ck_assert_int_eq(ses.stopped, 0);
-	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 3600, &closed), 1);
-	ck_assert_int_eq(cb_store_close_stale(s, 0, T0, &closed), -1);
+	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 3600, &closed, NULL), 1);
+	ck_assert_int_eq(cb_store_close_stale(s, 0, T0, &closed, NULL), -1);
 
 	/* The session was alive after all: an interim reopens the same row. */
 	a = mk_acct("10.0.0.2", "OLD", NULL, T0 + 3700);
@@ -640,7 +640,7 @@ START_TEST(test_stale)
 	ck_assert_str_eq(ses.identity, "alice");
 
 	/* A real Stop after a stale close records the real end. */
-	ck_assert_int_eq(cb_store_close_stale(s, 60, T0 + 9000, &closed), 0);
+	ck_assert_int_eq(cb_store_close_stale(s, 60, T0 + 9000, &closed, NULL), 0);
 	a = mk_acct("10.0.0.2", "OLD", NULL, T0 + 9100);
 	a.stop_cause = "Lost-Carrier";
 	ck_assert_int_eq(cb_store_session_stop(s, &a), 1);
@@ -795,6 +795,182 @@ START_TEST(test_revocations)
 	ck_assert_int_eq(cb_store_is_revoked(s, "carol", NULL), 0);
 	ck_assert_int_eq(cb_store_revocations(s, false, NULL), -1);
 	cb_store_close(s);
+}
+END_TEST
+
+/*
+ *	Exceptions register, people, reminders (schema version 2)
+ */
+START_TEST(test_exceptions)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_exceptions_t list;
+	cb_store_commands_t cmds;
+	char mac[CB_STORE_MAC_MAX + 1];
+	int64_t id = 0, id2 = 0;
+	size_t ended = 0;
+
+	ck_assert(cb_store_mac_normalise("aa:bb:cc:dd:ee:0f", mac));
+	ck_assert_str_eq(mac, "AA-BB-CC-DD-EE-0F");
+	ck_assert(cb_store_mac_normalise("aabb.ccdd.ee0f", mac));
+	ck_assert_str_eq(mac, "AA-BB-CC-DD-EE-0F");
+	ck_assert(cb_store_mac_normalise("aabbccddee0f", mac));
+	ck_assert_str_eq(mac, "AA-BB-CC-DD-EE-0F");
+	ck_assert(!cb_store_mac_normalise("aa:bb:cc:dd:ee", mac));
+	ck_assert(!cb_store_mac_normalise("aa:bb:cc:dd:ee:0f:11", mac));
+	ck_assert(!cb_store_mac_normalise("zzbbccddee0f", mac));
+
+	/* Any device, then one device: two open exceptions for the person. */
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "medical monitoring", "Head of Year 9", "it-admin",
+						T0 + 86400, T0, &id), 0);
+	ck_assert_int_gt(id, 0);
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", "AA-BB-CC-DD-EE-0F", "insulin pump app", "SENCo",
+						"it-admin", T0 + 2 * 86400, T0 + 1, &id2), 0);
+	ck_assert_int_ne(id, id2);
+	ck_assert_int_eq(cb_store_commands_take(s, &cmds), 0);	/* The module is told. */
+	ck_assert_uint_eq(cmds.count, 2);
+	ck_assert_int_eq(cmds.items[0].cmd, CB_CMD_ENFORCE);
+	ck_assert_str_eq(cmds.items[0].arg, "percy");
+	cb_store_commands_free(&cmds);
+
+	/* Granting again for the same device replaces it (1), same id. */
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "medical monitoring (renewed)", "Head of Year 9",
+						"dsl", T0 + 3 * 86400, T0 + 5, &id2), 1);
+	ck_assert_int_eq(id2, id);
+	ck_assert_int_eq(cb_store_exceptions(s, false, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	ck_assert_str_eq(list.items[0].reason, "medical monitoring (renewed)");	/* Newest grant first. */
+	ck_assert_str_eq(list.items[0].granted_by, "dsl");
+	ck_assert_int_eq(list.items[0].until, T0 + 3 * 86400);
+	ck_assert_str_eq(list.items[1].mac, "AA-BB-CC-DD-EE-0F");
+	ck_assert(cb_store_exception_in_force(&list.items[1], T0 + 2 * 86400 - 1));
+	ck_assert(!cb_store_exception_in_force(&list.items[1], T0 + 2 * 86400));	/* until is exclusive. */
+	cb_store_exceptions_free(&list);
+
+	/* End only the device's; then the rest; a third end has nothing to do. */
+	ck_assert_int_eq(cb_store_exception_end(s, "percy", "AA-BB-CC-DD-EE-0F", "it-admin", T0 + 10, &ended), 0);
+	ck_assert_uint_eq(ended, 1);
+	ck_assert_int_eq(cb_store_exceptions(s, false, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_str_eq(list.items[0].mac, "");
+	cb_store_exceptions_free(&list);
+	ck_assert_int_eq(cb_store_exception_end(s, "percy", NULL, "it-admin", T0 + 11, &ended), 0);
+	ck_assert_int_eq(cb_store_exception_end(s, "percy", NULL, "it-admin", T0 + 12, &ended), 1);
+	ck_assert_int_eq(cb_store_exceptions(s, true, &list), 0);
+	ck_assert_uint_eq(list.count, 2);
+	ck_assert_int_eq(list.items[0].ended_at, T0 + 11);
+	ck_assert_str_eq(list.items[0].ended_by, "it-admin");
+	ck_assert(!cb_store_exception_in_force(&list.items[0], T0 + 11));
+	cb_store_exceptions_free(&list);
+
+	/* Purge keeps what ended after the cut-off, removes what ended before. */
+	ck_assert_int_eq(cb_store_purge(s, T0 + 11, NULL), 0);		/* The device's (ended T0 + 10). */
+	ck_assert_int_eq(cb_store_exceptions(s, true, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	cb_store_exceptions_free(&list);
+
+	/* Bad input: nothing recorded. */
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "r", "a", "b", T0, T0, NULL), -1);
+	ck_assert_ptr_nonnull(strstr(last_log, "not in the future"));
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", "aa:bb:cc:dd:ee:0f", "r", "a", "b", T0 + 9, T0, NULL), -1);
+	ck_assert_ptr_nonnull(strstr(last_log, "invalid MAC"));
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "two\nlines", "a", "b", T0 + 9, T0, NULL), -1);
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "r", "", "b", T0 + 9, T0, NULL), -1);
+	ck_assert_int_eq(cb_store_exception_add(s, "", NULL, "r", "a", "b", T0 + 9, T0, NULL), -1);
+	ck_assert_int_eq(cb_store_exceptions(s, false, &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	cb_store_exceptions_free(&list);
+	cb_store_close(s);
+}
+END_TEST
+
+START_TEST(test_people_reminders)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_person_t p[2];
+	cb_store_people_t people;
+	cb_store_reminder_t r;
+	cb_store_reminders_t sent;
+
+	memset(p, 0, sizeof(p));
+	snprintf(p[0].identity, sizeof(p[0].identity), "alice");
+	snprintf(p[0].email, sizeof(p[0].email), "alice@school.example");
+	snprintf(p[0].role, sizeof(p[0].role), "staff");
+	p[0].ack_time = T0 - 300 * 86400;
+	p[0].ack_expiry = T0 + 65 * 86400;
+	snprintf(p[0].status, sizeof(p[0].status), "admit");
+	snprintf(p[0].reason, sizeof(p[0].reason), "acknowledged");
+	p[0].refreshed_at = T0;
+	p[1] = p[0];
+	snprintf(p[1].identity, sizeof(p[1].identity), "percy");
+	snprintf(p[1].role, sizeof(p[1].role), "pupil");
+	snprintf(p[1].exception_reason, sizeof(p[1].exception_reason), "medical");
+	ck_assert_int_eq(cb_store_people_replace(s, p, 2), 0);
+	ck_assert_int_eq(cb_store_people(s, &people), 0);
+	ck_assert_uint_eq(people.count, 2);
+	ck_assert_str_eq(people.items[1].exception_reason, "medical");
+	ck_assert_int_eq(people.items[0].ack_expiry, T0 + 65 * 86400);
+	cb_store_people_free(&people);
+
+	/* Replacing is whole: percy is gone.  A bad row changes nothing. */
+	ck_assert_int_eq(cb_store_people_replace(s, p, 1), 0);
+	snprintf(p[1].role, sizeof(p[1].role), "teacher");
+	ck_assert_int_eq(cb_store_people_replace(s, p, 2), -1);
+	ck_assert_int_eq(cb_store_people(s, &people), 0);
+	ck_assert_uint_eq(people.count, 1);
+	cb_store_people_free(&people);
+
+	/* A reminder is recorded once per address, expiry and window. */
+	memset(&r, 0, sizeof(r));
+	snprintf(r.identity, sizeof(r.identity), "alice");
+	snprintf(r.email, sizeof(r.email), "alice@school.example");
+	r.ack_expiry = T0 + 65 * 86400;
+	r.window_days = 30;
+	r.sent_at = T0 + 36 * 86400;
+	snprintf(r.result, sizeof(r.result), "sent");
+	ck_assert_int_eq(cb_store_reminder_sent(s, r.email, r.ack_expiry, 30), 0);
+	ck_assert_int_eq(cb_store_reminder_put(s, &r), 0);
+	ck_assert_int_eq(cb_store_reminder_put(s, &r), 1);
+	ck_assert_int_eq(cb_store_reminder_sent(s, r.email, r.ack_expiry, 30), 1);
+	ck_assert_int_eq(cb_store_reminder_sent(s, r.email, r.ack_expiry, 7), 0);
+	ck_assert_int_eq(cb_store_reminder_sent(s, r.email, r.ack_expiry + 1, 30), 0);	/* A new acknowledgement. */
+	snprintf(r.result, sizeof(r.result), "maybe");
+	ck_assert_int_eq(cb_store_reminder_put(s, &r), -1);
+	ck_assert_int_eq(cb_store_reminders(s, 0, &sent), 0);
+	ck_assert_uint_eq(sent.count, 1);
+	ck_assert_str_eq(sent.items[0].result, "sent");
+	cb_store_reminders_free(&sent);
+	cb_store_close(s);
+}
+END_TEST
+
+/* A version 1 store (before the exceptions register) is migrated when opened, keeping its rows. */
+START_TEST(test_migrate_v1)
+{
+	cb_store_t *s;
+	sqlite3 *db;
+	cb_store_revocation_t r;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, cb_store_schema(), NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO revocations (identity, reason, revoked_by, revoked_at) "
+				      "VALUES ('alice', 'old', 'it', 1)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(false);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(cb_store_is_revoked(s, "alice", &r), 1);
+	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "r", "a", "b", T0 + 9, T0, NULL), 0);
+	cb_store_close(s);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *q;
+
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
 }
 END_TEST
 
@@ -1213,6 +1389,9 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_stale);
 	tcase_add_test(tc, test_active_filters);
 	tcase_add_test(tc, test_revocations);
+	tcase_add_test(tc, test_exceptions);
+	tcase_add_test(tc, test_people_reminders);
+	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_queue_retry);
 	tcase_add_test(tc, test_queue_hold);
 	tcase_add_test(tc, test_commands);
