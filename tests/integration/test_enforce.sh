@@ -21,6 +21,11 @@
 #      watcher disconnects the session.
 #   6. radiusd restarts with a session open: still known, still
 #      disconnectable.
+#   7. the exceptions register: a pupil (in slapd, no exception there) is
+#      refused; IT grants an exception for another device: still refused;
+#      for this device: admitted to the restricted VLAN; IT ends it: the
+#      session is disconnected within a second and the next attempt is
+#      refused; grant and end are in the audit trail.
 # Needs root (veth, 802.1X sockets); skipped (77) without hostapd.
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
@@ -78,13 +83,16 @@ cb_emu PUT forms/byod "{\"title\": \"BYOD\", \"collectEmails\": true,
 	\"items\": [{\"title\": \"$Q\", \"questionId\": \"q1\", \"kind\": \"choice\", \"options\": [\"I agree\", \"I do not agree\"]}]}" >/dev/null
 cb_emu POST forms/byod/responses "{\"respondentEmail\": \"someone@school.example\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
 
-printf 'bob\tCleartext-Password := "bobpw", Cetbyod-Role := Staff\n' > "$CB_TMP/users"
+printf 'bob\tCleartext-Password := "bobpw", Cetbyod-Role := Staff\npupil1\tCleartext-Password := "pupil1pw"\n' > "$CB_TMP/users"
 DAS_PORT=$(cb_free_udp_port)
 module_conf() {
 	cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	forms {
 		form_id = byod
 		agreement_question = \"$Q\"
 		agree_value = \"I agree\"
+	}
+	audit {
+		filename = \${logdir}/cetbyod-audit.jsonl
 	}
 	reply {
 		# Only the enforcer's Disconnect-Request ends sessions at expiry
@@ -395,6 +403,78 @@ if wait_new "$ACKED" 15 && grep -q "directory watcher: onboard -> reject (accoun
 	cb_pass "4: the account disabled in the directory: the watcher disconnects the session"
 else
 	cb_fail "4: the account disabled in the directory: the watcher disconnects the session"
+fi
+
+# --- 7. The exceptions register ---------------------------------------------------
+# The device now signs in as pupil1: a pupil in the directory, with no
+# exception there.
+STA_MAC=$(cat "/sys/class/net/$STA_IF/address")
+wcli set_network 0 identity '"pupil1"' >/dev/null
+wcli set_network 0 password '"pupil1pw"' >/dev/null
+mark "pupil1 -> reject (pupil_without_exception)"
+$CTL exception add --user pupil1 --reason "Medical monitoring phone" --approved-by "Head of Year 9" \
+	--until "$(date -d tomorrow +%F)" --mac 02:00:00:00:00:01 --by it-office >/dev/null
+rejoin_after_reject
+if wait_new "pupil1 -> reject (pupil_without_exception)" 20; then
+	cb_pass "7: a pupil with an exception for another device only is refused (pupil_without_exception)"
+else
+	cb_fail "7: a pupil with an exception for another device only is refused"
+fi
+mark "pupil1 -> restricted (exception_active)"
+if $CTL exception add --user pupil1 --reason "Medical monitoring phone" --approved-by "Head of Year 9" \
+	--until "$(date -d tomorrow +%F)" --mac "$STA_MAC" --by it-office > "$CB_TMP/exc.out" 2>&1 &&
+	grep -q "Granted exception #2 for pupil1 on device" "$CB_TMP/exc.out"; then
+	cb_pass "7: cetbyodctl exception add for this device ($STA_MAC)"
+else
+	cb_fail "7: cetbyodctl exception add for this device"; sed 's/^/    # /' "$CB_TMP/exc.out"
+fi
+sleep 0.3
+rejoin_after_reject
+if wait_new "pupil1 -> restricted (exception_active)" 20 && grep -q 'Register: exception #2 "Medical monitoring phone", approved by "Head of Year 9"' "$CB_TMP/radiusd.out"; then
+	cb_pass "7: admitted under the register's exception (exception_active), radiusd -X names it"
+else
+	cb_fail "7: admitted under the register's exception"
+fi
+if accept_after "pupil1 -> restricted (exception_active)" | grep -Eq 'Tunnel-Private-Group-Id(:0)? :?= "300"'; then
+	cb_pass "7: the Access-Accept carries the restricted VLAN"
+else
+	cb_fail "7: the Access-Accept carries the restricted VLAN"
+fi
+s7=$(session_id)
+wait_active "$s7"
+if $CTL --json sessions --user pupil1 | grep -q '"status": *"restricted"'; then
+	cb_pass "7: the session is known as restricted"
+else
+	cb_fail "7: the session is known as restricted"
+fi
+P_ACKED='Disconnect-Request for pupil1 (session .* on hostapd) acknowledged'
+mark "$P_ACKED"; mark "pupil1 -> reject (pupil_without_exception)"
+t0=$(ms_now)
+$CTL exception end --user pupil1 --by it-office >/dev/null
+if wait_new "$P_ACKED" 5; then
+	t1=$(ms_now)
+	if [ $((t1 - t0)) -le 1000 ]; then cb_pass "7: cetbyodctl exception end -> Disconnect-ACK in $((t1 - t0)) ms"
+	else cb_fail "7: cetbyodctl exception end -> Disconnect-ACK took $((t1 - t0)) ms"; fi
+else
+	cb_fail "7: cetbyodctl exception end -> Disconnect-ACK"
+fi
+rejoin
+if wait_new "pupil1 -> reject (pupil_without_exception)" 20; then
+	cb_pass "7: after the end the next attempt is refused (pupil_without_exception)"
+else
+	cb_fail "7: after the end the next attempt is refused"
+fi
+q=$($CTL audit query --user pupil1 --format json 2>&1)
+if printf '%s\n' "$q" | grep -q '"type": *"exception_grant"' && printf '%s\n' "$q" | grep -q '"type": *"exception_end"' &&
+	printf '%s\n' "$q" | grep -q '"approved_by": *"Head of Year 9"'; then
+	cb_pass "7: the grants and the end are in the audit trail, with who approved"
+else
+	cb_fail "7: the grants and the end are in the audit trail"; printf '%s\n' "$q" | head -40 | sed 's/^/    # /'
+fi
+if $CTL exception list --all --user pupil1 | grep -q "ended"; then
+	cb_pass "7: cetbyodctl exception list --all shows it ended"
+else
+	cb_fail "7: cetbyodctl exception list --all shows it ended"
 fi
 
 cb_finish
