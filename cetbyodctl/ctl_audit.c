@@ -537,7 +537,6 @@ int ctl_purge_main(ctl_t *ctl, int argc, char **argv)
 	ctl_opt_t const opts[] = { { "older-than", &days_arg, NULL }, { "tz", &tz_arg, NULL }, { NULL, NULL, NULL } };
 	char err[512], t[32];
 	unsigned long days;
-	cb_audit_db_t *db;
 	cb_tz_t *tz;
 	size_t n, store_removed = 0, audit_removed = 0;
 	time_t before;
@@ -552,14 +551,8 @@ int ctl_purge_main(ctl_t *ctl, int argc, char **argv)
 	before = cb_tz_add_days(tz, ctl->now, -(int) days);
 	cb_tz_free(tz);
 	if (before < 0) return ctl_err(ctl, CTL_EXIT_USAGE, "--older-than %lu reaches before 1970", days);
-	db = cb_audit_db_open(ctl->db, false, err, sizeof(err));
-	if (!db) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
-	rc = cb_audit_purge(db, before, &audit_removed, err, sizeof(err));
-	cb_audit_db_close(db);
-	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "%s; nothing was deleted", err);
-	if (cb_store_purge(ctl->store, before, &store_removed) < 0) {
-		return ctl_err(ctl, CTL_EXIT_STORE, "purged %zu audit rows, but could not purge the store %s", audit_removed,
-			       ctl->db);
+	if (cb_retention_purge(ctl->store, ctl->db, before, &store_removed, &audit_removed, err, sizeof(err)) < 0) {
+		return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 	}
 	if (ctl->json) {
 		json_object *o = json_object_new_object();

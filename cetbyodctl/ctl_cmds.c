@@ -90,7 +90,10 @@ static char const *const known_keys[] = {
 	CB_STATUS_MODULE_STARTED, CB_STATUS_MODULE_HEARTBEAT, CB_STATUS_MODULE_VERSION, CB_STATUS_SOURCE,
 	CB_STATUS_SYNC_ATTEMPT, CB_STATUS_SYNC_SUCCESS, CB_STATUS_SYNC_ERROR, CB_STATUS_SYNC_PEOPLE,
 	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SNAPSHOT_SYNCED, CB_STATUS_ENFORCER_ERROR,
-	CB_STATUS_IDENTITY_STRIP_REALM, CB_STATUS_IDENTITY_STRIP_DOMAIN, CB_STATUS_IDENTITY_MAX_LENGTH
+	CB_STATUS_IDENTITY_STRIP_REALM, CB_STATUS_IDENTITY_STRIP_DOMAIN, CB_STATUS_IDENTITY_MAX_LENGTH,
+	CB_STATUS_PURGE_LAST, CB_STATUS_PURGE_DAYS, CB_STATUS_AUDIT_FAILING, CB_STATUS_AUDIT_ERROR,
+	CB_STATUS_AUDIT_QUEUED, CB_STATUS_AUDIT_DROPPED, CB_STATUS_AUDIT_REFUSED, CB_STATUS_PEOPLE_LISTED,
+	CB_STATUS_PEOPLE_COUNT, CB_STATUS_PEOPLE_ERROR, CB_STATUS_REMINDERS_MODE, CB_STATUS_REMINDERS_ERROR
 };
 
 static bool is_known_key(char const *key)
@@ -171,6 +174,21 @@ static void status_attention(ctl_t *ctl, status_t *s)
 	if (v && *v) attention(s, "the last sync failed: %s", ctl_safe(v, safe, sizeof(safe)));
 	v = st_get(s, CB_STATUS_ENFORCER_ERROR);
 	if (v && *v) attention(s, "the enforcer reported: %s", ctl_safe(v, safe, sizeof(safe)));
+	v = st_get(s, CB_STATUS_AUDIT_FAILING);
+	if (s->running == 1 && v && strcmp(v, "yes") == 0) {
+		attention(s, "the audit trail cannot be written (%s): %s records wait in memory",
+			  ctl_safe(st_get(s, CB_STATUS_AUDIT_ERROR), safe, sizeof(safe)),
+			  st_get(s, CB_STATUS_AUDIT_QUEUED) ? st_get(s, CB_STATUS_AUDIT_QUEUED) : "?");
+	}
+	v = st_get(s, CB_STATUS_AUDIT_DROPPED);
+	if (s->running == 1 && v && strcmp(v, "0") != 0) {
+		attention(s, "%s audit records were dropped since radiusd started (the queue was full while the trail "
+			  "failed); the trail has an audit_gap record for them", ctl_safe(v, safe, sizeof(safe)));
+	}
+	v = st_get(s, CB_STATUS_PEOPLE_ERROR);
+	if (v && *v) attention(s, "the module cannot list the directory for the reports: %s", ctl_safe(v, safe, sizeof(safe)));
+	v = st_get(s, CB_STATUS_REMINDERS_ERROR);
+	if (v && *v) attention(s, "reminder emails cannot be sent: %s", ctl_safe(v, safe, sizeof(safe)));
 	if (s->running == 0) {
 		char age[32];
 
@@ -266,6 +284,45 @@ static void status_human_sync(ctl_t *ctl, status_t const *s)
 	kv("held sync", st_get(s, CB_STATUS_SYNC_HELD));
 }
 
+static void status_human_audit(ctl_t *ctl, status_t const *s)
+{
+	char buf[CB_STORE_VALUE_MAX + 64];
+	char const *failing = st_get(s, CB_STATUS_AUDIT_FAILING), *days = st_get(s, CB_STATUS_PURGE_DAYS);
+
+	printf("\nAudit trail\n");
+	if (!failing) {
+		kv("state", "not reported (no audit { filename }, or radiusd has not started)");
+	} else {
+		char const *err = st_get(s, CB_STATUS_AUDIT_ERROR);
+
+		if (strcmp(failing, "yes") == 0) snprintf(buf, sizeof(buf), "FAILING: %s", err ? err : "?");
+		else snprintf(buf, sizeof(buf), "written");
+		kv("state", buf);
+		snprintf(buf, sizeof(buf), "%.20s queued, %.20s dropped, %.20s admissions refused",
+			 st_get(s, CB_STATUS_AUDIT_QUEUED) ? st_get(s, CB_STATUS_AUDIT_QUEUED) : "?",
+			 st_get(s, CB_STATUS_AUDIT_DROPPED) ? st_get(s, CB_STATUS_AUDIT_DROPPED) : "?",
+			 st_get(s, CB_STATUS_AUDIT_REFUSED) ? st_get(s, CB_STATUS_AUDIT_REFUSED) : "?");
+		kv("records", buf);
+	}
+	if (days && strcmp(days, "0") != 0) {
+		snprintf(buf, sizeof(buf), "%.20s days, purged daily", days);
+		kv("retention", buf);
+	} else {
+		kv("retention", "no scheduled purge (audit { retention_days = 0 })");
+	}
+	kv_time(ctl, "last purge", st_time(s, CB_STATUS_PURGE_LAST));
+}
+
+static void status_human_people(ctl_t *ctl, status_t const *s)
+{
+	printf("\nPeople and reminders\n");
+	kv_time(ctl, "people listed", st_time(s, CB_STATUS_PEOPLE_LISTED));
+	kv("people", st_get(s, CB_STATUS_PEOPLE_COUNT));
+	kv("listing error", st_get(s, CB_STATUS_PEOPLE_ERROR));
+	kv("reminders", st_get(s, CB_STATUS_REMINDERS_MODE));
+	kv("reminder error", st_get(s, CB_STATUS_REMINDERS_ERROR));
+}
+
 static void status_human_counts(status_t const *s)
 {
 	char buf[160];
@@ -317,6 +374,8 @@ static int status_human(ctl_t *ctl, status_t const *s)
 
 	status_human_module(ctl, s);
 	status_human_sync(ctl, s);
+	status_human_audit(ctl, s);
+	status_human_people(ctl, s);
 	status_human_counts(s);
 	if (s->counts.sessions_active) {
 		list_heading("Active sessions", s->sessions.count, s->counts.sessions_active);
@@ -396,6 +455,33 @@ static json_object *status_json_sync(ctl_t *ctl, status_t const *s)
 	return o;
 }
 
+static json_object *status_json_audit(status_t const *s)
+{
+	json_object *o = json_object_new_object();
+	char const *failing = st_get(s, CB_STATUS_AUDIT_FAILING);
+
+	json_object_object_add(o, "failing", failing ? json_object_new_boolean(strcmp(failing, "yes") == 0) : NULL);
+	json_object_object_add(o, "last_error", jstatus_str(s, CB_STATUS_AUDIT_ERROR));
+	json_object_object_add(o, "queued", jstatus_num(s, CB_STATUS_AUDIT_QUEUED));
+	json_object_object_add(o, "dropped", jstatus_num(s, CB_STATUS_AUDIT_DROPPED));
+	json_object_object_add(o, "refused", jstatus_num(s, CB_STATUS_AUDIT_REFUSED));
+	json_object_object_add(o, "retention_days", jstatus_num(s, CB_STATUS_PURGE_DAYS));
+	json_object_object_add(o, "last_purge", ctl_jtime(st_time(s, CB_STATUS_PURGE_LAST)));
+	return o;
+}
+
+static json_object *status_json_people(status_t const *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "listed_at", ctl_jtime(st_time(s, CB_STATUS_PEOPLE_LISTED)));
+	json_object_object_add(o, "count", jstatus_num(s, CB_STATUS_PEOPLE_COUNT));
+	json_object_object_add(o, "last_error", jstatus_str(s, CB_STATUS_PEOPLE_ERROR));
+	json_object_object_add(o, "reminders", jstatus_str(s, CB_STATUS_REMINDERS_MODE));
+	json_object_object_add(o, "reminders_last_error", jstatus_str(s, CB_STATUS_REMINDERS_ERROR));
+	return o;
+}
+
 static json_object *status_json_counts(cb_store_counts_t const *c)
 {
 	json_object *o = json_object_new_object();
@@ -440,6 +526,8 @@ static int status_json(ctl_t *ctl, status_t const *s)
 	json_object_object_add(o, "now", ctl_jtime(ctl->now));
 	json_object_object_add(o, "module", status_json_module(s));
 	json_object_object_add(o, "sync", status_json_sync(ctl, s));
+	json_object_object_add(o, "audit", status_json_audit(s));
+	json_object_object_add(o, "people", status_json_people(s));
 	json_object_object_add(o, "counts", status_json_counts(&s->counts));
 	json_object_object_add(o, "sessions", jsessions(&s->sessions));
 	json_object_object_add(d, "pending", jdisconnects(&s->pending));

@@ -142,7 +142,7 @@
 
 static char const *const type_names[CB_AUDIT_TYPE_MAX] = {
 	"decision", "session_start", "session_stop", "revoke", "reinstate", "exception_grant",
-	"exception_end", "sync", "disconnect", "audit_start", "audit_gap"
+	"exception_end", "sync", "disconnect", "audit_start", "audit_gap", "reminder"
 };
 
 char const *cb_audit_type_name(cb_audit_type_t type)
@@ -2004,4 +2004,22 @@ bool cb_audit_mac_normalise(char const *s, char out[18])
 	}
 	out[o] = '\0';
 	return true;
+}
+
+int cb_retention_purge(cb_store_t *store, char const *db_path, time_t before, size_t *store_removed,
+		       size_t *audit_removed, char *err, size_t errlen)
+{
+	cb_audit_db_t *db = cb_audit_db_open(db_path, false, err, errlen);
+	int rc;
+
+	*store_removed = *audit_removed = 0;
+	if (!db) return -1;
+	rc = cb_audit_purge(db, before, audit_removed, err, errlen);
+	cb_audit_db_close(db);
+	if (rc < 0) return -1;
+	if (cb_store_purge(store, before, store_removed) < 0) {
+		snprintf(err, errlen, "purged %zu audit rows, but could not purge the store %s", *audit_removed, db_path);
+		return -1;
+	}
+	return 0;
 }

@@ -37,6 +37,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@
 
 #include <cetbyod/enforcer.h>
 #include <cetbyod/exceptions.h>
+#include <cetbyod/tz.h>
 
 #define PASS_MS			100
 #define DUE_BATCH		256
@@ -78,6 +80,7 @@ struct cb_enforcer {
 	time_t			audit_reinstated_until;
 	bool			audit_loaded;
 	time_t			last_heartbeat;
+	time_t			next_purge;
 };
 
 static void elog(cb_enforcer_t *e, cb_log_level_t level, char const *fmt, ...)
@@ -672,6 +675,24 @@ static void put_time(cb_enforcer_t *e, char const *key, time_t t, time_t now)
 	cb_store_status_put_time(e->conf.store, key, t, now);
 }
 
+/** audit_health - the audit trail's state, for cetbyodctl status. */
+static void audit_health(cb_enforcer_t *e, time_t now)
+{
+	cb_audit_stats_t st;
+	char buf[32];
+
+	if (!e->conf.audit) return;
+	cb_audit_stats(e->conf.audit, &st);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_FAILING, st.failing ? "yes" : "no", now);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_ERROR, st.failing ? st.last_error : "", now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.queued);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_QUEUED, buf, now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.dropped);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_DROPPED, buf, now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.refused);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_REFUSED, buf, now);
+}
+
 static void heartbeat(cb_enforcer_t *e, time_t now)
 {
 	cb_sync_status_t st;
@@ -679,6 +700,7 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 	char buf[32];
 
 	put_time(e, CB_STATUS_MODULE_HEARTBEAT, now, now);
+	audit_health(e, now);
 	pthread_mutex_lock(&e->mutex);
 	sync = e->sync;
 	pthread_mutex_unlock(&e->mutex);
@@ -693,6 +715,33 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_AGREED, buf, now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD, st.held ? st.held_reason : "", now);
 	if (st.snapshot_synced_at) put_time(e, CB_STATUS_SNAPSHOT_SYNCED, st.snapshot_synced_at, now);
+}
+
+/**
+ * retention_purge - what is older than audit { retention_days } (calendar
+ * days in the school's zone) goes: at start, then daily.  The time of the
+ * last purge is in the status table for cetbyodctl status.
+ */
+static void retention_purge(cb_enforcer_t *e, time_t now)
+{
+	size_t store_removed, audit_removed;
+	char err[512];
+	time_t before;
+
+	e->next_purge = now + 86400;
+	before = e->conf.policy && e->conf.policy->tz ?
+		 cb_tz_add_days(e->conf.policy->tz, now, -(int) e->conf.retention_days) :
+		 now - (time_t) e->conf.retention_days * 86400;
+	if (before <= 0) return;
+	if (cb_retention_purge(e->conf.store, e->conf.db_path, before, &store_removed, &audit_removed, err,
+			       sizeof(err)) < 0) {
+		elog(e, CB_LOG_ERROR, "retention purge (older than %u days): %s; tried again tomorrow",
+		     e->conf.retention_days, err);
+		return;
+	}
+	cb_store_status_put_time(e->conf.store, CB_STATUS_PURGE_LAST, now, now);
+	elog(e, CB_LOG_INFO, "retention purge: removed %zu store rows and %zu audit rows older than %u days",
+	     store_removed, audit_removed, e->conf.retention_days);
 }
 
 static void one_pass(cb_enforcer_t *e)
@@ -723,6 +772,8 @@ static void one_pass(cb_enforcer_t *e)
 		watch_directory(e);
 	}
 	send_due(e);
+	if (e->conf.retention_days && e->conf.db_path && now >= e->next_purge) retention_purge(e, now);
+
 	if (now - e->last_heartbeat >= CB_HEARTBEAT_INTERVAL) {
 		e->last_heartbeat = now;
 		heartbeat(e, now);
@@ -772,6 +823,12 @@ cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size
 		cb_exreg_free(e->exceptions);
 		free(e);
 		return NULL;
+	}
+	{
+		char days[16];
+
+		snprintf(days, sizeof(days), "%u", e->conf.db_path ? e->conf.retention_days : 0);
+		cb_store_status_put(e->conf.store, CB_STATUS_PURGE_DAYS, days, time(NULL));
 	}
 	pthread_mutex_init(&e->mutex, NULL);
 	pthread_cond_init(&e->cond, NULL);

@@ -69,6 +69,7 @@ struct cetbyod_ldap {
 	char const		*uri;			/* First only; every value is in conf.uris. */
 	char const		*base_dn;
 	char const		*user_filter;
+	char const		*identity_attribute;
 	char const		*bind_dn;
 	char const		*bind_password;		/* Secret. */
 	bool			sasl_external;
@@ -137,6 +138,7 @@ static const CONF_PARSER ldap_config[] = {
 	{ "uri", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, cetbyod_ldap_t, uri), NULL },
 	{ "base_dn", FR_CONF_OFFSET(PW_TYPE_STRING, cetbyod_ldap_t, base_dn), NULL },
 	{ "user_filter", FR_CONF_OFFSET(PW_TYPE_STRING, cetbyod_ldap_t, user_filter), "(uid=%s)" },
+	{ "identity_attribute", FR_CONF_OFFSET(PW_TYPE_STRING, cetbyod_ldap_t, identity_attribute), NULL },
 	{ "bind_dn", FR_CONF_OFFSET(PW_TYPE_STRING, cetbyod_ldap_t, bind_dn), NULL },
 	{ "bind_password", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_SECRET, cetbyod_ldap_t, bind_password), NULL },
 	{ "sasl_external", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, cetbyod_ldap_t, sasl_external), "no" },
@@ -602,6 +604,7 @@ static int build_conf(cetbyod_ldap_t *l, CONF_SECTION *cs)
 	}
 	c->base_dn = l->base_dn;
 	c->user_filter = l->user_filter;
+	c->identity_attribute = l->identity_attribute;
 	c->bind_dn = l->bind_dn;
 	c->bind_password = l->bind_password;
 	c->sasl_external = l->sasl_external;
@@ -779,6 +782,11 @@ int cetbyod_ldap_instantiate(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 fail:
 	talloc_free(l);
 	return -1;
+}
+
+cb_ldap_conf_t const *cetbyod_ldap_core_conf(rlm_cetbyod_t *inst)
+{
+	return inst->ldap ? &inst->ldap->conf : NULL;
 }
 
 void cetbyod_ldap_detach(rlm_cetbyod_t *inst)

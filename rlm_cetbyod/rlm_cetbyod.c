@@ -21,6 +21,7 @@
 #include <cetbyod/ackfile.h>
 #include <cetbyod/ackindex.h>
 #include <cetbyod/gsource.h>
+#include <cetbyod/people.h>
 #include <cetbyod/snapshot.h>
 #include <cetbyod/identity.h>
 #include <cetbyod/policy.h>
@@ -118,6 +119,7 @@ static const CONF_PARSER audit_config[] = {
 	{ "on_failure", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.on_failure), "fail_open" },
 	{ "queue", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.queue), "10000" },
 	{ "syslog", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, audit_conf.syslog), "no" },
+	{ "retention_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.retention_days), "0" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -147,14 +149,13 @@ static const CONF_PARSER module_config[] = {
 	{ "reply", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) reply_config },
 	{ "enforce", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) enforce_config },
 	{ "audit", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) audit_config },
+	{ "reports", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reports_config },
+	{ "reminders", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reminders_config },
 	CONF_PARSER_TERMINATOR
 };
 
 /** Route core log lines to radiusd's log, prefixed with the module instance. */
-static void core_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
-	CC_HINT(format (printf, 3, 4));
-
-static void core_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
+void cetbyod_core_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
 {
 	rlm_cetbyod_t const *inst = uctx;
 	char msg[1024];
@@ -330,7 +331,7 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			cf_log_err_cs(conf, "'file { filename }' must name the acknowledgements file when source = file");
 			return NULL;
 		}
-		src = cb_ackfile_source_new(inst->file.filename, inst->tz, core_log, inst, err, sizeof(err));
+		src = cb_ackfile_source_new(inst->file.filename, inst->tz, cetbyod_core_log, inst, err, sizeof(err));
 		if (!src) cf_log_err_cs(conf, "Cannot read acknowledgements from 'file { filename }': %s", err);
 		return src;
 
@@ -344,7 +345,7 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		};
 
 		google_conf(inst, &g);
-		src = cb_forms_source_new(&f, &g, core_log, inst, err, sizeof(err));
+		src = cb_forms_source_new(&f, &g, cetbyod_core_log, inst, err, sizeof(err));
 		break;
 	}
 
@@ -360,12 +361,21 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		};
 
 		google_conf(inst, &g);
-		src = cb_sheets_source_new(&sh, &g, core_log, inst, err, sizeof(err));
+		src = cb_sheets_source_new(&sh, &g, cetbyod_core_log, inst, err, sizeof(err));
 		break;
 	}
 	}
 	if (!src) cf_log_err_cs(conf, "Cannot use source = %s: %s", inst->source_name, err);
 	return src;
+}
+
+/** acks_changed - a sync put new acknowledgements in force: the enforcer re-decides, the people list follows. */
+static void acks_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx)
+{
+	rlm_cetbyod_t *inst = uctx;
+
+	if (inst->enforcer) cb_enforcer_ack_changed(inst->enforcer, old_idx, new_idx);
+	cb_people_poke(inst->people);
 }
 
 static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
@@ -383,8 +393,8 @@ static int start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			.min_removals = inst->sync_conf.min_removals,
 		},
 		.backoff_max_ms = inst->sync_conf.backoff_max * 1000,
-		.on_change = inst->enforcer ? cb_enforcer_ack_changed : NULL,
-		.on_change_ctx = inst->enforcer,
+		.on_change = acks_changed,
+		.on_change_ctx = inst,
 		.audit = inst->audit,
 	};
 
@@ -531,7 +541,7 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	time_t now = time(NULL);
 	cb_audit_conf_t ac = {
 		.path = inst->audit_conf.filename, .db_path = db_path, .queue_max = inst->audit_conf.queue,
-		.syslog = inst->audit_conf.syslog, .log = core_log, .log_ctx = inst,
+		.syslog = inst->audit_conf.syslog, .log = cetbyod_core_log, .log_ctx = inst,
 	};
 
 	if (!inst->audit_conf.filename || !*inst->audit_conf.filename) {
@@ -569,11 +579,11 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[512], buf[16];
-	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .log = core_log, .log_ctx = inst };
+	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
 	cb_enforcer_conf_t econf = {
 		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
 		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,
-		.max_attempts = inst->enforce.max_attempts, .policy = &inst->pconf, .log = core_log, .log_ctx = inst,
+		.max_attempts = inst->enforce.max_attempts, .policy = &inst->pconf, .log = cetbyod_core_log, .log_ctx = inst,
 	};
 	time_t now = time(NULL);
 
@@ -607,7 +617,7 @@ static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	econf.das.irt_ms = inst->enforce.initial_retransmit_ms;
 	econf.das.mrc = inst->enforce.max_transmissions;
 	econf.das.mrd_ms = inst->enforce.max_duration * 1000;
-	econf.das.log = core_log;
+	econf.das.log = cetbyod_core_log;
 	econf.das.log_ctx = inst;
 	econf.store = inst->store;
 	econf.audit = inst->audit;
@@ -618,6 +628,8 @@ static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	}
 	econf.nas = inst->nas;
 	econf.num_nas = inst->num_nas;
+	econf.retention_days = inst->audit_conf.retention_days;
+	econf.db_path = talloc_strdup(inst, path);
 	inst->enforcer = cb_enforcer_start(&econf, err, sizeof(err));
 	if (!inst->enforcer) {
 		cf_log_err_cs(conf, "Cannot start enforcement (enforce { }): %s", err);
@@ -640,6 +652,7 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	if (start_enforcement(inst, conf) < 0) return -1;
 	if (start_source(inst, conf) < 0) return -1;
 	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
+	if (cetbyod_people_start(inst, conf) < 0) return -1;
 	return 0;
 }
 
@@ -647,6 +660,7 @@ static int mod_detach(void *instance)
 {
 	rlm_cetbyod_t *inst = instance;
 
+	cetbyod_people_stop(inst);
 	cb_sync_stop(inst->sync);
 	inst->sync = NULL;
 	cb_enforcer_stop(inst->enforcer);

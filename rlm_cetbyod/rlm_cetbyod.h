@@ -12,6 +12,7 @@
 
 #include <cetbyod/ackindex.h>
 #include <cetbyod/audit.h>
+#include <cetbyod/directory.h>
 #include <cetbyod/enforcer.h>
 #include <cetbyod/store.h>
 #include <cetbyod/identity.h>
@@ -119,7 +120,28 @@ typedef struct {
 		char const	*on_failure;
 		uint32_t	queue;
 		bool		syslog;
+		uint32_t	retention_days;
 	} audit_conf;
+	struct {
+		uint32_t	refresh_interval;
+	} reports;
+	struct {
+		bool		enabled;
+		bool		dry_run;
+		char const	*windows;
+		uint32_t	per_minute;
+		char const	*template_file;
+		char const	*template_text;	/* Loaded at start-up (talloc'd on the instance). */
+		char const	*school;
+		char const	*smtp_url;
+		char const	*smtp_username;
+		char const	*smtp_password;
+		char const	*from;
+		char const	*from_name;
+		char const	*ca_file;
+		bool		require_tls;
+		uint32_t	timeout;
+	} reminders;
 	struct {
 		char const	*staff_vlan;
 		char const	*onboarding_vlan;
@@ -140,6 +162,7 @@ typedef struct {
 	cb_store_t		*store;		/* state_dir set; NULL otherwise. */
 	cb_audit_t		*audit;		/* With the store and audit { filename }. */
 	cb_enforcer_t		*enforcer;	/* With the store. */
+	struct cb_people	*people;	/* With the store: the list of people, reminders. */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;
 
@@ -149,6 +172,21 @@ typedef struct {
 	DICT_ATTR const	*da_policy_version, *da_form_url, *da_vlan, *da_session_timeout, *da_identity;
 	DICT_ATTR const	*da_class;
 } rlm_cetbyod_t;
+
+/** cetbyod_core_log - the core's log callback (a cb_log_fn_t; uctx is the instance): radiusd's log. */
+void cetbyod_core_log(void *uctx, cb_log_level_t level, char const *fmt, ...) CC_HINT(format (printf, 3, 4));
+
+/*
+ *	glue_people.c: reports { } and reminders { }, the people thread.
+ */
+extern const CONF_PARSER cetbyod_reports_config[];
+extern const CONF_PARSER cetbyod_reminders_config[];
+
+/** cetbyod_people_start - check reminders { } and start the people thread (needs the store). 0 or -1. */
+int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_people_stop - stop it (NULL-safe). */
+void cetbyod_people_stop(rlm_cetbyod_t *inst);
 
 /*
  *	glue_ldap.c: the directory (directory = ldap) through FreeRADIUS's
@@ -161,6 +199,9 @@ typedef struct {
  * connection pool and the cache, and set inst->ldap.  Returns 0 or -1.
  */
 int cetbyod_ldap_instantiate(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_ldap_core_conf - the core's view of ldap { } (for the people thread's own connections). */
+cb_ldap_conf_t const *cetbyod_ldap_core_conf(rlm_cetbyod_t *inst);
 
 /** cetbyod_ldap_detach - free what cetbyod_ldap_instantiate made (NULL-safe). */
 void cetbyod_ldap_detach(rlm_cetbyod_t *inst);

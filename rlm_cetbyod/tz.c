@@ -301,3 +301,27 @@ char *cb_time_format(time_t t, char *buf, size_t len)
 		 (int) (sod / 3600), (int) ((sod / 60) % 60), (int) (sod % 60));
 	return buf;
 }
+
+char *cb_tz_format_local(cb_tz_t const *tz, time_t t, char *buf, size_t len)
+{
+	static char const *const days[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
+	static char const *const months[] = { "January", "February", "March", "April", "May", "June", "July",
+					      "August", "September", "October", "November", "December" };
+	UErrorCode status = U_ZERO_ERROR;
+	UCalendar *cal = open_calendar(tz);
+	int32_t wday, mday, mon, year, hour, min;
+
+	if (len) buf[0] = '\0';
+	if (!cal) return buf;
+	ucal_setMillis(cal, (UDate) t * 1000.0, &status);
+	wday = ucal_get(cal, UCAL_DAY_OF_WEEK, &status);
+	mday = ucal_get(cal, UCAL_DATE, &status);
+	mon = ucal_get(cal, UCAL_MONTH, &status);
+	year = ucal_get(cal, UCAL_YEAR, &status);
+	hour = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
+	min = ucal_get(cal, UCAL_MINUTE, &status);
+	ucal_close(cal);
+	if (U_FAILURE(status) || wday < 1 || wday > 7 || mon < 0 || mon > 11) return buf;
+	snprintf(buf, len, "%s %d %s %d, %02d:%02d", days[wday - 1], mday, months[mon], year, hour, min);
+	return buf;
+}

@@ -70,6 +70,7 @@ typedef enum {
 	CB_AUDIT_DISCONNECT,		/* One RFC 5176 attempt and its outcome. */
 	CB_AUDIT_AUDIT_START,		/* Written by the writer itself when it starts. */
 	CB_AUDIT_AUDIT_GAP,		/* Written by the writer: records refused while the file failed. */
+	CB_AUDIT_REMINDER,		/* A reminder email sent (or refused for good). */
 	CB_AUDIT_TYPE_MAX
 } cb_audit_type_t;
 
@@ -95,6 +96,9 @@ int cb_audit_type_from_name(char const *name);
  *   exception_*     identity, by, why, approved_by, until, calling_station
  *   sync            result ("ok", "unchanged", "retry", "error", "held"),
  *                   has_counts, people, agreed, added, removed, errors, detail
+ *   reminder        identity, why (the address), until (when the acknowledgement
+ *                   lapses), attempt (the window, in days), result ("sent",
+ *                   "refused"), detail (the relay's answer)
  *   disconnect      identity, nas, acct_session_id, kind ("disconnect", "coa"),
  *                   result ("acked", "nak", "timeout", "failed"), attempt,
  *                   error_cause, detail, why (why it was sent)
@@ -413,6 +417,16 @@ json_object *cb_audit_export_person(cb_audit_db_t *db, char const *identity, cha
 
 /** cb_audit_purge - delete audit rows older than before.  *removed gets the count.  0 or -1. */
 int cb_audit_purge(cb_audit_db_t *db, time_t before, size_t *removed, char *err, size_t errlen);
+
+/**
+ * cb_retention_purge - the retention purge: audit rows in the database at
+ * db_path, then the store's old records (cb_store_purge), older than
+ * before.  The counts go to *audit_removed and *store_removed.  0, or -1
+ * with err saying which part failed (what was purged before it stays
+ * purged).  The audit files are logrotate's, not touched.
+ */
+int cb_retention_purge(cb_store_t *store, char const *db_path, time_t before, size_t *store_removed,
+		       size_t *audit_removed, char *err, size_t errlen);
 
 /** cb_audit_last - the last record in the table: 0 (filled), 1 empty, -1 error. */
 int cb_audit_last(cb_audit_db_t *db, uint64_t *seq, char hash[CB_AUDIT_HASH_HEX + 1]);

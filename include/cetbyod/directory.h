@@ -6,7 +6,9 @@
  * cb_ldap_connect() opens and binds a connection (trying the configured URIs
  * in order), cb_ldap_lookup() runs the search for one identity on it and
  * turns the entry into facts for the policy engine, cb_ldap_alive() says
- * whether it is still worth keeping, cb_ldap_close() ends it.  The module
+ * whether it is still worth keeping, cb_ldap_close() ends it;
+ * cb_ldap_list_people() enumerates the staff and exception holders a report
+ * or a reminder run needs, on the same kind of connection.  The module
  * keeps these connections in FreeRADIUS's connection pool; cetbyodctl and the
  * tests use them directly.  A connection is used by one thread at a time.
  *
@@ -19,7 +21,8 @@
  * URI (TCP connect, TLS handshake or StartTLS, bind) takes at most
  * connect_timeout_ms, so cb_ldap_connect() takes at most that times the
  * number of URIs it has to try; a lookup takes at most search_timeout_ms in
- * all, however many searches it needs.
+ * all, however many searches it needs.  Listing people takes at most
+ * list_timeout_ms (by default 10 x search_timeout_ms).
  *
  * A connection serves one configuration: pass the same conf to every call
  * on it.  The process must ignore SIGPIPE (radiusd does), because libldap
@@ -40,6 +43,9 @@
 #define CB_LDAP_MAX_GROUPS		32	/* staff_groups, pupil_groups (each) */
 #define CB_LDAP_URI_MAX			256	/* Longest URI accepted. */
 #define CB_LDAP_FILTER_MAX		4096	/* Longest filter after substitution. */
+#define CB_LDAP_LIST_PAGE_SIZE		500	/* list_page_size default: under AD's MaxPageSize (1000). */
+#define CB_LDAP_LIST_MAX_PEOPLE		200000	/* list_max_people default. */
+#define CB_LDAP_LIST_TIMEOUT_FACTOR	10	/* list_timeout_ms default: this times search_timeout_ms. */
 
 #define CB_DIR_DN_MAX			1024	/* Longest DN kept, with its NUL. */
 #define CB_DIR_EMAILS_MAX		8	/* Addresses kept per person. */
@@ -75,6 +81,9 @@ typedef struct {
 	size_t			num_uris;
 	char const		*base_dn;	/* Where users are searched (subtree). */
 	char const		*user_filter;	/* Filter with one %s for the escaped identity; %% is a %. */
+	char const		*identity_attribute;	/* Attribute holding the identity the user_filter matches
+							   (e.g. uid, sAMAccountName); NULL/"": derived from
+							   user_filter's "(ATTR=%s)". */
 
 	char const		*bind_dn;	/* Simple bind; NULL: anonymous (or SASL EXTERNAL). */
 	char const		*bind_password;	/* Secret: never logged, never in an error message. */
@@ -113,6 +122,11 @@ typedef struct {
 	char const		*exception_reason_attribute;	/* Needed for exceptions to be read at all. */
 	char const		*exception_approved_by_attribute;
 	char const		*exception_until_attribute;
+
+	/* cb_ldap_list_people(); 0 means the default for each. */
+	unsigned int		list_timeout_ms;	/* The whole enumeration; default 10 x search_timeout_ms. */
+	unsigned int		list_max_people;	/* Most people it may report; default 200000. */
+	unsigned int		list_page_size;		/* Entries per page (RFC 2696); default 500. */
 } cb_ldap_conf_t;
 
 /** A documented exception as recorded in the directory. */
@@ -186,6 +200,52 @@ cb_ldap_conn_t *cb_ldap_connect(cb_ldap_conf_t const *conf, char *err, size_t er
  */
 cb_dir_result_t cb_ldap_lookup(cb_ldap_conn_t *conn, cb_ldap_conf_t const *conf, char const *identity,
 			       cb_dir_entry_t *out, char *err, size_t errlen);
+
+/** Called once for each person cb_ldap_list_people() finds; return nonzero to stop. */
+typedef int (*cb_ldap_person_fn)(void *ctx, char const *identity);
+
+/**
+ * cb_ldap_list_people - the identities of everyone who is in a staff group,
+ * and of everyone who has a directory-held exception (exception_reason_attribute
+ * present, whatever its other attributes say), for reports and reminders.
+ *
+ * Who counts as a person is decided by user_filter: it is used with "*" in
+ * place of %s, unescaped, so "(uid=%s)" becomes the presence test "(uid=*)"
+ * and "(&(objectClass=user)(sAMAccountName=%s))" all users that have a
+ * sAMAccountName.  (A filter with %s inside a longer value, such as
+ * "(mail=%s@school.example)", becomes a substring match.)  Staff are found
+ * as cb_ldap_lookup() finds them: memberof and ad_nested match the user's
+ * member_of_attribute (ad_nested through nested groups, with AD's
+ * IN_CHAIN rule), search reads each staff_group's group_member_attribute
+ * (direct members only).
+ *
+ * Each person is reported once through fn, as the value of
+ * identity_attribute in the form cb_ldap_lookup() takes: checked and
+ * lower-cased as cb_identity_normalise() does with no realm or domain
+ * stripping (a lookup puts that value straight into user_filter, so that is
+ * the form that finds the person again).  identity is valid only during the
+ * call.  An entry whose identity_attribute holds no valid identity, or
+ * several different ones, is not reported and is counted in *skipped (so
+ * is, in search mode, a member value that is not a DN); two entries with
+ * the same identity are reported once.  In search mode a staff_group that
+ * does not exist or does not match group_filter is an error.
+ *
+ * Searches are paged (RFC 2696, list_page_size entries at a time); the
+ * whole enumeration takes at most list_timeout_ms and reports at most
+ * list_max_people people, else it fails.  A server that stops at a size
+ * limit fails it too, never giving a short list: AD's MaxPageSize applies
+ * per page, but OpenLDAP's sizelimit caps paged searches as a whole unless
+ * its limits (size.prtotal) for the bind identity allow more.
+ *
+ * Returns 0 with *count set to the number of calls made to fn (fn
+ * returning nonzero ends the enumeration early, still 0), or -1 with err
+ * saying why: the connection is then unusable, as after cb_ldap_lookup()'s
+ * CB_DIR_UNAVAILABLE, and the caller must close it.  After -1, fn may
+ * already have been called for some people: the list is incomplete.
+ * count and skipped may be NULL.
+ */
+int cb_ldap_list_people(cb_ldap_conn_t *conn, cb_ldap_conf_t const *conf, cb_ldap_person_fn fn, void *ctx,
+			size_t *count, size_t *skipped, char *err, size_t errlen);
 
 /** cb_ldap_alive - false when the connection failed or the server closed it.  NULL: false. */
 bool cb_ldap_alive(cb_ldap_conn_t *conn);

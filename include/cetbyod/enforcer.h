@@ -51,6 +51,8 @@ typedef struct {
 	cb_status_t		(*recheck)(void *ctx, char const *identity, cb_reason_t *reason);
 	void			*recheck_ctx;
 	unsigned int		watch_interval;	/* Seconds between watcher rounds. */
+	unsigned int		retention_days;	/* Purge records older than this, at start and daily; 0: never. */
+	char const		*db_path;	/* The store's database file (for the audit rows' purge). */
 	cb_log_fn_t		log;
 	void			*log_ctx;
 } cb_enforcer_conf_t;

@@ -85,6 +85,18 @@
 #define CB_STATUS_SYNC_HELD		"sync.held"		/* Why a sync is held (mass removal); "" when none. */
 #define CB_STATUS_SNAPSHOT_SYNCED	"snapshot.synced_at"	/* synced_at of the persisted snapshot. */
 #define CB_STATUS_ENFORCER_ERROR	"enforcer.last_error"
+#define CB_STATUS_PURGE_LAST		"purge.last"		/* When the module last ran the retention purge. */
+#define CB_STATUS_PURGE_DAYS		"purge.retention_days"	/* audit { retention_days }; "0": never. */
+#define CB_STATUS_AUDIT_FAILING		"audit.failing"		/* "yes"/"no": the trail cannot be written now. */
+#define CB_STATUS_AUDIT_ERROR		"audit.last_error"	/* The last write error ("" when none). */
+#define CB_STATUS_AUDIT_QUEUED		"audit.queued"		/* Records waiting in memory. */
+#define CB_STATUS_AUDIT_DROPPED		"audit.dropped"		/* Dropped (fail_open, queue full) since start. */
+#define CB_STATUS_AUDIT_REFUSED		"audit.refused"		/* Admissions refused (fail_closed) since start. */
+#define CB_STATUS_PEOPLE_LISTED		"people.listed_at"	/* When the module last listed the people. */
+#define CB_STATUS_PEOPLE_COUNT		"people.count"
+#define CB_STATUS_PEOPLE_ERROR		"people.last_error"	/* Why the last listing failed; "" after a success. */
+#define CB_STATUS_REMINDERS_MODE	"reminders.mode"	/* "off", "dry_run", "on". */
+#define CB_STATUS_REMINDERS_ERROR	"reminders.last_error"	/* Why the last send failed; "" after a success. */
 #define CB_STATUS_IDENTITY_STRIP_REALM	"identity.strip_realm"	/* "yes"/"no": how the module normalises, */
 #define CB_STATUS_IDENTITY_STRIP_DOMAIN	"identity.strip_domain"	/* so that cetbyodctl normalises the same way. */
 #define CB_STATUS_IDENTITY_MAX_LENGTH	"identity.max_length"

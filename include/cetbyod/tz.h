@@ -53,4 +53,11 @@ int cb_days_in_month(int y, int m);
 /** cb_time_format - "2026-09-01T08:00:00Z" into buf (at least 21 bytes).  Returns buf. */
 char *cb_time_format(time_t t, char *buf, size_t len);
 
+/**
+ * cb_tz_format_local - t as people in the school read it, in tz:
+ * "Tuesday 1 September 2026, 09:00" (English names).  Returns buf ("" when
+ * the calendar fails).
+ */
+char *cb_tz_format_local(cb_tz_t const *tz, time_t t, char *buf, size_t len);
+
 #endif

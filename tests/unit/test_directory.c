@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ldap.h>
+
 #include <cetbyod/dircache.h>
 #include <cetbyod/directory.h>
 
@@ -816,6 +818,332 @@ START_TEST(test_failover)
 END_TEST
 
 /*
+ *	Listing people (cb_ldap_list_people).
+ */
+
+#define ROSTER_MAX 64
+#define ROSTER_STAFF "cn=roster-staff,ou=groups," BASE_DN
+#define ROSTER_EXTRA "cn=roster-extra,ou=groups," BASE_DN
+
+/* With the usual staff groups: the staff (twin once), carol, and the pupils with exceptions. */
+static char const *usual_list[] = {
+	"alice", "bob", "carol", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both",
+	"pupil2", "pupil3"
+};
+
+typedef struct {
+	char	*ids[ROSTER_MAX];
+	size_t	n;
+	size_t	calls;
+	size_t	stop_after;	/* Ask to stop after this many; 0: never. */
+	bool	stop_server;	/* Stop slapd during the first call. */
+	bool	repeated;	/* An identity came twice. */
+	bool	overflow;
+} roster_t;
+
+static int roster_add(void *ctx, char const *identity)
+{
+	roster_t *r = ctx;
+
+	r->calls++;
+	for (size_t i = 0; i < r->n; i++) if (strcmp(r->ids[i], identity) == 0) r->repeated = true;
+	if (r->n < ROSTER_MAX) r->ids[r->n++] = strdup(identity);
+	else r->overflow = true;
+	if (r->stop_server && r->calls == 1) ck_assert_int_eq(fixture("stop"), 0);
+	return r->stop_after && r->calls >= r->stop_after;
+}
+
+static void roster_free(roster_t *r)
+{
+	for (size_t i = 0; i < r->n; i++) free(r->ids[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_str(void const *a, void const *b)
+{
+	return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+/** expect_roster - r holds exactly the identities in want (in any order), each once. */
+static void expect_roster(roster_t *r, char const * const *want, size_t nwant)
+{
+	char const *sorted[ROSTER_MAX];
+	char got[4096] = "";
+
+	ck_assert(!r->overflow);
+	ck_assert(nwant <= ROSTER_MAX);
+	qsort(r->ids, r->n, sizeof(r->ids[0]), cmp_str);
+	for (size_t i = 0; i < r->n; i++) {
+		size_t used = strlen(got);
+
+		snprintf(got + used, sizeof(got) - used, "%s\"%s\"", i ? " " : "", r->ids[i]);
+	}
+	memcpy(sorted, want, nwant * sizeof(want[0]));
+	qsort(sorted, nwant, sizeof(sorted[0]), cmp_str);
+	ck_assert_msg(!r->repeated, "an identity was reported twice: %s", got);
+	ck_assert_msg(r->n == nwant, "got %zu identities, want %zu: %s", r->n, nwant, got);
+	for (size_t i = 0; i < nwant; i++) {
+		ck_assert_msg(strcmp(r->ids[i], sorted[i]) == 0, "got %s; \"%s\" is missing", got, sorted[i]);
+	}
+	ck_assert_int_eq(r->calls, r->n);
+}
+
+/** list_people - connect, list, close (the connection's state after -1 is checked separately). */
+static int list_people(cb_ldap_conf_t const *c, roster_t *r, size_t *count, size_t *skipped, char *err, size_t errlen)
+{
+	cb_ldap_conn_t *conn;
+	int rc;
+
+	check_conf_ok(c);
+	conn = cb_ldap_connect(c, err, errlen);
+	ck_assert_msg(conn != NULL, "connect: %s", err);
+	rc = cb_ldap_list_people(conn, c, roster_add, r, count, skipped, err, errlen);
+	if (rc < 0) ck_assert(!cb_ldap_alive(conn));
+	cb_ldap_close(conn);
+	return rc;
+}
+
+/** expect_list - listing with c succeeds and gives exactly want, with that many skipped. */
+static void expect_list(cb_ldap_conf_t const *c, char const * const *want, size_t nwant, size_t want_skipped)
+{
+	roster_t r = { .n = 0 };
+	size_t count = 99, skipped = 99;
+	char err[1024];
+
+	ck_assert_msg(list_people(c, &r, &count, &skipped, err, sizeof(err)) == 0, "list: %s", err);
+	expect_roster(&r, want, nwant);
+	ck_assert_int_eq(count, nwant);
+	ck_assert_int_eq(skipped, want_skipped);
+	roster_free(&r);
+}
+
+#define NUM_OF(_a) (sizeof(_a) / sizeof((_a)[0]))
+
+START_TEST(test_list_member_of)
+{
+	static char const *no_exceptions[] = {
+		"alice", "bob", "carol", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both"
+	};
+	cb_ldap_conf_t c;
+
+	openldap_conf(&c);
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+
+	/* Pages of one and of two entries (15 entries: twin has two): the same list. */
+	c.list_page_size = 1;
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+	c.list_page_size = 2;
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+
+	/* No exception attribute: the staff only. */
+	c.exception_reason_attribute = NULL;
+	expect_list(&c, no_exceptions, NUM_OF(no_exceptions), 0);
+
+	/* ldaps, and the default page size. */
+	openldap_conf(&c);
+	uris1[0] = uri_ldaps;
+	c.start_tls = false;
+	c.list_page_size = 0;
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+}
+END_TEST
+
+START_TEST(test_list_search_mode)
+{
+	cb_ldap_conf_t c;
+	roster_t r = { .n = 0 };
+	char err[1024];
+	static char const *missing[] = { "cn=nobody,ou=groups," BASE_DN };
+	static char const *not_group[] = { "uid=alice," PEOPLE };
+
+	openldap_conf(&c);
+	c.group_mode = CB_LDAP_GROUPS_SEARCH;
+	c.group_base_dn = "ou=groups," BASE_DN;
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+	c.list_page_size = 1;
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+
+	/* A staff group that is not there, or is not a group: an error, not a short list. */
+	c.staff_groups = missing;
+	c.num_staff_groups = 1;
+	ck_assert_int_eq(list_people(&c, &r, NULL, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "staff_group cn=nobody") && strstr(err, "No such object"), "err: %s", err);
+	roster_free(&r);
+	c.staff_groups = not_group;
+	ck_assert_int_eq(list_people(&c, &r, NULL, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is not a group") && strstr(err, "group_filter"), "err: %s", err);
+	roster_free(&r);
+}
+END_TEST
+
+START_TEST(test_list_ad_nested)
+{
+	static char const *exceptions_only[] = { "pupil2", "pupil3" };
+	cb_ldap_conf_t c;
+
+	/* OpenLDAP does not implement AD's IN_CHAIN rule: no memberOf matches, the exception holders remain. */
+	openldap_conf(&c);
+	c.group_mode = CB_LDAP_GROUPS_AD_NESTED;
+	expect_list(&c, exceptions_only, NUM_OF(exceptions_only), 0);
+}
+END_TEST
+
+START_TEST(test_list_bad_values)
+{
+	static char const *roster[] = { "roster.upper", "rosterdup", "pupil2", "pupil3" };
+	static char const *groups[] = { ROSTER_STAFF };
+	cb_ldap_conf_t c;
+
+	/*
+	 *	Skipped: two different uids, a uid with a BEL, one with two '@',
+	 *	one of 300 bytes.  Not users at all, so neither reported nor
+	 *	counted (search mode): the service account, the nested group, a
+	 *	DN with no entry.
+	 */
+	openldap_conf(&c);
+	c.staff_groups = groups;
+	c.num_staff_groups = 1;
+	expect_list(&c, roster, NUM_OF(roster), 4);
+	c.group_mode = CB_LDAP_GROUPS_SEARCH;
+	expect_list(&c, roster, NUM_OF(roster), 4);
+}
+END_TEST
+
+START_TEST(test_list_duplicates)
+{
+	static char const *roster[] = {
+		"alice", "bob", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both",
+		"roster.upper", "rosterdup"
+	};
+	static char const *groups[] = { ROSTER_STAFF, ROSTER_EXTRA, "cn=staff,ou=groups," BASE_DN };
+	cb_ldap_conf_t c;
+
+	/* rosterdup: in two staff groups and an "exception" holder (employeeNumber here); twin: two entries. */
+	openldap_conf(&c);
+	c.staff_groups = groups;
+	c.num_staff_groups = NUM_OF(groups);
+	c.exception_reason_attribute = "employeeNumber";
+	c.list_page_size = 3;
+	expect_list(&c, roster, NUM_OF(roster), 4);
+	c.group_mode = CB_LDAP_GROUPS_SEARCH;
+	expect_list(&c, roster, NUM_OF(roster), 4);
+}
+END_TEST
+
+START_TEST(test_list_identity_attribute)
+{
+	static char const *sam[] = { "adam", "adis" };
+	static char const *upn[] = { "adam@school.example", "adis@school.example" };
+	cb_ldap_conf_t c;
+
+	/* Derived from "(sAMAccountName=%s)": only the entries that have one. */
+	openldap_conf(&c);
+	c.user_filter = "(sAMAccountName=%s)";
+	expect_list(&c, sam, NUM_OF(sam), 0);
+	c.group_mode = CB_LDAP_GROUPS_SEARCH;
+	expect_list(&c, sam, NUM_OF(sam), 0);
+
+	/* Set: the values it holds, lower-cased (the realm is part of the identity). */
+	openldap_conf(&c);
+	c.user_filter = "(&(objectClass=cetbyodTestADUser)(userPrincipalName=%s)(!(cn=x%%y)))";
+	c.identity_attribute = "userPrincipalName";
+	expect_list(&c, upn, NUM_OF(upn), 0);
+
+	/* Derived from a filter with %%: uid. */
+	c.identity_attribute = NULL;
+	c.user_filter = "(&(objectClass=inetOrgPerson)(!(cn=100%%))(uid=%s))";
+	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
+
+	/* A value the filter does not pin down: "*" goes in its place (a substring match). */
+	c.user_filter = "(&(objectClass=inetOrgPerson)(uid=p%s))";
+	c.identity_attribute = "uid";
+	{
+		static char const *p_only[] = { "pupil2", "pupil3" };
+
+		expect_list(&c, p_only, NUM_OF(p_only), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_list_conf_check)
+{
+	cb_ldap_conf_t c;
+
+	openldap_conf(&c); c.user_filter = "(uid=%s)";			check_conf_ok(&c);
+	openldap_conf(&c); c.user_filter = "(&(uid=%s)(pct=100%%))";	check_conf_ok(&c);
+	openldap_conf(&c); c.user_filter = "(mail=%s@school.example)";
+	expect_conf_error(&c, "ldap { identity_attribute }");
+	expect_conf_error(&c, "(mail=%s@school.example)");
+	c.identity_attribute = "mail";					check_conf_ok(&c);
+#define NO_ID "ldap { identity_attribute }"
+	openldap_conf(&c); c.user_filter = "(uid:caseExactMatch:=%s)";	expect_conf_error(&c, NO_ID);
+	openldap_conf(&c); c.user_filter = "(uid~=%s)";			expect_conf_error(&c, NO_ID);
+	openldap_conf(&c); c.user_filter = "(uid>=%s)";			expect_conf_error(&c, NO_ID);
+	openldap_conf(&c); c.user_filter = "(&(objectClass=person)(=%s))"; expect_conf_error(&c, NO_ID);
+	openldap_conf(&c); c.user_filter = "(%%uid=%s)";		expect_conf_error(&c, NO_ID);
+	openldap_conf(&c); c.user_filter = "(uid=%s*)";			expect_conf_error(&c, NO_ID);
+#undef NO_ID
+	openldap_conf(&c); c.identity_attribute = "bad attr";
+	expect_conf_error(&c, "identity_attribute = \"bad attr\" is not an LDAP attribute name");
+	openldap_conf(&c); c.identity_attribute = "1.2..3";		expect_conf_error(&c, "identity_attribute");
+	openldap_conf(&c); c.identity_attribute = "0.9.2342.19200300.100.1.1"; check_conf_ok(&c);
+	openldap_conf(&c); c.list_timeout_ms = 5;			expect_conf_error(&c, "list_timeout_ms");
+	openldap_conf(&c); c.list_timeout_ms = 0;			check_conf_ok(&c);
+	openldap_conf(&c); c.list_page_size = 1000000;			expect_conf_error(&c, "list_page_size");
+	openldap_conf(&c); c.list_max_people = 4000000000U;		expect_conf_error(&c, "list_max_people");
+	openldap_conf(&c); c.group_mode = CB_LDAP_GROUPS_AD_NESTED; c.member_of_attribute = "member of";
+	expect_conf_error(&c, "member_of_attribute");
+}
+END_TEST
+
+START_TEST(test_list_limits)
+{
+	cb_ldap_conf_t c;
+	cb_ldap_conn_t *conn;
+	cb_dir_entry_t e;
+	roster_t r = { .n = 0 };
+	size_t count = 99, skipped = 99;
+	char err[1024];
+
+	/* More people than list_max_people: an error, and the connection is done. */
+	openldap_conf(&c);
+	c.list_max_people = 3;
+	ck_assert_int_eq(list_people(&c, &r, &count, &skipped, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "more than list_max_people (3)") != NULL, "err: %s", err);
+	ck_assert_int_eq(count, 3);
+	roster_free(&r);
+
+	/* fn asks to stop: 0, and the connection still works (the paged search was abandoned). */
+	openldap_conf(&c);
+	c.list_page_size = 2;
+	check_conf_ok(&c);
+	conn = cb_ldap_connect(&c, err, sizeof(err));
+	ck_assert_msg(conn != NULL, "connect: %s", err);
+	r.stop_after = 3;
+	ck_assert_int_eq(cb_ldap_list_people(conn, &c, roster_add, &r, &count, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(count, 3);
+	ck_assert_int_eq(r.calls, 3);
+	ck_assert(cb_ldap_alive(conn));
+	ck_assert_int_eq(cb_ldap_lookup(conn, &c, "alice", &e, err, sizeof(err)), CB_DIR_FOUND);
+	roster_free(&r);
+
+	/* ... and a full list on the same connection afterwards. */
+	ck_assert_int_eq(cb_ldap_list_people(conn, &c, roster_add, &r, &count, &skipped, err, sizeof(err)), 0);
+	expect_roster(&r, usual_list, NUM_OF(usual_list));
+	roster_free(&r);
+
+	/* No callback, or a connection that failed before: -1. */
+	ck_assert_int_eq(cb_ldap_list_people(conn, &c, NULL, NULL, &count, &skipped, err, sizeof(err)), -1);
+	ck_assert(!cb_ldap_alive(conn));
+	ck_assert_int_eq(cb_ldap_list_people(conn, &c, roster_add, &r, &count, &skipped, err, sizeof(err)), -1);
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_eq(count, 0);
+	cb_ldap_close(conn);
+	ck_assert_int_eq(cb_ldap_list_people(NULL, &c, roster_add, &r, &count, &skipped, err, sizeof(err)), -1);
+}
+END_TEST
+
+/*
  *	Outages: a slapd of their own, paused, stopped and restarted.
  */
 
@@ -906,6 +1234,107 @@ START_TEST(test_stop_and_restart)
 	ck_assert_int_eq(cb_ldap_lookup(conn, &c, "alice", &e, err, sizeof(err)), CB_DIR_FOUND);
 	ck_assert_int_eq(e.facts.role, CB_ROLE_STAFF);
 	cb_ldap_close(conn);
+}
+END_TEST
+
+/* The server goes away in the middle of a list (after the first page): -1, saying so. */
+START_TEST(test_list_server_stops)
+{
+	cb_ldap_conf_t c;
+	roster_t r = { .n = 0 };
+	size_t count = 99;
+	char err[1024];
+
+	openldap_conf(&c);
+	c.list_page_size = 2;
+	r.stop_server = true;
+	ck_assert_int_eq(list_people(&c, &r, &count, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, uri_ldap) && strstr(err, "listing people") && strstr(err, "Can't contact LDAP server"),
+		      "err: %s", err);
+	ck_assert_msg(strstr(err, "after 2 reported") != NULL, "err: %s", err);
+	ck_assert_int_eq(count, 2);	/* The first page, and no more. */
+	roster_free(&r);
+
+	/* The same in search mode, between two member reads. */
+	ck_assert_int_eq(fixture("start"), 0);
+	c.group_mode = CB_LDAP_GROUPS_SEARCH;
+	r.stop_server = true;
+	ck_assert_int_eq(list_people(&c, &r, &count, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "reading member") && strstr(err, "Can't contact LDAP server"), "err: %s", err);
+	ck_assert_int_eq(count, 1);
+	roster_free(&r);
+}
+END_TEST
+
+/* A server that stops answering: the list ends after list_timeout_ms. */
+START_TEST(test_list_timeout)
+{
+	cb_ldap_conf_t c;
+	cb_ldap_conn_t *conn;
+	roster_t r = { .n = 0 };
+	char err[1024];
+	int64_t t0, elapsed;
+
+	openldap_conf(&c);
+	c.list_timeout_ms = TIMEOUT_MS;
+	check_conf_ok(&c);
+	conn = cb_ldap_connect(&c, err, sizeof(err));
+	ck_assert_msg(conn != NULL, "connect: %s", err);
+	ck_assert_int_eq(fixture("pause"), 0);
+	t0 = ms_now();
+	ck_assert_int_eq(cb_ldap_list_people(conn, &c, roster_add, &r, NULL, NULL, err, sizeof(err)), -1);
+	elapsed = ms_now() - t0;
+	ck_assert_msg(elapsed >= TIMEOUT_MS - 50 && elapsed <= TIMEOUT_MS + SLACK_MS, "took %lld ms", (long long) elapsed);
+	ck_assert_msg(strstr(err, "list_timeout_ms (1000 ms)") != NULL, "err: %s", err);
+	ck_assert(!cb_ldap_alive(conn));
+	ck_assert_int_eq(r.calls, 0);
+	cb_ldap_close(conn);
+	ck_assert_int_eq(fixture("resume"), 0);
+}
+END_TEST
+
+/*
+ *	slapd's "sizelimit 500" caps paged searches too (OpenLDAP's size.prtotal
+ *	defaults to the hard limit): with more than 500 matching entries the
+ *	list fails, naming the size limit, rather than coming back short.  The
+ *	entries are added by the rootdn, which no limit applies to.
+ */
+START_TEST(test_list_server_size_limit)
+{
+	cb_ldap_conf_t c;
+	roster_t r = { .n = 0 };
+	struct berval cred = { 12, (char *) "admin-secret" };
+	char err[1024];
+	LDAP *ld = NULL;
+	int version = LDAP_VERSION3;
+
+	ck_assert_int_eq(ldap_initialize(&ld, uri_ldap), LDAP_SUCCESS);
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+	ck_assert_int_eq(ldap_sasl_bind_s(ld, "cn=admin," BASE_DN, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL),
+			 LDAP_SUCCESS);
+	for (int i = 0; i < 510; i++) {
+		char dn[128], uid[32];
+		char *oc[] = { (char *) "inetOrgPerson", NULL }, *uidv[] = { uid, NULL };
+		char *sn[] = { (char *) "Bulk", NULL }, *et[] = { (char *) "bulk", NULL };
+		LDAPMod m_oc = { LDAP_MOD_ADD, (char *) "objectClass", { oc } };
+		LDAPMod m_uid = { LDAP_MOD_ADD, (char *) "uid", { uidv } };
+		LDAPMod m_cn = { LDAP_MOD_ADD, (char *) "cn", { sn } };
+		LDAPMod m_sn = { LDAP_MOD_ADD, (char *) "sn", { sn } };
+		LDAPMod m_et = { LDAP_MOD_ADD, (char *) "employeeType", { et } };
+		LDAPMod *mods[] = { &m_oc, &m_uid, &m_cn, &m_sn, &m_et, NULL };
+
+		snprintf(uid, sizeof(uid), "bulk%d", i);
+		snprintf(dn, sizeof(dn), "uid=%s," PEOPLE, uid);
+		ck_assert_int_eq(ldap_add_ext_s(ld, dn, mods, NULL, NULL), LDAP_SUCCESS);
+	}
+	ldap_unbind_ext_s(ld, NULL, NULL);
+
+	openldap_conf(&c);
+	c.exception_reason_attribute = "employeeType";	/* The 510, and hostile. */
+	ck_assert_int_eq(list_people(&c, &r, NULL, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "size limit") && strstr(err, "paging"), "err: %s", err);
+	ck_assert_uint_le(r.calls, 500);
+	roster_free(&r);
 }
 END_TEST
 
@@ -1231,6 +1660,14 @@ static Suite *directory_suite(void)
 	tcase_add_test(tc, test_failover);
 	tcase_add_test(tc, test_cache_directory_answer);
 	tcase_add_test(tc, test_schema_ldif);
+	tcase_add_test(tc, test_list_member_of);
+	tcase_add_test(tc, test_list_search_mode);
+	tcase_add_test(tc, test_list_ad_nested);
+	tcase_add_test(tc, test_list_bad_values);
+	tcase_add_test(tc, test_list_duplicates);
+	tcase_add_test(tc, test_list_identity_attribute);
+	tcase_add_test(tc, test_list_conf_check);
+	tcase_add_test(tc, test_list_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("outage");
@@ -1240,6 +1677,9 @@ static Suite *directory_suite(void)
 	tcase_add_test(tc, test_pause_search_timeout);
 	tcase_add_test(tc, test_stop_and_restart);
 	tcase_add_test(tc, test_server_with_untrusted_certificate);
+	tcase_add_test(tc, test_list_server_stops);
+	tcase_add_test(tc, test_list_timeout);
+	tcase_add_test(tc, test_list_server_size_limit);	/* Last: it adds 510 entries. */
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cache");

@@ -28,6 +28,7 @@
 #include <cetbyod/tz.h>
 
 #include "test_google.h"
+#include "test_proc.h"
 
 #define EMU_FORM	"1FAIpQLSeEmuForm"
 #define EMU_SHEET	"1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
@@ -49,28 +50,6 @@ static char const *srcdir(void)
 static void emu_path(char *buf, size_t len, char const *name)
 {
 	snprintf(buf, len, "%s/certs/%s", emu_dir, name);
-}
-
-/* Run argv, wait for it (bounded by the child's own behaviour); its exit status. */
-static int run_wait(char *const argv[], char const *out)
-{
-	pid_t pid = fork();
-	int status = 0;
-
-	if (pid < 0) return -1;
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0) return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static char *read_small(char const *path)
@@ -119,7 +98,7 @@ static void emu_start(void)
 	{
 		char *argv[] = { "/bin/sh", script, certs, NULL };
 
-		if (run_wait(argv, out) != 0) {
+		if (test_run_wait(argv, out) != 0) {
 			snprintf(emu_error, sizeof(emu_error), "mkcerts.sh failed (see %s)", out);
 			return;
 		}
