@@ -7,6 +7,8 @@
 #   - hostapd (driver=wired, on a veth pair) is the NAS and wpa_supplicant
 #     is bob's laptop (EAP-TTLS/PAP, anonymous outer identity);
 #   - radclient plays other staff and pupils;
+#   - a local SMTP listener (tests/smtp/smtp-sink.py) is the school's mail
+#     relay, for the reminder emails;
 #   - cetbyodctl is IT.
 # Everything runs on loopback and a veth pair it creates, and is stopped and
 # removed at the end.
@@ -28,6 +30,7 @@ wait_for() { for _ in $(seq 1 100); do grep -qE -- "$1" "$CB_TMP/radiusd.out" &&
 FX=$CB_TMP/nas
 demo_cleanup() {
 	[ -f "$FX/ifaces" ] && "$srcdir/tests/nas/nas-fixture.sh" stop "$FX"
+	[ -f "$CB_TMP/sink.pid" ] && kill "$(cat "$CB_TMP/sink.pid")" 2>/dev/null
 	CB_FAILED=0
 	cb_cleanup
 }
@@ -58,9 +61,35 @@ dave	Cleartext-Password := "davepw", Cetbyod-Role := Staff
 percy	Cleartext-Password := "percypw", Cetbyod-Role := Pupil
 mia	Cleartext-Password := "miapw", Cetbyod-Role := Pupil, Cetbyod-Exception-Until := $((now + 60 * day)), Cetbyod-Exception-Reason := "medical monitoring (approved by the Headteacher)"
 EOF2
+say "The school's mail relay (a local SMTP listener), for the reminder emails"
+mkdir -p "$CB_TMP/mail"
+/usr/bin/python3 "$srcdir/tests/smtp/smtp-sink.py" --outdir "$CB_TMP/mail" --port 0 --port-file "$CB_TMP/sink.port" \
+	--pid-file "$CB_TMP/sink.pid" --log "$CB_TMP/sink.log" &
+CB_PIDS="$CB_PIDS $!"
+for _ in $(seq 1 50); do [ -s "$CB_TMP/sink.port" ] && break; sleep 0.1; done
+echo "    listening on 127.0.0.1:$(cat "$CB_TMP/sink.port")"
+
 DAS_PORT=$(cb_free_udp_port)
 DAS_SECRET=demo-das-secret
-cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	forms {
+cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	audit {
+		filename = \${logdir}/cetbyod-audit.jsonl
+		retention_days = 400
+	}
+	reports {
+		refresh_interval = 5
+	}
+	reminders {
+		# The demo's window is 350 days: alice (lapsing in 335 days) gets hers now, bob (365) not yet.
+		enabled = yes
+		windows = \"350\"
+		template = $srcdir/raddb/mods-config/cetbyod/reminder.txt
+		school = \"Demo School\"
+		smtp_url = \"smtp://127.0.0.1:$(cat "$CB_TMP/sink.port")\"
+		from = \"it-office@school.example\"
+		from_name = \"School IT\"
+		require_tls = no
+	}
+	forms {
 		form_id = byod
 		agreement_question = \"$Q\"
 		agree_value = \"I agree\"
@@ -131,6 +160,43 @@ else
 	wcli reauthenticate >/dev/null
 	wait_for "bob -> reject \(revoked_by_admin\)" && decisions bob
 fi
+
+say "IT records a documented exception for percy's medical monitoring phone (cetbyodctl exception add)"
+$CTL exception add --user percy --reason "Medical monitoring phone" --approved-by "Headteacher" \
+	--until "$(date -d '+30 days' +%F)" --by it-office | sed 's/^/    /'
+sleep 1
+connect "percy again: admitted to the restricted VLAN under the exception" percy percypw
+decisions percy
+grep -E 'Register: exception #' "$CB_TMP/radiusd.out" | tail -n 1 | sed -e 's/^.*Register:/    radiusd -X: Register:/'
+echo "    cetbyodctl exception list (the register and the directory's, in one list):"
+$CTL exception list | sed 's/^/      /'
+$CTL exception end --user percy --by it-office | sed 's/^/    /'
+sleep 1
+connect "percy after the exception ended: refused again" percy percypw
+
+say "Reports for the safeguarding lead and the auditor"
+echo "    cetbyodctl report due --within 365d:"
+$CTL report due --within 365d | sed 's/^/      /'
+echo "    cetbyodctl report devices:"
+$CTL report devices | sed 's/^/      /'
+echo "    cetbyodctl audit query --user percy (the exception's grant and end, the decisions):"
+$CTL audit query --user percy | cut -c1-150 | sed 's/^/      /'
+echo "    cetbyodctl audit verify:"
+$CTL audit verify | sed 's/^/      /'
+
+say "Reminder emails: alice's acknowledgement lapses within the window; the relay received one email"
+for _ in $(seq 1 50); do ls "$CB_TMP/mail"/*.eml >/dev/null 2>&1 && break; sleep 0.2; done
+for m in "$CB_TMP/mail"/*.eml; do
+	[ -f "$m" ] || continue
+	/usr/bin/python3 -c 'import email, email.header, sys
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"))
+for h in ("From", "To", "Subject"):
+    print("    %s: %s" % (h, " ".join(str(email.header.make_header(email.header.decode_header(msg[h]))).split())))
+for line in msg.get_payload().splitlines()[:5]:
+    print("    | " + line)' "$m"
+done
+echo "    cetbyodctl report reminders:"
+$CTL report reminders | sed 's/^/      /'
 
 say "cetbyodctl status"
 $CTL status | sed 's/^/    /'

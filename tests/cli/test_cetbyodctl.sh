@@ -325,11 +325,24 @@ expect_in "status: revocations" "Revocations in force" out
 expect_in "status: other keys" "custom.note" out
 run --json status
 expect_rc "status --json, all well" 0
-json "status --json: top-level shape" 'set(j) == {"store", "now", "module", "sync", "counts", "sessions", "disconnects", "revocations", "status", "attention"}'
+json "status --json: top-level shape" 'set(j) == {"store", "now", "module", "sync", "audit", "people", "counts", "sessions", "disconnects", "revocations", "status", "attention"}'
 json "status --json: module" 'j["module"]["running"] is True and j["module"]["heartbeat"] > 0'
 json "status --json: sync" 'j["sync"]["people"] == 120 and j["sync"]["agreed"] == 115 and j["sync"]["source"] == "forms" and j["sync"]["last_error"] == "" and set(j["sync"]["snapshot"]) == {"synced_at", "age", "from"}'
 json "status --json: counts" 'j["counts"]["sessions_active"] == 3 and j["counts"]["people_active"] == 2 and j["counts"]["revocations"] == 3 and j["counts"]["disconnects_pending"] == 1'
 json "status --json: lists" 'len(j["sessions"]) == 3 and set(j["disconnects"]) == {"pending", "held", "failed"} and len(j["revocations"]) == 3 and j["attention"] == []'
+sql "INSERT OR REPLACE INTO status VALUES ('audit.failing', 'yes', $NOW);
+	INSERT OR REPLACE INTO status VALUES ('audit.last_error', '/var/log/freeradius/cetbyod-audit.jsonl: No space left on device', $NOW);
+	INSERT OR REPLACE INTO status VALUES ('audit.queued', '17', $NOW);
+	INSERT OR REPLACE INTO status VALUES ('audit.dropped', '0', $NOW)" >/dev/null
+run status
+expect_rc "status with a failing audit trail" 4
+expect_in "status: the audit trail's failure needs attention" "the audit trail cannot be written (/var/log/freeradius/cetbyod-audit.jsonl: No space left on device): 17 records wait in memory" out
+expect_in "status: the audit section" "FAILING: /var/log/freeradius/cetbyod-audit.jsonl: No space left on device" out
+run --json status
+json "status --json: audit" 'j["audit"]["failing"] is True and j["audit"]["queued"] == 17 and j["audit"]["dropped"] == 0'
+sql "UPDATE status SET value = 'no' WHERE key = 'audit.failing'" >/dev/null
+run status
+expect_rc "status once the audit trail is written again" 0
 sql "UPDATE status SET value = 'HTTP 403 from forms.googleapis.com' WHERE key = 'sync.last_error';
 	UPDATE status SET value = '$((NOW - 3600))' WHERE key = 'module.heartbeat'" >/dev/null
 run status
@@ -351,6 +364,77 @@ json "--db FILE reads the same store" 'j["count"] == 3'
 run --json revoke "$(printf 'a\001')" --reason x
 expect_rc "--json usage error" 1
 json "--json usage error on stdout" 'j["exit"] == 1 and "control character" in j["error"]'
+
+# --- The exceptions register ---------------------------------------------------
+tomorrow=$(date -d tomorrow +%F)
+run exception add --user percy --reason "Glucose monitor" --approved-by "Head of Year 9" --until "$tomorrow" --mac aa:bb:cc:dd:ee:0f --by it
+expect_rc "exception add" 0
+expect_in "exception add names the device, normalised" "on device AA-BB-CC-DD-EE-0F" out
+run --json exception list
+expect_rc "exception list --json" 0
+json "exception list: percy's, in force, from the register" "len(j) == 1 and j[0]['identity'] == 'percy' and j[0]['state'] == 'in force' and j[0]['source'] == 'register' and j[0]['approved_by'] == 'Head of Year 9' and j[0]['granted_by'] == 'it'"
+before=$($PY -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from exceptions').fetchone()[0])" "$DB")
+run exception add --user percy --reason "x" --approved-by "y" --until 2020-01-01
+expect_rc "exception add with an end in the past" 1
+expect_in "exception add with an end in the past: message" "is not in the future" err
+run exception add --user percy --reason "x" --approved-by "y" --until "next week"
+expect_rc "exception add with a bad --until" 1
+expect_in "exception add with a bad --until: message" "is not a time" err
+run exception add --user percy --reason "x" --approved-by "y" --until "$tomorrow" --mac "aa:bb:cc"
+expect_rc "exception add with a bad --mac" 1
+expect_in "exception add with a bad --mac: message" "is not a MAC address" err
+run exception add --user percy --reason "x" --until "$tomorrow"
+expect_rc "exception add without --approved-by" 1
+expect_in "exception add without --approved-by: message" "--approved-by NAME is required" err
+run exception add --user percy --reason "$(printf 'two\nlines')" --approved-by "y" --until "$tomorrow"
+expect_rc "exception add with a control character in the reason" 1
+after=$($PY -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from exceptions').fetchone()[0])" "$DB")
+if [ "$before" = "$after" ]; then pass "refused exception commands changed nothing"; else fail "refused exception commands changed the register ($before -> $after)"; fi
+run exception end --user percy --mac 11:22:33:44:55:66
+expect_rc "exception end for another device" 2
+run exception end --user percy --by it
+expect_rc "exception end" 0
+expect_in "exception end says how many" "Ended 1 exception of percy" out
+run exception list
+expect_rc "exception list with none in force" 2
+run --json exception list --all
+json "exception list --all: ended, by whom" "len(j) == 1 and j[0]['state'] == 'ended' and j[0]['ended_by'] == 'it'"
+run exception frobnicate
+expect_rc "an unknown exception command" 1
+
+# --- Reports -------------------------------------------------------------------
+run report due
+expect_rc "report due before the module listed anyone" 2
+expect_in "report due before the module listed anyone: message" "has not listed anyone yet" err
+run report due --within 0
+expect_rc "report due --within 0" 1
+run report due --within 3651d
+expect_rc "report due --within 3651d" 1
+$PY - "$DB" <<'PYEOF'
+import sqlite3, sys, time
+now = int(time.time())
+d = sqlite3.connect(sys.argv[1])
+rows = [
+    ("alice", "alice@school.example", "staff", 0, now - 360 * 86400, now + 5 * 86400, "admit", "acknowledged"),
+    ("bob", "bob@school.example", "staff", 0, now - 300 * 86400, now + 65 * 86400, "admit", "acknowledged"),
+    ("frank", "frank@school.example", "staff", 0, 0, 0, "onboard", "no_acknowledgement"),
+    ("dave", "dave@school.example", "staff", 1, 0, 0, "reject", "account_disabled"),
+    ("percy", "percy@school.example", "pupil", 0, 0, 0, "reject", "pupil_without_exception"),
+]
+for r in rows:
+    d.execute("INSERT INTO people (identity, email, role, disabled, ack_time, ack_expiry, status, reason, refreshed_at) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", r + (now,))
+d.commit()
+PYEOF
+run --json report due --within 30d
+expect_rc "report due --within 30d" 0
+json "report due: alice only (bob lapses in 65 days)" "[p['identity'] for p in j['people']] == ['alice'] and j['people'][0]['days_left'] in (4, 5)"
+run --json report unacknowledged
+json "report unacknowledged: frank only (dave disabled, percy a pupil)" "[p['identity'] for p in j['people']] == ['frank']"
+run report unacknowledged
+expect_in "report unacknowledged says why" "no acknowledgement on record" out
+run report devices --user nobody
+expect_rc "report devices for someone never seen" 2
 
 printf 'this is not a database\n' >"$TMP/garbage.db"
 cp "$TMP/garbage.db" "$TMP/garbage.orig"
