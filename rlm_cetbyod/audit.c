@@ -1867,7 +1867,9 @@ static json_object *export_table(cb_audit_db_t *d, char const *table, char const
 	if (records) {
 		snprintf(sql, sizeof(sql), "SELECT record FROM audit WHERE identity = ?1 ORDER BY seq");
 	} else {
-		snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE identity = ?1 ORDER BY rowid", table);
+		/* people is a WITHOUT ROWID table: one row per person, no order needed. */
+		snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE identity = ?1%s", table,
+			 strcmp(table, "people") == 0 ? "" : " ORDER BY rowid");
 	}
 	if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "export %s: %s", table, sqlite3_errmsg(d->db));
@@ -1899,7 +1901,9 @@ static json_object *export_table(cb_audit_db_t *d, char const *table, char const
 
 json_object *cb_audit_export_person(cb_audit_db_t *d, char const *identity, char *err, size_t errlen)
 {
-	static char const *const tables[] = { "decisions", "sessions", "revocations", "disconnects", "exceptions" };
+	static char const *const tables[] = {
+		"people", "decisions", "sessions", "revocations", "disconnects", "exceptions", "reminders"
+	};
 	json_object *o = json_object_new_object(), *a;
 	size_t i;
 

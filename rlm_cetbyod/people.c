@@ -3,9 +3,11 @@
  * `exception list`) and the reminder emails, on a thread of their own.
  *
  * Rounds: the thread wakes every second; it lists the directory when
- * refresh_interval has passed (or at start), recomputes the acknowledgement
- * columns when poked or after a listing, writes the table, and runs the
- * reminders at most once a minute (and after each recompute).
+ * refresh_interval has passed (or at start), recomputes the table and
+ * writes it (one transaction, on the thread's own store connection) only
+ * after a listing or when the acknowledgements changed, and runs the
+ * reminders once a minute (and after each recompute) from the rows in
+ * memory.
  *
  * Memory: the listed people are an array of person_t owned by the thread,
  * replaced whole by each listing; nothing is shared with other threads
@@ -48,6 +50,8 @@ struct cb_people {
 	person_t		*people;	/* Thread only. */
 	size_t			num_people;
 	bool			listed;		/* A listing has succeeded. */
+	cb_store_person_t	*rows;		/* The table as last written (thread only). */
+	size_t			num_rows;
 	time_t			next_listing;
 	time_t			next_reminders;
 	time_t			minute_start;	/* Rate limit: the current minute ... */
@@ -477,18 +481,24 @@ static void one_round(cb_people_t *p, bool poked)
 {
 	time_t now = time(NULL);
 	bool listed = false;
-	cb_store_person_t *rows;
 
 	/* Without a directory the list is the acknowledgements: a change re-lists. */
 	if (now >= p->next_listing || (poked && !p->conf.ldap)) listed = list_people(p, now);
-	if (!p->listed || (!listed && !poked && now < p->next_reminders)) return;
-	rows = write_table(p, now);
-	if (!rows) return;
-	if (p->conf.reminders.enabled && (listed || poked || now >= p->next_reminders)) {
-		run_reminders(p, rows, p->num_people, now);
+	if (!p->listed) return;
+	if (listed || poked || !p->rows) {
+		/* The table changes only with the list or the acknowledgements. */
+		cb_store_person_t *rows = write_table(p, now);
+
+		if (rows) {
+			free(p->rows);
+			p->rows = rows;
+			p->num_rows = p->num_people;
+		}
+	}
+	if (p->conf.reminders.enabled && p->rows && (listed || poked || now >= p->next_reminders)) {
+		run_reminders(p, p->rows, p->num_rows, now);
 		p->next_reminders = now + REMINDER_ROUND;
 	}
-	free(rows);
 }
 
 static void *people_thread(void *arg)
@@ -557,6 +567,7 @@ void cb_people_stop(cb_people_t *p)
 	pthread_mutex_unlock(&p->mutex);
 	pthread_join(p->thread, NULL);
 	free(p->people);
+	free(p->rows);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mutex);
 	free(p);

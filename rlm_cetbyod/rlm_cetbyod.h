@@ -163,6 +163,7 @@ typedef struct {
 	cb_audit_t		*audit;		/* With the store and audit { filename }. */
 	cb_enforcer_t		*enforcer;	/* With the store. */
 	struct cb_people	*people;	/* With the store: the list of people, reminders. */
+	cb_store_t		*people_store;	/* Its own connection to the store. */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;
 

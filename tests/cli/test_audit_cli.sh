@@ -201,6 +201,9 @@ expect_rc "export a person" 0
 json "export holds the audit records" "j['identity'] == 'alice' and len(j['audit']) == 3 and 'sessions' in j and 'decisions' in j"
 run export --person seed
 json "export holds revocations" "len(j['revocations']) == 1 and j['revocations'][0]['reason'] == 'test seed'"
+"$CTL" --state-dir "$SD" exception add --user alice --reason "Medical monitoring" --approved-by "Head" --until "$(date -d tomorrow +%F)" >/dev/null 2>&1
+run export --person alice
+json "export holds the exceptions register and the list of people and reminders" "len(j['exceptions']) == 1 and j['exceptions'][0]['approved_by'] == 'Head' and 'people' in j and 'reminders' in j"
 run export
 expect_rc "export without --person" 1
 

@@ -471,6 +471,16 @@ if printf '%s\n' "$q" | grep -q '"type": *"exception_grant"' && printf '%s\n' "$
 else
 	cb_fail "7: the grants and the end are in the audit trail"; printf '%s\n' "$q" | head -40 | sed 's/^/    # /'
 fi
+if $CTL audit query --type disconnect --format json | /usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)
+assert any(x.get("result") == "acked" and x.get("kind") == "disconnect" and x.get("identity") == "pupil1"
+           and x.get("nas") and x.get("acct_session_id") and x.get("why") for x in r), r
+assert any(x.get("result") == "timeout" for x in r), r' 2>/dev/null &&
+	$CTL audit query --type sync --format json | grep -q '"result": *"ok"'; then
+	cb_pass "the disconnect attempts (acked, timed out) and the syncs are in the audit trail with their fields"
+else
+	cb_fail "the disconnect attempts and the syncs are in the audit trail"
+fi
 if $CTL exception list --all --user pupil1 | grep -q "ended"; then
 	cb_pass "7: cetbyodctl exception list --all shows it ended"
 else
