@@ -99,7 +99,8 @@ int cb_audit_type_from_name(char const *name);
  *   reminder        identity, why (the address), until (when the acknowledgement
  *                   lapses), attempt (the window, in days), result ("sent",
  *                   "refused"), detail (the relay's answer)
- *   disconnect      identity, nas, acct_session_id, kind ("disconnect", "coa"),
+ *   disconnect      identity, nas, acct_session_id, kind (the request sent:
+ *                   "Disconnect-Request", "CoA-Request"),
  *                   result ("acked", "nak", "timeout", "failed"), attempt,
  *                   error_cause, detail, why (why it was sent)
  *

@@ -94,6 +94,8 @@ cb_make_raddb() {
 	cp "$CB_SRCDIR/raddb/dictionary.cetbyod" "$r/dictionary.cetbyod"
 	echo '$INCLUDE dictionary.cetbyod' > "$r/dictionary"
 	cp "$CB_SRCDIR/tests/integration/raddb/eap" "$r/mods-available/eap"
+	mkdir -p "$r/mods-config/cetbyod"
+	cp "$CB_SRCDIR/raddb/mods-config/cetbyod/reminder.txt" "$r/mods-config/cetbyod/reminder.txt"
 	cp "$users" "$r/mods-config/files/authorize"
 	: > "$r/mods-config/files/accounting"
 	: > "$r/mods-config/files/pre-proxy"

@@ -473,7 +473,7 @@ else
 fi
 if $CTL audit query --type disconnect --format json | /usr/bin/python3 -c 'import json, sys
 r = json.load(sys.stdin)
-assert any(x.get("result") == "acked" and x.get("kind") == "disconnect" and x.get("identity") == "pupil1"
+assert any(x.get("result") == "acked" and x.get("kind") == "Disconnect-Request" and x.get("identity") == "pupil1"
            and x.get("nas") and x.get("acct_session_id") and x.get("why") for x in r), r
 assert any(x.get("result") == "timeout" for x in r), r' 2>/dev/null &&
 	$CTL audit query --type sync --format json | grep -q '"result": *"ok"'; then

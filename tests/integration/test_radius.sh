@@ -292,6 +292,14 @@ conf_refused "missing acknowledgements file name" 's|filename = .*acknowledgemen
 	"'file { filename }' must name the acknowledgements file"
 conf_refused "bad audit on_failure" 's/on_failure = fail_open/on_failure = sometimes/' \
 	"for 'audit { on_failure }': accepted values are \"fail_open\" and \"fail_closed\""
+# reminders { } is checked at start-up: windows, the template, the relay.
+REM_ON='/^	reminders {/,/^	}/s/enabled = no/enabled = yes/'
+conf_refused "bad reminder windows" "$REM_ON;"'s/windows = "30, 7, 1"/windows = "30, soon"/' \
+	"Invalid value \"30, soon\" for 'reminders { windows }'"
+conf_refused "missing reminder template" "$REM_ON;"'s|template = .*reminder.txt|template = /nonexistent/reminder.txt|' \
+	"Invalid 'reminders { template }' /nonexistent/reminder.txt"
+conf_refused "reminder relay that is not SMTP" "$REM_ON;"'s|smtp_url = "smtp://mail.school.example:587"|smtp_url = "http://mail.school.example"|' \
+	"reminders { smtp_url"
 conf_refused "bad NAS mode" 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			mode = sometimes\n		}|' \
 	"Invalid value \"sometimes\" for 'nas ap1 { mode }'"
 sed -e 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			profile = rfc5176\n			mode = coa-then-disconnect\n		}|' \
