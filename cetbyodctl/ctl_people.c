@@ -428,6 +428,10 @@ static int load_people(ctl_t *ctl, cb_store_people_t *people, time_t *as_of, boo
 		if (people->items[i].refreshed_at > *as_of) *as_of = people->items[i].refreshed_at;
 		if (people->items[i].role[0]) *have_roles = true;
 	}
+	/* Rows are written when they change; the listing itself is newer. */
+	if (cb_store_status_time(ctl->store, CB_STATUS_PEOPLE_LISTED) > *as_of) {
+		*as_of = cb_store_status_time(ctl->store, CB_STATUS_PEOPLE_LISTED);
+	}
 	if (people->count == 0) {
 		cb_store_people_free(people);
 		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "the module has not listed anyone yet: it does so when it "

@@ -3,19 +3,25 @@
  * `exception list`) and the reminder emails, on a thread of their own.
  *
  * Rounds: the thread wakes every second; it lists the directory when
- * refresh_interval has passed (or at start), recomputes the table and
- * writes it (one transaction, on the thread's own store connection) only
- * after a listing or when the acknowledgements changed, and runs the
- * reminders once a minute (and after each recompute) from the rows in
- * memory.
+ * refresh_interval has passed (or at start), and brings the table up to
+ * date after a listing or when the acknowledgements changed (at most every
+ * TABLE_MIN_INTERVAL seconds): each person's row is computed again, and
+ * only rows that differ from what was written last (a hash per person)
+ * are written, with the people who left, in one transaction on the
+ * thread's own store connection.  A school of 100,000 acknowledgements
+ * costs one full write at start and a few rows per change after that.
+ * Reminders run once a minute, computed from the same rows.
  *
- * Memory: the listed people are an array of person_t owned by the thread,
- * replaced whole by each listing; nothing is shared with other threads
- * except the poke flag under the mutex.
+ * Memory: the listed people are a sorted array of person_t owned by the
+ * thread, each with its strings allocated to size, replaced whole by each
+ * listing; nothing is shared with other threads except the poke flag
+ * under the mutex.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +33,29 @@
 #define DAY			86400
 #define REMINDER_ROUND		60	/* Seconds between reminder rounds. */
 #define LIST_RETRY		60	/* Seconds before a failed listing is tried again. */
+#define TABLE_MIN_INTERVAL	5	/* Seconds between table updates caused by acknowledgement changes. */
 
-/** One person as the directory (or the acknowledgements) gave them. */
+/** A directory-held exception (few people have one). */
 typedef struct {
-	char		identity[CB_STORE_TEXT_MAX + 1];
-	cb_role_t	role;
+	time_t		until;
+	char		*reason;		/* NULL when none recorded. */
+	char		*approved_by;
+} held_exception_t;
+
+/**
+ * One person as the directory (or the acknowledgements) gave them; kept
+ * small, as a school without a directory lists everyone who acknowledged.
+ * Strings are malloc'd.
+ */
+typedef struct {
+	char		*identity;
+	char		*emails;		/* num_emails strings back to back; NULL: the identity is the email. */
+	held_exception_t *exception;		/* NULL when none. */
+	uint64_t	written;		/* Hash of the row last written; 0: not written. */
+	uint8_t		num_emails;
+	uint8_t		role;			/* cb_role_t. */
 	bool		known_role;		/* From the directory. */
 	bool		disabled;
-	size_t		num_emails;
-	char		emails[CB_DIR_EMAILS_MAX][CB_DIR_EMAIL_MAX];
-	cb_dir_exception_t exception;
 } person_t;
 
 struct cb_people {
@@ -50,8 +69,11 @@ struct cb_people {
 	person_t		*people;	/* Thread only. */
 	size_t			num_people;
 	bool			listed;		/* A listing has succeeded. */
-	cb_store_person_t	*rows;		/* The table as last written (thread only). */
-	size_t			num_rows;
+	bool			dirty;		/* The acknowledgements changed since the table was written. */
+	bool			table_written;	/* The table was replaced once since start. */
+	time_t			next_table;	/* Not before this, unless after a listing. */
+	char			**removed;	/* People in the last listing but not this one. */
+	size_t			num_removed;
 	time_t			next_listing;
 	time_t			next_reminders;
 	time_t			minute_start;	/* Rate limit: the current minute ... */
@@ -86,6 +108,73 @@ unsigned int cb_reminder_window(unsigned int const *windows, size_t n, time_t ex
 }
 
 /*
+ *	People in memory
+ */
+static void person_clear(person_t *who)
+{
+	free(who->identity);
+	free(who->emails);
+	if (who->exception) {
+		free(who->exception->reason);
+		free(who->exception->approved_by);
+		free(who->exception);
+	}
+	memset(who, 0, sizeof(*who));
+}
+
+static void people_free(person_t *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) person_clear(&list[i]);
+	free(list);
+}
+
+static void strings_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) free(list[i]);
+	free(list);
+}
+
+/** person_set_emails - copy n addresses into who->emails (one allocation).  false: out of memory. */
+static bool person_set_emails(person_t *who, char const *const *emails, size_t n)
+{
+	size_t len = 0, o = 0;
+
+	if (n > CB_DIR_EMAILS_MAX) n = CB_DIR_EMAILS_MAX;
+	for (size_t i = 0; i < n; i++) len += strlen(emails[i]) + 1;
+	who->emails = malloc(len ? len : 1);
+	if (!who->emails) return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(emails[i]) + 1;
+
+		memcpy(who->emails + o, emails[i], l);
+		o += l;
+	}
+	who->num_emails = (uint8_t) n;
+	return true;
+}
+
+/** person_emails - who's addresses as pointers into who (or its identity); returns how many. */
+static size_t person_emails(person_t const *who, char const *out[CB_DIR_EMAILS_MAX])
+{
+	char const *e = who->emails;
+
+	if (!e) {
+		out[0] = who->identity;
+		return 1;
+	}
+	for (size_t i = 0; i < who->num_emails; i++) {
+		out[i] = e;
+		e += strlen(e) + 1;
+	}
+	return who->num_emails;
+}
+
+static int person_cmp(void const *a, void const *b)
+{
+	return strcmp(((person_t const *) a)->identity, ((person_t const *) b)->identity);
+}
+
+/*
  *	Listing
  */
 typedef struct {
@@ -98,21 +187,39 @@ typedef struct {
 	char			err[1024];
 } listing_t;
 
-static person_t *listing_add(listing_t *l)
+/** listing_add - a new, empty person at the end of the list with identity set; NULL (err set) when full. */
+static person_t *listing_add(listing_t *l, char const *identity)
 {
+	person_t *who;
+
 	if (l->count == l->alloc) {
 		size_t n = l->alloc ? l->alloc * 2 : 64;
 		person_t *grown;
 
 		if (n > CB_PEOPLE_MAX) n = CB_PEOPLE_MAX;
-		if (l->count >= n) return NULL;
-		grown = realloc(l->list, n * sizeof(*grown));
-		if (!grown) return NULL;
+		grown = l->count < n ? realloc(l->list, n * sizeof(*grown)) : NULL;
+		if (!grown) {
+			snprintf(l->err, sizeof(l->err), "more than %d people, or out of memory", CB_PEOPLE_MAX);
+			return NULL;
+		}
 		l->list = grown;
 		l->alloc = n;
 	}
-	memset(&l->list[l->count], 0, sizeof(l->list[0]));
-	return &l->list[l->count++];
+	who = &l->list[l->count];
+	memset(who, 0, sizeof(*who));
+	who->identity = strdup(identity);
+	if (!who->identity) {
+		snprintf(l->err, sizeof(l->err), "out of memory");
+		return NULL;
+	}
+	l->count++;
+	return who;
+}
+
+/** dup_or_null - a copy of s, or NULL for "" (and on allocation failure). */
+static char *dup_or_null(char const *s)
+{
+	return s && *s ? strdup(s) : NULL;
 }
 
 /** one_listed - cb_ldap_list_people's callback: look the person up for their facts. */
@@ -120,8 +227,11 @@ static int one_listed(void *ctx, char const *identity)
 {
 	listing_t *l = ctx;
 	cb_dir_entry_t entry;
+	char const *emails[CB_DIR_EMAILS_MAX];
+	char domain_email[CB_DIR_EMAIL_MAX];
 	person_t *who;
 	char err[512];
+	size_t n;
 
 	switch (cb_ldap_lookup(l->conn, l->p->conf.ldap, identity, &entry, err, sizeof(err))) {
 	case CB_DIR_FOUND:
@@ -134,23 +244,32 @@ static int one_listed(void *ctx, char const *identity)
 		l->failed = true;
 		return 1;
 	}
-	who = listing_add(l);
+	who = listing_add(l, identity);
 	if (!who) {
-		snprintf(l->err, sizeof(l->err), "more than %d people, or out of memory", CB_PEOPLE_MAX);
 		l->failed = true;
 		return 1;
 	}
-	snprintf(who->identity, sizeof(who->identity), "%s", identity);
-	who->role = entry.facts.role;
+	who->role = (uint8_t) entry.facts.role;
 	who->known_role = true;
 	who->disabled = entry.facts.disabled;
-	who->num_emails = entry.num_emails;
-	memcpy(who->emails, entry.emails, sizeof(who->emails));
-	if (!who->num_emails && l->p->conf.email_domain &&
-	    cb_identity_email(identity, l->p->conf.email_domain, who->emails[0], sizeof(who->emails[0]))) {
-		who->num_emails = 1;
+	for (n = 0; n < entry.num_emails && n < CB_DIR_EMAILS_MAX; n++) emails[n] = entry.emails[n];
+	if (!n && l->p->conf.email_domain &&
+	    cb_identity_email(identity, l->p->conf.email_domain, domain_email, sizeof(domain_email))) {
+		emails[n++] = domain_email;
 	}
-	who->exception = entry.exception;
+	if (entry.exception.present) {
+		who->exception = calloc(1, sizeof(*who->exception));
+		if (who->exception) {
+			who->exception->until = entry.exception.until;
+			who->exception->reason = dup_or_null(entry.exception.reason);
+			who->exception->approved_by = dup_or_null(entry.exception.approved_by);
+		}
+	}
+	if (!person_set_emails(who, emails, n)) {
+		snprintf(l->err, sizeof(l->err), "out of memory");
+		l->failed = true;
+		return 1;
+	}
 	return 0;
 }
 
@@ -182,20 +301,48 @@ static int list_acknowledgements(cb_people_t *p, listing_t *l)
 {
 	cb_ack_index_t *idx = cb_ack_current_get(p->conf.acks);
 	size_t n = cb_ack_index_count(idx);
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		cb_ack_record_t const *r = cb_ack_index_at(idx, i);
 		person_t *who;
 
 		if (!r || strlen(r->email) > CB_STORE_TEXT_MAX) continue;
-		who = listing_add(l);
-		if (!who) break;
-		snprintf(who->identity, sizeof(who->identity), "%s", r->email);
-		snprintf(who->emails[0], sizeof(who->emails[0]), "%s", r->email);
-		who->num_emails = 1;
+		who = listing_add(l, r->email);	/* Identity and address are one: emails stays NULL. */
+		if (!who) rc = -1;
 	}
 	cb_ack_index_unref(idx);
-	return 0;
+	return rc;
+}
+
+/**
+ * carry_over - what was written for each person of the old list follows
+ * them into the new one (both sorted by identity); the identities of the
+ * old list that the new one lacks go to p->removed, to be deleted.
+ */
+static void carry_over(cb_people_t *p, person_t *new_list, size_t n_new)
+{
+	size_t i = 0, j = 0;
+
+	strings_free(p->removed, p->num_removed);
+	p->removed = NULL;
+	p->num_removed = 0;
+	while (i < p->num_people) {
+		int c = j < n_new ? strcmp(p->people[i].identity, new_list[j].identity) : -1;
+
+		if (c == 0) {
+			new_list[j++].written = p->people[i++].written;
+		} else if (c > 0) {
+			j++;
+		} else {
+			if (!p->removed) p->removed = calloc(p->num_people, sizeof(*p->removed));
+			if (p->removed && p->people[i].written) {
+				p->removed[p->num_removed++] = p->people[i].identity;
+				p->people[i].identity = NULL;	/* Moved. */
+			}
+			i++;
+		}
+	}
 }
 
 /** list_people - a new listing; false when it failed (the last good one is kept). */
@@ -209,10 +356,17 @@ static bool list_people(cb_people_t *p, time_t now)
 		plog(p, CB_LOG_ERROR, "people: cannot list the directory (%s); the reports keep the list of the last "
 		     "listing, tried again in %d s", l.err, LIST_RETRY);
 		cb_store_status_put(p->conf.store, CB_STATUS_PEOPLE_ERROR, l.err, now);
-		free(l.list);
+		people_free(l.list, l.count);
 		p->next_listing = now + LIST_RETRY;
 		return false;
 	}
+	if (l.count) qsort(l.list, l.count, sizeof(*l.list), person_cmp);
+	carry_over(p, l.list, l.count);
+	people_free(p->people, p->num_people);
+	p->people = l.list;
+	p->num_people = l.count;
+	p->listed = true;
+	p->next_listing = now + (p->conf.refresh_interval ? p->conf.refresh_interval : 3600);
 	{
 		char count[32];
 
@@ -221,11 +375,6 @@ static bool list_people(cb_people_t *p, time_t now)
 		cb_store_status_put_time(p->conf.store, CB_STATUS_PEOPLE_LISTED, now, now);
 		cb_store_status_put(p->conf.store, CB_STATUS_PEOPLE_ERROR, "", now);
 	}
-	free(p->people);
-	p->people = l.list;
-	p->num_people = l.count;
-	p->listed = true;
-	p->next_listing = now + (p->conf.refresh_interval ? p->conf.refresh_interval : 3600);
 	return true;
 }
 
@@ -235,7 +384,7 @@ static bool list_people(cb_people_t *p, time_t now)
 static char const *role_name(person_t const *who)
 {
 	if (!who->known_role) return "";
-	switch (who->role) {
+	switch ((cb_role_t) who->role) {
 	case CB_ROLE_STAFF:	return "staff";
 	case CB_ROLE_PUPIL:	return "pupil";
 	case CB_ROLE_OTHER:	break;
@@ -243,42 +392,48 @@ static char const *role_name(person_t const *who)
 	return "other";
 }
 
+/** copy_text - src into dst[size] when it is text the store accepts (max bytes), else fallback. */
+static void copy_text(char *dst, size_t size, char const *src, size_t max, char const *fallback)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+	if (dst[0] && (strlen(src) > max || !cb_store_text_valid(dst, max))) snprintf(dst, size, "%s", fallback);
+}
+
 /** person_row - the table row for who, with the acknowledgements of idx and the policy at now. */
 static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const *idx, time_t now,
 		       cb_store_person_t *row)
 {
-	char const *emails[CB_DIR_EMAILS_MAX];
-	cb_ack_record_t const *ack;
+	char const *emails[CB_DIR_EMAILS_MAX] = { NULL };
+	size_t n = person_emails(who, emails);
+	cb_ack_record_t const *ack = cb_ack_index_find_latest(idx, emails, n);
 	cb_policy_input_t in;
 	cb_decision_t d;
 
 	memset(row, 0, sizeof(*row));
-	for (size_t i = 0; i < who->num_emails; i++) emails[i] = who->emails[i];
-	ack = cb_ack_index_find_latest(idx, emails, who->num_emails);
 	snprintf(row->identity, sizeof(row->identity), "%s", who->identity);
-	if (ack) snprintf(row->email, sizeof(row->email), "%s", ack->email);
-	else if (who->num_emails) snprintf(row->email, sizeof(row->email), "%s", who->emails[0]);
+	copy_text(row->email, sizeof(row->email), ack ? ack->email : n ? emails[0] : "", CB_STORE_TEXT_MAX, "");
 	snprintf(row->role, sizeof(row->role), "%s", role_name(who));
 	row->disabled = who->disabled;
-	if (who->exception.present) {
-		snprintf(row->exception_reason, sizeof(row->exception_reason), "%.*s", CB_STORE_REASON_MAX,
-			 who->exception.reason[0] ? who->exception.reason : "(no reason recorded)");
-		snprintf(row->exception_approved_by, sizeof(row->exception_approved_by), "%.*s", CB_STORE_BY_MAX,
-			 who->exception.approved_by[0] ? who->exception.approved_by : "(not recorded)");
-		row->exception_until = who->exception.until;
+	if (who->exception) {
+		copy_text(row->exception_reason, sizeof(row->exception_reason),
+			  who->exception->reason ? who->exception->reason : "(no reason recorded)", CB_STORE_REASON_MAX,
+			  "(unprintable reason)");
+		copy_text(row->exception_approved_by, sizeof(row->exception_approved_by),
+			  who->exception->approved_by ? who->exception->approved_by : "(not recorded)",
+			  CB_STORE_BY_MAX, "(unprintable)");
+		row->exception_until = who->exception->until;
 	}
 	memset(&in, 0, sizeof(in));
 	in.dir.result = CB_DIR_FOUND;
-	in.dir.role = who->known_role ? who->role : CB_ROLE_STAFF;
+	in.dir.role = who->known_role ? (cb_role_t) who->role : CB_ROLE_STAFF;
 	in.dir.disabled = who->disabled;
-	in.exception.present = who->exception.present;
-	in.exception.until = who->exception.until;
+	in.exception.present = who->exception != NULL;
+	in.exception.until = who->exception ? who->exception->until : 0;
 	if (ack) {
 		row->ack_time = ack->ack_time;
 		row->ack_revoked = ack->revoked;
 		row->ack_expiry = cb_ack_expiry(p->conf.policy, ack->ack_time);
-		snprintf(row->policy_version, sizeof(row->policy_version), "%.*s", CB_STORE_NAME_MAX,
-			 ack->policy_version);
+		copy_text(row->policy_version, sizeof(row->policy_version), ack->policy_version, CB_STORE_NAME_MAX, "");
 		in.ack.present = true;
 		in.ack.revoked = ack->revoked;
 		in.ack.ack_time = ack->ack_time;
@@ -287,36 +442,74 @@ static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const
 	cb_policy_decide(p->conf.policy, &in, now, &d);
 	snprintf(row->status, sizeof(row->status), "%s", cb_status_name(d.status));
 	snprintf(row->reason, sizeof(row->reason), "%s", cb_reason_name(d.reason));
-	row->refreshed_at = now;
-	/* Whatever the directory held that the store refuses is dropped, not the person. */
-	if (!cb_store_text_valid(row->email, CB_STORE_TEXT_MAX)) row->email[0] = '\0';
-	if (row->exception_reason[0] && !cb_store_text_valid(row->exception_reason, CB_STORE_REASON_MAX)) {
-		snprintf(row->exception_reason, sizeof(row->exception_reason), "(unprintable reason)");
-	}
-	if (row->exception_approved_by[0] && !cb_store_text_valid(row->exception_approved_by, CB_STORE_BY_MAX)) {
-		snprintf(row->exception_approved_by, sizeof(row->exception_approved_by), "(unprintable)");
-	}
-	if (row->policy_version[0] && !cb_store_text_valid(row->policy_version, CB_STORE_NAME_MAX)) {
-		row->policy_version[0] = '\0';
-	}
 }
 
-/** write_table - the people table from the people listed and the acknowledgements in force. */
-static cb_store_person_t *write_table(cb_people_t *p, time_t now)
+/** row_hash - FNV-1a of what a row says (refreshed_at aside); never 0. */
+static uint64_t row_hash(cb_store_person_t const *row)
 {
-	cb_ack_index_t *idx = cb_ack_current_get(p->conf.acks);
-	cb_store_person_t *rows = calloc(p->num_people ? p->num_people : 1, sizeof(*rows));
+	unsigned char const *b = (unsigned char const *) row;
+	uint64_t h = 1469598103934665603ULL;
 
-	if (!rows) {
-		cb_ack_index_unref(idx);
-		return NULL;
+	for (size_t i = 0; i < offsetof(cb_store_person_t, refreshed_at); i++) {
+		h ^= b[i];
+		h *= 1099511628211ULL;
 	}
-	for (size_t i = 0; i < p->num_people; i++) person_row(p, &p->people[i], idx, now, &rows[i]);
-	cb_ack_index_unref(idx);
-	if (cb_store_people_replace(p->conf.store, rows, p->num_people) < 0) {
-		plog(p, CB_LOG_ERROR, "people: cannot write the list of people to the store (see the store's error)");
+	return h ? h : 1;
+}
+
+/** The writer's cursor: the next person whose row changed. */
+typedef struct {
+	cb_people_t		*p;
+	cb_ack_index_t		*idx;
+	time_t			now;
+	size_t			next;
+	size_t			changed;
+	uint64_t		*pending;	/* The hash of each person's row being written. */
+} table_cursor_t;
+
+static bool next_changed_row(void *ctx, cb_store_person_t *row)
+{
+	table_cursor_t *c = ctx;
+
+	while (c->next < c->p->num_people) {
+		person_t *who = &c->p->people[c->next++];
+
+		person_row(c->p, who, c->idx, c->now, row);
+		c->pending[c->next - 1] = row_hash(row);
+		if (c->pending[c->next - 1] == who->written && c->p->table_written) continue;
+		row->refreshed_at = c->now;
+		c->changed++;
+		return true;
 	}
-	return rows;
+	return false;
+}
+
+/** update_table - write the rows that changed, and remove the people who left, in one transaction. */
+static void update_table(cb_people_t *p, time_t now)
+{
+	table_cursor_t c = { .p = p, .now = now, .pending = calloc(p->num_people + 1, sizeof(uint64_t)) };
+	bool replace = !p->table_written;
+
+	if (!c.pending) {
+		plog(p, CB_LOG_ERROR, "people: out of memory writing the list of people; tried again later");
+		return;
+	}
+	c.idx = cb_ack_current_get(p->conf.acks);
+	if (cb_store_people_update(p->conf.store, replace, (char const *const *) p->removed,
+				   replace ? 0 : p->num_removed, next_changed_row, &c) < 0) {
+		plog(p, CB_LOG_ERROR, "people: cannot write the list of people to the store (see the store's error); "
+		     "tried again at the next change");
+	} else {
+		for (size_t i = 0; i < p->num_people; i++) p->people[i].written = c.pending[i];
+		strings_free(p->removed, p->num_removed);
+		p->removed = NULL;
+		p->num_removed = 0;
+		p->table_written = true;
+		p->dirty = false;
+		plog(p, CB_LOG_DEBUG, "people: %zu row(s) of %zu written", c.changed, p->num_people);
+	}
+	cb_ack_index_unref(c.idx);
+	free(c.pending);
 }
 
 /*
@@ -452,26 +645,29 @@ static bool wants_reminder(cb_store_person_t const *row)
 	       (!row->role[0] || strcmp(row->role, "staff") == 0);
 }
 
-static void run_reminders(cb_people_t *p, cb_store_person_t const *rows, size_t n, time_t now)
+static void run_reminders(cb_people_t *p, time_t now)
 {
 	cb_reminders_conf_t const *rc = &p->conf.reminders;
+	cb_ack_index_t *idx = cb_ack_current_get(p->conf.acks);
+	cb_store_person_t row;
 
-	for (size_t i = 0; i < n; i++) {
-		cb_store_person_t const *row = &rows[i];
+	for (size_t i = 0; i < p->num_people; i++) {
 		unsigned int window;
 
-		if (!wants_reminder(row)) continue;
-		window = cb_reminder_window(rc->windows, rc->num_windows, row->ack_expiry, now);
+		person_row(p, &p->people[i], idx, now, &row);
+		if (!wants_reminder(&row)) continue;
+		window = cb_reminder_window(rc->windows, rc->num_windows, row.ack_expiry, now);
 		if (!window) continue;
-		if (!rc->dry_run && cb_store_reminder_sent(p->conf.store, row->email, row->ack_expiry, window) != 0) {
+		if (!rc->dry_run && cb_store_reminder_sent(p->conf.store, row.email, row.ack_expiry, window) != 0) {
 			continue;	/* Sent (1), or the store cannot say (-1): not twice. */
 		}
 		if (!rate_ok(p, now)) {
 			plog(p, CB_LOG_INFO, "reminders: %u sent this minute (per_minute): the rest follow", rc->per_minute);
-			return;
+			break;
 		}
-		if (!remind_one(p, row, window, now)) return;
+		if (!remind_one(p, &row, window, now)) break;
 	}
+	cb_ack_index_unref(idx);
 }
 
 /*
@@ -483,20 +679,17 @@ static void one_round(cb_people_t *p, bool poked)
 	bool listed = false;
 
 	/* Without a directory the list is the acknowledgements: a change re-lists. */
-	if (now >= p->next_listing || (poked && !p->conf.ldap)) listed = list_people(p, now);
-	if (!p->listed) return;
-	if (listed || poked || !p->rows) {
-		/* The table changes only with the list or the acknowledgements. */
-		cb_store_person_t *rows = write_table(p, now);
-
-		if (rows) {
-			free(p->rows);
-			p->rows = rows;
-			p->num_rows = p->num_people;
-		}
+	if (poked) p->dirty = true;
+	if (now >= p->next_listing || (p->dirty && !p->conf.ldap && now >= p->next_table)) {
+		listed = list_people(p, now);
 	}
-	if (p->conf.reminders.enabled && p->rows && (listed || poked || now >= p->next_reminders)) {
-		run_reminders(p, p->rows, p->num_rows, now);
+	if (!p->listed) return;
+	if (listed || (p->dirty && now >= p->next_table)) {
+		update_table(p, now);
+		p->next_table = now + TABLE_MIN_INTERVAL;
+	}
+	if (p->conf.reminders.enabled && (listed || now >= p->next_reminders)) {
+		run_reminders(p, now);
 		p->next_reminders = now + REMINDER_ROUND;
 	}
 }
@@ -566,8 +759,8 @@ void cb_people_stop(cb_people_t *p)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mutex);
 	pthread_join(p->thread, NULL);
-	free(p->people);
-	free(p->rows);
+	people_free(p->people, p->num_people);
+	strings_free(p->removed, p->num_removed);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mutex);
 	free(p);

@@ -579,7 +579,8 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 static int start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[512], buf[16];
-	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
+	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .defer_decisions = true,
+				  .log = cetbyod_core_log, .log_ctx = inst };
 	cb_enforcer_conf_t econf = {
 		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
 		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,

@@ -311,7 +311,7 @@ typedef enum {
 	S_COUNTS,
 	S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV, S_PURGE_EXC, S_PURGE_REM,
 	S_EXC_UPDATE, S_EXC_INSERT, S_EXC_END, S_EXC_LIST,
-	S_PEOPLE_CLEAR, S_PEOPLE_INSERT, S_PEOPLE_LIST,
+	S_PEOPLE_CLEAR, S_PEOPLE_DELETE, S_PEOPLE_INSERT, S_PEOPLE_LIST,
 	S_REM_INSERT, S_REM_GET, S_REM_LIST, S_DEVICES,
 	S_MAX
 } stmt_id_t;
@@ -443,6 +443,7 @@ static char const *const stmt_sql[S_MAX] = {
 		"ORDER BY granted_at DESC, id DESC",
 
 	[S_PEOPLE_CLEAR] = "DELETE FROM people",
+	[S_PEOPLE_DELETE] = "DELETE FROM people WHERE identity = ?1",
 	[S_PEOPLE_INSERT] = "INSERT OR REPLACE INTO people (" PEOPLE_COLS ") "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[S_PEOPLE_LIST] = "SELECT " PEOPLE_COLS " FROM people ORDER BY identity",
@@ -812,7 +813,7 @@ fail:
 /*
  *	Decisions
  */
-static int sq_decision_put(cb_store_backend_t *be, cb_store_decision_t const *d)
+static int sq_decision_insert(cb_store_backend_t *be, cb_store_decision_t const *d)
 {
 	sqlite3_stmt *st = sq_stmt(be, S_DEC_PUT);
 
@@ -830,6 +831,19 @@ static int sq_decision_put(cb_store_backend_t *be, cb_store_decision_t const *d)
 	bind_text(st, 11, d->calling_station);
 	bind_text(st, 12, d->ack_email);
 	return sq_done(be, st, "recording a decision");
+}
+
+/** sq_decisions_put - n decisions in one transaction; one that fails (logged) does not stop the others. */
+static int sq_decisions_put(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n)
+{
+	int rc = 0;
+
+	if (n == 1) return sq_decision_insert(be, d);
+	if (sq_begin(be) < 0) return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (sq_decision_insert(be, &d[i]) < 0) rc = 1;
+	}
+	return sq_end(be, 0) < 0 ? -1 : -rc;
 }
 
 static int sq_decision_get(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out)
@@ -1263,13 +1277,35 @@ static int sq_person_insert(cb_store_backend_t *be, cb_store_person_t const *p)
 	return sq_done(be, st, "recording a person");
 }
 
-static int sq_people_replace(cb_store_backend_t *be, cb_store_person_t const *people, size_t n)
+static bool person_ok(cb_store_person_t const *p);
+
+static int sq_people_update(cb_store_backend_t *be, bool replace, char const *const *removed, size_t n_removed,
+			    cb_store_person_next_fn next, void *ctx)
 {
-	int rc;
+	cb_store_person_t row;
+	int rc = 0;
 
 	if (sq_begin(be) < 0) return -1;
-	rc = sq_exec(be, S_PEOPLE_CLEAR, "clearing the people");
-	for (size_t i = 0; i < n && rc == 0; i++) rc = sq_person_insert(be, &people[i]);
+	if (replace) rc = sq_exec(be, S_PEOPLE_CLEAR, "clearing the people");
+	for (size_t i = 0; i < n_removed && rc == 0; i++) {
+		sqlite3_stmt *st = sq_stmt(be, S_PEOPLE_DELETE);
+
+		if (!st) {
+			rc = -1;
+			break;
+		}
+		bind_text(st, 1, removed[i]);
+		rc = sq_done(be, st, "removing a person");
+	}
+	while (rc == 0 && next(ctx, &row)) {
+		if (!person_ok(&row)) {
+			BE_ERR(be, "store %s: a person with invalid text (%.64s): the list of people is not updated",
+			       be->path, row.identity);
+			rc = -1;
+			break;
+		}
+		rc = sq_person_insert(be, &row);
+	}
 	return sq_end(be, rc);
 }
 
@@ -1870,7 +1906,7 @@ static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, boo
 static cb_store_ops_t const sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
-	.decision_put = sq_decision_put,
+	.decisions_put = sq_decisions_put,
 	.decision_get = sq_decision_get,
 	.session_start = sq_session_start,
 	.session_update = sq_session_update,
@@ -1899,7 +1935,7 @@ static cb_store_ops_t const sq_ops = {
 	.exception_add = sq_exception_add,
 	.exception_end = sq_exception_end,
 	.exceptions = sq_exceptions,
-	.people_replace = sq_people_replace,
+	.people_update = sq_people_update,
 	.people = sq_people,
 	.reminder_put = sq_reminder_put,
 	.reminder_sent = sq_reminder_sent,
@@ -1955,6 +1991,16 @@ struct cb_store {
 	cb_store_backend_t	*be;
 	cb_log_fn_t		log;
 	void			*log_ctx;
+
+	/* defer_decisions: the queue, its lock, and the thread that commits it. */
+	bool			defer;
+	pthread_mutex_t		qmu;		/* Guards q, qlen, stop; taken after mutex, never before. */
+	pthread_cond_t		qcond;
+	cb_store_decision_t	*q;		/* CB_STORE_DEFER_MAX places, oldest first. */
+	cb_store_decision_t	*spare;		/* The batch being committed (mutex held). */
+	size_t			qlen;
+	bool			stop;
+	pthread_t		flusher;
 };
 
 cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_log_fn_t log, void *log_ctx)
@@ -1973,6 +2019,115 @@ cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_
 	return store;
 }
 
+/*
+ *	Deferred decisions.  cb_store_decision_put queues; flush_locked
+ *	commits the queue in one transaction, called by the flusher thread
+ *	every CB_STORE_DEFER_MS and by every other call on the handle before
+ *	its own work (LOCKED), so the handle never misses its own decisions.
+ */
+
+/** flush_locked - commit the queued decisions (store->mutex held). */
+static void flush_locked(cb_store_t *store)
+{
+	cb_store_decision_t *batch;
+	size_t n;
+
+	if (!store->defer) return;
+	pthread_mutex_lock(&store->qmu);
+	n = store->qlen;
+	batch = store->q;
+	store->q = store->spare;
+	store->spare = batch;
+	store->qlen = 0;
+	pthread_mutex_unlock(&store->qmu);
+	if (n && store->ops->decisions_put(store->be, batch, n) < 0 && store->log) {
+		store->log(store->log_ctx, CB_LOG_ERROR, "store: %zu decision(s) could not be recorded: their sessions "
+			   "will not be tied to them", n);
+	}
+}
+
+static void *flusher_thread(void *arg)
+{
+	cb_store_t *store = arg;
+
+	pthread_mutex_lock(&store->qmu);
+	while (!store->stop) {
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += CB_STORE_DEFER_MS * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&store->qcond, &store->qmu, &deadline);
+		if (!store->qlen) continue;
+		pthread_mutex_unlock(&store->qmu);
+		pthread_mutex_lock(&store->mutex);
+		flush_locked(store);
+		pthread_mutex_unlock(&store->mutex);
+		pthread_mutex_lock(&store->qmu);
+	}
+	pthread_mutex_unlock(&store->qmu);
+	return NULL;
+}
+
+/** start_deferring - the queue and its thread; false (err set) on failure. */
+static bool start_deferring(cb_store_t *store, char *err, size_t errlen)
+{
+	store->q = calloc(CB_STORE_DEFER_MAX, sizeof(*store->q));
+	store->spare = calloc(CB_STORE_DEFER_MAX, sizeof(*store->spare));
+	if (!store->q || !store->spare) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	pthread_mutex_init(&store->qmu, NULL);
+	pthread_cond_init(&store->qcond, NULL);
+	if (pthread_create(&store->flusher, NULL, flusher_thread, store) != 0) {
+		snprintf(err, errlen, "cannot start the store's decision writer: %s", strerror(errno));
+		pthread_cond_destroy(&store->qcond);
+		pthread_mutex_destroy(&store->qmu);
+		return false;
+	}
+	store->defer = true;
+	return true;
+}
+
+static void stop_deferring(cb_store_t *store)
+{
+	if (store->defer) {
+		pthread_mutex_lock(&store->qmu);
+		store->stop = true;
+		pthread_cond_signal(&store->qcond);
+		pthread_mutex_unlock(&store->qmu);
+		pthread_join(store->flusher, NULL);
+		pthread_mutex_lock(&store->mutex);
+		flush_locked(store);
+		pthread_mutex_unlock(&store->mutex);
+		pthread_cond_destroy(&store->qcond);
+		pthread_mutex_destroy(&store->qmu);
+		store->defer = false;
+	}
+	free(store->q);
+	free(store->spare);
+	store->q = store->spare = NULL;
+}
+
+/** defer_decision - queue d; false when the queue is full (the caller commits it itself). */
+static bool defer_decision(cb_store_t *store, cb_store_decision_t const *d)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&store->qmu);
+	if (store->qlen < CB_STORE_DEFER_MAX) {
+		store->q[store->qlen++] = *d;
+		queued = true;
+		if (store->qlen == CB_STORE_DEFER_MAX / 2) pthread_cond_signal(&store->qcond);
+	}
+	pthread_mutex_unlock(&store->qmu);
+	return queued;
+}
+
 cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 {
 	cb_store_backend_t *be;
@@ -1985,13 +2140,21 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 	be = sq_open(conf, err, errlen);
 	if (!be) return NULL;
 	store = cb_store_wrap(&sq_ops, be, conf->log, conf->log_ctx);
-	if (!store) snprintf(err, errlen, "out of memory");
+	if (!store) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (conf->defer_decisions && !start_deferring(store, err, errlen)) {
+		cb_store_close(store);
+		return NULL;
+	}
 	return store;
 }
 
 void cb_store_close(cb_store_t *store)
 {
 	if (!store) return;
+	stop_deferring(store);
 	store->ops->close(store->be);
 	pthread_mutex_destroy(&store->mutex);
 	free(store);
@@ -2000,6 +2163,7 @@ void cb_store_close(cb_store_t *store)
 #define LOCKED(store, call) do { \
 		int _rc; \
 		pthread_mutex_lock(&(store)->mutex); \
+		flush_locked(store); \
 		_rc = (call); \
 		pthread_mutex_unlock(&(store)->mutex); \
 		return _rc; \
@@ -2063,7 +2227,8 @@ int cb_store_decision_put(cb_store_t *store, cb_store_decision_t const *d)
 	if (!identity_ok(d->identity)) return bad(store, "decision_put", "invalid identity");
 	if (!status_name_ok(d->status)) return bad(store, "decision_put", "unknown status");
 	if (cb_reason_from_name(d->reason) < 0) return bad(store, "decision_put", "unknown reason");
-	LOCKED(store, store->ops->decision_put(store->be, d));
+	if (store->defer && defer_decision(store, d)) return 0;
+	LOCKED(store, store->ops->decisions_put(store->be, d, 1));
 }
 
 int cb_store_decision_get(cb_store_t *store, char const *class_id, cb_store_decision_t *out)
@@ -2130,6 +2295,7 @@ int cb_store_nas_reboot(cb_store_t *store, char const *nas, char const *cause, t
 	if (empty(nas) || !opt_len_ok(nas, CB_STORE_TEXT_MAX)) return bad(store, "nas_reboot", "invalid NAS");
 	if (!opt_text_ok(cause, CB_STORE_CAUSE_MAX)) return bad(store, "nas_reboot", "invalid cause");
 	pthread_mutex_lock(&store->mutex);
+	flush_locked(store);
 	rc = store->ops->nas_reboot(store->be, nas, empty(cause) ? "NAS-Reboot" : cause, now, closed,
 				    list ? list : &mine);
 	pthread_mutex_unlock(&store->mutex);
@@ -2149,6 +2315,7 @@ int cb_store_close_stale(cb_store_t *store, unsigned int max_age, time_t now, si
 	if (list) *list = mine;
 	if (max_age == 0) return bad(store, "close_stale", "max_age must be positive");
 	pthread_mutex_lock(&store->mutex);
+	flush_locked(store);
 	rc = store->ops->close_stale(store->be, now - (time_t) max_age, now, closed, list ? list : &mine);
 	pthread_mutex_unlock(&store->mutex);
 	cb_store_sessions_free(&mine);
@@ -2485,13 +2652,14 @@ static bool person_ok(cb_store_person_t const *p)
 	       opt_text_ok(p->reason, CB_STORE_NAME_MAX);
 }
 
-int cb_store_people_replace(cb_store_t *store, cb_store_person_t const *people, size_t n)
+int cb_store_people_update(cb_store_t *store, bool replace, char const *const *removed, size_t n_removed,
+			   cb_store_person_next_fn next, void *ctx)
 {
-	if (n && !people) return bad(store, "people_replace", "no list");
-	for (size_t i = 0; i < n; i++) {
-		if (!person_ok(&people[i])) return bad(store, "people_replace", "a person with invalid text");
+	if (!next) return bad(store, "people_update", "no rows");
+	for (size_t i = 0; i < n_removed; i++) {
+		if (!identity_ok(removed[i])) return bad(store, "people_update", "an invalid identity to remove");
 	}
-	LOCKED(store, store->ops->people_replace(store->be, people, n));
+	LOCKED(store, store->ops->people_update(store->be, replace, removed, n_removed, next, ctx));
 }
 
 int cb_store_people(cb_store_t *store, cb_store_people_t *out)

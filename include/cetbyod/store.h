@@ -64,6 +64,8 @@
 #define CB_STORE_VALUE_MAX	1024	/* Status values. */
 #define CB_STORE_DETAIL_MAX	200	/* A disconnect attempt's detail ("no response from 10.0.0.2:3799"). */
 #define CB_STORE_MAC_MAX	17	/* A MAC as the store keeps it: AA-BB-CC-DD-EE-FF. */
+#define CB_STORE_DEFER_MS	10	/* defer_decisions: how long a decision waits for its batch, at most. */
+#define CB_STORE_DEFER_MAX	512	/* defer_decisions: decisions queued at most; beyond, the put commits. */
 
 #define CB_CLASS_ID_LEN		32		/* 128 random bits as lower-case hex. */
 #define CB_CLASS_PREFIX		"cetbyod:"	/* Class = CB_CLASS_PREFIX <class id>. */
@@ -112,6 +114,13 @@ typedef struct {
 	bool		fast_sync;		/* synchronous = NORMAL: no fsync per commit (crash-safe in WAL,
 						 * the last commits may be lost on power loss).  The module's request
 						 * path uses it; cetbyodctl does not. */
+	bool		defer_decisions;	/* cb_store_decision_put only queues the decision; a thread of
+						 * the store commits the queue in batches every CB_STORE_DEFER_MS,
+						 * and every other call on this handle commits it first, so this
+						 * handle always sees its own decisions.  Other handles see them
+						 * within CB_STORE_DEFER_MS; a crash loses at most that much.  The
+						 * module's request path uses it (an Access-Accept must not wait for
+						 * a commit). */
 	cb_log_fn_t	log;			/* Where errors go; NULL: nowhere. */
 	void		*log_ctx;
 } cb_store_conf_t;
@@ -188,6 +197,9 @@ typedef struct {
  * cb_store_decision_put - record a decision that an Access-Accept will carry
  * as Class.  status must be a cb_status_name() and reason a
  * cb_reason_name().  Returns 0, or -1 (also when the class id exists).
+ * With defer_decisions the decision is queued (0 once it is valid and
+ * queued), and committed with its batch; a batch that cannot be committed
+ * is logged.
  */
 int cb_store_decision_put(cb_store_t *store, cb_store_decision_t const *d);
 
@@ -455,12 +467,18 @@ typedef struct {
 	size_t			count;
 } cb_store_people_t;
 
+/** Gives the next row to write into *row; false when there are no more. */
+typedef bool (*cb_store_person_next_fn)(void *ctx, cb_store_person_t *row);
+
 /**
- * cb_store_people_replace - make the people table exactly list (in one
- * transaction).  Rows that do not pass the text checks are refused (-1,
- * nothing changed).  0 or -1.
+ * cb_store_people_update - in one transaction: with replace, empty the
+ * table first; delete the rows of the n_removed identities in removed;
+ * then write (insert or replace) each row next gives, one at a time, so
+ * that a long list never has to be in memory.  A row that does not pass
+ * the text checks refuses the whole update (-1, nothing changed).  0 or -1.
  */
-int cb_store_people_replace(cb_store_t *store, cb_store_person_t const *people, size_t n);
+int cb_store_people_update(cb_store_t *store, bool replace, char const *const *removed, size_t n_removed,
+			   cb_store_person_next_fn next, void *ctx);
 
 /** cb_store_people - the people table, by identity. */
 int cb_store_people(cb_store_t *store, cb_store_people_t *out);
@@ -731,7 +749,7 @@ typedef struct cb_store_backend cb_store_backend_t;
 typedef struct {
 	char const *name;
 	void (*close)(cb_store_backend_t *be);
-	int (*decision_put)(cb_store_backend_t *be, cb_store_decision_t const *d);
+	int (*decisions_put)(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n);	/* One transaction. */
 	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
 	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
@@ -768,7 +786,8 @@ typedef struct {
 	int (*exception_end)(cb_store_backend_t *be, char const *identity, char const *mac, char const *by,
 			     time_t now, size_t *ended);
 	int (*exceptions)(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out);
-	int (*people_replace)(cb_store_backend_t *be, cb_store_person_t const *people, size_t n);
+	int (*people_update)(cb_store_backend_t *be, bool replace, char const *const *removed, size_t n_removed,
+			     cb_store_person_next_fn next, void *ctx);
 	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
 	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
 	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);

@@ -267,6 +267,19 @@ if printf '%s\n' "$devs" | grep -q '"device": "AA-BB-CC-00-00-01"' && printf '%s
 else
 	cb_fail "report devices: alice's two devices"; printf '%s\n' "$devs" | sed 's/^/    # /'
 fi
+# frank acknowledges: the list follows the acknowledgements within seconds
+# (only his row is written), without waiting for the next directory listing.
+printf 'frank@school.example\t%s\n' "$(iso "$(date +%s)")" >> "$acks"
+if wait_for 15 sh -c "! $CTL report unacknowledged | grep -q '^frank '"; then
+	cb_pass "frank acknowledges: report unacknowledged no longer lists him (the list follows the acknowledgements)"
+else
+	cb_fail "frank acknowledges: report unacknowledged still lists him"
+fi
+if grep -q "people: 1 row(s) of [0-9]* written" "$CB_TMP/radiusd.out"; then
+	cb_pass "only the row that changed was written"
+else
+	cb_fail "only the row that changed was written"; grep "row(s) of" "$CB_TMP/radiusd.out" | tail -3 | sed 's/^/    # /'
+fi
 if $CTL status | grep -q "reminders *on" && $CTL status | grep -q "people listed"; then
 	cb_pass "cetbyodctl status shows the people list and the reminders"
 else

@@ -884,6 +884,21 @@ START_TEST(test_exceptions)
 }
 END_TEST
 
+/* The rows cb_store_people_update writes: the first rows_left of the array given. */
+static size_t rows_left, rows_given;
+
+static bool next_row(void *ctx, cb_store_person_t *row)
+{
+	cb_store_person_t const *rows = ctx;
+
+	if (rows_given >= rows_left) {
+		rows_given = 0;
+		return false;
+	}
+	*row = rows[rows_given++];
+	return true;
+}
+
 START_TEST(test_people_reminders)
 {
 	cb_store_t *s = open_store(true);
@@ -905,17 +920,31 @@ START_TEST(test_people_reminders)
 	snprintf(p[1].identity, sizeof(p[1].identity), "percy");
 	snprintf(p[1].role, sizeof(p[1].role), "pupil");
 	snprintf(p[1].exception_reason, sizeof(p[1].exception_reason), "medical");
-	ck_assert_int_eq(cb_store_people_replace(s, p, 2), 0);
+	rows_left = 2;
+	ck_assert_int_eq(cb_store_people_update(s, true, NULL, 0, next_row, p), 0);
 	ck_assert_int_eq(cb_store_people(s, &people), 0);
 	ck_assert_uint_eq(people.count, 2);
 	ck_assert_str_eq(people.items[1].exception_reason, "medical");
 	ck_assert_int_eq(people.items[0].ack_expiry, T0 + 65 * 86400);
 	cb_store_people_free(&people);
 
-	/* Replacing is whole: percy is gone.  A bad row changes nothing. */
-	ck_assert_int_eq(cb_store_people_replace(s, p, 1), 0);
+	/* An update: percy removed, alice rewritten, nothing else touched. */
+	{
+		char const *gone[] = { "percy" };
+
+		p[0].ack_expiry = T0 + 400 * 86400;
+		rows_left = 1;
+		ck_assert_int_eq(cb_store_people_update(s, false, gone, 1, next_row, p), 0);
+	}
+	ck_assert_int_eq(cb_store_people(s, &people), 0);
+	ck_assert_uint_eq(people.count, 1);
+	ck_assert_int_eq(people.items[0].ack_expiry, T0 + 400 * 86400);
+	cb_store_people_free(&people);
+
+	/* A bad row refuses the whole update: nothing changed. */
 	snprintf(p[1].role, sizeof(p[1].role), "teacher");
-	ck_assert_int_eq(cb_store_people_replace(s, p, 2), -1);
+	rows_left = 2;
+	ck_assert_int_eq(cb_store_people_update(s, true, NULL, 0, next_row, p), -1);
 	ck_assert_int_eq(cb_store_people(s, &people), 0);
 	ck_assert_uint_eq(people.count, 1);
 	cb_store_people_free(&people);
@@ -941,6 +970,52 @@ START_TEST(test_people_reminders)
 	ck_assert_str_eq(sent.items[0].result, "sent");
 	cb_store_reminders_free(&sent);
 	cb_store_close(s);
+}
+END_TEST
+
+/*
+ * defer_decisions: a put returns at once; this handle sees the decision in
+ * every later call (accounting ties its session at once); another handle
+ * sees it within CB_STORE_DEFER_MS; closing commits what is queued; a
+ * burst larger than the queue is committed all the same.
+ */
+START_TEST(test_deferred_decisions)
+{
+	cb_store_conf_t conf = { .path = dbpath, .create = true, .defer_decisions = true, .log = test_log };
+	cb_store_conf_t other_conf = { .path = dbpath, .log = test_log };
+	cb_store_t *s, *other;
+	cb_store_decision_t got;
+	cb_store_acct_t a;
+	cb_store_session_t ses;
+	char err[256], class_id[CB_CLASS_ID_LEN + 1];
+	int found = 0;
+
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	other = cb_store_open(&other_conf, err, sizeof(err));
+	ck_assert_msg(other != NULL, "%s", err);
+
+	put_decision(s, "alice", "admit", T0 + 3600, class_id);
+	a = mk_acct("10.0.0.2", "S1", class_id, T0 + 1);
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);		/* Commits the queue first. */
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "S1", &ses), 0);
+	ck_assert_str_eq(ses.identity, "alice");
+
+	put_decision(s, "bob", "admit", T0 + 3600, class_id);
+	for (int i = 0; i < 200 && !found; i++) {			/* The writer commits it within ms. */
+		found = cb_store_decision_get(other, class_id, &got) == 0;
+		if (!found) usleep(5000);
+	}
+	ck_assert_msg(found, "another handle never saw the deferred decision");
+
+	for (int i = 0; i < CB_STORE_DEFER_MAX + 50; i++) {		/* More than the queue holds. */
+		put_decision(s, "carol", "onboard", T0 + 3600, class_id);
+	}
+	put_decision(s, "dave", "admit", T0 + 3600, class_id);
+	cb_store_close(s);						/* Commits what is queued. */
+	ck_assert_int_eq(cb_store_decision_get(other, class_id, &got), 0);
+	ck_assert_str_eq(got.identity, "dave");
+	cb_store_close(other);
 }
 END_TEST
 
@@ -1392,6 +1467,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_exceptions);
 	tcase_add_test(tc, test_people_reminders);
 	tcase_add_test(tc, test_migrate_v1);
+	tcase_add_test(tc, test_deferred_decisions);
 	tcase_add_test(tc, test_queue_retry);
 	tcase_add_test(tc, test_queue_hold);
 	tcase_add_test(tc, test_commands);
