@@ -74,21 +74,36 @@ static ctl_cmd_t const report_cmd = {
  *	Shared helpers
  */
 
-/** print_table - one table of rows (cells[row * ncols + col]); CTL_EXIT_OK or a store error. */
-static int print_table(ctl_t *ctl, char const *const *headers, size_t ncols, char const *const *cells, size_t nrows)
-{
-	ctl_table_t *t = ctl_table_new(ncols, headers);
+/*
+ * A table filled a row at a time: ctl_table_row copies each row's cells,
+ * so they may live in the caller's local buffers.  Allocation failures are
+ * remembered and reported once, by table_print.
+ */
+typedef struct {
+	ctl_table_t	*t;
+	bool		failed;
+} table_t;
 
-	if (!t) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-	for (size_t r = 0; r < nrows; r++) {
-		if (ctl_table_row(t, cells + r * ncols) < 0) {
-			ctl_table_free(t);
-			return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-		}
-	}
-	ctl_table_print(t, stdout, "");
-	ctl_table_free(t);
-	return CTL_EXIT_OK;
+static void table_start(table_t *tb, size_t ncols, char const *const *headers)
+{
+	tb->t = ctl_table_new(ncols, headers);
+	tb->failed = !tb->t;
+}
+
+static void table_add(table_t *tb, char const *const *cells)
+{
+	if (!tb->failed && ctl_table_row(tb->t, cells) < 0) tb->failed = true;
+}
+
+/** table_print - print and free the table; CTL_EXIT_OK, or a store error when memory ran out. */
+static int table_print(ctl_t *ctl, table_t *tb)
+{
+	int rc = CTL_EXIT_OK;
+
+	if (tb->failed) rc = ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+	else ctl_table_print(tb->t, stdout, "");
+	ctl_table_free(tb->t);
+	return rc;
 }
 
 /** mac_arg - --mac in any usual spelling, as the store keeps it. */
@@ -286,34 +301,23 @@ static int xrows_print(ctl_t *ctl, xrow_t const *rows, size_t n)
 	static char const *const headers[] = {
 		"SOURCE", "USER", "DEVICE", "REASON", "APPROVED BY", "UNTIL", "STATE", "GRANTED"
 	};
-	enum { NCOLS = 8, TLEN = 32 };
-	char const **cells = calloc(n ? n * NCOLS : 1, sizeof(*cells));
-	char (*times)[3][TLEN] = calloc(n ? n : 1, sizeof(*times));
-	int rc;
+	table_t tb;
 
-	if (!cells || !times) {
-		free(cells);
-		free(times);
-		return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-	}
+	table_start(&tb, 8, headers);
 	for (size_t i = 0; i < n; i++) {
 		xrow_t const *x = &rows[i];
-		char const **c = cells + i * NCOLS;
+		char source[48], until[32], granted[32];
+		char const *c[8] = {
+			source, x->identity, x->mac && x->mac[0] ? x->mac : "any", x->reason, x->approved_by,
+			x->until ? ctl_time(x->until, until, sizeof(until)) : "open-ended", xrow_state(x, ctl->now),
+			ctl_time(x->granted_at, granted, sizeof(granted)),
+		};
 
-		snprintf(times[i][0], TLEN, "%s #%lld", x->source, (long long) x->id);
-		c[0] = x->id ? times[i][0] : x->source;
-		c[1] = x->identity;
-		c[2] = x->mac && x->mac[0] ? x->mac : "any";
-		c[3] = x->reason;
-		c[4] = x->approved_by;
-		c[5] = x->until ? ctl_time(x->until, times[i][1], TLEN) : "open-ended";
-		c[6] = xrow_state(x, ctl->now);
-		c[7] = ctl_time(x->granted_at, times[i][2], TLEN);
+		if (x->id) snprintf(source, sizeof(source), "%s #%lld", x->source, (long long) x->id);
+		else snprintf(source, sizeof(source), "%s", x->source);
+		table_add(&tb, c);
 	}
-	rc = print_table(ctl, headers, NCOLS, cells, n);
-	free(cells);
-	free(times);
-	return rc;
+	return table_print(ctl, &tb);
 }
 
 /** register_rows / directory_rows - the two halves of the list, as rows; return how many were added. */
@@ -517,12 +521,10 @@ static int report_due(ctl_t *ctl, int argc, char **argv)
 	char const *within_opt = NULL;
 	ctl_opt_t const opts[] = { { "within", &within_opt, NULL }, { NULL, NULL, NULL } };
 	static char const *const headers[] = { "USER", "EMAIL", "ACKNOWLEDGED", "EXPIRES", "DAYS LEFT", "REMINDED" };
-	enum { NCOLS = 6, TLEN = 64 };
 	cb_store_people_t people = { 0 };
 	cb_store_reminders_t sent = { 0 };
 	cb_store_person_t const **due = NULL;
-	char const **cells = NULL;
-	char (*text)[4][TLEN] = NULL;
+	table_t tb;
 	unsigned long days = 30;
 	time_t as_of;
 	bool roles;
@@ -537,9 +539,7 @@ static int report_due(ctl_t *ctl, int argc, char **argv)
 	if (cb_store_reminders(ctl->store, 0, &sent) < 0) sent.count = 0;
 
 	due = calloc(people.count, sizeof(*due));
-	cells = calloc(people.count * NCOLS + 1, sizeof(*cells));
-	text = calloc(people.count + 1, sizeof(*text));
-	if (!due || !cells || !text) {
+	if (!due) {
 		rc = ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
 		goto done;
 	}
@@ -567,22 +567,21 @@ static int report_due(ctl_t *ctl, int argc, char **argv)
 		goto done;
 	}
 	printf("%zu %s must re-acknowledge within %lu days:\n", n, n == 1 ? "person" : "people", days);
+	table_start(&tb, 6, headers);
 	for (size_t i = 0; i < n; i++) {
-		char const **c = cells + i * NCOLS;
+		char acked[32], expires[32], left[24], windows[64];
+		char const *c[6] = {
+			due[i]->identity, due[i]->email[0] ? due[i]->email : "-",
+			ctl_time(due[i]->ack_time, acked, sizeof(acked)), ctl_time(due[i]->ack_expiry, expires, sizeof(expires)),
+			left, reminded(&sent, due[i], windows, sizeof(windows)),
+		};
 
-		c[0] = due[i]->identity;
-		c[1] = due[i]->email[0] ? due[i]->email : "-";
-		c[2] = ctl_time(due[i]->ack_time, text[i][0], TLEN);
-		c[3] = ctl_time(due[i]->ack_expiry, text[i][1], TLEN);
-		snprintf(text[i][2], TLEN, "%lld", (long long) ((due[i]->ack_expiry - ctl->now) / DAY));
-		c[4] = text[i][2];
-		c[5] = reminded(&sent, due[i], text[i][3], TLEN);
+		snprintf(left, sizeof(left), "%lld", (long long) ((due[i]->ack_expiry - ctl->now) / DAY));
+		table_add(&tb, c);
 	}
-	rc = print_table(ctl, headers, NCOLS, cells, n);
+	rc = table_print(ctl, &tb);
 done:
 	free(due);
-	free(cells);
-	free(text);
 	cb_store_people_free(&people);
 	cb_store_reminders_free(&sent);
 	return rc;
@@ -608,11 +607,9 @@ static char const *unack_why(cb_store_person_t const *p, time_t now)
 static int report_unacknowledged(ctl_t *ctl, int argc, char **argv)
 {
 	static char const *const headers[] = { "USER", "EMAIL", "WHY", "LAST ACKNOWLEDGED" };
-	enum { NCOLS = 4, TLEN = 32 };
 	cb_store_people_t people = { 0 };
-	char const **cells = NULL;
-	char (*text)[TLEN] = NULL;
 	json_object *a = NULL;
+	table_t tb;
 	time_t as_of;
 	bool roles;
 	size_t n = 0;
@@ -627,29 +624,25 @@ static int report_unacknowledged(ctl_t *ctl, int argc, char **argv)
 		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "this report needs the directory: the module lists staff from "
 			       "ldap { staff_group }, and it has no directory configured");
 	}
-	cells = calloc(people.count * NCOLS + 1, sizeof(*cells));
-	text = calloc(people.count + 1, sizeof(*text));
-	if (!cells || !text) {
-		rc = ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-		goto done;
-	}
 	if (ctl->json) a = json_object_new_array();
+	table_start(&tb, 4, headers);
 	n = 0;
 	for (size_t i = 0; i < people.count; i++) {
 		cb_store_person_t const *p = &people.items[i];
-		char const **c = cells + n * NCOLS;
+		char acked[32];
+		char const *c[4] = {
+			p->identity, p->email[0] ? p->email : "-", unack_why(p, ctl->now),
+			ctl_time(p->ack_time, acked, sizeof(acked)),
+		};
 
 		if (!counts_as_unacknowledged(p, ctl->now)) continue;
 		if (a) {
 			json_object *o = person_json(p, ctl->now);
 
-			json_object_object_add(o, "why", json_object_new_string(unack_why(p, ctl->now)));
+			json_object_object_add(o, "why", json_object_new_string(c[2]));
 			json_object_array_add(a, o);
 		}
-		c[0] = p->identity;
-		c[1] = p->email[0] ? p->email : "-";
-		c[2] = unack_why(p, ctl->now);
-		c[3] = ctl_time(p->ack_time, text[n], TLEN);
+		table_add(&tb, c);
 		n++;
 	}
 	if (a) {
@@ -658,19 +651,31 @@ static int report_unacknowledged(ctl_t *ctl, int argc, char **argv)
 		json_object_object_add(o, "as_of", ctl_jtime(as_of));
 		json_object_object_add(o, "people", a);
 		rc = ctl_print_json(o);
-		goto done;
-	}
-	as_of_line(ctl, as_of, roles);
-	if (!n) {
+		ctl_table_free(tb.t);
+	} else if (n) {
+		as_of_line(ctl, as_of, roles);
+		printf("%zu member%s of staff without an acknowledgement that counts:\n", n, n == 1 ? "" : "s");
+		rc = table_print(ctl, &tb);
+	} else {
+		as_of_line(ctl, as_of, roles);
 		printf("Every member of staff has an acknowledgement that counts.\n");
-		goto done;
+		ctl_table_free(tb.t);
 	}
-	printf("%zu member%s of staff without an acknowledgement that counts:\n", n, n == 1 ? "" : "s");
-	rc = print_table(ctl, headers, NCOLS, cells, n);
-done:
-	free(cells);
-	free(text);
 	cb_store_people_free(&people);
+	return rc;
+}
+
+/** since_arg - --since TIME (in --tz or the module's zone) into *since; unchanged without it. */
+static int since_arg(ctl_t *ctl, char const *since_opt, char const *tz_arg, time_t *since)
+{
+	cb_tz_t *tz = NULL;
+	time_t ignore;
+	int rc;
+
+	if (!since_opt) return 0;
+	if ((rc = ctl_tz(ctl, &report_cmd, tz_arg, &tz)) != 0) return rc;
+	rc = ctl_when(ctl, &report_cmd, "since", since_opt, tz, since, &ignore);
+	cb_tz_free(tz);
 	return rc;
 }
 
@@ -680,13 +685,9 @@ static int report_devices(ctl_t *ctl, int argc, char **argv)
 	ctl_opt_t const opts[] = { { "user", &user, NULL }, { "since", &since_opt, NULL }, { "tz", &tz_arg, NULL },
 				   { NULL, NULL, NULL } };
 	static char const *const headers[] = { "USER", "DEVICE", "SESSIONS", "OPEN", "FIRST SEEN", "LAST SEEN" };
-	enum { NCOLS = 6, TLEN = 32 };
 	char identity[CB_IDENTITY_MAX + 1];
 	cb_store_devices_t list = { 0 };
-	char const **cells = NULL;
-	char (*text)[4][TLEN] = NULL;
-	cb_tz_t *tz = NULL;
-	time_t since = 0, ignore;
+	time_t since = 0;
 	size_t n;
 	int rc;
 
@@ -695,12 +696,7 @@ static int report_devices(ctl_t *ctl, int argc, char **argv)
 	if (user && (rc = ctl_identity(ctl, &report_cmd, user, identity)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
 	if (user && (rc = ctl_identity(ctl, &report_cmd, user, identity)) != 0) return rc;
-	if (since_opt) {
-		if ((rc = ctl_tz(ctl, &report_cmd, tz_arg, &tz)) != 0) return rc;
-		rc = ctl_when(ctl, &report_cmd, "since", since_opt, tz, &since, &ignore);
-		cb_tz_free(tz);
-		if (rc) return rc;
-	}
+	if ((rc = since_arg(ctl, since_opt, tz_arg, &since)) != 0) return rc;
 	if (cb_store_devices(ctl->store, user ? identity : NULL, since, &list) < 0) {
 		return ctl_err(ctl, CTL_EXIT_STORE, "could not read the sessions from %s", ctl->db);
 	}
@@ -723,30 +719,24 @@ static int report_devices(ctl_t *ctl, int argc, char **argv)
 	} else if (list.count == 0) {
 		printf("No devices seen%s.\n", user ? " for that person" : "");
 	} else {
-		cells = calloc(list.count * NCOLS, sizeof(*cells));
-		text = calloc(list.count, sizeof(*text));
-		if (!cells || !text) {
-			rc = ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-		} else {
-			for (size_t i = 0; i < list.count; i++) {
-				cb_store_device_t const *d = &list.items[i];
-				char const **c = cells + i * NCOLS;
+		table_t tb;
 
-				snprintf(text[i][0], TLEN, "%zu", d->sessions);
-				snprintf(text[i][1], TLEN, "%zu", d->active);
-				c[0] = d->identity;
-				c[1] = d->device;
-				c[2] = text[i][0];
-				c[3] = text[i][1];
-				c[4] = ctl_time(d->first_seen, text[i][2], TLEN);
-				c[5] = ctl_time(d->last_seen, text[i][3], TLEN);
-			}
-			rc = print_table(ctl, headers, NCOLS, cells, list.count);
+		table_start(&tb, 6, headers);
+		for (size_t i = 0; i < list.count; i++) {
+			cb_store_device_t const *d = &list.items[i];
+			char sessions[24], open[24], first[32], last[32];
+			char const *c[6] = {
+				d->identity, d->device, sessions, open, ctl_time(d->first_seen, first, sizeof(first)),
+				ctl_time(d->last_seen, last, sizeof(last)),
+			};
+
+			snprintf(sessions, sizeof(sessions), "%zu", d->sessions);
+			snprintf(open, sizeof(open), "%zu", d->active);
+			table_add(&tb, c);
 		}
+		rc = table_print(ctl, &tb);
 	}
 	if (rc == CTL_EXIT_OK && list.count == 0 && user) rc = CTL_EXIT_NOT_FOUND;
-	free(cells);
-	free(text);
 	cb_store_devices_free(&list);
 	return rc;
 }
@@ -756,24 +746,15 @@ static int report_reminders(ctl_t *ctl, int argc, char **argv)
 	char const *since_opt = NULL, *tz_arg = NULL;
 	ctl_opt_t const opts[] = { { "since", &since_opt, NULL }, { "tz", &tz_arg, NULL }, { NULL, NULL, NULL } };
 	static char const *const headers[] = { "SENT", "USER", "EMAIL", "WINDOW", "EXPIRES", "RESULT", "DETAIL" };
-	enum { NCOLS = 7, TLEN = 32 };
 	cb_store_reminders_t list = { 0 };
-	char const **cells = NULL;
-	char (*text)[3][TLEN] = NULL;
-	cb_tz_t *tz = NULL;
-	time_t since = 0, ignore;
+	time_t since = 0;
 	size_t n;
 	int rc;
 
 	rc = ctl_parse(ctl, &report_cmd, argc, argv, opts, NULL, 0, &n);
 	if (rc) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
-	if (since_opt) {
-		if ((rc = ctl_tz(ctl, &report_cmd, tz_arg, &tz)) != 0) return rc;
-		rc = ctl_when(ctl, &report_cmd, "since", since_opt, tz, &since, &ignore);
-		cb_tz_free(tz);
-		if (rc) return rc;
-	}
+	if ((rc = since_arg(ctl, since_opt, tz_arg, &since)) != 0) return rc;
 	if (cb_store_reminders(ctl->store, since, &list) < 0) {
 		return ctl_err(ctl, CTL_EXIT_STORE, "could not read the reminders from %s", ctl->db);
 	}
@@ -797,29 +778,22 @@ static int report_reminders(ctl_t *ctl, int argc, char **argv)
 	} else if (list.count == 0) {
 		printf("No reminders recorded.\n");
 	} else {
-		cells = calloc(list.count * NCOLS, sizeof(*cells));
-		text = calloc(list.count, sizeof(*text));
-		if (!cells || !text) {
-			rc = ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-		} else {
-			for (size_t i = 0; i < list.count; i++) {
-				cb_store_reminder_t const *r = &list.items[i];
-				char const **c = cells + i * NCOLS;
+		table_t tb;
 
-				snprintf(text[i][2], TLEN, "%u days", r->window_days);
-				c[0] = ctl_time(r->sent_at, text[i][0], TLEN);
-				c[1] = r->identity;
-				c[2] = r->email;
-				c[3] = text[i][2];
-				c[4] = ctl_time(r->ack_expiry, text[i][1], TLEN);
-				c[5] = r->result;
-				c[6] = r->detail[0] ? r->detail : "-";
-			}
-			rc = print_table(ctl, headers, NCOLS, cells, list.count);
+		table_start(&tb, 7, headers);
+		for (size_t i = 0; i < list.count; i++) {
+			cb_store_reminder_t const *r = &list.items[i];
+			char sent[32], window[24], expires[32];
+			char const *c[7] = {
+				ctl_time(r->sent_at, sent, sizeof(sent)), r->identity, r->email, window,
+				ctl_time(r->ack_expiry, expires, sizeof(expires)), r->result, r->detail[0] ? r->detail : "-",
+			};
+
+			snprintf(window, sizeof(window), "%u days", r->window_days);
+			table_add(&tb, c);
 		}
+		rc = table_print(ctl, &tb);
 	}
-	free(cells);
-	free(text);
 	cb_store_reminders_free(&list);
 	return rc;
 }

@@ -30,7 +30,6 @@ wait_for() { for _ in $(seq 1 100); do grep -qE -- "$1" "$CB_TMP/radiusd.out" &&
 FX=$CB_TMP/nas
 demo_cleanup() {
 	[ -f "$FX/ifaces" ] && "$srcdir/tests/nas/nas-fixture.sh" stop "$FX"
-	[ -f "$CB_TMP/sink.pid" ] && kill "$(cat "$CB_TMP/sink.pid")" 2>/dev/null
 	CB_FAILED=0
 	cb_cleanup
 }
@@ -62,12 +61,8 @@ percy	Cleartext-Password := "percypw", Cetbyod-Role := Pupil
 mia	Cleartext-Password := "miapw", Cetbyod-Role := Pupil, Cetbyod-Exception-Until := $((now + 60 * day)), Cetbyod-Exception-Reason := "medical monitoring (approved by the Headteacher)"
 EOF2
 say "The school's mail relay (a local SMTP listener), for the reminder emails"
-mkdir -p "$CB_TMP/mail"
-/usr/bin/python3 "$srcdir/tests/smtp/smtp-sink.py" --outdir "$CB_TMP/mail" --port 0 --port-file "$CB_TMP/sink.port" \
-	--pid-file "$CB_TMP/sink.pid" --log "$CB_TMP/sink.log" &
-CB_PIDS="$CB_PIDS $!"
-for _ in $(seq 1 50); do [ -s "$CB_TMP/sink.port" ] && break; sleep 0.1; done
-echo "    listening on 127.0.0.1:$(cat "$CB_TMP/sink.port")"
+cb_start_smtp_sink || exit 1
+echo "    listening on 127.0.0.1:$CB_SMTP_PORT"
 
 DAS_PORT=$(cb_free_udp_port)
 DAS_SECRET=demo-das-secret
@@ -84,7 +79,7 @@ cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	audit {
 		windows = \"350\"
 		template = $srcdir/raddb/mods-config/cetbyod/reminder.txt
 		school = \"Demo School\"
-		smtp_url = \"smtp://127.0.0.1:$(cat "$CB_TMP/sink.port")\"
+		smtp_url = \"smtp://127.0.0.1:$CB_SMTP_PORT\"
 		from = \"it-office@school.example\"
 		from_name = \"School IT\"
 		require_tls = no

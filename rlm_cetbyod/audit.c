@@ -1018,12 +1018,6 @@ void cb_audit_close(cb_audit_t *a, unsigned int timeout_ms)
 	free(a);
 }
 
-/** is_admission - a decision that lets someone on (what fail_closed refuses). */
-static bool is_admission(cb_audit_event_t const *ev)
-{
-	return ev->type == CB_AUDIT_DECISION && ev->status && strcmp(ev->status, "reject") != 0;
-}
-
 /** must_refuse - whether fail_closed must refuse now (mutex held). */
 static bool must_refuse(cb_audit_t const *a)
 {
@@ -1047,7 +1041,7 @@ cb_audit_rc_t cb_audit_record(cb_audit_t *a, cb_audit_event_t const *ev)
 		a->stats.dropped++;
 		json_object_put(o);
 		rc = a->conf.on_failure == CB_AUDIT_FAIL_CLOSED ? CB_AUDIT_REFUSE : CB_AUDIT_DROPPED;
-	} else if (must_refuse(a) && is_admission(ev)) {
+	} else if (must_refuse(a) && ev->admission) {
 		json_object_put(o);	/* The caller refuses instead, and records that. */
 		rc = CB_AUDIT_REFUSE;
 	} else {

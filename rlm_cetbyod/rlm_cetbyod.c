@@ -1042,6 +1042,7 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 		.called_station = called, .nas = nas, .class_id = class_id, .status = cb_status_name(d->status),
 		.reason = cb_reason_name(d->reason), .ack_time = ack ? ack->ack_time : 0,
 		.policy_version = ack ? ack->policy_version : NULL, .expiry = d->valid_until,
+		.admission = d->status != CB_STATUS_REJECT,
 	};
 
 	if (!inst->audit) return true;
@@ -1061,6 +1062,7 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	REDEBUG("The audit trail cannot be written and audit { on_failure = fail_closed }: refusing");
 	/* The admission was not queued; the refusal that replaces it is. */
 	ev.status = cb_status_name(CB_STATUS_REJECT);
+	ev.admission = false;
 	ev.reason = cb_reason_name(CB_REASON_AUDIT_UNAVAILABLE);
 	ev.class_id = NULL;
 	ev.expiry = 0;

@@ -148,6 +148,9 @@ typedef struct {
 	unsigned int	attempt;
 	unsigned int	error_cause;
 	char const	*detail;
+
+	bool		admission;		/* decision: it lets someone on.  Under fail_closed while the
+						 * trail fails it is refused and not queued (cb_audit_record). */
 } cb_audit_event_t;
 
 /*
@@ -225,7 +228,7 @@ void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
  * record, takes a mutex for a moment, and returns.
  *   CB_AUDIT_QUEUED   queued (fail_open, or fail_closed with a healthy trail).
  *   CB_AUDIT_REFUSE   fail_closed and the trail is failing or full: the caller
- *                     must not admit.  A decision admitting someone is then
+ *                     must not admit.  An event marked admission is then
  *                     not queued (the caller records the reject it makes
  *                     instead); any other record is queued when there is room.
  *   CB_AUDIT_DROPPED  fail_open and the queue is full: not recorded.

@@ -41,6 +41,20 @@ cb_cleanup() {
 trap cb_cleanup EXIT
 trap 'exit 1' INT TERM
 
+# cb_start_smtp_sink - the loopback SMTP listener (tests/smtp/smtp-sink.py)
+# writing each message it accepts into $CB_TMP/mail; its port goes to
+# CB_SMTP_PORT and its PID to CB_PIDS (stopped by cb_cleanup).  1 when it
+# did not start within 5 s.
+cb_start_smtp_sink() {
+	mkdir -p "$CB_TMP/mail"
+	/usr/bin/python3 "$CB_SRCDIR/tests/smtp/smtp-sink.py" --outdir "$CB_TMP/mail" --port 0 \
+		--port-file "$CB_TMP/sink.port" --log "$CB_TMP/sink.log" &
+	CB_PIDS="$CB_PIDS $!"
+	for _ in $(seq 1 50); do [ -s "$CB_TMP/sink.port" ] && break; sleep 0.1; done
+	[ -s "$CB_TMP/sink.port" ] || return 1
+	CB_SMTP_PORT=$(cat "$CB_TMP/sink.port")
+}
+
 # cb_finish - print the totals and exit non-zero when anything failed.
 cb_finish() {
 	echo "$CB_PASSED passed, $CB_FAILED failed"

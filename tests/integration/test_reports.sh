@@ -16,17 +16,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$CB_SRCDIR/tests/integration/ldap/ldap-lib.sh"
 
-SINK=$CB_SRCDIR/tests/smtp/smtp-sink.py
 CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/state"
 now=$(date +%s)
 day=86400
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-reports_cleanup() {
-	if [ -f "$CB_TMP/sink.pid" ]; then kill "$(cat "$CB_TMP/sink.pid")" 2>/dev/null; fi
-	cb_ldap_cleanup
-}
-trap reports_cleanup EXIT
 
 if cb_slapd start > "$CB_TMP/slapd-start.out" 2>&1; then
 	cb_pass "slapd (the school directory) starts"
@@ -37,18 +31,13 @@ else
 fi
 LDAP_URI="ldap://127.0.0.1:$(cat "$CB_SLAPD_DIR/ldap_port")"
 
-mkdir -p "$CB_TMP/mail" "$CB_TMP/state"
-/usr/bin/python3 "$SINK" --outdir "$CB_TMP/mail" --port 0 --port-file "$CB_TMP/sink.port" \
-	--pid-file "$CB_TMP/sink.pid" --log "$CB_TMP/sink.log" &
-CB_PIDS="$CB_PIDS $!"
-for _ in $(seq 1 50); do [ -s "$CB_TMP/sink.port" ] && break; sleep 0.1; done
-if [ -s "$CB_TMP/sink.port" ]; then
-	cb_pass "the SMTP listener runs on 127.0.0.1:$(cat "$CB_TMP/sink.port")"
+mkdir -p "$CB_TMP/state"
+if cb_start_smtp_sink; then
+	cb_pass "the SMTP listener runs on 127.0.0.1:$CB_SMTP_PORT"
 else
 	cb_fail "the SMTP listener starts"
 	cb_finish
 fi
-SMTP_PORT=$(cat "$CB_TMP/sink.port")
 
 # validity_days = 365: alice's acknowledgement lapses in about 5 days (the
 # 7-day window), bob's in about 20 (the 30-day window), erin's in about 100
@@ -107,7 +96,7 @@ cetbyod {
 		per_minute = $2
 		template = $CB_SRCDIR/raddb/mods-config/cetbyod/reminder.txt
 		school = "Test School"
-		smtp_url = "smtp://127.0.0.1:$SMTP_PORT"
+		smtp_url = "smtp://127.0.0.1:$CB_SMTP_PORT"
 		from = "it-office@school.example"
 		from_name = "School IT"
 		require_tls = no

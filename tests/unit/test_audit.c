@@ -459,6 +459,7 @@ START_TEST(fail_closed_refuses_while_failing)
 
 		admit.status = "admit";
 		admit.reason = "acknowledged";
+		admit.admission = true;
 		ck_assert_int_eq(cb_audit_record(a, &admit), CB_AUDIT_REFUSE);
 	}
 	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_REFUSE);	/* A reject: queued all the same. */

@@ -109,25 +109,16 @@ static void emu_start(void)
 	emu_path(sa, sizeof(sa), "sa.json");
 	key_id(sa, kid, sizeof(kid));
 
-	emu_pid = fork();
-	if (emu_pid < 0) {
-		snprintf(emu_error, sizeof(emu_error), "fork: %s", strerror(errno));
-		return;
-	}
-	if (emu_pid == 0) {
+	{
 		char *argv[] = { "/usr/bin/python3", emulator, "--listen", "127.0.0.1", "--port", "0",
 				 "--cert", cert, "--key", key, "--service-account-pubkey", pub,
 				 "--client-email", TG_EMAIL, "--key-id", kid, "--port-file", portfile, "--log", log, NULL };
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
+		emu_pid = test_spawn(argv, out);
+	}
+	if (emu_pid < 0) {
+		snprintf(emu_error, sizeof(emu_error), "fork: %s", strerror(errno));
+		return;
 	}
 	for (int i = 0; i < 200 && !emu_port; i++) {		/* Up to 10 s. */
 		struct timespec ts = { 0, 50 * 1000 * 1000 };

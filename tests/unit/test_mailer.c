@@ -163,20 +163,8 @@ static int sink_start(sink_t *s)
 	}
 	argv[argc] = NULL;
 
-	s->pid = fork();
+	s->pid = test_spawn(argv, out);
 	if (s->pid < 0) return -1;
-	if (s->pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
 	for (int i = 0; i < 200 && !s->port; i++) {		/* Up to 10 s. */
 		char *text = slurp(portfile);
 
