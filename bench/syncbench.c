@@ -41,8 +41,8 @@
 
 #include <curl/curl.h>
 
-#include <cetbyod/ackindex.h>
-#include <cetbyod/gsource.h>
+#include "core/ack.h"
+#include "sources/gsource.h"
 
 typedef struct {
 	unsigned long	warnings;

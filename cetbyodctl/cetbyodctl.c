@@ -4,7 +4,7 @@
  *
  *   cetbyodctl [--state-dir DIR | --db FILE] [--json] COMMAND [ARGS]
  *
- * It works only through the store (rlm_cetbyod/store.c), so it needs no
+ * It works only through the store (lib/store/store.c), so it needs no
  * running radiusd: what it writes (a revocation, a command) is picked up by
  * a running module within a second, or by the module when it starts.
  *
@@ -25,8 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cetbyod/audit.h>
-#include <cetbyod/tz.h>
+#include "audit/audit.h"
+#include "core/tz.h"
 
 #include "ctl.h"
 

@@ -17,9 +17,9 @@
 
 #include <json-c/json.h>
 
-#include <cetbyod/identity.h>
-#include <cetbyod/store.h>
-#include <cetbyod/tz.h>
+#include "core/identity.h"
+#include "store/store.h"
+#include "core/tz.h"
 
 /* Exit codes: documented in --help and cetbyodctl(8); scripts rely on them. */
 #define CTL_EXIT_OK		0	/* Done. */

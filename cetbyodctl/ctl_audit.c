@@ -3,7 +3,7 @@
  * the trail (by person, device, address at a moment, NAS, SSID, time),
  * export everything held about one person, and purge by retention.
  *
- * The trail itself is written by the module (rlm_cetbyod/audit.c, whose
+ * The trail itself is written by the module (lib/audit/audit.c, whose
  * top comment explains the chain); these commands only read it, except
  * purge, which deletes old rows from the store and from the audit table
  * (never from the files: logrotate owns their retention).
@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cetbyod/audit.h>
-#include <cetbyod/tz.h>
+#include "audit/audit.h"
+#include "core/tz.h"
 
 #include "ctl_audit.h"
 

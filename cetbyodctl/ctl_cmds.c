@@ -20,8 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <cetbyod/exceptions.h>
-#include <cetbyod/snapshot.h>
+#include "enforce/exreg.h"
+#include "sources/snapshot.h"
 
 #include "ctl.h"
 #include "ctl_audit.h"

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cetbyod/policy.h>
-#include <cetbyod/tz.h>
+#include "core/policy.h"
+#include "core/tz.h"
 
 #include "ctl_people.h"
 

@@ -1,12 +1,12 @@
 /*
  * glue_ldap.c - the directory (directory = ldap) inside radiusd: the
  * ldap { } configuration, FreeRADIUS's connection pool around the core's
- * LDAP client (directory.c), the cache of answers (dircache.c), and what
+ * LDAP client (lib/directory/ldap.c), the cache of answers (dircache.c), and what
  * radiusd -X says about each lookup.
  *
  * This file owns only FreeRADIUS glue.  What a lookup does on the wire, how
  * an entry becomes facts, and how long anything may take are the core's
- * (include/cetbyod/directory.h); this file decides when to ask, what to
+ * (lib/directory/ldap.h); this file decides when to ask, what to
  * remember and what to tell the administrator.
  *
  * One person, one post-auth
@@ -54,9 +54,9 @@
 #include <pthread.h>
 #include <time.h>
 
-#include <cetbyod/dircache.h>
-#include <cetbyod/directory.h>
-#include <cetbyod/tz.h>
+#include "directory/dircache.h"
+#include "directory/ldap.h"
+#include "core/tz.h"
 
 #define CONNECT_ERR_MAX		4096	/* cb_ldap_connect lists every URI's failure. */
 #define LOOKUP_ERR_MAX		1024

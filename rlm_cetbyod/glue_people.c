@@ -8,7 +8,7 @@
 
 #include <freeradius-devel/rad_assert.h>
 
-#include <cetbyod/people.h>
+#include "people/people.h"
 
 const CONF_PARSER cetbyod_reports_config[] = {
 	{ "refresh_interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, reports.refresh_interval), "3600" },

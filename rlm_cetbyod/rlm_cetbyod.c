@@ -18,15 +18,15 @@
 
 #include <freeradius-devel/rad_assert.h>
 
-#include <cetbyod/ackfile.h>
-#include <cetbyod/ackindex.h>
-#include <cetbyod/gsource.h>
-#include <cetbyod/people.h>
-#include <cetbyod/snapshot.h>
-#include <cetbyod/identity.h>
-#include <cetbyod/policy.h>
-#include <cetbyod/sync.h>
-#include <cetbyod/tz.h>
+#include "sources/ackfile.h"
+#include "core/ack.h"
+#include "sources/gsource.h"
+#include "people/people.h"
+#include "sources/snapshot.h"
+#include "core/identity.h"
+#include "core/policy.h"
+#include "sources/sync.h"
+#include "core/tz.h"
 
 static const CONF_PARSER identity_config[] = {
 	{ "strip_realm", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_realm), "no" },

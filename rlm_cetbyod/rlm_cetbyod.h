@@ -2,7 +2,7 @@
  * rlm_cetbyod.h - private header of the module glue: the instance data
  * shared by rlm_cetbyod.c (configuration, post-auth, accounting) and
  * glue_ldap.c (the directory through FreeRADIUS's connection pool).  The
- * core (include/cetbyod/) never includes this file.
+ * core (lib/) never includes this file.
  */
 #ifndef RLM_CETBYOD_H
 #define RLM_CETBYOD_H
@@ -10,15 +10,15 @@
 #include <freeradius-devel/radiusd.h>
 #include <freeradius-devel/modules.h>
 
-#include <cetbyod/ackindex.h>
-#include <cetbyod/audit.h>
-#include <cetbyod/directory.h>
-#include <cetbyod/enforcer.h>
-#include <cetbyod/store.h>
-#include <cetbyod/identity.h>
-#include <cetbyod/policy.h>
-#include <cetbyod/sync.h>
-#include <cetbyod/tz.h>
+#include "core/ack.h"
+#include "audit/audit.h"
+#include "directory/ldap.h"
+#include "enforce/enforcer.h"
+#include "store/store.h"
+#include "core/identity.h"
+#include "core/policy.h"
+#include "sources/sync.h"
+#include "core/tz.h"
 
 #define CB_MAX_EMAILS 8
 

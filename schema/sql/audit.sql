@@ -2,7 +2,7 @@
 -- the hash-chained audit trail, indexed for cetbyodctl's queries.
 --
 -- The JSON lines file the module writes is the record of authority; this
--- table is an index of it.  The module's audit writer (rlm_cetbyod/audit.c)
+-- table is an index of it.  The module's audit writer (lib/audit/audit.c)
 -- inserts each record here after the file holds it, on its own connection
 -- to the store's database, and runs this file (make turns it into a C
 -- string) when it attaches to a store that lacks the table.  Every

@@ -1,6 +1,6 @@
 -- cetbyod.sql - the schema of cetbyod's state store (SQLite), version 1.
 --
--- make turns this file into a C string that rlm_cetbyod/store.c runs, in
+-- make turns this file into a C string that lib/store/store.c runs, in
 -- one transaction, when it creates a store.  A store is recognised by its application_id ('CBYD')
 -- and its user_version (the schema version); a store of a newer version is
 -- refused, an older one is migrated when it is opened.

@@ -2,7 +2,7 @@
 # test_audit_cli.sh - cetbyodctl's audit, export and purge commands as an
 # admin runs them, against a temporary state directory.
 #
-# The trail is written here by python3 exactly as rlm_cetbyod/audit.c
+# The trail is written here by python3 exactly as lib/audit/audit.c
 # writes it (sorted keys, compact JSON, SHA-256 chain), which also checks
 # that the canonical form is what the module's comment says it is.  The
 # audit table is created from schema/sql/audit.sql (through $srcdir).

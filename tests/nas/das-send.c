@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cetbyod/das.h>
+#include "enforce/das.h"
 
 static int verbose = 1;
 

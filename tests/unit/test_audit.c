@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cetbyod/audit.h>
-#include <cetbyod/store.h>
+#include "audit/audit.h"
+#include "store/store.h"
 
 #define T0	1795515240	/* 2026-11-24T10:14:00Z, a Tuesday. */
 

@@ -26,7 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <cetbyod/das.h>
+#include "enforce/das.h"
 
 #define SECRET "das-secret-1"
 

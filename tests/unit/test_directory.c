@@ -1,5 +1,5 @@
 /*
- * test_directory.c - the directory client (directory.c) against a real slapd,
+ * test_directory.c - the directory client (lib/directory/ldap.c) against a real slapd,
  * and the directory cache (dircache.c).
  *
  * Each TCase that needs a directory starts its own slapd with
@@ -31,8 +31,8 @@
 
 #include <ldap.h>
 
-#include <cetbyod/dircache.h>
-#include <cetbyod/directory.h>
+#include "directory/dircache.h"
+#include "directory/ldap.h"
 
 #define BASE_DN "dc=school,dc=example"
 #define PEOPLE "ou=people," BASE_DN
@@ -1619,7 +1619,7 @@ END_TEST
 /*
  *	LeakSanitizer: libldap 2.5 built with GnuTLS never frees the client key
  *	and certificate it loads into a TLS context (tls_g.c, tlsg_ctx_init).
- *	directory.c shares one context per TLS configuration, so this happens
+ *	ldap.c shares one context per TLS configuration, so this happens
  *	once per configuration, not per connection; it is not ours to fix.
  *	This program never calls GnuTLS itself, so a leak whose stack runs
  *	through GnuTLS is always that one.

@@ -17,9 +17,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include <cetbyod/snapshot.h>
-#include <cetbyod/syncguard.h>
-#include <cetbyod/tz.h>
+#include "sources/snapshot.h"
+#include "sources/guard.h"
+#include "core/tz.h"
 
 #include "test_google.h"
 

@@ -12,10 +12,10 @@
 #include <check.h>
 #include <json-c/json.h>
 
-#include <cetbyod/ackindex.h>
-#include <cetbyod/google_auth.h>
-#include <cetbyod/gsource.h>
-#include <cetbyod/http.h>
+#include "core/ack.h"
+#include "sources/google.h"
+#include "sources/gsource.h"
+#include "sources/http.h"
 
 #define TG_EMAIL	"sa@test-project.iam.gserviceaccount.com"
 #define TG_KID		"0123456789abcdef0123456789abcdef01234567"

@@ -25,7 +25,7 @@
 
 #include <curl/curl.h>
 
-#include <cetbyod/tz.h>
+#include "core/tz.h"
 
 #include "test_google.h"
 #include "test_proc.h"

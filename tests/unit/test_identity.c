@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cetbyod/identity.h>
+#include "core/identity.h"
 
 static cb_identity_conf_t const conf = { .strip_realm = false, .strip_domain = true, .max_length = 128 };
 

@@ -37,8 +37,8 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include <cetbyod/mailer.h>
-#include <cetbyod/people.h>
+#include "people/mailer.h"
+#include "people/people.h"
 
 #include "test_proc.h"
 

@@ -7,7 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include <cetbyod/policy.h>
+#include "core/policy.h"
 
 static cb_tz_t *london;
 

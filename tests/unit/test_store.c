@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include <cetbyod/store.h>
+#include "store/store.h"
 
 #define T0 1788249600	/* 2026-09-01T08:00:00Z */
 
@@ -173,7 +173,7 @@ START_TEST(test_schema_matches_file)
 	sql = read_file(path, &len);
 	ck_assert_msg(sql != NULL, "cannot read %s (set srcdir)", path);
 	ck_assert_msg(strlen(cb_store_schema()) == len && memcmp(sql, cb_store_schema(), len) == 0,
-		      "the schema embedded in rlm_cetbyod/store.c differs from %s: copy the file into store_schema[]",
+		      "the schema embedded in lib/store/store.c differs from %s: copy the file into store_schema[]",
 		      path);
 	free(sql);
 }

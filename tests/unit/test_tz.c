@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cetbyod/ackfile.h>
-#include <cetbyod/ackindex.h>
-#include <cetbyod/tz.h>
+#include "sources/ackfile.h"
+#include "core/ack.h"
+#include "core/tz.h"
 
 static cb_tz_t *london;
 

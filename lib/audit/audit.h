@@ -1,0 +1,454 @@
+/*
+ * audit.h - the audit trail: one hash-chained JSON line per event, written
+ * by a background thread to a file logrotate can rotate, optionally copied
+ * to syslog, and indexed in the store's database for cetbyodctl's queries.
+ *
+ * Two halves.
+ *
+ * The writer (cb_audit_t) belongs to the module.  Request threads call
+ * cb_audit_record(), which builds the record and puts it on a bounded
+ * in-memory queue in a few microseconds; it never waits for the disk.  A
+ * writer thread takes records off the queue, numbers and chains them,
+ * appends them to the file (O_APPEND), fsyncs them (per policy), and only
+ * then "acknowledges" them: takes them off the queue and copies them to
+ * the database and syslog.  A record is never acknowledged before the
+ * file holds it, and an acknowledged record is never lost.  When the file
+ * cannot be written (disk full), records stay queued and are retried; the
+ * module is told loudly, and cb_audit_admit_ok() says whether it may go on
+ * admitting people (fail_open) or must refuse (fail_closed).
+ *
+ * The reader (cb_audit_db_t, cb_audit_verify_*) belongs to cetbyodctl and
+ * the tests: verification of the chain across rotated files, queries by
+ * person, device, address at a moment, NAS, SSID and time, a subject
+ * access export, and purge.
+ *
+ * The design, the record format and a worked example of the chain are in
+ * the comment at the top of lib/audit/audit.c; the database table in
+ * schema/sql/audit.sql.
+ *
+ * Failure contract, unless a function says otherwise: 0 on success, -1 on
+ * error with the reason in err (or the log callback), and nothing changed.
+ * Returned lists are owned by the caller and freed with their *_free
+ * function (NULL-safe).
+ */
+#ifndef CETBYOD_AUDIT_H
+#define CETBYOD_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "sources/source.h"
+#include "store/store.h"
+
+#define CB_AUDIT_HASH_HEX	64		/* SHA-256 as lower-case hex. */
+#define CB_AUDIT_FIELD_MAX	1024		/* Longest text field; longer values are cut and marked. */
+#define CB_AUDIT_LINE_MAX	65536		/* Longest line verify accepts. */
+#define CB_AUDIT_QUEUE_DEFAULT	10000		/* Records held in memory while the file cannot be written. */
+#define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
+#define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
+#define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
+#define CB_AUDIT_DEFAULT_FILE	"/var/log/freeradius/cetbyod-audit.jsonl"
+
+/*
+ *	Events
+ */
+typedef enum {
+	CB_AUDIT_DECISION = 0,		/* post-auth decided (admit, onboard, restricted, reject). */
+	CB_AUDIT_SESSION_START,		/* Accounting Start. */
+	CB_AUDIT_SESSION_STOP,		/* Accounting Stop, NAS reboot, stale close. */
+	CB_AUDIT_REVOKE,		/* IT revoked a person's access. */
+	CB_AUDIT_REINSTATE,		/* IT ended a revocation. */
+	CB_AUDIT_EXCEPTION_GRANT,	/* An exception was granted (or changed). */
+	CB_AUDIT_EXCEPTION_END,		/* An exception ended (expired or ended by IT). */
+	CB_AUDIT_SYNC,			/* A sync of the acknowledgement source finished. */
+	CB_AUDIT_DISCONNECT,		/* One RFC 5176 attempt and its outcome. */
+	CB_AUDIT_AUDIT_START,		/* Written by the writer itself when it starts. */
+	CB_AUDIT_AUDIT_GAP,		/* Written by the writer: records refused while the file failed. */
+	CB_AUDIT_REMINDER,		/* A reminder email sent (or refused for good). */
+	CB_AUDIT_TYPE_MAX
+} cb_audit_type_t;
+
+/** cb_audit_type_name - "decision", "session_start", ...; "?" when out of range. */
+char const *cb_audit_type_name(cb_audit_type_t type);
+
+/** cb_audit_type_from_name - the type of a name, or -1. */
+int cb_audit_type_from_name(char const *name);
+
+/*
+ * One event.  A field left NULL (text), 0 (time) or false (flags) is
+ * absent and not written.  Which fields each type uses:
+ *
+ *   decision        identity, outer_identity, calling_station, called_station,
+ *                   nas, class_id, status, reason, ack_time, policy_version,
+ *                   expiry (the decision's valid_until)
+ *   session_start   identity, outer_identity, calling_station, called_station,
+ *                   nas, acct_session_id, class_id, framed_ip, session_started
+ *   session_stop    as session_start, plus session_stopped (0: time), stop_cause,
+ *                   has_octets, in_octets, out_octets
+ *   revoke          identity, by, why
+ *   reinstate       identity, by
+ *   exception_*     identity, by, why, approved_by, until, calling_station
+ *   sync            result ("ok", "unchanged", "retry", "error", "held"),
+ *                   has_counts, people, agreed, added, removed, errors, detail
+ *   reminder        identity, why (the address), until (when the acknowledgement
+ *                   lapses), attempt (the window, in days), result ("sent",
+ *                   "refused"), detail (the relay's answer)
+ *   disconnect      identity, nas, acct_session_id, kind (the request sent:
+ *                   "Disconnect-Request", "CoA-Request"),
+ *                   result ("acked", "nak", "timeout", "failed"), attempt,
+ *                   error_cause, detail, why (why it was sent)
+ *
+ * called_station is written as given and, when it is "AP-MAC:SSID", also
+ * split into ap and ssid.  Strings may hold anything RADIUS carried:
+ * invalid UTF-8 becomes U+FFFD, values longer than CB_AUDIT_FIELD_MAX are
+ * cut and the record gets "truncated": true.
+ */
+typedef struct {
+	cb_audit_type_t	type;
+	time_t		time;			/* When it happened; 0: now. */
+
+	char const	*identity;		/* Inner identity, normalised. */
+	char const	*outer_identity;
+	char const	*calling_station;	/* The device's MAC as the NAS sent it. */
+	char const	*called_station;
+	char const	*nas;			/* NAS-IP-Address, else NAS-Identifier. */
+	char const	*class_id;
+	char const	*acct_session_id;
+	char const	*framed_ip;
+
+	char const	*status;		/* decision: cb_status_name(). */
+	char const	*reason;		/* decision: cb_reason_name(). */
+	time_t		ack_time;
+	char const	*policy_version;
+	time_t		expiry;
+
+	time_t		session_started;
+	time_t		session_stopped;
+	char const	*stop_cause;
+	bool		has_octets;
+	uint64_t	in_octets;
+	uint64_t	out_octets;
+
+	char const	*by;			/* Who did it (an admin's login name). */
+	char const	*why;			/* Why (free text). */
+	char const	*approved_by;
+	time_t		until;
+
+	char const	*result;
+	bool		has_counts;
+	int64_t		people, agreed, added, removed, errors;
+
+	char const	*kind;
+	unsigned int	attempt;
+	unsigned int	error_cause;
+	char const	*detail;
+
+	bool		admission;		/* decision: it lets someone on.  Under fail_closed while the
+						 * trail fails it is refused and not queued (cb_audit_record). */
+} cb_audit_event_t;
+
+/*
+ *	The writer
+ */
+typedef enum {
+	CB_AUDIT_FSYNC_BATCH = 0,	/* fsync after every batch, before acknowledging it (default). */
+	CB_AUDIT_FSYNC_NONE		/* Acknowledge after write(); the kernel flushes when it likes. */
+} cb_audit_fsync_t;
+
+typedef enum {
+	CB_AUDIT_FAIL_OPEN = 0,		/* Keep admitting while the trail fails; queue up to queue_max. */
+	CB_AUDIT_FAIL_CLOSED		/* Refuse admissions while the trail fails or the queue is full. */
+} cb_audit_failure_t;
+
+/*
+ * The file operations, pluggable so that tests can inject failures.  Each
+ * has the contract of the system call of the same name (write may write
+ * less than asked; -1 with errno set on error).  NULL members: the system
+ * call.
+ */
+typedef struct {
+	ssize_t	(*write)(void *ctx, int fd, void const *buf, size_t len);
+	int	(*fsync)(void *ctx, int fd);
+	void	*ctx;
+} cb_audit_io_t;
+
+typedef struct {
+	char const		*path;		/* The JSON lines file.  Required. */
+	unsigned int		mode;		/* Of a new file; 0: 0600. */
+	char const		*db_path;	/* The store's database (must exist); NULL: no index. */
+	cb_audit_fsync_t	fsync;
+	cb_audit_failure_t	on_failure;
+	size_t			queue_max;	/* 0: CB_AUDIT_QUEUE_DEFAULT. */
+	bool			syslog;		/* Copy each acknowledged line to syslog. */
+	int			syslog_facility; /* LOG_AUTHPRIV, ...; 0: LOG_AUTHPRIV. */
+	unsigned int		retry_ms;	/* First retry delay after a failed write; 0: 1000. */
+	unsigned int		retry_max_ms;	/* Longest delay between retries; 0: CB_AUDIT_RETRY_MAX_MS. */
+	cb_audit_io_t		io;
+	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */
+	void			*log_ctx;
+} cb_audit_conf_t;
+
+typedef struct cb_audit cb_audit_t;
+
+typedef enum {
+	CB_AUDIT_QUEUED = 0,		/* On the queue; the writer acknowledges it when written. */
+	CB_AUDIT_REFUSE,		/* fail_closed and the trail is failing: the caller must refuse.
+					 * (*see* cb_audit_record for what was queued). */
+	CB_AUDIT_DROPPED		/* fail_open and the queue is full: not recorded (counted; an
+					 * audit_gap record says how many once writing resumes). */
+} cb_audit_rc_t;
+
+/**
+ * cb_audit_open - open (create, mode conf->mode) the trail and start the
+ * writer thread.  The chain continues from the file's last record; from
+ * the database's last record when the file is empty (just rotated); from
+ * "<path>.1" when both are; else it starts at seq 1.  A last line without
+ * its newline (a crash in the middle of a write, never acknowledged) is
+ * cut off, and that is logged.  An audit_start record is queued.  Returns
+ * NULL with err set when the file cannot be opened or its last record
+ * cannot be read; nothing is started then.
+ */
+cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen);
+
+/**
+ * cb_audit_close - write what is queued (waiting at most timeout_ms for a
+ * failing file; what is still queued then is reported as lost), stop the
+ * thread, close and free.  NULL is fine.
+ */
+void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
+
+/**
+ * cb_audit_record - queue one event.  Never blocks on I/O: it builds the
+ * record, takes a mutex for a moment, and returns.
+ *   CB_AUDIT_QUEUED   queued (fail_open, or fail_closed with a healthy trail).
+ *   CB_AUDIT_REFUSE   fail_closed and the trail is failing or full: the caller
+ *                     must not admit.  An event marked admission is then
+ *                     not queued (the caller records the reject it makes
+ *                     instead); any other record is queued when there is room.
+ *   CB_AUDIT_DROPPED  fail_open and the queue is full: not recorded.
+ * An event of an unknown type, or that cannot be built (out of memory),
+ * is logged and counts as dropped (fail_open) or refused (fail_closed).
+ */
+cb_audit_rc_t cb_audit_record(cb_audit_t *audit, cb_audit_event_t const *ev);
+
+/**
+ * cb_audit_session_closed - a session_stop record for a session the store
+ * closed without an accounting Stop (the NAS's Accounting-On/Off, or no
+ * accounting for stale_session_after): cause and times from the session.
+ */
+void cb_audit_session_closed(cb_audit_t *audit, cb_store_session_t const *s);
+
+/**
+ * cb_audit_admit_ok - whether the module may admit someone now: always
+ * true under fail_open; under fail_closed, false while the last write
+ * failed or the queue is full.  Call it before deciding, then record the
+ * decision actually made.
+ */
+bool cb_audit_admit_ok(cb_audit_t *audit);
+
+/** cb_audit_reopen - reopen the file at the next moment the writer is free (SIGHUP, after logrotate). */
+void cb_audit_reopen(cb_audit_t *audit);
+
+/**
+ * cb_audit_flush - wait until everything queued before the call is
+ * acknowledged, or timeout_ms passes.  Returns 0 when flushed, -1 on
+ * timeout (the trail is failing).  For shutdown, tests and cetbyodctl.
+ */
+int cb_audit_flush(cb_audit_t *audit, unsigned int timeout_ms);
+
+typedef struct {
+	uint64_t	queued;		/* Records on the queue now. */
+	uint64_t	written;	/* Acknowledged since open. */
+	uint64_t	dropped;	/* Dropped (fail_open, queue full) since open. */
+	uint64_t	refused;	/* CB_AUDIT_REFUSE answers since open. */
+	uint64_t	write_failures;	/* Failed write or fsync attempts since open. */
+	uint64_t	last_seq;	/* Of the last acknowledged record. */
+	bool		failing;	/* The last write attempt failed. */
+	char		last_error[256];
+} cb_audit_stats_t;
+
+void cb_audit_stats(cb_audit_t *audit, cb_audit_stats_t *out);
+
+/*
+ *	Verification
+ */
+typedef enum {
+	CB_AUDIT_OK = 0,
+	CB_AUDIT_BAD_SYNTAX,		/* Not a JSON object, or a field missing or of the wrong kind. */
+	CB_AUDIT_BAD_TRUNCATED,		/* The last line has no newline: cut short. */
+	CB_AUDIT_BAD_HASH,		/* The record's hash does not match its content: altered. */
+	CB_AUDIT_BAD_LINK,		/* prev is not the previous record's hash: that one was altered or replaced. */
+	CB_AUDIT_BAD_GAP,		/* seq jumps forward: records removed (or moved later). */
+	CB_AUDIT_BAD_ORDER,		/* seq goes back or repeats: records moved or duplicated. */
+	CB_AUDIT_BAD_START,		/* seq 1 without the all-zero prev. */
+	CB_AUDIT_BAD_TAIL,		/* The database holds a later record than the files: lines removed at the end. */
+	CB_AUDIT_BAD_IO			/* A file could not be read. */
+} cb_audit_bad_t;
+
+typedef struct {
+	cb_audit_bad_t	bad;		/* CB_AUDIT_OK when the chain holds. */
+	char		file[4096];	/* Where it broke. */
+	uint64_t	line;		/* 1-based line in file. */
+	uint64_t	seq;		/* The seq that line should have held. */
+	uint64_t	found_seq;	/* The seq it holds; 0 when unreadable. */
+	char		message[512];	/* One sentence for the admin. */
+
+	uint64_t	records;	/* Records checked. */
+	uint64_t	first_seq;	/* Of the first record checked; > 1 when older files are gone. */
+	uint64_t	last_seq;
+	char		last_hash[CB_AUDIT_HASH_HEX + 1];
+	size_t		files;
+} cb_audit_verify_t;
+
+/**
+ * cb_audit_verify_files - check the chain through paths[0..n), oldest
+ * first: every line complete, parseable, hashed as its content says,
+ * linked to the one before and numbered one more, across file boundaries.
+ * The first record may start later than seq 1 (older files rotated away).
+ * Stops at the first bad record and describes it in out.  Returns 0 when
+ * the chain holds, 1 when it is broken, -1 when a file cannot be read
+ * (out->bad = CB_AUDIT_BAD_IO).
+ */
+int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out);
+
+/**
+ * cb_audit_rotated_files - the files of a trail, oldest first: path.N ...
+ * path.2, path.1, path (those that exist; rotated files compressed by
+ * logrotate (.gz) are not readable here and are reported in *skipped).
+ * Returns 0 and a malloc'd array of malloc'd strings (free with
+ * cb_audit_files_free), or -1 on allocation failure.
+ */
+int cb_audit_rotated_files(char const *path, char ***files, size_t *n, size_t *skipped);
+void cb_audit_files_free(char **files, size_t n);
+
+/**
+ * cb_audit_line_hash - the SHA-256 of a record's canonical form (every
+ * member but "hash", keys sorted, json-c's plain serialisation) as hex.
+ * Returns 0, or -1 when rec is not an object of strings, integers,
+ * booleans and nulls.
+ */
+int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1]);
+
+/*
+ *	Queries (the audit table in the store's database; see schema/sql/audit.sql)
+ */
+typedef struct cb_audit_db cb_audit_db_t;
+
+/**
+ * cb_audit_db_open - open the store's database at path (which must exist
+ * and be a cetbyod store) and create the audit table when missing
+ * (readonly: never; a store without the table then reads as empty).
+ */
+cb_audit_db_t *cb_audit_db_open(char const *path, bool readonly, char *err, size_t errlen);
+void cb_audit_db_close(cb_audit_db_t *db);
+
+/** cb_audit_schema - schema/sql/audit.sql. */
+char const *cb_audit_schema(void);
+
+/** What cb_audit_query selects; zeroed: everything.  All given fields must match. */
+typedef struct {
+	char const	*identity;
+	char const	*mac;		/* Any MAC notation; compared as AA-BB-CC-DD-EE-FF. */
+	char const	*nas;
+	char const	*ssid;
+	char const	*ip;		/* Framed-IP-Address, as text. */
+	time_t		from, to;	/* Inclusive; 0: open. */
+	int		type;		/* A cb_audit_type_t; -1 (or zeroed with any_type): every type. */
+	bool		any_type;
+	size_t		limit;		/* 0: 100000. */
+} cb_audit_query_t;
+
+typedef struct {
+	int64_t		seq;
+	time_t		time;
+	char		type[32];
+	char		*identity, *outer_identity, *calling_station, *nas, *ssid, *framed_ip,
+			*acct_session_id, *status, *reason, *by;
+	char		*record;	/* The whole JSON line as written (minus its newline). */
+} cb_audit_row_t;
+
+typedef struct {
+	cb_audit_row_t	*items;
+	size_t		count;
+} cb_audit_rows_t;
+
+/** cb_audit_query - matching records, oldest first.  0 (out filled, perhaps empty) or -1 (err). */
+int cb_audit_query(cb_audit_db_t *db, cb_audit_query_t const *q, cb_audit_rows_t *out, char *err, size_t errlen);
+void cb_audit_rows_free(cb_audit_rows_t *rows);
+
+/** One session that held an address, rebuilt from session_start and session_stop records. */
+typedef struct {
+	char		identity[256], outer_identity[256], calling_station[256], nas[256],
+			acct_session_id[256], ssid[256], framed_ip[64];
+	time_t		started;
+	time_t		stopped;	/* 0: no stop recorded. */
+	time_t		superseded;	/* No stop, but another session took the address then; 0: not. */
+	bool		certain;	/* Started and stopped records both seen and it is the only match. */
+} cb_audit_holder_t;
+
+typedef struct {
+	cb_audit_holder_t	*items;
+	size_t			count;
+} cb_audit_holders_t;
+
+/**
+ * cb_audit_ip_at - who held ip at some moment in [at, at_end] (at_end <
+ * at: at_end = at), optionally at one NAS only.  A session holds the
+ * address from its start to its stop; a session without a stop holds it
+ * until another session with the same address (at the same NAS, when nas
+ * is given) starts, and then it is "superseded".  Sessions that held it
+ * and were superseded before the moment are left out.  Most recent start
+ * first.  0 (out filled, perhaps empty) or -1 (err).
+ */
+int cb_audit_ip_at(cb_audit_db_t *db, char const *ip, char const *nas, time_t at, time_t at_end,
+		   cb_audit_holders_t *out, char *err, size_t errlen);
+void cb_audit_holders_free(cb_audit_holders_t *list);
+
+/**
+ * cb_audit_export_person - everything the database holds about identity:
+ * {"identity", "decisions", "sessions", "revocations", "disconnects",
+ * "exceptions" (when that table exists), "audit": [records]}.  Rows are
+ * copied column by column, so a column added later is exported too.
+ * Returns a new object (the caller puts it), or NULL with err set.
+ */
+json_object *cb_audit_export_person(cb_audit_db_t *db, char const *identity, char *err, size_t errlen);
+
+/** cb_audit_purge - delete audit rows older than before.  *removed gets the count.  0 or -1. */
+int cb_audit_purge(cb_audit_db_t *db, time_t before, size_t *removed, char *err, size_t errlen);
+
+/**
+ * cb_retention_purge - the retention purge: audit rows in the database at
+ * db_path, then the store's old records (cb_store_purge), older than
+ * before.  The counts go to *audit_removed and *store_removed.  0, or -1
+ * with err saying which part failed (what was purged before it stays
+ * purged).  The audit files are logrotate's, not touched.
+ */
+int cb_retention_purge(cb_store_t *store, char const *db_path, time_t before, size_t *store_removed,
+		       size_t *audit_removed, char *err, size_t errlen);
+
+/** cb_audit_last - the last record in the table: 0 (filled), 1 empty, -1 error. */
+int cb_audit_last(cb_audit_db_t *db, uint64_t *seq, char hash[CB_AUDIT_HASH_HEX + 1]);
+
+/*
+ *	Output helpers shared by cetbyodctl and the tests
+ */
+
+/**
+ * cb_audit_csv_cell - s as one RFC 4180 CSV field into out: quoted when it
+ * holds a comma, quote, CR or LF (quotes doubled); a value starting with
+ * '=', '+', '-', '@', TAB or CR gets a leading "'" so that a spreadsheet
+ * shows it as text instead of running it.  Returns false (out "") when out
+ * is too short: 2 * strlen(s) + 4 bytes always suffice.
+ */
+bool cb_audit_csv_cell(char const *s, char *out, size_t outlen);
+
+/** cb_audit_mac_normalise - a MAC in any common notation as AA-BB-CC-DD-EE-FF (18 bytes).  false when not one. */
+bool cb_audit_mac_normalise(char const *s, char out[18]);
+
+#endif

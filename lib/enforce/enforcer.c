@@ -1,0 +1,880 @@
+/*
+ * enforcer.c - the enforcement thread: from decisions that stopped holding
+ * to RFC 5176 requests on the wire.
+ *
+ * Everything it acts on goes through the store's disconnect queue first, so
+ * a disconnect survives a restart and cetbyodctl can see it:
+ *
+ *   revocation (cetbyodctl, store)  ─┐
+ *   decision expired (valid_until)  ─┼─> enqueue ──> due ──> DAS (das.c) ──> mark
+ *   acknowledgement changed (sync)  ─┘     │                    ACK: done
+ *                                          │                    NAK/timeout: retry later,
+ *        more people than burst_limit ─────┘ held                then failed
+ *        until `cetbyodctl confirm`
+ *
+ * A pass runs every 100 ms (sooner when poked) and is cheap when there is
+ * nothing to do: it takes the CLI's commands, refreshes the revocation set
+ * the request path reads, and sends what is due.  Expired decisions are
+ * looked for once a second, stale sessions closed once a minute.
+ *
+ * Worked example: IT runs `cetbyodctl revoke alice --reason "lost phone"`.
+ * The store records the revocation and queues an "enforce" command in one
+ * transaction.  Within 100 ms the enforcer sees the new revocation, queues
+ * a Disconnect-Request for each of alice's active sessions, and sends them
+ * in one batch (one poll loop, retransmitted per RFC 5080).  hostapd drops
+ * the station and answers Disconnect-ACK; its accounting Stop closes the
+ * session.  alice's next authentication is refused with revoked_by_admin,
+ * because the request path checks the same revocation set.
+ *
+ * Re-deciding on a new acknowledgement index: for each active session whose
+ * acknowledgement record changed, the policy is run again with the new
+ * record (the directory facts are those that admitted the session: staff);
+ * if the status differs from the one the session was admitted with, the
+ * session is disconnected, and the device's automatic re-authentication
+ * lands it where it now belongs: an onboarded device that acknowledged goes
+ * to the staff VLAN (promotion), an admitted device whose acknowledgement
+ * was withdrawn is refused.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enforce/enforcer.h"
+#include "enforce/exreg.h"
+#include "core/tz.h"
+
+#define PASS_MS			100
+#define DUE_BATCH		256
+#define SCAN_LIMIT		100000
+
+typedef struct {
+	char	identity[CB_STORE_TEXT_MAX + 1];
+	char	reason[CB_STORE_REASON_MAX + 1];
+} revoked_t;
+
+struct cb_enforcer {
+	cb_enforcer_conf_t	conf;
+	cb_das_t		*das;
+
+	pthread_t		thread;
+	pthread_mutex_t		mutex;		/* Guards everything below. */
+	pthread_cond_t		cond;
+	bool			stop;
+	bool			poked;
+	cb_sync_t		*sync;
+	cb_ack_current_t	*acks;
+	cb_exreg_t		*exceptions;	/* The exceptions register; has its own lock. */
+	revoked_t		*revoked;	/* Sorted by identity. */
+	size_t			num_revoked;
+
+	char			**expired;	/* "nas/session" keys already queued for expiry. */
+	size_t			num_expired;
+	time_t			last_expiry_scan;
+	time_t			last_stale_scan;
+	time_t			last_watch;
+	time_t			audit_revoked_until;	/* Revocations up to here are in the audit trail. */
+	time_t			audit_reinstated_until;
+	bool			audit_loaded;
+	time_t			last_heartbeat;
+	time_t			next_purge;
+};
+
+static void elog(cb_enforcer_t *e, cb_log_level_t level, char const *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void elog(cb_enforcer_t *e, cb_log_level_t level, char const *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!e->conf.log) return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e->conf.log(e->conf.log_ctx, level, "enforcer: %s", msg);
+}
+
+static int revoked_cmp(void const *a, void const *b)
+{
+	return strcmp(((revoked_t const *) a)->identity, ((revoked_t const *) b)->identity);
+}
+
+bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason, size_t len)
+{
+	revoked_t key, *hit;
+	bool found = false;
+
+	if (!e || strlen(identity) > CB_STORE_TEXT_MAX) return false;
+	snprintf(key.identity, sizeof(key.identity), "%s", identity);
+	pthread_mutex_lock(&e->mutex);
+	hit = e->num_revoked ? bsearch(&key, e->revoked, e->num_revoked, sizeof(*e->revoked), revoked_cmp) : NULL;
+	if (hit) {
+		found = true;
+		if (reason && len) snprintf(reason, len, "%s", hit->reason);
+	}
+	pthread_mutex_unlock(&e->mutex);
+	return found;
+}
+
+/*
+ *	Queueing.
+ */
+
+/** enqueue_sessions - queue a disconnect for each session; held when the burst is too large. */
+static void enqueue_sessions(cb_enforcer_t *e, cb_store_session_t const *s, size_t n, char const *const *reasons,
+			     char const *what)
+{
+	size_t people = 0;
+	bool held;
+	time_t now = time(NULL);
+
+	/* Distinct identities (the list is short, or sorted by the store). */
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++) seen = (strcmp(s[i].identity, s[j].identity) == 0);
+		if (!seen) people++;
+	}
+	held = e->conf.burst_limit && people > e->conf.burst_limit;
+	if (held) {
+		elog(e, CB_LOG_ERROR, "%s would disconnect %zu people at once (more than burst_limit %u): "
+		     "%zu disconnects held until an admin runs 'cetbyodctl confirm'", what, people,
+		     e->conf.burst_limit, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t id;
+
+		if (cb_store_disconnect_enqueue(e->conf.store, s[i].nas, s[i].acct_session_id, s[i].identity,
+						reasons[i], CB_DISC_DISCONNECT, held, now, &id) < 0) {
+			elog(e, CB_LOG_ERROR, "cannot queue the disconnect of %s's session %s on %s", s[i].identity,
+			     s[i].acct_session_id, s[i].nas);
+			continue;
+		}
+		if (!held) {
+			elog(e, CB_LOG_INFO, "queued disconnect of %s (session %s on %s%s%s): %s", s[i].identity,
+			     s[i].acct_session_id, s[i].nas, s[i].calling_station[0] ? ", device " : "",
+			     s[i].calling_station, reasons[i]);
+		}
+	}
+}
+
+/** disconnect_matching - queue disconnects for the active sessions the filter selects. */
+static void disconnect_matching(cb_enforcer_t *e, cb_store_filter_t const *filter, char const *reason,
+				char const *what)
+{
+	cb_store_sessions_t list = { 0 };
+	char const **reasons;
+
+	if (cb_store_sessions_active(e->conf.store, filter, &list) < 0 || list.count == 0) {
+		cb_store_sessions_free(&list);
+		return;
+	}
+	reasons = calloc(list.count, sizeof(*reasons));
+	if (reasons) {
+		for (size_t i = 0; i < list.count; i++) reasons[i] = reason;
+		enqueue_sessions(e, list.items, list.count, reasons, what);
+		free(reasons);
+	}
+	cb_store_sessions_free(&list);
+}
+
+/*
+ *	Revocations: keep the in-memory set in step with the store, and
+ *	disconnect the people who are newly in it.
+ */
+#define AUDIT_REVOKED_UNTIL	"audit.revocations_until"
+#define AUDIT_REINSTATED_UNTIL	"audit.reinstatements_until"
+
+/**
+ * audit_revocations - record revocations and reinstatements (made by
+ * cetbyodctl, which does not write the trail) that the trail does not have
+ * yet.  What was recorded is remembered in the store, so a restart neither
+ * repeats nor misses one, also when it was made while radiusd was down.
+ */
+static void audit_revocations(cb_enforcer_t *e)
+{
+	cb_store_revocations_t all = { 0 };
+	time_t revoked_until, reinstated_until, now = time(NULL);
+
+	if (!e->conf.audit) return;
+	if (!e->audit_loaded) {
+		e->audit_revoked_until = cb_store_status_time(e->conf.store, AUDIT_REVOKED_UNTIL);
+		e->audit_reinstated_until = cb_store_status_time(e->conf.store, AUDIT_REINSTATED_UNTIL);
+		e->audit_loaded = true;
+	}
+	if (cb_store_revocations(e->conf.store, true, &all) < 0) return;
+	revoked_until = e->audit_revoked_until;
+	reinstated_until = e->audit_reinstated_until;
+	for (size_t i = all.count; i-- > 0;) {	/* Oldest first. */
+		cb_store_revocation_t const *r = &all.items[i];
+		cb_audit_event_t ev = { .identity = r->identity };
+
+		if (r->revoked_at > e->audit_revoked_until) {
+			ev.type = CB_AUDIT_REVOKE;
+			ev.time = r->revoked_at;
+			ev.by = r->by;
+			ev.why = r->reason;
+			cb_audit_record(e->conf.audit, &ev);
+			if (r->revoked_at > revoked_until) revoked_until = r->revoked_at;
+		}
+		if (r->reinstated_at && r->reinstated_at > e->audit_reinstated_until) {
+			ev.type = CB_AUDIT_REINSTATE;
+			ev.time = r->reinstated_at;
+			ev.by = r->reinstated_by;
+			ev.why = NULL;
+			cb_audit_record(e->conf.audit, &ev);
+			if (r->reinstated_at > reinstated_until) reinstated_until = r->reinstated_at;
+		}
+	}
+	cb_store_revocations_free(&all);
+	if (revoked_until != e->audit_revoked_until) {
+		e->audit_revoked_until = revoked_until;
+		cb_store_status_put_time(e->conf.store, AUDIT_REVOKED_UNTIL, revoked_until, now);
+	}
+	if (reinstated_until != e->audit_reinstated_until) {
+		e->audit_reinstated_until = reinstated_until;
+		cb_store_status_put_time(e->conf.store, AUDIT_REINSTATED_UNTIL, reinstated_until, now);
+	}
+}
+
+static bool same_set(revoked_t const *a, size_t na, revoked_t const *b, size_t nb)
+{
+	if (na != nb) return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i].identity, b[i].identity) != 0 || strcmp(a[i].reason, b[i].reason) != 0) return false;
+	}
+	return true;
+}
+
+static void refresh_revocations(cb_enforcer_t *e)
+{
+	cb_store_revocations_t list = { 0 };
+	revoked_t *set;
+	size_t n;
+	bool changed;
+
+	if (cb_store_revocations(e->conf.store, false, &list) < 0) return;
+	n = list.count;
+	set = n ? calloc(n, sizeof(*set)) : NULL;
+	if (n && !set) {
+		cb_store_revocations_free(&list);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(set[i].identity, sizeof(set[i].identity), "%s", list.items[i].identity);
+		snprintf(set[i].reason, sizeof(set[i].reason), "%s", list.items[i].reason);
+	}
+	cb_store_revocations_free(&list);
+	if (n) qsort(set, n, sizeof(*set), revoked_cmp);
+
+	for (size_t i = 0; i < n; i++) {
+		char reason[CB_STORE_REASON_MAX + 1];
+		cb_store_filter_t filter = { .identity = set[i].identity };
+		bool known;
+
+		pthread_mutex_lock(&e->mutex);
+		known = e->num_revoked && bsearch(&set[i], e->revoked, e->num_revoked, sizeof(*set), revoked_cmp);
+		pthread_mutex_unlock(&e->mutex);
+		if (known) continue;
+		/* New revocation (or the first pass after start): its sessions go. */
+		snprintf(reason, sizeof(reason), "revoked_by_admin: %.150s", set[i].reason);
+		disconnect_matching(e, &filter, reason, "a revocation");
+	}
+	pthread_mutex_lock(&e->mutex);
+	changed = !e->audit_loaded || !same_set(e->revoked, e->num_revoked, set, n);
+	free(e->revoked);
+	e->revoked = set;
+	e->num_revoked = n;
+	pthread_mutex_unlock(&e->mutex);
+	if (changed) audit_revocations(e);
+}
+
+/*
+ *	Exceptions register: when one stops being in force, the sessions it
+ *	admitted (restricted, on its device) go, unless another exception
+ *	still covers them.
+ */
+bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,
+			   cb_store_exception_t *out)
+{
+	return e && cb_exreg_find(e->exceptions, identity, calling_station, now, out);
+}
+
+/** covered_by_gone - whether session s ran under exception x (its device, or any device). */
+static bool covered_by_gone(cb_store_session_t const *s, cb_store_exception_t const *x)
+{
+	char mac[CB_STORE_MAC_MAX + 1];
+
+	if (strcmp(s->identity, x->identity) != 0 || strcmp(s->status, "restricted") != 0) return false;
+	if (!x->mac[0]) return true;
+	return cb_store_mac_normalise(s->calling_station, mac) && strcmp(mac, x->mac) == 0;
+}
+
+static void end_exception_sessions(cb_enforcer_t *e, cb_store_exception_t const *x, time_t now)
+{
+	cb_store_sessions_t list = { 0 };
+	char why[CB_STORE_REASON_MAX + 1];
+	char const *reason = why;
+
+	snprintf(why, sizeof(why), "exception %s: %.120s", x->ended_at ? "ended by IT" : "lapsed", x->reason);
+	if (cb_store_active_for_user(e->conf.store, x->identity, &list) < 0) return;
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_session_t const *s = &list.items[i];
+
+		if (!covered_by_gone(s, x)) continue;
+		if (cb_enforcer_exception(e, s->identity, s->calling_station, now, NULL)) continue;
+		enqueue_sessions(e, s, 1, &reason, "the end of an exception");
+	}
+	cb_store_sessions_free(&list);
+}
+
+static void refresh_exceptions(cb_enforcer_t *e, time_t now)
+{
+	cb_store_exceptions_t gone = { 0 };
+
+	if (cb_exreg_refresh(e->exceptions, now, &gone) < 0) return;
+	for (size_t i = 0; i < gone.count; i++) {
+		elog(e, CB_LOG_INFO, "exception of %s%s%s (%s) is no longer in force", gone.items[i].identity,
+		     gone.items[i].mac[0] ? " for device " : "", gone.items[i].mac, gone.items[i].reason);
+		end_exception_sessions(e, &gone.items[i], now);
+	}
+	cb_store_exceptions_free(&gone);
+}
+
+static char *session_key(cb_store_session_t const *s)
+{
+	size_t len = strlen(s->nas) + strlen(s->acct_session_id) + 2;
+	char *key = malloc(len);
+
+	if (key) snprintf(key, len, "%s/%s", s->nas, s->acct_session_id);
+	return key;
+}
+
+static bool key_in(char **keys, size_t n, char const *key)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i], key) == 0) return true;
+	}
+	return false;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) free(keys[i]);
+	free(keys);
+}
+
+/**
+ * scan_expired - sessions whose admitting decision stopped holding.  Each
+ * is queued once: the keys of those already queued are remembered for as
+ * long as the session stays active (until the NAS's accounting Stop).
+ */
+static void scan_expired(cb_enforcer_t *e, time_t now)
+{
+	cb_store_filter_t filter = { .expired_by = now, .limit = SCAN_LIMIT };
+	cb_store_sessions_t list = { 0 };
+	char **keys;
+	char const *reason = "decision expired: acknowledgement or exception lapsed";
+	size_t n = 0;
+
+	if (cb_store_sessions_active(e->conf.store, &filter, &list) < 0) return;
+	keys = list.count ? calloc(list.count, sizeof(*keys)) : NULL;
+	for (size_t i = 0; keys && i < list.count; i++) {
+		keys[n] = session_key(&list.items[i]);
+		if (!keys[n]) continue;
+		if (!key_in(e->expired, e->num_expired, keys[n])) enqueue_sessions(e, &list.items[i], 1, &reason, "expiry");
+		n++;
+	}
+	free_keys(e->expired, e->num_expired);
+	e->expired = keys;
+	e->num_expired = n;
+	cb_store_sessions_free(&list);
+}
+
+/**
+ * watch_directory - the directory watcher: people with active sessions are
+ * decided again with fresh directory facts; a session whose decision
+ * changed (account disabled, removed from the staff groups, revocation
+ * flag set) is disconnected.  A directory outage disconnects nobody.
+ */
+static void watch_directory(cb_enforcer_t *e)
+{
+	cb_store_filter_t filter = { .limit = SCAN_LIMIT };
+	cb_store_sessions_t list = { 0 };
+
+	if (cb_store_sessions_active(e->conf.store, &filter, &list) < 0) return;
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_session_t const *s = &list.items[i];
+		bool seen = false;
+		cb_reason_t reason;
+		cb_status_t status;
+		char why[CB_STORE_REASON_MAX + 1];
+		cb_store_filter_t person;
+
+		if (!s->identity[0] || !s->status[0]) continue;
+		for (size_t j = 0; j < i && !seen; j++) seen = (strcmp(list.items[j].identity, s->identity) == 0);
+		if (seen) continue;
+
+		status = e->conf.recheck(e->conf.recheck_ctx, s->identity, &reason);
+		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE || strcmp(cb_status_name(status), s->status) == 0) continue;
+		snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
+			 cb_reason_name(reason));
+		person = (cb_store_filter_t) { .identity = s->identity };
+		disconnect_matching(e, &person, why, "the directory watcher");
+	}
+	cb_store_sessions_free(&list);
+}
+
+/*
+ *	Acknowledgement changes (runs on the sync thread).
+ */
+static bool same_record(cb_ack_record_t const *a, cb_ack_record_t const *b)
+{
+	if (!a || !b) return a == b;
+	return a->ack_time == b->ack_time && a->revoked == b->revoked &&
+	       strcmp(a->policy_version, b->policy_version) == 0;
+}
+
+/** redecide - the status a session's person gets now, with the new record. */
+static cb_status_t redecide(cb_enforcer_t *e, cb_ack_record_t const *rec, time_t now, cb_reason_t *reason)
+{
+	cb_policy_input_t in = { .dir = { .result = CB_DIR_FOUND, .role = CB_ROLE_STAFF } };
+	cb_decision_t d;
+
+	if (rec) {
+		in.ack.present = true;
+		in.ack.revoked = rec->revoked;
+		in.ack.ack_time = rec->ack_time;
+		in.ack.policy_version = rec->policy_version;
+	}
+	cb_policy_decide(e->conf.policy, &in, now, &d);
+	*reason = d.reason;
+	return d.status;
+}
+
+void cb_enforcer_ack_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx)
+{
+	cb_enforcer_t *e = uctx;
+	cb_store_filter_t filter = { .limit = SCAN_LIMIT };
+	cb_store_sessions_t list = { 0 }, pick = { 0 };
+	char (*why)[CB_STORE_REASON_MAX + 1] = NULL;
+	char const **reasons = NULL;
+	time_t now = time(NULL);
+
+	if (!e || cb_store_sessions_active(e->conf.store, &filter, &list) < 0 || list.count == 0) goto done;
+	pick.items = calloc(list.count, sizeof(*pick.items));
+	why = calloc(list.count, sizeof(*why));
+	reasons = calloc(list.count, sizeof(*reasons));
+	if (!pick.items || !why || !reasons) goto done;
+
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_session_t const *s = &list.items[i];
+		cb_store_decision_t dec;
+		cb_ack_record_t const *before, *after;
+		cb_status_t status;
+		cb_reason_t reason;
+
+		/* Only sessions admitted on an acknowledgement (not exceptions) follow it. */
+		if (strcmp(s->status, "admit") != 0 && strcmp(s->status, "onboard") != 0) continue;
+		if (!s->class_id[0] || cb_store_decision_get(e->conf.store, s->class_id, &dec) != 0) continue;
+		if (!dec.ack_email[0]) continue;
+		before = cb_ack_index_find(old_idx, dec.ack_email);
+		after = cb_ack_index_find(new_idx, dec.ack_email);
+		if (old_idx && same_record(before, after)) continue;
+
+		status = redecide(e, after, now, &reason);
+		if (strcmp(cb_status_name(status), s->status) == 0) continue;
+		snprintf(why[pick.count], sizeof(why[0]), "%s: %s -> %s (%s)",
+			 status == CB_STATUS_ADMIT ? "promotion" : "acknowledgement changed",
+			 s->status, cb_status_name(status), cb_reason_name(reason));
+		reasons[pick.count] = why[pick.count];
+		pick.items[pick.count++] = *s;
+	}
+	if (pick.count) {
+		enqueue_sessions(e, pick.items, pick.count, reasons, "an acknowledgement sync");
+		cb_enforcer_poke(e);
+	}
+done:
+	free(pick.items);
+	free(why);
+	free(reasons);
+	cb_store_sessions_free(&list);
+}
+
+/*
+ *	Sending.
+ */
+static cb_enforcer_nas_t const *find_nas(cb_enforcer_t *e, cb_store_session_t const *s)
+{
+	for (size_t i = 0; i < e->conf.num_nas; i++) {
+		cb_enforcer_nas_t const *nas = &e->conf.nas[i];
+
+		if (nas->ip && *nas->ip && strcmp(nas->ip, s->nas_ip[0] ? s->nas_ip : s->nas) == 0) return nas;
+		if (nas->identifier && *nas->identifier && strcmp(nas->identifier, s->nas_identifier) == 0) return nas;
+	}
+	return NULL;
+}
+
+typedef struct {
+	cb_store_disconnect_t	*job;
+	cb_store_session_t	session;
+	cb_das_session_t	das_session;
+	cb_enforcer_nas_t const	*nas;
+} pending_t;
+
+static void audit_attempt(cb_enforcer_t *e, pending_t const *p, cb_das_request_t const *req, char const *result,
+			  char const *detail)
+{
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_DISCONNECT, .identity = p->job->identity, .nas = p->job->nas,
+		.acct_session_id = p->job->acct_session_id, .calling_station = p->session.calling_station,
+		.kind = cb_das_code_name(req->last_request), .result = result, .attempt = p->job->attempts + 1,
+		.error_cause = req->error_cause, .detail = detail, .why = p->job->reason,
+	};
+
+	if (e->conf.audit) cb_audit_record(e->conf.audit, &ev);
+}
+
+static void record_outcome(cb_enforcer_t *e, pending_t const *p, cb_das_request_t const *req, time_t now)
+{
+	cb_store_disconnect_t const *job = p->job;
+	bool last = job->attempts + 1 >= e->conf.max_attempts;
+	time_t next = last ? 0 : now + (time_t) e->conf.retry_interval;
+	char detail[CB_STORE_DETAIL_MAX + 1];
+
+	audit_attempt(e, p, req, req->result == CB_DAS_ACK ? "acked" : req->result == CB_DAS_NAK ? "nak" :
+		      last ? "failed" : "timeout", req->error);
+
+	switch (req->result) {
+	case CB_DAS_ACK:
+		elog(e, CB_LOG_INFO, "%s for %s (session %s on %s) acknowledged: %s", cb_das_code_name(req->last_request),
+		     job->identity, job->acct_session_id, p->nas->name, cb_das_code_name(req->response_code));
+		cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_ACKED, 0, "", 0, now);
+		return;
+
+	case CB_DAS_NAK:
+		snprintf(detail, sizeof(detail), "%s from %s: Error-Cause %u (%s)", cb_das_code_name(req->response_code),
+			 p->nas->name, req->error_cause, cb_das_error_cause_name(req->error_cause));
+		/* The NAS no longer has the session: nothing left to disconnect. */
+		if (req->error_cause == 503) next = 0;
+		elog(e, CB_LOG_WARN, "%s for %s (session %s): %s", cb_das_code_name(req->last_request), job->identity,
+		     job->acct_session_id, detail);
+		cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_NAK, req->error_cause, detail, next, now);
+		return;
+
+	case CB_DAS_TIMEOUT:
+	case CB_DAS_ERROR:
+		break;
+	}
+	snprintf(detail, sizeof(detail), "%s", req->error[0] ? req->error : cb_das_result_name(req->result));
+	elog(e, CB_LOG_ERROR, "disconnect of %s (session %s on %s) failed after %u transmission(s): %s; %s",
+	     job->identity, job->acct_session_id, p->nas->name, req->transmissions, detail,
+	     next ? "will retry" : "giving up");
+	cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_TIMEOUT, 0, detail, next, now);
+}
+
+/** prepare - the DAS request for one queued disconnect; false when it cannot be sent. */
+static bool prepare(cb_enforcer_t *e, pending_t *p, time_t now)
+{
+	cb_store_disconnect_t *job = p->job;
+	cb_store_session_t *s = &p->session;
+
+	if (cb_store_session_get(e->conf.store, job->nas, job->acct_session_id, s) != 0) {
+		cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_NAK, 0, "session no longer known", 0, now);
+		return false;
+	}
+	p->nas = find_nas(e, s);
+	if (!p->nas) {
+		elog(e, CB_LOG_ERROR, "no enforce { nas { } } entry matches NAS %s: cannot disconnect %s's session %s",
+		     s->nas, job->identity, job->acct_session_id);
+		cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_NAK, 0, "no DAS configured for this NAS", 0, now);
+		return false;
+	}
+	p->das_session = (cb_das_session_t) {
+		.nas_ip_address = s->nas_ip[0] ? s->nas_ip : NULL,
+		.nas_identifier = s->nas_identifier[0] ? s->nas_identifier : NULL,
+		.user_name = s->outer_identity[0] ? s->outer_identity : (s->identity[0] ? s->identity : NULL),
+		.acct_session_id = s->acct_session_id,
+		.calling_station_id = s->calling_station[0] ? s->calling_station : NULL,
+		.called_station_id = s->called_station[0] ? s->called_station : NULL,
+		.framed_ip_address = (s->framed_ip[0] && !strchr(s->framed_ip, ':')) ? s->framed_ip : NULL,
+	};
+	return true;
+}
+
+static void send_due(cb_enforcer_t *e)
+{
+	cb_store_disconnects_t due = { 0 };
+	pending_t *pend = NULL;
+	cb_das_request_t *reqs = NULL;
+	size_t n = 0;
+	time_t now = time(NULL);
+
+	if (cb_store_disconnect_due(e->conf.store, now, DUE_BATCH, &due) < 0 || due.count == 0) goto done;
+	pend = calloc(due.count, sizeof(*pend));
+	reqs = calloc(due.count, sizeof(*reqs));
+	if (!pend || !reqs) goto done;
+
+	for (size_t i = 0; i < due.count; i++) {
+		pend[n].job = &due.items[i];
+		if (!prepare(e, &pend[n], now)) continue;
+		reqs[n].nas = &pend[n].nas->das;
+		reqs[n].session = &pend[n].das_session;
+		reqs[n].uctx = &pend[n];
+		n++;
+	}
+	if (n == 0) goto done;
+	cb_das_send(e->das, reqs, n);
+	now = time(NULL);
+	for (size_t i = 0; i < n; i++) record_outcome(e, reqs[i].uctx, &reqs[i], now);
+done:
+	free(pend);
+	free(reqs);
+	cb_store_disconnects_free(&due);
+}
+
+/*
+ *	Commands from cetbyodctl, heartbeat and status.
+ */
+static void run_commands(cb_enforcer_t *e)
+{
+	cb_store_commands_t cmds = { 0 };
+	cb_sync_t *sync;
+
+	if (cb_store_commands_take(e->conf.store, &cmds) < 0) return;
+	pthread_mutex_lock(&e->mutex);
+	sync = e->sync;
+	pthread_mutex_unlock(&e->mutex);
+	for (size_t i = 0; i < cmds.count; i++) {
+		cb_store_command_t const *c = &cmds.items[i];
+
+		elog(e, CB_LOG_INFO, "command from %s: %s%s%s", c->by, cb_cmd_name(c->cmd), c->arg[0] ? " " : "", c->arg);
+		switch (c->cmd) {
+		case CB_CMD_SYNC:
+		case CB_CMD_SYNC_FULL:
+			if (sync) cb_sync_request(sync, c->cmd == CB_CMD_SYNC_FULL);
+			break;
+		case CB_CMD_ACCEPT_MASS_REMOVAL:
+			if (sync) cb_sync_accept_held(sync);
+			break;
+		case CB_CMD_CONFIRM:	/* The store released the held entries: they are due now. */
+		case CB_CMD_ENFORCE:	/* Revocations are re-read on every pass. */
+		case CB_CMD_MAX:
+			break;
+		}
+	}
+	cb_store_commands_free(&cmds);
+}
+
+static void put_time(cb_enforcer_t *e, char const *key, time_t t, time_t now)
+{
+	cb_store_status_put_time(e->conf.store, key, t, now);
+}
+
+/** audit_health - the audit trail's state, for cetbyodctl status. */
+static void audit_health(cb_enforcer_t *e, time_t now)
+{
+	cb_audit_stats_t st;
+	char buf[32];
+
+	if (!e->conf.audit) return;
+	cb_audit_stats(e->conf.audit, &st);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_FAILING, st.failing ? "yes" : "no", now);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_ERROR, st.failing ? st.last_error : "", now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.queued);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_QUEUED, buf, now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.dropped);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_DROPPED, buf, now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.refused);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_REFUSED, buf, now);
+}
+
+static void heartbeat(cb_enforcer_t *e, time_t now)
+{
+	cb_sync_status_t st;
+	cb_sync_t *sync;
+	char buf[32];
+
+	put_time(e, CB_STATUS_MODULE_HEARTBEAT, now, now);
+	audit_health(e, now);
+	pthread_mutex_lock(&e->mutex);
+	sync = e->sync;
+	pthread_mutex_unlock(&e->mutex);
+	if (!sync) return;
+	cb_sync_status(sync, &st);
+	put_time(e, CB_STATUS_SYNC_ATTEMPT, st.last_attempt, now);
+	put_time(e, CB_STATUS_SYNC_SUCCESS, st.last_success, now);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_ERROR, st.last_error, now);
+	snprintf(buf, sizeof(buf), "%zu", st.people);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_PEOPLE, buf, now);
+	snprintf(buf, sizeof(buf), "%zu", st.agreed);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_AGREED, buf, now);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD, st.held ? st.held_reason : "", now);
+	if (st.snapshot_synced_at) put_time(e, CB_STATUS_SNAPSHOT_SYNCED, st.snapshot_synced_at, now);
+}
+
+/**
+ * retention_purge - what is older than audit { retention_days } (calendar
+ * days in the school's zone) goes: at start, then daily.  The time of the
+ * last purge is in the status table for cetbyodctl status.
+ */
+static void retention_purge(cb_enforcer_t *e, time_t now)
+{
+	size_t store_removed, audit_removed;
+	char err[512];
+	time_t before;
+
+	e->next_purge = now + 86400;
+	before = e->conf.policy && e->conf.policy->tz ?
+		 cb_tz_add_days(e->conf.policy->tz, now, -(int) e->conf.retention_days) :
+		 now - (time_t) e->conf.retention_days * 86400;
+	if (before <= 0) return;
+	if (cb_retention_purge(e->conf.store, e->conf.db_path, before, &store_removed, &audit_removed, err,
+			       sizeof(err)) < 0) {
+		elog(e, CB_LOG_ERROR, "retention purge (older than %u days): %s; tried again tomorrow",
+		     e->conf.retention_days, err);
+		return;
+	}
+	cb_store_status_put_time(e->conf.store, CB_STATUS_PURGE_LAST, now, now);
+	elog(e, CB_LOG_INFO, "retention purge: removed %zu store rows and %zu audit rows older than %u days",
+	     store_removed, audit_removed, e->conf.retention_days);
+}
+
+static void one_pass(cb_enforcer_t *e)
+{
+	time_t now = time(NULL);
+	size_t closed = 0;
+
+	run_commands(e);
+	refresh_revocations(e);
+	refresh_exceptions(e, now);
+	if (now != e->last_expiry_scan) {
+		e->last_expiry_scan = now;
+		scan_expired(e, now);
+	}
+	if (e->conf.stale_after && now - e->last_stale_scan >= 60) {
+		e->last_stale_scan = now;
+		cb_store_sessions_t gone = { 0 };
+
+		if (cb_store_close_stale(e->conf.store, e->conf.stale_after, now, &closed, &gone) == 0 && closed) {
+			elog(e, CB_LOG_INFO, "closed %zu session(s) without accounting for %u s", closed,
+			     e->conf.stale_after);
+		}
+		for (size_t i = 0; i < gone.count; i++) cb_audit_session_closed(e->conf.audit, &gone.items[i]);
+		cb_store_sessions_free(&gone);
+	}
+	if (e->conf.recheck && e->conf.watch_interval && now - e->last_watch >= (time_t) e->conf.watch_interval) {
+		e->last_watch = now;
+		watch_directory(e);
+	}
+	send_due(e);
+	if (e->conf.retention_days && e->conf.db_path && now >= e->next_purge) retention_purge(e, now);
+
+	if (now - e->last_heartbeat >= CB_HEARTBEAT_INTERVAL) {
+		e->last_heartbeat = now;
+		heartbeat(e, now);
+	}
+}
+
+static void *enforcer_thread(void *arg)
+{
+	cb_enforcer_t *e = arg;
+
+	pthread_mutex_lock(&e->mutex);
+	while (!e->stop) {
+		struct timespec deadline;
+		int rc = 0;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += PASS_MS * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		while (!e->stop && !e->poked && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&e->cond, &e->mutex, &deadline);
+		if (e->stop) break;
+		e->poked = false;
+		pthread_mutex_unlock(&e->mutex);
+		one_pass(e);
+		pthread_mutex_lock(&e->mutex);
+	}
+	pthread_mutex_unlock(&e->mutex);
+	return NULL;
+}
+
+cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size_t errlen)
+{
+	cb_enforcer_t *e = calloc(1, sizeof(*e));
+
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->conf = *conf;
+	if (e->conf.max_attempts == 0) e->conf.max_attempts = 1;
+	e->exceptions = cb_exreg_new(e->conf.store, e->conf.audit);
+	e->das = e->exceptions ? cb_das_init(&e->conf.das, err, errlen) : NULL;
+	if (!e->das) {
+		if (!e->exceptions) snprintf(err, errlen, "out of memory");
+		cb_exreg_free(e->exceptions);
+		free(e);
+		return NULL;
+	}
+	{
+		char days[16];
+
+		snprintf(days, sizeof(days), "%u", e->conf.db_path ? e->conf.retention_days : 0);
+		cb_store_status_put(e->conf.store, CB_STATUS_PURGE_DAYS, days, time(NULL));
+	}
+	pthread_mutex_init(&e->mutex, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	if (pthread_create(&e->thread, NULL, enforcer_thread, e) != 0) {
+		snprintf(err, errlen, "cannot start the enforcer thread: %s", strerror(errno));
+		cb_das_deinit(e->das);
+		cb_exreg_free(e->exceptions);
+		pthread_cond_destroy(&e->cond);
+		pthread_mutex_destroy(&e->mutex);
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void cb_enforcer_attach_sync(cb_enforcer_t *e, cb_sync_t *sync, cb_ack_current_t *acks)
+{
+	pthread_mutex_lock(&e->mutex);
+	e->sync = sync;
+	e->acks = acks;
+	pthread_mutex_unlock(&e->mutex);
+}
+
+void cb_enforcer_poke(cb_enforcer_t *e)
+{
+	if (!e) return;
+	pthread_mutex_lock(&e->mutex);
+	e->poked = true;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->mutex);
+}
+
+void cb_enforcer_stop(cb_enforcer_t *e)
+{
+	if (!e) return;
+	pthread_mutex_lock(&e->mutex);
+	e->stop = true;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->mutex);
+	cb_das_cancel(e->das);
+	pthread_join(e->thread, NULL);
+	cb_das_deinit(e->das);
+	free(e->revoked);
+	cb_exreg_free(e->exceptions);
+	free_keys(e->expired, e->num_expired);
+	pthread_cond_destroy(&e->cond);
+	pthread_mutex_destroy(&e->mutex);
+	free(e);
+}

@@ -1,0 +1,49 @@
+/*
+ * snapshot.h - the last good acknowledgement index, persisted in the state
+ * directory so that a restart during a Google outage still admits
+ * acknowledged staff (up to the staleness limit).
+ *
+ * The file is JSON lines: a header line with the format name and version,
+ * the sync time and the record count, one line per record, and a trailer
+ * line with the SHA-256 of every byte before it.  It is written to a
+ * temporary file in the same directory, fsync'd and renamed over the old
+ * one (mode 0600), so a reader sees the old file or the new one, never a
+ * mixture.  A truncated, edited or otherwise corrupt file is refused as a
+ * whole: loading never yields a partial index.
+ */
+#ifndef CETBYOD_SNAPSHOT_H
+#define CETBYOD_SNAPSHOT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "core/ack.h"
+
+#define CB_SNAPSHOT_FILE	"acknowledgements.snapshot"	/* Suggested name in the state directory. */
+#define CB_SNAPSHOT_VERSION	1
+
+typedef struct {
+	time_t	synced_at;	/* When the source was last read successfully. */
+	time_t	built_at;	/* The index's built_at. */
+	size_t	count;		/* Records. */
+	char	source[32];	/* "forms", "sheets", "file"; "" when unknown. */
+} cb_snapshot_info_t;
+
+/**
+ * cb_snapshot_save - write idx to path atomically (temp file in the same
+ * directory, fsync, rename, fsync of the directory; mode 0600).  source
+ * names the source it came from (may be NULL).  Returns 0, or -1 with err
+ * set and the old file (if any) untouched.
+ */
+int cb_snapshot_save(char const *path, cb_ack_index_t const *idx, time_t synced_at, char const *source,
+		     char *err, size_t errlen);
+
+/**
+ * cb_snapshot_load - read path.  Returns 0 with *out (one reference, the
+ * caller's) and *info filled; 1 when there is no such file (*out NULL, not
+ * an error at first start); -1 when it cannot be read or is corrupt (*out
+ * NULL, err says why and where).
+ */
+int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t *info, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * source.h - the interface every acknowledgement source implements (the
+ * local acknowledgements file, Google Forms, Google Sheets), as the sync
+ * thread sees it.
+ *
+ * fetch() reads the source and adds every record to the builder.  It runs on
+ * the sync thread only, may block on I/O within its own timeouts, and reports
+ * problems with individual records through the report callback (each with
+ * where it came from) while using the rest.  It must not keep pointers into
+ * the builder.
+ */
+#ifndef CETBYOD_SOURCE_H
+#define CETBYOD_SOURCE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "core/ack.h"
+
+typedef enum {
+	CB_FETCH_OK = 0,	/* The builder holds the source's complete current state. */
+	CB_FETCH_UNCHANGED,	/* Nothing changed since the last fetch; the builder is unused. */
+	CB_FETCH_RETRY,		/* Temporary failure (network, 429, 5xx): try again with backoff. */
+	CB_FETCH_ERROR		/* Failure an admin must fix (permissions, configuration). */
+} cb_fetch_result_t;
+
+typedef enum {
+	CB_LOG_DEBUG = 0,
+	CB_LOG_INFO,
+	CB_LOG_WARN,
+	CB_LOG_ERROR
+} cb_log_level_t;
+
+/** A log sink: the module routes it to radiusd's log, cetbyodctl to stderr. */
+typedef void (*cb_log_fn_t)(void *uctx, cb_log_level_t level, char const *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+typedef struct cb_source cb_source_t;
+struct cb_source {
+	char const	*name;		/* "file", "forms", "sheets". */
+	/**
+	 * fetch - read the source.  full: a complete read is wanted (a source
+	 * that fetches increments may otherwise return only what changed, by
+	 * re-adding the previous index's records itself).  prev: the index in
+	 * force, or NULL.  On CB_FETCH_RETRY, *retry_after may be set to the
+	 * server's requested delay in seconds (0: use backoff).
+	 */
+	cb_fetch_result_t (*fetch)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+				   bool full, unsigned int *retry_after, char *err, size_t errlen);
+	void		(*free)(cb_source_t *src);
+	void		*ctx;
+	cb_log_fn_t	log;
+	void		*log_ctx;
+};
+
+typedef cb_fetch_result_t (*cb_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+					   bool full, unsigned int *retry_after, char *err, size_t errlen);
+
+/**
+ * cb_source_new - a source with its methods set and a zeroed private
+ * context of ctx_size bytes in src->ctx.  NULL (nothing allocated) when
+ * memory runs out.  free_fn must free src->ctx's contents, src->ctx and src.
+ */
+cb_source_t *cb_source_new(char const *name, cb_fetch_fn_t fetch, void (*free_fn)(cb_source_t *src),
+			   size_t ctx_size, cb_log_fn_t log, void *log_ctx);
+
+#endif

@@ -1,0 +1,384 @@
+/*
+ * sync.c - the sync thread: fetch, check, swap, persist.
+ *
+ * One thread per source.  It sleeps on a condition variable until the next
+ * sync is due, a sync is requested, or it is told to stop, so stopping (on
+ * detach and HUP) takes no longer than the fetch in progress, which the
+ * source bounds with its own timeouts.
+ *
+ * A pass:
+ *
+ *   fetch ──UNCHANGED──> success, nothing to swap
+ *     │ ──RETRY────────> failure; next pass after a truncated exponential
+ *     │                   backoff with jitter (or the server's Retry-After)
+ *     │ ──ERROR────────> failure; next pass after the normal interval
+ *     OK
+ *     │
+ *   guard: would the new index remove more than the configured share of the
+ *     │    agreements in force?  Then it is HELD: the old index stays, the
+ *     │    status says why, and only cb_sync_accept_held() applies it.
+ *     ▼
+ *   swap into cb_ack_current_t, save the snapshot (atomically, by
+ *   snapshot.c), call on_change(old, new) for the enforcer.
+ *
+ * Worked example: 1,200 staff have agreed; someone renames the agreement
+ * column, so the next fetch finds no agreements at all.  The guard (say 20 %)
+ * sees 1,200 removals, holds the result, and logs "sync result held: it
+ * would remove 1200 of 1200 agreements (100 %, more than 20 %)".  Nobody
+ * is disconnected; `cetbyodctl status` shows the hold.  Fixing the column
+ * makes the next fetch normal again; a genuine mass change is applied with
+ * cb_sync_accept_held().
+ *
+ * Staleness counts from the last successful read of the source; after a
+ * restart that is the sync time recorded in the loaded snapshot, so a
+ * Google outage that spans a restart still ends in source_stale on time.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sources/snapshot.h"
+#include "sources/sync.h"
+#include "core/tz.h"
+
+struct cb_sync {
+	cb_sync_conf_t		conf;
+	cb_source_t		*src;
+	cb_ack_current_t	*cur;
+
+	pthread_t		thread;
+	pthread_mutex_t		mutex;
+	pthread_cond_t		cond;
+	bool			stop;
+	bool			requested;
+	bool			requested_full;
+	bool			accept_next;	/* Admin accepted: skip the guard once. */
+	cb_ack_index_t		*held;		/* Result held by the guard, or NULL. */
+	uint32_t		next_delay_ms;	/* Wait before the next pass. */
+	time_t			last_full;
+	cb_sync_status_t	status;
+};
+
+static void sync_log(cb_sync_t *sync, cb_log_level_t level, char const *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void sync_log(cb_sync_t *sync, cb_log_level_t level, char const *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!sync->src->log) return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sync->src->log(sync->src->log_ctx, level, "sync (%s): %s", sync->src->name, msg);
+}
+
+/** audit_sync - one audit record for a sync that changed something, was held or failed. */
+static void audit_sync(cb_sync_t *sync, char const *result, cb_ack_index_t const *idx, char const *detail)
+{
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_SYNC, .result = result, .detail = detail, .kind = sync->src->name,
+	};
+
+	if (!sync->conf.audit) return;
+	if (idx) {
+		ev.has_counts = true;
+		ev.people = (int64_t) cb_ack_index_count(idx);
+		ev.agreed = (int64_t) cb_ack_index_agreed(idx);
+	}
+	cb_audit_record(sync->conf.audit, &ev);
+}
+
+static void record_failure(cb_sync_t *sync, time_t now, char const *err)
+{
+	pthread_mutex_lock(&sync->mutex);
+	sync->status.last_attempt = now;
+	sync->status.consecutive_failures++;
+	snprintf(sync->status.last_error, sizeof(sync->status.last_error), "%s", err);
+	pthread_mutex_unlock(&sync->mutex);
+}
+
+static void record_success(cb_sync_t *sync, time_t now)
+{
+	pthread_mutex_lock(&sync->mutex);
+	sync->status.last_attempt = now;
+	sync->status.last_success = now;
+	sync->status.consecutive_failures = 0;
+	sync->status.last_error[0] = '\0';
+	pthread_mutex_unlock(&sync->mutex);
+}
+
+/** apply - put idx in force (takes the caller's reference), persist it, tell the enforcer. */
+static void apply(cb_sync_t *sync, cb_ack_index_t *idx, time_t synced_at)
+{
+	cb_ack_index_t *old = cb_ack_current_get(sync->cur);
+	char err[512];
+
+	cb_ack_current_set(sync->cur, cb_ack_index_ref(idx));
+	pthread_mutex_lock(&sync->mutex);
+	sync->status.last_change = synced_at;
+	sync->status.people = cb_ack_index_count(idx);
+	sync->status.agreed = cb_ack_index_agreed(idx);
+	pthread_mutex_unlock(&sync->mutex);
+	sync_log(sync, CB_LOG_INFO, "%zu people on record, %zu with an agreement in force",
+		 cb_ack_index_count(idx), cb_ack_index_agreed(idx));
+	audit_sync(sync, "ok", idx, "");
+
+	if (sync->conf.snapshot_path &&
+	    cb_snapshot_save(sync->conf.snapshot_path, idx, synced_at, sync->src->name, err, sizeof(err)) < 0) {
+		sync_log(sync, CB_LOG_ERROR, "cannot save the snapshot %s: %s (acknowledgements stay in force; "
+			 "a restart during an outage would not have them)", sync->conf.snapshot_path, err);
+	}
+	if (sync->conf.on_change) sync->conf.on_change(sync->conf.on_change_ctx, old, idx);
+	cb_ack_index_unref(old);
+	cb_ack_index_unref(idx);
+}
+
+/** guard_holds - whether the guard holds idx; if so idx becomes the held result. */
+static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
+{
+	cb_ack_index_t *old = cb_ack_current_get(sync->cur);
+	cb_guard_result_t res;
+	char msg[512];
+	bool accept, hold;
+
+	hold = old && cb_guard_check(&sync->conf.guard, old, idx, &res, msg, sizeof(msg));
+	cb_ack_index_unref(old);
+
+	pthread_mutex_lock(&sync->mutex);
+	accept = sync->accept_next;
+	sync->accept_next = false;
+	if (hold && !accept) {
+		cb_ack_index_unref(sync->held);
+		sync->held = idx;
+		sync->status.held = true;
+		snprintf(sync->status.held_reason, sizeof(sync->status.held_reason), "%s", msg);
+	} else {
+		cb_ack_index_unref(sync->held);
+		sync->held = NULL;
+		sync->status.held = false;
+		sync->status.held_reason[0] = '\0';
+	}
+	pthread_mutex_unlock(&sync->mutex);
+
+	if (hold && accept) sync_log(sync, CB_LOG_WARN, "applying a result an admin accepted: %s", msg);
+	if (hold && !accept) {
+		audit_sync(sync, "held", idx, msg);
+		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s; "
+			 "fix the source, or accept it with 'cetbyodctl confirm --mass-removal'", msg);
+	}
+	return hold && !accept;
+}
+
+/** sync_once - one pass; returns how long to wait before the next, in ms. */
+static uint32_t sync_once(cb_sync_t *sync, bool full)
+{
+	cb_ack_builder_t *b = cb_ack_builder_new();
+	cb_ack_index_t *prev, *idx;
+	cb_fetch_result_t rcode;
+	unsigned int retry_after = 0;
+	char err[512] = "";
+	time_t now = time(NULL);
+	uint32_t interval_ms = sync->conf.interval * 1000U;
+
+	if (!b) {
+		record_failure(sync, now, "out of memory");
+		return interval_ms;
+	}
+	prev = cb_ack_current_get(sync->cur);
+	rcode = sync->src->fetch(sync->src, b, prev, full, &retry_after, err, sizeof(err));
+	cb_ack_index_unref(prev);
+
+	switch (rcode) {
+	case CB_FETCH_UNCHANGED:
+		cb_ack_builder_free(b);
+		record_success(sync, now);
+		return interval_ms;
+
+	case CB_FETCH_OK:
+		idx = cb_ack_builder_finish(b, now);
+		if (!idx) {
+			record_failure(sync, now, "out of memory building the index");
+			return interval_ms;
+		}
+		record_success(sync, now);
+		if (full) sync->last_full = now;
+		if (!guard_holds(sync, idx)) apply(sync, idx, now);
+		return interval_ms;
+
+	case CB_FETCH_RETRY:
+	case CB_FETCH_ERROR:
+		break;
+	}
+	cb_ack_builder_free(b);
+	if (!err[0]) snprintf(err, sizeof(err), "fetch failed");
+	record_failure(sync, now, err);
+	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
+	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
+	if (rcode == CB_FETCH_ERROR) return interval_ms;
+	return cb_backoff_delay_ms(sync->status.consecutive_failures - 1,
+				   sync->conf.backoff_max_ms ? sync->conf.backoff_max_ms : interval_ms,
+				   retry_after, cb_backoff_random());
+}
+
+static void deadline_after_ms(struct timespec *ts, uint32_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void *sync_thread(void *arg)
+{
+	cb_sync_t *sync = arg;
+
+	pthread_mutex_lock(&sync->mutex);
+	while (!sync->stop) {
+		struct timespec deadline;
+		bool full;
+		int rc = 0;
+
+		deadline_after_ms(&deadline, sync->next_delay_ms);
+		while (!sync->stop && !sync->requested && rc != ETIMEDOUT) {
+			rc = pthread_cond_timedwait(&sync->cond, &sync->mutex, &deadline);
+		}
+		if (sync->stop) break;
+		full = sync->requested_full ||
+		       (sync->conf.full_interval && time(NULL) - sync->last_full >= (time_t) sync->conf.full_interval);
+		sync->requested = sync->requested_full = false;
+		pthread_mutex_unlock(&sync->mutex);
+
+		sync->next_delay_ms = sync_once(sync, full);
+
+		pthread_mutex_lock(&sync->mutex);
+	}
+	pthread_mutex_unlock(&sync->mutex);
+	return NULL;
+}
+
+/** load_snapshot - the last good index from disk, if there is a valid one. */
+static void load_snapshot(cb_sync_t *sync)
+{
+	cb_ack_index_t *idx = NULL;
+	cb_snapshot_info_t info;
+	char err[512], when[32];
+
+	if (!sync->conf.snapshot_path || access(sync->conf.snapshot_path, F_OK) < 0) return;
+	if (cb_snapshot_load(sync->conf.snapshot_path, &idx, &info, err, sizeof(err)) < 0) {
+		sync_log(sync, CB_LOG_ERROR, "ignoring the snapshot %s, it cannot be trusted: %s",
+			 sync->conf.snapshot_path, err);
+		return;
+	}
+	cb_time_format(info.synced_at, when, sizeof(when));
+	sync_log(sync, CB_LOG_INFO, "loaded the last good acknowledgements from %s: %zu people, read from the "
+		 "source at %s", sync->conf.snapshot_path, info.count, when);
+	sync->status.last_success = info.synced_at;
+	sync->status.snapshot_synced_at = info.synced_at;
+	sync->status.people = cb_ack_index_count(idx);
+	sync->status.agreed = cb_ack_index_agreed(idx);
+	cb_ack_current_set(sync->cur, idx);
+}
+
+cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_current_t *cur,
+			 char *err, size_t errlen)
+{
+	cb_sync_t *sync = calloc(1, sizeof(*sync));
+
+	if (!sync) {
+		snprintf(err, errlen, "out of memory");
+		if (src->free) src->free(src);
+		return NULL;
+	}
+	sync->conf = *conf;
+	if (sync->conf.interval == 0) sync->conf.interval = 1;
+	sync->src = src;
+	sync->cur = cur;
+	sync->next_delay_ms = sync->conf.interval * 1000U;
+	pthread_mutex_init(&sync->mutex, NULL);
+	pthread_cond_init(&sync->cond, NULL);
+
+	load_snapshot(sync);
+	if (conf->initial_blocking) {
+		sync->next_delay_ms = sync_once(sync, true);
+	} else {
+		sync->requested = sync->requested_full = true;	/* First pass at once, in the thread. */
+	}
+	if (pthread_create(&sync->thread, NULL, sync_thread, sync) != 0) {
+		snprintf(err, errlen, "cannot start the sync thread: %s", strerror(errno));
+		pthread_cond_destroy(&sync->cond);
+		pthread_mutex_destroy(&sync->mutex);
+		if (src->free) src->free(src);
+		free(sync);
+		return NULL;
+	}
+	return sync;
+}
+
+void cb_sync_request(cb_sync_t *sync, bool full)
+{
+	pthread_mutex_lock(&sync->mutex);
+	sync->requested = true;
+	if (full) sync->requested_full = true;
+	pthread_cond_signal(&sync->cond);
+	pthread_mutex_unlock(&sync->mutex);
+}
+
+void cb_sync_accept_held(cb_sync_t *sync)
+{
+	cb_ack_index_t *held;
+
+	pthread_mutex_lock(&sync->mutex);
+	held = sync->held;
+	sync->held = NULL;
+	sync->status.held = false;
+	sync->status.held_reason[0] = '\0';
+	sync->accept_next = (held == NULL);	/* Nothing held yet: let the next one through. */
+	pthread_mutex_unlock(&sync->mutex);
+	if (held) {
+		sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result: applying it");
+		apply(sync, held, time(NULL));
+	}
+}
+
+void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out)
+{
+	pthread_mutex_lock(&sync->mutex);
+	*out = sync->status;
+	pthread_mutex_unlock(&sync->mutex);
+}
+
+bool cb_sync_is_stale(cb_sync_t *sync, time_t now)
+{
+	time_t last;
+
+	if (sync->conf.stale_after == 0) return false;
+	pthread_mutex_lock(&sync->mutex);
+	last = sync->status.last_success;
+	pthread_mutex_unlock(&sync->mutex);
+	return now - last > (time_t) sync->conf.stale_after;
+}
+
+void cb_sync_stop(cb_sync_t *sync)
+{
+	if (!sync) return;
+	pthread_mutex_lock(&sync->mutex);
+	sync->stop = true;
+	pthread_cond_broadcast(&sync->cond);
+	pthread_mutex_unlock(&sync->mutex);
+	pthread_join(sync->thread, NULL);
+
+	cb_ack_index_unref(sync->held);
+	if (sync->src->free) sync->src->free(sync->src);
+	pthread_cond_destroy(&sync->cond);
+	pthread_mutex_destroy(&sync->mutex);
+	free(sync);
+}

@@ -1,0 +1,84 @@
+/*
+ * sync.h - the background thread that keeps the acknowledgement index
+ * current.
+ *
+ * It calls its source's fetch() every interval (or at once when asked),
+ * builds a new index and swaps it into the holder, so request threads never
+ * wait on the source.  Its state (last attempt, last success, last error,
+ * counts) is readable at any time for logs, `cetbyodctl status` and the
+ * staleness check of the policy.
+ */
+#ifndef CETBYOD_SYNC_H
+#define CETBYOD_SYNC_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "core/ack.h"
+#include "audit/audit.h"
+#include "sources/source.h"
+#include "sources/guard.h"
+
+typedef struct cb_sync cb_sync_t;
+
+/**
+ * cb_sync_change_fn_t - called on the sync thread after a new index is put
+ * in force (old may be NULL).  Both indexes are valid for the call only.
+ * The enforcer uses it to find promotions and revocations.
+ */
+typedef void (*cb_sync_change_fn_t)(void *uctx, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx);
+
+typedef struct {
+	unsigned int	interval;		/* Seconds between syncs. */
+	unsigned int	full_interval;		/* Seconds between full syncs (sources with increments). */
+	unsigned int	stale_after;		/* Seconds without success before the source is stale; 0 = never. */
+	bool		initial_blocking;	/* First fetch in cb_sync_start itself (local sources). */
+	char const	*snapshot_path;		/* Last good index, saved and loaded here; NULL: not persisted. */
+	cb_guard_conf_t	guard;			/* Mass-removal guard; max_removal_percent 100 = off. */
+	uint32_t	backoff_max_ms;		/* Cap of the retry backoff after temporary failures. */
+	cb_sync_change_fn_t on_change;		/* May be NULL. */
+	cb_audit_t	*audit;			/* Syncs that change something or fail are recorded; may be NULL. */
+	void		*on_change_ctx;
+} cb_sync_conf_t;
+
+typedef struct {
+	time_t		last_attempt;
+	time_t		last_success;		/* Last fetch that returned OK or UNCHANGED. */
+	time_t		last_change;		/* Last time a new index was put in force. */
+	unsigned int	consecutive_failures;
+	size_t		people;			/* Records in the index in force. */
+	size_t		agreed;
+	char		last_error[512];	/* "" when the last attempt succeeded. */
+	bool		held;			/* A sync result is held by the mass-removal guard. */
+	char		held_reason[512];
+	time_t		snapshot_synced_at;	/* Sync time of the snapshot loaded at start-up; 0: none. */
+} cb_sync_status_t;
+
+/**
+ * cb_sync_start - start syncing src into cur.  Takes ownership of src (freed
+ * by cb_sync_stop, or here on failure).  Returns NULL and fills err on
+ * failure (thread creation, or a failed blocking first fetch is NOT a
+ * failure: it is logged and retried).
+ */
+cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_current_t *cur,
+			 char *err, size_t errlen);
+
+/** cb_sync_request - ask for a sync now (full: a complete re-read). */
+void cb_sync_request(cb_sync_t *sync, bool full);
+
+/**
+ * cb_sync_accept_held - an admin accepts the result the mass-removal guard
+ * held: it is applied now, and the next sync is not held either.
+ */
+void cb_sync_accept_held(cb_sync_t *sync);
+
+/** cb_sync_status - a consistent copy of the state. */
+void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out);
+
+/** cb_sync_is_stale - whether decisions must treat the source as stale at now. */
+bool cb_sync_is_stale(cb_sync_t *sync, time_t now);
+
+/** cb_sync_stop - stop the thread, wait for it, free everything (NULL is fine). */
+void cb_sync_stop(cb_sync_t *sync);
+
+#endif

@@ -1,0 +1,806 @@
+/*
+ * store.h - the state store: decisions, sessions, revocations, the queue of
+ * disconnects, commands from cetbyodctl to a running module, and status.
+ *
+ * Everything that must survive a radiusd restart, or pass between radiusd
+ * and cetbyodctl, lives here.  The store is an opaque cb_store_t behind a
+ * table of operations (cb_store_ops_t, at the end of this header) so that a
+ * PostgreSQL backend, for several RADIUS servers sharing state, can be added
+ * beside the SQLite one without changing any caller.  SQLite is the default:
+ * one file (CB_STORE_FILE) in the state directory, mode 0600, WAL journal.
+ *
+ * Threads: every function may be called from any thread at any time; each
+ * cb_store_t serialises its own calls.  Several cb_store_t (the module's
+ * request threads, the enforcer, cetbyodctl in another process) may have
+ * the same database open at once.
+ *
+ * Failure contract, unless a function says otherwise: it returns 0 on
+ * success, 1 when there was nothing to act on (no such row, nothing
+ * changed), and -1 on error, in which case nothing was changed and the
+ * reason went to the store's log callback.  Output records are filled only
+ * on 0.  Lists are allocated by the store and owned by the caller, who
+ * frees them with the matching *_free function (NULL-safe; an empty list
+ * holds no allocation).
+ *
+ * Identities given to the store must already be normalised
+ * (cb_identity_normalise with the module's configuration): the store
+ * compares them byte for byte.  All times are UTC seconds (time_t), passed
+ * in by the caller so that tests control the clock.
+ *
+ * How the module uses it:
+ *   post-auth, on Access-Accept: cb_store_new_class_id, cb_store_decision_put,
+ *     and Class = "cetbyod:<class_id>" in the reply (cb_store_class_format);
+ *     for rule 4 of the policy: cb_store_is_revoked.
+ *   accounting: cb_store_class_parse on Class, then cb_store_session_start /
+ *     _update / _stop; Accounting-On/Off: cb_store_nas_reboot.
+ *   enforcer: cb_store_sessions_active (revoked, expired, onboarding people),
+ *     cb_store_disconnect_enqueue / _hold, cb_store_disconnect_due,
+ *     cb_store_disconnect_mark; every second cb_store_commands_take; now
+ *     and then cb_store_close_stale and cb_store_purge; status for
+ *     cetbyodctl with cb_store_status_put.
+ */
+#ifndef CETBYOD_STORE_H
+#define CETBYOD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sources/source.h"
+
+#define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
+#define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
+#define CB_STORE_SCHEMA_VERSION	2		/* PRAGMA user_version of a current database. */
+
+/* Bounds.  Text beyond them is refused (-1), never truncated. */
+#define CB_STORE_TEXT_MAX	253	/* Any RADIUS-borne string: identities, ids, NAS names. */
+#define CB_STORE_REASON_MAX	200	/* Revocation and disconnect reasons, in bytes. */
+#define CB_STORE_BY_MAX		64	/* Who did it: an admin's login name. */
+#define CB_STORE_CAUSE_MAX	64	/* A stop cause: "User-Request", "NAS-Reboot", "Stale". */
+#define CB_STORE_IP_MAX		45	/* Longest IPv6 text form. */
+#define CB_STORE_NAME_MAX	32	/* Status names, reason names, decision status. */
+#define CB_STORE_KEY_MAX	64	/* Status keys: [a-z0-9._-]. */
+#define CB_STORE_VALUE_MAX	1024	/* Status values. */
+#define CB_STORE_DETAIL_MAX	200	/* A disconnect attempt's detail ("no response from 10.0.0.2:3799"). */
+#define CB_STORE_MAC_MAX	17	/* A MAC as the store keeps it: AA-BB-CC-DD-EE-FF. */
+#define CB_STORE_DEFER_MS	10	/* defer_decisions: how long a decision waits for its batch, at most. */
+#define CB_STORE_DEFER_MAX	512	/* defer_decisions: decisions queued at most; beyond, the put commits. */
+
+#define CB_CLASS_ID_LEN		32		/* 128 random bits as lower-case hex. */
+#define CB_CLASS_PREFIX		"cetbyod:"	/* Class = CB_CLASS_PREFIX <class id>. */
+#define CB_CLASS_ATTR_LEN	(sizeof(CB_CLASS_PREFIX) - 1 + CB_CLASS_ID_LEN)
+
+/*
+ *	Status keys.  The module writes them (cb_store_status_put), cetbyodctl
+ *	reads them.  Times are decimal UTC seconds; "" means none.
+ */
+#define CB_STATUS_MODULE_STARTED	"module.started_at"	/* When radiusd instantiated the module. */
+#define CB_STATUS_MODULE_HEARTBEAT	"module.heartbeat"	/* Written every CB_HEARTBEAT_INTERVAL s while running. */
+#define CB_STATUS_MODULE_VERSION	"module.version"
+#define CB_STATUS_SOURCE		"sync.source"		/* "file", "forms", "sheets". */
+#define CB_STATUS_SYNC_ATTEMPT		"sync.last_attempt"
+#define CB_STATUS_SYNC_SUCCESS		"sync.last_success"
+#define CB_STATUS_SYNC_ERROR		"sync.last_error"	/* "" after a success. */
+#define CB_STATUS_SYNC_PEOPLE		"sync.people"		/* People with a record in the index in force. */
+#define CB_STATUS_SYNC_AGREED		"sync.agreed"		/* ... whose latest record is an agreement. */
+#define CB_STATUS_SYNC_HELD		"sync.held"		/* Why a sync is held (mass removal); "" when none. */
+#define CB_STATUS_SNAPSHOT_SYNCED	"snapshot.synced_at"	/* synced_at of the persisted snapshot. */
+#define CB_STATUS_ENFORCER_ERROR	"enforcer.last_error"
+#define CB_STATUS_PURGE_LAST		"purge.last"		/* When the module last ran the retention purge. */
+#define CB_STATUS_PURGE_DAYS		"purge.retention_days"	/* audit { retention_days }; "0": never. */
+#define CB_STATUS_AUDIT_FAILING		"audit.failing"		/* "yes"/"no": the trail cannot be written now. */
+#define CB_STATUS_AUDIT_ERROR		"audit.last_error"	/* The last write error ("" when none). */
+#define CB_STATUS_AUDIT_QUEUED		"audit.queued"		/* Records waiting in memory. */
+#define CB_STATUS_AUDIT_DROPPED		"audit.dropped"		/* Dropped (fail_open, queue full) since start. */
+#define CB_STATUS_AUDIT_REFUSED		"audit.refused"		/* Admissions refused (fail_closed) since start. */
+#define CB_STATUS_PEOPLE_LISTED		"people.listed_at"	/* When the module last listed the people. */
+#define CB_STATUS_PEOPLE_COUNT		"people.count"
+#define CB_STATUS_PEOPLE_ERROR		"people.last_error"	/* Why the last listing failed; "" after a success. */
+#define CB_STATUS_REMINDERS_MODE	"reminders.mode"	/* "off", "dry_run", "on". */
+#define CB_STATUS_REMINDERS_ERROR	"reminders.last_error"	/* Why the last send failed; "" after a success. */
+#define CB_STATUS_IDENTITY_STRIP_REALM	"identity.strip_realm"	/* "yes"/"no": how the module normalises, */
+#define CB_STATUS_IDENTITY_STRIP_DOMAIN	"identity.strip_domain"	/* so that cetbyodctl normalises the same way. */
+#define CB_STATUS_IDENTITY_MAX_LENGTH	"identity.max_length"
+
+#define CB_HEARTBEAT_INTERVAL		5	/* cetbyodctl calls radiusd down after 3 missed heartbeats. */
+
+typedef struct cb_store cb_store_t;
+
+typedef struct {
+	char const	*path;			/* The database file. */
+	bool		create;			/* Create it (and its schema) when missing. */
+	unsigned int	busy_timeout_ms;	/* How long a call waits for another writer; 0: 5000. */
+	bool		fast_sync;		/* synchronous = NORMAL: no fsync per commit (crash-safe in WAL,
+						 * the last commits may be lost on power loss).  The module's request
+						 * path uses it; cetbyodctl does not. */
+	bool		defer_decisions;	/* cb_store_decision_put only queues the decision; a thread of
+						 * the store commits the queue in batches every CB_STORE_DEFER_MS,
+						 * and every other call on this handle commits it first, so this
+						 * handle always sees its own decisions.  Other handles see them
+						 * within CB_STORE_DEFER_MS; a crash loses at most that much.  The
+						 * module's request path uses it (an Access-Accept must not wait for
+						 * a commit). */
+	cb_log_fn_t	log;			/* Where errors go; NULL: nowhere. */
+	void		*log_ctx;
+} cb_store_conf_t;
+
+/**
+ * cb_store_open - open (and when conf->create, create) the SQLite store at
+ * conf->path, and bring its schema to CB_STORE_SCHEMA_VERSION.  A new file
+ * is mode 0600; when root creates it, it is given to the owner of its
+ * directory, so that radiusd (which runs as that owner) can write it.
+ * Returns NULL with err set when the file is missing (and !create), is not
+ * a cetbyod database, is corrupt, or was written by a newer schema; the
+ * file is then left exactly as it was.
+ */
+cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen);
+
+/** cb_store_close - close the store and free it (NULL is fine). */
+void cb_store_close(cb_store_t *store);
+
+/**
+ * cb_store_path - the database path in state_dir ("<dir>/cetbyod.db").
+ * Returns false when buf is too short.
+ */
+bool cb_store_path(char const *state_dir, char *buf, size_t len);
+
+/**
+ * cb_store_text_valid - whether s is usable as store text: 1..max bytes of
+ * valid UTF-8 without control characters (C0, DEL, C1).  cetbyodctl
+ * applies it to reasons and names before they reach the store.
+ */
+bool cb_store_text_valid(char const *s, size_t max);
+
+/*
+ *	Class values and decisions
+ */
+
+/**
+ * cb_store_new_class_id - 128 bits from OpenSSL's RAND_bytes as 32
+ * lower-case hex digits, NUL-terminated, in out.  Returns 0, or -1 (out is
+ * "") when the random generator fails.
+ */
+int cb_store_new_class_id(char out[CB_CLASS_ID_LEN + 1]);
+
+/**
+ * cb_store_class_format - "cetbyod:<class_id>" into buf.  Returns false
+ * when class_id is not a class id or buf is shorter than
+ * CB_CLASS_ATTR_LEN + 1.
+ */
+bool cb_store_class_format(char const *class_id, char *buf, size_t len);
+
+/**
+ * cb_store_class_parse - the class id in a Class attribute value (value[0..len),
+ * arbitrary octets as the NAS echoed them), lower-cased into out.  Returns
+ * false (out "") when it is not "cetbyod:" and 32 hex digits: a Class set by
+ * someone else.
+ */
+bool cb_store_class_parse(char const *value, size_t len, char out[CB_CLASS_ID_LEN + 1]);
+
+typedef struct {
+	char		class_id[CB_CLASS_ID_LEN + 1];
+	char		identity[CB_STORE_TEXT_MAX + 1];	/* Inner identity, normalised. */
+	char		outer_identity[CB_STORE_TEXT_MAX + 1];	/* "" when the same or unknown. */
+	char		status[CB_STORE_NAME_MAX + 1];		/* cb_status_name(). */
+	char		reason[CB_STORE_NAME_MAX + 1];		/* cb_reason_name(). */
+	time_t		decided_at;
+	time_t		valid_until;				/* 0: no planned end. */
+	time_t		ack_time;				/* 0: none. */
+	char		policy_version[CB_STORE_TEXT_MAX + 1];
+	char		nas[CB_STORE_TEXT_MAX + 1];		/* NAS-IP-Address, else NAS-Identifier. */
+	char		calling_station[CB_STORE_TEXT_MAX + 1];
+	char		ack_email[CB_STORE_TEXT_MAX + 1];	/* Address the acknowledgement was looked up under; "" none. */
+} cb_store_decision_t;
+
+/**
+ * cb_store_decision_put - record a decision that an Access-Accept will carry
+ * as Class.  status must be a cb_status_name() and reason a
+ * cb_reason_name().  Returns 0, or -1 (also when the class id exists).
+ * With defer_decisions the decision is queued (0 once it is valid and
+ * queued), and committed with its batch; a batch that cannot be committed
+ * is logged.
+ */
+int cb_store_decision_put(cb_store_t *store, cb_store_decision_t const *d);
+
+/** cb_store_decision_get - the decision with that class id: 0 (filled), 1 none, -1 error. */
+int cb_store_decision_get(cb_store_t *store, char const *class_id, cb_store_decision_t *out);
+
+/*
+ *	Sessions, from accounting
+ */
+
+/** What one Accounting-Request says.  NULL or "" for what it does not carry. */
+typedef struct {
+	char const	*nas;			/* Required: NAS-IP-Address as text, else NAS-Identifier. */
+	char const	*acct_session_id;	/* Required. */
+	char const	*class_id;		/* From Class (cb_store_class_parse). */
+	char const	*identity;		/* Inner identity; NULL: taken from the decision of class_id. */
+	char const	*outer_identity;	/* User-Name as sent. */
+	char const	*calling_station;	/* Calling-Station-Id (the device's MAC). */
+	char const	*called_station;	/* Called-Station-Id; "AP-MAC:SSID" is split into ap and ssid. */
+	char const	*framed_ip;		/* Framed-IP-Address or Framed-IPv6-Address, as text. */
+	char const	*nas_ip;		/* NAS-IP-Address or NAS-IPv6-Address, as text. */
+	char const	*nas_identifier;
+	char const	*stop_cause;		/* Stop: Acct-Terminate-Cause by name. */
+	bool		has_octets;		/* The two counters below are present. */
+	uint64_t	in_octets;		/* cb_store_octets(Acct-Input-Octets, Acct-Input-Gigawords). */
+	uint64_t	out_octets;
+	time_t		started;		/* When the session began; 0: at event_time. */
+	time_t		event_time;		/* Event-Timestamp, else now - Acct-Delay-Time. */
+} cb_store_acct_t;
+
+typedef struct {
+	int64_t		id;
+	char		nas[CB_STORE_TEXT_MAX + 1];		/* With acct_session_id: the session's key. */
+	char		acct_session_id[CB_STORE_TEXT_MAX + 1];
+	char		class_id[CB_CLASS_ID_LEN + 1];		/* "" when accounting carried none of ours. */
+	char		identity[CB_STORE_TEXT_MAX + 1];	/* "" when unknown. */
+	char		outer_identity[CB_STORE_TEXT_MAX + 1];
+	char		calling_station[CB_STORE_TEXT_MAX + 1];
+	char		called_station[CB_STORE_TEXT_MAX + 1];
+	char		ap[CB_STORE_TEXT_MAX + 1];		/* AA-BB-CC-DD-EE-FF, from called_station; "" when not that form. */
+	char		ssid[CB_STORE_TEXT_MAX + 1];
+	char		framed_ip[CB_STORE_IP_MAX + 1];
+	char		nas_ip[CB_STORE_IP_MAX + 1];
+	char		nas_identifier[CB_STORE_TEXT_MAX + 1];
+	char		status[CB_STORE_NAME_MAX + 1];		/* Status at admission, from the decision; "" unknown. */
+	time_t		valid_until;				/* The decision's; 0: none or unknown. */
+	time_t		started;
+	time_t		last_seen;
+	time_t		stopped;				/* 0 while active. */
+	char		stop_cause[CB_STORE_CAUSE_MAX + 1];
+	uint64_t	in_octets;
+	uint64_t	out_octets;
+} cb_store_session_t;
+
+typedef struct {
+	cb_store_session_t	*items;
+	size_t			count;
+} cb_store_sessions_t;
+
+/** cb_store_octets - a 64-bit counter from Acct-*-Octets and Acct-*-Gigawords. */
+static inline uint64_t cb_store_octets(uint32_t octets, uint32_t gigawords)
+{
+	return ((uint64_t) gigawords << 32) | octets;
+}
+
+/**
+ * cb_store_split_called_station - split "AP-MAC:SSID" (RFC 3580 3.20; the
+ * MAC as 12 hex digits with '-', ':' or '.' separators or none) into ap
+ * (AA-BB-CC-DD-EE-FF) and ssid.  A bare MAC gives ap and ssid "".  Returns
+ * false (both "") when called does not start with a MAC; ap and ssid must
+ * hold CB_STORE_TEXT_MAX + 1 bytes.
+ */
+bool cb_store_split_called_station(char const *called, char *ap, char *ssid);
+
+/**
+ * cb_store_session_start - Accounting-Request Start.  Opens the session; a
+ * repeated Start for a session still open refreshes it.  When a->identity
+ * is NULL or "", the identity (and the status at admission) come from the
+ * decision of a->class_id.  Returns 0, or -1.
+ */
+int cb_store_session_start(cb_store_t *store, cb_store_acct_t const *a);
+
+/**
+ * cb_store_session_update - Interim-Update: last_seen, counters and any
+ * attribute the Start lacked.  Returns 0; 1 when no such session was open
+ * and it was opened now (a lost Start, or one closed as stale); -1.
+ */
+int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a);
+
+/**
+ * cb_store_session_stop - Stop: closes the open session with its cause and
+ * final counters.  Returns 0; 1 when none was open (a repeated Stop changes
+ * nothing; a Stop for an unknown session is recorded as a closed one); -1.
+ */
+int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a);
+
+/**
+ * cb_store_session_get - the latest session with that key, open or not:
+ * 0 (filled), 1 none, -1.
+ */
+int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_session_id,
+			 cb_store_session_t *out);
+
+/**
+ * cb_store_nas_reboot - Accounting-On/Off from nas: every open session of
+ * that NAS is closed at now with cause (NULL: "NAS-Reboot").  *closed (may
+ * be NULL) gets the number closed, list (may be NULL) the sessions closed,
+ * as they are now (for the audit trail; valid_until is not filled).
+ * Returns 0, 1 when none was open, -1.
+ */
+int cb_store_nas_reboot(cb_store_t *store, char const *nas, char const *cause, time_t now, size_t *closed,
+			cb_store_sessions_t *list);
+
+/**
+ * cb_store_close_stale - close every open session with no accounting since
+ * now - max_age, as stopped at its last_seen (the last moment it was known
+ * to be alive) with cause "Stale".  closed and list as for
+ * cb_store_nas_reboot.  Returns 0, 1 when none, -1.
+ */
+int cb_store_close_stale(cb_store_t *store, unsigned int max_age, time_t now, size_t *closed,
+			 cb_store_sessions_t *list);
+
+/** Which open sessions cb_store_sessions_active lists; zeroed: all of them. */
+typedef struct {
+	char const	*identity;	/* Only this person's. */
+	char const	*status;	/* Only those admitted with this status ("onboard"). */
+	time_t		expired_by;	/* Only those whose decision's valid_until is in (0, expired_by]. */
+	bool		revoked;	/* Only people with a revocation in force. */
+	size_t		limit;		/* At most this many; 0: no limit. */
+} cb_store_filter_t;
+
+/**
+ * cb_store_sessions_active - open sessions, oldest first.  filter may be
+ * NULL.  Returns 0 (out filled, perhaps empty), or -1 (out empty).
+ */
+int cb_store_sessions_active(cb_store_t *store, cb_store_filter_t const *filter, cb_store_sessions_t *out);
+
+/** cb_store_active_for_user - cb_store_sessions_active for one identity. */
+int cb_store_active_for_user(cb_store_t *store, char const *identity, cb_store_sessions_t *out);
+
+void cb_store_sessions_free(cb_store_sessions_t *list);
+
+/*
+ *	Revocations by IT
+ */
+typedef struct {
+	int64_t		id;
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		reason[CB_STORE_REASON_MAX + 1];
+	char		by[CB_STORE_BY_MAX + 1];
+	time_t		revoked_at;
+	char		reinstated_by[CB_STORE_BY_MAX + 1];	/* "" while in force. */
+	time_t		reinstated_at;				/* 0 while in force. */
+} cb_store_revocation_t;
+
+typedef struct {
+	cb_store_revocation_t	*items;
+	size_t			count;
+} cb_store_revocations_t;
+
+/**
+ * cb_store_revoke - revoke identity's BYOD access.  reason and by must pass
+ * cb_store_text_valid (CB_STORE_REASON_MAX, CB_STORE_BY_MAX).  In the same
+ * transaction it queues CB_CMD_ENFORCE with the identity, so that a running
+ * module disconnects that person within a second (and one that is down
+ * does so when it starts).  Returns 0 for a new revocation, 1 when one was
+ * already in force (its reason, by and time are replaced), -1.
+ */
+int cb_store_revoke(cb_store_t *store, char const *identity, char const *reason, char const *by, time_t now);
+
+/** cb_store_reinstate - end the revocation in force (kept as history): 0, 1 none in force, -1. */
+int cb_store_reinstate(cb_store_t *store, char const *identity, char const *by, time_t now);
+
+/**
+ * cb_store_is_revoked - 1 when a revocation of identity is in force (out,
+ * which may be NULL, is filled), 0 when not, -1 on error.
+ */
+int cb_store_is_revoked(cb_store_t *store, char const *identity, cb_store_revocation_t *out);
+
+/** cb_store_revocations - revocations in force (history: also ended ones), newest first. */
+int cb_store_revocations(cb_store_t *store, bool history, cb_store_revocations_t *out);
+
+void cb_store_revocations_free(cb_store_revocations_t *list);
+
+/*
+ *	The exceptions register (cetbyodctl exception add/list/end)
+ */
+typedef struct {
+	int64_t		id;
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[CB_STORE_MAC_MAX + 1];		/* "" for any device. */
+	char		reason[CB_STORE_REASON_MAX + 1];
+	char		approved_by[CB_STORE_BY_MAX + 1];
+	char		granted_by[CB_STORE_BY_MAX + 1];
+	time_t		granted_at;
+	time_t		until;					/* Exclusive end. */
+	char		ended_by[CB_STORE_BY_MAX + 1];		/* "" unless IT ended it. */
+	time_t		ended_at;				/* 0 unless IT ended it. */
+} cb_store_exception_t;
+
+typedef struct {
+	cb_store_exception_t	*items;
+	size_t			count;
+} cb_store_exceptions_t;
+
+/** cb_store_exception_in_force - not ended by IT and not lapsed at now. */
+bool cb_store_exception_in_force(cb_store_exception_t const *x, time_t now);
+
+/**
+ * cb_store_exception_add - grant identity an exception until (exclusive,
+ * after now), on the device mac (cb_store_mac_normalise form) or, with
+ * NULL/"", any device.  reason must pass cb_store_text_valid with
+ * CB_STORE_REASON_MAX, approved_by and by with CB_STORE_BY_MAX.  An
+ * exception already open for the same person and device is replaced (its
+ * reason, approval, end and grant time).  Returns 0 for a new one, 1 for a
+ * replaced one, -1.  *id (may be NULL) gets its id.
+ */
+int cb_store_exception_add(cb_store_t *store, char const *identity, char const *mac, char const *reason,
+			   char const *approved_by, char const *by, time_t until, time_t now, int64_t *id);
+
+/**
+ * cb_store_exception_end - end identity's open exceptions (on mac only,
+ * when mac is not NULL/""), kept as history.  *ended (may be NULL): how
+ * many.  0, 1 when none was open, -1.
+ */
+int cb_store_exception_end(cb_store_t *store, char const *identity, char const *mac, char const *by, time_t now,
+			   size_t *ended);
+
+/**
+ * cb_store_exceptions - the register, newest grant first: every exception
+ * not ended by IT (lapsed ones too: callers tell with
+ * cb_store_exception_in_force), or with history also the ended ones.
+ */
+int cb_store_exceptions(cb_store_t *store, bool history, cb_store_exceptions_t *out);
+
+void cb_store_exceptions_free(cb_store_exceptions_t *list);
+
+/** cb_store_mac_normalise - a MAC in any usual spelling as AA-BB-CC-DD-EE-FF; false if it is not one. */
+bool cb_store_mac_normalise(char const *in, char out[CB_STORE_MAC_MAX + 1]);
+
+/*
+ *	People (reports and reminders).  The module rebuilds the list; a
+ *	person row says what the directory and the acknowledgements said at
+ *	refreshed_at.
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		email[CB_STORE_TEXT_MAX + 1];		/* "" when unknown. */
+	char		role[CB_STORE_NAME_MAX + 1];		/* "staff", "pupil", "other", "" unknown. */
+	bool		disabled;
+	char		exception_reason[CB_STORE_REASON_MAX + 1];	/* A directory-held exception. */
+	char		exception_approved_by[CB_STORE_BY_MAX + 1];
+	time_t		exception_until;
+	time_t		ack_time;				/* 0: no acknowledgement on record. */
+	time_t		ack_expiry;				/* 0: never lapses, or none. */
+	bool		ack_revoked;
+	char		policy_version[CB_STORE_NAME_MAX + 1];
+	char		status[CB_STORE_NAME_MAX + 1];		/* cb_status_name() now. */
+	char		reason[CB_STORE_NAME_MAX + 1];		/* cb_reason_name() now. */
+	time_t		refreshed_at;
+} cb_store_person_t;
+
+typedef struct {
+	cb_store_person_t	*items;
+	size_t			count;
+} cb_store_people_t;
+
+/** Gives the next row to write into *row; false when there are no more. */
+typedef bool (*cb_store_person_next_fn)(void *ctx, cb_store_person_t *row);
+
+/**
+ * cb_store_people_update - in one transaction: with replace, empty the
+ * table first; delete the rows of the n_removed identities in removed;
+ * then write (insert or replace) each row next gives, one at a time, so
+ * that a long list never has to be in memory.  A row that does not pass
+ * the text checks refuses the whole update (-1, nothing changed).  0 or -1.
+ */
+int cb_store_people_update(cb_store_t *store, bool replace, char const *const *removed, size_t n_removed,
+			   cb_store_person_next_fn next, void *ctx);
+
+/** cb_store_people - the people table, by identity. */
+int cb_store_people(cb_store_t *store, cb_store_people_t *out);
+
+void cb_store_people_free(cb_store_people_t *list);
+
+/*
+ *	Devices seen per person (from the sessions table).
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		device[CB_STORE_TEXT_MAX + 1];	/* Calling-Station-Id, ':' as '-', upper case. */
+	size_t		sessions;
+	size_t		active;				/* Open now. */
+	time_t		first_seen;
+	time_t		last_seen;
+} cb_store_device_t;
+
+typedef struct {
+	cb_store_device_t	*items;
+	size_t			count;
+} cb_store_devices_t;
+
+/**
+ * cb_store_devices - each (person, device) with sessions seen at or after
+ * since, by person then most recently seen; identity NULL/"" for everyone.
+ */
+int cb_store_devices(cb_store_t *store, char const *identity, time_t since, cb_store_devices_t *out);
+
+void cb_store_devices_free(cb_store_devices_t *list);
+
+/*
+ *	Reminders sent (each at most once per address, expiry and window).
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		email[CB_STORE_TEXT_MAX + 1];
+	time_t		ack_expiry;
+	unsigned int	window_days;
+	time_t		sent_at;
+	char		result[CB_STORE_NAME_MAX + 1];		/* "sent", "failed". */
+	char		detail[CB_STORE_DETAIL_MAX + 1];
+} cb_store_reminder_t;
+
+typedef struct {
+	cb_store_reminder_t	*items;
+	size_t			count;
+} cb_store_reminders_t;
+
+/**
+ * cb_store_reminder_put - record a reminder (result "sent" or "failed").
+ * Returns 0, 1 when one for the same address, expiry and window is
+ * already recorded (nothing changed), -1.
+ */
+int cb_store_reminder_put(cb_store_t *store, cb_store_reminder_t const *r);
+
+/** cb_store_reminder_sent - 1 when a reminder for (email, ack_expiry, window_days) is recorded, 0 not, -1. */
+int cb_store_reminder_sent(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days);
+
+/** cb_store_reminders - reminders recorded since since, newest first. */
+int cb_store_reminders(cb_store_t *store, time_t since, cb_store_reminders_t *out);
+
+void cb_store_reminders_free(cb_store_reminders_t *list);
+
+/*
+ *	Disconnect queue (RFC 5176): what the enforcer must send, retries
+ *	and held bursts included.
+ */
+typedef enum {
+	CB_DISC_DISCONNECT = 0,		/* Disconnect-Request. */
+	CB_DISC_COA			/* CoA-Request. */
+} cb_disc_kind_t;
+
+typedef enum {
+	CB_DISC_PENDING = 0,		/* To send at next_attempt. */
+	CB_DISC_HELD,			/* Part of a burst held for an admin (cetbyodctl confirm). */
+	CB_DISC_DONE,			/* ACKed. */
+	CB_DISC_FAILED,			/* Given up. */
+	CB_DISC_CANCELLED		/* A held entry the admin discarded. */
+} cb_disc_state_t;
+
+typedef enum {
+	CB_DISC_NONE = 0,		/* Not attempted yet. */
+	CB_DISC_ACKED,
+	CB_DISC_NAK,			/* With an Error-Cause. */
+	CB_DISC_TIMEOUT
+} cb_disc_result_t;
+
+typedef struct {
+	int64_t		id;
+	char		nas[CB_STORE_TEXT_MAX + 1];
+	char		acct_session_id[CB_STORE_TEXT_MAX + 1];
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		reason[CB_STORE_REASON_MAX + 1];
+	cb_disc_kind_t	kind;
+	cb_disc_state_t	state;
+	unsigned int	attempts;
+	time_t		created_at;
+	time_t		next_attempt;
+	time_t		last_attempt;		/* 0: never. */
+	cb_disc_result_t last_result;
+	unsigned int	error_cause;		/* RFC 5176 Error-Cause of the last NAK; 0: none. */
+	char		detail[CB_STORE_DETAIL_MAX + 1];
+} cb_store_disconnect_t;
+
+typedef struct {
+	cb_store_disconnect_t	*items;
+	size_t			count;
+} cb_store_disconnects_t;
+
+char const *cb_disc_kind_name(cb_disc_kind_t kind);		/* "disconnect", "coa". */
+char const *cb_disc_state_name(cb_disc_state_t state);		/* "pending", "held", ... */
+char const *cb_disc_result_name(cb_disc_result_t result);	/* "", "acked", "nak", "timeout". */
+
+/**
+ * cb_store_disconnect_enqueue - queue a request for the session (nas,
+ * acct_session_id), due at now; held: straight into the held state.
+ * *id (may be NULL) gets its id.  Returns 0; 1 when one of that kind is
+ * already pending or held for that session (*id is that one; nothing
+ * changes); -1.
+ */
+int cb_store_disconnect_enqueue(cb_store_t *store, char const *nas, char const *acct_session_id,
+				char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
+				time_t now, int64_t *id);
+
+/** cb_store_disconnect_due - pending requests with next_attempt <= now, oldest first, at most limit (0: all). */
+int cb_store_disconnect_due(cb_store_t *store, time_t now, size_t limit, cb_store_disconnects_t *out);
+
+/**
+ * cb_store_disconnect_mark - record an attempt's outcome.  ACKED: done.
+ * NAK or TIMEOUT: pending again at next_attempt, or failed when
+ * next_attempt is 0.  error_cause is the NAK's Error-Cause (0 otherwise);
+ * detail may be NULL.  Returns 0, 1 when id is not pending, -1.
+ */
+int cb_store_disconnect_mark(cb_store_t *store, int64_t id, cb_disc_result_t result, unsigned int error_cause,
+			     char const *detail, time_t next_attempt, time_t now);
+
+/** cb_store_disconnect_hold - move these pending requests to held.  *held (may be NULL): how many moved.  0, 1 none, -1. */
+int cb_store_disconnect_hold(cb_store_t *store, int64_t const *ids, size_t n, size_t *held);
+
+/** cb_store_disconnect_confirm_held - every held request becomes pending, due at now: 0, 1 none held, -1. */
+int cb_store_disconnect_confirm_held(cb_store_t *store, time_t now, size_t *released);
+
+/** cb_store_disconnect_discard_held - every held request is cancelled: 0, 1 none held, -1. */
+int cb_store_disconnect_discard_held(cb_store_t *store, time_t now, size_t *discarded);
+
+/**
+ * cb_store_disconnects - requests in one state, oldest first (failed and
+ * done: newest first), at most limit (0: all).  cb_store_list_held is this
+ * with CB_DISC_HELD.
+ */
+int cb_store_disconnects(cb_store_t *store, cb_disc_state_t state, size_t limit, cb_store_disconnects_t *out);
+int cb_store_list_held(cb_store_t *store, cb_store_disconnects_t *out);
+
+void cb_store_disconnects_free(cb_store_disconnects_t *list);
+
+/*
+ *	Commands from cetbyodctl to the running module
+ */
+typedef enum {
+	CB_CMD_SYNC = 0,		/* Sync the acknowledgement source now. */
+	CB_CMD_SYNC_FULL,		/* ... with a complete re-read. */
+	CB_CMD_CONFIRM,			/* Held disconnects were released: send them now. */
+	CB_CMD_ACCEPT_MASS_REMOVAL,	/* Apply the sync held by the mass-removal guard. */
+	CB_CMD_ENFORCE,			/* Revocations changed (arg: the identity): disconnect now. */
+	CB_CMD_MAX
+} cb_cmd_t;
+
+typedef struct {
+	int64_t		id;
+	cb_cmd_t	cmd;
+	char		arg[CB_STORE_TEXT_MAX + 1];	/* "" when none. */
+	char		by[CB_STORE_BY_MAX + 1];
+	time_t		created_at;
+} cb_store_command_t;
+
+typedef struct {
+	cb_store_command_t	*items;
+	size_t			count;
+} cb_store_commands_t;
+
+char const *cb_cmd_name(cb_cmd_t cmd);		/* "sync", "sync-full", "confirm", "accept-mass-removal", "enforce". */
+int cb_cmd_from_name(char const *name);		/* -1 when unknown. */
+
+/** cb_store_command_enqueue - queue a command (arg, by may be NULL).  0 or -1. */
+int cb_store_command_enqueue(cb_store_t *store, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
+
+/**
+ * cb_store_commands_take - every queued command, oldest first, removed from
+ * the queue in the same transaction (each is taken by one caller only).
+ * 0 (out filled, perhaps empty), -1 (out empty, queue unchanged).
+ */
+int cb_store_commands_take(cb_store_t *store, cb_store_commands_t *out);
+
+void cb_store_commands_free(cb_store_commands_t *list);
+
+/*
+ *	Status
+ */
+typedef struct {
+	char		key[CB_STORE_KEY_MAX + 1];
+	char		value[CB_STORE_VALUE_MAX + 1];
+	time_t		updated_at;
+} cb_store_status_t;
+
+typedef struct {
+	cb_store_status_t	*items;
+	size_t			count;
+} cb_store_statuses_t;
+
+/** cb_store_status_put - set key ([a-z0-9._-], 1..64) to value (no NUL, <= 1024 bytes).  0 or -1. */
+int cb_store_status_put(cb_store_t *store, char const *key, char const *value, time_t now);
+
+/** cb_store_status_get - value of key into buf (<= CB_STORE_VALUE_MAX + 1 needed): 0, 1 unset, -1. */
+int cb_store_status_get(cb_store_t *store, char const *key, char *buf, size_t len, time_t *updated_at);
+
+/** cb_store_status_time - a status value holding decimal UTC seconds; 0 when unset or not a time. */
+time_t cb_store_status_time(cb_store_t *store, char const *key);
+
+/** cb_store_status_put_time - set key to t as decimal UTC seconds.  0 or -1. */
+int cb_store_status_put_time(cb_store_t *store, char const *key, time_t t, time_t now);
+
+/** cb_store_statuses - every key, sorted.  0 or -1. */
+int cb_store_statuses(cb_store_t *store, cb_store_statuses_t *out);
+
+void cb_store_statuses_free(cb_store_statuses_t *list);
+
+/*
+ *	Counts and housekeeping
+ */
+typedef struct {
+	size_t	decisions;
+	size_t	sessions;		/* Open and closed. */
+	size_t	sessions_active;
+	size_t	people_active;		/* Distinct identities with an open session. */
+	size_t	revocations;		/* In force. */
+	size_t	disc_pending;
+	size_t	disc_held;
+	size_t	disc_failed;
+	size_t	commands;		/* Queued, not yet taken. */
+} cb_store_counts_t;
+
+int cb_store_counts(cb_store_t *store, cb_store_counts_t *out);
+
+/**
+ * cb_store_purge - delete what is older than before: closed sessions
+ * (stopped before it), decisions no open session refers to, finished
+ * disconnects, ended revocations, exceptions ended or lapsed before it and
+ * reminders sent before it.  *removed (may be NULL): rows
+ * deleted.  0, 1 nothing to delete, -1.
+ */
+int cb_store_purge(cb_store_t *store, time_t before, size_t *removed);
+
+/** cb_store_schema - the SQL that creates a current SQLite store (schema/sql/cetbyod.sql). */
+char const *cb_store_schema(void);
+
+/*
+ *	Backends.  A backend fills a cb_store_ops_t; the public functions above
+ *	check their arguments, take the store's mutex and then call it with the
+ *	backend's handle, so a backend only ever sees valid input, one call at
+ *	a time.  Each operation has the contract of the public function of the
+ *	same name, except: close_stale gets the cut-off instant (now - max_age);
+ *	disconnect_release is confirm_held (confirm) or discard_held (!confirm);
+ *	status_get fills a record.  Output pointers are never NULL.
+ */
+typedef struct cb_store_backend cb_store_backend_t;
+
+typedef struct {
+	char const *name;
+	void (*close)(cb_store_backend_t *be);
+	int (*decisions_put)(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n);	/* One transaction. */
+	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
+	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	int (*session_get)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
+			   cb_store_session_t *out);
+	int (*nas_reboot)(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
+			  cb_store_sessions_t *out);
+	int (*close_stale)(cb_store_backend_t *be, time_t before, time_t now, size_t *closed,
+			   cb_store_sessions_t *out);
+	int (*sessions_active)(cb_store_backend_t *be, cb_store_filter_t const *filter, cb_store_sessions_t *out);
+	int (*revoke)(cb_store_backend_t *be, char const *identity, char const *reason, char const *by, time_t now);
+	int (*reinstate)(cb_store_backend_t *be, char const *identity, char const *by, time_t now);
+	int (*is_revoked)(cb_store_backend_t *be, char const *identity, cb_store_revocation_t *out);
+	int (*revocations)(cb_store_backend_t *be, bool history, cb_store_revocations_t *out);
+	int (*disconnect_enqueue)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
+				  char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
+				  time_t now, int64_t *id);
+	int (*disconnect_due)(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
+	int (*disconnect_mark)(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
+			       char const *detail, time_t next_attempt, time_t now);
+	int (*disconnect_hold)(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);
+	int (*disconnect_release)(cb_store_backend_t *be, bool confirm, time_t now, size_t *count);
+	int (*disconnects)(cb_store_backend_t *be, cb_disc_state_t state, size_t limit, cb_store_disconnects_t *out);
+	int (*command_enqueue)(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
+	int (*commands_take)(cb_store_backend_t *be, cb_store_commands_t *out);
+	int (*status_put)(cb_store_backend_t *be, char const *key, char const *value, time_t now);
+	int (*status_get)(cb_store_backend_t *be, char const *key, cb_store_status_t *out);
+	int (*statuses)(cb_store_backend_t *be, cb_store_statuses_t *out);
+	int (*counts)(cb_store_backend_t *be, cb_store_counts_t *out);
+	int (*purge)(cb_store_backend_t *be, time_t before, size_t *removed);
+	int (*exception_add)(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
+			     char const *approved_by, char const *by, time_t until, time_t now, int64_t *id);
+	int (*exception_end)(cb_store_backend_t *be, char const *identity, char const *mac, char const *by,
+			     time_t now, size_t *ended);
+	int (*exceptions)(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out);
+	int (*people_update)(cb_store_backend_t *be, bool replace, char const *const *removed, size_t n_removed,
+			     cb_store_person_next_fn next, void *ctx);
+	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
+	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
+	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
+	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
+} cb_store_ops_t;
+
+/**
+ * cb_store_wrap - a cb_store_t around a backend that is already open; the
+ * store owns it from now on (ops->close frees it).  log receives the
+ * front's complaints about arguments.  NULL on allocation failure, after
+ * closing the backend.
+ */
+cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_log_fn_t log, void *log_ctx);
+
+#endif
