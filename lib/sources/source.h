@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "base/log.h"
 #include "core/ack.h"
 
 typedef enum {
@@ -24,16 +25,6 @@ typedef enum {
 	CB_FETCH_ERROR		/* Failure an admin must fix (permissions, configuration). */
 } cb_fetch_result_t;
 
-typedef enum {
-	CB_LOG_DEBUG = 0,
-	CB_LOG_INFO,
-	CB_LOG_WARN,
-	CB_LOG_ERROR
-} cb_log_level_t;
-
-/** A log sink: the module routes it to radiusd's log, cetbyodctl to stderr. */
-typedef void (*cb_log_fn_t)(void *uctx, cb_log_level_t level, char const *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 typedef struct cb_source cb_source_t;
 struct cb_source {
