@@ -20,16 +20,30 @@ CB_TMP=$(mktemp -d /tmp/cetbyod-test.XXXXXX)
 cb_pass() { CB_PASSED=$((CB_PASSED + 1)); echo "ok - $*"; }
 cb_fail() { CB_FAILED=$((CB_FAILED + 1)); echo "not ok - $*"; }
 
+# cb_own_child PID - true when PID is still a process this shell started
+# (its parent is this shell).  A PID recorded earlier may have ended and,
+# since the system reuses PIDs, may now belong to a stranger: never signal
+# it then.
+cb_own_child() {
+	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]
+}
+
+# cb_forget_pid PID - take PID out of the list cb_cleanup stops.
+cb_forget_pid() {
+	CB_PIDS=$(printf '%s\n' $CB_PIDS | grep -vx -- "$1" | tr '\n' ' ')
+}
+
 cb_cleanup() {
+	cb_stop_radiusd
 	for pid in $CB_PIDS; do
-		kill "$pid" 2>/dev/null
+		cb_own_child "$pid" && kill "$pid" 2>/dev/null
 	done
 	for pid in $CB_PIDS; do
 		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
+			cb_own_child "$pid" || break
 			sleep 0.1
 		done
-		kill -9 "$pid" 2>/dev/null
+		cb_own_child "$pid" && kill -9 "$pid" 2>/dev/null
 	done
 	if [ "$CB_FAILED" -gt 0 ] && [ -f "$CB_TMP/radiusd.out" ]; then
 		echo "---- radiusd output (last 300 lines) ----"
@@ -55,11 +69,26 @@ cb_start_smtp_sink() {
 	CB_SMTP_PORT=$(cat "$CB_TMP/sink.port")
 }
 
-# cb_finish - print the totals and exit non-zero when anything failed.
+# cb_finish - stop radiusd (a crash or a sanitizer report is a failure),
+# print the totals and exit non-zero when anything failed.
 cb_finish() {
+	cb_stop_radiusd
+	cb_check_sanitizers "$CB_TMP/radiusd.out" radiusd
 	echo "$CB_PASSED passed, $CB_FAILED failed"
 	[ "$CB_FAILED" -eq 0 ]
 	exit $?
+}
+
+# cb_check_sanitizers FILE WHAT - a failure when FILE (a server's output)
+# holds an AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer
+# report.
+cb_check_sanitizers() {
+	[ -f "$1" ] || return 0
+	if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$1"; then
+		cb_fail "$2 left a sanitizer report"
+		grep -E -A 20 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$1" | head -n 60 | sed 's/^/    # /'
+		return 1
+	fi
 }
 
 # cb_free_udp_port - a UDP port on 127.0.0.1 that nothing is bound to now.
@@ -154,15 +183,26 @@ cb_start_radiusd() {
 	touch "$CB_TMP/radiusd.out"
 	from=$(( $(wc -l < "$CB_TMP/radiusd.out") + 1 ))
 	env $(cb_radiusd_env) "$RADIUSD" -X -d "$CB_TMP/raddb" >> "$CB_TMP/radiusd.out" 2>&1 &
-	CB_RADIUSD_PID=$!
+	cb_radiusd_wait_ready $! "$from"
+}
+
+# cb_radiusd_wait_ready PID FROM - record PID as the test's radiusd and wait
+# (15 s at most) until its output from line FROM on says it serves.  1 when
+# it ended during start-up (its status is collected then, so that the
+# failure is reported once) or did not become ready.
+cb_radiusd_wait_ready() {
+	CB_RADIUSD_PID=$1
 	CB_PIDS="$CB_PIDS $CB_RADIUSD_PID"
 	for _ in $(seq 1 150); do
-		if tail -n "+$from" "$CB_TMP/radiusd.out" | grep -q "Ready to process requests"; then
+		if tail -n "+$2" "$CB_TMP/radiusd.out" | grep -q "Ready to process requests"; then
 			return 0
 		fi
-		if ! kill -0 "$CB_RADIUSD_PID" 2>/dev/null; then
-			echo "radiusd exited during start-up:" >&2
+		if ! cb_own_child "$CB_RADIUSD_PID"; then
+			wait "$CB_RADIUSD_PID" 2>/dev/null
+			echo "radiusd exited during start-up (status $?):" >&2
 			tail -n 40 "$CB_TMP/radiusd.out" >&2
+			cb_forget_pid "$CB_RADIUSD_PID"
+			CB_RADIUSD_PID=
 			return 1
 		fi
 		sleep 0.1
@@ -171,17 +211,37 @@ cb_start_radiusd() {
 	return 1
 }
 
-# cb_stop_radiusd - stop the radiusd this test started.
+# cb_stop_radiusd - stop the radiusd this test started, and check how it
+# ended: SIGTERM (ours) or a clean exit is fine; any other signal (SIGSEGV,
+# SIGABRT from a sanitizer, ...) or an exit before we asked is a failure.
 cb_stop_radiusd() {
 	[ -n "${CB_RADIUSD_PID:-}" ] || return 0
-	kill "$CB_RADIUSD_PID" 2>/dev/null
+	pid=$CB_RADIUSD_PID
+	CB_RADIUSD_PID=
+	cb_forget_pid "$pid"
+	if ! cb_own_child "$pid"; then
+		wait "$pid" 2>/dev/null
+		cb_fail "radiusd (pid $pid) ended before the test stopped it (exit status $?)"
+		return 1
+	fi
+	kill "$pid" 2>/dev/null
 	for _ in $(seq 1 50); do
-		kill -0 "$CB_RADIUSD_PID" 2>/dev/null || break
+		cb_own_child "$pid" || break
 		sleep 0.1
 	done
-	kill -9 "$CB_RADIUSD_PID" 2>/dev/null
-	wait "$CB_RADIUSD_PID" 2>/dev/null
-	CB_RADIUSD_PID=
+	if cb_own_child "$pid"; then
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		cb_fail "radiusd (pid $pid) did not stop within 5 s of SIGTERM"
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	rc=$?
+	case $rc in
+	0 | 143) return 0 ;;
+	esac
+	cb_fail "radiusd (pid $pid) ended with status $rc after SIGTERM (signal $((rc - 128)) if over 128)"
+	return 1
 }
 
 # cb_pap USER PASSWORD - send an Access-Request; the reply (radclient -x) is in $CB_REPLY.

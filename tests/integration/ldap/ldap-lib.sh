@@ -51,21 +51,7 @@ cb_ms() {
 cb_start_radiusd_threaded() {
 	: > "$CB_TMP/radiusd.out"
 	env $(cb_radiusd_env) "$RADIUSD" -f -xx -l stdout -d "$CB_TMP/raddb" >> "$CB_TMP/radiusd.out" 2>&1 &
-	CB_RADIUSD_PID=$!
-	CB_PIDS="$CB_PIDS $CB_RADIUSD_PID"
-	for _ in $(seq 1 150); do
-		if grep -q "Ready to process requests" "$CB_TMP/radiusd.out"; then
-			return 0
-		fi
-		if ! kill -0 "$CB_RADIUSD_PID" 2>/dev/null; then
-			echo "radiusd exited during start-up:" >&2
-			tail -n 40 "$CB_TMP/radiusd.out" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	echo "radiusd did not become ready within 15 s" >&2
-	return 1
+	cb_radiusd_wait_ready $! 1
 }
 
 # cb_ldap_module_conf FILE ACKS LDAP_OPTIONS - a module configuration with
