@@ -247,11 +247,24 @@ if wait_new "Acct-Status-Type = Stop" 2; then
 else
 	cb_fail "2: accounting Stop after the revocation"
 fi
+wpa_from=$(( $(wc -l < "$FX/wpa_supplicant.log") + 1 ))
 rejoin
 if wait_new "bob -> reject (revoked_by_admin)" 20; then
 	cb_pass "2: the next authentication is refused with the reason (revoked_by_admin)"
 else
 	cb_fail "2: the next authentication is refused with the reason"
+fi
+# What the device itself saw (RFC 3579): EAP-Failure, never EAP-Success.
+for _ in $(seq 1 50); do
+	tail -n "+$wpa_from" "$FX/wpa_supplicant.log" | grep -q 'CTRL-EVENT-EAP-FAILURE' && break
+	sleep 0.1
+done
+if tail -n "+$wpa_from" "$FX/wpa_supplicant.log" | grep -q 'CTRL-EVENT-EAP-FAILURE' &&
+	! tail -n "+$wpa_from" "$FX/wpa_supplicant.log" | grep -q 'CTRL-EVENT-EAP-SUCCESS'; then
+	cb_pass "2: wpa_supplicant saw EAP-Failure for the refusal, and no EAP-Success"
+else
+	cb_fail "2: wpa_supplicant saw EAP-Failure for the refusal, and no EAP-Success"
+	tail -n "+$wpa_from" "$FX/wpa_supplicant.log" | grep -E 'CTRL-EVENT|EAP: Received' | sed 's/^/    # /'
 fi
 
 # --- 3. An acknowledgement that lapses in a few seconds -------------------------

@@ -150,6 +150,10 @@ for method in PEAP TTLS; do
 	else
 		cb_fail "$method: withdrawn acknowledgement rejected"
 	fi
+	# What the device sees (RFC 3579): EAP-Failure, never EAP-Success, and the reason.
+	cb_expect_reply "$method: the refused device receives EAP-Failure inside the Access-Reject" \
+		'EAP: Received EAP-Failure' "Value: 'Your BYOD acknowledgement has been withdrawn"
+	cb_expect_not "$method: the refused device never receives EAP-Success" 'CTRL-EVENT-EAP-SUCCESS|Received EAP-Success'
 done
 if grep -q "cetbyod: anonymous" "$CB_TMP/radiusd.out"; then
 	cb_fail "no decision is made on the anonymous outer identity"
