@@ -64,7 +64,7 @@ static void warn_add(cb_dir_entry_t *e, char const *fmt, ...)
  */
 static int text_copy(char *out, size_t outlen, char const *in, size_t len)
 {
-	unsigned char const *p = (unsigned char const *) in, *end = p + len;
+	unsigned char const *p = (unsigned char const *) in, *end = in ? p + len : p;	/* An empty value may be NULL. */
 	size_t o = 0;
 	int changed = 0;
 
