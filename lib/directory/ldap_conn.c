@@ -11,6 +11,10 @@
  *
  * State: the shared TLS contexts (tls_shares, under tls_share_mutex) are
  * the only process-wide state of the client; see the note above them.
+ *
+ * Secrets: bind_password is handed to libldap (do_bind) and appears nowhere
+ * else, never in a message.  Signals: libldap may write to a socket the
+ * server closed, so the process must ignore SIGPIPE (radiusd does).
  */
 #include <errno.h>
 #include <limits.h>
