@@ -5,7 +5,8 @@
  * knows nothing of FreeRADIUS.  It exposes one connection at a time:
  * cb_ldap_connect() opens and binds a connection (trying the configured URIs
  * in order), cb_ldap_lookup() runs the search for one identity on it and
- * turns the entry into facts for the policy engine, cb_ldap_alive() says
+ * turns the entry into facts for the policy engine (through
+ * cb_ldap_entry_facts(), which needs no connection), cb_ldap_alive() says
  * whether it is still worth keeping, cb_ldap_close() ends it;
  * cb_ldap_list_people() enumerates the staff and exception holders a report
  * or a reminder run needs, on the same kind of connection.  The module
@@ -155,6 +156,31 @@ typedef struct {
 	char			warning[CB_DIR_WARNING_MAX];	/* What was refused or truncated; "" if nothing. */
 } cb_dir_entry_t;
 
+/** One attribute value as the server sent it: any bytes, not NUL-terminated; val is NULL only when len is 0. */
+typedef struct {
+	char const	*val;
+	size_t		len;
+} cb_ldap_value_t;
+
+/** One attribute of an entry: its description as sent (e.g. "mail", "member;range=0-1499") and its values. */
+typedef struct {
+	char const		*name;
+	cb_ldap_value_t const	*values;
+	size_t			num_values;
+} cb_ldap_attr_t;
+
+/**
+ * A directory entry in a neutral form, free of libldap: its DN and its
+ * attributes.  Nothing in it is trusted.  The caller owns all of it;
+ * cb_ldap_entry_facts() only reads it.
+ */
+typedef struct {
+	char const		*dn;		/* NULL: the entry has no DN. */
+	size_t			dn_len;
+	cb_ldap_attr_t const	*attrs;
+	size_t			num_attrs;
+} cb_ldap_entry_t;
+
 typedef struct cb_ldap_conn cb_ldap_conn_t;
 
 /**
@@ -200,6 +226,44 @@ cb_ldap_conn_t *cb_ldap_connect(cb_ldap_conf_t const *conf, char *err, size_t er
  */
 cb_dir_result_t cb_ldap_lookup(cb_ldap_conn_t *conn, cb_ldap_conf_t const *conf, char const *identity,
 			       cb_dir_entry_t *out, char *err, size_t errlen);
+
+/**
+ * cb_ldap_entry_facts - what one directory entry says about a person: the
+ * pure half of cb_ldap_lookup(), with no connection and no search.
+ *
+ * It reads the DN and the attributes conf names, as cb_ldap_lookup() reads
+ * the entry its search found: the addresses in email_attributes
+ * (normalised, de-duplicated, AD's "smtp:" prefixes understood), the
+ * member_of_attribute values compared with staff_groups and pupil_groups
+ * after DN normalisation (group_mode memberof only), userAccountControl
+ * (disabled_mode ad_user_account_control) or pwdAccountLockedTime
+ * (ppolicy_locked), and the revocation and exception attributes.  What needs
+ * another search stays with cb_ldap_lookup(): in group_mode search and
+ * ad_nested the role here is CB_ROLE_OTHER, and with disabled_mode filter
+ * facts.disabled is false.
+ *
+ * Attribute names match as ldap_get_values_len() matches them: the whole
+ * description, case-insensitively ("mail;lang-en" is not "mail"); of two
+ * attributes with one name the first counts.  Values may hold any bytes.
+ *
+ * Bounds: the answer is the fixed-size out; what does not fit or is bad is
+ * skipped, truncated or given its safe reading (an unreadable revocation
+ * flag revokes, an unreadable exception is ignored, an unreadable
+ * userAccountControl disables), each with a line in out->warning.  The work
+ * is one pass over the values of the attributes conf names; group values
+ * of CB_DIR_DN_MAX bytes or more are ignored unread.  Nothing is kept:
+ * memory libldap allocates to normalise DNs is freed before it returns.
+ * conf should have passed cb_ldap_conf_check(); it is read, not checked.
+ *
+ * Returns CB_DIR_FOUND with out filled; CB_DIR_NOT_FOUND with out->refused
+ * and err set when the DN is missing, empty, of CB_DIR_DN_MAX bytes or more,
+ * or not printable UTF-8 (out keeps only its warnings); CB_DIR_UNAVAILABLE
+ * with err set, and out empty, when conf, entry or out is NULL, a configured
+ * group cannot be normalised, or memory runs out.  out is always
+ * initialised when not NULL.
+ */
+cb_dir_result_t cb_ldap_entry_facts(cb_ldap_conf_t const *conf, cb_ldap_entry_t const *entry, cb_dir_entry_t *out,
+				    char *err, size_t errlen);
 
 /** Called once for each person cb_ldap_list_people() finds; return nonzero to stop. */
 typedef int (*cb_ldap_person_fn)(void *ctx, char const *identity);

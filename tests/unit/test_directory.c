@@ -1363,6 +1363,359 @@ START_TEST(test_server_with_untrusted_certificate)
 END_TEST
 
 /*
+ *	Entry-to-facts without a server (cb_ldap_entry_facts).
+ */
+
+#define FACTS_MAX 16
+
+/** An entry built from "name=value" strings: each string is one value; names may repeat. */
+typedef struct {
+	cb_ldap_value_t		values[FACTS_MAX];
+	cb_ldap_attr_t		attrs[FACTS_MAX];
+	char			names[FACTS_MAX][64];
+	cb_ldap_entry_t		entry;
+} fentry_t;
+
+static void fentry_add(fentry_t *f, char const *name, size_t nlen, char const *val, size_t len)
+{
+	size_t i, v = 0;
+
+	for (i = 0; i < f->entry.num_attrs; i++) v += f->attrs[i].num_values;
+	ck_assert_uint_lt(v, FACTS_MAX);
+	ck_assert_uint_lt(nlen, sizeof(f->names[0]));
+	for (i = 0; i < f->entry.num_attrs; i++) {
+		if (strlen(f->names[i]) == nlen && memcmp(f->names[i], name, nlen) == 0) break;
+	}
+	if (i == f->entry.num_attrs) {		/* A new attribute: its values follow all the others'. */
+		memcpy(f->names[i], name, nlen);
+		f->names[i][nlen] = '\0';
+		f->attrs[i].name = f->names[i];
+		f->attrs[i].values = &f->values[v];
+		f->entry.num_attrs++;
+	} else {
+		ck_assert_msg(f->attrs[i].values + f->attrs[i].num_values == &f->values[v],
+			      "values of %s must be given together", f->names[i]);
+	}
+	f->values[v].val = val;
+	f->values[v].len = len;
+	f->attrs[i].num_values++;
+}
+
+/** fentry - dn (NULL: none) and NULL-terminated "name=value" strings. */
+static cb_ldap_entry_t const *fentry(fentry_t *f, char const *dn, char const * const *av)
+{
+	memset(f, 0, sizeof(*f));
+	f->entry.dn = dn;
+	f->entry.dn_len = dn ? strlen(dn) : 0;
+	f->entry.attrs = f->attrs;
+	for (; av && *av; av++) {
+		char const *eq = strchr(*av, '=');
+
+		ck_assert_ptr_nonnull(eq);
+		fentry_add(f, *av, (size_t) (eq - *av), eq + 1, strlen(eq + 1));
+	}
+	return &f->entry;
+}
+
+#define STAFF_GROUP "memberOf=cn=staff,ou=groups," BASE_DN
+#define PUPIL_GROUP "memberOf=cn=pupils,ou=groups," BASE_DN
+
+typedef struct {
+	char const	*what;
+	char const	*dn;
+	char const	*av[8];
+	cb_dir_result_t	result;
+	cb_role_t	role;
+	bool		disabled;
+	bool		revoked;
+	bool		exception;
+	char const	*warning;	/* A part of out.warning; NULL: none expected. */
+} facts_case_t;
+
+static facts_case_t const facts_cases[] = {
+	{ "staff", "uid=alice," PEOPLE, { STAFF_GROUP, "mail=Alice@School.Example", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, false, false, false, NULL },
+	{ "staff, group DN spelt otherwise", "uid=bob," PEOPLE, { "MEMBEROF=CN=Staff,OU=Groups,DC=School,DC=Example", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, false, false, false, NULL },
+	{ "pupil", "uid=p1," PEOPLE, { PUPIL_GROUP, NULL }, CB_DIR_FOUND, CB_ROLE_PUPIL, false, false, false, NULL },
+	{ "other", "uid=o1," PEOPLE, { "memberOf=cn=gardeners,ou=groups," BASE_DN, NULL },
+	  CB_DIR_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "both", "uid=b1," PEOPLE, { STAFF_GROUP, PUPIL_GROUP, NULL },
+	  CB_DIR_FOUND, CB_ROLE_PUPIL, false, false, false, "both a staff and a pupil group" },
+	{ "locked", "uid=dave," PEOPLE, { STAFF_GROUP, "pwdAccountLockedTime=20240101000000Z", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, true, false, false, NULL },
+	{ "revoked", "uid=frank," PEOPLE, { STAFF_GROUP, "cetbyodRevoked=TRUE", "cetbyodRevokedReason=Lost", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, false, true, false, NULL },
+	{ "not revoked", "uid=frank," PEOPLE, { STAFF_GROUP, "cetbyodRevoked=FALSE", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, false, false, false, NULL },
+	{ "unreadable revocation", "uid=frank," PEOPLE, { STAFF_GROUP, "cetbyodRevoked=maybe", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, false, true, false, "neither TRUE nor FALSE" },
+	{ "exception", "uid=p2," PEOPLE, { PUPIL_GROUP, "cetbyodExceptionReason=Medical device",
+	  "cetbyodExceptionApprovedBy=Head", "cetbyodExceptionUntil=20991231000000Z", NULL },
+	  CB_DIR_FOUND, CB_ROLE_PUPIL, false, false, true, NULL },
+	{ "exception nobody approved", "uid=p2," PEOPLE, { "cetbyodExceptionReason=Medical device", NULL },
+	  CB_DIR_FOUND, CB_ROLE_OTHER, false, false, false, "who approved it" },
+	{ "exception with a bad end", "uid=p2," PEOPLE, { "cetbyodExceptionReason=x", "cetbyodExceptionApprovedBy=y",
+	  "cetbyodExceptionUntil=2099-12-31", NULL },
+	  CB_DIR_FOUND, CB_ROLE_OTHER, false, false, false, "not one GeneralizedTime" },
+	{ "attribute options are other attributes", "uid=o2," PEOPLE,
+	  { "memberOf;x-hidden=cn=staff,ou=groups," BASE_DN, NULL }, CB_DIR_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "group value not a DN", "uid=o3," PEOPLE, { "memberOf=not a dn", "memberOf=", NULL },
+	  CB_DIR_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "no DN", NULL, { STAFF_GROUP, NULL }, CB_DIR_NOT_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "empty DN", "", { STAFF_GROUP, NULL }, CB_DIR_NOT_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "DN not UTF-8", "uid=\xff\xfe," PEOPLE, { STAFF_GROUP, NULL },
+	  CB_DIR_NOT_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "DN with a control character", "uid=a\tb," PEOPLE, { STAFF_GROUP, NULL },
+	  CB_DIR_NOT_FOUND, CB_ROLE_OTHER, false, false, false, NULL },
+	{ "bad address", "uid=alice," PEOPLE, { STAFF_GROUP, "mail=not an address", NULL },
+	  CB_DIR_FOUND, CB_ROLE_STAFF, false, false, false, "not an email address" },
+};
+
+START_TEST(test_facts_table)
+{
+	facts_case_t const *t = &facts_cases[_i];
+	cb_ldap_conf_t c;
+	cb_dir_entry_t e;
+	fentry_t f;
+	char err[512];
+	cb_dir_result_t r;
+
+	openldap_conf(&c);	/* Its server is not used. */
+	r = cb_ldap_entry_facts(&c, fentry(&f, t->dn, t->av), &e, err, sizeof(err));
+	ck_assert_msg(r == t->result, "%s: result %d (%s)", t->what, (int) r, err);
+	ck_assert_int_eq(e.facts.result, t->result);
+	ck_assert_msg(e.facts.role == t->role, "%s: role %d", t->what, (int) e.facts.role);
+	ck_assert_msg(e.facts.disabled == t->disabled, "%s: disabled", t->what);
+	ck_assert_msg(e.facts.revoked == t->revoked, "%s: revoked", t->what);
+	ck_assert_msg(e.exception.present == t->exception, "%s: exception", t->what);
+	if (t->warning) {
+		ck_assert_msg(strstr(e.warning, t->warning) != NULL, "%s: warning \"%s\"", t->what, e.warning);
+	} else if (r == CB_DIR_FOUND) {
+		ck_assert_msg(e.warning[0] == '\0', "%s: warning \"%s\"", t->what, e.warning);
+	}
+	if (r == CB_DIR_FOUND) {
+		ck_assert(!e.refused);
+		ck_assert_str_eq(e.dn, t->dn);
+		ck_assert_str_eq(err, "");
+	} else {
+		ck_assert(e.refused);
+		ck_assert_str_eq(e.dn, "");
+		ck_assert_msg(strstr(err, "DN") != NULL, "%s: err \"%s\"", t->what, err);
+	}
+}
+END_TEST
+
+START_TEST(test_facts_values)
+{
+	static char const *staff_av[] = { STAFF_GROUP, "mail=Alice@School.Example", "mailLocalAddress=alice@school.example",
+					  "mailLocalAddress=a.l@school.example", "cetbyodRevoked=yes",
+					  "cetbyodRevokedReason=Device lost", "cetbyodExceptionReason=r",
+					  "cetbyodExceptionApprovedBy=IT", NULL };
+	cb_ldap_conf_t c;
+	cb_dir_entry_t e, copy;
+	fentry_t f;
+	char err[512];
+
+	openldap_conf(&c);
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, fentry(&f, "uid=alice," PEOPLE, staff_av), &e, err, sizeof(err)),
+			 CB_DIR_FOUND);
+	ck_assert_int_eq(e.num_emails, 2);	/* Normalised and de-duplicated across attributes. */
+	ck_assert_str_eq(e.emails[0], "alice@school.example");
+	ck_assert_str_eq(e.emails[1], "a.l@school.example");
+	ck_assert_ptr_eq(e.facts.revoked_reason, e.revoked_reason);
+	ck_assert_str_eq(e.revoked_reason, "Device lost");
+	ck_assert(e.exception.present);
+	ck_assert_int_eq(e.exception.until, 0);		/* Open-ended. */
+	ck_assert_str_eq(e.exception.approved_by, "IT");
+	cb_dir_entry_copy(&copy, &e);
+	ck_assert_ptr_eq(copy.facts.revoked_reason, copy.revoked_reason);
+
+	/* Attribute names match whatever their case. */
+	{
+		static char const *av[] = { "MEMBEROF=cn=pupils,ou=groups," BASE_DN, "MAIL=p@school.example", NULL };
+
+		ck_assert_int_eq(cb_ldap_entry_facts(&c, fentry(&f, "uid=p," PEOPLE, av), &e, err, sizeof(err)),
+				 CB_DIR_FOUND);
+		ck_assert_int_eq(e.facts.role, CB_ROLE_PUPIL);
+		ck_assert_int_eq(e.num_emails, 1);
+	}
+
+	/* Attributes not configured are not read: here no revocation, exception or lock at all. */
+	c.revoked_attribute = NULL;
+	c.exception_reason_attribute = "";
+	c.disabled_mode = CB_LDAP_DISABLED_NONE;
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, fentry(&f, "uid=alice," PEOPLE, staff_av), &e, err, sizeof(err)),
+			 CB_DIR_FOUND);
+	ck_assert(!e.facts.revoked);
+	ck_assert_ptr_null(e.facts.revoked_reason);
+	ck_assert(!e.exception.present);
+	ck_assert(!e.facts.disabled);
+
+	/* Search modes find groups by another search: the entry alone gives no role. */
+	openldap_conf(&c);
+	c.group_mode = CB_LDAP_GROUPS_SEARCH;
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, fentry(&f, "uid=alice," PEOPLE, staff_av), &e, err, sizeof(err)),
+			 CB_DIR_FOUND);
+	ck_assert_int_eq(e.facts.role, CB_ROLE_OTHER);
+
+	/* No arguments: unavailable, never a crash. */
+	ck_assert_int_eq(cb_ldap_entry_facts(NULL, &f.entry, &e, err, sizeof(err)), CB_DIR_UNAVAILABLE);
+	ck_assert_int_eq(e.facts.result, CB_DIR_UNAVAILABLE);
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, NULL, &e, NULL, 0), CB_DIR_UNAVAILABLE);
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, NULL, err, sizeof(err)), CB_DIR_UNAVAILABLE);
+}
+END_TEST
+
+START_TEST(test_facts_active_directory)
+{
+	static char const *ad_groups[] = { "CN=Staff,OU=Groups,DC=school,DC=example" };
+	static char const *av_enabled[] = { "memberOf=CN=Staff,OU=Groups,DC=school,DC=example", "userAccountControl=512",
+					    "proxyAddresses=SMTP:Adam.Smith@School.Example",
+					    "proxyAddresses=smtp:adam@old-school.example", "proxyAddresses=X500:/o=x",
+					    "proxyAddresses=sip:adam@school.example", NULL };
+	static char const *av_disabled[] = { "userAccountControl=514", NULL };
+	static char const *av_negative[] = { "userAccountControl=-2147483646", NULL };
+	static char const *av_junk[] = { "userAccountControl=0x2", NULL };
+	static char const *av_two[] = { "userAccountControl=512", "userAccountControl=512", NULL };
+	cb_ldap_conf_t c;
+	cb_dir_entry_t e;
+	fentry_t f;
+	char err[512];
+
+	openldap_conf(&c);
+	c.staff_groups = ad_groups;
+	c.num_staff_groups = 1;
+	c.email_attributes = proxy_attrs;
+	c.num_email_attributes = 1;
+	c.disabled_mode = CB_LDAP_DISABLED_AD_UAC;
+	c.revoked_attribute = c.revoked_reason_attribute = NULL;
+	c.exception_reason_attribute = c.exception_approved_by_attribute = c.exception_until_attribute = NULL;
+
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, fentry(&f, "CN=Adam,OU=People,DC=school,DC=example", av_enabled), &e,
+					     err, sizeof(err)), CB_DIR_FOUND);
+	ck_assert_int_eq(e.facts.role, CB_ROLE_STAFF);
+	ck_assert(!e.facts.disabled);
+	ck_assert_int_eq(e.num_emails, 2);	/* SMTP: and smtp:, not X500: or sip:. */
+	ck_assert_str_eq(e.emails[0], "adam.smith@school.example");
+	ck_assert_str_eq(e.emails[1], "adam@old-school.example");
+	ck_assert_str_eq(e.warning, "");
+
+	cb_ldap_entry_facts(&c, fentry(&f, "CN=A,DC=x", av_disabled), &e, err, sizeof(err));
+	ck_assert(e.facts.disabled);
+	cb_ldap_entry_facts(&c, fentry(&f, "CN=A,DC=x", av_negative), &e, err, sizeof(err));
+	ck_assert(e.facts.disabled);		/* 0x80000002 as a signed value. */
+	ck_assert_str_eq(e.warning, "");
+
+	/* Missing, junk or several values: disabled, with a warning. */
+	cb_ldap_entry_facts(&c, fentry(&f, "CN=A,DC=x", NULL), &e, err, sizeof(err));
+	ck_assert(e.facts.disabled);
+	ck_assert_ptr_nonnull(strstr(e.warning, "userAccountControl"));
+	cb_ldap_entry_facts(&c, fentry(&f, "CN=A,DC=x", av_junk), &e, err, sizeof(err));
+	ck_assert(e.facts.disabled);
+	cb_ldap_entry_facts(&c, fentry(&f, "CN=A,DC=x", av_two), &e, err, sizeof(err));
+	ck_assert(e.facts.disabled);
+}
+END_TEST
+
+START_TEST(test_facts_hostile)
+{
+	static char const nul_group[] = "cn=staff\0,ou=groups," BASE_DN;
+	static char const nul_mail[] = "alice@school.example\0evil";
+	static char const bad_utf8[] = "Lost \xc3\x28 device\x07";
+	static char const *many[] = { "mail=h1@school.example", "mail=h2@school.example", "mail=h3@school.example",
+				      "mail=h4@school.example", "mail=h5@school.example", "mail=h6@school.example",
+				      "mail=h7@school.example", "mail=h8@school.example", "mail=h9@school.example",
+				      "mail=h1@SCHOOL.example", NULL };
+	cb_ldap_conf_t c;
+	cb_dir_entry_t e;
+	fentry_t f;
+	char err[512];
+
+	openldap_conf(&c);
+
+	/* NUL bytes: a group DN with one is no group, an address with one no address. */
+	fentry(&f, "uid=h," PEOPLE, NULL);
+	fentry_add(&f, "memberOf", 8, nul_group, sizeof(nul_group) - 1);
+	fentry_add(&f, "mail", 4, nul_mail, sizeof(nul_mail) - 1);
+	fentry_add(&f, "cetbyodRevoked", 14, "TRUE", 4);
+	fentry_add(&f, "cetbyodRevokedReason", 20, bad_utf8, sizeof(bad_utf8) - 1);
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_FOUND);
+	ck_assert_int_eq(e.facts.role, CB_ROLE_OTHER);
+	ck_assert_int_eq(e.num_emails, 0);
+	ck_assert_ptr_nonnull(strstr(e.warning, "not an email address"));
+	ck_assert(e.facts.revoked);
+	ck_assert_str_eq(e.revoked_reason, "Lost ?( device?");	/* Bad UTF-8 and controls shown as '?'. */
+	ck_assert_ptr_nonnull(strstr(e.warning, "control characters or invalid UTF-8"));
+
+	/* Empty and zero-length values. */
+	fentry(&f, "uid=h," PEOPLE, NULL);
+	fentry_add(&f, "mail", 4, NULL, 0);
+	fentry_add(&f, "cetbyodRevoked", 14, "", 0);
+	fentry_add(&f, "cetbyodExceptionReason", 22, "", 0);
+	fentry_add(&f, "cetbyodExceptionApprovedBy", 26, NULL, 0);	/* Empty values may come as NULL. */
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_FOUND);
+	ck_assert(e.facts.revoked);		/* An empty flag is unreadable: revoked. */
+	ck_assert_ptr_null(e.facts.revoked_reason);
+	ck_assert(e.exception.present);		/* Present, if empty: as a lookup reads it. */
+
+	/* Too many addresses (one a duplicate in another case): the first 8 kept, once each. */
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, fentry(&f, "uid=h," PEOPLE, many), &e, err, sizeof(err)),
+			 CB_DIR_FOUND);
+	ck_assert_int_eq(e.num_emails, CB_DIR_EMAILS_MAX);
+	ck_assert_str_eq(e.emails[7], "h8@school.example");
+	ck_assert_ptr_nonnull(strstr(e.warning, "more than 8 email addresses"));
+}
+END_TEST
+
+START_TEST(test_facts_huge)
+{
+	char big[CB_DIR_DN_MAX + 200], dn[CB_DIR_DN_MAX + 10];
+	cb_ldap_conf_t c;
+	cb_dir_entry_t e;
+	fentry_t f;
+	char err[512];
+
+	openldap_conf(&c);
+
+	/* Huge values: texts truncated at a character boundary, group DNs ignored. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	fentry(&f, "uid=h," PEOPLE, NULL);
+	fentry_add(&f, "memberOf", 8, big, strlen(big));
+	fentry_add(&f, "cetbyodExceptionReason", 22, big, strlen(big));
+	fentry_add(&f, "cetbyodExceptionApprovedBy", 26, "\xe2\x82\xac", 3);
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_FOUND);
+	ck_assert_int_eq(e.facts.role, CB_ROLE_OTHER);
+	ck_assert_int_eq(strlen(e.exception.reason), CB_DIR_TEXT_MAX - 1);
+	ck_assert_str_eq(e.exception.approved_by, "\xe2\x82\xac");
+	ck_assert_ptr_nonnull(strstr(e.warning, "truncated"));
+
+	/* A DN too long is refused, one byte shorter is kept. */
+	memset(dn, 'a', sizeof(dn));
+	memcpy(dn, "cn=", 3);
+	fentry(&f, NULL, NULL);
+	f.entry.dn = dn;
+	f.entry.dn_len = CB_DIR_DN_MAX;
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_NOT_FOUND);
+	ck_assert(e.refused);
+	f.entry.dn_len = CB_DIR_DN_MAX - 1;
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_FOUND);
+	ck_assert_uint_eq(strlen(e.dn), CB_DIR_DN_MAX - 1);
+
+	/* A DN with a NUL inside is refused; an entry with NULL attributes has none. */
+	f.entry.dn = "uid=a\0b";
+	f.entry.dn_len = 7;
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_NOT_FOUND);
+	f.entry.dn_len = 5;
+	f.entry.attrs = NULL;
+	f.entry.num_attrs = 3;
+	ck_assert_int_eq(cb_ldap_entry_facts(&c, &f.entry, &e, err, sizeof(err)), CB_DIR_FOUND);
+	ck_assert_int_eq(e.facts.role, CB_ROLE_OTHER);
+}
+END_TEST
+
+/*
  *	The cache.
  */
 
@@ -1680,6 +2033,14 @@ static Suite *directory_suite(void)
 	tcase_add_test(tc, test_list_server_stops);
 	tcase_add_test(tc, test_list_timeout);
 	tcase_add_test(tc, test_list_server_size_limit);	/* Last: it adds 510 entries. */
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("facts");
+	tcase_add_loop_test(tc, test_facts_table, 0, (int) (sizeof(facts_cases) / sizeof(facts_cases[0])));
+	tcase_add_test(tc, test_facts_values);
+	tcase_add_test(tc, test_facts_active_directory);
+	tcase_add_test(tc, test_facts_hostile);
+	tcase_add_test(tc, test_facts_huge);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cache");
