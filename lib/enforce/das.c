@@ -1,7 +1,10 @@
 /*
- * das.c - the RFC 5176 Dynamic Authorization Client: it owns the encoding of
- * Disconnect-Request and CoA-Request, their retransmission, and the checking
- * of the answers.  It keeps no state between calls.
+ * das.c - the sender loop of the RFC 5176 Dynamic Authorization Client: it
+ * owns the sockets, the retransmission of Disconnect-Request and
+ * CoA-Request, and the matching of answers to the requests outstanding.
+ * It keeps no state between calls.  The packets themselves (encoding,
+ * checking answers, profiles and names) are das_packet.c's, which has no
+ * sockets, threads or clock and is what the fuzz targets exercise.
  *
  * Why not FreeRADIUS's own packet library
  * ---------------------------------------
@@ -17,32 +20,27 @@
  * only.  And its packet list and rad_recv() would decide the socket and ID
  * discipline that this file has to control for concurrent bursts.  What we
  * need is small: a header, at most a dozen attributes from a closed list,
- * two digests.  So this file encodes them itself, with every length checked
- * against a fixed 4096-octet buffer, and uses EVP for MD5 and HMAC-MD5.
+ * two digests.  So das_packet.c encodes them itself, with every length
+ * checked against a fixed 4096-octet buffer, and uses EVP for MD5 and
+ * HMAC-MD5.
  *
  * Packets
  * -------
- * A request is encoded once per phase (cb_das_encode): the header with a
- * zero authenticator, Message-Authenticator first (zero), the NAS and
- * session identification attributes the profile selects and the session
- * has, Event-Timestamp, and for CoA the authorisation change.  The
- * Message-Authenticator is HMAC-MD5(secret, packet) over that packet; then
- * the Request Authenticator is MD5(packet with zero authenticator + secret)
- * (RFC 5176 sections 2.3 and 3.5, RFC 3579 section 3.2), written into the
- * header.  The bytes are kept and resent unchanged: a retransmission has the
- * same Identifier, the same Event-Timestamp and so the same authenticator,
- * which is what lets the NAS's duplicate detection (RFC 5080 section 2.2.2)
- * recognise it and what RFC 5176 section 6.3 asks for.
+ * A request is encoded once per phase (cb_das_packet_encode, see
+ * das_packet.c) and its bytes are kept and resent unchanged: a
+ * retransmission has the same Identifier, the same Event-Timestamp and so
+ * the same authenticator, which is what lets the NAS's duplicate detection
+ * (RFC 5080 section 2.2.2) recognise it and what RFC 5176 section 6.3 asks
+ * for.
  *
  * An answer is accepted only when it comes from the address and port the
  * request went to, carries an Identifier with a request outstanding on that
- * socket, has the ACK or NAK code of that request, parses completely (every
- * attribute inside the Length, Error-Cause and Event-Timestamp 6 octets,
- * Message-Authenticator 18 and at most one), has the right Response
- * Authenticator and Message-Authenticator (compared with CRYPTO_memcmp) and
- * an Event-Timestamp, if any, within the window.  Anything else is logged
- * and dropped, and the request keeps waiting: a forged or damaged answer can
- * neither end a request nor stop its retransmissions.
+ * socket, and passes cb_das_packet_check_answer (the ACK or NAK code of
+ * that request, every attribute inside the Length, the Response
+ * Authenticator and Message-Authenticator, the Event-Timestamp window).
+ * Anything else is logged and dropped, and the request keeps waiting: a
+ * forged or damaged answer can neither end a request nor stop its
+ * retransmissions.
  *
  * Retransmission (RFC 5080 section 2.2.1)
  * ---------------------------------------
@@ -98,9 +96,10 @@
  *
  * Every loop is bounded: the poll loop by a deadline computed from MRD and
  * the queue lengths, and by a count of iterations; the receive loop by a
- * number of datagrams per wake-up; the attribute walk by the packet length.
+ * number of datagrams per wake-up (and das_packet.c's attribute walk by the
+ * packet length).
  */
-#define _GNU_SOURCE		/* pipe2 */
+#define _GNU_SOURCE		/* pipe2, strerror_r returning char * */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -110,41 +109,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-#include <openssl/core_names.h>
-#include <openssl/params.h>
-#endif
 
+#include "base/clock.h"
 #include "enforce/das.h"
+#include "enforce/das_packet.h"
 
-/* RADIUS attribute types used here. */
-enum {
-	ATTR_USER_NAME = 1,
-	ATTR_NAS_IP_ADDRESS = 4,
-	ATTR_FRAMED_IP_ADDRESS = 8,
-	ATTR_VENDOR_SPECIFIC = 26,
-	ATTR_CALLED_STATION_ID = 30,
-	ATTR_CALLING_STATION_ID = 31,
-	ATTR_NAS_IDENTIFIER = 32,
-	ATTR_ACCT_SESSION_ID = 44,
-	ATTR_EVENT_TIMESTAMP = 55,
-	ATTR_MESSAGE_AUTHENTICATOR = 80,
-	ATTR_NAS_IPV6_ADDRESS = 95,
-	ATTR_ERROR_CAUSE = 101
-};
-
-#define HDR_LEN		20
-#define AUTH_OFF	4
-#define AUTH_LEN	16
-#define MA_LEN		16
 #define RECV_BURST	256		/* Datagrams read per socket per wake-up. */
 #define ID_SPACE	256
 
@@ -156,665 +130,6 @@ struct cb_das {
 	int			cancel_rd;		/* Readable once cancelled. */
 	int			cancel_wr;
 };
-
-/*
- * Names and profiles
- */
-
-static cb_das_profile_t const das_profiles[] = {
-	{
-		/*
-		 * hostapd (src/radius/radius_das.c, src/ap/hostapd.c): Disconnect
-		 * only (its CoA handles only the Hotspot 2.0 T&C attribute).  A
-		 * session matches when every attribute given matches: the
-		 * station's address for Calling-Station-Id, its 16 hex digit
-		 * Acct-Session-Id, and its EAP identity for User-Name;
-		 * NAS-IP-Address must be own_ip_addr and NAS-Identifier
-		 * nas_identifier.  It drops requests without Event-Timestamp or
-		 * Message-Authenticator when configured to, and always signs its
-		 * answers.
-		 */
-		.name = "hostapd",
-		.mode = CB_DAS_MODE_DISCONNECT,
-		.port = CB_DAS_DEFAULT_PORT,
-		.attrs = CB_DAS_A_NAS_IP_ADDRESS | CB_DAS_A_NAS_IDENTIFIER | CB_DAS_A_USER_NAME |
-			 CB_DAS_A_ACCT_SESSION_ID | CB_DAS_A_CALLING_STATION_ID |
-			 CB_DAS_A_EVENT_TIMESTAMP | CB_DAS_A_MESSAGE_AUTHENTICATOR,
-		.required = CB_DAS_A_ACCT_SESSION_ID | CB_DAS_A_CALLING_STATION_ID,
-		.require_response_authenticator = true,
-	},
-	{
-		/*
-		 * A NAS that follows RFC 5176: NAS identification, the session's
-		 * identification, Event-Timestamp and Message-Authenticator.
-		 */
-		.name = "rfc5176",
-		.mode = CB_DAS_MODE_DISCONNECT,
-		.port = CB_DAS_DEFAULT_PORT,
-		.attrs = CB_DAS_A_NAS_IP_ADDRESS | CB_DAS_A_NAS_IDENTIFIER | CB_DAS_A_USER_NAME |
-			 CB_DAS_A_ACCT_SESSION_ID | CB_DAS_A_CALLING_STATION_ID |
-			 CB_DAS_A_EVENT_TIMESTAMP | CB_DAS_A_MESSAGE_AUTHENTICATOR,
-		.required = 0,
-		.require_response_authenticator = false,
-	},
-};
-
-cb_das_profile_t const *cb_das_profile_find(char const *name)
-{
-	size_t i;
-
-	if (!name) return NULL;
-	for (i = 0; i < sizeof(das_profiles) / sizeof(das_profiles[0]); i++) {
-		if (strcasecmp(das_profiles[i].name, name) == 0) return &das_profiles[i];
-	}
-	return NULL;
-}
-
-char const *cb_das_profile_names(void)
-{
-	return "hostapd, rfc5176";
-}
-
-static struct {
-	char const	*name;
-	cb_das_mode_t	mode;
-} const das_modes[] = {
-	{ "disconnect", CB_DAS_MODE_DISCONNECT },
-	{ "coa", CB_DAS_MODE_COA },
-	{ "coa-then-disconnect", CB_DAS_MODE_COA_THEN_DISCONNECT },
-};
-
-int cb_das_mode_parse(char const *name, cb_das_mode_t *mode)
-{
-	size_t i;
-
-	if (!name || !mode) return -1;
-	for (i = 0; i < sizeof(das_modes) / sizeof(das_modes[0]); i++) {
-		if (strcasecmp(das_modes[i].name, name) == 0) {
-			*mode = das_modes[i].mode;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-char const *cb_das_mode_name(cb_das_mode_t mode)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(das_modes) / sizeof(das_modes[0]); i++) {
-		if (das_modes[i].mode == mode) return das_modes[i].name;
-	}
-	return "unknown";
-}
-
-static struct {
-	char const	*name;
-	unsigned int	bit;
-} const das_attr_names[] = {
-	{ "NAS-IP-Address", CB_DAS_A_NAS_IP_ADDRESS },
-	{ "NAS-Identifier", CB_DAS_A_NAS_IDENTIFIER },
-	{ "User-Name", CB_DAS_A_USER_NAME },
-	{ "Acct-Session-Id", CB_DAS_A_ACCT_SESSION_ID },
-	{ "Calling-Station-Id", CB_DAS_A_CALLING_STATION_ID },
-	{ "Called-Station-Id", CB_DAS_A_CALLED_STATION_ID },
-	{ "Framed-IP-Address", CB_DAS_A_FRAMED_IP_ADDRESS },
-	{ "Event-Timestamp", CB_DAS_A_EVENT_TIMESTAMP },
-	{ "Message-Authenticator", CB_DAS_A_MESSAGE_AUTHENTICATOR },
-};
-
-/** attr_name - the name of one CB_DAS_A_* bit. */
-static char const *attr_name(unsigned int bit)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(das_attr_names) / sizeof(das_attr_names[0]); i++) {
-		if (das_attr_names[i].bit == bit) return das_attr_names[i].name;
-	}
-	return "?";
-}
-
-int cb_das_attrs_parse(char const *list, unsigned int *mask, char *err, size_t errlen)
-{
-	unsigned int out = 0;
-	char const *p, *end;
-	size_t i, len;
-
-	if (!list || !mask) {
-		snprintf(err, errlen, "no attribute list");
-		return -1;
-	}
-	p = list;
-	/* Bounded: every round consumes at least one character. */
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ',') p++;
-		if (!*p) break;
-		end = p;
-		while (*end && *end != ',' && *end != ' ' && *end != '\t') end++;
-		len = (size_t)(end - p);
-		if (len == 4 && strncasecmp(p, "none", 4) == 0) {
-			p = end;
-			continue;
-		}
-		for (i = 0; i < sizeof(das_attr_names) / sizeof(das_attr_names[0]); i++) {
-			if (strlen(das_attr_names[i].name) == len && strncasecmp(das_attr_names[i].name, p, len) == 0) break;
-		}
-		if (i == sizeof(das_attr_names) / sizeof(das_attr_names[0])) {
-			snprintf(err, errlen, "unknown attribute \"%.*s\": accepted are NAS-IP-Address, NAS-Identifier, "
-				 "User-Name, Acct-Session-Id, Calling-Station-Id, Called-Station-Id, Framed-IP-Address, "
-				 "Event-Timestamp, Message-Authenticator (or none)", (int)(len > 64 ? 64 : len), p);
-			return -1;
-		}
-		out |= das_attr_names[i].bit;
-		p = end;
-	}
-	*mask = out;
-	return 0;
-}
-
-char const *cb_das_result_name(cb_das_result_t result)
-{
-	switch (result) {
-	case CB_DAS_ACK:	return "ACK";
-	case CB_DAS_NAK:	return "NAK";
-	case CB_DAS_TIMEOUT:	return "TIMEOUT";
-	case CB_DAS_ERROR:	return "ERROR";
-	}
-	return "unknown";
-}
-
-char const *cb_das_code_name(unsigned int code)
-{
-	switch (code) {
-	case CB_DAS_CODE_DISCONNECT_REQUEST:	return "Disconnect-Request";
-	case CB_DAS_CODE_DISCONNECT_ACK:	return "Disconnect-ACK";
-	case CB_DAS_CODE_DISCONNECT_NAK:	return "Disconnect-NAK";
-	case CB_DAS_CODE_COA_REQUEST:		return "CoA-Request";
-	case CB_DAS_CODE_COA_ACK:		return "CoA-ACK";
-	case CB_DAS_CODE_COA_NAK:		return "CoA-NAK";
-	default:				return "unknown";
-	}
-}
-
-char const *cb_das_error_cause_name(uint32_t cause)
-{
-	switch (cause) {
-	case 201:	return "Residual Session Context Removed";
-	case 202:	return "Invalid EAP Packet (Ignored)";
-	case 401:	return "Unsupported Attribute";
-	case 402:	return "Missing Attribute";
-	case 403:	return "NAS Identification Mismatch";
-	case 404:	return "Invalid Request";
-	case 405:	return "Unsupported Service";
-	case 406:	return "Unsupported Extension";
-	case 407:	return "Invalid Attribute Value";
-	case 501:	return "Administratively Prohibited";
-	case 502:	return "Request Not Routable (Proxy)";
-	case 503:	return "Session Context Not Found";
-	case 504:	return "Session Context Not Removable";
-	case 505:	return "Other Proxy Processing Error";
-	case 506:	return "Resources Unavailable";
-	case 507:	return "Request Initiated";
-	case 508:	return "Multiple Session Selection Unsupported";
-	default:	return "Unknown";
-	}
-}
-
-/*
- * Digests, through OpenSSL's EVP only.
- */
-
-typedef struct {
-	void const	*p;
-	size_t		len;
-} seg_t;
-
-/** das_md5 - MD5 over the concatenation of segs.  Returns: 0, or -1 on an OpenSSL failure. */
-static int das_md5(uint8_t out[16], seg_t const *segs, size_t nsegs)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int olen = 0;
-	size_t i;
-	int ok;
-
-	if (!ctx) return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1;
-	for (i = 0; ok && i < nsegs; i++) ok = EVP_DigestUpdate(ctx, segs[i].p, segs[i].len) == 1;
-	ok = ok && EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == 16;
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : -1;
-}
-
-/** das_hmac_md5 - HMAC-MD5 of data with key.  Returns: 0, or -1 on an OpenSSL failure. */
-static int das_hmac_md5(uint8_t out[16], uint8_t const *key, size_t keylen, uint8_t const *data, size_t len)
-{
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	OSSL_PARAM params[2];
-	size_t olen = 0;
-	int ok;
-
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"MD5", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	ok = ctx && EVP_MAC_init(ctx, key, keylen, params) == 1 && EVP_MAC_update(ctx, data, len) == 1 &&
-	     EVP_MAC_final(ctx, out, &olen, 16) == 1 && olen == 16;
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
-	return ok ? 0 : -1;
-#else
-	EVP_PKEY *pkey = EVP_PKEY_new_mac_key(EVP_PKEY_HMAC, NULL, key, (int)keylen);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t olen = 16;
-	int ok;
-
-	ok = pkey && ctx && EVP_DigestSignInit(ctx, NULL, EVP_md5(), NULL, pkey) == 1 &&
-	     EVP_DigestSignUpdate(ctx, data, len) == 1 && EVP_DigestSignFinal(ctx, out, &olen) == 1 && olen == 16;
-	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(pkey);
-	return ok ? 0 : -1;
-#endif
-}
-
-/*
- * Encoding
- */
-
-typedef struct {
-	uint8_t		*buf;
-	size_t		cap;
-	size_t		len;
-	char		*err;
-	size_t		errlen;
-} wbuf_t;
-
-/** put_attr - append one attribute.  Returns: 0, or -1 with err set when it does not fit. */
-static int put_attr(wbuf_t *w, uint8_t type, void const *val, size_t vlen, char const *what)
-{
-	if (vlen > CB_DAS_MAX_VALUE) {
-		snprintf(w->err, w->errlen, "%s is %zu octets long; an attribute holds at most %d", what, vlen,
-			 CB_DAS_MAX_VALUE);
-		return -1;
-	}
-	if (w->cap - w->len < 2 + vlen) {
-		snprintf(w->err, w->errlen, "%s does not fit: the packet would exceed %zu octets", what, w->cap);
-		return -1;
-	}
-	w->buf[w->len] = type;
-	w->buf[w->len + 1] = (uint8_t)(2 + vlen);
-	if (vlen) memcpy(w->buf + w->len + 2, val, vlen);
-	w->len += 2 + vlen;
-	return 0;
-}
-
-/** put_string - append a string attribute of 1 to 253 octets. */
-static int put_string(wbuf_t *w, uint8_t type, char const *s, char const *what)
-{
-	size_t len = strnlen(s, CB_DAS_MAX_VALUE + 1);
-
-	if (len == 0) {
-		snprintf(w->err, w->errlen, "%s is empty", what);
-		return -1;
-	}
-	return put_attr(w, type, s, len, what);
-}
-
-/** put_u32 - append a 4-octet integer attribute. */
-static int put_u32(wbuf_t *w, uint8_t type, uint32_t v, char const *what)
-{
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-
-	return put_attr(w, type, b, sizeof(b), what);
-}
-
-/** put_coa_attr - append one authorisation change attribute (a VSA in RFC 2865 format for type 26). */
-static int put_coa_attr(wbuf_t *w, cb_das_attr_t const *a)
-{
-	uint8_t vsa[CB_DAS_MAX_VALUE];
-
-	if (a->len && !a->value) {
-		snprintf(w->err, w->errlen, "CoA attribute %u has a length but no value", a->type);
-		return -1;
-	}
-	switch (a->type) {
-	case 0:
-	case ATTR_MESSAGE_AUTHENTICATOR:
-	case ATTR_EVENT_TIMESTAMP:
-		snprintf(w->err, w->errlen, "CoA attribute %u cannot be given by the caller", a->type);
-		return -1;
-	case ATTR_VENDOR_SPECIFIC:
-		if (a->len > CB_DAS_MAX_VALUE - 6) {
-			snprintf(w->err, w->errlen, "vendor %u attribute %u is %zu octets long; at most %d fit",
-				 a->vendor, a->vendor_type, a->len, CB_DAS_MAX_VALUE - 6);
-			return -1;
-		}
-		vsa[0] = (uint8_t)(a->vendor >> 24);
-		vsa[1] = (uint8_t)(a->vendor >> 16);
-		vsa[2] = (uint8_t)(a->vendor >> 8);
-		vsa[3] = (uint8_t)a->vendor;
-		vsa[4] = a->vendor_type;
-		vsa[5] = (uint8_t)(2 + a->len);
-		if (a->len) memcpy(vsa + 6, a->value, a->len);
-		return put_attr(w, ATTR_VENDOR_SPECIFIC, vsa, 6 + a->len, "Vendor-Specific");
-	default:
-		return put_attr(w, a->type, a->value, a->len, "CoA attribute");
-	}
-}
-
-/** session_has - whether the session has a value for one CB_DAS_A_* identification bit. */
-static bool session_has(cb_das_session_t const *s, unsigned int bit)
-{
-	switch (bit) {
-	case CB_DAS_A_NAS_IP_ADDRESS:		return s->nas_ip_address != NULL;
-	case CB_DAS_A_NAS_IDENTIFIER:		return s->nas_identifier != NULL;
-	case CB_DAS_A_USER_NAME:		return s->user_name != NULL;
-	case CB_DAS_A_ACCT_SESSION_ID:		return s->acct_session_id != NULL;
-	case CB_DAS_A_CALLING_STATION_ID:	return s->calling_station_id != NULL;
-	case CB_DAS_A_CALLED_STATION_ID:	return s->called_station_id != NULL;
-	case CB_DAS_A_FRAMED_IP_ADDRESS:	return s->framed_ip_address != NULL;
-	default:				return true;	/* Event-Timestamp, Message-Authenticator. */
-	}
-}
-
-static cb_das_profile_t const *req_profile(cb_das_request_t const *req)
-{
-	return req->nas->profile ? req->nas->profile : &das_profiles[1];
-}
-
-/** put_identification - NAS and session identification attributes the profile selects. */
-static int put_identification(wbuf_t *w, cb_das_profile_t const *prof, cb_das_session_t const *s)
-{
-	unsigned int sel = prof->attrs;
-	uint8_t addr[16];
-
-	if ((sel & CB_DAS_A_NAS_IP_ADDRESS) && s->nas_ip_address) {
-		if (inet_pton(AF_INET, s->nas_ip_address, addr) == 1) {
-			if (put_attr(w, ATTR_NAS_IP_ADDRESS, addr, 4, "NAS-IP-Address") < 0) return -1;
-		} else if (inet_pton(AF_INET6, s->nas_ip_address, addr) == 1) {
-			if (put_attr(w, ATTR_NAS_IPV6_ADDRESS, addr, 16, "NAS-IPv6-Address") < 0) return -1;
-		} else {
-			snprintf(w->err, w->errlen, "the session's NAS-IP-Address is not a numeric IPv4 or IPv6 address");
-			return -1;
-		}
-	}
-	if ((sel & CB_DAS_A_NAS_IDENTIFIER) && s->nas_identifier &&
-	    put_string(w, ATTR_NAS_IDENTIFIER, s->nas_identifier, "NAS-Identifier") < 0) return -1;
-	if ((sel & CB_DAS_A_USER_NAME) && s->user_name &&
-	    put_string(w, ATTR_USER_NAME, s->user_name, "User-Name") < 0) return -1;
-	if ((sel & CB_DAS_A_ACCT_SESSION_ID) && s->acct_session_id &&
-	    put_string(w, ATTR_ACCT_SESSION_ID, s->acct_session_id, "Acct-Session-Id") < 0) return -1;
-	if ((sel & CB_DAS_A_CALLING_STATION_ID) && s->calling_station_id &&
-	    put_string(w, ATTR_CALLING_STATION_ID, s->calling_station_id, "Calling-Station-Id") < 0) return -1;
-	if ((sel & CB_DAS_A_CALLED_STATION_ID) && s->called_station_id &&
-	    put_string(w, ATTR_CALLED_STATION_ID, s->called_station_id, "Called-Station-Id") < 0) return -1;
-	if ((sel & CB_DAS_A_FRAMED_IP_ADDRESS) && s->framed_ip_address) {
-		if (inet_pton(AF_INET, s->framed_ip_address, addr) != 1) {
-			snprintf(w->err, w->errlen, "the session's Framed-IP-Address is not a numeric IPv4 address");
-			return -1;
-		}
-		if (put_attr(w, ATTR_FRAMED_IP_ADDRESS, addr, 4, "Framed-IP-Address") < 0) return -1;
-	}
-	return 0;
-}
-
-int cb_das_encode(cb_das_request_t const *req, unsigned int code, uint8_t id, uint32_t event_timestamp,
-		  uint8_t *buf, size_t buflen, size_t *len, char *err, size_t errlen)
-{
-	cb_das_profile_t const *prof;
-	cb_das_session_t const *s;
-	wbuf_t w = { .buf = buf, .cap = buflen < CB_DAS_MAX_PACKET ? buflen : CB_DAS_MAX_PACKET, .len = HDR_LEN,
-		     .err = err, .errlen = errlen };
-	size_t ma_off = 0, secret_len, i;
-	uint8_t zero[MA_LEN] = { 0 };
-	uint8_t digest[16];
-	unsigned int bit, missing = 0;
-	seg_t segs[2];
-
-	if (!req || !req->nas || !req->session || !buf || !len) {
-		snprintf(err, errlen, "incomplete request (no NAS or no session)");
-		return -1;
-	}
-	if (code != CB_DAS_CODE_DISCONNECT_REQUEST && code != CB_DAS_CODE_COA_REQUEST) {
-		snprintf(err, errlen, "code %u is neither Disconnect-Request nor CoA-Request", code);
-		return -1;
-	}
-	if (buflen < HDR_LEN) {
-		snprintf(err, errlen, "buffer of %zu octets is too small", buflen);
-		return -1;
-	}
-	if (!req->nas->secret || !req->nas->secret[0]) {
-		snprintf(err, errlen, "no DAS secret for NAS %s", req->nas->address ? req->nas->address : "(none)");
-		return -1;
-	}
-	prof = req_profile(req);
-	s = req->session;
-	if ((prof->attrs & ~CB_DAS_A_ALL) || (prof->required & ~CB_DAS_A_ALL)) {
-		snprintf(err, errlen, "profile %s selects unknown attributes", prof->name ? prof->name : "(unnamed)");
-		return -1;
-	}
-
-	/* What the profile insists on, and whether anything identifies the session. */
-	for (bit = 1; bit & CB_DAS_A_ALL; bit <<= 1) {
-		if ((prof->required & bit) && !session_has(s, bit)) missing |= bit;
-	}
-	if (missing) {
-		for (bit = 1; !(missing & bit); bit <<= 1) ;
-		snprintf(err, errlen, "profile %s needs %s, which the session does not have",
-			 prof->name ? prof->name : "(unnamed)", attr_name(bit));
-		return -1;
-	}
-	for (bit = 1; bit & CB_DAS_A_ALL; bit <<= 1) {
-		if ((bit & CB_DAS_A_SESSION_IDS & prof->attrs) && session_has(s, bit)) break;
-	}
-	if (!(bit & CB_DAS_A_ALL)) {
-		snprintf(err, errlen, "nothing identifies the session: it has none of the attributes profile %s sends "
-			 "among User-Name, Acct-Session-Id, Calling-Station-Id, Framed-IP-Address",
-			 prof->name ? prof->name : "(unnamed)");
-		return -1;
-	}
-
-	memset(buf, 0, HDR_LEN);
-	buf[0] = (uint8_t)code;
-	buf[1] = id;
-
-	/* Message-Authenticator first, zero until the packet is complete. */
-	if (prof->attrs & CB_DAS_A_MESSAGE_AUTHENTICATOR) {
-		ma_off = w.len;
-		if (put_attr(&w, ATTR_MESSAGE_AUTHENTICATOR, zero, MA_LEN, "Message-Authenticator") < 0) return -1;
-	}
-	if (put_identification(&w, prof, s) < 0) return -1;
-	if ((prof->attrs & CB_DAS_A_EVENT_TIMESTAMP) &&
-	    put_u32(&w, ATTR_EVENT_TIMESTAMP, event_timestamp, "Event-Timestamp") < 0) return -1;
-	if (code == CB_DAS_CODE_COA_REQUEST) {
-		for (i = 0; i < prof->num_coa_attrs; i++) {
-			if (put_coa_attr(&w, &prof->coa_attrs[i]) < 0) return -1;
-		}
-		for (i = 0; i < req->num_coa_attrs; i++) {
-			if (put_coa_attr(&w, &req->coa_attrs[i]) < 0) return -1;
-		}
-	}
-	buf[2] = (uint8_t)(w.len >> 8);
-	buf[3] = (uint8_t)w.len;
-
-	secret_len = strlen(req->nas->secret);
-	if (ma_off) {
-		if (das_hmac_md5(digest, (uint8_t const *)req->nas->secret, secret_len, buf, w.len) < 0) {
-			snprintf(err, errlen, "HMAC-MD5 failed in OpenSSL");
-			return -1;
-		}
-		memcpy(buf + ma_off + 2, digest, MA_LEN);
-	}
-	segs[0].p = buf;
-	segs[0].len = w.len;
-	segs[1].p = req->nas->secret;
-	segs[1].len = secret_len;
-	if (das_md5(digest, segs, 2) < 0) {
-		snprintf(err, errlen, "MD5 failed in OpenSSL");
-		return -1;
-	}
-	memcpy(buf + AUTH_OFF, digest, AUTH_LEN);
-	*len = w.len;
-	return 0;
-}
-
-/*
- * Checking answers
- */
-
-int cb_das_check_answer(uint8_t const *ans, size_t anslen, uint8_t const *pkt, size_t pktlen,
-			char const *secret, bool require_ma, time_t now, unsigned int window,
-			cb_das_answer_t *out, char *why, size_t whylen)
-{
-	uint8_t copy[CB_DAS_MAX_PACKET];
-	uint8_t digest[16];
-	size_t plen, pos, ma_off = 0, secret_len;
-	unsigned int ack, nak, alen;
-	cb_das_answer_t a = { 0 };
-	bool have_cause = false;
-	seg_t segs[4];
-
-	if (!ans || !pkt || pktlen < HDR_LEN || !secret || !out) {
-		snprintf(why, whylen, "nothing to check");
-		return -1;
-	}
-	if (anslen < HDR_LEN) {
-		snprintf(why, whylen, "truncated: %zu octets, shorter than a RADIUS header", anslen);
-		return -1;
-	}
-	plen = ((size_t)ans[2] << 8) | ans[3];
-	if (plen < HDR_LEN) {
-		snprintf(why, whylen, "Length field %zu is shorter than a RADIUS header", plen);
-		return -1;
-	}
-	if (plen > CB_DAS_MAX_PACKET) {
-		snprintf(why, whylen, "Length field %zu exceeds %d", plen, CB_DAS_MAX_PACKET);
-		return -1;
-	}
-	if (plen > anslen) {
-		snprintf(why, whylen, "truncated: Length field says %zu octets, %zu received", plen, anslen);
-		return -1;
-	}
-	ack = pkt[0] + 1u;
-	nak = pkt[0] + 2u;
-	if (ans[0] != ack && ans[0] != nak) {
-		snprintf(why, whylen, "code %u (%s) does not answer a %s", ans[0], cb_das_code_name(ans[0]),
-			 cb_das_code_name(pkt[0]));
-		return -1;
-	}
-	if (ans[1] != pkt[1]) {
-		snprintf(why, whylen, "Identifier %u does not match the request's %u", ans[1], pkt[1]);
-		return -1;
-	}
-
-	/* Every attribute inside the packet, the known ones of the right length. */
-	for (pos = HDR_LEN; pos < plen; pos += alen) {
-		if (plen - pos < 2) {
-			snprintf(why, whylen, "attribute header at offset %zu cut off by the end of the packet", pos);
-			return -1;
-		}
-		alen = ans[pos + 1];
-		if (alen < 2) {
-			snprintf(why, whylen, "attribute %u at offset %zu has length %u", ans[pos], pos, alen);
-			return -1;
-		}
-		if (alen > plen - pos) {
-			snprintf(why, whylen, "attribute %u at offset %zu has length %u, past the end of the packet (%zu)",
-				 ans[pos], pos, alen, plen);
-			return -1;
-		}
-		switch (ans[pos]) {
-		case ATTR_MESSAGE_AUTHENTICATOR:
-			if (alen != 2 + MA_LEN) {
-				snprintf(why, whylen, "Message-Authenticator has length %u, not 18", alen);
-				return -1;
-			}
-			if (ma_off) {
-				snprintf(why, whylen, "more than one Message-Authenticator");
-				return -1;
-			}
-			ma_off = pos;
-			break;
-		case ATTR_ERROR_CAUSE:
-			if (alen != 6) {
-				snprintf(why, whylen, "Error-Cause has length %u, not 6", alen);
-				return -1;
-			}
-			if (!have_cause) {
-				a.error_cause = ((uint32_t)ans[pos + 2] << 24) | ((uint32_t)ans[pos + 3] << 16) |
-						((uint32_t)ans[pos + 4] << 8) | ans[pos + 5];
-				have_cause = true;
-			}
-			break;
-		case ATTR_EVENT_TIMESTAMP:
-			if (alen != 6) {
-				snprintf(why, whylen, "Event-Timestamp has length %u, not 6", alen);
-				return -1;
-			}
-			if (a.has_event_timestamp) {
-				snprintf(why, whylen, "more than one Event-Timestamp");
-				return -1;
-			}
-			a.has_event_timestamp = true;
-			a.event_timestamp = ((uint32_t)ans[pos + 2] << 24) | ((uint32_t)ans[pos + 3] << 16) |
-					    ((uint32_t)ans[pos + 4] << 8) | ans[pos + 5];
-			break;
-		default:
-			break;
-		}
-	}
-
-	/* Response Authenticator = MD5(Code+ID+Length+RequestAuth+Attributes+Secret). */
-	secret_len = strlen(secret);
-	segs[0].p = ans;
-	segs[0].len = AUTH_OFF;
-	segs[1].p = pkt + AUTH_OFF;
-	segs[1].len = AUTH_LEN;
-	segs[2].p = ans + HDR_LEN;
-	segs[2].len = plen - HDR_LEN;
-	segs[3].p = secret;
-	segs[3].len = secret_len;
-	if (das_md5(digest, segs, 4) < 0) {
-		snprintf(why, whylen, "MD5 failed in OpenSSL");
-		return -1;
-	}
-	if (CRYPTO_memcmp(digest, ans + AUTH_OFF, AUTH_LEN) != 0) {
-		snprintf(why, whylen, "Response Authenticator does not match (wrong secret?)");
-		return -1;
-	}
-
-	/* Message-Authenticator: HMAC-MD5 with the Request Authenticator in place, itself zeroed. */
-	if (ma_off) {
-		memcpy(copy, ans, plen);
-		memcpy(copy + AUTH_OFF, pkt + AUTH_OFF, AUTH_LEN);
-		memset(copy + ma_off + 2, 0, MA_LEN);
-		if (das_hmac_md5(digest, (uint8_t const *)secret, secret_len, copy, plen) < 0) {
-			snprintf(why, whylen, "HMAC-MD5 failed in OpenSSL");
-			return -1;
-		}
-		if (CRYPTO_memcmp(digest, ans + ma_off + 2, MA_LEN) != 0) {
-			snprintf(why, whylen, "Message-Authenticator does not match");
-			return -1;
-		}
-		a.has_message_authenticator = true;
-	} else if (require_ma) {
-		snprintf(why, whylen, "no Message-Authenticator, which this NAS profile requires");
-		return -1;
-	}
-
-	if (a.has_event_timestamp) {
-		long long diff = (long long)now - (long long)a.event_timestamp;
-
-		if (diff < 0) diff = -diff;
-		if (diff > (long long)window) {
-			snprintf(why, whylen, "Event-Timestamp %u is %lld s away from the local clock (window %u s)",
-				 a.event_timestamp, diff, window);
-			return -1;
-		}
-	}
-	a.code = ans[0];
-	*out = a;
-	return 0;
-}
 
 /*
  * The sender
@@ -855,45 +170,58 @@ static int parse_address(char const *s, uint16_t port, struct sockaddr_storage *
 	return -1;
 }
 
-cb_das_t *cb_das_init(cb_das_conf_t const *conf, char *err, size_t errlen)
+/** errtext - the message of errno value e, in buf if need be (strerror is not thread-safe). */
+static char const *errtext(int e, char *buf, size_t buflen)
 {
-	cb_das_t *das;
-	int fds[2];
+	return strerror_r(e, buf, buflen);
+}
 
+/** conf_check - every setting in range.  Returns: 0, or -1 with err naming the bad setting. */
+static int conf_check(cb_das_conf_t const *conf, char *err, size_t errlen)
+{
 	if (!conf) {
 		snprintf(err, errlen, "no configuration");
-		return NULL;
+		return -1;
 	}
 	if (conf->irt_ms < 1 || conf->irt_ms > 60000) {
 		snprintf(err, errlen, "irt_ms %u is out of range: 1 to 60000", conf->irt_ms);
-		return NULL;
+		return -1;
 	}
 	if (conf->mrc < 1 || conf->mrc > 20) {
 		snprintf(err, errlen, "mrc %u is out of range: 1 to 20 transmissions", conf->mrc);
-		return NULL;
+		return -1;
 	}
 	if (conf->mrt_ms != 0 && (conf->mrt_ms < conf->irt_ms || conf->mrt_ms > 600000)) {
 		snprintf(err, errlen, "mrt_ms %u is out of range: 0 (no limit) or irt_ms (%u) to 600000",
 			 conf->mrt_ms, conf->irt_ms);
-		return NULL;
+		return -1;
 	}
 	if (conf->mrd_ms < conf->irt_ms || conf->mrd_ms > 600000) {
 		snprintf(err, errlen, "mrd_ms %u is out of range: irt_ms (%u) to 600000", conf->mrd_ms, conf->irt_ms);
-		return NULL;
+		return -1;
 	}
 	if (conf->time_window < 1 || conf->time_window > 86400) {
 		snprintf(err, errlen, "time_window %u is out of range: 1 to 86400 seconds", conf->time_window);
-		return NULL;
+		return -1;
 	}
 	if (conf->max_inflight_per_nas < 1 || conf->max_inflight_per_nas > 4096) {
 		snprintf(err, errlen, "max_inflight_per_nas %u is out of range: 1 to 4096", conf->max_inflight_per_nas);
-		return NULL;
+		return -1;
 	}
 	if (conf->max_sockets < 1 || conf->max_sockets > 256) {
 		snprintf(err, errlen, "max_sockets %u is out of range: 1 to 256", conf->max_sockets);
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
 
+cb_das_t *cb_das_init(cb_das_conf_t const *conf, char *err, size_t errlen)
+{
+	cb_das_t *das;
+	char eb[128];
+	int fds[2];
+
+	if (conf_check(conf, err, errlen) < 0) return NULL;
 	das = calloc(1, sizeof(*das));
 	if (!das) {
 		snprintf(err, errlen, "out of memory");
@@ -917,7 +245,7 @@ cb_das_t *cb_das_init(cb_das_conf_t const *conf, char *err, size_t errlen)
 	}
 	das->conf.source_address = das->source_address;
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		snprintf(err, errlen, "pipe: %s", errtext(errno, eb, sizeof(eb)));
 		cb_das_deinit(das);
 		return NULL;
 	}
@@ -1072,7 +400,7 @@ static uint64_t now_us(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cb_clock_mono(&ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -1141,6 +469,22 @@ static void format_peer(char *out, size_t outlen, struct sockaddr_storage const 
 	}
 }
 
+/** release_id - give back the job's Identifier; a socket whose 256 are all used and answered is closed. */
+static void release_id(call_t *c, job_t *job)
+{
+	sock_t *s;
+
+	if (job->sock < 0) return;
+	s = &c->socks[job->sock];
+	s->slot[job->id] = -1;
+	s->outstanding--;
+	if (s->used == ID_SPACE && s->outstanding == 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	job->sock = -1;
+}
+
 /** finish - give a job its outcome and release what it holds. */
 static void finish(call_t *c, size_t j, cb_das_result_t result, char const *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -1152,17 +496,7 @@ static void finish(call_t *c, size_t j, cb_das_result_t result, char const *fmt,
 	va_list ap;
 
 	if (job->state == JOB_DONE) return;
-	if (job->sock >= 0) {
-		sock_t *s = &c->socks[job->sock];
-
-		s->slot[job->id] = -1;
-		s->outstanding--;
-		if (s->used == ID_SPACE && s->outstanding == 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
-		job->sock = -1;
-	}
+	release_id(c, job);
 	if (job->state == JOB_ACTIVE || job->state == JOB_WAIT_ID) c->dests[job->dest].inflight--;
 	free(job->pkt);
 	job->pkt = NULL;
@@ -1184,6 +518,7 @@ static int alloc_id(call_t *c, int family, int *sock, uint8_t *id, char *err, si
 {
 	cb_das_t *das = c->das;
 	size_t i, closed = c->nsocks;
+	char eb[128];
 	sock_t *s;
 	int fd;
 
@@ -1202,11 +537,11 @@ static int alloc_id(call_t *c, int family, int *sock, uint8_t *id, char *err, si
 	}
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
+		snprintf(err, errlen, "socket: %s", errtext(errno, eb, sizeof(eb)));
 		return -1;
 	}
 	if (das->srclen && bind(fd, (struct sockaddr const *)&das->src, das->srclen) < 0) {
-		snprintf(err, errlen, "bind to %s: %s", das->source_address, strerror(errno));
+		snprintf(err, errlen, "bind to %s: %s", das->source_address, errtext(errno, eb, sizeof(eb)));
 		close(fd);
 		return -1;
 	}
@@ -1226,19 +561,29 @@ take:
 	return 1;
 }
 
-/** transmit - send the job's packet (again).  Returns: 0, or -1 on a permanent socket error (errno set). */
-static int transmit(call_t *c, job_t *job)
+/**
+ * transmit - send job j's packet (again); a transient error counts as a
+ * datagram lost.  Returns: 0, or -1 on a permanent socket error, the job
+ * then finished as ERROR.
+ */
+static int transmit(call_t *c, size_t j)
 {
+	job_t *job = &c->jobs[j];
+	char const *msg;
+	char eb[128];
 	ssize_t rc;
+	int e;
 
 	do {
 		rc = sendto(c->socks[job->sock].fd, job->pkt, job->pktlen, 0, (struct sockaddr const *)&job->to,
 			    job->tolen);
 	} while (rc < 0 && errno == EINTR);
 	job->tx++;
-	c->reqs[job - c->jobs].transmissions++;
+	c->reqs[j].transmissions++;
 	if (rc >= 0) return 0;
-	switch (errno) {
+	e = errno;
+	msg = errtext(e, eb, sizeof(eb));
+	switch (e) {
 	case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
 	case EWOULDBLOCK:
@@ -1250,11 +595,24 @@ static int transmit(call_t *c, job_t *job)
 	case EHOSTDOWN:
 	case ECONNREFUSED:
 		/* Lost like any datagram: the schedule covers it. */
-		das_log(c->das, CB_LOG_DEBUG, "sendto %s: %s (will retransmit)", job->peer, strerror(errno));
+		das_log(c->das, CB_LOG_DEBUG, "sendto %s: %s (will retransmit)", job->peer, msg);
 		return 0;
 	default:
+		das_log(c->das, CB_LOG_ERROR, "sendto %s: %s", job->peer, msg);
+		finish(c, j, CB_DAS_ERROR, "sendto %s: %s", job->peer, msg);
 		return -1;
 	}
+}
+
+/** first_timer - the first RT of a phase, IRT with jitter, never beyond the MRD deadline. */
+static void first_timer(call_t *c, job_t *job, uint64_t now)
+{
+	uint64_t deadline = job->t_phase + (uint64_t)c->das->conf.mrd_ms * 1000u;
+
+	job->rt = (double)c->das->conf.irt_ms * 1000.0;
+	job->rt += jitter(c) * job->rt;
+	job->t_next = now + (uint64_t)job->rt;
+	if (job->t_next > deadline) job->t_next = deadline;
 }
 
 /**
@@ -1286,7 +644,7 @@ static int start_phase(call_t *c, size_t j, unsigned int code, uint64_t now)
 	job->sock = sock;
 	job->id = id;
 	c->socks[sock].slot[id] = (int32_t)j;
-	if (cb_das_encode(req, code, id, (uint32_t)time(NULL), buf, sizeof(buf), &len, err, sizeof(err)) < 0) {
+	if (cb_das_packet_encode(req, code, id, (uint32_t)time(NULL), buf, sizeof(buf), &len, err, sizeof(err)) < 0) {
 		das_log(das, CB_LOG_ERROR, "cannot build a %s for %s: %s", cb_das_code_name(code), job->peer, err);
 		finish(c, j, CB_DAS_ERROR, "%s", err);
 		return -1;
@@ -1306,23 +664,11 @@ static int start_phase(call_t *c, size_t j, unsigned int code, uint64_t now)
 		job->t_start = now;
 		req->queued_us = now - c->t0;
 	}
-	job->rt = (double)das->conf.irt_ms * 1000.0;
-	job->rt += jitter(c) * job->rt;
-	job->t_next = now + (uint64_t)job->rt;
-	if (job->t_next > job->t_phase + (uint64_t)das->conf.mrd_ms * 1000u) {
-		job->t_next = job->t_phase + (uint64_t)das->conf.mrd_ms * 1000u;
-	}
+	first_timer(c, job, now);
 	describe(desc, sizeof(desc), req->session);
 	das_log(das, CB_LOG_INFO, "%s to %s (id %u, profile %s) for %s", cb_das_code_name(code), job->peer, id,
-		req_profile(req)->name ? req_profile(req)->name : "(unnamed)", desc);
-	if (transmit(c, job) < 0) {
-		int e = errno;
-
-		das_log(das, CB_LOG_ERROR, "sendto %s: %s", job->peer, strerror(e));
-		finish(c, j, CB_DAS_ERROR, "sendto %s: %s", job->peer, strerror(e));
-		return -1;
-	}
-	return 1;
+		cb_das_packet_profile(req)->name ? cb_das_packet_profile(req)->name : "(unnamed)", desc);
+	return transmit(c, j) < 0 ? -1 : 1;
 }
 
 /** start_jobs - start what the windows and Identifiers allow: second phases first, then queued jobs. */
@@ -1360,7 +706,7 @@ static void start_jobs(call_t *c, uint64_t now)
 				continue;
 			}
 			rc = start_phase(c, j,
-					 req_profile(&c->reqs[j])->mode == CB_DAS_MODE_DISCONNECT ?
+					 cb_das_packet_profile(&c->reqs[j])->mode == CB_DAS_MODE_DISCONNECT ?
 					 CB_DAS_CODE_DISCONNECT_REQUEST : CB_DAS_CODE_COA_REQUEST, now);
 			if (rc == 0) {
 				c->rr = d;
@@ -1411,16 +757,11 @@ static void on_timer(call_t *c, size_t j, uint64_t now)
 	das_log(das, CB_LOG_DEBUG, "retransmitting %s to %s id %u (transmission %u of at most %u, next timer in %.3f s)",
 		cb_das_code_name(job->code), job->peer, job->id, job->tx + 1, das->conf.mrc,
 		(double)(job->t_next - now) / 1e6);
-	if (transmit(c, job) < 0) {
-		int e = errno;
-
-		das_log(das, CB_LOG_ERROR, "sendto %s: %s", job->peer, strerror(e));
-		finish(c, j, CB_DAS_ERROR, "sendto %s: %s", job->peer, strerror(e));
-	}
+	transmit(c, j);
 }
 
 /** on_answer - a valid answer to job j. */
-static void on_answer(call_t *c, size_t j, cb_das_answer_t const *a, uint64_t now)
+static void on_answer(call_t *c, size_t j, cb_das_packet_answer_t const *a, uint64_t now)
 {
 	job_t *job = &c->jobs[j];
 	cb_das_request_t *req = &c->reqs[j];
@@ -1452,17 +793,10 @@ static void on_answer(call_t *c, size_t j, cb_das_answer_t const *a, uint64_t no
 		das_log(das, CB_LOG_WARN, "%s from %s id %u for %s, without Error-Cause", cb_das_code_name(a->code),
 			job->peer, job->id, desc);
 	}
-	if (job->code == CB_DAS_CODE_COA_REQUEST && req_profile(req)->mode == CB_DAS_MODE_COA_THEN_DISCONNECT) {
-		sock_t *s = &c->socks[job->sock];
-
+	if (job->code == CB_DAS_CODE_COA_REQUEST &&
+	    cb_das_packet_profile(req)->mode == CB_DAS_MODE_COA_THEN_DISCONNECT) {
 		/* Give back the CoA's Identifier; the Disconnect gets its own. */
-		s->slot[job->id] = -1;
-		s->outstanding--;
-		if (s->used == ID_SPACE && s->outstanding == 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
-		job->sock = -1;
+		release_id(c, job);
 		req->fell_back = true;
 		das_log(das, CB_LOG_INFO, "falling back to a Disconnect-Request to %s", job->peer);
 		if (start_phase(c, j, CB_DAS_CODE_DISCONNECT_REQUEST, now) == 0) {
@@ -1492,8 +826,8 @@ static void receive(call_t *c, size_t si, uint64_t *now)
 	uint8_t buf[CB_DAS_MAX_PACKET];
 	struct sockaddr_storage from;
 	socklen_t fromlen;
-	char peer[INET6_ADDRSTRLEN + 8], why[256];
-	cb_das_answer_t a;
+	char peer[INET6_ADDRSTRLEN + 8], why[256], eb[128];
+	cb_das_packet_answer_t a;
 	ssize_t n;
 	int32_t j;
 	int k;
@@ -1505,7 +839,7 @@ static void receive(call_t *c, size_t si, uint64_t *now)
 		if (n < 0) {
 			if (errno == EINTR) continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				das_log(das, CB_LOG_DEBUG, "recvfrom: %s", strerror(errno));
+				das_log(das, CB_LOG_DEBUG, "recvfrom: %s", errtext(errno, eb, sizeof(eb)));
 			}
 			return;
 		}
@@ -1516,7 +850,7 @@ static void receive(call_t *c, size_t si, uint64_t *now)
 				n, peer, CB_DAS_MAX_PACKET);
 			continue;
 		}
-		if (n < HDR_LEN) {
+		if (n < CB_DAS_PACKET_HDR_LEN) {
 			das_log(das, CB_LOG_WARN, "dropped a datagram of %zd octets from %s: truncated", n, peer);
 			continue;
 		}
@@ -1531,9 +865,10 @@ static void receive(call_t *c, size_t si, uint64_t *now)
 				cb_das_code_name(buf[0]), peer, buf[1], c->jobs[j].peer);
 			continue;
 		}
-		if (cb_das_check_answer(buf, (size_t)n, c->jobs[j].pkt, c->jobs[j].pktlen, c->reqs[j].nas->secret,
-					req_profile(&c->reqs[j])->require_response_authenticator, time(NULL),
-					das->conf.time_window, &a, why, sizeof(why)) < 0) {
+		if (cb_das_packet_check_answer(buf, (size_t)n, c->jobs[j].pkt, c->jobs[j].pktlen,
+					       c->reqs[j].nas->secret,
+					       cb_das_packet_profile(&c->reqs[j])->require_response_authenticator,
+					       time(NULL), das->conf.time_window, &a, why, sizeof(why)) < 0) {
 			das_log(das, CB_LOG_WARN, "dropped an answer from %s to id %u: %s", peer, buf[1], why);
 			continue;
 		}
@@ -1561,10 +896,10 @@ static void call_free(call_t *c)
 	free(c->waitq);
 }
 
-/** call_setup - allocate, resolve destinations, group them.  Returns: 0, or -1 (out of memory). */
-static int call_setup(call_t *c)
+/** call_alloc - a call's arrays and its random state.  Returns: 0, or -1 (out of memory). */
+static int call_alloc(call_t *c)
 {
-	size_t i, d;
+	size_t i;
 
 	c->jobs = calloc(c->n, sizeof(*c->jobs));
 	c->order = calloc(c->n, sizeof(*c->order));
@@ -1578,54 +913,61 @@ static int call_setup(call_t *c)
 		c->rng = now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
 		if (c->rng == 0) c->rng = 0x9E3779B97F4A7C15ULL;
 	}
+	return 0;
+}
 
-	for (i = 0; i < c->n; i++) {
-		cb_das_request_t *req = &c->reqs[i];
-		job_t *job = &c->jobs[i];
-		cb_das_profile_t const *prof;
-		uint16_t port;
+/** job_init - clear request i's outputs and resolve its NAS; a request that cannot be sent is finished as ERROR. */
+static void job_init(call_t *c, size_t i)
+{
+	cb_das_request_t *req = &c->reqs[i];
+	job_t *job = &c->jobs[i];
+	cb_das_profile_t const *prof;
+	uint16_t port;
 
-		req->result = CB_DAS_ERROR;
-		req->last_request = 0;
-		req->response_code = 0;
-		req->error_cause = 0;
-		req->transmissions = 0;
-		req->fell_back = false;
-		req->queued_us = 0;
-		req->elapsed_us = 0;
-		req->error[0] = '\0';
-		job->sock = -1;
-		job->state = JOB_QUEUED;
-		c->order[i] = i;
-		c->remaining++;
-		snprintf(job->peer, sizeof(job->peer), "%s", "(no NAS)");
-		if (!req->nas || !req->session) {
-			finish(c, i, CB_DAS_ERROR, "request %zu has no NAS or no session", i);
-			continue;
-		}
-		prof = req_profile(req);
-		port = req->nas->port ? req->nas->port : (prof->port ? prof->port : CB_DAS_DEFAULT_PORT);
-		if (parse_address(req->nas->address, port, &job->to, &job->tolen) < 0) {
-			char a[80];
-
-			escape(a, sizeof(a), req->nas->address ? req->nas->address : "(none)");
-			das_log(c->das, CB_LOG_ERROR, "NAS address \"%s\" is not a numeric IPv4 or IPv6 address", a);
-			finish(c, i, CB_DAS_ERROR, "NAS address \"%s\" is not a numeric IPv4 or IPv6 address", a);
-			continue;
-		}
-		format_peer(job->peer, sizeof(job->peer), &job->to);
-		if (prof->mode != CB_DAS_MODE_DISCONNECT && prof->mode != CB_DAS_MODE_COA &&
-		    prof->mode != CB_DAS_MODE_COA_THEN_DISCONNECT) {
-			finish(c, i, CB_DAS_ERROR, "profile %s has an unknown mode", prof->name ? prof->name : "(unnamed)");
-			continue;
-		}
+	req->result = CB_DAS_ERROR;
+	req->last_request = 0;
+	req->response_code = 0;
+	req->error_cause = 0;
+	req->transmissions = 0;
+	req->fell_back = false;
+	req->queued_us = 0;
+	req->elapsed_us = 0;
+	req->error[0] = '\0';
+	job->sock = -1;
+	job->state = JOB_QUEUED;
+	c->order[i] = i;
+	c->remaining++;
+	snprintf(job->peer, sizeof(job->peer), "%s", "(no NAS)");
+	if (!req->nas || !req->session) {
+		finish(c, i, CB_DAS_ERROR, "request %zu has no NAS or no session", i);
+		return;
 	}
+	prof = cb_das_packet_profile(req);
+	port = req->nas->port ? req->nas->port : (prof->port ? prof->port : CB_DAS_DEFAULT_PORT);
+	if (parse_address(req->nas->address, port, &job->to, &job->tolen) < 0) {
+		char a[80];
 
-	/* Group by destination; finished (invalid) jobs sort anywhere and are skipped. */
+		escape(a, sizeof(a), req->nas->address ? req->nas->address : "(none)");
+		das_log(c->das, CB_LOG_ERROR, "NAS address \"%s\" is not a numeric IPv4 or IPv6 address", a);
+		finish(c, i, CB_DAS_ERROR, "NAS address \"%s\" is not a numeric IPv4 or IPv6 address", a);
+		return;
+	}
+	format_peer(job->peer, sizeof(job->peer), &job->to);
+	if (prof->mode != CB_DAS_MODE_DISCONNECT && prof->mode != CB_DAS_MODE_COA &&
+	    prof->mode != CB_DAS_MODE_COA_THEN_DISCONNECT) {
+		finish(c, i, CB_DAS_ERROR, "profile %s has an unknown mode", prof->name ? prof->name : "(unnamed)");
+	}
+}
+
+/** group_dests - order the jobs by destination and give each destination its range. */
+static void group_dests(call_t *c)
+{
+	size_t i, d = 0;
+
+	/* Finished (invalid) jobs sort anywhere and are skipped. */
 	sort_jobs = c->jobs;
 	qsort(c->order, c->n, sizeof(*c->order), order_cmp);
 	sort_jobs = NULL;
-	d = 0;
 	for (i = 0; i < c->n; i++) {
 		size_t j = c->order[i];
 
@@ -1637,17 +979,137 @@ static int call_setup(call_t *c)
 		c->jobs[j].dest = d;
 	}
 	c->ndests = c->n ? d + 1 : 0;
+}
+
+/** call_setup - allocate, resolve destinations, group them.  Returns: 0, or -1 (out of memory). */
+static int call_setup(call_t *c)
+{
+	size_t i;
+
+	if (call_alloc(c) < 0) return -1;
+	for (i = 0; i < c->n; i++) job_init(c, i);
+	group_dests(c);
+	return 0;
+}
+
+/** fail_rest - end every unfinished job as ERROR with why (the call is over). */
+static void fail_rest(call_t *c, char const *why)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->jobs[i].state != JOB_DONE) finish(c, i, CB_DAS_ERROR, "%s", why);
+	}
+}
+
+/**
+ * call_bounds - the hard bounds of the loop: every NAS's queue drains in
+ * rounds of max_inflight_per_nas requests, each round at most two phases
+ * of MRD; and a number of iterations no correct run comes near.
+ */
+static void call_bounds(call_t const *c, uint64_t now, uint64_t *deadline, uint64_t *max_iterations)
+{
+	cb_das_conf_t const *conf = &c->das->conf;
+	uint64_t longest = 0;
+	size_t i;
+
+	for (i = 0; i < c->ndests; i++) {
+		size_t len = c->dests[i].end - c->dests[i].first;
+
+		if (len > longest) longest = len;
+	}
+	*deadline = now + ((longest + conf->max_inflight_per_nas - 1) / conf->max_inflight_per_nas + 1) *
+			  2u * (uint64_t)conf->mrd_ms * 1000u + 1000000u;
+	*max_iterations = 1000 + (uint64_t)c->n * (2u * conf->mrc + 4u) * 8u;
+}
+
+/**
+ * run_timers - fire the timers that are due.
+ * Returns: the earliest that is not, or UINT64_MAX when nothing is in flight.
+ */
+static uint64_t run_timers(call_t *c, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->jobs[i].state != JOB_ACTIVE) continue;
+		if (c->jobs[i].t_next <= now) on_timer(c, i, now);
+		if (c->jobs[i].state == JOB_ACTIVE && c->jobs[i].t_next < next) next = c->jobs[i].t_next;
+	}
+	return next;
+}
+
+/**
+ * stalled - nothing is in flight: start what can be started now.
+ * Returns: true when nothing started and nothing ended, so nothing ever
+ * will (every job left is then finished as ERROR).
+ */
+static bool stalled(call_t *c, uint64_t now)
+{
+	size_t before = c->remaining, i;
+
+	start_jobs(c, now);
+	for (i = 0; i < c->n; i++) {
+		if (c->jobs[i].state == JOB_ACTIVE) return false;
+	}
+	if (c->remaining != before) return false;
+	fail_rest(c, "internal: stalled");
+	return true;
+}
+
+/**
+ * wait_and_receive - poll the open sockets and the cancel pipe until the
+ * timer due at next (at most a second), and read what arrived.
+ * Returns: 0, or -1 when the call is over (cancelled, or poll failed: the
+ * jobs left are finished as ERROR).
+ */
+static int wait_and_receive(call_t *c, uint64_t next, uint64_t *now)
+{
+	cb_das_t *das = c->das;
+	struct pollfd pfd[1 + 256];
+	size_t map[1 + 256];
+	char eb[128], why[160];
+	size_t i, np = 0;
+	int timeout, rc;
+
+	pfd[np].fd = das->cancel_rd;
+	pfd[np].events = POLLIN;
+	map[np++] = SIZE_MAX;
+	for (i = 0; i < c->nsocks; i++) {
+		if (c->socks[i].fd < 0) continue;
+		pfd[np].fd = c->socks[i].fd;
+		pfd[np].events = POLLIN;
+		map[np++] = i;
+	}
+	timeout = next <= *now ? 0 : (int)((next - *now + 999) / 1000);
+	if (timeout > 1000) timeout = 1000;
+	rc = poll(pfd, np, timeout);
+	*now = now_us();
+	if (rc < 0) {
+		if (errno == EINTR) return 0;
+		snprintf(why, sizeof(why), "poll: %s", errtext(errno, eb, sizeof(eb)));
+		das_log(das, CB_LOG_ERROR, "%s", why);
+		fail_rest(c, why);
+		return -1;
+	}
+	if (pfd[0].revents) {
+		das_log(das, CB_LOG_WARN, "cancelled with %zu requests unfinished", c->remaining);
+		fail_rest(c, "cancelled");
+		return -1;
+	}
+	for (i = 1; i < np; i++) {
+		if (pfd[i].revents) receive(c, map[i], now);
+	}
 	return 0;
 }
 
 int cb_das_send(cb_das_t *das, cb_das_request_t *reqs, size_t n)
 {
 	call_t c = { 0 };
-	struct pollfd pfd[1 + 256];
-	size_t map[1 + 256];
-	uint64_t now, deadline, iterations = 0, max_iterations, longest = 0;
-	size_t i, np, acked = 0;
-	int timeout, rc;
+	uint64_t now, next, deadline, iterations = 0, max_iterations;
+	size_t i, acked = 0;
+	char why[96];
 
 	if (n == 0) return 0;
 	if (!das || !reqs || n > CB_DAS_MAX_BATCH) return -1;
@@ -1664,97 +1126,28 @@ int cb_das_send(cb_das_t *das, cb_das_request_t *reqs, size_t n)
 		call_free(&c);
 		return 0;
 	}
-
-	/*
-	 * The hard bound of the loop: every NAS's queue drains in rounds of
-	 * max_inflight_per_nas requests, each round at most two phases of MRD.
-	 */
-	for (i = 0; i < c.ndests; i++) {
-		size_t len = c.dests[i].end - c.dests[i].first;
-
-		if (len > longest) longest = len;
-	}
 	now = now_us();
-	deadline = now + ((longest + das->conf.max_inflight_per_nas - 1) / das->conf.max_inflight_per_nas + 1) *
-			 2u * (uint64_t)das->conf.mrd_ms * 1000u + 1000000u;
-	max_iterations = 1000 + (uint64_t)n * (2u * das->conf.mrc + 4u) * 8u;
+	call_bounds(&c, now, &deadline, &max_iterations);
 
 	while (c.remaining) {
-		size_t next_job = n;
-		uint64_t next = UINT64_MAX;
-
 		if (++iterations > max_iterations || now >= deadline) {
+			char const *bound = now >= deadline ? "time" : "iteration";
+
 			das_log(das, CB_LOG_ERROR, "giving up on %zu requests: the call reached its %s bound",
-				c.remaining, now >= deadline ? "time" : "iteration");
-			for (i = 0; i < n; i++) {
-				if (c.jobs[i].state != JOB_DONE) {
-					finish(&c, i, CB_DAS_ERROR, "gave up: the call reached its %s bound",
-					       now >= deadline ? "time" : "iteration");
-				}
-			}
+				c.remaining, bound);
+			snprintf(why, sizeof(why), "gave up: the call reached its %s bound", bound);
+			fail_rest(&c, why);
 			break;
 		}
 		start_jobs(&c, now);
-
-		/* Timers that are due; the earliest one that is not. */
-		for (i = 0; i < n; i++) {
-			if (c.jobs[i].state != JOB_ACTIVE) continue;
-			if (c.jobs[i].t_next <= now) on_timer(&c, i, now);
-			if (c.jobs[i].state == JOB_ACTIVE && c.jobs[i].t_next < next) {
-				next = c.jobs[i].t_next;
-				next_job = i;
-			}
-		}
+		next = run_timers(&c, now);
 		if (!c.remaining) break;
-		if (next_job == n) {
+		if (next == UINT64_MAX) {
 			/* Nothing in flight: either a start is possible now, or nothing ever will be. */
-			size_t before = c.remaining;
-
-			start_jobs(&c, now);
-			for (i = 0; i < n; i++) {
-				if (c.jobs[i].state == JOB_ACTIVE) break;
-			}
-			if (i == n && c.remaining == before) {
-				for (i = 0; i < n; i++) {
-					if (c.jobs[i].state != JOB_DONE) finish(&c, i, CB_DAS_ERROR, "internal: stalled");
-				}
-				break;
-			}
+			if (stalled(&c, now)) break;
 			continue;
 		}
-
-		np = 0;
-		pfd[np].fd = das->cancel_rd;
-		pfd[np].events = POLLIN;
-		map[np++] = SIZE_MAX;
-		for (i = 0; i < c.nsocks; i++) {
-			if (c.socks[i].fd < 0) continue;
-			pfd[np].fd = c.socks[i].fd;
-			pfd[np].events = POLLIN;
-			map[np++] = i;
-		}
-		timeout = next <= now ? 0 : (int)((next - now + 999) / 1000);
-		if (timeout > 1000) timeout = 1000;
-		rc = poll(pfd, np, timeout);
-		now = now_us();
-		if (rc < 0) {
-			if (errno == EINTR) continue;
-			das_log(das, CB_LOG_ERROR, "poll: %s", strerror(errno));
-			for (i = 0; i < n; i++) {
-				if (c.jobs[i].state != JOB_DONE) finish(&c, i, CB_DAS_ERROR, "poll: %s", strerror(errno));
-			}
-			break;
-		}
-		if (pfd[0].revents) {
-			das_log(das, CB_LOG_WARN, "cancelled with %zu requests unfinished", c.remaining);
-			for (i = 0; i < n; i++) {
-				if (c.jobs[i].state != JOB_DONE) finish(&c, i, CB_DAS_ERROR, "cancelled");
-			}
-			break;
-		}
-		for (i = 1; i < np; i++) {
-			if (pfd[i].revents) receive(&c, map[i], &now);
-		}
+		if (wait_and_receive(&c, next, &now) < 0) break;
 	}
 
 	for (i = 0; i < n; i++) {

@@ -17,8 +17,12 @@
  * coa-then-disconnect).  One cb_das_t may be used by several threads at once;
  * each call has its own sockets.
  *
- * Design and retransmission rules: see the comment at the top of
- * lib/enforce/das.c.  Vendor differences: doc/nas-profiles.md.
+ * The unit is split in two: lib/enforce/das_packet.c holds the pure code
+ * (profiles, names, encoding and the checking of answers; the packet level
+ * is declared in enforce/das_packet.h), lib/enforce/das.c the sockets,
+ * timers and the matching of answers to requests.  Design and
+ * retransmission rules: see the comments at the top of those two files.
+ * Vendor differences: doc/nas-profiles.md.
  */
 #ifndef CETBYOD_DAS_H
 #define CETBYOD_DAS_H
@@ -28,7 +32,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "sources/source.h"
+#include "base/log.h"
 
 #define CB_DAS_DEFAULT_PORT	3799	/* RFC 5176 section 2.3. */
 #define CB_DAS_MAX_PACKET	4096	/* RFC 2865 section 3. */
@@ -249,46 +253,5 @@ char const *cb_das_code_name(unsigned int code);
  * Returns: a static string; "Unknown" for values the RFC does not list.
  */
 char const *cb_das_error_cause_name(uint32_t cause);
-
-/*
- * Packet level, for tests and fuzzing; cb_das_send() uses these.
- */
-
-/** What a valid answer said. */
-typedef struct {
-	unsigned int		code;
-	uint32_t		error_cause;		/* 0 when absent. */
-	bool			has_message_authenticator;
-	bool			has_event_timestamp;
-	uint32_t		event_timestamp;
-} cb_das_answer_t;
-
-/**
- * cb_das_encode - build the request of the given code (40 or 43) for req
- * with the given Identifier and Event-Timestamp: attributes chosen by the
- * profile, Message-Authenticator (HMAC-MD5 over the packet with a zero
- * authenticator, RFC 5176 section 3.5 / RFC 3579 section 3.2) and Request
- * Authenticator (MD5 over the packet with a zero authenticator followed by
- * the secret, RFC 5176 section 2.3).
- * Returns: 0 and the packet in buf[0..*len-1], or -1 with the reason in err
- * (buf contents undefined).
- */
-int cb_das_encode(cb_das_request_t const *req, unsigned int code, uint8_t id, uint32_t event_timestamp,
-		  uint8_t *buf, size_t buflen, size_t *len, char *err, size_t errlen);
-
-/**
- * cb_das_check_answer - validate an answer to the request pkt[0..pktlen-1]
- * (as cb_das_encode built it): length and header, code (ACK or NAK of the
- * request's code), Identifier, every attribute's bounds, Response
- * Authenticator and Message-Authenticator (constant time), the lengths of
- * Error-Cause, Event-Timestamp and Message-Authenticator, and the
- * Event-Timestamp window around now.  Octets after the Length field are
- * padding and ignored (RFC 2865 section 3).
- * Returns: 0 with *out filled, or -1 with the reason in why (the answer
- * must then be silently discarded, RFC 5176 section 3 / RFC 2865).
- */
-int cb_das_check_answer(uint8_t const *ans, size_t anslen, uint8_t const *pkt, size_t pktlen,
-			char const *secret, bool require_ma, time_t now, unsigned int window,
-			cb_das_answer_t *out, char *why, size_t whylen);
 
 #endif

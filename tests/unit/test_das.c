@@ -27,6 +27,7 @@
 #include <openssl/hmac.h>
 
 #include "enforce/das.h"
+#include "enforce/das_packet.h"
 
 #define SECRET "das-secret-1"
 
@@ -433,7 +434,7 @@ START_TEST(test_encode_disconnect)
 	nas_for(&nas, 3799, "hostapd");
 	req.nas = &nas;
 	req.session = &alice;
-	ck_assert_int_eq(cb_das_encode(&req, 40, 0x5a, 1700000000u, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 0x5a, 1700000000u, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
 	ck_assert_uint_eq(pkt[0], 40);
 	ck_assert_uint_eq(pkt[1], 0x5a);
 	ck_assert_uint_eq(((size_t)pkt[2] << 8) | pkt[3], len);
@@ -504,7 +505,7 @@ START_TEST(test_encode_coa_vsa_ipv6)
 	req.session = &s;
 	req.coa_attrs = &timeout;
 	req.num_coa_attrs = 1;
-	ck_assert_int_eq(cb_das_encode(&req, 43, 7, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 43, 7, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
 	ck_assert_uint_eq(pkt[0], 43);
 	ck_assert_uint_eq(find_attr(pkt, len, 4), 0);
 	off = find_attr(pkt, len, 95);
@@ -518,7 +519,7 @@ START_TEST(test_encode_coa_vsa_ipv6)
 	off = find_attr(pkt, len, 27);
 	ck_assert_mem_eq(pkt + off + 2, "\x00\x00\x0e\x10", 4);
 	/* The CoA attributes are not in a Disconnect-Request. */
-	ck_assert_int_eq(cb_das_encode(&req, 40, 7, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 7, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
 	ck_assert_uint_eq(find_attr(pkt, len, 26), 0);
 	ck_assert_uint_eq(find_attr(pkt, len, 27), 0);
 }
@@ -540,14 +541,14 @@ START_TEST(test_encode_refusals)
 	/* The hostapd profile needs Calling-Station-Id. */
 	s = alice;
 	s.calling_station_id = NULL;
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "Calling-Station-Id") != NULL, "%s", err);
 
 	/* Nothing that identifies a session. */
 	nas.profile = cb_das_profile_find("rfc5176");
 	memset(&s, 0, sizeof(s));
 	s.nas_ip_address = "127.0.0.1";
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "nothing identifies") != NULL, "%s", err);
 
 	/* Values too long, empty, or not addresses. */
@@ -555,22 +556,22 @@ START_TEST(test_encode_refusals)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	s.user_name = big;
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "User-Name") != NULL, "%s", err);
 	s = alice;
 	s.acct_session_id = "";
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "empty") != NULL, "%s", err);
 	s = alice;
 	s.nas_ip_address = "nas.example";
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
 	s = alice;
-	ck_assert_int_eq(cb_das_encode(&req, 41, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, 19, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 41, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, 19, &len, err, sizeof(err)), -1);
 	/* A packet that would not fit its buffer. */
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, 40, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, 40, &len, err, sizeof(err)), -1);
 	nas.secret = "";
-	ck_assert_int_eq(cb_das_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 1, 1, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "secret") != NULL, "%s", err);
 }
 END_TEST
@@ -589,20 +590,20 @@ static size_t build_request(uint8_t *pkt, char const *profile)
 	nas_for(&nas, 0, profile);
 	req.nas = &nas;
 	req.session = &alice;
-	ck_assert_int_eq(cb_das_encode(&req, 40, 0x42, (uint32_t)time(NULL), pkt, 4096, &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(cb_das_packet_encode(&req, 40, 0x42, (uint32_t)time(NULL), pkt, 4096, &len, err, sizeof(err)), 0);
 	return len;
 }
 
 START_TEST(test_check_valid)
 {
 	uint8_t pkt[4096], ans[4096 + 16];
-	cb_das_answer_t a;
+	cb_das_packet_answer_t a;
 	char why[256];
 	size_t plen = build_request(pkt, "hostapd"), alen;
 	time_t now = time(NULL);
 
 	alen = make_answer(ans, pkt, 41, 0, true, (uint32_t)now, SECRET);
-	ck_assert_msg(cb_das_check_answer(ans, alen, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)) == 0,
+	ck_assert_msg(cb_das_packet_check_answer(ans, alen, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)) == 0,
 		      "%s", why);
 	ck_assert_uint_eq(a.code, 41);
 	ck_assert_uint_eq(a.error_cause, 0);
@@ -610,20 +611,21 @@ START_TEST(test_check_valid)
 	ck_assert(a.has_event_timestamp);
 
 	alen = make_answer(ans, pkt, 42, 503, true, (uint32_t)now, SECRET);
-	ck_assert_int_eq(cb_das_check_answer(ans, alen, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)), 0);
+	ck_assert_int_eq(cb_das_packet_check_answer(ans, alen, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)), 0);
 	ck_assert_uint_eq(a.code, 42);
 	ck_assert_uint_eq(a.error_cause, 503);
 	ck_assert_str_eq(cb_das_error_cause_name(a.error_cause), "Session Context Not Found");
 
 	/* Octets after Length are padding (RFC 2865 section 3). */
 	memset(ans + alen, 0xee, 16);
-	ck_assert_int_eq(cb_das_check_answer(ans, alen + 16, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)), 0);
+	ck_assert_int_eq(cb_das_packet_check_answer(ans, alen + 16, pkt, plen, SECRET, true, now, 300, &a, why,
+						    sizeof(why)), 0);
 
 	/* Without Message-Authenticator: fine unless the profile requires it. */
 	alen = make_answer(ans, pkt, 41, 0, false, (uint32_t)now, SECRET);
-	ck_assert_int_eq(cb_das_check_answer(ans, alen, pkt, plen, SECRET, false, now, 300, &a, why, sizeof(why)), 0);
+	ck_assert_int_eq(cb_das_packet_check_answer(ans, alen, pkt, plen, SECRET, false, now, 300, &a, why, sizeof(why)), 0);
 	ck_assert(!a.has_message_authenticator);
-	ck_assert_int_eq(cb_das_check_answer(ans, alen, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)), -1);
+	ck_assert_int_eq(cb_das_packet_check_answer(ans, alen, pkt, plen, SECRET, true, now, 300, &a, why, sizeof(why)), -1);
 	ck_assert_msg(strstr(why, "no Message-Authenticator") != NULL, "%s", why);
 }
 END_TEST
@@ -631,10 +633,10 @@ END_TEST
 /** refused - the answer must be refused, with why containing reason. */
 static void refused(uint8_t const *ans, size_t alen, uint8_t const *pkt, size_t plen, char const *reason)
 {
-	cb_das_answer_t a = { .code = 12345 };
+	cb_das_packet_answer_t a = { .code = 12345 };
 	char why[256] = "";
 
-	ck_assert_msg(cb_das_check_answer(ans, alen, pkt, plen, SECRET, true, time(NULL), 300, &a, why,
+	ck_assert_msg(cb_das_packet_check_answer(ans, alen, pkt, plen, SECRET, true, time(NULL), 300, &a, why,
 					  sizeof(why)) == -1, "accepted an answer that should fail with: %s", reason);
 	ck_assert_msg(strstr(why, reason) != NULL, "expected \"%s\", got \"%s\"", reason, why);
 	ck_assert_uint_eq(a.code, 12345);	/* Untouched. */
@@ -647,7 +649,7 @@ START_TEST(test_check_refused)
 	uint32_t now = (uint32_t)time(NULL);
 	uint8_t ts[4] = { (uint8_t)(now >> 24), (uint8_t)(now >> 16), (uint8_t)(now >> 8), (uint8_t)now };
 	uint8_t d[16], et2[12];
-	cb_das_answer_t a;
+	cb_das_packet_answer_t a;
 	char why[256];
 
 	alen = make_answer(ans, pkt, 42, 503, true, now, SECRET);
@@ -721,7 +723,7 @@ START_TEST(test_check_refused)
 	refused(bad, blen, pkt, plen, "more than one Event-Timestamp");
 	/* Unknown attributes are skipped, but they must still fit. */
 	blen = craft(bad, pkt, 41, (uint8_t const *)"\x12\x05" "abc", 5, true);
-	ck_assert_int_eq(cb_das_check_answer(bad, blen, pkt, plen, SECRET, true, time(NULL), 300, &a, why,
+	ck_assert_int_eq(cb_das_packet_check_answer(bad, blen, pkt, plen, SECRET, true, time(NULL), 300, &a, why,
 					     sizeof(why)), 0);
 
 	/* Two Message-Authenticators. */
@@ -1269,6 +1271,48 @@ START_TEST(test_conf_and_names)
 }
 END_TEST
 
+/*
+ * The packet layer's profile choice, and the name tables behind the settings.
+ */
+
+START_TEST(test_packet_profile_and_names)
+{
+	cb_das_nas_t nas = { .address = "127.0.0.1", .secret = SECRET };
+	cb_das_request_t req = { .nas = &nas, .session = &alice };
+	cb_das_profile_t own = *cb_das_profile_find("hostapd");
+	cb_das_mode_t mode = CB_DAS_MODE_DISCONNECT;
+	unsigned int mask = 0;
+	char err[512];
+
+	/* No profile: the shipped rfc5176 one; otherwise the NAS's own. */
+	ck_assert_ptr_eq(cb_das_packet_profile(&req), cb_das_profile_find("rfc5176"));
+	own.name = "own";
+	nas.profile = &own;
+	ck_assert_ptr_eq(cb_das_packet_profile(&req), &own);
+
+	/* Settings are case-insensitive; names come back as the tables spell them. */
+	ck_assert_int_eq(cb_das_mode_parse("COA", &mode), 0);
+	ck_assert_int_eq(mode, CB_DAS_MODE_COA);
+	ck_assert_int_eq(cb_das_mode_parse("coa-then", &mode), -1);
+	ck_assert_int_eq(cb_das_mode_parse(NULL, &mode), -1);
+	ck_assert_str_eq(cb_das_mode_name(CB_DAS_MODE_COA_THEN_DISCONNECT), "coa-then-disconnect");
+	ck_assert_str_eq(cb_das_mode_name((cb_das_mode_t)7), "unknown");
+	ck_assert_int_eq(cb_das_attrs_parse("CALLED-STATION-ID,framed-ip-address\tNone", &mask, err, sizeof(err)), 0);
+	ck_assert_uint_eq(mask, CB_DAS_A_CALLED_STATION_ID | CB_DAS_A_FRAMED_IP_ADDRESS);
+	ck_assert_int_eq(cb_das_attrs_parse("User-Nam", &mask, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "unknown attribute \"User-Nam\": accepted are NAS-IP-Address, NAS-Identifier, User-Name, "
+			 "Acct-Session-Id, Calling-Station-Id, Called-Station-Id, Framed-IP-Address, Event-Timestamp, "
+			 "Message-Authenticator (or none)");
+	ck_assert_str_eq(cb_das_result_name(CB_DAS_ACK), "ACK");
+	ck_assert_str_eq(cb_das_result_name((cb_das_result_t)9), "unknown");
+	ck_assert_str_eq(cb_das_code_name(44), "CoA-ACK");
+	ck_assert_str_eq(cb_das_code_name(0), "unknown");
+	ck_assert_str_eq(cb_das_code_name(0x10000 + 40), "unknown");
+	ck_assert_str_eq(cb_das_error_cause_name(0x10000 + 503), "Unknown");
+	ck_assert_str_eq(cb_das_profile_names(), "hostapd, rfc5176");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("das");
@@ -1283,6 +1327,7 @@ int main(void)
 	tcase_add_test(enc, test_check_valid);
 	tcase_add_test(enc, test_check_refused);
 	tcase_add_test(enc, test_conf_and_names);
+	tcase_add_test(enc, test_packet_profile_and_names);
 	suite_add_tcase(s, enc);
 
 	tcase_set_timeout(wire, 30);
