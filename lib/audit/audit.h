@@ -321,6 +321,26 @@ typedef struct {
  */
 int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out);
 
+/** One line of a trail, as cb_audit_line_parse reads it. */
+typedef struct {
+	bool		is_object;	/* The line is a JSON object (of whatever content). */
+	uint64_t	seq;		/* > 0 once seq, prev and hash are valid. */
+	char		prev[CB_AUDIT_HASH_HEX + 1];
+	char		hash[CB_AUDIT_HASH_HEX + 1];
+} cb_audit_line_t;
+
+/**
+ * cb_audit_line_parse - one line of a trail (text[0..len), without its
+ * newline, not NUL-terminated): a JSON object and nothing else, with a
+ * positive integer seq and valid prev and hash, whose content matches its
+ * hash.  Pure: no I/O, no state; the part of verify that reads hostile
+ * bytes.  Returns CB_AUDIT_OK (out filled); CB_AUDIT_BAD_SYNTAX (not an
+ * object, or a field missing or of the wrong kind: out->is_object says
+ * which); CB_AUDIT_BAD_HASH (out->seq, prev and hash filled);
+ * CB_AUDIT_BAD_IO (out of memory).
+ */
+cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out);
+
 /**
  * cb_audit_rotated_files - the files of a trail, oldest first: path.N ...
  * path.2, path.1, path (those that exist; rotated files compressed by

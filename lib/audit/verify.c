@@ -65,72 +65,92 @@ static long read_line(FILE *fp, char *buf, size_t max, bool *nl)
 	return too_long ? -2 : (long) n;
 }
 
-/** check_record - one line; 0 good, 1 bad (v->out filled). */
-static int check_record(verify_t *v, char const *file, uint64_t lineno, char const *text, size_t len)
+cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out)
 {
 	json_tokener *tok;
 	json_object *o, *js, *jp, *jh;
 	char hash[CB_AUDIT_HASH_HEX + 1];
-	uint64_t seq = 0;
-	int rc = 0;
+	cb_audit_bad_t bad = CB_AUDIT_BAD_SYNTAX;
 
+	memset(out, 0, sizeof(*out));
+	if (len > CB_AUDIT_LINE_MAX) return CB_AUDIT_BAD_SYNTAX;
 	tok = json_tokener_new();
-	if (!tok) return vbad(v, file, lineno, CB_AUDIT_BAD_IO, 0, "out of memory");
+	if (!tok) return CB_AUDIT_BAD_IO;
 	o = json_tokener_parse_ex(tok, text, (int) len);
 	if (!o || json_tokener_get_error(tok) != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(o, json_type_object)) {
-		rc = vbad(v, file, lineno, CB_AUDIT_BAD_SYNTAX, 0, "line %" PRIu64 " is not a JSON object", lineno);
-		goto done;
-	}
+	    !json_object_is_type(o, json_type_object)) goto done;
+	out->is_object = true;
 	if (!json_object_object_get_ex(o, "seq", &js) || !json_object_is_type(js, json_type_int) ||
 	    json_object_get_int64(js) <= 0 || !json_object_object_get_ex(o, "prev", &jp) ||
 	    !cb_store_hash_valid(json_object_get_string(jp)) || !json_object_object_get_ex(o, "hash", &jh) ||
-	    !cb_store_hash_valid(json_object_get_string(jh))) {
-		rc = vbad(v, file, lineno, CB_AUDIT_BAD_SYNTAX, 0, "line %" PRIu64 " lacks a valid seq, prev or hash", lineno);
-		goto done;
-	}
-	seq = (uint64_t) json_object_get_int64(js);
-	if (cb_audit_line_hash(o, hash) < 0 || strcmp(hash, json_object_get_string(jh)) != 0) {
-		rc = vbad(v, file, lineno, CB_AUDIT_BAD_HASH, seq, "record seq %" PRIu64 " (line %" PRIu64 ") was "
-			  "altered: its content does not match its hash", seq, lineno);
-		goto done;
-	}
+	    !cb_store_hash_valid(json_object_get_string(jh))) goto done;
+	out->seq = (uint64_t) json_object_get_int64(js);
+	memcpy(out->prev, json_object_get_string(jp), CB_AUDIT_HASH_HEX + 1);
+	memcpy(out->hash, json_object_get_string(jh), CB_AUDIT_HASH_HEX + 1);
+	bad = (cb_audit_line_hash(o, hash) < 0 || strcmp(hash, out->hash) != 0) ? CB_AUDIT_BAD_HASH : CB_AUDIT_OK;
+done:
+	json_object_put(o);
+	json_tokener_free(tok);
+	return bad;
+}
+
+/** check_link - a sound record's place in the chain; 0 good (v advanced), 1 bad (v->out filled). */
+static int check_link(verify_t *v, char const *file, uint64_t lineno, cb_audit_line_t const *l)
+{
+	uint64_t seq = l->seq;
+
 	if (v->expect == 0) {
 		v->out->first_seq = seq;
-		if (seq == 1 && strcmp(json_object_get_string(jp), CB_AUDIT_ZERO_HASH) != 0) {
-			rc = vbad(v, file, lineno, CB_AUDIT_BAD_START, seq, "record seq 1 (line %" PRIu64 ") does not "
-				  "start a chain", lineno);
-			goto done;
+		if (seq == 1 && strcmp(l->prev, CB_AUDIT_ZERO_HASH) != 0) {
+			return vbad(v, file, lineno, CB_AUDIT_BAD_START, seq, "record seq 1 (line %" PRIu64 ") does not "
+				    "start a chain", lineno);
 		}
 	} else if (seq > v->expect) {
-		rc = vbad(v, file, lineno, CB_AUDIT_BAD_GAP, seq, "line %" PRIu64 " holds seq %" PRIu64 " where seq %"
-			  PRIu64 " belongs: record%s %" PRIu64 "%s%s removed or moved", lineno, seq, v->expect,
-			  seq - v->expect > 1 ? "s" : "", v->expect, seq - v->expect > 1 ? "..." : "",
-			  seq - v->expect > 1 ? "were" : " was");
+		vbad(v, file, lineno, CB_AUDIT_BAD_GAP, seq, "line %" PRIu64 " holds seq %" PRIu64 " where seq %"
+		     PRIu64 " belongs: record%s %" PRIu64 "%s%s removed or moved", lineno, seq, v->expect,
+		     seq - v->expect > 1 ? "s" : "", v->expect, seq - v->expect > 1 ? "..." : "",
+		     seq - v->expect > 1 ? "were" : " was");
 		if (seq - v->expect > 1) {
 			snprintf(v->out->message, sizeof(v->out->message), "line %" PRIu64 " holds seq %" PRIu64
 				 " where seq %" PRIu64 " belongs: records %" PRIu64 " to %" PRIu64 " were removed or moved",
 				 lineno, seq, v->expect, v->expect, seq - 1);
 		}
-		goto done;
+		return 1;
 	} else if (seq < v->expect) {
-		rc = vbad(v, file, lineno, CB_AUDIT_BAD_ORDER, seq, "line %" PRIu64 " holds seq %" PRIu64 " where seq %"
-			  PRIu64 " belongs: records were moved or duplicated", lineno, seq, v->expect);
-		goto done;
-	} else if (strcmp(json_object_get_string(jp), v->prev) != 0) {
-		rc = vbad(v, file, lineno, CB_AUDIT_BAD_LINK, seq, "record seq %" PRIu64 " (line %" PRIu64 ") does not "
-			  "follow the record before it: seq %" PRIu64 " was altered or replaced", seq, lineno, seq - 1);
-		goto done;
+		return vbad(v, file, lineno, CB_AUDIT_BAD_ORDER, seq, "line %" PRIu64 " holds seq %" PRIu64 " where seq %"
+			    PRIu64 " belongs: records were moved or duplicated", lineno, seq, v->expect);
+	} else if (strcmp(l->prev, v->prev) != 0) {
+		return vbad(v, file, lineno, CB_AUDIT_BAD_LINK, seq, "record seq %" PRIu64 " (line %" PRIu64 ") does not "
+			    "follow the record before it: seq %" PRIu64 " was altered or replaced", seq, lineno, seq - 1);
 	}
 	v->expect = seq + 1;
-	memcpy(v->prev, json_object_get_string(jh), CB_AUDIT_HASH_HEX + 1);
+	memcpy(v->prev, l->hash, CB_AUDIT_HASH_HEX + 1);
 	v->out->records++;
 	v->out->last_seq = seq;
 	memcpy(v->out->last_hash, v->prev, sizeof(v->prev));
-done:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return rc;
+	return 0;
+}
+
+/** check_record - one line; 0 good, 1 bad (v->out filled). */
+static int check_record(verify_t *v, char const *file, uint64_t lineno, char const *text, size_t len)
+{
+	cb_audit_line_t l;
+
+	switch (cb_audit_line_parse(text, len, &l)) {
+	case CB_AUDIT_OK:
+		return check_link(v, file, lineno, &l);
+	case CB_AUDIT_BAD_IO:
+		return vbad(v, file, lineno, CB_AUDIT_BAD_IO, 0, "out of memory");
+	case CB_AUDIT_BAD_HASH:
+		return vbad(v, file, lineno, CB_AUDIT_BAD_HASH, l.seq, "record seq %" PRIu64 " (line %" PRIu64 ") was "
+			    "altered: its content does not match its hash", l.seq, lineno);
+	default:
+		if (!l.is_object) {
+			return vbad(v, file, lineno, CB_AUDIT_BAD_SYNTAX, 0, "line %" PRIu64 " is not a JSON object", lineno);
+		}
+		return vbad(v, file, lineno, CB_AUDIT_BAD_SYNTAX, 0, "line %" PRIu64 " lacks a valid seq, prev or hash",
+			    lineno);
+	}
 }
 
 static int verify_file(verify_t *v, char const *file)

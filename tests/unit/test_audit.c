@@ -790,6 +790,31 @@ START_TEST(schema_matches_file)
 }
 END_TEST
 
+START_TEST(line_parse_alone)
+{
+	cb_audit_line_t l;
+	char *p;
+
+	write_trail(1);
+	read_lines();
+	ck_assert_int_eq(cb_audit_line_parse(lines[1], strlen(lines[1]) - 1, &l), CB_AUDIT_OK);
+	ck_assert_uint_eq(l.seq, 2);
+	ck_assert(strstr(lines[1], l.hash) != NULL);
+	ck_assert(strstr(lines[0], l.prev) != NULL);	/* seq 1's hash. */
+	p = strstr(lines[1], "\"alice\"");
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "\"eve\"  ", 7);
+	ck_assert_int_eq(cb_audit_line_parse(lines[1], strlen(lines[1]) - 1, &l), CB_AUDIT_BAD_HASH);
+	ck_assert_uint_eq(l.seq, 2);
+	ck_assert_int_eq(cb_audit_line_parse("[1]", 3, &l), CB_AUDIT_BAD_SYNTAX);
+	ck_assert(!l.is_object);
+	ck_assert_int_eq(cb_audit_line_parse("{\"seq\":1}", 9, &l), CB_AUDIT_BAD_SYNTAX);
+	ck_assert(l.is_object);
+	ck_assert_int_eq(cb_audit_line_parse("{\"seq\":1}x", 10, &l), CB_AUDIT_BAD_SYNTAX);
+	ck_assert(!l.is_object);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -803,6 +828,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, deleted_line_fails_there);
 	tcase_add_test(tc, reordered_line_fails_there);
 	tcase_add_test(tc, truncated_last_line_fails_there);
+	tcase_add_test(tc, line_parse_alone);
 	tcase_add_test(tc, restart_cuts_unfinished_line_and_continues);
 	tcase_add_test(tc, rotation_continues_the_chain);
 	tcase_add_test(tc, fail_open_keeps_admitting_and_loses_nothing_acknowledged);
