@@ -3,10 +3,11 @@
  * the trail (by person, device, address at a moment, NAS, SSID, time),
  * export everything held about one person, and purge by retention.
  *
- * The trail itself is written by the module (lib/audit/audit.c, whose
- * top comment explains the chain); these commands only read it, except
- * purge, which deletes old rows from the store and from the audit table
- * (never from the files: logrotate owns their retention).
+ * The trail itself is written by the module (lib/audit/, whose chain.c
+ * explains the chain); these commands only read it, except purge, which
+ * deletes old rows from the store and from its audit index (never from
+ * the files: logrotate owns their retention).  Everything in the database
+ * is reached through the store (cb_store_audit_*).
  *
  * Every argument is checked before the store is opened: identities as the
  * module normalises them, MACs in any common notation, times as RFC 3339
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "base/mac.h"
 #include "core/tz.h"
 
 #include "ctl_audit.h"
@@ -123,15 +125,28 @@ static json_object *verify_json(cb_audit_verify_t const *v, size_t skipped)
 	return o;
 }
 
+/** tail_store - the open store, else one opened quietly (*own set); NULL when there is none. */
+static cb_store_t *tail_store(ctl_t *ctl, bool *own)
+{
+	cb_store_conf_t conf = { .path = ctl->db };
+	char err[1024];
+
+	*own = false;
+	if (ctl->store) return ctl->store;
+	*own = true;
+	return cb_store_open(&conf, err, sizeof(err));
+}
+
 /** verify_tail - compare the files' last record with the store's copy; fills v on a mismatch. */
 static void verify_tail(ctl_t *ctl, cb_audit_verify_t *v)
 {
-	char err[512], hash[CB_AUDIT_HASH_HEX + 1];
-	cb_audit_db_t *db = cb_audit_db_open(ctl->db, true, err, sizeof(err));
+	char hash[CB_AUDIT_HASH_HEX + 1];
+	bool own;
+	cb_store_t *store = tail_store(ctl, &own);
 	uint64_t seq = 0;
 
-	if (!db) return;
-	if (cb_audit_last(db, &seq, hash) == 0 &&
+	if (!store) return;
+	if (cb_store_audit_last(store, &seq, hash) == 0 &&
 	    (seq > v->last_seq || (seq == v->last_seq && strcmp(hash, v->last_hash) != 0))) {
 		v->bad = CB_AUDIT_BAD_TAIL;
 		v->seq = seq > v->last_seq ? v->last_seq + 1 : seq;
@@ -147,7 +162,7 @@ static void verify_tail(ctl_t *ctl, cb_audit_verify_t *v)
 				 (unsigned long long) seq);
 		}
 	}
-	cb_audit_db_close(db);
+	if (own) cb_store_close(store);
 }
 
 static int audit_verify(ctl_t *ctl, int argc, char **argv)
@@ -388,7 +403,7 @@ typedef struct {
 static int query_check(ctl_t *ctl, query_args_t const *qa, fmt_t *fmt)
 {
 	ctl_cmd_t const *cmd = &query_cmd;
-	char mac[18], safe[CTL_SAFE_LEN(64)];
+	char mac[CB_MAC_LEN + 1], safe[CTL_SAFE_LEN(64)];
 	int rc;
 
 	*fmt = ctl->json ? FMT_JSON : FMT_TABLE;
@@ -398,7 +413,7 @@ static int query_check(ctl_t *ctl, query_args_t const *qa, fmt_t *fmt)
 		else if (strcmp(qa->format, "csv") == 0) *fmt = FMT_CSV;
 		else return ctl_usage_err(ctl, cmd, "--format must be table, json or csv");
 	}
-	if (qa->mac && !cb_audit_mac_normalise(qa->mac, mac)) {
+	if (qa->mac && !cb_mac_normalise(qa->mac, mac)) {
 		return ctl_usage_err(ctl, cmd, "--mac: '%s' is not a MAC address (AA-BB-CC-DD-EE-FF, aa:bb:cc:dd:ee:ff, "
 				     "aabb.ccdd.eeff or aabbccddeeff)", ctl_safe(qa->mac, safe, sizeof(safe)));
 	}
@@ -426,7 +441,6 @@ static int audit_query(ctl_t *ctl, int argc, char **argv)
 	char identity[CB_IDENTITY_MAX + 1], err[512];
 	cb_audit_query_t q = { .any_type = true, .type = -1 };
 	cb_tz_t *tz = NULL;
-	cb_audit_db_t *db;
 	unsigned long limit = 0;
 	time_t at = 0, at_end = 0, ignore;
 	fmt_t fmt;
@@ -449,13 +463,10 @@ static int audit_query(ctl_t *ctl, int argc, char **argv)
 	}
 	cb_tz_free(tz);
 	if (q.from && q.to && q.to < q.from) return ctl_usage_err(ctl, cmd, "--to is before --from");
-	db = cb_audit_db_open(ctl->db, true, err, sizeof(err));
-	if (!db) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 	if (qa.at) {
 		cb_audit_holders_t list;
 
-		if (cb_audit_ip_at(db, qa.ip, qa.nas, at, at_end, &list, err, sizeof(err)) < 0) {
-			cb_audit_db_close(db);
+		if (cb_audit_ip_at(ctl->store, qa.ip, qa.nas, at, at_end, &list, err, sizeof(err)) < 0) {
 			return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 		}
 		rc = print_holders(ctl, &list, fmt);
@@ -474,15 +485,13 @@ static int audit_query(ctl_t *ctl, int argc, char **argv)
 			q.any_type = false;
 			q.type = cb_audit_type_from_name(qa.type);
 		}
-		if (cb_audit_query(db, &q, &rows, err, sizeof(err)) < 0) {
-			cb_audit_db_close(db);
+		if (cb_audit_query(ctl->store, &q, &rows, err, sizeof(err)) < 0) {
 			return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 		}
 		rc = print_rows(ctl, &rows, fmt);
 		if (rc == CTL_EXIT_OK && rows.count == 0) rc = CTL_EXIT_NOT_FOUND;
 		cb_audit_rows_free(&rows);
 	}
-	cb_audit_db_close(db);
 	return rc;
 }
 
@@ -510,7 +519,6 @@ int ctl_export_main(ctl_t *ctl, int argc, char **argv)
 	char const *person = NULL;
 	ctl_opt_t const opts[] = { { "person", &person, NULL }, { NULL, NULL, NULL } };
 	char identity[CB_IDENTITY_MAX + 1], err[512];
-	cb_audit_db_t *db;
 	json_object *o;
 	size_t n;
 	int rc;
@@ -521,10 +529,7 @@ int ctl_export_main(ctl_t *ctl, int argc, char **argv)
 	if ((rc = ctl_identity(ctl, cmd, person, identity)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
 	if ((rc = ctl_identity(ctl, cmd, person, identity)) != 0) return rc;
-	db = cb_audit_db_open(ctl->db, true, err, sizeof(err));
-	if (!db) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
-	o = cb_audit_export_person(db, identity, err, sizeof(err));
-	cb_audit_db_close(db);
+	o = cb_audit_export_person(ctl->store, identity, err, sizeof(err));
 	if (!o) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 	json_object_object_add(o, "exported_at", ctl_jtime(ctl->now));
 	return ctl_print_json(o);
@@ -554,7 +559,7 @@ int ctl_purge_main(ctl_t *ctl, int argc, char **argv)
 	before = cb_tz_add_days(tz, ctl->now, -(int) days);
 	cb_tz_free(tz);
 	if (before < 0) return ctl_err(ctl, CTL_EXIT_USAGE, "--older-than %lu reaches before 1970", days);
-	if (cb_retention_purge(ctl->store, ctl->db, before, &store_removed, &audit_removed, err, sizeof(err)) < 0) {
+	if (cb_store_retention_purge(ctl->store, before, &store_removed, &audit_removed, err, sizeof(err)) < 0) {
 		return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 	}
 	if (ctl->json) {

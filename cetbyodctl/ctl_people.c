@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mac.h"
 #include "core/policy.h"
 #include "core/tz.h"
 
@@ -113,7 +114,7 @@ static int mac_arg(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, char out[C
 
 	out[0] = '\0';
 	if (!arg) return 0;
-	if (cb_store_mac_normalise(arg, out)) return 0;
+	if (cb_mac_normalise(arg, out)) return 0;
 	return ctl_usage_err(ctl, cmd, "--mac: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff, AA-BB-CC-DD-EE-FF, "
 			     "aabb.ccdd.eeff or aabbccddeeff)", ctl_safe(strlen(arg) > 32 ? "(too long)" : arg, safe,
 									  sizeof(safe)));

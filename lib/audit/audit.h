@@ -17,14 +17,17 @@
  * module is told loudly, and cb_audit_admit_ok() says whether it may go on
  * admitting people (fail_open) or must refuse (fail_closed).
  *
- * The reader (cb_audit_db_t, cb_audit_verify_*) belongs to cetbyodctl and
- * the tests: verification of the chain across rotated files, queries by
- * person, device, address at a moment, NAS, SSID and time, a subject
- * access export, and purge.
+ * The reader (cb_audit_verify_*, cb_audit_query, ...) belongs to cetbyodctl
+ * and the tests: verification of the chain across rotated files, queries
+ * by person, device, address at a moment, NAS, SSID and time, and a
+ * subject access export.  Everything in the database (the index, the
+ * export, the retention purge) is reached through the store
+ * (store/store.h: cb_store_audit_*): this unit never opens the database.
  *
- * The design, the record format and a worked example of the chain are in
- * the comment at the top of lib/audit/audit.c; the database table in
- * schema/sql/audit.sql.
+ * Files: chain.c (records, canonical form, hash chain; its top comment
+ * has the design, the record format and a worked example), writer.c (the
+ * writer thread), verify.c, query.c (queries, export, CSV); the index's
+ * table is schema/sql/audit.sql, run by the store.
  *
  * Failure contract, unless a function says otherwise: 0 on success, -1 on
  * error with the reason in err (or the log callback), and nothing changed.
@@ -43,10 +46,10 @@
 
 #include <json-c/json.h>
 
-#include "sources/source.h"
+#include "base/log.h"
 #include "store/store.h"
 
-#define CB_AUDIT_HASH_HEX	64		/* SHA-256 as lower-case hex. */
+#define CB_AUDIT_HASH_HEX	CB_STORE_HASH_HEX /* SHA-256 as lower-case hex (64). */
 #define CB_AUDIT_FIELD_MAX	1024		/* Longest text field; longer values are cut and marked. */
 #define CB_AUDIT_LINE_MAX	65536		/* Longest line verify accepts. */
 #define CB_AUDIT_QUEUE_DEFAULT	10000		/* Records held in memory while the file cannot be written. */
@@ -181,7 +184,8 @@ typedef struct {
 typedef struct {
 	char const		*path;		/* The JSON lines file.  Required. */
 	unsigned int		mode;		/* Of a new file; 0: 0600. */
-	char const		*db_path;	/* The store's database (must exist); NULL: no index. */
+	char const		*db_path;	/* The store's database (must exist): the writer opens it with
+						 * cb_store_open for the index; NULL: no index. */
 	cb_audit_fsync_t	fsync;
 	cb_audit_failure_t	on_failure;
 	size_t			queue_max;	/* 0: CB_AUDIT_QUEUE_DEFAULT. */
@@ -317,6 +321,26 @@ typedef struct {
  */
 int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out);
 
+/** One line of a trail, as cb_audit_line_parse reads it. */
+typedef struct {
+	bool		is_object;	/* The line is a JSON object (of whatever content). */
+	uint64_t	seq;		/* > 0 once seq, prev and hash are valid. */
+	char		prev[CB_AUDIT_HASH_HEX + 1];
+	char		hash[CB_AUDIT_HASH_HEX + 1];
+} cb_audit_line_t;
+
+/**
+ * cb_audit_line_parse - one line of a trail (text[0..len), without its
+ * newline, not NUL-terminated): a JSON object and nothing else, with a
+ * positive integer seq and valid prev and hash, whose content matches its
+ * hash.  Pure: no I/O, no state; the part of verify that reads hostile
+ * bytes.  Returns CB_AUDIT_OK (out filled); CB_AUDIT_BAD_SYNTAX (not an
+ * object, or a field missing or of the wrong kind: out->is_object says
+ * which); CB_AUDIT_BAD_HASH (out->seq, prev and hash filled);
+ * CB_AUDIT_BAD_IO (out of memory).
+ */
+cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out);
+
 /**
  * cb_audit_rotated_files - the files of a trail, oldest first: path.N ...
  * path.2, path.1, path (those that exist; rotated files compressed by
@@ -336,25 +360,13 @@ void cb_audit_files_free(char **files, size_t n);
 int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1]);
 
 /*
- *	Queries (the audit table in the store's database; see schema/sql/audit.sql)
+ *	Queries, of the index in the store (cb_store_audit_*)
  */
-typedef struct cb_audit_db cb_audit_db_t;
-
-/**
- * cb_audit_db_open - open the store's database at path (which must exist
- * and be a cetbyod store) and create the audit table when missing
- * (readonly: never; a store without the table then reads as empty).
- */
-cb_audit_db_t *cb_audit_db_open(char const *path, bool readonly, char *err, size_t errlen);
-void cb_audit_db_close(cb_audit_db_t *db);
-
-/** cb_audit_schema - schema/sql/audit.sql. */
-char const *cb_audit_schema(void);
 
 /** What cb_audit_query selects; zeroed: everything.  All given fields must match. */
 typedef struct {
 	char const	*identity;
-	char const	*mac;		/* Any MAC notation; compared as AA-BB-CC-DD-EE-FF. */
+	char const	*mac;		/* Any spelling base/mac.h accepts; compared as AA-BB-CC-DD-EE-FF. */
 	char const	*nas;
 	char const	*ssid;
 	char const	*ip;		/* Framed-IP-Address, as text. */
@@ -364,22 +376,12 @@ typedef struct {
 	size_t		limit;		/* 0: 100000. */
 } cb_audit_query_t;
 
-typedef struct {
-	int64_t		seq;
-	time_t		time;
-	char		type[32];
-	char		*identity, *outer_identity, *calling_station, *nas, *ssid, *framed_ip,
-			*acct_session_id, *status, *reason, *by;
-	char		*record;	/* The whole JSON line as written (minus its newline). */
-} cb_audit_row_t;
-
-typedef struct {
-	cb_audit_row_t	*items;
-	size_t		count;
-} cb_audit_rows_t;
+/* One record of the index, as the store returns it (store/store.h). */
+typedef cb_store_audit_row_t cb_audit_row_t;
+typedef cb_store_audit_rows_t cb_audit_rows_t;
 
 /** cb_audit_query - matching records, oldest first.  0 (out filled, perhaps empty) or -1 (err). */
-int cb_audit_query(cb_audit_db_t *db, cb_audit_query_t const *q, cb_audit_rows_t *out, char *err, size_t errlen);
+int cb_audit_query(cb_store_t *store, cb_audit_query_t const *q, cb_audit_rows_t *out, char *err, size_t errlen);
 void cb_audit_rows_free(cb_audit_rows_t *rows);
 
 /** One session that held an address, rebuilt from session_start and session_stop records. */
@@ -406,34 +408,19 @@ typedef struct {
  * and were superseded before the moment are left out.  Most recent start
  * first.  0 (out filled, perhaps empty) or -1 (err).
  */
-int cb_audit_ip_at(cb_audit_db_t *db, char const *ip, char const *nas, time_t at, time_t at_end,
+int cb_audit_ip_at(cb_store_t *store, char const *ip, char const *nas, time_t at, time_t at_end,
 		   cb_audit_holders_t *out, char *err, size_t errlen);
 void cb_audit_holders_free(cb_audit_holders_t *list);
 
 /**
- * cb_audit_export_person - everything the database holds about identity:
- * {"identity", "decisions", "sessions", "revocations", "disconnects",
- * "exceptions" (when that table exists), "audit": [records]}.  Rows are
- * copied column by column, so a column added later is exported too.
- * Returns a new object (the caller puts it), or NULL with err set.
+ * cb_audit_export_person - everything the store holds about identity:
+ * {"identity", "people", "decisions", "sessions", "revocations",
+ * "disconnects", "exceptions", "reminders" (those the store has), "audit":
+ * [records]}.  Rows are copied column by column (cb_store_export_person),
+ * so a column added later is exported too.  Returns a new object (the
+ * caller puts it), or NULL with err set.
  */
-json_object *cb_audit_export_person(cb_audit_db_t *db, char const *identity, char *err, size_t errlen);
-
-/** cb_audit_purge - delete audit rows older than before.  *removed gets the count.  0 or -1. */
-int cb_audit_purge(cb_audit_db_t *db, time_t before, size_t *removed, char *err, size_t errlen);
-
-/**
- * cb_retention_purge - the retention purge: audit rows in the database at
- * db_path, then the store's old records (cb_store_purge), older than
- * before.  The counts go to *audit_removed and *store_removed.  0, or -1
- * with err saying which part failed (what was purged before it stays
- * purged).  The audit files are logrotate's, not touched.
- */
-int cb_retention_purge(cb_store_t *store, char const *db_path, time_t before, size_t *store_removed,
-		       size_t *audit_removed, char *err, size_t errlen);
-
-/** cb_audit_last - the last record in the table: 0 (filled), 1 empty, -1 error. */
-int cb_audit_last(cb_audit_db_t *db, uint64_t *seq, char hash[CB_AUDIT_HASH_HEX + 1]);
+json_object *cb_audit_export_person(cb_store_t *store, char const *identity, char *err, size_t errlen);
 
 /*
  *	Output helpers shared by cetbyodctl and the tests
@@ -447,8 +434,5 @@ int cb_audit_last(cb_audit_db_t *db, uint64_t *seq, char hash[CB_AUDIT_HASH_HEX 
  * is too short: 2 * strlen(s) + 4 bytes always suffice.
  */
 bool cb_audit_csv_cell(char const *s, char *out, size_t outlen);
-
-/** cb_audit_mac_normalise - a MAC in any common notation as AA-BB-CC-DD-EE-FF (18 bytes).  false when not one. */
-bool cb_audit_mac_normalise(char const *s, char out[18]);
 
 #endif

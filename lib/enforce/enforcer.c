@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mac.h"
 #include "enforce/enforcer.h"
 #include "enforce/exreg.h"
 #include "core/tz.h"
@@ -311,7 +312,7 @@ static bool covered_by_gone(cb_store_session_t const *s, cb_store_exception_t co
 
 	if (strcmp(s->identity, x->identity) != 0 || strcmp(s->status, "restricted") != 0) return false;
 	if (!x->mac[0]) return true;
-	return cb_store_mac_normalise(s->calling_station, mac) && strcmp(mac, x->mac) == 0;
+	return cb_mac_normalise(s->calling_station, mac) && strcmp(mac, x->mac) == 0;
 }
 
 static void end_exception_sessions(cb_enforcer_t *e, cb_store_exception_t const *x, time_t now)
@@ -733,8 +734,7 @@ static void retention_purge(cb_enforcer_t *e, time_t now)
 		 cb_tz_add_days(e->conf.policy->tz, now, -(int) e->conf.retention_days) :
 		 now - (time_t) e->conf.retention_days * 86400;
 	if (before <= 0) return;
-	if (cb_retention_purge(e->conf.store, e->conf.db_path, before, &store_removed, &audit_removed, err,
-			       sizeof(err)) < 0) {
+	if (cb_store_retention_purge(e->conf.store, before, &store_removed, &audit_removed, err, sizeof(err)) < 0) {
 		elog(e, CB_LOG_ERROR, "retention purge (older than %u days): %s; tried again tomorrow",
 		     e->conf.retention_days, err);
 		return;

@@ -3,10 +3,12 @@
  * disconnects, commands from cetbyodctl to a running module, and status.
  *
  * Everything that must survive a radiusd restart, or pass between radiusd
- * and cetbyodctl, lives here.  The store is an opaque cb_store_t behind a
- * table of operations (cb_store_ops_t, at the end of this header) so that a
- * PostgreSQL backend, for several RADIUS servers sharing state, can be added
- * beside the SQLite one without changing any caller.  SQLite is the default:
+ * and cetbyodctl, lives here, and so does the audit trail's index: nothing
+ * else opens the database or knows its tables.  The store is an opaque
+ * cb_store_t behind a table of operations (cb_store_ops_t, in the private
+ * store_int.h) so that a PostgreSQL backend, for several RADIUS servers
+ * sharing state, can be added beside the SQLite one without changing any
+ * caller.  SQLite is the default:
  * one file (CB_STORE_FILE) in the state directory, mode 0600, WAL journal.
  *
  * Threads: every function may be called from any thread at any time; each
@@ -47,7 +49,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "sources/source.h"
+#include "base/log.h"
 
 #define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
 #define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
@@ -410,7 +412,7 @@ bool cb_store_exception_in_force(cb_store_exception_t const *x, time_t now);
 
 /**
  * cb_store_exception_add - grant identity an exception until (exclusive,
- * after now), on the device mac (cb_store_mac_normalise form) or, with
+ * after now), on the device mac (cb_mac_normalise form) or, with
  * NULL/"", any device.  reason must pass cb_store_text_valid with
  * CB_STORE_REASON_MAX, approved_by and by with CB_STORE_BY_MAX.  An
  * exception already open for the same person and device is replaced (its
@@ -436,9 +438,6 @@ int cb_store_exception_end(cb_store_t *store, char const *identity, char const *
 int cb_store_exceptions(cb_store_t *store, bool history, cb_store_exceptions_t *out);
 
 void cb_store_exceptions_free(cb_store_exceptions_t *list);
-
-/** cb_store_mac_normalise - a MAC in any usual spelling as AA-BB-CC-DD-EE-FF; false if it is not one. */
-bool cb_store_mac_normalise(char const *in, char out[CB_STORE_MAC_MAX + 1]);
 
 /*
  *	People (reports and reminders).  The module rebuilds the list; a
@@ -736,71 +735,148 @@ int cb_store_purge(cb_store_t *store, time_t before, size_t *removed);
 char const *cb_store_schema(void);
 
 /*
- *	Backends.  A backend fills a cb_store_ops_t; the public functions above
- *	check their arguments, take the store's mutex and then call it with the
- *	backend's handle, so a backend only ever sees valid input, one call at
- *	a time.  Each operation has the contract of the public function of the
- *	same name, except: close_stale gets the cut-off instant (now - max_age);
- *	disconnect_release is confirm_held (confirm) or discard_held (!confirm);
- *	status_get fills a record.  Output pointers are never NULL.
+ *	The audit index (schema/sql/audit.sql): a copy of the audit trail's
+ *	records, indexed for cetbyodctl's queries.  The trail (lib/audit)
+ *	copies each record here once its file holds it, and reads it back
+ *	only through these functions; the file stays the record of
+ *	authority.  In the database of the store, so that one backend holds
+ *	all the state.
  */
-typedef struct cb_store_backend cb_store_backend_t;
+#define CB_STORE_HASH_HEX	64	/* An audit record's hash: SHA-256 as lower-case hex. */
+#define CB_STORE_AUDIT_LIMIT	100000	/* Rows one audit query returns at most. */
+
+/** cb_store_hash_valid - whether s is an audit record's hash: CB_STORE_HASH_HEX lower-case hex digits. */
+bool cb_store_hash_valid(char const *s);
+
+/** One audit record, as the index keeps it.  Text left NULL is stored as "". */
+typedef struct {
+	int64_t		seq;			/* > 0. */
+	time_t		time;
+	char const	*type;			/* cb_audit_type_name(); required. */
+	char const	*identity;
+	char const	*outer_identity;
+	char const	*calling_station;
+	char const	*mac;			/* calling_station by cb_mac_normalise; "" when not a MAC. */
+	char const	*nas;
+	char const	*ap;
+	char const	*ssid;
+	char const	*framed_ip;
+	char const	*acct_session_id;
+	char const	*status;
+	char const	*reason;
+	char const	*by;
+	time_t		session_start;		/* A session record's bounds as it knows them; 0: unknown. */
+	time_t		session_stop;
+	char const	*hash;			/* CB_STORE_HASH_HEX lower-case hex digits; required. */
+	char const	*record;		/* The whole line as written, without its newline; required. */
+	size_t		record_len;
+} cb_store_audit_entry_t;
+
+/** What cb_store_audit_query selects; each field given (not NULL, not 0) must match exactly. */
+typedef struct {
+	char const	*identity;
+	char const	*mac;			/* AA-BB-CC-DD-EE-FF (cb_mac_normalise). */
+	char const	*nas;
+	char const	*ssid;
+	char const	*ip;			/* Framed-IP-Address, as text. */
+	char const	*type;			/* A cb_audit_type_name(). */
+	time_t		from, to;		/* Inclusive; 0: open. */
+	size_t		limit;			/* 0: CB_STORE_AUDIT_LIMIT. */
+} cb_store_audit_filter_t;
+
+/** One row of the index.  Strings are malloc'd ("" when empty) and freed with the list. */
+typedef struct {
+	int64_t		seq;
+	time_t		time;
+	char		type[32];
+	char		*identity, *outer_identity, *calling_station, *nas, *ssid, *framed_ip,
+			*acct_session_id, *status, *reason, *by;
+	char		*record;		/* The whole JSON line as written (minus its newline). */
+	time_t		session_start;		/* 0: unknown. */
+	time_t		session_stop;
+} cb_store_audit_row_t;
 
 typedef struct {
-	char const *name;
-	void (*close)(cb_store_backend_t *be);
-	int (*decisions_put)(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n);	/* One transaction. */
-	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
-	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
-	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
-	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
-	int (*session_get)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
-			   cb_store_session_t *out);
-	int (*nas_reboot)(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
-			  cb_store_sessions_t *out);
-	int (*close_stale)(cb_store_backend_t *be, time_t before, time_t now, size_t *closed,
-			   cb_store_sessions_t *out);
-	int (*sessions_active)(cb_store_backend_t *be, cb_store_filter_t const *filter, cb_store_sessions_t *out);
-	int (*revoke)(cb_store_backend_t *be, char const *identity, char const *reason, char const *by, time_t now);
-	int (*reinstate)(cb_store_backend_t *be, char const *identity, char const *by, time_t now);
-	int (*is_revoked)(cb_store_backend_t *be, char const *identity, cb_store_revocation_t *out);
-	int (*revocations)(cb_store_backend_t *be, bool history, cb_store_revocations_t *out);
-	int (*disconnect_enqueue)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
-				  char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
-				  time_t now, int64_t *id);
-	int (*disconnect_due)(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
-	int (*disconnect_mark)(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
-			       char const *detail, time_t next_attempt, time_t now);
-	int (*disconnect_hold)(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);
-	int (*disconnect_release)(cb_store_backend_t *be, bool confirm, time_t now, size_t *count);
-	int (*disconnects)(cb_store_backend_t *be, cb_disc_state_t state, size_t limit, cb_store_disconnects_t *out);
-	int (*command_enqueue)(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
-	int (*commands_take)(cb_store_backend_t *be, cb_store_commands_t *out);
-	int (*status_put)(cb_store_backend_t *be, char const *key, char const *value, time_t now);
-	int (*status_get)(cb_store_backend_t *be, char const *key, cb_store_status_t *out);
-	int (*statuses)(cb_store_backend_t *be, cb_store_statuses_t *out);
-	int (*counts)(cb_store_backend_t *be, cb_store_counts_t *out);
-	int (*purge)(cb_store_backend_t *be, time_t before, size_t *removed);
-	int (*exception_add)(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
-			     char const *approved_by, char const *by, time_t until, time_t now, int64_t *id);
-	int (*exception_end)(cb_store_backend_t *be, char const *identity, char const *mac, char const *by,
-			     time_t now, size_t *ended);
-	int (*exceptions)(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out);
-	int (*people_update)(cb_store_backend_t *be, bool replace, char const *const *removed, size_t n_removed,
-			     cb_store_person_next_fn next, void *ctx);
-	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
-	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
-	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
-	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
-	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
-} cb_store_ops_t;
+	cb_store_audit_row_t	*items;
+	size_t			count;
+} cb_store_audit_rows_t;
 
 /**
- * cb_store_wrap - a cb_store_t around a backend that is already open; the
- * store owns it from now on (ops->close frees it).  log receives the
- * front's complaints about arguments.  NULL on allocation failure, after
- * closing the backend.
+ * cb_store_audit_attach - make the store ready to take audit records
+ * (create the index when it is missing).  A store that never had this
+ * call reads as an empty index.  0 or -1.
  */
-cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_log_fn_t log, void *log_ctx);
+int cb_store_audit_attach(cb_store_t *store);
+
+/**
+ * cb_store_audit_put - add n records to the index in one transaction: all
+ * or none.  Needs cb_store_audit_attach first.  0 or -1.
+ */
+int cb_store_audit_put(cb_store_t *store, cb_store_audit_entry_t const *entries, size_t n);
+
+/** cb_store_audit_last - seq and hash of the index's last record: 0 (filled), 1 none, -1. */
+int cb_store_audit_last(cb_store_t *store, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
+
+/** cb_store_audit_query - matching records, oldest first.  0 (out filled, perhaps empty) or -1 (out empty). */
+int cb_store_audit_query(cb_store_t *store, cb_store_audit_filter_t const *filter, cb_store_audit_rows_t *out);
+
+/**
+ * cb_store_audit_sessions - the session_start and session_stop records of
+ * every session (nas, acct_session_id) that had the address ip (at nas
+ * only, when nas is not NULL/""), by session and then in chain order.
+ * 0 (out filled, perhaps empty) or -1.
+ */
+int cb_store_audit_sessions(cb_store_t *store, char const *ip, char const *nas, cb_store_audit_rows_t *out);
+
+void cb_store_audit_rows_free(cb_store_audit_rows_t *rows);
+
+/** cb_store_audit_purge - delete index rows older than before.  *removed (may be NULL): how many.  0, 1 none, -1. */
+int cb_store_audit_purge(cb_store_t *store, time_t before, size_t *removed);
+
+/**
+ * cb_store_retention_purge - the retention purge: the audit index's rows,
+ * then the store's old records (cb_store_purge), older than before.  The
+ * counts go to *audit_removed and *store_removed.  0, or -1 with err
+ * saying which part failed (what was purged before it stays purged; the
+ * reason went to the log).  The audit files are logrotate's, not touched.
+ */
+int cb_store_retention_purge(cb_store_t *store, time_t before, size_t *store_removed, size_t *audit_removed,
+			     char *err, size_t errlen);
+
+/** cb_store_audit_schema - the SQL of the audit index (schema/sql/audit.sql). */
+char const *cb_store_audit_schema(void);
+
+/*
+ *	Subject access: everything the store holds about one person.
+ */
+typedef enum {
+	CB_STORE_FIELD_NULL = 0,
+	CB_STORE_FIELD_INT,
+	CB_STORE_FIELD_REAL,
+	CB_STORE_FIELD_TEXT
+} cb_store_field_type_t;
+
+/** One column of one row: its name and value. */
+typedef struct {
+	char const		*name;
+	cb_store_field_type_t	type;
+	int64_t			i;
+	double			real;
+	char const		*text;		/* Any bytes the row holds, NUL-terminated. */
+} cb_store_field_t;
+
+/**
+ * What cb_store_export_person calls: for each kind of record the store
+ * keeps ("people", "decisions", "sessions", "revocations", "disconnects",
+ * "exceptions", "reminders", then "audit"), once with fields NULL (the
+ * kind exists, perhaps with no rows), then once per row with its n
+ * columns (every column, so a column added later is exported too; an
+ * "audit" row has one column, "record", the line as written).  Returns 0
+ * to go on, -1 to stop the export.
+ */
+typedef int (*cb_store_export_fn)(void *ctx, char const *kind, cb_store_field_t const *fields, size_t n);
+
+/** cb_store_export_person - every record of identity, through fn.  0, or -1 (logged, or fn stopped it). */
+int cb_store_export_person(cb_store_t *store, char const *identity, cb_store_export_fn fn, void *ctx);
 
 #endif

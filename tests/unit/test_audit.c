@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "base/mac.h"
 #include "store/store.h"
 
 #define T0	1795515240	/* 2026-11-24T10:14:00Z, a Tuesday. */
@@ -514,16 +515,17 @@ static void session(cb_audit_t *a, char const *who, char const *mac, char const 
 	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_QUEUED);
 }
 
-static cb_audit_db_t *query_db(void)
+static cb_store_t *query_db(void)
 {
+	cb_store_conf_t conf = { .path = dbpath };
 	char err[512];
-	cb_audit_db_t *db = cb_audit_db_open(dbpath, true, err, sizeof(err));
+	cb_store_t *db = cb_store_open(&conf, err, sizeof(err));
 
 	ck_assert_msg(db != NULL, "%s", err);
 	return db;
 }
 
-static void holders(cb_audit_db_t *db, char const *ip, time_t at, time_t end, cb_audit_holders_t *h)
+static void holders(cb_store_t *db, char const *ip, time_t at, time_t end, cb_audit_holders_t *h)
 {
 	char err[512];
 
@@ -552,7 +554,7 @@ static void build_sessions(void)
 START_TEST(ip_at_a_moment)
 {
 	cb_audit_holders_t h;
-	cb_audit_db_t *db;
+	cb_store_t *db;
 
 	build_sessions();
 	db = query_db();
@@ -597,7 +599,7 @@ START_TEST(ip_at_a_moment)
 	holders(db, "10.99.99.99", T0, 0, &h);
 	ck_assert_uint_eq(h.count, 0);
 	cb_audit_holders_free(&h);
-	cb_audit_db_close(db);
+	cb_store_close(db);
 }
 END_TEST
 
@@ -605,7 +607,7 @@ START_TEST(query_filters_export_and_purge)
 {
 	cb_audit_query_t q = { .any_type = true, .type = -1 };
 	cb_audit_rows_t rows;
-	cb_audit_db_t *db;
+	cb_store_t *db;
 	json_object *o, *arr;
 	char err[512];
 	size_t removed;
@@ -648,22 +650,21 @@ START_TEST(query_filters_export_and_purge)
 	ck_assert(json_object_object_get_ex(o, "sessions", &arr));
 	ck_assert(json_object_object_get_ex(o, "revocations", &arr));
 	json_object_put(o);
-	cb_audit_db_close(db);
+	cb_store_close(db);
 
 	/* Purge: everything that happened before 09:30 goes. */
 	{
-		cb_audit_db_t *w = cb_audit_db_open(dbpath, false, err, sizeof(err));
+		cb_store_t *w = query_db();
 		uint64_t seq;
 		char hash[CB_AUDIT_HASH_HEX + 1];
 
-		ck_assert_ptr_nonnull(w);
-		ck_assert_int_eq(cb_audit_purge(w, T0 - 44 * 60, &removed, err, sizeof(err)), 0);
+		ck_assert_int_eq(cb_store_audit_purge(w, T0 - 44 * 60, &removed), 0);
 		ck_assert_uint_eq(removed, 3);	/* alice's and erin's starts, carol's start */
-		ck_assert_int_eq(cb_audit_purge(w, T0 - 44 * 60, &removed, err, sizeof(err)), 0);
+		ck_assert_int_eq(cb_store_audit_purge(w, T0 - 44 * 60, &removed), 1);
 		ck_assert_uint_eq(removed, 0);
-		ck_assert_int_eq(cb_audit_last(w, &seq, hash), 0);
+		ck_assert_int_eq(cb_store_audit_last(w, &seq, hash), 0);
 		ck_assert_uint_eq(seq, 12);	/* audit_start + 11 */
-		cb_audit_db_close(w);
+		cb_store_close(w);
 	}
 	/* The file is untouched by purge: the chain still verifies. */
 	{
@@ -731,16 +732,17 @@ START_TEST(macs_normalise)
 {
 	char m[18];
 
-	ck_assert(cb_audit_mac_normalise("aa:bb:cc:dd:ee:ff", m));
+	/* audit query --mac uses the one MAC rule of base/mac.h. */
+	ck_assert(cb_mac_normalise("aa:bb:cc:dd:ee:ff", m));
 	ck_assert_str_eq(m, "AA-BB-CC-DD-EE-FF");
-	ck_assert(cb_audit_mac_normalise("AABB.CCDD.EEFF", m));
+	ck_assert(cb_mac_normalise("AABB.CCDD.EEFF", m));
 	ck_assert_str_eq(m, "AA-BB-CC-DD-EE-FF");
-	ck_assert(cb_audit_mac_normalise("aabbccddeeff", m));
-	ck_assert(!cb_audit_mac_normalise("aabbccddeef", m));
-	ck_assert(!cb_audit_mac_normalise("aabbccddeeff00", m));
-	ck_assert(!cb_audit_mac_normalise(":aabbccddeeff", m));
-	ck_assert(!cb_audit_mac_normalise("aa::bbccddeeff", m));
-	ck_assert(!cb_audit_mac_normalise("gg:bb:cc:dd:ee:ff", m));
+	ck_assert(cb_mac_normalise("aabbccddeeff", m));
+	ck_assert(!cb_mac_normalise("aabbccddeef", m));
+	ck_assert(!cb_mac_normalise("aabbccddeeff00", m));
+	ck_assert(!cb_mac_normalise(":aabbccddeeff", m));
+	ck_assert(!cb_mac_normalise("aa::bbccddeeff", m));
+	ck_assert(!cb_mac_normalise("gg:bb:cc:dd:ee:ff", m));
 }
 END_TEST
 
@@ -783,8 +785,33 @@ START_TEST(schema_matches_file)
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_uint_eq(fread(buf, 1, (size_t) len, fp), (size_t) len);
 	fclose(fp);
-	ck_assert_str_eq(cb_audit_schema(), buf);
+	ck_assert_str_eq(cb_store_audit_schema(), buf);
 	free(buf);
+}
+END_TEST
+
+START_TEST(line_parse_alone)
+{
+	cb_audit_line_t l;
+	char *p;
+
+	write_trail(1);
+	read_lines();
+	ck_assert_int_eq(cb_audit_line_parse(lines[1], strlen(lines[1]) - 1, &l), CB_AUDIT_OK);
+	ck_assert_uint_eq(l.seq, 2);
+	ck_assert(strstr(lines[1], l.hash) != NULL);
+	ck_assert(strstr(lines[0], l.prev) != NULL);	/* seq 1's hash. */
+	p = strstr(lines[1], "\"alice\"");
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "\"eve\"  ", 7);
+	ck_assert_int_eq(cb_audit_line_parse(lines[1], strlen(lines[1]) - 1, &l), CB_AUDIT_BAD_HASH);
+	ck_assert_uint_eq(l.seq, 2);
+	ck_assert_int_eq(cb_audit_line_parse("[1]", 3, &l), CB_AUDIT_BAD_SYNTAX);
+	ck_assert(!l.is_object);
+	ck_assert_int_eq(cb_audit_line_parse("{\"seq\":1}", 9, &l), CB_AUDIT_BAD_SYNTAX);
+	ck_assert(l.is_object);
+	ck_assert_int_eq(cb_audit_line_parse("{\"seq\":1}x", 10, &l), CB_AUDIT_BAD_SYNTAX);
+	ck_assert(!l.is_object);
 }
 END_TEST
 
@@ -801,6 +828,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, deleted_line_fails_there);
 	tcase_add_test(tc, reordered_line_fails_there);
 	tcase_add_test(tc, truncated_last_line_fails_there);
+	tcase_add_test(tc, line_parse_alone);
 	tcase_add_test(tc, restart_cuts_unfinished_line_and_continues);
 	tcase_add_test(tc, rotation_continues_the_chain);
 	tcase_add_test(tc, fail_open_keeps_admitting_and_loses_nothing_acknowledged);

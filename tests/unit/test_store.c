@@ -3,8 +3,9 @@
  * interface: every function, restart survival (close and reopen),
  * concurrent writers, Accounting-On closing a NAS's sessions, stale
  * sessions, 64-bit counters, the disconnect queue's retries, held bursts
- * and confirmation, revocations, commands and status; and files that are
- * not a current cetbyod store, which must be refused and left untouched.
+ * and confirmation, revocations, commands and status, the audit index
+ * and the subject access export; and files that are not a current cetbyod
+ * store, which must be refused and left untouched.
  *
  * Each test works in its own temporary directory.  The schema embedded in
  * store.c is compared with schema/sql/cetbyod.sql, found through $srcdir.
@@ -22,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "base/mac.h"
 #include "store/store.h"
 
 #define T0 1788249600	/* 2026-09-01T08:00:00Z */
@@ -810,15 +812,15 @@ START_TEST(test_exceptions)
 	int64_t id = 0, id2 = 0;
 	size_t ended = 0;
 
-	ck_assert(cb_store_mac_normalise("aa:bb:cc:dd:ee:0f", mac));
+	ck_assert(cb_mac_normalise("aa:bb:cc:dd:ee:0f", mac));
 	ck_assert_str_eq(mac, "AA-BB-CC-DD-EE-0F");
-	ck_assert(cb_store_mac_normalise("aabb.ccdd.ee0f", mac));
+	ck_assert(cb_mac_normalise("aabb.ccdd.ee0f", mac));
 	ck_assert_str_eq(mac, "AA-BB-CC-DD-EE-0F");
-	ck_assert(cb_store_mac_normalise("aabbccddee0f", mac));
+	ck_assert(cb_mac_normalise("aabbccddee0f", mac));
 	ck_assert_str_eq(mac, "AA-BB-CC-DD-EE-0F");
-	ck_assert(!cb_store_mac_normalise("aa:bb:cc:dd:ee", mac));
-	ck_assert(!cb_store_mac_normalise("aa:bb:cc:dd:ee:0f:11", mac));
-	ck_assert(!cb_store_mac_normalise("zzbbccddee0f", mac));
+	ck_assert(!cb_mac_normalise("aa:bb:cc:dd:ee", mac));
+	ck_assert(!cb_mac_normalise("aa:bb:cc:dd:ee:0f:11", mac));
+	ck_assert(!cb_mac_normalise("zzbbccddee0f", mac));
 
 	/* Any device, then one device: two open exceptions for the person. */
 	ck_assert_int_eq(cb_store_exception_add(s, "percy", NULL, "medical monitoring", "Head of Year 9", "it-admin",
@@ -1443,6 +1445,129 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
+
+/*
+ *	The audit index and the subject access export
+ */
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+typedef struct {
+	char	kinds[256];
+	size_t	rows;
+	size_t	audit_rows;
+	bool	saw_identity;
+} export_seen_t;
+
+static int export_cb(void *ctx, char const *kind, cb_store_field_t const *fields, size_t n)
+{
+	export_seen_t *x = ctx;
+
+	if (!fields) {
+		size_t len = strlen(x->kinds);
+
+		snprintf(x->kinds + len, sizeof(x->kinds) - len, "%s%s", len ? "," : "", kind);
+		return 0;
+	}
+	x->rows++;
+	if (strcmp(kind, "audit") == 0) {
+		ck_assert_uint_eq(n, 1);
+		ck_assert_str_eq(fields[0].name, "record");
+		ck_assert_int_eq(fields[0].type, CB_STORE_FIELD_TEXT);
+		x->audit_rows++;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(fields[i].name, "identity") == 0 && fields[i].type == CB_STORE_FIELD_TEXT &&
+		    strcmp(fields[i].text, "alice") == 0) x->saw_identity = true;
+	}
+	return 0;
+}
+
+START_TEST(test_audit_index)
+{
+	cb_store_t *s = open_store(true);
+	char const rec1[] = "{\"seq\":1,\"type\":\"session_start\"}", rec2[] = "{\"seq\":2}";
+	cb_store_audit_entry_t e[2] = {
+		{ .seq = 1, .time = T0, .type = "session_start", .identity = "alice", .calling_station = "aa:bb:cc:dd:ee:ff",
+		  .mac = "AA-BB-CC-DD-EE-FF", .nas = "10.0.0.2", .ssid = "Staff", .framed_ip = "10.20.30.40",
+		  .acct_session_id = "S1", .session_start = T0, .hash = HASH_A, .record = rec1,
+		  .record_len = sizeof(rec1) - 1 },
+		{ .seq = 2, .time = T0 + 60, .type = "session_stop", .identity = "alice", .nas = "10.0.0.2",
+		  .framed_ip = "10.20.30.40", .acct_session_id = "S1", .session_start = T0, .session_stop = T0 + 60,
+		  .hash = HASH_B, .record = rec2, .record_len = sizeof(rec2) - 1 },
+	};
+	cb_store_audit_filter_t f = { .mac = "AA-BB-CC-DD-EE-FF" };
+	cb_store_audit_rows_t rows;
+	cb_store_decision_t d = { .identity = "alice", .status = "admit", .reason = "acknowledged", .decided_at = T0 };
+	export_seen_t seen = { .rows = 0 };
+	char hash[CB_STORE_HASH_HEX + 1];
+	uint64_t seq = 0;
+	size_t removed = 9;
+
+	/* A store that never had a writer reads as an empty index. */
+	ck_assert_int_eq(cb_store_audit_last(s, &seq, hash), 1);
+	ck_assert_int_eq(cb_store_audit_query(s, &f, &rows), 0);
+	ck_assert_uint_eq(rows.count, 0);
+	ck_assert_int_eq(cb_store_audit_purge(s, T0 + 3600, &removed), 1);
+	ck_assert_uint_eq(removed, 0);
+
+	ck_assert_int_eq(cb_store_audit_attach(s), 0);
+	ck_assert_int_eq(cb_store_audit_attach(s), 0);		/* Idempotent. */
+	ck_assert_int_eq(cb_store_audit_put(s, e, 2), 0);
+	ck_assert_int_eq(cb_store_audit_put(s, e, 1), -1);	/* seq 1 again: all or nothing. */
+	ck_assert_int_eq(cb_store_audit_last(s, &seq, hash), 0);
+	ck_assert_uint_eq(seq, 2);
+	ck_assert_str_eq(hash, HASH_B);
+
+	ck_assert_int_eq(cb_store_audit_query(s, &f, &rows), 0);
+	ck_assert_uint_eq(rows.count, 1);
+	ck_assert_str_eq(rows.items[0].type, "session_start");
+	ck_assert_str_eq(rows.items[0].record, rec1);
+	ck_assert_int_eq(rows.items[0].session_start, T0);
+	ck_assert_int_eq(rows.items[0].session_stop, 0);
+	cb_store_audit_rows_free(&rows);
+	f.mac = "aa:bb:cc:dd:ee:ff";				/* Not normalised: refused. */
+	ck_assert_int_eq(cb_store_audit_query(s, &f, &rows), -1);
+	memset(&f, 0, sizeof(f));
+	f.identity = "alice";
+	f.type = "session_stop";
+	ck_assert_int_eq(cb_store_audit_query(s, &f, &rows), 0);
+	ck_assert_uint_eq(rows.count, 1);
+	ck_assert_int_eq(rows.items[0].seq, 2);
+	cb_store_audit_rows_free(&rows);
+
+	ck_assert_int_eq(cb_store_audit_sessions(s, "10.20.30.40", NULL, &rows), 0);
+	ck_assert_uint_eq(rows.count, 2);
+	ck_assert_int_eq(rows.items[1].session_stop, T0 + 60);
+	cb_store_audit_rows_free(&rows);
+	ck_assert_int_eq(cb_store_audit_sessions(s, "10.20.30.40", "10.9.9.9", &rows), 0);
+	ck_assert_uint_eq(rows.count, 0);
+
+	/* Subject access: every kind the store keeps, then the audit records. */
+	ck_assert_int_eq(cb_store_new_class_id(d.class_id), 0);
+	ck_assert_int_eq(cb_store_decision_put(s, &d), 0);
+	ck_assert_int_eq(cb_store_export_person(s, "alice", export_cb, &seen), 0);
+	ck_assert_str_eq(seen.kinds, "people,decisions,sessions,revocations,disconnects,exceptions,reminders,audit");
+	ck_assert_uint_eq(seen.audit_rows, 2);
+	ck_assert_uint_eq(seen.rows, 3);
+	ck_assert(seen.saw_identity);
+
+	/* Retention: the index's rows, then the store's. */
+	{
+		size_t store_removed = 9, audit_removed = 9;
+		char err[128];
+
+		ck_assert_int_eq(cb_store_retention_purge(s, T0 + 30, &store_removed, &audit_removed, err, sizeof(err)), 0);
+		ck_assert_uint_eq(audit_removed, 1);
+		ck_assert_uint_eq(store_removed, 1);			/* The decision: no open session needs it. */
+		ck_assert_int_eq(cb_store_audit_last(s, &seq, hash), 0);
+		ck_assert_uint_eq(seq, 2);
+	}
+	cb_store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1475,6 +1600,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_counts_purge);
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_concurrency);
+	tcase_add_test(tc, test_audit_index);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,377 @@
+/*
+ * chain.c - the audit trail's records and their hash chain: building a
+ * record from an event, its canonical form, and the line that carries its
+ * hash and the previous record's.  The writer (writer.c) chains and
+ * writes them; verify.c checks them.
+ *
+ * What it is for.  The school's policy says network use is logged, breaches
+ * are investigated and exceptions are recorded.  An investigator asks "who
+ * had which device on the network, when, and on what acknowledgement", and
+ * must be able to trust that nobody quietly edited the answer.  So every
+ * event (decision, session start and stop, revocation, exception, sync,
+ * disconnect attempt) becomes one line of JSON in a file, and every line
+ * carries the hash of the line before it.
+ *
+ * The record.  One JSON object per line, members in any order, values only
+ * strings, integers, booleans and null (no floating point: it has no single
+ * text form).  Every record has:
+ *   seq    1, 2, 3, ... without gaps, for the life of the trail (rotation
+ *          does not restart it);
+ *   prev   the previous record's hash ("000...0", 64 zeros, for seq 1);
+ *   type   "decision", "session_start", ... (cb_audit_type_name);
+ *   time   when it happened, RFC 3339 UTC ("2026-11-24T10:14:03Z");
+ *   hash   SHA-256 of the record's canonical form, as 64 hex digits;
+ * and the event's own fields (audit.h lists them per type).  The canonical
+ * form is the record without "hash", keys sorted bytewise, written by
+ * json-c with JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE.  The
+ * line on disk is that canonical form with ,"hash":"..." added before the
+ * closing brace, so a reader can recompute the hash from the line alone,
+ * and a change of spacing or key order by a text editor that keeps the
+ * content leaves the hash valid (the content is what is protected).
+ *
+ * A worked example.  The trail starts; the first event is a decision:
+ *
+ *   canonical C1 = {"identity":"alice","prev":"0000...0000","reason":"acknowledged",
+ *                   "seq":1,"status":"admit","time":"2026-11-24T10:14:03Z","type":"decision"}
+ *   H1 = SHA-256(C1) = "5e1f...", say
+ *   line 1 = C1 minus its "}" + ,"hash":"5e1f..."}
+ *
+ * Then alice's laptop starts a session:
+ *
+ *   C2 = {"framed_ip":"10.20.30.40","identity":"alice",...,"prev":"5e1f...","seq":2,...}
+ *   H2 = SHA-256(C2), line 2 = C2 + hash H2.
+ *
+ * Verify reads line 2, recomputes SHA-256 over its canonical form and
+ * compares with its "hash" (catches an edit of line 2), checks that its
+ * "prev" equals line 1's hash (catches line 1 edited with its hash
+ * recomputed, or replaced), and that its seq is one more (catches a deleted
+ * or moved line).  A last line without its newline was cut short.  After
+ * rotation, cetbyod-audit.jsonl.1 ends with seq 41 and hash H41, and the
+ * new cetbyod-audit.jsonl starts with seq 42 and prev H41: verify, given
+ * the files oldest first, follows the chain across them.  When the oldest
+ * files have been deleted by retention, the chain simply starts later.
+ *
+ * What the chain does not do: someone who can rewrite the whole file can
+ * recompute every hash.  The copies that live elsewhere are the anchors:
+ * the database table (each row holds its record and hash, and verify
+ * compares the file's last record with the table's), and syslog when it
+ * is on (sent to another machine, it is out of reach of a local editor).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "audit/audit_int.h"
+#include "base/name.h"
+#include "core/identity.h"
+#include "core/tz.h"
+
+static cb_name_t const type_names[] = {
+	{ "decision", CB_AUDIT_DECISION },
+	{ "session_start", CB_AUDIT_SESSION_START },
+	{ "session_stop", CB_AUDIT_SESSION_STOP },
+	{ "revoke", CB_AUDIT_REVOKE },
+	{ "reinstate", CB_AUDIT_REINSTATE },
+	{ "exception_grant", CB_AUDIT_EXCEPTION_GRANT },
+	{ "exception_end", CB_AUDIT_EXCEPTION_END },
+	{ "sync", CB_AUDIT_SYNC },
+	{ "disconnect", CB_AUDIT_DISCONNECT },
+	{ "audit_start", CB_AUDIT_AUDIT_START },
+	{ "audit_gap", CB_AUDIT_AUDIT_GAP },
+	{ "reminder", CB_AUDIT_REMINDER },
+	{ NULL, -1 }
+};
+
+char const *cb_audit_type_name(cb_audit_type_t type)
+{
+	return cb_name_of(type_names, (int) type, "?");
+}
+
+int cb_audit_type_from_name(char const *name)
+{
+	return cb_name_value(type_names, name, -1);
+}
+
+char const *cb_audit_strerror(int e, char *buf, size_t len)
+{
+	if (strerror_r(e, buf, len) != 0) snprintf(buf, len, "error %d", e);
+	return buf;
+}
+
+/*
+ *	Text
+ */
+
+/** utf8_len - length of the valid UTF-8 sequence at p (before end), 0 when invalid. */
+static size_t utf8_len(unsigned char const *p, unsigned char const *end)
+{
+	uint32_t cp;
+
+	return cb_utf8_decode(p, end, &cp);
+}
+
+/**
+ * cb_audit_jtext - s as a JSON string: invalid UTF-8 as U+FFFD, at most
+ * CB_AUDIT_FIELD_MAX bytes (cut at a character; *cut set).  NULL on
+ * allocation failure.
+ */
+json_object *cb_audit_jtext(char const *s, bool *cut)
+{
+	unsigned char const *p = (unsigned char const *) s, *end = p + strlen(s);
+	char buf[CB_AUDIT_FIELD_MAX + 4];
+	size_t o = 0;
+
+	while (p < end) {
+		size_t n = utf8_len(p, end);
+		unsigned char const *src = p;
+
+		if (n == 0) {
+			src = (unsigned char const *) "\xef\xbf\xbd";
+			n = 3;
+			p++;
+		} else {
+			p += n;
+		}
+		if (o + n > CB_AUDIT_FIELD_MAX) {
+			*cut = true;
+			break;
+		}
+		memcpy(buf + o, src, n);
+		o += n;
+	}
+	return json_object_new_string_len(buf, (int) o);
+}
+
+/*
+ *	Building records
+ */
+typedef struct {
+	json_object	*obj;
+	bool		cut;
+	bool		failed;
+} rec_t;
+
+static void put(rec_t *r, char const *key, json_object *v)
+{
+	if (!v) {
+		r->failed = true;
+		return;
+	}
+	if (json_object_object_add(r->obj, key, v) != 0) {
+		json_object_put(v);
+		r->failed = true;
+	}
+}
+
+static void put_str(rec_t *r, char const *key, char const *s)
+{
+	if (s && *s) put(r, key, cb_audit_jtext(s, &r->cut));
+}
+
+static void put_time(rec_t *r, char const *key, time_t t)
+{
+	char buf[32];
+
+	if (t) put(r, key, json_object_new_string(cb_time_format(t, buf, sizeof(buf))));
+}
+
+static void put_int(rec_t *r, char const *key, int64_t v)
+{
+	put(r, key, json_object_new_int64(v));
+}
+
+/** put_who - the fields that say who and where. */
+static void put_who(rec_t *r, cb_audit_event_t const *ev)
+{
+	put_str(r, "identity", ev->identity);
+	put_str(r, "outer_identity", ev->outer_identity);
+	put_str(r, "calling_station", ev->calling_station);
+	if (ev->called_station && *ev->called_station) {
+		char ap[CB_STORE_TEXT_MAX + 1], ssid[CB_STORE_TEXT_MAX + 1];
+
+		put_str(r, "called_station", ev->called_station);
+		if (cb_store_split_called_station(ev->called_station, ap, ssid)) {
+			put_str(r, "ap", ap);
+			put_str(r, "ssid", ssid);
+		}
+	}
+	put_str(r, "nas", ev->nas);
+	put_str(r, "class_id", ev->class_id);
+	put_str(r, "acct_session_id", ev->acct_session_id);
+	put_str(r, "framed_ip", ev->framed_ip);
+}
+
+/** cb_audit_event_json - the record for ev, without seq, prev and hash.  NULL on allocation failure. */
+json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
+{
+	rec_t r = { .obj = json_object_new_object() };
+
+	if (!r.obj) return NULL;
+	put(&r, "type", json_object_new_string(cb_audit_type_name(ev->type)));
+	put_time(&r, "time", ev->time ? ev->time : now);
+	put_who(&r, ev);
+	put_str(&r, "status", ev->status);
+	put_str(&r, "reason", ev->reason);
+	put_time(&r, "ack_time", ev->ack_time);
+	put_str(&r, "policy_version", ev->policy_version);
+	put_time(&r, "expiry", ev->expiry);
+	put_time(&r, "session_started", ev->session_started);
+	if (ev->type == CB_AUDIT_SESSION_STOP) {
+		put_time(&r, "session_stopped", ev->session_stopped ? ev->session_stopped : (ev->time ? ev->time : now));
+	}
+	put_str(&r, "stop_cause", ev->stop_cause);
+	if (ev->has_octets) {
+		put_int(&r, "in_octets", (int64_t) ev->in_octets);
+		put_int(&r, "out_octets", (int64_t) ev->out_octets);
+	}
+	put_str(&r, "by", ev->by);
+	put_str(&r, "why", ev->why);
+	put_str(&r, "approved_by", ev->approved_by);
+	put_time(&r, "until", ev->until);
+	put_str(&r, "result", ev->result);
+	if (ev->has_counts) {
+		put_int(&r, "people", ev->people);
+		put_int(&r, "agreed", ev->agreed);
+		put_int(&r, "added", ev->added);
+		put_int(&r, "removed", ev->removed);
+		put_int(&r, "errors", ev->errors);
+	}
+	put_str(&r, "kind", ev->kind);
+	if (ev->attempt) put_int(&r, "attempt", ev->attempt);
+	if (ev->error_cause) put_int(&r, "error_cause", ev->error_cause);
+	put_str(&r, "detail", ev->detail);
+	if (r.cut) put(&r, "truncated", json_object_new_boolean(1));
+	if (r.failed) {
+		json_object_put(r.obj);
+		return NULL;
+	}
+	return r.obj;
+}
+
+/*
+ *	Canonical form and hash
+ */
+static int key_cmp(void const *a, void const *b)
+{
+	return strcmp(*(char const *const *) a, *(char const *const *) b);
+}
+
+/**
+ * canonical - the canonical form of rec (every member but "hash", sorted),
+ * malloc'd into *out.  Returns 0, or -1 when a value is not a string,
+ * integer, boolean or null, or on allocation failure.
+ */
+static int canonical(json_object *rec, char **out, size_t *outlen)
+{
+	char const *keys[256];
+	size_t n = 0, i;
+	json_object *sorted;
+	char const *s;
+	int rc = -1;
+
+	*out = NULL;
+	if (!json_object_is_type(rec, json_type_object)) return -1;
+	json_object_object_foreach(rec, k, v) {
+		json_type t = json_object_get_type(v);
+
+		if (strcmp(k, "hash") == 0) continue;
+		if (t != json_type_string && t != json_type_int && t != json_type_boolean && t != json_type_null) return -1;
+		if (n >= sizeof(keys) / sizeof(keys[0])) return -1;
+		keys[n++] = k;
+	}
+	qsort(keys, n, sizeof(keys[0]), key_cmp);
+	sorted = json_object_new_object();
+	if (!sorted) return -1;
+	for (i = 0; i < n; i++) {
+		json_object *val = json_object_object_get(rec, keys[i]);
+
+		if (json_object_object_add(sorted, keys[i], json_object_get(val)) != 0) {
+			json_object_put(val);
+			goto done;
+		}
+	}
+	s = json_object_to_json_string_ext(sorted, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!s) goto done;
+	*outlen = strlen(s);
+	*out = malloc(*outlen + 1);
+	if (!*out) goto done;
+	memcpy(*out, s, *outlen + 1);
+	rc = 0;
+done:
+	json_object_put(sorted);
+	return rc;
+}
+
+static void hex_of(unsigned char const *md, size_t n, char *out)
+{
+	static char const hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+static int sha256_hex(char const *data, size_t len, char out[CB_AUDIT_HASH_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) return -1;
+	hex_of(md, mdlen, out);
+	return 0;
+}
+
+int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
+{
+	char *c;
+	size_t len;
+	int rc;
+
+	out[0] = '\0';
+	if (canonical(rec, &c, &len) < 0) return -1;
+	rc = sha256_hex(c, len, out);
+	free(c);
+	return rc;
+}
+
+/**
+ * cb_audit_chain_line - the line (with its newline) for fields at seq after prev,
+ * malloc'd into *line; its hash into hash.  fields is not changed.
+ * Returns 0 or -1 (allocation failure, or a value canonical refuses).
+ */
+int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, char **line, size_t *len,
+		      char hash[CB_AUDIT_HASH_HEX + 1])
+{
+	json_object *rec = json_object_new_object();
+	char *c = NULL;
+	size_t clen;
+	int rc = -1;
+
+	*line = NULL;
+	if (!rec) return -1;
+	json_object_object_foreach(fields, k, v) {
+		if (json_object_object_add(rec, k, json_object_get(v)) != 0) {
+			json_object_put(v);
+			goto done;
+		}
+	}
+	if (json_object_object_add(rec, "seq", json_object_new_int64((int64_t) seq)) != 0 ||
+	    json_object_object_add(rec, "prev", json_object_new_string(prev)) != 0) goto done;
+	if (canonical(rec, &c, &clen) < 0 || clen < 2 || sha256_hex(c, clen, hash) < 0) goto done;
+	/* "{...}" -> "{...,"hash":"<64>"}\n" */
+	*len = clen - 1 + sizeof(",\"hash\":\"\"}\n") - 1 + CB_AUDIT_HASH_HEX;
+	*line = malloc(*len + 1);
+	if (!*line) goto done;
+	memcpy(*line, c, clen - 1);
+	snprintf(*line + clen - 1, *len + 1 - (clen - 1), ",\"hash\":\"%s\"}\n", hash);
+	rc = 0;
+done:
+	free(c);
+	json_object_put(rec);
+	return rc;
+}

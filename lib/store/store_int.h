@@ -1,0 +1,148 @@
+/*
+ * store_int.h - what the files of the store share, and nobody else sees:
+ * the table of operations a backend fills, the cb_store_t they all work
+ * on, the deferred-decision batch (batch.c), and the value checks the
+ * front and the backends both apply (values.c).
+ *
+ * Layering.  store.c is the front: it checks every argument, takes the
+ * store's mutex and calls the backend through cb_store_ops_t, so a
+ * backend only ever sees valid input, one call at a time.  sqlite*.c is
+ * the one backend today (private header sqlite_int.h); a PostgreSQL one
+ * would fill the same table.  Nothing outside lib/store/ includes this
+ * header, and nothing outside the backend knows how the state is kept.
+ */
+#ifndef CETBYOD_STORE_INT_H
+#define CETBYOD_STORE_INT_H
+
+#include <pthread.h>
+
+#include "base/name.h"
+#include "store/store.h"
+
+/*
+ *	Backends.  A backend fills a cb_store_ops_t; each operation has the
+ *	contract of the public function of the same name, except:
+ *	close_stale gets the cut-off instant (now - max_age);
+ *	disconnect_release is confirm_held (confirm) or discard_held
+ *	(!confirm); status_get fills a record; audit_* and export_person are
+ *	cb_store_audit_* and cb_store_export_person.  Output pointers are
+ *	never NULL.
+ */
+typedef struct cb_store_backend cb_store_backend_t;
+
+typedef struct {
+	char const *name;
+	void (*close)(cb_store_backend_t *be);
+	int (*decisions_put)(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n);	/* One transaction. */
+	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
+	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	int (*session_get)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
+			   cb_store_session_t *out);
+	int (*nas_reboot)(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
+			  cb_store_sessions_t *out);
+	int (*close_stale)(cb_store_backend_t *be, time_t before, time_t now, size_t *closed,
+			   cb_store_sessions_t *out);
+	int (*sessions_active)(cb_store_backend_t *be, cb_store_filter_t const *filter, cb_store_sessions_t *out);
+	int (*revoke)(cb_store_backend_t *be, char const *identity, char const *reason, char const *by, time_t now);
+	int (*reinstate)(cb_store_backend_t *be, char const *identity, char const *by, time_t now);
+	int (*is_revoked)(cb_store_backend_t *be, char const *identity, cb_store_revocation_t *out);
+	int (*revocations)(cb_store_backend_t *be, bool history, cb_store_revocations_t *out);
+	int (*disconnect_enqueue)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
+				  char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
+				  time_t now, int64_t *id);
+	int (*disconnect_due)(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
+	int (*disconnect_mark)(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
+			       char const *detail, time_t next_attempt, time_t now);
+	int (*disconnect_hold)(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);
+	int (*disconnect_release)(cb_store_backend_t *be, bool confirm, time_t now, size_t *count);
+	int (*disconnects)(cb_store_backend_t *be, cb_disc_state_t state, size_t limit, cb_store_disconnects_t *out);
+	int (*command_enqueue)(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
+	int (*commands_take)(cb_store_backend_t *be, cb_store_commands_t *out);
+	int (*status_put)(cb_store_backend_t *be, char const *key, char const *value, time_t now);
+	int (*status_get)(cb_store_backend_t *be, char const *key, cb_store_status_t *out);
+	int (*statuses)(cb_store_backend_t *be, cb_store_statuses_t *out);
+	int (*counts)(cb_store_backend_t *be, cb_store_counts_t *out);
+	int (*purge)(cb_store_backend_t *be, time_t before, size_t *removed);
+	int (*exception_add)(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
+			     char const *approved_by, char const *by, time_t until, time_t now, int64_t *id);
+	int (*exception_end)(cb_store_backend_t *be, char const *identity, char const *mac, char const *by,
+			     time_t now, size_t *ended);
+	int (*exceptions)(cb_store_backend_t *be, bool history, cb_store_exceptions_t *out);
+	int (*people_update)(cb_store_backend_t *be, bool replace, char const *const *removed, size_t n_removed,
+			     cb_store_person_next_fn next, void *ctx);
+	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
+	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
+	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
+	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
+
+	/* The audit index and the subject access export. */
+	int (*audit_attach)(cb_store_backend_t *be);
+	int (*audit_put)(cb_store_backend_t *be, cb_store_audit_entry_t const *entries, size_t n);
+	int (*audit_last)(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
+	int (*audit_query)(cb_store_backend_t *be, cb_store_audit_filter_t const *f, cb_store_audit_rows_t *out);
+	int (*audit_sessions)(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
+	int (*audit_purge)(cb_store_backend_t *be, time_t before, size_t *removed);
+	int (*export_person)(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
+} cb_store_ops_t;
+
+typedef struct cb_store_batch cb_store_batch_t;
+
+/* A store: the front's state (store.c). */
+struct cb_store {
+	pthread_mutex_t		mutex;		/* One call at a time reaches the backend. */
+	cb_store_ops_t const	*ops;
+	cb_store_backend_t	*be;
+	cb_log_fn_t		log;
+	void			*log_ctx;
+	cb_store_batch_t	*batch;		/* defer_decisions; NULL otherwise. */
+};
+
+/**
+ * cb_store_sqlite_open - the SQLite backend on conf->path (sqlite.c), with
+ * its operations in *ops.  NULL with err set (the file untouched) on
+ * failure.
+ */
+cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
+					 size_t errlen);
+
+/**
+ * cb_store_wrap - a cb_store_t around a backend that is already open; the
+ * store owns it from now on (ops->close frees it).  log receives the
+ * front's complaints about arguments.  NULL on allocation failure, after
+ * closing the backend.
+ */
+cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_log_fn_t log, void *log_ctx);
+
+/*
+ *	Deferred decisions (batch.c).
+ */
+
+/** cb_store_batch_start - the queue and the thread that commits it; NULL with err set. */
+cb_store_batch_t *cb_store_batch_start(cb_store_t *store, char *err, size_t errlen);
+
+/** cb_store_batch_put - queue d; false when the queue is full (the caller commits d itself). */
+bool cb_store_batch_put(cb_store_batch_t *batch, cb_store_decision_t const *d);
+
+/** cb_store_batch_flush - commit what is queued (store->mutex held; no batch: nothing to do). */
+void cb_store_batch_flush(cb_store_t *store);
+
+/** cb_store_batch_stop - stop the thread, commit what is left, free.  NULL is fine. */
+void cb_store_batch_stop(cb_store_batch_t *batch);
+
+/*
+ *	Values (values.c).
+ */
+extern cb_name_t const cb_store_disc_kind_names[];
+extern cb_name_t const cb_store_disc_state_names[];
+extern cb_name_t const cb_store_disc_result_names[];
+
+/** cb_store_class_id_valid - 32 lower-case hex digits. */
+bool cb_store_class_id_valid(char const *s);
+
+/** cb_store_person_valid - a people row the store accepts (checked by the backend, row by row). */
+bool cb_store_person_valid(cb_store_person_t const *p);
+
+#endif
