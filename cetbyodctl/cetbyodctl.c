@@ -82,6 +82,7 @@ static void store_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
 }
 
 /** vreport - the message on stderr, and as {"error": ...} on stdout with --json. */
+static void vreport(ctl_t *ctl, int code, char const *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static void vreport(ctl_t *ctl, int code, char const *fmt, va_list ap)
 {
 	char msg[2048];

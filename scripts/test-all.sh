@@ -1,23 +1,16 @@
 #!/bin/sh
 # test-all.sh - set everything up on a fresh Debian 12 machine and run the
 # whole test suite: unit and integration tests in a normal build, again in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build, the benchmark's short
-# mode, the unit tests under valgrind, and make distcheck.  Run as root from the top of the source tree.
+# AddressSanitizer + UndefinedBehaviorSanitizer build, the libFuzzer targets'
+# smoke run in a clang fuzzing build (in the background, beside the
+# sanitizer build's tests), the benchmark's short mode, the unit tests under
+# valgrind, and make distcheck.  Run as root from the top of the source tree.
 #
-#   SKIP_SETUP=1   do not run scripts/setup-debian.sh (packages already there)
+#   SKIP_SETUP=1     do not run scripts/setup-debian.sh (packages already there)
+#   FUZZ_SECONDS=N   seconds per fuzz target in the smoke run (default 20)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-
-if [ -z "${SKIP_SETUP:-}" ]; then
-	"$top/scripts/setup-debian.sh"
-fi
-
-echo "==> autoreconf"
-autoreconf -fi >/dev/null
-
-# The FreeRADIUS source package is fetched once and shared by every build.
-frsrc=$("$top/scripts/fetch-freeradius-source.sh" "$top/_build/freeradius-src")
 
 run_build() {
 	dir=$1
@@ -49,11 +42,58 @@ run_check() {
 	fi
 }
 
+# fuzz_job: the fuzzing build (clang, ASan, UBSan, libFuzzer) and its smoke
+# run; started by this script as "test-all.sh --fuzz-job FRSRC".
+fuzz_job() {
+	run_build "$top/_build/fuzz" CC=clang --enable-fuzzing
+	echo "==> make fuzz-smoke in $top/_build/fuzz"
+	make -C "$top/_build/fuzz" fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+}
+
+if [ "${1:-}" = --fuzz-job ]; then
+	frsrc=$2
+	fuzz_job
+	exit 0
+fi
+
+if [ -z "${SKIP_SETUP:-}" ]; then
+	"$top/scripts/setup-debian.sh"
+fi
+
+echo "==> autoreconf"
+autoreconf -fi >/dev/null
+
+# The FreeRADIUS source package is fetched once and shared by every build.
+frsrc=$("$top/scripts/fetch-freeradius-source.sh" "$top/_build/freeradius-src")
+
 run_build "$top/_build/normal"
 run_check "$top/_build/normal"
 
 run_build "$top/_build/sanitizers" --enable-sanitizers
+
+# The fuzzing build and smoke run go on beside the sanitizer build's tests,
+# niced so that those keep their timing, in a session of their own so that
+# an early exit can stop the whole job; they are waited for before the
+# benchmark, whose figures need a quiet machine.
+fuzz_log="$top/_build/fuzz.log"
+echo "==> fuzzing build and make fuzz-smoke in $top/_build/fuzz, in the background (log: $fuzz_log)"
+setsid -w nice -n 10 "$top/scripts/test-all.sh" --fuzz-job "$frsrc" >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+trap 'kill -- -"$fuzz_pid" 2>/dev/null || :' EXIT
+
 run_check "$top/_build/sanitizers"
+
+echo "==> waiting for the fuzzing job"
+if wait "$fuzz_pid"; then
+	trap - EXIT
+	grep -E '^(PASS|FAIL|fuzz smoke)' "$fuzz_log" || :
+else
+	trap - EXIT
+	echo "---- $fuzz_log ----"
+	cat "$fuzz_log"
+	echo "fuzzing build or smoke run FAILED"
+	exit 1
+fi
 
 echo "==> benchmark, short mode (checks that it runs; figures in bench/README.md)"
 make -C "$top/_build/normal" bench-quick
