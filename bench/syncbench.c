@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 	cb_source_t *src = NULL;
 	cb_ack_builder_t *b = NULL;
 	cb_ack_index_t *idx = NULL;
-	cb_fetch_result_t fr;
+	cb_source_result_t fr;
 	unsigned int retry_after = 0;
 	double t0, t1, t2;
 	unsigned long base_kb, after_kb;
@@ -226,20 +226,20 @@ int main(int argc, char **argv)
 
 	if (strcmp(source, "forms") == 0) {
 		char const *agree_v[] = { agree };
-		cb_forms_conf_t f = {
+		cb_gsource_forms_conf_t f = {
 			.form_id = id, .agreement_question = question, .agree_values = { agree_v, 1 },
 			.page_size = page_size,
 		};
 
-		src = cb_forms_source_new(&f, &g, sb_log, &log, err, sizeof(err));
+		src = cb_gsource_forms_new(&f, &g, sb_log, &log, err, sizeof(err));
 	} else if (strcmp(source, "sheets") == 0) {
 		char const *agree_v[] = { agree };
-		cb_sheets_conf_t s = {
+		cb_gsource_sheets_conf_t s = {
 			.spreadsheet_id = id, .agreement_column = question, .agree_values = { agree_v, 1 },
 			.rows_per_request = rows,
 		};
 
-		src = cb_sheets_source_new(&s, &g, sb_log, &log, err, sizeof(err));
+		src = cb_gsource_sheets_new(&s, &g, sb_log, &log, err, sizeof(err));
 	} else {
 		fprintf(stderr, "syncbench: --source \"%s\": accepted values are forms and sheets\n", source);
 		goto done;

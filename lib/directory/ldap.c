@@ -54,6 +54,7 @@
 
 #include <ldap.h>
 
+#include "base/utf8.h"
 #include "directory/ldap.h"
 #include "core/identity.h"
 #include "core/tz.h"
@@ -176,7 +177,7 @@ static char ascii_lower(char c)
 /** text_ok - in[0..len) is valid UTF-8 without NUL or control characters. */
 static bool text_ok(char const *in, size_t len)
 {
-	return cb_text_valid(in, len);
+	return cb_utf8_text_valid(in, len);
 }
 
 /**
@@ -832,10 +833,10 @@ bool cb_ldap_parse_generalized_time(char const *in, size_t len, time_t *out)
 		return false;
 	}
 	if (p != end) return false;
-	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > cb_days_in_month(year, mon) ||
+	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > cb_tz_days_in_month(year, mon) ||
 	    hour > 23 || min > 59 || sec > 60) return false;
 
-	t = cb_days_from_civil(year, (unsigned) mon, (unsigned) day) * 86400 + hour * 3600 + min * 60 + sec;
+	t = cb_tz_days_from_civil(year, (unsigned) mon, (unsigned) day) * 86400 + hour * 3600 + min * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
 	if (t < 0) return false;
 	*out = (time_t) t;
@@ -1627,7 +1628,7 @@ static void add_email(cb_dir_entry_t *out, char const *attr, char const *v, size
 {
 	char norm[CB_DIR_EMAIL_MAX];
 
-	if (!cb_email_normalise(v, len, norm, sizeof(norm))) {
+	if (!cb_identity_email_normalise(v, len, norm, sizeof(norm))) {
 		warn_add(out, "a value of %s is not an email address; ignored", attr);
 		return;
 	}

@@ -9,8 +9,8 @@
  * its HTTP client, the service account's private key and the cached token.
  * Needs curl_global_init() first (see http.h).
  */
-#ifndef CETBYOD_GOOGLE_AUTH_H
-#define CETBYOD_GOOGLE_AUTH_H
+#ifndef CETBYOD_SOURCES_GOOGLE_H
+#define CETBYOD_SOURCES_GOOGLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -98,7 +98,7 @@ char *cb_google_make_jwt(cb_google_t const *g, time_t now, char *err, size_t err
  * when it sent one) or ERROR (the key was rejected, with the reason and
  * what to check), and explains in err.
  */
-cb_fetch_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
+cb_source_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
 				  char *err, size_t errlen);
 
 /** cb_google_token_drop - forget the cached token (after a 401). */
@@ -118,7 +118,7 @@ void cb_google_token_drop(cb_google_t *g);
  *          a refused certificate, an oversized or malformed answer;
  * with err explaining.
  */
-cb_fetch_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
+cb_source_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
 				     json_object **out, unsigned int *retry_after, char *err, size_t errlen);
 
 /**
@@ -126,7 +126,7 @@ cb_fetch_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_
  * (possibly NULL) parsed error body, and whether to retry.  Exposed for the
  * tests; cb_google_get_json uses it.
  */
-cb_fetch_result_t cb_google_explain(cb_google_t const *g, long status, json_object const *body,
+cb_source_result_t cb_google_explain(cb_google_t const *g, long status, json_object const *body,
 				    cb_google_target_t target, char const *what, char *err, size_t errlen);
 
 #endif

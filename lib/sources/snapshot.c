@@ -258,7 +258,7 @@ static int read_record(snap_reader_t *r, json_object *o)
 
 	if (!email || !t || !ver || !rev || !origin) return bad(r, "a record lacks a field");
 	if (!str_ok(email) || !str_ok(ver) || !str_ok(origin)) return bad(r, "a field is too long or holds NUL");
-	if (!cb_email_normalise(json_object_get_string(email), (size_t) json_object_get_string_len(email), norm,
+	if (!cb_identity_email_normalise(json_object_get_string(email), (size_t) json_object_get_string_len(email), norm,
 				sizeof(norm)) || strcmp(norm, json_object_get_string(email)) != 0) {
 		return bad(r, "an email address is not in normal form");
 	}

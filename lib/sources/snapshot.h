@@ -11,8 +11,8 @@
  * mixture.  A truncated, edited or otherwise corrupt file is refused as a
  * whole: loading never yields a partial index.
  */
-#ifndef CETBYOD_SNAPSHOT_H
-#define CETBYOD_SNAPSHOT_H
+#ifndef CETBYOD_SOURCES_SNAPSHOT_H
+#define CETBYOD_SOURCES_SNAPSHOT_H
 
 #include <stddef.h>
 #include <time.h>

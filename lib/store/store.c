@@ -52,7 +52,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
-#include "core/identity.h"
+#include "base/utf8.h"
 #include "core/policy.h"
 #include "store/store.h"
 
