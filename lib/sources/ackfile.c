@@ -154,7 +154,7 @@ static char *read_whole_file(int fd, size_t size, size_t *len, char *err, size_t
 
 		if (n < 0 && errno == EINTR) continue;
 		if (n < 0) {
-			snprintf(err, errlen, "read failed: %s", strerror(errno));
+			snprintf(err, errlen, "read failed: %m");
 			free(data);
 			return NULL;
 		}
@@ -179,7 +179,7 @@ static cb_source_result_t ackfile_fetch(cb_source_t *src, cb_ack_builder_t *b, c
 	(void) retry_after;
 	fd = open(ctx->filename, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open acknowledgements file %s: %s", ctx->filename, strerror(errno));
+		snprintf(err, errlen, "cannot open acknowledgements file %s: %m", ctx->filename);
 		return CB_FETCH_ERROR;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

@@ -137,13 +137,11 @@ static char *read_key_file(char const *path, char *err, size_t errlen)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		int e = errno;
-
-		if (e == EACCES) {
-			snprintf(err, errlen, "google.key_file \"%s\" cannot be read: %s; it must be owned by the user "
-				 "radiusd runs as (chown freerad \"%s\" on Debian) with mode 0600", path, strerror(e), path);
+		if (errno == EACCES) {
+			snprintf(err, errlen, "google.key_file \"%s\" cannot be read: %m; it must be owned by the user "
+				 "radiusd runs as (chown freerad \"%s\" on Debian) with mode 0600", path, path);
 		} else {
-			snprintf(err, errlen, "google.key_file \"%s\" cannot be opened: %s", path, strerror(e));
+			snprintf(err, errlen, "google.key_file \"%s\" cannot be opened: %m", path);
 		}
 		return NULL;
 	}
@@ -291,7 +289,7 @@ cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, cha
 		.user_agent = "cetbyod (FreeRADIUS BYOD acknowledgements)",
 	};
 
-	if (!conf->key_file || !*conf->key_file) {
+	if (!conf->key_json && (!conf->key_file || !*conf->key_file)) {
 		snprintf(err, errlen, "google.key_file is required: the service account's JSON key");
 		return NULL;
 	}
@@ -300,9 +298,14 @@ cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, cha
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	text = read_key_file(conf->key_file, err, errlen);
+	if (conf->key_json) {
+		text = strdup(conf->key_json);
+		if (!text) snprintf(err, errlen, "out of memory");
+	} else {
+		text = read_key_file(conf->key_file, err, errlen);
+	}
 	if (!text) goto fail;
-	rc = parse_key(g, text, conf->key_file, err, errlen);
+	rc = parse_key(g, text, conf->key_file ? conf->key_file : "(in memory)", err, errlen);
 	OPENSSL_cleanse(text, strlen(text));
 	free(text);
 	if (rc < 0) goto fail;

@@ -47,6 +47,8 @@ typedef struct {
 	uint32_t	timeout_ms;		/* Per request; 0: 30 000. */
 	size_t		max_response;		/* Bytes per response; 0: 64 MiB. */
 	uint32_t	token_margin;		/* Renew the token this many seconds before it expires; 0: 60. */
+	char const	*key_json;		/* The key's JSON text itself, not read from key_file (which then only
+						 * names it in messages): for tests and fuzzing.  NULL: read key_file. */
 } cb_google_conf_t;
 
 /** What a request reads, so that errors can say what to share and which option to check. */
@@ -63,7 +65,8 @@ typedef struct cb_google cb_google_t;
  * and explains in err, naming the option, when the key file is missing,
  * unreadable, readable by group or others ("chmod 600 ..."), not a service
  * account key, or its private key is not RSA; or when a URL is not https.
- * No network traffic happens here.
+ * No network traffic happens here.  With conf->key_json the key is parsed
+ * from memory and no file is read.
  */
 cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, char *err, size_t errlen);
 

@@ -66,7 +66,7 @@ cb_http_t *cb_http_new(cb_http_conf_t const *conf, char *err, size_t errlen)
 	cb_http_t *h;
 
 	if (conf->ca_file && *conf->ca_file && access(conf->ca_file, R_OK) != 0) {
-		snprintf(err, errlen, "ca_file \"%s\" cannot be read: %s", conf->ca_file, strerror(errno));
+		snprintf(err, errlen, "ca_file \"%s\" cannot be read: %m", conf->ca_file);
 		return NULL;
 	}
 	if (conf->proxy && *conf->proxy && strncasecmp(conf->proxy, "http://", 7) != 0 &&

@@ -46,4 +46,12 @@ int cb_snapshot_save(char const *path, cb_ack_index_t const *idx, time_t synced_
  */
 int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t *info, char *err, size_t errlen);
 
+/**
+ * cb_snapshot_parse - as cb_snapshot_load, over a file's bytes data[0..len)
+ * already in memory; name stands for the path in messages.  Returns 0 with
+ * *out and *info filled, or -1 (*out NULL, err says why and where).
+ */
+int cb_snapshot_parse(char const *name, char const *data, size_t len, cb_ack_index_t **out, cb_snapshot_info_t *info,
+		      char *err, size_t errlen);
+
 #endif
