@@ -41,6 +41,8 @@
 
 #include <curl/curl.h>
 
+#include "base/clock.h"
+#include "base/name.h"
 #include "core/ack.h"
 #include "sources/gsource.h"
 
@@ -72,7 +74,7 @@ static double mono_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cb_clock_mono(&ts);
 	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
 }
 
@@ -138,7 +140,26 @@ static void usage(FILE *fp)
 		"  --expect    the number of people the index must hold\n");
 }
 
-int main(int argc, char **argv)
+typedef enum {
+	SB_FORMS = 0,
+	SB_SHEETS
+} sb_source_t;
+
+static cb_name_t const sb_sources[] = {
+	{ "forms",	SB_FORMS },
+	{ "sheets",	SB_SHEETS },
+	{ NULL, -1 }
+};
+
+/* The command line. */
+typedef struct {
+	char const	*source, *url, *key, *ca, *id, *question, *agree;
+	uint32_t	page_size, rows, expect;
+	bool		have_expect;
+} sb_opts_t;
+
+/** parse_args - fill o from the command line.  *done: exit now with the status returned (usage, help). */
+static int parse_args(int argc, char **argv, sb_opts_t *o, bool *done)
 {
 	static struct option const opts[] = {
 		{ "source", required_argument, NULL, 's' },
@@ -154,140 +175,153 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char const *source = NULL, *url = NULL, *key = NULL, *ca = NULL, *id = NULL, *question = NULL;
-	char const *agree = "I agree";
-	uint32_t page_size = 1000, rows = 10000, expect = 0;
-	bool have_expect = false;
-	char err[1024] = "";
-	sb_log_t log = { 0 };
-	cb_google_conf_t g;
-	cb_source_t *src = NULL;
-	cb_ack_builder_t *b = NULL;
-	cb_ack_index_t *idx = NULL;
-	cb_fetch_result_t fr;
-	unsigned int retry_after = 0;
-	double t0, t1, t2;
-	unsigned long base_kb, after_kb;
-	struct rusage ru;
-	int c, rc = 1;
+	int c;
 
+	*done = true;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': source = optarg; break;
-		case 'u': url = optarg; break;
-		case 'k': key = optarg; break;
-		case 'c': ca = optarg; break;
-		case 'i': id = optarg; break;
-		case 'q': question = optarg; break;
-		case 'a': agree = optarg; break;
-		case 'p': if (parse_u32("--page-size", optarg, 5000, &page_size) < 0) return 1; break;
-		case 'r': if (parse_u32("--rows", optarg, 1000000, &rows) < 0) return 1; break;
+		case 's': o->source = optarg; break;
+		case 'u': o->url = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'c': o->ca = optarg; break;
+		case 'i': o->id = optarg; break;
+		case 'q': o->question = optarg; break;
+		case 'a': o->agree = optarg; break;
+		case 'p': if (parse_u32("--page-size", optarg, 5000, &o->page_size) < 0) return 1; break;
+		case 'r': if (parse_u32("--rows", optarg, 1000000, &o->rows) < 0) return 1; break;
 		case 'e':
-			if (parse_u32("--expect", optarg, 100000000, &expect) < 0) return 1;
-			have_expect = true;
+			if (parse_u32("--expect", optarg, 100000000, &o->expect) < 0) return 1;
+			o->have_expect = true;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
-	if (optind != argc || !source || !url || !key || !ca || !id || !question) {
+	if (optind != argc || !o->source || !o->url || !o->key || !o->ca || !o->id || !o->question) {
 		usage(stderr);
 		return 1;
 	}
-	if (!loopback_https(url)) {
-		fprintf(stderr, "syncbench: --url %s: only https on a loopback address (the emulator) is allowed\n", url);
+	if (!loopback_https(o->url)) {
+		fprintf(stderr, "syncbench: --url %s: only https on a loopback address (the emulator) is allowed\n", o->url);
 		return 1;
 	}
-	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
-		fprintf(stderr, "syncbench: curl_global_init failed\n");
-		return 1;
+	*done = false;
+	return 0;
+}
+
+/** make_source - the Google source the options name, or NULL (explained on stderr). */
+static cb_source_t *make_source(sb_opts_t const *o, sb_log_t *log)
+{
+	static char token_url[1024];	/* The token endpoint is on the emulator too. */
+	char const *agree_v[] = { o->agree };
+	cb_google_conf_t g = {
+		.key_file = o->key, .forms_url = o->url, .sheets_url = o->url, .drive_url = o->url, .ca_file = o->ca,
+		.connect_timeout_ms = 5000, .timeout_ms = 60000, .token_url = token_url,
+	};
+	cb_gsource_forms_conf_t f = {
+		.form_id = o->id, .agreement_question = o->question, .agree_values = { agree_v, 1 },
+		.page_size = o->page_size,
+	};
+	cb_gsource_sheets_conf_t sh = {
+		.spreadsheet_id = o->id, .agreement_column = o->question, .agree_values = { agree_v, 1 },
+		.rows_per_request = o->rows,
+	};
+	cb_source_t *src = NULL;
+	char err[1024] = "";
+	int n = snprintf(token_url, sizeof(token_url), "%s/token", o->url);
+
+	if (n < 0 || (size_t) n >= sizeof(token_url)) {
+		fprintf(stderr, "syncbench: --url is too long\n");
+		return NULL;
 	}
-
-	memset(&g, 0, sizeof(g));
-	g.key_file = key;
-	g.token_url = NULL;
-	g.forms_url = url;
-	g.sheets_url = url;
-	g.drive_url = url;
-	g.ca_file = ca;
-	g.connect_timeout_ms = 5000;
-	g.timeout_ms = 60000;
-	{
-		/* The token endpoint is on the emulator too. */
-		static char token_url[1024];
-		int n = snprintf(token_url, sizeof(token_url), "%s/token", url);
-
-		if (n < 0 || (size_t) n >= sizeof(token_url)) {
-			fprintf(stderr, "syncbench: --url is too long\n");
-			goto done;
-		}
-		g.token_url = token_url;
+	switch (cb_name_value(sb_sources, o->source, -1)) {
+	case SB_FORMS:
+		src = cb_gsource_forms_new(&f, &g, sb_log, log, err, sizeof(err));
+		break;
+	case SB_SHEETS:
+		src = cb_gsource_sheets_new(&sh, &g, sb_log, log, err, sizeof(err));
+		break;
+	default:
+		fprintf(stderr, "syncbench: --source \"%s\": accepted values are forms and sheets\n", o->source);
+		return NULL;
 	}
+	if (!src) fprintf(stderr, "syncbench: cannot set up the %s source: %s\n", o->source, err);
+	return src;
+}
 
-	if (strcmp(source, "forms") == 0) {
-		char const *agree_v[] = { agree };
-		cb_forms_conf_t f = {
-			.form_id = id, .agreement_question = question, .agree_values = { agree_v, 1 },
-			.page_size = page_size,
-		};
+/** report - the figures of one run on stdout; 0, or 2 when the index is not the size expected. */
+static int report(sb_opts_t const *o, cb_ack_index_t const *idx, sb_log_t const *log, double t0, double t1, double t2,
+		  unsigned long base_kb)
+{
+	unsigned long after_kb = rss_kb();
+	struct rusage ru;
 
-		src = cb_forms_source_new(&f, &g, sb_log, &log, err, sizeof(err));
-	} else if (strcmp(source, "sheets") == 0) {
-		char const *agree_v[] = { agree };
-		cb_sheets_conf_t s = {
-			.spreadsheet_id = id, .agreement_column = question, .agree_values = { agree_v, 1 },
-			.rows_per_request = rows,
-		};
-
-		src = cb_sheets_source_new(&s, &g, sb_log, &log, err, sizeof(err));
-	} else {
-		fprintf(stderr, "syncbench: --source \"%s\": accepted values are forms and sheets\n", source);
-		goto done;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("syncbench source=%s records=%zu agreed=%zu warnings=%lu wall_ms=%.1f fetch_ms=%.1f index_ms=%.1f "
+	       "cpu_ms=%.1f base_kb=%lu peak_kb=%ld index_kb=%ld\n",
+	       o->source, cb_ack_index_count(idx), cb_ack_index_agreed(idx), log->warnings, t2 - t0, t1 - t0, t2 - t1,
+	       (double) ru.ru_utime.tv_sec * 1e3 + (double) ru.ru_utime.tv_usec / 1e3 +
+	       (double) ru.ru_stime.tv_sec * 1e3 + (double) ru.ru_stime.tv_usec / 1e3,
+	       base_kb, ru.ru_maxrss, (long) after_kb - (long) base_kb);
+	if (o->have_expect && cb_ack_index_count(idx) != o->expect) {
+		fprintf(stderr, "syncbench: expected %" PRIu32 " people, the index holds %zu\n", o->expect,
+			cb_ack_index_count(idx));
+		return 2;
 	}
-	if (!src) {
-		fprintf(stderr, "syncbench: cannot set up the %s source: %s\n", source, err);
-		goto done;
-	}
-	b = cb_ack_builder_new();
+	return 0;
+}
+
+/** run - one timed fetch and index build.  The exit status. */
+static int run(sb_opts_t const *o, cb_source_t *src, sb_log_t const *log)
+{
+	cb_ack_builder_t *b = cb_ack_builder_new();
+	cb_ack_index_t *idx;
+	cb_source_result_t fr;
+	unsigned int retry_after = 0;
+	char err[1024] = "";
+	unsigned long base_kb;
+	double t0, t1, t2;
+	int rc;
+
 	if (!b) {
 		fprintf(stderr, "syncbench: out of memory\n");
-		goto done;
+		return 1;
 	}
-
 	base_kb = rss_kb();
 	t0 = mono_ms();
 	fr = src->fetch(src, b, NULL, true, &retry_after, err, sizeof(err));
 	t1 = mono_ms();
 	if (fr != CB_FETCH_OK) {
 		fprintf(stderr, "syncbench: fetch failed (%d): %s\n", (int) fr, err);
-		rc = 2;
-		goto done;
+		cb_ack_builder_free(b);
+		return 2;
 	}
-	idx = cb_ack_builder_finish(b, time(NULL));
-	b = NULL;	/* Freed by finish in every case. */
+	idx = cb_ack_builder_finish(b, time(NULL));	/* Frees b in every case. */
 	t2 = mono_ms();
 	if (!idx) {
 		fprintf(stderr, "syncbench: out of memory building the index\n");
-		rc = 2;
-		goto done;
+		return 2;
 	}
-	after_kb = rss_kb();
-	getrusage(RUSAGE_SELF, &ru);
-	printf("syncbench source=%s records=%zu agreed=%zu warnings=%lu wall_ms=%.1f fetch_ms=%.1f index_ms=%.1f "
-	       "cpu_ms=%.1f base_kb=%lu peak_kb=%ld index_kb=%ld\n",
-	       source, cb_ack_index_count(idx), cb_ack_index_agreed(idx), log.warnings, t2 - t0, t1 - t0, t2 - t1,
-	       (double) ru.ru_utime.tv_sec * 1e3 + (double) ru.ru_utime.tv_usec / 1e3 +
-	       (double) ru.ru_stime.tv_sec * 1e3 + (double) ru.ru_stime.tv_usec / 1e3,
-	       base_kb, ru.ru_maxrss, (long) after_kb - (long) base_kb);
-	rc = 0;
-	if (have_expect && cb_ack_index_count(idx) != expect) {
-		fprintf(stderr, "syncbench: expected %" PRIu32 " people, the index holds %zu\n", expect,
-			cb_ack_index_count(idx));
-		rc = 2;
-	}
-done:
+	rc = report(o, idx, log, t0, t1, t2, base_kb);
 	cb_ack_index_unref(idx);
-	cb_ack_builder_free(b);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	sb_opts_t o = { .agree = "I agree", .page_size = 1000, .rows = 10000 };
+	sb_log_t log = { 0 };
+	cb_source_t *src;
+	bool done;
+	int rc = parse_args(argc, argv, &o, &done);
+
+	if (done) return rc;
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
+		fprintf(stderr, "syncbench: curl_global_init failed\n");
+		return 1;
+	}
+	src = make_source(&o, &log);
+	rc = src ? run(&o, src, &log) : 1;
 	if (src) src->free(src);
 	curl_global_cleanup();
 	return rc;

@@ -441,7 +441,7 @@ int ctl_when(ctl_t *ctl, ctl_cmd_t const *cmd, char const *opt, char const *arg,
 	char safe[CTL_SAFE_LEN(64)], cut[65];
 	size_t len = strlen(arg);
 
-	if (len > 64 || cb_time_parse(arg, len, tz, t) < 0) {
+	if (len > 64 || cb_tz_parse_time(arg, len, tz, t) < 0) {
 		memcpy(cut, arg, len > 64 ? 64 : len);
 		cut[len > 64 ? 64 : len] = '\0';
 		return ctl_usage_err(ctl, cmd, "--%s: '%s' is not a time: give RFC 3339 (2026-11-24T10:14:00Z) or "

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/identity.h"
+#include "base/utf8.h"
 #include "ctl.h"
 
 /** utf8_len - length of the valid UTF-8 sequence at p (before end), 0 when invalid; *cp the code point. */

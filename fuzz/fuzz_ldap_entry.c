@@ -248,7 +248,7 @@ static void check(cb_dir_result_t r, cb_dir_entry_t const *e)
 
 	switch (r) {
 	case CB_DIR_FOUND:
-		if (e->refused || !e->dn[0] || !cb_text_valid(e->dn, strlen(e->dn))) abort();
+		if (e->refused || !e->dn[0] || !cb_utf8_text_valid(e->dn, strlen(e->dn))) abort();
 		break;
 
 	case CB_DIR_NOT_FOUND:

@@ -349,7 +349,7 @@ static void log_exception(REQUEST *request, cb_dir_exception_t const *ex)
 		return;
 	}
 	if (ex->until) {
-		cb_time_format(ex->until, until, sizeof(until));
+		cb_tz_format_utc(ex->until, until, sizeof(until));
 	} else {
 		strlcpy(until, "open-ended", sizeof(until));
 	}

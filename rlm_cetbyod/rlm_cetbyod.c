@@ -226,7 +226,7 @@ static int parse_policy(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	if (inst->policy.effective_from && *inst->policy.effective_from &&
-	    cb_time_parse(inst->policy.effective_from, strlen(inst->policy.effective_from), inst->tz,
+	    cb_tz_parse_time(inst->policy.effective_from, strlen(inst->policy.effective_from), inst->tz,
 			  &inst->pconf.effective_from) < 0) {
 		cf_log_err_cs(conf, "Invalid value \"%s\" for 'policy { effective_from }': accepted values are a "
 			      "local date (2026-09-01), a local date and time (2026-09-01 08:00) or RFC 3339",
@@ -336,7 +336,7 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return src;
 
 	case SOURCE_FORMS: {
-		cb_forms_conf_t f = {
+		cb_gsource_forms_conf_t f = {
 			.form_id = inst->forms.form_id, .agreement_question = inst->forms.agreement_question,
 			.agree_values = strlist(inst, conf, "forms", "agree_value"),
 			.policy_version_question = inst->forms.policy_version_question,
@@ -345,12 +345,12 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		};
 
 		google_conf(inst, &g);
-		src = cb_forms_source_new(&f, &g, cetbyod_core_log, inst, err, sizeof(err));
+		src = cb_gsource_forms_new(&f, &g, cetbyod_core_log, inst, err, sizeof(err));
 		break;
 	}
 
 	case SOURCE_SHEETS: {
-		cb_sheets_conf_t sh = {
+		cb_gsource_sheets_conf_t sh = {
 			.spreadsheet_id = inst->sheets.spreadsheet_id, .range = inst->sheets.range,
 			.timestamp_column = inst->sheets.timestamp_column, .email_column = inst->sheets.email_column,
 			.agreement_column = inst->sheets.agreement_column, .agree_values = strlist(inst, conf, "sheets", "agree_value"),
@@ -361,7 +361,7 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		};
 
 		google_conf(inst, &g);
-		src = cb_sheets_source_new(&sh, &g, cetbyod_core_log, inst, err, sizeof(err));
+		src = cb_gsource_sheets_new(&sh, &g, cetbyod_core_log, inst, err, sizeof(err));
 		break;
 	}
 	}
@@ -734,7 +734,7 @@ static size_t collect_emails(rlm_cetbyod_t const *inst, REQUEST *request, char c
 
 		for (vp = fr_cursor_init(&cursor, &list[l]); vp && n < CB_MAX_EMAILS; vp = fr_cursor_next(&cursor)) {
 			if (vp->da != inst->da_email) continue;
-			if (!cb_email_normalise(vp->vp_strvalue, vp->vp_length, buf[n], CB_IDENTITY_MAX + 1)) {
+			if (!cb_identity_email_normalise(vp->vp_strvalue, vp->vp_length, buf[n], CB_IDENTITY_MAX + 1)) {
 				RWDEBUG("Ignoring Cetbyod-Email \"%pV\": not an email address", &vp->data);
 				continue;
 			}
@@ -785,7 +785,7 @@ static void register_exception(rlm_cetbyod_t *inst, REQUEST *request, char const
 	memset(x, 0, sizeof(*x));
 	copy_value(packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
 	if (!cb_enforcer_exception(inst->enforcer, identity, calling, now, x)) return;
-	cb_time_format(x->until, until, sizeof(until));
+	cb_tz_format_utc(x->until, until, sizeof(until));
 	if (exc->present && (exc->until == 0 || exc->until >= x->until)) {
 		RDEBUG2("Register: exception #%" PRId64 " until %s; the directory's lasts longer and is used", x->id, until);
 		memset(x, 0, sizeof(*x));
@@ -897,14 +897,14 @@ static void log_decision(REQUEST *request, char const *identity, cb_decision_t c
 
 	if (d->valid_until) {
 		strlcpy(until_buf, "; holds until ", sizeof(until_buf));
-		cb_time_format(d->valid_until, until_buf + strlen(until_buf), sizeof(until_buf) - strlen(until_buf));
+		cb_tz_format_utc(d->valid_until, until_buf + strlen(until_buf), sizeof(until_buf) - strlen(until_buf));
 	}
 	if (!ack) {
 		RINFO("%s -> %s (%s): no acknowledgement on record%s", identity, cb_status_name(d->status),
 		      cb_reason_name(d->reason), until_buf);
 		return;
 	}
-	cb_time_format(ack->ack_time, ack_buf, sizeof(ack_buf));
+	cb_tz_format_utc(ack->ack_time, ack_buf, sizeof(ack_buf));
 	RINFO("%s -> %s (%s): %s %s%s%s from %s%s", identity, cb_status_name(d->status), cb_reason_name(d->reason),
 	      ack->revoked ? "withdrawn" : "acknowledged", ack_buf, *ack->policy_version ? " version " : "",
 	      ack->policy_version, ack->origin, until_buf);

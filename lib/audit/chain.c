@@ -65,7 +65,7 @@
 
 #include "audit/audit_int.h"
 #include "base/name.h"
-#include "core/identity.h"
+#include "base/utf8.h"
 #include "core/tz.h"
 
 static cb_name_t const type_names[] = {
@@ -174,7 +174,7 @@ static void put_time(rec_t *r, char const *key, time_t t)
 {
 	char buf[32];
 
-	if (t) put(r, key, json_object_new_string(cb_time_format(t, buf, sizeof(buf))));
+	if (t) put(r, key, json_object_new_string(cb_tz_format_utc(t, buf, sizeof(buf))));
 }
 
 static void put_int(rec_t *r, char const *key, int64_t v)

@@ -295,7 +295,7 @@ static json_object *gap_json(uint64_t n, time_t first, time_t now)
 
 	if (!o) return NULL;
 	if (json_object_object_add(o, "dropped", json_object_new_int64((int64_t) n)) != 0 ||
-	    json_object_object_add(o, "dropped_since", json_object_new_string(cb_time_format(first, buf, sizeof(buf)))) != 0) {
+	    json_object_object_add(o, "dropped_since", json_object_new_string(cb_tz_format_utc(first, buf, sizeof(buf)))) != 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -445,7 +445,7 @@ static time_t jtime(json_object *o, char const *key)
 	char const *s = jget(o, key);
 	time_t t = 0;
 
-	if (!*s || cb_time_parse(s, strlen(s), NULL, &t) < 0) return 0;
+	if (!*s || cb_tz_parse_time(s, strlen(s), NULL, &t) < 0) return 0;
 	return t;
 }
 

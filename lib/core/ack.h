@@ -10,8 +10,8 @@
  * reference to, without locks.  cb_ack_current_t is the one mutable cell: a
  * pointer to the index in force, swapped atomically by the sync thread.
  */
-#ifndef CETBYOD_ACKINDEX_H
-#define CETBYOD_ACKINDEX_H
+#ifndef CETBYOD_CORE_ACK_H
+#define CETBYOD_CORE_ACK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,7 +34,7 @@ cb_ack_builder_t *cb_ack_builder_new(void);
 
 /**
  * cb_ack_builder_add - add one record.  email must already be normalised
- * (cb_email_normalise).  Strings are copied.  Returns 0, or -1 on
+ * (cb_identity_email_normalise).  Strings are copied.  Returns 0, or -1 on
  * allocation failure (the builder stays usable and unchanged).
  */
 int cb_ack_builder_add(cb_ack_builder_t *b, char const *email, time_t ack_time,

@@ -1,91 +1,42 @@
 /*
- * identity.c - checks and normal forms for identities and email addresses.
+ * identity.c - checks and normal forms for identities and email addresses
+ * (the UTF-8 rule itself is base/utf8.c).
  *
  * Everything here treats its input as hostile: lengths are explicit, nothing
  * is read past the end, and nothing is written unless the whole input passed.
  */
 #include <string.h>
 
+#include "base/name.h"
+#include "base/utf8.h"
 #include "core/identity.h"
+
+static cb_name_t const identity_errors[] = {
+	{ "ok",							CB_IDENTITY_OK },
+	{ "identity is empty",					CB_IDENTITY_EMPTY },
+	{ "identity is longer than the configured maximum",	CB_IDENTITY_TOO_LONG },
+	{ "identity contains a NUL byte",			CB_IDENTITY_NUL },
+	{ "identity contains a control character",		CB_IDENTITY_CONTROL },
+	{ "identity is not valid UTF-8",			CB_IDENTITY_BAD_UTF8 },
+	{ "identity is not of the form user, user@realm or DOMAIN\\user", CB_IDENTITY_BAD_FORM },
+	{ NULL, -1 }
+};
 
 char const *cb_identity_error(cb_identity_result_t result)
 {
-	switch (result) {
-	case CB_IDENTITY_OK:		return "ok";
-	case CB_IDENTITY_EMPTY:		return "identity is empty";
-	case CB_IDENTITY_TOO_LONG:	return "identity is longer than the configured maximum";
-	case CB_IDENTITY_NUL:		return "identity contains a NUL byte";
-	case CB_IDENTITY_CONTROL:	return "identity contains a control character";
-	case CB_IDENTITY_BAD_UTF8:	return "identity is not valid UTF-8";
-	case CB_IDENTITY_BAD_FORM:	return "identity is not of the form user, user@realm or DOMAIN\\user";
-	}
-	return "identity is invalid";
-}
-
-size_t cb_utf8_decode(unsigned char const *p, unsigned char const *end, uint32_t *cp)
-{
-	uint32_t c = p[0], min;
-	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t) (end - p) < n) return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-	*cp = c;
-	return n;
-}
-
-size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control)
-{
-	uint32_t cp = 0;
-	size_t n = cb_utf8_decode(p, end, &cp);
-
-	*control = n && (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f));
-	return n;
+	return cb_name_of(identity_errors, (int) result, "identity is invalid");
 }
 
 /** check_text - the byte-level checks shared by identities and email addresses. */
 static cb_identity_result_t check_text(char const *in, size_t len)
 {
-	unsigned char const *p = (unsigned char const *) in, *end = p + len;
+	static cb_identity_result_t const of_utf8[] = {
+		[CB_UTF8_OK] = CB_IDENTITY_OK, [CB_UTF8_NUL] = CB_IDENTITY_NUL,
+		[CB_UTF8_CONTROL] = CB_IDENTITY_CONTROL, [CB_UTF8_BAD] = CB_IDENTITY_BAD_UTF8,
+	};
 
 	if (len == 0) return CB_IDENTITY_EMPTY;
-	if (memchr(in, '\0', len)) return CB_IDENTITY_NUL;
-	while (p < end) {
-		bool control;
-		size_t n = cb_utf8_char_len(p, end, &control);
-
-		if (n == 0) return CB_IDENTITY_BAD_UTF8;
-		if (control) return CB_IDENTITY_CONTROL;
-		p += n;
-	}
-	return CB_IDENTITY_OK;
-}
-
-bool cb_text_valid(char const *in, size_t len)
-{
-	return len == 0 || check_text(in, len) == CB_IDENTITY_OK;
+	return of_utf8[cb_utf8_check(in, len)];
 }
 
 static void copy_lower(char *out, char const *in, size_t len)
@@ -163,7 +114,7 @@ bool cb_identity_email(char const *identity, char const *domain, char *buf, size
 	return true;
 }
 
-bool cb_email_normalise(char const *in, size_t len, char *out, size_t outlen)
+bool cb_identity_email_normalise(char const *in, size_t len, char *out, size_t outlen)
 {
 	char const *at;
 

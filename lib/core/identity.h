@@ -5,10 +5,11 @@
  * is checked (no NUL, no control characters, valid UTF-8, not over-long,
  * one realm at most) before it is used as a key or put in a directory
  * search, and normalised as configured: DOMAIN\user and user@realm forms,
- * ASCII lower case.
+ * ASCII lower case.  Email addresses from the sources and the directory are
+ * checked and normalised by the same rule.
  */
-#ifndef CETBYOD_IDENTITY_H
-#define CETBYOD_IDENTITY_H
+#ifndef CETBYOD_CORE_IDENTITY_H
+#define CETBYOD_CORE_IDENTITY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,24 +52,10 @@ char const *cb_identity_error(cb_identity_result_t result);
 bool cb_identity_email(char const *identity, char const *domain, char *buf, size_t len);
 
 /**
- * cb_utf8_decode - decode the UTF-8 sequence at p (p < end) into *cp.
- * Returns its length, or 0 when it is invalid (overlong, a surrogate, past
- * U+10FFFF, cut short); *cp is then unchanged.  The one UTF-8 decoder of the
- * project.
+ * cb_identity_email_normalise - lower-case copy of an email address (trimmed
+ * of spaces and tabs), checked like an identity: one @ with text on both
+ * sides, no spaces.  Returns false (out unusable) for anything else.
  */
-size_t cb_utf8_decode(unsigned char const *p, unsigned char const *end, uint32_t *cp);
-
-/**
- * cb_utf8_char_len - length of the valid UTF-8 sequence at p (p < end), 0
- * when invalid (overlong, surrogate, past U+10FFFF, cut short).  *control is
- * set for C0 controls, DEL and the C1 controls U+0080..U+009F.
- */
-size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *control);
-
-/** cb_text_valid - in[0..len) is valid UTF-8 without NUL or control characters. */
-bool cb_text_valid(char const *in, size_t len);
-
-/** cb_email_normalise - lower-case copy of an email address, checked like an identity. */
-bool cb_email_normalise(char const *in, size_t len, char *out, size_t outlen);
+bool cb_identity_email_normalise(char const *in, size_t len, char *out, size_t outlen);
 
 #endif

@@ -34,7 +34,7 @@ static bool is_leap(int y)
 	return ((y % 4) == 0 && (y % 100) != 0) || ((y % 400) == 0);
 }
 
-int cb_days_in_month(int y, int m)
+int cb_tz_days_in_month(int y, int m)
 {
 	static int const dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
@@ -134,7 +134,7 @@ time_t cb_tz_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int h
 	int whole = (int) floor(sec);
 
 	if ((year < 1900) || (year > 9999) || (month < 1) || (month > 12) || (day < 1) || (day > 31) ||
-	    (day > cb_days_in_month(year, month)) ||
+	    (day > cb_tz_days_in_month(year, month)) ||
 	    (hour < 0) || (hour > 23) || (min < 0) || (min > 59) || (sec < 0) || (sec >= 61)) return -1;
 	if (whole == 60) whole = 59;	/* A leap second is read as the second before it. */
 
@@ -152,7 +152,7 @@ time_t cb_tz_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int h
  *	Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, and
  *	back (Howard Hinnant's civil calendar algorithms).
  */
-int64_t cb_days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t cb_tz_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	int64_t era;
 	unsigned yoe, doy, doe;
@@ -192,7 +192,7 @@ time_t cb_tz_serial_to_utc(cb_tz_t const *tz, double serial)
 	total = llround(serial * 86400.0);
 	days = total / 86400;
 	sod = total % 86400;
-	civil_from_days(cb_days_from_civil(1899, 12, 30) + days, &y, &m, &d);
+	civil_from_days(cb_tz_days_from_civil(1899, 12, 30) + days, &y, &m, &d);
 	return cb_tz_local_to_utc(tz, y, m, d, (int) (sod / 3600), (int) ((sod / 60) % 60), (double) (sod % 60));
 }
 
@@ -223,7 +223,7 @@ static int expect(char const **p, char const *end, char c)
 	return 0;
 }
 
-int cb_time_parse(char const *s, size_t len, cb_tz_t const *tz, time_t *out)
+int cb_tz_parse_time(char const *s, size_t len, cb_tz_t const *tz, time_t *out)
 {
 	char const *p = s, *end = s + len;
 	int y, mo, d, h = 0, mi = 0, sec = 0, off_h, off_m, sign;
@@ -233,7 +233,7 @@ int cb_time_parse(char const *s, size_t len, cb_tz_t const *tz, time_t *out)
 	if (read_digits(&p, end, 4, &y) < 0 || expect(&p, end, '-') < 0 ||
 	    read_digits(&p, end, 2, &mo) < 0 || expect(&p, end, '-') < 0 ||
 	    read_digits(&p, end, 2, &d) < 0) return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > cb_days_in_month(y, mo) || y < 1900) return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > cb_tz_days_in_month(y, mo) || y < 1900) return -1;
 
 	if (p == end) {			/* Date only: local midnight. */
 		if (!tz) return -1;
@@ -281,13 +281,13 @@ int cb_time_parse(char const *s, size_t len, cb_tz_t const *tz, time_t *out)
 	}
 	if (p != end) return -1;
 
-	t = cb_days_from_civil(y, (unsigned) mo, (unsigned) d) * 86400 + h * 3600 + mi * 60 + sec;
+	t = cb_tz_days_from_civil(y, (unsigned) mo, (unsigned) d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= sign * (off_h * 3600 + off_m * 60);
 	*out = (time_t) t;
 	return 0;
 }
 
-char *cb_time_format(time_t t, char *buf, size_t len)
+char *cb_tz_format_utc(time_t t, char *buf, size_t len)
 {
 	int64_t days = (int64_t) t / 86400, sod = (int64_t) t % 86400;
 	int y, m, d;

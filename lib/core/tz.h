@@ -1,13 +1,14 @@
 /*
- * tz.h - calendar arithmetic in a named time zone (ICU), and RFC 3339 times.
+ * tz.h - calendar arithmetic in a named time zone (ICU), civil-date
+ * arithmetic, and RFC 3339 times (parsed in or for a zone, formatted in UTC).
  *
  * The school's policy speaks in local calendar days ("valid for 365 days",
  * "counts from 1 September"), while every stored instant is UTC.  A cb_tz_t
  * names a zone ("Europe/London", "GMT-07:00"); it is immutable and may be
  * shared between threads: each call opens its own ICU calendar.
  */
-#ifndef CETBYOD_TZ_H
-#define CETBYOD_TZ_H
+#ifndef CETBYOD_CORE_TZ_H
+#define CETBYOD_CORE_TZ_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,21 +38,21 @@ time_t cb_tz_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int h
 time_t cb_tz_serial_to_utc(cb_tz_t const *tz, double serial);
 
 /**
- * cb_time_parse - parse an instant: RFC 3339 ("2026-09-01T08:00:00Z",
+ * cb_tz_parse_time - parse an instant: RFC 3339 ("2026-09-01T08:00:00Z",
  * "...+01:00", fractions allowed) or, when tz is given, a local date
  * "2026-09-01" (midnight) or "2026-09-01 08:00[:00]" in that zone.
  * Returns 0 and sets *out, or -1 for anything else.  Never reads past len.
  */
-int cb_time_parse(char const *s, size_t len, cb_tz_t const *tz, time_t *out);
+int cb_tz_parse_time(char const *s, size_t len, cb_tz_t const *tz, time_t *out);
 
-/** cb_days_from_civil - days from 1970-01-01 to a proleptic Gregorian date. */
-int64_t cb_days_from_civil(int64_t y, unsigned m, unsigned d);
+/** cb_tz_days_from_civil - days from 1970-01-01 to a proleptic Gregorian date. */
+int64_t cb_tz_days_from_civil(int64_t y, unsigned m, unsigned d);
 
-/** cb_days_in_month - 28..31; m is 1..12. */
-int cb_days_in_month(int y, int m);
+/** cb_tz_days_in_month - 28..31; m is 1..12. */
+int cb_tz_days_in_month(int y, int m);
 
-/** cb_time_format - "2026-09-01T08:00:00Z" into buf (at least 21 bytes).  Returns buf. */
-char *cb_time_format(time_t t, char *buf, size_t len);
+/** cb_tz_format_utc - "2026-09-01T08:00:00Z" into buf (at least 21 bytes).  Returns buf. */
+char *cb_tz_format_utc(time_t t, char *buf, size_t len);
 
 /**
  * cb_tz_format_local - t as people in the school read it, in tz:

@@ -14,6 +14,7 @@
 
 #include "directory/ldap_int.h"
 #include "base/name.h"
+#include "base/utf8.h"
 #include "core/identity.h"
 
 #define TIMEOUT_MIN_MS 100
@@ -123,7 +124,7 @@ static bool dn_ok(char const *s)
 {
 	LDAPDN dn = NULL;
 
-	if (strlen(s) >= CB_DIR_DN_MAX || !cb_text_valid(s, strlen(s))) return false;
+	if (strlen(s) >= CB_DIR_DN_MAX || !cb_utf8_text_valid(s, strlen(s))) return false;
 	if (ldap_str2dn(s, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS) return false;
 	ldap_dnfree(dn);
 	return true;
@@ -139,7 +140,7 @@ static bool filter_shape_ok(char const *f)
 	size_t len = strlen(f), i;
 	int depth = 0;
 
-	if (len < 3 || f[0] != '(' || f[len - 1] != ')' || !cb_text_valid(f, len)) return false;
+	if (len < 3 || f[0] != '(' || f[len - 1] != ')' || !cb_utf8_text_valid(f, len)) return false;
 	for (i = 0; i < len; i++) {
 		if (f[i] == '(') depth++;
 		else if (f[i] == ')' && --depth < 0) return false;
@@ -258,7 +259,7 @@ static int check_uri(cb_ldap_conf_t const *conf, char const *uri, char *err, siz
 	LDAPURLDesc *lud = NULL;
 	int rcode = -1;
 
-	if (!cb_ldap_is_set(uri) || strlen(uri) >= CB_LDAP_URI_MAX || !cb_text_valid(uri, strlen(uri))) {
+	if (!cb_ldap_is_set(uri) || strlen(uri) >= CB_LDAP_URI_MAX || !cb_utf8_text_valid(uri, strlen(uri))) {
 		cb_ldap_err_set(err, errlen, "uri: \"%s\" is empty, too long or not printable", uri ? uri : "");
 		return -1;
 	}

@@ -30,6 +30,7 @@
 #include <strings.h>
 
 #include "directory/ldap_int.h"
+#include "base/utf8.h"
 #include "core/identity.h"
 #include "core/tz.h"
 
@@ -144,10 +145,10 @@ bool cb_ldap_parse_generalized_time(char const *in, size_t len, time_t *out)
 		return false;
 	}
 	if (p != end) return false;
-	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > cb_days_in_month(year, mon) ||
+	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > cb_tz_days_in_month(year, mon) ||
 	    hour > 23 || min > 59 || sec > 60) return false;
 
-	t = cb_days_from_civil(year, (unsigned) mon, (unsigned) day) * 86400 + hour * 3600 + min * 60 + sec;
+	t = cb_tz_days_from_civil(year, (unsigned) mon, (unsigned) day) * 86400 + hour * 3600 + min * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
 	if (t < 0) return false;
 	*out = (time_t) t;
@@ -297,7 +298,7 @@ static void add_email(cb_dir_entry_t *out, char const *attr, char const *v, size
 {
 	char norm[CB_DIR_EMAIL_MAX];
 
-	if (!cb_email_normalise(v, len, norm, sizeof(norm))) {
+	if (!cb_identity_email_normalise(v, len, norm, sizeof(norm))) {
 		warn_add(out, "a value of %s is not an email address; ignored", attr);
 		return;
 	}
@@ -472,7 +473,7 @@ static bool read_dn(cb_ldap_entry_t const *entry, cb_dir_entry_t *out, char *err
 		cb_ldap_err_set(err, errlen, "the entry has no DN");
 		return false;
 	}
-	if (len == 0 || len >= sizeof(out->dn) || !cb_text_valid(entry->dn, len)) {
+	if (len == 0 || len >= sizeof(out->dn) || !cb_utf8_text_valid(entry->dn, len)) {
 		cb_ldap_err_set(err, errlen, "the entry's DN is empty, longer than %zu bytes or not printable UTF-8",
 				sizeof(out->dn) - 1);
 		return false;

@@ -52,6 +52,7 @@
 
 #include "directory/ldap_int.h"
 #include "base/clock.h"
+#include "base/utf8.h"
 #include "core/identity.h"
 
 /** A set of strings: open addressing, linear probing, a power-of-two table at most half full. */
@@ -413,7 +414,7 @@ static int list_member(lister_t *l, char const *val, size_t len)
 	char const *attrs[] = { l->idattr, NULL };
 	int added;
 
-	if (len == 0 || len >= sizeof(dn) || !cb_text_valid(val, len)) {
+	if (len == 0 || len >= sizeof(dn) || !cb_utf8_text_valid(val, len)) {
 		l->skipped++;
 		return 0;
 	}

@@ -43,7 +43,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "core/identity.h"
+#include "base/utf8.h"
 #include "people/mailer.h"
 
 #define CB_MAIL_NAME_MAX	200	/* from_name, bytes. */

@@ -571,7 +571,7 @@ static char *compose(cb_people_t *p, cb_store_person_t const *row, unsigned int 
 	char wbuf[16];
 
 	if (p->conf.policy->tz) cb_tz_format_local(p->conf.policy->tz, row->ack_expiry, expires, sizeof(expires));
-	else cb_time_format(row->ack_expiry, expires, sizeof(expires));
+	else cb_tz_format_utc(row->ack_expiry, expires, sizeof(expires));
 	snprintf(days, sizeof(days), "%lld", (long long) ((row->ack_expiry - now + DAY - 1) / DAY));
 	snprintf(wbuf, sizeof(wbuf), "%u", window);
 	vars[5].value = wbuf;

@@ -70,11 +70,11 @@ static bool read_time(cursor_t *c, char const *start, size_t len, cb_tz_t const 
 		memcpy(both, start, len);
 		both[len] = ' ';
 		memcpy(both + len + 1, tstart, tlen);
-		if (cb_time_parse(both, len + 1 + tlen, tz, out) < 0) return false;
+		if (cb_tz_parse_time(both, len + 1 + tlen, tz, out) < 0) return false;
 		*c = peek;
 		return true;
 	}
-	return cb_time_parse(start, len, tz, out) == 0;
+	return cb_tz_parse_time(start, len, tz, out) == 0;
 }
 
 /** parse_line - one non-blank, non-comment line; returns NULL or what is wrong. */
@@ -88,7 +88,7 @@ static char const *parse_line(char const *name, unsigned int lineno, cursor_t *c
 	time_t when;
 
 	if (!next_field(c, &start, &len)) return NULL;	/* Blank or comment. */
-	if (!cb_email_normalise(start, len, email, sizeof(email))) return "first field is not an email address";
+	if (!cb_identity_email_normalise(start, len, email, sizeof(email))) return "first field is not an email address";
 	if (!next_field(c, &start, &len)) return "the acknowledgement time is missing";
 	if (!read_time(c, start, len, tz, &when)) {
 		return "the acknowledgement time is not RFC 3339 (2026-09-03T08:15:00Z) or a local date (2026-09-03 [08:15])";
@@ -154,7 +154,7 @@ static char *read_whole_file(int fd, size_t size, size_t *len, char *err, size_t
 
 		if (n < 0 && errno == EINTR) continue;
 		if (n < 0) {
-			snprintf(err, errlen, "read failed: %s", strerror(errno));
+			snprintf(err, errlen, "read failed: %m");
 			free(data);
 			return NULL;
 		}
@@ -166,7 +166,7 @@ static char *read_whole_file(int fd, size_t size, size_t *len, char *err, size_t
 	return data;
 }
 
-static cb_fetch_result_t ackfile_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+static cb_source_result_t ackfile_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
 				       bool full, unsigned int *retry_after, char *err, size_t errlen)
 {
 	ackfile_ctx_t *ctx = src->ctx;
@@ -179,7 +179,7 @@ static cb_fetch_result_t ackfile_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 	(void) retry_after;
 	fd = open(ctx->filename, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open acknowledgements file %s: %s", ctx->filename, strerror(errno));
+		snprintf(err, errlen, "cannot open acknowledgements file %s: %m", ctx->filename);
 		return CB_FETCH_ERROR;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

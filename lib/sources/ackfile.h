@@ -14,8 +14,8 @@
  * recorded it>.  A malformed line is reported with its line number and
  * skipped; the rest of the file is used.
  */
-#ifndef CETBYOD_ACKFILE_H
-#define CETBYOD_ACKFILE_H
+#ifndef CETBYOD_SOURCES_ACKFILE_H
+#define CETBYOD_SOURCES_ACKFILE_H
 
 #include "sources/source.h"
 #include "core/tz.h"

@@ -43,6 +43,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "base/clock.h"
+#include "base/name.h"
 #include "sources/google.h"
 
 /* json-c before 0.15 has no accessor for where parsing stopped. */
@@ -116,11 +118,6 @@ static char const *json_str(json_object const *o, char const *key)
 	return json_object_get_string(v);
 }
 
-static void monotonic_now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-}
-
 /*
  *	The key file
  */
@@ -140,13 +137,11 @@ static char *read_key_file(char const *path, char *err, size_t errlen)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		int e = errno;
-
-		if (e == EACCES) {
-			snprintf(err, errlen, "google.key_file \"%s\" cannot be read: %s; it must be owned by the user "
-				 "radiusd runs as (chown freerad \"%s\" on Debian) with mode 0600", path, strerror(e), path);
+		if (errno == EACCES) {
+			snprintf(err, errlen, "google.key_file \"%s\" cannot be read: %m; it must be owned by the user "
+				 "radiusd runs as (chown freerad \"%s\" on Debian) with mode 0600", path, path);
 		} else {
-			snprintf(err, errlen, "google.key_file \"%s\" cannot be opened: %s", path, strerror(e));
+			snprintf(err, errlen, "google.key_file \"%s\" cannot be opened: %m", path);
 		}
 		return NULL;
 	}
@@ -294,7 +289,7 @@ cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, cha
 		.user_agent = "cetbyod (FreeRADIUS BYOD acknowledgements)",
 	};
 
-	if (!conf->key_file || !*conf->key_file) {
+	if (!conf->key_json && (!conf->key_file || !*conf->key_file)) {
 		snprintf(err, errlen, "google.key_file is required: the service account's JSON key");
 		return NULL;
 	}
@@ -303,9 +298,14 @@ cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, cha
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	text = read_key_file(conf->key_file, err, errlen);
+	if (conf->key_json) {
+		text = strdup(conf->key_json);
+		if (!text) snprintf(err, errlen, "out of memory");
+	} else {
+		text = read_key_file(conf->key_file, err, errlen);
+	}
 	if (!text) goto fail;
-	rc = parse_key(g, text, conf->key_file, err, errlen);
+	rc = parse_key(g, text, conf->key_file ? conf->key_file : "(in memory)", err, errlen);
 	OPENSSL_cleanse(text, strlen(text));
 	free(text);
 	if (rc < 0) goto fail;
@@ -507,46 +507,71 @@ static bool token_fresh(cb_google_t const *g)
 	struct timespec now;
 
 	if (!g->token) return false;
-	monotonic_now(&now);
+	cb_clock_mono(&now);
 	return now.tv_sec < g->token_until.tv_sec;
 }
 
+/* The OAuth error codes the token endpoint's answer is judged by (RFC 6749 section 5.2, and Google's). */
+typedef enum {
+	TOKEN_ERR_OTHER = 0,
+	TOKEN_ERR_TEMPORARY,		/* internal_failure */
+	TOKEN_ERR_GRANT,		/* invalid_grant */
+	TOKEN_ERR_CLIENT,		/* invalid_client, unauthorized_client */
+	TOKEN_ERR_SCOPE			/* invalid_scope */
+} token_err_t;
+
+static cb_name_t const token_errors[] = {
+	{ "internal_failure",		TOKEN_ERR_TEMPORARY },
+	{ "invalid_grant",		TOKEN_ERR_GRANT },
+	{ "invalid_client",		TOKEN_ERR_CLIENT },
+	{ "unauthorized_client",	TOKEN_ERR_CLIENT },
+	{ "invalid_scope",		TOKEN_ERR_SCOPE },
+	{ NULL, -1 }
+};
+
+/* The answer is not the OAuth shape: maybe a proxy's page, or Google's API error shape. */
+static cb_source_result_t token_failure_bare(cb_google_t const *g, long status, char *err, size_t errlen)
+{
+	if (status == 429 || status >= 500) {
+		snprintf(err, errlen, "the token endpoint %s had a temporary failure (HTTP %ld)", g->token_url, status);
+		return CB_FETCH_RETRY;
+	}
+	snprintf(err, errlen, "the token endpoint %s answered HTTP %ld without an OAuth error", g->token_url, status);
+	return CB_FETCH_ERROR;
+}
+
 /* The message and verdict for an unsuccessful token answer. */
-static cb_fetch_result_t token_failure(cb_google_t const *g, long status, json_object *body, char *err, size_t errlen)
+static cb_source_result_t token_failure(cb_google_t const *g, long status, json_object *body, char *err, size_t errlen)
 {
 	char const *code = json_str(body, "error");
 	char desc[CB_MSG_MAX + 1];
+	token_err_t kind;
 
 	quote_text(json_str(body, "error_description"), desc, sizeof(desc));
-	if (!code) {
-		/* Not the OAuth shape: maybe a proxy's page, or Google's API error shape. */
-		if (status == 429 || status >= 500) {
-			snprintf(err, errlen, "the token endpoint %s had a temporary failure (HTTP %ld)", g->token_url, status);
-			return CB_FETCH_RETRY;
-		}
-		snprintf(err, errlen, "the token endpoint %s answered HTTP %ld without an OAuth error", g->token_url, status);
-		return CB_FETCH_ERROR;
-	}
-	if (strcmp(code, "internal_failure") == 0 || status == 429 || status >= 500) {
+	if (!code) return token_failure_bare(g, status, err, errlen);
+	kind = (token_err_t) cb_name_value(token_errors, code, TOKEN_ERR_OTHER);
+	if (kind == TOKEN_ERR_TEMPORARY || status == 429 || status >= 500) {
 		snprintf(err, errlen, "the token endpoint had a temporary failure (HTTP %ld %.40s: %s)", status, code, desc);
 		return CB_FETCH_RETRY;
 	}
-	if (strcmp(code, "invalid_grant") == 0) {
+	switch (kind) {
+	case TOKEN_ERR_GRANT:
 		snprintf(err, errlen, "the service account key was rejected: %s; check the key file and the server "
 			 "clock", desc[0] ? desc : "invalid_grant");
-		return CB_FETCH_ERROR;
-	}
-	if (strcmp(code, "invalid_client") == 0 || strcmp(code, "unauthorized_client") == 0) {
+		break;
+	case TOKEN_ERR_CLIENT:
 		snprintf(err, errlen, "the service account %s was refused (%.40s: %s): the key may have been deleted "
 			 "or the account disabled%s", g->client_email, code, desc,
 			 g->subject ? "; with google.subject set, domain-wide delegation must be granted for its scopes" : "");
-		return CB_FETCH_ERROR;
-	}
-	if (strcmp(code, "invalid_scope") == 0) {
+		break;
+	case TOKEN_ERR_SCOPE:
 		snprintf(err, errlen, "the token endpoint refused the scopes (%s)", desc);
-		return CB_FETCH_ERROR;
+		break;
+	default:
+		snprintf(err, errlen, "the token endpoint refused the service account key (HTTP %ld %.40s: %s)", status,
+			 code, desc);
+		break;
 	}
-	snprintf(err, errlen, "the token endpoint refused the service account key (HTTP %ld %.40s: %s)", status, code, desc);
 	return CB_FETCH_ERROR;
 }
 
@@ -563,7 +588,7 @@ static bool token_ok(char const *t)
 }
 
 /* Take the token out of a 200 answer.  OK or ERROR. */
-static cb_fetch_result_t token_accept(cb_google_t *g, json_object *body, char *err, size_t errlen)
+static cb_source_result_t token_accept(cb_google_t *g, json_object *body, char *err, size_t errlen)
 {
 	char const *tok = json_str(body, "access_token"), *type = json_str(body, "token_type");
 	json_object *ei;
@@ -590,13 +615,13 @@ static cb_fetch_result_t token_accept(cb_google_t *g, json_object *body, char *e
 		snprintf(err, errlen, "out of memory");
 		return CB_FETCH_ERROR;
 	}
-	monotonic_now(&g->token_until);
+	cb_clock_mono(&g->token_until);
 	g->token_until.tv_sec += (time_t) life;
 	return CB_FETCH_OK;
 }
 
 /* Map a transport failure to RETRY (transient) or ERROR (configuration). */
-static cb_fetch_result_t transport_verdict(cb_http_result_t hr)
+static cb_source_result_t transport_verdict(cb_http_result_t hr)
 {
 	switch (hr) {
 	case CB_HTTP_TIMEOUT:
@@ -608,13 +633,13 @@ static cb_fetch_result_t transport_verdict(cb_http_result_t hr)
 	}
 }
 
-cb_fetch_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
+cb_source_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
 				  char *err, size_t errlen)
 {
 	cb_http_response_t resp = { .retry_after = -1 };
 	cb_http_request_t req = { .url = g->token_url };
 	cb_http_result_t hr;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	json_object *body = NULL;
 	char grant[128], *jwt, *post;
 	size_t len;
@@ -745,21 +770,33 @@ static char const *error_reason(json_object const *error)
 	return NULL;
 }
 
+/* Google's error reasons that mean a quota (retry later) or a disabled API (an admin must enable it). */
+typedef enum {
+	REASON_OTHER = 0,
+	REASON_QUOTA,
+	REASON_DISABLED
+} reason_kind_t;
+
+static cb_name_t const reasons[] = {
+	{ "RATE_LIMIT_EXCEEDED",	REASON_QUOTA },
+	{ "rateLimitExceeded",		REASON_QUOTA },
+	{ "userRateLimitExceeded",	REASON_QUOTA },
+	{ "quotaExceeded",		REASON_QUOTA },
+	{ "dailyLimitExceeded",		REASON_QUOTA },
+	{ "SERVICE_DISABLED",		REASON_DISABLED },
+	{ "accessNotConfigured",	REASON_DISABLED },
+	{ NULL, -1 }
+};
+
 static bool is_quota_reason(char const *reason, char const *status)
 {
-	static char const *quota[] = { "RATE_LIMIT_EXCEEDED", "rateLimitExceeded", "userRateLimitExceeded",
-				       "quotaExceeded", "dailyLimitExceeded", NULL };
-
 	if (status && strcmp(status, "RESOURCE_EXHAUSTED") == 0) return true;
-	for (int i = 0; reason && quota[i]; i++) {
-		if (strcmp(reason, quota[i]) == 0) return true;
-	}
-	return false;
+	return cb_name_value(reasons, reason, REASON_OTHER) == REASON_QUOTA;
 }
 
 static bool is_disabled_reason(char const *reason)
 {
-	return reason && (strcmp(reason, "SERVICE_DISABLED") == 0 || strcmp(reason, "accessNotConfigured") == 0);
+	return cb_name_value(reasons, reason, REASON_OTHER) == REASON_DISABLED;
 }
 
 static void share_hint(cb_google_t const *g, cb_google_target_t target, char *out, size_t outlen)
@@ -771,7 +808,7 @@ static void share_hint(cb_google_t const *g, cb_google_target_t target, char *ou
 	}
 }
 
-cb_fetch_result_t cb_google_explain(cb_google_t const *g, long status, json_object const *body,
+cb_source_result_t cb_google_explain(cb_google_t const *g, long status, json_object const *body,
 				    cb_google_target_t target, char const *what, char *err, size_t errlen)
 {
 	json_object *error = NULL;
@@ -824,13 +861,13 @@ cb_fetch_result_t cb_google_explain(cb_google_t const *g, long status, json_obje
 }
 
 /* One GET; *again is set when a 401 means a new token is worth a try. */
-static cb_fetch_result_t get_once(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
+static cb_source_result_t get_once(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
 				  json_object **out, unsigned int *retry_after, bool *again, char *err, size_t errlen)
 {
 	cb_jsink_t s = { .jerr = json_tokener_success };
 	cb_http_response_t resp = { .retry_after = -1 };
 	cb_http_request_t req = { .url = url, .sink = jsink_feed, .sink_ctx = &s };
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	cb_http_result_t hr;
 	char const *token;
 
@@ -887,10 +924,10 @@ static cb_fetch_result_t get_once(cb_google_t *g, char const *url, cb_google_tar
 	return rc;
 }
 
-cb_fetch_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
+cb_source_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
 				     json_object **out, unsigned int *retry_after, char *err, size_t errlen)
 {
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	size_t len = strlen(url) + sizeof("&prettyPrint=false");
 	char *full = malloc(len);
 	bool again;

@@ -9,8 +9,8 @@
  * its HTTP client, the service account's private key and the cached token.
  * Needs curl_global_init() first (see http.h).
  */
-#ifndef CETBYOD_GOOGLE_AUTH_H
-#define CETBYOD_GOOGLE_AUTH_H
+#ifndef CETBYOD_SOURCES_GOOGLE_H
+#define CETBYOD_SOURCES_GOOGLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +47,8 @@ typedef struct {
 	uint32_t	timeout_ms;		/* Per request; 0: 30 000. */
 	size_t		max_response;		/* Bytes per response; 0: 64 MiB. */
 	uint32_t	token_margin;		/* Renew the token this many seconds before it expires; 0: 60. */
+	char const	*key_json;		/* The key's JSON text itself, not read from key_file (which then only
+						 * names it in messages): for tests and fuzzing.  NULL: read key_file. */
 } cb_google_conf_t;
 
 /** What a request reads, so that errors can say what to share and which option to check. */
@@ -63,7 +65,8 @@ typedef struct cb_google cb_google_t;
  * and explains in err, naming the option, when the key file is missing,
  * unreadable, readable by group or others ("chmod 600 ..."), not a service
  * account key, or its private key is not RSA; or when a URL is not https.
- * No network traffic happens here.
+ * No network traffic happens here.  With conf->key_json the key is parsed
+ * from memory and no file is read.
  */
 cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, char *err, size_t errlen);
 
@@ -98,7 +101,7 @@ char *cb_google_make_jwt(cb_google_t const *g, time_t now, char *err, size_t err
  * when it sent one) or ERROR (the key was rejected, with the reason and
  * what to check), and explains in err.
  */
-cb_fetch_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
+cb_source_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
 				  char *err, size_t errlen);
 
 /** cb_google_token_drop - forget the cached token (after a 401). */
@@ -118,7 +121,7 @@ void cb_google_token_drop(cb_google_t *g);
  *          a refused certificate, an oversized or malformed answer;
  * with err explaining.
  */
-cb_fetch_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
+cb_source_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_target_t target, char const *what,
 				     json_object **out, unsigned int *retry_after, char *err, size_t errlen);
 
 /**
@@ -126,7 +129,7 @@ cb_fetch_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google_
  * (possibly NULL) parsed error body, and whether to retry.  Exposed for the
  * tests; cb_google_get_json uses it.
  */
-cb_fetch_result_t cb_google_explain(cb_google_t const *g, long status, json_object const *body,
+cb_source_result_t cb_google_explain(cb_google_t const *g, long status, json_object const *body,
 				    cb_google_target_t target, char const *what, char *err, size_t errlen);
 
 #endif

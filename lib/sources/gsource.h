@@ -11,30 +11,21 @@
  * Records that cannot be used (no email address, an unparseable timestamp,
  * a formula or odd text in a cell, a foreign domain, a duplicate) are
  * reported through src->log with where they came from and skipped; the
- * rest are used.  The first CB_GSOURCE_REPORT_MAX problems of a fetch are
- * logged as warnings, the rest at debug level, and a summary line counts
- * them all.
+ * rest are used (greport.h says how they are logged).
  *
  * Needs curl_global_init() before the first fetch (see http.h).
  */
-#ifndef CETBYOD_GSOURCE_H
-#define CETBYOD_GSOURCE_H
+#ifndef CETBYOD_SOURCES_GSOURCE_H
+#define CETBYOD_SOURCES_GSOURCE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/strlist.h"
 #include "sources/google.h"
 #include "sources/http.h"
 #include "sources/source.h"
-
-#define CB_GSOURCE_REPORT_MAX	50	/* Problems per fetch logged as warnings. */
-
-/** A list of strings, as FreeRADIUS gives a multi-valued option. */
-typedef struct {
-	char const * const	*v;
-	size_t			n;
-} cb_strlist_t;
 
 /** The forms { } section. */
 typedef struct {
@@ -45,7 +36,7 @@ typedef struct {
 	cb_strlist_t	allowed_domains;		/* Email domains accepted; n = 0: any. */
 	uint32_t	page_size;			/* responses.list pageSize, 1..5000; 0: 2500. */
 	bool		allow_unverified_email;		/* Accept a form whose emails are typed in, not verified. */
-} cb_forms_conf_t;
+} cb_gsource_forms_conf_t;
 
 /** The sheets { } section. */
 typedef struct {
@@ -60,19 +51,20 @@ typedef struct {
 	cb_strlist_t	revoked_values;			/* Values meaning revoked; n = 0: yes, y, true, revoked, withdrawn, x. */
 	cb_strlist_t	allowed_domains;		/* n = 0: any. */
 	uint32_t	rows_per_request;		/* Rows read per values.get; 0: 10 000. */
-} cb_sheets_conf_t;
+} cb_gsource_sheets_conf_t;
 
 /**
- * cb_forms_source_new - a Forms API source.  Returns NULL and writes to err
- * a sentence naming the option at fault ("forms.form_id is required") or the
- * key-file problem.  log/log_ctx receive record problems and progress.
+ * cb_gsource_forms_new - a Forms API source (source_forms.c).  Returns NULL
+ * and writes to err a sentence naming the option at fault ("forms.form_id is
+ * required") or the key-file problem.  log/log_ctx receive record problems
+ * and progress.
  */
-cb_source_t *cb_forms_source_new(cb_forms_conf_t const *conf, cb_google_conf_t const *google,
-				 cb_log_fn_t log, void *log_ctx, char *err, size_t errlen);
-
-/** cb_sheets_source_new - a Sheets API source; as cb_forms_source_new. */
-cb_source_t *cb_sheets_source_new(cb_sheets_conf_t const *conf, cb_google_conf_t const *google,
+cb_source_t *cb_gsource_forms_new(cb_gsource_forms_conf_t const *conf, cb_google_conf_t const *google,
 				  cb_log_fn_t log, void *log_ctx, char *err, size_t errlen);
+
+/** cb_gsource_sheets_new - a Sheets API source (source_sheets.c); as cb_gsource_forms_new. */
+cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_google_conf_t const *google,
+				   cb_log_fn_t log, void *log_ctx, char *err, size_t errlen);
 
 /** cb_gsource_http - the HTTP client of a Google source (tests: cb_http_set_fake). */
 cb_http_t *cb_gsource_http(cb_source_t *src);
@@ -84,54 +76,10 @@ char const *cb_gsource_client_email(cb_source_t const *src);
  *	Shared by the two sources (gsource.c).
  */
 
-/**
- * cb_strlist_copy - deep copy of src into dst, or of the NULL-terminated
- * dflt when src is NULL or empty.  0, or -1 on allocation failure (dst empty).
- */
-int cb_strlist_copy(cb_strlist_t *dst, cb_strlist_t const *src, char const * const *dflt);
+/** cb_gsource_domain_allowed - email's domain is in domains (exactly, ignoring case), or domains is empty. */
+bool cb_gsource_domain_allowed(cb_strlist_t const *domains, char const *email);
 
-/** cb_strlist_free - free a list made by cb_strlist_copy. */
-void cb_strlist_free(cb_strlist_t *list);
-
-/** cb_strlist_has - s (trimmed) equals one of list's entries, ignoring ASCII case. */
-bool cb_strlist_has(cb_strlist_t const *list, char const *s, size_t len);
-
-/** cb_email_domain_allowed - email's domain is in domains (exactly, ignoring case), or domains is empty. */
-bool cb_email_domain_allowed(cb_strlist_t const *domains, char const *email);
-
-/** cb_cell_problem - why a text cell cannot be trusted ("formula", "error value #REF!"), or NULL. */
-char const *cb_cell_problem(char const *s);
-
-typedef struct cb_gseen cb_gseen_t;
-
-/** cb_gseen_new - a table of the emails met in one fetch, to find duplicates.  NULL on allocation failure. */
-cb_gseen_t *cb_gseen_new(void);
-void cb_gseen_free(cb_gseen_t *seen);
-
-typedef enum {
-	CB_SEEN_NEW = 0,	/* First record of this email at this instant. */
-	CB_SEEN_DUPLICATE,	/* Same email, instant and verdict as an earlier record. */
-	CB_SEEN_CONFLICT,	/* Same email and instant, the other verdict (the withdrawal wins). */
-	CB_SEEN_ERROR		/* Out of memory: treat as new. */
-} cb_seen_t;
-
-/**
- * cb_gseen_check - note a record; says whether an earlier one had the same
- * email and ack_time, and if so *first is its position (row, response number).
- */
-cb_seen_t cb_gseen_check(cb_gseen_t *seen, char const *email, time_t ack_time, bool revoked, long where, long *first);
-
-/** Counts problems and logs them: warnings up to CB_GSOURCE_REPORT_MAX, then debug. */
-typedef struct {
-	cb_source_t	*src;
-	size_t		problems;	/* All problems of the fetch. */
-	size_t		loud;		/* ... of which reported as new (not quiet). */
-	bool		quiet;		/* Set per record: already reported by an earlier fetch, log at debug level. */
-} cb_greport_t;
-
-void cb_greport(cb_greport_t *r, char const *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/** cb_greport_summary - one line counting the problems of the fetch (nothing when none). */
-void cb_greport_summary(cb_greport_t *r, char const *what, size_t used);
+/** cb_gsource_cell_problem - why a text cell cannot be trusted ("formula", "error value #REF!"), or NULL. */
+char const *cb_gsource_cell_problem(char const *s);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * guard.c - the mass-removal guard and the retry backoff of the sync
- * thread.  Pure functions over their arguments (see guard.h).
+ * guard.c - the mass-removal guard of the sync thread.  A pure function
+ * over its arguments (see guard.h).
  *
  * The guard counts, for every person whose record in the old index is an
  * agreement, whether the new index still has an agreement for them.  A
@@ -11,15 +11,9 @@
  * min_removals = 5: removing 100 applies (100 * 100 > 10 * 1000 is false),
  * 101 is held; with 20 agreements, removing 4 applies whatever the share.
  */
-#include <errno.h>
 #include <stdio.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sources/guard.h"
-
-#define CB_BACKOFF_DEFAULT_MAX	32000
 
 static void count_removals(cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx, cb_guard_result_t *res)
 {
@@ -79,30 +73,4 @@ bool cb_guard_check(cb_guard_conf_t const *conf, cb_ack_index_t const *old_idx, 
 			 "revoked)", res->new_agreed, res->added, res->removed, res->missing, res->withdrawn);
 	}
 	return res->hold;
-}
-
-uint32_t cb_backoff_delay_ms(unsigned int attempt, uint32_t max_ms, unsigned int retry_after_s, uint32_t rnd)
-{
-	uint64_t delay;
-
-	if (max_ms == 0) max_ms = CB_BACKOFF_DEFAULT_MAX;
-	delay = (attempt >= 32 ? UINT64_MAX / 2 : ((uint64_t) 1000 << attempt)) + rnd % 1000;
-	if (delay > max_ms) delay = max_ms;
-	if (retry_after_s > 0) {
-		uint64_t ra = (uint64_t) (retry_after_s > CB_BACKOFF_RETRY_AFTER_MAX ? CB_BACKOFF_RETRY_AFTER_MAX
-										     : retry_after_s) * 1000;
-
-		if (ra > delay) delay = ra;
-	}
-	return (uint32_t) delay;
-}
-
-uint32_t cb_backoff_random(void)
-{
-	uint32_t r;
-	struct timespec ts;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t) sizeof(r)) return r;
-	clock_gettime(CLOCK_MONOTONIC, &ts);	/* Jitter, not secrecy: the clock will do. */
-	return (uint32_t) ts.tv_nsec ^ (uint32_t) getpid();
 }

@@ -1,21 +1,18 @@
 /*
- * guard.h - pure helpers of the sync thread: the mass-removal guard,
- * and truncated exponential backoff with jitter.
+ * guard.h - the mass-removal guard of the sync thread: would a new index
+ * remove too many of the agreements in force at once?
  *
- * Neither keeps state, does I/O or takes locks; both are tested as tables.
+ * A pure function: it keeps no state, does no I/O and takes no locks, and is
+ * tested as a table.
  */
-#ifndef CETBYOD_SYNCGUARD_H
-#define CETBYOD_SYNCGUARD_H
+#ifndef CETBYOD_SOURCES_GUARD_H
+#define CETBYOD_SOURCES_GUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "core/ack.h"
 
-/*
- *	Mass-removal guard
- */
 typedef struct {
 	unsigned int	max_removal_percent;	/* Hold a sync that removes more than this share (0..100) of agreements. */
 	unsigned int	min_removals;		/* ... but always apply one that removes fewer than this many. */
@@ -41,23 +38,5 @@ typedef struct {
  */
 bool cb_guard_check(cb_guard_conf_t const *conf, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx,
 		    cb_guard_result_t *res, char *msg, size_t msglen);
-
-/*
- *	Backoff
- */
-#define CB_BACKOFF_RETRY_AFTER_MAX	3600	/* A Retry-After beyond an hour is read as an hour. */
-
-/**
- * cb_backoff_delay_ms - how long to wait before retry number attempt
- * (0 for the first retry): min(2^attempt s + (rnd mod 1000) ms, max_ms),
- * as Google recommends; when the server sent Retry-After (retry_after_s >
- * 0, capped at CB_BACKOFF_RETRY_AFTER_MAX) the wait is at least that long,
- * even beyond max_ms.  rnd is any uniformly random 32-bit value
- * (cb_backoff_random).  max_ms 0 means 32 000.
- */
-uint32_t cb_backoff_delay_ms(unsigned int attempt, uint32_t max_ms, unsigned int retry_after_s, uint32_t rnd);
-
-/** cb_backoff_random - 32 random bits for the jitter (getrandom; never fails, never blocks). */
-uint32_t cb_backoff_random(void);
 
 #endif

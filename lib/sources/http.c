@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 
+#include "base/name.h"
 #include "sources/http.h"
 
 #define CB_HTTP_DEFAULT_CONNECT_MS	10000
@@ -65,7 +66,7 @@ cb_http_t *cb_http_new(cb_http_conf_t const *conf, char *err, size_t errlen)
 	cb_http_t *h;
 
 	if (conf->ca_file && *conf->ca_file && access(conf->ca_file, R_OK) != 0) {
-		snprintf(err, errlen, "ca_file \"%s\" cannot be read: %s", conf->ca_file, strerror(errno));
+		snprintf(err, errlen, "ca_file \"%s\" cannot be read: %m", conf->ca_file);
 		return NULL;
 	}
 	if (conf->proxy && *conf->proxy && strncasecmp(conf->proxy, "http://", 7) != 0 &&
@@ -130,19 +131,21 @@ void cb_http_response_clear(cb_http_response_t *resp)
 	resp->retry_after = -1;
 }
 
+static cb_name_t const http_results[] = {
+	{ "ok",		CB_HTTP_OK },
+	{ "timeout",	CB_HTTP_TIMEOUT },
+	{ "connect",	CB_HTTP_CONNECT },
+	{ "tls",	CB_HTTP_TLS },
+	{ "truncated",	CB_HTTP_TRUNCATED },
+	{ "too large",	CB_HTTP_TOO_LARGE },
+	{ "aborted",	CB_HTTP_ABORTED },
+	{ "error",	CB_HTTP_ERROR },
+	{ NULL, -1 }
+};
+
 char const *cb_http_result_name(cb_http_result_t result)
 {
-	switch (result) {
-	case CB_HTTP_OK:	return "ok";
-	case CB_HTTP_TIMEOUT:	return "timeout";
-	case CB_HTTP_CONNECT:	return "connect";
-	case CB_HTTP_TLS:	return "tls";
-	case CB_HTTP_TRUNCATED:	return "truncated";
-	case CB_HTTP_TOO_LARGE:	return "too large";
-	case CB_HTTP_ABORTED:	return "aborted";
-	case CB_HTTP_ERROR:	break;
-	}
-	return "error";
+	return cb_name_of(http_results, (int) result, "error");
 }
 
 int cb_http_escape(cb_http_t *h, char const *s, char *out, size_t outlen)

@@ -25,8 +25,8 @@
  * writes a sentence for the admin into err[errlen]; nothing is left
  * half-allocated.
  */
-#ifndef CETBYOD_HTTP_H
-#define CETBYOD_HTTP_H
+#ifndef CETBYOD_SOURCES_HTTP_H
+#define CETBYOD_SOURCES_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

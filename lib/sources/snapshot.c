@@ -151,11 +151,11 @@ int cb_snapshot_save(char const *path, cb_ack_index_t const *idx, time_t synced_
 	dir_of(path, dir, sizeof(dir));
 	fd = mkstemp(tmp);		/* Mode 0600, in the target's directory. */
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a temporary file beside \"%s\": %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot create a temporary file beside \"%s\": %m", path);
 		return -1;
 	}
 	if (fchmod(fd, 0600) < 0 || !(w.fp = fdopen(fd, "w"))) {
-		snprintf(err, errlen, "cannot write \"%s\": %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot write \"%s\": %m", tmp);
 		close(fd);
 		unlink(tmp);
 		return -1;
@@ -178,18 +178,24 @@ int cb_snapshot_save(char const *path, cb_ack_index_t const *idx, time_t synced_
 		e = errno;
 		fclose(w.fp);
 		unlink(tmp);
-		snprintf(err, errlen, "cannot write the snapshot \"%s\": %s", tmp, e ? strerror(e) : "out of memory");
+		if (e) {
+			errno = e;
+			snprintf(err, errlen, "cannot write the snapshot \"%s\": %m", tmp);
+		} else {
+			snprintf(err, errlen, "cannot write the snapshot \"%s\": out of memory", tmp);
+		}
 		return -1;
 	}
 	if (fclose(w.fp) != 0 || rename(tmp, path) != 0) {
 		e = errno;
 		unlink(tmp);
-		snprintf(err, errlen, "cannot replace the snapshot \"%s\": %s", path, strerror(e));
+		errno = e;
+		snprintf(err, errlen, "cannot replace the snapshot \"%s\": %m", path);
 		return -1;
 	}
 	if (fsync_dir(dir) < 0) {
-		snprintf(err, errlen, "the snapshot \"%s\" was written but its directory could not be synced: %s",
-			 path, strerror(errno));
+		snprintf(err, errlen, "the snapshot \"%s\" was written but its directory could not be synced: %m",
+			 path);
 		return -1;
 	}
 	return 0;
@@ -258,7 +264,7 @@ static int read_record(snap_reader_t *r, json_object *o)
 
 	if (!email || !t || !ver || !rev || !origin) return bad(r, "a record lacks a field");
 	if (!str_ok(email) || !str_ok(ver) || !str_ok(origin)) return bad(r, "a field is too long or holds NUL");
-	if (!cb_email_normalise(json_object_get_string(email), (size_t) json_object_get_string_len(email), norm,
+	if (!cb_identity_email_normalise(json_object_get_string(email), (size_t) json_object_get_string_len(email), norm,
 				sizeof(norm)) || strcmp(norm, json_object_get_string(email)) != 0) {
 		return bad(r, "an email address is not in normal form");
 	}
@@ -314,6 +320,15 @@ static int read_line(snap_reader_t *r, char const *line, size_t len)
 	return rc;
 }
 
+/* After the last line: the file must have been whole. */
+static int read_end(snap_reader_t *r)
+{
+	if (!r->have_header) return bad(r, "empty file");
+	if (!r->have_trailer) return bad(r, "no trailer (truncated file)");
+	if (r->records != r->info->count) return bad(r, "the record count does not match the header");
+	return 0;
+}
+
 static int read_all(snap_reader_t *r, FILE *fp)
 {
 	char *line = NULL;
@@ -328,20 +343,64 @@ static int read_all(snap_reader_t *r, FILE *fp)
 	free(line);
 	if (rc < 0) return -1;
 	if (ferror(fp)) {
-		snprintf(r->err, r->errlen, "cannot read the snapshot \"%s\": %s", r->path, strerror(errno));
+		snprintf(r->err, r->errlen, "cannot read the snapshot \"%s\": %m", r->path);
 		return -1;
 	}
-	if (!r->have_header) return bad(r, "empty file");
-	if (!r->have_trailer) return bad(r, "no trailer (truncated file)");
-	if (r->records != r->info->count) return bad(r, "the record count does not match the header");
-	return 0;
+	return read_end(r);
+}
+
+/* The same as read_all, over a file's bytes held in memory (lines end after each '\n'). */
+static int read_mem(snap_reader_t *r, char const *data, size_t len)
+{
+	while (len > 0) {
+		char const *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t) (nl - data) + 1 : len;
+
+		r->line++;
+		if (read_line(r, data, n) < 0) return -1;
+		data += n;
+		len -= n;
+	}
+	return read_end(r);
+}
+
+/* Set up r, read with fp or data[0..len), and make the index.  0 or -1 (err set). */
+static int read_snapshot(snap_reader_t *r, FILE *fp, char const *data, size_t len, cb_ack_index_t **out)
+{
+	int rc = -1;
+
+	r->b = cb_ack_builder_new();
+	r->md = EVP_MD_CTX_new();
+	r->tok = json_tokener_new();
+	if (!r->b || !r->md || !r->tok || EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) != 1) {
+		snprintf(r->err, r->errlen, "out of memory loading the snapshot \"%s\"", r->path);
+	} else if ((fp ? read_all(r, fp) : read_mem(r, data, len)) == 0) {
+		*out = cb_ack_builder_finish(r->b, r->info->built_at);
+		r->b = NULL;
+		if (*out) rc = 0;
+		else snprintf(r->err, r->errlen, "out of memory loading the snapshot \"%s\"", r->path);
+	}
+	cb_ack_builder_free(r->b);
+	EVP_MD_CTX_free(r->md);
+	json_tokener_free(r->tok);
+	return rc;
+}
+
+int cb_snapshot_parse(char const *name, char const *data, size_t len, cb_ack_index_t **out, cb_snapshot_info_t *info,
+		      char *err, size_t errlen)
+{
+	snap_reader_t r = { .path = name, .info = info, .err = err, .errlen = errlen };
+
+	*out = NULL;
+	memset(info, 0, sizeof(*info));
+	return read_snapshot(&r, NULL, data, len, out);
 }
 
 int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t *info, char *err, size_t errlen)
 {
 	snap_reader_t r = { .path = path, .info = info, .err = err, .errlen = errlen };
 	FILE *fp;
-	int rc = -1;
+	int rc;
 
 	*out = NULL;
 	memset(info, 0, sizeof(*info));
@@ -351,23 +410,10 @@ int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t 
 			snprintf(err, errlen, "no snapshot at \"%s\"", path);
 			return 1;
 		}
-		snprintf(err, errlen, "cannot open the snapshot \"%s\": %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open the snapshot \"%s\": %m", path);
 		return -1;
 	}
-	r.b = cb_ack_builder_new();
-	r.md = EVP_MD_CTX_new();
-	r.tok = json_tokener_new();
-	if (!r.b || !r.md || !r.tok || EVP_DigestInit_ex(r.md, EVP_sha256(), NULL) != 1) {
-		snprintf(err, errlen, "out of memory loading the snapshot \"%s\"", path);
-	} else if (read_all(&r, fp) == 0) {
-		*out = cb_ack_builder_finish(r.b, info->built_at);
-		r.b = NULL;
-		if (*out) rc = 0;
-		else snprintf(err, errlen, "out of memory loading the snapshot \"%s\"", path);
-	}
-	cb_ack_builder_free(r.b);
-	EVP_MD_CTX_free(r.md);
-	json_tokener_free(r.tok);
+	rc = read_snapshot(&r, fp, NULL, 0, out);
 	fclose(fp);
 	return rc;
 }

@@ -11,8 +11,8 @@
  * mixture.  A truncated, edited or otherwise corrupt file is refused as a
  * whole: loading never yields a partial index.
  */
-#ifndef CETBYOD_SNAPSHOT_H
-#define CETBYOD_SNAPSHOT_H
+#ifndef CETBYOD_SOURCES_SNAPSHOT_H
+#define CETBYOD_SOURCES_SNAPSHOT_H
 
 #include <stddef.h>
 #include <time.h>
@@ -45,5 +45,13 @@ int cb_snapshot_save(char const *path, cb_ack_index_t const *idx, time_t synced_
  * NULL, err says why and where).
  */
 int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t *info, char *err, size_t errlen);
+
+/**
+ * cb_snapshot_parse - as cb_snapshot_load, over a file's bytes data[0..len)
+ * already in memory; name stands for the path in messages.  Returns 0 with
+ * *out and *info filled, or -1 (*out NULL, err says why and where).
+ */
+int cb_snapshot_parse(char const *name, char const *data, size_t len, cb_ack_index_t **out, cb_snapshot_info_t *info,
+		      char *err, size_t errlen);
 
 #endif

@@ -5,7 +5,7 @@
 
 #include "sources/source.h"
 
-cb_source_t *cb_source_new(char const *name, cb_fetch_fn_t fetch, void (*free_fn)(cb_source_t *src),
+cb_source_t *cb_source_new(char const *name, cb_source_fetch_fn_t fetch, void (*free_fn)(cb_source_t *src),
 			   size_t ctx_size, cb_log_fn_t log, void *log_ctx)
 {
 	cb_source_t *src = calloc(1, sizeof(*src));

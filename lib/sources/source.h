@@ -9,8 +9,8 @@
  * where it came from) while using the rest.  It must not keep pointers into
  * the builder.
  */
-#ifndef CETBYOD_SOURCE_H
-#define CETBYOD_SOURCE_H
+#ifndef CETBYOD_SOURCES_SOURCE_H
+#define CETBYOD_SOURCES_SOURCE_H
 
 #include <stdbool.h>
 #include <time.h>
@@ -18,12 +18,13 @@
 #include "base/log.h"
 #include "core/ack.h"
 
+/** What a source's fetch() says (its values keep the CB_FETCH_ prefix of the method). */
 typedef enum {
 	CB_FETCH_OK = 0,	/* The builder holds the source's complete current state. */
 	CB_FETCH_UNCHANGED,	/* Nothing changed since the last fetch; the builder is unused. */
 	CB_FETCH_RETRY,		/* Temporary failure (network, 429, 5xx): try again with backoff. */
 	CB_FETCH_ERROR		/* Failure an admin must fix (permissions, configuration). */
-} cb_fetch_result_t;
+} cb_source_result_t;
 
 
 typedef struct cb_source cb_source_t;
@@ -36,7 +37,7 @@ struct cb_source {
 	 * force, or NULL.  On CB_FETCH_RETRY, *retry_after may be set to the
 	 * server's requested delay in seconds (0: use backoff).
 	 */
-	cb_fetch_result_t (*fetch)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+	cb_source_result_t (*fetch)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
 				   bool full, unsigned int *retry_after, char *err, size_t errlen);
 	void		(*free)(cb_source_t *src);
 	void		*ctx;
@@ -44,15 +45,15 @@ struct cb_source {
 	void		*log_ctx;
 };
 
-typedef cb_fetch_result_t (*cb_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
-					   bool full, unsigned int *retry_after, char *err, size_t errlen);
+typedef cb_source_result_t (*cb_source_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+						  bool full, unsigned int *retry_after, char *err, size_t errlen);
 
 /**
  * cb_source_new - a source with its methods set and a zeroed private
  * context of ctx_size bytes in src->ctx.  NULL (nothing allocated) when
  * memory runs out.  free_fn must free src->ctx's contents, src->ctx and src.
  */
-cb_source_t *cb_source_new(char const *name, cb_fetch_fn_t fetch, void (*free_fn)(cb_source_t *src),
+cb_source_t *cb_source_new(char const *name, cb_source_fetch_fn_t fetch, void (*free_fn)(cb_source_t *src),
 			   size_t ctx_size, cb_log_fn_t log, void *log_ctx);
 
 #endif

@@ -42,7 +42,7 @@
  * near 70 MB and its parsing under a second, for 40 requests (well inside
  * the 180 expensive reads per minute per user that Google allows).
  *
- * Problems with single responses are reported (cb_greport) and skipped;
+ * Problems with single responses are reported (cb_greport_problem) and skipped;
  * responses already reported by an earlier fetch (older than the newest
  * lastSubmittedTime seen) are reported again only at debug level.
  */
@@ -51,6 +51,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sources/greport.h"
+#include "sources/gseen.h"
 #include "sources/gsource.h"
 #include "core/identity.h"
 #include "core/tz.h"
@@ -163,7 +165,7 @@ static void check_options(cb_source_t *src, forms_ctx_t *c, json_object *questio
 			       c->agreement_question);
 }
 
-static cb_fetch_result_t check_email_collection(forms_ctx_t *c, json_object *form, char *err, size_t errlen)
+static cb_source_result_t check_email_collection(forms_ctx_t *c, json_object *form, char *err, size_t errlen)
 {
 	char const *type = jstr(jget(form, "settings"), "emailCollectionType", NULL);
 
@@ -192,14 +194,14 @@ static int set_qid(char **slot, char const *qid)
 	return 0;
 }
 
-static cb_fetch_result_t map_questions(cb_source_t *src, forms_ctx_t *c, json_object *form, char *err, size_t errlen)
+static cb_source_result_t map_questions(cb_source_t *src, forms_ctx_t *c, json_object *form, char *err, size_t errlen)
 {
 	json_object *items = jget(form, "items");
 	char titles[512] = "";
 	char const *agree_qid = NULL, *version_qid = NULL;
 	json_object *agree_q = NULL;
 	size_t n;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	rc = check_email_collection(c, form, err, errlen);
 	if (rc != CB_FETCH_OK) return rc;
@@ -244,11 +246,11 @@ static cb_fetch_result_t map_questions(cb_source_t *src, forms_ctx_t *c, json_ob
 	return CB_FETCH_OK;
 }
 
-static cb_fetch_result_t fetch_form(cb_source_t *src, forms_ctx_t *c, unsigned int *retry_after, char *err, size_t errlen)
+static cb_source_result_t fetch_form(cb_source_t *src, forms_ctx_t *c, unsigned int *retry_after, char *err, size_t errlen)
 {
 	char url[FORMS_URL_MAX], what[FORMS_ID_MAX + 16];
 	json_object *form = NULL;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	snprintf(what, sizeof(what), "form %s", c->form_id);
 	if ((size_t) snprintf(url, sizeof(url), "%s/v1/forms/%s", cb_google_forms_url(c->google), c->form_id_esc) >=
@@ -306,8 +308,8 @@ static int read_version(forms_fetch_t *f, json_object *response, forms_rec_t *re
 		len--;
 	}
 	while (len && (v[len - 1] == ' ' || v[len - 1] == '\t')) len--;
-	if (len > FORMS_VERSION_MAX || memchr(v, '\0', len) || cb_cell_problem(v)) {
-		cb_greport(&f->report, "response %s: the policy version answer is too long or holds odd text; skipped", rid);
+	if (len > FORMS_VERSION_MAX || memchr(v, '\0', len) || cb_gsource_cell_problem(v)) {
+		cb_greport_problem(&f->report, "response %s: the policy version answer is too long or holds odd text; skipped", rid);
 		return -1;
 	}
 	memcpy(rec->version, v, len);
@@ -334,7 +336,7 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 
 	rid = jstr(response, "responseId", &rid_len);
 	if (!rid || !rid_ok(rid, rid_len)) {
-		cb_greport(&f->report, "response number %zu of the page has no usable responseId; skipped", index + 1);
+		cb_greport_problem(&f->report, "response number %zu of the page has no usable responseId; skipped", index + 1);
 		return -1;
 	}
 	snprintf(where, sizeof(where), "%s", rid);
@@ -342,8 +344,8 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 
 	stamp = jstr(response, "lastSubmittedTime", &stamp_len);
 	if (!stamp) stamp = jstr(response, "createTime", &stamp_len);
-	if (!stamp || cb_time_parse(stamp, stamp_len, NULL, &rec->ack_time) < 0) {
-		cb_greport(&f->report, "response %s: lastSubmittedTime is missing or not an RFC 3339 time; skipped", where);
+	if (!stamp || cb_tz_parse_time(stamp, stamp_len, NULL, &rec->ack_time) < 0) {
+		cb_greport_problem(&f->report, "response %s: lastSubmittedTime is missing or not an RFC 3339 time; skipped", where);
 		return -1;
 	}
 	f->report.quiet = f->incremental && rec->ack_time <= f->c->newest_seen;
@@ -352,16 +354,16 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 	email = jstr(response, "respondentEmail", &email_len);
 	if (!email) {
 		f->no_email++;
-		cb_greport(&f->report, "response %s has no respondentEmail: the form must collect verified email "
+		cb_greport_problem(&f->report, "response %s has no respondentEmail: the form must collect verified email "
 			   "addresses; skipped", where);
 		return -1;
 	}
-	if (!cb_email_normalise(email, email_len, rec->email, sizeof(rec->email))) {
-		cb_greport(&f->report, "response %s: respondentEmail is not a valid email address; skipped", where);
+	if (!cb_identity_email_normalise(email, email_len, rec->email, sizeof(rec->email))) {
+		cb_greport_problem(&f->report, "response %s: respondentEmail is not a valid email address; skipped", where);
 		return -1;
 	}
-	if (!cb_email_domain_allowed(&f->c->domains, rec->email)) {
-		cb_greport(&f->report, "response %s: %s is not in an allowed domain (forms.allowed_domain); skipped",
+	if (!cb_gsource_domain_allowed(&f->c->domains, rec->email)) {
+		cb_greport_problem(&f->report, "response %s: %s is not in an allowed domain (forms.allowed_domain); skipped",
 			   where, rec->email);
 		return -1;
 	}
@@ -375,12 +377,12 @@ static int check_seen(forms_fetch_t *f, forms_rec_t const *rec, long where)
 	long first = 0;
 
 	switch (cb_gseen_check(f->seen, rec->email, rec->ack_time, rec->revoked, where, &first)) {
-	case CB_SEEN_DUPLICATE:
-		cb_greport(&f->report, "%s: a second response of %s at the same instant (duplicate); skipped",
+	case CB_GSEEN_DUPLICATE:
+		cb_greport_problem(&f->report, "%s: a second response of %s at the same instant (duplicate); skipped",
 			   rec->origin, rec->email);
 		return -1;
-	case CB_SEEN_CONFLICT:
-		cb_greport(&f->report, "%s: %s both agreed and withdrew at the same instant; the withdrawal counts",
+	case CB_GSEEN_CONFLICT:
+		cb_greport_problem(&f->report, "%s: %s both agreed and withdrew at the same instant; the withdrawal counts",
 			   rec->origin, rec->email);
 		return 0;
 	default:
@@ -402,7 +404,7 @@ static int keep_pending(forms_fetch_t *f, forms_rec_t const *rec)
 	return 0;
 }
 
-static cb_fetch_result_t read_page(forms_fetch_t *f, json_object *page, char *err, size_t errlen)
+static cb_source_result_t read_page(forms_fetch_t *f, json_object *page, char *err, size_t errlen)
 {
 	json_object *list = jget(page, "responses");
 	size_t n;
@@ -449,7 +451,7 @@ static int list_url(forms_fetch_t *f, char *url, size_t len, char const *filter,
 }
 
 /* The next page's token into token (NULL'd when the listing is complete). */
-static cb_fetch_result_t next_token(forms_fetch_t *f, json_object *page, char *token, size_t len, bool *more,
+static cb_source_result_t next_token(forms_fetch_t *f, json_object *page, char *token, size_t len, bool *more,
 				    char *err, size_t errlen)
 {
 	size_t tlen;
@@ -470,13 +472,13 @@ static cb_fetch_result_t next_token(forms_fetch_t *f, json_object *page, char *t
 	return CB_FETCH_OK;
 }
 
-static cb_fetch_result_t read_responses(forms_fetch_t *f, char const *filter, unsigned int *retry_after,
+static cb_source_result_t read_responses(forms_fetch_t *f, char const *filter, unsigned int *retry_after,
 					char *err, size_t errlen)
 {
 	char url[FORMS_URL_MAX], token[1024] = "", what[FORMS_ID_MAX + 32];
 	bool more = true;
 	size_t pages;
-	cb_fetch_result_t rc = CB_FETCH_OK;
+	cb_source_result_t rc = CB_FETCH_OK;
 
 	snprintf(what, sizeof(what), "the responses of form %s", f->c->form_id);
 	for (pages = 0; more && pages < FORMS_PAGES_MAX; pages++) {
@@ -532,7 +534,7 @@ static bool changes(cb_ack_index_t const *prev, forms_rec_t const *rec)
 	return strcmp(r->policy_version, rec->version) != 0 || strcmp(r->origin, rec->origin) != 0;
 }
 
-static cb_fetch_result_t merge(forms_fetch_t *f, cb_ack_index_t const *prev, char *err, size_t errlen)
+static cb_source_result_t merge(forms_fetch_t *f, cb_ack_index_t const *prev, char *err, size_t errlen)
 {
 	size_t i, n;
 	bool changed = false;
@@ -560,14 +562,14 @@ oom:
 /*
  *	fetch()
  */
-static cb_fetch_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
 				     bool full, unsigned int *retry_after, char *err, size_t errlen)
 {
 	forms_ctx_t *c = src->ctx;
 	forms_fetch_t f = { .src = src, .c = c, .b = b, .report = { .src = src } };
 	char filter[64], stamp[32];
 	time_t since = -1;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	if (retry_after) *retry_after = 0;
 	if (!full && prev && c->full_done && c->agree_qid) since = prev_horizon(prev);
@@ -582,7 +584,7 @@ static cb_fetch_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_a
 		snprintf(err, errlen, "out of memory");
 		return CB_FETCH_ERROR;
 	}
-	if (f.incremental) snprintf(filter, sizeof(filter), "timestamp >= %s", cb_time_format(since, stamp, sizeof(stamp)));
+	if (f.incremental) snprintf(filter, sizeof(filter), "timestamp >= %s", cb_tz_format_utc(since, stamp, sizeof(stamp)));
 	rc = read_responses(&f, f.incremental ? filter : NULL, retry_after, err, errlen);
 
 	if (rc == CB_FETCH_OK && !f.incremental && f.read > 0 && f.no_email == f.read) {
@@ -632,7 +634,7 @@ static bool form_id_ok(char const *id)
 	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-static int check_conf(cb_forms_conf_t const *conf, char *err, size_t errlen)
+static int check_conf(cb_gsource_forms_conf_t const *conf, char *err, size_t errlen)
 {
 	if (!conf->form_id || !*conf->form_id) {
 		snprintf(err, errlen, "forms.form_id is required: the id from the form's edit URL "
@@ -662,7 +664,7 @@ static int check_conf(cb_forms_conf_t const *conf, char *err, size_t errlen)
 	return 0;
 }
 
-cb_source_t *cb_forms_source_new(cb_forms_conf_t const *conf, cb_google_conf_t const *google,
+cb_source_t *cb_gsource_forms_new(cb_gsource_forms_conf_t const *conf, cb_google_conf_t const *google,
 				 cb_log_fn_t log, void *log_ctx, char *err, size_t errlen)
 {
 	static char const *default_agree[] = { "I agree", NULL };

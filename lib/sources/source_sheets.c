@@ -43,6 +43,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sources/greport.h"
+#include "sources/gseen.h"
 #include "sources/gsource.h"
 #include "core/identity.h"
 #include "core/tz.h"
@@ -303,13 +305,13 @@ static int block_range(sheets_fetch_t *f, long from, long to, char *out, size_t 
 /*
  *	Drive: has the spreadsheet changed?
  */
-static cb_fetch_result_t drive_version(sheets_fetch_t *f, char *version, size_t len, unsigned int *retry_after,
+static cb_source_result_t drive_version(sheets_fetch_t *f, char *version, size_t len, unsigned int *retry_after,
 				       char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
 	char url[SHEETS_URL_MAX], what[SHEETS_ID_MAX + 32], msg[512];
 	json_object *file = NULL, *v;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	char const *s = NULL;
 
 	version[0] = '\0';
@@ -381,7 +383,7 @@ static long find_tab(sheets_fetch_t *f, json_object *sheets)
 }
 
 /* Find the tab to read among sheets[] and its rowCount. */
-static cb_fetch_result_t pick_tab(sheets_fetch_t *f, json_object *sheets, char *err, size_t errlen)
+static cb_source_result_t pick_tab(sheets_fetch_t *f, json_object *sheets, char *err, size_t errlen)
 {
 	char tabs[512] = "";
 	size_t n = json_object_array_length(sheets);
@@ -409,7 +411,7 @@ static cb_fetch_result_t pick_tab(sheets_fetch_t *f, json_object *sheets, char *
 	return CB_FETCH_OK;
 }
 
-static cb_fetch_result_t set_zone(sheets_fetch_t *f, char const *zone, char *err, size_t errlen)
+static cb_source_result_t set_zone(sheets_fetch_t *f, char const *zone, char *err, size_t errlen)
 {
 	char const *why = NULL;
 	cb_tz_t *tz;
@@ -430,12 +432,12 @@ static cb_fetch_result_t set_zone(sheets_fetch_t *f, char const *zone, char *err
 	return CB_FETCH_OK;
 }
 
-static cb_fetch_result_t read_properties(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
+static cb_source_result_t read_properties(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
 	char url[SHEETS_URL_MAX], what[SHEETS_ID_MAX + 32];
 	json_object *doc = NULL, *sheets;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	snprintf(what, sizeof(what), "spreadsheet %s", c->id);
 	if ((size_t) snprintf(url, sizeof(url), "%s/v4/spreadsheets/%s?fields=properties.timeZone%%2C"
@@ -531,28 +533,28 @@ static int read_timestamp(sheets_fetch_t *f, json_object *row, long rownum, time
 
 	where_cell(f, rownum, f->cols.ts, f->c->col_ts, where, sizeof(where));
 	if (cell_empty(cell)) {
-		cb_greport(&f->report, "%s: no timestamp; row skipped", where);
+		cb_greport_problem(&f->report, "%s: no timestamp; row skipped", where);
 		return -1;
 	}
 	if (json_object_is_type(cell, json_type_double) || json_object_is_type(cell, json_type_int)) {
 		*out = serial_utc(f, json_object_get_double(cell));
 		if (*out < 0) {
-			cb_greport(&f->report, "%s: %.6g is not a date and time; row skipped", where, json_object_get_double(cell));
+			cb_greport_problem(&f->report, "%s: %.6g is not a date and time; row skipped", where, json_object_get_double(cell));
 			return -1;
 		}
 		return 0;
 	}
 	if (!json_object_is_type(cell, json_type_string)) {
-		cb_greport(&f->report, "%s: not a date and time; row skipped", where);
+		cb_greport_problem(&f->report, "%s: not a date and time; row skipped", where);
 		return -1;
 	}
 	s = json_object_get_string(cell);
-	if ((problem = cb_cell_problem(s))) {
-		cb_greport(&f->report, "%s: holds %s, not a date and time; row skipped", where, problem);
+	if ((problem = cb_gsource_cell_problem(s))) {
+		cb_greport_problem(&f->report, "%s: holds %s, not a date and time; row skipped", where, problem);
 		return -1;
 	}
-	if (cb_time_parse(s, (size_t) json_object_get_string_len(cell), f->c->tz, out) < 0) {
-		cb_greport(&f->report, "%s: \"%.40s\" is not a date and time; row skipped", where, s);
+	if (cb_tz_parse_time(s, (size_t) json_object_get_string_len(cell), f->c->tz, out) < 0) {
+		cb_greport_problem(&f->report, "%s: \"%.40s\" is not a date and time; row skipped", where, s);
 		return -1;
 	}
 	return 0;
@@ -566,24 +568,24 @@ static int read_email(sheets_fetch_t *f, json_object *row, long rownum, char *em
 
 	where_cell(f, rownum, f->cols.email, f->c->col_email, where, sizeof(where));
 	if (cell_empty(cell)) {
-		cb_greport(&f->report, "%s: no email address; row skipped", where);
+		cb_greport_problem(&f->report, "%s: no email address; row skipped", where);
 		return -1;
 	}
 	if (!json_object_is_type(cell, json_type_string)) {
-		cb_greport(&f->report, "%s: not an email address; row skipped", where);
+		cb_greport_problem(&f->report, "%s: not an email address; row skipped", where);
 		return -1;
 	}
-	if ((problem = cb_cell_problem(json_object_get_string(cell)))) {
-		cb_greport(&f->report, "%s: holds %s, not an email address; row skipped", where, problem);
+	if ((problem = cb_gsource_cell_problem(json_object_get_string(cell)))) {
+		cb_greport_problem(&f->report, "%s: holds %s, not an email address; row skipped", where, problem);
 		return -1;
 	}
-	if (!cb_email_normalise(json_object_get_string(cell), (size_t) json_object_get_string_len(cell), email, len)) {
-		cb_greport(&f->report, "%s: \"%.60s\" is not a valid email address; row skipped", where,
+	if (!cb_identity_email_normalise(json_object_get_string(cell), (size_t) json_object_get_string_len(cell), email, len)) {
+		cb_greport_problem(&f->report, "%s: \"%.60s\" is not a valid email address; row skipped", where,
 			   json_object_get_string(cell));
 		return -1;
 	}
-	if (!cb_email_domain_allowed(&f->c->domains, email)) {
-		cb_greport(&f->report, "%s: %s is not in an allowed domain (sheets.allowed_domain); row skipped", where, email);
+	if (!cb_gsource_domain_allowed(&f->c->domains, email)) {
+		cb_greport_problem(&f->report, "%s: %s is not in an allowed domain (sheets.allowed_domain); row skipped", where, email);
 		return -1;
 	}
 	return 0;
@@ -598,8 +600,8 @@ static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool
 
 	*agreed = false;
 	where_cell(f, rownum, f->cols.agree, f->c->col_agree, where, sizeof(where));
-	if (!text || (problem = cb_cell_problem(text))) {
-		cb_greport(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
+	if (!text || (problem = cb_gsource_cell_problem(text))) {
+		cb_greport_problem(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
 		return -1;
 	}
 	*agreed = cb_strlist_has(&f->c->agree, text, strlen(text));	/* Anything else is a withdrawal. */
@@ -619,15 +621,15 @@ static int read_version(sheets_fetch_t *f, json_object *row, long rownum, char *
 	if (cell_empty(cell)) return 0;
 	where_cell(f, rownum, f->cols.version, f->c->col_version, where, sizeof(where));
 	text = json_object_is_type(cell, json_type_boolean) ? NULL : cell_text(cell, buf, sizeof(buf));
-	if (!text || (problem = cb_cell_problem(text))) {
-		cb_greport(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
+	if (!text || (problem = cb_gsource_cell_problem(text))) {
+		cb_greport_problem(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
 		return -1;
 	}
 	while (*text == ' ' || *text == '\t') text++;
 	n = strlen(text);
 	while (n && (text[n - 1] == ' ' || text[n - 1] == '\t')) n--;
 	if (n >= len) {
-		cb_greport(&f->report, "%s: the policy version is too long; row skipped", where);
+		cb_greport_problem(&f->report, "%s: the policy version is too long; row skipped", where);
 		return -1;
 	}
 	memcpy(out, text, n);
@@ -649,8 +651,8 @@ static int read_revoked(sheets_fetch_t *f, json_object *row, long rownum, bool *
 	if (cell_empty(cell)) return 0;
 	where_cell(f, rownum, f->cols.revoked, f->c->col_revoked, where, sizeof(where));
 	text = cell_text(cell, buf, sizeof(buf));
-	if (!text || (problem = cb_cell_problem(text))) {
-		cb_greport(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
+	if (!text || (problem = cb_gsource_cell_problem(text))) {
+		cb_greport_problem(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
 		return -1;
 	}
 	if (cb_strlist_has(&f->c->revoked, text, strlen(text))) {
@@ -658,7 +660,7 @@ static int read_revoked(sheets_fetch_t *f, json_object *row, long rownum, bool *
 		return 0;
 	}
 	if (cb_strlist_has(&keep, text, strlen(text))) return 0;
-	cb_greport(&f->report, "%s: \"%.40s\" is neither a revoked_value nor empty/no/false; row skipped", where, text);
+	cb_greport_problem(&f->report, "%s: \"%.40s\" is neither a revoked_value nor empty/no/false; row skipped", where, text);
 	return -1;
 }
 
@@ -688,11 +690,11 @@ static int read_row(sheets_fetch_t *f, json_object *row, long rownum)
 	revoked = revoked || !agreed;
 
 	switch (cb_gseen_check(f->seen, email, when, revoked, rownum, &first)) {
-	case CB_SEEN_DUPLICATE:
-		cb_greport(&f->report, "row %ld duplicates row %ld (%s, same time); skipped", rownum, first, email);
+	case CB_GSEEN_DUPLICATE:
+		cb_greport_problem(&f->report, "row %ld duplicates row %ld (%s, same time); skipped", rownum, first, email);
 		return 0;
-	case CB_SEEN_CONFLICT:
-		cb_greport(&f->report, "rows %ld and %ld of %s have the same time, one agreeing and one not; the "
+	case CB_GSEEN_CONFLICT:
+		cb_greport_problem(&f->report, "rows %ld and %ld of %s have the same time, one agreeing and one not; the "
 			   "withdrawal counts", first, rownum, email);
 		break;
 	default:
@@ -735,7 +737,7 @@ static void list_headers(json_object *header, char *buf, size_t len)
 	}
 }
 
-static cb_fetch_result_t read_header(sheets_fetch_t *f, json_object *header, char *err, size_t errlen)
+static cb_source_result_t read_header(sheets_fetch_t *f, json_object *header, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
 	struct { char const *name, *option; int *col; bool required; } want[] = {
@@ -768,13 +770,13 @@ static cb_fetch_result_t read_header(sheets_fetch_t *f, json_object *header, cha
 /*
  *	values.get
  */
-static cb_fetch_result_t read_block(sheets_fetch_t *f, char const *a1, long first_row, long *got,
+static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long first_row, long *got,
 				    unsigned int *retry_after, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
 	char url[SHEETS_URL_MAX], esc[SHEETS_RANGE_MAX * 3], what[SHEETS_RANGE_MAX + SHEETS_ID_MAX + 32];
 	json_object *doc = NULL, *values;
-	cb_fetch_result_t rc = CB_FETCH_OK;
+	cb_source_result_t rc = CB_FETCH_OK;
 	size_t n, i = 0;
 
 	*got = 0;
@@ -817,12 +819,12 @@ static cb_fetch_result_t read_block(sheets_fetch_t *f, char const *a1, long firs
 	return rc;
 }
 
-static cb_fetch_result_t read_values(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
+static cb_source_result_t read_values(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
 {
 	sheets_range_t const *r = &f->c->range;
 	char a1[SHEETS_RANGE_MAX];
 	long from = r->r1, to, got, last = r->r2;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	if (!r->blockable) {
 		if (block_range(f, 0, 0, a1, sizeof(a1)) < 0) goto too_long;
@@ -854,13 +856,13 @@ too_long:
 /*
  *	fetch()
  */
-static cb_fetch_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
 				      bool full, unsigned int *retry_after, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = src->ctx;
 	sheets_fetch_t *f;
 	char version[SHEETS_VERSION_MAX];
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	if (retry_after) *retry_after = 0;
 	f = calloc(1, sizeof(*f));
@@ -934,7 +936,7 @@ static bool id_ok(char const *id)
 	       strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-static int check_conf(cb_sheets_conf_t const *conf, char *err, size_t errlen)
+static int check_conf(cb_gsource_sheets_conf_t const *conf, char *err, size_t errlen)
 {
 	if (!conf->spreadsheet_id || !*conf->spreadsheet_id) {
 		snprintf(err, errlen, "sheets.spreadsheet_id is required: the id from the spreadsheet's URL "
@@ -973,7 +975,7 @@ static char *dup_default(char const *s, char const *dflt)
 	return dflt ? strdup(dflt) : NULL;
 }
 
-cb_source_t *cb_sheets_source_new(cb_sheets_conf_t const *conf, cb_google_conf_t const *google,
+cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_google_conf_t const *google,
 				  cb_log_fn_t log, void *log_ctx, char *err, size_t errlen)
 {
 	static char const *default_agree[] = { "I agree", NULL };

@@ -1,10 +1,12 @@
 /*
  * sync.c - the sync thread: fetch, check, swap, persist.
  *
- * One thread per source.  It sleeps on a condition variable until the next
- * sync is due, a sync is requested, or it is told to stop, so stopping (on
- * detach and HUP) takes no longer than the fetch in progress, which the
- * source bounds with its own timeouts.
+ * One thread per source (a base/worker.h worker).  It waits until the next
+ * sync is due, a sync is requested (a wake), or it is told to stop, so
+ * stopping (on detach and HUP) takes no longer than the fetch in progress,
+ * which the source bounds with its own timeouts.  sync->mutex guards the
+ * status, the held result and the request flags; it is never held across a
+ * fetch or a wait.
  *
  * A pass:
  *
@@ -33,14 +35,14 @@
  * restart that is the sync time recorded in the loaded snapshot, so a
  * Google outage that spans a restart still ends in source_stale on time.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "base/worker.h"
+#include "sources/backoff.h"
 #include "sources/snapshot.h"
 #include "sources/sync.h"
 #include "core/tz.h"
@@ -50,12 +52,9 @@ struct cb_sync {
 	cb_source_t		*src;
 	cb_ack_current_t	*cur;
 
-	pthread_t		thread;
+	cb_worker_t		*worker;
 	pthread_mutex_t		mutex;
-	pthread_cond_t		cond;
-	bool			stop;
-	bool			requested;
-	bool			requested_full;
+	bool			requested_full;	/* A full pass was asked for (the wake itself is the worker's). */
 	bool			accept_next;	/* Admin accepted: skip the guard once. */
 	cb_ack_index_t		*held;		/* Result held by the guard, or NULL. */
 	uint32_t		next_delay_ms;	/* Wait before the next pass. */
@@ -180,7 +179,7 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 {
 	cb_ack_builder_t *b = cb_ack_builder_new();
 	cb_ack_index_t *prev, *idx;
-	cb_fetch_result_t rcode;
+	cb_source_result_t rcode;
 	unsigned int retry_after = 0;
 	char err[512] = "";
 	time_t now = time(NULL);
@@ -226,43 +225,26 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 				   retry_after, cb_backoff_random());
 }
 
-static void deadline_after_ms(struct timespec *ts, uint32_t ms)
+/** take_request - whether this pass must be a full one; clears the request. */
+static bool take_request(cb_sync_t *sync)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	bool full;
+
+	pthread_mutex_lock(&sync->mutex);
+	full = sync->requested_full ||
+	       (sync->conf.full_interval && time(NULL) - sync->last_full >= (time_t) sync->conf.full_interval);
+	sync->requested_full = false;
+	pthread_mutex_unlock(&sync->mutex);
+	return full;
 }
 
-static void *sync_thread(void *arg)
+static void sync_main(cb_worker_t *w, void *arg)
 {
 	cb_sync_t *sync = arg;
 
-	pthread_mutex_lock(&sync->mutex);
-	while (!sync->stop) {
-		struct timespec deadline;
-		bool full;
-		int rc = 0;
-
-		deadline_after_ms(&deadline, sync->next_delay_ms);
-		while (!sync->stop && !sync->requested && rc != ETIMEDOUT) {
-			rc = pthread_cond_timedwait(&sync->cond, &sync->mutex, &deadline);
-		}
-		if (sync->stop) break;
-		full = sync->requested_full ||
-		       (sync->conf.full_interval && time(NULL) - sync->last_full >= (time_t) sync->conf.full_interval);
-		sync->requested = sync->requested_full = false;
-		pthread_mutex_unlock(&sync->mutex);
-
-		sync->next_delay_ms = sync_once(sync, full);
-
-		pthread_mutex_lock(&sync->mutex);
+	while (cb_worker_wait(w, sync->next_delay_ms)) {
+		sync->next_delay_ms = sync_once(sync, take_request(sync));
 	}
-	pthread_mutex_unlock(&sync->mutex);
-	return NULL;
 }
 
 /** load_snapshot - the last good index from disk, if there is a valid one. */
@@ -278,7 +260,7 @@ static void load_snapshot(cb_sync_t *sync)
 			 sync->conf.snapshot_path, err);
 		return;
 	}
-	cb_time_format(info.synced_at, when, sizeof(when));
+	cb_tz_format_utc(info.synced_at, when, sizeof(when));
 	sync_log(sync, CB_LOG_INFO, "loaded the last good acknowledgements from %s: %zu people, read from the "
 		 "source at %s", sync->conf.snapshot_path, info.count, when);
 	sync->status.last_success = info.synced_at;
@@ -292,6 +274,7 @@ cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_cu
 			 char *err, size_t errlen)
 {
 	cb_sync_t *sync = calloc(1, sizeof(*sync));
+	char why[256];
 
 	if (!sync) {
 		snprintf(err, errlen, "out of memory");
@@ -304,32 +287,33 @@ cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_cu
 	sync->cur = cur;
 	sync->next_delay_ms = sync->conf.interval * 1000U;
 	pthread_mutex_init(&sync->mutex, NULL);
-	pthread_cond_init(&sync->cond, NULL);
 
 	load_snapshot(sync);
 	if (conf->initial_blocking) {
 		sync->next_delay_ms = sync_once(sync, true);
 	} else {
-		sync->requested = sync->requested_full = true;	/* First pass at once, in the thread. */
+		sync->requested_full = true;
 	}
-	if (pthread_create(&sync->thread, NULL, sync_thread, sync) != 0) {
-		snprintf(err, errlen, "cannot start the sync thread: %s", strerror(errno));
-		pthread_cond_destroy(&sync->cond);
+	sync->worker = cb_worker_start("sync", sync_main, sync, why, sizeof(why));
+	if (!sync->worker) {
+		snprintf(err, errlen, "cannot start the sync thread: %s", why);
 		pthread_mutex_destroy(&sync->mutex);
 		if (src->free) src->free(src);
 		free(sync);
 		return NULL;
 	}
+	if (!conf->initial_blocking) cb_worker_wake(sync->worker);	/* First pass at once, in the thread. */
 	return sync;
 }
 
 void cb_sync_request(cb_sync_t *sync, bool full)
 {
-	pthread_mutex_lock(&sync->mutex);
-	sync->requested = true;
-	if (full) sync->requested_full = true;
-	pthread_cond_signal(&sync->cond);
-	pthread_mutex_unlock(&sync->mutex);
+	if (full) {
+		pthread_mutex_lock(&sync->mutex);
+		sync->requested_full = true;
+		pthread_mutex_unlock(&sync->mutex);
+	}
+	cb_worker_wake(sync->worker);
 }
 
 void cb_sync_accept_held(cb_sync_t *sync)
@@ -370,15 +354,10 @@ bool cb_sync_is_stale(cb_sync_t *sync, time_t now)
 void cb_sync_stop(cb_sync_t *sync)
 {
 	if (!sync) return;
-	pthread_mutex_lock(&sync->mutex);
-	sync->stop = true;
-	pthread_cond_broadcast(&sync->cond);
-	pthread_mutex_unlock(&sync->mutex);
-	pthread_join(sync->thread, NULL);
+	cb_worker_stop(sync->worker);
 
 	cb_ack_index_unref(sync->held);
 	if (sync->src->free) sync->src->free(sync->src);
-	pthread_cond_destroy(&sync->cond);
 	pthread_mutex_destroy(&sync->mutex);
 	free(sync);
 }

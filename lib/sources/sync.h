@@ -8,8 +8,8 @@
  * counts) is readable at any time for logs, `cetbyodctl status` and the
  * staleness check of the policy.
  */
-#ifndef CETBYOD_SYNC_H
-#define CETBYOD_SYNC_H
+#ifndef CETBYOD_SOURCES_SYNC_H
+#define CETBYOD_SOURCES_SYNC_H
 
 #include <stdbool.h>
 #include <time.h>

@@ -10,7 +10,7 @@
 #include <openssl/rand.h>
 
 #include "base/mac.h"
-#include "core/identity.h"
+#include "base/utf8.h"
 #include "store/store_int.h"
 
 /*

@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 
 #include "sources/snapshot.h"
+#include "sources/backoff.h"
 #include "sources/guard.h"
 #include "core/tz.h"
 
@@ -84,7 +85,7 @@ static time_t when(char const *rfc3339)
 {
 	time_t t;
 
-	ck_assert_int_eq(cb_time_parse(rfc3339, strlen(rfc3339), NULL, &t), 0);
+	ck_assert_int_eq(cb_tz_parse_time(rfc3339, strlen(rfc3339), NULL, &t), 0);
 	return t;
 }
 
@@ -416,7 +417,7 @@ static char const *school[] = { "school.example" };
 static cb_source_t *forms_source(tg_fake_t *fake, tg_log_t *log, uint32_t page_size)
 {
 	static char const *agree[] = { "I agree" };
-	cb_forms_conf_t fc = {
+	cb_gsource_forms_conf_t fc = {
 		.form_id = "1FAIpQLSdTestForm",
 		.agreement_question = "  do you agree to the mobile devices and smart technology policy? ",
 		.agree_values = { agree, 1 },
@@ -429,7 +430,7 @@ static cb_source_t *forms_source(tg_fake_t *fake, tg_log_t *log, uint32_t page_s
 	char err[512];
 
 	tg_google_conf(&gc, key_path);
-	src = cb_forms_source_new(&fc, &gc, tg_log, log, err, sizeof(err));
+	src = cb_gsource_forms_new(&fc, &gc, tg_log, log, err, sizeof(err));
 	ck_assert_msg(src != NULL, "%s", err);
 	cb_http_set_fake(cb_gsource_http(src), tg_fake_fn, fake);
 	return src;
@@ -454,7 +455,7 @@ START_TEST(test_forms_parse)
 	cb_source_t *src = forms_source(&fake, &log, 0);
 	cb_ack_index_t *idx;
 	cb_ack_record_t const *r;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	forms_routes(&fake, fx);
 	idx = tg_fetch(src, NULL, true, &rc, NULL, err, sizeof(err));
@@ -513,7 +514,7 @@ START_TEST(test_forms_incremental)
 	char err[1024];
 	cb_source_t *src = forms_source(&fake, &log, 50);
 	cb_ack_index_t *idx, *idx2;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	forms_routes(&fake, fx);
 	idx = tg_fetch(src, NULL, false, &rc, NULL, err, sizeof(err));	/* The first fetch is always full. */
@@ -571,22 +572,22 @@ START_TEST(test_forms_config_errors)
 	tg_log_t log = { 0 };
 	char err[1024];
 	cb_source_t *src;
-	cb_forms_conf_t fc = { 0 };
+	cb_gsource_forms_conf_t fc = { 0 };
 	cb_google_conf_t gc;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	tg_google_conf(&gc, key_path);
-	ck_assert_ptr_null(cb_forms_source_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_forms_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "forms.form_id is required") != NULL, "%s", err);
 	fc.form_id = "bad id/..";
-	ck_assert_ptr_null(cb_forms_source_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_forms_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "forms.form_id") != NULL, "%s", err);
 	fc.form_id = "abc";
-	ck_assert_ptr_null(cb_forms_source_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_forms_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "forms.agreement_question is required") != NULL, "%s", err);
 	fc.agreement_question = "x";
 	fc.page_size = 6000;
-	ck_assert_ptr_null(cb_forms_source_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_forms_new(&fc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "forms.page_size") != NULL, "%s", err);
 
 	/* A missing question names the questions that exist. */
@@ -636,7 +637,7 @@ START_TEST(test_forms_retry_paths)
 	tg_log_t log = { 0 };
 	char *fx[3], err[1024];
 	cb_source_t *src = forms_source(&fake, &log, 0);
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	unsigned int ra = 0;
 	tg_route_t *r;
 
@@ -684,7 +685,7 @@ END_TEST
 static cb_source_t *sheets_source(tg_fake_t *fake, tg_log_t *log, char const *range, uint32_t block)
 {
 	static char const *agree[] = { "I agree" };
-	cb_sheets_conf_t sc = {
+	cb_gsource_sheets_conf_t sc = {
 		.spreadsheet_id = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
 		.range = range,
 		.email_column = "email address",
@@ -699,7 +700,7 @@ static cb_source_t *sheets_source(tg_fake_t *fake, tg_log_t *log, char const *ra
 	char err[512];
 
 	tg_google_conf(&gc, key_path);
-	src = cb_sheets_source_new(&sc, &gc, tg_log, log, err, sizeof(err));
+	src = cb_gsource_sheets_new(&sc, &gc, tg_log, log, err, sizeof(err));
 	ck_assert_msg(src != NULL, "%s", err);
 	cb_http_set_fake(cb_gsource_http(src), tg_fake_fn, fake);
 	return src;
@@ -724,7 +725,7 @@ START_TEST(test_sheets_parse)
 	cb_source_t *src = sheets_source(&fake, &log, "'Form responses 1'!A:F", 0);
 	cb_ack_index_t *idx;
 	cb_ack_record_t const *r;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	sheets_routes(&fake, fx);
 	idx = tg_fetch(src, NULL, true, &rc, NULL, err, sizeof(err));
@@ -790,7 +791,7 @@ START_TEST(test_sheets_unchanged_version)
 	char *fx[3], err[1024];
 	cb_source_t *src = sheets_source(&fake, &log, NULL, 0);
 	cb_ack_index_t *idx, *idx2;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	sheets_routes(&fake, fx);
 	idx = tg_fetch(src, NULL, false, &rc, NULL, err, sizeof(err));
@@ -835,7 +836,7 @@ START_TEST(test_sheets_blocks)
 	char err[1024];
 	cb_source_t *src = sheets_source(&fake, &log, "'It''s the responses'!B2:E", 3);
 	cb_ack_index_t *idx;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	tg_fake_token(&fake);
 	tg_fake_route(&fake, "/drive/v3/files/", 200, "{\"version\":\"1\"}");
@@ -869,19 +870,19 @@ START_TEST(test_sheets_errors)
 	tg_log_t log = { 0 };
 	char err[1024], *props = tg_read_fixture("sheet_props.json");
 	cb_source_t *src;
-	cb_fetch_result_t rc;
-	cb_sheets_conf_t sc = { 0 };
+	cb_source_result_t rc;
+	cb_gsource_sheets_conf_t sc = { 0 };
 	cb_google_conf_t gc;
 
 	tg_google_conf(&gc, key_path);
-	ck_assert_ptr_null(cb_sheets_source_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_sheets_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "sheets.spreadsheet_id is required") != NULL, "%s", err);
 	sc.spreadsheet_id = "abc";
-	ck_assert_ptr_null(cb_sheets_source_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_sheets_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "sheets.agreement_column is required") != NULL, "%s", err);
 	sc.agreement_column = "x";
 	sc.range = "'unterminated!A:Z";
-	ck_assert_ptr_null(cb_sheets_source_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_ptr_null(cb_gsource_sheets_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "sheets.range") != NULL, "%s", err);
 
 	/* A tab name that differs only in case: read, with a warning, under its real name. */
@@ -971,7 +972,7 @@ static void mutate_fetch(cb_source_t *src, tg_fake_t *fake, tg_log_t *log, char 
 	static char const repl[] = { '"', '}', '[', '9', '\\', ',' };
 	size_t len = strlen(text);
 	char *m = malloc(len + 1), *fx[3], err[1024];
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	for (size_t i = 0; i < len; i += 5) {
 		for (size_t k = 0; k < sizeof(repl); k++) {
@@ -1037,16 +1038,16 @@ START_TEST(test_cells_and_lists)
 	ck_assert(cb_strlist_has(&l, "i agree", 7));
 	ck_assert(cb_strlist_has(&l, "  YES\t", 6));
 	ck_assert(!cb_strlist_has(&l, "I agreed", 8));
-	ck_assert(cb_email_domain_allowed(&d, "a@school.example"));
-	ck_assert(cb_email_domain_allowed(&d, "a@trust.example"));
-	ck_assert(!cb_email_domain_allowed(&d, "a@sub.school.example"));
-	ck_assert(!cb_email_domain_allowed(&d, "a@school.example.evil"));
-	ck_assert(cb_email_domain_allowed(&none, "a@anything"));
-	ck_assert_ptr_nonnull(cb_cell_problem("=IMPORTXML(\"x\")"));
-	ck_assert_ptr_nonnull(cb_cell_problem(" #N/A"));
-	ck_assert_ptr_nonnull(cb_cell_problem("a\001b"));
-	ck_assert_ptr_null(cb_cell_problem("I agree"));
-	ck_assert_ptr_null(cb_cell_problem("#1 fan"));
+	ck_assert(cb_gsource_domain_allowed(&d, "a@school.example"));
+	ck_assert(cb_gsource_domain_allowed(&d, "a@trust.example"));
+	ck_assert(!cb_gsource_domain_allowed(&d, "a@sub.school.example"));
+	ck_assert(!cb_gsource_domain_allowed(&d, "a@school.example.evil"));
+	ck_assert(cb_gsource_domain_allowed(&none, "a@anything"));
+	ck_assert_ptr_nonnull(cb_gsource_cell_problem("=IMPORTXML(\"x\")"));
+	ck_assert_ptr_nonnull(cb_gsource_cell_problem(" #N/A"));
+	ck_assert_ptr_nonnull(cb_gsource_cell_problem("a\001b"));
+	ck_assert_ptr_null(cb_gsource_cell_problem("I agree"));
+	ck_assert_ptr_null(cb_gsource_cell_problem("#1 fan"));
 }
 END_TEST
 

@@ -90,7 +90,7 @@ char const *tg_fake_find(tg_fake_t const *f, char const *match);
 void tg_google_conf(cb_google_conf_t *g, char const *key_file);
 
 /* Run one fetch into a new index (NULL unless OK); *rc gets the result. */
-cb_ack_index_t *tg_fetch(cb_source_t *src, cb_ack_index_t const *prev, bool full, cb_fetch_result_t *rc,
+cb_ack_index_t *tg_fetch(cb_source_t *src, cb_ack_index_t const *prev, bool full, cb_source_result_t *rc,
 			 unsigned int *retry_after, char *err, size_t errlen);
 
 /* The record of email in idx, or fail the test. */

@@ -294,7 +294,7 @@ static void emu_form(int responses)
 static cb_source_t *emu_forms_source(cb_google_conf_t *gc, tg_log_t *log, uint32_t page_size)
 {
 	static char const *agree[] = { "I agree" };
-	cb_forms_conf_t fc = {
+	cb_gsource_forms_conf_t fc = {
 		.form_id = EMU_FORM,
 		.agreement_question = "Do you agree to the policy?",
 		.agree_values = { agree, 1 },
@@ -302,7 +302,7 @@ static cb_source_t *emu_forms_source(cb_google_conf_t *gc, tg_log_t *log, uint32
 		.page_size = page_size,
 	};
 	char err[1024];
-	cb_source_t *src = cb_forms_source_new(&fc, gc, tg_log, log, err, sizeof(err));
+	cb_source_t *src = cb_gsource_forms_new(&fc, gc, tg_log, log, err, sizeof(err));
 
 	ck_assert_msg(src != NULL, "%s", err);
 	return src;
@@ -315,7 +315,7 @@ START_TEST(emu_forms_paging_and_incremental)
 	tg_log_t log = { 0 };
 	cb_source_t *src;
 	cb_ack_index_t *idx, *idx2;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	int with;
 
 	emu_reset();
@@ -377,7 +377,7 @@ START_TEST(emu_forms_faults)
 	tg_log_t log = { 0 };
 	cb_source_t *src;
 	cb_ack_index_t *idx;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	unsigned int ra = 0;
 
 	emu_reset();
@@ -439,7 +439,7 @@ START_TEST(emu_hang_times_out)
 	char key[1024], ca[1024], err[1024];
 	tg_log_t log = { 0 };
 	cb_source_t *src;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	struct timespec t0, t1;
 	double secs;
 
@@ -468,7 +468,7 @@ START_TEST(emu_keys_and_certificates)
 	tg_log_t log = { 0 };
 	cb_source_t *src;
 	cb_ack_index_t *idx;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	emu_reset();
 	emu_form(3);
@@ -536,7 +536,7 @@ END_TEST
 static cb_source_t *emu_sheets_source(cb_google_conf_t *gc, tg_log_t *log, char const *range, uint32_t block)
 {
 	static char const *agree[] = { "Yes" };
-	cb_sheets_conf_t sc = {
+	cb_gsource_sheets_conf_t sc = {
 		.spreadsheet_id = EMU_SHEET,
 		.range = range,
 		.agreement_column = "Do you agree to the policy?",
@@ -544,7 +544,7 @@ static cb_source_t *emu_sheets_source(cb_google_conf_t *gc, tg_log_t *log, char 
 		.rows_per_request = block,
 	};
 	char err[1024];
-	cb_source_t *src = cb_sheets_source_new(&sc, gc, tg_log, log, err, sizeof(err));
+	cb_source_t *src = cb_gsource_sheets_new(&sc, gc, tg_log, log, err, sizeof(err));
 
 	ck_assert_msg(src != NULL, "%s", err);
 	return src;
@@ -557,7 +557,7 @@ START_TEST(emu_sheets_dst_and_unchanged)
 	tg_log_t log = { 0 };
 	cb_source_t *src;
 	cb_ack_index_t *idx, *idx2;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 	time_t t;
 
 	emu_reset();
@@ -578,14 +578,14 @@ START_TEST(emu_sheets_dst_and_unchanged)
 	src = emu_sheets_source(&gc, &log, "'Form responses 1'!A:D", 0);
 	idx = tg_fetch(src, NULL, true, &rc, NULL, err, sizeof(err));
 	ck_assert_msg(rc == CB_FETCH_OK, "%d %s", rc, err);
-	cb_time_parse("2026-03-29T01:30:00Z", 20, NULL, &t);
+	cb_tz_parse_time("2026-03-29T01:30:00Z", 20, NULL, &t);
 	ck_assert_int_eq(tg_find(idx, "gap@school.example")->ack_time, t);
 	ck_assert_int_eq(tg_find(idx, "bst@school.example")->ack_time, t);
-	cb_time_parse("2026-10-25T00:30:00Z", 20, NULL, &t);
+	cb_tz_parse_time("2026-10-25T00:30:00Z", 20, NULL, &t);
 	ck_assert_int_eq(tg_find(idx, "twice@school.example")->ack_time, t);
-	cb_time_parse("2026-10-25T02:30:00Z", 20, NULL, &t);
+	cb_tz_parse_time("2026-10-25T02:30:00Z", 20, NULL, &t);
 	ck_assert_int_eq(tg_find(idx, "gmt@school.example")->ack_time, t);
-	cb_time_parse("2026-07-01T11:00:00Z", 20, NULL, &t);
+	cb_tz_parse_time("2026-07-01T11:00:00Z", 20, NULL, &t);
 	ck_assert_int_eq(tg_find(idx, "summer@school.example")->ack_time, t);
 	ck_assert(tg_find(idx, "revoked@school.example")->revoked);
 	ck_assert_int_eq(cb_ack_index_count(idx), 6);
@@ -632,7 +632,7 @@ START_TEST(emu_sheets_blocks)
 	tg_log_t log = { 0 };
 	cb_source_t *src;
 	cb_ack_index_t *idx;
-	cb_fetch_result_t rc;
+	cb_source_result_t rc;
 
 	emu_reset();
 	emu_do("PUT", "/_emulator/sheets/" EMU_SHEET,

@@ -268,7 +268,7 @@ void tg_google_conf(cb_google_conf_t *g, char const *key_file)
 	};
 }
 
-cb_ack_index_t *tg_fetch(cb_source_t *src, cb_ack_index_t const *prev, bool full, cb_fetch_result_t *rc,
+cb_ack_index_t *tg_fetch(cb_source_t *src, cb_ack_index_t const *prev, bool full, cb_source_result_t *rc,
 			 unsigned int *retry_after, char *err, size_t errlen)
 {
 	cb_ack_builder_t *b = cb_ack_builder_new();

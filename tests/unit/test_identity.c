@@ -79,14 +79,14 @@ START_TEST(test_email)
 {
 	char out[CB_IDENTITY_MAX + 1];
 
-	ck_assert(cb_email_normalise(" Alice.Smith@School.Example\t", 28, out, sizeof(out)));
+	ck_assert(cb_identity_email_normalise(" Alice.Smith@School.Example\t", 28, out, sizeof(out)));
 	ck_assert_str_eq(out, "alice.smith@school.example");
-	ck_assert(!cb_email_normalise("no-at-sign", 10, out, sizeof(out)));
-	ck_assert(!cb_email_normalise("a@b@c", 5, out, sizeof(out)));
-	ck_assert(!cb_email_normalise("a b@c", 5, out, sizeof(out)));
-	ck_assert(!cb_email_normalise("a\0@c", 4, out, sizeof(out)));
-	ck_assert(!cb_email_normalise("@c", 2, out, sizeof(out)));
-	ck_assert(!cb_email_normalise("", 0, out, sizeof(out)));
+	ck_assert(!cb_identity_email_normalise("no-at-sign", 10, out, sizeof(out)));
+	ck_assert(!cb_identity_email_normalise("a@b@c", 5, out, sizeof(out)));
+	ck_assert(!cb_identity_email_normalise("a b@c", 5, out, sizeof(out)));
+	ck_assert(!cb_identity_email_normalise("a\0@c", 4, out, sizeof(out)));
+	ck_assert(!cb_identity_email_normalise("@c", 2, out, sizeof(out)));
+	ck_assert(!cb_identity_email_normalise("", 0, out, sizeof(out)));
 
 	ck_assert(cb_identity_email("alice", "School.Example", out, sizeof(out)));
 	ck_assert_str_eq(out, "alice@school.example");

@@ -20,7 +20,7 @@ static time_t parse(char const *s, cb_tz_t const *tz)
 {
 	time_t t = -1;
 
-	if (cb_time_parse(s, strlen(s), tz, &t) < 0) return -1;
+	if (cb_tz_parse_time(s, strlen(s), tz, &t) < 0) return -1;
 	return t;
 }
 
@@ -39,7 +39,7 @@ START_TEST(test_rfc3339)
 	ck_assert_int_eq(parse("2026-09-01T07:00:00Zjunk", NULL), -1);
 	ck_assert_int_eq(parse("2026-9-1", london), -1);
 	ck_assert_int_eq(parse("", NULL), -1);
-	ck_assert_str_eq(cb_time_format(1788246000, buf, sizeof(buf)), "2026-09-01T07:00:00Z");
+	ck_assert_str_eq(cb_tz_format_utc(1788246000, buf, sizeof(buf)), "2026-09-01T07:00:00Z");
 }
 END_TEST
 
