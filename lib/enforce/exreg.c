@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mac.h"
 #include "enforce/exreg.h"
 
 struct cb_exreg {
@@ -156,12 +157,12 @@ int cb_exreg_refresh(cb_exreg_t *reg, time_t now, cb_store_exceptions_t *gone)
 bool cb_exreg_find(cb_exreg_t *reg, char const *identity, char const *calling_station, time_t now,
 		   cb_store_exception_t *out)
 {
-	char mac[CB_STORE_MAC_MAX + 1] = "";
+	char mac[CB_MAC_LEN + 1] = "";
 	cb_store_exception_t const *any = NULL, *device = NULL;
 	bool by_device = calling_station && *calling_station;
 
 	if (!reg || !identity) return false;
-	if (by_device && !cb_store_mac_normalise(calling_station, mac)) mac[0] = '\0';
+	if (by_device && !cb_mac_normalise(calling_station, mac)) mac[0] = '\0';
 	pthread_mutex_lock(&reg->mutex);
 	for (size_t i = 0; i < reg->num_in_force; i++) {
 		cb_store_exception_t const *x = &reg->in_force[i];
