@@ -12,10 +12,11 @@
  *        more people than burst_limit ─────┘ held                then failed
  *        until `cetbyodctl confirm`
  *
- * A pass runs every 100 ms (sooner when poked) and is cheap when there is
- * nothing to do: it takes the CLI's commands, refreshes the revocation set
- * the request path reads, and sends what is due.  Expired decisions are
- * looked for once a second, stale sessions closed once a minute.
+ * A pass runs every 100 ms (sooner when poked: the thread is a cb_worker)
+ * and is cheap when there is nothing to do: it takes the CLI's commands,
+ * refreshes the revocation set the request path reads, and sends what is
+ * due.  Expired decisions are looked for once a second, stale sessions
+ * closed once a minute.
  *
  * Worked example: IT runs `cetbyodctl revoke alice --reason "lost phone"`.
  * The store records the revocation and queues an "enforce" command in one
@@ -27,13 +28,19 @@
  * because the request path checks the same revocation set.
  *
  * Re-deciding on a new acknowledgement index: for each active session whose
- * acknowledgement record changed, the policy is run again with the new
- * record (the directory facts are those that admitted the session: staff);
+ * acknowledgement record changed, cb_decide() is run again with the new
+ * record (the facts are those that admitted the session: staff);
  * if the status differs from the one the session was admitted with, the
  * session is disconnected, and the device's automatic re-authentication
  * lands it where it now belongs: an onboarded device that acknowledged goes
  * to the staff VLAN (promotion), an admitted device whose acknowledgement
  * was withdrawn is refused.
+ *
+ * The directory watcher (directory = ldap) decides again, every
+ * watch_interval, for each person with an active session, with facts from
+ * the core's directory provider (cb_decide_directory_facts, on a connection
+ * of its own and the module's cache) and the revocations and exceptions
+ * held here; a changed status disconnects, an unavailable directory never.
  */
 #include <pthread.h>
 #include <inttypes.h>
