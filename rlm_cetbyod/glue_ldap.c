@@ -54,6 +54,9 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/name.h"
+#include "core/decide.h"
 #include "directory/dircache.h"
 #include "directory/ldap.h"
 #include "core/tz.h"
@@ -109,6 +112,7 @@ struct cetbyod_ldap {
 	cb_ldap_conf_t		conf;			/* What the core reads; arrays talloc'd here. */
 	fr_connection_pool_t	*pool;
 	cb_dircache_t		*cache;
+	cb_decide_directory_t	*watcher;		/* The directory watcher's own client (cetbyod_ldap_watcher). */
 
 	/* The last failure to open a connection, for requests that get none. */
 	pthread_mutex_t		mutex;
@@ -280,14 +284,6 @@ static ldap_handle_t *get_handle(cetbyod_ldap_t *l, REQUEST *request)
 	return NULL;
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /**
  * search - one lookup through the pool.  entry is always initialised.
  * server (at least CB_LDAP_URI_MAX bytes) gets the URI asked, or "".
@@ -298,7 +294,7 @@ static cb_dir_result_t search(cetbyod_ldap_t *l, REQUEST *request, char const *i
 	char err[LOOKUP_ERR_MAX];
 	ldap_handle_t *h;
 	cb_dir_result_t result;
-	int64_t t0 = monotonic_ms();
+	int64_t t0 = cb_clock_ms();
 
 	server[0] = '\0';
 	*took_ms = 0;
@@ -306,12 +302,12 @@ static cb_dir_result_t search(cetbyod_ldap_t *l, REQUEST *request, char const *i
 	if (!h) {
 		cb_dir_entry_init(entry);
 		entry->facts.result = CB_DIR_UNAVAILABLE;
-		*took_ms = monotonic_ms() - t0;
+		*took_ms = cb_clock_ms() - t0;
 		return CB_DIR_UNAVAILABLE;
 	}
 	strlcpy(server, cb_ldap_conn_uri(h->conn), server_len);
 	result = cb_ldap_lookup(h->conn, &l->conf, identity, entry, err, sizeof(err));
-	*took_ms = monotonic_ms() - t0;
+	*took_ms = cb_clock_ms() - t0;
 
 	if (result == CB_DIR_UNAVAILABLE) {
 		REDEBUG("Directory unavailable: %s did not answer the search for \"%s\" (%lld ms): %s", server,
@@ -330,15 +326,12 @@ static cb_dir_result_t search(cetbyod_ldap_t *l, REQUEST *request, char const *i
  *	What radiusd -X says about the answer.
  */
 
-static char const *role_words(cb_role_t role)
-{
-	switch (role) {
-	case CB_ROLE_STAFF:	return "staff (member of a staff_group)";
-	case CB_ROLE_PUPIL:	return "pupil (member of a pupil_group)";
-	case CB_ROLE_OTHER:	break;
-	}
-	return "other (in no staff_group or pupil_group)";
-}
+static cb_name_t const role_words[] = {
+	{ "staff (member of a staff_group)", CB_ROLE_STAFF },
+	{ "pupil (member of a pupil_group)", CB_ROLE_PUPIL },
+	{ "other (in no staff_group or pupil_group)", CB_ROLE_OTHER },
+	{ NULL, -1 }
+};
 
 static void log_exception(REQUEST *request, cb_dir_exception_t const *ex)
 {
@@ -372,7 +365,7 @@ static void log_answer(cetbyod_ldap_t const *l, REQUEST *request, char const *id
 		return;
 	}
 	RDEBUG2("Directory: \"%s\" is %s (%s)", identity, e->dn, where);
-	RDEBUG2("Directory: role %s", role_words(e->facts.role));
+	RDEBUG2("Directory: role %s", cb_name_of(role_words, e->facts.role, "other (in no staff_group or pupil_group)"));
 	RDEBUG2("Directory: account %s", e->facts.disabled ? "disabled" : "not disabled");
 	if (e->facts.revoked) {
 		RDEBUG2("Directory: BYOD access revoked by IT: %s", e->revoked_reason[0] ? e->revoked_reason :
@@ -431,37 +424,49 @@ static void lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb
 	entry->facts.result = CB_DIR_UNAVAILABLE;
 }
 
-size_t cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_policy_input_t *in,
-			   char email_buf[][CB_IDENTITY_MAX + 1], char const **emails, size_t max_emails)
+void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_facts_t *facts,
+			 char email_buf[][CB_IDENTITY_MAX + 1])
 {
 	cetbyod_ldap_t *l = inst->ldap;
 	cb_dir_entry_t entry;
-	size_t n = 0;
 
-	memset(&in->dir, 0, sizeof(in->dir));
-	memset(&in->exception, 0, sizeof(in->exception));
+	memset(&facts->dir, 0, sizeof(facts->dir));
+	memset(&facts->exception, 0, sizeof(facts->exception));
 	if (!l) {
 		REDEBUG("Directory unavailable: directory = ldap was not set up");
-		in->dir.result = CB_DIR_UNAVAILABLE;
-		return 0;
+		facts->dir.result = CB_DIR_UNAVAILABLE;
+		return;
 	}
 	lookup(l, request, identity, &entry);
 
-	in->dir = entry.facts;
-	in->dir.revoked_reason = NULL;
+	facts->dir = entry.facts;
+	facts->dir.revoked_reason = NULL;
 	if (entry.facts.revoked && entry.revoked_reason[0]) {
 		/* entry is on this stack: the policy gets a copy that lives as long as the request. */
-		in->dir.revoked_reason = talloc_typed_strdup(request, entry.revoked_reason);
+		facts->dir.revoked_reason = talloc_typed_strdup(request, entry.revoked_reason);
 	}
-	if (entry.facts.result != CB_DIR_FOUND) return 0;
+	if (entry.facts.result != CB_DIR_FOUND) return;
 
-	in->exception = cb_dir_entry_exception(&entry);
-	for (size_t i = 0; i < entry.num_emails && n < max_emails; i++) {
-		strlcpy(email_buf[n], entry.emails[i], CB_IDENTITY_MAX + 1);
-		emails[n] = email_buf[n];
-		n++;
+	facts->exception = cb_dir_entry_exception(&entry);
+	for (size_t i = 0; i < entry.num_emails && facts->num_emails < CB_MAX_EMAILS; i++) {
+		strlcpy(email_buf[facts->num_emails], entry.emails[i], CB_IDENTITY_MAX + 1);
+		cb_facts_add_email(facts, email_buf[facts->num_emails]);
 	}
-	return n;
+}
+
+cb_decide_directory_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst)
+{
+	cetbyod_ldap_t *l = inst->ldap;
+	cb_decide_directory_conf_t dc;
+
+	if (!l) return NULL;
+	if (l->watcher) return l->watcher;
+	dc = (cb_decide_directory_conf_t) {
+		.ldap = &l->conf, .cache = l->cache, .admit_cached = l->admit_cached,
+		.email_domain = inst->email_domain, .log = cetbyod_core_log, .log_ctx = inst,
+	};
+	l->watcher = cb_decide_directory_new(&dc);
+	return l->watcher;
 }
 
 /*
@@ -737,6 +742,8 @@ static int ldap_free(cetbyod_ldap_t *l)
 {
 	fr_connection_pool_free(l->pool);	/* Closes every connection (handle_free). */
 	l->pool = NULL;
+	cb_decide_directory_free(l->watcher);	/* The enforcer, its user, has stopped. */
+	l->watcher = NULL;
 	cb_dircache_free(l->cache);
 	l->cache = NULL;
 	if (l->mutex_ready) pthread_mutex_destroy(&l->mutex);

@@ -1,8 +1,10 @@
 /*
  * rlm_cetbyod.h - private header of the module glue: the instance data
- * shared by rlm_cetbyod.c (configuration, post-auth, accounting) and
- * glue_ldap.c (the directory through FreeRADIUS's connection pool).  The
- * core (lib/) never includes this file.
+ * shared by rlm_cetbyod.c (configuration tables, the mod_* methods),
+ * glue_start.c (start-up), glue_request.c (post-auth's attributes),
+ * glue_ldap.c (the directory through FreeRADIUS's connection pool) and
+ * glue_people.c (the list of people).  The core (lib/) never includes this
+ * file.
  */
 #ifndef RLM_CETBYOD_H
 #define RLM_CETBYOD_H
@@ -10,8 +12,9 @@
 #include <freeradius-devel/radiusd.h>
 #include <freeradius-devel/modules.h>
 
-#include "core/ack.h"
 #include "audit/audit.h"
+#include "core/ack.h"
+#include "core/decide.h"
 #include "directory/ldap.h"
 #include "enforce/enforcer.h"
 #include "store/store.h"
@@ -178,6 +181,63 @@ typedef struct {
 void cetbyod_core_log(void *uctx, cb_log_level_t level, char const *fmt, ...) CC_HINT(format (printf, 3, 4));
 
 /*
+ *	glue_start.c: start-up.  Each returns 0, or -1 after cf_log_err naming
+ *	the option and what it accepts.
+ */
+
+/** cetbyod_start_conf - the dictionary's attributes, the string options as enums, the policy and identity settings. */
+int cetbyod_start_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_start_enforcement - with state_dir: the store, the audit trail, the NAS table and the enforcer. */
+int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_start_source - the acknowledgement source and its sync thread. */
+int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/*
+ *	glue_request.c: post-auth's reading and writing of attributes.
+ */
+
+/** Storage the facts of one request point into. */
+typedef struct {
+	char		emails[CB_MAX_EMAILS][CB_IDENTITY_MAX + 1];
+	char		device[CB_STORE_TEXT_MAX + 1];	/* Calling-Station-Id. */
+} cetbyod_facts_buf_t;
+
+/** cetbyod_packet_attr - the request's attribute attr (vendor 0), or NULL. */
+VALUE_PAIR *cetbyod_packet_attr(REQUEST *request, unsigned int attr);
+
+/** cetbyod_value - an attribute's printable value into buf ("" when vp is NULL). */
+void cetbyod_value(VALUE_PAIR *vp, char *buf, size_t len);
+
+/**
+ * cetbyod_request_identity - the inner identity (else User-Name), normalised
+ * into identity.  false when there is none or it is invalid: the refusal
+ * (invalid_identity) is then already logged, audited and written.
+ */
+bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identity[CB_IDENTITY_MAX + 1], time_t now);
+
+/** cetbyod_request_facts - the person's facts: the directory (directory = ldap) or the attributes; storage in buf. */
+void cetbyod_request_facts(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_facts_t *facts,
+			   cetbyod_facts_buf_t *buf);
+
+/** cetbyod_request_decide - cb_decide() with the module's state, and what radiusd -X says it found. */
+void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_facts_t const *facts,
+			    cb_ack_index_t const *idx, time_t now, cb_decide_result_t *res);
+
+/**
+ * cetbyod_request_record - an admission into the store (under a new Class),
+ * the decision into the audit trail; when the trail refuses an admission
+ * (fail_closed), res becomes a refusal, audit_unavailable.
+ */
+void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+			    time_t now);
+
+/** cetbyod_request_reply - the decision as Cetbyod-* attributes in the control list, and its log line. */
+void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,
+			   time_t now);
+
+/*
  *	glue_people.c: reports { } and reminders { }, the people thread.
  */
 extern const CONF_PARSER cetbyod_reports_config[];
@@ -208,15 +268,22 @@ cb_ldap_conf_t const *cetbyod_ldap_core_conf(rlm_cetbyod_t *inst);
 void cetbyod_ldap_detach(rlm_cetbyod_t *inst);
 
 /**
- * cetbyod_ldap_person - the directory's facts about identity (normalised)
- * for the policy: in->dir, in->exception, and up to max_emails normalised
- * email addresses in emails[] (storage in email_buf).  Cached answers are
- * used when fresh; when the directory is down, in->dir.result is
- * CB_DIR_UNAVAILABLE unless a young enough cached answer may be used.
- * Never waits longer than the configured timeouts.  Returns the number of
- * emails.
+ * cetbyod_ldap_person - the directory's facts about identity (normalised):
+ * facts->dir, facts->exception, and up to CB_MAX_EMAILS normalised
+ * addresses (storage in email_buf).  Cached answers are used when fresh;
+ * when the directory is down, dir.result is CB_DIR_UNAVAILABLE unless a
+ * young enough cached answer may be used.  Never waits longer than the
+ * configured timeouts.
  */
-size_t cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_policy_input_t *in,
-			   char email_buf[][CB_IDENTITY_MAX + 1], char const **emails, size_t max_emails);
+void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_facts_t *facts,
+			 char email_buf[][CB_IDENTITY_MAX + 1]);
+
+/**
+ * cetbyod_ldap_watcher - the directory watcher's facts provider: the core's
+ * client on a connection of its own, with the module's configuration and
+ * cache (made once, freed with the ldap { } glue).  NULL when out of memory
+ * or without directory = ldap.
+ */
+cb_decide_directory_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst);
 
 #endif

@@ -12,10 +12,11 @@
  *        more people than burst_limit ─────┘ held                then failed
  *        until `cetbyodctl confirm`
  *
- * A pass runs every 100 ms (sooner when poked) and is cheap when there is
- * nothing to do: it takes the CLI's commands, refreshes the revocation set
- * the request path reads, and sends what is due.  Expired decisions are
- * looked for once a second, stale sessions closed once a minute.
+ * A pass runs every 100 ms (sooner when poked: the thread is a cb_worker)
+ * and is cheap when there is nothing to do: it takes the CLI's commands,
+ * refreshes the revocation set the request path reads, and sends what is
+ * due.  Expired decisions are looked for once a second, stale sessions
+ * closed once a minute.
  *
  * Worked example: IT runs `cetbyodctl revoke alice --reason "lost phone"`.
  * The store records the revocation and queues an "enforce" command in one
@@ -27,15 +28,20 @@
  * because the request path checks the same revocation set.
  *
  * Re-deciding on a new acknowledgement index: for each active session whose
- * acknowledgement record changed, the policy is run again with the new
- * record (the directory facts are those that admitted the session: staff);
+ * acknowledgement record changed, cb_decide() is run again with the new
+ * record (the facts are those that admitted the session: staff);
  * if the status differs from the one the session was admitted with, the
  * session is disconnected, and the device's automatic re-authentication
  * lands it where it now belongs: an onboarded device that acknowledged goes
  * to the staff VLAN (promotion), an admitted device whose acknowledgement
  * was withdrawn is refused.
+ *
+ * The directory watcher (directory = ldap) decides again, every
+ * watch_interval, for each person with an active session, with facts from
+ * the core's directory provider (cb_decide_directory_facts, on a connection
+ * of its own and the module's cache) and the revocations and exceptions
+ * held here; a changed status disconnects, an unavailable directory never.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -44,9 +50,11 @@
 #include <string.h>
 
 #include "base/mac.h"
+#include "base/worker.h"
+#include "core/decide.h"
+#include "core/tz.h"
 #include "enforce/enforcer.h"
 #include "enforce/exreg.h"
-#include "core/tz.h"
 
 #define PASS_MS			100
 #define DUE_BATCH		256
@@ -60,12 +68,9 @@ typedef struct {
 struct cb_enforcer {
 	cb_enforcer_conf_t	conf;
 	cb_das_t		*das;
+	cb_worker_t		*worker;	/* The enforcer thread: one_pass() every PASS_MS, or when woken. */
 
-	pthread_t		thread;
-	pthread_mutex_t		mutex;		/* Guards everything below. */
-	pthread_cond_t		cond;
-	bool			stop;
-	bool			poked;
+	pthread_mutex_t		mutex;		/* Guards sync, acks, revoked and num_revoked. */
 	cb_sync_t		*sync;
 	cb_ack_current_t	*acks;
 	cb_exreg_t		*exceptions;	/* The exceptions register; has its own lock. */
@@ -308,7 +313,7 @@ bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *c
 /** covered_by_gone - whether session s ran under exception x (its device, or any device). */
 static bool covered_by_gone(cb_store_session_t const *s, cb_store_exception_t const *x)
 {
-	char mac[CB_STORE_MAC_MAX + 1];
+	char mac[CB_MAC_LEN + 1];
 
 	if (strcmp(s->identity, x->identity) != 0 || strcmp(s->status, "restricted") != 0) return false;
 	if (!x->mac[0]) return true;
@@ -396,6 +401,30 @@ static void scan_expired(cb_enforcer_t *e, time_t now)
 	cb_store_sessions_free(&list);
 }
 
+/** watch_decide - what identity would get now, with fresh directory facts (cb_decide). */
+static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reason_t *reason)
+{
+	cb_decide_env_t env = { .policy = e->conf.policy, .enforcer = e };
+	cb_decide_result_t res;
+	cb_dir_entry_t entry;
+	cb_facts_t facts;
+	cb_ack_index_t *idx = NULL;
+	cb_sync_t *sync;
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&e->mutex);
+	sync = e->sync;
+	if (e->acks) idx = cb_ack_current_get(e->acks);
+	pthread_mutex_unlock(&e->mutex);
+	env.acks = idx;
+	env.source_stale = sync && cb_sync_is_stale(sync, now);
+	cb_decide_directory_facts(e->conf.directory, identity, now, &entry, &facts);
+	cb_decide(&env, identity, &facts, now, &res);
+	cb_ack_index_unref(idx);
+	*reason = res.decision.reason;
+	return res.decision.status;
+}
+
 /**
  * watch_directory - the directory watcher: people with active sessions are
  * decided again with fresh directory facts; a session whose decision
@@ -420,7 +449,7 @@ static void watch_directory(cb_enforcer_t *e)
 		for (size_t j = 0; j < i && !seen; j++) seen = (strcmp(list.items[j].identity, s->identity) == 0);
 		if (seen) continue;
 
-		status = e->conf.recheck(e->conf.recheck_ctx, s->identity, &reason);
+		status = watch_decide(e, s->identity, &reason);
 		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE || strcmp(cb_status_name(status), s->status) == 0) continue;
 		snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
 			 cb_reason_name(reason));
@@ -440,21 +469,22 @@ static bool same_record(cb_ack_record_t const *a, cb_ack_record_t const *b)
 	       strcmp(a->policy_version, b->policy_version) == 0;
 }
 
-/** redecide - the status a session's person gets now, with the new record. */
-static cb_status_t redecide(cb_enforcer_t *e, cb_ack_record_t const *rec, time_t now, cb_reason_t *reason)
+/**
+ * redecide - the status a session's person gets now with the acknowledgements
+ * of idx: the facts are those that admitted the session (staff, in the
+ * directory), the acknowledgement the one of the address it was decided on.
+ */
+static cb_status_t redecide(cb_enforcer_t *e, cb_ack_index_t const *idx, cb_store_decision_t const *dec, time_t now,
+			    cb_reason_t *reason)
 {
-	cb_policy_input_t in = { .dir = { .result = CB_DIR_FOUND, .role = CB_ROLE_STAFF } };
-	cb_decision_t d;
+	cb_facts_t facts = { .origin = CB_FACTS_SESSION, .dir = { .result = CB_DIR_FOUND, .role = CB_ROLE_STAFF } };
+	cb_decide_env_t env = { .policy = e->conf.policy, .acks = idx };
+	cb_decide_result_t res;
 
-	if (rec) {
-		in.ack.present = true;
-		in.ack.revoked = rec->revoked;
-		in.ack.ack_time = rec->ack_time;
-		in.ack.policy_version = rec->policy_version;
-	}
-	cb_policy_decide(e->conf.policy, &in, now, &d);
-	*reason = d.reason;
-	return d.status;
+	cb_facts_add_email(&facts, dec->ack_email);
+	cb_decide(&env, dec->identity, &facts, now, &res);
+	*reason = res.decision.reason;
+	return res.decision.status;
 }
 
 void cb_enforcer_ack_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx)
@@ -487,7 +517,7 @@ void cb_enforcer_ack_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_i
 		after = cb_ack_index_find(new_idx, dec.ack_email);
 		if (old_idx && same_record(before, after)) continue;
 
-		status = redecide(e, after, now, &reason);
+		status = redecide(e, new_idx, &dec, now, &reason);
 		if (strcmp(cb_status_name(status), s->status) == 0) continue;
 		snprintf(why[pick.count], sizeof(why[0]), "%s: %s -> %s (%s)",
 			 status == CB_STATUS_ADMIT ? "promotion" : "acknowledgement changed",
@@ -767,7 +797,7 @@ static void one_pass(cb_enforcer_t *e)
 		for (size_t i = 0; i < gone.count; i++) cb_audit_session_closed(e->conf.audit, &gone.items[i]);
 		cb_store_sessions_free(&gone);
 	}
-	if (e->conf.recheck && e->conf.watch_interval && now - e->last_watch >= (time_t) e->conf.watch_interval) {
+	if (e->conf.directory && e->conf.watch_interval && now - e->last_watch >= (time_t) e->conf.watch_interval) {
 		e->last_watch = now;
 		watch_directory(e);
 	}
@@ -780,35 +810,25 @@ static void one_pass(cb_enforcer_t *e)
 	}
 }
 
-static void *enforcer_thread(void *arg)
+static void enforcer_main(cb_worker_t *w, void *arg)
 {
-	cb_enforcer_t *e = arg;
+	while (cb_worker_wait(w, PASS_MS)) one_pass(arg);
+}
 
-	pthread_mutex_lock(&e->mutex);
-	while (!e->stop) {
-		struct timespec deadline;
-		int rc = 0;
-
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += PASS_MS * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		while (!e->stop && !e->poked && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&e->cond, &e->mutex, &deadline);
-		if (e->stop) break;
-		e->poked = false;
-		pthread_mutex_unlock(&e->mutex);
-		one_pass(e);
-		pthread_mutex_lock(&e->mutex);
-	}
-	pthread_mutex_unlock(&e->mutex);
-	return NULL;
+static void enforcer_free(cb_enforcer_t *e)
+{
+	cb_das_deinit(e->das);
+	cb_exreg_free(e->exceptions);
+	free(e->revoked);
+	free_keys(e->expired, e->num_expired);
+	pthread_mutex_destroy(&e->mutex);
+	free(e);
 }
 
 cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size_t errlen)
 {
 	cb_enforcer_t *e = calloc(1, sizeof(*e));
+	char days[16];
 
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
@@ -816,29 +836,19 @@ cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size
 	}
 	e->conf = *conf;
 	if (e->conf.max_attempts == 0) e->conf.max_attempts = 1;
+	pthread_mutex_init(&e->mutex, NULL);
 	e->exceptions = cb_exreg_new(e->conf.store, e->conf.audit);
 	e->das = e->exceptions ? cb_das_init(&e->conf.das, err, errlen) : NULL;
 	if (!e->das) {
 		if (!e->exceptions) snprintf(err, errlen, "out of memory");
-		cb_exreg_free(e->exceptions);
-		free(e);
+		enforcer_free(e);
 		return NULL;
 	}
-	{
-		char days[16];
-
-		snprintf(days, sizeof(days), "%u", e->conf.db_path ? e->conf.retention_days : 0);
-		cb_store_status_put(e->conf.store, CB_STATUS_PURGE_DAYS, days, time(NULL));
-	}
-	pthread_mutex_init(&e->mutex, NULL);
-	pthread_cond_init(&e->cond, NULL);
-	if (pthread_create(&e->thread, NULL, enforcer_thread, e) != 0) {
-		snprintf(err, errlen, "cannot start the enforcer thread: %s", strerror(errno));
-		cb_das_deinit(e->das);
-		cb_exreg_free(e->exceptions);
-		pthread_cond_destroy(&e->cond);
-		pthread_mutex_destroy(&e->mutex);
-		free(e);
+	snprintf(days, sizeof(days), "%u", e->conf.db_path ? e->conf.retention_days : 0);
+	cb_store_status_put(e->conf.store, CB_STATUS_PURGE_DAYS, days, time(NULL));
+	e->worker = cb_worker_start("enforcer", enforcer_main, e, err, errlen);
+	if (!e->worker) {
+		enforcer_free(e);
 		return NULL;
 	}
 	return e;
@@ -854,27 +864,13 @@ void cb_enforcer_attach_sync(cb_enforcer_t *e, cb_sync_t *sync, cb_ack_current_t
 
 void cb_enforcer_poke(cb_enforcer_t *e)
 {
-	if (!e) return;
-	pthread_mutex_lock(&e->mutex);
-	e->poked = true;
-	pthread_cond_signal(&e->cond);
-	pthread_mutex_unlock(&e->mutex);
+	if (e) cb_worker_wake(e->worker);
 }
 
 void cb_enforcer_stop(cb_enforcer_t *e)
 {
 	if (!e) return;
-	pthread_mutex_lock(&e->mutex);
-	e->stop = true;
-	pthread_cond_broadcast(&e->cond);
-	pthread_mutex_unlock(&e->mutex);
-	cb_das_cancel(e->das);
-	pthread_join(e->thread, NULL);
-	cb_das_deinit(e->das);
-	free(e->revoked);
-	cb_exreg_free(e->exceptions);
-	free_keys(e->expired, e->num_expired);
-	pthread_cond_destroy(&e->cond);
-	pthread_mutex_destroy(&e->mutex);
-	free(e);
+	cb_das_cancel(e->das);		/* A send in progress ends at once, and so does any later one. */
+	cb_worker_stop(e->worker);
+	enforcer_free(e);
 }

@@ -15,8 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/ack.h"
 #include "audit/audit.h"
+#include "base/log.h"
+#include "core/ack.h"
+#include "core/decide.h"
 #include "enforce/das.h"
 #include "core/policy.h"
 #include "store/store.h"
@@ -43,13 +45,13 @@ typedef struct {
 	unsigned int		max_attempts;	/* Attempts before a disconnect is given up. */
 	cb_policy_conf_t const	*policy;	/* To re-decide when an acknowledgement changes. */
 	/**
-	 * recheck - the directory watcher: decide again for identity with
-	 * fresh directory facts (and the acknowledgements in force).  Called
-	 * on the enforcer thread every watch_interval seconds for each person
-	 * with an active session.  NULL: no watcher.
+	 * directory - the directory watcher's facts provider (the module sets
+	 * it up from the core's LDAP configuration and cache): every
+	 * watch_interval seconds each person with an active session is
+	 * decided again (cb_decide) with fresh directory facts.  Borrowed;
+	 * must outlive the enforcer.  NULL: no watcher.
 	 */
-	cb_status_t		(*recheck)(void *ctx, char const *identity, cb_reason_t *reason);
-	void			*recheck_ctx;
+	cb_decide_directory_t	*directory;
 	unsigned int		watch_interval;	/* Seconds between watcher rounds. */
 	unsigned int		retention_days;	/* Purge records older than this, at start and daily; 0: never. */
 	char const		*db_path;	/* The store's database file (for the audit rows' purge). */
@@ -91,7 +93,7 @@ bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason
 bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,
 			   cb_store_exception_t *out);
 
-/** cb_enforcer_poke - run a pass now (new session, new revocation). */
+/** cb_enforcer_poke - run a pass now (new session, new revocation).  NULL-safe. */
 void cb_enforcer_poke(cb_enforcer_t *e);
 
 /** cb_enforcer_stop - stop the thread and free it (NULL is fine). */

@@ -157,7 +157,7 @@ int cb_exreg_refresh(cb_exreg_t *reg, time_t now, cb_store_exceptions_t *gone)
 bool cb_exreg_find(cb_exreg_t *reg, char const *identity, char const *calling_station, time_t now,
 		   cb_store_exception_t *out)
 {
-	char mac[CB_STORE_MAC_MAX + 1] = "";
+	char mac[CB_MAC_LEN + 1] = "";
 	cb_store_exception_t const *any = NULL, *device = NULL;
 	bool by_device = calling_station && *calling_station;
 

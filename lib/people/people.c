@@ -12,12 +12,15 @@
  * costs one full write at start and a few rows per change after that.
  * Reminders run once a minute, computed from the same rows.
  *
+ * Each row's status and reason are cb_decide()'s, with the facts of the
+ * listing (CB_FACTS_PEOPLE): the directory's role, disabled flag and
+ * exception, or, without a directory, staff.
+ *
  * Memory: the listed people are a sorted array of person_t owned by the
  * thread, each with its strings allocated to size, replaced whole by each
  * listing; nothing is shared with other threads except the poke flag
  * under the mutex.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,14 +29,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/name.h"
+#include "base/worker.h"
+#include "core/decide.h"
 #include "core/identity.h"
-#include "people/people.h"
 #include "core/tz.h"
+#include "people/people.h"
 
 #define DAY			86400
 #define REMINDER_ROUND		60	/* Seconds between reminder rounds. */
 #define LIST_RETRY		60	/* Seconds before a failed listing is tried again. */
 #define TABLE_MIN_INTERVAL	5	/* Seconds between table updates caused by acknowledgement changes. */
+#define ROUND_MS		1000	/* The thread wakes this often, and when poked. */
 
 /** A directory-held exception (few people have one). */
 typedef struct {
@@ -60,11 +67,9 @@ typedef struct {
 
 struct cb_people {
 	cb_people_conf_t	conf;
-	pthread_t		thread;
-	pthread_mutex_t		mutex;		/* Guards stop and poked. */
-	pthread_cond_t		cond;
-	bool			stop;
-	bool			poked;
+	cb_worker_t		*worker;
+	pthread_mutex_t		mutex;		/* Guards poked. */
+	bool			poked;		/* The acknowledgements changed since the last round. */
 
 	person_t		*people;	/* Thread only. */
 	size_t			num_people;
@@ -381,15 +386,17 @@ static bool list_people(cb_people_t *p, time_t now)
 /*
  *	The table
  */
+static cb_name_t const role_names[] = {
+	{ "staff", CB_ROLE_STAFF },
+	{ "pupil", CB_ROLE_PUPIL },
+	{ "other", CB_ROLE_OTHER },
+	{ NULL, -1 }
+};
+
 static char const *role_name(person_t const *who)
 {
 	if (!who->known_role) return "";
-	switch ((cb_role_t) who->role) {
-	case CB_ROLE_STAFF:	return "staff";
-	case CB_ROLE_PUPIL:	return "pupil";
-	case CB_ROLE_OTHER:	break;
-	}
-	return "other";
+	return cb_name_of(role_names, who->role, "other");
 }
 
 /** copy_text - src into dst[size] when it is text the store accepts (max bytes), else fallback. */
@@ -399,19 +406,37 @@ static void copy_text(char *dst, size_t size, char const *src, size_t max, char 
 	if (dst[0] && (strlen(src) > max || !cb_store_text_valid(dst, max))) snprintf(dst, size, "%s", fallback);
 }
 
+/** person_facts - who as the listing gave them: staff unless the directory says otherwise. */
+static void person_facts(person_t const *who, cb_facts_t *facts)
+{
+	char const *emails[CB_DIR_EMAILS_MAX] = { NULL };
+	size_t n = person_emails(who, emails);
+
+	memset(facts, 0, sizeof(*facts));
+	facts->origin = CB_FACTS_PEOPLE;
+	facts->dir.result = CB_DIR_FOUND;
+	facts->dir.role = who->known_role ? (cb_role_t) who->role : CB_ROLE_STAFF;
+	facts->dir.disabled = who->disabled;
+	facts->exception.present = who->exception != NULL;
+	facts->exception.until = who->exception ? who->exception->until : 0;
+	for (size_t i = 0; i < n; i++) cb_facts_add_email(facts, emails[i]);
+}
+
 /** person_row - the table row for who, with the acknowledgements of idx and the policy at now. */
 static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const *idx, time_t now,
 		       cb_store_person_t *row)
 {
-	char const *emails[CB_DIR_EMAILS_MAX] = { NULL };
-	size_t n = person_emails(who, emails);
-	cb_ack_record_t const *ack = cb_ack_index_find_latest(idx, emails, n);
-	cb_policy_input_t in;
-	cb_decision_t d;
+	cb_decide_env_t env = { .policy = p->conf.policy, .acks = idx };
+	cb_decide_result_t res;
+	cb_facts_t facts;
+	cb_ack_record_t const *ack;
 
+	person_facts(who, &facts);
+	cb_decide(&env, who->identity, &facts, now, &res);
+	ack = res.ack;
 	memset(row, 0, sizeof(*row));
 	snprintf(row->identity, sizeof(row->identity), "%s", who->identity);
-	copy_text(row->email, sizeof(row->email), ack ? ack->email : n ? emails[0] : "", CB_STORE_TEXT_MAX, "");
+	copy_text(row->email, sizeof(row->email), res.ack_email, CB_STORE_TEXT_MAX, "");
 	snprintf(row->role, sizeof(row->role), "%s", role_name(who));
 	row->disabled = who->disabled;
 	if (who->exception) {
@@ -423,25 +448,14 @@ static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const
 			  CB_STORE_BY_MAX, "(unprintable)");
 		row->exception_until = who->exception->until;
 	}
-	memset(&in, 0, sizeof(in));
-	in.dir.result = CB_DIR_FOUND;
-	in.dir.role = who->known_role ? (cb_role_t) who->role : CB_ROLE_STAFF;
-	in.dir.disabled = who->disabled;
-	in.exception.present = who->exception != NULL;
-	in.exception.until = who->exception ? who->exception->until : 0;
 	if (ack) {
 		row->ack_time = ack->ack_time;
 		row->ack_revoked = ack->revoked;
 		row->ack_expiry = cb_ack_expiry(p->conf.policy, ack->ack_time);
 		copy_text(row->policy_version, sizeof(row->policy_version), ack->policy_version, CB_STORE_NAME_MAX, "");
-		in.ack.present = true;
-		in.ack.revoked = ack->revoked;
-		in.ack.ack_time = ack->ack_time;
-		in.ack.policy_version = ack->policy_version;
 	}
-	cb_policy_decide(p->conf.policy, &in, now, &d);
-	snprintf(row->status, sizeof(row->status), "%s", cb_status_name(d.status));
-	snprintf(row->reason, sizeof(row->reason), "%s", cb_reason_name(d.reason));
+	snprintf(row->status, sizeof(row->status), "%s", cb_status_name(res.decision.status));
+	snprintf(row->reason, sizeof(row->reason), "%s", cb_reason_name(res.decision.reason));
 }
 
 /** row_hash - FNV-1a of what a row says (refreshed_at aside); never 0. */
@@ -694,29 +708,19 @@ static void one_round(cb_people_t *p, bool poked)
 	}
 }
 
-static void *people_thread(void *arg)
+static void people_main(cb_worker_t *w, void *arg)
 {
 	cb_people_t *p = arg;
 
-	pthread_mutex_lock(&p->mutex);
-	while (!p->stop) {
-		struct timespec deadline;
+	while (cb_worker_wait(w, ROUND_MS)) {
 		bool poked;
 
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += 1;
-		while (!p->stop && !p->poked) {
-			if (pthread_cond_timedwait(&p->cond, &p->mutex, &deadline) == ETIMEDOUT) break;
-		}
-		if (p->stop) break;
+		pthread_mutex_lock(&p->mutex);
 		poked = p->poked;
 		p->poked = false;
 		pthread_mutex_unlock(&p->mutex);
 		one_round(p, poked);
-		pthread_mutex_lock(&p->mutex);
 	}
-	pthread_mutex_unlock(&p->mutex);
-	return NULL;
 }
 
 cb_people_t *cb_people_start(cb_people_conf_t const *conf, char *err, size_t errlen)
@@ -731,10 +735,8 @@ cb_people_t *cb_people_start(cb_people_conf_t const *conf, char *err, size_t err
 	cb_store_status_put(p->conf.store, CB_STATUS_REMINDERS_MODE, !conf->reminders.enabled ? "off" :
 			    conf->reminders.dry_run ? "dry_run" : "on", time(NULL));
 	pthread_mutex_init(&p->mutex, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	if (pthread_create(&p->thread, NULL, people_thread, p) != 0) {
-		snprintf(err, errlen, "cannot start the people thread: %s", strerror(errno));
-		pthread_cond_destroy(&p->cond);
+	p->worker = cb_worker_start("people", people_main, p, err, errlen);
+	if (!p->worker) {
 		pthread_mutex_destroy(&p->mutex);
 		free(p);
 		return NULL;
@@ -747,21 +749,16 @@ void cb_people_poke(cb_people_t *p)
 	if (!p) return;
 	pthread_mutex_lock(&p->mutex);
 	p->poked = true;
-	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->mutex);
+	cb_worker_wake(p->worker);
 }
 
 void cb_people_stop(cb_people_t *p)
 {
 	if (!p) return;
-	pthread_mutex_lock(&p->mutex);
-	p->stop = true;
-	pthread_cond_broadcast(&p->cond);
-	pthread_mutex_unlock(&p->mutex);
-	pthread_join(p->thread, NULL);
+	cb_worker_stop(p->worker);
 	people_free(p->people, p->num_people);
 	strings_free(p->removed, p->num_removed);
-	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mutex);
 	free(p);
 }

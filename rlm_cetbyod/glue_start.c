@@ -1,0 +1,502 @@
+/*
+ * glue_start.c - the module's start-up: the string options turned into
+ * enums, the policy and identity settings checked, the dictionary looked
+ * up, the acknowledgement source and its sync thread, the state store, the
+ * audit trail and the enforcer (with its NAS table and, for directory =
+ * ldap, the directory watcher's facts provider).  Each failure names the
+ * option and what it accepts, and stops radiusd from starting.
+ */
+#include "rlm_cetbyod.h"
+
+#include <freeradius-devel/rad_assert.h>
+
+#include "base/name.h"
+#include "people/people.h"
+#include "sources/ackfile.h"
+#include "sources/gsource.h"
+#include "sources/snapshot.h"
+
+static cb_name_t const source_names[] = {
+	{ "file", SOURCE_FILE },
+	{ "forms", SOURCE_FORMS },
+	{ "sheets", SOURCE_SHEETS },
+	{ NULL, -1 }
+};
+
+static cb_name_t const directory_names[] = {
+	{ "attributes", DIRECTORY_ATTRIBUTES },
+	{ "ldap", DIRECTORY_LDAP },
+	{ NULL, -1 }
+};
+
+static cb_name_t const unacknowledged_names[] = {
+	{ "onboard", CB_UNACK_ONBOARD },
+	{ "reject", CB_UNACK_REJECT },
+	{ NULL, -1 }
+};
+
+static cb_name_t const fsync_names[] = {
+	{ "batch", CB_AUDIT_FSYNC_BATCH },
+	{ "none", CB_AUDIT_FSYNC_NONE },
+	{ NULL, -1 }
+};
+
+static cb_name_t const on_failure_names[] = {
+	{ "fail_open", CB_AUDIT_FAIL_OPEN },
+	{ "fail_closed", CB_AUDIT_FAIL_CLOSED },
+	{ NULL, -1 }
+};
+
+/**
+ * parse_enum - value's number in tab; -1 after telling the administrator
+ * the option's name and its accepted values ("a", "b" and "c").
+ */
+static int parse_enum(CONF_SECTION *conf, cb_name_t const *tab, char const *option, char const *value)
+{
+	int v = cb_name_value(tab, value, -1);
+	char accepted[256];
+	size_t o = 0;
+
+	if (v >= 0) return v;
+	accepted[0] = '\0';
+	for (size_t i = 0; tab[i].name && o < sizeof(accepted); i++) {
+		o += snprintf(accepted + o, sizeof(accepted) - o, "%s\"%s\"", i == 0 ? "" : tab[i + 1].name ? ", " : " and ",
+			      tab[i].name);
+	}
+	cf_log_err_cs(conf, "Invalid value \"%s\" for '%s': accepted values are %s", value, option, accepted);
+	return -1;
+}
+
+static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	int v;
+
+	if ((v = parse_enum(conf, source_names, "source", inst->source_name)) < 0) return -1;
+	inst->source = (source_kind_t) v;
+	if ((v = parse_enum(conf, directory_names, "directory", inst->directory_name)) < 0) return -1;
+	inst->directory = (directory_kind_t) v;
+	if ((v = parse_enum(conf, unacknowledged_names, "policy { unacknowledged }", inst->policy.unacknowledged)) < 0) {
+		return -1;
+	}
+	inst->pconf.unacknowledged = (cb_unack_action_t) v;
+	return 0;
+}
+
+static int parse_policy(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char const *err = NULL;
+
+	inst->tz = cb_tz_new(inst->timezone, &err);
+	if (!inst->tz) {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'timezone': %s", inst->timezone, err);
+		return -1;
+	}
+	if (inst->policy.validity_days > 3660) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { validity_days }': accepted values are 0 "
+			      "(never lapses) to 3660", inst->policy.validity_days);
+		return -1;
+	}
+	if (inst->policy.effective_from && *inst->policy.effective_from &&
+	    cb_tz_parse_time(inst->policy.effective_from, strlen(inst->policy.effective_from), inst->tz,
+			  &inst->pconf.effective_from) < 0) {
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'policy { effective_from }': accepted values are a "
+			      "local date (2026-09-01), a local date and time (2026-09-01 08:00) or RFC 3339",
+			      inst->policy.effective_from);
+		return -1;
+	}
+	if (inst->identity.max_length < 1 || inst->identity.max_length > CB_IDENTITY_MAX) {
+		cf_log_err_cs(conf, "Invalid value %u for 'identity { max_length }': accepted values are 1 to %d",
+			      inst->identity.max_length, CB_IDENTITY_MAX);
+		return -1;
+	}
+	inst->pconf.validity_days = inst->policy.validity_days;
+	inst->pconf.policy_version = inst->policy.version;
+	inst->pconf.grace_seconds = inst->policy.grace_period;
+	inst->pconf.admit_when_stale = inst->policy.admit_when_stale;
+	inst->pconf.tz = inst->tz;
+	inst->iconf.strip_realm = inst->identity.strip_realm;
+	inst->iconf.strip_domain = inst->identity.strip_domain;
+	inst->iconf.max_length = inst->identity.max_length;
+	return 0;
+}
+
+/** find_attributes - the dictionary must be loaded; say how to load it if not. */
+static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	struct {
+		DICT_ATTR const	**da;
+		char const	*name;
+	} const attrs[] = {
+		{ &inst->da_inner_identity, "Cetbyod-Inner-Identity" }, { &inst->da_role, "Cetbyod-Role" },
+		{ &inst->da_email, "Cetbyod-Email" }, { &inst->da_disabled, "Cetbyod-Account-Disabled" },
+		{ &inst->da_revoked, "Cetbyod-Revoked" }, { &inst->da_exception_until, "Cetbyod-Exception-Until" },
+		{ &inst->da_exception_reason, "Cetbyod-Exception-Reason" }, { &inst->da_status, "Cetbyod-Status" },
+		{ &inst->da_reason, "Cetbyod-Reason" }, { &inst->da_message, "Cetbyod-Message" },
+		{ &inst->da_ack_time, "Cetbyod-Ack-Time" }, { &inst->da_expiry, "Cetbyod-Expiry" },
+		{ &inst->da_ack_expiry, "Cetbyod-Ack-Expiry" }, { &inst->da_policy_version, "Cetbyod-Policy-Version" },
+		{ &inst->da_form_url, "Cetbyod-Form-URL" }, { &inst->da_vlan, "Cetbyod-VLAN" },
+		{ &inst->da_session_timeout, "Cetbyod-Session-Timeout" }, { &inst->da_identity, "Cetbyod-Identity" },
+		{ &inst->da_class, "Cetbyod-Class" },
+	};
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		*attrs[i].da = dict_attrbyname(attrs[i].name);
+		if (!*attrs[i].da) {
+			cf_log_err_cs(conf, "Attribute %s is not defined: add \"$INCLUDE dictionary.cetbyod\" to "
+				      "raddb/dictionary (make install does this)", attrs[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cetbyod_start_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	if (find_attributes(inst, conf) < 0) return -1;
+	if (parse_enums(inst, conf) < 0) return -1;
+	return parse_policy(inst, conf);
+}
+
+/**
+ * strlist - every value of a repeatable option (PW_TYPE_MULTI keeps only the
+ * first in the struct) as the core's list type, allocated in inst.
+ */
+static cb_strlist_t strlist(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *section, char const *name)
+{
+	cb_strlist_t list = { .v = NULL, .n = 0 };
+	CONF_SECTION *cs = cf_section_sub_find(conf, section);
+	CONF_PAIR *cp;
+	char const **v;
+	size_t n = 0;
+
+	if (!cs) return list;
+	for (cp = cf_pair_find(cs, name); cp; cp = cf_pair_find_next(cs, cp, name)) n++;
+	if (n == 0) return list;
+	v = talloc_array(inst, char const *, n);
+	if (!v) return list;
+	n = 0;
+	for (cp = cf_pair_find(cs, name); cp; cp = cf_pair_find_next(cs, cp, name)) v[n++] = cf_pair_value(cp);
+	list.v = v;
+	list.n = n;
+	return list;
+}
+
+static void google_conf(rlm_cetbyod_t const *inst, cb_google_conf_t *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->key_file = inst->google.key_file;
+	g->token_url = inst->google.token_url;
+	g->subject = inst->google.subject;
+	g->forms_url = inst->google.forms_url;
+	g->sheets_url = inst->google.sheets_url;
+	g->drive_url = inst->google.drive_url;
+	g->ca_file = inst->google.ca_file;
+	g->proxy = inst->google.proxy;
+	g->connect_timeout_ms = inst->google.connect_timeout * 1000;
+	g->timeout_ms = inst->google.timeout * 1000;
+}
+
+/** make_source - the configured acknowledgement source; NULL after logging why. */
+static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char err[512];
+	cb_source_t *src = NULL;
+	cb_google_conf_t g;
+
+	switch (inst->source) {
+	case SOURCE_FILE:
+		if (!inst->file.filename || !*inst->file.filename) {
+			cf_log_err_cs(conf, "'file { filename }' must name the acknowledgements file when source = file");
+			return NULL;
+		}
+		src = cb_ackfile_source_new(inst->file.filename, inst->tz, cetbyod_core_log, inst, err, sizeof(err));
+		if (!src) cf_log_err_cs(conf, "Cannot read acknowledgements from 'file { filename }': %s", err);
+		return src;
+
+	case SOURCE_FORMS: {
+		cb_gsource_forms_conf_t f = {
+			.form_id = inst->forms.form_id, .agreement_question = inst->forms.agreement_question,
+			.agree_values = strlist(inst, conf, "forms", "agree_value"),
+			.policy_version_question = inst->forms.policy_version_question,
+			.allowed_domains = strlist(inst, conf, "forms", "allowed_domain"), .page_size = inst->forms.page_size,
+			.allow_unverified_email = inst->forms.allow_unverified_email,
+		};
+
+		google_conf(inst, &g);
+		src = cb_gsource_forms_new(&f, &g, cetbyod_core_log, inst, err, sizeof(err));
+		break;
+	}
+
+	case SOURCE_SHEETS: {
+		cb_gsource_sheets_conf_t sh = {
+			.spreadsheet_id = inst->sheets.spreadsheet_id, .range = inst->sheets.range,
+			.timestamp_column = inst->sheets.timestamp_column, .email_column = inst->sheets.email_column,
+			.agreement_column = inst->sheets.agreement_column, .agree_values = strlist(inst, conf, "sheets", "agree_value"),
+			.policy_version_column = inst->sheets.policy_version_column,
+			.revoked_column = inst->sheets.revoked_column, .revoked_values = strlist(inst, conf, "sheets", "revoked_value"),
+			.allowed_domains = strlist(inst, conf, "sheets", "allowed_domain"),
+			.rows_per_request = inst->sheets.rows_per_request,
+		};
+
+		google_conf(inst, &g);
+		src = cb_gsource_sheets_new(&sh, &g, cetbyod_core_log, inst, err, sizeof(err));
+		break;
+	}
+	}
+	if (!src) cf_log_err_cs(conf, "Cannot use source = %s: %s", inst->source_name, err);
+	return src;
+}
+
+/** acks_changed - a sync put new acknowledgements in force: the enforcer re-decides, the people list follows. */
+static void acks_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx)
+{
+	rlm_cetbyod_t *inst = uctx;
+
+	if (inst->enforcer) cb_enforcer_ack_changed(inst->enforcer, old_idx, new_idx);
+	cb_people_poke(inst->people);
+}
+
+int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char err[512];
+	cb_source_t *src;
+	bool local = (inst->source == SOURCE_FILE);
+	cb_sync_conf_t sconf = {
+		.interval = local ? (inst->file.check_interval ? inst->file.check_interval : 5) : inst->sync_conf.interval,
+		.full_interval = inst->sync_conf.full_interval,
+		.stale_after = inst->policy.stale_after,
+		.initial_blocking = local,
+		.guard = {
+			.max_removal_percent = local ? 100 : inst->sync_conf.max_removal_percent,
+			.min_removals = inst->sync_conf.min_removals,
+		},
+		.backoff_max_ms = inst->sync_conf.backoff_max * 1000,
+		.on_change = acks_changed,
+		.on_change_ctx = inst,
+		.audit = inst->audit,
+	};
+
+	if (!local && inst->sync_conf.interval < 1) {
+		cf_log_err_cs(conf, "Invalid value 0 for 'sync { interval }': accepted values are 1 and more (seconds)");
+		return -1;
+	}
+	if (inst->sync_conf.max_removal_percent > 100) {
+		cf_log_err_cs(conf, "Invalid value %u for 'sync { max_removal_percent }': accepted values are 0 to 100",
+			      inst->sync_conf.max_removal_percent);
+		return -1;
+	}
+	/*
+	 *	A remote source keeps its last good result in the state
+	 *	directory, so a restart during an outage still has it.
+	 */
+	if (!local) {
+		if (!inst->state_dir || !*inst->state_dir) {
+			cf_log_err_cs(conf, "'state_dir' must name a directory radiusd can write when source = %s",
+				      inst->source_name);
+			return -1;
+		}
+		if (access(inst->state_dir, W_OK | X_OK) < 0) {
+			cf_log_err_cs(conf, "'state_dir' %s is not a writable directory: %s (create it, owned by the "
+				      "user radiusd runs as)", inst->state_dir, fr_syserror(errno));
+			return -1;
+		}
+		sconf.snapshot_path = talloc_asprintf(inst, "%s/%s", inst->state_dir, CB_SNAPSHOT_FILE);
+	}
+
+	inst->acks = cb_ack_current_new();
+	if (!inst->acks) return -1;
+	src = make_source(inst, conf);
+	if (!src) return -1;
+	inst->sync = cb_sync_start(&sconf, src, inst->acks, err, sizeof(err));
+	if (!inst->sync) {
+		cf_log_err_cs(conf, "Cannot start the acknowledgement sync: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ *	Enforcement: the store, the NAS table and the enforcer thread.
+ */
+/** nas_entry - one enforce { nas NAME { ... } } section.  -1 after logging. */
+static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *nas)
+{
+	char const *name = cf_section_name2(cs);
+	CONF_PAIR *cp;
+	char const *profile = "rfc5176", *port = NULL;
+	unsigned long p = 0;
+	char *end;
+
+	if (!name) {
+		cf_log_err_cs(cs, "Every 'nas' section needs a name: nas <name> { ... }");
+		return -1;
+	}
+	nas->name = name;
+	if ((cp = cf_pair_find(cs, "ipaddr"))) nas->ip = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "identifier"))) nas->identifier = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "das_address"))) nas->das.address = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "secret"))) nas->das.secret = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "profile"))) profile = cf_pair_value(cp);
+	if ((cp = cf_pair_find(cs, "port"))) port = cf_pair_value(cp);
+
+	if ((!nas->ip || !*nas->ip) && (!nas->identifier || !*nas->identifier)) {
+		cf_log_err_cs(cs, "nas %s: set 'ipaddr' (the NAS-IP-Address it sends) or 'identifier' (its "
+			      "NAS-Identifier)", name);
+		return -1;
+	}
+	if (!nas->das.address || !*nas->das.address) nas->das.address = nas->ip;
+	if (!nas->das.address || !*nas->das.address) {
+		cf_log_err_cs(cs, "nas %s: set 'das_address', the numeric address of its DAS", name);
+		return -1;
+	}
+	if (!nas->das.secret || !*nas->das.secret) {
+		cf_log_err_cs(cs, "nas %s: 'secret' (the NAS's DAS secret) is required", name);
+		return -1;
+	}
+	nas->das.profile = cb_das_profile_find(profile);
+	if (!nas->das.profile) {
+		cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { profile }': accepted values are %s", profile, name,
+			      cb_das_profile_names());
+		return -1;
+	}
+	/*
+	 *	mode and attributes override the profile's, in this NAS's own
+	 *	copy of it.
+	 */
+	if (cf_pair_find(cs, "mode") || cf_pair_find(cs, "attributes")) {
+		cb_das_profile_t *own = talloc(inst, cb_das_profile_t);
+		char err[256];
+
+		if (!own) return -1;
+		*own = *nas->das.profile;
+		if ((cp = cf_pair_find(cs, "mode")) && cb_das_mode_parse(cf_pair_value(cp), &own->mode) < 0) {
+			cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { mode }': accepted values are \"disconnect\", "
+				      "\"coa\" and \"coa-then-disconnect\"", cf_pair_value(cp), name);
+			return -1;
+		}
+		if ((cp = cf_pair_find(cs, "attributes")) &&
+		    cb_das_attrs_parse(cf_pair_value(cp), &own->attrs, err, sizeof(err)) < 0) {
+			cf_log_err_cs(cs, "Invalid value for 'nas %s { attributes }': %s", name, err);
+			return -1;
+		}
+		nas->das.profile = own;
+	}
+	if (port) {
+		p = strtoul(port, &end, 10);
+		if (*end || p < 1 || p > 65535) {
+			cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { port }': accepted values are 1 to 65535",
+				      port, name);
+			return -1;
+		}
+	}
+	nas->das.port = (uint16_t) p;
+	return 0;
+}
+
+static int parse_nas_table(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	CONF_SECTION *enforce = cf_section_sub_find(conf, "enforce"), *cs;
+	size_t n = 0;
+
+	if (!enforce) return 0;
+	for (cs = cf_subsection_find_next(enforce, NULL, "nas"); cs; cs = cf_subsection_find_next(enforce, cs, "nas")) n++;
+	if (n == 0) return 0;
+	inst->nas = talloc_zero_array(inst, cb_enforcer_nas_t, n);
+	if (!inst->nas) return -1;
+	for (cs = cf_subsection_find_next(enforce, NULL, "nas"); cs; cs = cf_subsection_find_next(enforce, cs, "nas")) {
+		if (nas_entry(inst, cs, &inst->nas[inst->num_nas]) < 0) return -1;
+		inst->num_nas++;
+	}
+	return 0;
+}
+
+/** start_audit - the audit trail, in the store's database and audit { filename }. */
+static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_path)
+{
+	char err[512];
+	int v;
+	time_t now = time(NULL);
+	cb_audit_conf_t ac = {
+		.path = inst->audit_conf.filename, .db_path = db_path, .queue_max = inst->audit_conf.queue,
+		.syslog = inst->audit_conf.syslog, .log = cetbyod_core_log, .log_ctx = inst,
+	};
+
+	if (!inst->audit_conf.filename || !*inst->audit_conf.filename) {
+		WARN("rlm_cetbyod (%s): no audit { filename }: decisions are not written to an audit trail", inst->name);
+		return 0;
+	}
+	if ((v = parse_enum(conf, fsync_names, "audit { fsync }", inst->audit_conf.fsync)) < 0) return -1;
+	ac.fsync = (cb_audit_fsync_t) v;
+	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
+	ac.on_failure = (cb_audit_failure_t) v;
+	inst->audit = cb_audit_open(&ac, err, sizeof(err));
+	if (!inst->audit) {
+		cf_log_err_cs(conf, "Cannot open the audit trail 'audit { filename }' %s: %s", inst->audit_conf.filename, err);
+		return -1;
+	}
+	cb_store_status_put(inst->store, CB_AUDIT_STATUS_FILE, inst->audit_conf.filename, now);
+	cb_store_status_put(inst->store, CB_AUDIT_STATUS_TZ, inst->timezone, now);
+	return 0;
+}
+
+int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char path[4096], err[512], buf[16];
+	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .defer_decisions = true,
+				  .log = cetbyod_core_log, .log_ctx = inst };
+	cb_enforcer_conf_t econf = {
+		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
+		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,
+		.max_attempts = inst->enforce.max_attempts, .policy = &inst->pconf, .log = cetbyod_core_log, .log_ctx = inst,
+	};
+	time_t now = time(NULL);
+
+	if (!inst->state_dir || !*inst->state_dir) {
+		WARN("rlm_cetbyod (%s): no state_dir: sessions are not tracked and nobody is disconnected", inst->name);
+		return 0;
+	}
+	if (parse_nas_table(inst, conf) < 0) return -1;
+	if (!cb_store_path(inst->state_dir, path, sizeof(path))) {
+		cf_log_err_cs(conf, "'state_dir' is too long");
+		return -1;
+	}
+	inst->store = cb_store_open(&sconf, err, sizeof(err));
+	if (!inst->store) {
+		cf_log_err_cs(conf, "Cannot open the state store in 'state_dir' %s: %s", inst->state_dir, err);
+		return -1;
+	}
+	/* cetbyodctl normalises identities the way the module does. */
+	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_STRIP_REALM, inst->identity.strip_realm ? "yes" : "no", now);
+	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_STRIP_DOMAIN, inst->identity.strip_domain ? "yes" : "no", now);
+	snprintf(buf, sizeof(buf), "%u", inst->identity.max_length);
+	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_MAX_LENGTH, buf, now);
+	cb_store_status_put(inst->store, CB_STATUS_MODULE_VERSION, CETBYOD_VERSION, now);
+	snprintf(buf, sizeof(buf), "%lld", (long long) now);
+	cb_store_status_put(inst->store, CB_STATUS_MODULE_STARTED, buf, now);
+	cb_store_status_put(inst->store, CB_STATUS_SOURCE, inst->source_name, now);
+
+	if (start_audit(inst, conf, path) < 0) return -1;
+
+	cb_das_conf_defaults(&econf.das);
+	econf.das.irt_ms = inst->enforce.initial_retransmit_ms;
+	econf.das.mrc = inst->enforce.max_transmissions;
+	econf.das.mrd_ms = inst->enforce.max_duration * 1000;
+	econf.das.log = cetbyod_core_log;
+	econf.das.log_ctx = inst;
+	econf.store = inst->store;
+	econf.audit = inst->audit;
+	if (inst->directory == DIRECTORY_LDAP && inst->enforce.watch_interval) {
+		econf.directory = cetbyod_ldap_watcher(inst);
+		econf.watch_interval = inst->enforce.watch_interval;
+	}
+	econf.nas = inst->nas;
+	econf.num_nas = inst->num_nas;
+	econf.retention_days = inst->audit_conf.retention_days;
+	econf.db_path = talloc_strdup(inst, path);
+	inst->enforcer = cb_enforcer_start(&econf, err, sizeof(err));
+	if (!inst->enforcer) {
+		cf_log_err_cs(conf, "Cannot start enforcement (enforce { }): %s", err);
+		return -1;
+	}
+	return 0;
+}
