@@ -58,6 +58,7 @@
 #include "base/name.h"
 #include "core/decide.h"
 #include "directory/dircache.h"
+#include "directory/dirwatch.h"
 #include "directory/ldap.h"
 #include "core/tz.h"
 
@@ -112,7 +113,7 @@ struct cetbyod_ldap {
 	cb_ldap_conf_t		conf;			/* What the core reads; arrays talloc'd here. */
 	fr_connection_pool_t	*pool;
 	cb_dircache_t		*cache;
-	cb_decide_directory_t	*watcher;		/* The directory watcher's own client (cetbyod_ldap_watcher). */
+	cb_dirwatch_t		*watcher;		/* The directory watcher's own client (cetbyod_ldap_watcher). */
 
 	/* The last failure to open a connection, for requests that get none. */
 	pthread_mutex_t		mutex;
@@ -454,18 +455,18 @@ void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *iden
 	}
 }
 
-cb_decide_directory_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst)
+cb_dirwatch_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst)
 {
 	cetbyod_ldap_t *l = inst->ldap;
-	cb_decide_directory_conf_t dc;
+	cb_dirwatch_conf_t dc;
 
 	if (!l) return NULL;
 	if (l->watcher) return l->watcher;
-	dc = (cb_decide_directory_conf_t) {
+	dc = (cb_dirwatch_conf_t) {
 		.ldap = &l->conf, .cache = l->cache, .admit_cached = l->admit_cached,
 		.email_domain = inst->email_domain, .log = cetbyod_core_log, .log_ctx = inst,
 	};
-	l->watcher = cb_decide_directory_new(&dc);
+	l->watcher = cb_dirwatch_new(&dc);
 	return l->watcher;
 }
 
@@ -742,7 +743,7 @@ static int ldap_free(cetbyod_ldap_t *l)
 {
 	fr_connection_pool_free(l->pool);	/* Closes every connection (handle_free). */
 	l->pool = NULL;
-	cb_decide_directory_free(l->watcher);	/* The enforcer, its user, has stopped. */
+	cb_dirwatch_free(l->watcher);	/* The enforcer, its user, has stopped. */
 	l->watcher = NULL;
 	cb_dircache_free(l->cache);
 	l->cache = NULL;

@@ -128,7 +128,7 @@ void cetbyod_request_facts(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 /** log_found - what radiusd -X says about the register, the acknowledgement and IT's revocation. */
 static void log_found(REQUEST *request, char const *identity, cb_facts_t const *facts, cb_decide_result_t const *res)
 {
-	cb_store_exception_t const *x = &res->exception;
+	cb_decide_exception_t const *x = &res->exception;
 	char until[32];
 
 	if (x->id) {
@@ -156,8 +156,9 @@ void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 			    cb_ack_index_t const *idx, time_t now, cb_decide_result_t *res)
 {
 	cb_decide_env_t env = {
-		.policy = &inst->pconf, .acks = idx, .enforcer = inst->enforcer,
-		.source_stale = cb_sync_is_stale(inst->sync, now), .audit = inst->audit,
+		.policy = &inst->pconf, .acks = idx, .state = cb_enforcer_decide_state(inst->enforcer),
+		.source_stale = cb_sync_is_stale(inst->sync, now),
+		.audit_refuses = inst->audit && !cb_audit_admit_ok(inst->audit),
 	};
 
 	cb_decide(&env, identity, facts, now, res);
@@ -316,7 +317,7 @@ static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  * written): the caller must not admit.
  */
 static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
-			   cb_ack_record_t const *ack, char const *class_id, cb_store_exception_t const *exc)
+			   cb_ack_record_t const *ack, char const *class_id, cb_decide_exception_t const *exc)
 {
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
 	char nas[CB_STORE_TEXT_MAX + 1];

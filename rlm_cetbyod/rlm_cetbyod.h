@@ -15,6 +15,7 @@
 #include "audit/audit.h"
 #include "core/ack.h"
 #include "core/decide.h"
+#include "directory/dirwatch.h"
 #include "directory/ldap.h"
 #include "enforce/enforcer.h"
 #include "store/store.h"
@@ -279,11 +280,11 @@ void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *iden
 			 char email_buf[][CB_IDENTITY_MAX + 1]);
 
 /**
- * cetbyod_ldap_watcher - the directory watcher's facts provider: the core's
- * client on a connection of its own, with the module's configuration and
+ * cetbyod_ldap_watcher - the directory watcher's facts provider (cb_dirwatch_t):
+ * its client on a connection of its own, with the module's configuration and
  * cache (made once, freed with the ldap { } glue).  NULL when out of memory
  * or without directory = ldap.
  */
-cb_decide_directory_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst);
+cb_dirwatch_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst);
 
 #endif

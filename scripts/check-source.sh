@@ -11,7 +11,10 @@
 #      since 2.32 for every errno it knows.)
 #   2. the core (lib/) never includes a FreeRADIUS header: only the glue in
 #      rlm_cetbyod/ sees them;
-#   3. no product source file over 1,200 lines, no function over 80 lines
+#   3. the layers: lib/base/ includes no header of another lib/ folder, and
+#      lib/core/ none but base/ and core/ (the other folders call the core,
+#      the core calls them only through interfaces it defines);
+#   4. no product source file over 1,200 lines, no function over 80 lines
 #      (a function is measured from its opening brace in column 0 to its
 #      closing brace in column 0, as the code's style writes them).
 #
@@ -49,6 +52,25 @@ for f in $(find lib -name '*.[ch]' | sort); do
 	fi
 done
 
+# layer_check FOLDER ALLOWED...: FOLDER's files include only ALLOWED folders of lib/.
+layer_check() {
+	layer=$1
+	shift
+	others=$(cd lib && for d in *; do [ -d "$d" ] && echo "$d"; done)
+	for a in "$@"; do others=$(echo "$others" | grep -vx "$a"); done
+	others=$(echo "$others" | paste -sd '|' -)
+	[ -n "$others" ] || return 0
+	for f in $(find "lib/$layer" -name '*.[ch]' | sort); do
+		hits=$(grep -nE "#[[:space:]]*include[[:space:]]*[<\"](\.\./)*($others)/" "$f" || true)
+		if [ -n "$hits" ]; then
+			echo "$hits" | sed "s|^|$f:|; s|\$|   <- lib/$layer/ may include only $(echo "$@" | sed 's| |/, |g')/|"
+			status=1
+		fi
+	done
+}
+layer_check base base
+layer_check core base core
+
 for f in $files; do
 	case "$f" in *.c) ;; *) continue ;; esac
 	n=$(wc -l < "$f")
@@ -65,6 +87,6 @@ for f in $files; do
 done
 
 if [ "$status" -eq 0 ]; then
-	echo "check-source: $(echo "$files" | wc -l) files: no banned function, no FreeRADIUS header in lib/, no file over 1,200 lines, no function over 80"
+	echo "check-source: $(echo "$files" | wc -l) files: no banned function, no FreeRADIUS header in lib/, lib/base and lib/core include no higher layer, no file over 1,200 lines, no function over 80"
 fi
 exit $status

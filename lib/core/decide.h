@@ -17,30 +17,27 @@
  *	   (audit { on_failure = fail_closed }).
  *
  * cb_decide() does no I/O and logs nothing: it reads the in-memory state it
- * is given (the acknowledgement index, the enforcer's revocation set and
- * exceptions register), and returns what was found with the decision, so
- * that the caller can say in its own words (radiusd -X, a report row) what
- * was decided and why.
+ * is given (the acknowledgement index, and IT's revocations and the
+ * exceptions register through cb_decide_state_t, which the enforcer offers:
+ * cb_enforcer_decide_state), and returns what was found with the decision,
+ * so that the caller can say in its own words (radiusd -X, a report row)
+ * what was decided and why.  Whether the audit trail refuses admissions is
+ * a plain input the caller reads before deciding.
  *
- * The directory provider (cb_decide_directory_*) is the core's way to get a
- * person's facts from the LDAP directory outside any request: the directory
- * watcher uses it, on a connection of its own, sharing the module's cache of
- * answers.  The module sets it up at start-up from core objects only.
+ * The core depends on lib/base only: the providers of facts (RADIUS
+ * attributes in the glue, the directory's, lib/directory/dirwatch.h, the
+ * people list) and of the state (lib/enforce/) call in, never the reverse.
  */
 #ifndef CETBYOD_DECIDE_H
 #define CETBYOD_DECIDE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
-#include "audit/audit.h"
-#include "base/log.h"
 #include "core/ack.h"
 #include "core/policy.h"
-#include "directory/dircache.h"
-#include "directory/ldap.h"
-#include "store/store.h"
 
 #define CB_FACTS_EMAILS_MAX	8	/* Addresses that key a person's acknowledgement. */
 
@@ -63,13 +60,51 @@ typedef struct {
 						 * NULL or "": any of the person's exceptions counts. */
 } cb_facts_t;
 
+/*
+ *	The exceptions register's exception, as the decision reads it: a copy
+ *	of the register's row (the store's cb_store_exception_t, whose limits
+ *	these are).
+ */
+#define CB_DECIDE_MAC_MAX	17	/* AA-BB-CC-DD-EE-FF. */
+#define CB_DECIDE_REASON_MAX	200	/* Exception and revocation reasons, in bytes. */
+#define CB_DECIDE_BY_MAX	64	/* Who approved it. */
+
+typedef struct {
+	int64_t		id;				/* The register's id; 0: none found. */
+	char		mac[CB_DECIDE_MAC_MAX + 1];	/* "" for any device. */
+	char		reason[CB_DECIDE_REASON_MAX + 1];
+	char		approved_by[CB_DECIDE_BY_MAX + 1];
+	time_t		until;				/* Exclusive end. */
+} cb_decide_exception_t;
+
+/**
+ * The state decide reads besides the acknowledgements: IT's revocations
+ * and the exceptions register, held in memory by their keeper (the
+ * enforcer: cb_enforcer_decide_state).  A NULL function is not consulted;
+ * all zero: neither is.  Both are called with ctx, from any thread.
+ */
+typedef struct {
+	/** is_revoked - whether IT revoked identity; the reason copied to reason (len bytes). */
+	bool	(*is_revoked)(void *ctx, char const *identity, char *reason, size_t len);
+	/**
+	 * exception - the register's exception in force at now for identity
+	 * on device (NULL/"": any of the person's).  True and out filled when
+	 * there is one.
+	 */
+	bool	(*exception)(void *ctx, char const *identity, char const *device, time_t now,
+			     cb_decide_exception_t *out);
+	void	*ctx;
+} cb_decide_state_t;
+
 /** What the decision reads besides the facts: the state held in memory, and the configuration. */
 typedef struct {
 	cb_policy_conf_t const	*policy;	/* Required. */
 	cb_ack_index_t const	*acks;		/* The acknowledgements in force; NULL: none on record. */
-	struct cb_enforcer	*enforcer;	/* Its revocation set and exceptions register; NULL: neither is consulted. */
+	cb_decide_state_t	state;		/* Revocations and exceptions register; all zero: neither is consulted. */
 	bool			source_stale;	/* The acknowledgement source is stale (cb_sync_is_stale). */
-	cb_audit_t		*audit;		/* A trail that refuses admissions turns them into refusals; NULL: none. */
+	bool			audit_refuses;	/* The audit trail refuses admissions now (fail_closed and it
+						 * cannot write: !cb_audit_admit_ok): an admission becomes a
+						 * refusal, audit_unavailable. */
 } cb_decide_env_t;
 
 /** The decision, and what it was made from. */
@@ -78,10 +113,10 @@ typedef struct {
 	cb_policy_input_t	in;		/* The facts the policy was given. */
 	cb_ack_record_t const	*ack;		/* The acknowledgement that counted (points into env->acks); NULL: none. */
 	char const		*ack_email;	/* ack's address, else the first of the facts' addresses; "" when none. */
-	cb_store_exception_t	exception;	/* The register's exception found (id 0: none). */
+	cb_decide_exception_t	exception;	/* The register's exception found (id 0: none). */
 	bool			exception_used;	/* ... and used (the provider's, if any, ends sooner). */
 	bool			revoked;	/* In IT's revocation set (not already revoked by the provider). */
-	char			revoked_reason[CB_STORE_REASON_MAX + 1];
+	char			revoked_reason[CB_DECIDE_REASON_MAX + 1];
 } cb_decide_result_t;
 
 /**
@@ -94,35 +129,5 @@ void cb_decide(cb_decide_env_t const *env, char const *identity, cb_facts_t cons
 
 /** cb_facts_add_email - append a normalised address (borrowed) to facts, if there is room. */
 void cb_facts_add_email(cb_facts_t *facts, char const *email);
-
-/*
- *	The directory provider, for deciding outside any request.
- */
-typedef struct cb_decide_directory cb_decide_directory_t;
-
-typedef struct {
-	cb_ldap_conf_t const	*ldap;		/* Borrowed; must outlive the provider. */
-	cb_dircache_t		*cache;		/* The module's cache (thread-safe, shared); NULL: none. */
-	unsigned int		admit_cached;	/* Use a cached answer this young when the directory is down; 0: never. */
-	char const		*email_domain;	/* identity@domain when the entry has no address; NULL: none. */
-	cb_log_fn_t		log;
-	void			*log_ctx;
-} cb_decide_directory_conf_t;
-
-/** cb_decide_directory_new - a provider (conf copied, its pointers borrowed); NULL when out of memory. */
-cb_decide_directory_t *cb_decide_directory_new(cb_decide_directory_conf_t const *conf);
-
-/**
- * cb_decide_directory_facts - identity's facts from the cache when fresh,
- * else from the directory on the provider's own connection (opened when
- * needed, closed after a failure), else, when the directory is unavailable,
- * from a young enough cached answer; dir.result CB_DIR_UNAVAILABLE otherwise.
- * entry is the storage facts point into.  Used by one thread at a time.
- */
-void cb_decide_directory_facts(cb_decide_directory_t *dp, char const *identity, time_t now, cb_dir_entry_t *entry,
-			       cb_facts_t *facts);
-
-/** cb_decide_directory_free - close its connection and free it (NULL is fine). */
-void cb_decide_directory_free(cb_decide_directory_t *dp);
 
 #endif

@@ -38,7 +38,7 @@
  *
  * The directory watcher (directory = ldap) decides again, every
  * watch_interval, for each person with an active session, with facts from
- * the core's directory provider (cb_decide_directory_facts, on a connection
+ * the directory's provider (cb_dirwatch_facts, on a connection
  * of its own and the module's cache) and the revocations and exceptions
  * held here; a changed status disconnects, an unavailable directory never.
  */
@@ -310,6 +310,42 @@ bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *c
 	return e && cb_exreg_find(e->exceptions, identity, calling_station, now, out);
 }
 
+/*
+ *	The state cb_decide() reads: the register's row is copied into the
+ *	core's view of it, whose limits are the store's.
+ */
+_Static_assert(sizeof(((cb_decide_exception_t *) 0)->mac) == sizeof(((cb_store_exception_t *) 0)->mac), "mac");
+_Static_assert(sizeof(((cb_decide_exception_t *) 0)->reason) == sizeof(((cb_store_exception_t *) 0)->reason),
+	       "reason");
+_Static_assert(sizeof(((cb_decide_exception_t *) 0)->approved_by) ==
+	       sizeof(((cb_store_exception_t *) 0)->approved_by), "approved_by");
+_Static_assert(CB_DECIDE_REASON_MAX == CB_STORE_REASON_MAX, "revocation reason");
+
+static bool state_is_revoked(void *ctx, char const *identity, char *reason, size_t len)
+{
+	return cb_enforcer_is_revoked(ctx, identity, reason, len);
+}
+
+static bool state_exception(void *ctx, char const *identity, char const *device, time_t now,
+			    cb_decide_exception_t *out)
+{
+	cb_store_exception_t x;
+
+	if (!cb_enforcer_exception(ctx, identity, device, now, &x)) return false;
+	out->id = x.id;
+	snprintf(out->mac, sizeof(out->mac), "%s", x.mac);
+	snprintf(out->reason, sizeof(out->reason), "%s", x.reason);
+	snprintf(out->approved_by, sizeof(out->approved_by), "%s", x.approved_by);
+	out->until = x.until;
+	return true;
+}
+
+cb_decide_state_t cb_enforcer_decide_state(cb_enforcer_t *e)
+{
+	if (!e) return (cb_decide_state_t) { 0 };
+	return (cb_decide_state_t) { .is_revoked = state_is_revoked, .exception = state_exception, .ctx = e };
+}
+
 /** covered_by_gone - whether session s ran under exception x (its device, or any device). */
 static bool covered_by_gone(cb_store_session_t const *s, cb_store_exception_t const *x)
 {
@@ -404,7 +440,7 @@ static void scan_expired(cb_enforcer_t *e, time_t now)
 /** watch_decide - what identity would get now, with fresh directory facts (cb_decide). */
 static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reason_t *reason)
 {
-	cb_decide_env_t env = { .policy = e->conf.policy, .enforcer = e };
+	cb_decide_env_t env = { .policy = e->conf.policy, .state = cb_enforcer_decide_state(e) };
 	cb_decide_result_t res;
 	cb_dir_entry_t entry;
 	cb_facts_t facts;
@@ -418,7 +454,7 @@ static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reaso
 	pthread_mutex_unlock(&e->mutex);
 	env.acks = idx;
 	env.source_stale = sync && cb_sync_is_stale(sync, now);
-	cb_decide_directory_facts(e->conf.directory, identity, now, &entry, &facts);
+	cb_dirwatch_facts(e->conf.directory, identity, now, &entry, &facts);
 	cb_decide(&env, identity, &facts, now, &res);
 	cb_ack_index_unref(idx);
 	*reason = res.decision.reason;

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "core/ack.h"
 #include "core/decide.h"
+#include "directory/dirwatch.h"
 #include "enforce/das.h"
 #include "core/policy.h"
 #include "store/store.h"
@@ -51,7 +52,7 @@ typedef struct {
 	 * decided again (cb_decide) with fresh directory facts.  Borrowed;
 	 * must outlive the enforcer.  NULL: no watcher.
 	 */
-	cb_decide_directory_t	*directory;
+	cb_dirwatch_t		*directory;
 	unsigned int		watch_interval;	/* Seconds between watcher rounds. */
 	unsigned int		retention_days;	/* Purge records older than this, at start and daily; 0: never. */
 	char const		*db_path;	/* The store's database file (for the audit rows' purge). */
@@ -92,6 +93,14 @@ bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason
  */
 bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,
 			   cb_store_exception_t *out);
+
+/**
+ * cb_enforcer_decide_state - the revocation set and the exceptions register
+ * as cb_decide() reads them (cb_enforcer_is_revoked, cb_enforcer_exception
+ * with e as the context); e NULL: all zero, neither is consulted.  Valid
+ * while e runs.
+ */
+cb_decide_state_t cb_enforcer_decide_state(cb_enforcer_t *e);
 
 /** cb_enforcer_poke - run a pass now (new session, new revocation).  NULL-safe. */
 void cb_enforcer_poke(cb_enforcer_t *e);

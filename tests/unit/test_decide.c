@@ -169,7 +169,7 @@ static void decide_with(char const *identity, cb_role_t role, char const *device
 {
 	char const *email = "alice@s.example";
 	cb_ack_index_t *idx = test_state_index(&email, 1, time(NULL) - DAY, false);
-	cb_decide_env_t env = { .policy = &policy, .acks = idx, .enforcer = enforcer };
+	cb_decide_env_t env = { .policy = &policy, .acks = idx, .state = cb_enforcer_decide_state(enforcer) };
 	cb_facts_t facts = { .origin = CB_FACTS_DIRECTORY, .dir = { .result = CB_DIR_FOUND, .role = role },
 			     .exception = exc, .device = device };
 
