@@ -43,6 +43,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/utf8.h"
 #include "directory/ldap.h"
 #include "core/identity.h"
 
