@@ -1,6 +1,6 @@
 /*
  * fuzz_reminder_template.c - libFuzzer target: the reminder template of
- * lib/people/mailer.h, the file an admin writes
+ * lib/people/mail.h, the file an admin writes
  * (raddb/mods-config/cetbyod/reminder.txt), from file to message.
  *
  * The input is the template file.  It is written into a fresh mkdtemp
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "people/mailer.h"
+#include "people/mail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -31,7 +31,7 @@
 #include "core/ack.h"
 #include "audit/audit.h"
 #include "directory/ldap.h"
-#include "people/mailer.h"
+#include "people/mail.h"
 #include "core/policy.h"
 #include "sources/source.h"
 #include "store/store.h"

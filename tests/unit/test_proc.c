@@ -1,7 +1,7 @@
 /*
  * test_proc.c - helper programs started from unit tests (the fixtures'
  * certificate scripts, the Python servers), shared by test_google_emu.c
- * and test_mailer.c.
+ * and test_mail.c.
  */
 #include <fcntl.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /*
- * mailer.c - reminder e-mail: template loading and rendering, RFC 5322
+ * mail.c - reminder e-mail: template loading and rendering, RFC 5322
  * message building and delivery to an SMTP relay with libcurl.
  *
  * This file owns the text of reminder messages from the template file to
@@ -44,7 +44,7 @@
 #include <openssl/rand.h>
 
 #include "base/utf8.h"
-#include "people/mailer.h"
+#include "people/mail.h"
 
 #define CB_MAIL_NAME_MAX	200	/* from_name, bytes. */
 #define CB_MAIL_USER_MAX	256	/* smtp_username / smtp_password, bytes. */

@@ -1,5 +1,5 @@
 /*
- * test_mailer.c - reminder e-mail: templates, message building, the
+ * test_mail.c - reminder e-mail: templates, message building, the
  * configuration check, and real deliveries to tests/smtp/smtp-sink.py.
  *
  * The delivery tests run against four sinks on 127.0.0.1, started by an
@@ -37,7 +37,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "people/mailer.h"
+#include "people/mail.h"
 #include "people/people.h"
 
 #include "test_proc.h"
@@ -243,7 +243,7 @@ static void sinks_stop(void)
 {
 	for (int i = 0; i < SINK_COUNT; i++) sink_stop(&sinks[i]);
 	if (!tmp_root[0]) return;
-	if (getenv("MAILER_KEEP")) fprintf(stderr, "test_mailer: kept %s\n", tmp_root);
+	if (getenv("MAILER_KEEP")) fprintf(stderr, "test_mail: kept %s\n", tmp_root);
 	else nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

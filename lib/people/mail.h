@@ -1,5 +1,5 @@
 /*
- * mailer.h - acknowledgement reminders by e-mail: the template, the message
+ * mail.h - acknowledgement reminders by e-mail: the template, the message
  * and its delivery to one SMTP relay through libcurl.
  *
  * The three steps are separate so each can be checked on its own:
@@ -40,8 +40,8 @@
  * contain the password.  Returned strings belong to the caller, who frees
  * them with free().
  */
-#ifndef CETBYOD_MAILER_H
-#define CETBYOD_MAILER_H
+#ifndef CETBYOD_PEOPLE_MAIL_H
+#define CETBYOD_PEOPLE_MAIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
