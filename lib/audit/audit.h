@@ -152,6 +152,9 @@ typedef struct {
 	unsigned int	error_cause;
 	char const	*detail;
 
+	char const	*ref;			/* revoke, reinstate, exception_*: the action's reference
+						 * (cb_audit_record_once); written as "ref". */
+
 	bool		admission;		/* decision: it lets someone on.  Under fail_closed while the
 						 * trail fails it is refused and not queued (cb_audit_record). */
 } cb_audit_event_t;
@@ -240,6 +243,22 @@ void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
  * is logged and counts as dropped (fail_open) or refused (fail_closed).
  */
 cb_audit_rc_t cb_audit_record(cb_audit_t *audit, cb_audit_event_t const *ev);
+
+/**
+ * cb_audit_record_once - queue ev unless the trail already holds (or has
+ * queued) a record of the action ev->ref names: for the actions cetbyodctl
+ * makes in the store (revocations, reinstatements, exceptions), which the
+ * module finds there and records.  "Holds" is the store's index
+ * (cb_store_audit_has_ref on store, the caller's handle) or this writer's
+ * memory of what it queued and has not yet copied there; the writer copies
+ * the reference to the index in the same transaction as the record, after
+ * the file holds it.  So an action is recorded once, whatever the clock
+ * says and across restarts; only a crash between the file's write and the
+ * index's commit records it a second time at the next start.  Returns 1
+ * queued now, 0 already held, -1 not recorded (no ref, the store failed,
+ * or the queue is full: try again at the next pass).
+ */
+int cb_audit_record_once(cb_audit_t *audit, cb_store_t *store, cb_audit_event_t const *ev);
 
 /**
  * cb_audit_session_closed - a session_stop record for a session the store
@@ -427,12 +446,18 @@ json_object *cb_audit_export_person(cb_store_t *store, char const *identity, cha
  */
 
 /**
- * cb_audit_csv_cell - s as one RFC 4180 CSV field into out: quoted when it
- * holds a comma, quote, CR or LF (quotes doubled); a value starting with
- * '=', '+', '-', '@', TAB or CR gets a leading "'" so that a spreadsheet
- * shows it as text instead of running it.  Returns false (out "") when out
- * is too short: 2 * strlen(s) + 4 bytes always suffice.
+ * cb_audit_csv_cell - s as one RFC 4180 CSV field into out.  First every
+ * control character (C0 including TAB, CR, LF and ESC; DEL; C1
+ * U+0080..U+009F) and every invalid UTF-8 byte becomes "\xHH" (as in
+ * cetbyodctl's tables), so no cell can move a terminal's cursor, clear its
+ * screen or break a row: the outer identity, for one, is whatever the
+ * device sent.  Then a value starting with '=', '+', '-' or '@' gets a
+ * leading "'" so that a spreadsheet shows it as text instead of running
+ * it, and a value holding a comma or quote is quoted (quotes doubled).
+ * Returns false (out "") when out is too short or memory runs out:
+ * CB_AUDIT_CSV_LEN(strlen(s)) bytes always suffice.
  */
+#define CB_AUDIT_CSV_LEN(n)	(4 * (n) + 4)
 bool cb_audit_csv_cell(char const *s, char *out, size_t outlen);
 
 #endif

@@ -242,6 +242,7 @@ json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
 	if (ev->attempt) put_int(&r, "attempt", ev->attempt);
 	if (ev->error_cause) put_int(&r, "error_cause", ev->error_cause);
 	put_str(&r, "detail", ev->detail);
+	put_str(&r, "ref", ev->ref);
 	if (r.cut) put(&r, "truncated", json_object_new_boolean(1));
 	if (r.failed) {
 		json_object_put(r.obj);
