@@ -13,8 +13,8 @@
  * module normalises them, MACs in any common notation, times as RFC 3339
  * or local "2026-11-24 10:14" in the module's zone (the status key
  * module.timezone, else --tz, else Europe/London), days as a bounded
- * decimal.  CSV output neutralises cells a spreadsheet would run as
- * formulas (cb_audit_csv_cell).
+ * decimal.  CSV output shows control characters as \xHH and neutralises
+ * cells a spreadsheet would run as formulas (cb_audit_csv_cell).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,9 +48,10 @@ char const ctl_audit_help[] =
 	"  whose stop never arrived holds it until another session takes it); a\n"
 	"  TIME without seconds covers that minute, a date that day.  TIME is RFC\n"
 	"  3339 (2026-11-24T10:14:00Z) or local (2026-11-24 10:14) in the module's\n"
-	"  time zone (--tz overrides).  CSV cells starting with = + - @ are\n"
-	"  prefixed with ' so that spreadsheets do not run them.  Exits 2 when\n"
-	"  nothing matches.\n";
+	"  time zone (--tz overrides).  In tables and CSV, control characters\n"
+	"  (ESC, CR, LF, TAB, ...) and invalid UTF-8 are shown as \\xHH; CSV cells\n"
+	"  starting with = + - @ are prefixed with ' so that spreadsheets do not\n"
+	"  run them.  Exits 2 when nothing matches.\n";
 
 char const ctl_export_usage[] = "export --person USER";
 char const ctl_export_summary[] = "everything held about one person, as JSON (subject access)";
@@ -226,7 +227,7 @@ static void csv_row(char const *const *cells, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		size_t need = 2 * strlen(cells[i]) + 4;
+		size_t need = CB_AUDIT_CSV_LEN(strlen(cells[i]));
 		char *c = malloc(need);
 
 		if (c && cb_audit_csv_cell(cells[i], c, need)) fputs(c, stdout);

@@ -7,6 +7,11 @@
 #   record each (cetbyodctl audit query); actions made while radiusd is down
 #   are recorded once it is back; restarts repeat none.
 #
+#   Control characters in CSV (item 12): a PEAP device whose outer identity
+#   holds ESC [ 2 J (clear the screen), an OSC title sequence and C1 CSI,
+#   and a PAP request whose User-Name holds them too: the CSV export and
+#   the table show them as \xHH, and hold no control byte.
+#
 # Run from the build directory (make check does).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/audit-lib.sh"
@@ -108,5 +113,86 @@ check_once "after another restart: still one record per reinstatement" reinstate
 check_once "after another restart: still one record per exception grant" exception_grant 10 ex
 check_once "after another restart: still one record per exception end" exception_end 6 ex
 check_verify "the trail verifies"
+
+# =============================================================================
+# Item 12: control characters from the device in CSV and tables
+# =============================================================================
+# ESC [ 2 J, ESC ] 0 ; pwned BEL, C1 CSI (U+009B) 6 n, DEL, then a name.
+evil=$(printf '\033[2J\033]0;pwned\007\302\2336n\177anon@school.example')
+evil_hex=$(printf '%s' "$evil" | od -An -tx1 | tr -d ' \n')
+conf=$CB_TMP/eapol-evil.conf
+cat > "$conf" <<EOC
+network={
+	ssid="cetbyod-test"
+	key_mgmt=WPA-EAP
+	eap=PEAP
+	identity="alice"
+	anonymous_identity=$evil_hex
+	password="staffpw"
+	ca_cert="$CB_TMP/certs/ca.pem"
+	phase2="auth=MSCHAPV2"
+}
+EOC
+CB_REPLY=$(timeout 30 "$EAPOL_TEST" -c "$conf" -a 127.0.0.1 -p "$CB_AUTH_PORT" -s testing123 -r 0 -t 10 2>&1)
+cb_expect_reply "PEAP with an outer identity full of escape sequences: alice is admitted" 'SUCCESS'
+cat > "$CB_TMP/evil-pap" <<'EOR'
+User-Name = "\033[2J\033[31mbob\r\n"
+User-Password = "staffpw"
+NAS-IP-Address = 127.0.0.1
+EOR
+cb_pap_raw "$CB_TMP/evil-pap"
+cb_expect_reply "PAP with ESC and CR LF in User-Name: answered" 'Received Access-(Accept|Reject)'
+
+# no_controls FILE [csv] - FILE holds no C0 control (but the line ends: CR LF in CSV, LF in
+# a table), DEL or C1 (raw or UTF-8).
+no_controls() {
+	$PY - "$1" "${2:-table}" <<'EOP'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+body = data.replace(b"\r\n", b"") if sys.argv[2] == "csv" else data.replace(b"\n", b"")
+bad = re.findall(rb"[\x00-\x1f\x7f]|\xc2[\x80-\x9f]", body)
+try:
+    body.decode("utf-8")
+except UnicodeDecodeError as e:
+    bad.append(repr(e).encode())
+print(len(bad), repr(bad[:5]))
+sys.exit(1 if bad else 0)
+EOP
+}
+csv_has_evil() { $CTL audit query --type decision --format csv > "$CB_TMP/audit.csv" 2>/dev/null && grep -qF 'x1b[2J' "$CB_TMP/audit.csv"; }
+if wait_until 10 csv_has_evil; then
+	cb_pass "the CSV export lists the decisions with the hostile outer identities"
+else
+	cb_fail "the CSV export lists the decisions with the hostile outer identities"
+fi
+if res=$(no_controls "$CB_TMP/audit.csv" csv); then
+	cb_pass "the CSV holds no control bytes"
+else
+	cb_fail "the CSV holds no control bytes ($res)"
+	od -c "$CB_TMP/audit.csv" | grep -E '033|302' | head -5 | sed 's/^/    # /'
+fi
+if grep -qF '\x1b[2J\x1b]0;pwned\x07\xc2\x9b6n\x7fanon@school.example' "$CB_TMP/audit.csv"; then
+	cb_pass "the PEAP outer identity is in the CSV with each control as \\xHH"
+else
+	cb_fail "the PEAP outer identity is in the CSV with each control as \\xHH"
+	grep -F 'x1b' "$CB_TMP/audit.csv" | head -3 | sed 's/^/    # /'
+fi
+if grep -qF '\x1b[2J\x1b[31mbob\x0d\x0a' "$CB_TMP/audit.csv"; then
+	cb_pass "the PAP User-Name with ESC and CR LF is in the CSV as \\xHH"
+else
+	cb_fail "the PAP User-Name with ESC and CR LF is in the CSV as \\xHH"
+	grep -F 'bob' "$CB_TMP/audit.csv" | head -3 | sed 's/^/    # /'
+fi
+if [ "$(grep -c . "$CB_TMP/audit.csv")" -eq "$(( $($CTL audit query --type decision --format json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') + 1 ))" ]; then
+	cb_pass "one CSV line per record: a CR LF in a value does not break a row"
+else
+	cb_fail "one CSV line per record: a CR LF in a value does not break a row"
+fi
+$CTL audit query --type decision > "$CB_TMP/audit.txt" 2>/dev/null
+if res=$(no_controls "$CB_TMP/audit.txt"); then
+	cb_pass "the table holds no control bytes either"
+else
+	cb_fail "the table holds no control bytes either ($res)"
+fi
 
 cb_finish

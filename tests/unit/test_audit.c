@@ -699,6 +699,44 @@ START_TEST(db_ahead_of_file_keeps_the_gap_visible)
 }
 END_TEST
 
+/* Issue 15, item 6: an action is recorded once, by its reference, across restarts. */
+START_TEST(record_once_by_reference)
+{
+	cb_audit_event_t ev = { .type = CB_AUDIT_REVOKE, .time = T0, .identity = "alice", .by = "it",
+				.ref = "revocation:1:revoke:1795515240" };
+	cb_store_conf_t conf = { .path = dbpath };
+	char err[512];
+	cb_store_t *db;
+	cb_audit_t *a;
+
+	make_store();
+	db = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(db != NULL, "cb_store_open: %s", err);
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 1);
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 0);	/* Queued, maybe not yet in the index. */
+	ev.identity = "bob";
+	ev.ref = "revocation:2:revoke:1795515240";		/* Same second, another row. */
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 1);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 0);
+	ev.ref = NULL;
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), -1);
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(cb_store_audit_has_ref(db, "revocation:1:revoke:1795515240"), 1);
+	ck_assert_int_eq(cb_store_audit_has_ref(db, "revocation:3:revoke:1795515240"), 0);
+
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);	/* A restart: the index remembers. */
+	ev.ref = "revocation:1:revoke:1795515240";
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 0);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	cb_store_close(db);
+	ck_assert_uint_eq(count_matching("\"type\":\"revoke\""), 2);
+	ck_assert_uint_eq(count_matching("\"ref\":\"revocation:1:revoke:1795515240\""), 1);
+}
+END_TEST
+
 START_TEST(csv_cells_are_neutralised)
 {
 	char out[64];
@@ -714,17 +752,41 @@ START_TEST(csv_cells_are_neutralised)
 	ck_assert(cb_audit_csv_cell("@SUM(A1)", out, sizeof(out)));
 	ck_assert_str_eq(out, "'@SUM(A1)");
 	ck_assert(cb_audit_csv_cell("\tx", out, sizeof(out)));
-	ck_assert_str_eq(out, "'\tx");
+	ck_assert_str_eq(out, "\\x09x");
 	ck_assert(cb_audit_csv_cell("a,b", out, sizeof(out)));
 	ck_assert_str_eq(out, "\"a,b\"");
-	ck_assert(cb_audit_csv_cell("line\nbreak", out, sizeof(out)));
-	ck_assert_str_eq(out, "\"line\nbreak\"");
+	ck_assert(cb_audit_csv_cell("line\nbreak\r", out, sizeof(out)));
+	ck_assert_str_eq(out, "line\\x0abreak\\x0d");
 	ck_assert(cb_audit_csv_cell("", out, sizeof(out)));
 	ck_assert_str_eq(out, "");
 	ck_assert(cb_audit_csv_cell("a=b", out, sizeof(out)));
 	ck_assert_str_eq(out, "a=b");
 	ck_assert(!cb_audit_csv_cell("=\"\"\"\"", out, 8));
 	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Issue 15, item 12: no control byte reaches a CSV file (and the terminal that shows it). */
+START_TEST(csv_cells_hold_no_control_bytes)
+{
+	char const *hostile = "\x1b[2J\x1b]0;owned\x07" "anon\x7f\xc2\x9b" "6n\x9b\x01\r\n=1+1";
+	char out[CB_AUDIT_CSV_LEN(64)];
+
+	ck_assert(cb_audit_csv_cell(hostile, out, sizeof(out)));
+	ck_assert_str_eq(out, "\\x1b[2J\\x1b]0;owned\\x07anon\\x7f\\xc2\\x9b" "6n\\x9b\\x01\\x0d\\x0a=1+1");
+	for (char const *p = out; *p; p++) {
+		unsigned char c = (unsigned char) *p;
+
+		ck_assert_msg(c >= 0x20 && c != 0x7f && c < 0x80, "control or high byte 0x%02x in %s", c, out);
+	}
+	ck_assert(cb_audit_csv_cell("\x1b=cmd", out, sizeof(out)));	/* Escaped first: no longer starts with '='. */
+	ck_assert_str_eq(out, "\\x1b=cmd");
+	ck_assert(cb_audit_csv_cell("=\x1b", out, sizeof(out)));
+	ck_assert_str_eq(out, "'=\\x1b");
+	ck_assert(cb_audit_csv_cell("\xc3\x89lise", out, sizeof(out)));	/* Printable UTF-8 stays. */
+	ck_assert_str_eq(out, "\xc3\x89lise");
+	ck_assert(!cb_audit_csv_cell("\x1b\x1b", out, 8));		/* 8 escaped bytes + NUL do not fit in 8. */
+	ck_assert(cb_audit_csv_cell("\x1b\x1b", out, CB_AUDIT_CSV_LEN(2)));
 }
 END_TEST
 
@@ -838,7 +900,9 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, ip_at_a_moment);
 	tcase_add_test(tc, query_filters_export_and_purge);
 	tcase_add_test(tc, db_ahead_of_file_keeps_the_gap_visible);
+	tcase_add_test(tc, record_once_by_reference);
 	tcase_add_test(tc, csv_cells_are_neutralised);
+	tcase_add_test(tc, csv_cells_hold_no_control_bytes);
 	tcase_add_test(tc, macs_normalise);
 	tcase_add_test(tc, hostile_text_is_recorded_safely);
 	tcase_add_test(tc, schema_matches_file);
