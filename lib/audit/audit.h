@@ -310,7 +310,8 @@ typedef enum {
 	CB_AUDIT_BAD_GAP,		/* seq jumps forward: records removed (or moved later). */
 	CB_AUDIT_BAD_ORDER,		/* seq goes back or repeats: records moved or duplicated. */
 	CB_AUDIT_BAD_START,		/* seq 1 without the all-zero prev. */
-	CB_AUDIT_BAD_TAIL,		/* The database holds a later record than the files: lines removed at the end. */
+	CB_AUDIT_BAD_TAIL,		/* The database holds a later record than the files (lines removed at the
+					 * end), or its copy of a record differs from the file's. */
 	CB_AUDIT_BAD_IO			/* A file could not be read. */
 } cb_audit_bad_t;
 
@@ -321,6 +322,12 @@ typedef struct {
 	uint64_t	seq;		/* The seq that line should have held. */
 	uint64_t	found_seq;	/* The seq it holds; 0 when unreadable. */
 	char		message[512];	/* One sentence for the admin. */
+
+	bool		pending;	/* The last file ends in a line without its newline, not counted: being
+					 * written (cb_audit_verify_trail with allow_pending). */
+	uint64_t	pending_line;	/* Its line number, and its length so far. */
+	size_t		pending_len;
+	bool		anchored;	/* The store's copy was compared (cb_audit_verify_trail with an anchor). */
 
 	uint64_t	records;	/* Records checked. */
 	uint64_t	first_seq;	/* Of the first record checked; > 1 when older files are gone. */
@@ -339,6 +346,28 @@ typedef struct {
  * (out->bad = CB_AUDIT_BAD_IO).
  */
 int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out);
+
+/** The store's last record, read before the files (cb_store_audit_last). */
+typedef struct {
+	uint64_t	seq;		/* 0: none. */
+	char		hash[CB_AUDIT_HASH_HEX + 1];
+} cb_audit_anchor_t;
+
+/**
+ * cb_audit_verify_trail - cb_audit_verify_files on a trail a running
+ * writer may be appending to.  anchor (may be NULL) is the store's last
+ * record, read BEFORE the files: the writer puts a record in the file
+ * before the store, so the files then hold at least that record, and
+ * records written meanwhile lie after it and are not mistaken for removed
+ * ones.  The record at anchor->seq must carry anchor->hash, and the files
+ * must reach it (else CB_AUDIT_BAD_TAIL: lines removed from the end, or
+ * the last one altered).  With allow_pending, a last line of the last file
+ * without its newline is taken as being written (out->pending, not
+ * counted) rather than cut short; the caller looks again to tell a line
+ * being written from one cut short for good.
+ */
+int cb_audit_verify_trail(char const *const *paths, size_t n, cb_audit_anchor_t const *anchor, bool allow_pending,
+			  cb_audit_verify_t *out);
 
 /** One line of a trail, as cb_audit_line_parse reads it. */
 typedef struct {

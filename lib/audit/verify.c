@@ -20,6 +20,9 @@
 
 typedef struct {
 	cb_audit_verify_t	*out;
+	cb_audit_anchor_t const	*anchor;	/* The store's last record; NULL: none. */
+	bool			allow_pending;
+	bool			last_file;
 	uint64_t		expect;		/* Next seq; 0 before the first record. */
 	char			prev[CB_AUDIT_HASH_HEX + 1];
 	char			*line;
@@ -123,6 +126,10 @@ static int check_link(verify_t *v, char const *file, uint64_t lineno, cb_audit_l
 		return vbad(v, file, lineno, CB_AUDIT_BAD_LINK, seq, "record seq %" PRIu64 " (line %" PRIu64 ") does not "
 			    "follow the record before it: seq %" PRIu64 " was altered or replaced", seq, lineno, seq - 1);
 	}
+	if (v->anchor && seq == v->anchor->seq && strcmp(l->hash, v->anchor->hash) != 0) {
+		return vbad(v, file, lineno, CB_AUDIT_BAD_TAIL, seq, "record seq %" PRIu64 " (line %" PRIu64 ") differs "
+			    "from the store's copy: it was altered or replaced", seq, lineno);
+	}
 	v->expect = seq + 1;
 	memcpy(v->prev, l->hash, CB_AUDIT_HASH_HEX + 1);
 	v->out->records++;
@@ -173,6 +180,12 @@ static int verify_file(verify_t *v, char const *file)
 				  lineno, CB_AUDIT_LINE_MAX);
 			break;
 		}
+		if (!nl && v->allow_pending && v->last_file) {
+			v->out->pending = true;		/* The writer may be in the middle of it. */
+			v->out->pending_line = lineno;
+			v->out->pending_len = (size_t) len;
+			break;
+		}
 		if (!nl) {
 			rc = vbad(v, file, lineno, CB_AUDIT_BAD_TRUNCATED, 0, "line %" PRIu64 " (the last) was cut short: "
 				  "the record there is incomplete", lineno);
@@ -186,9 +199,26 @@ static int verify_file(verify_t *v, char const *file)
 	return rc;
 }
 
-int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out)
+/** check_anchor - after the walk: the files reach the store's last record; 0 or 1 (v->out filled). */
+static int check_anchor(verify_t *v)
 {
-	verify_t v = { .out = out };
+	cb_audit_verify_t *out = v->out;
+	uint64_t seq = v->anchor->seq;
+
+	out->anchored = true;
+	if (seq <= out->last_seq) return 0;
+	v->expect = out->last_seq + 1;
+	vbad(v, "", 0, CB_AUDIT_BAD_TAIL, 0, "the store holds records up to seq %" PRIu64 " but the files end at seq %"
+	     PRIu64 ": records %" PRIu64 " to %" PRIu64 " were removed from the end", seq, out->last_seq,
+	     out->last_seq + 1, seq);
+	out->file[0] = '\0';
+	return 1;
+}
+
+int cb_audit_verify_trail(char const *const *paths, size_t n, cb_audit_anchor_t const *anchor, bool allow_pending,
+			  cb_audit_verify_t *out)
+{
+	verify_t v = { .out = out, .anchor = anchor && anchor->seq ? anchor : NULL, .allow_pending = allow_pending };
 	size_t i;
 	int rc = 0;
 
@@ -196,11 +226,18 @@ int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t 
 	v.line = malloc(CB_AUDIT_LINE_MAX + 1);
 	if (!v.line) return vbad(&v, "", 0, CB_AUDIT_BAD_IO, 0, "out of memory");
 	for (i = 0; i < n && rc == 0; i++) {
+		v.last_file = i + 1 == n;
 		rc = verify_file(&v, paths[i]);
 		out->files++;
 	}
 	free(v.line);
+	if (rc == 0 && v.anchor) rc = check_anchor(&v);
 	return rc;
+}
+
+int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out)
+{
+	return cb_audit_verify_trail(paths, n, NULL, false, out);
 }
 
 int cb_audit_rotated_files(char const *path, char ***files, size_t *n, size_t *skipped)

@@ -266,6 +266,43 @@ START_TEST(truncated_last_line_fails_there)
 }
 END_TEST
 
+/* Issue 15, item 11: a line being written, and the store's copy read before the files. */
+START_TEST(live_trail_pending_line_and_anchor)
+{
+	char const *paths[1] = { file };
+	cb_audit_anchor_t anchor = { .seq = 3 };
+	cb_audit_line_t l;
+	cb_audit_verify_t v;
+
+	write_trail(5);
+	read_lines();
+	ck_assert_int_eq(cb_audit_line_parse(lines[2], strlen(lines[2]) - 1, &l), CB_AUDIT_OK);
+	memcpy(anchor.hash, l.hash, sizeof(anchor.hash));
+	write_lines(NULL, nlines, false);		/* The writer in the middle of line 6. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, &v), 0);
+	ck_assert(v.pending);
+	ck_assert(v.anchored);
+	ck_assert_uint_eq(v.pending_line, 6);
+	ck_assert_uint_eq(v.records, 5);
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, false, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TRUNCATED);
+
+	write_lines(NULL, nlines, true);
+	anchor.hash[0] = anchor.hash[0] == '0' ? '1' : '0';	/* The store's copy of seq 3 differs. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TAIL);
+	ck_assert_uint_eq(v.line, 3);
+	anchor.seq = 8;					/* The store is ahead: lines removed from the end. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TAIL);
+	ck_assert_uint_eq(v.seq, 7);
+	ck_assert_ptr_nonnull(strstr(v.message, "records 7 to 8 were removed"));
+	anchor.seq = 0;					/* No copy in the store: the chain alone. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, &v), 0);
+	ck_assert(!v.anchored);
+}
+END_TEST
+
 START_TEST(restart_cuts_unfinished_line_and_continues)
 {
 	cb_audit_verify_t v;
@@ -891,6 +928,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, reordered_line_fails_there);
 	tcase_add_test(tc, truncated_last_line_fails_there);
 	tcase_add_test(tc, line_parse_alone);
+	tcase_add_test(tc, live_trail_pending_line_and_anchor);
 	tcase_add_test(tc, restart_cuts_unfinished_line_and_continues);
 	tcase_add_test(tc, rotation_continues_the_chain);
 	tcase_add_test(tc, fail_open_keeps_admitting_and_loses_nothing_acknowledged);
