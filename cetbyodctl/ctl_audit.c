@@ -32,7 +32,7 @@
 char const ctl_audit_usage[] = "audit verify|query [OPTIONS]";
 char const ctl_audit_summary[] = "verify the audit trail's hash chain, or query it";
 char const ctl_audit_help[] =
-	"audit verify [--file FILE] [FILE...]\n"
+	"audit verify [--file FILE] [--key-file KEY] [FILE...]\n"
 	"  Checks the hash chain of the audit trail: every record intact, in order,\n"
 	"  none removed, across rotated files.  Without FILE arguments it reads\n"
 	"  --file (default: the file the module reports, else "
@@ -43,7 +43,10 @@ char const ctl_audit_help[] =
 	"  still being written is looked at again a second later.  Exits 5 and\n"
 	"  names the first bad record when the chain is broken; exits 3 with a\n"
 	"  warning when the store cannot be read (the end was not compared).\n"
-	"  FILE arguments (copies, archives) are checked on their own.\n"
+	"  FILE arguments (copies, archives) are checked on their own.  A keyed\n"
+	"  trail (audit { hmac_key_file }) is authenticated with --key-file, else\n"
+	"  with the module's key when this user can read it; without a key its\n"
+	"  records are checked for order and links only, and verify exits 4.\n"
 	"\n"
 	"audit query [--user USER] [--mac MAC] [--ip ADDRESS [--at TIME]] [--nas NAS]\n"
 	"            [--ssid SSID] [--from TIME] [--to TIME] [--type TYPE]\n"
@@ -77,7 +80,7 @@ char const ctl_purge_help[] =
 	"audit { retention_days }.\n";
 
 static ctl_cmd_t const verify_cmd = {
-	"audit", "audit verify [--file FILE] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,
+	"audit", "audit verify [--file FILE] [--key-file KEY] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,
 	false, NULL
 };
 static ctl_cmd_t const query_cmd = {
@@ -158,8 +161,8 @@ static int read_anchor(ctl_t *ctl, cb_audit_anchor_t *anchor, char *why, size_t 
  * written is looked at again a second later, and only one that has not
  * moved by then is reported as cut short.  *store_ok: the store was read.
  */
-static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_verify_t *res, bool *store_ok,
-		       char *why, size_t whylen)
+static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_key_t const *key, cb_audit_verify_t *res,
+		       bool *store_ok, char *why, size_t whylen)
 {
 	cb_audit_anchor_t anchor;
 	uint64_t line = 0;
@@ -168,7 +171,7 @@ static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_
 
 	for (int pass = 0; pass < 2; pass++) {
 		*store_ok = read_anchor(ctl, &anchor, why, whylen) == 0;
-		rc = cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, true, res);
+		rc = cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, true, key, res);
 		if (rc != 0 || !res->pending) return rc;
 		if (pass == 1 && (res->pending_line != line || res->pending_len != len)) return 0;	/* It moved on. */
 		line = res->pending_line;
@@ -176,7 +179,7 @@ static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_
 		if (pass == 0) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
 	}
 	/* The same unfinished line a second later: cut short (a crash mid-write, or an edit). */
-	return cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, false, res);
+	return cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, false, key, res);
 }
 
 /** verify_report - what the admin reads, and the exit code. */
@@ -213,28 +216,68 @@ static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skippe
 			"records removed from the end would go unnoticed\n", ctl->prog, ctl_safe(why, safe, sizeof(safe)));
 		return CTL_EXIT_STORE;
 	}
+	if (res->unchecked) {
+		fprintf(stderr, "%s: WARNING: %llu keyed record%s (hmac-sha256) checked for order and links only: give "
+			"--key-file to authenticate them\n", ctl->prog, (unsigned long long) res->unchecked,
+			res->unchecked == 1 ? "" : "s");
+		return CTL_EXIT_ATTENTION;
+	}
 	return CTL_EXIT_OK;
+}
+
+/**
+ * verify_key - the key for verify: --key-file, else the module's audit {
+ * hmac_key_file } when this user can read it.  0 (*have set when there is
+ * one), or CTL_EXIT_USAGE (reported) when --key-file cannot be used.
+ */
+static int verify_key(ctl_t *ctl, char const *key_file, cb_audit_key_t *key, bool *have)
+{
+	char v[CB_STORE_VALUE_MAX + 1], err[CB_STORE_VALUE_MAX + 256], safe[CTL_SAFE_LEN(600)];
+
+	*have = false;
+	if (!key_file) {
+		if (!ctl->store || cb_store_status_get(ctl->store, CB_AUDIT_STATUS_KEY, v, sizeof(v), NULL) != 0 || !v[0]) {
+			return 0;
+		}
+		if (cb_audit_key_load(v, false, key, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: note: the module keys the trail, but %s\n", ctl->prog, ctl_safe(err, safe, sizeof(safe)));
+			return 0;
+		}
+	} else if (cb_audit_key_load(key_file, false, key, err, sizeof(err)) < 0) {
+		return ctl_err(ctl, CTL_EXIT_USAGE, "--key-file: %s", ctl_safe(err, safe, sizeof(safe)));
+	}
+	*have = true;
+	return 0;
 }
 
 static int audit_verify(ctl_t *ctl, int argc, char **argv)
 {
 	ctl_cmd_t const *cmd = &verify_cmd;
-	char const *file = NULL;
-	ctl_opt_t const opts[] = { { "file", &file, NULL }, { NULL, NULL, NULL } };
+	char const *file = NULL, *key_file = NULL;
+	ctl_opt_t const opts[] = { { "file", &file, NULL }, { "key-file", &key_file, NULL }, { NULL, NULL, NULL } };
 	char *pos[64], **files = NULL, v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)], why[1024] = "";
 	cb_audit_verify_t res;
+	cb_audit_key_t key;
 	size_t n, nfiles = 0, skipped = 0;
-	bool store_ok = true;
+	bool store_ok = true, have_key;
 	int rc;
 
 	rc = ctl_parse(ctl, cmd, argc, argv, opts, pos, 64, &n);
 	if (rc) return rc;
 	if (n && file) return ctl_usage_err(ctl, cmd, "give --file or FILE arguments, not both");
+	if (!n && !file) ctl_open(ctl, false);		/* For the file the module reports. */
+	if (!ctl->store && !key_file) {			/* Quietly: an unreadable store is reported below. */
+		cb_store_conf_t sc = { .path = ctl->db };
+		char e[1024];
+
+		ctl->store = cb_store_open(&sc, e, sizeof(e));
+	}
+	if ((rc = verify_key(ctl, key_file, &key, &have_key)) != 0) return rc;
 	if (n) {
 		/* Files named one by one (copies, archives): the chain alone. */
-		rc = cb_audit_verify_files((char const *const *) pos, n, &res);
+		rc = cb_audit_verify_trail((char const *const *) pos, n, NULL, false, have_key ? &key : NULL, &res);
 	} else {
-		if (!file && ctl_open(ctl, false) == 0 &&
+		if (!file && ctl->store &&
 		    cb_store_status_get(ctl->store, CB_AUDIT_STATUS_FILE, v, sizeof(v), NULL) == 0 && v[0]) file = v;
 		if (!file) file = CB_AUDIT_DEFAULT_FILE;
 		if (cb_audit_rotated_files(file, &files, &nfiles, &skipped) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
@@ -242,9 +285,11 @@ static int audit_verify(ctl_t *ctl, int argc, char **argv)
 			cb_audit_files_free(files, nfiles);
 			return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no audit trail at %s (give --file)", ctl_safe(file, safe, sizeof(safe)));
 		}
-		rc = verify_live(ctl, (char const *const *) files, nfiles, &res, &store_ok, why, sizeof(why));
+		rc = verify_live(ctl, (char const *const *) files, nfiles, have_key ? &key : NULL, &res, &store_ok, why,
+				 sizeof(why));
 		cb_audit_files_free(files, nfiles);
 	}
+	cb_audit_key_wipe(&key);
 	if (rc < 0) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "%s", ctl_safe(res.message, safe, sizeof(safe)));
 	return verify_report(ctl, &res, skipped, n == 0, store_ok ? NULL : why);
 }

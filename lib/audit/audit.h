@@ -56,6 +56,7 @@
 #define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
 #define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
 #define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
+#define CB_AUDIT_STATUS_KEY	"audit.hmac_key_file" /* Status key: the keyed chain's key file ("": unkeyed). */
 #define CB_AUDIT_DEFAULT_FILE	"/var/log/freeradius/cetbyod-audit.jsonl"
 
 /*
@@ -160,6 +161,33 @@ typedef struct {
 } cb_audit_event_t;
 
 /*
+ *	The key of a keyed chain (audit { hmac_key_file })
+ */
+#define CB_AUDIT_KEY_MIN	16		/* Bytes; 32 random bytes are the norm. */
+#define CB_AUDIT_KEY_MAX	1024
+#define CB_AUDIT_CHAIN_HMAC	"hmac-sha256"	/* A keyed record's "chain" member. */
+
+typedef struct {
+	unsigned char	bytes[CB_AUDIT_KEY_MAX];
+	size_t		len;
+} cb_audit_key_t;
+
+/**
+ * cb_audit_key_load - the key in the file at path: its bytes as they are
+ * (a trailing newline included), CB_AUDIT_KEY_MIN to CB_AUDIT_KEY_MAX.
+ * With service (the module at start-up) the file must also be out of the
+ * running user's reach: not owned by it, not writable by its groups or by
+ * others, not readable by others, in a directory it cannot write (else it
+ * could replace the key and rewrite history with it).  Running as root,
+ * which can write anything, is allowed with a warning in err.  Returns 0,
+ * 1 (loaded, a warning in err), or -1 with err set (nothing loaded).
+ */
+int cb_audit_key_load(char const *path, bool service, cb_audit_key_t *key, char *err, size_t errlen);
+
+/** cb_audit_key_wipe - forget the key's bytes. */
+void cb_audit_key_wipe(cb_audit_key_t *key);
+
+/*
  *	The writer
  */
 typedef enum {
@@ -197,6 +225,8 @@ typedef struct {
 	unsigned int		retry_ms;	/* First retry delay after a failed write; 0: 1000. */
 	unsigned int		retry_max_ms;	/* Longest delay between retries; 0: CB_AUDIT_RETRY_MAX_MS. */
 	cb_audit_io_t		io;
+	cb_audit_key_t const	*key;		/* Keyed chain: each record's hash is HMAC-SHA256 under it and the
+						 * record says "chain": "hmac-sha256" (copied); NULL: SHA-256. */
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */
 	void			*log_ctx;
 } cb_audit_conf_t;
@@ -312,7 +342,9 @@ typedef enum {
 	CB_AUDIT_BAD_START,		/* seq 1 without the all-zero prev. */
 	CB_AUDIT_BAD_TAIL,		/* The database holds a later record than the files (lines removed at the
 					 * end), or its copy of a record differs from the file's. */
-	CB_AUDIT_BAD_IO			/* A file could not be read. */
+	CB_AUDIT_BAD_IO,		/* A file could not be read. */
+	CB_AUDIT_BAD_KEY		/* Verified with a key: an unkeyed record after keyed ones, or the last
+					 * record not keyed (history rewritten without the key). */
 } cb_audit_bad_t;
 
 typedef struct {
@@ -328,6 +360,8 @@ typedef struct {
 	uint64_t	pending_line;	/* Its line number, and its length so far. */
 	size_t		pending_len;
 	bool		anchored;	/* The store's copy was compared (cb_audit_verify_trail with an anchor). */
+	uint64_t	keyed;		/* Keyed records seen ("chain": "hmac-sha256"). */
+	uint64_t	unchecked;	/* Of those, checked without a key: links and order only. */
 
 	uint64_t	records;	/* Records checked. */
 	uint64_t	first_seq;	/* Of the first record checked; > 1 when older files are gone. */
@@ -364,14 +398,20 @@ typedef struct {
  * the last one altered).  With allow_pending, a last line of the last file
  * without its newline is taken as being written (out->pending, not
  * counted) rather than cut short; the caller looks again to tell a line
- * being written from one cut short for good.
+ * being written from one cut short for good.  With key, keyed records are
+ * checked under it (a wrong key fails at the first), and from the first
+ * keyed record on every record must be keyed, the last one included
+ * (CB_AUDIT_BAD_KEY); without it, keyed records are checked for order and
+ * links only and counted in out->unchecked.
  */
 int cb_audit_verify_trail(char const *const *paths, size_t n, cb_audit_anchor_t const *anchor, bool allow_pending,
-			  cb_audit_verify_t *out);
+			  cb_audit_key_t const *key, cb_audit_verify_t *out);
 
 /** One line of a trail, as cb_audit_line_parse reads it. */
 typedef struct {
 	bool		is_object;	/* The line is a JSON object (of whatever content). */
+	bool		keyed;		/* "chain": "hmac-sha256". */
+	bool		unchecked;	/* Keyed, parsed without a key: the hash was not checked. */
 	uint64_t	seq;		/* > 0 once seq, prev and hash are valid. */
 	char		prev[CB_AUDIT_HASH_HEX + 1];
 	char		hash[CB_AUDIT_HASH_HEX + 1];
@@ -388,6 +428,9 @@ typedef struct {
  * CB_AUDIT_BAD_IO (out of memory).
  */
 cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out);
+
+/** cb_audit_line_parse_key - cb_audit_line_parse, a keyed record's HMAC checked under key (NULL: not checked). */
+cb_audit_bad_t cb_audit_line_parse_key(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out);
 
 /**
  * cb_audit_rotated_files - the files of a trail, oldest first: path.N ...
@@ -406,6 +449,9 @@ void cb_audit_files_free(char **files, size_t n);
  * booleans and nulls.
  */
 int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1]);
+
+/** cb_audit_line_mac - HMAC-SHA256 under key of the canonical form (key NULL: cb_audit_line_hash). */
+int cb_audit_line_mac(json_object *rec, cb_audit_key_t const *key, char out[CB_AUDIT_HASH_HEX + 1]);
 
 /*
  *	Queries, of the index in the store (cb_store_audit_*)

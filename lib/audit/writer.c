@@ -80,6 +80,7 @@ struct cb_audit {
 	cb_audit_conf_t		conf;
 	char			path[AUDIT_PATH_MAX];
 	char			db_path[AUDIT_PATH_MAX];
+	cb_audit_key_t		key;		/* conf.key points here when keyed. */
 
 	pthread_mutex_t		mu;		/* Guards the ring, the flags and the stats. */
 	pthread_cond_t		acked;		/* Flush waiters (on the monotonic clock). */
@@ -359,7 +360,7 @@ static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object
 		char *line;
 		size_t len;
 
-		if (cb_audit_chain_line(fields, seq + 1, prev, &line, &len, hash) < 0 || batch_add(b, line, len) < 0) {
+		if (cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash) < 0 || batch_add(b, line, len) < 0) {
 			free(line);
 			*e = ENOMEM;
 			return -1;
@@ -690,6 +691,7 @@ static void writer_free(cb_audit_t *a)
 	if (a->fd >= 0) close(a->fd);
 	for (size_t i = 0; i < a->nrefs; i++) free(a->refs[i]);
 	free(a->refs);
+	cb_audit_key_wipe(&a->key);
 	free(a->ring);
 	free(a);
 }
@@ -732,6 +734,10 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	if (conf->db_path) memcpy(a->db_path, conf->db_path, strlen(conf->db_path) + 1);
 	a->conf.path = a->path;
 	a->conf.db_path = conf->db_path ? a->db_path : NULL;
+	if (conf->key) {
+		a->key = *conf->key;
+		a->conf.key = &a->key;
+	}
 	a->cap = conf->queue_max ? conf->queue_max : CB_AUDIT_QUEUE_DEFAULT;
 	a->delay_ms = conf->retry_ms ? conf->retry_ms : 1000;
 	a->fd = -1;

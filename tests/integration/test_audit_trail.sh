@@ -16,6 +16,12 @@
 #   and again while radclient keeps radiusd writing records never reports
 #   tampering; with the store unreadable it says so and exits 3.
 #
+#   The keyed chain (item 14): audit { hmac_key_file } refused at start-up
+#   when the key is readable by everyone or missing; with a 0640 key the
+#   new records are HMAC-SHA256 ("chain": "hmac-sha256"); cetbyodctl audit
+#   verify --key-file passes with the key, fails (exit 5) with another one
+#   and after a record is rewritten with a plain hash.
+#
 # Run from the build directory (make check does).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/audit-lib.sh"
@@ -256,5 +262,81 @@ for db in "$CB_TMP/garbage.db" "$CB_TMP/nowhere/cetbyod.db"; do
 	*) cb_fail "verify with the store unreadable ($db) says so (exit $rc): $out" ;;
 	esac
 done
+
+# =============================================================================
+# Item 14: the keyed chain
+# =============================================================================
+cb_stop_radiusd
+MODCONF=$CB_TMP/raddb/mods-available/cetbyod
+KEY=$CB_TMP/audit.key
+head -c 32 /dev/urandom > "$KEY"
+chmod 0644 "$KEY"
+sed -i "s|hmac_key_file = \"\"|hmac_key_file = $KEY|" "$MODCONF"
+grep -q "hmac_key_file = $KEY" "$MODCONF" || cb_fail "set audit { hmac_key_file } (the shipped line changed?)"
+from=$(( $(wc -l < "$CB_TMP/radiusd.out") + 1 ))
+if cb_start_radiusd 2>/dev/null; then
+	cb_fail "radiusd refuses a key file readable by everyone"
+	cb_stop_radiusd
+elif tail -n "+$from" "$CB_TMP/radiusd.out" | grep -q "Invalid 'audit { hmac_key_file }' $KEY: $KEY is readable by everyone"; then
+	cb_pass "radiusd refuses a key file readable by everyone, naming the option and the problem"
+else
+	cb_fail "radiusd refuses a key file readable by everyone, naming the option and the problem"
+fi
+rm -f "$KEY.missing"
+sed -i "s|hmac_key_file = $KEY|hmac_key_file = $KEY.missing|" "$MODCONF"
+from=$(( $(wc -l < "$CB_TMP/radiusd.out") + 1 ))
+if ! cb_start_radiusd 2>/dev/null && tail -n "+$from" "$CB_TMP/radiusd.out" | grep -q "Invalid 'audit { hmac_key_file }' $KEY.missing: cannot read the key"; then
+	cb_pass "radiusd refuses a missing key file, naming it"
+else
+	cb_fail "radiusd refuses a missing key file, naming it"
+	cb_stop_radiusd
+fi
+sed -i "s|hmac_key_file = $KEY.missing|hmac_key_file = $KEY|" "$MODCONF"
+chmod 0640 "$KEY"
+if cb_start_radiusd; then cb_pass "radiusd starts with a 0640 key file"; else cb_fail "radiusd starts with a 0640 key file"; cb_finish; fi
+cb_pap alice staffpw
+cb_expect_reply "keyed chain: alice is still admitted" 'Received Access-Accept'
+keyed_last() { [ "$(tail -n 1 "$trail" | grep -c '"chain":"hmac-sha256"')" -eq 1 ] && grep -q '"identity":"alice"' <(tail -n 3 "$trail"); }
+if wait_until 5 keyed_last; then cb_pass "new records say \"chain\": \"hmac-sha256\""; else cb_fail "new records are keyed"; tail -n 2 "$trail" | sed 's/^/    # /'; fi
+out=$($CTL audit verify --key-file "$KEY" 2>&1); rc=$?
+if [ "$rc" -eq 0 ]; then cb_pass "verify --key-file with the key: the chain (plain, then keyed) holds"; else cb_fail "verify --key-file with the key (exit $rc): $out"; fi
+out=$($CTL audit verify 2>&1); rc=$?
+if [ "$rc" -eq 0 ]; then cb_pass "verify without --key-file uses the module's key (readable here)"; else cb_fail "verify with the module's key (exit $rc): $out"; fi
+head -c 32 /dev/urandom > "$CB_TMP/other.key"
+out=$($CTL audit verify --key-file "$CB_TMP/other.key" 2>&1); rc=$?
+case $out in
+*"does not match its HMAC"*) [ "$rc" -eq 5 ] && cb_pass "verify with another key: exit 5, HMAC mismatch named" ||
+	cb_fail "verify with another key: exit $rc, expected 5" ;;
+*) cb_fail "verify with another key fails naming the HMAC (exit $rc): $out" ;;
+esac
+cb_stop_radiusd
+cp "$trail" "$CB_TMP/trail.bak"
+$PY - "$trail" <<'EOP'
+import hashlib, json, sys
+path = sys.argv[1]
+lines = open(path, encoding="utf-8").read().splitlines()
+# As someone with the service's rights but not the key: the last keyed record edited, rehashed plain.
+r = json.loads(lines[-1])
+r["identity"] = "eve"
+r.pop("chain", None)
+r.pop("hash")
+canon = json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+r["hash"] = hashlib.sha256(canon.encode()).hexdigest()
+lines[-1] = json.dumps(r, separators=(",", ":"), ensure_ascii=False)
+open(path, "w", encoding="utf-8").write("\n".join(lines) + "\n")
+EOP
+out=$("$CB_BUILDDIR/cetbyodctl/cetbyodctl" --db "$CB_TMP/nowhere.db" audit verify --key-file "$KEY" "$trail" 2>&1); rc=$?
+case $out in
+*"is not keyed but follows keyed records"*) [ "$rc" -eq 5 ] && cb_pass "a keyed record rewritten with a plain hash: verify --key-file exits 5 and names it" ||
+	cb_fail "rewritten record: exit $rc, expected 5" ;;
+*) cb_fail "a keyed record rewritten with a plain hash is caught (exit $rc): $out" ;;
+esac
+out=$("$CB_BUILDDIR/cetbyodctl/cetbyodctl" --db "$CB_TMP/nowhere.db" audit verify "$trail" 2>&1); rc=$?
+if [ "$rc" -eq 4 ] && printf '%s' "$out" | grep -q "give --key-file"; then
+	cb_pass "without the key, verify warns that keyed records were not authenticated (exit 4)"
+else
+	cb_fail "without the key, verify warns that keyed records were not authenticated (exit $rc): $out"
+fi
+cp "$CB_TMP/trail.bak" "$trail"
 
 cb_finish
