@@ -13,12 +13,13 @@
  * module normalises them, MACs in any common notation, times as RFC 3339
  * or local "2026-11-24 10:14" in the module's zone (the status key
  * module.timezone, else --tz, else Europe/London), days as a bounded
- * decimal.  CSV output neutralises cells a spreadsheet would run as
- * formulas (cb_audit_csv_cell).
+ * decimal.  CSV output shows control characters as \xHH and neutralises
+ * cells a spreadsheet would run as formulas (cb_audit_csv_cell).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "base/mac.h"
@@ -31,14 +32,21 @@
 char const ctl_audit_usage[] = "audit verify|query [OPTIONS]";
 char const ctl_audit_summary[] = "verify the audit trail's hash chain, or query it";
 char const ctl_audit_help[] =
-	"audit verify [--file FILE] [FILE...]\n"
+	"audit verify [--file FILE] [--key-file KEY] [FILE...]\n"
 	"  Checks the hash chain of the audit trail: every record intact, in order,\n"
 	"  none removed, across rotated files.  Without FILE arguments it reads\n"
 	"  --file (default: the file the module reports, else "
 	CB_AUDIT_DEFAULT_FILE ")\n"
 	"  and its rotated copies FILE.N ... FILE.1 (compressed ones are skipped),\n"
-	"  and compares the last record with the store's copy.  Exits 5 and names\n"
-	"  the first bad record when the chain is broken.\n"
+	"  and compares them with the store's copy, read first, so that records\n"
+	"  radiusd writes meanwhile are not taken for removed ones; a last line\n"
+	"  still being written is looked at again a second later.  Exits 5 and\n"
+	"  names the first bad record when the chain is broken; exits 3 with a\n"
+	"  warning when the store cannot be read (the end was not compared).\n"
+	"  FILE arguments (copies, archives) are checked on their own.  A keyed\n"
+	"  trail (audit { hmac_key_file }) is authenticated with --key-file, else\n"
+	"  with the module's key when this user can read it; without a key its\n"
+	"  records are checked for order and links only, and verify exits 4.\n"
 	"\n"
 	"audit query [--user USER] [--mac MAC] [--ip ADDRESS [--at TIME]] [--nas NAS]\n"
 	"            [--ssid SSID] [--from TIME] [--to TIME] [--type TYPE]\n"
@@ -48,9 +56,10 @@ char const ctl_audit_help[] =
 	"  whose stop never arrived holds it until another session takes it); a\n"
 	"  TIME without seconds covers that minute, a date that day.  TIME is RFC\n"
 	"  3339 (2026-11-24T10:14:00Z) or local (2026-11-24 10:14) in the module's\n"
-	"  time zone (--tz overrides).  CSV cells starting with = + - @ are\n"
-	"  prefixed with ' so that spreadsheets do not run them.  Exits 2 when\n"
-	"  nothing matches.\n";
+	"  time zone (--tz overrides).  In tables and CSV, control characters\n"
+	"  (ESC, CR, LF, TAB, ...) and invalid UTF-8 are shown as \\xHH; CSV cells\n"
+	"  starting with = + - @ are prefixed with ' so that spreadsheets do not\n"
+	"  run them.  Exits 2 when nothing matches.\n";
 
 char const ctl_export_usage[] = "export --person USER";
 char const ctl_export_summary[] = "everything held about one person, as JSON (subject access)";
@@ -71,7 +80,7 @@ char const ctl_purge_help[] =
 	"audit { retention_days }.\n";
 
 static ctl_cmd_t const verify_cmd = {
-	"audit", "audit verify [--file FILE] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,
+	"audit", "audit verify [--file FILE] [--key-file KEY] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,
 	false, NULL
 };
 static ctl_cmd_t const query_cmd = {
@@ -125,63 +134,150 @@ static json_object *verify_json(cb_audit_verify_t const *v, size_t skipped)
 	return o;
 }
 
-/** tail_store - the open store, else one opened quietly (*own set); NULL when there is none. */
-static cb_store_t *tail_store(ctl_t *ctl, bool *own)
+/**
+ * read_anchor - the store's last audit record, read before the files (see
+ * cb_audit_verify_trail); seq 0 when the store holds no copy.  0, or -1
+ * with why set when the store cannot be opened or read.
+ */
+static int read_anchor(ctl_t *ctl, cb_audit_anchor_t *anchor, char *why, size_t whylen)
 {
 	cb_store_conf_t conf = { .path = ctl->db };
-	char err[1024];
+	cb_store_t *store = ctl->store;
+	int rc;
 
-	*own = false;
-	if (ctl->store) return ctl->store;
-	*own = true;
-	return cb_store_open(&conf, err, sizeof(err));
+	memset(anchor, 0, sizeof(*anchor));
+	if (!store) store = cb_store_open(&conf, why, whylen);
+	if (!store) return -1;
+	rc = cb_store_audit_last(store, &anchor->seq, anchor->hash);
+	if (rc < 0) snprintf(why, whylen, "cannot read the audit records in %.900s", ctl->db);
+	if (rc == 1) anchor->seq = 0;
+	if (store != ctl->store) cb_store_close(store);
+	return rc < 0 ? -1 : 0;
 }
 
-/** verify_tail - compare the files' last record with the store's copy; fills v on a mismatch. */
-static void verify_tail(ctl_t *ctl, cb_audit_verify_t *v)
+/**
+ * verify_live - verify files[0..n) against the store's copy while radiusd
+ * may be writing: the store first, then the files; a last line still being
+ * written is looked at again a second later, and only one that has not
+ * moved by then is reported as cut short.  *store_ok: the store was read.
+ */
+static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_key_t const *key, cb_audit_verify_t *res,
+		       bool *store_ok, char *why, size_t whylen)
 {
-	char hash[CB_AUDIT_HASH_HEX + 1];
-	bool own;
-	cb_store_t *store = tail_store(ctl, &own);
-	uint64_t seq = 0;
+	cb_audit_anchor_t anchor;
+	uint64_t line = 0;
+	size_t len = 0;
+	int rc;
 
-	if (!store) return;
-	if (cb_store_audit_last(store, &seq, hash) == 0 &&
-	    (seq > v->last_seq || (seq == v->last_seq && strcmp(hash, v->last_hash) != 0))) {
-		v->bad = CB_AUDIT_BAD_TAIL;
-		v->seq = seq > v->last_seq ? v->last_seq + 1 : seq;
-		v->line = 0;
-		v->found_seq = 0;
-		if (seq > v->last_seq) {
-			snprintf(v->message, sizeof(v->message), "the store holds records up to seq %llu but the files end "
-				 "at seq %llu: records %llu to %llu were removed from the end", (unsigned long long) seq,
-				 (unsigned long long) v->last_seq, (unsigned long long) v->last_seq + 1,
-				 (unsigned long long) seq);
-		} else {
-			snprintf(v->message, sizeof(v->message), "the last record, seq %llu, differs from the store's copy",
-				 (unsigned long long) seq);
-		}
+	for (int pass = 0; pass < 2; pass++) {
+		*store_ok = read_anchor(ctl, &anchor, why, whylen) == 0;
+		rc = cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, true, key, res);
+		if (rc != 0 || !res->pending) return rc;
+		if (pass == 1 && (res->pending_line != line || res->pending_len != len)) return 0;	/* It moved on. */
+		line = res->pending_line;
+		len = res->pending_len;
+		if (pass == 0) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
 	}
-	if (own) cb_store_close(store);
+	/* The same unfinished line a second later: cut short (a crash mid-write, or an edit). */
+	return cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, false, key, res);
+}
+
+/** verify_report - what the admin reads, and the exit code. */
+static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skipped, bool tail, char const *why)
+{
+	char safe[CTL_SAFE_LEN(600)];
+
+	if (ctl->json) {
+		json_object *o = verify_json(res, skipped);
+
+		json_object_object_add(o, "store_compared", json_object_new_boolean(res->anchored));
+		json_object_object_add(o, "last_line_being_written", json_object_new_boolean(res->pending));
+		if (tail && why) json_object_object_add(o, "store_error", ctl_jstr(why));
+		ctl_print_json(o);
+	} else if (res->bad == CB_AUDIT_OK) {
+		printf("Chain intact: %llu record%s, seq %llu to %llu, in %zu file%s.\n",
+		       (unsigned long long) res->records, res->records == 1 ? "" : "s", (unsigned long long) res->first_seq,
+		       (unsigned long long) res->last_seq, res->files, res->files == 1 ? "" : "s");
+		if (res->first_seq > 1) printf("Records before seq %llu are in files no longer present.\n",
+					       (unsigned long long) res->first_seq);
+		if (skipped) printf("%zu compressed rotated file%s not checked.\n", skipped, skipped == 1 ? "" : "s");
+		if (res->pending) printf("Line %llu, the last, was being written: not checked.\n",
+					 (unsigned long long) res->pending_line);
+	}
+	if (res->bad != CB_AUDIT_OK) {
+		fprintf(stderr, "%s: audit chain BROKEN", ctl->prog);
+		if (res->line) fprintf(stderr, " at %s line %llu", ctl_safe(res->file, safe, sizeof(safe)),
+				       (unsigned long long) res->line);
+		fprintf(stderr, " (seq %llu): %s\n", (unsigned long long) res->seq, res->message);
+		return CTL_EXIT_AUDIT_BROKEN;
+	}
+	if (tail && why) {
+		fprintf(stderr, "%s: WARNING: %s: the end of the trail was NOT compared with the store's copy, so "
+			"records removed from the end would go unnoticed\n", ctl->prog, ctl_safe(why, safe, sizeof(safe)));
+		return CTL_EXIT_STORE;
+	}
+	if (res->unchecked) {
+		fprintf(stderr, "%s: WARNING: %llu keyed record%s (hmac-sha256) checked for order and links only: give "
+			"--key-file to authenticate them\n", ctl->prog, (unsigned long long) res->unchecked,
+			res->unchecked == 1 ? "" : "s");
+		return CTL_EXIT_ATTENTION;
+	}
+	return CTL_EXIT_OK;
+}
+
+/**
+ * verify_key - the key for verify: --key-file, else the module's audit {
+ * hmac_key_file } when this user can read it.  0 (*have set when there is
+ * one), or CTL_EXIT_USAGE (reported) when --key-file cannot be used.
+ */
+static int verify_key(ctl_t *ctl, char const *key_file, cb_audit_key_t *key, bool *have)
+{
+	char v[CB_STORE_VALUE_MAX + 1], err[CB_STORE_VALUE_MAX + 256], safe[CTL_SAFE_LEN(600)];
+
+	*have = false;
+	if (!key_file) {
+		if (!ctl->store || cb_store_status_get(ctl->store, CB_AUDIT_STATUS_KEY, v, sizeof(v), NULL) != 0 || !v[0]) {
+			return 0;
+		}
+		if (cb_audit_key_load(v, false, key, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: note: the module keys the trail, but %s\n", ctl->prog, ctl_safe(err, safe, sizeof(safe)));
+			return 0;
+		}
+	} else if (cb_audit_key_load(key_file, false, key, err, sizeof(err)) < 0) {
+		return ctl_err(ctl, CTL_EXIT_USAGE, "--key-file: %s", ctl_safe(err, safe, sizeof(safe)));
+	}
+	*have = true;
+	return 0;
 }
 
 static int audit_verify(ctl_t *ctl, int argc, char **argv)
 {
 	ctl_cmd_t const *cmd = &verify_cmd;
-	char const *file = NULL;
-	ctl_opt_t const opts[] = { { "file", &file, NULL }, { NULL, NULL, NULL } };
-	char *pos[64], **files = NULL, v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)];
+	char const *file = NULL, *key_file = NULL;
+	ctl_opt_t const opts[] = { { "file", &file, NULL }, { "key-file", &key_file, NULL }, { NULL, NULL, NULL } };
+	char *pos[64], **files = NULL, v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)], why[1024] = "";
 	cb_audit_verify_t res;
+	cb_audit_key_t key;
 	size_t n, nfiles = 0, skipped = 0;
+	bool store_ok = true, have_key;
 	int rc;
 
 	rc = ctl_parse(ctl, cmd, argc, argv, opts, pos, 64, &n);
 	if (rc) return rc;
 	if (n && file) return ctl_usage_err(ctl, cmd, "give --file or FILE arguments, not both");
+	if (!n && !file) ctl_open(ctl, false);		/* For the file the module reports. */
+	if (!ctl->store && !key_file) {			/* Quietly: an unreadable store is reported below. */
+		cb_store_conf_t sc = { .path = ctl->db };
+		char e[1024];
+
+		ctl->store = cb_store_open(&sc, e, sizeof(e));
+	}
+	if ((rc = verify_key(ctl, key_file, &key, &have_key)) != 0) return rc;
 	if (n) {
-		rc = cb_audit_verify_files((char const *const *) pos, n, &res);
+		/* Files named one by one (copies, archives): the chain alone. */
+		rc = cb_audit_verify_trail((char const *const *) pos, n, NULL, false, have_key ? &key : NULL, &res);
 	} else {
-		if (!file && ctl_open(ctl, false) == 0 &&
+		if (!file && ctl->store &&
 		    cb_store_status_get(ctl->store, CB_AUDIT_STATUS_FILE, v, sizeof(v), NULL) == 0 && v[0]) file = v;
 		if (!file) file = CB_AUDIT_DEFAULT_FILE;
 		if (cb_audit_rotated_files(file, &files, &nfiles, &skipped) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
@@ -189,31 +285,13 @@ static int audit_verify(ctl_t *ctl, int argc, char **argv)
 			cb_audit_files_free(files, nfiles);
 			return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no audit trail at %s (give --file)", ctl_safe(file, safe, sizeof(safe)));
 		}
-		rc = cb_audit_verify_files((char const *const *) files, nfiles, &res);
+		rc = verify_live(ctl, (char const *const *) files, nfiles, have_key ? &key : NULL, &res, &store_ok, why,
+				 sizeof(why));
 		cb_audit_files_free(files, nfiles);
-		if (rc == 0) verify_tail(ctl, &res);
 	}
+	cb_audit_key_wipe(&key);
 	if (rc < 0) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "%s", ctl_safe(res.message, safe, sizeof(safe)));
-	if (ctl->json) {
-		ctl_print_json(verify_json(&res, skipped));
-	} else if (res.bad == CB_AUDIT_OK) {
-		printf("Chain intact: %llu record%s, seq %llu to %llu, in %zu file%s.\n",
-		       (unsigned long long) res.records, res.records == 1 ? "" : "s", (unsigned long long) res.first_seq,
-		       (unsigned long long) res.last_seq, res.files, res.files == 1 ? "" : "s");
-		if (res.first_seq > 1) printf("Records before seq %llu are in files no longer present.\n",
-					      (unsigned long long) res.first_seq);
-		if (skipped) printf("%zu compressed rotated file%s not checked.\n", skipped, skipped == 1 ? "" : "s");
-	}
-	if (res.bad == CB_AUDIT_OK) return CTL_EXIT_OK;
-	if (res.line) {
-		fprintf(stderr, "%s: audit chain BROKEN at %s line %llu (seq %llu): %s\n", ctl->prog,
-			ctl_safe(res.file, safe, sizeof(safe)), (unsigned long long) res.line, (unsigned long long) res.seq,
-			res.message);
-	} else {
-		fprintf(stderr, "%s: audit chain BROKEN (seq %llu): %s\n", ctl->prog, (unsigned long long) res.seq,
-			res.message);
-	}
-	return CTL_EXIT_AUDIT_BROKEN;
+	return verify_report(ctl, &res, skipped, n == 0, store_ok ? NULL : why);
 }
 
 /*
@@ -226,7 +304,7 @@ static void csv_row(char const *const *cells, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		size_t need = 2 * strlen(cells[i]) + 4;
+		size_t need = CB_AUDIT_CSV_LEN(strlen(cells[i]));
 		char *c = malloc(need);
 
 		if (c && cb_audit_csv_cell(cells[i], c, need)) fputs(c, stdout);

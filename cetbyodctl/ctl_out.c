@@ -23,41 +23,9 @@ static size_t utf8_len(unsigned char const *p, unsigned char const *end, uint32_
 	return cb_utf8_decode(p, end, cp);
 }
 
-/** put_hex - "\xNN" for byte b at out + o; returns the new offset. */
-static size_t put_hex(char *out, size_t o, unsigned char b)
-{
-	static char const hex[] = "0123456789abcdef";
-
-	out[o++] = '\\';
-	out[o++] = 'x';
-	out[o++] = hex[b >> 4];
-	out[o++] = hex[b & 0x0f];
-	return o;
-}
-
 char const *ctl_safe(char const *s, char *out, size_t outlen)
 {
-	unsigned char const *p = (unsigned char const *) (s ? s : ""), *end = p + strlen((char const *) p);
-	size_t o = 0;
-
-	if (outlen == 0) return "";
-	while (p < end) {
-		uint32_t cp;
-		size_t n = utf8_len(p, end, &cp), i;
-
-		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
-			if (n == 0) n = 1;
-			if (o + 4 * n >= outlen) break;
-			for (i = 0; i < n; i++) o = put_hex(out, o, p[i]);
-		} else {
-			if (o + n >= outlen) break;
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-	}
-	out[o] = '\0';
-	return out;
+	return cb_utf8_escape(s, out, outlen);
 }
 
 /** display_width - code points in a string that ctl_safe has made valid UTF-8. */

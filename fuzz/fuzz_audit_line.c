@@ -25,7 +25,7 @@ static void check_line(char const *line, size_t len)
 	if (bad == CB_AUDIT_OK || bad == CB_AUDIT_BAD_HASH) {
 		if (!l.is_object || l.seq == 0 || strlen(l.hash) != CB_AUDIT_HASH_HEX) abort();
 	}
-	if (bad == CB_AUDIT_OK) {
+	if (bad == CB_AUDIT_OK && !l.unchecked) {	/* A keyed record without the key: hash not checked. */
 		json_tokener *tok = json_tokener_new();
 		char hash[CB_AUDIT_HASH_HEX + 1];
 		json_object *o;

@@ -410,10 +410,36 @@ static int parse_nas_table(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/**
+ * audit_key - audit { hmac_key_file }: the keyed chain's key, loaded and
+ * checked out of the service user's write reach (cb_audit_key_load); key
+ * left empty when none is set.  0, or -1 (start-up fails, naming it).
+ */
+static int audit_key(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_key_t *key)
+{
+	char const *path = inst->audit_conf.hmac_key_file;
+	char err[4096 + 256];
+	int rc;
+
+	memset(key, 0, sizeof(*key));
+	if (!path || !*path) return 0;
+	rc = cb_audit_key_load(path, true, key, err, sizeof(err));
+	if (rc < 0) {
+		cf_log_err_cs(conf, "Invalid 'audit { hmac_key_file }' %s: %s", path, err);
+		return -1;
+	}
+	if (rc == 1) WARN("rlm_cetbyod (%s): audit { hmac_key_file }: %s", inst->name, err);
+	INFO("rlm_cetbyod (%s): the audit chain is keyed (hmac-sha256) with %s", inst->name, path);
+	return 0;
+}
+
 /** start_audit - the audit trail, in the store's database and audit { filename }. */
 static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_path)
 {
 	char err[512];
+	char const *key_file = inst->audit_conf.hmac_key_file && *inst->audit_conf.hmac_key_file ?
+			       inst->audit_conf.hmac_key_file : NULL;
+	cb_audit_key_t key;
 	int v;
 	time_t now = time(NULL);
 	cb_audit_conf_t ac = {
@@ -429,12 +455,16 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	ac.fsync = (cb_audit_fsync_t) v;
 	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
 	ac.on_failure = (cb_audit_failure_t) v;
+	if (audit_key(inst, conf, &key) < 0) return -1;
+	ac.key = key.len ? &key : NULL;
 	inst->audit = cb_audit_open(&ac, err, sizeof(err));
+	cb_audit_key_wipe(&key);
 	if (!inst->audit) {
 		cf_log_err_cs(conf, "Cannot open the audit trail 'audit { filename }' %s: %s", inst->audit_conf.filename, err);
 		return -1;
 	}
 	cb_store_status_put(inst->store, CB_AUDIT_STATUS_FILE, inst->audit_conf.filename, now);
+	cb_store_status_put(inst->store, CB_AUDIT_STATUS_KEY, key_file ? key_file : "", now);
 	cb_store_status_put(inst->store, CB_AUDIT_STATUS_TZ, inst->timezone, now);
 	return 0;
 }

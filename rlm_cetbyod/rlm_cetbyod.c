@@ -115,6 +115,7 @@ static const CONF_PARSER audit_config[] = {
 	{ "queue", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.queue), "10000" },
 	{ "syslog", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, audit_conf.syslog), "no" },
 	{ "retention_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.retention_days), "0" },
+	{ "hmac_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, audit_conf.hmac_key_file), "" },
 	CONF_PARSER_TERMINATOR
 };
 

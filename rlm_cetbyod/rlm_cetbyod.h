@@ -125,6 +125,7 @@ typedef struct {
 		uint32_t	queue;
 		bool		syslog;
 		uint32_t	retention_days;
+		char const	*hmac_key_file;	/* Keyed chain; "": plain SHA-256. */
 	} audit_conf;
 	struct {
 		uint32_t	refresh_interval;

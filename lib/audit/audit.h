@@ -56,6 +56,7 @@
 #define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
 #define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
 #define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
+#define CB_AUDIT_STATUS_KEY	"audit.hmac_key_file" /* Status key: the keyed chain's key file ("": unkeyed). */
 #define CB_AUDIT_DEFAULT_FILE	"/var/log/freeradius/cetbyod-audit.jsonl"
 
 /*
@@ -152,9 +153,39 @@ typedef struct {
 	unsigned int	error_cause;
 	char const	*detail;
 
+	char const	*ref;			/* revoke, reinstate, exception_*: the action's reference
+						 * (cb_audit_record_once); written as "ref". */
+
 	bool		admission;		/* decision: it lets someone on.  Under fail_closed while the
 						 * trail fails it is refused and not queued (cb_audit_record). */
 } cb_audit_event_t;
+
+/*
+ *	The key of a keyed chain (audit { hmac_key_file })
+ */
+#define CB_AUDIT_KEY_MIN	16		/* Bytes; 32 random bytes are the norm. */
+#define CB_AUDIT_KEY_MAX	1024
+#define CB_AUDIT_CHAIN_HMAC	"hmac-sha256"	/* A keyed record's "chain" member. */
+
+typedef struct {
+	unsigned char	bytes[CB_AUDIT_KEY_MAX];
+	size_t		len;
+} cb_audit_key_t;
+
+/**
+ * cb_audit_key_load - the key in the file at path: its bytes as they are
+ * (a trailing newline included), CB_AUDIT_KEY_MIN to CB_AUDIT_KEY_MAX.
+ * With service (the module at start-up) the file must also be out of the
+ * running user's reach: not owned by it, not writable by its groups or by
+ * others, not readable by others, in a directory it cannot write (else it
+ * could replace the key and rewrite history with it).  Running as root,
+ * which can write anything, is allowed with a warning in err.  Returns 0,
+ * 1 (loaded, a warning in err), or -1 with err set (nothing loaded).
+ */
+int cb_audit_key_load(char const *path, bool service, cb_audit_key_t *key, char *err, size_t errlen);
+
+/** cb_audit_key_wipe - forget the key's bytes. */
+void cb_audit_key_wipe(cb_audit_key_t *key);
 
 /*
  *	The writer
@@ -194,6 +225,8 @@ typedef struct {
 	unsigned int		retry_ms;	/* First retry delay after a failed write; 0: 1000. */
 	unsigned int		retry_max_ms;	/* Longest delay between retries; 0: CB_AUDIT_RETRY_MAX_MS. */
 	cb_audit_io_t		io;
+	cb_audit_key_t const	*key;		/* Keyed chain: each record's hash is HMAC-SHA256 under it and the
+						 * record says "chain": "hmac-sha256" (copied); NULL: SHA-256. */
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */
 	void			*log_ctx;
 } cb_audit_conf_t;
@@ -240,6 +273,22 @@ void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
  * is logged and counts as dropped (fail_open) or refused (fail_closed).
  */
 cb_audit_rc_t cb_audit_record(cb_audit_t *audit, cb_audit_event_t const *ev);
+
+/**
+ * cb_audit_record_once - queue ev unless the trail already holds (or has
+ * queued) a record of the action ev->ref names: for the actions cetbyodctl
+ * makes in the store (revocations, reinstatements, exceptions), which the
+ * module finds there and records.  "Holds" is the store's index
+ * (cb_store_audit_has_ref on store, the caller's handle) or this writer's
+ * memory of what it queued and has not yet copied there; the writer copies
+ * the reference to the index in the same transaction as the record, after
+ * the file holds it.  So an action is recorded once, whatever the clock
+ * says and across restarts; only a crash between the file's write and the
+ * index's commit records it a second time at the next start.  Returns 1
+ * queued now, 0 already held, -1 not recorded (no ref, the store failed,
+ * or the queue is full: try again at the next pass).
+ */
+int cb_audit_record_once(cb_audit_t *audit, cb_store_t *store, cb_audit_event_t const *ev);
 
 /**
  * cb_audit_session_closed - a session_stop record for a session the store
@@ -291,8 +340,11 @@ typedef enum {
 	CB_AUDIT_BAD_GAP,		/* seq jumps forward: records removed (or moved later). */
 	CB_AUDIT_BAD_ORDER,		/* seq goes back or repeats: records moved or duplicated. */
 	CB_AUDIT_BAD_START,		/* seq 1 without the all-zero prev. */
-	CB_AUDIT_BAD_TAIL,		/* The database holds a later record than the files: lines removed at the end. */
-	CB_AUDIT_BAD_IO			/* A file could not be read. */
+	CB_AUDIT_BAD_TAIL,		/* The database holds a later record than the files (lines removed at the
+					 * end), or its copy of a record differs from the file's. */
+	CB_AUDIT_BAD_IO,		/* A file could not be read. */
+	CB_AUDIT_BAD_KEY		/* Verified with a key: an unkeyed record after keyed ones, or the last
+					 * record not keyed (history rewritten without the key). */
 } cb_audit_bad_t;
 
 typedef struct {
@@ -302,6 +354,14 @@ typedef struct {
 	uint64_t	seq;		/* The seq that line should have held. */
 	uint64_t	found_seq;	/* The seq it holds; 0 when unreadable. */
 	char		message[512];	/* One sentence for the admin. */
+
+	bool		pending;	/* The last file ends in a line without its newline, not counted: being
+					 * written (cb_audit_verify_trail with allow_pending). */
+	uint64_t	pending_line;	/* Its line number, and its length so far. */
+	size_t		pending_len;
+	bool		anchored;	/* The store's copy was compared (cb_audit_verify_trail with an anchor). */
+	uint64_t	keyed;		/* Keyed records seen ("chain": "hmac-sha256"). */
+	uint64_t	unchecked;	/* Of those, checked without a key: links and order only. */
 
 	uint64_t	records;	/* Records checked. */
 	uint64_t	first_seq;	/* Of the first record checked; > 1 when older files are gone. */
@@ -321,9 +381,37 @@ typedef struct {
  */
 int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out);
 
+/** The store's last record, read before the files (cb_store_audit_last). */
+typedef struct {
+	uint64_t	seq;		/* 0: none. */
+	char		hash[CB_AUDIT_HASH_HEX + 1];
+} cb_audit_anchor_t;
+
+/**
+ * cb_audit_verify_trail - cb_audit_verify_files on a trail a running
+ * writer may be appending to.  anchor (may be NULL) is the store's last
+ * record, read BEFORE the files: the writer puts a record in the file
+ * before the store, so the files then hold at least that record, and
+ * records written meanwhile lie after it and are not mistaken for removed
+ * ones.  The record at anchor->seq must carry anchor->hash, and the files
+ * must reach it (else CB_AUDIT_BAD_TAIL: lines removed from the end, or
+ * the last one altered).  With allow_pending, a last line of the last file
+ * without its newline is taken as being written (out->pending, not
+ * counted) rather than cut short; the caller looks again to tell a line
+ * being written from one cut short for good.  With key, keyed records are
+ * checked under it (a wrong key fails at the first), and from the first
+ * keyed record on every record must be keyed, the last one included
+ * (CB_AUDIT_BAD_KEY); without it, keyed records are checked for order and
+ * links only and counted in out->unchecked.
+ */
+int cb_audit_verify_trail(char const *const *paths, size_t n, cb_audit_anchor_t const *anchor, bool allow_pending,
+			  cb_audit_key_t const *key, cb_audit_verify_t *out);
+
 /** One line of a trail, as cb_audit_line_parse reads it. */
 typedef struct {
 	bool		is_object;	/* The line is a JSON object (of whatever content). */
+	bool		keyed;		/* "chain": "hmac-sha256". */
+	bool		unchecked;	/* Keyed, parsed without a key: the hash was not checked. */
 	uint64_t	seq;		/* > 0 once seq, prev and hash are valid. */
 	char		prev[CB_AUDIT_HASH_HEX + 1];
 	char		hash[CB_AUDIT_HASH_HEX + 1];
@@ -340,6 +428,9 @@ typedef struct {
  * CB_AUDIT_BAD_IO (out of memory).
  */
 cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out);
+
+/** cb_audit_line_parse_key - cb_audit_line_parse, a keyed record's HMAC checked under key (NULL: not checked). */
+cb_audit_bad_t cb_audit_line_parse_key(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out);
 
 /**
  * cb_audit_rotated_files - the files of a trail, oldest first: path.N ...
@@ -358,6 +449,9 @@ void cb_audit_files_free(char **files, size_t n);
  * booleans and nulls.
  */
 int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1]);
+
+/** cb_audit_line_mac - HMAC-SHA256 under key of the canonical form (key NULL: cb_audit_line_hash). */
+int cb_audit_line_mac(json_object *rec, cb_audit_key_t const *key, char out[CB_AUDIT_HASH_HEX + 1]);
 
 /*
  *	Queries, of the index in the store (cb_store_audit_*)
@@ -427,12 +521,18 @@ json_object *cb_audit_export_person(cb_store_t *store, char const *identity, cha
  */
 
 /**
- * cb_audit_csv_cell - s as one RFC 4180 CSV field into out: quoted when it
- * holds a comma, quote, CR or LF (quotes doubled); a value starting with
- * '=', '+', '-', '@', TAB or CR gets a leading "'" so that a spreadsheet
- * shows it as text instead of running it.  Returns false (out "") when out
- * is too short: 2 * strlen(s) + 4 bytes always suffice.
+ * cb_audit_csv_cell - s as one RFC 4180 CSV field into out.  First every
+ * control character (C0 including TAB, CR, LF and ESC; DEL; C1
+ * U+0080..U+009F) and every invalid UTF-8 byte becomes "\xHH" (as in
+ * cetbyodctl's tables), so no cell can move a terminal's cursor, clear its
+ * screen or break a row: the outer identity, for one, is whatever the
+ * device sent.  Then a value starting with '=', '+', '-' or '@' gets a
+ * leading "'" so that a spreadsheet shows it as text instead of running
+ * it, and a value holding a comma or quote is quoted (quotes doubled).
+ * Returns false (out "") when out is too short or memory runs out:
+ * CB_AUDIT_CSV_LEN(strlen(s)) bytes always suffice.
  */
+#define CB_AUDIT_CSV_LEN(n)	(4 * (n) + 4)
 bool cb_audit_csv_cell(char const *s, char *out, size_t outlen);
 
 #endif

@@ -29,12 +29,12 @@ json_object *cb_audit_jtext(char const *s, bool *cut);
 
 /**
  * cb_audit_chain_line - the line (with its newline) for fields at seq
- * after prev, malloc'd into *line; its hash into hash.  fields is not
- * changed.  Returns 0 or -1 (allocation failure, or a value the canonical
+ * after prev, malloc'd into *line; its hash into hash (with key: keyed,
+ * HMAC-SHA256, and "chain": "hmac-sha256" added).  fields is not changed.  Returns 0 or -1 (allocation failure, or a value the canonical
  * form refuses).
  */
-int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, char **line, size_t *len,
-			char hash[CB_AUDIT_HASH_HEX + 1]);
+int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
+			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1]);
 
 /** cb_audit_strerror - strerror(e), reentrant, into buf. */
 char const *cb_audit_strerror(int e, char *buf, size_t len);

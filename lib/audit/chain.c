@@ -51,7 +51,20 @@
  * the files oldest first, follows the chain across them.  When the oldest
  * files have been deleted by retention, the chain simply starts later.
  *
- * What the chain does not do: someone who can rewrite the whole file can
+ * The keyed chain (audit { hmac_key_file }).  With a key, a record also
+ * holds "chain": "hmac-sha256" (inside its canonical form, so it cannot be
+ * stripped unseen) and its "hash" is HMAC-SHA256(key, canonical form);
+ * since the canonical form holds "prev", each link is HMAC(key, prev ||
+ * record).  Records without "chain" are plain SHA-256 (the default, and
+ * every record older versions wrote).  Verified with the key, every record
+ * from the first keyed one on must be keyed, the last included, so a
+ * history rewritten as plain SHA-256 records fails.  The key is held where
+ * the FreeRADIUS user can read but not write it (root-owned, 0640):
+ * someone with the service's rights can still append and delete the
+ * newest records (the store's copy and syslog show the latter), but not
+ * rewrite history undetected; someone who can read the key can.
+ *
+ * What the plain chain does not do: someone who can rewrite the whole file can
  * recompute every hash.  The copies that live elsewhere are the anchors:
  * the database table (each row holds its record and hash, and verify
  * compares the file's last record with the table's), and syslog when it
@@ -242,6 +255,7 @@ json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
 	if (ev->attempt) put_int(&r, "attempt", ev->attempt);
 	if (ev->error_cause) put_int(&r, "error_cause", ev->error_cause);
 	put_str(&r, "detail", ev->detail);
+	put_str(&r, "ref", ev->ref);
 	if (r.cut) put(&r, "truncated", json_object_new_boolean(1));
 	if (r.failed) {
 		json_object_put(r.obj);
@@ -326,7 +340,19 @@ static int sha256_hex(char const *data, size_t len, char out[CB_AUDIT_HASH_HEX +
 	return 0;
 }
 
-int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
+/** mac_hex - HMAC-SHA256 of data under key, as hex. */
+static int mac_hex(cb_audit_key_t const *key, char const *data, size_t len, char out[CB_AUDIT_HASH_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	size_t mdlen = 0;
+
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key->bytes, key->len, (unsigned char const *) data, len,
+		       md, sizeof(md), &mdlen) || mdlen != 32) return -1;
+	hex_of(md, mdlen, out);
+	return 0;
+}
+
+int cb_audit_line_mac(json_object *rec, cb_audit_key_t const *key, char out[CB_AUDIT_HASH_HEX + 1])
 {
 	char *c;
 	size_t len;
@@ -334,18 +360,23 @@ int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
 
 	out[0] = '\0';
 	if (canonical(rec, &c, &len) < 0) return -1;
-	rc = sha256_hex(c, len, out);
+	rc = key ? mac_hex(key, c, len, out) : sha256_hex(c, len, out);
 	free(c);
 	return rc;
 }
 
+int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
+{
+	return cb_audit_line_mac(rec, NULL, out);
+}
+
 /**
  * cb_audit_chain_line - the line (with its newline) for fields at seq after prev,
- * malloc'd into *line; its hash into hash.  fields is not changed.
+ * malloc'd into *line; its hash (keyed under key when given) into hash.  fields is not changed.
  * Returns 0 or -1 (allocation failure, or a value canonical refuses).
  */
-int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, char **line, size_t *len,
-		      char hash[CB_AUDIT_HASH_HEX + 1])
+int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
+			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1])
 {
 	json_object *rec = json_object_new_object();
 	char *c = NULL;
@@ -362,7 +393,9 @@ int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cha
 	}
 	if (json_object_object_add(rec, "seq", json_object_new_int64((int64_t) seq)) != 0 ||
 	    json_object_object_add(rec, "prev", json_object_new_string(prev)) != 0) goto done;
-	if (canonical(rec, &c, &clen) < 0 || clen < 2 || sha256_hex(c, clen, hash) < 0) goto done;
+	if (key && json_object_object_add(rec, "chain", json_object_new_string(CB_AUDIT_CHAIN_HMAC)) != 0) goto done;
+	if (canonical(rec, &c, &clen) < 0 || clen < 2 ||
+	    (key ? mac_hex(key, c, clen, hash) : sha256_hex(c, clen, hash)) < 0) goto done;
 	/* "{...}" -> "{...,"hash":"<64>"}\n" */
 	*len = clen - 1 + sizeof(",\"hash\":\"\"}\n") - 1 + CB_AUDIT_HASH_HEX;
 	*line = malloc(*len + 1);

@@ -16,6 +16,7 @@
 
 #include "audit/audit_int.h"
 #include "base/mac.h"
+#include "base/utf8.h"
 
 int cb_audit_query(cb_store_t *store, cb_audit_query_t const *q, cb_audit_rows_t *out, char *err, size_t errlen)
 {
@@ -259,25 +260,28 @@ json_object *cb_audit_export_person(cb_store_t *store, char const *identity, cha
 bool cb_audit_csv_cell(char const *s, char *out, size_t outlen)
 {
 	bool neutral, quote;
-	size_t o = 0, need;
-	char const *p;
+	size_t o = 0, need, n;
+	char *e, *p;
 
-	if (!s) s = "";
-	neutral = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r';
-	quote = strpbrk(s, ",\"\r\n") != NULL;
-	need = strlen(s) + 1 + (neutral ? 1 : 0) + (quote ? 2 : 0);
-	for (p = s; *p; p++) if (*p == '"') need++;
-	if (need > outlen) {
-		if (outlen) out[0] = '\0';
-		return false;
+	if (outlen) out[0] = '\0';
+	n = CB_UTF8_ESCAPE_LEN(strlen(s ? s : ""));
+	e = malloc(n);
+	if (!e) return false;
+	cb_utf8_escape(s, e, n);	/* Controls (ESC, CR, LF, TAB, C1) as \xHH: nothing reaches a terminal. */
+	neutral = e[0] == '=' || e[0] == '+' || e[0] == '-' || e[0] == '@';
+	quote = strpbrk(e, ",\"") != NULL;
+	need = strlen(e) + 1 + (neutral ? 1 : 0) + (quote ? 2 : 0);
+	for (p = e; *p; p++) if (*p == '"') need++;
+	if (need <= outlen) {
+		if (quote) out[o++] = '"';
+		if (neutral) out[o++] = '\'';
+		for (p = e; *p; p++) {
+			if (*p == '"') out[o++] = '"';
+			out[o++] = *p;
+		}
+		if (quote) out[o++] = '"';
+		out[o] = '\0';
 	}
-	if (quote) out[o++] = '"';
-	if (neutral) out[o++] = '\'';
-	for (p = s; *p; p++) {
-		if (*p == '"') out[o++] = '"';
-		out[o++] = *p;
-	}
-	if (quote) out[o++] = '"';
-	out[o] = '\0';
-	return true;
+	free(e);
+	return need <= outlen;
 }

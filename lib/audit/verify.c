@@ -20,6 +20,11 @@
 
 typedef struct {
 	cb_audit_verify_t	*out;
+	cb_audit_anchor_t const	*anchor;	/* The store's last record; NULL: none. */
+	cb_audit_key_t const	*key;		/* NULL: keyed records' hashes are not checked. */
+	bool			last_keyed;	/* The last good record was keyed. */
+	bool			allow_pending;
+	bool			last_file;
 	uint64_t		expect;		/* Next seq; 0 before the first record. */
 	char			prev[CB_AUDIT_HASH_HEX + 1];
 	char			*line;
@@ -65,10 +70,10 @@ static long read_line(FILE *fp, char *buf, size_t max, bool *nl)
 	return too_long ? -2 : (long) n;
 }
 
-cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out)
+cb_audit_bad_t cb_audit_line_parse_key(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out)
 {
 	json_tokener *tok;
-	json_object *o, *js, *jp, *jh;
+	json_object *o, *js, *jp, *jh, *jc;
 	char hash[CB_AUDIT_HASH_HEX + 1];
 	cb_audit_bad_t bad = CB_AUDIT_BAD_SYNTAX;
 
@@ -84,14 +89,31 @@ cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t
 	    json_object_get_int64(js) <= 0 || !json_object_object_get_ex(o, "prev", &jp) ||
 	    !cb_store_hash_valid(json_object_get_string(jp)) || !json_object_object_get_ex(o, "hash", &jh) ||
 	    !cb_store_hash_valid(json_object_get_string(jh))) goto done;
+	if (json_object_object_get_ex(o, "chain", &jc)) {
+		if (!json_object_is_type(jc, json_type_string) || strcmp(json_object_get_string(jc), CB_AUDIT_CHAIN_HMAC) != 0) {
+			goto done;	/* A chain this version does not know. */
+		}
+		out->keyed = true;
+	}
 	out->seq = (uint64_t) json_object_get_int64(js);
 	memcpy(out->prev, json_object_get_string(jp), CB_AUDIT_HASH_HEX + 1);
 	memcpy(out->hash, json_object_get_string(jh), CB_AUDIT_HASH_HEX + 1);
-	bad = (cb_audit_line_hash(o, hash) < 0 || strcmp(hash, out->hash) != 0) ? CB_AUDIT_BAD_HASH : CB_AUDIT_OK;
+	if (out->keyed && !key) {
+		out->unchecked = true;
+		bad = CB_AUDIT_OK;
+		goto done;
+	}
+	bad = (cb_audit_line_mac(o, out->keyed ? key : NULL, hash) < 0 || strcmp(hash, out->hash) != 0) ?
+	      CB_AUDIT_BAD_HASH : CB_AUDIT_OK;
 done:
 	json_object_put(o);
 	json_tokener_free(tok);
 	return bad;
+}
+
+cb_audit_bad_t cb_audit_line_parse(char const *text, size_t len, cb_audit_line_t *out)
+{
+	return cb_audit_line_parse_key(text, len, NULL, out);
 }
 
 /** check_link - a sound record's place in the chain; 0 good (v advanced), 1 bad (v->out filled). */
@@ -123,6 +145,10 @@ static int check_link(verify_t *v, char const *file, uint64_t lineno, cb_audit_l
 		return vbad(v, file, lineno, CB_AUDIT_BAD_LINK, seq, "record seq %" PRIu64 " (line %" PRIu64 ") does not "
 			    "follow the record before it: seq %" PRIu64 " was altered or replaced", seq, lineno, seq - 1);
 	}
+	if (v->anchor && seq == v->anchor->seq && strcmp(l->hash, v->anchor->hash) != 0) {
+		return vbad(v, file, lineno, CB_AUDIT_BAD_TAIL, seq, "record seq %" PRIu64 " (line %" PRIu64 ") differs "
+			    "from the store's copy: it was altered or replaced", seq, lineno);
+	}
 	v->expect = seq + 1;
 	memcpy(v->prev, l->hash, CB_AUDIT_HASH_HEX + 1);
 	v->out->records++;
@@ -136,12 +162,24 @@ static int check_record(verify_t *v, char const *file, uint64_t lineno, char con
 {
 	cb_audit_line_t l;
 
-	switch (cb_audit_line_parse(text, len, &l)) {
+	switch (cb_audit_line_parse_key(text, len, v->key, &l)) {
 	case CB_AUDIT_OK:
+		if (v->key && !l.keyed && v->out->keyed) {
+			return vbad(v, file, lineno, CB_AUDIT_BAD_KEY, l.seq, "record seq %" PRIu64 " (line %" PRIu64 ") "
+				    "is not keyed but follows keyed records: written without the key", l.seq, lineno);
+		}
+		v->out->keyed += l.keyed;
+		v->out->unchecked += l.unchecked;
+		v->last_keyed = l.keyed;
 		return check_link(v, file, lineno, &l);
 	case CB_AUDIT_BAD_IO:
 		return vbad(v, file, lineno, CB_AUDIT_BAD_IO, 0, "out of memory");
 	case CB_AUDIT_BAD_HASH:
+		if (l.keyed) {
+			return vbad(v, file, lineno, CB_AUDIT_BAD_HASH, l.seq, "record seq %" PRIu64 " (line %" PRIu64 ") "
+				    "does not match its HMAC: altered, or the key is not the one it was written with",
+				    l.seq, lineno);
+		}
 		return vbad(v, file, lineno, CB_AUDIT_BAD_HASH, l.seq, "record seq %" PRIu64 " (line %" PRIu64 ") was "
 			    "altered: its content does not match its hash", l.seq, lineno);
 	default:
@@ -173,6 +211,12 @@ static int verify_file(verify_t *v, char const *file)
 				  lineno, CB_AUDIT_LINE_MAX);
 			break;
 		}
+		if (!nl && v->allow_pending && v->last_file) {
+			v->out->pending = true;		/* The writer may be in the middle of it. */
+			v->out->pending_line = lineno;
+			v->out->pending_len = (size_t) len;
+			break;
+		}
 		if (!nl) {
 			rc = vbad(v, file, lineno, CB_AUDIT_BAD_TRUNCATED, 0, "line %" PRIu64 " (the last) was cut short: "
 				  "the record there is incomplete", lineno);
@@ -186,9 +230,27 @@ static int verify_file(verify_t *v, char const *file)
 	return rc;
 }
 
-int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out)
+/** check_anchor - after the walk: the files reach the store's last record; 0 or 1 (v->out filled). */
+static int check_anchor(verify_t *v)
 {
-	verify_t v = { .out = out };
+	cb_audit_verify_t *out = v->out;
+	uint64_t seq = v->anchor->seq;
+
+	out->anchored = true;
+	if (seq <= out->last_seq) return 0;
+	v->expect = out->last_seq + 1;
+	vbad(v, "", 0, CB_AUDIT_BAD_TAIL, 0, "the store holds records up to seq %" PRIu64 " but the files end at seq %"
+	     PRIu64 ": records %" PRIu64 " to %" PRIu64 " were removed from the end", seq, out->last_seq,
+	     out->last_seq + 1, seq);
+	out->file[0] = '\0';
+	return 1;
+}
+
+int cb_audit_verify_trail(char const *const *paths, size_t n, cb_audit_anchor_t const *anchor, bool allow_pending,
+			  cb_audit_key_t const *key, cb_audit_verify_t *out)
+{
+	verify_t v = { .out = out, .anchor = anchor && anchor->seq ? anchor : NULL, .allow_pending = allow_pending,
+		       .key = key };
 	size_t i;
 	int rc = 0;
 
@@ -196,11 +258,23 @@ int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t 
 	v.line = malloc(CB_AUDIT_LINE_MAX + 1);
 	if (!v.line) return vbad(&v, "", 0, CB_AUDIT_BAD_IO, 0, "out of memory");
 	for (i = 0; i < n && rc == 0; i++) {
+		v.last_file = i + 1 == n;
 		rc = verify_file(&v, paths[i]);
 		out->files++;
 	}
 	free(v.line);
+	if (rc == 0 && v.anchor) rc = check_anchor(&v);
+	if (rc == 0 && key && out->records && !v.last_keyed) {
+		v.expect = 0;
+		rc = vbad(&v, "", 0, CB_AUDIT_BAD_KEY, out->last_seq, "the last record, seq %" PRIu64 ", is not keyed: "
+			  "the trail was not written with this key, or was rewritten without it", out->last_seq);
+	}
 	return rc;
+}
+
+int cb_audit_verify_files(char const *const *paths, size_t n, cb_audit_verify_t *out)
+{
+	return cb_audit_verify_trail(paths, n, NULL, false, NULL, out);
 }
 
 int cb_audit_rotated_files(char const *path, char ***files, size_t *n, size_t *skipped)

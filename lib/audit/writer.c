@@ -80,11 +80,14 @@ struct cb_audit {
 	cb_audit_conf_t		conf;
 	char			path[AUDIT_PATH_MAX];
 	char			db_path[AUDIT_PATH_MAX];
+	cb_audit_key_t		key;		/* conf.key points here when keyed. */
 
 	pthread_mutex_t		mu;		/* Guards the ring, the flags and the stats. */
 	pthread_cond_t		acked;		/* Flush waiters (on the monotonic clock). */
 	json_object		**ring;
 	size_t			cap, head, len;
+	char			**refs;		/* cb_audit_record_once: queued, not yet in the index. */
+	size_t			nrefs, refs_cap;
 	uint64_t		enqueued;	/* Ever put on the ring. */
 	uint64_t		acknowledged;	/* Ever taken off it, written. */
 	uint64_t		dropped_unreported;
@@ -357,7 +360,7 @@ static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object
 		char *line;
 		size_t len;
 
-		if (cb_audit_chain_line(fields, seq + 1, prev, &line, &len, hash) < 0 || batch_add(b, line, len) < 0) {
+		if (cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash) < 0 || batch_add(b, line, len) < 0) {
 			free(line);
 			*e = ENOMEM;
 			return -1;
@@ -489,9 +492,33 @@ static int index_entry(char const *line, size_t len, cb_store_audit_entry_t *e, 
 	e->reason = jget(*o, "reason");
 	e->by = jget(*o, "by");
 	e->hash = jget(*o, "hash");
+	e->ref = jget(*o, "ref");
 	e->record = line;
 	e->record_len = len;
 	return 0;
+}
+
+/** ref_find - where ref is in a->refs, or a->nrefs (mutex held). */
+static size_t ref_find(cb_audit_t const *a, char const *ref)
+{
+	size_t i;
+
+	for (i = 0; i < a->nrefs && strcmp(a->refs[i], ref) != 0; i++) continue;
+	return i;
+}
+
+/** ref_forget - the batch's references are in the index now: the memory of them goes. */
+static void ref_forget(cb_audit_t *a, cb_store_audit_entry_t const *e, size_t n)
+{
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < n && a->nrefs; i++) {
+		size_t k;
+
+		if (!*e[i].ref || (k = ref_find(a, e[i].ref)) == a->nrefs) continue;
+		free(a->refs[k]);
+		a->refs[k] = a->refs[--a->nrefs];
+	}
+	pthread_mutex_unlock(&a->mu);
 }
 
 /** index_batch - the batch's lines into the store's index, all or none; a failure is logged (the file has them). */
@@ -509,6 +536,7 @@ static void index_batch(cb_audit_t *a, batch_t const *b)
 		start = b->ends[i];
 	}
 	if (rc == 0) rc = cb_store_audit_put(a->store, e, b->n);
+	if (rc == 0) ref_forget(a, e, b->n);
 	if (rc < 0) {
 		A_LOG(a, CB_LOG_WARN, "audit: cannot copy records to the database %s: %s (the file has them)",
 		      a->db_path, a->store_err[0] ? a->store_err : (e && objs && macs) ? "a record does not parse" :
@@ -661,6 +689,9 @@ static void writer_free(cb_audit_t *a)
 {
 	cb_store_close(a->store);
 	if (a->fd >= 0) close(a->fd);
+	for (size_t i = 0; i < a->nrefs; i++) free(a->refs[i]);
+	free(a->refs);
+	cb_audit_key_wipe(&a->key);
 	free(a->ring);
 	free(a);
 }
@@ -703,6 +734,10 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	if (conf->db_path) memcpy(a->db_path, conf->db_path, strlen(conf->db_path) + 1);
 	a->conf.path = a->path;
 	a->conf.db_path = conf->db_path ? a->db_path : NULL;
+	if (conf->key) {
+		a->key = *conf->key;
+		a->conf.key = &a->key;
+	}
 	a->cap = conf->queue_max ? conf->queue_max : CB_AUDIT_QUEUE_DEFAULT;
 	a->delay_ms = conf->retry_ms ? conf->retry_ms : 1000;
 	a->fd = -1;
@@ -754,7 +789,8 @@ static bool must_refuse(cb_audit_t const *a)
 	return a->conf.on_failure == CB_AUDIT_FAIL_CLOSED && (a->failing || a->len >= a->cap);
 }
 
-cb_audit_rc_t cb_audit_record(cb_audit_t *a, cb_audit_event_t const *ev)
+/** enqueue - cb_audit_record; *queued: the record is on the ring. */
+static cb_audit_rc_t enqueue(cb_audit_t *a, cb_audit_event_t const *ev, bool *queued)
 {
 	time_t now = time(NULL);
 	json_object *o = NULL;
@@ -785,7 +821,61 @@ cb_audit_rc_t cb_audit_record(cb_audit_t *a, cb_audit_event_t const *ev)
 	if (rc == CB_AUDIT_REFUSE) a->stats.refused++;
 	pthread_mutex_unlock(&a->mu);
 	if (wake) cb_worker_wake(a->worker);	/* NULL (not started yet) is fine. */
+	*queued = wake;
 	return rc;
+}
+
+cb_audit_rc_t cb_audit_record(cb_audit_t *a, cb_audit_event_t const *ev)
+{
+	bool queued;
+
+	return enqueue(a, ev, &queued);
+}
+
+/** ref_note - remember ref as queued (mutex held); 0, 1 already there, -1 out of memory. */
+static int ref_note(cb_audit_t *a, char const *ref)
+{
+	if (ref_find(a, ref) < a->nrefs) return 1;
+	if (a->nrefs == a->refs_cap) {
+		size_t cap = a->refs_cap ? 2 * a->refs_cap : 16;
+		char **n = realloc(a->refs, cap * sizeof(*n));
+
+		if (!n) return -1;
+		a->refs = n;
+		a->refs_cap = cap;
+	}
+	if (!(a->refs[a->nrefs] = strdup(ref))) return -1;
+	a->nrefs++;
+	return 0;
+}
+
+int cb_audit_record_once(cb_audit_t *a, cb_store_t *store, cb_audit_event_t const *ev)
+{
+	bool queued;
+	int known;
+
+	if (!a || !ev || !ev->ref || !*ev->ref) return -1;
+	pthread_mutex_lock(&a->mu);
+	known = ref_find(a, ev->ref) < a->nrefs;
+	pthread_mutex_unlock(&a->mu);
+	if (known) return 0;
+	known = store ? cb_store_audit_has_ref(store, ev->ref) : 0;
+	if (known) return known > 0 ? 0 : -1;
+	/* Noted before it is queued: the writer forgets it once the index has it. */
+	pthread_mutex_lock(&a->mu);
+	known = ref_note(a, ev->ref);
+	pthread_mutex_unlock(&a->mu);
+	if (known) return known > 0 ? 0 : -1;
+	enqueue(a, ev, &queued);
+	if (queued) return 1;
+	pthread_mutex_lock(&a->mu);
+	known = (int) ref_find(a, ev->ref);
+	if ((size_t) known < a->nrefs) {
+		free(a->refs[known]);
+		a->refs[known] = a->refs[--a->nrefs];
+	}
+	pthread_mutex_unlock(&a->mu);
+	return -1;
 }
 
 void cb_audit_session_closed(cb_audit_t *audit, cb_store_session_t const *s)

@@ -68,3 +68,40 @@ bool cb_utf8_text_valid(char const *in, size_t len)
 {
 	return cb_utf8_check(in, len) == CB_UTF8_OK;
 }
+
+/** put_hex - "\xNN" for byte b at out + o; returns the new offset. */
+static size_t put_hex(char *out, size_t o, unsigned char b)
+{
+	static char const hex[] = "0123456789abcdef";
+
+	out[o++] = '\\';
+	out[o++] = 'x';
+	out[o++] = hex[b >> 4];
+	out[o++] = hex[b & 0x0f];
+	return o;
+}
+
+char const *cb_utf8_escape(char const *s, char *out, size_t outlen)
+{
+	unsigned char const *p = (unsigned char const *) (s ? s : ""), *end = p + strlen((char const *) p);
+	size_t o = 0;
+
+	if (outlen == 0) return "";
+	while (p < end) {
+		bool control;
+		size_t n = cb_utf8_char_len(p, end, &control), i;
+
+		if (n == 0 || control) {
+			if (n == 0) n = 1;
+			if (o + 4 * n >= outlen) break;
+			for (i = 0; i < n; i++) o = put_hex(out, o, p[i]);
+		} else {
+			if (o + n >= outlen) break;
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+	}
+	out[o] = '\0';
+	return out;
+}

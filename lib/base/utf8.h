@@ -41,6 +41,17 @@ size_t cb_utf8_char_len(unsigned char const *p, unsigned char const *end, bool *
  */
 cb_utf8_result_t cb_utf8_check(char const *in, size_t len);
 
+/**
+ * cb_utf8_escape - s for a terminal or a spreadsheet, into out: each byte
+ * of a C0 control (TAB, CR, LF and ESC included), DEL, a C1 control
+ * U+0080..U+009F, or an invalid sequence as "\xHH" (lower-case hex); the
+ * rest unchanged.  Stops at a character that does not fit; out always
+ * ends with NUL.  CB_UTF8_ESCAPE_LEN(strlen(s)) bytes always suffice.
+ * Returns out.
+ */
+char const *cb_utf8_escape(char const *s, char *out, size_t outlen);
+#define CB_UTF8_ESCAPE_LEN(n)	(4 * (n) + 1)
+
 /** cb_utf8_text_valid - in[0..len) is valid UTF-8 without NUL or control characters (empty is valid). */
 bool cb_utf8_text_valid(char const *in, size_t len);
 

@@ -82,7 +82,7 @@ struct cb_enforcer {
 	time_t			last_expiry_scan;
 	time_t			last_stale_scan;
 	time_t			last_watch;
-	time_t			audit_revoked_until;	/* Revocations up to here are in the audit trail. */
+	time_t			audit_revoked_until;	/* Recorded by versions before issue 15 up to here. */
 	time_t			audit_reinstated_until;
 	bool			audit_loaded;
 	time_t			last_heartbeat;
@@ -192,19 +192,36 @@ static void disconnect_matching(cb_enforcer_t *e, cb_store_filter_t const *filte
  *	Revocations: keep the in-memory set in step with the store, and
  *	disconnect the people who are newly in it.
  */
-#define AUDIT_REVOKED_UNTIL	"audit.revocations_until"
+#define AUDIT_REVOKED_UNTIL	"audit.revocations_until"	/* Before issue 15: a time watermark. */
 #define AUDIT_REINSTATED_UNTIL	"audit.reinstatements_until"
+
+/** audit_action - one revoke or reinstate, unless the trail holds it (cb_audit_record_once). */
+static void audit_action(cb_enforcer_t *e, cb_store_revocation_t const *r, bool reinstate)
+{
+	char ref[96];
+	cb_audit_event_t ev = {
+		.type = reinstate ? CB_AUDIT_REINSTATE : CB_AUDIT_REVOKE, .identity = r->identity, .ref = ref,
+		.time = reinstate ? r->reinstated_at : r->revoked_at, .by = reinstate ? r->reinstated_by : r->by,
+		.why = reinstate ? NULL : r->reason,
+	};
+
+	snprintf(ref, sizeof(ref), "revocation:%" PRId64 ":%s:%lld", r->id, reinstate ? "reinstate" : "revoke",
+		 (long long) ev.time);
+	cb_audit_record_once(e->conf.audit, e->conf.store, &ev);
+}
 
 /**
  * audit_revocations - record revocations and reinstatements (made by
- * cetbyodctl, which does not write the trail) that the trail does not have
- * yet.  What was recorded is remembered in the store, so a restart neither
- * repeats nor misses one, also when it was made while radiusd was down.
+ * cetbyodctl, which does not write the trail) that the trail does not hold
+ * yet, oldest first.  Each is named by its row and instant, and the index
+ * says which the trail holds (cb_audit_record_once), so none is skipped
+ * (ten in one second) or repeated, across restarts and for actions made
+ * while radiusd was down.  Those at or before the time watermark older
+ * versions kept were recorded by them.
  */
 static void audit_revocations(cb_enforcer_t *e)
 {
 	cb_store_revocations_t all = { 0 };
-	time_t revoked_until, reinstated_until, now = time(NULL);
 
 	if (!e->conf.audit) return;
 	if (!e->audit_loaded) {
@@ -213,47 +230,13 @@ static void audit_revocations(cb_enforcer_t *e)
 		e->audit_loaded = true;
 	}
 	if (cb_store_revocations(e->conf.store, true, &all) < 0) return;
-	revoked_until = e->audit_revoked_until;
-	reinstated_until = e->audit_reinstated_until;
 	for (size_t i = all.count; i-- > 0;) {	/* Oldest first. */
 		cb_store_revocation_t const *r = &all.items[i];
-		cb_audit_event_t ev = { .identity = r->identity };
 
-		if (r->revoked_at > e->audit_revoked_until) {
-			ev.type = CB_AUDIT_REVOKE;
-			ev.time = r->revoked_at;
-			ev.by = r->by;
-			ev.why = r->reason;
-			cb_audit_record(e->conf.audit, &ev);
-			if (r->revoked_at > revoked_until) revoked_until = r->revoked_at;
-		}
-		if (r->reinstated_at && r->reinstated_at > e->audit_reinstated_until) {
-			ev.type = CB_AUDIT_REINSTATE;
-			ev.time = r->reinstated_at;
-			ev.by = r->reinstated_by;
-			ev.why = NULL;
-			cb_audit_record(e->conf.audit, &ev);
-			if (r->reinstated_at > reinstated_until) reinstated_until = r->reinstated_at;
-		}
+		if (r->revoked_at > e->audit_revoked_until) audit_action(e, r, false);
+		if (r->reinstated_at && r->reinstated_at > e->audit_reinstated_until) audit_action(e, r, true);
 	}
 	cb_store_revocations_free(&all);
-	if (revoked_until != e->audit_revoked_until) {
-		e->audit_revoked_until = revoked_until;
-		cb_store_status_put_time(e->conf.store, AUDIT_REVOKED_UNTIL, revoked_until, now);
-	}
-	if (reinstated_until != e->audit_reinstated_until) {
-		e->audit_reinstated_until = reinstated_until;
-		cb_store_status_put_time(e->conf.store, AUDIT_REINSTATED_UNTIL, reinstated_until, now);
-	}
-}
-
-static bool same_set(revoked_t const *a, size_t na, revoked_t const *b, size_t nb)
-{
-	if (na != nb) return false;
-	for (size_t i = 0; i < na; i++) {
-		if (strcmp(a[i].identity, b[i].identity) != 0 || strcmp(a[i].reason, b[i].reason) != 0) return false;
-	}
-	return true;
 }
 
 static void refresh_revocations(cb_enforcer_t *e)
@@ -261,7 +244,6 @@ static void refresh_revocations(cb_enforcer_t *e)
 	cb_store_revocations_t list = { 0 };
 	revoked_t *set;
 	size_t n;
-	bool changed;
 
 	if (cb_store_revocations(e->conf.store, false, &list) < 0) return;
 	n = list.count;
@@ -291,12 +273,11 @@ static void refresh_revocations(cb_enforcer_t *e)
 		disconnect_matching(e, &filter, reason, "a revocation");
 	}
 	pthread_mutex_lock(&e->mutex);
-	changed = !e->audit_loaded || !same_set(e->revoked, e->num_revoked, set, n);
 	free(e->revoked);
 	e->revoked = set;
 	e->num_revoked = n;
 	pthread_mutex_unlock(&e->mutex);
-	if (changed) audit_revocations(e);
+	audit_revocations(e);	/* Every pass: a revoke and a reinstate between two leave the set as it was. */
 }
 
 /*

@@ -6,6 +6,7 @@
  * Memory: the copy is an array owned by the cb_exreg_t, replaced whole on
  * each refresh under its mutex; finders copy the record out.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@ struct cb_exreg {
 	cb_store_exception_t	*in_force;
 	size_t			num_in_force;
 	bool			loaded;		/* A refresh has succeeded. */
-	time_t			granted_until;	/* Grants up to here are in the audit trail. */
-	time_t			ended_until;	/* Ends up to here are in the audit trail. */
+	time_t			granted_until;	/* Grants up to here were recorded before issue 15. */
+	time_t			ended_until;	/* Ends up to here were, too. */
 };
 
 cb_exreg_t *cb_exreg_new(cb_store_t *store, cb_audit_t *audit)
@@ -53,8 +54,9 @@ static time_t end_instant(cb_store_exception_t const *x, time_t now)
 
 static void audit_one(cb_exreg_t *reg, cb_store_exception_t const *x, cb_audit_type_t type, time_t when)
 {
+	char ref[96];
 	cb_audit_event_t ev = {
-		.type = type, .time = when, .identity = x->identity, .why = x->reason,
+		.type = type, .time = when, .identity = x->identity, .why = x->reason, .ref = ref,
 		.approved_by = x->approved_by, .until = x->until, .calling_station = x->mac[0] ? x->mac : NULL,
 	};
 
@@ -63,36 +65,31 @@ static void audit_one(cb_exreg_t *reg, cb_store_exception_t const *x, cb_audit_t
 	} else {
 		ev.by = x->ended_at && x->ended_at < x->until ? x->ended_by : "expired";
 	}
-	cb_audit_record(reg->audit, &ev);
+	snprintf(ref, sizeof(ref), "exception:%" PRId64 ":%s:%lld", x->id,
+		 type == CB_AUDIT_EXCEPTION_GRANT ? "grant" : "end", (long long) when);
+	cb_audit_record_once(reg->audit, reg->store, &ev);
 }
 
 /**
- * audit_changes - grants and ends the trail does not have yet, oldest
- * first (all holds the history, newest grant first).  The instants
- * recorded go to the store, so a restart neither repeats nor misses one.
+ * audit_changes - grants and ends the trail does not hold yet, oldest
+ * first (all holds the history, newest grant first).  Each is named by its
+ * row and instant, and the index says which the trail holds
+ * (cb_audit_record_once), so none is skipped (two in one second) or
+ * repeated, across restarts.  Those at or before the time watermarks older
+ * versions kept (granted_until, ended_until) were recorded by them.
  */
 static void audit_changes(cb_exreg_t *reg, cb_store_exceptions_t const *all, time_t now)
 {
-	time_t granted = reg->granted_until, ended = reg->ended_until;
-
 	if (!reg->audit) return;
 	for (size_t i = all->count; i-- > 0;) {
 		cb_store_exception_t const *x = &all->items[i];
 		time_t end = end_instant(x, now);
 
-		if (x->granted_at > reg->granted_until) {
-			audit_one(reg, x, CB_AUDIT_EXCEPTION_GRANT, x->granted_at);
-			if (x->granted_at > granted) granted = x->granted_at;
-		}
+		if (x->granted_at > reg->granted_until) audit_one(reg, x, CB_AUDIT_EXCEPTION_GRANT, x->granted_at);
 		if (end && end > reg->ended_until && end >= x->granted_at) {
 			audit_one(reg, x, CB_AUDIT_EXCEPTION_END, end);
-			if (end > ended) ended = end;
 		}
 	}
-	if (granted != reg->granted_until) cb_store_status_put_time(reg->store, CB_EXREG_AUDIT_GRANTED, granted, now);
-	if (ended != reg->ended_until) cb_store_status_put_time(reg->store, CB_EXREG_AUDIT_ENDED, ended, now);
-	reg->granted_until = granted;
-	reg->ended_until = ended;
 }
 
 static bool in_list(cb_store_exception_t const *list, size_t n, int64_t id, time_t until)

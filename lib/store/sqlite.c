@@ -226,6 +226,8 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_AUDIT_INSERT] = "INSERT INTO audit (seq, time, type, identity, outer_identity, calling_station, mac, nas, "
 		"ap, ssid, framed_ip, acct_session_id, status, reason, by, session_start, session_stop, hash, record) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+	[S_AUDIT_REF_INSERT] = "INSERT OR IGNORE INTO audit_refs (ref, seq) VALUES (?1, ?2)",
+	[S_AUDIT_REF_GET] = "SELECT 1 FROM audit_refs WHERE ref = ?1",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_PURGE] = "DELETE FROM audit WHERE time < ?1",
 	[S_AUDIT_SESSIONS] = "SELECT " AUDIT_COLS " FROM audit WHERE type IN ('session_start', 'session_stop') AND "
@@ -319,18 +321,23 @@ size_t cb_sqlite_changes(cb_store_backend_t *be)
 	return n > 0 ? (size_t) n : 0;
 }
 
-int cb_sqlite_has_table(cb_store_backend_t *be, char const *name)
+int cb_sqlite_exists(cb_store_backend_t *be, stmt_id_t id, char const *arg, char const *what)
 {
-	sqlite3_stmt *st = cb_sqlite_stmt(be, S_HAS_TABLE);
+	sqlite3_stmt *st = cb_sqlite_stmt(be, id);
 	int rc;
 
 	if (!st) return -1;
-	cb_sqlite_bind_text(st, 1, name);
+	cb_sqlite_bind_text(st, 1, arg);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW) return 1;
 	if (rc == SQLITE_DONE) return 0;
-	return cb_sqlite_fail(be, "looking up a table");
+	return cb_sqlite_fail(be, what);
+}
+
+int cb_sqlite_has_table(cb_store_backend_t *be, char const *name)
+{
+	return cb_sqlite_exists(be, S_HAS_TABLE, name, "looking up a table");
 }
 
 /** cb_sqlite_col_text - copy text column col into buf[size]; false when it does not fit (an edited store). */
@@ -714,6 +721,7 @@ static cb_store_ops_t const sq_ops = {
 	.audit_attach = cb_sqlite_audit_attach,
 	.audit_put = cb_sqlite_audit_put,
 	.audit_last = cb_sqlite_audit_last,
+	.audit_has_ref = cb_sqlite_audit_has_ref,
 	.audit_query = cb_sqlite_audit_query,
 	.audit_sessions = cb_sqlite_audit_sessions,
 	.audit_purge = cb_sqlite_audit_purge,

@@ -55,7 +55,21 @@ static int audit_insert(cb_store_backend_t *be, cb_store_audit_entry_t const *e)
 	bind_time_or_null(st, i++, e->session_stop);
 	cb_sqlite_bind_text(st, i++, e->hash);
 	sqlite3_bind_text(st, i, e->record, (int) e->record_len, SQLITE_STATIC);
-	return cb_sqlite_done(be, st, "copying an audit record");
+	if (cb_sqlite_done(be, st, "copying an audit record") < 0) return -1;
+	if (!e->ref || !*e->ref) return 0;
+	st = cb_sqlite_stmt(be, S_AUDIT_REF_INSERT);
+	if (!st) return -1;
+	cb_sqlite_bind_text(st, 1, e->ref);
+	cb_sqlite_bind_int(st, 2, e->seq);
+	return cb_sqlite_done(be, st, "noting an audited action");
+}
+
+int cb_sqlite_audit_has_ref(cb_store_backend_t *be, char const *ref)
+{
+	int rc = cb_sqlite_has_table(be, "audit_refs");
+
+	if (rc <= 0) return rc;
+	return cb_sqlite_exists(be, S_AUDIT_REF_GET, ref, "looking up an audited action");
 }
 
 int cb_sqlite_audit_put(cb_store_backend_t *be, cb_store_audit_entry_t const *entries, size_t n)

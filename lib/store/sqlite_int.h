@@ -43,7 +43,7 @@ typedef enum {
 	S_PEOPLE_CLEAR, S_PEOPLE_DELETE, S_PEOPLE_INSERT, S_PEOPLE_LIST,
 	S_REM_INSERT, S_REM_GET, S_REM_LIST, S_DEVICES,
 	S_HAS_TABLE,
-	S_AUDIT_INSERT, S_AUDIT_LAST, S_AUDIT_PURGE, S_AUDIT_SESSIONS, S_AUDIT_RECORDS,
+	S_AUDIT_INSERT, S_AUDIT_REF_INSERT, S_AUDIT_REF_GET, S_AUDIT_LAST, S_AUDIT_PURGE, S_AUDIT_SESSIONS, S_AUDIT_RECORDS,
 	S_MAX
 } stmt_id_t;
 
@@ -84,6 +84,9 @@ int cb_sqlite_end(cb_store_backend_t *be, int rc);
 
 /** cb_sqlite_changes - rows changed by the last statement. */
 size_t cb_sqlite_changes(cb_store_backend_t *be);
+
+/** cb_sqlite_exists - whether statement id (one text parameter, arg) returns a row: 1, 0, or -1 logged with what. */
+int cb_sqlite_exists(cb_store_backend_t *be, stmt_id_t id, char const *arg, char const *what);
 
 /** cb_sqlite_has_table - 1 when the table exists, 0 when not, -1. */
 int cb_sqlite_has_table(cb_store_backend_t *be, char const *name);
@@ -171,6 +174,7 @@ int cb_sqlite_purge(cb_store_backend_t *be, time_t before, size_t *removed);
 int cb_sqlite_audit_attach(cb_store_backend_t *be);
 int cb_sqlite_audit_put(cb_store_backend_t *be, cb_store_audit_entry_t const *entries, size_t n);
 int cb_sqlite_audit_last(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
+int cb_sqlite_audit_has_ref(cb_store_backend_t *be, char const *ref);
 int cb_sqlite_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const *f, cb_store_audit_rows_t *out);
 int cb_sqlite_audit_sessions(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
 int cb_sqlite_audit_purge(cb_store_backend_t *be, time_t before, size_t *removed);

@@ -627,6 +627,12 @@ int cb_store_audit_last(cb_store_t *store, uint64_t *seq, char hash[CB_STORE_HAS
 	LOCKED(store, store->ops->audit_last(store->be, seq, hash));
 }
 
+int cb_store_audit_has_ref(cb_store_t *store, char const *ref)
+{
+	if (empty(ref)) return bad(store, "audit_has_ref", "no reference");
+	LOCKED(store, store->ops->audit_has_ref(store->be, ref));
+}
+
 int cb_store_audit_query(cb_store_t *store, cb_store_audit_filter_t const *filter, cb_store_audit_rows_t *out)
 {
 	char norm[CB_MAC_LEN + 1];

@@ -770,6 +770,7 @@ typedef struct {
 	char const	*hash;			/* CB_STORE_HASH_HEX lower-case hex digits; required. */
 	char const	*record;		/* The whole line as written, without its newline; required. */
 	size_t		record_len;
+	char const	*ref;			/* The action the record holds (audit.sql: audit_refs); NULL: none. */
 } cb_store_audit_entry_t;
 
 /** What cb_store_audit_query selects; each field given (not NULL, not 0) must match exactly. */
@@ -816,6 +817,13 @@ int cb_store_audit_put(cb_store_t *store, cb_store_audit_entry_t const *entries,
 
 /** cb_store_audit_last - seq and hash of the index's last record: 0 (filled), 1 none, -1. */
 int cb_store_audit_last(cb_store_t *store, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
+
+/**
+ * cb_store_audit_has_ref - whether the index holds a record of the action
+ * ref (schema/sql/audit.sql, audit_refs): 1 yes, 0 no (also when the store
+ * has no index yet), -1 error.
+ */
+int cb_store_audit_has_ref(cb_store_t *store, char const *ref);
 
 /** cb_store_audit_query - matching records, oldest first.  0 (out filled, perhaps empty) or -1 (out empty). */
 int cb_store_audit_query(cb_store_t *store, cb_store_audit_filter_t const *filter, cb_store_audit_rows_t *out);

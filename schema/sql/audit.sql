@@ -42,3 +42,17 @@ CREATE INDEX IF NOT EXISTS audit_framed_ip ON audit (framed_ip, time);
 CREATE INDEX IF NOT EXISTS audit_nas ON audit (nas, time);
 CREATE INDEX IF NOT EXISTS audit_ssid ON audit (ssid, time);
 CREATE INDEX IF NOT EXISTS audit_session ON audit (nas, acct_session_id);
+
+-- The administrative actions the trail holds, by a reference that names the
+-- row and the instant: "revocation:<id>:revoke:<revoked_at>",
+-- "revocation:<id>:reinstate:<reinstated_at>", "exception:<id>:grant:<granted_at>",
+-- "exception:<id>:end:<instant>".  cetbyodctl makes these changes in the
+-- store, not in the trail; the module records each change it finds here
+-- missing, and the writer adds its reference in the same transaction as the
+-- record, after the file holds it.  So each action is recorded once, whether
+-- made in the same second as another or while radiusd was down (issue 15,
+-- item 6).  Not purged: one short row per action, no personal data.
+CREATE TABLE IF NOT EXISTS audit_refs (
+	ref		TEXT PRIMARY KEY NOT NULL,
+	seq		INTEGER NOT NULL		-- the record that holds it
+) WITHOUT ROWID;

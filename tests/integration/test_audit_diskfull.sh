@@ -21,12 +21,12 @@
 # Needs root (mount -t tmpfs).  When the mount is refused the test FAILS
 # (it does not skip): the disk-full behaviour is then untested.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/audit-lib.sh"
 
 MNT=$CB_TMP/auditfs
 AUDIT=$MNT/cetbyod-audit.jsonl
 FILLER=$MNT/filler
 OUT=$CB_TMP/radiusd.out
-CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/lib/cetbyod"
 T0=$(date +%s)
 
 # Stop radiusd first (it holds the audit file open), then unmount, then
@@ -45,21 +45,6 @@ diskfull_cleanup() {
 	cb_cleanup
 }
 trap diskfull_cleanup EXIT
-
-ms_now() { date +%s%3N; }
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-
-# wait_until SECONDS COMMAND... - run COMMAND every 0.1 s until it succeeds
-# or SECONDS pass.  Returns its last status.
-wait_until() {
-	limit=$(( $(ms_now) + $1 * 1000 ))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$(ms_now)" -ge "$limit" ] && return 1
-		sleep 0.1
-	done
-}
 
 # log_since LINE PATTERN - PATTERN (grep -E) in radiusd's output from LINE on.
 log_since() { tail -n "+$1" "$OUT" | grep -Eq -- "$2"; }
@@ -102,16 +87,6 @@ except ValueError:
 recs = data if isinstance(data, list) else next((v for v in data.values() if isinstance(v, list)), [])
 sys.exit(0 if any(r.get("type") == "decision" and r.get("status") == status and r.get("reason") == reason
                   for r in recs) else 1)' "$2" "$3"
-}
-
-check_verify() {	# DESCRIPTION
-	out=$($CTL audit verify 2>&1); rc=$?
-	if [ "$rc" -eq 0 ]; then
-		cb_pass "$1"
-	else
-		cb_fail "$1 (cetbyodctl audit verify exit $rc)"
-		printf '%s\n' "$out" | sed 's/^/    # /'
-	fi
 }
 
 # fill - fill the tmpfs with a filler file until ENOSPC; true when no block is left.

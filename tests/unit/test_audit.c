@@ -220,6 +220,144 @@ START_TEST(edited_and_rehashed_fails_at_next)
 }
 END_TEST
 
+/*
+ *	Issue 15, item 14: the keyed chain
+ */
+static cb_audit_key_t test_key(char fill)
+{
+	cb_audit_key_t k = { .len = 32 };
+
+	memset(k.bytes, fill, k.len);
+	return k;
+}
+
+/** write_keyed - audit_start + n decisions, keyed under key (NULL: plain), appended to the file. */
+static void write_keyed(int n, cb_audit_key_t const *key)
+{
+	cb_audit_conf_t conf = { .path = file, .key = key };
+	char err[512];
+	cb_audit_t *a = cb_audit_open(&conf, err, sizeof(err));
+	int i;
+
+	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
+	for (i = 0; i < n; i++) decision(a, i % 2 ? "bob" : "alice", T0 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+}
+
+static int verify_key(cb_audit_key_t const *key, cb_audit_verify_t *v)
+{
+	char const *paths[1] = { file };
+
+	return cb_audit_verify_trail(paths, 1, NULL, false, key, v);
+}
+
+START_TEST(keyed_chain_verifies_and_catches_rewrites)
+{
+	cb_audit_key_t key = test_key('k'), wrong = test_key('w');
+	cb_audit_verify_t v;
+	json_object *o;
+	char hash[CB_AUDIT_HASH_HEX + 1];
+
+	write_keyed(2, NULL);				/* Plain records from before the key... */
+	write_keyed(4, &key);				/* ...then keyed ones, continuing the chain. */
+	read_lines();
+	ck_assert_uint_eq(nlines, 8);
+	ck_assert_ptr_null(strstr(lines[2], "\"chain\""));
+	ck_assert_ptr_nonnull(strstr(lines[3], "\"chain\":\"hmac-sha256\""));
+	ck_assert_int_eq(verify_key(&key, &v), 0);
+	ck_assert_uint_eq(v.records, 8);
+	ck_assert_uint_eq(v.keyed, 5);
+	ck_assert_uint_eq(v.unchecked, 0);
+
+	ck_assert_int_eq(verify_key(NULL, &v), 0);	/* Without the key: order and links only, counted. */
+	ck_assert_uint_eq(v.unchecked, 5);
+
+	ck_assert_int_eq(verify_key(&wrong, &v), 1);	/* The wrong key fails at the first keyed record. */
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_HASH);
+	ck_assert_uint_eq(v.line, 4);
+	ck_assert_ptr_nonnull(strstr(v.message, "HMAC"));
+
+	/* Someone with the service's rights edits line 6 and recomputes its hash
+	 * (without the key the best is a plain hash, with "chain" dropped)... */
+	o = json_tokener_parse(lines[5]);
+	ck_assert_ptr_nonnull(o);
+	json_object_object_add(o, "identity", json_object_new_string("eve"));
+	json_object_object_del(o, "chain");
+	ck_assert_int_eq(cb_audit_line_hash(o, hash), 0);
+	json_object_object_add(o, "hash", json_object_new_string(hash));
+	snprintf(lines[5], sizeof(lines[5]), "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	write_lines(NULL, nlines, true);
+	ck_assert_int_eq(verify_key(&key, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_KEY);
+	ck_assert_uint_eq(v.line, 6);
+	/* ...or keeps "chain" and guesses: the HMAC does not match. */
+	read_lines();
+	o = json_tokener_parse(lines[5]);
+	json_object_object_add(o, "chain", json_object_new_string("hmac-sha256"));
+	json_object_object_add(o, "hash", json_object_new_string(hash));
+	snprintf(lines[5], sizeof(lines[5]), "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	write_lines(NULL, nlines, true);
+	ck_assert_int_eq(verify_key(&key, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_HASH);
+	ck_assert_uint_eq(v.line, 6);
+}
+END_TEST
+
+START_TEST(keyed_chain_rewritten_plain_fails)
+{
+	cb_audit_key_t key = test_key('k');
+	cb_audit_verify_t v;
+
+	write_keyed(3, NULL);			/* A whole history written (or rewritten) without the key. */
+	ck_assert_int_eq(verify_key(NULL, &v), 0);
+	ck_assert_int_eq(verify_key(&key, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_KEY);
+	ck_assert_ptr_nonnull(strstr(v.message, "is not keyed"));
+	write_keyed(1, &key);			/* Keyed, then plain again: the plain tail is refused. */
+	write_keyed(1, NULL);
+	ck_assert_int_eq(verify_key(&key, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_KEY);
+	ck_assert_uint_eq(v.line, 7);
+}
+END_TEST
+
+START_TEST(key_file_checks)
+{
+	char path[600], err[1024];
+	cb_audit_key_t key;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	ck_assert_int_eq(cb_audit_key_load(path, false, &key, err, sizeof(err)), -1);	/* Missing. */
+	ck_assert_ptr_nonnull(strstr(err, "cannot read the key"));
+	fp = fopen(path, "w");
+	fputs("short\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(cb_audit_key_load(path, false, &key, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "16 to 1023"));
+	fp = fopen(path, "w");
+	fputs("0123456789abcdef0123456789abcdef\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(cb_audit_key_load(path, false, &key, err, sizeof(err)), 0);	/* cetbyodctl: any readable file. */
+	ck_assert_uint_eq(key.len, 33);
+	ck_assert_int_eq(cb_audit_key_load(path, true, &key, err, sizeof(err)), -1);	/* The module: not world-readable. */
+	ck_assert_ptr_nonnull(strstr(err, "readable by everyone"));
+	ck_assert_uint_eq(key.len, 0);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(cb_audit_key_load(path, true, &key, err, sizeof(err)), 1);
+		ck_assert_ptr_nonnull(strstr(err, "runs as root"));
+	} else {
+		ck_assert_int_eq(cb_audit_key_load(path, true, &key, err, sizeof(err)), -1);	/* Owned by this user. */
+		ck_assert_ptr_nonnull(strstr(err, "owned by the user radiusd runs as"));
+	}
+}
+END_TEST
+
 START_TEST(deleted_line_fails_there)
 {
 	size_t idx[] = { 0, 1, 3, 4, 5 };
@@ -263,6 +401,43 @@ START_TEST(truncated_last_line_fails_there)
 	ck_assert_uint_eq(v.line, 6);
 	ck_assert_uint_eq(v.seq, 6);
 	ck_assert_uint_eq(v.records, 5);
+}
+END_TEST
+
+/* Issue 15, item 11: a line being written, and the store's copy read before the files. */
+START_TEST(live_trail_pending_line_and_anchor)
+{
+	char const *paths[1] = { file };
+	cb_audit_anchor_t anchor = { .seq = 3 };
+	cb_audit_line_t l;
+	cb_audit_verify_t v;
+
+	write_trail(5);
+	read_lines();
+	ck_assert_int_eq(cb_audit_line_parse(lines[2], strlen(lines[2]) - 1, &l), CB_AUDIT_OK);
+	memcpy(anchor.hash, l.hash, sizeof(anchor.hash));
+	write_lines(NULL, nlines, false);		/* The writer in the middle of line 6. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, NULL, &v), 0);
+	ck_assert(v.pending);
+	ck_assert(v.anchored);
+	ck_assert_uint_eq(v.pending_line, 6);
+	ck_assert_uint_eq(v.records, 5);
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, false, NULL, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TRUNCATED);
+
+	write_lines(NULL, nlines, true);
+	anchor.hash[0] = anchor.hash[0] == '0' ? '1' : '0';	/* The store's copy of seq 3 differs. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, NULL, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TAIL);
+	ck_assert_uint_eq(v.line, 3);
+	anchor.seq = 8;					/* The store is ahead: lines removed from the end. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, NULL, &v), 1);
+	ck_assert_int_eq(v.bad, CB_AUDIT_BAD_TAIL);
+	ck_assert_uint_eq(v.seq, 7);
+	ck_assert_ptr_nonnull(strstr(v.message, "records 7 to 8 were removed"));
+	anchor.seq = 0;					/* No copy in the store: the chain alone. */
+	ck_assert_int_eq(cb_audit_verify_trail(paths, 1, &anchor, true, NULL, &v), 0);
+	ck_assert(!v.anchored);
 }
 END_TEST
 
@@ -699,6 +874,44 @@ START_TEST(db_ahead_of_file_keeps_the_gap_visible)
 }
 END_TEST
 
+/* Issue 15, item 6: an action is recorded once, by its reference, across restarts. */
+START_TEST(record_once_by_reference)
+{
+	cb_audit_event_t ev = { .type = CB_AUDIT_REVOKE, .time = T0, .identity = "alice", .by = "it",
+				.ref = "revocation:1:revoke:1795515240" };
+	cb_store_conf_t conf = { .path = dbpath };
+	char err[512];
+	cb_store_t *db;
+	cb_audit_t *a;
+
+	make_store();
+	db = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(db != NULL, "cb_store_open: %s", err);
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 1);
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 0);	/* Queued, maybe not yet in the index. */
+	ev.identity = "bob";
+	ev.ref = "revocation:2:revoke:1795515240";		/* Same second, another row. */
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 1);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 0);
+	ev.ref = NULL;
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), -1);
+	cb_audit_close(a, 1000);
+	ck_assert_int_eq(cb_store_audit_has_ref(db, "revocation:1:revoke:1795515240"), 1);
+	ck_assert_int_eq(cb_store_audit_has_ref(db, "revocation:3:revoke:1795515240"), 0);
+
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);	/* A restart: the index remembers. */
+	ev.ref = "revocation:1:revoke:1795515240";
+	ck_assert_int_eq(cb_audit_record_once(a, db, &ev), 0);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	cb_store_close(db);
+	ck_assert_uint_eq(count_matching("\"type\":\"revoke\""), 2);
+	ck_assert_uint_eq(count_matching("\"ref\":\"revocation:1:revoke:1795515240\""), 1);
+}
+END_TEST
+
 START_TEST(csv_cells_are_neutralised)
 {
 	char out[64];
@@ -714,17 +927,41 @@ START_TEST(csv_cells_are_neutralised)
 	ck_assert(cb_audit_csv_cell("@SUM(A1)", out, sizeof(out)));
 	ck_assert_str_eq(out, "'@SUM(A1)");
 	ck_assert(cb_audit_csv_cell("\tx", out, sizeof(out)));
-	ck_assert_str_eq(out, "'\tx");
+	ck_assert_str_eq(out, "\\x09x");
 	ck_assert(cb_audit_csv_cell("a,b", out, sizeof(out)));
 	ck_assert_str_eq(out, "\"a,b\"");
-	ck_assert(cb_audit_csv_cell("line\nbreak", out, sizeof(out)));
-	ck_assert_str_eq(out, "\"line\nbreak\"");
+	ck_assert(cb_audit_csv_cell("line\nbreak\r", out, sizeof(out)));
+	ck_assert_str_eq(out, "line\\x0abreak\\x0d");
 	ck_assert(cb_audit_csv_cell("", out, sizeof(out)));
 	ck_assert_str_eq(out, "");
 	ck_assert(cb_audit_csv_cell("a=b", out, sizeof(out)));
 	ck_assert_str_eq(out, "a=b");
 	ck_assert(!cb_audit_csv_cell("=\"\"\"\"", out, 8));
 	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Issue 15, item 12: no control byte reaches a CSV file (and the terminal that shows it). */
+START_TEST(csv_cells_hold_no_control_bytes)
+{
+	char const *hostile = "\x1b[2J\x1b]0;owned\x07" "anon\x7f\xc2\x9b" "6n\x9b\x01\r\n=1+1";
+	char out[CB_AUDIT_CSV_LEN(64)];
+
+	ck_assert(cb_audit_csv_cell(hostile, out, sizeof(out)));
+	ck_assert_str_eq(out, "\\x1b[2J\\x1b]0;owned\\x07anon\\x7f\\xc2\\x9b" "6n\\x9b\\x01\\x0d\\x0a=1+1");
+	for (char const *p = out; *p; p++) {
+		unsigned char c = (unsigned char) *p;
+
+		ck_assert_msg(c >= 0x20 && c != 0x7f && c < 0x80, "control or high byte 0x%02x in %s", c, out);
+	}
+	ck_assert(cb_audit_csv_cell("\x1b=cmd", out, sizeof(out)));	/* Escaped first: no longer starts with '='. */
+	ck_assert_str_eq(out, "\\x1b=cmd");
+	ck_assert(cb_audit_csv_cell("=\x1b", out, sizeof(out)));
+	ck_assert_str_eq(out, "'=\\x1b");
+	ck_assert(cb_audit_csv_cell("\xc3\x89lise", out, sizeof(out)));	/* Printable UTF-8 stays. */
+	ck_assert_str_eq(out, "\xc3\x89lise");
+	ck_assert(!cb_audit_csv_cell("\x1b\x1b", out, 8));		/* 8 escaped bytes + NUL do not fit in 8. */
+	ck_assert(cb_audit_csv_cell("\x1b\x1b", out, CB_AUDIT_CSV_LEN(2)));
 }
 END_TEST
 
@@ -829,6 +1066,10 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, reordered_line_fails_there);
 	tcase_add_test(tc, truncated_last_line_fails_there);
 	tcase_add_test(tc, line_parse_alone);
+	tcase_add_test(tc, keyed_chain_verifies_and_catches_rewrites);
+	tcase_add_test(tc, keyed_chain_rewritten_plain_fails);
+	tcase_add_test(tc, key_file_checks);
+	tcase_add_test(tc, live_trail_pending_line_and_anchor);
 	tcase_add_test(tc, restart_cuts_unfinished_line_and_continues);
 	tcase_add_test(tc, rotation_continues_the_chain);
 	tcase_add_test(tc, fail_open_keeps_admitting_and_loses_nothing_acknowledged);
@@ -838,7 +1079,9 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, ip_at_a_moment);
 	tcase_add_test(tc, query_filters_export_and_purge);
 	tcase_add_test(tc, db_ahead_of_file_keeps_the_gap_visible);
+	tcase_add_test(tc, record_once_by_reference);
 	tcase_add_test(tc, csv_cells_are_neutralised);
+	tcase_add_test(tc, csv_cells_hold_no_control_bytes);
 	tcase_add_test(tc, macs_normalise);
 	tcase_add_test(tc, hostile_text_is_recorded_safely);
 	tcase_add_test(tc, schema_matches_file);
