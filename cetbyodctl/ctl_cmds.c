@@ -535,7 +535,6 @@ static int status_json(ctl_t *ctl, status_t const *s)
 	size_t i;
 
 	json_object_object_add(o, "store", ctl_jstr(ctl->db));
-	json_object_object_add(o, "store_error", s->store_error[0] ? ctl_jstr(s->store_error) : NULL);
 	json_object_object_add(o, "now", ctl_jtime(ctl->now));
 	json_object_object_add(o, "module", status_json_module(s));
 	json_object_object_add(o, "sync", status_json_sync(ctl, s));
