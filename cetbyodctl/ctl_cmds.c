@@ -82,6 +82,7 @@ typedef struct {
 	time_t			heartbeat;
 	time_t			snapshot;		/* When the persisted snapshot was synced or written. */
 	char const		*snapshot_from;		/* "store" (status key) or "file" (its mtime). */
+	char			store_error[512];	/* Why the store cannot be written now; "" when it can. */
 	char			attention[STATUS_ATTENTION_MAX][512];
 	size_t			nattention;
 } status_t;
@@ -162,6 +163,11 @@ static void status_attention(ctl_t *ctl, status_t *s)
 	char const *v;
 	char safe[CTL_SAFE_LEN(CB_STORE_VALUE_MAX)];
 
+	if (s->store_error[0]) {
+		attention(s, "the state store cannot be written: %s; radiusd goes on deciding from what it holds in "
+			  "memory, but sessions, revocations and its heartbeat cannot be recorded until there is room",
+			  ctl_safe(s->store_error, safe, sizeof(safe)));
+	}
 	if (s->counts.disc_held) {
 		attention(s, "%zu disconnect%s held as a burst: `cetbyodctl confirm` sends them, "
 			  "`cetbyodctl confirm --discard` drops them", s->counts.disc_held,
@@ -191,7 +197,7 @@ static void status_attention(ctl_t *ctl, status_t *s)
 	if (v && *v) attention(s, "the module cannot list the directory for the reports: %s", ctl_safe(v, safe, sizeof(safe)));
 	v = st_get(s, CB_STATUS_REMINDERS_ERROR);
 	if (v && *v) attention(s, "reminder emails cannot be sent: %s", ctl_safe(v, safe, sizeof(safe)));
-	if (s->running == 0) {
+	if (s->running == 0 && !s->store_error[0]) {
 		char age[32];
 
 		attention(s, "radiusd is not running: the module's last heartbeat was %s ago",
@@ -221,6 +227,7 @@ static int status_collect(ctl_t *ctl, status_t *s)
 	    cb_store_disconnects(ctl->store, CB_DISC_FAILED, STATUS_LIST_MAX, &s->failed) < 0 ||
 	    cb_store_revocations(ctl->store, false, &s->revocations) < 0) return -1;
 	s->running = module_state(ctl, &s->heartbeat);
+	if (cb_store_check_writable(ctl->store, s->store_error, sizeof(s->store_error)) == 0) s->store_error[0] = '\0';
 	snapshot_time(ctl, s);
 	status_attention(ctl, s);
 	return 0;
@@ -254,6 +261,9 @@ static void status_human_module(ctl_t *ctl, status_t const *s)
 	printf("Store                  %s\n", ctl->db);
 	if (s->running == 1) {
 		snprintf(buf, sizeof(buf), "running (heartbeat %s ago)", ctl_age(s->heartbeat, ctl->now, age, sizeof(age)));
+	} else if (s->running == 0 && s->store_error[0]) {
+		snprintf(buf, sizeof(buf), "unknown (last heartbeat %s ago; the store cannot be written)",
+			 ctl_age(s->heartbeat, ctl->now, age, sizeof(age)));
 	} else if (s->running == 0) {
 		snprintf(buf, sizeof(buf), "not running (last heartbeat %s ago)",
 			 ctl_age(s->heartbeat, ctl->now, age, sizeof(age)));
@@ -432,7 +442,7 @@ static json_object *status_json_module(status_t const *s)
 {
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "running", jrunning(s->running));
+	json_object_object_add(o, "running", jrunning(s->running == 0 && s->store_error[0] ? -1 : s->running));
 	json_object_object_add(o, "heartbeat", ctl_jtime(s->heartbeat));
 	json_object_object_add(o, "started_at", ctl_jtime(st_time(s, CB_STATUS_MODULE_STARTED)));
 	json_object_object_add(o, "version", jstatus_str(s, CB_STATUS_MODULE_VERSION));
@@ -855,8 +865,9 @@ ctl_cmd_t const ctl_cmds[] = {
 	  "Shows whether radiusd is running (from the module's heartbeat), the last\n"
 	  "sync of the acknowledgements and its error, the snapshot's age, counts,\n"
 	  "active sessions, pending, held and failed disconnects, revocations in\n"
-	  "force, and what needs attention.  Exits 4 when something does: held\n"
-	  "disconnects or a held sync, a failed sync, radiusd not running.\n",
+	  "force, and what needs attention.  Exits 4 when something does: a store\n"
+	  "that cannot be written (its disk full), held disconnects or a held\n"
+	  "sync, a failed sync, radiusd not running.\n",
 	  false, run_status },
 	{ "sessions", "sessions [--user USER]", "list active sessions",
 	  "Lists the open sessions (from accounting), oldest first: user, device\n"

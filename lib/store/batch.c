@@ -14,9 +14,27 @@
  * full the thread is woken early; when it is full, cb_store_batch_put
  * refuses and the caller commits its decision itself.  Lock order: the
  * store's mutex, then qmu, never the other way round.
+ *
+ * Write failures.  A batch whose commit fails for a reason that may pass
+ * by itself (the backend's transient: a full disk, an I/O error, a lock)
+ * is not dropped: it goes back to the front of the queue, ahead of what
+ * arrived meanwhile, as far as the queue has room (what does not fit is
+ * dropped and logged), and the handle is "failing".  While failing, the
+ * thread retries every CB_STORE_RETRY_MS, and every other call on the
+ * handle still tries first (so that an accounting Start that arrives once
+ * the disk has room finds its decision); a retry commits one decision at
+ * a time, so that one already written (a commit that failed half-way) or
+ * refused for good is dropped alone.  The failure is logged once when it
+ * starts and once when the queue is written again, not on every retry.
+ * A failure that will not pass (a constraint) drops the batch, logged, as
+ * before.  The Class the Access-Accept carried meanwhile stays valid: its
+ * decision is written late, not lost, unless radiusd stops first.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "base/worker.h"
 #include "store/store_int.h"
@@ -28,13 +46,95 @@ struct cb_store_batch {
 	cb_store_decision_t	*spare;		/* The batch being committed (store->mutex held). */
 	size_t			qlen;
 	cb_worker_t		*worker;
+	/* Write failures (store->mutex held). */
+	bool			failing;	/* The last commit failed transiently; the queue holds its decisions. */
+	int64_t			retry_at;	/* Monotonic ms: the thread's next retry while failing. */
+	size_t			late;		/* Decisions written late since the failure started. */
+	size_t			lost;		/* ... dropped since then (no room, or refused for good). */
 };
+
+#define CB_STORE_RETRY_MS	1000	/* While failing, the thread retries this often. */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void blog(cb_store_t *store, cb_log_level_t level, char const *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void blog(cb_store_t *store, cb_log_level_t level, char const *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!store->log) return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	store->log(store->log_ctx, level, "%s", msg);
+}
+
+/**
+ * requeue - put failed[0..n) back at the front of the queue, ahead of what
+ * arrived since the swap, as far as there is room; returns how many did not
+ * fit (the newest arrivals are the ones dropped).  failed is b->spare.
+ */
+static size_t requeue(cb_store_batch_t *b, cb_store_decision_t *failed, size_t n)
+{
+	cb_store_decision_t *tmp;
+	size_t keep;
+
+	pthread_mutex_lock(&b->qmu);
+	keep = b->qlen;
+	if (n + keep > CB_STORE_DEFER_MAX) keep = CB_STORE_DEFER_MAX - n;
+	memcpy(failed + n, b->q, keep * sizeof(*failed));
+	n += keep;
+	keep = b->qlen - keep;		/* Now: how many were dropped. */
+	tmp = b->q;
+	b->q = failed;
+	b->spare = tmp;
+	b->qlen = n;
+	pthread_mutex_unlock(&b->qmu);
+	return keep;
+}
+
+/**
+ * commit_failing - while failing: commit batch[0..n) one decision at a
+ * time; a transient failure puts the rest back.  Returns true when all are
+ * done (written, or dropped for good).
+ */
+static bool commit_failing(cb_store_t *store, cb_store_batch_t *b, cb_store_decision_t *batch, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int rc;
+
+		store->quiet = true;	/* Reported once, when the failure starts and when it ends. */
+		rc = store->ops->decisions_put(store->be, &batch[i], 1);
+		store->quiet = false;
+		if (rc == 0) {
+			b->late++;
+			continue;
+		}
+		if (store->ops->transient(store->be)) break;
+		b->lost++;	/* Already written by a commit that failed half-way, or refused for good. */
+	}
+	if (i == n) return true;
+	memmove(batch, batch + i, (n - i) * sizeof(*batch));
+	b->lost += requeue(b, batch, n - i);
+	b->retry_at = mono_ms() + CB_STORE_RETRY_MS;
+	return false;
+}
 
 void cb_store_batch_flush(cb_store_t *store)
 {
 	cb_store_batch_t *b = store->batch;
 	cb_store_decision_t *batch;
-	size_t n;
+	size_t n, dropped;
 
 	if (!b) return;
 	pthread_mutex_lock(&b->qmu);
@@ -44,10 +144,28 @@ void cb_store_batch_flush(cb_store_t *store)
 	b->spare = batch;
 	b->qlen = 0;
 	pthread_mutex_unlock(&b->qmu);
-	if (n && store->ops->decisions_put(store->be, batch, n) < 0 && store->log) {
-		store->log(store->log_ctx, CB_LOG_ERROR, "store: %zu decision(s) could not be recorded: their sessions "
-			   "will not be tied to them", n);
+	if (!n) return;
+	if (b->failing) {
+		if (!commit_failing(store, b, batch, n)) return;
+		b->failing = false;
+		blog(store, CB_LOG_INFO, "store: decisions are written again: %zu that waited in memory are recorded "
+		     "(%zu dropped)", b->late, b->lost);
+		return;
 	}
+	if (store->ops->decisions_put(store->be, batch, n) == 0) return;
+	if (!store->ops->transient(store->be)) {
+		blog(store, CB_LOG_ERROR, "store: %zu decision(s) could not be recorded: their sessions will not be "
+		     "tied to them", n);
+		return;
+	}
+	dropped = requeue(b, batch, n);
+	b->failing = true;
+	b->retry_at = mono_ms() + CB_STORE_RETRY_MS;
+	b->late = 0;
+	b->lost = dropped;
+	blog(store, CB_LOG_ERROR, "store: decisions cannot be written now: %zu wait in memory (at most %d), retried "
+	     "every %d ms; admissions go on, and accounting for them is not answered until it can be recorded",
+	     n - dropped, CB_STORE_DEFER_MAX, CB_STORE_RETRY_MS);
 }
 
 static void batch_main(cb_worker_t *w, void *arg)
@@ -62,7 +180,7 @@ static void batch_main(cb_worker_t *w, void *arg)
 		pthread_mutex_unlock(&b->qmu);
 		if (!n) continue;
 		pthread_mutex_lock(&b->store->mutex);
-		cb_store_batch_flush(b->store);
+		if (!b->failing || mono_ms() >= b->retry_at) cb_store_batch_flush(b->store);
 		pthread_mutex_unlock(&b->store->mutex);
 	}
 }
@@ -125,6 +243,10 @@ void cb_store_batch_stop(cb_store_batch_t *b)
 	cb_worker_stop(b->worker);
 	pthread_mutex_lock(&store->mutex);
 	cb_store_batch_flush(store);
+	if (b->qlen) {
+		blog(store, CB_LOG_ERROR, "store: %zu decision(s) that waited in memory are lost: the store still "
+		     "cannot be written as it closes", b->qlen);
+	}
 	store->batch = NULL;
 	pthread_mutex_unlock(&store->mutex);
 	pthread_mutex_destroy(&b->qmu);

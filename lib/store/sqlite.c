@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store/sqlite_int.h"
@@ -241,6 +242,7 @@ static char const *const stmt_sql[S_MAX] = {
 /** cb_sqlite_fail - log what failed, with SQLite's message and the path; returns -1. */
 int cb_sqlite_fail(cb_store_backend_t *be, char const *what)
 {
+	be->last_rc = sqlite3_extended_errcode(be->db);
 	BE_ERR(be, "store %s: %s: %s", be->path, what, sqlite3_errmsg(be->db));
 	return -1;
 }
@@ -680,6 +682,59 @@ static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, boo
 			"setting synchronous", err, errlen, path);
 }
 
+/*
+ *	Write failures
+ */
+
+/** sq_transient - whether the last failure may pass by itself: a full disk, an I/O error, a busy or locked file. */
+static bool sq_transient(cb_store_backend_t *be)
+{
+	switch (be->last_rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_NOMEM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A write that leaves nothing behind: the row is written and deleted in one transaction. */
+#define WRITE_CHECK_SQL "BEGIN IMMEDIATE; " \
+	"INSERT OR REPLACE INTO status (key, value, updated_at) VALUES ('store.write_check', '', 0); " \
+	"DELETE FROM status WHERE key = 'store.write_check'; COMMIT"
+
+/**
+ * sq_check_writable - whether a commit can reach the disk now: the file
+ * system holding the database has room (statvfs: SQLite may still have
+ * pages it can reuse, but the next one that needs space fails), and a
+ * transaction that writes and deletes one status row commits.  0, or -1
+ * with why set.  Logs nothing: the caller reports.
+ */
+static int sq_check_writable(cb_store_backend_t *be, char *why, size_t len)
+{
+	char dir[STORE_PATH_MAX];
+	char const *slash = strrchr(be->path, '/');
+	struct statvfs v;
+	char *msg = NULL;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int) (slash - be->path) + (slash == be->path) : 1,
+		 slash ? be->path : ".");
+	if (statvfs(dir, &v) == 0 && v.f_bavail == 0 && !(v.f_flag & ST_RDONLY)) {
+		snprintf(why, len, "the disk holding %s is full (no space left on device)", dir);
+		return -1;
+	}
+	if (sqlite3_exec(be->db, WRITE_CHECK_SQL, NULL, NULL, &msg) == SQLITE_OK) return 0;
+	snprintf(why, len, "%s: %s", be->path, msg ? msg : sqlite3_errmsg(be->db));
+	sqlite3_free(msg);
+	if (!sqlite3_get_autocommit(be->db)) sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 static cb_store_ops_t const sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -726,6 +781,8 @@ static cb_store_ops_t const sq_ops = {
 	.audit_sessions = cb_sqlite_audit_sessions,
 	.audit_purge = cb_sqlite_audit_purge,
 	.export_person = cb_sqlite_export_person,
+	.transient = sq_transient,
+	.check_writable = sq_check_writable,
 };
 
 cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,

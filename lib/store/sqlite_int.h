@@ -53,6 +53,7 @@ struct cb_store_backend {
 	sqlite3_stmt	*stmts[S_MAX];
 	cb_log_fn_t	log;
 	void		*log_ctx;
+	int		last_rc;	/* SQLite's (extended) code of the last failure cb_sqlite_fail logged. */
 };
 
 #define BE_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)

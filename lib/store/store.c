@@ -12,6 +12,7 @@
  * thread-safe; a process that wants parallel writers opens several
  * stores.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,37 +26,46 @@ static bool empty(char const *s)
 	return !s || !*s;
 }
 
-cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_log_fn_t log, void *log_ctx)
-{
-	cb_store_t *store = calloc(1, sizeof(*store));
+static void front_log(void *ctx, cb_log_level_t level, char const *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-	if (!store || pthread_mutex_init(&store->mutex, NULL) != 0) {
-		free(store);
-		ops->close(be);
-		return NULL;
-	}
-	store->ops = ops;
-	store->be = be;
-	store->log = log;
-	store->log_ctx = log_ctx;
-	return store;
+/** front_log - the backend's complaints, passed on to the store's log unless store->quiet. */
+static void front_log(void *ctx, cb_log_level_t level, char const *fmt, ...)
+{
+	cb_store_t *store = ctx;
+	char msg[1024];
+	va_list ap;
+
+	if (store->quiet || !store->log) return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	store->log(store->log_ctx, level, "%s", msg);
 }
 
 cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 {
-	cb_store_ops_t const *ops;
-	cb_store_backend_t *be;
+	cb_store_conf_t bconf;
 	cb_store_t *store;
 
 	if (!conf || !conf->path) {
 		snprintf(err, errlen, "no store path");
 		return NULL;
 	}
-	be = cb_store_sqlite_open(conf, &ops, err, errlen);
-	if (!be) return NULL;
-	store = cb_store_wrap(ops, be, conf->log, conf->log_ctx);
-	if (!store) {
+	store = calloc(1, sizeof(*store));
+	if (!store || pthread_mutex_init(&store->mutex, NULL) != 0) {
+		free(store);
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	store->log = conf->log;
+	store->log_ctx = conf->log_ctx;
+	bconf = *conf;
+	bconf.log = front_log;
+	bconf.log_ctx = store;
+	store->be = cb_store_sqlite_open(&bconf, &store->ops, err, errlen);
+	if (!store->be) {
+		pthread_mutex_destroy(&store->mutex);
+		free(store);
 		return NULL;
 	}
 	if (conf->defer_decisions && !cb_store_batch_start(store, err, errlen)) {
@@ -98,6 +108,13 @@ static int bad(cb_store_t *store, char const *fn, char const *what)
 {
 	if (store && store->log) store->log(store->log_ctx, CB_LOG_ERROR, "store: %s: %s", fn, what);
 	return -1;
+}
+
+int cb_store_check_writable(cb_store_t *store, char *why, size_t len)
+{
+	if (!why || !len) return bad(store, "check_writable", "no buffer");
+	why[0] = '\0';
+	LOCKED(store, store->ops->check_writable(store->be, why, len));
 }
 
 /** opt_len_ok - NULL, or at most max bytes. */

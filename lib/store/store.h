@@ -138,6 +138,17 @@ typedef struct {
  */
 cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen);
 
+/**
+ * cb_store_check_writable - whether a write can reach the disk now: the
+ * file system holding the store has room, and a transaction that writes
+ * and removes one row commits (it leaves nothing behind).  Returns 0, or
+ * -1 with why set ("the disk holding /var/lib/cetbyod is full (no space
+ * left on device)", SQLite's message otherwise); logs nothing.
+ * cetbyodctl status reports it: while the store cannot be written, the
+ * module cannot record its heartbeat either.
+ */
+int cb_store_check_writable(cb_store_t *store, char *why, size_t len);
+
 /** cb_store_close - close the store and free it (NULL is fine). */
 void cb_store_close(cb_store_t *store);
 

@@ -87,6 +87,11 @@ typedef struct {
 	int (*audit_sessions)(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
 	int (*audit_purge)(cb_store_backend_t *be, time_t before, size_t *removed);
 	int (*export_person)(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
+
+	/* Write failures: whether the last one may pass by itself (a full disk, an I/O error, a lock), so
+	 * that what failed is worth keeping and retrying; and cb_store_check_writable. */
+	bool (*transient)(cb_store_backend_t *be);
+	int (*check_writable)(cb_store_backend_t *be, char *why, size_t len);
 } cb_store_ops_t;
 
 typedef struct cb_store_batch cb_store_batch_t;
@@ -99,6 +104,9 @@ struct cb_store {
 	cb_log_fn_t		log;
 	void			*log_ctx;
 	cb_store_batch_t	*batch;		/* defer_decisions; NULL otherwise. */
+	bool			quiet;		/* The backend's complaints are not passed on (store->mutex held):
+						 * the batch's retries while the disk is full, which it reports
+						 * itself, once. */
 };
 
 /**
@@ -108,14 +116,6 @@ struct cb_store {
  */
 cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
 					 size_t errlen);
-
-/**
- * cb_store_wrap - a cb_store_t around a backend that is already open; the
- * store owns it from now on (ops->close frees it).  log receives the
- * front's complaints about arguments.  NULL on allocation failure, after
- * closing the backend.
- */
-cb_store_t *cb_store_wrap(cb_store_ops_t const *ops, cb_store_backend_t *be, cb_log_fn_t log, void *log_ctx);
 
 /*
  *	Deferred decisions (batch.c).

@@ -305,3 +305,51 @@ cb_expect_not() {
 	fi
 	cb_pass "$1"
 }
+
+# --- A small file system a test fills (the disk-full tests) -------------------
+
+# cb_wait_until SECONDS COMMAND... - run COMMAND every 0.2 s until it
+# succeeds or SECONDS pass.  Returns its last status.
+cb_wait_until() {
+	cb_wu_limit=$(( $(date +%s%3N) + $1 * 1000 ))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s%3N)" -ge "$cb_wu_limit" ] && return 1
+		sleep 0.2
+	done
+}
+
+# cb_tmpfs_mount DIR SIZE WHAT - mount a tmpfs of SIZE (mount's size=) on
+# DIR.  Needs root: when the mount is refused the test FAILS (it does not
+# skip: the disk-full behaviour would be untested), naming WHAT.
+cb_tmpfs_mount() {
+	mkdir -p "$1"
+	if ! cb_mout=$(mount -t tmpfs -o "size=$2,mode=0755" cetbyod-testfs "$1" 2>&1); then
+		cb_mout=$(printf '%s' "$cb_mout" | tr -s '\n\t ' ' ')
+		echo "# cannot mount a tmpfs on $1 (uid $(id -u)): ${cb_mout:-mount failed}"
+		echo "# this test needs root (or CAP_SYS_ADMIN) to create a small file system it can fill"
+		cb_fail "mount a $2 tmpfs for $3 (mount refused: ${cb_mout:-no message})"
+		cb_finish
+	fi
+	cb_pass "a $2 tmpfs is mounted for $3"
+}
+
+# cb_tmpfs_umount DIR - unmount DIR (call it after stopping what holds
+# files open there, before cb_cleanup); when it stays mounted, CB_TMP is
+# left in place, so that rm -rf never walks into a mounted file system.
+cb_tmpfs_umount() {
+	if mountpoint -q "$1" 2>/dev/null; then
+		umount "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || echo "# WARNING: cannot unmount $1" >&2
+	fi
+	if mountpoint -q "$1" 2>/dev/null; then
+		echo "# WARNING: $1 still mounted; leaving $CB_TMP in place" >&2
+		CB_TMP=/nonexistent-cetbyod-test
+	fi
+}
+
+# cb_tmpfs_fill DIR FILE - write FILE until ENOSPC; true when no block is left.
+cb_tmpfs_fill() {
+	dd if=/dev/zero of="$2" bs=4k >/dev/null 2>&1
+	[ "$(df --output=avail -k "$1" | tail -n 1 | tr -d ' ')" -eq 0 ]
+}
