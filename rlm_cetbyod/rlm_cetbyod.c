@@ -405,7 +405,15 @@ extern module_t rlm_cetbyod;
 module_t rlm_cetbyod = {
 	.magic		= RLM_MODULE_INIT,
 	.name		= "cetbyod",
-	.type		= RLM_TYPE_THREAD_SAFE | RLM_TYPE_HUP_SAFE,
+	/*
+	 *	Not RLM_TYPE_HUP_SAFE: FreeRADIUS 3.2 would build a second
+	 *	instance on HUP (from the configuration read at start-up, see
+	 *	module_hup_module) and keep the first one's threads running,
+	 *	two audit writers on one chain, two enforcers.  Without it a
+	 *	HUP leaves this module as it is; a change to its configuration
+	 *	takes a restart (README "Reloads and shutdown").
+	 */
+	.type		= RLM_TYPE_THREAD_SAFE,
 	.inst_size	= sizeof(rlm_cetbyod_t),
 	.config		= module_config,
 	.instantiate	= mod_instantiate,
