@@ -20,6 +20,7 @@
 
 #include "core/ack.h"
 #include "core/decide.h"
+#include "people/people.h"
 #include "sources/sync.h"
 #include "core/tz.h"
 
@@ -186,15 +187,30 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	return 0;
 }
 
+/**
+ * mod_detach - at shutdown (and after a failed start, with only part of the
+ * instance built: every step is NULL-safe).  Threads first, then memory:
+ * the enforcer, sync and people threads call into each other (the enforcer
+ * reads the sync's status and forwards cetbyodctl's sync commands; the sync
+ * hands new acknowledgements to the enforcer and the people thread), so all
+ * three are halted (joined, not freed) before any of them is freed.  The
+ * enforcer goes first: its halt also ends a Disconnect-Request waiting on a
+ * NAS that does not answer.  Then the directory they read, then the audit
+ * writer and the store's batcher they wrote to, each flushed as it stops.
+ */
 static int mod_detach(void *instance)
 {
 	rlm_cetbyod_t *inst = instance;
 
+	cb_enforcer_halt(inst->enforcer);
+	cb_sync_halt(inst->sync);
+	cb_people_halt(inst->people);
+
 	cetbyod_people_stop(inst);
-	cb_sync_stop(inst->sync);
-	inst->sync = NULL;
 	cb_enforcer_stop(inst->enforcer);
 	inst->enforcer = NULL;
+	cb_sync_stop(inst->sync);
+	inst->sync = NULL;
 	cetbyod_ldap_detach(inst);
 	cb_audit_close(inst->audit, 2000);
 	inst->audit = NULL;
@@ -390,7 +406,15 @@ extern module_t rlm_cetbyod;
 module_t rlm_cetbyod = {
 	.magic		= RLM_MODULE_INIT,
 	.name		= "cetbyod",
-	.type		= RLM_TYPE_THREAD_SAFE | RLM_TYPE_HUP_SAFE,
+	/*
+	 *	Not RLM_TYPE_HUP_SAFE: FreeRADIUS 3.2 would build a second
+	 *	instance on HUP (from the configuration read at start-up, see
+	 *	module_hup_module) and keep the first one's threads running,
+	 *	two audit writers on one chain, two enforcers.  Without it a
+	 *	HUP leaves this module as it is; a change to its configuration
+	 *	takes a restart (README "Reloads and shutdown").
+	 */
+	.type		= RLM_TYPE_THREAD_SAFE,
 	.inst_size	= sizeof(rlm_cetbyod_t),
 	.config		= module_config,
 	.instantiate	= mod_instantiate,

@@ -17,6 +17,7 @@ struct cb_worker {
 	pthread_cond_t	cond;		/* On CLOCK_MONOTONIC. */
 	bool		woken;		/* A wake not yet seen by cb_worker_wait(). */
 	bool		stop;
+	bool		joined;		/* Only the controlling thread reads and writes it. */
 	cb_worker_fn_t	fn;
 	void		*arg;
 	char		name[16];
@@ -113,14 +114,21 @@ bool cb_worker_stopping(cb_worker_t *w)
 	return stop;
 }
 
-void cb_worker_stop(cb_worker_t *w)
+void cb_worker_halt(cb_worker_t *w)
 {
-	if (!w) return;
+	if (!w || w->joined) return;
 	pthread_mutex_lock(&w->mutex);
 	w->stop = true;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mutex);
 	pthread_join(w->thread, NULL);
+	w->joined = true;
+}
+
+void cb_worker_stop(cb_worker_t *w)
+{
+	if (!w) return;
+	cb_worker_halt(w);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mutex);
 	free(w);

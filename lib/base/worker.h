@@ -9,6 +9,9 @@
  *	...			// any thread: cb_worker_wake(w) to hurry it
  *	cb_worker_stop(w);	// sets the stop flag, wakes it, joins, frees
  *
+ * (or cb_worker_halt(w) first, which joins but does not free, when other
+ * threads may still wake w until they are halted too)
+ *
  * and the thread's body loops as
  *
  *	static void sync_main(cb_worker_t *w, void *arg)
@@ -57,7 +60,15 @@ bool cb_worker_wait(cb_worker_t *w, int64_t timeout_ms);
 /** cb_worker_stopping - from the thread itself, inside long work: true once cb_worker_stop() was called. */
 bool cb_worker_stopping(cb_worker_t *w);
 
-/** cb_worker_stop - ask the thread to stop, wake it, join it and free the worker.  NULL-safe. */
+/**
+ * cb_worker_halt - ask the thread to stop, wake it and join it, but keep the
+ * worker: a cb_worker_wake() from another thread afterwards is harmless (it
+ * wakes nobody).  For units whose threads call each other: halt them all,
+ * then free them all.  NULL-safe; a second call does nothing.
+ */
+void cb_worker_halt(cb_worker_t *w);
+
+/** cb_worker_stop - cb_worker_halt() (unless done), then free the worker.  NULL-safe. */
 void cb_worker_stop(cb_worker_t *w);
 
 #endif

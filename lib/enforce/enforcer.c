@@ -884,10 +884,17 @@ void cb_enforcer_poke(cb_enforcer_t *e)
 	if (e) cb_worker_wake(e->worker);
 }
 
-void cb_enforcer_stop(cb_enforcer_t *e)
+void cb_enforcer_halt(cb_enforcer_t *e)
 {
 	if (!e) return;
 	cb_das_cancel(e->das);		/* A send in progress ends at once, and so does any later one. */
+	cb_worker_halt(e->worker);
+}
+
+void cb_enforcer_stop(cb_enforcer_t *e)
+{
+	if (!e) return;
+	cb_enforcer_halt(e);
 	cb_worker_stop(e->worker);
 	enforcer_free(e);
 }

@@ -105,7 +105,15 @@ cb_decide_state_t cb_enforcer_decide_state(cb_enforcer_t *e);
 /** cb_enforcer_poke - run a pass now (new session, new revocation).  NULL-safe. */
 void cb_enforcer_poke(cb_enforcer_t *e);
 
-/** cb_enforcer_stop - stop the thread and free it (NULL is fine). */
+/**
+ * cb_enforcer_halt - end a DAS send in progress at once and join the thread;
+ * the enforcer stays allocated, so a sync thread still running may call
+ * cb_enforcer_ack_changed() or cb_enforcer_poke() on it harmlessly (queued,
+ * not sent) until it is halted too.  NULL is fine; a second call does nothing.
+ */
+void cb_enforcer_halt(cb_enforcer_t *e);
+
+/** cb_enforcer_stop - cb_enforcer_halt(), then free it (NULL is fine). */
 void cb_enforcer_stop(cb_enforcer_t *e);
 
 #endif

@@ -753,6 +753,11 @@ void cb_people_poke(cb_people_t *p)
 	cb_worker_wake(p->worker);
 }
 
+void cb_people_halt(cb_people_t *p)
+{
+	if (p) cb_worker_halt(p->worker);
+}
+
 void cb_people_stop(cb_people_t *p)
 {
 	if (!p) return;

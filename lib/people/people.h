@@ -72,7 +72,13 @@ cb_people_t *cb_people_start(cb_people_conf_t const *conf, char *err, size_t err
 /** cb_people_poke - the acknowledgements changed: recompute soon.  A cb_sync_change_fn_t-friendly call. */
 void cb_people_poke(cb_people_t *p);
 
-/** cb_people_stop - stop and free (NULL is fine). */
+/**
+ * cb_people_halt - stop the thread and wait for it; cb_people_poke() stays
+ * harmless until cb_people_stop().  NULL is fine; once is enough.
+ */
+void cb_people_halt(cb_people_t *p);
+
+/** cb_people_stop - cb_people_halt(), then free (NULL is fine). */
 void cb_people_stop(cb_people_t *p);
 
 /**

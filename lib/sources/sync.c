@@ -351,6 +351,11 @@ bool cb_sync_is_stale(cb_sync_t *sync, time_t now)
 	return now - last > (time_t) sync->conf.stale_after;
 }
 
+void cb_sync_halt(cb_sync_t *sync)
+{
+	if (sync) cb_worker_halt(sync->worker);
+}
+
 void cb_sync_stop(cb_sync_t *sync)
 {
 	if (!sync) return;

@@ -78,7 +78,14 @@ void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out);
 /** cb_sync_is_stale - whether decisions must treat the source as stale at now. */
 bool cb_sync_is_stale(cb_sync_t *sync, time_t now);
 
-/** cb_sync_stop - stop the thread, wait for it, free everything (NULL is fine). */
+/**
+ * cb_sync_halt - stop the thread and wait for it; the object stays usable
+ * (status, staleness; a request is remembered, never served) for the
+ * threads still running until cb_sync_stop().  NULL is fine; once is enough.
+ */
+void cb_sync_halt(cb_sync_t *sync);
+
+/** cb_sync_stop - cb_sync_halt(), then free everything (NULL is fine). */
 void cb_sync_stop(cb_sync_t *sync);
 
 #endif
