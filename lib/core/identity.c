@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include <unicode/uchar.h>
+
 #include "base/name.h"
 #include "base/utf8.h"
 #include "core/identity.h"
@@ -133,4 +135,69 @@ bool cb_identity_email_normalise(char const *in, size_t len, char *out, size_t o
 	if (memchr(in, ' ', len)) return false;
 	copy_lower(out, in, len);
 	return true;
+}
+
+/**
+ * shown_as_is - whether the n-byte character at p may reach a log line as it
+ * is: valid UTF-8, no control, nothing that moves or hides text (format
+ * characters such as the bidirectional overrides, line and paragraph
+ * separators, unassigned and private-use code points).
+ */
+static bool shown_as_is(unsigned char const *p, unsigned char const *end, size_t *n)
+{
+	bool control = false;
+	uint32_t cp = 0;
+	int8_t type;
+
+	*n = cb_utf8_char_len(p, end, &control);
+	if (*n == 0 || control) return false;
+	if (*n == 1) return true;
+	cb_utf8_decode(p, end, &cp);
+	type = u_charType((UChar32) cp);
+	return type != U_FORMAT_CHAR && type != U_LINE_SEPARATOR && type != U_PARAGRAPH_SEPARATOR &&
+	       type != U_UNASSIGNED && type != U_PRIVATE_USE_CHAR && type != U_SURROGATE;
+}
+
+char const *cb_identity_escape(char const *in, size_t len, char *out, size_t outlen)
+{
+	static char const octal[] = "01234567";
+	unsigned char const *p = (unsigned char const *) in, *end = p + len;
+	size_t used = 0, cut = 0;
+
+	if (!outlen) return out;
+	out[0] = '\0';
+	if (outlen < 4) return out;
+	while (p < end) {
+		size_t n, k;
+		char buf[8];
+
+		if (!shown_as_is(p, end, &n)) {
+			/* One byte at a time: the rest of a bad sequence is escaped in turn. */
+			n = 1;
+			buf[0] = '\\';
+			buf[1] = octal[(p[0] >> 6) & 7];
+			buf[2] = octal[(p[0] >> 3) & 7];
+			buf[3] = octal[p[0] & 7];
+			k = 4;
+		} else if (p[0] == '"' || p[0] == '\\') {
+			buf[0] = '\\';
+			buf[1] = (char) p[0];
+			k = 2;
+		} else {
+			memcpy(buf, p, n);
+			k = n;
+		}
+		if (used + k + 1 > outlen) {
+			/* Back to the last whole character that leaves room for the mark. */
+			memcpy(out + cut, "...", 3);
+			used = cut + 3;
+			break;
+		}
+		memcpy(out + used, buf, k);
+		used += k;
+		if (used + 3 + 1 <= outlen) cut = used;
+		p += n;
+	}
+	out[used] = '\0';
+	return out;
 }

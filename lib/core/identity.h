@@ -58,4 +58,16 @@ bool cb_identity_email(char const *identity, char const *domain, char *buf, size
  */
 bool cb_identity_email_normalise(char const *in, size_t len, char *out, size_t outlen);
 
+/* Room for any identity escaped: four bytes per input byte, the NUL. */
+#define CB_IDENTITY_ESCAPED_MAX (4 * CB_IDENTITY_MAX + 1)
+
+/**
+ * cb_identity_escape - in[0..len) (any bytes, hostile) as text for one log
+ * line: printable ASCII and valid UTF-8 other than controls as they are,
+ * '"' and '\' after a '\', every other byte as '\' and three octal digits
+ * ("ca\001rl").  Writes at most outlen bytes with the NUL (outlen >= 4);
+ * what does not fit is cut at a whole character and marked "...".  Returns out.
+ */
+char const *cb_identity_escape(char const *in, size_t len, char *out, size_t outlen);
+
 #endif

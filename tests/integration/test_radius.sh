@@ -105,10 +105,12 @@ if grep -Eq 'cetbyod: alice -> admit \(acknowledged\): acknowledged [0-9T:Z-]+ v
 else
 	cb_fail "radiusd -X shows one readable line per decision"
 fi
-if grep -q "identity .* -> reject (invalid_identity): identity contains a control character" "$CB_TMP/radiusd.out"; then
-	cb_pass "the log says why an identity was refused"
+if grep -qF 'cetbyod: identity "ca\001rl" -> reject (invalid_identity): identity contains a control character' \
+	"$CB_TMP/radiusd.out"; then
+	cb_pass "the log shows a refused identity escaped, and says why"
 else
-	cb_fail "the log says why an identity was refused"
+	cb_fail "the log shows a refused identity escaped, and says why"
+	grep -a 'invalid_identity' "$CB_TMP/radiusd.out" | head -3 >&2
 fi
 
 # --- EAP through eapol_test, anonymous outer identity ----------------------

@@ -97,6 +97,41 @@ START_TEST(test_email)
 }
 END_TEST
 
+START_TEST(test_escape)
+{
+	char out[CB_IDENTITY_ESCAPED_MAX], small[12];
+	unsigned char every[256];
+	char big[CB_IDENTITY_MAX];
+
+	ck_assert_str_eq(cb_identity_escape("ca\001rl", 5, out, sizeof(out)), "ca\\001rl");
+	ck_assert_str_eq(cb_identity_escape("al\0ice", 6, out, sizeof(out)), "al\\000ice");
+	ck_assert_str_eq(cb_identity_escape("a\"b\\c", 5, out, sizeof(out)), "a\\\"b\\\\c");
+	ck_assert_str_eq(cb_identity_escape("zo\xc3\xab", 4, out, sizeof(out)), "zo\xc3\xab");	/* zoë as is */
+	ck_assert_str_eq(cb_identity_escape("zo\xc3", 3, out, sizeof(out)), "zo\\303");		/* cut short */
+	ck_assert_str_eq(cb_identity_escape("a\xc2\x85", 3, out, sizeof(out)), "a\\302\\205");	/* U+0085 NEL */
+	ck_assert_str_eq(cb_identity_escape("a\xe2\x80\xae" "b", 5, out, sizeof(out)), "a\\342\\200\\256b"); /* RLO */
+	ck_assert_str_eq(cb_identity_escape("a\n", 2, out, sizeof(out)), "a\\012");
+	ck_assert_str_eq(cb_identity_escape("", 0, out, sizeof(out)), "");
+
+	/* Every byte value, the worst case of every length: bounded, NUL-terminated, no control left. */
+	for (size_t i = 0; i < sizeof(every); i++) every[i] = (unsigned char) i;
+	for (size_t len = 0; len <= CB_IDENTITY_MAX; len++) {
+		cb_identity_escape((char const *) every + (len % 3), len, out, sizeof(out));
+		ck_assert_uint_lt(strlen(out), sizeof(out));
+		for (char const *c = out; *c; c++) ck_assert((unsigned char) *c >= 0x20 && *c != 0x7f);
+	}
+	memset(big, 1, sizeof(big));
+	cb_identity_escape(big, sizeof(big), out, sizeof(out));
+	ck_assert_uint_eq(strlen(out), 4 * sizeof(big));
+
+	/* A short buffer: cut at a whole character and marked. */
+	ck_assert_str_eq(cb_identity_escape("abcdefghijklmnop", 16, small, sizeof(small)), "abcdefgh...");
+	ck_assert_str_eq(cb_identity_escape("a\001\001\001", 4, small, sizeof(small)), "a\\001...");
+	ck_assert_str_eq(cb_identity_escape("abcdefghijk", 11, small, sizeof(small)), "abcdefghijk");
+	ck_assert_str_eq(cb_identity_escape("abc", 3, small, 3), "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -107,6 +142,7 @@ int main(void)
 	tcase_add_test(tc, test_forms);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_email);
+	tcase_add_test(tc, test_escape);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
