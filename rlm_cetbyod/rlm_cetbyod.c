@@ -24,8 +24,11 @@
 #include "core/tz.h"
 
 static const CONF_PARSER identity_config[] = {
+	{ "strip_domains", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, identity.strip_domains), NULL },
+	{ "strip_realms", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, identity.strip_realms), NULL },
+	/* The old switches (any domain, any realm): refused as yes without a list, see parse_identity. */
 	{ "strip_realm", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_realm), "no" },
-	{ "strip_domain", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_domain), "yes" },
+	{ "strip_domain", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_domain), "no" },
 	{ "max_length", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, identity.max_length), "128" },
 	CONF_PARSER_TERMINATOR
 };

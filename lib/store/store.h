@@ -101,8 +101,8 @@
 #define CB_STATUS_PEOPLE_ERROR		"people.last_error"	/* Why the last listing failed; "" after a success. */
 #define CB_STATUS_REMINDERS_MODE	"reminders.mode"	/* "off", "dry_run", "on". */
 #define CB_STATUS_REMINDERS_ERROR	"reminders.last_error"	/* Why the last send failed; "" after a success. */
-#define CB_STATUS_IDENTITY_STRIP_REALM	"identity.strip_realm"	/* "yes"/"no": how the module normalises, */
-#define CB_STATUS_IDENTITY_STRIP_DOMAIN	"identity.strip_domain"	/* so that cetbyodctl normalises the same way. */
+#define CB_STATUS_IDENTITY_STRIP_REALMS	"identity.strip_realms"	 /* Names separated by spaces: how the module */
+#define CB_STATUS_IDENTITY_STRIP_DOMAINS "identity.strip_domains" /* normalises, so cetbyodctl does the same. */
 #define CB_STATUS_IDENTITY_MAX_LENGTH	"identity.max_length"
 
 #define CB_HEARTBEAT_INTERVAL		5	/* cetbyodctl calls radiusd down after 3 missed heartbeats. */

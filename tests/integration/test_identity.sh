@@ -71,4 +71,43 @@ req pia piapw 'Calling-Station-Id = "02-00-00-00-00-0a"
 '
 cb_expect_reply "9: another device: refused" 'Received Access-Reject'
 
+# --- 7: identity variants and domains --------------------------------------
+req 'SCHOOL\alice' anypw
+cb_expect_reply "7: SCHOOL\\alice (a listed domain) is the school's alice: acknowledged, staff VLAN" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "100"'
+req 'OTHERDOMAIN\alice' anypw
+cb_expect_reply "7: OTHERDOMAIN\\alice is not the school's alice: not admitted on alice's acknowledgement" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"'
+if grep -qF 'cetbyod: otherdomain\alice -> onboard' "$CB_TMP/radiusd.out"; then
+	cb_pass "7: the log decides otherdomain\\alice as itself"
+else
+	cb_fail "7: the log decides otherdomain\\alice as itself"
+fi
+req 'Élise' anypw
+cb_expect_reply "7: Élise before any revocation: onboarded (no acknowledgement)" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"'
+if $CTL revoke 'élise' --reason "phone reported lost" --by tester >/dev/null; then
+	cb_pass "7: cetbyodctl revoke élise"
+else
+	cb_fail "7: cetbyodctl revoke élise"
+fi
+if until_reply 25 'Received Access-Reject' 'Élise' anypw; then
+	cb_expect_reply "7: revoked élise authenticating as Élise is refused with the revocation's reason" \
+		'Received Access-Reject' 'revoked by IT'
+else
+	cb_fail "7: revoked élise authenticating as Élise is refused"
+	printf '%s\n' "$CB_REPLY" | sed 's/^/    # /'
+fi
+if grep -qF 'cetbyod: élise -> reject (revoked_by_admin)' "$CB_TMP/radiusd.out"; then
+	cb_pass "7: the log names the folded identity and revoked_by_admin"
+else
+	cb_fail "7: the log names the folded identity and revoked_by_admin"
+fi
+req 'ÉLISE' anypw
+cb_expect_reply "7: ÉLISE refused too" 'Received Access-Reject' 'revoked by IT'
+req "$(printf 'E\314\201lise')" anypw
+cb_expect_reply "7: a decomposed E + U+0301 \"lise\" refused too" 'Received Access-Reject' 'revoked by IT'
+req 'SCHOOL\ÉLISE' anypw
+cb_expect_reply "7: SCHOOL\\ÉLISE refused too" 'Received Access-Reject' 'revoked by IT'
+
 cb_finish

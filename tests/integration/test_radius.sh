@@ -306,6 +306,11 @@ conf_refused "missing reminder template" "$REM_ON;"'s|template = .*reminder.txt|
 	"Invalid 'reminders { template }' /nonexistent/reminder.txt"
 conf_refused "reminder relay that is not SMTP" "$REM_ON;"'s|smtp_url = "smtp://mail.school.example:587"|smtp_url = "http://mail.school.example"|' \
 	"reminders { smtp_url"
+conf_refused "identity { strip_domain = yes } without a list (it took off every domain)" \
+	's|strip_domains = "SCHOOL"|strip_domain = yes|' \
+	"'identity { strip_domain = yes }' took off every DOMAIN\\, so another one's \"alice\" was decided as yours"
+conf_refused "a strip_domains value that is not one name" 's|strip_domains = "SCHOOL"|strip_domains = "SCHOOL STAFF"|' \
+	"Invalid value \"SCHOOL STAFF\" for 'identity { strip_domains }'"
 conf_refused "bad NAS mode" 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			mode = sometimes\n		}|' \
 	"Invalid value \"sometimes\" for 'nas ap1 { mode }'"
 sed -e 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			profile = rfc5176\n			mode = coa-then-disconnect\n		}|' \
