@@ -373,7 +373,7 @@ static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *n
 	if ((cp = cf_pair_find(cs, "port"))) port = cf_pair_value(cp);
 
 	if ((!nas->ip || !*nas->ip) && (!nas->identifier || !*nas->identifier)) {
-		cf_log_err_cs(cs, "nas %s: set 'ipaddr' (the NAS-IP-Address it sends) or 'identifier' (its "
+		cf_log_err_cs(cs, "nas %s: set 'ipaddr' (the address its accounting comes from) or 'identifier' (its "
 			      "NAS-Identifier)", name);
 		return -1;
 	}

@@ -27,8 +27,8 @@
 /** One NAS whose sessions can be disconnected. */
 typedef struct {
 	char const	*name;		/* For logs: the nas { } section's name. */
-	char const	*ip;		/* NAS-IP-Address it sends in accounting; NULL/"": match by identifier. */
-	char const	*identifier;	/* NAS-Identifier it sends; NULL/"": match by ip. */
+	char const	*ip;		/* The address its accounting comes from; NULL/"": match by identifier. */
+	char const	*identifier;	/* NAS-Identifier it sends (with das.address = that address). */
 	cb_das_nas_t	das;		/* Where its DAS listens, its secret and profile. */
 } cb_enforcer_nas_t;
 

@@ -214,7 +214,7 @@ int cb_store_decision_get(cb_store_t *store, char const *class_id, cb_store_deci
 
 /** What one Accounting-Request says.  NULL or "" for what it does not carry. */
 typedef struct {
-	char const	*nas;			/* Required: NAS-IP-Address as text, else NAS-Identifier. */
+	char const	*nas;			/* Required: the RADIUS client's source address (not the packet's NAS). */
 	char const	*acct_session_id;	/* Required. */
 	char const	*class_id;		/* From Class (cb_store_class_parse). */
 	char const	*identity;		/* Inner identity; NULL: taken from the decision of class_id. */
@@ -306,8 +306,8 @@ int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_se
 			 cb_store_session_t *out);
 
 /**
- * cb_store_nas_reboot - Accounting-On/Off from nas: every open session of
- * that NAS is closed at now with cause (NULL: "NAS-Reboot").  *closed (may
+ * cb_store_nas_reboot - Accounting-On/Off from the RADIUS client nas (the
+ * sessions' key): every open session of that client is closed at now with cause (NULL: "NAS-Reboot").  *closed (may
  * be NULL) gets the number closed, list (may be NULL) the sessions closed,
  * as they are now (for the audit trail; valid_until is not filled).
  * Returns 0, 1 when none was open, -1.
