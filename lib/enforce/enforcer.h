@@ -87,8 +87,9 @@ bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason
 /**
  * cb_enforcer_exception - the exception from the register (cetbyodctl
  * exception add) in force at now for identity on the device calling_station
- * (NULL, "" or not a MAC: only one for any device), from memory kept in
- * step with the store every pass.  True and out (may be NULL) filled when there is one.
+ * ("" or not a MAC: only one for any device; NULL: about the person, any
+ * of theirs; see cb_exreg_find), from memory kept in step with the store
+ * every pass.  True and out (may be NULL) filled when there is one.
  */
 bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,
 			   cb_store_exception_t *out);
