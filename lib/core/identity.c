@@ -142,6 +142,8 @@ static cb_identity_result_t strip(cb_identity_conf_t const *conf, char *id)
 
 	if (count_char(id, len, '\\') > 1 || count_char(id, len, '@') > 1) return CB_IDENTITY_BAD_FORM;
 	bs = memchr(id, '\\', len);
+	at = memchr(id, '@', len);
+	if (bs && at == bs + 1) return CB_IDENTITY_BAD_FORM;	/* DOMAIN\@realm: no user. */
 	if (bs) {
 		if (bs == id || bs == id + len - 1) return CB_IDENTITY_BAD_FORM;
 		if (listed(&conf->strip_domains, id, (size_t) (bs - id))) {

@@ -176,6 +176,8 @@ START_TEST(test_hostile)
 	ck_assert_int_eq(norm(&conf, "SCHOOL\\", 7, out), CB_IDENTITY_BAD_FORM);
 	ck_assert_int_eq(norm(&conf, "@realm", 6, out), CB_IDENTITY_BAD_FORM);
 	ck_assert_int_eq(norm(&conf, "alice@", 6, out), CB_IDENTITY_BAD_FORM);
+	ck_assert_int_eq(norm(&conf, "SCHOOL\\@realm", 13, out), CB_IDENTITY_BAD_FORM);
+	ck_assert_int_eq(norm(&conf, "OTHER\\@realm", 12, out), CB_IDENTITY_BAD_FORM);
 
 	memset(big, 'a', sizeof(big));
 	ck_assert_int_eq(norm(&conf, big, 128, out), CB_IDENTITY_OK);
