@@ -229,15 +229,31 @@ int ctl_parse(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv, ctl_opt_t
 	return 0;
 }
 
-/** status_flag - a yes/no status value, or def. */
-static bool status_flag(ctl_t *ctl, char const *key, bool def)
-{
-	char v[16];
+/*
+ *	The module's identity { strip_domains, strip_realms } lists, as it
+ *	recorded them (names separated by spaces).  One process, one store:
+ *	kept here for the life of the command.
+ */
+#define STRIP_NAMES_MAX 32
+static char strip_text[2][1024];
+static char const *strip_names[2][STRIP_NAMES_MAX];
 
-	if (cb_store_status_get(ctl->store, key, v, sizeof(v), NULL) != 0) return def;
-	if (strcmp(v, "yes") == 0) return true;
-	if (strcmp(v, "no") == 0) return false;
-	return def;
+/** status_list - split the status value key into list (in slot); empty when absent. */
+static void status_list(ctl_t *ctl, char const *key, int slot, cb_strlist_t *list)
+{
+	char *p = strip_text[slot];
+	size_t n = 0;
+
+	list->v = strip_names[slot];
+	list->n = 0;
+	if (cb_store_status_get(ctl->store, key, p, sizeof(strip_text[slot]), NULL) != 0) return;
+	while (*p && n < STRIP_NAMES_MAX) {
+		while (*p == ' ') *p++ = '\0';
+		if (!*p) break;
+		strip_names[slot][n++] = p;
+		while (*p && *p != ' ') p++;
+	}
+	list->n = n;
 }
 
 /** read_identity_conf - the module's identity { } settings, as it recorded them; defaults as raddb ships. */
@@ -246,8 +262,8 @@ static void read_identity_conf(ctl_t *ctl)
 	char v[16];
 	time_t n;
 
-	ctl->iconf.strip_realm = status_flag(ctl, CB_STATUS_IDENTITY_STRIP_REALM, false);
-	ctl->iconf.strip_domain = status_flag(ctl, CB_STATUS_IDENTITY_STRIP_DOMAIN, true);
+	status_list(ctl, CB_STATUS_IDENTITY_STRIP_DOMAINS, 0, &ctl->iconf.strip_domains);
+	status_list(ctl, CB_STATUS_IDENTITY_STRIP_REALMS, 1, &ctl->iconf.strip_realms);
 	ctl->iconf.max_length = 128;
 	if (cb_store_status_get(ctl->store, CB_STATUS_IDENTITY_MAX_LENGTH, v, sizeof(v), NULL) == 0) {
 		n = ctl_parse_time(v);
@@ -268,8 +284,7 @@ int ctl_open(ctl_t *ctl, bool create)
 
 int ctl_identity(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, char *out)
 {
-	static cb_identity_conf_t const syntax = { .strip_realm = false, .strip_domain = false,
-						   .max_length = CB_IDENTITY_MAX };
+	static cb_identity_conf_t const syntax = { .max_length = CB_IDENTITY_MAX };
 	cb_identity_conf_t const *conf = ctl->store ? &ctl->iconf : &syntax;
 	cb_identity_result_t r = cb_identity_normalise(conf, arg, strlen(arg), out, CB_IDENTITY_MAX + 1);
 

@@ -72,10 +72,12 @@ static void collect_emails(rlm_cetbyod_t const *inst, REQUEST *request, cb_facts
 		for (vp = fr_cursor_init(&cursor, &list[l]); vp && facts->num_emails < CB_MAX_EMAILS;
 		     vp = fr_cursor_next(&cursor)) {
 			char *email = buf[facts->num_emails];
+			char shown[CB_IDENTITY_ESCAPED_MAX];
 
 			if (vp->da != inst->da_email) continue;
 			if (!cb_identity_email_normalise(vp->vp_strvalue, vp->vp_length, email, CB_IDENTITY_MAX + 1)) {
-				RWDEBUG("Ignoring Cetbyod-Email \"%pV\": not an email address", &vp->data);
+				RWDEBUG("Ignoring Cetbyod-Email \"%s\": not an email address",
+					cb_identity_escape(vp->vp_strvalue, vp->vp_length, shown, sizeof(shown)));
 				continue;
 			}
 			cb_facts_add_email(facts, email);
@@ -385,6 +387,7 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 	VALUE_PAIR *id_vp = identity_attribute(inst, request);
 	cb_identity_result_t id_rcode;
 	cb_decision_t d = { .status = CB_STATUS_REJECT, .reason = CB_REASON_INVALID_IDENTITY };
+	char shown[CB_IDENTITY_ESCAPED_MAX];
 
 	if (!id_vp) {
 		REDEBUG("No User-Name and no Cetbyod-Inner-Identity: cannot decide, refusing");
@@ -393,7 +396,9 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 	}
 	id_rcode = cb_identity_normalise(&inst->iconf, id_vp->vp_strvalue, id_vp->vp_length, identity, CB_IDENTITY_MAX + 1);
 	if (id_rcode != CB_IDENTITY_OK) {
-		RINFO("identity \"%pV\" -> reject (invalid_identity): %s", &id_vp->data, cb_identity_error(id_rcode));
+		RINFO("identity \"%s\" -> reject (invalid_identity): %s",
+		      cb_identity_escape(id_vp->vp_strvalue, id_vp->vp_length, shown, sizeof(shown)),
+		      cb_identity_error(id_rcode));
 		audit_decision(inst, request, NULL, &d, NULL, NULL, NULL);
 		write_decision(inst, request, NULL, &d, NULL, now);
 		return false;

@@ -104,19 +104,11 @@ static int parse_policy(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			      inst->policy.effective_from);
 		return -1;
 	}
-	if (inst->identity.max_length < 1 || inst->identity.max_length > CB_IDENTITY_MAX) {
-		cf_log_err_cs(conf, "Invalid value %u for 'identity { max_length }': accepted values are 1 to %d",
-			      inst->identity.max_length, CB_IDENTITY_MAX);
-		return -1;
-	}
 	inst->pconf.validity_days = inst->policy.validity_days;
 	inst->pconf.policy_version = inst->policy.version;
 	inst->pconf.grace_seconds = inst->policy.grace_period;
 	inst->pconf.admit_when_stale = inst->policy.admit_when_stale;
 	inst->pconf.tz = inst->tz;
-	inst->iconf.strip_realm = inst->identity.strip_realm;
-	inst->iconf.strip_domain = inst->identity.strip_domain;
-	inst->iconf.max_length = inst->identity.max_length;
 	return 0;
 }
 
@@ -150,10 +142,13 @@ static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+static int parse_identity(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
 int cetbyod_start_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (find_attributes(inst, conf) < 0) return -1;
 	if (parse_enums(inst, conf) < 0) return -1;
+	if (parse_identity(inst, conf) < 0) return -1;
 	return parse_policy(inst, conf);
 }
 
@@ -179,6 +174,44 @@ static cb_strlist_t strlist(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const 
 	list.v = v;
 	list.n = n;
 	return list;
+}
+
+/** strip_list - one of identity { strip_domains, strip_realms }, every name checked. */
+static int strip_list(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *option, bool old_switch,
+		      char const *old_option, cb_strlist_t *list)
+{
+	*list = strlist(inst, conf, "identity", option);
+	for (size_t i = 0; i < list->n; i++) {
+		if (cb_identity_strip_name_ok(list->v[i])) continue;
+		cf_log_err_cs(conf, "Invalid value \"%s\" for 'identity { %s }': accepted values are one name each "
+			      "(repeat the option for more), without spaces, '\\' or '@'", list->v[i], option);
+		return -1;
+	}
+	if (old_switch && list->n == 0) {
+		cf_log_err_cs(conf, "'identity { %s = yes }' took off every %s, so another one's \"alice\" was "
+			      "decided as yours: list yours in 'identity { %s }' instead (for example %s = \"%s\"), "
+			      "and remove %s", old_option, strcmp(option, "strip_domains") == 0 ? "DOMAIN\\" : "@realm",
+			      option, option, strcmp(option, "strip_domains") == 0 ? "SCHOOL" : "school.example",
+			      old_option);
+		return -1;
+	}
+	return 0;
+}
+
+/** parse_identity - identity { }: the lists of domains and realms taken off, the longest identity. */
+static int parse_identity(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	if (inst->identity.max_length < 1 || inst->identity.max_length > CB_IDENTITY_MAX) {
+		cf_log_err_cs(conf, "Invalid value %u for 'identity { max_length }': accepted values are 1 to %d",
+			      inst->identity.max_length, CB_IDENTITY_MAX);
+		return -1;
+	}
+	if (strip_list(inst, conf, "strip_domains", inst->identity.strip_domain, "strip_domain",
+		       &inst->iconf.strip_domains) < 0 ||
+	    strip_list(inst, conf, "strip_realms", inst->identity.strip_realm, "strip_realm",
+		       &inst->iconf.strip_realms) < 0) return -1;
+	inst->iconf.max_length = inst->identity.max_length;
+	return 0;
 }
 
 static void google_conf(rlm_cetbyod_t const *inst, cb_google_conf_t *g)
@@ -340,7 +373,7 @@ static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *n
 	if ((cp = cf_pair_find(cs, "port"))) port = cf_pair_value(cp);
 
 	if ((!nas->ip || !*nas->ip) && (!nas->identifier || !*nas->identifier)) {
-		cf_log_err_cs(cs, "nas %s: set 'ipaddr' (the NAS-IP-Address it sends) or 'identifier' (its "
+		cf_log_err_cs(cs, "nas %s: set 'ipaddr' (the address its accounting comes from) or 'identifier' (its "
 			      "NAS-Identifier)", name);
 		return -1;
 	}
@@ -469,6 +502,18 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	return 0;
 }
 
+/** status_list - a list of names for cetbyodctl, separated by spaces (no name holds one). */
+static void status_list(rlm_cetbyod_t *inst, char const *key, cb_strlist_t const *list, time_t now)
+{
+	char buf[1024] = "";
+
+	for (size_t i = 0; i < list->n; i++) {
+		if (i) strlcat(buf, " ", sizeof(buf));
+		strlcat(buf, list->v[i], sizeof(buf));
+	}
+	cb_store_status_put(inst->store, key, buf, now);
+}
+
 int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[512], buf[16];
@@ -496,8 +541,8 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	/* cetbyodctl normalises identities the way the module does. */
-	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_STRIP_REALM, inst->identity.strip_realm ? "yes" : "no", now);
-	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_STRIP_DOMAIN, inst->identity.strip_domain ? "yes" : "no", now);
+	status_list(inst, CB_STATUS_IDENTITY_STRIP_DOMAINS, &inst->iconf.strip_domains, now);
+	status_list(inst, CB_STATUS_IDENTITY_STRIP_REALMS, &inst->iconf.strip_realms, now);
 	snprintf(buf, sizeof(buf), "%u", inst->identity.max_length);
 	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_MAX_LENGTH, buf, now);
 	cb_store_status_put(inst->store, CB_STATUS_MODULE_VERSION, CETBYOD_VERSION, now);

@@ -25,8 +25,11 @@
 #include "core/tz.h"
 
 static const CONF_PARSER identity_config[] = {
+	{ "strip_domains", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, identity.strip_domains), NULL },
+	{ "strip_realms", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, identity.strip_realms), NULL },
+	/* The old switches (any domain, any realm): refused as yes without a list, see parse_identity. */
 	{ "strip_realm", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_realm), "no" },
-	{ "strip_domain", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_domain), "yes" },
+	{ "strip_domain", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, identity.strip_domain), "no" },
 	{ "max_length", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, identity.max_length), "128" },
 	CONF_PARSER_TERMINATOR
 };
@@ -279,15 +282,30 @@ static uint64_t octets(REQUEST *request, unsigned int attr, unsigned int giga)
 	return cb_store_octets(lo ? lo->vp_integer : 0, hi ? hi->vp_integer : 0);
 }
 
+/**
+ * client_address - the address the accounting came from: the RADIUS client
+ * that proved it holds the secret, not the NAS the packet names.  Sessions
+ * are keyed on it (the store's "nas"), so a client can neither close nor
+ * plant another client's sessions, and disconnects go back to it.
+ */
+static bool client_address(REQUEST *request, char *buf, size_t len)
+{
+	fr_ipaddr_t const *ip = &request->packet->src_ipaddr;
+
+	buf[0] = '\0';
+	if (ip->af != AF_INET && ip->af != AF_INET6) return false;
+	return inet_ntop(ip->af, &ip->ipaddr, buf, (socklen_t) len) != NULL;
+}
+
 /** audit_session - a session start or stop into the audit trail, with the person from its Class. */
-static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const *a)
+static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const *a, char const *named_nas)
 {
 	cb_store_decision_t dec;
 	cb_store_session_t s;
 	cb_audit_event_t ev = {
 		.type = start ? CB_AUDIT_SESSION_START : CB_AUDIT_SESSION_STOP, .time = a->event_time,
 		.outer_identity = a->outer_identity, .calling_station = a->calling_station,
-		.called_station = a->called_station, .nas = a->nas, .class_id = a->class_id,
+		.called_station = a->called_station, .nas = named_nas, .class_id = a->class_id,
 		.acct_session_id = a->acct_session_id, .framed_ip = a->framed_ip, .stop_cause = a->stop_cause,
 		.has_octets = a->has_octets, .in_octets = a->in_octets, .out_octets = a->out_octets,
 	};
@@ -303,15 +321,20 @@ static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const
 	cb_audit_record(inst->audit, &ev);
 }
 
-/** nas_restarted - Accounting-On/Off: the NAS's sessions are closed (and audited). */
-static rlm_rcode_t nas_restarted(rlm_cetbyod_t *inst, REQUEST *request, char const *nas, bool on, time_t now)
+/**
+ * nas_restarted - Accounting-On/Off: the sessions of the client that sent
+ * it are closed (and audited), whatever NAS the packet names.
+ */
+static rlm_rcode_t nas_restarted(rlm_cetbyod_t *inst, REQUEST *request, char const *client, char const *named,
+				 bool on, time_t now)
 {
 	cb_store_sessions_t gone = { 0 };
 	size_t closed = 0;
 	int rc;
 
-	rc = cb_store_nas_reboot(inst->store, nas, on ? "NAS-Reboot" : "NAS-Request", now, &closed, &gone);
-	RDEBUG2("NAS %s restarted its accounting: %zu session(s) closed", nas, closed);
+	rc = cb_store_nas_reboot(inst->store, client, on ? "NAS-Reboot" : "NAS-Request", now, &closed, &gone);
+	RDEBUG2("RADIUS client %s (%s, naming NAS %s) restarted its accounting: %zu of its session(s) closed", client,
+		request->client->shortname, named, closed);
 	for (size_t i = 0; i < gone.count; i++) cb_audit_session_closed(inst->audit, &gone.items[i]);
 	cb_store_sessions_free(&gone);
 	return rc < 0 ? RLM_MODULE_FAIL : RLM_MODULE_OK;
@@ -336,7 +359,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 	VALUE_PAIR *status = cetbyod_packet_attr(request, PW_ACCT_STATUS_TYPE);
 	char nas[CB_STORE_TEXT_MAX + 1], nas_ip[64], nas_id[CB_STORE_TEXT_MAX + 1], sid[CB_STORE_TEXT_MAX + 1];
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
-	char framed[64], cause[CB_STORE_CAUSE_MAX + 1], class_id[CB_CLASS_ID_LEN + 1];
+	char framed[64], cause[CB_STORE_CAUSE_MAX + 1], class_id[CB_CLASS_ID_LEN + 1], client[INET6_ADDRSTRLEN];
 	cb_store_acct_t a;
 	int rc = 0;
 	time_t now = time(NULL);
@@ -349,8 +372,12 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 		RWDEBUG("Accounting without NAS-IP-Address or NAS-Identifier: not tracked");
 		return RLM_MODULE_NOOP;
 	}
+	if (!client_address(request, client, sizeof(client))) {
+		RWDEBUG("Accounting from a client without an IP address: not tracked");
+		return RLM_MODULE_NOOP;
+	}
 	if (status->vp_integer == PW_STATUS_ACCOUNTING_ON || status->vp_integer == PW_STATUS_ACCOUNTING_OFF) {
-		return nas_restarted(inst, request, nas, status->vp_integer == PW_STATUS_ACCOUNTING_ON, now);
+		return nas_restarted(inst, request, client, nas, status->vp_integer == PW_STATUS_ACCOUNTING_ON, now);
 	}
 
 	cetbyod_value(cetbyod_packet_attr(request, PW_ACCT_SESSION_ID), sid, sizeof(sid));
@@ -366,7 +393,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 	class_of(request, class_id);
 
 	memset(&a, 0, sizeof(a));
-	a.nas = nas;
+	a.nas = client;		/* The key; the packet's NAS attributes are kept below for display and DAS. */
 	a.acct_session_id = sid;
 	a.class_id = class_id[0] ? class_id : NULL;
 	a.outer_identity = outer;
@@ -395,8 +422,9 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 		REDEBUG("Cannot record accounting for session %s on %s in the state store", sid, nas);
 		return RLM_MODULE_FAIL;
 	}
-	if (status->vp_integer != PW_STATUS_ALIVE) audit_session(inst, status->vp_integer == PW_STATUS_START, &a);
-	RDEBUG2("Session %s on %s (%s): accounting %s recorded%s", sid, nas, calling,
+	if (status->vp_integer != PW_STATUS_ALIVE) audit_session(inst, status->vp_integer == PW_STATUS_START, &a, nas);
+	RDEBUG2("Session %s on %s from client %s (%s), device %s: accounting %s recorded%s", sid, nas, client,
+		request->client->shortname, calling,
 		status->vp_integer == PW_STATUS_START ? "Start" : status->vp_integer == PW_STATUS_STOP ? "Stop" : "Interim",
 		class_id[0] ? ", tied to its decision by Class" : ", no Class of ours");
 	return RLM_MODULE_OK;

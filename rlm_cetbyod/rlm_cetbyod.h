@@ -50,7 +50,9 @@ typedef struct {
 	char const	*email_domain;
 	char const	*state_dir;
 	struct {
-		bool		strip_realm;
+		char const	*strip_domains;	/* Repeatable: see parse_identity. */
+		char const	*strip_realms;
+		bool		strip_realm;	/* The old switches: yes only with a list. */
 		bool		strip_domain;
 		uint32_t	max_length;
 	} identity;

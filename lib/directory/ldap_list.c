@@ -190,8 +190,7 @@ static bool presence_filter(char const *tmpl, char *buf, size_t buflen)
  */
 static int list_entry(lister_t *l, LDAPMessage *e)
 {
-	static cb_identity_conf_t const plain = { .strip_realm = false, .strip_domain = false,
-						 .max_length = CB_IDENTITY_MAX };
+	static cb_identity_conf_t const plain = { .max_length = CB_IDENTITY_MAX };
 	struct berval **vals = ldap_get_values_len(l->conn->ld, e, l->idattr);
 	char found[CB_IDENTITY_MAX + 1], norm[CB_IDENTITY_MAX + 1];
 	int distinct = 0;

@@ -556,13 +556,23 @@ done:
 /*
  *	Sending.
  */
+/**
+ * find_nas - the nas { } entry of the RADIUS client that sent the session's
+ * accounting (s->nas, its source address), never one the packet merely
+ * names: by ipaddr; an entry with only an identifier also needs its DAS at
+ * that address.
+ */
 static cb_enforcer_nas_t const *find_nas(cb_enforcer_t *e, cb_store_session_t const *s)
 {
 	for (size_t i = 0; i < e->conf.num_nas; i++) {
 		cb_enforcer_nas_t const *nas = &e->conf.nas[i];
 
-		if (nas->ip && *nas->ip && strcmp(nas->ip, s->nas_ip[0] ? s->nas_ip : s->nas) == 0) return nas;
-		if (nas->identifier && *nas->identifier && strcmp(nas->identifier, s->nas_identifier) == 0) return nas;
+		if (nas->ip && *nas->ip) {
+			if (strcmp(nas->ip, s->nas) == 0) return nas;
+		} else if (nas->identifier && *nas->identifier && strcmp(nas->identifier, s->nas_identifier) == 0 &&
+			   nas->das.address && strcmp(nas->das.address, s->nas) == 0) {
+			return nas;
+		}
 	}
 	return NULL;
 }

@@ -28,8 +28,8 @@
 /** One NAS whose sessions can be disconnected. */
 typedef struct {
 	char const	*name;		/* For logs: the nas { } section's name. */
-	char const	*ip;		/* NAS-IP-Address it sends in accounting; NULL/"": match by identifier. */
-	char const	*identifier;	/* NAS-Identifier it sends; NULL/"": match by ip. */
+	char const	*ip;		/* The address its accounting comes from; NULL/"": match by identifier. */
+	char const	*identifier;	/* NAS-Identifier it sends (with das.address = that address). */
 	cb_das_nas_t	das;		/* Where its DAS listens, its secret and profile. */
 } cb_enforcer_nas_t;
 
@@ -88,7 +88,8 @@ bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason
 /**
  * cb_enforcer_exception - the exception from the register (cetbyodctl
  * exception add) in force at now for identity on the device calling_station
- * (NULL/"": any of the person's), from memory kept in step with the store
+ * ("" or not a MAC: only one for any device; NULL: about the person, any
+ * of theirs; see cb_exreg_find), from memory kept in step with the store
  * every pass.  True and out (may be NULL) filled when there is one.
  */
 bool cb_enforcer_exception(cb_enforcer_t *e, char const *identity, char const *calling_station, time_t now,

@@ -156,10 +156,11 @@ bool cb_exreg_find(cb_exreg_t *reg, char const *identity, char const *calling_st
 {
 	char mac[CB_MAC_LEN + 1] = "";
 	cb_store_exception_t const *any = NULL, *device = NULL;
-	bool by_device = calling_station && *calling_station;
+	bool person = calling_station == NULL;	/* About the person, not a request (watcher, reports). */
 
 	if (!reg || !identity) return false;
-	if (by_device && !cb_mac_normalise(calling_station, mac)) mac[0] = '\0';
+	/* A request without Calling-Station-Id, or with one that is no MAC: no device-bound exception matches. */
+	if (!person && !cb_mac_normalise(calling_station, mac)) mac[0] = '\0';
 	pthread_mutex_lock(&reg->mutex);
 	for (size_t i = 0; i < reg->num_in_force; i++) {
 		cb_store_exception_t const *x = &reg->in_force[i];
@@ -167,7 +168,7 @@ bool cb_exreg_find(cb_exreg_t *reg, char const *identity, char const *calling_st
 		if (strcmp(x->identity, identity) != 0 || !cb_store_exception_in_force(x, now)) continue;
 		if (!x->mac[0]) {
 			any = x;
-		} else if (!by_device || strcmp(x->mac, mac) == 0) {
+		} else if (person || (mac[0] && strcmp(x->mac, mac) == 0)) {
 			device = x;
 		}
 	}

@@ -40,9 +40,12 @@ int cb_exreg_refresh(cb_exreg_t *reg, time_t now, cb_store_exceptions_t *gone);
 /**
  * cb_exreg_find - the exception in force at now for identity on the device
  * whose MAC (any spelling) is calling_station: one for that device wins
- * over one for any device; with calling_station NULL or "" any of the
- * person's counts.  Returns true and fills out (may be NULL).  Safe from
- * any thread.
+ * over one for any device.  For a request, calling_station is its
+ * Calling-Station-Id: "" (none) or not a MAC, and only an exception for any
+ * device counts; one bound to a device never matches a request that does
+ * not name that device.  NULL asks about the person, not a request (the
+ * directory watcher, reports): any of the person's counts.  Returns true
+ * and fills out (may be NULL).  Safe from any thread.
  */
 bool cb_exreg_find(cb_exreg_t *reg, char const *identity, char const *calling_station, time_t now,
 		   cb_store_exception_t *out);

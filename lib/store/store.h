@@ -101,8 +101,8 @@
 #define CB_STATUS_PEOPLE_ERROR		"people.last_error"	/* Why the last listing failed; "" after a success. */
 #define CB_STATUS_REMINDERS_MODE	"reminders.mode"	/* "off", "dry_run", "on". */
 #define CB_STATUS_REMINDERS_ERROR	"reminders.last_error"	/* Why the last send failed; "" after a success. */
-#define CB_STATUS_IDENTITY_STRIP_REALM	"identity.strip_realm"	/* "yes"/"no": how the module normalises, */
-#define CB_STATUS_IDENTITY_STRIP_DOMAIN	"identity.strip_domain"	/* so that cetbyodctl normalises the same way. */
+#define CB_STATUS_IDENTITY_STRIP_REALMS	"identity.strip_realms"	 /* Names separated by spaces: how the module */
+#define CB_STATUS_IDENTITY_STRIP_DOMAINS "identity.strip_domains" /* normalises, so cetbyodctl does the same. */
 #define CB_STATUS_IDENTITY_MAX_LENGTH	"identity.max_length"
 
 #define CB_HEARTBEAT_INTERVAL		5	/* cetbyodctl calls radiusd down after 3 missed heartbeats. */
@@ -225,7 +225,7 @@ int cb_store_decision_get(cb_store_t *store, char const *class_id, cb_store_deci
 
 /** What one Accounting-Request says.  NULL or "" for what it does not carry. */
 typedef struct {
-	char const	*nas;			/* Required: NAS-IP-Address as text, else NAS-Identifier. */
+	char const	*nas;			/* Required: the RADIUS client's source address (not the packet's NAS). */
 	char const	*acct_session_id;	/* Required. */
 	char const	*class_id;		/* From Class (cb_store_class_parse). */
 	char const	*identity;		/* Inner identity; NULL: taken from the decision of class_id. */
@@ -317,8 +317,8 @@ int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_se
 			 cb_store_session_t *out);
 
 /**
- * cb_store_nas_reboot - Accounting-On/Off from nas: every open session of
- * that NAS is closed at now with cause (NULL: "NAS-Reboot").  *closed (may
+ * cb_store_nas_reboot - Accounting-On/Off from the RADIUS client nas (the
+ * sessions' key): every open session of that client is closed at now with cause (NULL: "NAS-Reboot").  *closed (may
  * be NULL) gets the number closed, list (may be NULL) the sessions closed,
  * as they are now (for the audit trail; valid_until is not filled).
  * Returns 0, 1 when none was open, -1.

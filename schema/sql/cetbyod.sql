@@ -32,7 +32,12 @@ CREATE INDEX decisions_decided_at ON decisions (decided_at);
 CREATE INDEX decisions_identity ON decisions (identity);
 
 -- One row per accounting session.  The key is (nas, acct_session_id): nas is
--- the NAS-IP-Address, else the NAS-Identifier.  stopped is NULL while the
+-- the address of the RADIUS client that sent the accounting (its source
+-- address, which its secret vouches for), not what the packet names; the
+-- packet's NAS-IP-Address and NAS-Identifier are nas_ip and nas_identifier,
+-- shown and sent in Disconnect-Requests.  (Stores of earlier versions hold
+-- the NAS-IP-Address there; it is the same address for most NASes, and a
+-- session recorded under another is closed as stale.)  stopped is NULL while the
 -- session is open; at most one open session has a given key.  Octet counters
 -- are 64-bit unsigned (Acct-*-Gigawords included), stored as the signed
 -- integer with the same bits.

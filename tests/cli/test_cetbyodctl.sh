@@ -223,6 +223,8 @@ run sessions --user ALICE
 expect_rc "sessions --user ALICE (normalised)" 0
 lines=$(printf '%s\n' "$OUT" | wc -l)
 if [ "$lines" = 3 ]; then pass "sessions --user: two rows"; else fail "sessions --user: $lines lines"; fi
+# As the module records identity { strip_domains = "SCHOOL" }.
+sql "INSERT OR REPLACE INTO status VALUES ('identity.strip_domains', 'SCHOOL', $NOW)" >/dev/null
 run --json sessions --user 'SCHOOL\alice'
 json "sessions --user SCHOOL\\alice --json" 'j["user"] == "alice" and j["count"] == 2'
 run sessions --user nobody
@@ -263,10 +265,18 @@ run reinstate
 expect_rc "reinstate without a user" 1
 
 # The module's identity settings, as it records them, are the ones used.
-sql "INSERT OR REPLACE INTO status VALUES ('identity.strip_domain', 'no', $NOW)" >/dev/null
+run --json revoke 'OTHER\Dave' --reason x
+json "a domain not in identity { strip_domains } is kept" 'j["identity"] == "other\\dave"'
+run --json revoke 'ÉLISE' --reason x
+json "identities are folded as the module folds them (Unicode)" 'j["identity"] == "élise"'
+run reinstate 'Élise' --by x
+expect_rc "reinstate Élise (the folded élise)" 0
+run reinstate 'other\dave' --by x
+expect_rc "reinstate other\\dave" 0
+sql "INSERT OR REPLACE INTO status VALUES ('identity.strip_domains', '', $NOW)" >/dev/null
 run --json revoke 'SCHOOL\Dave' --reason x
-json "identity { strip_domain = no } honoured" 'j["identity"] == "school\\dave"'
-sql "INSERT OR REPLACE INTO status VALUES ('identity.strip_domain', 'yes', $NOW)" >/dev/null
+json "identity { strip_domains } empty honoured" 'j["identity"] == "school\\dave"'
+sql "INSERT OR REPLACE INTO status VALUES ('identity.strip_domains', 'SCHOOL', $NOW)" >/dev/null
 
 # ---------------------------------------------------------------------------
 # confirm: held bursts and held syncs

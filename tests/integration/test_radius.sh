@@ -105,10 +105,12 @@ if grep -Eq 'cetbyod: alice -> admit \(acknowledged\): acknowledged [0-9T:Z-]+ v
 else
 	cb_fail "radiusd -X shows one readable line per decision"
 fi
-if grep -q "identity .* -> reject (invalid_identity): identity contains a control character" "$CB_TMP/radiusd.out"; then
-	cb_pass "the log says why an identity was refused"
+if grep -qF 'cetbyod: identity "ca\001rl" -> reject (invalid_identity): identity contains a control character' \
+	"$CB_TMP/radiusd.out"; then
+	cb_pass "the log shows a refused identity escaped, and says why"
 else
-	cb_fail "the log says why an identity was refused"
+	cb_fail "the log shows a refused identity escaped, and says why"
+	grep -a 'invalid_identity' "$CB_TMP/radiusd.out" | head -3 >&2
 fi
 
 # --- EAP through eapol_test, anonymous outer identity ----------------------
@@ -304,6 +306,11 @@ conf_refused "missing reminder template" "$REM_ON;"'s|template = .*reminder.txt|
 	"Invalid 'reminders { template }' /nonexistent/reminder.txt"
 conf_refused "reminder relay that is not SMTP" "$REM_ON;"'s|smtp_url = "smtp://mail.school.example:587"|smtp_url = "http://mail.school.example"|' \
 	"reminders { smtp_url"
+conf_refused "identity { strip_domain = yes } without a list (it took off every domain)" \
+	's|strip_domains = "SCHOOL"|strip_domain = yes|' \
+	"'identity { strip_domain = yes }' took off every DOMAIN\\, so another one's \"alice\" was decided as yours"
+conf_refused "a strip_domains value that is not one name" 's|strip_domains = "SCHOOL"|strip_domains = "SCHOOL STAFF"|' \
+	"Invalid value \"SCHOOL STAFF\" for 'identity { strip_domains }'"
 conf_refused "bad NAS mode" 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			mode = sometimes\n		}|' \
 	"Invalid value \"sometimes\" for 'nas ap1 { mode }'"
 sed -e 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			profile = rfc5176\n			mode = coa-then-disconnect\n		}|' \

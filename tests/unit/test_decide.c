@@ -222,6 +222,9 @@ START_TEST(test_register_exception)
 	/* ... and any, when no device is given (the directory watcher). */
 	decide_with("pupil2", CB_ROLE_PUPIL, NULL, none, &res);
 	ck_assert_int_eq(res.decision.reason, CB_REASON_EXCEPTION_ACTIVE);
+	/* ... but a request without Calling-Station-Id ("") is not that device. */
+	decide_with("pupil2", CB_ROLE_PUPIL, "", none, &res);
+	ck_assert_int_eq(res.decision.reason, CB_REASON_PUPIL_WITHOUT_EXCEPTION);
 
 	/* The provider's open-ended exception outlasts the register's: found, not used. */
 	decide_with("pupil1", CB_ROLE_PUPIL, NULL, longer, &res);

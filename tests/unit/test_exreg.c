@@ -107,9 +107,11 @@ START_TEST(test_device_binding)
 	ck_assert(cb_exreg_find(reg, "pupil1", "020000000001", T0 + 1, NULL));
 	ck_assert(!cb_exreg_find(reg, "pupil1", "02-00-00-00-00-02", T0 + 1, NULL));
 	ck_assert(!cb_exreg_find(reg, "pupil1", "not a mac", T0 + 1, NULL));
-	/* Without a device, any of the person's counts. */
+	/* A request that names no device is not that device: no match (issue 15 item 9). */
+	ck_assert(!cb_exreg_find(reg, "pupil1", "", T0 + 1, NULL));
+	ck_assert(!cb_exreg_find(reg, "pupil1", "  ", T0 + 1, NULL));
+	/* A question about the person (NULL: the directory watcher), not a request: any of theirs. */
 	ck_assert(cb_exreg_find(reg, "pupil1", NULL, T0 + 1, NULL));
-	ck_assert(cb_exreg_find(reg, "pupil1", "", T0 + 1, NULL));
 
 	/* One for any device too: the device's own wins for its device, any device's for the others. */
 	any = add("pupil1", "", "medical", T0 + DAY);
@@ -117,6 +119,9 @@ START_TEST(test_device_binding)
 	ck_assert(cb_exreg_find(reg, "pupil1", "02:00:00:00:00:01", T0 + 2, &x));
 	ck_assert_int_eq(x.id, dev);
 	ck_assert(cb_exreg_find(reg, "pupil1", "02:00:00:00:00:02", T0 + 2, &x));
+	ck_assert_int_eq(x.id, any);
+	/* A request without a device: only the one for any device counts. */
+	ck_assert(cb_exreg_find(reg, "pupil1", "", T0 + 2, &x));
 	ck_assert_int_eq(x.id, any);
 }
 END_TEST

@@ -9,32 +9,147 @@
 
 #include "core/identity.h"
 
-static cb_identity_conf_t const conf = { .strip_realm = false, .strip_domain = true, .max_length = 128 };
+static char const *const school[] = { "SCHOOL" };
+static char const *const realm[] = { "School.Example" };
+static cb_identity_conf_t const conf = { .strip_domains = { school, 1 }, .max_length = 128 };
 
 static cb_identity_result_t norm(cb_identity_conf_t const *c, char const *in, size_t len, char *out)
 {
 	return cb_identity_normalise(c, in, len, out, CB_IDENTITY_MAX + 1);
 }
 
-START_TEST(test_forms)
+/** expect - in normalises OK under c to want. */
+static void expect(cb_identity_conf_t const *c, char const *in, char const *want)
 {
 	char out[CB_IDENTITY_MAX + 1];
-	cb_identity_conf_t strip = conf;
 
-	ck_assert_int_eq(norm(&conf, "Alice", 5, out), CB_IDENTITY_OK);
-	ck_assert_str_eq(out, "alice");
-	ck_assert_int_eq(norm(&conf, "SCHOOL\\Alice", 12, out), CB_IDENTITY_OK);
-	ck_assert_str_eq(out, "alice");
-	ck_assert_int_eq(norm(&conf, "Alice@School.Example", 20, out), CB_IDENTITY_OK);
-	ck_assert_str_eq(out, "alice@school.example");
-	strip.strip_realm = true;
-	ck_assert_int_eq(norm(&strip, "Alice@School.Example", 20, out), CB_IDENTITY_OK);
-	ck_assert_str_eq(out, "alice");
-	strip.strip_domain = false;
-	ck_assert_int_eq(norm(&strip, "SCHOOL\\alice", 12, out), CB_IDENTITY_OK);
-	ck_assert_str_eq(out, "school\\alice");
-	ck_assert_int_eq(norm(&conf, "zoë", strlen("zoë"), out), CB_IDENTITY_OK);
+	ck_assert_int_eq(norm(c, in, strlen(in), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, want);
+}
+
+START_TEST(test_forms)
+{
+	cb_identity_conf_t strip = conf;
+	static struct {
+		char const *in, *want;
+	} const both[] = {
+		{ "Alice@School.Example", "alice" },
+		{ "SCHOOL\\Alice@SCHOOL.EXAMPLE", "alice" },
+		/* A realm or domain that is not listed stays: another domain's alice is not ours. */
+		{ "alice@other.example", "alice@other.example" },
+		{ "OTHERDOMAIN\\alice", "otherdomain\\alice" },
+		{ "SCHOOLX\\alice", "schoolx\\alice" },
+		{ "alice@school.example.evil", "alice@school.example.evil" },
+	};
+
+	expect(&conf, "Alice", "alice");
+	expect(&conf, "SCHOOL\\Alice", "alice");
+	expect(&conf, "Alice@School.Example", "alice@school.example");
+	expect(&conf, "zoë", "zoë");
+	strip.strip_realms = (cb_strlist_t) { realm, 1 };
+	for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++) expect(&strip, both[i].in, both[i].want);
+	strip.strip_domains = (cb_strlist_t) { NULL, 0 };
+	expect(&strip, "SCHOOL\\alice", "school\\alice");
+}
+END_TEST
+
+START_TEST(test_fold)
+{
+	char out[CB_IDENTITY_MAX + 1], a[CB_IDENTITY_MAX + 1];
+	static char const *const eleve[] = { "ÉLÈVES" };
+	cb_identity_conf_t c = { .strip_domains = { eleve, 1 }, .max_length = 128 };
+
+	/* One person, however the case and the composition are written. */
+	ck_assert_int_eq(norm(&conf, "élise", strlen("élise"), a), CB_IDENTITY_OK);
+	ck_assert_str_eq(a, "\xc3\xa9lise");	/* NFC: U+00E9 */
+	ck_assert_int_eq(norm(&conf, "Élise", strlen("Élise"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, a);
+	ck_assert_int_eq(norm(&conf, "ÉLISE", strlen("ÉLISE"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, a);
+	ck_assert_int_eq(norm(&conf, "e\xcc\x81lise", 7, out), CB_IDENTITY_OK);	/* NFD: e + U+0301 */
+	ck_assert_str_eq(out, a);
+	ck_assert_int_eq(norm(&conf, "E\xcc\x81LISE", 7, out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, a);
+	ck_assert_int_eq(norm(&conf, "SCHOOL\\ÉLISE", strlen("SCHOOL\\ÉLISE"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, a);
+	/* Greek final sigma and capital sigma fold alike; Cyrillic and Deseret (outside the BMP) too. */
+	ck_assert_int_eq(norm(&conf, "ΟΔΥΣΣΕΥΣ", strlen("ΟΔΥΣΣΕΥΣ"), a), CB_IDENTITY_OK);
+	ck_assert_int_eq(norm(&conf, "οδυσσευς", strlen("οδυσσευς"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, a);
+	ck_assert_int_eq(norm(&conf, "ИВАН", strlen("ИВАН"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "иван");
+	ck_assert_int_eq(norm(&conf, "\xf0\x90\x90\x80", 4, out), CB_IDENTITY_OK);	/* U+10400 */
+	ck_assert_str_eq(out, "\xf0\x90\x90\xa8");					/* U+10428 */
+	/* Turkish: Unicode's default folding, whatever the locale.  I -> i; dotless ı kept; dotted İ is I + U+0307 (NFD), so i + U+0307. */
+	ck_assert_int_eq(norm(&conf, "IŞIK", strlen("IŞIK"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "işik");
+	ck_assert_int_eq(norm(&conf, "ışık", strlen("ışık"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "ışık");
+	ck_assert_int_eq(norm(&conf, "İpek", strlen("İpek"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "i\xcc\x87pek");
+	/* Simple folding: ß stays ß (a directory finds "straße", not "strasse"); ẞ folds to ß. */
+	ck_assert_int_eq(norm(&conf, "STRAẞE", strlen("STRAẞE"), out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "straße");
+	/* A listed domain is matched folded too. */
+	ck_assert_int_eq(norm(&c, "élèves\\Zoë", strlen("élèves\\Zoë"), out), CB_IDENTITY_OK);
 	ck_assert_str_eq(out, "zoë");
+	ck_assert_int_eq(norm(&c, "e\xcc\x81le\xcc\x80ves\\zoe\xcc\x88", 16, out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "zoë");
+	/* Emails fold alike, so an acknowledgement keyed by "Élise@..." is élise's. */
+	ck_assert(cb_identity_email_normalise("Élise@School.Example", strlen("Élise@School.Example"), out, sizeof(out)));
+	ck_assert_str_eq(out, "élise@school.example");
+	ck_assert(cb_identity_email("élise", "SCHOOL.example", out, sizeof(out)));
+	ck_assert_str_eq(out, "élise@school.example");
+	/* Names a configuration may list. */
+	ck_assert(cb_identity_strip_name_ok("SCHOOL"));
+	ck_assert(cb_identity_strip_name_ok("école.example"));
+	ck_assert(!cb_identity_strip_name_ok(""));
+	ck_assert(!cb_identity_strip_name_ok("SCHOOL STAFF"));
+	ck_assert(!cb_identity_strip_name_ok("a\\b"));
+	ck_assert(!cb_identity_strip_name_ok("a@b"));
+	ck_assert(!cb_identity_strip_name_ok("a\x01"));
+}
+END_TEST
+
+START_TEST(test_fold_hostile)
+{
+	char out[CB_IDENTITY_MAX + 1], in[CB_IDENTITY_MAX + 1];
+	cb_identity_conf_t max = conf;
+	size_t n = 0;
+
+	max.max_length = CB_IDENTITY_MAX;
+	/* Growth when composing is refused as too long, never overrun: U+0390 (2 bytes) folds/decomposes to 3 code points. */
+	while (n + 2 <= CB_IDENTITY_MAX) {
+		memcpy(in + n, "\xce\x90", 2);
+		n += 2;
+	}
+	ck_assert_int_le(n, CB_IDENTITY_MAX);
+	cb_identity_result_t r = norm(&max, in, n, out);
+	ck_assert(r == CB_IDENTITY_OK || r == CB_IDENTITY_TOO_LONG);
+	if (r == CB_IDENTITY_OK) ck_assert_uint_le(strlen(out), CB_IDENTITY_MAX);
+	else ck_assert_str_eq(out, "");
+	/* Combining marks only, and a long run of them. */
+	n = 0;
+	while (n + 2 <= CB_IDENTITY_MAX) {
+		memcpy(in + n, "\xcc\x81", 2);
+		n += 2;
+	}
+	r = norm(&max, in, n, out);
+	ck_assert(r == CB_IDENTITY_OK || r == CB_IDENTITY_TOO_LONG);
+	ck_assert_uint_le(strlen(out), CB_IDENTITY_MAX);
+	/* Noncharacters and unassigned code points pass through unchanged (valid UTF-8). */
+	ck_assert_int_eq(norm(&conf, "a\xef\xbf\xbe", 4, out), CB_IDENTITY_OK);
+	ck_assert_str_eq(out, "a\xef\xbf\xbe");
+	/* A folded form that needs more than 253 bytes is refused: ẞ (3 bytes) -> ß (2) is shorter; Ⱥ (2) -> ⱥ (3) longer. */
+	n = 0;
+	while (n + 2 <= CB_IDENTITY_MAX) {
+		memcpy(in + n, "\xc8\xba", 2);
+		n += 2;
+	}
+	ck_assert_int_eq(norm(&max, in, n, out), CB_IDENTITY_TOO_LONG);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(norm(&max, in, 2 * 84, out), CB_IDENTITY_OK);
+	ck_assert_uint_eq(strlen(out), 3 * 84);
 }
 END_TEST
 
@@ -61,6 +176,8 @@ START_TEST(test_hostile)
 	ck_assert_int_eq(norm(&conf, "SCHOOL\\", 7, out), CB_IDENTITY_BAD_FORM);
 	ck_assert_int_eq(norm(&conf, "@realm", 6, out), CB_IDENTITY_BAD_FORM);
 	ck_assert_int_eq(norm(&conf, "alice@", 6, out), CB_IDENTITY_BAD_FORM);
+	ck_assert_int_eq(norm(&conf, "SCHOOL\\@realm", 13, out), CB_IDENTITY_BAD_FORM);
+	ck_assert_int_eq(norm(&conf, "OTHER\\@realm", 12, out), CB_IDENTITY_BAD_FORM);
 
 	memset(big, 'a', sizeof(big));
 	ck_assert_int_eq(norm(&conf, big, 128, out), CB_IDENTITY_OK);
@@ -97,6 +214,41 @@ START_TEST(test_email)
 }
 END_TEST
 
+START_TEST(test_escape)
+{
+	char out[CB_IDENTITY_ESCAPED_MAX], small[12];
+	unsigned char every[256];
+	char big[CB_IDENTITY_MAX];
+
+	ck_assert_str_eq(cb_identity_escape("ca\001rl", 5, out, sizeof(out)), "ca\\001rl");
+	ck_assert_str_eq(cb_identity_escape("al\0ice", 6, out, sizeof(out)), "al\\000ice");
+	ck_assert_str_eq(cb_identity_escape("a\"b\\c", 5, out, sizeof(out)), "a\\\"b\\\\c");
+	ck_assert_str_eq(cb_identity_escape("zo\xc3\xab", 4, out, sizeof(out)), "zo\xc3\xab");	/* zoë as is */
+	ck_assert_str_eq(cb_identity_escape("zo\xc3", 3, out, sizeof(out)), "zo\\303");		/* cut short */
+	ck_assert_str_eq(cb_identity_escape("a\xc2\x85", 3, out, sizeof(out)), "a\\302\\205");	/* U+0085 NEL */
+	ck_assert_str_eq(cb_identity_escape("a\xe2\x80\xae" "b", 5, out, sizeof(out)), "a\\342\\200\\256b"); /* RLO */
+	ck_assert_str_eq(cb_identity_escape("a\n", 2, out, sizeof(out)), "a\\012");
+	ck_assert_str_eq(cb_identity_escape("", 0, out, sizeof(out)), "");
+
+	/* Every byte value, the worst case of every length: bounded, NUL-terminated, no control left. */
+	for (size_t i = 0; i < sizeof(every); i++) every[i] = (unsigned char) i;
+	for (size_t len = 0; len <= CB_IDENTITY_MAX; len++) {
+		cb_identity_escape((char const *) every + (len % 3), len, out, sizeof(out));
+		ck_assert_uint_lt(strlen(out), sizeof(out));
+		for (char const *c = out; *c; c++) ck_assert((unsigned char) *c >= 0x20 && *c != 0x7f);
+	}
+	memset(big, 1, sizeof(big));
+	cb_identity_escape(big, sizeof(big), out, sizeof(out));
+	ck_assert_uint_eq(strlen(out), 4 * sizeof(big));
+
+	/* A short buffer: cut at a whole character and marked. */
+	ck_assert_str_eq(cb_identity_escape("abcdefghijklmnop", 16, small, sizeof(small)), "abcdefgh...");
+	ck_assert_str_eq(cb_identity_escape("a\001\001\001", 4, small, sizeof(small)), "a\\001...");
+	ck_assert_str_eq(cb_identity_escape("abcdefghijk", 11, small, sizeof(small)), "abcdefghijk");
+	ck_assert_str_eq(cb_identity_escape("abc", 3, small, 3), "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -106,7 +258,10 @@ int main(void)
 
 	tcase_add_test(tc, test_forms);
 	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_fold);
+	tcase_add_test(tc, test_fold_hostile);
 	tcase_add_test(tc, test_email);
+	tcase_add_test(tc, test_escape);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -73,8 +73,7 @@ cetbyod {
 	form_url = "https://forms.gle/test-byod"
 	email_domain = "school.example"
 	identity {
-		strip_realm = no
-		strip_domain = yes
+		strip_domains = "SCHOOL"
 		max_length = 128
 	}
 	policy {
