@@ -58,7 +58,7 @@ static char const global_help[] =
 	"  2  not found or nothing to do (nothing was changed)\n"
 	"  3  the store could not be opened, read or written (nothing was changed)\n"
 	"  4  status only: something needs attention (held disconnects or sync,\n"
-	"     a sync error, radiusd not running)\n"
+	"     a disconnect not enforced, a sync error, radiusd not running)\n"
 	"  5  audit verify only: the audit chain is broken (an altered, removed\n"
 	"     or reordered record)\n"
 	"\n"

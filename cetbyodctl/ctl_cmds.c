@@ -83,7 +83,7 @@ typedef struct {
 	time_t			heartbeat;
 	time_t			snapshot;		/* When the persisted snapshot was synced or written. */
 	char const		*snapshot_from;		/* "store" (status key) or "file" (its mtime). */
-	char			attention[STATUS_ATTENTION_MAX][512];
+	char			attention[STATUS_ATTENTION_MAX][1024];
 	size_t			nattention;
 } status_t;
 
