@@ -165,8 +165,17 @@ int cb_das_queue_submit(cb_das_queue_t *q, size_t lane, cb_das_request_t *req, c
 		l->held++;
 	}
 	pthread_mutex_unlock(&q->mutex);
-	if (rc == 0) cb_worker_wake(l->worker);
 	return rc;
+}
+
+void cb_das_queue_flush(cb_das_queue_t *q)
+{
+	if (!q) return;
+	pthread_mutex_lock(&q->mutex);
+	for (size_t i = 0; i < q->num_lanes; i++) {
+		if (q->lanes[i].nwaiting) cb_worker_wake(q->lanes[i].worker);
+	}
+	pthread_mutex_unlock(&q->mutex);
 }
 
 size_t cb_das_queue_collect(cb_das_queue_t *q, cb_das_request_t **out, size_t max)

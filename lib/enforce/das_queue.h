@@ -10,7 +10,8 @@
  * a later pass.
  *
  * A lane is a thread (base/worker.h) of its own for one NAS, started when
- * that NAS first gets a request: it takes what was queued for it (at most
+ * that NAS first gets a request: when flushed, it takes what was queued for
+ * it (at most
  * CB_DAS_QUEUE_BATCH at once), runs cb_das_send() on it (RFC 5080
  * retransmission, per-NAS Identifiers: all of das.c as before), puts the
  * finished requests on the done list and calls the notify callback.  A
@@ -52,12 +53,17 @@ cb_das_queue_t *cb_das_queue_new(cb_das_t *das, size_t num_lanes, size_t max_que
 
 /**
  * cb_das_queue_submit - queue req on lane (starting the lane's thread the
- * first time).  req and everything it points to must stay valid and
+ * first time); it is sent at the next cb_das_queue_flush(), together with
+ * what else was queued on that lane by then (one cb_das_send(): one round
+ * trip for a burst).  req and everything it points to must stay valid and
  * untouched until cb_das_queue_collect() returns it.
  * Returns: 0; -1 with the reason in err when the lane is full, lane is out
  * of range, or its thread cannot start (req is then not queued).
  */
 int cb_das_queue_submit(cb_das_queue_t *q, size_t lane, cb_das_request_t *req, char *err, size_t errlen);
+
+/** cb_das_queue_flush - wake every lane that has requests waiting, to send them. */
+void cb_das_queue_flush(cb_das_queue_t *q);
 
 /**
  * cb_das_queue_collect - take up to max finished requests (outputs filled

@@ -835,6 +835,7 @@ static void send_due(cb_enforcer_t *e)
 	collect_outcomes(e);
 	if (cb_store_disconnect_due(e->conf.store, now, DUE_BATCH, &due) < 0) return;
 	for (size_t i = 0; i < due.count; i++) submit_one(e, &due.items[i], now);
+	cb_das_queue_flush(e->queue);	/* What one pass found due to a NAS goes out as one batch. */
 	cb_store_disconnects_free(&due);
 }
 

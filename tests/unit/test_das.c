@@ -1354,6 +1354,7 @@ START_TEST(test_queue_silent_nas_holds_only_its_lane)
 	q = cb_das_queue_new(das, 2, 1, queue_notify, NULL, err, sizeof(err));
 	ck_assert_ptr_nonnull(q);
 	ck_assert_int_eq(cb_das_queue_submit(q, 0, &r1, err, sizeof(err)), 0);
+	cb_das_queue_flush(q);
 	/* A lane holds at most max_queued (1 here): the second request to the silent NAS waits in the caller. */
 	ck_assert_int_eq(cb_das_queue_submit(q, 0, &r3, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "already queued or in flight") != NULL, "%s", err);
@@ -1361,6 +1362,7 @@ START_TEST(test_queue_silent_nas_holds_only_its_lane)
 	usleep(50000);
 	t0 = mono_us();
 	ck_assert_int_eq(cb_das_queue_submit(q, 1, &r2, err, sizeof(err)), 0);
+	cb_das_queue_flush(q);
 	done = collect_one(q, 1000);
 	ck_assert_ptr_eq(done, &r2);
 	ck_assert_int_eq(r2.result, CB_DAS_ACK);
@@ -1397,6 +1399,7 @@ START_TEST(test_queue_free_cancels)
 	q = cb_das_queue_new(das, 1, 4, queue_notify, NULL, err, sizeof(err));
 	ck_assert_ptr_nonnull(q);
 	ck_assert_int_eq(cb_das_queue_submit(q, 0, &r, err, sizeof(err)), 0);
+	cb_das_queue_flush(q);
 	usleep(50000);
 	t0 = mono_us();
 	cb_das_cancel(das);

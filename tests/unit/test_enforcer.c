@@ -316,6 +316,45 @@ START_TEST(test_nak_other_fails)
 }
 END_TEST
 
+START_TEST(test_stop_while_nas_silent)
+{
+	cb_enforcer_conf_t conf = { .policy = &policy, .max_attempts = 5, .retry_interval = 60 };
+	time_t now = time(NULL);
+	struct pollfd pfd;
+	struct timespec t0, t1;
+	char err[256];
+	double ms;
+
+	nas_open();
+	test_state_session(store, "mallory", "admit", now + DAY, "mallory@s.example", "S1", "02-00-00-00-00-01", now);
+	cb_das_conf_defaults(&conf.das);	/* 30 s of retransmissions to a NAS that never answers. */
+	conf.store = store;
+	conf.nas = &nas;
+	conf.num_nas = 1;
+	enforcer = cb_enforcer_start(&conf, err, sizeof(err));
+	ck_assert_msg(enforcer != NULL, "cb_enforcer_start: %s", err);
+	ck_assert_int_eq(cb_store_revoke(store, "mallory", "lost phone", "it-office", now), 0);
+	cb_enforcer_poke(enforcer);
+	pfd = (struct pollfd) { .fd = nas_fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cb_enforcer_stop(enforcer);
+	enforcer = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms < 1000, "stopping took %.1f ms while the NAS was silent", ms);
+	/* The request in flight is due again at once for the next start. */
+	{
+		cb_store_disconnects_t due = { 0 };
+
+		ck_assert_int_eq(cb_store_disconnect_due(store, time(NULL), 0, &due), 0);
+		ck_assert_uint_eq(due.count, 1);
+		ck_assert_uint_eq(due.items[0].attempts, 0);
+		cb_store_disconnects_free(&due);
+	}
+}
+END_TEST
+
 /** db_exec - run sql on the store's file through a connection of its own, as an editing admin would. */
 static void db_exec(char const *sql)
 {
@@ -385,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, test_nak_other_fails);
 	tcase_add_test(tc, test_revocations_before_first_request);
 	tcase_add_test(tc, test_revocations_unknown_refuse);
+	tcase_add_test(tc, test_stop_while_nas_silent);
 	suite_add_tcase(s, tc);
 	failed = test_state_run(s);
 	return failed;
