@@ -28,7 +28,8 @@
 #include "ctl_people.h"
 
 #define STATUS_LIST_MAX		20	/* Rows of each list in `status`. */
-#define STATUS_ATTENTION_MAX	8
+#define STATUS_ATTENTION_MAX	10
+#define STATUS_FAILED_SCAN	1000	/* Latest failed disconnects checked for a session still open. */
 
 /*
  *	Shared helpers
@@ -83,7 +84,7 @@ typedef struct {
 	time_t			snapshot;		/* When the persisted snapshot was synced or written. */
 	char const		*snapshot_from;		/* "store" (status key) or "file" (its mtime). */
 	char			store_error[512];	/* Why the store cannot be written now; "" when it can. */
-	char			attention[STATUS_ATTENTION_MAX][512];
+	char			attention[STATUS_ATTENTION_MAX][1024];
 	size_t			nattention;
 } status_t;
 
@@ -157,6 +158,46 @@ static void snapshot_time(ctl_t *ctl, status_t *s)
 	}
 }
 
+/**
+ * unenforced - failed disconnects (retries exhausted, or a NAK other than
+ * 503) whose session is still open: a revocation or expiry the network does
+ * not follow.  Looks at the latest STATUS_FAILED_SCAN failures.
+ */
+static void unenforced(ctl_t *ctl, status_t *s)
+{
+	cb_store_disconnects_t failed = { 0 };
+	cb_store_session_t *ses = calloc(1, sizeof(*ses));
+	char list[400] = "", who[CTL_SAFE_LEN(CB_STORE_TEXT_MAX)], sid[CTL_SAFE_LEN(CB_STORE_TEXT_MAX)];
+	char nas[CTL_SAFE_LEN(CB_STORE_TEXT_MAX)], why[CTL_SAFE_LEN(CB_STORE_DETAIL_MAX)];
+	size_t n = 0, len = 0;
+
+	if (!ses || cb_store_disconnects(ctl->store, CB_DISC_FAILED, STATUS_FAILED_SCAN, &failed) < 0) {
+		free(ses);
+		return;
+	}
+	for (size_t i = 0; i < failed.count; i++) {
+		cb_store_disconnect_t const *d = &failed.items[i];
+
+		if (cb_store_session_get(ctl->store, d->nas, d->acct_session_id, ses) != 0 || ses->stopped) continue;
+		if (n++ < 3 && len < sizeof(list) - 1) {
+			int w = snprintf(list + len, sizeof(list) - len, "%s%s (session %s on %s: %s)", len ? ", " : "",
+					 ctl_safe(d->identity, who, sizeof(who)), ctl_safe(d->acct_session_id, sid, sizeof(sid)),
+					 ctl_safe(d->nas, nas, sizeof(nas)),
+					 ctl_safe(d->detail[0] ? d->detail : cb_disc_result_name(d->last_result), why,
+						  sizeof(why)));
+
+			if (w > 0) len = (size_t) w < sizeof(list) - len ? len + (size_t) w : sizeof(list) - 1;
+		}
+	}
+	if (n) {
+		attention(s, "%zu disconnect%s could not be enforced and the session%s still open: %s%s; the NAS did "
+			  "not carry it out (check it is on and its DAS secret), the person is refused at the next "
+			  "authentication", n, n == 1 ? "" : "s", n == 1 ? " is" : "s are", list, n > 3 ? ", ..." : "");
+	}
+	cb_store_disconnects_free(&failed);
+	free(ses);
+}
+
 /** status_attention - what an admin must look at; decides exit code 4. */
 static void status_attention(ctl_t *ctl, status_t *s)
 {
@@ -168,6 +209,14 @@ static void status_attention(ctl_t *ctl, status_t *s)
 			  "memory, but sessions, revocations and its heartbeat cannot be recorded until there is room",
 			  ctl_safe(s->store_error, safe, sizeof(safe)));
 	}
+	unenforced(ctl, s);
+	if (s->revocations.skipped) {
+		attention(s, "%zu revocation row%s in the store cannot be read (first: row id %lld; was the database "
+			  "edited?) and %s left out: the other revocations hold; remove or repair the row",
+			  s->revocations.skipped, s->revocations.skipped == 1 ? "" : "s",
+			  (long long) s->revocations.first_skipped, s->revocations.skipped == 1 ? "is" : "are");
+	}
+
 	if (s->counts.disc_held) {
 		attention(s, "%zu disconnect%s held as a burst: `cetbyodctl confirm` sends them, "
 			  "`cetbyodctl confirm --discard` drops them", s->counts.disc_held,

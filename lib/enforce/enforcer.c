@@ -53,12 +53,16 @@
 #include "base/worker.h"
 #include "core/decide.h"
 #include "core/tz.h"
+#include "enforce/das_queue.h"
 #include "enforce/enforcer.h"
 #include "enforce/exreg.h"
 
 #define PASS_MS			100
 #define DUE_BATCH		256
 #define SCAN_LIMIT		100000
+#define LANE_MAX		1024	/* Requests one NAS may have queued or in flight. */
+#define COLLECT_BATCH		64
+#define UNKNOWN_REASON		"the revocation list could not be read from the store: nobody is admitted until it is"
 
 typedef struct {
 	char	identity[CB_STORE_TEXT_MAX + 1];
@@ -68,7 +72,8 @@ typedef struct {
 struct cb_enforcer {
 	cb_enforcer_conf_t	conf;
 	cb_das_t		*das;
-	cb_worker_t		*worker;	/* The enforcer thread: one_pass() every PASS_MS, or when woken. */
+	cb_worker_t		*worker;	/* The enforcer thread: one_pass() every PASS_MS, or when woken.
+						 * Set under mutex (a lane's notify reads it). */
 
 	pthread_mutex_t		mutex;		/* Guards sync, acks, revoked and num_revoked. */
 	cb_sync_t		*sync;
@@ -76,6 +81,15 @@ struct cb_enforcer {
 	cb_exreg_t		*exceptions;	/* The exceptions register; has its own lock. */
 	revoked_t		*revoked;	/* Sorted by identity. */
 	size_t			num_revoked;
+	bool			revocations_known;	/* Read at least once: until then everyone counts as revoked. */
+	size_t			revocations_skipped;	/* Unreadable rows at the last read (reported on change). */
+
+	cb_das_queue_t		*queue;		/* One lane per NAS: sending never blocks a pass. */
+	void			**inflight;	/* pending_t of the requests handed to the queue. */
+	size_t			num_inflight;
+	size_t			inflight_alloc;
+	time_t			last_full_log;
+	time_t			last_unknown_log;
 
 	char			**expired;	/* "nas/session" keys already queued for expiry. */
 	size_t			num_expired;
@@ -117,6 +131,12 @@ bool cb_enforcer_is_revoked(cb_enforcer_t *e, char const *identity, char *reason
 	if (!e || strlen(identity) > CB_STORE_TEXT_MAX) return false;
 	snprintf(key.identity, sizeof(key.identity), "%s", identity);
 	pthread_mutex_lock(&e->mutex);
+	if (!e->revocations_known) {
+		/* Never fail open: a list not read yet may hold this person. */
+		pthread_mutex_unlock(&e->mutex);
+		if (reason && len) snprintf(reason, len, "%s", UNKNOWN_REASON);
+		return true;
+	}
 	hit = e->num_revoked ? bsearch(&key, e->revoked, e->num_revoked, sizeof(*e->revoked), revoked_cmp) : NULL;
 	if (hit) {
 		found = true;
@@ -239,18 +259,51 @@ static void audit_revocations(cb_enforcer_t *e)
 	cb_store_revocations_free(&all);
 }
 
-static void refresh_revocations(cb_enforcer_t *e)
+/** revocations_read - the list in force; -1 (logged while the list is still unknown) when it cannot be read. */
+static int revocations_read(cb_enforcer_t *e, cb_store_revocations_t *list)
+{
+	bool known;
+
+	pthread_mutex_lock(&e->mutex);
+	known = e->revocations_known;
+	pthread_mutex_unlock(&e->mutex);
+	if (cb_store_revocations(e->conf.store, false, list) < 0) {
+		if (!known && time(NULL) - e->last_unknown_log >= 10) {
+			e->last_unknown_log = time(NULL);
+			elog(e, CB_LOG_ERROR, "cannot read the revocations from the store: every admission is refused "
+			     "until they are read (tried again every %d ms)", PASS_MS);
+		}
+		return -1;
+	}
+	if (list->skipped != e->revocations_skipped) {
+		e->revocations_skipped = list->skipped;
+		if (list->skipped) {
+			elog(e, CB_LOG_ERROR, "%zu revocation row(s) in the store cannot be read (first: row id %" PRId64
+			     ", an identity cetbyod never writes: was the database edited?): left out, the other %zu "
+			     "revocations hold", list->skipped, list->first_skipped, list->count);
+		}
+	}
+	if (!known) elog(e, CB_LOG_INFO, "%zu revocation(s) in force read from the store", list->count);
+	return 0;
+}
+
+/**
+ * refresh_revocations - the set the request path reads, from the store;
+ * the people newly in it are disconnected.  Returns 0, or -1 when the
+ * store could not be read (the set is kept as it was).
+ */
+static int refresh_revocations(cb_enforcer_t *e)
 {
 	cb_store_revocations_t list = { 0 };
 	revoked_t *set;
 	size_t n;
 
-	if (cb_store_revocations(e->conf.store, false, &list) < 0) return;
+	if (revocations_read(e, &list) < 0) return -1;
 	n = list.count;
 	set = n ? calloc(n, sizeof(*set)) : NULL;
 	if (n && !set) {
 		cb_store_revocations_free(&list);
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(set[i].identity, sizeof(set[i].identity), "%s", list.items[i].identity);
@@ -276,8 +329,10 @@ static void refresh_revocations(cb_enforcer_t *e)
 	free(e->revoked);
 	e->revoked = set;
 	e->num_revoked = n;
+	e->revocations_known = true;
 	pthread_mutex_unlock(&e->mutex);
 	audit_revocations(e);	/* Every pass: a revoke and a reinstate between two leave the set as it was. */
+	return 0;
 }
 
 /*
@@ -577,31 +632,57 @@ static cb_enforcer_nas_t const *find_nas(cb_enforcer_t *e, cb_store_session_t co
 	return NULL;
 }
 
+/**
+ * One queued disconnect handed to the DAS queue: the copy of the store's
+ * row, the session it names, and the request, which points into this.
+ * Owned by the enforcer (e->inflight) from submit until its outcome is
+ * recorded.
+ */
 typedef struct {
-	cb_store_disconnect_t	*job;
+	cb_store_disconnect_t	job;
 	cb_store_session_t	session;
 	cb_das_session_t	das_session;
 	cb_enforcer_nas_t const	*nas;
+	cb_das_request_t	req;
 } pending_t;
 
 static void audit_attempt(cb_enforcer_t *e, pending_t const *p, cb_das_request_t const *req, char const *result,
 			  char const *detail)
 {
 	cb_audit_event_t ev = {
-		.type = CB_AUDIT_DISCONNECT, .identity = p->job->identity, .nas = p->job->nas,
-		.acct_session_id = p->job->acct_session_id, .calling_station = p->session.calling_station,
-		.kind = cb_das_code_name(req->last_request), .result = result, .attempt = p->job->attempts + 1,
-		.error_cause = req->error_cause, .detail = detail, .why = p->job->reason,
+		.type = CB_AUDIT_DISCONNECT, .identity = p->job.identity, .nas = p->job.nas,
+		.acct_session_id = p->job.acct_session_id, .calling_station = p->session.calling_station,
+		.kind = cb_das_code_name(req->last_request), .result = result, .attempt = p->job.attempts + 1,
+		.error_cause = req->error_cause, .detail = detail, .why = p->job.reason,
 	};
 
 	if (e->conf.audit) cb_audit_record(e->conf.audit, &ev);
 }
 
+/**
+ * session_gone - the NAS answered Session Context Not Found: the store
+ * closed the session with the mark (nothing is left to disconnect); its
+ * session_stop record goes to the trail.
+ */
+static void session_gone(cb_enforcer_t *e, pending_t const *p)
+{
+	cb_store_session_t *s = calloc(1, sizeof(*s));
+
+	elog(e, CB_LOG_INFO, "%s no longer has %s's session %s: closed, nothing left to disconnect", p->nas->name,
+	     p->job.identity, p->job.acct_session_id);
+	if (s && cb_store_session_get(e->conf.store, p->job.nas, p->job.acct_session_id, s) == 0 && s->stopped &&
+	    strcmp(s->stop_cause, "Session-Context-Not-Found") == 0) {
+		cb_audit_session_closed(e->conf.audit, s);
+	}
+	free(s);
+}
+
 static void record_outcome(cb_enforcer_t *e, pending_t const *p, cb_das_request_t const *req, time_t now)
 {
-	cb_store_disconnect_t const *job = p->job;
+	cb_store_disconnect_t const *job = &p->job;
 	bool last = job->attempts + 1 >= e->conf.max_attempts;
-	time_t next = last ? 0 : now + (time_t) e->conf.retry_interval;
+	bool gone = req->result == CB_DAS_NAK && req->error_cause == 503;
+	time_t next = last || gone ? 0 : now + (time_t) e->conf.retry_interval;
 	char detail[CB_STORE_DETAIL_MAX + 1];
 
 	audit_attempt(e, p, req, req->result == CB_DAS_ACK ? "acked" : req->result == CB_DAS_NAK ? "nak" :
@@ -617,11 +698,14 @@ static void record_outcome(cb_enforcer_t *e, pending_t const *p, cb_das_request_
 	case CB_DAS_NAK:
 		snprintf(detail, sizeof(detail), "%s from %s: Error-Cause %u (%s)", cb_das_code_name(req->response_code),
 			 p->nas->name, req->error_cause, cb_das_error_cause_name(req->error_cause));
-		/* The NAS no longer has the session: nothing left to disconnect. */
-		if (req->error_cause == 503) next = 0;
-		elog(e, CB_LOG_WARN, "%s for %s (session %s): %s", cb_das_code_name(req->last_request), job->identity,
-		     job->acct_session_id, detail);
-		cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_NAK, req->error_cause, detail, next, now);
+		elog(e, gone ? CB_LOG_INFO : CB_LOG_WARN, "%s for %s (session %s): %s; %s",
+		     cb_das_code_name(req->last_request), job->identity, job->acct_session_id, detail,
+		     gone ? "done" : next ? "will retry" : "giving up: not enforced");
+		/* 503: the store marks it done and closes the session (cb_store_disconnect_mark). */
+		if (cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_NAK, req->error_cause, detail, next, now) == 0 &&
+		    gone) {
+			session_gone(e, p);
+		}
 		return;
 
 	case CB_DAS_TIMEOUT:
@@ -631,14 +715,14 @@ static void record_outcome(cb_enforcer_t *e, pending_t const *p, cb_das_request_
 	snprintf(detail, sizeof(detail), "%s", req->error[0] ? req->error : cb_das_result_name(req->result));
 	elog(e, CB_LOG_ERROR, "disconnect of %s (session %s on %s) failed after %u transmission(s): %s; %s",
 	     job->identity, job->acct_session_id, p->nas->name, req->transmissions, detail,
-	     next ? "will retry" : "giving up");
+	     next ? "will retry" : "giving up: not enforced");
 	cb_store_disconnect_mark(e->conf.store, job->id, CB_DISC_TIMEOUT, 0, detail, next, now);
 }
 
 /** prepare - the DAS request for one queued disconnect; false when it cannot be sent. */
 static bool prepare(cb_enforcer_t *e, pending_t *p, time_t now)
 {
-	cb_store_disconnect_t *job = p->job;
+	cb_store_disconnect_t *job = &p->job;
 	cb_store_session_t *s = &p->session;
 
 	if (cb_store_session_get(e->conf.store, job->nas, job->acct_session_id, s) != 0) {
@@ -661,37 +745,124 @@ static bool prepare(cb_enforcer_t *e, pending_t *p, time_t now)
 		.called_station_id = s->called_station[0] ? s->called_station : NULL,
 		.framed_ip_address = (s->framed_ip[0] && !strchr(s->framed_ip, ':')) ? s->framed_ip : NULL,
 	};
+	p->req = (cb_das_request_t) { .nas = &p->nas->das, .session = &p->das_session, .uctx = p };
 	return true;
 }
 
+/*
+ *	In flight: what was handed to the DAS queue.  The store's row is
+ *	claimed (not due) for claim_window; if the outcome has not come by
+ *	then (a long queue behind a silent NAS), the row is due again, seen
+ *	here as in flight, and claimed again.  A restart finds the row pending
+ *	and sends it at once (cb_enforcer_stop gives the claims back).
+ */
+static time_t claim_window(cb_enforcer_t *e)
+{
+	return (time_t) e->conf.retry_interval + 2 * (time_t) (e->conf.das.mrd_ms / 1000 + 1) + 5;
+}
+
+static bool inflight_has(cb_enforcer_t *e, int64_t id)
+{
+	for (size_t i = 0; i < e->num_inflight; i++) {
+		if (((pending_t *) e->inflight[i])->job.id == id) return true;
+	}
+	return false;
+}
+
+/** inflight_reserve - room for one more; false when memory runs out. */
+static bool inflight_reserve(cb_enforcer_t *e)
+{
+	void **more;
+	size_t n;
+
+	if (e->num_inflight < e->inflight_alloc) return true;
+	n = e->inflight_alloc ? e->inflight_alloc * 2 : 64;
+	more = realloc(e->inflight, n * sizeof(*more));
+	if (!more) return false;
+	e->inflight = more;
+	e->inflight_alloc = n;
+	return true;
+}
+
+static void inflight_remove(cb_enforcer_t *e, pending_t const *p)
+{
+	for (size_t i = 0; i < e->num_inflight; i++) {
+		if (e->inflight[i] != p) continue;
+		e->inflight[i] = e->inflight[--e->num_inflight];
+		return;
+	}
+}
+
+/** collect_outcomes - record what the DAS queue finished since the last pass. */
+static void collect_outcomes(cb_enforcer_t *e)
+{
+	cb_das_request_t *done[COLLECT_BATCH];
+	size_t n, rounds = 0;
+
+	/* Bounded: everything collected was in flight, and nothing new is submitted meanwhile. */
+	while (rounds++ <= e->num_inflight / COLLECT_BATCH && (n = cb_das_queue_collect(e->queue, done, COLLECT_BATCH))) {
+		time_t now = time(NULL);
+
+		for (size_t i = 0; i < n; i++) {
+			pending_t *p = done[i]->uctx;
+
+			record_outcome(e, p, &p->req, now);
+			inflight_remove(e, p);
+			free(p);
+		}
+	}
+}
+
+/** submit_one - hand one due disconnect to its NAS's lane. */
+static void submit_one(cb_enforcer_t *e, cb_store_disconnect_t const *job, time_t now)
+{
+	pending_t *p;
+	char err[160];
+	size_t lane;
+
+	if (inflight_has(e, job->id)) {
+		cb_store_disconnect_claim(e->conf.store, job->id, now + claim_window(e));
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || !inflight_reserve(e)) {
+		free(p);
+		return;
+	}
+	p->job = *job;
+	if (!prepare(e, p, now)) {
+		free(p);
+		return;
+	}
+	lane = (size_t) (p->nas - e->conf.nas);
+	if (cb_das_queue_submit(e->queue, lane, &p->req, err, sizeof(err)) < 0) {
+		if (now - e->last_full_log >= 60) {
+			e->last_full_log = now;
+			elog(e, CB_LOG_WARN, "disconnect of %s (session %s on %s) postponed: %s", job->identity,
+			     job->acct_session_id, p->nas->name, err);
+		}
+		cb_store_disconnect_claim(e->conf.store, job->id, now + 1);
+		free(p);
+		return;
+	}
+	e->inflight[e->num_inflight++] = p;
+	cb_store_disconnect_claim(e->conf.store, job->id, now + claim_window(e));
+}
+
+/**
+ * send_due - record the outcomes that came back, then hand what is due to
+ * the DAS queue.  Never waits on a NAS: a silent one holds only its own
+ * lane.
+ */
 static void send_due(cb_enforcer_t *e)
 {
 	cb_store_disconnects_t due = { 0 };
-	pending_t *pend = NULL;
-	cb_das_request_t *reqs = NULL;
-	size_t n = 0;
 	time_t now = time(NULL);
 
-	if (cb_store_disconnect_due(e->conf.store, now, DUE_BATCH, &due) < 0 || due.count == 0) goto done;
-	pend = calloc(due.count, sizeof(*pend));
-	reqs = calloc(due.count, sizeof(*reqs));
-	if (!pend || !reqs) goto done;
-
-	for (size_t i = 0; i < due.count; i++) {
-		pend[n].job = &due.items[i];
-		if (!prepare(e, &pend[n], now)) continue;
-		reqs[n].nas = &pend[n].nas->das;
-		reqs[n].session = &pend[n].das_session;
-		reqs[n].uctx = &pend[n];
-		n++;
-	}
-	if (n == 0) goto done;
-	cb_das_send(e->das, reqs, n);
-	now = time(NULL);
-	for (size_t i = 0; i < n; i++) record_outcome(e, reqs[i].uctx, &reqs[i], now);
-done:
-	free(pend);
-	free(reqs);
+	collect_outcomes(e);
+	if (cb_store_disconnect_due(e->conf.store, now, DUE_BATCH, &due) < 0) return;
+	for (size_t i = 0; i < due.count; i++) submit_one(e, &due.items[i], now);
+	cb_das_queue_flush(e->queue);	/* What one pass found due to a NAS goes out as one batch. */
 	cb_store_disconnects_free(&due);
 }
 
@@ -842,8 +1013,22 @@ static void enforcer_main(cb_worker_t *w, void *arg)
 	while (cb_worker_wait(w, PASS_MS)) one_pass(arg);
 }
 
+/** notify - a lane finished requests: collect them now (on a lane's thread). */
+static void notify(void *ctx)
+{
+	cb_enforcer_t *e = ctx;
+
+	/* Under the lock: cb_enforcer_stop() takes the worker away before it frees it. */
+	pthread_mutex_lock(&e->mutex);
+	cb_worker_wake(e->worker);
+	pthread_mutex_unlock(&e->mutex);
+}
+
 static void enforcer_free(cb_enforcer_t *e)
 {
+	cb_das_queue_free(e->queue);	/* After cb_das_cancel(): the lanes end at once. */
+	for (size_t i = 0; i < e->num_inflight; i++) free(e->inflight[i]);
+	free(e->inflight);
 	cb_das_deinit(e->das);
 	cb_exreg_free(e->exceptions);
 	free(e->revoked);
@@ -855,6 +1040,7 @@ static void enforcer_free(cb_enforcer_t *e)
 cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size_t errlen)
 {
 	cb_enforcer_t *e = calloc(1, sizeof(*e));
+	cb_worker_t *w;
 	char days[16];
 
 	if (!e) {
@@ -866,18 +1052,28 @@ cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size
 	pthread_mutex_init(&e->mutex, NULL);
 	e->exceptions = cb_exreg_new(e->conf.store, e->conf.audit);
 	e->das = e->exceptions ? cb_das_init(&e->conf.das, err, errlen) : NULL;
-	if (!e->das) {
+	if (e->das) e->queue = cb_das_queue_new(e->das, e->conf.num_nas, LANE_MAX, notify, e, err, errlen);
+	if (!e->queue) {
 		if (!e->exceptions) snprintf(err, errlen, "out of memory");
 		enforcer_free(e);
 		return NULL;
 	}
 	snprintf(days, sizeof(days), "%u", e->conf.db_path ? e->conf.retention_days : 0);
 	cb_store_status_put(e->conf.store, CB_STATUS_PURGE_DAYS, days, time(NULL));
-	e->worker = cb_worker_start("enforcer", enforcer_main, e, err, errlen);
-	if (!e->worker) {
+	/*
+	 * The revocations are read here, before the module answers its first
+	 * request; if the store cannot be read now, everyone counts as
+	 * revoked until a pass reads them (cb_enforcer_is_revoked).
+	 */
+	refresh_revocations(e);
+	w = cb_worker_start("enforcer", enforcer_main, e, err, errlen);
+	if (!w) {
 		enforcer_free(e);
 		return NULL;
 	}
+	pthread_mutex_lock(&e->mutex);
+	e->worker = w;
+	pthread_mutex_unlock(&e->mutex);
 	return e;
 }
 
@@ -891,20 +1087,36 @@ void cb_enforcer_attach_sync(cb_enforcer_t *e, cb_sync_t *sync, cb_ack_current_t
 
 void cb_enforcer_poke(cb_enforcer_t *e)
 {
-	if (e) cb_worker_wake(e->worker);
+	if (!e) return;
+	pthread_mutex_lock(&e->mutex);
+	cb_worker_wake(e->worker);
+	pthread_mutex_unlock(&e->mutex);
 }
 
 void cb_enforcer_halt(cb_enforcer_t *e)
 {
+	time_t now = time(NULL);
+
 	if (!e) return;
 	cb_das_cancel(e->das);		/* A send in progress ends at once, and so does any later one. */
-	cb_worker_halt(e->worker);
+	cb_worker_halt(e->worker);	/* Joined, not freed: a lane's notify stays harmless. */
+	/* What was in flight is due again at once for the next start (its outcome is not known). */
+	for (size_t i = 0; i < e->num_inflight; i++) {
+		cb_store_disconnect_claim(e->conf.store, ((pending_t *) e->inflight[i])->job.id, now);
+	}
 }
 
 void cb_enforcer_stop(cb_enforcer_t *e)
 {
+	cb_worker_t *w;
+
 	if (!e) return;
 	cb_enforcer_halt(e);
-	cb_worker_stop(e->worker);
+	/* The lanes still run until enforcer_free(): their notify must not wake a freed worker. */
+	pthread_mutex_lock(&e->mutex);
+	w = e->worker;
+	e->worker = NULL;
+	pthread_mutex_unlock(&e->mutex);
+	cb_worker_stop(w);
 	enforcer_free(e);
 }

@@ -32,7 +32,9 @@
  *                       -> identity and status copied from decision c
  *   Interim-Update    session_update(...)  last_seen, octets
  *   revoke alice      revoke(); enqueue(10.0.0.2, 5F3A, disconnect)
+ *   sent to the NAS   disconnect_claim(id, until): not due again while in flight
  *   Disconnect-ACK    disconnect_mark(id, ACKED) -> done
+ *   (or Disconnect-NAK 503: done, and the session closed: the NAS has no such session)
  *   Acct Stop         session_stop(..., cause Admin-Reset) -> stopped
  */
 #include <errno.h>
@@ -162,11 +164,18 @@ static char const *const stmt_sql[S_MAX] = {
 		"created_at, updated_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
 	[S_DISC_DUE] = "SELECT " DISC_COLS " FROM disconnects WHERE state = 'pending' AND next_attempt <= ?1 "
 		"ORDER BY next_attempt, id LIMIT ?2",
+	[S_DISC_CLAIM] = "UPDATE disconnects SET next_attempt = ?2 WHERE id = ?1 AND state = 'pending'",
+	/* A NAK with Error-Cause 503 (Session Context Not Found): nothing is left to disconnect. */
 	[S_DISC_MARK] = "UPDATE disconnects SET attempts = attempts + 1, last_attempt = ?2, updated_at = ?2, "
 		"last_result = ?3, error_cause = ?4, detail = ?5, "
-		"state = CASE WHEN ?3 = 'acked' THEN 'done' WHEN ?6 = 0 THEN 'failed' ELSE 'pending' END, "
-		"next_attempt = CASE WHEN ?3 = 'acked' OR ?6 = 0 THEN next_attempt ELSE ?6 END "
+		"state = CASE WHEN ?3 = 'acked' OR (?3 = 'nak' AND ?4 = 503) THEN 'done' "
+		"WHEN ?6 = 0 THEN 'failed' ELSE 'pending' END, "
+		"next_attempt = CASE WHEN ?3 = 'acked' OR (?3 = 'nak' AND ?4 = 503) OR ?6 = 0 THEN next_attempt "
+		"ELSE ?6 END "
 		"WHERE id = ?1 AND state = 'pending'",
+	[S_DISC_GONE] = "UPDATE sessions SET stopped = max(last_seen, ?2), stop_cause = 'Session-Context-Not-Found' "
+		"WHERE stopped IS NULL AND (nas, acct_session_id) = "
+		"(SELECT nas, acct_session_id FROM disconnects WHERE id = ?1)",
 	[S_DISC_HOLD] = "UPDATE disconnects SET state = 'held' WHERE id = ?1 AND state = 'pending'",
 	[S_DISC_RELEASE] = "UPDATE disconnects SET state = ?1, next_attempt = ?2, updated_at = ?2 WHERE state = 'held'",
 	[S_DISC_LIST] = "SELECT " DISC_COLS " FROM disconnects WHERE state = ?1 "
@@ -400,12 +409,20 @@ int cb_sqlite_one(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t r
 int cb_sqlite_list(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t read, size_t size,
 		   void **items, size_t *count, char const *what)
 {
+	return cb_sqlite_list_skipping(be, st, read, size, items, count, NULL, NULL, what);
+}
+
+int cb_sqlite_list_skipping(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t read, size_t size,
+			    void **items, size_t *count, size_t *skipped, int64_t *first_skipped, char const *what)
+{
 	unsigned char *arr = NULL;
 	size_t n = 0, alloc = 0;
 	int rc;
 
 	*items = NULL;
 	*count = 0;
+	if (skipped) *skipped = 0;
+	if (first_skipped) *first_skipped = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == alloc) {
 			size_t nalloc = alloc ? alloc * 2 : 16;
@@ -426,6 +443,11 @@ int cb_sqlite_list(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t 
 		}
 		memset(arr + n * size, 0, size);
 		if (!read(st, arr + n * size)) {
+			if (skipped) {
+				if (*skipped == 0 && first_skipped) *first_skipped = sqlite3_column_int64(st, 0);
+				(*skipped)++;
+				continue;
+			}
 			BE_ERR(be, "store %s: %s: a row holds a value cetbyod never writes (was the database edited?)",
 			       be->path, what);
 			goto fail;
@@ -753,6 +775,7 @@ static cb_store_ops_t const sq_ops = {
 	.revocations = cb_sqlite_revocations,
 	.disconnect_enqueue = cb_sqlite_disconnect_enqueue,
 	.disconnect_due = cb_sqlite_disconnect_due,
+	.disconnect_claim = cb_sqlite_disconnect_claim,
 	.disconnect_mark = cb_sqlite_disconnect_mark,
 	.disconnect_hold = cb_sqlite_disconnect_hold,
 	.disconnect_release = cb_sqlite_disconnect_release,

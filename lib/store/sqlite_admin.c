@@ -4,6 +4,7 @@
  * commands to the module, status, counts and the purge (see sqlite.c for
  * the connection and the statements).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,19 @@
  *	Row readers: each returns false when a row does not fit its record,
  *	which only an edit outside cetbyod can cause.
  */
+#define UNREADABLE "(unreadable in the store)"
+
+/** lenient_text - a column that describes (not identifies) a row: UNREADABLE when it does not fit. */
+static void lenient_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	if (!cb_sqlite_col_text(st, col, buf, size)) snprintf(buf, size, "%s", UNREADABLE);
+}
+
+/**
+ * read_revocation - a revocation row.  Only the identity must be readable
+ * (it is what the request path matches); the reason and the names are
+ * kept as UNREADABLE otherwise, so that the revocation still holds.
+ */
 static bool read_revocation(sqlite3_stmt *st, void *row)
 {
 	cb_store_revocation_t *r = row;
@@ -22,8 +36,10 @@ static bool read_revocation(sqlite3_stmt *st, void *row)
 	r->id = sqlite3_column_int64(st, 0);
 	r->revoked_at = cb_sqlite_col_time(st, 4);
 	r->reinstated_at = cb_sqlite_col_time(st, 6);
-	return COL_TEXT(st, 1, r->identity) && COL_TEXT(st, 2, r->reason) && COL_TEXT(st, 3, r->by) &&
-	       COL_TEXT(st, 5, r->reinstated_by);
+	lenient_text(st, 2, r->reason, sizeof(r->reason));
+	lenient_text(st, 3, r->by, sizeof(r->by));
+	lenient_text(st, 5, r->reinstated_by, sizeof(r->reinstated_by));
+	return COL_TEXT(st, 1, r->identity) && r->identity[0];
 }
 
 static bool read_exception(sqlite3_stmt *st, void *row)
@@ -165,8 +181,8 @@ int cb_sqlite_revocations(cb_store_backend_t *be, bool history, cb_store_revocat
 
 	if (!st) return -1;
 	cb_sqlite_bind_int(st, 1, history);
-	rc = cb_sqlite_list(be, st, read_revocation, sizeof(cb_store_revocation_t), &items, &out->count,
-		     "listing revocations");
+	rc = cb_sqlite_list_skipping(be, st, read_revocation, sizeof(cb_store_revocation_t), &items, &out->count,
+				     &out->skipped, &out->first_skipped, "listing revocations");
 	out->items = items;
 	return rc;
 }

@@ -33,7 +33,7 @@ typedef enum {
 	S_SES_INSERT, S_SES_UPDATE, S_SES_REOPEN_STALE, S_SES_LATEST, S_SES_GET,
 	S_SES_NAS_REBOOT, S_SES_STALE, S_SES_ACTIVE,
 	S_REV_UPDATE, S_REV_INSERT, S_REV_REINSTATE, S_REV_GET, S_REV_LIST,
-	S_DISC_FIND_OPEN, S_DISC_SESSION_ID, S_DISC_INSERT, S_DISC_DUE, S_DISC_MARK, S_DISC_HOLD,
+	S_DISC_FIND_OPEN, S_DISC_SESSION_ID, S_DISC_INSERT, S_DISC_DUE, S_DISC_CLAIM, S_DISC_MARK, S_DISC_GONE, S_DISC_HOLD,
 	S_DISC_RELEASE, S_DISC_LIST,
 	S_CMD_INSERT, S_CMD_LIST, S_CMD_DELETE,
 	S_ST_PUT, S_ST_GET, S_ST_LIST,
@@ -116,6 +116,15 @@ int cb_sqlite_one(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t r
 int cb_sqlite_list(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t read, size_t size,
 		   void **items, size_t *count, char const *what);
 
+/**
+ * cb_sqlite_list_skipping - cb_sqlite_list, except that a row read refuses
+ * is left out instead of failing the whole list: *skipped counts them and
+ * *first_skipped (may be NULL) is the first one's first column, its id.
+ * The caller reports them (it knows how often it reads).
+ */
+int cb_sqlite_list_skipping(cb_store_backend_t *be, sqlite3_stmt *st, cb_sqlite_reader_t read, size_t size,
+			    void **items, size_t *count, size_t *skipped, int64_t *first_skipped, char const *what);
+
 /*
  *	Decisions, sessions, disconnect queue (sqlite_sessions.c)
  */
@@ -135,6 +144,7 @@ int cb_sqlite_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char c
 				 char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
 				 time_t now, int64_t *id);
 int cb_sqlite_disconnect_due(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
+int cb_sqlite_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until);
 int cb_sqlite_disconnect_mark(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
 			      char const *detail, time_t next_attempt, time_t now);
 int cb_sqlite_disconnect_hold(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);

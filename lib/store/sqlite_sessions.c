@@ -448,7 +448,32 @@ int cb_sqlite_disconnect_mark(cb_store_backend_t *be, int64_t id, cb_disc_result
 	cb_sqlite_bind_int(st, 4, error_cause);
 	cb_sqlite_bind_text(st, 5, detail);
 	cb_sqlite_bind_int(st, 6, next_attempt);
-	if (cb_sqlite_done(be, st, "recording a disconnect attempt") < 0) return -1;
+	if (result != CB_DISC_NAK || error_cause != 503) {
+		if (cb_sqlite_done(be, st, "recording a disconnect attempt") < 0) return -1;
+		return cb_sqlite_changes(be) ? 0 : 1;
+	}
+	/* Session Context Not Found: the request is done and the session closed, in one transaction. */
+	if (cb_sqlite_begin(be) < 0) {
+		sqlite3_reset(st);
+		return -1;
+	}
+	if (cb_sqlite_done(be, st, "recording a disconnect attempt") < 0) return cb_sqlite_end(be, -1);
+	if (!cb_sqlite_changes(be)) return cb_sqlite_end(be, 1);
+	st = cb_sqlite_stmt(be, S_DISC_GONE);
+	if (!st) return cb_sqlite_end(be, -1);
+	cb_sqlite_bind_int(st, 1, id);
+	cb_sqlite_bind_int(st, 2, now);
+	return cb_sqlite_end(be, cb_sqlite_done(be, st, "closing a session the NAS does not know") < 0 ? -1 : 0);
+}
+
+int cb_sqlite_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_DISC_CLAIM);
+
+	if (!st) return -1;
+	cb_sqlite_bind_int(st, 1, id);
+	cb_sqlite_bind_int(st, 2, until);
+	if (cb_sqlite_done(be, st, "claiming a disconnect") < 0) return -1;
 	return cb_sqlite_changes(be) ? 0 : 1;
 }
 

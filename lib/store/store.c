@@ -310,6 +310,8 @@ int cb_store_revocations(cb_store_t *store, bool history, cb_store_revocations_t
 	if (!out) return bad(store, "revocations", "no output list");
 	out->items = NULL;
 	out->count = 0;
+	out->skipped = 0;
+	out->first_skipped = 0;
 	LOCKED(store, store->ops->revocations(store->be, history, out));
 }
 
@@ -337,6 +339,12 @@ int cb_store_disconnect_due(cb_store_t *store, time_t now, size_t limit, cb_stor
 	out->items = NULL;
 	out->count = 0;
 	LOCKED(store, store->ops->disconnect_due(store->be, now, limit, out));
+}
+
+int cb_store_disconnect_claim(cb_store_t *store, int64_t id, time_t until)
+{
+	if (until <= 0) return bad(store, "disconnect_claim", "invalid time");
+	LOCKED(store, store->ops->disconnect_claim(store->be, id, until));
 }
 
 int cb_store_disconnect_mark(cb_store_t *store, int64_t id, cb_disc_result_t result, unsigned int error_cause,

@@ -371,6 +371,8 @@ typedef struct {
 typedef struct {
 	cb_store_revocation_t	*items;
 	size_t			count;
+	size_t			skipped;	/* Rows whose identity cannot be read (an edited store): left out. */
+	int64_t			first_skipped;	/* The id of the first of them. */
 } cb_store_revocations_t;
 
 /**
@@ -392,7 +394,14 @@ int cb_store_reinstate(cb_store_t *store, char const *identity, char const *by, 
  */
 int cb_store_is_revoked(cb_store_t *store, char const *identity, cb_store_revocation_t *out);
 
-/** cb_store_revocations - revocations in force (history: also ended ones), newest first. */
+/**
+ * cb_store_revocations - revocations in force (history: also ended ones),
+ * newest first.  One unreadable row does not hide the others: a row whose
+ * identity cannot be read is left out and counted in skipped (the caller
+ * reports it: first_skipped is its id); a row whose reason or names cannot
+ * be read is kept, those fields reading "(unreadable in the store)".
+ * Returns 0, or -1 (out empty).
+ */
 int cb_store_revocations(cb_store_t *store, bool history, cb_store_revocations_t *out);
 
 void cb_store_revocations_free(cb_store_revocations_t *list);
@@ -618,8 +627,20 @@ int cb_store_disconnect_enqueue(cb_store_t *store, char const *nas, char const *
 int cb_store_disconnect_due(cb_store_t *store, time_t now, size_t limit, cb_store_disconnects_t *out);
 
 /**
+ * cb_store_disconnect_claim - a pending request was handed to the sender:
+ * it is not due again before until (when its outcome is marked first, the
+ * mark sets the next attempt).  A request whose sender went away (radiusd
+ * stopped) is thus tried again at until.  Returns 0, 1 when id is not
+ * pending, -1.
+ */
+int cb_store_disconnect_claim(cb_store_t *store, int64_t id, time_t until);
+
+/**
  * cb_store_disconnect_mark - record an attempt's outcome.  ACKED: done.
- * NAK or TIMEOUT: pending again at next_attempt, or failed when
+ * NAK with Error-Cause 503 (Session Context Not Found): done too, and the
+ * session still open under that key is closed (stop cause
+ * "Session-Context-Not-Found"): the NAS has nothing left to disconnect.
+ * Other NAKs, and TIMEOUT: pending again at next_attempt, or failed when
  * next_attempt is 0.  error_cause is the NAK's Error-Cause (0 otherwise);
  * detail may be NULL.  Returns 0, 1 when id is not pending, -1.
  */

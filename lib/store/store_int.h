@@ -53,6 +53,7 @@ typedef struct {
 				  char const *identity, char const *reason, cb_disc_kind_t kind, bool held,
 				  time_t now, int64_t *id);
 	int (*disconnect_due)(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
+	int (*disconnect_claim)(cb_store_backend_t *be, int64_t id, time_t until);
 	int (*disconnect_mark)(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
 			       char const *detail, time_t next_attempt, time_t now);
 	int (*disconnect_hold)(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);

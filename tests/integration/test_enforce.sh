@@ -34,6 +34,7 @@ for c in hostapd wpa_supplicant hostapd_cli wpa_cli ip; do
 done
 . "$here/lib.sh"
 . "$here/google-lib.sh"
+. "$CB_SRCDIR/tests/nas/nas-lib.sh"
 
 FIXTURE=$CB_SRCDIR/tests/nas/nas-fixture.sh
 FX=$CB_TMP/nas
@@ -59,22 +60,7 @@ enforce_cleanup() {
 }
 trap enforce_cleanup EXIT
 
-ms_now() { date +%s%3N; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-log_count() { grep -c -- "$1" "$CB_TMP/radiusd.out"; }
-# wait_log PATTERN COUNT SECONDS - until PATTERN appears COUNT times in radiusd's log.
-wait_log() {
-	end=$(( $(date +%s) + $3 ))
-	while [ "$(log_count "$1")" -lt "$2" ]; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-	return 0
-}
-# wait_new PATTERN SECONDS - until PATTERN appears once more than when mark() was last called for it.
-declare -A CB_MARK
-mark() { CB_MARK["$1"]=$(log_count "$1"); }
-wait_new() { wait_log "$1" $(( ${CB_MARK["$1"]:-0} + 1 )) "$2"; }
 ACKED='Disconnect-Request for bob (session .* on hostapd) acknowledged'
 
 cb_start_emulator || { cb_fail "start the Google emulator"; cb_finish; }
@@ -120,30 +106,12 @@ while [ "$DAS_PORT" = "$CB_AUTH_PORT" ] || [ "$DAS_PORT" = "$CB_ACCT_PORT" ]; do
 cb_start_radiusd || { cb_fail "radiusd starts"; cb_finish; }
 cb_pass "radiusd starts with source = forms and an enforce { nas hostapd { } } entry"
 
-cat > "$CB_TMP/network" <<EOF2
-network={
-	key_mgmt=IEEE8021X
-	eap=TTLS
-	identity="bob"
-	anonymous_identity="anonymous@school.example"
-	password="bobpw"
-	ca_cert="$CB_TMP/certs/ca.pem"
-	phase2="auth=PAP"
-	eapol_flags=0
-}
-EOF2
-mkdir -p "$FX"
-if "$FIXTURE" start "$FX" --auth-port "$CB_AUTH_PORT" --acct-port "$CB_ACCT_PORT" --secret testing123 \
-	--das-port "$DAS_PORT" --das-secret "$DAS_SECRET" --network "$CB_TMP/network"; then
+if nas_fixture_start "$DAS_PORT" "$DAS_SECRET"; then
 	cb_pass "hostapd (wired NAS) and wpa_supplicant (bob's device) on a veth pair"
 else
 	cb_fail "fixture starts (root and veth support needed)"
 	cb_finish
 fi
-. "$FX/env"
-hcli() { timeout 5 hostapd_cli -p "$HOSTAPD_CTRL" -i "$NAS_IF" "$@" 2>/dev/null; }
-wcli() { timeout 5 wpa_cli -p "$WPA_CTRL" -i "$STA_IF" "$@" 2>/dev/null; }
-authorized() { hcli all_sta | grep -q 'flags=.*\[AUTHORIZED\]'; }
 # A phone or laptop re-joins the network at once when it is dropped.  On
 # Wi-Fi the NAS's deauthentication tells it; on this wired link nothing
 # does (Ethernet has no deauthentication frame), so rejoin() plays the
@@ -173,24 +141,6 @@ rejoin_after_reject() {
 	fi
 	wcli reauthenticate >/dev/null
 }
-session_id() { hcli all_sta | sed -n 's/^dot1xAuthSessionId=//p' | head -n 1; }
-# wait_session OLD - an authorised station with a session other than OLD (20 s).
-wait_session() {
-	for _ in $(seq 1 200); do
-		if authorized; then s=$(session_id); [ -n "$s" ] && [ "$s" != "$1" ] && return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-# wait_active SESSION - the store knows SESSION as active (accounting Start arrived; 10 s).
-wait_active() {
-	for _ in $(seq 1 100); do
-		$CTL --json sessions | grep -q "\"acct_session_id\": *\"$1\"" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # --- 1. Onboarded, acknowledges, promoted -----------------------------------
 # (hostapd keeps a station's Acct-Session-Id across re-authentications, so
 # the checks follow radiusd's decisions and the DAS outcomes, not the id.)

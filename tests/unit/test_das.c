@@ -28,6 +28,7 @@
 
 #include "enforce/das.h"
 #include "enforce/das_packet.h"
+#include "enforce/das_queue.h"
 
 #define SECRET "das-secret-1"
 
@@ -1313,6 +1314,102 @@ START_TEST(test_packet_profile_and_names)
 }
 END_TEST
 
+/*
+ * The queue: one lane per NAS, so a silent NAS holds up only its own lane.
+ */
+
+static void queue_notify(void *ctx)
+{
+	(void)ctx;
+}
+
+/** collect_one - wait (at most ms) for one finished request of q. */
+static cb_das_request_t *collect_one(cb_das_queue_t *q, int ms)
+{
+	cb_das_request_t *done = NULL;
+
+	for (int i = 0; i < ms / 5; i++) {
+		if (cb_das_queue_collect(q, &done, 1) == 1) return done;
+		usleep(5000);
+	}
+	return NULL;
+}
+
+START_TEST(test_queue_silent_nas_holds_only_its_lane)
+{
+	responder_t *silent = responder_start(R_SILENT, 0), *healthy = responder_start(R_ACK, 0);
+	cb_das_t *das = sender(200, 3, 0, 1500);
+	cb_das_nas_t nas_silent, nas_healthy;
+	cb_das_request_t r1 = { .session = &alice }, r2 = { .session = &alice }, r3 = { .session = &alice };
+	cb_das_request_t *done;
+	cb_das_queue_t *q;
+	char err[160];
+	uint64_t t0;
+
+	nas_for(&nas_silent, silent->port, "rfc5176");
+	nas_for(&nas_healthy, healthy->port, "rfc5176");
+	r1.nas = &nas_silent;
+	r2.nas = &nas_healthy;
+	r3.nas = &nas_silent;
+	q = cb_das_queue_new(das, 2, 1, queue_notify, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(cb_das_queue_submit(q, 0, &r1, err, sizeof(err)), 0);
+	cb_das_queue_flush(q);
+	/* A lane holds at most max_queued (1 here): the second request to the silent NAS waits in the caller. */
+	ck_assert_int_eq(cb_das_queue_submit(q, 0, &r3, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "already queued or in flight") != NULL, "%s", err);
+	ck_assert_int_eq(cb_das_queue_submit(q, 2, &r3, err, sizeof(err)), -1);
+	usleep(50000);
+	t0 = mono_us();
+	ck_assert_int_eq(cb_das_queue_submit(q, 1, &r2, err, sizeof(err)), 0);
+	cb_das_queue_flush(q);
+	done = collect_one(q, 1000);
+	ck_assert_ptr_eq(done, &r2);
+	ck_assert_int_eq(r2.result, CB_DAS_ACK);
+	ck_assert_msg(mono_us() - t0 < 500000, "the healthy NAS's ACK took %.1f ms while the other NAS was silent",
+		      (double)(mono_us() - t0) / 1000.0);
+	ck_assert_uint_eq(cb_das_queue_held(q, 0), 1);
+	ck_assert_uint_eq(cb_das_queue_held(q, 1), 0);
+	/* The silent NAS's request ends by itself, as TIMEOUT, after max_duration. */
+	done = collect_one(q, 3000);
+	ck_assert_ptr_eq(done, &r1);
+	ck_assert_int_eq(r1.result, CB_DAS_TIMEOUT);
+	ck_assert_uint_eq(r1.transmissions, 3);
+	ck_assert_uint_eq(cb_das_queue_held(q, 0), 0);
+	cb_das_cancel(das);
+	cb_das_queue_free(q);
+	cb_das_deinit(das);
+	responder_stop(silent);
+	responder_stop(healthy);
+}
+END_TEST
+
+START_TEST(test_queue_free_cancels)
+{
+	responder_t *silent = responder_start(R_SILENT, 0);
+	cb_das_t *das = sender(1000, 5, 0, 30000);
+	cb_das_nas_t nas;
+	cb_das_request_t r = { .session = &alice };
+	cb_das_queue_t *q;
+	char err[160];
+	uint64_t t0;
+
+	nas_for(&nas, silent->port, "rfc5176");
+	r.nas = &nas;
+	q = cb_das_queue_new(das, 1, 4, queue_notify, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(cb_das_queue_submit(q, 0, &r, err, sizeof(err)), 0);
+	cb_das_queue_flush(q);
+	usleep(50000);
+	t0 = mono_us();
+	cb_das_cancel(das);
+	cb_das_queue_free(q);	/* Joins the lane, which was waiting 30 s for the silent NAS. */
+	ck_assert_msg(mono_us() - t0 < 1000000, "freeing the queue took %.1f ms", (double)(mono_us() - t0) / 1000.0);
+	cb_das_deinit(das);
+	responder_stop(silent);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("das");
@@ -1345,6 +1442,8 @@ int main(void)
 	tcase_add_test(wire, test_dead_nas_fails_fast);
 	tcase_add_test(wire, test_cancel);
 	tcase_add_test(wire, test_bad_requests_do_not_stop_others);
+	tcase_add_test(wire, test_queue_silent_nas_holds_only_its_lane);
+	tcase_add_test(wire, test_queue_free_cancels);
 	suite_add_tcase(s, wire);
 
 	sr = srunner_create(s);

@@ -4,18 +4,25 @@
  * (a local UDP socket that never answers), a decision that stopped holding
  * is disconnected once, an acknowledgement sync promotes an onboarded
  * session and refuses a withdrawn one, and the end of an exception
- * disconnects the session it admitted.  Apart from the first, no NAS is
- * configured, so a queued disconnect fails at once ("no DAS configured"),
- * with its reason kept.  Every wait is bounded (5 s) and polls every 10 ms.
+ * disconnects the session it admitted.  A Disconnect-NAK 503 closes the
+ * session and is done; another NAK, with no attempts left, is failed.  The
+ * revocations are read before cb_enforcer_start() returns, an unreadable
+ * row does not hide the others, and while the list cannot be read at all
+ * everyone counts as revoked.  Where no NAS is configured, a queued
+ * disconnect fails at once ("no DAS configured"), with its reason kept.
+ * Every wait is bounded (5 s) and polls every 10 ms.
  */
 #include <check.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "enforce/enforcer.h"
 #include "test_state.h"
@@ -231,6 +238,176 @@ START_TEST(test_exception_end)
 }
 END_TEST
 
+/**
+ * nas_answer_nak - read the next request on the NAS's socket and answer it
+ * with a Disconnect-NAK carrying Error-Cause cause, signed with the
+ * Response Authenticator of RFC 5176 section 2.3 (the rfc5176 profile does
+ * not require a Message-Authenticator in answers).
+ */
+static void nas_answer_nak(uint32_t cause)
+{
+	unsigned char req[4096], ans[26 + 64], digest[EVP_MAX_MD_SIZE];
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	struct pollfd pfd = { .fd = nas_fd, .events = POLLIN };
+	size_t slen = strlen(nas.das.secret);
+	unsigned int dlen = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	n = recvfrom(nas_fd, req, sizeof(req), 0, (struct sockaddr *) &from, &flen);
+	ck_assert_int_ge(n, 20);
+	ck_assert_uint_eq(req[0], 40);
+	ans[0] = 42;
+	ans[1] = req[1];
+	ans[2] = 0;
+	ans[3] = 26;
+	memcpy(ans + 4, req + 4, 16);
+	ans[20] = 101;
+	ans[21] = 6;
+	for (int i = 0; i < 4; i++) ans[22 + i] = (unsigned char) (cause >> (24 - 8 * i));
+	ck_assert_uint_le(slen, 64);
+	memcpy(ans + 26, nas.das.secret, slen);
+	ck_assert_int_eq(EVP_Digest(ans, 26 + slen, digest, &dlen, EVP_md5(), NULL), 1);
+	memcpy(ans + 4, digest, 16);
+	ck_assert_int_eq(sendto(nas_fd, ans, 26, 0, (struct sockaddr *) &from, flen), 26);
+}
+
+START_TEST(test_nak_503_closes)
+{
+	time_t now = time(NULL);
+	cb_store_session_t ses;
+	cb_store_disconnect_t d;
+
+	nas_open();
+	test_state_session(store, "erin", "admit", now + DAY, "erin@s.example", "S8", "02-00-00-00-00-08", now);
+	start(true);
+	ck_assert_int_eq(cb_store_revoke(store, "erin", "left the school", "it-office", now), 0);
+	cb_enforcer_poke(enforcer);
+	nas_answer_nak(503);
+	wait_disconnect_in("erin", CB_DISC_DONE, "revoked_by_admin: left the school", NULL);
+	ck_assert(find_disconnect("erin", &d));
+	ck_assert_int_eq(d.last_result, CB_DISC_NAK);
+	ck_assert_uint_eq(d.error_cause, 503);
+	ck_assert_int_eq(cb_store_session_get(store, "127.0.0.1", "S8", &ses), 0);
+	ck_assert_int_gt(ses.stopped, 0);
+	ck_assert_str_eq(ses.stop_cause, "Session-Context-Not-Found");
+}
+END_TEST
+
+START_TEST(test_nak_other_fails)
+{
+	time_t now = time(NULL);
+	cb_store_session_t ses;
+	cb_store_disconnect_t d;
+
+	nas_open();
+	test_state_session(store, "frank", "admit", now + DAY, "frank@s.example", "S9", "02-00-00-00-00-09", now);
+	start(true);	/* max_attempts 1: the first NAK gives up. */
+	ck_assert_int_eq(cb_store_revoke(store, "frank", "lost phone", "it-office", now), 0);
+	cb_enforcer_poke(enforcer);
+	nas_answer_nak(506);
+	wait_disconnect_in("frank", CB_DISC_FAILED, "revoked_by_admin: lost phone", NULL);
+	ck_assert(find_disconnect("frank", &d));
+	ck_assert_uint_eq(d.error_cause, 506);
+	ck_assert_str_eq(d.detail, "Disconnect-NAK from ap1: Error-Cause 506 (Resources Unavailable)");
+	ck_assert_int_eq(cb_store_session_get(store, "127.0.0.1", "S9", &ses), 0);
+	ck_assert_int_eq(ses.stopped, 0);	/* Still open: cetbyodctl status calls it not enforced. */
+}
+END_TEST
+
+START_TEST(test_stop_while_nas_silent)
+{
+	cb_enforcer_conf_t conf = { .policy = &policy, .max_attempts = 5, .retry_interval = 60 };
+	time_t now = time(NULL);
+	struct pollfd pfd;
+	struct timespec t0, t1;
+	char err[256];
+	double ms;
+
+	nas_open();
+	test_state_session(store, "mallory", "admit", now + DAY, "mallory@s.example", "S1", "02-00-00-00-00-01", now);
+	cb_das_conf_defaults(&conf.das);	/* 30 s of retransmissions to a NAS that never answers. */
+	conf.store = store;
+	conf.nas = &nas;
+	conf.num_nas = 1;
+	enforcer = cb_enforcer_start(&conf, err, sizeof(err));
+	ck_assert_msg(enforcer != NULL, "cb_enforcer_start: %s", err);
+	ck_assert_int_eq(cb_store_revoke(store, "mallory", "lost phone", "it-office", now), 0);
+	cb_enforcer_poke(enforcer);
+	pfd = (struct pollfd) { .fd = nas_fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cb_enforcer_stop(enforcer);
+	enforcer = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ck_assert_msg(ms < 1000, "stopping took %.1f ms while the NAS was silent", ms);
+	/* The request in flight is due again at once for the next start. */
+	{
+		cb_store_disconnects_t due = { 0 };
+
+		ck_assert_int_eq(cb_store_disconnect_due(store, time(NULL), 0, &due), 0);
+		ck_assert_uint_eq(due.count, 1);
+		ck_assert_uint_eq(due.items[0].attempts, 0);
+		cb_store_disconnects_free(&due);
+	}
+}
+END_TEST
+
+/** db_exec - run sql on the store's file through a connection of its own, as an editing admin would. */
+static void db_exec(char const *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	ck_assert_int_eq(sqlite3_open(test_state_db(), &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+START_TEST(test_revocations_before_first_request)
+{
+	time_t now = time(NULL);
+	char sql[1024], why[128];
+
+	ck_assert_int_eq(cb_store_revoke(store, "mallory", "lost phone", "it-office", now), 0);
+	ck_assert_int_eq(cb_store_revoke(store, "oscar", "left", "it-office", now), 0);
+	/* Rows cetbyod never writes: an identity too long to read, and a reason too long (kept, unreadable). */
+	snprintf(sql, sizeof(sql), "INSERT INTO revocations (identity, reason, revoked_by, revoked_at) "
+		 "VALUES (printf('%%.300c', 'x'), 'edited', 'nobody', %lld); "
+		 "UPDATE revocations SET reason = printf('%%.400c', 'r') WHERE identity = 'oscar';", (long long) now);
+	db_exec(sql);
+	start(false);
+	/* No wait: read before cb_enforcer_start() returned. */
+	ck_assert(cb_enforcer_is_revoked(enforcer, "mallory", why, sizeof(why)));
+	ck_assert_str_eq(why, "lost phone");
+	ck_assert(cb_enforcer_is_revoked(enforcer, "oscar", why, sizeof(why)));
+	ck_assert_str_eq(why, "(unreadable in the store)");
+	ck_assert(!cb_enforcer_is_revoked(enforcer, "alice", NULL, 0));
+}
+END_TEST
+
+START_TEST(test_revocations_unknown_refuse)
+{
+	char why[160];
+	bool known = false;
+
+	db_exec("ALTER TABLE revocations RENAME TO revocations_away");
+	start(false);
+	/* The list cannot be read: everyone counts as revoked, with a reason that says why. */
+	ck_assert(cb_enforcer_is_revoked(enforcer, "alice", why, sizeof(why)));
+	ck_assert_msg(strstr(why, "revocation list could not be read") != NULL, "%s", why);
+	db_exec("ALTER TABLE revocations_away RENAME TO revocations");
+	for (int i = 0; i < WAIT_MS / 10 && !known; i++) {
+		known = !cb_enforcer_is_revoked(enforcer, "alice", NULL, 0);
+		if (!known) usleep(10000);
+	}
+	ck_assert_msg(known, "the list read again once the store can be read");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("enforcer");
@@ -243,6 +420,11 @@ int main(void)
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_acknowledgement_changes);
 	tcase_add_test(tc, test_exception_end);
+	tcase_add_test(tc, test_nak_503_closes);
+	tcase_add_test(tc, test_nak_other_fails);
+	tcase_add_test(tc, test_revocations_before_first_request);
+	tcase_add_test(tc, test_revocations_unknown_refuse);
+	tcase_add_test(tc, test_stop_while_nas_silent);
 	suite_add_tcase(s, tc);
 	failed = test_state_run(s);
 	return failed;

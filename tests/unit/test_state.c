@@ -12,6 +12,7 @@
 #include "test_state.h"
 
 static char tmpdir[64];
+static char dbpath[256];
 
 cb_store_t *test_state_open(void)
 {
@@ -22,10 +23,16 @@ cb_store_t *test_state_open(void)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_state.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	ck_assert(cb_store_path(tmpdir, path, sizeof(path)));
+	snprintf(dbpath, sizeof(dbpath), "%s", path);
 	conf.path = path;
 	store = cb_store_open(&conf, err, sizeof(err));
 	ck_assert_msg(store != NULL, "cb_store_open: %s", err);
 	return store;
+}
+
+char const *test_state_db(void)
+{
+	return dbpath;
 }
 
 void test_state_close(cb_store_t *store)

@@ -16,6 +16,9 @@
 /** test_state_open - a new store in a new temporary directory (one at a time); the test fails if it cannot. */
 cb_store_t *test_state_open(void);
 
+/** test_state_db - the path of the store's database file (for edits a running module never makes). */
+char const *test_state_db(void);
+
 /** test_state_close - close the store and remove its directory. */
 void test_state_close(cb_store_t *store);
 

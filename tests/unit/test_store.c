@@ -1106,8 +1106,14 @@ START_TEST(test_queue_retry)
 	ck_assert_str_eq(due.items[1].detail, "no response from 10.0.0.2:3799");
 	cb_store_disconnects_free(&due);
 
-	/* NAK with Error-Cause 503, then ACK: done, out of the queue. */
-	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_NAK, 503, NULL, T0 + 60, T0 + 31), 0);
+	/* Claimed while in flight: not due before the claim ends. */
+	ck_assert_int_eq(cb_store_disconnect_claim(s, id, T0 + 45), 0);
+	ck_assert_int_eq(cb_store_disconnect_due(s, T0 + 44, 0, &due), 0);
+	ck_assert_uint_eq(due.count, 1);	/* Only the CoA. */
+	cb_store_disconnects_free(&due);
+
+	/* NAK with Error-Cause 506 (Resources Unavailable), then ACK: done, out of the queue. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_NAK, 506, NULL, T0 + 60, T0 + 31), 0);
 	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_ACKED, 0, NULL, 0, T0 + 61), 0);
 	ck_assert_int_eq(cb_store_disconnect_mark(s, id, CB_DISC_ACKED, 0, NULL, 0, T0 + 62), 1);
 	ck_assert_int_eq(cb_store_disconnects(s, CB_DISC_DONE, 0, &due), 0);
@@ -1130,6 +1136,18 @@ START_TEST(test_queue_retry)
 	ck_assert_int_eq(cb_store_disconnect_enqueue(s, "10.0.0.2", "S1", "alice", "again",
 						     CB_DISC_DISCONNECT, false, T0 + 100, &again), 0);
 	ck_assert_int_ne(again, id);
+
+	/* NAK 503 (Session Context Not Found): done at once, and the session closed. */
+	ck_assert_int_eq(cb_store_disconnect_mark(s, again, CB_DISC_NAK, 503, "gone", T0 + 200, T0 + 101), 0);
+	ck_assert_int_eq(cb_store_disconnect_mark(s, again, CB_DISC_ACKED, 0, NULL, 0, T0 + 102), 1);
+	{
+		cb_store_session_t ses;
+
+		ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "S1", &ses), 0);
+		ck_assert_int_ge(ses.stopped, T0 + 101);
+		ck_assert_str_eq(ses.stop_cause, "Session-Context-Not-Found");
+	}
+	ck_assert_int_eq(cb_store_disconnect_claim(s, again, T0 + 300), 1);	/* Not pending. */
 
 	/* Bad input. */
 	ck_assert_int_eq(cb_store_disconnect_mark(s, again, CB_DISC_NONE, 0, NULL, 0, T0), -1);
