@@ -56,8 +56,11 @@ typedef struct {
 	cb_exception_t		exception;	/* A documented exception the provider holds (not the register's). */
 	char const		*emails[CB_FACTS_EMAILS_MAX];	/* Normalised; none: no acknowledgement can count. */
 	size_t			num_emails;
-	char const		*device;	/* Calling-Station-Id, for the register's per-device exceptions;
-						 * NULL or "": any of the person's exceptions counts. */
+	char const		*device;	/* Calling-Station-Id, for the register's per-device exceptions.
+						 * NULL: a question about the person (the watcher, the
+						 * reports): any of their exceptions counts.  "" or not a
+						 * MAC: a request without a device: a device-bound
+						 * exception never counts. */
 } cb_facts_t;
 
 /*
@@ -88,8 +91,8 @@ typedef struct {
 	bool	(*is_revoked)(void *ctx, char const *identity, char *reason, size_t len);
 	/**
 	 * exception - the register's exception in force at now for identity
-	 * on device (NULL/"": any of the person's).  True and out filled when
-	 * there is one.
+	 * on device (NULL: any of the person's; "" or not a MAC: only those
+	 * bound to no device).  True and out filled when there is one.
 	 */
 	bool	(*exception)(void *ctx, char const *identity, char const *device, time_t now,
 			     cb_decide_exception_t *out);

@@ -96,7 +96,11 @@ int cb_sqlite_decisions_put(cb_store_backend_t *be, cb_store_decision_t const *d
 	if (n == 1) return sq_decision_insert(be, d);
 	if (cb_sqlite_begin(be) < 0) return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (sq_decision_insert(be, &d[i]) < 0) rc = 1;
+		if (sq_decision_insert(be, &d[i]) == 0) continue;
+		rc = 1;
+		/* SQLite rolls the whole transaction back on some errors (SQLITE_FULL,
+		 * SQLITE_IOERR): the rest would then commit one by one, outside it. */
+		if (sqlite3_get_autocommit(be->db)) return -1;
 	}
 	return cb_sqlite_end(be, 0) < 0 ? -1 : -rc;
 }
