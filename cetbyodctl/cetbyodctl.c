@@ -60,7 +60,7 @@ static char const global_help[] =
 	"  4  status: something needs attention (held disconnects or sync,\n"
 	"     a sync error, a store that cannot be written, radiusd not\n"
 	"     running); audit verify: keyed records could not be authenticated\n"
-	"     (no key)\n"
+	"     (no key), or the store's copy lacks records the files hold\n"
 	"  5  audit verify only: the audit chain is broken (an altered, removed\n"
 	"     or reordered record)\n"
 	"\n"
