@@ -27,7 +27,8 @@
 #define CTL_EXIT_NOT_FOUND	2	/* Not found or nothing to do; nothing was changed. */
 #define CTL_EXIT_STORE		3	/* The store could not be opened, read or written; nothing was changed. */
 #define CTL_EXIT_ATTENTION	4	/* status: something needs an admin (held, failing, radiusd down);
-					 * audit verify: keyed records not authenticated (no key). */
+					 * audit verify: keyed records not authenticated (no key), or the
+					 * store's copy lacks records of the files. */
 
 #define CTL_STATE_PATH_MAX	4096
 #define CTL_HELP_SHOWN		(-1)	/* ctl_parse printed the command's help: exit 0. */

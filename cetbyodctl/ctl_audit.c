@@ -42,7 +42,9 @@ char const ctl_audit_help[] =
 	"  radiusd writes meanwhile are not taken for removed ones; a last line\n"
 	"  still being written is looked at again a second later.  Exits 5 and\n"
 	"  names the first bad record when the chain is broken; exits 3 with a\n"
-	"  warning when the store cannot be read (the end was not compared).\n"
+	"  warning when the store cannot be read (the end was not compared), and\n"
+	"  exits 4 with a warning when the store's copy (what audit query reads)\n"
+	"  lacks records the files hold, with how many.\n"
 	"  FILE arguments (copies, archives) are checked on their own.  A keyed\n"
 	"  trail (audit { hmac_key_file }) is authenticated with --key-file, else\n"
 	"  with the module's key when this user can read it; without a key its\n"
@@ -159,19 +161,19 @@ static int read_anchor(ctl_t *ctl, cb_audit_anchor_t *anchor, char *why, size_t 
  * verify_live - verify files[0..n) against the store's copy while radiusd
  * may be writing: the store first, then the files; a last line still being
  * written is looked at again a second later, and only one that has not
- * moved by then is reported as cut short.  *store_ok: the store was read.
+ * moved by then is reported as cut short.  *store_ok: the store was read;
+ * *a: its last record.
  */
 static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_key_t const *key, cb_audit_verify_t *res,
-		       bool *store_ok, char *why, size_t whylen)
+		       cb_audit_anchor_t *a, bool *store_ok, char *why, size_t whylen)
 {
-	cb_audit_anchor_t anchor;
 	uint64_t line = 0;
 	size_t len = 0;
 	int rc;
 
 	for (int pass = 0; pass < 2; pass++) {
-		*store_ok = read_anchor(ctl, &anchor, why, whylen) == 0;
-		rc = cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, true, key, res);
+		*store_ok = read_anchor(ctl, a, why, whylen) == 0;
+		rc = cb_audit_verify_trail(files, n, *store_ok ? a : NULL, true, key, res);
 		if (rc != 0 || !res->pending) return rc;
 		if (pass == 1 && (res->pending_line != line || res->pending_len != len)) return 0;	/* It moved on. */
 		line = res->pending_line;
@@ -179,11 +181,39 @@ static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_
 		if (pass == 0) nanosleep(&(struct timespec) { .tv_sec = 1 }, NULL);
 	}
 	/* The same unfinished line a second later: cut short (a crash mid-write, or an edit). */
-	return cb_audit_verify_trail(files, n, *store_ok ? &anchor : NULL, false, key, res);
+	return cb_audit_verify_trail(files, n, *store_ok ? a : NULL, false, key, res);
+}
+
+/**
+ * index_missing - how many records of the files, from the first checked to
+ * the store's last (anchor), its index lacks (what 'audit query' misses):
+ * a count over that range of seq.  The range starts at the index's first
+ * record in it, so rows the retention purge removed are not counted.  0
+ * when the store cannot say.
+ */
+static uint64_t index_missing(ctl_t *ctl, cb_audit_verify_t const *res, cb_audit_anchor_t const *anchor,
+			      uint64_t range[2])
+{
+	cb_store_conf_t conf = { .path = ctl->db };
+	cb_store_t *store = ctl->store;
+	uint64_t to = anchor->seq < res->last_seq ? anchor->seq : res->last_seq, count = 0, first = 0, missing = 0;
+	char e[1024];
+
+	if (!anchor->seq || !res->first_seq || to < res->first_seq) return 0;
+	if (!store) store = cb_store_open(&conf, e, sizeof(e));
+	if (!store) return 0;
+	if (cb_store_audit_count(store, res->first_seq, to, &count, &first) == 0 && first) {
+		range[0] = first;
+		range[1] = to;
+		if (to - first + 1 > count) missing = to - first + 1 - count;
+	}
+	if (store != ctl->store) cb_store_close(store);
+	return missing;
 }
 
 /** verify_report - what the admin reads, and the exit code. */
-static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skipped, bool tail, char const *why)
+static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skipped, bool tail, char const *why,
+			 uint64_t missing, uint64_t const range[2])
 {
 	char safe[CTL_SAFE_LEN(600)];
 
@@ -193,6 +223,7 @@ static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skippe
 		json_object_object_add(o, "store_compared", json_object_new_boolean(res->anchored));
 		json_object_object_add(o, "last_line_being_written", json_object_new_boolean(res->pending));
 		if (tail && why) json_object_object_add(o, "store_error", ctl_jstr(why));
+		if (tail && !why) json_object_object_add(o, "store_missing", json_object_new_int64((int64_t) missing));
 		ctl_print_json(o);
 	} else if (res->bad == CB_AUDIT_OK) {
 		printf("Chain intact: %llu record%s, seq %llu to %llu, in %zu file%s.\n",
@@ -215,6 +246,12 @@ static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skippe
 		fprintf(stderr, "%s: WARNING: %s: the end of the trail was NOT compared with the store's copy, so "
 			"records removed from the end would go unnoticed\n", ctl->prog, ctl_safe(why, safe, sizeof(safe)));
 		return CTL_EXIT_STORE;
+	}
+	if (missing) {
+		fprintf(stderr, "%s: WARNING: the store's copy of the trail (what 'audit query' reads) lacks %llu of the "
+			"records seq %llu to %llu that the files hold: queries miss them\n", ctl->prog,
+			(unsigned long long) missing, (unsigned long long) range[0], (unsigned long long) range[1]);
+		return CTL_EXIT_ATTENTION;
 	}
 	if (res->unchecked) {
 		fprintf(stderr, "%s: WARNING: %llu keyed record%s (hmac-sha256) checked for order and links only: give "
@@ -257,7 +294,9 @@ static int audit_verify(ctl_t *ctl, int argc, char **argv)
 	ctl_opt_t const opts[] = { { "file", &file, NULL }, { "key-file", &key_file, NULL }, { NULL, NULL, NULL } };
 	char *pos[64], **files = NULL, v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)], why[1024] = "";
 	cb_audit_verify_t res;
+	cb_audit_anchor_t anchor = { 0 };
 	cb_audit_key_t key;
+	uint64_t missing = 0, range[2] = { 0, 0 };
 	size_t n, nfiles = 0, skipped = 0;
 	bool store_ok = true, have_key;
 	int rc;
@@ -285,13 +324,14 @@ static int audit_verify(ctl_t *ctl, int argc, char **argv)
 			cb_audit_files_free(files, nfiles);
 			return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no audit trail at %s (give --file)", ctl_safe(file, safe, sizeof(safe)));
 		}
-		rc = verify_live(ctl, (char const *const *) files, nfiles, have_key ? &key : NULL, &res, &store_ok, why,
-				 sizeof(why));
+		rc = verify_live(ctl, (char const *const *) files, nfiles, have_key ? &key : NULL, &res, &anchor, &store_ok,
+				 why, sizeof(why));
+		if (rc == 0 && store_ok) missing = index_missing(ctl, &res, &anchor, range);
 		cb_audit_files_free(files, nfiles);
 	}
 	cb_audit_key_wipe(&key);
 	if (rc < 0) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "%s", ctl_safe(res.message, safe, sizeof(safe)));
-	return verify_report(ctl, &res, skipped, n == 0, store_ok ? NULL : why);
+	return verify_report(ctl, &res, skipped, n == 0, store_ok ? NULL : why, missing, range);
 }
 
 /*

@@ -243,7 +243,10 @@ typedef enum {
 
 /**
  * cb_audit_open - open (create, mode conf->mode) the trail and start the
- * writer thread.  The chain continues from the file's last record; from
+ * writer thread.  When the store's index holds fewer records than the file
+ * (the store failed, or a crash came between the two), the missing ones
+ * are copied from the file first (index.c; at most 4096, the writer copies
+ * the rest).  The chain continues from the file's last record; from
  * the database's last record when the file is empty (just rotated); from
  * "<path>.1" when both are; else it starts at seq 1.  A last line without
  * its newline (a crash in the middle of a write, never acknowledged) is
@@ -282,9 +285,11 @@ cb_audit_rc_t cb_audit_record(cb_audit_t *audit, cb_audit_event_t const *ev);
  * (cb_store_audit_has_ref on store, the caller's handle) or this writer's
  * memory of what it queued and has not yet copied there; the writer copies
  * the reference to the index in the same transaction as the record, after
- * the file holds it.  So an action is recorded once, whatever the clock
- * says and across restarts; only a crash between the file's write and the
- * index's commit records it a second time at the next start.  Returns 1
+ * the file holds it (and, when the store failed, the writer's memory
+ * keeps it until the catch-up has copied it from the file).  So an action
+ * is recorded once, whatever the clock says and across restarts: after a
+ * crash between the file's write and the index's commit, cb_audit_open
+ * copies the record to the index before anything is queued.  Returns 1
  * queued now, 0 already held, -1 not recorded (no ref, the store failed,
  * or the queue is full: try again at the next pass).
  */

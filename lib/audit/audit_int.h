@@ -5,6 +5,7 @@
  *	chain.c		records, the canonical form, the hash chain (design and worked example)
  *	writer.c	the writer thread, the file, the copy to the store's index
  *	verify.c	verification of the chain across rotated files
+ *	index.c		the copy in the store's index, and its catch-up
  *	query.c		queries and the export (through the store), CSV
  */
 #ifndef CETBYOD_AUDIT_INT_H
@@ -35,6 +36,49 @@ json_object *cb_audit_jtext(char const *s, bool *cut);
  */
 int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1]);
+
+/*
+ *	index.c: the copy in the store's index
+ */
+
+/** Where the index fell behind: the line holding seq starts at off in the file (dev, ino). */
+typedef struct {
+	bool		set;		/* false: not known (start-up); the files are searched by seq. */
+	dev_t		dev;
+	ino_t		ino;
+	off_t		off;
+	uint64_t	seq;
+} cb_audit_mark_t;
+
+/** Told of the entries the index took, in the transaction's order (the writer forgets their references). */
+typedef void (*cb_audit_indexed_fn)(void *ctx, cb_store_audit_entry_t const *e, size_t n);
+
+/**
+ * cb_audit_index_lines - lines buf[0..ends[n-1]) (line i ends, newline
+ * included, at ends[i]) into the store's index in one transaction, all or
+ * none; then fn (may be NULL).  0, or -1: the store failed (its log says
+ * why; *why NULL) or *why says what else did.
+ */
+int cb_audit_index_lines(cb_store_t *store, char const *buf, size_t const *ends, size_t n, cb_audit_indexed_fn fn,
+			 void *ctx, char const **why);
+
+/**
+ * cb_audit_index_catch_up - copy to the index the records of the trail at
+ * path (its rotated files, oldest first, then path) after the index's last
+ * one, in order, at most max in this pass: each line checked with
+ * cb_audit_line_parse_key (under key), numbered one more than the one
+ * before and linked to it, the first to the index's last.  Starts at mark
+ * when set (it names the file by dev and inode), else at the newest file
+ * whose first record is not after the one wanted; with an empty index,
+ * only from a set mark (else there is nothing to follow, 0).  mark is moved
+ * past what was copied; *copied: how many.  Returns 0 (the index holds
+ * every complete line of the files), 1 (max copied, more may follow), -1
+ * (the store failed: try again later; err says what), -2 (the files cannot
+ * be read or their chain does not follow the index's: err names the file
+ * and byte; what came before was copied; trying again will not help).
+ */
+int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t const *key, cb_audit_mark_t *mark,
+			    size_t max, cb_audit_indexed_fn fn, void *ctx, uint64_t *copied, char *err, size_t errlen);
 
 /** cb_audit_strerror - strerror(e), reentrant, into buf. */
 char const *cb_audit_strerror(int e, char *buf, size_t len);

@@ -14,9 +14,12 @@
  * lines with one write() loop to the file (opened O_APPEND), fsyncs
  * (policy "batch"), and only then removes them from the ring: that is the
  * acknowledgement.  After it,
- * the lines go to the store's audit index (cb_store_audit_put, on the
- * writer's own cb_store_t) and to syslog; a failure there is logged but
- * loses nothing, the file being the record of authority.
+ * the lines go to the store's audit index (index.c, on the writer's own
+ * cb_store_t) and to syslog.  A failure of the index loses nothing, the
+ * file being the record of authority: the index is then behind, takes no
+ * batch directly, and is caught up from the file (index.c) before the next
+ * batch, on a timer while idle (retry_ms doubling to retry_max_ms), and at
+ * start-up.
  *
  * When a write or fsync fails (ENOSPC, EIO), the file is cut back to the
  * length it had before the batch (so it never holds half a line or a
@@ -67,7 +70,6 @@
 
 #include "audit/audit_int.h"
 #include "base/clock.h"
-#include "base/mac.h"
 #include "base/worker.h"
 #include "core/tz.h"
 
@@ -75,6 +77,7 @@
 #define AUDIT_PATH_MAX		4096
 #define AUDIT_LOUD_EVERY	60		/* Seconds between repeated failure messages. */
 #define AUDIT_TAIL_READ		(2 * CB_AUDIT_LINE_MAX)
+#define AUDIT_CATCHUP_MAX	4096		/* Records one pass of the index's catch-up copies. */
 
 struct cb_audit {
 	cb_audit_conf_t		conf;
@@ -103,6 +106,11 @@ struct cb_audit {
 	char			prev[CB_AUDIT_HASH_HEX + 1];
 	cb_store_t		*store;		/* Its own handle on the store, for the index; NULL: none. */
 	char			store_err[512];	/* The store's last complaint, for the messages here. */
+	bool			behind;		/* The index lacks records the file has (index.c catches up). */
+	cb_audit_mark_t		mark;		/* Where it fell behind, or how far the catch-up got. */
+	int64_t			catchup_at;	/* cb_clock_ms() of the next pass. */
+	unsigned int		catchup_delay;
+	uint64_t		behind_copied;	/* Copied by the catch-up since it fell behind. */
 	time_t			last_loud;
 	unsigned int		delay_ms;
 };
@@ -310,6 +318,7 @@ typedef struct {
 	size_t		len, alloc;
 	size_t		*ends;		/* Where each line ends in buf. */
 	size_t		n;
+	cb_audit_mark_t	at;		/* Where its first line is in the file. */
 } batch_t;
 
 static int batch_add(batch_t *b, char const *line, size_t len)
@@ -382,6 +391,7 @@ static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object
 		*e = errno;
 		return -1;
 	}
+	b->at = (cb_audit_mark_t) { .set = true, .dev = st.st_dev, .ino = st.st_ino, .off = st.st_size, .seq = a->seq + 1 };
 	if (write_all(a, b->buf, b->len) < 0 ||
 	    (a->conf.fsync == CB_AUDIT_FSYNC_BATCH && a->conf.io.fsync(a->conf.io.ctx, a->fd) < 0)) {
 		*e = errno;
@@ -435,69 +445,6 @@ static int index_open(cb_audit_t *a, char *err, size_t errlen)
 	return 0;
 }
 
-static char const *jget(json_object *o, char const *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) return "";
-	return json_object_get_string(v);
-}
-
-static time_t jtime(json_object *o, char const *key)
-{
-	char const *s = jget(o, key);
-	time_t t = 0;
-
-	if (!*s || cb_tz_parse_time(s, strlen(s), NULL, &t) < 0) return 0;
-	return t;
-}
-
-/**
- * index_entry - the index's fields of one line (len bytes, no newline),
- * pointing into *o, which the caller puts; mac holds the normalised MAC.
- * 0, or -1 when the line does not parse.
- */
-static int index_entry(char const *line, size_t len, cb_store_audit_entry_t *e, char mac[CB_MAC_LEN + 1],
-		       json_object **o)
-{
-	json_tokener *tok = json_tokener_new();
-	json_object *v = NULL;
-
-	*o = tok ? json_tokener_parse_ex(tok, line, (int) len) : NULL;	/* line is not NUL-terminated. */
-	if (tok) json_tokener_free(tok);
-	if (!*o) return -1;
-	memset(e, 0, sizeof(*e));
-	e->type = jget(*o, "type");
-	if (strcmp(e->type, "session_start") == 0) {
-		e->session_start = jtime(*o, "session_started");
-		if (!e->session_start) e->session_start = jtime(*o, "time");
-	} else if (strcmp(e->type, "session_stop") == 0) {
-		e->session_start = jtime(*o, "session_started");
-		e->session_stop = jtime(*o, "session_stopped");
-		if (!e->session_stop) e->session_stop = jtime(*o, "time");
-	}
-	json_object_object_get_ex(*o, "seq", &v);
-	e->seq = json_object_get_int64(v);
-	e->time = jtime(*o, "time");
-	e->identity = jget(*o, "identity");
-	e->outer_identity = jget(*o, "outer_identity");
-	e->calling_station = jget(*o, "calling_station");
-	e->mac = cb_mac_normalise(e->calling_station, mac) ? mac : "";
-	e->nas = jget(*o, "nas");
-	e->ap = jget(*o, "ap");
-	e->ssid = jget(*o, "ssid");
-	e->framed_ip = jget(*o, "framed_ip");
-	e->acct_session_id = jget(*o, "acct_session_id");
-	e->status = jget(*o, "status");
-	e->reason = jget(*o, "reason");
-	e->by = jget(*o, "by");
-	e->hash = jget(*o, "hash");
-	e->ref = jget(*o, "ref");
-	e->record = line;
-	e->record_len = len;
-	return 0;
-}
-
 /** ref_find - where ref is in a->refs, or a->nrefs (mutex held). */
 static size_t ref_find(cb_audit_t const *a, char const *ref)
 {
@@ -507,45 +454,92 @@ static size_t ref_find(cb_audit_t const *a, char const *ref)
 	return i;
 }
 
-/** ref_forget - the batch's references are in the index now: the memory of them goes. */
-static void ref_forget(cb_audit_t *a, cb_store_audit_entry_t const *e, size_t n)
+/** ref_forget - the index holds these records now: the memory of their references goes. */
+static void ref_forget(void *ctx, cb_store_audit_entry_t const *e, size_t n)
 {
+	cb_audit_t *a = ctx;
+
 	pthread_mutex_lock(&a->mu);
 	for (size_t i = 0; i < n && a->nrefs; i++) {
 		size_t k;
 
-		if (!*e[i].ref || (k = ref_find(a, e[i].ref)) == a->nrefs) continue;
+		if (!e[i].ref || !*e[i].ref || (k = ref_find(a, e[i].ref)) == a->nrefs) continue;
 		free(a->refs[k]);
 		a->refs[k] = a->refs[--a->nrefs];
 	}
 	pthread_mutex_unlock(&a->mu);
 }
 
-/** index_batch - the batch's lines into the store's index, all or none; a failure is logged (the file has them). */
-static void index_batch(cb_audit_t *a, batch_t const *b)
+/**
+ * catch_up - one pass of the index's catch-up (index.c), bounded; on its
+ * end the index is not behind any more.  When the store still fails, the
+ * next pass waits as a failing file does (retry_ms, doubling).
+ */
+static void catch_up(cb_audit_t *a)
 {
-	cb_store_audit_entry_t *e = calloc(b->n ? b->n : 1, sizeof(*e));
-	json_object **objs = calloc(b->n ? b->n : 1, sizeof(*objs));
-	char (*macs)[CB_MAC_LEN + 1] = calloc(b->n ? b->n : 1, sizeof(*macs));
-	size_t i, start = 0;
-	int rc = (e && objs && macs) ? 0 : -1;
+	unsigned int max = a->conf.retry_max_ms ? a->conf.retry_max_ms : CB_AUDIT_RETRY_MAX_MS;
+	char err[4096];
+	uint64_t copied = 0;
+	int rc;
 
 	a->store_err[0] = '\0';
-	for (i = 0; i < b->n && rc == 0; i++) {
-		rc = index_entry(b->buf + start, b->ends[i] - start - 1, &e[i], macs[i], &objs[i]);
-		start = b->ends[i];
+	rc = cb_audit_index_catch_up(a->store, a->path, a->conf.key, &a->mark, AUDIT_CATCHUP_MAX, ref_forget, a, &copied,
+				     err, sizeof(err));
+	a->behind_copied += copied;
+	if (rc == 1 || (rc == -1 && copied)) {
+		a->catchup_at = cb_clock_ms();		/* Moving: the next pass at once. */
+		return;
 	}
-	if (rc == 0) rc = cb_store_audit_put(a->store, e, b->n);
-	if (rc == 0) ref_forget(a, e, b->n);
-	if (rc < 0) {
-		A_LOG(a, CB_LOG_WARN, "audit: cannot copy records to the database %s: %s (the file has them)",
-		      a->db_path, a->store_err[0] ? a->store_err : (e && objs && macs) ? "a record does not parse" :
-		      "out of memory");
+	if (rc == -1) {
+		a->catchup_at = cb_clock_ms() + a->catchup_delay;
+		a->catchup_delay = a->catchup_delay * 2 > max ? max : a->catchup_delay * 2;
+		return;
 	}
-	for (i = 0; objs && i < b->n; i++) json_object_put(objs[i]);
-	free(e);
-	free(objs);
-	free(macs);
+	if (rc == 0) {
+		A_LOG(a, CB_LOG_INFO, "audit: the database %s holds every record of %s again (%" PRIu64 " copied from "
+		      "the file)", a->db_path, a->path, a->behind_copied);
+	} else {
+		A_LOG(a, CB_LOG_ERROR, "audit: cannot copy the missing records to the database %s: %s; the index "
+		      "stays without them ('cetbyodctl audit verify' reports how many) and takes new records again",
+		      a->db_path, err);
+	}
+	a->behind = false;
+	a->mark.set = false;
+	a->behind_copied = 0;
+}
+
+/** catchup_due - while the index is behind: ms until the next pass (0: now); -1: not behind. */
+static int64_t catchup_due(cb_audit_t const *a)
+{
+	int64_t left;
+
+	if (!a->behind) return -1;
+	left = a->catchup_at - cb_clock_ms();
+	return left > 0 ? left : 0;
+}
+
+/**
+ * index_batch - the batch's lines into the store's index, all or none.
+ * When the store fails (disk full, I/O error, locked), the index is behind
+ * the file from this batch on: no later batch goes in directly (the index
+ * would have a hole) until the catch-up has copied the lines from the file.
+ */
+static void index_batch(cb_audit_t *a, batch_t const *b)
+{
+	char const *why;
+
+	if (a->behind) {
+		if (catchup_due(a) == 0) catch_up(a);
+		return;
+	}
+	a->store_err[0] = '\0';
+	if (cb_audit_index_lines(a->store, b->buf, b->ends, b->n, ref_forget, a, &why) == 0) return;
+	A_LOG(a, CB_LOG_WARN, "audit: cannot copy records to the database %s: %s (the file has them; copying them "
+	      "from the file once the database takes them)", a->db_path, why ? why : a->store_err);
+	a->behind = true;
+	a->mark = b->at;
+	a->catchup_delay = a->conf.retry_ms ? a->conf.retry_ms : 1000;
+	a->catchup_at = cb_clock_ms() + a->catchup_delay;
 }
 
 /** after_ack - the acknowledged lines to the store's index and to syslog. */
@@ -646,9 +640,10 @@ static void writer_main(cb_worker_t *w, void *arg)
 		size_t n, i;
 		int e = 0, rc;
 
-		while (!a->stop && !a->reopen && a->len == 0 && !a->dropped_unreported) {
+		/* Idle: wait for records; while the index is behind, until its next catch-up. */
+		while (!a->stop && !a->reopen && a->len == 0 && !a->dropped_unreported && catchup_due(a) != 0) {
 			pthread_mutex_unlock(&a->mu);
-			cb_worker_wait(w, -1);
+			cb_worker_wait(w, catchup_due(a));
 			pthread_mutex_lock(&a->mu);
 		}
 		if (a->reopen) {
@@ -658,7 +653,13 @@ static void writer_main(cb_worker_t *w, void *arg)
 			pthread_mutex_lock(&a->mu);
 			continue;
 		}
-		if (a->len == 0 && !a->dropped_unreported) break;	/* Stopping, all written. */
+		if (a->len == 0 && !a->dropped_unreported) {
+			if (a->stop) break;				/* Stopping, all written. */
+			pthread_mutex_unlock(&a->mu);
+			catch_up(a);
+			pthread_mutex_lock(&a->mu);
+			continue;
+		}
 		n = a->len < AUDIT_BATCH ? a->len : AUDIT_BATCH;
 		for (i = 0; i < n; i++) items[i] = a->ring[(a->head + i) % a->cap];
 		ngap = a->dropped_unreported;
@@ -682,6 +683,25 @@ static void writer_main(cb_worker_t *w, void *arg)
 		      a->len, a->len == 1 ? "" : "s", a->path);
 	}
 	pthread_mutex_unlock(&a->mu);
+}
+
+/**
+ * startup_catch_up - an index behind the file (closed while the store
+ * failed, or a crash between the file's write and the index's commit):
+ * caught up before the first record, so that cb_audit_record_once finds
+ * the references there; what one pass leaves, the writer copies next.
+ */
+static void startup_catch_up(cb_audit_t *a)
+{
+	char hash[CB_AUDIT_HASH_HEX + 1];
+	uint64_t dseq = 0;
+
+	if (cb_store_audit_last(a->store, &dseq, hash) != 0 || dseq >= a->seq) return;
+	A_LOG(a, CB_LOG_WARN, "audit: the database %s holds records up to seq %" PRIu64 ", %s up to %" PRIu64 ": "
+	      "copying the missing ones from the file", a->db_path, dseq, a->path, a->seq);
+	a->behind = true;
+	a->catchup_delay = a->conf.retry_ms ? a->conf.retry_ms : 1000;
+	catch_up(a);
 }
 
 /** writer_free - what cb_audit_open allocated, once the thread is gone (or never started). */
@@ -747,6 +767,7 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	if (conf->db_path && index_open(a, err, errlen) < 0) goto fail;
 	if (recover(a, err, errlen) < 0) goto fail;
 	a->stats.last_seq = a->seq;
+	if (a->store) startup_catch_up(a);
 	if (writer_sync(a) < 0) goto oom;
 
 	cb_audit_record(a, &start);

@@ -799,6 +799,7 @@ static cb_store_ops_t const sq_ops = {
 	.audit_attach = cb_sqlite_audit_attach,
 	.audit_put = cb_sqlite_audit_put,
 	.audit_last = cb_sqlite_audit_last,
+	.audit_count = cb_sqlite_audit_count,
 	.audit_has_ref = cb_sqlite_audit_has_ref,
 	.audit_query = cb_sqlite_audit_query,
 	.audit_sessions = cb_sqlite_audit_sessions,

@@ -111,6 +111,33 @@ int cb_sqlite_audit_last(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STO
 	return rc;
 }
 
+int cb_sqlite_audit_count(cb_store_backend_t *be, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first)
+{
+	sqlite3_stmt *st;
+	int rc = cb_sqlite_has_table(be, "audit");
+
+	*count = 0;
+	*first = 0;
+	if (rc <= 0) return rc;
+	/* seq is the rowid: a range scan of the table's own b-tree. */
+	if (sqlite3_prepare_v2(be->db, "SELECT count(*), min(seq) FROM audit WHERE seq BETWEEN ?1 AND ?2", -1, &st,
+			       NULL) != SQLITE_OK) {
+		return cb_sqlite_fail(be, "counting audit records");
+	}
+	cb_sqlite_bind_int(st, 1, from > INT64_MAX ? INT64_MAX : (int64_t) from);
+	cb_sqlite_bind_int(st, 2, to > INT64_MAX ? INT64_MAX : (int64_t) to);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count = (uint64_t) sqlite3_column_int64(st, 0);
+		*first = (uint64_t) sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else {
+		rc = cb_sqlite_fail(be, "counting audit records");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /*
  *	Reading rows
  */

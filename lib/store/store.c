@@ -652,6 +652,12 @@ int cb_store_audit_last(cb_store_t *store, uint64_t *seq, char hash[CB_STORE_HAS
 	LOCKED(store, store->ops->audit_last(store->be, seq, hash));
 }
 
+int cb_store_audit_count(cb_store_t *store, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first)
+{
+	if (!count || !first) return bad(store, "audit_count", "no output");
+	LOCKED(store, store->ops->audit_count(store->be, from, to, count, first));
+}
+
 int cb_store_audit_has_ref(cb_store_t *store, char const *ref)
 {
 	if (empty(ref)) return bad(store, "audit_has_ref", "no reference");

@@ -851,6 +851,15 @@ int cb_store_audit_put(cb_store_t *store, cb_store_audit_entry_t const *entries,
 int cb_store_audit_last(cb_store_t *store, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
 
 /**
+ * cb_store_audit_count - how many records the index holds with seq in
+ * [from, to] (*count), and the lowest of them (*first; 0: none): a range
+ * scan of the primary key, for audit verify's check that the index holds
+ * every record of the files.  0, or -1.  A store without the table holds
+ * none.
+ */
+int cb_store_audit_count(cb_store_t *store, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first);
+
+/**
  * cb_store_audit_has_ref - whether the index holds a record of the action
  * ref (schema/sql/audit.sql, audit_refs): 1 yes, 0 no (also when the store
  * has no index yet), -1 error.

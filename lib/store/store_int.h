@@ -83,6 +83,7 @@ typedef struct {
 	int (*audit_attach)(cb_store_backend_t *be);
 	int (*audit_put)(cb_store_backend_t *be, cb_store_audit_entry_t const *entries, size_t n);
 	int (*audit_last)(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
+	int (*audit_count)(cb_store_backend_t *be, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first);
 	int (*audit_has_ref)(cb_store_backend_t *be, char const *ref);
 	int (*audit_query)(cb_store_backend_t *be, cb_store_audit_filter_t const *f, cb_store_audit_rows_t *out);
 	int (*audit_sessions)(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "audit/audit.h"
 #include "base/mac.h"
 #include "store/store.h"
@@ -1052,6 +1054,161 @@ START_TEST(line_parse_alone)
 }
 END_TEST
 
+/*
+ *	The index catches up with the file (issue 15, item 11)
+ */
+
+/** file_records - complete lines in path (0 when it does not exist). */
+static uint64_t file_records(char const *path)
+{
+	FILE *fp = fopen(path, "r");
+	uint64_t n = 0;
+	int c;
+
+	if (!fp) return 0;
+	while ((c = getc(fp)) != EOF) n += c == '\n';
+	fclose(fp);
+	return n;
+}
+
+/** sql - run one statement on dbpath from a connection of the test's own (another process's view). */
+static void sql(char const *stmt)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_msg(sqlite3_exec(db, stmt, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", stmt, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+/** index_rows - the index's rows, distinct seqs, lowest and highest seq. */
+static void index_rows(uint64_t out[4])
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM audit",
+					    -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	for (int i = 0; i < 4; i++) out[i] = (uint64_t) sqlite3_column_int64(st, i);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/** wait_indexed - until the index holds want rows (the catch-up is bounded per pass); its rows then. */
+static void wait_indexed(uint64_t want, uint64_t out[4])
+{
+	for (int i = 0; i < 1000; i++) {
+		index_rows(out);
+		if (out[0] >= want) return;
+		usleep(5000);
+	}
+}
+
+/* The database refuses audit rows (as a full disk does) while the file takes them. */
+#define REFUSE_ROWS	"CREATE TRIGGER test_full BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+#define ACCEPT_ROWS	"DROP TRIGGER test_full"
+
+START_TEST(index_catches_up_after_the_database_fails)
+{
+	char rotated[600];
+	uint64_t r[4], in_files;
+	cb_audit_t *a;
+	int i;
+
+	make_store();
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	for (i = 0; i < 5; i++) decision(a, "alice", T0 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], 6);
+
+	sql(REFUSE_ROWS);
+	for (i = 0; i < 300; i++) decision(a, "bob", T0 + 10 + i);	/* More than one batch. */
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	/* Rotated meanwhile: the records the index lacks are in <file>.1 and in the new file. */
+	snprintf(rotated, sizeof(rotated), "%s.1", file);
+	ck_assert_int_eq(rename(file, rotated), 0);
+	cb_audit_reopen(a);
+	for (i = 0; i < 20; i++) decision(a, "carol", T0 + 400 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], 6);
+
+	sql(ACCEPT_ROWS);					/* The disk has room again. */
+	for (i = 0; i < 700; i++) decision(a, "dave", T0 + 500 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	in_files = file_records(rotated) + file_records(file);
+	ck_assert_uint_eq(in_files, 1026);
+	wait_indexed(in_files, r);
+	ck_assert_uint_eq(r[0], in_files);			/* Every record, */
+	ck_assert_uint_eq(r[1], in_files);			/* once, */
+	ck_assert_uint_eq(r[2], 1);				/* in the order of the chain. */
+	ck_assert_uint_eq(r[3], in_files);
+
+	/* Idle: the periodic retry catches up without new records. */
+	sql(REFUSE_ROWS);
+	for (i = 0; i < 10; i++) decision(a, "erin", T0 + 1300 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	sql(ACCEPT_ROWS);
+	wait_indexed(in_files + 10, r);
+	ck_assert_uint_eq(r[0], in_files + 10);
+	ck_assert_uint_eq(r[1], in_files + 10);
+
+	/* Closed while behind (or a crash between the file's write and the
+	 * index's commit): the next start catches up before its first record. */
+	sql(REFUSE_ROWS);
+	for (i = 0; i < 10; i++) decision(a, "frank", T0 + 1400 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	sql(ACCEPT_ROWS);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], in_files + 10);
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], in_files + 20);			/* At start-up, before audit_start. */
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	in_files = file_records(rotated) + file_records(file);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], in_files);
+	ck_assert_uint_eq(r[1], in_files);
+	ck_assert_uint_eq(r[3], in_files);
+}
+END_TEST
+
+START_TEST(index_count_by_seq)
+{
+	cb_store_conf_t conf = { .path = dbpath };
+	char err[512];
+	uint64_t count, first;
+	cb_store_t *db;
+	cb_audit_t *a;
+
+	make_store();
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
+	for (int i = 0; i < 9; i++) decision(a, "alice", T0 + i);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 1000);
+	sql("DELETE FROM audit WHERE seq IN (1, 5)");
+	db = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(db != NULL, "cb_store_open: %s", err);
+	ck_assert_int_eq(cb_store_audit_count(db, 1, 10, &count, &first), 0);
+	ck_assert_uint_eq(count, 8);
+	ck_assert_uint_eq(first, 2);
+	ck_assert_int_eq(cb_store_audit_count(db, 6, 100, &count, &first), 0);
+	ck_assert_uint_eq(count, 5);
+	ck_assert_uint_eq(first, 6);
+	ck_assert_int_eq(cb_store_audit_count(db, 11, 20, &count, &first), 0);
+	ck_assert_uint_eq(count, 0);
+	ck_assert_uint_eq(first, 0);
+	cb_store_close(db);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -1080,6 +1237,8 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, query_filters_export_and_purge);
 	tcase_add_test(tc, db_ahead_of_file_keeps_the_gap_visible);
 	tcase_add_test(tc, record_once_by_reference);
+	tcase_add_test(tc, index_catches_up_after_the_database_fails);
+	tcase_add_test(tc, index_count_by_seq);
 	tcase_add_test(tc, csv_cells_are_neutralised);
 	tcase_add_test(tc, csv_cells_hold_no_control_bytes);
 	tcase_add_test(tc, macs_normalise);
