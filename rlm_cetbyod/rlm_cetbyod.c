@@ -36,7 +36,7 @@ static const CONF_PARSER policy_config[] = {
 	{ "version", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, policy.version), "" },
 	{ "grace_period", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.grace_period), "0" },
 	{ "unacknowledged", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, policy.unacknowledged), "onboard" },
-	{ "stale_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.stale_after), "0" },
+	{ "stale_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.stale_after), "604800" },
 	{ "admit_when_stale", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, policy.admit_when_stale), "no" },
 	CONF_PARSER_TERMINATOR
 };

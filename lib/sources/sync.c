@@ -31,9 +31,13 @@
  * makes the next fetch normal again; a genuine mass change is applied with
  * cb_sync_accept_held().
  *
- * Staleness counts from the last successful read of the source; after a
- * restart that is the sync time recorded in the loaded snapshot, so a
- * Google outage that spans a restart still ends in source_stale on time.
+ * Staleness counts from the last successful read of the source (an
+ * unchanged answer and a held one count).  The snapshot is rewritten only
+ * when a read changes something, so every successful read also rewrites a
+ * small read mark beside it (snapshot.h); after a restart the last
+ * successful read is the mark's time (or the snapshot's, without a valid
+ * mark), so a Google outage that spans a restart ends in source_stale on
+ * time, neither early nor late.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -59,6 +63,8 @@ struct cb_sync {
 	cb_ack_index_t		*held;		/* Result held by the guard, or NULL. */
 	uint32_t		next_delay_ms;	/* Wait before the next pass. */
 	time_t			last_full;
+	time_t			snap_synced_at;	/* synced_at of the snapshot on disk; 0: none or unknown. */
+	bool			mark_failed;	/* The last read mark could not be written (logged once). */
 	cb_sync_status_t	status;
 };
 
@@ -128,14 +134,39 @@ static void apply(cb_sync_t *sync, cb_ack_index_t *idx, time_t synced_at)
 		 cb_ack_index_count(idx), cb_ack_index_agreed(idx));
 	audit_sync(sync, "ok", idx, "");
 
-	if (sync->conf.snapshot_path &&
-	    cb_snapshot_save(sync->conf.snapshot_path, idx, synced_at, sync->src->name, err, sizeof(err)) < 0) {
-		sync_log(sync, CB_LOG_ERROR, "cannot save the snapshot %s: %s (acknowledgements stay in force; "
-			 "a restart during an outage would not have them)", sync->conf.snapshot_path, err);
+	if (sync->conf.snapshot_path) {
+		if (cb_snapshot_save(sync->conf.snapshot_path, idx, synced_at, sync->src->name, err, sizeof(err)) < 0) {
+			sync_log(sync, CB_LOG_ERROR, "cannot save the snapshot %s: %s (acknowledgements stay in force; "
+				 "a restart during an outage would not have them)", sync->conf.snapshot_path, err);
+			sync->snap_synced_at = 0;	/* The file on disk no longer matches what is in force. */
+		} else {
+			sync->snap_synced_at = synced_at;
+		}
 	}
 	if (sync->conf.on_change) sync->conf.on_change(sync->conf.on_change_ctx, old, idx);
 	cb_ack_index_unref(old);
 	cb_ack_index_unref(idx);
+}
+
+/**
+ * mark_read - record beside the snapshot that the source was read
+ * successfully at now while the snapshot on disk was the index in force, so
+ * that after a restart staleness counts from this read (see snapshot.h).
+ */
+static void mark_read(cb_sync_t *sync, time_t now)
+{
+	char err[512];
+
+	if (!sync->conf.snapshot_path || sync->snap_synced_at == 0 || now <= sync->snap_synced_at) return;
+	if (cb_snapshot_mark_save(sync->conf.snapshot_path, sync->snap_synced_at, now, err, sizeof(err)) < 0) {
+		if (!sync->mark_failed) {
+			sync_log(sync, CB_LOG_ERROR, "cannot record the time of the last successful read: %s (after a "
+				 "restart the source would count as read when the snapshot was saved)", err);
+		}
+		sync->mark_failed = true;
+		return;
+	}
+	sync->mark_failed = false;
 }
 
 /** guard_holds - whether the guard holds idx; if so idx becomes the held result. */
@@ -197,6 +228,7 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	case CB_FETCH_UNCHANGED:
 		cb_ack_builder_free(b);
 		record_success(sync, now);
+		mark_read(sync, now);
 		return interval_ms;
 
 	case CB_FETCH_OK:
@@ -208,6 +240,7 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 		record_success(sync, now);
 		if (full) sync->last_full = now;
 		if (!guard_holds(sync, idx)) apply(sync, idx, now);
+		mark_read(sync, now);		/* Also while a result is held: the source did answer. */
 		return interval_ms;
 
 	case CB_FETCH_RETRY:
@@ -253,6 +286,8 @@ static void load_snapshot(cb_sync_t *sync)
 	cb_ack_index_t *idx = NULL;
 	cb_snapshot_info_t info;
 	char err[512], when[32];
+	time_t read_at = 0;
+	int rc;
 
 	if (!sync->conf.snapshot_path || access(sync->conf.snapshot_path, F_OK) < 0) return;
 	if (cb_snapshot_load(sync->conf.snapshot_path, &idx, &info, err, sizeof(err)) < 0) {
@@ -260,10 +295,14 @@ static void load_snapshot(cb_sync_t *sync)
 			 sync->conf.snapshot_path, err);
 		return;
 	}
-	cb_tz_format_utc(info.synced_at, when, sizeof(when));
-	sync_log(sync, CB_LOG_INFO, "loaded the last good acknowledgements from %s: %zu people, read from the "
-		 "source at %s", sync->conf.snapshot_path, info.count, when);
-	sync->status.last_success = info.synced_at;
+	sync->snap_synced_at = info.synced_at;
+	rc = cb_snapshot_mark_load(sync->conf.snapshot_path, info.synced_at, time(NULL), &read_at, err, sizeof(err));
+	if (rc < 0) sync_log(sync, CB_LOG_WARN, "%s; staleness counts from the snapshot's own time", err);
+	if (rc != 0) read_at = info.synced_at;
+	cb_tz_format_utc(read_at, when, sizeof(when));
+	sync_log(sync, CB_LOG_INFO, "loaded the last good acknowledgements from %s: %zu people; the source was last "
+		 "read successfully at %s", sync->conf.snapshot_path, info.count, when);
+	sync->status.last_success = read_at;
 	sync->status.snapshot_synced_at = info.synced_at;
 	sync->status.people = cb_ack_index_count(idx);
 	sync->status.agreed = cb_ack_index_agreed(idx);

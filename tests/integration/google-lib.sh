@@ -43,14 +43,15 @@ cetbyod {
 	policy {
 		validity_days = 365
 		unacknowledged = onboard
-		stale_after = ${CB_STALE_AFTER:-0}
-	}
+${CB_STALE_AFTER:+		stale_after = $CB_STALE_AFTER
+}${CB_ADMIT_WHEN_STALE:+		admit_when_stale = $CB_ADMIT_WHEN_STALE
+}	}
 	sync {
 		interval = 1
 		full_interval = ${CB_FULL_INTERVAL:-3600}
 		max_removal_percent = 50
 		min_removals = 2
-		backoff_max = 1
+		backoff_max = ${CB_BACKOFF_MAX:-1}
 	}
 	google {
 		key_file = "$CB_EMU_DIR/certs/sa.json"

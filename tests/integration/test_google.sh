@@ -119,6 +119,12 @@ cb_google_module_conf "$CB_TMP/cetbyod.conf" sheets "	sheets {
 rm -f "$CB_TMP/state/"*
 cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
 if cb_start_radiusd; then cb_pass "radiusd starts with source = sheets"; else cb_fail "radiusd starts with source = sheets"; cb_finish; fi
+# This configuration sets no stale_after: the default must be a safe limit (7 days), not "never".
+if grep -Eq "stale_after = 604800$" "$CB_TMP/radiusd.out"; then
+	cb_pass "stale_after defaults to 604800 s (7 days)"
+else
+	cb_fail "stale_after defaults to 604800 s (7 days)"
+fi
 cb_wait_for "Sheets: acknowledged staff admitted (header matched case-insensitively)" 15 erin pw 'Tunnel-Private-Group-Id:0 = "100"'
 cb_pap frank pw
 cb_expect_reply "Sheets: a row marked in the Revoked column refuses" 'Access-Reject' 'withdrawn'

@@ -325,6 +325,85 @@ START_TEST(test_snapshot_round_trip)
 }
 END_TEST
 
+/* Run a sync with interval 1 s over steps until it has made calls fetches, then stop it. */
+static void run_for_calls(cb_sync_conf_t *conf, fake_step_t const *steps, size_t nsteps, unsigned int calls)
+{
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_t *sync;
+
+	conf->interval = 1;
+	sync = start(conf, fake_source(steps, nsteps, 0), cur);
+	ck_assert(wait_calls(calls));
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+
+/* Restart with the source down: the snapshot (agreed people) in force, last success two reads after its time. */
+static void restart_after_reads(cb_sync_conf_t *conf, cb_ack_current_t *cur, size_t agreed)
+{
+	static fake_step_t const down[] = { { CB_FETCH_RETRY, 0, 0 } };
+	time_t before = time(NULL);
+	cb_sync_status_t st;
+	cb_sync_t *sync;
+
+	conf->interval = LONG_INTERVAL;
+	sync = start(conf, fake_source(down, 1, 0), cur);
+	cb_sync_status(sync, &st);
+	ck_assert_uint_eq(current_agreed(cur), agreed);
+	ck_assert_msg(st.last_success >= st.snapshot_synced_at + 2 && st.last_success <= before,
+		      "last success %lld, snapshot %lld, now %lld", (long long) st.last_success,
+		      (long long) st.snapshot_synced_at, (long long) before);
+	cb_sync_stop(sync);
+}
+
+/* After a restart, the last success is the last successful read, not the last change (issue 15, item 16). */
+START_TEST(test_restart_counts_from_last_read)
+{
+	static fake_step_t const good[] = { { CB_FETCH_OK, 4, 0 }, { CB_FETCH_UNCHANGED, 0, 0 } };
+	static fake_step_t const held[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 0, 0 } };
+	static fake_step_t const down[] = { { CB_FETCH_RETRY, 0, 0 } };
+	char dir[] = "/tmp/test_sync.XXXXXX", path[512], mark[600];
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+	cb_sync_status_t st;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, CB_SNAPSHOT_FILE);
+	snprintf(mark, sizeof(mark), "%s%s", path, CB_SNAPSHOT_MARK_SUFFIX);
+	conf.snapshot_path = path;
+	conf.backoff_max_ms = 60000;
+
+	/* One change, then unchanged reads for over two seconds. */
+	run_for_calls(&conf, good, 2, 4);
+	restart_after_reads(&conf, cur, 4);
+
+	/* A mark that cannot be trusted: the snapshot's own time counts. */
+	fp = fopen(mark, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("{\"format\":\"cetbyod-read-mark\",\"version\":1,\"snapshot_synced_at\":1,", fp);
+	fclose(fp);
+	sync = start(&conf, fake_source(down, 1, 0), cur);
+	cb_sync_status(sync, &st);
+	ck_assert(st.last_success == st.snapshot_synced_at);
+	cb_sync_stop(sync);
+
+	/* While a mass removal is held the snapshot is not rewritten, but the reads still count. */
+	unlink(path);
+	unlink(mark);
+	conf.guard.max_removal_percent = 20;
+	conf.guard.min_removals = 1;
+	run_for_calls(&conf, held, 2, 4);
+	restart_after_reads(&conf, cur, 10);
+
+	unlink(path);
+	unlink(mark);
+	rmdir(dir);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
 START_TEST(test_stop_during_slow_fetch)
 {
 	static fake_step_t const steps[] = { { CB_FETCH_OK, 1, 0 } };
@@ -383,6 +462,7 @@ int main(void)
 	tcase_add_test(tc, test_guard_holds_mass_removal);
 	tcase_add_test(tc, test_wake_forces_fetch);
 	tcase_add_test(tc, test_snapshot_round_trip);
+	tcase_add_test(tc, test_restart_counts_from_last_read);
 	tcase_add_test(tc, test_stop_during_slow_fetch);
 	tcase_add_test(tc, test_stop_while_waiting);
 	suite_add_tcase(s, tc);
