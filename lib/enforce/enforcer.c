@@ -728,7 +728,7 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 {
 	cb_sync_status_t st;
 	cb_sync_t *sync;
-	char buf[32];
+	char buf[32], skipped[CB_SOURCE_PROBLEM_MAX + 64];
 
 	put_time(e, CB_STATUS_MODULE_HEARTBEAT, now, now);
 	audit_health(e, now);
@@ -740,11 +740,13 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 	put_time(e, CB_STATUS_SYNC_ATTEMPT, st.last_attempt, now);
 	put_time(e, CB_STATUS_SYNC_SUCCESS, st.last_success, now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_ERROR, st.last_error, now);
+	snprintf(skipped, sizeof(skipped), "%zu (the first: %s)", st.problems, st.first_problem);
 	snprintf(buf, sizeof(buf), "%zu", st.people);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_PEOPLE, buf, now);
 	snprintf(buf, sizeof(buf), "%zu", st.agreed);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_AGREED, buf, now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD, st.held ? st.held_reason : "", now);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_SKIPPED, st.problems ? skipped : "", now);
 	if (st.snapshot_synced_at) put_time(e, CB_STATUS_SNAPSHOT_SYNCED, st.snapshot_synced_at, now);
 }
 

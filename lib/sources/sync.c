@@ -223,6 +223,13 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	prev = cb_ack_current_get(sync->cur);
 	rcode = sync->src->fetch(sync->src, b, prev, full, &retry_after, err, sizeof(err));
 	cb_ack_index_unref(prev);
+	if (sync->src->problems_fresh) {
+		pthread_mutex_lock(&sync->mutex);
+		sync->status.problems = sync->src->problems;
+		snprintf(sync->status.first_problem, sizeof(sync->status.first_problem), "%s", sync->src->first_problem);
+		pthread_mutex_unlock(&sync->mutex);
+		sync->src->problems_fresh = false;
+	}
 
 	switch (rcode) {
 	case CB_FETCH_UNCHANGED:

@@ -52,6 +52,8 @@ typedef struct {
 	bool		held;			/* A sync result is held by the mass-removal guard. */
 	char		held_reason[512];
 	time_t		snapshot_synced_at;	/* Sync time of the snapshot loaded at start-up; 0: none. */
+	size_t		problems;		/* Records the last complete read skipped (bad rows, blank answers). */
+	char		first_problem[CB_SOURCE_PROBLEM_MAX];	/* The first of them; "" when none. */
 } cb_sync_status_t;
 
 /**

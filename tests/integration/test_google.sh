@@ -27,7 +27,10 @@ carol	Cleartext-Password := "pw", Cetbyod-Role := Staff
 dave	Cleartext-Password := "pw", Cetbyod-Role := Staff
 erin	Cleartext-Password := "pw", Cetbyod-Role := Staff
 frank	Cleartext-Password := "pw", Cetbyod-Role := Staff
+gina	Cleartext-Password := "pw", Cetbyod-Role := Staff
+hank	Cleartext-Password := "pw", Cetbyod-Role := Staff
 EOF2
+CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/state"
 
 cb_emu PUT forms/byod "{\"title\": \"BYOD acknowledgement\", \"collectEmails\": true,
 	\"items\": [{\"title\": \"$Q\", \"questionId\": \"q1\", \"kind\": \"choice\", \"options\": [\"I agree\", \"I do not agree\"]}]}" >/dev/null
@@ -70,6 +73,20 @@ fi
 cb_emu PATCH forms/byod/responses/r-alice "{\"answers\": {\"$Q\": \"I do not agree\"}}" >/dev/null
 cb_wait_for "Forms: a later withdrawal refuses with the reason" 10 alice pw 'withdrawn'
 
+# A blank answer is no acknowledgement and no withdrawal: reported, skipped (issue 15, item 18).
+cb_emu POST forms/byod/responses '{"responseId": "r-gina", "respondentEmail": "gina@school.example", "answers": {}}' >/dev/null
+cb_emu PATCH forms/byod/responses/r-erin '{"answers": {}}' >/dev/null
+cb_wait_for "Forms: the response in force edited to no answer: no acknowledgement (onboarded), not a withdrawal" \
+	10 erin pw 'Tunnel-Private-Group-Id:0 = "200"'
+cb_pap gina pw
+cb_expect_reply "Forms: a response without an answer to the agreement question: onboarded, not refused" \
+	'Tunnel-Private-Group-Id:0 = "200"'
+if grep -q "response r-gina (gina@school.example): no answer to the agreement question" "$CB_TMP/radiusd.out"; then
+	cb_pass "Forms: the response without an answer is reported with its id"
+else
+	cb_fail "Forms: the response without an answer is reported with its id"
+fi
+
 # --- Google down for a long spell -------------------------------------------
 cb_emu POST faults '{"path": "/v1/", "kind": "503", "count": -1}' >/dev/null
 cb_emu POST faults '{"path": "/token", "kind": "503", "count": -1}' >/dev/null
@@ -109,7 +126,10 @@ cb_emu PUT sheets/sheet1 "{\"title\": \"BYOD (Responses)\", \"timeZone\": \"Euro
 		[\"Timestamp\", \"Email Address\", \"$Q\", \"Revoked\"],
 		[{\"datetime\": \"$(iso $((now - 5 * day)))\"}, \"erin@school.example\", \"I agree\"],
 		[{\"datetime\": \"$(iso $((now - 4 * day)))\"}, \"frank@school.example\", \"I agree\", \"yes\"],
-		[\"not a date\", \"dave@school.example\", \"I agree\"]]}]}" >/dev/null
+		[\"not a date\", \"dave@school.example\", \"I agree\"],
+		[{\"datetime\": \"$(iso $((now - 3 * day)))\"}, \"gina@school.example\"],
+		[{\"datetime\": \"$(iso $((now - 3 * day)))\"}, \"hank@school.example\", \"I agree\"],
+		[{\"datetime\": \"$(iso $((now - 2 * day)))\"}, \"hank@school.example\", \"\", \"no\"]]}]}" >/dev/null
 cb_google_module_conf "$CB_TMP/cetbyod.conf" sheets "	sheets {
 		spreadsheet_id = sheet1
 		range = \"'Form responses 1'!A:Z\"
@@ -131,6 +151,28 @@ cb_expect_reply "Sheets: a row marked in the Revoked column refuses" 'Access-Rej
 cb_pap dave pw
 cb_expect_reply "Sheets: a row with an unparseable timestamp is not trusted" 'Tunnel-Private-Group-Id:0 = "200"'
 if grep -q "row 4" "$CB_TMP/radiusd.out"; then cb_pass "Sheets: the bad row is reported with where it is"; else cb_fail "Sheets: the bad row is reported with where it is"; fi
+cb_pap gina pw
+cb_expect_reply "Sheets: a row that ends before the agreement cell is no acknowledgement (onboarded), not a withdrawal" \
+	'Tunnel-Private-Group-Id:0 = "200"'
+cb_pap hank pw
+cb_expect_reply "Sheets: a later row with an empty agreement cell leaves the earlier agreement in force" \
+	'Tunnel-Private-Group-Id:0 = "100"'
+if grep -Eq "row 5.*: no answer \(gina@school.example\)" "$CB_TMP/radiusd.out" &&
+   grep -Eq "row 7.*: no answer \(hank@school.example\)" "$CB_TMP/radiusd.out"; then
+	cb_pass "Sheets: the rows with a blank agreement cell are reported with where they are"
+else
+	cb_fail "Sheets: the rows with a blank agreement cell are reported with where they are"
+fi
+skipped=
+for _ in $(seq 1 20); do
+	skipped=$($CTL status 2>/dev/null | grep "skipped records")
+	case $skipped in *"3 (the first"*) break ;; esac
+	sleep 0.25
+done
+case $skipped in
+*"3 (the first"*) cb_pass "Sheets: cetbyodctl status counts the skipped rows:$skipped" ;;
+*) cb_fail "Sheets: cetbyodctl status counts the skipped rows (got: $skipped)" ;;
+esac
 cb_emu DELETE requests >/dev/null
 sleep 3
 if cb_emu GET "requests?path=/v4/spreadsheets/sheet1/values" | grep -q '"path"'; then
