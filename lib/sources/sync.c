@@ -59,7 +59,6 @@ struct cb_sync {
 	cb_worker_t		*worker;
 	pthread_mutex_t		mutex;
 	bool			requested_full;	/* A full pass was asked for (the wake itself is the worker's). */
-	bool			accept_next;	/* Admin accepted: skip the guard once. */
 	cb_ack_index_t		*held;		/* Result held by the guard, or NULL. */
 	uint32_t		next_delay_ms;	/* Wait before the next pass. */
 	time_t			last_full;
@@ -175,15 +174,13 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 	cb_ack_index_t *old = cb_ack_current_get(sync->cur);
 	cb_guard_result_t res;
 	char msg[512];
-	bool accept, hold;
+	bool hold;
 
 	hold = old && cb_guard_check(&sync->conf.guard, old, idx, &res, msg, sizeof(msg));
 	cb_ack_index_unref(old);
 
 	pthread_mutex_lock(&sync->mutex);
-	accept = sync->accept_next;
-	sync->accept_next = false;
-	if (hold && !accept) {
+	if (hold) {
 		cb_ack_index_unref(sync->held);
 		sync->held = idx;
 		sync->status.held = true;
@@ -196,13 +193,12 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 	}
 	pthread_mutex_unlock(&sync->mutex);
 
-	if (hold && accept) sync_log(sync, CB_LOG_WARN, "applying a result an admin accepted: %s", msg);
-	if (hold && !accept) {
+	if (hold) {
 		audit_sync(sync, "held", idx, msg);
 		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s; "
 			 "fix the source, or accept it with 'cetbyodctl confirm --mass-removal'", msg);
 	}
-	return hold && !accept;
+	return hold;
 }
 
 /** sync_once - one pass; returns how long to wait before the next, in ms. */
@@ -371,12 +367,15 @@ void cb_sync_accept_held(cb_sync_t *sync)
 	sync->held = NULL;
 	sync->status.held = false;
 	sync->status.held_reason[0] = '\0';
-	sync->accept_next = (held == NULL);	/* Nothing held yet: let the next one through. */
 	pthread_mutex_unlock(&sync->mutex);
-	if (held) {
-		sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result: applying it");
-		apply(sync, held, time(NULL));
+	if (!held) {
+		/* Never armed for later: a real mass removal days afterwards must be held again. */
+		sync_log(sync, CB_LOG_WARN, "an admin accepted a held sync result, but none is held (any more): "
+			 "nothing applied; a later sync that removes too much is held again");
+		return;
 	}
+	sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result: applying it");
+	apply(sync, held, time(NULL));
 }
 
 void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out)

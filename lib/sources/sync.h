@@ -70,7 +70,9 @@ void cb_sync_request(cb_sync_t *sync, bool full);
 
 /**
  * cb_sync_accept_held - an admin accepts the result the mass-removal guard
- * held: it is applied now, and the next sync is not held either.
+ * holds: it is applied now.  With nothing held (the source was fixed
+ * meanwhile, or radiusd restarted and the held result went with it) it does
+ * nothing: an acceptance is never kept for a later sync.
  */
 void cb_sync_accept_held(cb_sync_t *sync);
 

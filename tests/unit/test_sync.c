@@ -263,6 +263,33 @@ START_TEST(test_guard_holds_mass_removal)
 }
 END_TEST
 
+/* An acceptance with nothing held is not kept for a later sync (issue 15, item 10). */
+START_TEST(test_accept_with_nothing_held_arms_nothing)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_UNCHANGED, 0, 0 }, { CB_FETCH_OK, 0, 0 } };
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+	cb_sync_status_t st;
+
+	conf.guard.max_removal_percent = 20;
+	conf.guard.min_removals = 1;
+	sync = start(&conf, fake_source(steps, 3, 0), cur);
+	ck_assert(wait_calls(1));
+	cb_sync_accept_held(sync);			/* Nothing is held. */
+	cb_sync_request(sync, false);			/* Unchanged. */
+	ck_assert(wait_calls(2));
+	cb_sync_request(sync, false);			/* Later, a real mass removal: held. */
+	ck_assert(wait_calls(3));
+	cb_sync_status(sync, &st);
+	ck_assert(st.held);
+	ck_assert_uint_eq(current_agreed(cur), 10);
+	ck_assert_uint_eq(changes, 1);
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
 START_TEST(test_wake_forces_fetch)
 {
 	static fake_step_t const steps[] = { { CB_FETCH_OK, 1, 0 }, { CB_FETCH_UNCHANGED, 0, 0 } };
@@ -460,6 +487,7 @@ int main(void)
 	tcase_add_test(tc, test_retry_backs_off);
 	tcase_add_test(tc, test_error_waits_interval);
 	tcase_add_test(tc, test_guard_holds_mass_removal);
+	tcase_add_test(tc, test_accept_with_nothing_held_arms_nothing);
 	tcase_add_test(tc, test_wake_forces_fetch);
 	tcase_add_test(tc, test_snapshot_round_trip);
 	tcase_add_test(tc, test_restart_counts_from_last_read);
