@@ -68,6 +68,25 @@ $3
 EOC
 }
 
+# cb_expect_ctl DESCRIPTION CODE PATTERN ARGS... - run cetbyodctl on the
+# test's state directory: passes when it exits CODE and its output (stdout
+# and stderr) matches the grep -E PATTERN.
+cb_expect_ctl() {
+	desc=$1
+	code=$2
+	pat=$3
+	shift 3
+	"$CB_BUILDDIR/cetbyodctl/cetbyodctl" --state-dir "$CB_TMP/state" "$@" >"$CB_TMP/ctl.out" 2>&1
+	rc=$?
+	if [ "$rc" = "$code" ] && grep -Eq -- "$pat" "$CB_TMP/ctl.out"; then
+		cb_pass "$desc"
+		return 0
+	fi
+	cb_fail "$desc (exit $rc)"
+	sed 's/^/    # /' "$CB_TMP/ctl.out"
+	return 1
+}
+
 # cb_wait_for DESCRIPTION SECONDS USER PASSWORD PATTERN - PAP until the reply
 # matches (bounded); passes or fails the check.  $CB_WAITED: seconds taken.
 cb_wait_for() {

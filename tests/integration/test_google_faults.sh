@@ -15,7 +15,6 @@
 . "$(dirname "$0")/google-lib.sh"
 
 STALE=10
-CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/state"
 Q='I have read the BYOD policy and agree to it'
 SNAP=$CB_TMP/state/acknowledgements.snapshot
 
@@ -76,14 +75,7 @@ if grep -q "the source was last read successfully at" "$CB_TMP/radiusd.out"; the
 else
 	cb_fail "restart: the snapshot and the time of the last successful read are loaded"
 fi
-$CTL status > "$CB_TMP/status.out" 2>&1
-rc=$?
-if [ "$rc" = 4 ] && grep -q "temporary failure" "$CB_TMP/status.out"; then
-	cb_pass "cetbyodctl status exits 4 and shows Google's failure"
-else
-	cb_fail "cetbyodctl status exits 4 and shows Google's failure (exit $rc)"
-	sed 's/^/    # /' "$CB_TMP/status.out"
-fi
+cb_expect_ctl "cetbyodctl status exits 4 and shows Google's failure" 4 "temporary failure" status
 if cb_wait_for "outage past stale_after: refused as source_stale" 30 carol pw 'Access-Reject'; then
 	took=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t_out }")
 	echo "# refused as source_stale ${took}s after the outage began (stale_after = ${STALE}s)"

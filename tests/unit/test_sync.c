@@ -231,19 +231,26 @@ START_TEST(test_error_waits_interval)
 }
 END_TEST
 
+/* A sync whose guard holds removals of more than 20 %, after its first fetch (10 people agreeing). */
+static cb_sync_t *start_guarded(fake_step_t const *steps, size_t nsteps, cb_ack_current_t *cur)
+{
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+
+	conf.guard.max_removal_percent = 20;
+	conf.guard.min_removals = 1;
+	sync = start(&conf, fake_source(steps, nsteps, 0), cur);
+	ck_assert(wait_calls(1));
+	ck_assert_uint_eq(current_agreed(cur), 10);
+	return sync;
+}
+
 START_TEST(test_guard_holds_mass_removal)
 {
 	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 0, 0 } };
 	cb_ack_current_t *cur = cb_ack_current_new();
-	cb_sync_conf_t conf = base_conf();
-	cb_sync_t *sync;
+	cb_sync_t *sync = start_guarded(steps, 2, cur);
 	cb_sync_status_t st;
-
-	conf.guard.max_removal_percent = 20;
-	conf.guard.min_removals = 1;
-	sync = start(&conf, fake_source(steps, 2, 0), cur);
-	ck_assert(wait_calls(1));
-	ck_assert_uint_eq(current_agreed(cur), 10);
 
 	cb_sync_request(sync, false);
 	ck_assert(wait_calls(2));
@@ -268,14 +275,9 @@ START_TEST(test_accept_with_nothing_held_arms_nothing)
 {
 	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_UNCHANGED, 0, 0 }, { CB_FETCH_OK, 0, 0 } };
 	cb_ack_current_t *cur = cb_ack_current_new();
-	cb_sync_conf_t conf = base_conf();
-	cb_sync_t *sync;
+	cb_sync_t *sync = start_guarded(steps, 3, cur);
 	cb_sync_status_t st;
 
-	conf.guard.max_removal_percent = 20;
-	conf.guard.min_removals = 1;
-	sync = start(&conf, fake_source(steps, 3, 0), cur);
-	ck_assert(wait_calls(1));
 	cb_sync_accept_held(sync);			/* Nothing is held. */
 	cb_sync_request(sync, false);			/* Unchanged. */
 	ck_assert(wait_calls(2));
