@@ -53,6 +53,7 @@ static const CONF_PARSER sync_config[] = {
 	{ "max_removal_percent", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.max_removal_percent), "20" },
 	{ "min_removals", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.min_removals), "5" },
 	{ "backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.backoff_max), "300" },
+	{ "key_backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.key_backoff_max), "3600" },
 	CONF_PARSER_TERMINATOR
 };
 

@@ -25,7 +25,9 @@ typedef enum {
 	CB_FETCH_OK = 0,	/* The builder holds the source's complete current state. */
 	CB_FETCH_UNCHANGED,	/* Nothing changed since the last fetch; the builder is unused. */
 	CB_FETCH_RETRY,		/* Temporary failure (network, 429, 5xx): try again with backoff. */
-	CB_FETCH_ERROR		/* Failure an admin must fix (permissions, configuration). */
+	CB_FETCH_ERROR,		/* Failure an admin must fix (permissions, configuration). */
+	CB_FETCH_REJECTED	/* Our credentials were refused (key deleted, account disabled): an admin
+				 * must fix them; retried with an exponential backoff, not every interval. */
 } cb_source_result_t;
 
 

@@ -322,7 +322,7 @@ static cb_source_result_t drive_version(sheets_fetch_t *f, char *version, size_t
 	if ((size_t) snprintf(url, sizeof(url), "%s/drive/v3/files/%s?fields=version%%2CmodifiedTime&supportsAllDrives=true",
 			      cb_google_drive_url(c->google), c->id_esc) >= sizeof(url)) return CB_FETCH_OK;
 	rc = cb_google_get_json(c->google, url, CB_GOOGLE_SPREADSHEET, what, &file, retry_after, msg, sizeof(msg));
-	if (rc == CB_FETCH_RETRY) {
+	if (rc == CB_FETCH_RETRY || rc == CB_FETCH_REJECTED) {	/* Not worth a second token request. */
 		snprintf(err, errlen, "%s", msg);
 		return rc;
 	}

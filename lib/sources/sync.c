@@ -14,6 +14,8 @@
  *     │ ──RETRY────────> failure; next pass after a truncated exponential
  *     │                   backoff with jitter (or the server's Retry-After)
  *     │ ──ERROR────────> failure; next pass after the normal interval
+ *     │ ──REJECTED─────> our key was refused; next pass after the interval,
+ *     │                   doubled for each refusal in a row, up to a cap
  *     OK
  *     │
  *   guard: would the new index remove more than the configured share of the
@@ -43,6 +45,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/worker.h"
@@ -61,6 +64,7 @@ struct cb_sync {
 	bool			requested_full;	/* A full pass was asked for (the wake itself is the worker's). */
 	cb_ack_index_t		*held;		/* Result held by the guard, or NULL. */
 	uint32_t		next_delay_ms;	/* Wait before the next pass. */
+	unsigned int		rejections;	/* Consecutive passes whose credentials were refused. */
 	time_t			last_full;
 	time_t			snap_synced_at;	/* synced_at of the snapshot on disk; 0: none or unknown. */
 	bool			mark_failed;	/* The last read mark could not be written (logged once). */
@@ -109,6 +113,7 @@ static void record_failure(cb_sync_t *sync, time_t now, char const *err)
 
 static void record_success(cb_sync_t *sync, time_t now)
 {
+	sync->rejections = 0;
 	pthread_mutex_lock(&sync->mutex);
 	sync->status.last_attempt = now;
 	sync->status.last_success = now;
@@ -201,6 +206,49 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 	return hold;
 }
 
+/**
+ * rejected_delay_ms - the wait after the n-th (1, 2, ...) pass in a row
+ * whose credentials were refused: the interval, then twice as long each
+ * time, at most rejected_backoff_max_ms (but never less than the interval).
+ * Example, interval 60 s and the default cap of an hour: 60, 120, 240, 480,
+ * 960, 1920, 3600, 3600, ... s.
+ */
+static uint32_t rejected_delay_ms(cb_sync_t const *sync, unsigned int n)
+{
+	uint64_t delay = (uint64_t) sync->conf.interval * 1000U, cap = sync->conf.rejected_backoff_max_ms;
+
+	if (cap < delay) cap = delay;
+	for (unsigned int i = 1; i < n && delay < cap; i++) delay *= 2;
+	return (uint32_t) (delay < cap ? delay : cap);
+}
+
+/** failed - record a failed pass; returns how long to wait before the next, in ms. */
+static uint32_t failed(cb_sync_t *sync, cb_source_result_t rcode, time_t now, unsigned int retry_after, char *err,
+		       size_t errlen)
+{
+	size_t used;
+	uint32_t delay;
+
+	if (!err[0]) snprintf(err, errlen, "fetch failed");
+	sync->rejections = rcode == CB_FETCH_REJECTED ? sync->rejections + 1 : 0;
+	if (rcode == CB_FETCH_RETRY) {
+		delay = cb_backoff_delay_ms(sync->status.consecutive_failures,
+					    sync->conf.backoff_max_ms ? sync->conf.backoff_max_ms : sync->conf.interval * 1000U,
+					    retry_after, cb_backoff_random());
+	} else if (rcode == CB_FETCH_REJECTED) {
+		delay = rejected_delay_ms(sync, sync->rejections);
+		used = strlen(err);
+		if (used < errlen) snprintf(err + used, errlen - used, " (refused %u time%s in a row: backing off, next try in %u s, or at once "
+			 "with 'cetbyodctl sync')", sync->rejections, sync->rejections == 1 ? "" : "s", delay / 1000U);
+	} else {
+		delay = sync->conf.interval * 1000U;
+	}
+	record_failure(sync, now, err);
+	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
+	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
+	return delay;
+}
+
 /** sync_once - one pass; returns how long to wait before the next, in ms. */
 static uint32_t sync_once(cb_sync_t *sync, bool full)
 {
@@ -248,17 +296,11 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 
 	case CB_FETCH_RETRY:
 	case CB_FETCH_ERROR:
+	case CB_FETCH_REJECTED:
 		break;
 	}
 	cb_ack_builder_free(b);
-	if (!err[0]) snprintf(err, sizeof(err), "fetch failed");
-	record_failure(sync, now, err);
-	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
-	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
-	if (rcode == CB_FETCH_ERROR) return interval_ms;
-	return cb_backoff_delay_ms(sync->status.consecutive_failures - 1,
-				   sync->conf.backoff_max_ms ? sync->conf.backoff_max_ms : interval_ms,
-				   retry_after, cb_backoff_random());
+	return failed(sync, rcode, now, retry_after, err, sizeof(err));
 }
 
 /** take_request - whether this pass must be a full one; clears the request. */

@@ -36,6 +36,7 @@ typedef struct {
 	char const	*snapshot_path;		/* Last good index, saved and loaded here; NULL: not persisted. */
 	cb_guard_conf_t	guard;			/* Mass-removal guard; max_removal_percent 100 = off. */
 	uint32_t	backoff_max_ms;		/* Cap of the retry backoff after temporary failures. */
+	uint32_t	rejected_backoff_max_ms; /* Cap of the backoff after refused credentials (at least the interval). */
 	cb_sync_change_fn_t on_change;		/* May be NULL. */
 	cb_audit_t	*audit;			/* Syncs that change something or fail are recorded; may be NULL. */
 	void		*on_change_ctx;

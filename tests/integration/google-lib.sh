@@ -52,7 +52,8 @@ ${CB_STALE_AFTER:+		stale_after = $CB_STALE_AFTER
 		max_removal_percent = 50
 		min_removals = 2
 		backoff_max = ${CB_BACKOFF_MAX:-1}
-	}
+${CB_KEY_BACKOFF_MAX:+		key_backoff_max = $CB_KEY_BACKOFF_MAX
+}	}
 	google {
 		key_file = "$CB_EMU_DIR/certs/sa.json"
 		token_url = "$CB_EMU_URL/token"

@@ -10,7 +10,12 @@
 #   - the failing syncs back off (the requests Google sees are counted);
 #   - Google recovers: staff admitted again without a restart;
 #   - a restart after the outage has outlasted stale_after refuses at once,
-#     and with admit_when_stale = yes admits.
+#     and with admit_when_stale = yes admits;
+#   - the service account key deleted in the Cloud console (the emulator
+#     verifies the JWT, then answers invalid_grant as Google does): token
+#     requests back off exponentially (counted), status says so, and
+#     `cetbyodctl sync` retries at once once the key is back (issue 15,
+#     item 19: it used to ask every interval).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/google-lib.sh"
 
@@ -30,7 +35,7 @@ cb_emu POST forms/byod/responses "{\"responseId\": \"r-carol\", \"respondentEmai
 	\"lastSubmittedTime\": \"$(date -u -d "@$((now - 86400))" +%Y-%m-%dT%H:%M:%SZ)\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
 
 forms_conf() {
-	CB_STALE_AFTER=$STALE CB_FULL_INTERVAL=3600 CB_BACKOFF_MAX=4 \
+	CB_STALE_AFTER=$STALE CB_FULL_INTERVAL=3600 CB_BACKOFF_MAX=4 CB_KEY_BACKOFF_MAX=4 \
 		cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	forms {
 		form_id = byod
 		agreement_question = \"$Q\"
@@ -122,5 +127,33 @@ cb_expect_reply "admit_when_stale = yes: acknowledged staff admitted from the st
 	'Tunnel-Private-Group-Id:0 = "100"'
 cb_emu DELETE faults >/dev/null
 cb_stop_radiusd
+
+# --- The service account key deleted ------------------------------------------
+forms_conf
+cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
+cb_start_radiusd || { cb_fail "radiusd restarts after the outages"; cb_finish; }
+cb_wait_for "Google back: admitted after the restart" 15 carol pw 'Tunnel-Private-Group-Id:0 = "100"'
+cb_emu POST config '{"keyDeleted": true}' >/dev/null
+cb_emu DELETE tokens >/dev/null		# The module's cached token stops working too.
+seq1=$(cb_last_seq)
+sleep 13
+tokens=$(cb_emu GET "requests?path=/token&since=$seq1" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')
+echo "# $tokens token requests in 13 s with the key deleted (sync interval 1 s, key_backoff_max 4 s)"
+if [ "$tokens" -ge 3 ] && [ "$tokens" -le 6 ]; then
+	cb_pass "a deleted key is backed off: $tokens token requests in 13 s (1, 2, 4, 4 s apart), not 13"
+else
+	cb_fail "a deleted key is backed off: $tokens token requests in 13 s"
+fi
+cb_expect_ctl "cetbyodctl status: the key was refused, and the module is backing off" 4 \
+	"key was rejected: Invalid JWT Signature.*backing off, next try in [0-9]+ s" status
+cb_pap carol pw
+cb_expect_reply "no successful read for longer than stale_after: refused as source_stale" 'Access-Reject' 'try again later'
+cb_emu POST config '{"keyDeleted": false}' >/dev/null
+t_fix=$(date +%s.%N)
+cb_expect_ctl "cetbyodctl sync after the key is fixed" 0 "requested" sync
+if cb_wait_for "the key back and cetbyodctl sync: admitted again without a restart" 10 carol pw \
+	'Tunnel-Private-Group-Id:0 = "100"'; then
+	echo "# admitted again $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t_fix }")s after the key was restored"
+fi
 
 cb_finish

@@ -300,7 +300,7 @@ START_TEST(test_token_errors)
 	tg_route_t *r;
 
 	tg_fake_route_n(&fake, "/token", 400, "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}", 1);
-	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_ERROR);
+	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_REJECTED);
 	ck_assert_str_eq(err, "the service account key was rejected: Invalid JWT Signature.; check the key file and the server clock");
 
 	r = tg_fake_route_n(&fake, "/token", 503, "{\"error\":\"internal_failure\",\"error_description\":\"Backend Error\"}", 1);
@@ -309,7 +309,7 @@ START_TEST(test_token_errors)
 	ck_assert_int_eq(ra, 9);
 
 	tg_fake_route_n(&fake, "/token", 401, "{\"error\":\"invalid_client\",\"error_description\":\"The OAuth client was not found.\"}", 1);
-	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_ERROR);
+	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_REJECTED);
 	ck_assert_msg(strstr(err, "deleted") != NULL, "%s", err);
 
 	/* A token with a newline would smuggle a header: refused. */

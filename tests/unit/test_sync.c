@@ -65,7 +65,9 @@ static cb_source_result_t fake_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_a
 			if (cb_ack_builder_add(b, email, 1788249600, "", false, "test") < 0) return CB_FETCH_ERROR;
 		}
 	}
-	if (step.result == CB_FETCH_RETRY || step.result == CB_FETCH_ERROR) snprintf(err, errlen, "fake failure");
+	if (step.result == CB_FETCH_RETRY || step.result == CB_FETCH_ERROR || step.result == CB_FETCH_REJECTED) {
+		snprintf(err, errlen, "fake failure");
+	}
 	*retry_after = step.retry_after;
 
 	pthread_mutex_lock(&f->mutex);
@@ -244,6 +246,38 @@ static cb_sync_t *start_guarded(fake_step_t const *steps, size_t nsteps, cb_ack_
 	ck_assert_uint_eq(current_agreed(cur), 10);
 	return sync;
 }
+
+/* Refused credentials: interval, then doubled, capped (issue 15, item 19); an admin's request tries at once. */
+START_TEST(test_rejected_backs_off)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_REJECTED, 0, 0 } };
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+	cb_sync_status_t st;
+	int64_t t0;
+
+	conf.interval = 1;
+	conf.rejected_backoff_max_ms = 2000;
+	sync = start(&conf, fake_source(steps, 1, 0), cur);
+	ck_assert(wait_calls(1));
+	t0 = cb_clock_ms();
+	ck_assert(wait_calls(3));			/* 1 s, then 2 s later. */
+	ck_assert_int_ge(cb_clock_ms() - t0, 2800);
+	cb_sync_status(sync, &st);
+	ck_assert_msg(strstr(st.last_error, "fake failure (refused 3 times in a row: backing off, next try in 2 s") != NULL,
+		      "%s", st.last_error);
+	usleep(1000000);
+	ck_assert_uint_eq(fake_calls(), 3);		/* Capped at 2 s: the next is not due yet ... */
+	ck_assert(wait_calls(4));			/* ... and comes. */
+	cb_sync_request(sync, false);			/* `cetbyodctl sync`: at once. */
+	t0 = cb_clock_ms();
+	ck_assert(wait_calls(5));
+	ck_assert_int_lt(cb_clock_ms() - t0, 1000);
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+END_TEST
 
 START_TEST(test_guard_holds_mass_removal)
 {
@@ -488,6 +522,7 @@ int main(void)
 	tcase_add_test(tc, test_first_fetch_swaps);
 	tcase_add_test(tc, test_retry_backs_off);
 	tcase_add_test(tc, test_error_waits_interval);
+	tcase_add_test(tc, test_rejected_backs_off);
 	tcase_add_test(tc, test_guard_holds_mass_removal);
 	tcase_add_test(tc, test_accept_with_nothing_held_arms_nothing);
 	tcase_add_test(tc, test_wake_forces_fetch);
