@@ -690,7 +690,7 @@ static void run_commands(cb_enforcer_t *e)
 			if (sync) cb_sync_request(sync, c->cmd == CB_CMD_SYNC_FULL);
 			break;
 		case CB_CMD_ACCEPT_MASS_REMOVAL:
-			if (sync) cb_sync_accept_held(sync);
+			if (sync) cb_sync_accept_held(sync, c->created_at);
 			break;
 		case CB_CMD_CONFIRM:	/* The store released the held entries: they are due now. */
 		case CB_CMD_ENFORCE:	/* Revocations are re-read on every pass. */

@@ -188,12 +188,14 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 	if (hold) {
 		cb_ack_index_unref(sync->held);
 		sync->held = idx;
+		if (!sync->status.held) sync->status.held_since = time(NULL);
 		sync->status.held = true;
 		snprintf(sync->status.held_reason, sizeof(sync->status.held_reason), "%s", msg);
 	} else {
 		cb_ack_index_unref(sync->held);
 		sync->held = NULL;
 		sync->status.held = false;
+		sync->status.held_since = 0;
 		sync->status.held_reason[0] = '\0';
 	}
 	pthread_mutex_unlock(&sync->mutex);
@@ -400,14 +402,24 @@ void cb_sync_request(cb_sync_t *sync, bool full)
 	cb_worker_wake(sync->worker);
 }
 
-void cb_sync_accept_held(cb_sync_t *sync)
+void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at)
 {
 	cb_ack_index_t *held;
+	time_t since;
 
 	pthread_mutex_lock(&sync->mutex);
 	held = sync->held;
+	since = sync->status.held_since;
+	if (held && since > asked_at) {
+		pthread_mutex_unlock(&sync->mutex);
+		sync_log(sync, CB_LOG_WARN, "an admin's acceptance is older than the hold in force (it began %lld s "
+			 "after; radiusd was restarted): nothing applied; confirm again if this removal is intended",
+			 (long long) (since - asked_at));
+		return;
+	}
 	sync->held = NULL;
 	sync->status.held = false;
+	sync->status.held_since = 0;
 	sync->status.held_reason[0] = '\0';
 	pthread_mutex_unlock(&sync->mutex);
 	if (!held) {

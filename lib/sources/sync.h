@@ -52,6 +52,7 @@ typedef struct {
 	char		last_error[512];	/* "" when the last attempt succeeded. */
 	bool		held;			/* A sync result is held by the mass-removal guard. */
 	char		held_reason[512];
+	time_t		held_since;		/* When the guard began holding (passes in a row); 0: not held. */
 	time_t		snapshot_synced_at;	/* Sync time of the snapshot loaded at start-up; 0: none. */
 	size_t		problems;		/* Records the last complete read skipped (bad rows, blank answers). */
 	char		first_problem[CB_SOURCE_PROBLEM_MAX];	/* The first of them; "" when none. */
@@ -70,12 +71,13 @@ cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_cu
 void cb_sync_request(cb_sync_t *sync, bool full);
 
 /**
- * cb_sync_accept_held - an admin accepts the result the mass-removal guard
- * holds: it is applied now.  With nothing held (the source was fixed
- * meanwhile, or radiusd restarted and the held result went with it) it does
- * nothing: an acceptance is never kept for a later sync.
+ * cb_sync_accept_held - an admin accepts, at asked_at, the result the
+ * mass-removal guard holds: it is applied now.  With nothing held (the
+ * source was fixed meanwhile), or a hold that began after asked_at (radiusd
+ * restarted, and the hold the admin saw went with it), it does nothing: an
+ * acceptance is never kept for, or applied to, a later hold.
  */
-void cb_sync_accept_held(cb_sync_t *sync);
+void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at);
 
 /** cb_sync_status - a consistent copy of the state. */
 void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out);
