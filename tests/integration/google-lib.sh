@@ -88,6 +88,18 @@ cb_expect_ctl() {
 	return 1
 }
 
+# cb_wait_ctl SECONDS PATTERN ARGS... - wait (bounded) until cetbyodctl's
+# output matches PATTERN, for what the module reports within a heartbeat.
+cb_wait_ctl() {
+	end=$(( $(date +%s) + $1 ))
+	pat=$2
+	shift 2
+	until "$CB_BUILDDIR/cetbyodctl/cetbyodctl" --state-dir "$CB_TMP/state" "$@" 2>&1 | grep -Eq -- "$pat"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.25
+	done
+}
+
 # cb_wait_for DESCRIPTION SECONDS USER PASSWORD PATTERN - PAP until the reply
 # matches (bounded); passes or fails the check.  $CB_WAITED: seconds taken.
 cb_wait_for() {

@@ -118,10 +118,7 @@ else
 fi
 cb_pap dave pw
 cb_expect_reply "mass deletion: acknowledged staff still admitted" 'Tunnel-Private-Group-Id:0 = "100"'
-for _ in $(seq 1 40); do	# The status shows the hold within a heartbeat.
-	$CTL status 2>/dev/null | grep -q "held by the mass-removal guard" && break
-	sleep 0.25
-done
+cb_wait_ctl 10 "held by the mass-removal guard" status
 cb_expect_ctl "mass deletion: cetbyodctl status shows the held sync" 4 "held by the mass-removal guard" status
 cb_stop_radiusd
 # The held result went with radiusd.  An admin confirms now (within the

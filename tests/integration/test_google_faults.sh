@@ -80,6 +80,7 @@ if grep -q "the source was last read successfully at" "$CB_TMP/radiusd.out"; the
 else
 	cb_fail "restart: the snapshot and the time of the last successful read are loaded"
 fi
+cb_wait_ctl 10 "temporary failure" status	# The status follows within a heartbeat of the first failed sync.
 cb_expect_ctl "cetbyodctl status exits 4 and shows Google's failure" 4 "temporary failure" status
 if cb_wait_for "outage past stale_after: refused as source_stale" 30 carol pw 'Access-Reject'; then
 	took=$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t_out }")
