@@ -92,7 +92,8 @@ typedef struct {
 static char const *const known_keys[] = {
 	CB_STATUS_MODULE_STARTED, CB_STATUS_MODULE_HEARTBEAT, CB_STATUS_MODULE_VERSION, CB_STATUS_SOURCE,
 	CB_STATUS_SYNC_ATTEMPT, CB_STATUS_SYNC_SUCCESS, CB_STATUS_SYNC_ERROR, CB_STATUS_SYNC_PEOPLE,
-	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SNAPSHOT_SYNCED, CB_STATUS_ENFORCER_ERROR,
+	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SYNC_SKIPPED, CB_STATUS_SNAPSHOT_SYNCED,
+	CB_STATUS_ENFORCER_ERROR,
 	CB_STATUS_IDENTITY_STRIP_REALMS, CB_STATUS_IDENTITY_STRIP_DOMAINS, CB_STATUS_IDENTITY_MAX_LENGTH,
 	CB_STATUS_PURGE_LAST, CB_STATUS_PURGE_DAYS, CB_STATUS_AUDIT_FAILING, CB_STATUS_AUDIT_ERROR,
 	CB_STATUS_AUDIT_QUEUED, CB_STATUS_AUDIT_DROPPED, CB_STATUS_AUDIT_REFUSED, CB_STATUS_PEOPLE_LISTED,
@@ -343,6 +344,7 @@ static void status_human_sync(ctl_t *ctl, status_t const *s)
 	kv_time(ctl, s->snapshot_from && strcmp(s->snapshot_from, "file") == 0 ? "snapshot written" : "snapshot synced",
 		s->snapshot);
 	kv("held sync", st_get(s, CB_STATUS_SYNC_HELD));
+	kv("skipped records", st_get(s, CB_STATUS_SYNC_SKIPPED));
 }
 
 static void status_human_audit(ctl_t *ctl, status_t const *s)
@@ -830,7 +832,13 @@ static int run_sync(ctl_t *ctl, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-/** confirm_mass_removal - queue accept-mass-removal when a sync is held. */
+/**
+ * confirm_mass_removal - queue accept-mass-removal when a sync is held by a
+ * running module.  A held result lives in the module's memory only: when
+ * radiusd is not running the status is old and nothing is held, and a
+ * queued acceptance must not wait there for some later sync (the module
+ * ignores an acceptance with nothing held, too).
+ */
 static int confirm_mass_removal(ctl_t *ctl, char const *by)
 {
 	char held[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(CB_STORE_VALUE_MAX)];
@@ -838,6 +846,11 @@ static int confirm_mass_removal(ctl_t *ctl, char const *by)
 
 	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl->db);
 	if (rc == 1 || !held[0]) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no sync is held by the mass-removal guard; nothing to do");
+	if (module_state(ctl, NULL) != 1) {
+		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "radiusd is not running, and a held sync does not outlive it: "
+			       "nothing is held now; when radiusd starts, a sync that still removes too much is held "
+			       "again, and can be confirmed then");
+	}
 	if ((rc = queue(ctl, CB_CMD_ACCEPT_MASS_REMOVAL, by)) != 0) return rc;
 	if (ctl->json) {
 		json_object *o = queued_json(ctl, CB_CMD_ACCEPT_MASS_REMOVAL);
@@ -950,7 +963,9 @@ ctl_cmd_t const ctl_cmds[] = {
 	  "  --discard       drop the held disconnects instead of sending them\n"
 	  "  --mass-removal  apply the sync held by the mass-removal guard (it\n"
 	  "                  would remove many acknowledgements at once); exits 2\n"
-	  "                  when no sync is held\n",
+	  "                  when no sync is held or radiusd is not running (a\n"
+	  "                  held sync lives in radiusd only).  Nothing is kept\n"
+	  "                  for a later sync.\n",
 	  true, run_confirm },
 	{ "audit", ctl_audit_usage, ctl_audit_summary, ctl_audit_help, false, ctl_audit_main },
 	{ "export", ctl_export_usage, ctl_export_summary, ctl_export_help, false, ctl_export_main },

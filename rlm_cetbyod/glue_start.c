@@ -304,6 +304,7 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			.min_removals = inst->sync_conf.min_removals,
 		},
 		.backoff_max_ms = inst->sync_conf.backoff_max * 1000,
+		.rejected_backoff_max_ms = inst->sync_conf.key_backoff_max * 1000,
 		.on_change = acks_changed,
 		.on_change_ctx = inst,
 		.audit = inst->audit,
@@ -311,6 +312,11 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 
 	if (!local && inst->sync_conf.interval < 1) {
 		cf_log_err_cs(conf, "Invalid value 0 for 'sync { interval }': accepted values are 1 and more (seconds)");
+		return -1;
+	}
+	if (!local && (inst->sync_conf.key_backoff_max < 1 || inst->sync_conf.key_backoff_max > 86400)) {
+		cf_log_err_cs(conf, "Invalid value %u for 'sync { key_backoff_max }': accepted values are 1 to 86400 "
+			      "(seconds)", inst->sync_conf.key_backoff_max);
 		return -1;
 	}
 	if (inst->sync_conf.max_removal_percent > 100) {

@@ -40,7 +40,7 @@ static const CONF_PARSER policy_config[] = {
 	{ "version", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, policy.version), "" },
 	{ "grace_period", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.grace_period), "0" },
 	{ "unacknowledged", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, policy.unacknowledged), "onboard" },
-	{ "stale_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.stale_after), "0" },
+	{ "stale_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.stale_after), "604800" },
 	{ "admit_when_stale", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, policy.admit_when_stale), "no" },
 	CONF_PARSER_TERMINATOR
 };
@@ -57,6 +57,7 @@ static const CONF_PARSER sync_config[] = {
 	{ "max_removal_percent", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.max_removal_percent), "20" },
 	{ "min_removals", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.min_removals), "5" },
 	{ "backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.backoff_max), "300" },
+	{ "key_backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.key_backoff_max), "3600" },
 	CONF_PARSER_TERMINATOR
 };
 

@@ -75,6 +75,7 @@ typedef struct {
 		uint32_t	max_removal_percent;
 		uint32_t	min_removals;
 		uint32_t	backoff_max;
+		uint32_t	key_backoff_max;	/* Seconds; cap of the backoff after a rejected key. */
 	} sync_conf;
 	struct {
 		char const	*key_file;

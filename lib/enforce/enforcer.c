@@ -888,7 +888,7 @@ static void run_commands(cb_enforcer_t *e)
 			if (sync) cb_sync_request(sync, c->cmd == CB_CMD_SYNC_FULL);
 			break;
 		case CB_CMD_ACCEPT_MASS_REMOVAL:
-			if (sync) cb_sync_accept_held(sync);
+			if (sync) cb_sync_accept_held(sync, c->created_at);
 			break;
 		case CB_CMD_CONFIRM:	/* The store released the held entries: they are due now. */
 		case CB_CMD_ENFORCE:	/* Revocations are re-read on every pass. */
@@ -926,7 +926,7 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 {
 	cb_sync_status_t st;
 	cb_sync_t *sync;
-	char buf[32];
+	char buf[32], skipped[CB_SOURCE_PROBLEM_MAX + 64];
 
 	put_time(e, CB_STATUS_MODULE_HEARTBEAT, now, now);
 	audit_health(e, now);
@@ -938,11 +938,13 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 	put_time(e, CB_STATUS_SYNC_ATTEMPT, st.last_attempt, now);
 	put_time(e, CB_STATUS_SYNC_SUCCESS, st.last_success, now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_ERROR, st.last_error, now);
+	snprintf(skipped, sizeof(skipped), "%zu (the first: %s)", st.problems, st.first_problem);
 	snprintf(buf, sizeof(buf), "%zu", st.people);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_PEOPLE, buf, now);
 	snprintf(buf, sizeof(buf), "%zu", st.agreed);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_AGREED, buf, now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD, st.held ? st.held_reason : "", now);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_SKIPPED, st.problems ? skipped : "", now);
 	if (st.snapshot_synced_at) put_time(e, CB_STATUS_SNAPSHOT_SYNCED, st.snapshot_synced_at, now);
 }
 

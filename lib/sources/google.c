@@ -555,15 +555,15 @@ static cb_source_result_t token_failure(cb_google_t const *g, long status, json_
 		return CB_FETCH_RETRY;
 	}
 	switch (kind) {
-	case TOKEN_ERR_GRANT:
+	case TOKEN_ERR_GRANT:		/* Asking again with the same key gets the same answer. */
 		snprintf(err, errlen, "the service account key was rejected: %s; check the key file and the server "
 			 "clock", desc[0] ? desc : "invalid_grant");
-		break;
+		return CB_FETCH_REJECTED;
 	case TOKEN_ERR_CLIENT:
 		snprintf(err, errlen, "the service account %s was refused (%.40s: %s): the key may have been deleted "
 			 "or the account disabled%s", g->client_email, code, desc,
 			 g->subject ? "; with google.subject set, domain-wide delegation must be granted for its scopes" : "");
-		break;
+		return CB_FETCH_REJECTED;
 	case TOKEN_ERR_SCOPE:
 		snprintf(err, errlen, "the token endpoint refused the scopes (%s)", desc);
 		break;

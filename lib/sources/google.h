@@ -98,8 +98,9 @@ char *cb_google_make_jwt(cb_google_t const *g, time_t now, char *err, size_t err
  * cb_google_token - a valid access token, from the cache or a new exchange.
  * *token stays valid until the next call on g.  On failure returns RETRY
  * (network, 5xx, 429, internal_failure; *retry_after set from the server
- * when it sent one) or ERROR (the key was rejected, with the reason and
- * what to check), and explains in err.
+ * when it sent one), REJECTED (invalid_grant, invalid_client: the key or
+ * the account was refused, and asking again gets the same answer) or ERROR
+ * (anything else), and explains in err (the reason and what to check).
  */
 cb_source_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
 				  char *err, size_t errlen);

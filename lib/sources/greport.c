@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sources/greport.h"
 
@@ -15,15 +16,27 @@ void cb_greport_problem(cb_greport_t *r, char const *fmt, ...)
 
 	r->problems++;
 	if (!r->quiet && ++r->loud <= CB_GREPORT_LOUD_MAX) level = CB_LOG_WARN;
-	if (!r->src->log) return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if (r->problems == 1) {		/* Cut short to fit: the log has it whole. */
+		size_t n = strnlen(buf, sizeof(r->first) - 1);
+
+		while (n > 0 && n < strlen(buf) && ((unsigned char) buf[n] & 0xC0) == 0x80) n--;	/* Whole characters. */
+		memcpy(r->first, buf, n);
+		r->first[n] = '\0';
+	}
+	if (!r->src->log) return;
 	r->src->log(r->src->log_ctx, level, "%s: %s", r->src->name, buf);
 }
 
 void cb_greport_summary(cb_greport_t *r, char const *what, size_t used)
 {
+	if (r->complete) {
+		r->src->problems = r->problems;
+		snprintf(r->src->first_problem, sizeof(r->src->first_problem), "%s", r->problems ? r->first : "");
+		r->src->problems_fresh = true;
+	}
 	if (!r->src->log) return;
 	if (r->problems == 0) {
 		r->src->log(r->src->log_ctx, CB_LOG_DEBUG, "%s: %zu %s used", r->src->name, used, what);

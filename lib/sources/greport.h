@@ -22,12 +22,18 @@ typedef struct {
 	size_t		problems;	/* All problems of the fetch. */
 	size_t		loud;		/* ... of which reported as new (not quiet). */
 	bool		quiet;		/* Set per record: already reported by an earlier fetch, log at debug level. */
+	bool		complete;	/* The fetch reads the whole source: the summary publishes the count. */
+	char		first[CB_SOURCE_PROBLEM_MAX];	/* The first problem's message. */
 } cb_greport_t;
 
 /** cb_greport_problem - count one problem and log it as "<source>: <message>". */
 void cb_greport_problem(cb_greport_t *r, char const *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** cb_greport_summary - one line counting the problems of the fetch (nothing when none). */
+/**
+ * cb_greport_summary - one line counting the problems of the fetch (at
+ * debug level when none); when the fetch was complete, the count and the
+ * first message also go to the source (src->problems) for the status.
+ */
 void cb_greport_summary(cb_greport_t *r, char const *what, size_t used);
 
 #endif

@@ -417,3 +417,110 @@ int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t 
 	fclose(fp);
 	return rc;
 }
+
+/*
+ *	The read mark (see snapshot.h)
+ */
+#define MARK_FORMAT		"cetbyod-read-mark"
+#define MARK_MAX		512		/* Bytes; a mark is about 90. */
+#define MARK_FUTURE_MAX		300		/* Seconds of clock skew tolerated. */
+
+static int mark_path(char const *path, char *out, size_t len)
+{
+	return (size_t) snprintf(out, len, "%s%s", path, CB_SNAPSHOT_MARK_SUFFIX) >= len ? -1 : 0;
+}
+
+int cb_snapshot_mark_save(char const *path, time_t synced_at, time_t read_at, char *err, size_t errlen)
+{
+	char mark[SNAP_PATH_MAX], tmp[SNAP_PATH_MAX + 16], line[MARK_MAX];
+	int fd, n, e;
+
+	if (mark_path(path, mark, sizeof(mark)) < 0 || (size_t) snprintf(tmp, sizeof(tmp), "%s.XXXXXX", mark) >= sizeof(tmp)) {
+		snprintf(err, errlen, "snapshot path \"%s\" is too long", path);
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "{\"format\":\"%s\",\"version\":%d,\"snapshot_synced_at\":%lld,\"read_at\":%lld}\n",
+		     MARK_FORMAT, CB_SNAPSHOT_VERSION, (long long) synced_at, (long long) read_at);
+	fd = mkstemp(tmp);		/* Mode 0600, in the target's directory. */
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file beside \"%s\": %m", mark);
+		return -1;
+	}
+	if (write(fd, line, (size_t) n) != n) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		errno = e ? e : ENOSPC;
+		snprintf(err, errlen, "cannot write \"%s\": %m", tmp);
+		return -1;
+	}
+	if (close(fd) != 0 || rename(tmp, mark) != 0) {
+		e = errno;
+		unlink(tmp);
+		errno = e;
+		snprintf(err, errlen, "cannot replace \"%s\": %m", mark);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse a mark's bytes: 0 with *synced and *read set, or -1 (err set). */
+static int mark_parse(char const *name, char const *data, size_t len, time_t *synced, time_t *read, char *err,
+		      size_t errlen)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o = NULL, *fmt, *ver, *s, *r;
+	int rc = -1;
+
+	if (len == 0 || data[len - 1] != '\n' || memchr(data, '\n', len) != data + len - 1) {
+		snprintf(err, errlen, "the read mark \"%s\" is not one whole line", name);
+	} else if (!tok || !(o = json_tokener_parse_ex(tok, data, (int) len - 1)) ||
+		   json_tokener_get_parse_end(tok) != len - 1 || !json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "the read mark \"%s\" is not a JSON object", name);
+	} else if (!(fmt = field(o, "format", json_type_string)) || strcmp(json_object_get_string(fmt), MARK_FORMAT) != 0 ||
+		   !(ver = field(o, "version", json_type_int)) || json_object_get_int(ver) != CB_SNAPSHOT_VERSION ||
+		   !(s = field(o, "snapshot_synced_at", json_type_int)) || !(r = field(o, "read_at", json_type_int))) {
+		snprintf(err, errlen, "the read mark \"%s\" is not a cetbyod read mark of version %d", name,
+			 CB_SNAPSHOT_VERSION);
+	} else {
+		*synced = (time_t) json_object_get_int64(s);
+		*read = (time_t) json_object_get_int64(r);
+		rc = 0;
+	}
+	json_object_put(o);
+	if (tok) json_tokener_free(tok);
+	return rc;
+}
+
+int cb_snapshot_mark_load(char const *path, time_t synced_at, time_t now, time_t *read_at, char *err, size_t errlen)
+{
+	char mark[SNAP_PATH_MAX], buf[MARK_MAX];
+	time_t s = 0, r = 0;
+	ssize_t n;
+	int fd;
+
+	if (mark_path(path, mark, sizeof(mark)) < 0) {
+		snprintf(err, errlen, "snapshot path \"%s\" is too long", path);
+		return -1;
+	}
+	fd = open(mark, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT) return 1;
+		snprintf(err, errlen, "cannot open the read mark \"%s\": %m", mark);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0 || (size_t) n >= sizeof(buf)) {
+		snprintf(err, errlen, n < 0 ? "cannot read the read mark \"%s\": %m" : "the read mark \"%s\" is too long", mark);
+		return -1;
+	}
+	if (mark_parse(mark, buf, (size_t) n, &s, &r, err, errlen) < 0) return -1;
+	if (s != synced_at) return 1;		/* It vouches for another snapshot. */
+	if (r < synced_at || r > now + MARK_FUTURE_MAX) {
+		snprintf(err, errlen, "the read mark \"%s\" has an impossible read time", mark);
+		return -1;
+	}
+	*read_at = r;
+	return 0;
+}

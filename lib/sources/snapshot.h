@@ -54,4 +54,38 @@ int cb_snapshot_load(char const *path, cb_ack_index_t **out, cb_snapshot_info_t 
 int cb_snapshot_parse(char const *name, char const *data, size_t len, cb_ack_index_t **out, cb_snapshot_info_t *info,
 		      char *err, size_t errlen);
 
+/*
+ * The read mark: a small file beside the snapshot (path + CB_SNAPSHOT_MARK_SUFFIX)
+ * that says "the source was read successfully at read_at, and the snapshot
+ * whose synced_at is S was still the index in force then".  The snapshot is
+ * rewritten only when a read changes something; the mark is rewritten after
+ * every successful read (also an unchanged one, or one held by the
+ * mass-removal guard), so after a restart staleness counts from the last
+ * successful read and not from the last change.  One JSON line:
+ *
+ *   {"format":"cetbyod-read-mark","version":1,"snapshot_synced_at":S,"read_at":T}
+ *
+ * It is written to a temporary file and renamed over the old one, without
+ * fsync: a mark lost or cut short by a crash is ignored, which only makes
+ * the source look older (stale sooner), never fresher.  A mark naming
+ * another snapshot (the snapshot was replaced, or its save failed) is
+ * ignored the same way.
+ */
+#define CB_SNAPSHOT_MARK_SUFFIX	".read"
+
+/**
+ * cb_snapshot_mark_save - record that the snapshot at path with synced_at
+ * was current at read_at.  Returns 0, or -1 with err set.
+ */
+int cb_snapshot_mark_save(char const *path, time_t synced_at, time_t read_at, char *err, size_t errlen);
+
+/**
+ * cb_snapshot_mark_load - the time of the last successful read recorded
+ * for the snapshot at path whose synced_at is synced_at.  Returns 0 with
+ * *read_at set (synced_at <= *read_at <= now + 300); 1 when there is no
+ * mark or it names another snapshot; -1 when it is unreadable or corrupt
+ * (err says why).  In both failure cases the snapshot's own time counts.
+ */
+int cb_snapshot_mark_load(char const *path, time_t synced_at, time_t now, time_t *read_at, char *err, size_t errlen);
+
 #endif

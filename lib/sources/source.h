@@ -18,12 +18,16 @@
 #include "base/log.h"
 #include "core/ack.h"
 
+#define CB_SOURCE_PROBLEM_MAX	256	/* Bytes of the first problem kept for the status. */
+
 /** What a source's fetch() says (its values keep the CB_FETCH_ prefix of the method). */
 typedef enum {
 	CB_FETCH_OK = 0,	/* The builder holds the source's complete current state. */
 	CB_FETCH_UNCHANGED,	/* Nothing changed since the last fetch; the builder is unused. */
 	CB_FETCH_RETRY,		/* Temporary failure (network, 429, 5xx): try again with backoff. */
-	CB_FETCH_ERROR		/* Failure an admin must fix (permissions, configuration). */
+	CB_FETCH_ERROR,		/* Failure an admin must fix (permissions, configuration). */
+	CB_FETCH_REJECTED	/* Our credentials were refused (key deleted, account disabled): an admin
+				 * must fix them; retried with an exponential backoff, not every interval. */
 } cb_source_result_t;
 
 
@@ -43,6 +47,16 @@ struct cb_source {
 	void		*ctx;
 	cb_log_fn_t	log;
 	void		*log_ctx;
+
+	/*
+	 * Records skipped as unusable by the last complete read (bad rows,
+	 * blank answers, ...), for `cetbyodctl status`: set by fetch() with
+	 * problems_fresh = true; the sync thread copies and clears them after
+	 * the fetch.  An incremental read leaves them alone.
+	 */
+	size_t		problems;
+	char		first_problem[CB_SOURCE_PROBLEM_MAX];
+	bool		problems_fresh;
 };
 
 typedef cb_source_result_t (*cb_source_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,

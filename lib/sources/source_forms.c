@@ -13,7 +13,12 @@
  *   3. Each response becomes one record: respondentEmail (normalised,
  *      domain-checked), lastSubmittedTime, the policy version answer, and
  *      agreement = one of the answers to the agreement question is listed
- *      in agree_value; any other answer (or none) is a withdrawal.
+ *      in agree_value; any other answer is a withdrawal.  A response with
+ *      no answer to the agreement question is neither: it is reported and
+ *      skipped, and the person's other responses decide (none: no
+ *      acknowledgement).  When such a response replaces (was edited from)
+ *      the response in force for its person, an incremental fetch cannot
+ *      tell what remains, so the fetch is redone as a full one.
  *
  * Full and incremental fetches.  A full fetch (full = true, the first fetch
  * of this source, or no previous index) rebuilds the index from every
@@ -99,6 +104,8 @@ typedef struct {
 	cb_greport_t		report;
 	cb_gseen_t		*seen;
 	bool			incremental;
+	bool			need_full;	/* Incremental: a response in force was edited to no answer. */
+	cb_ack_index_t const	*prev;
 	forms_rec_t		*pending;	/* Incremental: the responses read, before deciding. */
 	size_t			npending, cap;
 	size_t			read, used, no_email;
@@ -287,7 +294,32 @@ static bool agreed(forms_ctx_t *c, json_object *answers)
 
 		if (v && cb_strlist_has(&c->agree, v, len)) return true;
 	}
-	return false;	/* Any other answer, or none, is a withdrawal. */
+	return false;	/* Any other answer is a withdrawal. */
+}
+
+/* Whether the response answers the agreement question at all (a non-empty value). */
+static bool answered(json_object *answers)
+{
+	size_t n = answers ? json_object_array_length(answers) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		char const *v = jstr(json_object_array_get_idx(answers, i), "value", &len);
+
+		if (v && len > 0) return true;
+	}
+	return false;
+}
+
+/* A response without an answer to the agreement question: reported; 0 to skip it, as every caller does. */
+static int unanswered(forms_fetch_t *f, forms_rec_t const *rec, char const *rid)
+{
+	cb_ack_record_t const *r = f->prev ? cb_ack_index_find(f->prev, rec->email) : NULL;
+
+	cb_greport_problem(&f->report, "response %s (%s): no answer to the agreement question: a blank answer is "
+			   "neither an acknowledgement nor a withdrawal; skipped", rid, rec->email);
+	if (f->incremental && r && strcmp(r->origin, rec->origin) == 0) f->need_full = true;
+	return -1;
 }
 
 /* The policy version answer into rec->version; -1 (reported) when unusable. */
@@ -367,6 +399,7 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 			   where, rec->email);
 		return -1;
 	}
+	if (!answered(answers_to(response, f->c->agree_qid))) return unanswered(f, rec, where);
 	rec->revoked = !agreed(f->c, answers_to(response, f->c->agree_qid));
 	return read_version(f, response, rec, where);
 }
@@ -566,7 +599,7 @@ static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_
 				     bool full, unsigned int *retry_after, char *err, size_t errlen)
 {
 	forms_ctx_t *c = src->ctx;
-	forms_fetch_t f = { .src = src, .c = c, .b = b, .report = { .src = src } };
+	forms_fetch_t f = { .src = src, .c = c, .b = b, .prev = prev, .report = { .src = src } };
 	char filter[64], stamp[32];
 	time_t since = -1;
 	cb_source_result_t rc;
@@ -574,6 +607,7 @@ static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_
 	if (retry_after) *retry_after = 0;
 	if (!full && prev && c->full_done && c->agree_qid) since = prev_horizon(prev);
 	f.incremental = since >= 0;
+	f.report.complete = !f.incremental;
 
 	if (!f.incremental) {
 		rc = fetch_form(src, c, retry_after, err, errlen);
@@ -586,6 +620,13 @@ static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_
 	}
 	if (f.incremental) snprintf(filter, sizeof(filter), "timestamp >= %s", cb_tz_format_utc(since, stamp, sizeof(stamp)));
 	rc = read_responses(&f, f.incremental ? filter : NULL, retry_after, err, errlen);
+	if (rc == CB_FETCH_OK && f.need_full) {		/* Only when incremental: the full fetch never sets it. */
+		cb_gseen_free(f.seen);
+		free(f.pending);
+		if (src->log) src->log(src->log_ctx, CB_LOG_INFO, "forms: a response in force was edited to have no "
+				       "answer to the agreement question; reading the whole form");
+		return forms_fetch(src, b, prev, true, retry_after, err, errlen);
+	}
 
 	if (rc == CB_FETCH_OK && !f.incremental && f.read > 0 && f.no_email == f.read) {
 		snprintf(err, errlen, "none of the %zu responses of form %s has respondentEmail: the form must collect "

@@ -26,7 +26,10 @@
  * Agreement = the agreement cell is one of agree_value; any other answer is
  * a withdrawal; a Revoked cell with one of revoked_value revokes the row
  * (empty, FALSE, no, n, 0 leave it alone; anything else is reported and the
- * row skipped, since the intent is unclear).
+ * row skipped, since the intent is unclear).  An empty agreement cell (or a
+ * row that ends before it) is no answer: neither agreement nor withdrawal,
+ * so the row is reported and skipped and the person's other rows decide
+ * (none: no acknowledgement); only a Revoked mark on such a row counts.
  *
  * Timestamps: serial s -> local date-time in the spreadsheet's zone -> UTC
  * with cb_tz_serial_to_utc, which reads the spring-forward gap with the
@@ -319,7 +322,7 @@ static cb_source_result_t drive_version(sheets_fetch_t *f, char *version, size_t
 	if ((size_t) snprintf(url, sizeof(url), "%s/drive/v3/files/%s?fields=version%%2CmodifiedTime&supportsAllDrives=true",
 			      cb_google_drive_url(c->google), c->id_esc) >= sizeof(url)) return CB_FETCH_OK;
 	rc = cb_google_get_json(c->google, url, CB_GOOGLE_SPREADSHEET, what, &file, retry_after, msg, sizeof(msg));
-	if (rc == CB_FETCH_RETRY) {
+	if (rc == CB_FETCH_RETRY || rc == CB_FETCH_REJECTED) {	/* Not worth a second token request. */
 		snprintf(err, errlen, "%s", msg);
 		return rc;
 	}
@@ -591,7 +594,11 @@ static int read_email(sheets_fetch_t *f, json_object *row, long rownum, char *em
 	return 0;
 }
 
-/* Agreement (0, *agreed set) or a cell that cannot be trusted (-1, reported). */
+/*
+ * Agreement (0, *agreed set), no answer (1: an empty cell, or a row that
+ * ends before it; not reported here, see read_row) or a cell that cannot be
+ * trusted (-1, reported).
+ */
 static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool *agreed)
 {
 	json_object *cell = cell_at(row, f->cols.agree);
@@ -599,6 +606,7 @@ static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool
 	char const *text = cell_text(cell, buf, sizeof(buf)), *problem;
 
 	*agreed = false;
+	if (cell_empty(cell)) return 1;
 	where_cell(f, rownum, f->cols.agree, f->c->col_agree, where, sizeof(where));
 	if (!text || (problem = cb_gsource_cell_problem(text))) {
 		cb_greport_problem(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
@@ -681,12 +689,21 @@ static int read_row(sheets_fetch_t *f, json_object *row, long rownum)
 	time_t when;
 	bool agreed, revoked;
 	long first = 0;
+	int answered;
 
 	if (!json_object_is_type(row, json_type_array) || row_empty(row)) return 0;
 	f->rows++;
 	if (read_timestamp(f, row, rownum, &when) < 0 || read_email(f, row, rownum, email, sizeof(email)) < 0 ||
-	    read_agreement(f, row, rownum, &agreed) < 0 || read_version(f, row, rownum, version, sizeof(version)) < 0 ||
-	    read_revoked(f, row, rownum, &revoked) < 0) return 0;
+	    (answered = read_agreement(f, row, rownum, &agreed)) < 0 ||
+	    read_version(f, row, rownum, version, sizeof(version)) < 0 || read_revoked(f, row, rownum, &revoked) < 0) return 0;
+	if (answered == 1 && !revoked) {
+		char where[160];
+
+		where_cell(f, rownum, f->cols.agree, f->c->col_agree, where, sizeof(where));
+		cb_greport_problem(&f->report, "%s: no answer (%s): a blank answer is neither an acknowledgement nor a "
+				   "withdrawal; row skipped", where, email);
+		return 0;
+	}
 	revoked = revoked || !agreed;
 
 	switch (cb_gseen_check(f->seen, email, when, revoked, rownum, &first)) {
@@ -875,6 +892,7 @@ static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 	f->c = c;
 	f->b = b;
 	f->report.src = src;
+	f->report.complete = true;		/* Every download reads every row. */
 	f->row_count = -1;
 	for (int i = 0; i < SHEETS_HOUR_CACHE; i++) f->hours[i].key = -1;
 

@@ -14,6 +14,8 @@
  *     │ ──RETRY────────> failure; next pass after a truncated exponential
  *     │                   backoff with jitter (or the server's Retry-After)
  *     │ ──ERROR────────> failure; next pass after the normal interval
+ *     │ ──REJECTED─────> our key was refused; next pass after the interval,
+ *     │                   doubled for each refusal in a row, up to a cap
  *     OK
  *     │
  *   guard: would the new index remove more than the configured share of the
@@ -31,14 +33,19 @@
  * makes the next fetch normal again; a genuine mass change is applied with
  * cb_sync_accept_held().
  *
- * Staleness counts from the last successful read of the source; after a
- * restart that is the sync time recorded in the loaded snapshot, so a
- * Google outage that spans a restart still ends in source_stale on time.
+ * Staleness counts from the last successful read of the source (an
+ * unchanged answer and a held one count).  The snapshot is rewritten only
+ * when a read changes something, so every successful read also rewrites a
+ * small read mark beside it (snapshot.h); after a restart the last
+ * successful read is the mark's time (or the snapshot's, without a valid
+ * mark), so a Google outage that spans a restart ends in source_stale on
+ * time, neither early nor late.
  */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/worker.h"
@@ -55,10 +62,12 @@ struct cb_sync {
 	cb_worker_t		*worker;
 	pthread_mutex_t		mutex;
 	bool			requested_full;	/* A full pass was asked for (the wake itself is the worker's). */
-	bool			accept_next;	/* Admin accepted: skip the guard once. */
 	cb_ack_index_t		*held;		/* Result held by the guard, or NULL. */
 	uint32_t		next_delay_ms;	/* Wait before the next pass. */
+	unsigned int		rejections;	/* Consecutive passes whose credentials were refused. */
 	time_t			last_full;
+	time_t			snap_synced_at;	/* synced_at of the snapshot on disk; 0: none or unknown. */
+	bool			mark_failed;	/* The last read mark could not be written (logged once). */
 	cb_sync_status_t	status;
 };
 
@@ -104,6 +113,7 @@ static void record_failure(cb_sync_t *sync, time_t now, char const *err)
 
 static void record_success(cb_sync_t *sync, time_t now)
 {
+	sync->rejections = 0;
 	pthread_mutex_lock(&sync->mutex);
 	sync->status.last_attempt = now;
 	sync->status.last_success = now;
@@ -128,14 +138,39 @@ static void apply(cb_sync_t *sync, cb_ack_index_t *idx, time_t synced_at)
 		 cb_ack_index_count(idx), cb_ack_index_agreed(idx));
 	audit_sync(sync, "ok", idx, "");
 
-	if (sync->conf.snapshot_path &&
-	    cb_snapshot_save(sync->conf.snapshot_path, idx, synced_at, sync->src->name, err, sizeof(err)) < 0) {
-		sync_log(sync, CB_LOG_ERROR, "cannot save the snapshot %s: %s (acknowledgements stay in force; "
-			 "a restart during an outage would not have them)", sync->conf.snapshot_path, err);
+	if (sync->conf.snapshot_path) {
+		if (cb_snapshot_save(sync->conf.snapshot_path, idx, synced_at, sync->src->name, err, sizeof(err)) < 0) {
+			sync_log(sync, CB_LOG_ERROR, "cannot save the snapshot %s: %s (acknowledgements stay in force; "
+				 "a restart during an outage would not have them)", sync->conf.snapshot_path, err);
+			sync->snap_synced_at = 0;	/* The file on disk no longer matches what is in force. */
+		} else {
+			sync->snap_synced_at = synced_at;
+		}
 	}
 	if (sync->conf.on_change) sync->conf.on_change(sync->conf.on_change_ctx, old, idx);
 	cb_ack_index_unref(old);
 	cb_ack_index_unref(idx);
+}
+
+/**
+ * mark_read - record beside the snapshot that the source was read
+ * successfully at now while the snapshot on disk was the index in force, so
+ * that after a restart staleness counts from this read (see snapshot.h).
+ */
+static void mark_read(cb_sync_t *sync, time_t now)
+{
+	char err[512];
+
+	if (!sync->conf.snapshot_path || sync->snap_synced_at == 0 || now <= sync->snap_synced_at) return;
+	if (cb_snapshot_mark_save(sync->conf.snapshot_path, sync->snap_synced_at, now, err, sizeof(err)) < 0) {
+		if (!sync->mark_failed) {
+			sync_log(sync, CB_LOG_ERROR, "cannot record the time of the last successful read: %s (after a "
+				 "restart the source would count as read when the snapshot was saved)", err);
+		}
+		sync->mark_failed = true;
+		return;
+	}
+	sync->mark_failed = false;
 }
 
 /** guard_holds - whether the guard holds idx; if so idx becomes the held result. */
@@ -144,34 +179,76 @@ static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
 	cb_ack_index_t *old = cb_ack_current_get(sync->cur);
 	cb_guard_result_t res;
 	char msg[512];
-	bool accept, hold;
+	bool hold;
 
 	hold = old && cb_guard_check(&sync->conf.guard, old, idx, &res, msg, sizeof(msg));
 	cb_ack_index_unref(old);
 
 	pthread_mutex_lock(&sync->mutex);
-	accept = sync->accept_next;
-	sync->accept_next = false;
-	if (hold && !accept) {
+	if (hold) {
 		cb_ack_index_unref(sync->held);
 		sync->held = idx;
+		if (!sync->status.held) sync->status.held_since = time(NULL);
 		sync->status.held = true;
 		snprintf(sync->status.held_reason, sizeof(sync->status.held_reason), "%s", msg);
 	} else {
 		cb_ack_index_unref(sync->held);
 		sync->held = NULL;
 		sync->status.held = false;
+		sync->status.held_since = 0;
 		sync->status.held_reason[0] = '\0';
 	}
 	pthread_mutex_unlock(&sync->mutex);
 
-	if (hold && accept) sync_log(sync, CB_LOG_WARN, "applying a result an admin accepted: %s", msg);
-	if (hold && !accept) {
+	if (hold) {
 		audit_sync(sync, "held", idx, msg);
 		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s; "
 			 "fix the source, or accept it with 'cetbyodctl confirm --mass-removal'", msg);
 	}
-	return hold && !accept;
+	return hold;
+}
+
+/**
+ * rejected_delay_ms - the wait after the n-th (1, 2, ...) pass in a row
+ * whose credentials were refused: the interval, then twice as long each
+ * time, at most rejected_backoff_max_ms (but never less than the interval).
+ * Example, interval 60 s and the default cap of an hour: 60, 120, 240, 480,
+ * 960, 1920, 3600, 3600, ... s.
+ */
+static uint32_t rejected_delay_ms(cb_sync_t const *sync, unsigned int n)
+{
+	uint64_t delay = (uint64_t) sync->conf.interval * 1000U, cap = sync->conf.rejected_backoff_max_ms;
+
+	if (cap < delay) cap = delay;
+	for (unsigned int i = 1; i < n && delay < cap; i++) delay *= 2;
+	return (uint32_t) (delay < cap ? delay : cap);
+}
+
+/** failed - record a failed pass; returns how long to wait before the next, in ms. */
+static uint32_t failed(cb_sync_t *sync, cb_source_result_t rcode, time_t now, unsigned int retry_after, char *err,
+		       size_t errlen)
+{
+	size_t used;
+	uint32_t delay;
+
+	if (!err[0]) snprintf(err, errlen, "fetch failed");
+	sync->rejections = rcode == CB_FETCH_REJECTED ? sync->rejections + 1 : 0;
+	if (rcode == CB_FETCH_RETRY) {
+		delay = cb_backoff_delay_ms(sync->status.consecutive_failures,
+					    sync->conf.backoff_max_ms ? sync->conf.backoff_max_ms : sync->conf.interval * 1000U,
+					    retry_after, cb_backoff_random());
+	} else if (rcode == CB_FETCH_REJECTED) {
+		delay = rejected_delay_ms(sync, sync->rejections);
+		used = strlen(err);
+		if (used < errlen) snprintf(err + used, errlen - used, " (refused %u time%s in a row: backing off, next try in %u s, or at once "
+			 "with 'cetbyodctl sync')", sync->rejections, sync->rejections == 1 ? "" : "s", delay / 1000U);
+	} else {
+		delay = sync->conf.interval * 1000U;
+	}
+	record_failure(sync, now, err);
+	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
+	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
+	return delay;
 }
 
 /** sync_once - one pass; returns how long to wait before the next, in ms. */
@@ -192,11 +269,19 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	prev = cb_ack_current_get(sync->cur);
 	rcode = sync->src->fetch(sync->src, b, prev, full, &retry_after, err, sizeof(err));
 	cb_ack_index_unref(prev);
+	if (sync->src->problems_fresh) {
+		pthread_mutex_lock(&sync->mutex);
+		sync->status.problems = sync->src->problems;
+		snprintf(sync->status.first_problem, sizeof(sync->status.first_problem), "%s", sync->src->first_problem);
+		pthread_mutex_unlock(&sync->mutex);
+		sync->src->problems_fresh = false;
+	}
 
 	switch (rcode) {
 	case CB_FETCH_UNCHANGED:
 		cb_ack_builder_free(b);
 		record_success(sync, now);
+		mark_read(sync, now);
 		return interval_ms;
 
 	case CB_FETCH_OK:
@@ -208,21 +293,16 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 		record_success(sync, now);
 		if (full) sync->last_full = now;
 		if (!guard_holds(sync, idx)) apply(sync, idx, now);
+		mark_read(sync, now);		/* Also while a result is held: the source did answer. */
 		return interval_ms;
 
 	case CB_FETCH_RETRY:
 	case CB_FETCH_ERROR:
+	case CB_FETCH_REJECTED:
 		break;
 	}
 	cb_ack_builder_free(b);
-	if (!err[0]) snprintf(err, sizeof(err), "fetch failed");
-	record_failure(sync, now, err);
-	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
-	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
-	if (rcode == CB_FETCH_ERROR) return interval_ms;
-	return cb_backoff_delay_ms(sync->status.consecutive_failures - 1,
-				   sync->conf.backoff_max_ms ? sync->conf.backoff_max_ms : interval_ms,
-				   retry_after, cb_backoff_random());
+	return failed(sync, rcode, now, retry_after, err, sizeof(err));
 }
 
 /** take_request - whether this pass must be a full one; clears the request. */
@@ -253,6 +333,8 @@ static void load_snapshot(cb_sync_t *sync)
 	cb_ack_index_t *idx = NULL;
 	cb_snapshot_info_t info;
 	char err[512], when[32];
+	time_t read_at = 0;
+	int rc;
 
 	if (!sync->conf.snapshot_path || access(sync->conf.snapshot_path, F_OK) < 0) return;
 	if (cb_snapshot_load(sync->conf.snapshot_path, &idx, &info, err, sizeof(err)) < 0) {
@@ -260,10 +342,14 @@ static void load_snapshot(cb_sync_t *sync)
 			 sync->conf.snapshot_path, err);
 		return;
 	}
-	cb_tz_format_utc(info.synced_at, when, sizeof(when));
-	sync_log(sync, CB_LOG_INFO, "loaded the last good acknowledgements from %s: %zu people, read from the "
-		 "source at %s", sync->conf.snapshot_path, info.count, when);
-	sync->status.last_success = info.synced_at;
+	sync->snap_synced_at = info.synced_at;
+	rc = cb_snapshot_mark_load(sync->conf.snapshot_path, info.synced_at, time(NULL), &read_at, err, sizeof(err));
+	if (rc < 0) sync_log(sync, CB_LOG_WARN, "%s; staleness counts from the snapshot's own time", err);
+	if (rc != 0) read_at = info.synced_at;
+	cb_tz_format_utc(read_at, when, sizeof(when));
+	sync_log(sync, CB_LOG_INFO, "loaded the last good acknowledgements from %s: %zu people; the source was last "
+		 "read successfully at %s", sync->conf.snapshot_path, info.count, when);
+	sync->status.last_success = read_at;
 	sync->status.snapshot_synced_at = info.synced_at;
 	sync->status.people = cb_ack_index_count(idx);
 	sync->status.agreed = cb_ack_index_agreed(idx);
@@ -316,21 +402,34 @@ void cb_sync_request(cb_sync_t *sync, bool full)
 	cb_worker_wake(sync->worker);
 }
 
-void cb_sync_accept_held(cb_sync_t *sync)
+void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at)
 {
 	cb_ack_index_t *held;
+	time_t since;
 
 	pthread_mutex_lock(&sync->mutex);
 	held = sync->held;
+	since = sync->status.held_since;
+	if (held && since > asked_at) {
+		pthread_mutex_unlock(&sync->mutex);
+		sync_log(sync, CB_LOG_WARN, "an admin's acceptance is older than the hold in force (it began %lld s "
+			 "after; radiusd was restarted): nothing applied; confirm again if this removal is intended",
+			 (long long) (since - asked_at));
+		return;
+	}
 	sync->held = NULL;
 	sync->status.held = false;
+	sync->status.held_since = 0;
 	sync->status.held_reason[0] = '\0';
-	sync->accept_next = (held == NULL);	/* Nothing held yet: let the next one through. */
 	pthread_mutex_unlock(&sync->mutex);
-	if (held) {
-		sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result: applying it");
-		apply(sync, held, time(NULL));
+	if (!held) {
+		/* Never armed for later: a real mass removal days afterwards must be held again. */
+		sync_log(sync, CB_LOG_WARN, "an admin accepted a held sync result, but none is held (any more): "
+			 "nothing applied; a later sync that removes too much is held again");
+		return;
 	}
+	sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result: applying it");
+	apply(sync, held, time(NULL));
 }
 
 void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out)

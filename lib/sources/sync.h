@@ -36,6 +36,7 @@ typedef struct {
 	char const	*snapshot_path;		/* Last good index, saved and loaded here; NULL: not persisted. */
 	cb_guard_conf_t	guard;			/* Mass-removal guard; max_removal_percent 100 = off. */
 	uint32_t	backoff_max_ms;		/* Cap of the retry backoff after temporary failures. */
+	uint32_t	rejected_backoff_max_ms; /* Cap of the backoff after refused credentials (at least the interval). */
 	cb_sync_change_fn_t on_change;		/* May be NULL. */
 	cb_audit_t	*audit;			/* Syncs that change something or fail are recorded; may be NULL. */
 	void		*on_change_ctx;
@@ -51,7 +52,10 @@ typedef struct {
 	char		last_error[512];	/* "" when the last attempt succeeded. */
 	bool		held;			/* A sync result is held by the mass-removal guard. */
 	char		held_reason[512];
+	time_t		held_since;		/* When the guard began holding (passes in a row); 0: not held. */
 	time_t		snapshot_synced_at;	/* Sync time of the snapshot loaded at start-up; 0: none. */
+	size_t		problems;		/* Records the last complete read skipped (bad rows, blank answers). */
+	char		first_problem[CB_SOURCE_PROBLEM_MAX];	/* The first of them; "" when none. */
 } cb_sync_status_t;
 
 /**
@@ -67,10 +71,13 @@ cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_cu
 void cb_sync_request(cb_sync_t *sync, bool full);
 
 /**
- * cb_sync_accept_held - an admin accepts the result the mass-removal guard
- * held: it is applied now, and the next sync is not held either.
+ * cb_sync_accept_held - an admin accepts, at asked_at, the result the
+ * mass-removal guard holds: it is applied now.  With nothing held (the
+ * source was fixed meanwhile), or a hold that began after asked_at (radiusd
+ * restarted, and the hold the admin saw went with it), it does nothing: an
+ * acceptance is never kept for, or applied to, a later hold.
  */
-void cb_sync_accept_held(cb_sync_t *sync);
+void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at);
 
 /** cb_sync_status - a consistent copy of the state. */
 void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out);

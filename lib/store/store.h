@@ -87,6 +87,7 @@
 #define CB_STATUS_SYNC_PEOPLE		"sync.people"		/* People with a record in the index in force. */
 #define CB_STATUS_SYNC_AGREED		"sync.agreed"		/* ... whose latest record is an agreement. */
 #define CB_STATUS_SYNC_HELD		"sync.held"		/* Why a sync is held (mass removal); "" when none. */
+#define CB_STATUS_SYNC_SKIPPED		"sync.skipped"		/* Records the last complete read skipped, and the first; "" when none. */
 #define CB_STATUS_SNAPSHOT_SYNCED	"snapshot.synced_at"	/* synced_at of the persisted snapshot. */
 #define CB_STATUS_ENFORCER_ERROR	"enforcer.last_error"
 #define CB_STATUS_PURGE_LAST		"purge.last"		/* When the module last ran the retention purge. */

@@ -307,6 +307,14 @@ run confirm --discard
 expect_rc "confirm --discard" 0
 expect_in "confirm --discard: message" "Discarded 1 held disconnect" out
 sql "INSERT OR REPLACE INTO status VALUES ('sync.held', 'would remove 80 of 100 agreements', $NOW)" >/dev/null
+# radiusd stopped while a sync was held: the held result went with it, so nothing is held (issue 15, item 10).
+sql "INSERT OR REPLACE INTO status VALUES ('module.heartbeat', '$(( $(date +%s) - 600 ))', $NOW)" >/dev/null
+run confirm --mass-removal
+expect_rc "confirm --mass-removal while radiusd is not running" 2
+expect_in "confirm --mass-removal while radiusd is not running: message" "radiusd is not running" err
+rows=$(sql "SELECT count(*) FROM commands WHERE command = 'accept-mass-removal'")
+if [ "$rows" = 0 ]; then pass "nothing queued: no acceptance armed for a later sync"; else fail "accept-mass-removal queued: $rows"; fi
+sql "INSERT OR REPLACE INTO status VALUES ('module.heartbeat', '$(date +%s)', $NOW)" >/dev/null
 run confirm --mass-removal
 expect_rc "confirm --mass-removal" 0
 expect_in "confirm --mass-removal: message" "would remove 80 of 100 agreements" out

@@ -763,6 +763,7 @@ class State:
             "gzip": True,                      # honour Accept-Encoding: gzip
             "latencyMs": 0,                    # added to every API answer
             "tokenLength": 1024,               # real service-account tokens are ~1 kB
+            "keyDeleted": False,               # the key was deleted in the Cloud console
         }
 
     # -- Drive bookkeeping --
@@ -1413,6 +1414,12 @@ def verify_assertion(state, assertion, own_audiences):
                                 padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise oauth_error(400, "invalid_grant", "Invalid JWT Signature.") from None
+    with state.lock:
+        deleted = state.config["keyDeleted"]
+    if deleted:
+        # Google no longer holds the key, so it can verify the signature with
+        # none of the account's keys: the same answer as a wrong key.
+        raise oauth_error(400, "invalid_grant", "Invalid JWT Signature.")
     aud = claims.get("aud")
     if aud not in GOOGLE_TOKEN_AUDIENCES and aud not in own_audiences:
         raise oauth_error(400, "invalid_grant",

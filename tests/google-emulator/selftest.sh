@@ -195,6 +195,17 @@ TAMPERED="${JWT%.*}.$(printf 'x%.0s' $(seq 1 342))"
 token_req "$TAMPERED"
 expect "token: tampered signature -> Invalid JWT Signature." "$(j 'd["error_description"]')" "Invalid JWT Signature."
 
+ctl POST /_emulator/config '{"keyDeleted": true}'
+token_req "$(make_jwt "$C/sa.key" "$EMAIL" "$AUD" "$SCOPES" "$NOW" $((NOW + 3600)))"
+expect "token: a deleted key (config keyDeleted) -> 400 Invalid JWT Signature." \
+    "$STATUS $(j '[d["error"], d["error_description"]]')" '400 ["invalid_grant","Invalid JWT Signature."]'
+token_req "$(make_jwt "$C/sa.key" "other@test-project.iam.gserviceaccount.com" "$AUD" "$SCOPES" "$NOW" $((NOW + 3600)))"
+expect "token: with keyDeleted the JWT is still checked (unknown iss)" "$STATUS $(j 'd["error_description"]')" \
+    '400 Invalid grant: account not found'
+ctl POST /_emulator/config '{"keyDeleted": false}'
+token_req "$(make_jwt "$C/sa.key" "$EMAIL" "$AUD" "$SCOPES" "$NOW" $((NOW + 3600)))"
+expect "token: key restored -> 200" "$STATUS" 200
+
 ctl GET /_emulator/tokens
 expect "control: tokens record their scopes" \
     "$(j 'all(sorted(t["scopes"]) == sorted("'"$SCOPES"'".split()) for t in d["tokens"])')" true

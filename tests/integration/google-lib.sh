@@ -43,15 +43,17 @@ cetbyod {
 	policy {
 		validity_days = 365
 		unacknowledged = onboard
-		stale_after = ${CB_STALE_AFTER:-0}
-	}
+${CB_STALE_AFTER:+		stale_after = $CB_STALE_AFTER
+}${CB_ADMIT_WHEN_STALE:+		admit_when_stale = $CB_ADMIT_WHEN_STALE
+}	}
 	sync {
 		interval = 1
 		full_interval = ${CB_FULL_INTERVAL:-3600}
 		max_removal_percent = 50
 		min_removals = 2
-		backoff_max = 1
-	}
+		backoff_max = ${CB_BACKOFF_MAX:-1}
+${CB_KEY_BACKOFF_MAX:+		key_backoff_max = $CB_KEY_BACKOFF_MAX
+}	}
 	google {
 		key_file = "$CB_EMU_DIR/certs/sa.json"
 		token_url = "$CB_EMU_URL/token"
@@ -65,6 +67,37 @@ cetbyod {
 $3
 }
 EOC
+}
+
+# cb_expect_ctl DESCRIPTION CODE PATTERN ARGS... - run cetbyodctl on the
+# test's state directory: passes when it exits CODE and its output (stdout
+# and stderr) matches the grep -E PATTERN.
+cb_expect_ctl() {
+	desc=$1
+	code=$2
+	pat=$3
+	shift 3
+	"$CB_BUILDDIR/cetbyodctl/cetbyodctl" --state-dir "$CB_TMP/state" "$@" >"$CB_TMP/ctl.out" 2>&1
+	rc=$?
+	if [ "$rc" = "$code" ] && grep -Eq -- "$pat" "$CB_TMP/ctl.out"; then
+		cb_pass "$desc"
+		return 0
+	fi
+	cb_fail "$desc (exit $rc)"
+	sed 's/^/    # /' "$CB_TMP/ctl.out"
+	return 1
+}
+
+# cb_wait_ctl SECONDS PATTERN ARGS... - wait (bounded) until cetbyodctl's
+# output matches PATTERN, for what the module reports within a heartbeat.
+cb_wait_ctl() {
+	end=$(( $(date +%s) + $1 ))
+	pat=$2
+	shift 2
+	until "$CB_BUILDDIR/cetbyodctl/cetbyodctl" --state-dir "$CB_TMP/state" "$@" 2>&1 | grep -Eq -- "$pat"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.25
+	done
 }
 
 # cb_wait_for DESCRIPTION SECONDS USER PASSWORD PATTERN - PAP until the reply

@@ -27,7 +27,10 @@ carol	Cleartext-Password := "pw", Cetbyod-Role := Staff
 dave	Cleartext-Password := "pw", Cetbyod-Role := Staff
 erin	Cleartext-Password := "pw", Cetbyod-Role := Staff
 frank	Cleartext-Password := "pw", Cetbyod-Role := Staff
+gina	Cleartext-Password := "pw", Cetbyod-Role := Staff
+hank	Cleartext-Password := "pw", Cetbyod-Role := Staff
 EOF2
+CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/state"
 
 cb_emu PUT forms/byod "{\"title\": \"BYOD acknowledgement\", \"collectEmails\": true,
 	\"items\": [{\"title\": \"$Q\", \"questionId\": \"q1\", \"kind\": \"choice\", \"options\": [\"I agree\", \"I do not agree\"]}]}" >/dev/null
@@ -70,6 +73,20 @@ fi
 cb_emu PATCH forms/byod/responses/r-alice "{\"answers\": {\"$Q\": \"I do not agree\"}}" >/dev/null
 cb_wait_for "Forms: a later withdrawal refuses with the reason" 10 alice pw 'withdrawn'
 
+# A blank answer is no acknowledgement and no withdrawal: reported, skipped (issue 15, item 18).
+cb_emu POST forms/byod/responses '{"responseId": "r-gina", "respondentEmail": "gina@school.example", "answers": {}}' >/dev/null
+cb_emu PATCH forms/byod/responses/r-erin '{"answers": {}}' >/dev/null
+cb_wait_for "Forms: the response in force edited to no answer: no acknowledgement (onboarded), not a withdrawal" \
+	10 erin pw 'Tunnel-Private-Group-Id:0 = "200"'
+cb_pap gina pw
+cb_expect_reply "Forms: a response without an answer to the agreement question: onboarded, not refused" \
+	'Tunnel-Private-Group-Id:0 = "200"'
+if grep -q "response r-gina (gina@school.example): no answer to the agreement question" "$CB_TMP/radiusd.out"; then
+	cb_pass "Forms: the response without an answer is reported with its id"
+else
+	cb_fail "Forms: the response without an answer is reported with its id"
+fi
+
 # --- Google down for a long spell -------------------------------------------
 cb_emu POST faults '{"path": "/v1/", "kind": "503", "count": -1}' >/dev/null
 cb_emu POST faults '{"path": "/token", "kind": "503", "count": -1}' >/dev/null
@@ -101,6 +118,29 @@ else
 fi
 cb_pap dave pw
 cb_expect_reply "mass deletion: acknowledged staff still admitted" 'Tunnel-Private-Group-Id:0 = "100"'
+cb_wait_ctl 10 "held by the mass-removal guard" status
+cb_expect_ctl "mass deletion: cetbyodctl status shows the held sync" 4 "held by the mass-removal guard" status
+cb_stop_radiusd
+# The held result went with radiusd.  An admin confirms now (within the
+# heartbeat's grace the CLI still takes it): that acceptance must neither
+# stay armed nor apply to the hold the restarted radiusd makes (item 10).
+"$CB_BUILDDIR/cetbyodctl/cetbyodctl" --state-dir "$CB_TMP/state" confirm --mass-removal >/dev/null 2>&1
+sleep 1.1		# The new hold begins in a later second than the acceptance.
+from=$(( $(wc -l < "$CB_TMP/radiusd.out") + 1 ))
+if cb_start_radiusd; then cb_pass "radiusd restarts during the hold"; else cb_fail "radiusd restarts during the hold"; fi
+for _ in $(seq 1 40); do
+	tail -n "+$from" "$CB_TMP/radiusd.out" | grep -q "acceptance is older than the hold" && break
+	sleep 0.25
+done
+sleep 1
+cb_pap dave pw
+cb_expect_reply "an acceptance from before the restart does not apply the new hold: staff still admitted" \
+	'Tunnel-Private-Group-Id:0 = "100"'
+if tail -n "+$from" "$CB_TMP/radiusd.out" | grep -Eq "acceptance is older than the hold|none is held"; then
+	cb_pass "the stale acceptance is logged and ignored"
+else
+	cb_fail "the stale acceptance is logged and ignored"
+fi
 cb_stop_radiusd
 
 # --- Sheets -------------------------------------------------------------------
@@ -109,7 +149,10 @@ cb_emu PUT sheets/sheet1 "{\"title\": \"BYOD (Responses)\", \"timeZone\": \"Euro
 		[\"Timestamp\", \"Email Address\", \"$Q\", \"Revoked\"],
 		[{\"datetime\": \"$(iso $((now - 5 * day)))\"}, \"erin@school.example\", \"I agree\"],
 		[{\"datetime\": \"$(iso $((now - 4 * day)))\"}, \"frank@school.example\", \"I agree\", \"yes\"],
-		[\"not a date\", \"dave@school.example\", \"I agree\"]]}]}" >/dev/null
+		[\"not a date\", \"dave@school.example\", \"I agree\"],
+		[{\"datetime\": \"$(iso $((now - 3 * day)))\"}, \"gina@school.example\"],
+		[{\"datetime\": \"$(iso $((now - 3 * day)))\"}, \"hank@school.example\", \"I agree\"],
+		[{\"datetime\": \"$(iso $((now - 2 * day)))\"}, \"hank@school.example\", \"\", \"no\"]]}]}" >/dev/null
 cb_google_module_conf "$CB_TMP/cetbyod.conf" sheets "	sheets {
 		spreadsheet_id = sheet1
 		range = \"'Form responses 1'!A:Z\"
@@ -119,12 +162,40 @@ cb_google_module_conf "$CB_TMP/cetbyod.conf" sheets "	sheets {
 rm -f "$CB_TMP/state/"*
 cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
 if cb_start_radiusd; then cb_pass "radiusd starts with source = sheets"; else cb_fail "radiusd starts with source = sheets"; cb_finish; fi
+# This configuration sets no stale_after: the default must be a safe limit (7 days), not "never".
+if grep -Eq "stale_after = 604800$" "$CB_TMP/radiusd.out"; then
+	cb_pass "stale_after defaults to 604800 s (7 days)"
+else
+	cb_fail "stale_after defaults to 604800 s (7 days)"
+fi
 cb_wait_for "Sheets: acknowledged staff admitted (header matched case-insensitively)" 15 erin pw 'Tunnel-Private-Group-Id:0 = "100"'
 cb_pap frank pw
 cb_expect_reply "Sheets: a row marked in the Revoked column refuses" 'Access-Reject' 'withdrawn'
 cb_pap dave pw
 cb_expect_reply "Sheets: a row with an unparseable timestamp is not trusted" 'Tunnel-Private-Group-Id:0 = "200"'
 if grep -q "row 4" "$CB_TMP/radiusd.out"; then cb_pass "Sheets: the bad row is reported with where it is"; else cb_fail "Sheets: the bad row is reported with where it is"; fi
+cb_pap gina pw
+cb_expect_reply "Sheets: a row that ends before the agreement cell is no acknowledgement (onboarded), not a withdrawal" \
+	'Tunnel-Private-Group-Id:0 = "200"'
+cb_pap hank pw
+cb_expect_reply "Sheets: a later row with an empty agreement cell leaves the earlier agreement in force" \
+	'Tunnel-Private-Group-Id:0 = "100"'
+if grep -Eq "row 5.*: no answer \(gina@school.example\)" "$CB_TMP/radiusd.out" &&
+   grep -Eq "row 7.*: no answer \(hank@school.example\)" "$CB_TMP/radiusd.out"; then
+	cb_pass "Sheets: the rows with a blank agreement cell are reported with where they are"
+else
+	cb_fail "Sheets: the rows with a blank agreement cell are reported with where they are"
+fi
+skipped=
+for _ in $(seq 1 20); do
+	skipped=$($CTL status 2>/dev/null | grep "skipped records")
+	case $skipped in *"3 (the first"*) break ;; esac
+	sleep 0.25
+done
+case $skipped in
+*"3 (the first"*) cb_pass "Sheets: cetbyodctl status counts the skipped rows:$skipped" ;;
+*) cb_fail "Sheets: cetbyodctl status counts the skipped rows (got: $skipped)" ;;
+esac
 cb_emu DELETE requests >/dev/null
 sleep 3
 if cb_emu GET "requests?path=/v4/spreadsheets/sheet1/values" | grep -q '"path"'; then

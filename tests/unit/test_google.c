@@ -300,7 +300,7 @@ START_TEST(test_token_errors)
 	tg_route_t *r;
 
 	tg_fake_route_n(&fake, "/token", 400, "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}", 1);
-	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_ERROR);
+	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_REJECTED);
 	ck_assert_str_eq(err, "the service account key was rejected: Invalid JWT Signature.; check the key file and the server clock");
 
 	r = tg_fake_route_n(&fake, "/token", 503, "{\"error\":\"internal_failure\",\"error_description\":\"Backend Error\"}", 1);
@@ -309,7 +309,7 @@ START_TEST(test_token_errors)
 	ck_assert_int_eq(ra, 9);
 
 	tg_fake_route_n(&fake, "/token", 401, "{\"error\":\"invalid_client\",\"error_description\":\"The OAuth client was not found.\"}", 1);
-	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_ERROR);
+	ck_assert_int_eq(cb_google_token(g, &tok, &ra, err, sizeof(err)), CB_FETCH_REJECTED);
 	ck_assert_msg(strstr(err, "deleted") != NULL, "%s", err);
 
 	/* A token with a newline would smuggle a header: refused. */
@@ -467,7 +467,7 @@ START_TEST(test_forms_parse)
 	ck_assert_ptr_nonnull(tg_fake_find(&fake, "/responses?pageSize=2500&pageToken=cGFnZTI&prettyPrint=false"));
 	ck_assert_int_eq(fake.token_requests, 1);
 
-	ck_assert_int_eq(cb_ack_index_count(idx), 8);
+	ck_assert_int_eq(cb_ack_index_count(idx), 7);
 	r = tg_find(idx, "alice@school.example");
 	ck_assert(!r->revoked);
 	ck_assert_int_eq(r->ack_time, when("2026-09-01T08:00:00Z"));
@@ -482,7 +482,13 @@ START_TEST(test_forms_parse)
 	ck_assert_str_eq(r->policy_version, "2025");
 	ck_assert_str_eq(tg_find(idx, "erin@school.example")->policy_version, "");
 	ck_assert(!tg_find(idx, "frank@school.example")->revoked);	/* " i AGREE " counts. */
-	ck_assert(tg_find(idx, "grace@school.example")->revoked);	/* No answer: not an agreement. */
+	/* No answer to the agreement question: neither an agreement nor a withdrawal; reported, skipped. */
+	ck_assert_ptr_null(cb_ack_index_find(idx, "grace@school.example"));
+	ck_assert_msg(tg_log_has(&log, "response ACYDBNk3 (grace@school.example): no answer to the agreement question"),
+		      "%s", log.text);
+	ck_assert_uint_eq(src->problems, 6);
+	ck_assert(src->problems_fresh);
+	ck_assert_msg(strstr(src->first_problem, "ACYDBNj") != NULL, "%s", src->first_problem);
 	ck_assert_ptr_null(cb_ack_index_find(idx, "heidi@school.example"));
 	ck_assert_ptr_null(cb_ack_index_find(idx, "mallory@gmail.com"));
 	r = tg_find(idx, "ivan@school.example");			/* A later agreement wins. */
@@ -496,7 +502,7 @@ START_TEST(test_forms_parse)
 	ck_assert_msg(tg_log_has(&log, "ACYDBNk4: lastSubmittedTime"), "%s", log.text);
 	ck_assert_msg(tg_log_has(&log, "forms:ACYDBNk1: a second response of alice@school.example"), "%s", log.text);
 	ck_assert_msg(tg_log_has(&log, "forms:ACYDBNj5: carol@school.example both agreed and withdrew"), "%s", log.text);
-	ck_assert_msg(tg_log_has(&log, "11 responses used, 5 skipped or questionable"), "%s", log.text);
+	ck_assert_msg(tg_log_has(&log, "10 responses used, 6 skipped or questionable"), "%s", log.text);
 
 	cb_ack_index_unref(idx);
 	src->free(src);

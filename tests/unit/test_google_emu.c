@@ -488,7 +488,7 @@ START_TEST(emu_keys_and_certificates)
 	emu_path(key, sizeof(key), "sa-wrongkey.json");
 	src = emu_forms_source(&gc, &log, 0);
 	ck_assert_ptr_null(tg_fetch(src, NULL, true, &rc, NULL, err, sizeof(err)));
-	ck_assert_int_eq(rc, CB_FETCH_ERROR);
+	ck_assert_int_eq(rc, CB_FETCH_REJECTED);
 	ck_assert_msg(strstr(err, "the service account key was rejected: Invalid JWT Signature.; check the key file "
 			      "and the server clock") != NULL, "%s", err);
 	src->free(src);
@@ -612,6 +612,16 @@ START_TEST(emu_sheets_dst_and_unchanged)
 	ck_assert_ptr_null(tg_fetch(src, idx, false, &rc, NULL, err, sizeof(err)));
 	ck_assert_int_eq(rc, CB_FETCH_ERROR);
 	ck_assert_msg(strstr(err, "no tab named \"Form responses 1\"") && strstr(err, "\"Sheet1\""), "%s", err);
+
+	/* The key deleted in the Cloud console: one token request per fetch, not one per API call. */
+	emu_do("POST", "/_emulator/config", "{\"keyDeleted\":true}");
+	emu_do("DELETE", "/_emulator/tokens", NULL);
+	emu_do("DELETE", "/_emulator/requests", NULL);
+	ck_assert_ptr_null(tg_fetch(src, idx, true, &rc, NULL, err, sizeof(err)));
+	ck_assert_int_eq(rc, CB_FETCH_REJECTED);
+	ck_assert_msg(strstr(err, "Invalid JWT Signature.") != NULL, "%s", err);
+	ck_assert_int_eq(emu_requests("/token", NULL, NULL), 1);
+	emu_do("POST", "/_emulator/config", "{\"keyDeleted\":false}");
 
 	/* Not shared. */
 	emu_do("PATCH", "/_emulator/sheets/" EMU_SHEET, "{\"shared\":false}");

@@ -65,7 +65,9 @@ static cb_source_result_t fake_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_a
 			if (cb_ack_builder_add(b, email, 1788249600, "", false, "test") < 0) return CB_FETCH_ERROR;
 		}
 	}
-	if (step.result == CB_FETCH_RETRY || step.result == CB_FETCH_ERROR) snprintf(err, errlen, "fake failure");
+	if (step.result == CB_FETCH_RETRY || step.result == CB_FETCH_ERROR || step.result == CB_FETCH_REJECTED) {
+		snprintf(err, errlen, "fake failure");
+	}
 	*retry_after = step.retry_after;
 
 	pthread_mutex_lock(&f->mutex);
@@ -231,19 +233,58 @@ START_TEST(test_error_waits_interval)
 }
 END_TEST
 
-START_TEST(test_guard_holds_mass_removal)
+/* A sync whose guard holds removals of more than 20 %, after its first fetch (10 people agreeing). */
+static cb_sync_t *start_guarded(fake_step_t const *steps, size_t nsteps, cb_ack_current_t *cur)
 {
-	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 0, 0 } };
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+
+	conf.guard.max_removal_percent = 20;
+	conf.guard.min_removals = 1;
+	sync = start(&conf, fake_source(steps, nsteps, 0), cur);
+	ck_assert(wait_calls(1));
+	ck_assert_uint_eq(current_agreed(cur), 10);
+	return sync;
+}
+
+/* Refused credentials: interval, then doubled, capped (issue 15, item 19); an admin's request tries at once. */
+START_TEST(test_rejected_backs_off)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_REJECTED, 0, 0 } };
 	cb_ack_current_t *cur = cb_ack_current_new();
 	cb_sync_conf_t conf = base_conf();
 	cb_sync_t *sync;
 	cb_sync_status_t st;
+	int64_t t0;
 
-	conf.guard.max_removal_percent = 20;
-	conf.guard.min_removals = 1;
-	sync = start(&conf, fake_source(steps, 2, 0), cur);
+	conf.interval = 1;
+	conf.rejected_backoff_max_ms = 2000;
+	sync = start(&conf, fake_source(steps, 1, 0), cur);
 	ck_assert(wait_calls(1));
-	ck_assert_uint_eq(current_agreed(cur), 10);
+	t0 = cb_clock_ms();
+	ck_assert(wait_calls(3));			/* 1 s, then 2 s later. */
+	ck_assert_int_ge(cb_clock_ms() - t0, 2800);
+	cb_sync_status(sync, &st);
+	ck_assert_msg(strstr(st.last_error, "fake failure (refused 3 times in a row: backing off, next try in 2 s") != NULL,
+		      "%s", st.last_error);
+	usleep(1000000);
+	ck_assert_uint_eq(fake_calls(), 3);		/* Capped at 2 s: the next is not due yet ... */
+	ck_assert(wait_calls(4));			/* ... and comes. */
+	cb_sync_request(sync, false);			/* `cetbyodctl sync`: at once. */
+	t0 = cb_clock_ms();
+	ck_assert(wait_calls(5));
+	ck_assert_int_lt(cb_clock_ms() - t0, 1000);
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
+START_TEST(test_guard_holds_mass_removal)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 0, 0 } };
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_t *sync = start_guarded(steps, 2, cur);
+	cb_sync_status_t st;
 
 	cb_sync_request(sync, false);
 	ck_assert(wait_calls(2));
@@ -253,11 +294,39 @@ START_TEST(test_guard_holds_mass_removal)
 	ck_assert_uint_eq(current_agreed(cur), 10);	/* The old index stays in force. */
 	ck_assert_uint_eq(changes, 1);
 
-	cb_sync_accept_held(sync);
+	/* An acceptance from before this hold began (an earlier run of radiusd) applies nothing. */
+	cb_sync_accept_held(sync, st.held_since - 1);
+	cb_sync_status(sync, &st);
+	ck_assert(st.held);
+	ck_assert_uint_eq(current_agreed(cur), 10);
+
+	cb_sync_accept_held(sync, time(NULL));
 	cb_sync_status(sync, &st);
 	ck_assert(!st.held);
 	ck_assert_uint_eq(current_agreed(cur), 0);
 	ck_assert_uint_eq(changes, 2);
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
+/* An acceptance with nothing held is not kept for a later sync (issue 15, item 10). */
+START_TEST(test_accept_with_nothing_held_arms_nothing)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_UNCHANGED, 0, 0 }, { CB_FETCH_OK, 0, 0 } };
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_t *sync = start_guarded(steps, 3, cur);
+	cb_sync_status_t st;
+
+	cb_sync_accept_held(sync, time(NULL));			/* Nothing is held. */
+	cb_sync_request(sync, false);			/* Unchanged. */
+	ck_assert(wait_calls(2));
+	cb_sync_request(sync, false);			/* Later, a real mass removal: held. */
+	ck_assert(wait_calls(3));
+	cb_sync_status(sync, &st);
+	ck_assert(st.held);
+	ck_assert_uint_eq(current_agreed(cur), 10);
+	ck_assert_uint_eq(changes, 1);
 	cb_sync_stop(sync);
 	cb_ack_current_free(cur);
 }
@@ -325,6 +394,85 @@ START_TEST(test_snapshot_round_trip)
 }
 END_TEST
 
+/* Run a sync with interval 1 s over steps until it has made calls fetches, then stop it. */
+static void run_for_calls(cb_sync_conf_t *conf, fake_step_t const *steps, size_t nsteps, unsigned int calls)
+{
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_t *sync;
+
+	conf->interval = 1;
+	sync = start(conf, fake_source(steps, nsteps, 0), cur);
+	ck_assert(wait_calls(calls));
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+
+/* Restart with the source down: the snapshot (agreed people) in force, last success two reads after its time. */
+static void restart_after_reads(cb_sync_conf_t *conf, cb_ack_current_t *cur, size_t agreed)
+{
+	static fake_step_t const down[] = { { CB_FETCH_RETRY, 0, 0 } };
+	time_t before = time(NULL);
+	cb_sync_status_t st;
+	cb_sync_t *sync;
+
+	conf->interval = LONG_INTERVAL;
+	sync = start(conf, fake_source(down, 1, 0), cur);
+	cb_sync_status(sync, &st);
+	ck_assert_uint_eq(current_agreed(cur), agreed);
+	ck_assert_msg(st.last_success >= st.snapshot_synced_at + 2 && st.last_success <= before,
+		      "last success %lld, snapshot %lld, now %lld", (long long) st.last_success,
+		      (long long) st.snapshot_synced_at, (long long) before);
+	cb_sync_stop(sync);
+}
+
+/* After a restart, the last success is the last successful read, not the last change (issue 15, item 16). */
+START_TEST(test_restart_counts_from_last_read)
+{
+	static fake_step_t const good[] = { { CB_FETCH_OK, 4, 0 }, { CB_FETCH_UNCHANGED, 0, 0 } };
+	static fake_step_t const held[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 0, 0 } };
+	static fake_step_t const down[] = { { CB_FETCH_RETRY, 0, 0 } };
+	char dir[] = "/tmp/test_sync.XXXXXX", path[512], mark[600];
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+	cb_sync_status_t st;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, CB_SNAPSHOT_FILE);
+	snprintf(mark, sizeof(mark), "%s%s", path, CB_SNAPSHOT_MARK_SUFFIX);
+	conf.snapshot_path = path;
+	conf.backoff_max_ms = 60000;
+
+	/* One change, then unchanged reads for over two seconds. */
+	run_for_calls(&conf, good, 2, 4);
+	restart_after_reads(&conf, cur, 4);
+
+	/* A mark that cannot be trusted: the snapshot's own time counts. */
+	fp = fopen(mark, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("{\"format\":\"cetbyod-read-mark\",\"version\":1,\"snapshot_synced_at\":1,", fp);
+	fclose(fp);
+	sync = start(&conf, fake_source(down, 1, 0), cur);
+	cb_sync_status(sync, &st);
+	ck_assert(st.last_success == st.snapshot_synced_at);
+	cb_sync_stop(sync);
+
+	/* While a mass removal is held the snapshot is not rewritten, but the reads still count. */
+	unlink(path);
+	unlink(mark);
+	conf.guard.max_removal_percent = 20;
+	conf.guard.min_removals = 1;
+	run_for_calls(&conf, held, 2, 4);
+	restart_after_reads(&conf, cur, 10);
+
+	unlink(path);
+	unlink(mark);
+	rmdir(dir);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
 START_TEST(test_stop_during_slow_fetch)
 {
 	static fake_step_t const steps[] = { { CB_FETCH_OK, 1, 0 } };
@@ -380,9 +528,12 @@ int main(void)
 	tcase_add_test(tc, test_first_fetch_swaps);
 	tcase_add_test(tc, test_retry_backs_off);
 	tcase_add_test(tc, test_error_waits_interval);
+	tcase_add_test(tc, test_rejected_backs_off);
 	tcase_add_test(tc, test_guard_holds_mass_removal);
+	tcase_add_test(tc, test_accept_with_nothing_held_arms_nothing);
 	tcase_add_test(tc, test_wake_forces_fetch);
 	tcase_add_test(tc, test_snapshot_round_trip);
+	tcase_add_test(tc, test_restart_counts_from_last_read);
 	tcase_add_test(tc, test_stop_during_slow_fetch);
 	tcase_add_test(tc, test_stop_while_waiting);
 	suite_add_tcase(s, tc);
