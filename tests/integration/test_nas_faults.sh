@@ -121,6 +121,17 @@ while [ "$DAS_PORT" = "$CB_AUTH_PORT" ] || [ "$DAS_PORT" = "$CB_ACCT_PORT" ]; do
 	module_conf 2000 5 20 2 5
 done
 grep -q "nas ap-badauth" "$CB_TMP/raddb/mods-available/cetbyod" || { cb_fail "module configuration with four NASes"; cb_finish; }
+# Sessions belong to the RADIUS client that sent their accounting (its
+# address), so each faulty NAS is a client of its own and sends its own
+# accounting: radiusd hears accounting on each of their addresses.
+for addr in 127.0.0.3 127.0.0.4; do
+	printf 'client fault-%s {\n\tipaddr = %s\n\tsecret = testing123\n\trequire_message_authenticator = no\n}\n' \
+		"$addr" "$addr" >> "$CB_TMP/raddb/clients.conf"
+done
+for addr in 127.0.0.2 127.0.0.3 127.0.0.4; do
+	printf 'listen {\n\ttype = acct\n\tipaddr = %s\n\tport = %s\n\tvirtual_server = cetbyod\n}\n' \
+		"$addr" "$CB_ACCT_PORT" >> "$CB_TMP/raddb/radiusd.conf"
+done
 cb_start_radiusd || { cb_fail "radiusd starts"; cb_finish; }
 cb_pass "radiusd starts with four enforce { nas } entries (three faulty, hostapd)"
 
@@ -145,14 +156,20 @@ for r in json.load(sys.stdin):
 }
 
 # fault_session USER NAS_ID SESSION - USER authenticates (PAP) and a
-# session of that decision starts on the NAS named NAS_ID (accounting).
+# session of that decision starts on the NAS named NAS_ID, whose accounting
+# comes from its own address (radclient binds to Packet-Src-IP-Address).
 fault_session() {
 	cb_pap "$1" anypw
 	class=$(printf '%s\n' "$CB_REPLY" | sed -n 's/.*Class = \(0x[0-9a-f]*\).*/\1/p' | head -n 1)
 	[ -n "$class" ] || return 1
-	printf 'Acct-Status-Type = Start\nAcct-Session-Id = "%s"\nUser-Name = "%s"\nNAS-Identifier = "%s"\nCalling-Station-Id = "02-00-00-00-01-%02d"\nClass = %s\n' \
-		"$3" "$1" "$2" "$((RANDOM % 90 + 10))" "$class" |
-		"$RADCLIENT" -r 1 -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
+	case $2 in
+	ap-silent) addr=127.0.0.2 ;;
+	ap-nak503) addr=127.0.0.3 ;;
+	*) addr=127.0.0.4 ;;
+	esac
+	printf 'Packet-Src-IP-Address = %s\nAcct-Status-Type = Start\nAcct-Session-Id = "%s"\nUser-Name = "%s"\nNAS-Identifier = "%s"\nCalling-Station-Id = "02-00-00-00-01-%02d"\nClass = %s\n' \
+		"$addr" "$3" "$1" "$2" "$((RANDOM % 90 + 10))" "$class" |
+		"$RADCLIENT" -r 1 -t 3 "$addr:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
 	wait_active "$3"
 }
 
