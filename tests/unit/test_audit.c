@@ -1169,7 +1169,10 @@ START_TEST(index_catches_up_after_the_database_fails)
 	ck_assert_uint_eq(r[0], in_files + 10);
 	a = open_trail(CB_AUDIT_FAIL_OPEN, 0, true);
 	index_rows(r);
-	ck_assert_uint_eq(r[0], in_files + 20);			/* At start-up, before audit_start. */
+	/* Caught up at start-up: the 10 records the index refused; the new
+	 * writer's audit_start may already be indexed too (its thread runs). */
+	ck_assert_uint_ge(r[0], in_files + 20);
+	ck_assert_uint_le(r[0], in_files + 21);
 	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
 	cb_audit_close(a, 1000);
 	in_files = file_records(rotated) + file_records(file);
