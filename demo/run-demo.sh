@@ -152,8 +152,16 @@ else
 	sleep 1
 	grep -E "enforcer: (queued disconnect of bob|Disconnect-Request for bob)" "$CB_TMP/radiusd.out" | tail -n 2 | sed 's/^rlm_cetbyod (cetbyod): /    /'
 	for _ in $(seq 1 30); do hcli all_sta | grep -q AUTHORIZED || break; sleep 0.1; done
+	wpa_from=$(( $(wc -l < "$FX/wpa_supplicant.log") + 1 ))
 	wcli reauthenticate >/dev/null
 	wait_for "bob -> reject \(revoked_by_admin\)" && decisions bob
+	# What the laptop itself saw: EAP-Failure (RFC 3579), so it shows the failure and backs off.
+	for _ in $(seq 1 30); do
+		tail -n "+$wpa_from" "$FX/wpa_supplicant.log" | grep -q 'CTRL-EVENT-EAP-FAILURE' && break
+		sleep 0.1
+	done
+	tail -n "+$wpa_from" "$FX/wpa_supplicant.log" | grep -E -m 1 'CTRL-EVENT-EAP-(FAILURE|SUCCESS)' |
+		sed -e 's/^[0-9.]*: [^ ]*: /    bob'"'"'s laptop (wpa_supplicant): /'
 fi
 
 say "IT records a documented exception for percy's medical monitoring phone (cetbyodctl exception add)"
