@@ -175,6 +175,26 @@ void cetbyod_core_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
 	radlog(type, "rlm_cetbyod (%s): %s", inst->name, msg);
 }
 
+static int mod_detach(void *instance);
+
+/** start - build the instance, in order; -1 when a step failed (it said why). */
+static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	if (cetbyod_start_conf(inst, conf) < 0) return -1;
+	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
+	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
+	if (cetbyod_start_source(inst, conf) < 0) return -1;
+	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
+	if (cetbyod_people_start(inst, conf) < 0) return -1;
+	return 0;
+}
+
+/**
+ * mod_instantiate - on a bad option radiusd exits at once, without
+ * detaching the module: what the steps before had started (the audit
+ * writer, the store's batcher, the enforcer and sync threads) is stopped
+ * here, or those threads would run on while the process exits under them.
+ */
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_cetbyod_t *inst = instance;
@@ -182,12 +202,10 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
 
-	if (cetbyod_start_conf(inst, conf) < 0) return -1;
-	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
-	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
-	if (cetbyod_start_source(inst, conf) < 0) return -1;
-	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
-	if (cetbyod_people_start(inst, conf) < 0) return -1;
+	if (start(inst, conf) < 0) {
+		mod_detach(inst);
+		return -1;
+	}
 	return 0;
 }
 

@@ -199,7 +199,10 @@ cb_radiusd_wait_ready() {
 		fi
 		if ! cb_own_child "$CB_RADIUSD_PID"; then
 			wait "$CB_RADIUSD_PID" 2>/dev/null
-			echo "radiusd exited during start-up (status $?):" >&2
+			rc=$?
+			echo "radiusd exited during start-up (status $rc):" >&2
+			# Refusing to start is an exit with a message, never a crash.
+			[ $rc -gt 128 ] && cb_fail "radiusd ended by signal $((rc - 128)) during start-up"
 			tail -n 40 "$CB_TMP/radiusd.out" >&2
 			cb_forget_pid "$CB_RADIUSD_PID"
 			CB_RADIUSD_PID=
@@ -209,6 +212,20 @@ cb_radiusd_wait_ready() {
 	done
 	echo "radiusd did not become ready within 15 s" >&2
 	return 1
+}
+
+# cb_radiusd_check OUT - radiusd -XC (check the configuration, then exit)
+# on the test's raddb, its output in OUT; returns radiusd's exit status. A
+# refused configuration is an exit with a message: ending by a signal (a
+# crash on the way out) is a failure of its own.
+cb_radiusd_check() {
+	env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" > "$1" 2>&1
+	rc=$?
+	if [ $rc -gt 128 ]; then
+		cb_fail "radiusd -XC ended by signal $((rc - 128))"
+		tail -n 5 "$1" | sed 's/^/    # /'
+	fi
+	return $rc
 }
 
 # cb_stop_radiusd - stop the radiusd this test started, and check how it

@@ -209,13 +209,13 @@ cb_stop_radiusd
 
 # --- Key file readable by others ------------------------------------------------
 chmod 644 "$CB_EMU_DIR/certs/sa.json"
-out=$(env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" 2>&1)
+cb_radiusd_check "$CB_TMP/check.out"
 chmod 600 "$CB_EMU_DIR/certs/sa.json"
-if printf '%s\n' "$out" | grep -q "readable by"; then
+if grep -q "readable by" "$CB_TMP/check.out"; then
 	cb_pass "a key file readable by other users stops start-up with a message saying so"
 else
 	cb_fail "a key file readable by other users stops start-up with a message saying so"
-	printf '%s\n' "$out" | tail -5 | sed 's/^/    # /'
+	tail -5 "$CB_TMP/check.out" | sed 's/^/    # /'
 fi
 
 cb_finish

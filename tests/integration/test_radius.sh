@@ -278,12 +278,11 @@ good=$CB_TMP/raddb/mods-available/cetbyod
 cp "$good" "$CB_TMP/cetbyod.good"
 conf_refused() {	# DESCRIPTION SED-EXPRESSION MESSAGE
 	sed -e "$2" "$CB_TMP/cetbyod.good" > "$good"
-	out=$(env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" 2>&1)
-	if [ $? -ne 0 ] && printf '%s\n' "$out" | grep -qF -- "$3"; then
+	if ! cb_radiusd_check "$CB_TMP/check.out" && grep -qF -- "$3" "$CB_TMP/check.out"; then
 		cb_pass "start-up refused: $1"
 	else
 		cb_fail "start-up refused: $1 (expected \"$3\")"
-		printf '%s\n' "$out" | grep -iE 'invalid|error|cetbyod' | tail -n 3 | sed 's/^/    # /'
+		grep -iE 'invalid|error|cetbyod' "$CB_TMP/check.out" | tail -n 3 | sed 's/^/    # /'
 	fi
 }
 conf_refused "unknown source" 's/source = file/source = gsheet/' \
@@ -315,7 +314,7 @@ conf_refused "bad NAS mode" 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 
 	"Invalid value \"sometimes\" for 'nas ap1 { mode }'"
 sed -e 's|^	enforce {|	enforce {\n		nas ap1 {\n			ipaddr = 127.0.0.5\n			secret = "s"\n			profile = rfc5176\n			mode = coa-then-disconnect\n		}|' \
 	"$CB_TMP/cetbyod.good" > "$good"
-if env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" >/dev/null 2>&1; then
+if cb_radiusd_check "$CB_TMP/check.out"; then
 	cb_pass "a nas entry with mode = coa-then-disconnect is accepted"
 else
 	cb_fail "a nas entry with mode = coa-then-disconnect is accepted"

@@ -98,7 +98,7 @@ EOC
 # module configuration with these ldap { } options, saying MESSAGE.
 cb_conf_refused() {
 	cb_ldap_module_conf "$CB_TMP/raddb/mods-available/cetbyod" "$CB_TMP/acknowledgements" "$3"
-	if env $(cb_radiusd_env) "$RADIUSD" -XC -d "$CB_TMP/raddb" > "$CB_TMP/radiusd-C.out" 2>&1; then
+	if cb_radiusd_check "$CB_TMP/radiusd-C.out"; then
 		cb_fail "$1: radiusd -C accepted the configuration"
 	elif grep -qF -- "$2" "$CB_TMP/radiusd-C.out"; then
 		cb_pass "$1"
