@@ -280,14 +280,11 @@ static void das_log(cb_das_t const *das, cb_log_level_t level, char const *fmt, 
 
 static void das_log(cb_das_t const *das, cb_log_level_t level, char const *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
-	if (!das->conf.log) return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb_log_vprefixed(das->conf.log, das->conf.log_ctx, level, "DAS: ", fmt, ap);
 	va_end(ap);
-	das->conf.log(das->conf.log_ctx, level, "DAS: %s", msg);
 }
 
 /** escape - a bounded, printable copy of an untrusted value for the log. */

@@ -108,14 +108,11 @@ static void elog(cb_enforcer_t *e, cb_log_level_t level, char const *fmt, ...)
 
 static void elog(cb_enforcer_t *e, cb_log_level_t level, char const *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
-	if (!e->conf.log) return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb_log_vprefixed(e->conf.log, e->conf.log_ctx, level, "enforcer: ", fmt, ap);
 	va_end(ap);
-	e->conf.log(e->conf.log_ctx, level, "enforcer: %s", msg);
 }
 
 static int revoked_cmp(void const *a, void const *b)

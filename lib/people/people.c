@@ -89,14 +89,11 @@ static void plog(cb_people_t *p, cb_log_level_t level, char const *fmt, ...) __a
 
 static void plog(cb_people_t *p, cb_log_level_t level, char const *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
-	if (!p->conf.log) return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb_log_vprefixed(p->conf.log, p->conf.log_ctx, level, NULL, fmt, ap);
 	va_end(ap);
-	p->conf.log(p->conf.log_ctx, level, "%s", msg);
 }
 
 unsigned int cb_reminder_window(unsigned int const *windows, size_t n, time_t expiry, time_t now)

@@ -76,14 +76,13 @@ static void sync_log(cb_sync_t *sync, cb_log_level_t level, char const *fmt, ...
 
 static void sync_log(cb_sync_t *sync, cb_log_level_t level, char const *fmt, ...)
 {
-	char msg[1024];
+	char prefix[64];
 	va_list ap;
 
-	if (!sync->src->log) return;
+	snprintf(prefix, sizeof(prefix), "sync (%s): ", sync->src->name);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb_log_vprefixed(sync->src->log, sync->src->log_ctx, level, prefix, fmt, ap);
 	va_end(ap);
-	sync->src->log(sync->src->log_ctx, level, "sync (%s): %s", sync->src->name, msg);
 }
 
 /** audit_sync - one audit record for a sync that changed something, was held or failed. */

@@ -67,14 +67,11 @@ static void blog(cb_store_t *store, cb_log_level_t level, char const *fmt, ...) 
 
 static void blog(cb_store_t *store, cb_log_level_t level, char const *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (!store->log) return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb_log_vprefixed(store->log, store->log_ctx, level, NULL, fmt, ap);
 	va_end(ap);
-	store->log(store->log_ctx, level, "%s", msg);
 }
 
 /**

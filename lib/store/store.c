@@ -32,14 +32,12 @@ static void front_log(void *ctx, cb_log_level_t level, char const *fmt, ...) __a
 static void front_log(void *ctx, cb_log_level_t level, char const *fmt, ...)
 {
 	cb_store_t *store = ctx;
-	char msg[1024];
 	va_list ap;
 
-	if (store->quiet || !store->log) return;
+	if (store->quiet) return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cb_log_vprefixed(store->log, store->log_ctx, level, NULL, fmt, ap);
 	va_end(ap);
-	store->log(store->log_ctx, level, "%s", msg);
 }
 
 cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
