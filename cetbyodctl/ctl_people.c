@@ -49,13 +49,17 @@ char const ctl_exception_help[] =
 char const ctl_report_usage[] = "report due|unacknowledged|devices|reminders [OPTIONS]";
 char const ctl_report_summary[] = "who must re-acknowledge, who has not, devices per person, reminders sent";
 char const ctl_report_help[] =
-	"report due [--within DAYS]\n"
+	"report due [--within DAYS] [--role ROLE]\n"
 	"  People whose acknowledgement lapses within DAYS (default 30; \"30d\" is\n"
-	"  accepted), soonest first, with the reminders already sent to them.\n"
-	"report unacknowledged\n"
-	"  Staff in the directory's staff groups (accounts not disabled) with no\n"
-	"  acknowledgement that counts: none, withdrawn, lapsed, or older than the\n"
-	"  policy.  Needs the directory (ldap { }): exits 2 without it.\n"
+	"  accepted), soonest first, with their role and the reminders already sent\n"
+	"  to them.\n"
+	"report unacknowledged [--role ROLE]\n"
+	"  Staff in the directory's staff groups and in the groups of roles { }\n"
+	"  (governors, volunteers, contractors; accounts not disabled) with no\n"
+	"  acknowledgement that counts under their role's policy: none, withdrawn,\n"
+	"  lapsed, or older than the policy.  Grouped by role, employees (staff)\n"
+	"  first.  Needs the directory (ldap { }): exits 2 without it.\n"
+	"  --role ROLE: only that role (\"staff\" for employees, or a roles { } name).\n"
 	"report devices [--user USER] [--since TIME] [--tz ZONE]\n"
 	"  Devices (Calling-Station-Id) seen per person, from accounting: sessions,\n"
 	"  open now, first and last seen.  --since: only devices seen since TIME.\n"
@@ -517,11 +521,59 @@ static int within_arg(ctl_t *ctl, char const *arg, unsigned long *days)
 	return ctl_count(ctl, &report_cmd, "within", arg, 1, WITHIN_MAX, days);
 }
 
+/** role_arg - --role: "staff" or a role's name (checked as the store checks them). */
+static int role_arg(ctl_t *ctl, char const *arg)
+{
+	if (!arg) return 0;
+	if (!*arg || !cb_store_role_valid(arg) || strcmp(arg, "pupil") == 0 || strcmp(arg, "other") == 0) {
+		return ctl_usage_err(ctl, &report_cmd, "--role \"%s\": expected \"staff\" (employees) or the name of a "
+				     "roles { } entry (e.g. governors)", arg);
+	}
+	return 0;
+}
+
+/**
+ * is_staff - staff as the school's policy means it: employees and the roles
+ * beyond them (governors, volunteers, contractors), not pupils or others.
+ * Without a directory (no roles known, role "") everyone listed is staff.
+ */
+static bool is_staff(cb_store_person_t const *p, bool have_roles)
+{
+	if (!have_roles) return true;
+	return p->role[0] && strcmp(p->role, "pupil") != 0 && strcmp(p->role, "other") != 0;
+}
+
+/** shown_role - the ROLE column: the role's name, "staff" for employees and without a directory. */
+static char const *shown_role(cb_store_person_t const *p)
+{
+	return p->role[0] ? p->role : "staff";
+}
+
+/** role_matches - no --role, or the person's role is it. */
+static bool role_matches(cb_store_person_t const *p, char const *role)
+{
+	return !role || strcmp(shown_role(p), role) == 0;
+}
+
+/** cmp_role - employees (staff) first, then the roles by name, then by identity. */
+static int cmp_role(void const *a, void const *b)
+{
+	cb_store_person_t const *x = *(cb_store_person_t const *const *) a, *y = *(cb_store_person_t const *const *) b;
+	bool xs = strcmp(shown_role(x), "staff") == 0, ys = strcmp(shown_role(y), "staff") == 0;
+	int c;
+
+	if (xs != ys) return xs ? -1 : 1;
+	c = strcmp(shown_role(x), shown_role(y));
+	return c ? c : strcmp(x->identity, y->identity);
+}
+
 static int report_due(ctl_t *ctl, int argc, char **argv)
 {
-	char const *within_opt = NULL;
-	ctl_opt_t const opts[] = { { "within", &within_opt, NULL }, { NULL, NULL, NULL } };
-	static char const *const headers[] = { "USER", "EMAIL", "ACKNOWLEDGED", "EXPIRES", "DAYS LEFT", "REMINDED" };
+	char const *within_opt = NULL, *role = NULL;
+	ctl_opt_t const opts[] = { { "within", &within_opt, NULL }, { "role", &role, NULL }, { NULL, NULL, NULL } };
+	static char const *const headers[] = {
+		"USER", "ROLE", "EMAIL", "ACKNOWLEDGED", "EXPIRES", "DAYS LEFT", "REMINDED"
+	};
 	cb_store_people_t people = { 0 };
 	cb_store_reminders_t sent = { 0 };
 	cb_store_person_t const **due = NULL;
@@ -535,6 +587,7 @@ static int report_due(ctl_t *ctl, int argc, char **argv)
 	rc = ctl_parse(ctl, &report_cmd, argc, argv, opts, NULL, 0, &n);
 	if (rc) return rc;
 	if (within_opt && (rc = within_arg(ctl, within_opt, &days)) != 0) return rc;
+	if ((rc = role_arg(ctl, role)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
 	if ((rc = load_people(ctl, &people, &as_of, &roles)) != 0) return rc;
 	if (cb_store_reminders(ctl->store, 0, &sent) < 0) sent.count = 0;
@@ -548,7 +601,7 @@ static int report_due(ctl_t *ctl, int argc, char **argv)
 	for (size_t i = 0; i < people.count; i++) {
 		cb_store_person_t const *p = &people.items[i];
 
-		if (roles && strcmp(p->role, "staff") != 0) continue;
+		if (!is_staff(p, roles) || !role_matches(p, role)) continue;
 		if (is_due(p, ctl->now, (time_t) days * DAY)) due[n++] = p;
 	}
 	qsort(due, n, sizeof(*due), cmp_expiry);
@@ -568,11 +621,11 @@ static int report_due(ctl_t *ctl, int argc, char **argv)
 		goto done;
 	}
 	printf("%zu %s must re-acknowledge within %lu days:\n", n, n == 1 ? "person" : "people", days);
-	table_start(&tb, 6, headers);
+	table_start(&tb, 7, headers);
 	for (size_t i = 0; i < n; i++) {
 		char acked[32], expires[32], left[24], windows[64];
-		char const *c[6] = {
-			due[i]->identity, due[i]->email[0] ? due[i]->email : "-",
+		char const *c[7] = {
+			due[i]->identity, shown_role(due[i]), due[i]->email[0] ? due[i]->email : "-",
 			ctl_time(due[i]->ack_time, acked, sizeof(acked)), ctl_time(due[i]->ack_expiry, expires, sizeof(expires)),
 			left, reminded(&sent, due[i], windows, sizeof(windows)),
 		};
@@ -588,10 +641,10 @@ done:
 	return rc;
 }
 
-/** counts_as_unacknowledged - staff, account enabled, and no acknowledgement that counts now. */
+/** counts_as_unacknowledged - staff (of any role), account enabled, and no acknowledgement that counts now. */
 static bool counts_as_unacknowledged(cb_store_person_t const *p, time_t now)
 {
-	if (strcmp(p->role, "staff") != 0 || p->disabled) return false;
+	if (!is_staff(p, true) || p->disabled) return false;
 	if (!p->ack_time || p->ack_revoked) return true;
 	if (p->ack_expiry && p->ack_expiry <= now) return true;
 	return strcmp(p->reason, cb_reason_name(CB_REASON_ACKNOWLEDGEMENT_PREDATES_POLICY)) == 0;
@@ -605,63 +658,97 @@ static char const *unack_why(cb_store_person_t const *p, time_t now)
 	return "older than the policy";
 }
 
+/** role_counts - "2 staff, 1 governors": how many of list (sorted by role) each role has. */
+static char const *role_counts(cb_store_person_t const *const *list, size_t n, char *buf, size_t len)
+{
+	size_t o = 0, run = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < len; i++) {
+		run++;
+		if (i + 1 < n && strcmp(shown_role(list[i]), shown_role(list[i + 1])) == 0) continue;
+		o += (size_t) snprintf(buf + o, len - o, "%s%zu %s", o ? ", " : "", run, shown_role(list[i]));
+		run = 0;
+	}
+	return buf;
+}
+
+/** unack_print - the report's rows (sorted by role), as JSON or a table. */
+static int unack_print(ctl_t *ctl, cb_store_person_t const *const *list, size_t n, time_t as_of, char const *role)
+{
+	static char const *const headers[] = { "USER", "ROLE", "EMAIL", "WHY", "LAST ACKNOWLEDGED" };
+	char counts[256];
+	table_t tb;
+
+	if (ctl->json) {
+		json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *p = person_json(list[i], ctl->now);
+
+			json_object_object_add(p, "why", json_object_new_string(unack_why(list[i], ctl->now)));
+			json_object_array_add(a, p);
+		}
+		json_object_object_add(o, "as_of", ctl_jtime(as_of));
+		json_object_object_add(o, "people", a);
+		return ctl_print_json(o);
+	}
+	as_of_line(ctl, as_of, true);
+	if (!n) {
+		printf("Every member of staff%s%s%s has an acknowledgement that counts.\n", role ? " (role " : "",
+		       role ? role : "", role ? ")" : "");
+		return CTL_EXIT_OK;
+	}
+	printf("%zu member%s of staff without an acknowledgement that counts (%s):\n", n, n == 1 ? "" : "s",
+	       role_counts(list, n, counts, sizeof(counts)));
+	table_start(&tb, 5, headers);
+	for (size_t i = 0; i < n; i++) {
+		char acked[32];
+		char const *c[5] = {
+			list[i]->identity, shown_role(list[i]), list[i]->email[0] ? list[i]->email : "-",
+			unack_why(list[i], ctl->now), ctl_time(list[i]->ack_time, acked, sizeof(acked)),
+		};
+
+		table_add(&tb, c);
+	}
+	return table_print(ctl, &tb);
+}
+
 static int report_unacknowledged(ctl_t *ctl, int argc, char **argv)
 {
-	static char const *const headers[] = { "USER", "EMAIL", "WHY", "LAST ACKNOWLEDGED" };
+	char const *role = NULL;
+	ctl_opt_t const opts[] = { { "role", &role, NULL }, { NULL, NULL, NULL } };
 	cb_store_people_t people = { 0 };
-	json_object *a = NULL;
-	table_t tb;
+	cb_store_person_t const **list;
 	time_t as_of;
 	bool roles;
 	size_t n = 0;
 	int rc;
 
-	rc = ctl_parse(ctl, &report_cmd, argc, argv, NULL, NULL, 0, &n);
+	rc = ctl_parse(ctl, &report_cmd, argc, argv, opts, NULL, 0, &n);
 	if (rc) return rc;
+	if ((rc = role_arg(ctl, role)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
 	if ((rc = load_people(ctl, &people, &as_of, &roles)) != 0) return rc;
 	if (!roles) {
 		cb_store_people_free(&people);
 		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "this report needs the directory: the module lists staff from "
-			       "ldap { staff_group }, and it has no directory configured");
+			       "ldap { staff_group } and roles { }, and it has no directory configured");
 	}
-	if (ctl->json) a = json_object_new_array();
-	table_start(&tb, 4, headers);
+	list = calloc(people.count, sizeof(*list));
+	if (!list) {
+		cb_store_people_free(&people);
+		return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+	}
 	n = 0;
 	for (size_t i = 0; i < people.count; i++) {
 		cb_store_person_t const *p = &people.items[i];
-		char acked[32];
-		char const *c[4] = {
-			p->identity, p->email[0] ? p->email : "-", unack_why(p, ctl->now),
-			ctl_time(p->ack_time, acked, sizeof(acked)),
-		};
 
-		if (!counts_as_unacknowledged(p, ctl->now)) continue;
-		if (a) {
-			json_object *o = person_json(p, ctl->now);
-
-			json_object_object_add(o, "why", json_object_new_string(c[2]));
-			json_object_array_add(a, o);
-		}
-		table_add(&tb, c);
-		n++;
+		if (counts_as_unacknowledged(p, ctl->now) && role_matches(p, role)) list[n++] = p;
 	}
-	if (a) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "as_of", ctl_jtime(as_of));
-		json_object_object_add(o, "people", a);
-		rc = ctl_print_json(o);
-		ctl_table_free(tb.t);
-	} else if (n) {
-		as_of_line(ctl, as_of, roles);
-		printf("%zu member%s of staff without an acknowledgement that counts:\n", n, n == 1 ? "" : "s");
-		rc = table_print(ctl, &tb);
-	} else {
-		as_of_line(ctl, as_of, roles);
-		printf("Every member of staff has an acknowledgement that counts.\n");
-		ctl_table_free(tb.t);
-	}
+	qsort(list, n, sizeof(*list), cmp_role);
+	rc = unack_print(ctl, list, n, as_of, role);
+	free(list);
 	cb_store_people_free(&people);
 	return rc;
 }

@@ -109,6 +109,7 @@ struct cetbyod_ldap {
 	uint32_t		admit_cached;		/* admit_cached_when_unavailable, seconds; 0: never. */
 
 	/* Made at instantiate. */
+	cb_roles_t const	*roles;			/* The module's roles { } (names, for radiusd -X). */
 	char const		*log_prefix;		/* "rlm_cetbyod (name): ldap" */
 	cb_ldap_conf_t		conf;			/* What the core reads; arrays talloc'd here. */
 	fr_connection_pool_t	*pool;
@@ -327,12 +328,51 @@ static cb_dir_result_t search(cetbyod_ldap_t *l, REQUEST *request, char const *i
  *	What radiusd -X says about the answer.
  */
 
-static cb_name_t const role_words[] = {
-	{ "staff (member of a staff_group)", CB_ROLE_STAFF },
-	{ "pupil (member of a pupil_group)", CB_ROLE_PUPIL },
-	{ "other (in no staff_group or pupil_group)", CB_ROLE_OTHER },
-	{ NULL, -1 }
-};
+/** role_others - ", roles { a } and roles { b }": the role groups in groups (a bit mask) other than skip's. */
+static void role_others(cb_roles_t const *roles, unsigned int groups, unsigned int skip, char *buf, size_t len)
+{
+	size_t o = strlen(buf);
+
+	for (unsigned int k = 1; k <= CB_ROLES_MAX && o + 1 < len; k++) {
+		cb_role_conf_t const *r = cb_roles_get(roles, k);
+
+		if (k == skip || !r || !(groups & (1u << k))) continue;
+		o += (size_t) snprintf(buf + o, len - o, "%sroles { %s }", o ? ", " : "", r->name);
+	}
+}
+
+/**
+ * log_role - the person's role, and why: which kind of group made it, and
+ * which other groups of theirs were passed over (a pupil group comes first,
+ * then a staff_group, then the roles in their configured order).
+ */
+static void log_role(cetbyod_ldap_t const *l, REQUEST *request, cb_dir_entry_t const *e)
+{
+	cb_role_conf_t const *r = cb_roles_get(l->roles, e->facts.role_id);
+	char also[256] = "";
+
+	switch (e->facts.role) {
+	case CB_ROLE_PUPIL:
+		if (e->role_groups & 1u) strlcpy(also, "a staff_group", sizeof(also));
+		role_others(l->roles, e->role_groups, 0, also, sizeof(also));
+		RDEBUG2("Directory: role pupil (member of a pupil_group)%s%s%s", also[0] ? "; also in " : "", also,
+			also[0] ? ", but a pupil_group comes first" : "");
+		return;
+	case CB_ROLE_OTHER:
+		RDEBUG2("Directory: role other (in no staff_group, pupil_group or roles { } group)");
+		return;
+	case CB_ROLE_STAFF:
+		break;
+	}
+	role_others(l->roles, e->role_groups, e->facts.role_id, also, sizeof(also));
+	if (!r) {
+		RDEBUG2("Directory: role staff (member of a staff_group)%s%s%s", also[0] ? "; also in " : "", also,
+			also[0] ? ", but a staff_group comes first" : "");
+		return;
+	}
+	RDEBUG2("Directory: role %s (member of a roles { %s { group } })%s%s%s", r->name, r->name,
+		also[0] ? "; also in " : "", also, also[0] ? ", configured after it" : "");
+}
 
 static void log_exception(REQUEST *request, cb_dir_exception_t const *ex)
 {
@@ -366,7 +406,7 @@ static void log_answer(cetbyod_ldap_t const *l, REQUEST *request, char const *id
 		return;
 	}
 	RDEBUG2("Directory: \"%s\" is %s (%s)", identity, e->dn, where);
-	RDEBUG2("Directory: role %s", cb_name_of(role_words, e->facts.role, "other (in no staff_group or pupil_group)"));
+	log_role(l, request, e);
 	RDEBUG2("Directory: account %s", e->facts.disabled ? "disabled" : "not disabled");
 	if (e->facts.revoked) {
 		RDEBUG2("Directory: BYOD access revoked by IT: %s", e->revoked_reason[0] ? e->revoked_reason :
@@ -593,7 +633,7 @@ static int parse_modes(cetbyod_ldap_t *l, CONF_SECTION *cs)
 }
 
 /** build_conf - the core's configuration from the parsed options; checked. */
-static int build_conf(cetbyod_ldap_t *l, CONF_SECTION *cs)
+static int build_conf(cetbyod_ldap_t *l, CONF_SECTION *cs, cb_ldap_role_t const *roles, size_t num_roles)
 {
 	cb_ldap_conf_t *c = &l->conf;
 	char err[1024], name[64];
@@ -608,6 +648,8 @@ static int build_conf(cetbyod_ldap_t *l, CONF_SECTION *cs)
 		cf_log_err_cs(cs, "Out of memory reading 'ldap { }'");
 		return -1;
 	}
+	c->roles = roles;		/* roles { NAME { group } }: parsed by glue_roles.c. */
+	c->num_roles = num_roles;
 	c->base_dn = l->base_dn;
 	c->user_filter = l->user_filter;
 	c->identity_attribute = l->identity_attribute;
@@ -643,6 +685,8 @@ static int build_conf(cetbyod_ldap_t *l, CONF_SECTION *cs)
 		option = option_name(err, name, sizeof(name));
 		if (option) {
 			cf_log_err_cs(cs, "Invalid 'ldap { %s }': %s", option, err);
+		} else if (strncmp(err, "roles", 5) == 0) {
+			cf_log_err_cs(cs, "Invalid %s", err);	/* "roles { governors { group } }: ..." */
 		} else {
 			cf_log_err_cs(cs, "Invalid 'ldap { }' configuration: %s", err);
 		}
@@ -775,7 +819,8 @@ int cetbyod_ldap_instantiate(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 
 	if (unknown_options(cs) < 0) goto fail;
 	if (cf_section_parse(cs, l, ldap_config) < 0) goto fail;
-	if (build_conf(l, cs) < 0) goto fail;
+	l->roles = &inst->roles;
+	if (build_conf(l, cs, inst->ldap_roles, inst->roles.count) < 0) goto fail;
 	if (make_cache(l, cs) < 0) goto fail;
 	if (pool_section(cs) < 0) goto fail;
 	l->pool = fr_connection_pool_module_init(cs, l, mod_conn_create, mod_conn_alive, l->log_prefix);

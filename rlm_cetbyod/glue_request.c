@@ -154,17 +154,34 @@ static void log_found(REQUEST *request, char const *identity, cb_facts_t const *
 	}
 }
 
+/** log_role - which policy a member of staff was decided under: the employees' or their role's. */
+static void log_role(rlm_cetbyod_t const *inst, REQUEST *request, cb_decide_result_t const *res)
+{
+	cb_role_conf_t const *r = cb_roles_get(&inst->roles, res->in.dir.role_id);
+	char const *version = res->policy->policy_version;
+
+	if (res->in.dir.role != CB_ROLE_STAFF) return;
+	if (!r) {
+		RDEBUG2("Role staff (employees): policy { } applies");
+		return;
+	}
+	RDEBUG2("Role %s: form version %s (%s), validity %u day(s) (%s)", r->name, version && *version ? version : "any",
+		r->own_version ? "roles { } version" : "policy { version }", res->policy->validity_days,
+		r->own_validity ? "roles { } validity_days" : "policy { validity_days }");
+}
+
 void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_facts_t const *facts,
 			    cb_ack_index_t const *idx, time_t now, cb_decide_result_t *res)
 {
 	cb_decide_env_t env = {
-		.policy = &inst->pconf, .acks = idx, .state = cb_enforcer_decide_state(inst->enforcer),
+		.policy = &inst->pconf, .roles = &inst->roles, .acks = idx, .state = cb_enforcer_decide_state(inst->enforcer),
 		.source_stale = cb_sync_is_stale(inst->sync, now),
 		.audit_refuses = inst->audit && !cb_audit_admit_ok(inst->audit),
 	};
 
 	cb_decide(&env, identity, facts, now, res);
 	log_found(request, identity, facts, res);
+	log_role(inst, request, res);
 }
 
 static void add_string(REQUEST *request, DICT_ATTR const *da, char const *value)
@@ -196,15 +213,20 @@ static void add_date(REQUEST *request, DICT_ATTR const *da, time_t value)
 	fr_pair_replace(&request->config, vp);
 }
 
-static char const *decision_vlan(rlm_cetbyod_t const *inst, cb_status_t status)
+/**
+ * decision_vlan - the VLAN of a decision for a person of dir's role (NULL
+ * dir: no facts, employees), and in why which setting chose it.
+ */
+static char const *decision_vlan(rlm_cetbyod_t const *inst, cb_dir_facts_t const *dir, cb_status_t status,
+				 char *why, size_t len)
 {
-	switch (status) {
-	case CB_STATUS_ADMIT:		return inst->reply.staff_vlan;
-	case CB_STATUS_ONBOARD:		return inst->reply.onboarding_vlan;
-	case CB_STATUS_RESTRICTED:	return inst->reply.restricted_vlan;
-	case CB_STATUS_REJECT:		break;
-	}
-	return NULL;
+	cb_vlans_t const vlans = {
+		.staff = inst->reply.staff_vlan, .onboarding = inst->reply.onboarding_vlan,
+		.restricted = inst->reply.restricted_vlan,
+	};
+	cb_dir_facts_t const none = { .result = CB_DIR_NOT_FOUND };
+
+	return cb_roles_vlan(&inst->roles, &vlans, dir ? dir : &none, status, why, len);
 }
 
 /** wants_form - whether completing the form is what the person should do next. */
@@ -224,16 +246,20 @@ static bool wants_form(cb_decision_t const *d)
 
 /** write_decision - the decision as Cetbyod-* attributes in the control list. */
 static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity,
-			   cb_decision_t const *d, cb_ack_record_t const *ack, time_t now)
+			   cb_dir_facts_t const *dir, cb_decision_t const *d, cb_ack_record_t const *ack, time_t now)
 {
-	char const *vlan = decision_vlan(inst, d->status);
+	char why[128];
+	char const *vlan = decision_vlan(inst, dir, d->status, why, sizeof(why));
 
 	add_integer(request, inst->da_status, (uint32_t) d->status);
 	add_string(request, inst->da_reason, cb_reason_name(d->reason));
 	add_string(request, inst->da_message, cb_reason_message(d->reason));
 	if (identity && *identity) add_string(request, inst->da_identity, identity);
 	if (inst->form_url && *inst->form_url && wants_form(d)) add_string(request, inst->da_form_url, inst->form_url);
-	if (vlan) add_string(request, inst->da_vlan, vlan);
+	if (vlan) {
+		add_string(request, inst->da_vlan, vlan);
+		RDEBUG2("VLAN %s, from %s", vlan, why);
+	}
 	add_date(request, inst->da_expiry, d->valid_until);
 	add_date(request, inst->da_ack_expiry, d->ack_expires);
 	if (ack) {
@@ -273,10 +299,12 @@ static void log_decision(REQUEST *request, char const *identity, cb_decision_t c
  * class id, and put Cetbyod-Class in the control list; the site copies it
  * to the reply's Class, which accounting echoes back.
  */
-static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
-			    char const *ack_email, cb_ack_record_t const *ack, time_t now,
-			    char class_id[CB_CLASS_ID_LEN + 1])
+static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity,
+			    cb_decide_result_t const *res, time_t now, char class_id[CB_CLASS_ID_LEN + 1])
 {
+	cb_decision_t const *d = &res->decision;
+	cb_ack_record_t const *ack = res->ack;
+	char const *ack_email = res->ack_email;
 	cb_store_decision_t rec;
 	char class_attr[CB_CLASS_ATTR_LEN + 1];
 	VALUE_PAIR *vp;
@@ -298,6 +326,7 @@ static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 		strlcpy(rec.policy_version, ack->policy_version, sizeof(rec.policy_version));
 	}
 	strlcpy(rec.ack_email, ack_email ? ack_email : "", sizeof(rec.ack_email));
+	strlcpy(rec.role, cb_roles_name(&inst->roles, &res->in.dir), sizeof(rec.role));	/* Its policy, if decided again. */
 	vp = cetbyod_packet_attr(request, PW_NAS_IP_ADDRESS);
 	if (!vp) vp = cetbyod_packet_attr(request, PW_NAS_IDENTIFIER);
 	cetbyod_value(vp, rec.nas, sizeof(rec.nas));
@@ -318,11 +347,12 @@ static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  * the trail refuses (audit { on_failure = fail_closed } while it cannot be
  * written): the caller must not admit.
  */
-static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
-			   cb_ack_record_t const *ack, char const *class_id, cb_decide_exception_t const *exc)
+static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_dir_facts_t const *dir,
+			   cb_decision_t const *d, cb_ack_record_t const *ack, char const *class_id,
+			   cb_decide_exception_t const *exc)
 {
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
-	char nas[CB_STORE_TEXT_MAX + 1];
+	char nas[CB_STORE_TEXT_MAX + 1], vlan_why[128];
 	VALUE_PAIR *vp;
 	cb_audit_event_t ev = {
 		.type = CB_AUDIT_DECISION, .identity = identity, .outer_identity = outer, .calling_station = calling,
@@ -330,9 +360,13 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 		.reason = cb_reason_name(d->reason), .ack_time = ack ? ack->ack_time : 0,
 		.policy_version = ack ? ack->policy_version : NULL, .expiry = d->valid_until,
 		.admission = d->status != CB_STATUS_REJECT,
+		.role = (dir && dir->result == CB_DIR_FOUND) ? cb_roles_name(&inst->roles, dir) : NULL,
+		.vlan = decision_vlan(inst, dir, d->status, vlan_why, sizeof(vlan_why)),
+		.vlan_why = vlan_why,
 	};
 
 	if (!inst->audit) return true;
+	if (!ev.vlan) ev.vlan_why = NULL;
 	if (exc && d->reason == CB_REASON_EXCEPTION_ACTIVE) {
 		ev.why = exc->reason;
 		ev.approved_by = exc->approved_by;
@@ -355,6 +389,7 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	ev.expiry = 0;
 	ev.why = ev.approved_by = NULL;
 	ev.until = 0;
+	ev.vlan = ev.vlan_why = NULL;
 	cb_audit_record(inst->audit, &ev);
 	return false;
 }
@@ -365,8 +400,8 @@ void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 	char class_id[CB_CLASS_ID_LEN + 1] = "";
 	cb_decision_t *d = &res->decision;
 
-	if (d->status != CB_STATUS_REJECT) record_decision(inst, request, identity, d, res->ack_email, res->ack, now, class_id);
-	if (!audit_decision(inst, request, identity, d, res->ack, class_id[0] ? class_id : NULL,
+	if (d->status != CB_STATUS_REJECT) record_decision(inst, request, identity, res, now, class_id);
+	if (!audit_decision(inst, request, identity, &res->in.dir, d, res->ack, class_id[0] ? class_id : NULL,
 			    res->exception_used ? &res->exception : NULL) && d->status != CB_STATUS_REJECT) {
 		d->status = CB_STATUS_REJECT;
 		d->reason = CB_REASON_AUDIT_UNAVAILABLE;
@@ -378,7 +413,7 @@ void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,
 			   time_t now)
 {
-	write_decision(inst, request, identity, &res->decision, res->ack, now);
+	write_decision(inst, request, identity, &res->in.dir, &res->decision, res->ack, now);
 	log_decision(request, identity, &res->decision, res->ack);
 }
 
@@ -391,7 +426,7 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 
 	if (!id_vp) {
 		REDEBUG("No User-Name and no Cetbyod-Inner-Identity: cannot decide, refusing");
-		write_decision(inst, request, NULL, &d, NULL, now);
+		write_decision(inst, request, NULL, NULL, &d, NULL, now);
 		return false;
 	}
 	id_rcode = cb_identity_normalise(&inst->iconf, id_vp->vp_strvalue, id_vp->vp_length, identity, CB_IDENTITY_MAX + 1);
@@ -399,8 +434,8 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 		RINFO("identity \"%s\" -> reject (invalid_identity): %s",
 		      cb_identity_escape(id_vp->vp_strvalue, id_vp->vp_length, shown, sizeof(shown)),
 		      cb_identity_error(id_rcode));
-		audit_decision(inst, request, NULL, &d, NULL, NULL, NULL);
-		write_decision(inst, request, NULL, &d, NULL, now);
+		audit_decision(inst, request, NULL, NULL, &d, NULL, NULL, NULL);
+		write_decision(inst, request, NULL, NULL, &d, NULL, now);
 		return false;
 	}
 	return true;

@@ -528,7 +528,8 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	cb_enforcer_conf_t econf = {
 		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
 		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,
-		.max_attempts = inst->enforce.max_attempts, .policy = &inst->pconf, .log = cetbyod_core_log, .log_ctx = inst,
+		.max_attempts = inst->enforce.max_attempts, .policy = &inst->pconf, .roles = &inst->roles,
+		.log = cetbyod_core_log, .log_ctx = inst,
 	};
 	time_t now = time(NULL);
 

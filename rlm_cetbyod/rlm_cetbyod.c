@@ -181,6 +181,7 @@ static int mod_detach(void *instance);
 static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (cetbyod_start_conf(inst, conf) < 0) return -1;
+	if (cetbyod_start_roles(inst, conf) < 0) return -1;
 	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
 	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
 	if (cetbyod_start_source(inst, conf) < 0) return -1;

@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "core/identity.h"
 #include "core/policy.h"
+#include "core/roles.h"
 #include "sources/sync.h"
 #include "core/tz.h"
 
@@ -163,6 +164,8 @@ typedef struct {
 	directory_kind_t	directory;
 	cb_tz_t			*tz;
 	cb_policy_conf_t	pconf;
+	cb_roles_t		roles;		/* roles { }: governors, volunteers, contractors (glue_roles.c). */
+	cb_ldap_role_t		ldap_roles[CB_ROLES_MAX];	/* Their groups, as the directory reads them. */
 	cb_identity_conf_t	iconf;
 	cb_ack_current_t	*acks;
 	cb_sync_t		*sync;
@@ -198,6 +201,19 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
 /** cetbyod_start_source - the acknowledgement source and its sync thread. */
 int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/*
+ *	glue_roles.c: roles { NAME { group, vlan, version, validity_days } }.
+ */
+
+/**
+ * cetbyod_start_roles - parse roles { } into inst->roles (each role's
+ * policy: the employees' with its own version and validity) and
+ * inst->ldap_roles (their groups).  After cetbyod_start_conf (it needs
+ * the employees' policy), before the directory.  0, or -1 after
+ * cf_log_err naming the option.
+ */
+int cetbyod_start_roles(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
 /*
  *	glue_request.c: post-auth's reading and writing of attributes.

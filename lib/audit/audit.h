@@ -90,7 +90,9 @@ int cb_audit_type_from_name(char const *name);
  *
  *   decision        identity, outer_identity, calling_station, called_station,
  *                   nas, class_id, status, reason, ack_time, policy_version,
- *                   expiry (the decision's valid_until)
+ *                   expiry (the decision's valid_until), role (the person's:
+ *                   "staff", "governors", "pupil"), vlan and vlan_why (the
+ *                   setting that chose it)
  *   session_start   identity, outer_identity, calling_station, called_station,
  *                   nas, acct_session_id, class_id, framed_ip, session_started
  *   session_stop    as session_start, plus session_stopped (0: time), stop_cause,
@@ -131,6 +133,9 @@ typedef struct {
 	time_t		ack_time;
 	char const	*policy_version;
 	time_t		expiry;
+	char const	*role;			/* decision: cb_roles_name(). */
+	char const	*vlan;			/* decision: the VLAN it puts the device on. */
+	char const	*vlan_why;		/* decision: which setting chose it ("roles { governors { vlan } }"). */
 
 	time_t		session_started;
 	time_t		session_stopped;

@@ -230,6 +230,9 @@ json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
 	put_time(&r, "ack_time", ev->ack_time);
 	put_str(&r, "policy_version", ev->policy_version);
 	put_time(&r, "expiry", ev->expiry);
+	put_str(&r, "role", ev->role);
+	put_str(&r, "vlan", ev->vlan);
+	put_str(&r, "vlan_why", ev->vlan_why);
 	put_time(&r, "session_started", ev->session_started);
 	if (ev->type == CB_AUDIT_SESSION_STOP) {
 		put_time(&r, "session_stopped", ev->session_stopped ? ev->session_stopped : (ev->time ? ev->time : now));

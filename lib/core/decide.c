@@ -74,7 +74,8 @@ void cb_decide(cb_decide_env_t const *env, char const *identity, cb_facts_t cons
 	out->in.source.stale = env->source_stale;
 	revocation(env, identity, out);
 
-	cb_policy_decide(env->policy, &out->in, now, d);
+	out->policy = cb_roles_policy(env->roles, &out->in.dir, env->policy);
+	cb_policy_decide(out->policy, &out->in, now, d);
 	if (env->audit_refuses && d->status != CB_STATUS_REJECT) {
 		d->status = CB_STATUS_REJECT;
 		d->reason = CB_REASON_AUDIT_UNAVAILABLE;

@@ -12,7 +12,9 @@
  *	   provider gave no exception or one that ends sooner;
  *	3. the latest acknowledgement of any of the person's addresses;
  *	4. IT's revocations (cetbyodctl revoke), when the provider had none;
- *	5. cb_policy_decide() with the freshness of the acknowledgement source;
+ *	5. cb_policy_decide() with the freshness of the acknowledgement source,
+ *	   under the policy of the person's role (roles.h: governors may have
+ *	   a form version or validity of their own);
  *	6. an admission the audit trail refuses to record becomes a refusal
  *	   (audit { on_failure = fail_closed }).
  *
@@ -38,6 +40,7 @@
 
 #include "core/ack.h"
 #include "core/policy.h"
+#include "core/roles.h"
 
 #define CB_FACTS_EMAILS_MAX	8	/* Addresses that key a person's acknowledgement. */
 
@@ -101,7 +104,8 @@ typedef struct {
 
 /** What the decision reads besides the facts: the state held in memory, and the configuration. */
 typedef struct {
-	cb_policy_conf_t const	*policy;	/* Required. */
+	cb_policy_conf_t const	*policy;	/* Required: the employees' policy. */
+	cb_roles_t const	*roles;		/* The roles beyond employees, each with its policy; NULL: none. */
 	cb_ack_index_t const	*acks;		/* The acknowledgements in force; NULL: none on record. */
 	cb_decide_state_t	state;		/* Revocations and exceptions register; all zero: neither is consulted. */
 	bool			source_stale;	/* The acknowledgement source is stale (cb_sync_is_stale). */
@@ -113,6 +117,7 @@ typedef struct {
 /** The decision, and what it was made from. */
 typedef struct {
 	cb_decision_t		decision;	/* status, reason, valid_until, ack_expires. */
+	cb_policy_conf_t const	*policy;	/* The policy applied: the person's role's, else env->policy. */
 	cb_policy_input_t	in;		/* The facts the policy was given. */
 	cb_ack_record_t const	*ack;		/* The acknowledgement that counted (points into env->acks); NULL: none. */
 	char const		*ack_email;	/* ack's address, else the first of the facts' addresses; "" when none. */

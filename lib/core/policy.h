@@ -47,7 +47,12 @@ typedef enum {
 	CB_REASON_MAX
 } cb_reason_t;
 
-/** Role of the person in the directory. */
+/**
+ * Role of the person in the directory.  STAFF is "staff" as the school's
+ * policy means it: employees (ldap { staff_group }) and the roles beyond
+ * them (roles { governors { } }: governors, volunteers, contractors),
+ * which cb_dir_facts_t.role_id tells apart (lib/core/roles.h).
+ */
 typedef enum {
 	CB_ROLE_OTHER = 0,	/* In the directory, but neither staff nor pupil. */
 	CB_ROLE_STAFF,
@@ -65,6 +70,7 @@ typedef struct {
 	cb_dir_result_t	result;
 	bool		disabled;	/* Account disabled or locked. */
 	cb_role_t	role;
+	unsigned int	role_id;	/* With role STAFF: 0 employees, k the k-th roles { } entry (roles.h). */
 	bool		revoked;	/* BYOD access revoked by IT (directory flag or cetbyodctl). */
 	char const	*revoked_reason;	/* May be NULL. */
 } cb_dir_facts_t;

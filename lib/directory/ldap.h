@@ -42,6 +42,8 @@
 #define CB_LDAP_MAX_URIS		8	/* uris */
 #define CB_LDAP_MAX_EMAIL_ATTRS		8	/* email_attributes */
 #define CB_LDAP_MAX_GROUPS		32	/* staff_groups, pupil_groups (each) */
+#define CB_LDAP_MAX_ROLES		8	/* roles (lib/core/roles.h: CB_ROLES_MAX) */
+#define CB_LDAP_MAX_ADMITTED		64	/* staff_groups and the roles' groups together */
 #define CB_LDAP_URI_MAX			256	/* Longest URI accepted. */
 #define CB_LDAP_FILTER_MAX		4096	/* Longest filter after substitution. */
 #define CB_LDAP_LIST_PAGE_SIZE		500	/* list_page_size default: under AD's MaxPageSize (1000). */
@@ -53,6 +55,7 @@
 #define CB_DIR_EMAIL_MAX		(CB_IDENTITY_MAX + 1)
 #define CB_DIR_TEXT_MAX			256	/* Reasons and names, with the NUL. */
 #define CB_DIR_WARNING_MAX		512
+#define CB_DIR_PUPIL_BIT		(1u << 31)	/* cb_dir_entry_t.role_groups: in a pupil_group. */
 
 /** How staff and pupil membership is found. */
 typedef enum {
@@ -68,6 +71,13 @@ typedef enum {
 	CB_LDAP_DISABLED_PPOLICY,	/* OpenLDAP ppolicy: pwdAccountLockedTime present. */
 	CB_LDAP_DISABLED_FILTER		/* The entry matches disabled_filter (one more search). */
 } cb_ldap_disabled_mode_t;
+
+/** A role beyond employees (roles { NAME { group } }): its members are staff with role_id its place + 1. */
+typedef struct {
+	char const		*name;		/* For messages: roles { NAME }. */
+	char const		**groups;	/* DNs; membership of any one gives the role. */
+	size_t			num_groups;
+} cb_ldap_role_t;
 
 /**
  * The directory configuration.  Plain values owned by the caller (the
@@ -113,6 +123,8 @@ typedef struct {
 	size_t			num_staff_groups;
 	char const		**pupil_groups;		/* DNs; membership of any one makes a pupil. */
 	size_t			num_pupil_groups;
+	cb_ldap_role_t const	*roles;			/* Roles beyond employees, in precedence order. */
+	size_t			num_roles;
 
 	cb_ldap_disabled_mode_t	disabled_mode;
 	char const		*disabled_filter;	/* filter mode: e.g. "(nsAccountLock=TRUE)". */
@@ -145,7 +157,9 @@ typedef struct {
  * plain assignment, so that pointer follows the copy.
  */
 typedef struct {
-	cb_dir_facts_t		facts;		/* result, disabled, role, revoked. */
+	cb_dir_facts_t		facts;		/* result, disabled, role, role_id, revoked. */
+	unsigned int		role_groups;	/* Groups found: bit 0 a staff_group, bit k roles[k - 1]'s,
+						   bit CB_DIR_PUPIL_BIT a pupil_group (which one won: facts). */
 	bool			refused;	/* The directory answered, but the answer is not usable
 						   (ambiguous, malformed); facts.result is NOT_FOUND, do not cache. */
 	char			dn[CB_DIR_DN_MAX];

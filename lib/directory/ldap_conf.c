@@ -253,6 +253,36 @@ static int check_groups(char const *option, char const **groups, size_t n, char 
 	return 0;
 }
 
+/** check_roles - the roles' groups: each role names at least one, all valid, CB_LDAP_MAX_ADMITTED in all. */
+static int check_roles(cb_ldap_conf_t const *conf, char *err, size_t errlen)
+{
+	size_t total = conf->num_staff_groups;
+	char option[96];
+
+	if (conf->num_roles > CB_LDAP_MAX_ROLES || (conf->num_roles && !conf->roles)) {
+		cb_ldap_err_set(err, errlen, "roles: at most %d roles are accepted", CB_LDAP_MAX_ROLES);
+		return -1;
+	}
+	for (size_t r = 0; r < conf->num_roles; r++) {
+		cb_ldap_role_t const *role = &conf->roles[r];
+
+		snprintf(option, sizeof(option), "roles { %.40s { group } }", role->name ? role->name : "?");
+		if (role->num_groups == 0) {
+			cb_ldap_err_set(err, errlen, "%s is not set: name at least one group (by DN) whose members have "
+					"the role", option);
+			return -1;
+		}
+		if (check_groups(option, role->groups, role->num_groups, err, errlen) < 0) return -1;
+		total += role->num_groups;
+	}
+	if (total > CB_LDAP_MAX_ADMITTED) {
+		cb_ldap_err_set(err, errlen, "staff_group and the roles' group options name %zu groups; at most %d "
+				"are accepted", total, CB_LDAP_MAX_ADMITTED);
+		return -1;
+	}
+	return 0;
+}
+
 /** check_uri - one server URI: ldap://, ldaps:// or ldapi://, a host, nothing after it. */
 static int check_uri(cb_ldap_conf_t const *conf, char const *uri, char *err, size_t errlen)
 {
@@ -411,7 +441,8 @@ static int check_groups_conf(cb_ldap_conf_t const *conf, char *err, size_t errle
 		return -1;
 	}
 	if (check_groups("staff_group", conf->staff_groups, conf->num_staff_groups, err, errlen) < 0 ||
-	    check_groups("pupil_group", conf->pupil_groups, conf->num_pupil_groups, err, errlen) < 0) return -1;
+	    check_groups("pupil_group", conf->pupil_groups, conf->num_pupil_groups, err, errlen) < 0 ||
+	    check_roles(conf, err, errlen) < 0) return -1;
 	return 0;
 }
 

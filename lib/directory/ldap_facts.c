@@ -186,13 +186,30 @@ cb_exception_t cb_dir_entry_exception(cb_dir_entry_t const *entry)
  *	The configured groups, and membership.
  */
 
-static int prepare_list(char **dst, size_t *num, char const **src, size_t n)
+static int prepare_list(char **dst, size_t *num, size_t cap, char const **src, size_t n)
 {
 	if (n && !src) return -1;
-	for (size_t i = 0; i < n && i < CB_LDAP_MAX_GROUPS; i++) {
-		dst[i] = src[i] ? cb_ldap_dn_normal(src[i]) : NULL;
-		if (!dst[i]) return -1;
-		*num = i + 1;
+	for (size_t i = 0; i < n; i++) {
+		if (*num >= cap) return -1;
+		dst[*num] = src[i] ? cb_ldap_dn_normal(src[i]) : NULL;
+		if (!dst[*num]) return -1;
+		(*num)++;
+	}
+	return 0;
+}
+
+/** prepare_admitted - staff_groups (role 0), then each role's groups (role k), into groups->staff. */
+static int prepare_admitted(cb_ldap_groups_t *groups, cb_ldap_conf_t const *conf)
+{
+	if (prepare_list(groups->staff, &groups->num_staff, CB_LDAP_MAX_GROUPS, conf->staff_groups,
+			 conf->num_staff_groups) < 0) return -1;
+	if (conf->num_roles && !conf->roles) return -1;
+	for (size_t r = 0; r < conf->num_roles && r < CB_LDAP_MAX_ROLES; r++) {
+		size_t from = groups->num_staff;
+
+		if (prepare_list(groups->staff, &groups->num_staff, CB_LDAP_MAX_ADMITTED, conf->roles[r].groups,
+				 conf->roles[r].num_groups) < 0) return -1;
+		for (size_t i = from; i < groups->num_staff; i++) groups->role_of[i] = (unsigned char) (r + 1);
 	}
 	return 0;
 }
@@ -200,10 +217,11 @@ static int prepare_list(char **dst, size_t *num, char const **src, size_t n)
 int cb_ldap_groups_prepare(cb_ldap_groups_t *groups, cb_ldap_conf_t const *conf, char *err, size_t errlen)
 {
 	memset(groups, 0, sizeof(*groups));
-	if (prepare_list(groups->staff, &groups->num_staff, conf->staff_groups, conf->num_staff_groups) < 0 ||
-	    prepare_list(groups->pupil, &groups->num_pupil, conf->pupil_groups, conf->num_pupil_groups) < 0) {
+	if (prepare_admitted(groups, conf) < 0 ||
+	    prepare_list(groups->pupil, &groups->num_pupil, CB_LDAP_MAX_GROUPS, conf->pupil_groups,
+			 conf->num_pupil_groups) < 0) {
 		cb_ldap_groups_free(groups);
-		cb_ldap_err_set(err, errlen, "a staff_group or pupil_group DN cannot be normalised");
+		cb_ldap_err_set(err, errlen, "a staff_group, pupil_group or role's group DN cannot be normalised");
 		return -1;
 	}
 	return 0;
@@ -233,19 +251,39 @@ void cb_ldap_roles_note(cb_ldap_groups_t const *groups, char const *val, size_t 
 	buf[len] = '\0';
 	norm = cb_ldap_dn_normal(buf);
 	if (!norm) return;
-	if (in_list(groups->staff, groups->num_staff, norm)) roles->staff = true;
-	if (in_list(groups->pupil, groups->num_pupil, norm)) roles->pupil = true;
+	for (size_t i = 0; i < groups->num_staff; i++) {
+		if (strcmp(groups->staff[i], norm) != 0) continue;
+		roles->staff = true;
+		roles->groups |= 1u << groups->role_of[i];
+	}
+	if (in_list(groups->pupil, groups->num_pupil, norm)) {
+		roles->pupil = true;
+		roles->groups |= CB_DIR_PUPIL_BIT;
+	}
 	ldap_memfree(norm);
 }
 
 void cb_ldap_roles_set(cb_dir_entry_t *out, cb_ldap_roles_t const *roles)
 {
+	out->role_groups = roles->groups;
+	out->facts.role_id = 0;
 	if (roles->pupil && roles->staff) {
-		warn_add(out, "member of both a staff and a pupil group: treated as a pupil");
+		warn_add(out, "member of both a staff (or role) and a pupil group: treated as a pupil");
 	}
-	if (roles->pupil) out->facts.role = CB_ROLE_PUPIL;
-	else if (roles->staff) out->facts.role = CB_ROLE_STAFF;
-	else out->facts.role = CB_ROLE_OTHER;
+	if (roles->pupil) {
+		out->facts.role = CB_ROLE_PUPIL;
+	} else if (roles->staff) {
+		out->facts.role = CB_ROLE_STAFF;
+		/* The lowest bit wins: a staff_group (0), else the first role configured. */
+		for (unsigned int k = 0; k <= CB_LDAP_MAX_ROLES; k++) {
+			if (roles->groups & (1u << k)) {
+				out->facts.role_id = k;
+				break;
+			}
+		}
+	} else {
+		out->facts.role = CB_ROLE_OTHER;
+	}
 }
 
 /*
@@ -332,7 +370,7 @@ static void read_member_of(cb_ldap_groups_t const *groups, cb_ldap_entry_t const
 			   cb_dir_entry_t *out)
 {
 	cb_ldap_attr_t const *a = attr_find(entry, conf->member_of_attribute);
-	cb_ldap_roles_t roles = { false, false };
+	cb_ldap_roles_t roles = { false, false, 0 };
 
 	for (size_t j = 0; a && j < a->num_values; j++) {
 		cb_ldap_roles_note(groups, a->values[j].val, a->values[j].len, &roles);

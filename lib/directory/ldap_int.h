@@ -34,9 +34,15 @@
 #define CB_LDAP_ATTR_NAME_MAX		128
 #define CB_LDAP_MAX_ATTRS		(CB_LDAP_MAX_EMAIL_ATTRS + 8)	/* Attributes a lookup asks for. */
 
-/** The configured staff and pupil groups, each DN in normal form (cb_ldap_dn_normal). */
+/**
+ * The configured staff and pupil groups, each DN in normal form
+ * (cb_ldap_dn_normal).  staff holds every group whose members the policy
+ * calls staff: staff_groups (role 0) and then each role's groups (role
+ * k for roles[k - 1]), so that listing and membership treat them alike.
+ */
 typedef struct {
-	char		*staff[CB_LDAP_MAX_GROUPS];
+	char		*staff[CB_LDAP_MAX_ADMITTED];
+	unsigned char	role_of[CB_LDAP_MAX_ADMITTED];
 	size_t		num_staff;
 	char		*pupil[CB_LDAP_MAX_GROUPS];
 	size_t		num_pupil;
@@ -118,14 +124,19 @@ void cb_ldap_groups_free(cb_ldap_groups_t *groups);
 
 /** Group membership found so far. */
 typedef struct {
-	bool	staff;
-	bool	pupil;
+	bool		staff;		/* Some staff_group or role group. */
+	bool		pupil;
+	unsigned int	groups;		/* As cb_dir_entry_t.role_groups. */
 } cb_ldap_roles_t;
 
 /** cb_ldap_roles_note - compare one group DN (not NUL-terminated, untrusted) with the configured groups. */
 void cb_ldap_roles_note(cb_ldap_groups_t const *groups, char const *val, size_t len, cb_ldap_roles_t *roles);
 
-/** cb_ldap_roles_set - out's role from the groups found (pupil wins, with a warning when both). */
+/**
+ * cb_ldap_roles_set - out's role from the groups found: a pupil group wins
+ * (with a warning when there was a staff or role group too), then a
+ * staff_group, then the roles in their configured order.
+ */
 void cb_ldap_roles_set(cb_dir_entry_t *out, cb_ldap_roles_t const *roles);
 
 /** cb_ldap_facts_read - cb_ldap_entry_facts() with the configured groups already normalised. */

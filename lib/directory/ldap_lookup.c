@@ -136,7 +136,7 @@ static search_rcode_t group_search(cb_ldap_conn_t *conn, cb_ldap_conf_t const *c
 {
 	char filter[CB_LDAP_FILTER_MAX];
 	char const *attrs[] = { LDAP_NO_ATTRS, NULL };
-	cb_ldap_roles_t roles = { false, false };
+	cb_ldap_roles_t roles = { false, false, 0 };
 	LDAPMessage *res, *e;
 	search_rcode_t rcode;
 	cb_ldap_sb_t sb;

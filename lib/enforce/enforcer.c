@@ -470,10 +470,14 @@ static void scan_expired(cb_enforcer_t *e, time_t now)
 	cb_store_sessions_free(&list);
 }
 
-/** watch_decide - what identity would get now, with fresh directory facts (cb_decide). */
-static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reason_t *reason)
+/**
+ * watch_decide - what identity would get now, with fresh directory facts
+ * (cb_decide); *role (CB_STORE_NAME_MAX + 1 bytes) gets their role's name.
+ */
+static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reason_t *reason, char *role)
 {
-	cb_decide_env_t env = { .policy = e->conf.policy, .state = cb_enforcer_decide_state(e) };
+	cb_decide_env_t env = { .policy = e->conf.policy, .roles = e->conf.roles,
+				.state = cb_enforcer_decide_state(e) };
 	cb_decide_result_t res;
 	cb_dir_entry_t entry;
 	cb_facts_t facts;
@@ -491,14 +495,32 @@ static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reaso
 	cb_decide(&env, identity, &facts, now, &res);
 	cb_ack_index_unref(idx);
 	*reason = res.decision.reason;
+	snprintf(role, CB_STORE_NAME_MAX + 1, "%s", cb_roles_name(e->conf.roles, &facts.dir));
 	return res.decision.status;
+}
+
+/**
+ * role_moved - an admitted session whose person's role (and so, maybe,
+ * VLAN) is not the one it was admitted under: moved from the governors
+ * group to a staff group, say.  Decisions made before roles were kept
+ * ("") never count.
+ */
+static bool role_moved(cb_enforcer_t *e, cb_store_session_t const *s, char const *role, char *was)
+{
+	cb_store_decision_t dec;
+
+	if (strcmp(s->status, "admit") != 0 || !s->class_id[0]) return false;
+	if (cb_store_decision_get(e->conf.store, s->class_id, &dec) != 0 || !dec.role[0]) return false;
+	snprintf(was, CB_STORE_NAME_MAX + 1, "%s", dec.role);
+	return strcmp(dec.role, role) != 0;
 }
 
 /**
  * watch_directory - the directory watcher: people with active sessions are
  * decided again with fresh directory facts; a session whose decision
  * changed (account disabled, removed from the staff groups, revocation
- * flag set) is disconnected.  A directory outage disconnects nobody.
+ * flag set), or who is admitted under another role now (their VLAN may
+ * differ), is disconnected.  A directory outage disconnects nobody.
  */
 static void watch_directory(cb_enforcer_t *e)
 {
@@ -511,17 +533,23 @@ static void watch_directory(cb_enforcer_t *e)
 		bool seen = false;
 		cb_reason_t reason;
 		cb_status_t status;
-		char why[CB_STORE_REASON_MAX + 1];
+		char why[CB_STORE_REASON_MAX + 1], role[CB_STORE_NAME_MAX + 1], was[CB_STORE_NAME_MAX + 1];
 		cb_store_filter_t person;
 
 		if (!s->identity[0] || !s->status[0]) continue;
 		for (size_t j = 0; j < i && !seen; j++) seen = (strcmp(list.items[j].identity, s->identity) == 0);
 		if (seen) continue;
 
-		status = watch_decide(e, s->identity, &reason);
-		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE || strcmp(cb_status_name(status), s->status) == 0) continue;
-		snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
-			 cb_reason_name(reason));
+		status = watch_decide(e, s->identity, &reason, role);
+		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE) continue;
+		if (strcmp(cb_status_name(status), s->status) != 0) {
+			snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
+				 cb_reason_name(reason));
+		} else if (role_moved(e, s, role, was)) {
+			snprintf(why, sizeof(why), "directory watcher: role %s -> %s", was, role);
+		} else {
+			continue;
+		}
 		person = (cb_store_filter_t) { .identity = s->identity };
 		disconnect_matching(e, &person, why, "the directory watcher");
 	}
@@ -540,16 +568,22 @@ static bool same_record(cb_ack_record_t const *a, cb_ack_record_t const *b)
 
 /**
  * redecide - the status a session's person gets now with the acknowledgements
- * of idx: the facts are those that admitted the session (staff, in the
- * directory), the acknowledgement the one of the address it was decided on.
+ * of idx: the facts are those that admitted the session (staff of the role
+ * it was decided under, in the directory), the acknowledgement the one of
+ * the address it was decided on.  A role no longer configured is decided
+ * as employees.
  */
 static cb_status_t redecide(cb_enforcer_t *e, cb_ack_index_t const *idx, cb_store_decision_t const *dec, time_t now,
 			    cb_reason_t *reason)
 {
 	cb_facts_t facts = { .origin = CB_FACTS_SESSION, .dir = { .result = CB_DIR_FOUND, .role = CB_ROLE_STAFF } };
-	cb_decide_env_t env = { .policy = e->conf.policy, .acks = idx };
+	cb_decide_env_t env = { .policy = e->conf.policy, .roles = e->conf.roles, .acks = idx };
 	cb_decide_result_t res;
 
+	if (!cb_roles_lookup(e->conf.roles, dec->role, &facts.dir) || facts.dir.role != CB_ROLE_STAFF) {
+		facts.dir.role = CB_ROLE_STAFF;
+		facts.dir.role_id = 0;
+	}
 	cb_facts_add_email(&facts, dec->ack_email);
 	cb_decide(&env, dec->identity, &facts, now, &res);
 	*reason = res.decision.reason;

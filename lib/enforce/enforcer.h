@@ -22,6 +22,7 @@
 #include "directory/dirwatch.h"
 #include "enforce/das.h"
 #include "core/policy.h"
+#include "core/roles.h"
 #include "store/store.h"
 #include "sources/sync.h"
 
@@ -45,6 +46,7 @@ typedef struct {
 	unsigned int		retry_interval;	/* Seconds before an unanswered disconnect is tried again. */
 	unsigned int		max_attempts;	/* Attempts before a disconnect is given up. */
 	cb_policy_conf_t const	*policy;	/* To re-decide when an acknowledgement changes. */
+	cb_roles_t const	*roles;		/* The roles beyond employees, each with its policy; NULL: none. */
 	/**
 	 * directory - the directory watcher's facts provider (the module sets
 	 * it up from the core's LDAP configuration and cache): every

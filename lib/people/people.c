@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/name.h"
 #include "base/worker.h"
 #include "core/decide.h"
 #include "core/identity.h"
@@ -61,6 +60,7 @@ typedef struct {
 	uint64_t	written;		/* Hash of the row last written; 0: not written. */
 	uint8_t		num_emails;
 	uint8_t		role;			/* cb_role_t. */
+	uint8_t		role_id;		/* With CB_ROLE_STAFF: 0 employees, k roles { }'s k-th. */
 	bool		known_role;		/* From the directory. */
 	bool		disabled;
 } person_t;
@@ -252,6 +252,7 @@ static int one_listed(void *ctx, char const *identity)
 		return 1;
 	}
 	who->role = (uint8_t) entry.facts.role;
+	who->role_id = (uint8_t) entry.facts.role_id;
 	who->known_role = true;
 	who->disabled = entry.facts.disabled;
 	for (n = 0; n < entry.num_emails && n < CB_DIR_EMAILS_MAX; n++) emails[n] = entry.emails[n];
@@ -383,18 +384,6 @@ static bool list_people(cb_people_t *p, time_t now)
 /*
  *	The table
  */
-static cb_name_t const role_names[] = {
-	{ "staff", CB_ROLE_STAFF },
-	{ "pupil", CB_ROLE_PUPIL },
-	{ "other", CB_ROLE_OTHER },
-	{ NULL, -1 }
-};
-
-static char const *role_name(person_t const *who)
-{
-	if (!who->known_role) return "";
-	return cb_name_of(role_names, who->role, "other");
-}
 
 /** copy_text - src into dst[size] when it is text the store accepts (max bytes), else fallback. */
 static void copy_text(char *dst, size_t size, char const *src, size_t max, char const *fallback)
@@ -413,6 +402,7 @@ static void person_facts(person_t const *who, cb_facts_t *facts)
 	facts->origin = CB_FACTS_PEOPLE;
 	facts->dir.result = CB_DIR_FOUND;
 	facts->dir.role = who->known_role ? (cb_role_t) who->role : CB_ROLE_STAFF;
+	facts->dir.role_id = who->known_role ? who->role_id : 0;
 	facts->dir.disabled = who->disabled;
 	facts->exception.present = who->exception != NULL;
 	facts->exception.until = who->exception ? who->exception->until : 0;
@@ -423,7 +413,7 @@ static void person_facts(person_t const *who, cb_facts_t *facts)
 static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const *idx, time_t now,
 		       cb_store_person_t *row)
 {
-	cb_decide_env_t env = { .policy = p->conf.policy, .acks = idx };
+	cb_decide_env_t env = { .policy = p->conf.policy, .roles = p->conf.roles, .acks = idx };
 	cb_decide_result_t res;
 	cb_facts_t facts;
 	cb_ack_record_t const *ack;
@@ -434,7 +424,8 @@ static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const
 	memset(row, 0, sizeof(*row));
 	snprintf(row->identity, sizeof(row->identity), "%s", who->identity);
 	copy_text(row->email, sizeof(row->email), res.ack_email, CB_STORE_TEXT_MAX, "");
-	snprintf(row->role, sizeof(row->role), "%s", role_name(who));
+	/* The role's name ("staff", "governors"); "" without a directory, which knows no roles. */
+	snprintf(row->role, sizeof(row->role), "%s", who->known_role ? cb_roles_name(p->conf.roles, &facts.dir) : "");
 	row->disabled = who->disabled;
 	if (who->exception) {
 		copy_text(row->exception_reason, sizeof(row->exception_reason),
@@ -448,7 +439,7 @@ static void person_row(cb_people_t *p, person_t const *who, cb_ack_index_t const
 	if (ack) {
 		row->ack_time = ack->ack_time;
 		row->ack_revoked = ack->revoked;
-		row->ack_expiry = cb_ack_expiry(p->conf.policy, ack->ack_time);
+		row->ack_expiry = cb_ack_expiry(res.policy, ack->ack_time);	/* Under the person's role's validity. */
 		copy_text(row->policy_version, sizeof(row->policy_version), ack->policy_version, CB_STORE_NAME_MAX, "");
 	}
 	snprintf(row->status, sizeof(row->status), "%s", cb_status_name(res.decision.status));
@@ -652,8 +643,9 @@ static bool remind_one(cb_people_t *p, cb_store_person_t const *row, unsigned in
 
 static bool wants_reminder(cb_store_person_t const *row)
 {
+	/* Staff as the policy means it: employees and the roles beyond them, not pupils or others. */
 	return row->email[0] && row->ack_time && !row->ack_revoked && !row->disabled &&
-	       (!row->role[0] || strcmp(row->role, "staff") == 0);
+	       strcmp(row->role, "pupil") != 0 && strcmp(row->role, "other") != 0;
 }
 
 static void run_reminders(cb_people_t *p, time_t now)

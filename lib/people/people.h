@@ -33,6 +33,7 @@
 #include "directory/ldap.h"
 #include "people/mail.h"
 #include "core/policy.h"
+#include "core/roles.h"
 #include "sources/source.h"
 #include "store/store.h"
 
@@ -57,6 +58,7 @@ typedef struct {
 	cb_ldap_conf_t const	*ldap;		/* NULL: no directory. */
 	cb_ack_current_t	*acks;		/* The acknowledgements in force. */
 	cb_policy_conf_t const	*policy;
+	cb_roles_t const	*roles;		/* Roles beyond employees (their names and policies); NULL: none. */
 	char const		*email_domain;	/* identity@domain when the directory gives no address. */
 	unsigned int		refresh_interval;	/* Seconds between directory listings. */
 	cb_reminders_conf_t	reminders;

@@ -58,6 +58,7 @@
  */
 #include "store/store_schema.h"
 #include "store/store_schema_2.h"
+#include "store/store_schema_3.h"
 #include "store/store_schema_audit.h"
 
 char const *cb_store_schema(void)
@@ -68,10 +69,11 @@ char const *cb_store_schema(void)
 /*
  *	Migrations: migrations[v - 1] takes a store from version v to v + 1.
  *	1 -> 2: schema/sql/cetbyod-2.sql (exceptions register, people,
- *	reminders).  A new store runs cetbyod.sql and then these, so the two
+ *	reminders); 2 -> 3: cetbyod-3.sql (decisions.role, any role name in
+ *	people).  A new store runs cetbyod.sql and then these, so the two
  *	paths give the same schema.
  */
-static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, NULL };
+static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, store_schema_3, NULL };
 
 char const *cb_store_audit_schema(void)
 {
@@ -82,7 +84,7 @@ char const *cb_store_audit_schema(void)
  *	The statements
  */
 #define DEC_COLS "class_id, identity, outer_identity, status, reason, decided_at, valid_until, ack_time, " \
-		 "policy_version, nas, calling_station, ack_email"
+		 "policy_version, nas, calling_station, ack_email, role"
 #define SES_COLS "s.id, s.nas, s.acct_session_id, s.class_id, s.identity, s.outer_identity, s.calling_station, " \
 		 "s.called_station, s.ap, s.ssid, s.framed_ip, s.nas_ip, s.nas_identifier, s.status, " \
 		 "COALESCE(d.valid_until, 0), s.started, s.last_seen, s.stopped, s.stop_cause, s.in_octets, s.out_octets " \
@@ -113,7 +115,7 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 
-	[S_DEC_PUT] = "INSERT INTO decisions (" DEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_DEC_PUT] = "INSERT INTO decisions (" DEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[S_DEC_GET] = "SELECT " DEC_COLS " FROM decisions WHERE class_id = ?1",
 
 	[S_SES_INSERT] = "INSERT INTO sessions (nas, acct_session_id, class_id, identity, outer_identity, "

@@ -20,7 +20,8 @@ static bool read_decision(sqlite3_stmt *st, void *row)
 	d->ack_time = cb_sqlite_col_time(st, 7);
 	return COL_TEXT(st, 0, d->class_id) && COL_TEXT(st, 1, d->identity) && COL_TEXT(st, 2, d->outer_identity) &&
 	       COL_TEXT(st, 3, d->status) && COL_TEXT(st, 4, d->reason) && COL_TEXT(st, 8, d->policy_version) &&
-	       COL_TEXT(st, 9, d->nas) && COL_TEXT(st, 10, d->calling_station) && COL_TEXT(st, 11, d->ack_email);
+	       COL_TEXT(st, 9, d->nas) && COL_TEXT(st, 10, d->calling_station) && COL_TEXT(st, 11, d->ack_email) &&
+	       COL_TEXT(st, 12, d->role);
 }
 
 static bool read_session(sqlite3_stmt *st, void *row)
@@ -85,6 +86,7 @@ static int sq_decision_insert(cb_store_backend_t *be, cb_store_decision_t const 
 	cb_sqlite_bind_text(st, 10, d->nas);
 	cb_sqlite_bind_text(st, 11, d->calling_station);
 	cb_sqlite_bind_text(st, 12, d->ack_email);
+	cb_sqlite_bind_text(st, 13, d->role);
 	return cb_sqlite_done(be, st, "recording a decision");
 }
 

@@ -156,6 +156,7 @@ int cb_store_decision_put(cb_store_t *store, cb_store_decision_t const *d)
 	if (!identity_ok(d->identity)) return bad(store, "decision_put", "invalid identity");
 	if (!status_name_ok(d->status)) return bad(store, "decision_put", "unknown status");
 	if (cb_reason_from_name(d->reason) < 0) return bad(store, "decision_put", "unknown reason");
+	if (!cb_store_role_valid(d->role)) return bad(store, "decision_put", "invalid role");
 	if (store->batch && cb_store_batch_put(store->batch, d)) return 0;
 	LOCKED(store, store->ops->decisions_put(store->be, d, 1));
 }

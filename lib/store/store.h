@@ -53,7 +53,7 @@
 
 #define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
 #define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
-#define CB_STORE_SCHEMA_VERSION	2		/* PRAGMA user_version of a current database. */
+#define CB_STORE_SCHEMA_VERSION	3		/* PRAGMA user_version of a current database. */
 
 /* Bounds.  Text beyond them is refused (-1), never truncated. */
 #define CB_STORE_TEXT_MAX	253	/* Any RADIUS-borne string: identities, ids, NAS names. */
@@ -166,6 +166,9 @@ bool cb_store_path(char const *state_dir, char *buf, size_t len);
  */
 bool cb_store_text_valid(char const *s, size_t max);
 
+/** cb_store_role_valid - "" or a role's name: a-z first, then a-z, 0-9, '_', '-', 32 bytes at most. */
+bool cb_store_role_valid(char const *s);
+
 /*
  *	Class values and decisions
  */
@@ -205,6 +208,7 @@ typedef struct {
 	char		nas[CB_STORE_TEXT_MAX + 1];		/* NAS-IP-Address, else NAS-Identifier. */
 	char		calling_station[CB_STORE_TEXT_MAX + 1];
 	char		ack_email[CB_STORE_TEXT_MAX + 1];	/* Address the acknowledgement was looked up under; "" none. */
+	char		role[CB_STORE_NAME_MAX + 1];		/* cb_roles_name(): "staff", "governors"; "" unknown. */
 } cb_store_decision_t;
 
 /**
@@ -468,7 +472,7 @@ void cb_store_exceptions_free(cb_store_exceptions_t *list);
 typedef struct {
 	char		identity[CB_STORE_TEXT_MAX + 1];
 	char		email[CB_STORE_TEXT_MAX + 1];		/* "" when unknown. */
-	char		role[CB_STORE_NAME_MAX + 1];		/* "staff", "pupil", "other", "" unknown. */
+	char		role[CB_STORE_NAME_MAX + 1];		/* "staff", "pupil", "other", a role's name; "" unknown. */
 	bool		disabled;
 	char		exception_reason[CB_STORE_REASON_MAX + 1];	/* A directory-held exception. */
 	char		exception_approved_by[CB_STORE_BY_MAX + 1];

@@ -48,9 +48,6 @@ static cb_name_t const cmd_names[] = {
 	{ NULL, -1 }
 };
 
-static cb_name_t const role_names[] = {
-	{ "", 0 }, { "staff", 1 }, { "pupil", 2 }, { "other", 3 }, { NULL, -1 }
-};
 
 char const *cb_disc_kind_name(cb_disc_kind_t kind)
 {
@@ -217,10 +214,24 @@ static bool opt_text_ok(char const *s, size_t max)
 	return !s || !*s || cb_store_text_valid(s, max);
 }
 
+bool cb_store_role_valid(char const *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0) return true;
+	if (len > 32 || s[0] < 'a' || s[0] > 'z') return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-')) {
+			return false;
+		}
+	}
+	return true;
+}
+
 bool cb_store_person_valid(cb_store_person_t const *p)
 {
 	return cb_store_text_valid(p->identity, CB_STORE_TEXT_MAX) && opt_text_ok(p->email, CB_STORE_TEXT_MAX) &&
-	       cb_name_value(role_names, p->role, -1) >= 0 &&
+	       cb_store_role_valid(p->role) &&
 	       opt_text_ok(p->exception_reason, CB_STORE_REASON_MAX) &&
 	       opt_text_ok(p->exception_approved_by, CB_STORE_BY_MAX) &&
 	       opt_text_ok(p->policy_version, CB_STORE_NAME_MAX) && opt_text_ok(p->status, CB_STORE_NAME_MAX) &&

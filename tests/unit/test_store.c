@@ -113,6 +113,7 @@ static void put_decision(cb_store_t *s, char const *identity, char const *status
 	snprintf(d.policy_version, sizeof(d.policy_version), "2026-1");
 	snprintf(d.nas, sizeof(d.nas), "10.0.0.2");
 	snprintf(d.calling_station, sizeof(d.calling_station), "02-00-00-00-00-01");
+	snprintf(d.role, sizeof(d.role), "%s", strcmp(identity, "gwen") == 0 ? "governors" : "staff");
 	ck_assert_int_eq(cb_store_decision_put(s, &d), 0);
 }
 
@@ -164,19 +165,26 @@ static void write_file(char const *path, char const *data, size_t len)
 /*
  *	Schema and files
  */
-START_TEST(test_schema_matches_file)
+/** schema_file - schema/sql/NAME through $srcdir (malloc'd), its length in *len. */
+static char *schema_file(char const *name, size_t *len)
 {
 	char const *srcdir = getenv("srcdir");
 	char path[1024];
-	size_t len;
 	char *sql;
 
-	snprintf(path, sizeof(path), "%s/schema/sql/cetbyod.sql", srcdir ? srcdir : ".");
-	sql = read_file(path, &len);
+	snprintf(path, sizeof(path), "%s/schema/sql/%s", srcdir ? srcdir : ".", name);
+	sql = read_file(path, len);
 	ck_assert_msg(sql != NULL, "cannot read %s (set srcdir)", path);
+	return sql;
+}
+
+START_TEST(test_schema_matches_file)
+{
+	size_t len;
+	char *sql = schema_file("cetbyod.sql", &len);
+
 	ck_assert_msg(strlen(cb_store_schema()) == len && memcmp(sql, cb_store_schema(), len) == 0,
-		      "the schema embedded in lib/store/store.c differs from %s: copy the file into store_schema[]",
-		      path);
+		      "the schema embedded in lib/store/store.c differs from schema/sql/cetbyod.sql");
 	free(sql);
 }
 END_TEST
@@ -391,8 +399,18 @@ START_TEST(test_decisions)
 	ck_assert_str_eq(d.policy_version, "2026-1");
 	ck_assert_str_eq(d.nas, "10.0.0.2");
 	ck_assert_str_eq(d.calling_station, "02-00-00-00-00-01");
+	ck_assert_str_eq(d.role, "staff");
+
+	/* The role a decision was made under (roles { governors }) is kept; a bad one is refused. */
+	put_decision(s, "gwen", "admit", T0 + 86400, other);
+	ck_assert_int_eq(cb_store_decision_get(s, other, &d), 0);
+	ck_assert_str_eq(d.role, "governors");
+	ck_assert_int_eq(cb_store_new_class_id(d.class_id), 0);
+	snprintf(d.role, sizeof(d.role), "Governors; DROP");
+	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
 
 	/* The same class id twice is an error; the first stays. */
+	ck_assert_int_eq(cb_store_decision_get(s, id, &d), 0);
 	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
 	ck_assert_ptr_nonnull(strstr(last_log, "UNIQUE"));
 	ck_assert_int_eq(cb_store_new_class_id(other), 0);
@@ -943,8 +961,23 @@ START_TEST(test_people_reminders)
 	ck_assert_int_eq(people.items[0].ack_expiry, T0 + 400 * 86400);
 	cb_store_people_free(&people);
 
+	/* A role beyond employees is a row like any other. */
+	snprintf(p[1].role, sizeof(p[1].role), "governors");
+	rows_left = 1;
+	ck_assert_int_eq(cb_store_people_update(s, false, NULL, 0, next_row, &p[1]), 0);
+	ck_assert_int_eq(cb_store_people(s, &people), 0);
+	ck_assert_uint_eq(people.count, 2);
+	ck_assert_str_eq(people.items[1].role, "governors");
+	cb_store_people_free(&people);
+	{
+		char const *gone[] = { "percy" };
+
+		rows_left = 0;
+		ck_assert_int_eq(cb_store_people_update(s, false, gone, 1, next_row, p), 0);
+	}
+
 	/* A bad row refuses the whole update: nothing changed. */
-	snprintf(p[1].role, sizeof(p[1].role), "teacher");
+	snprintf(p[1].role, sizeof(p[1].role), "Teacher!");
 	rows_left = 2;
 	ck_assert_int_eq(cb_store_people_update(s, true, NULL, 0, next_row, p), -1);
 	ck_assert_int_eq(cb_store_people(s, &people), 0);
@@ -1044,9 +1077,53 @@ START_TEST(test_migrate_v1)
 
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-		ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+		ck_assert_int_eq(sqlite3_column_int(q, 0), CB_STORE_SCHEMA_VERSION);
 		sqlite3_finalize(q);
 	}
+	sqlite3_close(db);
+}
+END_TEST
+
+/*
+ * A version 2 store (roles limited to staff, pupil and other) is migrated
+ * to version 3: its people and decisions kept, decisions get a role ("",
+ * read as employees) and people may hold a role's name.
+ */
+START_TEST(test_migrate_v2)
+{
+	size_t len;
+	char *v2 = schema_file("cetbyod-2.sql", &len);
+	cb_store_t *s;
+	sqlite3 *db;
+	cb_store_people_t people;
+	cb_store_decision_t d;
+	char const *old_class = "0123456789abcdef0123456789abcdef";
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, cb_store_schema(), NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v2, NULL, NULL, NULL), SQLITE_OK);
+	free(v2);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO people (identity, role, refreshed_at) VALUES ('alice', 'staff', 1);"
+				      "INSERT INTO decisions (class_id, identity, status, reason, decided_at) VALUES "
+				      "('0123456789abcdef0123456789abcdef', 'alice', 'admit', 'acknowledged', 1)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_ne(sqlite3_exec(db, "INSERT INTO people (identity, role, refreshed_at) VALUES ('gwen', "
+				      "'governors', 1)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(false);
+	ck_assert_int_eq(cb_store_people(s, &people), 0);
+	ck_assert_uint_eq(people.count, 1);
+	ck_assert_str_eq(people.items[0].role, "staff");
+	cb_store_people_free(&people);
+	ck_assert_int_eq(cb_store_decision_get(s, old_class, &d), 0);
+	ck_assert_str_eq(d.role, "");
+	cb_store_close(s);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO people (identity, role, refreshed_at) VALUES ('gwen', "
+				      "'governors', 1)", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_ne(sqlite3_exec(db, "INSERT INTO people (identity, role, refreshed_at) VALUES ('eve', "
+				      "'Bad Role', 1)", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 }
 END_TEST
@@ -1610,6 +1687,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_exceptions);
 	tcase_add_test(tc, test_people_reminders);
 	tcase_add_test(tc, test_migrate_v1);
+	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_deferred_decisions);
 	tcase_add_test(tc, test_queue_retry);
 	tcase_add_test(tc, test_queue_hold);
