@@ -268,7 +268,7 @@ void cb_ldap_roles_set(cb_dir_entry_t *out, cb_ldap_roles_t const *roles)
 	out->role_groups = roles->groups;
 	out->facts.role_id = 0;
 	if (roles->pupil && roles->staff) {
-		warn_add(out, "member of both a staff (or role) and a pupil group: treated as a pupil");
+		warn_add(out, "member of both a staff and a pupil group: treated as a pupil");
 	}
 	if (roles->pupil) {
 		out->facts.role = CB_ROLE_PUPIL;

@@ -22,14 +22,7 @@ day=86400
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 
-if cb_slapd start > "$CB_TMP/slapd-start.out" 2>&1; then
-	cb_pass "slapd (the school directory) starts"
-else
-	cat "$CB_TMP/slapd-start.out"
-	cb_fail "slapd starts"
-	cb_finish
-fi
-LDAP_URI="ldap://127.0.0.1:$(cat "$CB_SLAPD_DIR/ldap_port")"
+cb_slapd_up
 
 mkdir -p "$CB_TMP/state"
 if cb_start_smtp_sink; then

@@ -849,7 +849,7 @@ END_TEST
 /* With the usual staff groups: the staff (twin once), carol, and the pupils with exceptions. */
 static char const *usual_list[] = {
 	"alice", "bob", "carol", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both",
-	"pupil2", "pupil3"
+	"sam", "pupil2", "pupil3"
 };
 
 typedef struct {
@@ -943,14 +943,15 @@ static void expect_list(cb_ldap_conf_t const *c, char const * const *want, size_
 START_TEST(test_list_member_of)
 {
 	static char const *no_exceptions[] = {
-		"alice", "bob", "carol", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both"
+		"alice", "bob", "carol", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both",
+		"sam"
 	};
 	cb_ldap_conf_t c;
 
 	openldap_conf(&c);
 	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
 
-	/* Pages of one and of two entries (15 entries: twin has two): the same list. */
+	/* Pages of one and of two entries (16 entries: twin has two): the same list. */
 	c.list_page_size = 1;
 	expect_list(&c, usual_list, NUM_OF(usual_list), 0);
 	c.list_page_size = 2;
@@ -1034,7 +1035,7 @@ START_TEST(test_list_duplicates)
 {
 	static char const *roster[] = {
 		"alice", "bob", "dave", "erin", "frank", "*)(uid=*", "adam", "adis", "hostile", "twin", "both",
-		"roster.upper", "rosterdup"
+		"roster.upper", "rosterdup", "sam"
 	};
 	static char const *groups[] = { ROSTER_STAFF, ROSTER_EXTRA, "cn=staff,ou=groups," BASE_DN };
 	cb_ldap_conf_t c;

@@ -22,6 +22,18 @@ cb_ldap_cleanup() {
 }
 trap cb_ldap_cleanup EXIT
 
+# cb_slapd_up - start slapd (or fail and finish the test); LDAP_URI is its ldap:// URI.
+cb_slapd_up() {
+	if cb_slapd start > "$CB_TMP/slapd-start.out" 2>&1; then
+		cb_pass "slapd (the school directory) starts"
+	else
+		cat "$CB_TMP/slapd-start.out"
+		cb_fail "slapd starts"
+		cb_finish
+	fi
+	LDAP_URI="ldap://127.0.0.1:$(cat "$CB_SLAPD_DIR/ldap_port")"
+}
+
 # cb_slapd CMD - start|stop|pause|resume the fixture's slapd.  Searches are
 # logged (stats, level 256) so that tests can count them in slapd.log.
 cb_slapd() {
@@ -98,6 +110,12 @@ EOC
 # module configuration with these ldap { } options, saying MESSAGE.
 cb_conf_refused() {
 	cb_ldap_module_conf "$CB_TMP/raddb/mods-available/cetbyod" "$CB_TMP/acknowledgements" "$3"
+	cb_raddb_refused "$1" "$2"
+}
+
+# cb_raddb_refused DESCRIPTION MESSAGE - radiusd -C refuses the test's raddb
+# as it is, saying MESSAGE.
+cb_raddb_refused() {
 	if cb_radiusd_check "$CB_TMP/radiusd-C.out"; then
 		cb_fail "$1: radiusd -C accepted the configuration"
 	elif grep -qF -- "$2" "$CB_TMP/radiusd-C.out"; then
