@@ -49,12 +49,12 @@
 #include "sources/greport.h"
 #include "sources/gseen.h"
 #include "sources/gsource.h"
+#include "sources/sheets_range.h"
 #include "core/identity.h"
 #include "core/tz.h"
 
 #define SHEETS_BLOCK_DEFAULT	10000
 #define SHEETS_BLOCKS_MAX	10000		/* Bounds the block loop (a sheet has at most 10M cells). */
-#define SHEETS_ROW_MAX		10000000L
 #define SHEETS_ID_MAX		128
 #define SHEETS_URL_MAX		4096
 #define SHEETS_RANGE_MAX	512
@@ -62,20 +62,11 @@
 #define SHEETS_COLS_MAX		18278		/* ZZZ */
 #define SHEETS_HOUR_CACHE	256
 
-/* A1 range, split so that it can be read in blocks of rows. */
-typedef struct {
-	char		*raw;		/* As configured ("" for the whole first tab). */
-	char		*sheet;		/* Tab name, unquoted; NULL: the first tab. */
-	bool		blockable;	/* Parsed; otherwise raw is sent as it is, once. */
-	int		c1, c2;		/* 1-based columns; 0: whole rows. */
-	long		r1, r2;		/* 1-based rows; r2 = 0: to the end. */
-} sheets_range_t;
-
 typedef struct {
 	cb_google_t	*google;		/* First member: see cb_gsource_http. */
 	char		*id;
 	char		*id_esc;
-	sheets_range_t	range;
+	cb_sheets_range_t	range;
 	char		*col_ts, *col_email, *col_agree, *col_version, *col_revoked;
 	cb_strlist_t	agree, revoked, domains;
 	uint32_t	block;
@@ -128,181 +119,6 @@ static char const *jstr(json_object *o, char const *key)
 	json_object *v = jget(o, key);
 
 	return (v && json_object_is_type(v, json_type_string)) ? json_object_get_string(v) : NULL;
-}
-
-/*
- *	A1 ranges
- */
-
-/* Column letters at *p ("A".."ZZZ") -> 1-based index; 0 when there are none. */
-static int parse_col(char const **p)
-{
-	int col = 0, n = 0;
-
-	while (n < 4 && ((**p >= 'A' && **p <= 'Z') || (**p >= 'a' && **p <= 'z'))) {
-		col = col * 26 + ((**p | 0x20) - 'a' + 1);
-		(*p)++;
-		n++;
-	}
-	return (n == 0 || n > 3) ? (n ? -1 : 0) : col;
-}
-
-/* Row digits at *p -> 1-based row; 0 when there are none, -1 when out of range. */
-static long parse_row(char const **p)
-{
-	long row = 0;
-	int n = 0;
-
-	while (**p >= '0' && **p <= '9') {
-		if (++n > 8) return -1;
-		row = row * 10 + (**p - '0');
-		(*p)++;
-	}
-	if (n && (row < 1 || row > SHEETS_ROW_MAX)) return -1;
-	return row;
-}
-
-/* "A1:Z", "A:Z", "2:500", "B2:F900" -> r.  -1 when it is something else. */
-static int parse_cells(char const *s, sheets_range_t *r)
-{
-	char const *p = s;
-	int c1, c2;
-	long r1, r2;
-
-	c1 = parse_col(&p);
-	r1 = parse_row(&p);
-	if (c1 < 0 || r1 < 0 || (c1 == 0 && r1 == 0)) return -1;
-	if (*p == '\0') {			/* A single cell. */
-		if (c1 == 0 || r1 == 0) return -1;
-		c2 = c1;
-		r2 = r1;
-	} else {
-		if (*p++ != ':') return -1;
-		c2 = parse_col(&p);
-		r2 = parse_row(&p);
-		if (*p != '\0' || c2 < 0 || r2 < 0 || (c2 == 0 && r2 == 0)) return -1;
-		if ((c1 == 0) != (c2 == 0)) return -1;	/* "2:B5" is not A1. */
-	}
-	if (c1 > c2 || (r2 && r1 > r2)) return -1;
-	r->c1 = c1;
-	r->c2 = c2;
-	r->r1 = r1 ? r1 : 1;
-	r->r2 = r2;
-	return 0;
-}
-
-/* Unquote 'It''s'.  Returns a malloc'd name, or NULL when the quoting is broken. */
-static char *unquote_sheet(char const *s, size_t len)
-{
-	char *out = malloc(len + 1);
-	size_t i, n = 0;
-
-	if (!out) return NULL;
-	if (len >= 2 && s[0] == '\'' && s[len - 1] == '\'') {
-		for (i = 1; i + 1 < len; i++) {
-			if (s[i] == '\'') {
-				if (i + 2 >= len || s[i + 1] != '\'') {
-					free(out);
-					return NULL;
-				}
-				i++;
-			}
-			out[n++] = s[i];
-		}
-	} else {
-		memcpy(out, s, len);
-		n = len;
-	}
-	out[n] = '\0';
-	return out;
-}
-
-/*
- * parse_range - split the configured range.  Something that is not plain A1
- * (a named range, say) is kept raw and read in one request.  -1 only on
- * allocation failure or broken quoting.
- */
-static int parse_range(char const *raw, sheets_range_t *r)
-{
-	char const *bang = NULL;
-	bool quoted = false;
-
-	memset(r, 0, sizeof(*r));
-	r->raw = strdup(raw ? raw : "");
-	if (!r->raw) return -1;
-	r->r1 = 1;
-	if (!*r->raw) {				/* The whole first tab. */
-		r->blockable = true;
-		return 0;
-	}
-	for (char const *p = r->raw; *p; p++) {
-		if (*p == '\'') quoted = !quoted;
-		else if (*p == '!' && !quoted) bang = p;
-	}
-	if (quoted) return -1;
-	if (bang) {
-		r->sheet = unquote_sheet(r->raw, (size_t) (bang - r->raw));
-		if (!r->sheet) return -1;
-		r->blockable = parse_cells(bang + 1, r) == 0;
-		return 0;
-	}
-	if (parse_cells(r->raw, r) == 0) {
-		r->blockable = true;
-		return 0;
-	}
-	if (r->raw[0] == '\'') {			/* A quoted tab name alone. */
-		r->sheet = unquote_sheet(r->raw, strlen(r->raw));
-		if (!r->sheet) return -1;
-		r->blockable = true;
-		return 0;
-	}
-	r->blockable = false;				/* A named range, or a tab name: sent as is. */
-	return 0;
-}
-
-static void col_name(int col, char *buf, size_t len)
-{
-	char tmp[8];
-	int n = 0;
-
-	while (col > 0 && n < 7) {
-		col--;
-		tmp[n++] = (char) ('A' + col % 26);
-		col /= 26;
-	}
-	if (len < (size_t) n + 1) n = (int) len - 1;
-	for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-}
-
-/* The A1 text of rows [from, to] of the range, with the tab quoted. */
-static int block_range(sheets_fetch_t *f, long from, long to, char *out, size_t len)
-{
-	sheets_range_t const *r = &f->c->range;
-	char sheet[SHEETS_RANGE_MAX] = "", c1[8] = "", c2[8] = "";
-	size_t n = 0;
-	int w;
-
-	if (!r->blockable) return snprintf(out, len, "%s", r->raw) >= (int) len ? -1 : 0;
-	if (f->sheet) {			/* 'name' with ' doubled. */
-		sheet[n++] = '\'';
-		for (char const *p = f->sheet; *p && n + 4 < sizeof(sheet); p++) {
-			if (*p == '\'') sheet[n++] = '\'';
-			sheet[n++] = *p;
-		}
-		if (n + 3 >= sizeof(sheet)) return -1;
-		sheet[n++] = '\'';
-		sheet[n++] = '!';
-		sheet[n] = '\0';
-	}
-	if (r->c1) {
-		col_name(r->c1, c1, sizeof(c1));
-		col_name(r->c2, c2, sizeof(c2));
-		w = snprintf(out, len, "%s%s%ld:%s%ld", sheet, c1, from, c2, to);
-	} else {
-		w = snprintf(out, len, "%s%ld:%ld", sheet, from, to);
-	}
-	return (w < 0 || (size_t) w >= len) ? -1 : 0;
 }
 
 /*
@@ -503,7 +319,7 @@ static void where_cell(sheets_fetch_t *f, long row, int col, char const *header,
 {
 	char letters[8];
 
-	col_name((f->c->range.c1 ? f->c->range.c1 : 1) + col, letters, sizeof(letters));
+	cb_sheets_range_col_name((f->c->range.c1 ? f->c->range.c1 : 1) + col, letters, sizeof(letters));
 	snprintf(buf, len, "row %ld, column %s (%s)", row, letters, header);
 }
 
@@ -838,20 +654,20 @@ static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long fir
 
 static cb_source_result_t read_values(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
 {
-	sheets_range_t const *r = &f->c->range;
+	cb_sheets_range_t const *r = &f->c->range;
 	char a1[SHEETS_RANGE_MAX];
 	long from = r->r1, to, got, last = r->r2;
 	cb_source_result_t rc;
 
 	if (!r->blockable) {
-		if (block_range(f, 0, 0, a1, sizeof(a1)) < 0) goto too_long;
+		if (cb_sheets_range_block(&f->c->range, f->sheet, 0, 0, a1, sizeof(a1)) < 0) goto too_long;
 		return read_block(f, a1, r->r1, &got, retry_after, err, errlen);
 	}
 	if (f->row_count > 0 && (last == 0 || last > f->row_count)) last = f->row_count;
 	for (int blocks = 0; blocks < SHEETS_BLOCKS_MAX; blocks++) {
 		to = from + (long) f->c->block - 1;
 		if (last && to > last) to = last;
-		if (block_range(f, from, to, a1, sizeof(a1)) < 0) goto too_long;
+		if (cb_sheets_range_block(&f->c->range, f->sheet, from, to, a1, sizeof(a1)) < 0) goto too_long;
 		rc = read_block(f, a1, from, &got, retry_after, err, errlen);
 		if (rc != CB_FETCH_OK) return rc;
 		/*
@@ -931,8 +747,7 @@ static void sheets_free(cb_source_t *src)
 		cb_tz_free(c->tz);
 		free(c->id);
 		free(c->id_esc);
-		free(c->range.raw);
-		free(c->range.sheet);
+		cb_sheets_range_free(&c->range);
 		free(c->col_ts);
 		free(c->col_email);
 		free(c->col_agree);
@@ -1011,7 +826,7 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 	c = src->ctx;
 
 	c->block = conf->rows_per_request ? conf->rows_per_request : SHEETS_BLOCK_DEFAULT;
-	if (parse_range(conf->range, &c->range) < 0) {
+	if (cb_sheets_range_parse(conf->range, &c->range) < 0) {
 		snprintf(err, errlen, "sheets.range \"%s\" is not valid A1 notation (quote tab names with spaces: "
 			 "'Form responses 1'!A:Z)", conf->range);
 		sheets_free(src);
