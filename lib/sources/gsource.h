@@ -51,6 +51,9 @@ typedef struct {
 	cb_strlist_t	revoked_values;			/* Values meaning revoked; n = 0: yes, y, true, revoked, withdrawn, x. */
 	cb_strlist_t	allowed_domains;		/* n = 0: any. */
 	uint32_t	rows_per_request;		/* Rows read per values.get; 0: 10 000. */
+	char const	*form_id;			/* The form feeding the sheet, checked to collect verified
+							 * addresses; NULL/"": none (then allow_unverified_email is required). */
+	bool		allow_unverified_email;		/* Accept a sheet whose form lets people type any address. */
 } cb_gsource_sheets_conf_t;
 
 /**

@@ -8,6 +8,9 @@
  *      full fetch, the answer is CB_FETCH_UNCHANGED and nothing is
  *      downloaded.  (If the Drive API is unusable the check is skipped with a
  *      warning: it saves work, it is not needed for correctness.)
+ *   1b. With sheets.form_id: forms.get of the form feeding the sheet, which
+ *      must collect verified email addresses (or allow_unverified_email be
+ *      set) and send its responses to this spreadsheet (check_form).
  *   2. spreadsheets.get?fields=properties.timeZone,sheets.properties(...)
  *      gives the spreadsheet's own time zone, in which its serial date-times
  *      are local times, and its tabs (title, rowCount) so that a deleted or
@@ -19,12 +22,20 @@
  *      can be split ("'Form responses 1'!A:F", "A2:F", a bare tab name) is
  *      read in blocks of rows_per_request rows, each block parsed as it
  *      arrives and dropped, so memory holds one block of JSON at a time.
+ *   4. Only for a block whose agreement or policy-version column holds a
+ *      cell that this reading gives as a number, date or boolean (a version
+ *      typed "1.0" arrives as 1, "2026-09" as a date serial): the same block
+ *      again with valueRenderOption=FORMATTED_VALUE, whose text of those
+ *      cells is what the sheet shows, as typed.  A sheet of text answers
+ *      costs no extra request (one values.get batchGet cannot mix two
+ *      renderings).
  *
  * Columns are found by their header, trimmed and ignoring case: timestamp,
  * email, agreement (required), policy version and Revoked (optional).  A row
  * may be shorter than the header: Google leaves trailing empty cells out.
- * Agreement = the agreement cell is one of agree_value; any other answer is
- * a withdrawal; a Revoked cell with one of revoked_value revokes the row
+ * Agreement = the agreement cell is one of agree_value, or one of the
+ * choices of a checkbox answer ("I agree, Other"), the rule the Forms source
+ * applies (cb_gsource_agrees); any other answer is a withdrawal; a Revoked cell with one of revoked_value revokes the row
  * (empty, FALSE, no, n, 0 leave it alone; anything else is reported and the
  * row skipped, since the intent is unclear).  An empty agreement cell (or a
  * row that ends before it) is no answer: neither agreement nor withdrawal,
@@ -61,6 +72,7 @@
 #define SHEETS_VERSION_MAX	64
 #define SHEETS_COLS_MAX		18278		/* ZZZ */
 #define SHEETS_HOUR_CACHE	256
+#define SHEETS_SCOPES		CB_GOOGLE_SCOPE_SHEETS " https://www.googleapis.com/auth/forms.body.readonly"
 
 typedef struct {
 	cb_google_t	*google;		/* First member: see cb_gsource_http. */
@@ -68,6 +80,8 @@ typedef struct {
 	char		*id_esc;
 	cb_sheets_range_t	range;
 	char		*col_ts, *col_email, *col_agree, *col_version, *col_revoked;
+	char		*form_id, *form_id_esc;	/* The form feeding the sheet; NULL: not checked. */
+	bool		allow_unverified;
 	cb_strlist_t	agree, revoked, domains;
 	uint32_t	block;
 
@@ -100,6 +114,7 @@ typedef struct {
 	sheets_cols_t		cols;
 	bool			have_header;
 	size_t			rows, used;
+	json_object		*shown_row;	/* The row being read as FORMATTED_VALUE; NULL: not read. */
 	hour_entry_t		hours[SHEETS_HOUR_CACHE];
 } sheets_fetch_t;
 
@@ -156,6 +171,41 @@ static cb_source_result_t drive_version(sheets_fetch_t *f, char *version, size_t
 	if (s && strlen(s) < len) snprintf(version, len, "%s", s);
 	json_object_put(file);
 	return CB_FETCH_OK;
+}
+
+/*
+ *	forms.get: does the form feeding the sheet collect verified addresses?
+ *	Asked before each reading of the sheet's rows (a Forms API read, whose
+ *	quota is not the Sheets API's), so rows typed in by a form switched to
+ *	"Responder input" are never believed; the same check, and the same
+ *	refusal, as the Forms source's.
+ */
+static cb_source_result_t check_form(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
+{
+	sheets_ctx_t *c = f->c;
+	char url[SHEETS_URL_MAX], what[SHEETS_ID_MAX + 16];
+	json_object *form = NULL;
+	char const *linked;
+	cb_source_result_t rc;
+
+	if (!c->form_id) return CB_FETCH_OK;
+	snprintf(what, sizeof(what), "form %s", c->form_id);
+	if ((size_t) snprintf(url, sizeof(url), "%s/v1/forms/%s?fields=settings%%2ClinkedSheetId",
+			      cb_google_forms_url(c->google), c->form_id_esc) >= sizeof(url)) {
+		snprintf(err, errlen, "sheets: the form's URL is too long");
+		return CB_FETCH_ERROR;
+	}
+	rc = cb_google_get_json(c->google, url, CB_GOOGLE_FORM, what, &form, retry_after, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	rc = cb_gsource_check_email_collection(form, c->form_id, c->allow_unverified, "sheets", err, errlen);
+	linked = jstr(form, "linkedSheetId");
+	if (rc == CB_FETCH_OK && linked && strcmp(linked, c->id) != 0) {
+		snprintf(err, errlen, "form %s (sheets.form_id) sends its responses to spreadsheet %.128s, not to %s "
+			 "(sheets.spreadsheet_id)", c->form_id, linked, c->id);
+		rc = CB_FETCH_ERROR;
+	}
+	json_object_put(form);
+	return rc;
 }
 
 /*
@@ -304,6 +354,20 @@ static json_object *cell_at(json_object *row, int col)
 	return json_object_array_get_idx(row, (size_t) col);
 }
 
+/*
+ * The cell as people see it: for a cell that the unformatted reading gave
+ * as a number, date or boolean, its text from the formatted reading of the
+ * row (read_shown), when there is one.
+ */
+static json_object *shown_at(sheets_fetch_t *f, json_object *row, int col)
+{
+	json_object *cell = cell_at(row, col), *shown;
+
+	if (!cell || json_object_is_type(cell, json_type_string) || !f->shown_row) return cell;
+	shown = cell_at(f->shown_row, col);
+	return (shown && json_object_is_type(shown, json_type_string)) ? shown : cell;
+}
+
 static bool cell_empty(json_object *cell)
 {
 	if (!cell || json_object_is_type(cell, json_type_null)) return true;
@@ -417,7 +481,7 @@ static int read_email(sheets_fetch_t *f, json_object *row, long rownum, char *em
  */
 static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool *agreed)
 {
-	json_object *cell = cell_at(row, f->cols.agree);
+	json_object *cell = shown_at(f, row, f->cols.agree);
 	char buf[64], where[160];
 	char const *text = cell_text(cell, buf, sizeof(buf)), *problem;
 
@@ -428,7 +492,7 @@ static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool
 		cb_greport_problem(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
 		return -1;
 	}
-	*agreed = cb_strlist_has(&f->c->agree, text, strlen(text));	/* Anything else is a withdrawal. */
+	*agreed = cb_gsource_agrees(&f->c->agree, text, strlen(text), true);	/* Anything else is a withdrawal. */
 	return 0;
 }
 
@@ -441,7 +505,7 @@ static int read_version(sheets_fetch_t *f, json_object *row, long rownum, char *
 
 	out[0] = '\0';
 	if (f->cols.version < 0) return 0;
-	cell = cell_at(row, f->cols.version);
+	cell = shown_at(f, row, f->cols.version);
 	if (cell_empty(cell)) return 0;
 	where_cell(f, rownum, f->cols.version, f->c->col_version, where, sizeof(where));
 	text = json_object_is_type(cell, json_type_boolean) ? NULL : cell_text(cell, buf, sizeof(buf));
@@ -603,33 +667,110 @@ static cb_source_result_t read_header(sheets_fetch_t *f, json_object *header, ch
 /*
  *	values.get
  */
-static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long first_row, long *got,
-				    unsigned int *retry_after, char *err, size_t errlen)
+
+/* One values.get of a1 with valueRenderOption render: *values (owned by *doc) or an error. */
+static cb_source_result_t get_values(sheets_fetch_t *f, char const *a1, char const *render, json_object **doc,
+				    json_object **values, unsigned int *retry_after, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
 	char url[SHEETS_URL_MAX], esc[SHEETS_RANGE_MAX * 3], what[SHEETS_RANGE_MAX + SHEETS_ID_MAX + 32];
-	json_object *doc = NULL, *values;
-	cb_source_result_t rc = CB_FETCH_OK;
-	size_t n, i = 0;
+	cb_source_result_t rc;
 
-	*got = 0;
+	*doc = *values = NULL;
 	if (cb_http_escape(cb_google_http(c->google), a1, esc, sizeof(esc)) < 0 ||
 	    (size_t) snprintf(url, sizeof(url), "%s/v4/spreadsheets/%s/values/%s?majorDimension=ROWS&"
-			      "valueRenderOption=UNFORMATTED_VALUE&dateTimeRenderOption=SERIAL_NUMBER",
-			      cb_google_sheets_url(c->google), c->id_esc, esc) >= sizeof(url)) {
+			      "valueRenderOption=%s%s", cb_google_sheets_url(c->google), c->id_esc, esc, render,
+			      strcmp(render, "UNFORMATTED_VALUE") == 0 ? "&dateTimeRenderOption=SERIAL_NUMBER" : "") >=
+	    sizeof(url)) {
 		snprintf(err, errlen, "sheets.range \"%s\" makes a URL that is too long", c->range.raw);
 		return CB_FETCH_ERROR;
 	}
 	snprintf(what, sizeof(what), "the range %s of spreadsheet %s", a1, c->id);
-	rc = cb_google_get_json(c->google, url, CB_GOOGLE_SPREADSHEET, what, &doc, retry_after, err, errlen);
+	rc = cb_google_get_json(c->google, url, CB_GOOGLE_SPREADSHEET, what, doc, retry_after, err, errlen);
 	if (rc != CB_FETCH_OK) return rc;
-
-	values = jget(doc, "values");
-	if (values && !json_object_is_type(values, json_type_array)) {
+	*values = jget(*doc, "values");
+	if (*values && !json_object_is_type(*values, json_type_array)) {
 		snprintf(err, errlen, "spreadsheet %s: values.get returned \"values\" that is not a list", c->id);
-		json_object_put(doc);
+		json_object_put(*doc);
+		*doc = *values = NULL;
 		return CB_FETCH_ERROR;
 	}
+	return CB_FETCH_OK;
+}
+
+/* A cell that people typed as text but the unformatted reading gave as a number, date or boolean. */
+static bool typed_cell(json_object *row, int col)
+{
+	json_object *cell = json_object_is_type(row, json_type_array) ? cell_at(row, col) : NULL;
+
+	return cell && !json_object_is_type(cell, json_type_string) && !json_object_is_type(cell, json_type_null);
+}
+
+/* Whether rows [from, n) hold an agreement or version cell that only the formatted reading shows as typed. */
+static bool needs_shown(sheets_fetch_t *f, json_object *values, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++) {
+		json_object *row = json_object_array_get_idx(values, i);
+
+		if (typed_cell(row, f->cols.agree) || (f->cols.version >= 0 && typed_cell(row, f->cols.version))) return true;
+	}
+	return false;
+}
+
+/* The same cell in two readings: both absent, or equal text (a cell that is not text is not compared). */
+static bool same_cell(json_object *a, json_object *b)
+{
+	bool ea = cell_empty(a), eb = cell_empty(b);
+
+	if (ea || eb) return ea == eb;
+	if (!json_object_is_type(a, json_type_string)) return true;
+	return json_object_is_type(b, json_type_string) && strcmp(json_object_get_string(a), json_object_get_string(b)) == 0;
+}
+
+/*
+ * read_shown - the block again with FORMATTED_VALUE: the text of each cell
+ * as the sheet shows it ("1.0", "2026-09"), which is what the person typed
+ * and what the policy's version is written as.  Made only for a block that
+ * needs it, so a sheet of text answers costs no extra request.  The two
+ * readings must hold the same rows: each row's email cell is compared, and
+ * a row added or removed in between makes the fetch RETRY.
+ */
+static cb_source_result_t read_shown(sheets_fetch_t *f, char const *a1, json_object *values, size_t from,
+				    json_object **doc, json_object **shown, unsigned int *retry_after, char *err,
+				    size_t errlen)
+{
+	size_t n = json_object_array_length(values);
+	cb_source_result_t rc = get_values(f, a1, "FORMATTED_VALUE", doc, shown, retry_after, err, errlen);
+
+	if (rc != CB_FETCH_OK) return rc;
+	for (size_t i = from; i < n; i++) {
+		json_object *row = json_object_array_get_idx(values, i);
+		json_object *srow = *shown ? json_object_array_get_idx(*shown, i) : NULL;
+
+		if (!json_object_is_type(row, json_type_array)) continue;
+		if (!srow || !json_object_is_type(srow, json_type_array) ||
+		    !same_cell(cell_at(row, f->cols.email), cell_at(srow, f->cols.email))) {
+			snprintf(err, errlen, "spreadsheet %s changed between its two readings of %s (rows moved); reading "
+				 "it again", f->c->id, a1);
+			json_object_put(*doc);
+			*doc = *shown = NULL;
+			return CB_FETCH_RETRY;
+		}
+	}
+	return CB_FETCH_OK;
+}
+
+static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long first_row, long *got,
+				    unsigned int *retry_after, char *err, size_t errlen)
+{
+	sheets_ctx_t *c = f->c;
+	json_object *doc = NULL, *values, *shown_doc = NULL, *shown = NULL;
+	cb_source_result_t rc;
+	size_t n, i = 0;
+
+	*got = 0;
+	rc = get_values(f, a1, "UNFORMATTED_VALUE", &doc, &values, retry_after, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
 	n = values ? json_object_array_length(values) : 0;
 	*got = (long) n;
 	if (!f->have_header) {
@@ -642,12 +783,18 @@ static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long fir
 		rc = read_header(f, json_object_array_get_idx(values, 0), err, errlen);
 		i = 1;
 	}
+	if (rc == CB_FETCH_OK && needs_shown(f, values, i, n)) {
+		rc = read_shown(f, a1, values, i, &shown_doc, &shown, retry_after, err, errlen);
+	}
 	for (; rc == CB_FETCH_OK && i < n; i++) {
+		f->shown_row = shown ? json_object_array_get_idx(shown, i) : NULL;
 		if (read_row(f, json_object_array_get_idx(values, i), first_row + (long) i) < 0) {
 			snprintf(err, errlen, "out of memory reading spreadsheet %s", c->id);
 			rc = CB_FETCH_ERROR;
 		}
 	}
+	f->shown_row = NULL;
+	json_object_put(shown_doc);
 	json_object_put(doc);
 	return rc;
 }
@@ -718,6 +865,7 @@ static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 		rc = CB_FETCH_UNCHANGED;
 		goto done;
 	}
+	if (rc == CB_FETCH_OK) rc = check_form(f, retry_after, err, errlen);
 	if (rc == CB_FETCH_OK) rc = read_properties(f, retry_after, err, errlen);
 	if (rc == CB_FETCH_OK && !f->sheet && c->range.sheet && !(f->sheet = strdup(c->range.sheet))) {
 		snprintf(err, errlen, "out of memory");
@@ -753,6 +901,8 @@ static void sheets_free(cb_source_t *src)
 		free(c->col_agree);
 		free(c->col_version);
 		free(c->col_revoked);
+		free(c->form_id);
+		free(c->form_id_esc);
 		cb_strlist_free(&c->agree);
 		cb_strlist_free(&c->revoked);
 		cb_strlist_free(&c->domains);
@@ -799,6 +949,17 @@ static int check_conf(cb_gsource_sheets_conf_t const *conf, char *err, size_t er
 		snprintf(err, errlen, "sheets.rows_per_request %u is out of range (1..1000000)", conf->rows_per_request);
 		return -1;
 	}
+	if (conf->form_id && *conf->form_id && !id_ok(conf->form_id)) {
+		snprintf(err, errlen, "sheets.form_id \"%.80s\" is not a form id (letters, digits, '-' and '_' from the "
+			 "form's edit URL)", conf->form_id);
+		return -1;
+	}
+	if ((!conf->form_id || !*conf->form_id) && !conf->allow_unverified_email) {
+		snprintf(err, errlen, "sheets.form_id is required: the form feeding the sheet (from its edit URL), checked "
+			 "to collect verified email addresses; or set sheets.allow_unverified_email = yes to trust typed "
+			 "addresses");
+		return -1;
+	}
 	return 0;
 }
 
@@ -833,6 +994,12 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 		return NULL;
 	}
 	c->id = strdup(conf->spreadsheet_id);
+	c->allow_unverified = conf->allow_unverified_email;
+	if (conf->form_id && *conf->form_id && !(c->form_id = strdup(conf->form_id))) {
+		snprintf(err, errlen, "out of memory");
+		sheets_free(src);
+		return NULL;
+	}
 	c->col_ts = dup_default(conf->timestamp_column, "Timestamp");
 	c->col_email = dup_default(conf->email_column, "Email address");
 	c->col_agree = strdup(conf->agreement_column);
@@ -847,12 +1014,14 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 		sheets_free(src);
 		return NULL;
 	}
-	c->google = cb_google_new(google, CB_GOOGLE_SCOPE_SHEETS, err, errlen);
+	c->google = cb_google_new(google, c->form_id ? SHEETS_SCOPES : CB_GOOGLE_SCOPE_SHEETS, err, errlen);
 	if (!c->google) {
 		sheets_free(src);
 		return NULL;
 	}
-	if (cb_http_escape(cb_google_http(c->google), c->id, esc, sizeof(esc)) < 0 || !(c->id_esc = strdup(esc))) {
+	if (cb_http_escape(cb_google_http(c->google), c->id, esc, sizeof(esc)) < 0 || !(c->id_esc = strdup(esc)) ||
+	    (c->form_id && (cb_http_escape(cb_google_http(c->google), c->form_id, esc, sizeof(esc)) < 0 ||
+			    !(c->form_id_esc = strdup(esc))))) {
 		snprintf(err, errlen, "out of memory");
 		sheets_free(src);
 		return NULL;
