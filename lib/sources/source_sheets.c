@@ -31,7 +31,9 @@
  *      renderings).
  *
  * Columns are found by their header, trimmed and ignoring case: timestamp,
- * email, agreement (required), policy version and Revoked (optional).  A row
+ * email, agreement (required), policy version and Revoked (optional); once
+ * found they stay bound by position plus header, so a header renamed in
+ * place is still read (sheets_cols.h).  A row
  * may be shorter than the header: Google leaves trailing empty cells out.
  * Agreement = the agreement cell is one of agree_value, or one of the
  * choices of a checkbox answer ("I agree, Other"), the rule the Forms source
@@ -60,6 +62,7 @@
 #include "sources/greport.h"
 #include "sources/gseen.h"
 #include "sources/gsource.h"
+#include "sources/sheets_cols.h"
 #include "sources/sheets_range.h"
 #include "core/identity.h"
 #include "core/tz.h"
@@ -87,6 +90,7 @@ typedef struct {
 
 	/* State kept between fetches. */
 	cb_tz_t		*tz;			/* The spreadsheet's zone, as last read. */
+	cb_sheets_cols_t bound;			/* Where the columns were found, kept across header renames. */
 	bool		have_version;
 	char		version[SHEETS_VERSION_MAX];	/* Drive version (or modifiedTime) of the last success. */
 } sheets_ctx_t;
@@ -604,61 +608,35 @@ static int read_row(sheets_fetch_t *f, json_object *row, long rownum)
 }
 
 /*
- *	The header row
+ *	The header row: columns bound by position plus header (sheets_cols.c)
  */
-static int find_col(json_object *header, char const *name)
-{
-	size_t n = json_object_array_length(header);
-	cb_strlist_t one = { .v = &name, .n = 1 };
-
-	for (size_t i = 0; i < n; i++) {
-		json_object *cell = json_object_array_get_idx(header, i);
-
-		if (cell && json_object_is_type(cell, json_type_string) &&
-		    cb_strlist_has(&one, json_object_get_string(cell), (size_t) json_object_get_string_len(cell))) {
-			return (int) i;
-		}
-	}
-	return -1;
-}
-
-static void list_headers(json_object *header, char *buf, size_t len)
-{
-	size_t n = json_object_array_length(header);
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		json_object *cell = json_object_array_get_idx(header, i);
-
-		if (cell && json_object_is_type(cell, json_type_string)) list_tab(buf, len, json_object_get_string(cell));
-	}
-}
-
 static cb_source_result_t read_header(sheets_fetch_t *f, json_object *header, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
-	struct { char const *name, *option; int *col; bool required; } want[] = {
-		{ c->col_ts, "sheets.timestamp_column", &f->cols.ts, true },
-		{ c->col_email, "sheets.email_column", &f->cols.email, true },
-		{ c->col_agree, "sheets.agreement_column", &f->cols.agree, true },
-		{ c->col_version, "sheets.policy_version_column", &f->cols.version, c->col_version != NULL },
-		{ c->col_revoked, "sheets.revoked_column", &f->cols.revoked, false },
+	cb_sheets_col_want_t const want[CB_SHEETS_COLS] = {
+		{ c->col_ts, "sheets.timestamp_column", true },
+		{ c->col_email, "sheets.email_column", true },
+		{ c->col_agree, "sheets.agreement_column", true },
+		{ c->col_version, "sheets.policy_version_column", c->col_version != NULL },
+		{ c->col_revoked, "sheets.revoked_column", false },
 	};
-	char headers[512];
+	int out[CB_SHEETS_COLS];
+	char what[SHEETS_RANGE_MAX + SHEETS_ID_MAX + 64];
+	cb_source_result_t rc;
 
 	if (!json_object_is_type(header, json_type_array)) {
 		snprintf(err, errlen, "spreadsheet %s: the first row of the range is not a row", c->id);
 		return CB_FETCH_ERROR;
 	}
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		*want[i].col = want[i].name ? find_col(header, want[i].name) : -1;
-		if (*want[i].col >= 0 || !want[i].required) continue;
-		list_headers(header, headers, sizeof(headers));
-		snprintf(err, errlen, "spreadsheet %s has no column headed \"%s\" (%s) in the first row of \"%s\"; the "
-			 "headers are: %s", c->id, want[i].name, want[i].option, c->range.raw[0] ? c->range.raw : "the first tab",
-			 headers[0] ? headers : "(none)");
-		return CB_FETCH_ERROR;
-	}
+	snprintf(what, sizeof(what), "spreadsheet %s, the first row of \"%s\"", c->id,
+		 c->range.raw[0] ? c->range.raw : "the first tab");
+	rc = cb_sheets_cols_bind(&c->bound, want, header, out, f->src->log, f->src->log_ctx, what, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	f->cols.ts = out[0];
+	f->cols.email = out[1];
+	f->cols.agree = out[2];
+	f->cols.version = out[3];
+	f->cols.revoked = out[4];
 	f->cols.width = (int) json_object_array_length(header);
 	f->have_header = true;
 	return CB_FETCH_OK;
@@ -896,6 +874,7 @@ static void sheets_free(cb_source_t *src)
 		free(c->id);
 		free(c->id_esc);
 		cb_sheets_range_free(&c->range);
+		cb_sheets_cols_free(&c->bound);
 		free(c->col_ts);
 		free(c->col_email);
 		free(c->col_agree);
@@ -987,6 +966,7 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 	c = src->ctx;
 
 	c->block = conf->rows_per_request ? conf->rows_per_request : SHEETS_BLOCK_DEFAULT;
+	cb_sheets_cols_init(&c->bound);
 	if (cb_sheets_range_parse(conf->range, &c->range) < 0) {
 		snprintf(err, errlen, "sheets.range \"%s\" is not valid A1 notation (quote tab names with spaces: "
 			 "'Form responses 1'!A:Z)", conf->range);

@@ -8,7 +8,8 @@
 #     are refused with a message naming sheets.allow_unverified_email (log
 #     and cetbyodctl status), staff admitted before stay admitted; with the
 #     option set the new row admits;
-#   - a start-up without sheets.form_id or the option is refused, naming both.
+#   - a start-up without sheets.form_id or the option is refused, naming both;
+#   - the agreement question's header renamed in place: still read, logged.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/google-lib.sh"
 
@@ -22,7 +23,7 @@ STAFF='Tunnel-Private-Group-Id:0 = "100"'
 ONBOARD='Tunnel-Private-Group-Id:0 = "200"'
 
 : > "$CB_TMP/users"
-for u in alice bob carol dave erin; do
+for u in alice bob carol dave erin frank; do
 	printf '%s\tCleartext-Password := "pw", Cetbyod-Role := Staff\n' "$u" >> "$CB_TMP/users"
 done
 CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $CB_TMP/state"
@@ -110,6 +111,18 @@ sheets_conf "2026-09" "		form_id = byod
 		allow_unverified_email = yes"
 if cb_start_radiusd; then cb_pass "radiusd restarts with allow_unverified_email = yes"; else cb_fail "radiusd restarts with allow_unverified_email = yes"; cb_finish; fi
 cb_wait_for "with sheets.allow_unverified_email = yes the new row admits" 15 erin pw "$STAFF"
+
+# --- The agreement question's header renamed in place -------------------------------
+cb_emu PATCH sheets/sheet1/cell '{"cell": "C1", "value": "I have read the BYOD policy and I agree to it"}' >/dev/null
+cb_emu POST sheets/sheet1/rows "{\"rows\": [[$(ts 0), \"frank@school.example\", \"I agree\", \"2026-09\"]]}" >/dev/null
+cb_wait_for "after the agreement header is renamed in place, a new row still admits" 15 frank pw "$STAFF"
+if grep -q 'column C, headed "I have read the BYOD policy and agree to it" when last read, is now headed "I have read the BYOD policy and I agree to it": still read as sheets.agreement_column' "$CB_TMP/radiusd.out"; then
+	cb_pass "the log names the renamed header and the option to update"
+else
+	cb_fail "the log names the renamed header and the option to update"
+fi
+cb_pap bob pw
+cb_expect_reply "after the rename, earlier rows are still read: staff stay admitted" "$STAFF"
 cb_stop_radiusd
 
 cb_finish

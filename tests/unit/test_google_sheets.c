@@ -181,8 +181,65 @@ START_TEST(test_agrees_rule)
 }
 END_TEST
 
+/* A full fetch of a sheet whose rows are a header and one row for a@; rc, with err. */
+static cb_source_result_t fetch_header(cb_source_t *src, tg_fake_t *fake, char const *header, char const *row,
+				       char *err, size_t errlen)
+{
+	char values[1024];
+	cb_ack_index_t *idx;
+	cb_source_result_t rc;
+
+	snprintf(values, sizeof(values), "{\"values\":[[%s],[%s]]}", header, row);
+	tg_fake_clear(fake);
+	typed_routes(fake, values, values);
+	idx = tg_fetch(src, NULL, true, &rc, NULL, err, errlen);
+	if (idx) {
+		ck_assert(!tg_find(idx, "a@school.example")->revoked);
+		cb_ack_index_unref(idx);
+	}
+	return rc;
+}
+
+START_TEST(test_sheets_header_renamed)
+{
+	tg_fake_t fake = { 0 };
+	tg_log_t log = { 0 };
+	cb_source_t *src = typed_source(&fake, &log, NULL, true);
+	char err[1024];
+	char const *row = "46266.5,\"a@school.example\",\"I agree\",\"v3\"";
+
+	ck_assert_int_eq(fetch_header(src, &fake, "\"Timestamp\",\"Email address\",\"Agreement\",\"Version\"", row, err,
+				      sizeof(err)), CB_FETCH_OK);
+	/* Renamed in place: still read, and the rename is logged once. */
+	ck_assert_int_eq(fetch_header(src, &fake, "\"Timestamp\",\"Email address\",\"Agreement (required)\",\"Version\"",
+				      row, err, sizeof(err)), CB_FETCH_OK);
+	ck_assert_msg(tg_log_has(&log, "column C, headed \"Agreement\" when last read, is now headed \"Agreement "
+				 "(required)\": still read as sheets.agreement_column"), "%s", log.text);
+	tg_log_clear(&log);
+	ck_assert_int_eq(fetch_header(src, &fake, "\"Timestamp\",\"Email address\",\"Agreement (required)\",\"Version\","
+				      "\"Notes\"", row, err, sizeof(err)), CB_FETCH_OK);
+	ck_assert_msg(!tg_log_has(&log, "is now headed"), "%s", log.text);
+	/* Renamed and moved: held, not guessed. */
+	ck_assert_int_eq(fetch_header(src, &fake, "\"Email address\",\"Timestamp\",\"Agreement, again\",\"Version\","
+				      "\"Notes\"", "\"a@school.example\",46266.5,\"I agree\",\"v3\"", err, sizeof(err)),
+			 CB_FETCH_ERROR);
+	ck_assert_msg(strstr(err, "no column is headed \"Agreement\" (sheets.agreement_column) any more; it was column C") &&
+		      strstr(err, "the sync holds"), "%s", err);
+	/* Two columns with the configured header: ambiguous, held. */
+	ck_assert_int_eq(fetch_header(src, &fake, "\"Timestamp\",\"Email address\",\"Agreement\",\"Version\",\"Agreement\"",
+				      row, err, sizeof(err)), CB_FETCH_ERROR);
+	ck_assert_msg(strstr(err, "two columns are headed \"Agreement\" (sheets.agreement_column, the second in column E)"),
+		      "%s", err);
+
+	src->free(src);
+	tg_fake_clear(&fake);
+	tg_log_clear(&log);
+}
+END_TEST
+
 void tg_add_sheets_tests(TCase *tc)
 {
+	tcase_add_test(tc, test_sheets_header_renamed);
 	tcase_add_test(tc, test_sheets_typed_cells);
 	tcase_add_test(tc, test_sheets_form_check);
 	tcase_add_test(tc, test_agrees_rule);
