@@ -269,6 +269,8 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			.revoked_column = inst->sheets.revoked_column, .revoked_values = strlist(inst, conf, "sheets", "revoked_value"),
 			.allowed_domains = strlist(inst, conf, "sheets", "allowed_domain"),
 			.rows_per_request = inst->sheets.rows_per_request,
+			.form_id = inst->sheets.form_id,
+			.allow_unverified_email = inst->sheets.allow_unverified_email,
 		};
 
 		google_conf(inst, &g);

@@ -98,6 +98,8 @@ static const CONF_PARSER sheets_config[] = {
 	{ "revoked_value", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, sheets.revoked_value), NULL },
 	{ "allowed_domain", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_MULTI, rlm_cetbyod_t, sheets.allowed_domain), NULL },
 	{ "rows_per_request", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sheets.rows_per_request), "10000" },
+	{ "form_id", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, sheets.form_id), "" },
+	{ "allow_unverified_email", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, sheets.allow_unverified_email), "no" },
 	CONF_PARSER_TERMINATOR
 };
 

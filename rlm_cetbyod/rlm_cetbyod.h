@@ -111,6 +111,8 @@ typedef struct {
 		char const	*revoked_value;
 		char const	*allowed_domain;
 		uint32_t	rows_per_request;
+		char const	*form_id;
+		bool		allow_unverified_email;
 	} sheets;
 	struct {
 		uint32_t	burst_limit;

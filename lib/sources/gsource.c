@@ -1,7 +1,8 @@
 /*
  * gsource.c - what the Forms and Sheets sources share besides the Google
  * client: the allowed-domain check, spotting formulas and error values in
- * cells, and the accessors of a Google source.  The duplicate table is
+ * cells, the agreement rule, the check that a form collects verified
+ * addresses, and the accessors of a Google source.  The duplicate table is
  * gseen.c, the reporting of bad records greport.c.
  */
 #include <stdio.h>
@@ -44,6 +45,73 @@ char const *cb_gsource_cell_problem(char const *s)
 		if ((c < 0x20 && c != '\t') || c == 0x7f) return "control characters";
 	}
 	return NULL;
+}
+
+/* text[0..len) equals want, both trimmed of spaces, ignoring ASCII case. */
+static bool same(char const *text, size_t len, char const *want)
+{
+	cb_strlist_t one = { .v = &want, .n = 1 };
+
+	return cb_strlist_has(&one, text, len);
+}
+
+/* want is one of the ", "-joined choices of text[0..len). */
+static bool has_choice(char const *text, size_t len, char const *want)
+{
+	size_t wlen = strlen(want);
+
+	while (wlen && (*want == ' ' || *want == '\t')) {
+		want++;
+		wlen--;
+	}
+	while (wlen && (want[wlen - 1] == ' ' || want[wlen - 1] == '\t')) wlen--;
+	if (wlen == 0 || wlen > len) return false;
+	for (size_t at = 0; at + wlen <= len; at++) {
+		size_t end = at + wlen;
+
+		if (strncasecmp(text + at, want, wlen) != 0) continue;
+		if (at != 0 && (at < 2 || text[at - 2] != ',' || text[at - 1] != ' ')) continue;
+		if (end == len || (end + 1 < len && text[end] == ',' && text[end + 1] == ' ')) return true;
+	}
+	return false;
+}
+
+bool cb_gsource_agrees(cb_strlist_t const *agree, char const *answer, size_t len, bool joined)
+{
+	while (len && (*answer == ' ' || *answer == '\t')) {
+		answer++;
+		len--;
+	}
+	while (len && (answer[len - 1] == ' ' || answer[len - 1] == '\t')) len--;
+	for (size_t i = 0; i < agree->n; i++) {
+		if (same(answer, len, agree->v[i])) return true;
+		if (joined && has_choice(answer, len, agree->v[i])) return true;
+	}
+	return false;	/* Any other answer is a withdrawal. */
+}
+
+cb_source_result_t cb_gsource_check_email_collection(json_object *form, char const *form_id, bool allow_unverified,
+						     char const *section, char *err, size_t errlen)
+{
+	json_object *settings, *type;
+	char const *t;
+
+	if (!json_object_object_get_ex(form, "settings", &settings) ||
+	    !json_object_object_get_ex(settings, "emailCollectionType", &type) ||
+	    !json_object_is_type(type, json_type_string)) return CB_FETCH_OK;	/* Older revisions do not say. */
+	t = json_object_get_string(type);
+	if (strcmp(t, "DO_NOT_COLLECT") == 0) {
+		snprintf(err, errlen, "form %s does not collect email addresses: the form must collect verified email "
+			 "addresses (Settings > Responses > Collect email addresses: Verified)", form_id);
+		return CB_FETCH_ERROR;
+	}
+	if (strcmp(t, "RESPONDER_INPUT") == 0 && !allow_unverified) {
+		snprintf(err, errlen, "form %s lets respondents type any email address: the form must collect verified "
+			 "email addresses (Settings > Responses > Collect email addresses: Verified), or set "
+			 "%s.allow_unverified_email = yes", form_id, section);
+		return CB_FETCH_ERROR;
+	}
+	return CB_FETCH_OK;
 }
 
 /*

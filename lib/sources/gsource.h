@@ -51,6 +51,9 @@ typedef struct {
 	cb_strlist_t	revoked_values;			/* Values meaning revoked; n = 0: yes, y, true, revoked, withdrawn, x. */
 	cb_strlist_t	allowed_domains;		/* n = 0: any. */
 	uint32_t	rows_per_request;		/* Rows read per values.get; 0: 10 000. */
+	char const	*form_id;			/* The form feeding the sheet, checked to collect verified
+							 * addresses; NULL/"": none (then allow_unverified_email is required). */
+	bool		allow_unverified_email;		/* Accept a sheet whose form lets people type any address. */
 } cb_gsource_sheets_conf_t;
 
 /**
@@ -81,5 +84,28 @@ bool cb_gsource_domain_allowed(cb_strlist_t const *domains, char const *email);
 
 /** cb_gsource_cell_problem - why a text cell cannot be trusted ("formula", "error value #REF!"), or NULL. */
 char const *cb_gsource_cell_problem(char const *s);
+
+/**
+ * cb_gsource_agrees - the one agreement rule of both sources: an answer
+ * agrees when it is one of agree (trimmed, ignoring case) or, for a
+ * multi-choice (checkbox) question, when any of its ticked choices is.  The
+ * Forms API gives each ticked choice as its own answer (joined = false, and
+ * the caller asks for each); the response sheet holds them in one cell
+ * joined by ", " ("I agree, Other"; joined = true), where a choice is found
+ * at the cell's start or end or between ", " separators, so an agree_value
+ * that itself holds a comma still matches.
+ */
+bool cb_gsource_agrees(cb_strlist_t const *agree, char const *answer, size_t len, bool joined);
+
+/**
+ * cb_gsource_check_email_collection - refuse a form (a forms.get answer)
+ * whose settings.emailCollectionType is DO_NOT_COLLECT, or RESPONDER_INPUT
+ * (respondents type any address) unless allow_unverified.  section names the
+ * option in the message ("forms" -> forms.allow_unverified_email).  An answer
+ * without the setting (older API revisions) passes.  CB_FETCH_OK or
+ * CB_FETCH_ERROR with err explaining what to change.
+ */
+cb_source_result_t cb_gsource_check_email_collection(json_object *form, char const *form_id, bool allow_unverified,
+						     char const *section, char *err, size_t errlen);
 
 #endif

@@ -172,25 +172,6 @@ static void check_options(cb_source_t *src, forms_ctx_t *c, json_object *questio
 			       c->agreement_question);
 }
 
-static cb_source_result_t check_email_collection(forms_ctx_t *c, json_object *form, char *err, size_t errlen)
-{
-	char const *type = jstr(jget(form, "settings"), "emailCollectionType", NULL);
-
-	if (!type) return CB_FETCH_OK;	/* Older API revisions do not say; each response is checked. */
-	if (strcmp(type, "DO_NOT_COLLECT") == 0) {
-		snprintf(err, errlen, "form %s does not collect email addresses: the form must collect verified email "
-			 "addresses (Settings > Responses > Collect email addresses: Verified)", c->form_id);
-		return CB_FETCH_ERROR;
-	}
-	if (strcmp(type, "RESPONDER_INPUT") == 0 && !c->allow_unverified) {
-		snprintf(err, errlen, "form %s lets respondents type any email address: the form must collect verified "
-			 "email addresses (Settings > Responses > Collect email addresses: Verified), or set "
-			 "forms.allow_unverified_email = yes", c->form_id);
-		return CB_FETCH_ERROR;
-	}
-	return CB_FETCH_OK;
-}
-
 static int set_qid(char **slot, char const *qid)
 {
 	char *copy = strdup(qid);
@@ -210,7 +191,7 @@ static cb_source_result_t map_questions(cb_source_t *src, forms_ctx_t *c, json_o
 	size_t n;
 	cb_source_result_t rc;
 
-	rc = check_email_collection(c, form, err, errlen);
+	rc = cb_gsource_check_email_collection(form, c->form_id, c->allow_unverified, "forms", err, errlen);
 	if (rc != CB_FETCH_OK) return rc;
 	if (!items || !json_object_is_type(items, json_type_array)) {
 		snprintf(err, errlen, "form %s has no questions (forms.get returned no items)", c->form_id);
@@ -292,7 +273,7 @@ static bool agreed(forms_ctx_t *c, json_object *answers)
 		size_t len;
 		char const *v = jstr(json_object_array_get_idx(answers, i), "value", &len);
 
-		if (v && cb_strlist_has(&c->agree, v, len)) return true;
+		if (v && cb_gsource_agrees(&c->agree, v, len, false)) return true;
 	}
 	return false;	/* Any other answer is a withdrawal. */
 }

@@ -8,6 +8,9 @@
  *      full fetch, the answer is CB_FETCH_UNCHANGED and nothing is
  *      downloaded.  (If the Drive API is unusable the check is skipped with a
  *      warning: it saves work, it is not needed for correctness.)
+ *   1b. With sheets.form_id: forms.get of the form feeding the sheet, which
+ *      must collect verified email addresses (or allow_unverified_email be
+ *      set) and send its responses to this spreadsheet (check_form).
  *   2. spreadsheets.get?fields=properties.timeZone,sheets.properties(...)
  *      gives the spreadsheet's own time zone, in which its serial date-times
  *      are local times, and its tabs (title, rowCount) so that a deleted or
@@ -19,12 +22,22 @@
  *      can be split ("'Form responses 1'!A:F", "A2:F", a bare tab name) is
  *      read in blocks of rows_per_request rows, each block parsed as it
  *      arrives and dropped, so memory holds one block of JSON at a time.
+ *   4. Only for a block whose agreement or policy-version column holds a
+ *      cell that this reading gives as a number, date or boolean (a version
+ *      typed "1.0" arrives as 1, "2026-09" as a date serial): the same block
+ *      again with valueRenderOption=FORMATTED_VALUE, whose text of those
+ *      cells is what the sheet shows, as typed.  A sheet of text answers
+ *      costs no extra request (one values.get batchGet cannot mix two
+ *      renderings).
  *
  * Columns are found by their header, trimmed and ignoring case: timestamp,
- * email, agreement (required), policy version and Revoked (optional).  A row
+ * email, agreement (required), policy version and Revoked (optional); once
+ * found they stay bound by position plus header, so a header renamed in
+ * place is still read (sheets_cols.h).  A row
  * may be shorter than the header: Google leaves trailing empty cells out.
- * Agreement = the agreement cell is one of agree_value; any other answer is
- * a withdrawal; a Revoked cell with one of revoked_value revokes the row
+ * Agreement = the agreement cell is one of agree_value, or one of the
+ * choices of a checkbox answer ("I agree, Other"), the rule the Forms source
+ * applies (cb_gsource_agrees); any other answer is a withdrawal; a Revoked cell with one of revoked_value revokes the row
  * (empty, FALSE, no, n, 0 leave it alone; anything else is reported and the
  * row skipped, since the intent is unclear).  An empty agreement cell (or a
  * row that ends before it) is no answer: neither agreement nor withdrawal,
@@ -49,39 +62,35 @@
 #include "sources/greport.h"
 #include "sources/gseen.h"
 #include "sources/gsource.h"
+#include "sources/sheets_cols.h"
+#include "sources/sheets_range.h"
 #include "core/identity.h"
 #include "core/tz.h"
 
 #define SHEETS_BLOCK_DEFAULT	10000
 #define SHEETS_BLOCKS_MAX	10000		/* Bounds the block loop (a sheet has at most 10M cells). */
-#define SHEETS_ROW_MAX		10000000L
 #define SHEETS_ID_MAX		128
 #define SHEETS_URL_MAX		4096
 #define SHEETS_RANGE_MAX	512
 #define SHEETS_VERSION_MAX	64
 #define SHEETS_COLS_MAX		18278		/* ZZZ */
 #define SHEETS_HOUR_CACHE	256
-
-/* A1 range, split so that it can be read in blocks of rows. */
-typedef struct {
-	char		*raw;		/* As configured ("" for the whole first tab). */
-	char		*sheet;		/* Tab name, unquoted; NULL: the first tab. */
-	bool		blockable;	/* Parsed; otherwise raw is sent as it is, once. */
-	int		c1, c2;		/* 1-based columns; 0: whole rows. */
-	long		r1, r2;		/* 1-based rows; r2 = 0: to the end. */
-} sheets_range_t;
+#define SHEETS_SCOPES		CB_GOOGLE_SCOPE_SHEETS " https://www.googleapis.com/auth/forms.body.readonly"
 
 typedef struct {
 	cb_google_t	*google;		/* First member: see cb_gsource_http. */
 	char		*id;
 	char		*id_esc;
-	sheets_range_t	range;
+	cb_sheets_range_t	range;
 	char		*col_ts, *col_email, *col_agree, *col_version, *col_revoked;
+	char		*form_id, *form_id_esc;	/* The form feeding the sheet; NULL: not checked. */
+	bool		allow_unverified;
 	cb_strlist_t	agree, revoked, domains;
 	uint32_t	block;
 
 	/* State kept between fetches. */
 	cb_tz_t		*tz;			/* The spreadsheet's zone, as last read. */
+	cb_sheets_cols_t bound;			/* Where the columns were found, kept across header renames. */
 	bool		have_version;
 	char		version[SHEETS_VERSION_MAX];	/* Drive version (or modifiedTime) of the last success. */
 } sheets_ctx_t;
@@ -109,6 +118,7 @@ typedef struct {
 	sheets_cols_t		cols;
 	bool			have_header;
 	size_t			rows, used;
+	json_object		*shown_row;	/* The row being read as FORMATTED_VALUE; NULL: not read. */
 	hour_entry_t		hours[SHEETS_HOUR_CACHE];
 } sheets_fetch_t;
 
@@ -128,181 +138,6 @@ static char const *jstr(json_object *o, char const *key)
 	json_object *v = jget(o, key);
 
 	return (v && json_object_is_type(v, json_type_string)) ? json_object_get_string(v) : NULL;
-}
-
-/*
- *	A1 ranges
- */
-
-/* Column letters at *p ("A".."ZZZ") -> 1-based index; 0 when there are none. */
-static int parse_col(char const **p)
-{
-	int col = 0, n = 0;
-
-	while (n < 4 && ((**p >= 'A' && **p <= 'Z') || (**p >= 'a' && **p <= 'z'))) {
-		col = col * 26 + ((**p | 0x20) - 'a' + 1);
-		(*p)++;
-		n++;
-	}
-	return (n == 0 || n > 3) ? (n ? -1 : 0) : col;
-}
-
-/* Row digits at *p -> 1-based row; 0 when there are none, -1 when out of range. */
-static long parse_row(char const **p)
-{
-	long row = 0;
-	int n = 0;
-
-	while (**p >= '0' && **p <= '9') {
-		if (++n > 8) return -1;
-		row = row * 10 + (**p - '0');
-		(*p)++;
-	}
-	if (n && (row < 1 || row > SHEETS_ROW_MAX)) return -1;
-	return row;
-}
-
-/* "A1:Z", "A:Z", "2:500", "B2:F900" -> r.  -1 when it is something else. */
-static int parse_cells(char const *s, sheets_range_t *r)
-{
-	char const *p = s;
-	int c1, c2;
-	long r1, r2;
-
-	c1 = parse_col(&p);
-	r1 = parse_row(&p);
-	if (c1 < 0 || r1 < 0 || (c1 == 0 && r1 == 0)) return -1;
-	if (*p == '\0') {			/* A single cell. */
-		if (c1 == 0 || r1 == 0) return -1;
-		c2 = c1;
-		r2 = r1;
-	} else {
-		if (*p++ != ':') return -1;
-		c2 = parse_col(&p);
-		r2 = parse_row(&p);
-		if (*p != '\0' || c2 < 0 || r2 < 0 || (c2 == 0 && r2 == 0)) return -1;
-		if ((c1 == 0) != (c2 == 0)) return -1;	/* "2:B5" is not A1. */
-	}
-	if (c1 > c2 || (r2 && r1 > r2)) return -1;
-	r->c1 = c1;
-	r->c2 = c2;
-	r->r1 = r1 ? r1 : 1;
-	r->r2 = r2;
-	return 0;
-}
-
-/* Unquote 'It''s'.  Returns a malloc'd name, or NULL when the quoting is broken. */
-static char *unquote_sheet(char const *s, size_t len)
-{
-	char *out = malloc(len + 1);
-	size_t i, n = 0;
-
-	if (!out) return NULL;
-	if (len >= 2 && s[0] == '\'' && s[len - 1] == '\'') {
-		for (i = 1; i + 1 < len; i++) {
-			if (s[i] == '\'') {
-				if (i + 2 >= len || s[i + 1] != '\'') {
-					free(out);
-					return NULL;
-				}
-				i++;
-			}
-			out[n++] = s[i];
-		}
-	} else {
-		memcpy(out, s, len);
-		n = len;
-	}
-	out[n] = '\0';
-	return out;
-}
-
-/*
- * parse_range - split the configured range.  Something that is not plain A1
- * (a named range, say) is kept raw and read in one request.  -1 only on
- * allocation failure or broken quoting.
- */
-static int parse_range(char const *raw, sheets_range_t *r)
-{
-	char const *bang = NULL;
-	bool quoted = false;
-
-	memset(r, 0, sizeof(*r));
-	r->raw = strdup(raw ? raw : "");
-	if (!r->raw) return -1;
-	r->r1 = 1;
-	if (!*r->raw) {				/* The whole first tab. */
-		r->blockable = true;
-		return 0;
-	}
-	for (char const *p = r->raw; *p; p++) {
-		if (*p == '\'') quoted = !quoted;
-		else if (*p == '!' && !quoted) bang = p;
-	}
-	if (quoted) return -1;
-	if (bang) {
-		r->sheet = unquote_sheet(r->raw, (size_t) (bang - r->raw));
-		if (!r->sheet) return -1;
-		r->blockable = parse_cells(bang + 1, r) == 0;
-		return 0;
-	}
-	if (parse_cells(r->raw, r) == 0) {
-		r->blockable = true;
-		return 0;
-	}
-	if (r->raw[0] == '\'') {			/* A quoted tab name alone. */
-		r->sheet = unquote_sheet(r->raw, strlen(r->raw));
-		if (!r->sheet) return -1;
-		r->blockable = true;
-		return 0;
-	}
-	r->blockable = false;				/* A named range, or a tab name: sent as is. */
-	return 0;
-}
-
-static void col_name(int col, char *buf, size_t len)
-{
-	char tmp[8];
-	int n = 0;
-
-	while (col > 0 && n < 7) {
-		col--;
-		tmp[n++] = (char) ('A' + col % 26);
-		col /= 26;
-	}
-	if (len < (size_t) n + 1) n = (int) len - 1;
-	for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-}
-
-/* The A1 text of rows [from, to] of the range, with the tab quoted. */
-static int block_range(sheets_fetch_t *f, long from, long to, char *out, size_t len)
-{
-	sheets_range_t const *r = &f->c->range;
-	char sheet[SHEETS_RANGE_MAX] = "", c1[8] = "", c2[8] = "";
-	size_t n = 0;
-	int w;
-
-	if (!r->blockable) return snprintf(out, len, "%s", r->raw) >= (int) len ? -1 : 0;
-	if (f->sheet) {			/* 'name' with ' doubled. */
-		sheet[n++] = '\'';
-		for (char const *p = f->sheet; *p && n + 4 < sizeof(sheet); p++) {
-			if (*p == '\'') sheet[n++] = '\'';
-			sheet[n++] = *p;
-		}
-		if (n + 3 >= sizeof(sheet)) return -1;
-		sheet[n++] = '\'';
-		sheet[n++] = '!';
-		sheet[n] = '\0';
-	}
-	if (r->c1) {
-		col_name(r->c1, c1, sizeof(c1));
-		col_name(r->c2, c2, sizeof(c2));
-		w = snprintf(out, len, "%s%s%ld:%s%ld", sheet, c1, from, c2, to);
-	} else {
-		w = snprintf(out, len, "%s%ld:%ld", sheet, from, to);
-	}
-	return (w < 0 || (size_t) w >= len) ? -1 : 0;
 }
 
 /*
@@ -340,6 +175,41 @@ static cb_source_result_t drive_version(sheets_fetch_t *f, char *version, size_t
 	if (s && strlen(s) < len) snprintf(version, len, "%s", s);
 	json_object_put(file);
 	return CB_FETCH_OK;
+}
+
+/*
+ *	forms.get: does the form feeding the sheet collect verified addresses?
+ *	Asked before each reading of the sheet's rows (a Forms API read, whose
+ *	quota is not the Sheets API's), so rows typed in by a form switched to
+ *	"Responder input" are never believed; the same check, and the same
+ *	refusal, as the Forms source's.
+ */
+static cb_source_result_t check_form(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
+{
+	sheets_ctx_t *c = f->c;
+	char url[SHEETS_URL_MAX], what[SHEETS_ID_MAX + 16];
+	json_object *form = NULL;
+	char const *linked;
+	cb_source_result_t rc;
+
+	if (!c->form_id) return CB_FETCH_OK;
+	snprintf(what, sizeof(what), "form %s", c->form_id);
+	if ((size_t) snprintf(url, sizeof(url), "%s/v1/forms/%s?fields=settings%%2ClinkedSheetId",
+			      cb_google_forms_url(c->google), c->form_id_esc) >= sizeof(url)) {
+		snprintf(err, errlen, "sheets: the form's URL is too long");
+		return CB_FETCH_ERROR;
+	}
+	rc = cb_google_get_json(c->google, url, CB_GOOGLE_FORM, what, &form, retry_after, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	rc = cb_gsource_check_email_collection(form, c->form_id, c->allow_unverified, "sheets", err, errlen);
+	linked = jstr(form, "linkedSheetId");
+	if (rc == CB_FETCH_OK && linked && strcmp(linked, c->id) != 0) {
+		snprintf(err, errlen, "form %s (sheets.form_id) sends its responses to spreadsheet %.128s, not to %s "
+			 "(sheets.spreadsheet_id)", c->form_id, linked, c->id);
+		rc = CB_FETCH_ERROR;
+	}
+	json_object_put(form);
+	return rc;
 }
 
 /*
@@ -488,6 +358,20 @@ static json_object *cell_at(json_object *row, int col)
 	return json_object_array_get_idx(row, (size_t) col);
 }
 
+/*
+ * The cell as people see it: for a cell that the unformatted reading gave
+ * as a number, date or boolean, its text from the formatted reading of the
+ * row (read_shown), when there is one.
+ */
+static json_object *shown_at(sheets_fetch_t *f, json_object *row, int col)
+{
+	json_object *cell = cell_at(row, col), *shown;
+
+	if (!cell || json_object_is_type(cell, json_type_string) || !f->shown_row) return cell;
+	shown = cell_at(f->shown_row, col);
+	return (shown && json_object_is_type(shown, json_type_string)) ? shown : cell;
+}
+
 static bool cell_empty(json_object *cell)
 {
 	if (!cell || json_object_is_type(cell, json_type_null)) return true;
@@ -503,7 +387,7 @@ static void where_cell(sheets_fetch_t *f, long row, int col, char const *header,
 {
 	char letters[8];
 
-	col_name((f->c->range.c1 ? f->c->range.c1 : 1) + col, letters, sizeof(letters));
+	cb_sheets_range_col_name((f->c->range.c1 ? f->c->range.c1 : 1) + col, letters, sizeof(letters));
 	snprintf(buf, len, "row %ld, column %s (%s)", row, letters, header);
 }
 
@@ -601,7 +485,7 @@ static int read_email(sheets_fetch_t *f, json_object *row, long rownum, char *em
  */
 static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool *agreed)
 {
-	json_object *cell = cell_at(row, f->cols.agree);
+	json_object *cell = shown_at(f, row, f->cols.agree);
 	char buf[64], where[160];
 	char const *text = cell_text(cell, buf, sizeof(buf)), *problem;
 
@@ -612,7 +496,7 @@ static int read_agreement(sheets_fetch_t *f, json_object *row, long rownum, bool
 		cb_greport_problem(&f->report, "%s: holds %s; row skipped", where, text ? problem : "a value of an odd type");
 		return -1;
 	}
-	*agreed = cb_strlist_has(&f->c->agree, text, strlen(text));	/* Anything else is a withdrawal. */
+	*agreed = cb_gsource_agrees(&f->c->agree, text, strlen(text), true);	/* Anything else is a withdrawal. */
 	return 0;
 }
 
@@ -625,7 +509,7 @@ static int read_version(sheets_fetch_t *f, json_object *row, long rownum, char *
 
 	out[0] = '\0';
 	if (f->cols.version < 0) return 0;
-	cell = cell_at(row, f->cols.version);
+	cell = shown_at(f, row, f->cols.version);
 	if (cell_empty(cell)) return 0;
 	where_cell(f, rownum, f->cols.version, f->c->col_version, where, sizeof(where));
 	text = json_object_is_type(cell, json_type_boolean) ? NULL : cell_text(cell, buf, sizeof(buf));
@@ -724,61 +608,35 @@ static int read_row(sheets_fetch_t *f, json_object *row, long rownum)
 }
 
 /*
- *	The header row
+ *	The header row: columns bound by position plus header (sheets_cols.c)
  */
-static int find_col(json_object *header, char const *name)
-{
-	size_t n = json_object_array_length(header);
-	cb_strlist_t one = { .v = &name, .n = 1 };
-
-	for (size_t i = 0; i < n; i++) {
-		json_object *cell = json_object_array_get_idx(header, i);
-
-		if (cell && json_object_is_type(cell, json_type_string) &&
-		    cb_strlist_has(&one, json_object_get_string(cell), (size_t) json_object_get_string_len(cell))) {
-			return (int) i;
-		}
-	}
-	return -1;
-}
-
-static void list_headers(json_object *header, char *buf, size_t len)
-{
-	size_t n = json_object_array_length(header);
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		json_object *cell = json_object_array_get_idx(header, i);
-
-		if (cell && json_object_is_type(cell, json_type_string)) list_tab(buf, len, json_object_get_string(cell));
-	}
-}
-
 static cb_source_result_t read_header(sheets_fetch_t *f, json_object *header, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
-	struct { char const *name, *option; int *col; bool required; } want[] = {
-		{ c->col_ts, "sheets.timestamp_column", &f->cols.ts, true },
-		{ c->col_email, "sheets.email_column", &f->cols.email, true },
-		{ c->col_agree, "sheets.agreement_column", &f->cols.agree, true },
-		{ c->col_version, "sheets.policy_version_column", &f->cols.version, c->col_version != NULL },
-		{ c->col_revoked, "sheets.revoked_column", &f->cols.revoked, false },
+	cb_sheets_col_want_t const want[CB_SHEETS_COLS] = {
+		{ c->col_ts, "sheets.timestamp_column", true },
+		{ c->col_email, "sheets.email_column", true },
+		{ c->col_agree, "sheets.agreement_column", true },
+		{ c->col_version, "sheets.policy_version_column", c->col_version != NULL },
+		{ c->col_revoked, "sheets.revoked_column", false },
 	};
-	char headers[512];
+	int out[CB_SHEETS_COLS];
+	char what[SHEETS_RANGE_MAX + SHEETS_ID_MAX + 64];
+	cb_source_result_t rc;
 
 	if (!json_object_is_type(header, json_type_array)) {
 		snprintf(err, errlen, "spreadsheet %s: the first row of the range is not a row", c->id);
 		return CB_FETCH_ERROR;
 	}
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		*want[i].col = want[i].name ? find_col(header, want[i].name) : -1;
-		if (*want[i].col >= 0 || !want[i].required) continue;
-		list_headers(header, headers, sizeof(headers));
-		snprintf(err, errlen, "spreadsheet %s has no column headed \"%s\" (%s) in the first row of \"%s\"; the "
-			 "headers are: %s", c->id, want[i].name, want[i].option, c->range.raw[0] ? c->range.raw : "the first tab",
-			 headers[0] ? headers : "(none)");
-		return CB_FETCH_ERROR;
-	}
+	snprintf(what, sizeof(what), "spreadsheet %s, the first row of \"%s\"", c->id,
+		 c->range.raw[0] ? c->range.raw : "the first tab");
+	rc = cb_sheets_cols_bind(&c->bound, want, header, out, f->src->log, f->src->log_ctx, what, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	f->cols.ts = out[0];
+	f->cols.email = out[1];
+	f->cols.agree = out[2];
+	f->cols.version = out[3];
+	f->cols.revoked = out[4];
 	f->cols.width = (int) json_object_array_length(header);
 	f->have_header = true;
 	return CB_FETCH_OK;
@@ -787,33 +645,110 @@ static cb_source_result_t read_header(sheets_fetch_t *f, json_object *header, ch
 /*
  *	values.get
  */
-static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long first_row, long *got,
-				    unsigned int *retry_after, char *err, size_t errlen)
+
+/* One values.get of a1 with valueRenderOption render: *values (owned by *doc) or an error. */
+static cb_source_result_t get_values(sheets_fetch_t *f, char const *a1, char const *render, json_object **doc,
+				    json_object **values, unsigned int *retry_after, char *err, size_t errlen)
 {
 	sheets_ctx_t *c = f->c;
 	char url[SHEETS_URL_MAX], esc[SHEETS_RANGE_MAX * 3], what[SHEETS_RANGE_MAX + SHEETS_ID_MAX + 32];
-	json_object *doc = NULL, *values;
-	cb_source_result_t rc = CB_FETCH_OK;
-	size_t n, i = 0;
+	cb_source_result_t rc;
 
-	*got = 0;
+	*doc = *values = NULL;
 	if (cb_http_escape(cb_google_http(c->google), a1, esc, sizeof(esc)) < 0 ||
 	    (size_t) snprintf(url, sizeof(url), "%s/v4/spreadsheets/%s/values/%s?majorDimension=ROWS&"
-			      "valueRenderOption=UNFORMATTED_VALUE&dateTimeRenderOption=SERIAL_NUMBER",
-			      cb_google_sheets_url(c->google), c->id_esc, esc) >= sizeof(url)) {
+			      "valueRenderOption=%s%s", cb_google_sheets_url(c->google), c->id_esc, esc, render,
+			      strcmp(render, "UNFORMATTED_VALUE") == 0 ? "&dateTimeRenderOption=SERIAL_NUMBER" : "") >=
+	    sizeof(url)) {
 		snprintf(err, errlen, "sheets.range \"%s\" makes a URL that is too long", c->range.raw);
 		return CB_FETCH_ERROR;
 	}
 	snprintf(what, sizeof(what), "the range %s of spreadsheet %s", a1, c->id);
-	rc = cb_google_get_json(c->google, url, CB_GOOGLE_SPREADSHEET, what, &doc, retry_after, err, errlen);
+	rc = cb_google_get_json(c->google, url, CB_GOOGLE_SPREADSHEET, what, doc, retry_after, err, errlen);
 	if (rc != CB_FETCH_OK) return rc;
-
-	values = jget(doc, "values");
-	if (values && !json_object_is_type(values, json_type_array)) {
+	*values = jget(*doc, "values");
+	if (*values && !json_object_is_type(*values, json_type_array)) {
 		snprintf(err, errlen, "spreadsheet %s: values.get returned \"values\" that is not a list", c->id);
-		json_object_put(doc);
+		json_object_put(*doc);
+		*doc = *values = NULL;
 		return CB_FETCH_ERROR;
 	}
+	return CB_FETCH_OK;
+}
+
+/* A cell that people typed as text but the unformatted reading gave as a number, date or boolean. */
+static bool typed_cell(json_object *row, int col)
+{
+	json_object *cell = json_object_is_type(row, json_type_array) ? cell_at(row, col) : NULL;
+
+	return cell && !json_object_is_type(cell, json_type_string) && !json_object_is_type(cell, json_type_null);
+}
+
+/* Whether rows [from, n) hold an agreement or version cell that only the formatted reading shows as typed. */
+static bool needs_shown(sheets_fetch_t *f, json_object *values, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++) {
+		json_object *row = json_object_array_get_idx(values, i);
+
+		if (typed_cell(row, f->cols.agree) || (f->cols.version >= 0 && typed_cell(row, f->cols.version))) return true;
+	}
+	return false;
+}
+
+/* The same cell in two readings: both absent, or equal text (a cell that is not text is not compared). */
+static bool same_cell(json_object *a, json_object *b)
+{
+	bool ea = cell_empty(a), eb = cell_empty(b);
+
+	if (ea || eb) return ea == eb;
+	if (!json_object_is_type(a, json_type_string)) return true;
+	return json_object_is_type(b, json_type_string) && strcmp(json_object_get_string(a), json_object_get_string(b)) == 0;
+}
+
+/*
+ * read_shown - the block again with FORMATTED_VALUE: the text of each cell
+ * as the sheet shows it ("1.0", "2026-09"), which is what the person typed
+ * and what the policy's version is written as.  Made only for a block that
+ * needs it, so a sheet of text answers costs no extra request.  The two
+ * readings must hold the same rows: each row's email cell is compared, and
+ * a row added or removed in between makes the fetch RETRY.
+ */
+static cb_source_result_t read_shown(sheets_fetch_t *f, char const *a1, json_object *values, size_t from,
+				    json_object **doc, json_object **shown, unsigned int *retry_after, char *err,
+				    size_t errlen)
+{
+	size_t n = json_object_array_length(values);
+	cb_source_result_t rc = get_values(f, a1, "FORMATTED_VALUE", doc, shown, retry_after, err, errlen);
+
+	if (rc != CB_FETCH_OK) return rc;
+	for (size_t i = from; i < n; i++) {
+		json_object *row = json_object_array_get_idx(values, i);
+		json_object *srow = *shown ? json_object_array_get_idx(*shown, i) : NULL;
+
+		if (!json_object_is_type(row, json_type_array)) continue;
+		if (!srow || !json_object_is_type(srow, json_type_array) ||
+		    !same_cell(cell_at(row, f->cols.email), cell_at(srow, f->cols.email))) {
+			snprintf(err, errlen, "spreadsheet %s changed between its two readings of %s (rows moved); reading "
+				 "it again", f->c->id, a1);
+			json_object_put(*doc);
+			*doc = *shown = NULL;
+			return CB_FETCH_RETRY;
+		}
+	}
+	return CB_FETCH_OK;
+}
+
+static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long first_row, long *got,
+				    unsigned int *retry_after, char *err, size_t errlen)
+{
+	sheets_ctx_t *c = f->c;
+	json_object *doc = NULL, *values, *shown_doc = NULL, *shown = NULL;
+	cb_source_result_t rc;
+	size_t n, i = 0;
+
+	*got = 0;
+	rc = get_values(f, a1, "UNFORMATTED_VALUE", &doc, &values, retry_after, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
 	n = values ? json_object_array_length(values) : 0;
 	*got = (long) n;
 	if (!f->have_header) {
@@ -826,32 +761,38 @@ static cb_source_result_t read_block(sheets_fetch_t *f, char const *a1, long fir
 		rc = read_header(f, json_object_array_get_idx(values, 0), err, errlen);
 		i = 1;
 	}
+	if (rc == CB_FETCH_OK && needs_shown(f, values, i, n)) {
+		rc = read_shown(f, a1, values, i, &shown_doc, &shown, retry_after, err, errlen);
+	}
 	for (; rc == CB_FETCH_OK && i < n; i++) {
+		f->shown_row = shown ? json_object_array_get_idx(shown, i) : NULL;
 		if (read_row(f, json_object_array_get_idx(values, i), first_row + (long) i) < 0) {
 			snprintf(err, errlen, "out of memory reading spreadsheet %s", c->id);
 			rc = CB_FETCH_ERROR;
 		}
 	}
+	f->shown_row = NULL;
+	json_object_put(shown_doc);
 	json_object_put(doc);
 	return rc;
 }
 
 static cb_source_result_t read_values(sheets_fetch_t *f, unsigned int *retry_after, char *err, size_t errlen)
 {
-	sheets_range_t const *r = &f->c->range;
+	cb_sheets_range_t const *r = &f->c->range;
 	char a1[SHEETS_RANGE_MAX];
 	long from = r->r1, to, got, last = r->r2;
 	cb_source_result_t rc;
 
 	if (!r->blockable) {
-		if (block_range(f, 0, 0, a1, sizeof(a1)) < 0) goto too_long;
+		if (cb_sheets_range_block(&f->c->range, f->sheet, 0, 0, a1, sizeof(a1)) < 0) goto too_long;
 		return read_block(f, a1, r->r1, &got, retry_after, err, errlen);
 	}
 	if (f->row_count > 0 && (last == 0 || last > f->row_count)) last = f->row_count;
 	for (int blocks = 0; blocks < SHEETS_BLOCKS_MAX; blocks++) {
 		to = from + (long) f->c->block - 1;
 		if (last && to > last) to = last;
-		if (block_range(f, from, to, a1, sizeof(a1)) < 0) goto too_long;
+		if (cb_sheets_range_block(&f->c->range, f->sheet, from, to, a1, sizeof(a1)) < 0) goto too_long;
 		rc = read_block(f, a1, from, &got, retry_after, err, errlen);
 		if (rc != CB_FETCH_OK) return rc;
 		/*
@@ -902,6 +843,7 @@ static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 		rc = CB_FETCH_UNCHANGED;
 		goto done;
 	}
+	if (rc == CB_FETCH_OK) rc = check_form(f, retry_after, err, errlen);
 	if (rc == CB_FETCH_OK) rc = read_properties(f, retry_after, err, errlen);
 	if (rc == CB_FETCH_OK && !f->sheet && c->range.sheet && !(f->sheet = strdup(c->range.sheet))) {
 		snprintf(err, errlen, "out of memory");
@@ -931,13 +873,15 @@ static void sheets_free(cb_source_t *src)
 		cb_tz_free(c->tz);
 		free(c->id);
 		free(c->id_esc);
-		free(c->range.raw);
-		free(c->range.sheet);
+		cb_sheets_range_free(&c->range);
+		cb_sheets_cols_free(&c->bound);
 		free(c->col_ts);
 		free(c->col_email);
 		free(c->col_agree);
 		free(c->col_version);
 		free(c->col_revoked);
+		free(c->form_id);
+		free(c->form_id_esc);
 		cb_strlist_free(&c->agree);
 		cb_strlist_free(&c->revoked);
 		cb_strlist_free(&c->domains);
@@ -984,6 +928,17 @@ static int check_conf(cb_gsource_sheets_conf_t const *conf, char *err, size_t er
 		snprintf(err, errlen, "sheets.rows_per_request %u is out of range (1..1000000)", conf->rows_per_request);
 		return -1;
 	}
+	if (conf->form_id && *conf->form_id && !id_ok(conf->form_id)) {
+		snprintf(err, errlen, "sheets.form_id \"%.80s\" is not a form id (letters, digits, '-' and '_' from the "
+			 "form's edit URL)", conf->form_id);
+		return -1;
+	}
+	if ((!conf->form_id || !*conf->form_id) && !conf->allow_unverified_email) {
+		snprintf(err, errlen, "sheets.form_id is required: the form feeding the sheet (from its edit URL), checked "
+			 "to collect verified email addresses; or set sheets.allow_unverified_email = yes to trust typed "
+			 "addresses");
+		return -1;
+	}
 	return 0;
 }
 
@@ -1011,13 +966,20 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 	c = src->ctx;
 
 	c->block = conf->rows_per_request ? conf->rows_per_request : SHEETS_BLOCK_DEFAULT;
-	if (parse_range(conf->range, &c->range) < 0) {
+	cb_sheets_cols_init(&c->bound);
+	if (cb_sheets_range_parse(conf->range, &c->range) < 0) {
 		snprintf(err, errlen, "sheets.range \"%s\" is not valid A1 notation (quote tab names with spaces: "
 			 "'Form responses 1'!A:Z)", conf->range);
 		sheets_free(src);
 		return NULL;
 	}
 	c->id = strdup(conf->spreadsheet_id);
+	c->allow_unverified = conf->allow_unverified_email;
+	if (conf->form_id && *conf->form_id && !(c->form_id = strdup(conf->form_id))) {
+		snprintf(err, errlen, "out of memory");
+		sheets_free(src);
+		return NULL;
+	}
 	c->col_ts = dup_default(conf->timestamp_column, "Timestamp");
 	c->col_email = dup_default(conf->email_column, "Email address");
 	c->col_agree = strdup(conf->agreement_column);
@@ -1032,12 +994,14 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 		sheets_free(src);
 		return NULL;
 	}
-	c->google = cb_google_new(google, CB_GOOGLE_SCOPE_SHEETS, err, errlen);
+	c->google = cb_google_new(google, c->form_id ? SHEETS_SCOPES : CB_GOOGLE_SCOPE_SHEETS, err, errlen);
 	if (!c->google) {
 		sheets_free(src);
 		return NULL;
 	}
-	if (cb_http_escape(cb_google_http(c->google), c->id, esc, sizeof(esc)) < 0 || !(c->id_esc = strdup(esc))) {
+	if (cb_http_escape(cb_google_http(c->google), c->id, esc, sizeof(esc)) < 0 || !(c->id_esc = strdup(esc)) ||
+	    (c->form_id && (cb_http_escape(cb_google_http(c->google), c->form_id, esc, sizeof(esc)) < 0 ||
+			    !(c->form_id_esc = strdup(esc))))) {
 		snprintf(err, errlen, "out of memory");
 		sheets_free(src);
 		return NULL;

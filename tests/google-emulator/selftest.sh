@@ -413,6 +413,26 @@ api "/v4/spreadsheets/sheet1/values/A1"
 expect "sheets: not shared -> 403 PERMISSION_DENIED" "$STATUS $(j 'd["error"]["status"]')" "403 PERMISSION_DENIED"
 ctl PATCH /_emulator/sheets/sheet1 '{"shared":true}'
 
+# ---------------------------------------------------------------- typed cells, checkbox lists, responder input
+
+# What people typed, as the sheet holds it: 1.0 as the number 1 shown "1.0", 2026-09 as a date shown "2026-09".
+ctl PUT /_emulator/sheets/typed '{"sheets":[{"title":"Form responses 1","rows":[["Timestamp","Email address","Agree","Version"],
+  [{"datetime":"2026-09-01T08:00:00Z"},"a@school.example","I agree",{"value":1,"formatted":"1.0"}],
+  [{"datetime":"2026-09-01T08:00:00Z"},"b@school.example","I agree",{"date":"2026-09-01","pattern":"yyyy-MM"}]]}]}'
+api "/v4/spreadsheets/typed/values/D2:D3?valueRenderOption=UNFORMATTED_VALUE"
+expect "typed cells: UNFORMATTED_VALUE gives the number and the date serial" "$(j 'd["values"]')" '[[1],[46266]]'
+api "/v4/spreadsheets/typed/values/D2:D3"
+expect "typed cells: FORMATTED_VALUE gives them as the sheet shows them" "$(j 'd["values"]')" '[["1.0"],["2026-09"]]'
+ctl PUT /_emulator/sheets/mirror '{"sheets":[{"title":"Form responses 1","rows":[]}]}'
+ctl PUT /_emulator/forms/typedform '{"title":"BYOD","emailCollectionType":"RESPONDER_INPUT","linkedSheetId":"mirror",
+  "mirrorToSheet":true,"items":[{"title":"Agree","questionId":"q1","kind":"checkbox","options":["I agree"]}]}'
+ctl POST /_emulator/forms/typedform/responses '{"respondentEmail":"c@school.example","answers":{"Agree":["I agree","Other text"]}}'
+api "/v4/spreadsheets/mirror/values/A1:C2"
+expect "checkbox answer: one cell in the sheet, choices joined by ', '" "$(j 'd["values"][1][2]')" "I agree, Other text"
+api "/v1/forms/typedform?fields=settings,linkedSheetId"
+expect "forms.get: a responder-input form behind a sheet" "$(j 'd')" \
+    '{"settings":{"emailCollectionType":"RESPONDER_INPUT"},"linkedSheetId":"mirror"}'
+
 # ---------------------------------------------------------------- faults
 
 ctl POST /_emulator/faults '{"path":"/v1/forms/","kind":"429","count":1,"retryAfter":7}'

@@ -43,7 +43,8 @@ cetbyod {
 	policy {
 		validity_days = 365
 		unacknowledged = onboard
-${CB_STALE_AFTER:+		stale_after = $CB_STALE_AFTER
+${CB_POLICY_VERSION:+		version = "$CB_POLICY_VERSION"
+}${CB_STALE_AFTER:+		stale_after = $CB_STALE_AFTER
 }${CB_ADMIT_WHEN_STALE:+		admit_when_stale = $CB_ADMIT_WHEN_STALE
 }	}
 	sync {

@@ -158,6 +158,7 @@ cb_google_module_conf "$CB_TMP/cetbyod.conf" sheets "	sheets {
 		range = \"'Form responses 1'!A:Z\"
 		agreement_column = \"$Q\"
 		agree_value = \"I agree\"
+		allow_unverified_email = yes
 	}"
 rm -f "$CB_TMP/state/"*
 cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"

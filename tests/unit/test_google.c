@@ -73,6 +73,11 @@ static void setup(void)
 	key_path = tg_write_file(dir, "sa.json", key_text, 0600);
 }
 
+char const *tg_unit_key_path(void)
+{
+	return key_path;
+}
+
 static void teardown(void)
 {
 	tg_rmdir(dir);
@@ -700,6 +705,7 @@ static cb_source_t *sheets_source(tg_fake_t *fake, tg_log_t *log, char const *ra
 		.policy_version_column = "policy version",
 		.allowed_domains = { school, 1 },
 		.rows_per_request = block,
+		.allow_unverified_email = true,		/* Most tests read a sheet alone; test_sheets_form checks the form. */
 	};
 	cb_google_conf_t gc;
 	cb_source_t *src;
@@ -808,13 +814,15 @@ START_TEST(test_sheets_unchanged_version)
 	idx2 = tg_fetch(src, idx, false, &rc, NULL, err, sizeof(err));
 	ck_assert_int_eq(rc, CB_FETCH_UNCHANGED);
 	ck_assert_ptr_null(idx2);
-	ck_assert_int_eq(tg_fake_count(&fake, "/values/"), 1);
+	/* Two values.get: the fixture has a numeric version, so the block is read formatted too. */
+	ck_assert_int_eq(tg_fake_count(&fake, "/values/"), 2);
+	ck_assert_int_eq(tg_fake_count(&fake, "valueRenderOption=FORMATTED_VALUE"), 1);
 	ck_assert_int_eq(tg_fake_count(&fake, "/drive/v3/files/"), 2);
 
 	/* A full fetch reads it anyway. */
 	idx2 = tg_fetch(src, idx, true, &rc, NULL, err, sizeof(err));
 	ck_assert_int_eq(rc, CB_FETCH_OK);
-	ck_assert_int_eq(tg_fake_count(&fake, "/values/"), 2);
+	ck_assert_int_eq(tg_fake_count(&fake, "/values/"), 4);
 	cb_ack_index_unref(idx2);
 
 	/* A new version is read. */
@@ -888,8 +896,18 @@ START_TEST(test_sheets_errors)
 	ck_assert_msg(strstr(err, "sheets.agreement_column is required") != NULL, "%s", err);
 	sc.agreement_column = "x";
 	sc.range = "'unterminated!A:Z";
+	sc.allow_unverified_email = true;
 	ck_assert_ptr_null(cb_gsource_sheets_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "sheets.range") != NULL, "%s", err);
+	sc.range = NULL;
+	sc.allow_unverified_email = false;
+	/* Neither the form to check nor an explicit allow_unverified_email: refused, naming both. */
+	ck_assert_ptr_null(cb_gsource_sheets_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "sheets.form_id is required") && strstr(err, "sheets.allow_unverified_email = yes"), "%s", err);
+	sc.form_id = "not a form";
+	ck_assert_ptr_null(cb_gsource_sheets_new(&sc, &gc, tg_log, &log, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "sheets.form_id \"not a form\" is not a form id") != NULL, "%s", err);
+	sc.form_id = NULL;
 
 	/* A tab name that differs only in case: read, with a warning, under its real name. */
 	{
@@ -1341,6 +1359,7 @@ Suite *tg_unit_suite(void)
 	tcase_add_test(tc, test_sheets_unchanged_version);
 	tcase_add_test(tc, test_sheets_blocks);
 	tcase_add_test(tc, test_sheets_errors);
+	tg_add_sheets_tests(tc);
 	tcase_add_test(tc, test_cells_and_lists);
 	tcase_add_test(tc, test_hostile_input);
 	suite_add_tcase(s, tc);

@@ -93,6 +93,12 @@ void tg_google_conf(cb_google_conf_t *g, char const *key_file);
 cb_ack_index_t *tg_fetch(cb_source_t *src, cb_ack_index_t const *prev, bool full, cb_source_result_t *rc,
 			 unsigned int *retry_after, char *err, size_t errlen);
 
+/* The key file of the unit tests' fixture (test_google.c). */
+char const *tg_unit_key_path(void);
+
+/* The Sheets source's typed cells and form check (test_google_sheets.c), added to tc. */
+void tg_add_sheets_tests(TCase *tc);
+
 /* The record of email in idx, or fail the test. */
 cb_ack_record_t const *tg_find(cb_ack_index_t const *idx, char const *email);
 
