@@ -240,7 +240,7 @@ else
 	cb_fail "the decision line says directory_unavailable"
 fi
 cb_log_has "-X says why the directory is unavailable" 'Directory unavailable: no connection; the last attempt'
-cb_slapd start > /dev/null 2>&1 || cb_fail "slapd restarts"
+cb_slapd_restart "slapd restarts"
 cb_wait_decision "slapd restarted: decisions recover without restarting radiusd" 15 adam adam-password \
 	onboard no_acknowledgement
 if kill -0 "$CB_RADIUSD_PID" 2>/dev/null; then
@@ -269,7 +269,7 @@ cb_wait_decision "slapd resumed: decisions recover" 15 both both-password reject
 
 # A server certificate issued by a CA the module does not trust.
 cb_slapd stop
-SLAPD_SERVER_CERT=untrusted cb_slapd start > /dev/null 2>&1 || cb_fail "slapd starts with the untrusted certificate"
+SLAPD_SERVER_CERT=untrusted cb_slapd_restart "slapd starts with the untrusted certificate"
 sleep 6				# every cached answer has lapsed
 cb_pap adis adis-password
 cb_expect_reply "untrusted server certificate: refused" 'Received Access-Reject' 'cannot be reached'
@@ -281,7 +281,7 @@ fi
 cb_log_has "untrusted server certificate: a clear log line" \
 	"$LDAP_URI: StartTLS: TLS handshake failed: the server's certificate is not trusted"
 cb_slapd stop
-cb_slapd start > /dev/null 2>&1 || cb_fail "slapd restarts with the trusted certificate"
+cb_slapd_restart "slapd restarts with the trusted certificate"
 cb_wait_decision "trusted certificate again: decisions recover" 15 adis adis-password onboard no_acknowledgement
 
 if grep -q 'module-secret' "$CB_TMP/radiusd.out"; then
@@ -380,7 +380,7 @@ if printf '%s\n' "$CB_REPLY" | grep -q 'Received Access-Reject' && [ "$CB_TOOK" 
 else
 	cb_fail "directory down since start-up: refused within $BOUND_MS ms (took $CB_TOOK ms)"
 fi
-cb_slapd start > /dev/null 2>&1 || cb_fail "slapd starts again"
+cb_slapd_restart "slapd starts again"
 cb_wait_decision "ldaps:// with SASL EXTERNAL (client certificate): acknowledged staff admitted" 15 \
 	alice alice-password admit acknowledged
 sleep 3				# alice's answer is past found_ttl, within admit_cached_when_unavailable

@@ -59,10 +59,14 @@ port_free() {
 	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
 }
 
+# pick_port - a free port in 20000-32767: below Linux's ephemeral range
+# (32768-60999), so that while slapd is stopped no client connection of
+# another test can take its port as a local one and make a restart on the
+# same port fail (radiusd, already configured, would then ask a dead port).
 pick_port() {
 	i=0
 	while [ $i -lt 50 ]; do
-		p=$(( $(od -An -N2 -tu2 /dev/urandom) % 30000 + 20000 ))
+		p=$(( $(od -An -N2 -tu2 /dev/urandom) % 12768 + 20000 ))
 		if port_free "$p"; then
 			echo "$p"
 			return 0

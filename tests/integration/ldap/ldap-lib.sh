@@ -34,6 +34,15 @@ cb_slapd_up() {
 	LDAP_URI="ldap://127.0.0.1:$(cat "$CB_SLAPD_DIR/ldap_port")"
 }
 
+# cb_slapd_restart WHAT - start the stopped slapd again (on its ports);
+# on failure, say why (the fixture's output) and fail WHAT.
+cb_slapd_restart() {
+	if ! cb_slapd start > "$CB_TMP/slapd-restart.out" 2>&1; then
+		sed 's/^/    # /' "$CB_TMP/slapd-restart.out"
+		cb_fail "$1"
+	fi
+}
+
 # cb_slapd CMD - start|stop|pause|resume the fixture's slapd.  Searches are
 # logged (stats, level 256) so that tests can count them in slapd.log.
 cb_slapd() {
