@@ -295,12 +295,12 @@ START_TEST(test_guard_holds_mass_removal)
 	ck_assert_uint_eq(changes, 1);
 
 	/* An acceptance from before this hold began (an earlier run of radiusd) applies nothing. */
-	cb_sync_accept_held(sync, st.held_since - 1);
+	cb_sync_accept_held(sync, st.held_since - 1, CB_SYNC_HOLD_MASS_REMOVAL);
 	cb_sync_status(sync, &st);
 	ck_assert(st.held);
 	ck_assert_uint_eq(current_agreed(cur), 10);
 
-	cb_sync_accept_held(sync, time(NULL));
+	cb_sync_accept_held(sync, time(NULL), CB_SYNC_HOLD_MASS_REMOVAL);
 	cb_sync_status(sync, &st);
 	ck_assert(!st.held);
 	ck_assert_uint_eq(current_agreed(cur), 0);
@@ -318,7 +318,7 @@ START_TEST(test_accept_with_nothing_held_arms_nothing)
 	cb_sync_t *sync = start_guarded(steps, 3, cur);
 	cb_sync_status_t st;
 
-	cb_sync_accept_held(sync, time(NULL));			/* Nothing is held. */
+	cb_sync_accept_held(sync, time(NULL), CB_SYNC_HOLD_MASS_REMOVAL);			/* Nothing is held. */
 	cb_sync_request(sync, false);			/* Unchanged. */
 	ck_assert(wait_calls(2));
 	cb_sync_request(sync, false);			/* Later, a real mass removal: held. */
