@@ -3,9 +3,13 @@
  * Forms API v1 (the "forms" source).
  *
  * A fetch:
- *   1. forms.get (GET /v1/forms/{id}) maps the configured question titles to
- *      questionIds, and checks that the form collects verified email
- *      addresses.  The mapping is kept and refreshed on every full fetch.
+ *   1. forms.get (GET /v1/forms/{id}) checks that the form collects
+ *      verified email addresses and finds the questions: by the configured
+ *      title the first time, then by the questionId bound then (gbind.h),
+ *      so an edited title changes nothing; a deleted and re-created
+ *      question holds the result (src->hold) until an admin accepts it.
+ *      Done on every full fetch; while a question is held every fetch is
+ *      a full one.
  *   2. responses.list (GET /v1/forms/{id}/responses?pageSize=N&pageToken=...)
  *      reads the responses page by page; each page is parsed as it arrives
  *      (one json_tokener per page), turned into records and dropped, so
@@ -46,6 +50,9 @@
  * at 5000).  2500 per page keeps the peak of a 100 000-response fetch
  * near 70 MB and its parsing under a second, for 40 requests (well inside
  * the 180 expensive reads per minute per user that Google allows).
+ *
+ * A response dated more than sync { future_skew } ahead is refused
+ * (cb_ack_builder_future) and reported; it does not move newest_seen.
  *
  * Problems with single responses are reported (cb_greport_problem) and skipped;
  * responses already reported by an earlier fetch (older than the newest

@@ -19,8 +19,10 @@
  *     OK
  *     │
  *   guard: would the new index remove more than the configured share of the
- *     │    agreements in force?  Then it is HELD: the old index stays, the
- *     │    status says why, and only cb_sync_accept_held() applies it.
+ *     │    agreements in force?  Or does the source itself ask for a hold
+ *     │    (src->hold: a re-created Forms question)?  Then it is HELD: the
+ *     │    old index stays, the status says why (and which kind of hold),
+ *     │    and only cb_sync_accept_held() of that kind applies it.
  *     ▼
  *   swap into cb_ack_current_t, save the snapshot (atomically, by
  *   snapshot.c), call on_change(old, new) for the enforcer.
@@ -32,6 +34,9 @@
  * is disconnected; `cetbyodctl status` shows the hold.  Fixing the column
  * makes the next fetch normal again; a genuine mass change is applied with
  * cb_sync_accept_held().
+ *
+ * Every pass gives the builder its latest allowed time (now + future_skew):
+ * a record dated later is refused (ack.h) and the source reports it.
  *
  * Staleness counts from the last successful read of the source (an
  * unchanged answer and a held one count).  The snapshot is rewritten only
