@@ -327,6 +327,11 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	prev = cb_ack_current_get(sync->cur);
 	rcode = sync->src->fetch(sync->src, b, prev, full, &retry_after, err, sizeof(err));
 	cb_ack_index_unref(prev);
+	if (sync->src->accept_hold && rcode != CB_FETCH_OK && rcode != CB_FETCH_UNCHANGED) {
+		pthread_mutex_lock(&sync->mutex);
+		sync->accept_rebind = true;	/* The source did not hear it: tell it at the next pass. */
+		pthread_mutex_unlock(&sync->mutex);
+	}
 	sync->src->accept_hold = false;
 	if (sync->src->problems_fresh) {
 		pthread_mutex_lock(&sync->mutex);
