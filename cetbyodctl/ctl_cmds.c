@@ -92,7 +92,8 @@ typedef struct {
 static char const *const known_keys[] = {
 	CB_STATUS_MODULE_STARTED, CB_STATUS_MODULE_HEARTBEAT, CB_STATUS_MODULE_VERSION, CB_STATUS_SOURCE,
 	CB_STATUS_SYNC_ATTEMPT, CB_STATUS_SYNC_SUCCESS, CB_STATUS_SYNC_ERROR, CB_STATUS_SYNC_PEOPLE,
-	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SYNC_SKIPPED, CB_STATUS_SNAPSHOT_SYNCED,
+	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SYNC_HELD_KIND, CB_STATUS_SYNC_SKIPPED,
+	CB_STATUS_SNAPSHOT_SYNCED,
 	CB_STATUS_ENFORCER_ERROR,
 	CB_STATUS_IDENTITY_STRIP_REALMS, CB_STATUS_IDENTITY_STRIP_DOMAINS, CB_STATUS_IDENTITY_MAX_LENGTH,
 	CB_STATUS_PURGE_LAST, CB_STATUS_PURGE_DAYS, CB_STATUS_AUDIT_FAILING, CB_STATUS_AUDIT_ERROR,
@@ -199,6 +200,14 @@ static void unenforced(ctl_t *ctl, status_t *s)
 	free(ses);
 }
 
+/** held_rebind - whether the held sync waits for `confirm --rebind` (older modules say nothing: the guard's). */
+static bool held_rebind(status_t const *s)
+{
+	char const *kind = st_get(s, CB_STATUS_SYNC_HELD_KIND);
+
+	return kind && strcmp(kind, "rebind") == 0;
+}
+
 /** status_attention - what an admin must look at; decides exit code 4. */
 static void status_attention(ctl_t *ctl, status_t *s)
 {
@@ -224,7 +233,10 @@ static void status_attention(ctl_t *ctl, status_t *s)
 			  s->counts.disc_held == 1 ? " is" : "s are");
 	}
 	v = st_get(s, CB_STATUS_SYNC_HELD);
-	if (v && *v) {
+	if (v && *v && held_rebind(s)) {
+		attention(s, "a sync is held because a question of the form was re-created (%s)",
+			  ctl_safe(v, safe, sizeof(safe)));
+	} else if (v && *v) {
 		attention(s, "a sync is held by the mass-removal guard (%s): `cetbyodctl confirm --mass-removal` "
 			  "applies it", ctl_safe(v, safe, sizeof(safe)));
 	}
@@ -511,6 +523,7 @@ static json_object *status_json_sync(ctl_t *ctl, status_t const *s)
 	json_object_object_add(o, "people", jstatus_num(s, CB_STATUS_SYNC_PEOPLE));
 	json_object_object_add(o, "agreed", jstatus_num(s, CB_STATUS_SYNC_AGREED));
 	json_object_object_add(o, "held", jstatus_str(s, CB_STATUS_SYNC_HELD));
+	json_object_object_add(o, "held_kind", jstatus_str(s, CB_STATUS_SYNC_HELD_KIND));
 	json_object_object_add(snap, "synced_at", ctl_jtime(s->snapshot));
 	json_object_object_add(snap, "age", s->snapshot ? json_object_new_int64((int64_t) (ctl->now - s->snapshot)) : NULL);
 	json_object_object_add(snap, "from", s->snapshot_from ? json_object_new_string(s->snapshot_from) : NULL);
@@ -833,29 +846,46 @@ static int run_sync(ctl_t *ctl, int argc, char **argv)
 }
 
 /**
- * confirm_mass_removal - queue accept-mass-removal when a sync is held by a
- * running module.  A held result lives in the module's memory only: when
- * radiusd is not running the status is old and nothing is held, and a
- * queued acceptance must not wait there for some later sync (the module
- * ignores an acceptance with nothing held, too).
+ * confirm_sync - queue accept-mass-removal (arg "rebind" with rebind) when a
+ * sync of that kind is held by a running module.  A held result lives in
+ * the module's memory only: when radiusd is not running the status is old
+ * and nothing is held, and a queued acceptance must not wait there for some
+ * later sync (the module ignores an acceptance with nothing held, or with a
+ * hold of the other kind, too).
  */
-static int confirm_mass_removal(ctl_t *ctl, char const *by)
+static int confirm_sync(ctl_t *ctl, bool rebind, char const *by)
 {
-	char held[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(CB_STORE_VALUE_MAX)];
+	char held[CB_STORE_VALUE_MAX + 1], kind[64] = "", safe[CTL_SAFE_LEN(CB_STORE_VALUE_MAX)];
+	char const *opt = rebind ? "--rebind" : "--mass-removal";
 	int rc = cb_store_status_get(ctl->store, CB_STATUS_SYNC_HELD, held, sizeof(held), NULL);
 
-	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl->db);
-	if (rc == 1 || !held[0]) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no sync is held by the mass-removal guard; nothing to do");
+	if (rc < 0 || cb_store_status_get(ctl->store, CB_STATUS_SYNC_HELD_KIND, kind, sizeof(kind), NULL) < 0) {
+		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl->db);
+	}
+	if (rc == 1 || !held[0]) {
+		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no sync is held %s; nothing to do", rebind ?
+			       "for a re-created question" : "by the mass-removal guard");
+	}
+	if (rebind != (strcmp(kind, "rebind") == 0)) {
+		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "the sync is held %s, not %s: %s; nothing done", rebind ?
+			       "by the mass-removal guard" : "for a re-created question", rebind ? "for a re-created "
+			       "question" : "by the mass-removal guard", rebind ? "`cetbyodctl confirm --mass-removal` "
+			       "applies it" : "`cetbyodctl confirm --rebind` accepts the new question");
+	}
 	if (module_state(ctl, NULL) != 1) {
 		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "radiusd is not running, and a held sync does not outlive it: "
-			       "nothing is held now; when radiusd starts, a sync that still removes too much is held "
-			       "again, and can be confirmed then");
+			       "nothing is held now; when radiusd starts, a sync that is still held can be confirmed then "
+			       "(%s)", opt);
 	}
-	if ((rc = queue(ctl, CB_CMD_ACCEPT_MASS_REMOVAL, by)) != 0) return rc;
+	if (cb_store_command_enqueue(ctl->store, CB_CMD_ACCEPT_MASS_REMOVAL, rebind ? "rebind" : NULL, by, ctl->now) < 0) {
+		return ctl_err(ctl, CTL_EXIT_STORE, "could not queue '%s' in %s; nothing was changed",
+			       cb_cmd_name(CB_CMD_ACCEPT_MASS_REMOVAL), ctl->db);
+	}
 	if (ctl->json) {
 		json_object *o = queued_json(ctl, CB_CMD_ACCEPT_MASS_REMOVAL);
 
 		json_object_object_add(o, "held", ctl_jstr(held));
+		json_object_object_add(o, "kind", ctl_jstr(rebind ? "rebind" : "mass-removal"));
 		return ctl_print_json(o);
 	}
 	printf("Accepted the held sync: %s\n", ctl_safe(held, safe, sizeof(safe)));
@@ -905,18 +935,21 @@ static int confirm_held(ctl_t *ctl, bool discard, char const *by)
 static int run_confirm(ctl_t *ctl, int argc, char **argv)
 {
 	ctl_cmd_t const *cmd = ctl_cmd_find("confirm");
-	bool discard = false, mass = false;
-	ctl_opt_t const opts[] = { { "discard", NULL, &discard }, { "mass-removal", NULL, &mass }, { NULL, NULL, NULL } };
+	bool discard = false, mass = false, rebind = false;
+	ctl_opt_t const opts[] = { { "discard", NULL, &discard }, { "mass-removal", NULL, &mass },
+				   { "rebind", NULL, &rebind }, { NULL, NULL, NULL } };
 	char by[CB_STORE_BY_MAX + 1];
 	size_t n;
 	int rc;
 
 	rc = ctl_parse(ctl, cmd, argc, argv, opts, NULL, 0, &n);
 	if (rc) return rc;
-	if (discard && mass) return ctl_usage_err(ctl, cmd, "--discard and --mass-removal do not go together");
+	if (discard + mass + rebind > 1) {
+		return ctl_usage_err(ctl, cmd, "--discard, --mass-removal and --rebind do not go together");
+	}
 	ctl_by(ctl, cmd, NULL, by, sizeof(by));
 	if ((rc = ctl_open(ctl, true)) != 0) return rc;
-	return mass ? confirm_mass_removal(ctl, by) : confirm_held(ctl, discard, by);
+	return mass || rebind ? confirm_sync(ctl, rebind, by) : confirm_held(ctl, discard, by);
 }
 
 /*
@@ -956,7 +989,7 @@ ctl_cmd_t const ctl_cmds[] = {
 	  "radiusd runs (or when it starts).  The result shows in `status`.\n"
 	  "  --full  a complete re-read rather than the changes since the last sync\n",
 	  true, run_sync },
-	{ "confirm", "confirm [--discard | --mass-removal]", "release held disconnects (or a held sync)",
+	{ "confirm", "confirm [--discard | --mass-removal | --rebind]", "release held disconnects (or a held sync)",
 	  "Without options: sends the disconnects held as a burst (the module held\n"
 	  "them because they would have disconnected more people at once than\n"
 	  "configured).  Exits 2 when none are held.\n"
@@ -965,7 +998,12 @@ ctl_cmd_t const ctl_cmds[] = {
 	  "                  would remove many acknowledgements at once); exits 2\n"
 	  "                  when no sync is held or radiusd is not running (a\n"
 	  "                  held sync lives in radiusd only).  Nothing is kept\n"
-	  "                  for a later sync.\n",
+	  "                  for a later sync.\n"
+	  "  --rebind        accept the question that replaced a deleted one of\n"
+	  "                  the form (same title, new id): the sync held for it\n"
+	  "                  is applied, and answers to the deleted question are\n"
+	  "                  discarded (people acknowledge again); exits 2 as\n"
+	  "                  --mass-removal does.\n",
 	  true, run_confirm },
 	{ "audit", ctl_audit_usage, ctl_audit_summary, ctl_audit_help, false, ctl_audit_main },
 	{ "export", ctl_export_usage, ctl_export_summary, ctl_export_help, false, ctl_export_main },

@@ -14,6 +14,7 @@
 #include "people/people.h"
 #include "sources/ackfile.h"
 #include "sources/gsource.h"
+#include "sources/gbind.h"
 #include "sources/snapshot.h"
 
 static cb_name_t const source_names[] = {
@@ -253,6 +254,8 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			.policy_version_question = inst->forms.policy_version_question,
 			.allowed_domains = strlist(inst, conf, "forms", "allowed_domain"), .page_size = inst->forms.page_size,
 			.allow_unverified_email = inst->forms.allow_unverified_email,
+			.binding_path = inst->state_dir && *inst->state_dir ?
+					talloc_asprintf(inst, "%s/%s", inst->state_dir, CB_GBIND_FILE) : NULL,
 		};
 
 		google_conf(inst, &g);
@@ -301,6 +304,7 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		.full_interval = inst->sync_conf.full_interval,
 		.stale_after = inst->policy.stale_after,
 		.initial_blocking = local,
+		.future_skew = inst->sync_conf.future_skew,
 		.guard = {
 			.max_removal_percent = local ? 100 : inst->sync_conf.max_removal_percent,
 			.min_removals = inst->sync_conf.min_removals,
@@ -319,6 +323,11 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	if (!local && (inst->sync_conf.key_backoff_max < 1 || inst->sync_conf.key_backoff_max > 86400)) {
 		cf_log_err_cs(conf, "Invalid value %u for 'sync { key_backoff_max }': accepted values are 1 to 86400 "
 			      "(seconds)", inst->sync_conf.key_backoff_max);
+		return -1;
+	}
+	if (inst->sync_conf.future_skew > 86400) {
+		cf_log_err_cs(conf, "Invalid value %u for 'sync { future_skew }': accepted values are 0 to 86400 (seconds)",
+			      inst->sync_conf.future_skew);
 		return -1;
 	}
 	if (inst->sync_conf.max_removal_percent > 100) {

@@ -58,6 +58,7 @@ static const CONF_PARSER sync_config[] = {
 	{ "min_removals", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.min_removals), "5" },
 	{ "backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.backoff_max), "300" },
 	{ "key_backoff_max", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.key_backoff_max), "3600" },
+	{ "future_skew", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, sync_conf.future_skew), "300" },
 	CONF_PARSER_TERMINATOR
 };
 

@@ -77,6 +77,7 @@ typedef struct {
 		uint32_t	min_removals;
 		uint32_t	backoff_max;
 		uint32_t	key_backoff_max;	/* Seconds; cap of the backoff after a rejected key. */
+		uint32_t	future_skew;		/* Seconds; later-dated acknowledgements are refused. */
 	} sync_conf;
 	struct {
 		char const	*key_file;

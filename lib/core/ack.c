@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdio.h>
 
 #include "core/ack.h"
+#include "core/tz.h"
 
 #define EMPTY_SLOT UINT32_MAX
 
@@ -40,6 +42,9 @@ struct cb_ack_builder {
 	size_t		alloc;
 	table_t		table;
 	arena_t		arena;
+	bool		has_latest;	/* Records dated after latest are refused. */
+	time_t		latest;
+	unsigned int	skew;
 };
 
 struct cb_ack_index {
@@ -185,6 +190,25 @@ static int fill_record(cb_ack_builder_t *b, cb_ack_record_t *r, size_t email_off
 	return 0;
 }
 
+void cb_ack_builder_set_latest(cb_ack_builder_t *b, time_t latest, unsigned int skew)
+{
+	b->has_latest = true;
+	b->latest = latest;
+	b->skew = skew;
+}
+
+bool cb_ack_builder_future(cb_ack_builder_t const *b, time_t ack_time, char *buf, size_t len)
+{
+	char when[32];
+
+	if (!b->has_latest || ack_time <= b->latest) return false;
+	if (buf && len) {
+		snprintf(buf, len, "dated %s, more than %u s in the future (sync { future_skew }); refused",
+			 cb_tz_format_utc(ack_time, when, sizeof(when)), b->skew);
+	}
+	return true;
+}
+
 int cb_ack_builder_add(cb_ack_builder_t *b, char const *email, time_t ack_time,
 		       char const *policy_version, bool revoked, char const *origin)
 {
@@ -192,6 +216,7 @@ int cb_ack_builder_add(cb_ack_builder_t *b, char const *email, time_t ack_time,
 	cb_ack_record_t rec;
 
 	if (!email || !*email) return -1;
+	if (b->has_latest && ack_time > b->latest) return CB_ACK_REFUSED_FUTURE;
 	slot = builder_find_slot(b, email);
 	if (b->table.slots[slot] != EMPTY_SLOT) {
 		cb_ack_record_t *kept = &b->records[b->table.slots[slot]];

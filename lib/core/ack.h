@@ -33,9 +33,30 @@ typedef struct cb_ack_current cb_ack_current_t;
 cb_ack_builder_t *cb_ack_builder_new(void);
 
 /**
+ * cb_ack_builder_set_latest - records dated after latest are refused (a
+ * Timestamp typed as 2099 would never lapse and never be superseded): the
+ * sync thread sets it to the time of the sync plus skew seconds (sync {
+ * future_skew }).  Unset: no limit.
+ */
+void cb_ack_builder_set_latest(cb_ack_builder_t *b, time_t latest, unsigned int skew);
+
+/**
+ * cb_ack_builder_future - whether ack_time is refused as future-dated; if
+ * so, a sentence saying so ("dated 2099-01-01T00:00:00Z, more than 300 s
+ * in the future (sync { future_skew }); refused") into buf, for the source
+ * to report with where the record came from.  The one check every source
+ * uses, before adding a record.
+ */
+bool cb_ack_builder_future(cb_ack_builder_t const *b, time_t ack_time, char *buf, size_t len);
+
+#define CB_ACK_REFUSED_FUTURE	1	/* cb_ack_builder_add: future-dated, not added. */
+
+/**
  * cb_ack_builder_add - add one record.  email must already be normalised
- * (cb_identity_email_normalise).  Strings are copied.  Returns 0, or -1 on
- * allocation failure (the builder stays usable and unchanged).
+ * (cb_identity_email_normalise).  Strings are copied.  Returns 0,
+ * CB_ACK_REFUSED_FUTURE when the record is dated after the builder's latest
+ * (nothing added; sources report it first, see cb_ack_builder_future), or
+ * -1 on allocation failure (the builder stays usable and unchanged).
  */
 int cb_ack_builder_add(cb_ack_builder_t *b, char const *email, time_t ack_time,
 		       char const *policy_version, bool revoked, char const *origin);

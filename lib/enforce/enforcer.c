@@ -919,7 +919,9 @@ static void run_commands(cb_enforcer_t *e)
 			if (sync) cb_sync_request(sync, c->cmd == CB_CMD_SYNC_FULL);
 			break;
 		case CB_CMD_ACCEPT_MASS_REMOVAL:
-			if (sync) cb_sync_accept_held(sync, c->created_at);
+			/* arg names the kind of hold accepted: "" the guard's, "rebind" a re-created question. */
+			if (sync) cb_sync_accept_held(sync, c->created_at, strcmp(c->arg, "rebind") == 0 ?
+						      CB_SYNC_HOLD_REBIND : CB_SYNC_HOLD_MASS_REMOVAL);
 			break;
 		case CB_CMD_CONFIRM:	/* The store released the held entries: they are due now. */
 		case CB_CMD_ENFORCE:	/* Revocations are re-read on every pass. */
@@ -975,6 +977,7 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 	snprintf(buf, sizeof(buf), "%zu", st.agreed);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_AGREED, buf, now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD, st.held ? st.held_reason : "", now);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD_KIND, cb_sync_hold_name(st.held_kind), now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_SKIPPED, st.problems ? skipped : "", now);
 	if (st.snapshot_synced_at) put_time(e, CB_STATUS_SNAPSHOT_SYNCED, st.snapshot_synced_at, now);
 }

@@ -77,9 +77,9 @@ static bool read_time(cursor_t *c, char const *start, size_t len, cb_tz_t const 
 	return cb_tz_parse_time(start, len, tz, out) == 0;
 }
 
-/** parse_line - one non-blank, non-comment line; returns NULL or what is wrong. */
+/** parse_line - one non-blank, non-comment line; returns NULL or what is wrong (maybe in why). */
 static char const *parse_line(char const *name, unsigned int lineno, cursor_t *c, cb_tz_t const *tz,
-			      cb_ack_builder_t *b)
+			      cb_ack_builder_t *b, char *why, size_t whylen)
 {
 	char const *start;
 	size_t len;
@@ -93,6 +93,7 @@ static char const *parse_line(char const *name, unsigned int lineno, cursor_t *c
 	if (!read_time(c, start, len, tz, &when)) {
 		return "the acknowledgement time is not RFC 3339 (2026-09-03T08:15:00Z) or a local date (2026-09-03 [08:15])";
 	}
+	if (cb_ack_builder_future(b, when, why, whylen)) return why;
 	while (next_field(c, &start, &len)) {
 		if (len == 7 && memcmp(start, "revoked", 7) == 0) {
 			revoked = true;
@@ -109,11 +110,13 @@ static char const *parse_line(char const *name, unsigned int lineno, cursor_t *c
 	return NULL;
 }
 
-unsigned int cb_ackfile_parse(char const *name, char const *data, size_t len, cb_tz_t const *tz,
-			      cb_ack_builder_t *b, cb_log_fn_t log, void *log_ctx)
+/** parse_all - cb_ackfile_parse, also keeping the first problem in first (may be NULL). */
+static unsigned int parse_all(char const *name, char const *data, size_t len, cb_tz_t const *tz,
+			      cb_ack_builder_t *b, cb_log_fn_t log, void *log_ctx, char *first, size_t firstlen)
 {
 	char const *pos = data, *end = data + len;
 	unsigned int lineno = 0, bad = 0;
+	char why[160];
 
 	while (pos < end) {
 		char const *eol = memchr(pos, '\n', (size_t) (end - pos));
@@ -127,16 +130,22 @@ unsigned int cb_ackfile_parse(char const *name, char const *data, size_t len, cb
 		} else if (memchr(pos, '\0', (size_t) (line_end - pos))) {
 			problem = "line contains a NUL byte";
 		} else {
-			problem = parse_line(name, lineno, &c, tz, b);
+			problem = parse_line(name, lineno, &c, tz, b, why, sizeof(why));
 		}
 		if (problem) {
-			bad++;
+			if (!bad++ && first) snprintf(first, firstlen, "line %u: %s", lineno, problem);
 			if (log) log(log_ctx, CB_LOG_WARN, "acknowledgements file %s line %u: %s; line skipped",
 				     name, lineno, problem);
 		}
 		pos = eol ? eol + 1 : end;
 	}
 	return bad;
+}
+
+unsigned int cb_ackfile_parse(char const *name, char const *data, size_t len, cb_tz_t const *tz,
+			      cb_ack_builder_t *b, cb_log_fn_t log, void *log_ctx)
+{
+	return parse_all(name, data, len, tz, b, log, log_ctx, NULL, 0);
 }
 
 /** read_whole_file - the file's contents in a malloc'd buffer, bounded by CB_ACKFILE_MAX_SIZE. */
@@ -202,8 +211,12 @@ static cb_source_result_t ackfile_fetch(cb_source_t *src, cb_ack_builder_t *b, c
 	close(fd);
 	if (!data) return CB_FETCH_ERROR;
 
-	bad = cb_ackfile_parse(ctx->filename, data, len, ctx->tz, b, src->log, src->log_ctx);
+	bad = parse_all(ctx->filename, data, len, ctx->tz, b, src->log, src->log_ctx, src->first_problem,
+			sizeof(src->first_problem));
 	free(data);
+	src->problems = bad;		/* For `cetbyodctl status`: the skipped lines, and the first. */
+	if (!bad) src->first_problem[0] = '\0';
+	src->problems_fresh = true;
 	if (bad && src->log) {
 		src->log(src->log_ctx, CB_LOG_WARN, "acknowledgements file %s: %u bad line(s) skipped, %zu people read",
 			 ctx->filename, bad, cb_ack_builder_count(b));

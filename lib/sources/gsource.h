@@ -36,6 +36,7 @@ typedef struct {
 	cb_strlist_t	allowed_domains;		/* Email domains accepted; n = 0: any. */
 	uint32_t	page_size;			/* responses.list pageSize, 1..5000; 0: 2500. */
 	bool		allow_unverified_email;		/* Accept a form whose emails are typed in, not verified. */
+	char const	*binding_path;			/* File keeping the questions' ids (gbind.h); NULL/"": not kept. */
 } cb_gsource_forms_conf_t;
 
 /** The sheets { } section. */

@@ -19,6 +19,7 @@
 #include "core/ack.h"
 
 #define CB_SOURCE_PROBLEM_MAX	256	/* Bytes of the first problem kept for the status. */
+#define CB_SOURCE_HOLD_MAX	400	/* Bytes of a source's reason to hold its result. */
 
 /** What a source's fetch() says (its values keep the CB_FETCH_ prefix of the method). */
 typedef enum {
@@ -57,6 +58,17 @@ struct cb_source {
 	size_t		problems;
 	char		first_problem[CB_SOURCE_PROBLEM_MAX];
 	bool		problems_fresh;
+
+	/*
+	 * A result only an admin may put in force (the Forms source found its
+	 * question deleted and one of the same title under a new id): fetch()
+	 * returns CB_FETCH_OK with hold set to why, and the sync thread holds
+	 * the index as the mass-removal guard does.  The sync thread clears
+	 * hold before each fetch, and sets accept_hold for the one fetch after
+	 * an admin accepted such a held result (`cetbyodctl confirm --rebind`).
+	 */
+	char		hold[CB_SOURCE_HOLD_MAX];
+	bool		accept_hold;
 };
 
 typedef cb_source_result_t (*cb_source_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,

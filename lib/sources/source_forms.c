@@ -3,9 +3,13 @@
  * Forms API v1 (the "forms" source).
  *
  * A fetch:
- *   1. forms.get (GET /v1/forms/{id}) maps the configured question titles to
- *      questionIds, and checks that the form collects verified email
- *      addresses.  The mapping is kept and refreshed on every full fetch.
+ *   1. forms.get (GET /v1/forms/{id}) checks that the form collects
+ *      verified email addresses and finds the questions: by the configured
+ *      title the first time, then by the questionId bound then (gbind.h),
+ *      so an edited title changes nothing; a deleted and re-created
+ *      question holds the result (src->hold) until an admin accepts it.
+ *      Done on every full fetch; while a question is held every fetch is
+ *      a full one.
  *   2. responses.list (GET /v1/forms/{id}/responses?pageSize=N&pageToken=...)
  *      reads the responses page by page; each page is parsed as it arrives
  *      (one json_tokener per page), turned into records and dropped, so
@@ -47,6 +51,9 @@
  * near 70 MB and its parsing under a second, for 40 requests (well inside
  * the 180 expensive reads per minute per user that Google allows).
  *
+ * A response dated more than sync { future_skew } ahead is refused
+ * (cb_ack_builder_future) and reported; it does not move newest_seen.
+ *
  * Problems with single responses are reported (cb_greport_problem) and skipped;
  * responses already reported by an earlier fetch (older than the newest
  * lastSubmittedTime seen) are reported again only at debug level.
@@ -56,6 +63,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sources/gbind.h"
 #include "sources/greport.h"
 #include "sources/gseen.h"
 #include "sources/gsource.h"
@@ -68,6 +76,7 @@
 #define FORMS_VERSION_MAX	64
 #define FORMS_ID_MAX		128
 #define FORMS_URL_MAX		4096
+#define FORMS_QUESTIONS_MAX	1024		/* Questions of a form looked at. */
 
 typedef struct {
 	cb_google_t	*google;		/* First member: see cb_gsource_http. */
@@ -80,11 +89,17 @@ typedef struct {
 	uint32_t	page_size;
 	bool		allow_unverified;
 
+	char		*binding_path;		/* Where the bindings are kept; NULL: not kept. */
+
 	/* State kept between fetches. */
-	char		*agree_qid;		/* From the last forms.get; NULL until mapped. */
-	char		*version_qid;
+	cb_gbind_t	agree_q;		/* The questions, bound by id (gbind.h). */
+	cb_gbind_t	version_q;
+	char const	*agree_qid;		/* The ids read: from the last forms.get; NULL until mapped. */
+	char const	*version_qid;
+	bool		held;			/* A question is held (gbind.h): every fetch is a full one. */
 	bool		full_done;		/* A full fetch has succeeded. */
 	time_t		newest_seen;		/* Newest lastSubmittedTime of the last successful fetch. */
+	time_t		future_seen;		/* Newest future-dated response already reported. */
 } forms_ctx_t;
 
 /* One response, ready for the builder. */
@@ -110,6 +125,7 @@ typedef struct {
 	size_t			npending, cap;
 	size_t			read, used, no_email;
 	time_t			newest;
+	time_t			future;		/* Newest future-dated response of this fetch. */
 } forms_fetch_t;
 
 /*
@@ -130,14 +146,6 @@ static char const *jstr(json_object *o, char const *key, size_t *len)
 	if (!v || !json_object_is_type(v, json_type_string)) return NULL;
 	if (len) *len = (size_t) json_object_get_string_len(v);
 	return json_object_get_string(v);
-}
-
-/* Title comparison: trimmed, ASCII case ignored. */
-static bool title_is(char const *title, char const *want)
-{
-	cb_strlist_t one = { .v = &want, .n = 1 };
-
-	return cb_strlist_has(&one, title, strlen(title));
 }
 
 /*
@@ -172,65 +180,116 @@ static void check_options(cb_source_t *src, forms_ctx_t *c, json_object *questio
 			       c->agreement_question);
 }
 
-static int set_qid(char **slot, char const *qid)
+/* The questions of the form into items (at most max; pointers into form) and their titles into titles. */
+static size_t list_items(cb_source_t *src, forms_ctx_t *c, json_object *list, cb_gbind_item_t *items, size_t max,
+			 char *titles, size_t tlen)
 {
-	char *copy = strdup(qid);
+	size_t n = json_object_array_length(list), got = 0;
 
-	if (!copy) return -1;
-	free(*slot);
-	*slot = copy;
-	return 0;
-}
-
-static cb_source_result_t map_questions(cb_source_t *src, forms_ctx_t *c, json_object *form, char *err, size_t errlen)
-{
-	json_object *items = jget(form, "items");
-	char titles[512] = "";
-	char const *agree_qid = NULL, *version_qid = NULL;
-	json_object *agree_q = NULL;
-	size_t n;
-	cb_source_result_t rc;
-
-	rc = cb_gsource_check_email_collection(form, c->form_id, c->allow_unverified, "forms", err, errlen);
-	if (rc != CB_FETCH_OK) return rc;
-	if (!items || !json_object_is_type(items, json_type_array)) {
-		snprintf(err, errlen, "form %s has no questions (forms.get returned no items)", c->form_id);
-		return CB_FETCH_ERROR;
-	}
-	n = json_object_array_length(items);
-	for (size_t i = 0; i < n; i++) {
-		json_object *item = json_object_array_get_idx(items, i);
+	for (size_t i = 0; i < n && got < max; i++) {
+		json_object *item = json_object_array_get_idx(list, i);
 		json_object *q = jget(jget(item, "questionItem"), "question");
 		char const *title = jstr(item, "title", NULL), *qid = jstr(q, "questionId", NULL);
 
 		if (!title || !qid) continue;
-		list_title(titles, sizeof(titles), title);
-		if (title_is(title, c->agreement_question)) {
-			if (!agree_qid) {
-				agree_qid = qid;
-				agree_q = q;
-			} else if (src->log) {
-				src->log(src->log_ctx, CB_LOG_WARN, "forms: two questions are titled \"%s\"; the first is used",
-					 c->agreement_question);
+		list_title(titles, tlen, title);
+		for (size_t j = 0; j < got; j++) {
+			if (strcasecmp(items[j].title, title) == 0 && src->log &&
+			    (strcasecmp(title, c->agreement_question) == 0 ||
+			     (c->version_question && strcasecmp(title, c->version_question) == 0))) {
+				src->log(src->log_ctx, CB_LOG_WARN, "forms: two questions are titled \"%s\"; the first "
+					 "is used", title);
 			}
 		}
-		if (c->version_question && !version_qid && title_is(title, c->version_question)) version_qid = qid;
+		items[got++] = (cb_gbind_item_t) { .qid = qid, .title = title };
 	}
-	if (!agree_qid) {
-		snprintf(err, errlen, "form %s has no question titled \"%s\" (forms.agreement_question); its questions "
-			 "are: %s", c->form_id, c->agreement_question, titles[0] ? titles : "(none)");
+	if (got == max && src->log) src->log(src->log_ctx, CB_LOG_WARN, "forms: form %s has more than %zu questions; "
+					     "only the first %zu are looked at", c->form_id, max, max);
+	return got;
+}
+
+/* The question object of the item with questionId qid (for check_options). */
+static json_object *question_of(json_object *list, char const *qid)
+{
+	size_t n = json_object_array_length(list);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *q = jget(jget(json_object_array_get_idx(list, i), "questionItem"), "question");
+		char const *id = jstr(q, "questionId", NULL);
+
+		if (id && strcmp(id, qid) == 0) return q;
+	}
+	return NULL;
+}
+
+/* Save the bindings when they changed; a failure is logged (they are bound by title again after a restart). */
+static void save_bindings(cb_source_t *src, forms_ctx_t *c)
+{
+	char err[512];
+
+	if (!c->binding_path || cb_gbind_save(c->binding_path, c->form_id, &c->agree_q, &c->version_q, err,
+					      sizeof(err)) == 0) return;
+	if (src->log) src->log(src->log_ctx, CB_LOG_ERROR, "forms: cannot keep the question ids: %s (after a "
+			       "restart the questions are found by title again)", err);
+}
+
+/* One question's binding; the message of a hold goes to src->hold (appended). */
+static cb_source_result_t bind_one(cb_source_t *src, cb_gbind_t *b, cb_gbind_form_t *f, char const *want,
+				   char const *what, char const *option, char *err, size_t errlen)
+{
+	char msg[CB_SOURCE_HOLD_MAX];
+	size_t at = 0, used;
+
+	switch (cb_gbind_resolve(b, f, want, what, option, &at, msg, sizeof(msg))) {
+	case CB_GBIND_OK:
+		return CB_FETCH_OK;
+	case CB_GBIND_HOLD:
+		used = strlen(src->hold);
+		if (used + 3 < sizeof(src->hold)) {	/* A second hold is cut short to fit. */
+			snprintf(src->hold + used, sizeof(src->hold) - used, "%s%.*s", used ? "; " : "",
+				 (int) (sizeof(src->hold) - used - 3), msg);
+		}
+		return CB_FETCH_OK;
+	case CB_GBIND_ERROR:
+		break;
+	}
+	snprintf(err, errlen, "%s", msg);
+	return CB_FETCH_ERROR;
+}
+
+static cb_source_result_t map_questions(cb_source_t *src, forms_ctx_t *c, json_object *form, char *err, size_t errlen)
+{
+	json_object *list = jget(form, "items");
+	char titles[512] = "";
+	cb_gbind_item_t items[FORMS_QUESTIONS_MAX];
+	cb_gbind_form_t f = { .form_id = c->form_id, .items = items, .titles = titles, .accept = src->accept_hold,
+			      .log = src->log, .log_ctx = src->log_ctx };
+	cb_source_result_t rc;
+
+	rc = cb_gsource_check_email_collection(form, c->form_id, c->allow_unverified, "forms", err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	if (!list || !json_object_is_type(list, json_type_array)) {
+		snprintf(err, errlen, "form %s has no questions (forms.get returned no items)", c->form_id);
 		return CB_FETCH_ERROR;
 	}
-	if (c->version_question && !version_qid) {
-		snprintf(err, errlen, "form %s has no question titled \"%s\" (forms.policy_version_question); its "
-			 "questions are: %s", c->form_id, c->version_question, titles);
-		return CB_FETCH_ERROR;
+	f.n = list_items(src, c, list, items, sizeof(items) / sizeof(items[0]), titles, sizeof(titles));
+	rc = bind_one(src, &c->agree_q, &f, c->agreement_question, "agreement", "forms.agreement_question", err, errlen);
+	if (rc == CB_FETCH_OK && c->version_question) {
+		rc = bind_one(src, &c->version_q, &f, c->version_question, "policy version",
+			      "forms.policy_version_question", err, errlen);
+	} else if (rc == CB_FETCH_OK && c->version_q.qid) {
+		cb_gbind_clear(&c->version_q);
+		f.dirty = true;
 	}
-	check_options(src, c, agree_q);
-	if (set_qid(&c->agree_qid, agree_qid) < 0 || (version_qid && set_qid(&c->version_qid, version_qid) < 0)) {
-		snprintf(err, errlen, "out of memory");
-		return CB_FETCH_ERROR;
+	if (f.dirty) save_bindings(src, c);
+	if (rc != CB_FETCH_OK) {
+		c->agree_qid = c->version_qid = NULL;	/* No incremental fetch until a full one maps them again. */
+		return rc;
 	}
+	c->agree_qid = cb_gbind_qid(&c->agree_q);
+	c->version_qid = c->version_question ? cb_gbind_qid(&c->version_q) : NULL;
+	c->held = src->hold[0] != '\0';
+	check_options(src, c, question_of(list, c->agree_qid));
 	return CB_FETCH_OK;
 }
 
@@ -345,7 +404,8 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 {
 	char const *rid, *stamp, *email;
 	size_t rid_len, stamp_len, email_len;
-	char where[FORMS_ID_MAX + 32];
+	char where[FORMS_ID_MAX + 32], why[160];
+	bool future;
 
 	rid = jstr(response, "responseId", &rid_len);
 	if (!rid || !rid_ok(rid, rid_len)) {
@@ -361,8 +421,14 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 		cb_greport_problem(&f->report, "response %s: lastSubmittedTime is missing or not an RFC 3339 time; skipped", where);
 		return -1;
 	}
-	f->report.quiet = f->incremental && rec->ack_time <= f->c->newest_seen;
-	if (rec->ack_time > f->newest) f->newest = rec->ack_time;
+	future = cb_ack_builder_future(f->b, rec->ack_time, why, sizeof(why));
+	if (future) {		/* Reported once, then at debug level; never counted as seen. */
+		f->report.quiet = f->incremental && rec->ack_time <= f->c->future_seen;
+		if (rec->ack_time > f->future) f->future = rec->ack_time;
+	} else {
+		f->report.quiet = f->incremental && rec->ack_time <= f->c->newest_seen;
+		if (rec->ack_time > f->newest) f->newest = rec->ack_time;
+	}
 
 	email = jstr(response, "respondentEmail", &email_len);
 	if (!email) {
@@ -378,6 +444,10 @@ static int read_response(forms_fetch_t *f, json_object *response, size_t index, 
 	if (!cb_gsource_domain_allowed(&f->c->domains, rec->email)) {
 		cb_greport_problem(&f->report, "response %s: %s is not in an allowed domain (forms.allowed_domain); skipped",
 			   where, rec->email);
+		return -1;
+	}
+	if (future) {
+		cb_greport_problem(&f->report, "response %s (%s): %s", where, rec->email, why);
 		return -1;
 	}
 	if (!answered(answers_to(response, f->c->agree_qid))) return unanswered(f, rec, where);
@@ -586,7 +656,7 @@ static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_
 	cb_source_result_t rc;
 
 	if (retry_after) *retry_after = 0;
-	if (!full && prev && c->full_done && c->agree_qid) since = prev_horizon(prev);
+	if (!full && prev && c->full_done && c->agree_qid && !c->held) since = prev_horizon(prev);
 	f.incremental = since >= 0;
 	f.report.complete = !f.incremental;
 
@@ -620,6 +690,7 @@ static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_
 		cb_greport_summary(&f.report, "responses", f.used);
 		if (!f.incremental) c->full_done = true;
 		if (f.newest > c->newest_seen) c->newest_seen = f.newest;
+		if (f.future > c->future_seen) c->future_seen = f.future;
 	}
 	cb_gseen_free(f.seen);
 	free(f.pending);
@@ -638,13 +709,30 @@ static void forms_free(cb_source_t *src)
 		free(c->form_id_esc);
 		free(c->agreement_question);
 		free(c->version_question);
-		free(c->agree_qid);
-		free(c->version_qid);
+		free(c->binding_path);
+		cb_gbind_clear(&c->agree_q);
+		cb_gbind_clear(&c->version_q);
 		cb_strlist_free(&c->agree);
 		cb_strlist_free(&c->domains);
 		free(c);
 	}
 	free(src);
+}
+
+/* The bindings kept by an earlier run; a missing or damaged file is logged: they are found by title again. */
+static int load_bindings(cb_source_t *src, forms_ctx_t *c, char const *path)
+{
+	char err[512];
+	int rc;
+
+	c->binding_path = strdup(path);
+	if (!c->binding_path) return -1;
+	rc = cb_gbind_load(path, c->form_id, &c->agree_q, &c->version_q, err, sizeof(err));
+	if (rc != 0 && err[0] && src->log) {
+		src->log(src->log_ctx, CB_LOG_WARN, "forms: ignoring the question ids kept in %s: the questions are "
+			 "found by title again", err);
+	}
+	return 0;
 }
 
 /* A form id as Google issues them: letters, digits, '-' and '_'. */
@@ -712,6 +800,11 @@ cb_source_t *cb_gsource_forms_new(cb_gsource_forms_conf_t const *conf, cb_google
 	    (conf->policy_version_question && *conf->policy_version_question && !c->version_question) ||
 	    cb_strlist_copy(&c->agree, &conf->agree_values, default_agree) < 0 ||
 	    cb_strlist_copy(&c->domains, &conf->allowed_domains, NULL) < 0) {
+		snprintf(err, errlen, "out of memory");
+		forms_free(src);
+		return NULL;
+	}
+	if (conf->binding_path && *conf->binding_path && load_bindings(src, c, conf->binding_path) < 0) {
 		snprintf(err, errlen, "out of memory");
 		forms_free(src);
 		return NULL;

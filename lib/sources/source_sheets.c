@@ -589,6 +589,13 @@ static int read_row(sheets_fetch_t *f, json_object *row, long rownum)
 		return 0;
 	}
 	revoked = revoked || !agreed;
+	if (cb_ack_builder_future(f->b, when, NULL, 0)) {	/* Future-dated: refused (ack.h). */
+		char why[160];
+
+		cb_ack_builder_future(f->b, when, why, sizeof(why));
+		cb_greport_problem(&f->report, "row %ld (%s): %s", rownum, email, why);
+		return 0;
+	}
 
 	switch (cb_gseen_check(f->seen, email, when, revoked, rownum, &first)) {
 	case CB_GSEEN_DUPLICATE:

@@ -19,8 +19,10 @@
  *     OK
  *     │
  *   guard: would the new index remove more than the configured share of the
- *     │    agreements in force?  Then it is HELD: the old index stays, the
- *     │    status says why, and only cb_sync_accept_held() applies it.
+ *     │    agreements in force?  Or does the source itself ask for a hold
+ *     │    (src->hold: a re-created Forms question)?  Then it is HELD: the
+ *     │    old index stays, the status says why (and which kind of hold),
+ *     │    and only cb_sync_accept_held() of that kind applies it.
  *     ▼
  *   swap into cb_ack_current_t, save the snapshot (atomically, by
  *   snapshot.c), call on_change(old, new) for the enforcer.
@@ -32,6 +34,9 @@
  * is disconnected; `cetbyodctl status` shows the hold.  Fixing the column
  * makes the next fetch normal again; a genuine mass change is applied with
  * cb_sync_accept_held().
+ *
+ * Every pass gives the builder its latest allowed time (now + future_skew):
+ * a record dated later is refused (ack.h) and the source reports it.
  *
  * Staleness counts from the last successful read of the source (an
  * unchanged answer and a held one count).  The snapshot is rewritten only
@@ -48,6 +53,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/name.h"
 #include "base/worker.h"
 #include "sources/backoff.h"
 #include "sources/snapshot.h"
@@ -68,6 +74,7 @@ struct cb_sync {
 	time_t			last_full;
 	time_t			snap_synced_at;	/* synced_at of the snapshot on disk; 0: none or unknown. */
 	bool			mark_failed;	/* The last read mark could not be written (logged once). */
+	bool			accept_rebind;	/* An admin accepted the source's hold: tell it at the next fetch. */
 	cb_sync_status_t	status;
 };
 
@@ -172,39 +179,85 @@ static void mark_read(cb_sync_t *sync, time_t now)
 	sync->mark_failed = false;
 }
 
-/** guard_holds - whether the guard holds idx; if so idx becomes the held result. */
-static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
+static cb_name_t const hold_names[] = {
+	{ "", CB_SYNC_HOLD_NONE },
+	{ "mass-removal", CB_SYNC_HOLD_MASS_REMOVAL },
+	{ "rebind", CB_SYNC_HOLD_REBIND },
+	{ NULL, -1 }
+};
+
+char const *cb_sync_hold_name(cb_sync_hold_t kind)
+{
+	return cb_name_of(hold_names, (int) kind, "");
+}
+
+int cb_sync_hold_from_name(char const *name)
+{
+	return cb_name_value(hold_names, name, -1);
+}
+
+/**
+ * hold_reason - why idx must be held, into msg; the kind, or NONE.  The
+ * source's own hold comes first (a re-created question), with what the
+ * guard says accepting it would change; then the guard's.
+ */
+static cb_sync_hold_t hold_reason(cb_sync_t *sync, cb_ack_index_t *idx, char *msg, size_t msglen)
 {
 	cb_ack_index_t *old = cb_ack_current_get(sync->cur);
 	cb_guard_result_t res;
-	char msg[512];
-	bool hold;
+	char what[512] = "";
+	bool guard;
 
-	hold = old && cb_guard_check(&sync->conf.guard, old, idx, &res, msg, sizeof(msg));
+	guard = old && cb_guard_check(&sync->conf.guard, old, idx, &res, what, sizeof(what));
 	cb_ack_index_unref(old);
+	if (sync->src->hold[0]) {
+		if (guard) {
+			snprintf(msg, msglen, "%s; accepting it would remove %zu of the %zu agreements in force",
+				 sync->src->hold, res.removed, res.old_agreed);
+		} else {
+			snprintf(msg, msglen, "%s", sync->src->hold);
+		}
+		return CB_SYNC_HOLD_REBIND;
+	}
+	if (!guard) return CB_SYNC_HOLD_NONE;
+	snprintf(msg, msglen, "%s", what);
+	return CB_SYNC_HOLD_MASS_REMOVAL;
+}
+
+/** guard_holds - whether idx is held (the guard, or the source's hold); if so idx becomes the held result. */
+static bool guard_holds(cb_sync_t *sync, cb_ack_index_t *idx)
+{
+	char msg[sizeof(sync->status.held_reason)];
+	cb_sync_hold_t kind = hold_reason(sync, idx, msg, sizeof(msg));
 
 	pthread_mutex_lock(&sync->mutex);
-	if (hold) {
-		cb_ack_index_unref(sync->held);
+	cb_ack_index_unref(sync->held);
+	sync->held = NULL;
+	if (kind != CB_SYNC_HOLD_NONE) {
 		sync->held = idx;
-		if (!sync->status.held) sync->status.held_since = time(NULL);
-		sync->status.held = true;
+		/* A hold of another kind or for another reason is a new hold: an older acceptance is not for it. */
+		if (!sync->status.held || sync->status.held_kind != kind ||
+		    (kind == CB_SYNC_HOLD_REBIND && strcmp(sync->status.held_reason, msg) != 0)) {
+			sync->status.held_since = time(NULL);
+		}
 		snprintf(sync->status.held_reason, sizeof(sync->status.held_reason), "%s", msg);
 	} else {
-		cb_ack_index_unref(sync->held);
-		sync->held = NULL;
-		sync->status.held = false;
 		sync->status.held_since = 0;
 		sync->status.held_reason[0] = '\0';
 	}
+	sync->status.held = kind != CB_SYNC_HOLD_NONE;
+	sync->status.held_kind = kind;
 	pthread_mutex_unlock(&sync->mutex);
 
-	if (hold) {
+	if (kind == CB_SYNC_HOLD_MASS_REMOVAL) {
 		audit_sync(sync, "held", idx, msg);
 		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s; "
 			 "fix the source, or accept it with 'cetbyodctl confirm --mass-removal'", msg);
+	} else if (kind == CB_SYNC_HOLD_REBIND) {
+		audit_sync(sync, "held", idx, msg);
+		sync_log(sync, CB_LOG_ERROR, "sync result held, the acknowledgements in force are kept: %s", msg);
 	}
-	return hold;
+	return kind != CB_SYNC_HOLD_NONE;
 }
 
 /**
@@ -265,9 +318,21 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 		record_failure(sync, now, "out of memory");
 		return interval_ms;
 	}
+	cb_ack_builder_set_latest(b, now + (time_t) sync->conf.future_skew, sync->conf.future_skew);
+	pthread_mutex_lock(&sync->mutex);
+	sync->src->accept_hold = sync->accept_rebind;
+	sync->accept_rebind = false;
+	pthread_mutex_unlock(&sync->mutex);
+	sync->src->hold[0] = '\0';
 	prev = cb_ack_current_get(sync->cur);
 	rcode = sync->src->fetch(sync->src, b, prev, full, &retry_after, err, sizeof(err));
 	cb_ack_index_unref(prev);
+	if (sync->src->accept_hold && rcode != CB_FETCH_OK && rcode != CB_FETCH_UNCHANGED) {
+		pthread_mutex_lock(&sync->mutex);
+		sync->accept_rebind = true;	/* The source did not hear it: tell it at the next pass. */
+		pthread_mutex_unlock(&sync->mutex);
+	}
+	sync->src->accept_hold = false;
 	if (sync->src->problems_fresh) {
 		pthread_mutex_lock(&sync->mutex);
 		sync->status.problems = sync->src->problems;
@@ -401,25 +466,35 @@ void cb_sync_request(cb_sync_t *sync, bool full)
 	cb_worker_wake(sync->worker);
 }
 
-void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at)
+void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at, cb_sync_hold_t kind)
 {
 	cb_ack_index_t *held;
 	time_t since;
+	cb_sync_hold_t held_kind;
 
 	pthread_mutex_lock(&sync->mutex);
 	held = sync->held;
 	since = sync->status.held_since;
-	if (held && since > asked_at) {
+	held_kind = sync->status.held_kind;
+	if (held && (since > asked_at || held_kind != kind)) {
 		pthread_mutex_unlock(&sync->mutex);
+		if (held_kind != kind) {
+			sync_log(sync, CB_LOG_WARN, "an admin accepted a held sync result of the kind \"%s\", but the "
+				 "one held is \"%s\": nothing applied; use 'cetbyodctl confirm --%s'",
+				 cb_sync_hold_name(kind), cb_sync_hold_name(held_kind), cb_sync_hold_name(held_kind));
+			return;
+		}
 		sync_log(sync, CB_LOG_WARN, "an admin's acceptance is older than the hold in force (it began %lld s "
-			 "after; radiusd was restarted): nothing applied; confirm again if this removal is intended",
-			 (long long) (since - asked_at));
+			 "after; radiusd was restarted, or the hold changed): nothing applied; confirm again if this is "
+			 "intended", (long long) (since - asked_at));
 		return;
 	}
 	sync->held = NULL;
 	sync->status.held = false;
+	sync->status.held_kind = CB_SYNC_HOLD_NONE;
 	sync->status.held_since = 0;
 	sync->status.held_reason[0] = '\0';
+	if (held && kind == CB_SYNC_HOLD_REBIND) sync->accept_rebind = true;
 	pthread_mutex_unlock(&sync->mutex);
 	if (!held) {
 		/* Never armed for later: a real mass removal days afterwards must be held again. */
@@ -427,8 +502,9 @@ void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at)
 			 "nothing applied; a later sync that removes too much is held again");
 		return;
 	}
-	sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result: applying it");
+	sync_log(sync, CB_LOG_WARN, "an admin accepted the held sync result (%s): applying it", cb_sync_hold_name(kind));
 	apply(sync, held, time(NULL));
+	if (kind == CB_SYNC_HOLD_REBIND) cb_sync_request(sync, true);	/* The source takes the new question now. */
 }
 
 void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out)

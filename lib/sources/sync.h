@@ -21,6 +21,13 @@
 
 typedef struct cb_sync cb_sync_t;
 
+/** Why a sync result is held (the values keep the CB_SYNC_HOLD_ prefix; names: cb_sync_hold_name). */
+typedef enum {
+	CB_SYNC_HOLD_NONE = 0,
+	CB_SYNC_HOLD_MASS_REMOVAL,	/* "mass-removal": the guard (guard.h). */
+	CB_SYNC_HOLD_REBIND		/* "rebind": the source's question was re-created (source.h, hold). */
+} cb_sync_hold_t;
+
 /**
  * cb_sync_change_fn_t - called on the sync thread after a new index is put
  * in force (old may be NULL).  Both indexes are valid for the call only.
@@ -35,6 +42,7 @@ typedef struct {
 	bool		initial_blocking;	/* First fetch in cb_sync_start itself (local sources). */
 	char const	*snapshot_path;		/* Last good index, saved and loaded here; NULL: not persisted. */
 	cb_guard_conf_t	guard;			/* Mass-removal guard; max_removal_percent 100 = off. */
+	unsigned int	future_skew;		/* Records dated more than this many seconds ahead are refused. */
 	uint32_t	backoff_max_ms;		/* Cap of the retry backoff after temporary failures. */
 	uint32_t	rejected_backoff_max_ms; /* Cap of the backoff after refused credentials (at least the interval). */
 	cb_sync_change_fn_t on_change;		/* May be NULL. */
@@ -50,8 +58,9 @@ typedef struct {
 	size_t		people;			/* Records in the index in force. */
 	size_t		agreed;
 	char		last_error[512];	/* "" when the last attempt succeeded. */
-	bool		held;			/* A sync result is held by the mass-removal guard. */
-	char		held_reason[512];
+	bool		held;			/* A sync result is held (by the guard or the source). */
+	cb_sync_hold_t	held_kind;		/* Why; CB_SYNC_HOLD_NONE when not held. */
+	char		held_reason[768];
 	time_t		held_since;		/* When the guard began holding (passes in a row); 0: not held. */
 	time_t		snapshot_synced_at;	/* Sync time of the snapshot loaded at start-up; 0: none. */
 	size_t		problems;		/* Records the last complete read skipped (bad rows, blank answers). */
@@ -71,13 +80,22 @@ cb_sync_t *cb_sync_start(cb_sync_conf_t const *conf, cb_source_t *src, cb_ack_cu
 void cb_sync_request(cb_sync_t *sync, bool full);
 
 /**
- * cb_sync_accept_held - an admin accepts, at asked_at, the result the
- * mass-removal guard holds: it is applied now.  With nothing held (the
- * source was fixed meanwhile), or a hold that began after asked_at (radiusd
- * restarted, and the hold the admin saw went with it), it does nothing: an
- * acceptance is never kept for, or applied to, a later hold.
+ * cb_sync_accept_held - an admin accepts, at asked_at, the held result of
+ * the kind named (the mass-removal guard's, or a source's re-bound
+ * question): it is applied now, and a source's hold is passed on to the
+ * source at the next sync (which it requests).  With nothing held (the
+ * source was fixed meanwhile), a hold of another kind, or a hold that began
+ * after asked_at (radiusd restarted, or the hold changed, and the hold the
+ * admin saw went with it), it does nothing: an acceptance is never kept
+ * for, or applied to, a later hold.
  */
-void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at);
+void cb_sync_accept_held(cb_sync_t *sync, time_t asked_at, cb_sync_hold_t kind);
+
+/** cb_sync_hold_name - "mass-removal", "rebind", or "" for none. */
+char const *cb_sync_hold_name(cb_sync_hold_t kind);
+
+/** cb_sync_hold_from_name - the kind named, or -1. */
+int cb_sync_hold_from_name(char const *name);
 
 /** cb_sync_status - a consistent copy of the state. */
 void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out);

@@ -86,7 +86,8 @@
 #define CB_STATUS_SYNC_ERROR		"sync.last_error"	/* "" after a success. */
 #define CB_STATUS_SYNC_PEOPLE		"sync.people"		/* People with a record in the index in force. */
 #define CB_STATUS_SYNC_AGREED		"sync.agreed"		/* ... whose latest record is an agreement. */
-#define CB_STATUS_SYNC_HELD		"sync.held"		/* Why a sync is held (mass removal); "" when none. */
+#define CB_STATUS_SYNC_HELD		"sync.held"		/* Why a sync is held; "" when none. */
+#define CB_STATUS_SYNC_HELD_KIND	"sync.held_kind"	/* "mass-removal", "rebind" (cb_sync_hold_name); "" when none. */
 #define CB_STATUS_SYNC_SKIPPED		"sync.skipped"		/* Records the last complete read skipped, and the first; "" when none. */
 #define CB_STATUS_SNAPSHOT_SYNCED	"snapshot.synced_at"	/* synced_at of the persisted snapshot. */
 #define CB_STATUS_ENFORCER_ERROR	"enforcer.last_error"
@@ -678,7 +679,8 @@ typedef enum {
 	CB_CMD_SYNC = 0,		/* Sync the acknowledgement source now. */
 	CB_CMD_SYNC_FULL,		/* ... with a complete re-read. */
 	CB_CMD_CONFIRM,			/* Held disconnects were released: send them now. */
-	CB_CMD_ACCEPT_MASS_REMOVAL,	/* Apply the sync held by the mass-removal guard. */
+	CB_CMD_ACCEPT_MASS_REMOVAL,	/* Apply the held sync: arg "" the mass-removal guard's, "rebind" a
+					 * re-created question's (confirm --rebind). */
 	CB_CMD_ENFORCE,			/* Revocations changed (arg: the identity): disconnect now. */
 	CB_CMD_MAX
 } cb_cmd_t;

@@ -529,6 +529,7 @@ class Form:
         self.keys = []                  # parallel list of keys for bisect
         self.by_id = {}
         self.sheet_rows = {}            # responseId -> row index in the linked sheet
+        self.used_ids = set()           # ids of deleted items and questions: never given again
         self.gen = 0                    # bumps when cached serialisations go stale
         self.seq = 0
 
@@ -857,6 +858,28 @@ def build_items(form, items):
     form.items = out
     form.questions = questions
     form.title_to_qid = titles
+
+
+def rebuild_questions(form):
+    """form.questions and form.title_to_qid from form.items."""
+    form.questions, form.title_to_qid = {}, {}
+    for it in form.items:
+        q = it.get("questionItem", {}).get("question")
+        if q is not None:
+            form.questions[q["questionId"]] = it.get("title", "")
+            form.title_to_qid.setdefault(it.get("title", ""), q["questionId"])
+
+
+def find_item(form, key):
+    """The index of the item whose questionId, itemId or title is key."""
+    for n, it in enumerate(form.items):
+        q = it.get("questionItem", {}).get("question", {})
+        if key in (q.get("questionId"), it.get("itemId")):
+            return n
+    for n, it in enumerate(form.items):
+        if it.get("title") == key:
+            return n
+    return None
 
 
 def apply_form_spec(state, form, spec, partial):
@@ -2243,6 +2266,8 @@ class Handler(BaseHTTPRequestHandler):
                 form.responses, form.keys, form.by_id = [], [], {}
                 self.after_form_change(form, sheet=False)
                 return 200, {"deleted": "all"}
+        if rest and rest[0] == "items":
+            return self.control_items(form, rest[1:], spec)
         if rest == ["responses:bulk"] and m == "POST":
             require(isinstance(spec, dict), "body must be an object")
             return 200, bulk_responses(state, form, spec)
@@ -2283,6 +2308,59 @@ class Handler(BaseHTTPRequestHandler):
                 self.after_form_change(form)
                 return 200, resp.to_obj(form, True)
         raise ControlError("no such control endpoint for forms", 404)
+
+    def control_items(self, form, rest, spec):
+        """One question at a time, as an editor changes a form: its ids stay
+        with it; a deleted question's ids are never used again, so a question
+        added back gets new ones, and older responses keep their answers
+        under the old questionId only."""
+        state = self.server.state
+        m = self.command
+        if not rest and m == "POST":
+            require(isinstance(spec, dict), "body must be an object")
+            index = spec.get("index", len(form.items))
+            require(isinstance(index, int) and not isinstance(index, bool) and 0 <= index <= len(form.items),
+                    "index must be 0..%d" % len(form.items))
+            item_spec = {k: v for k, v in spec.items() if k != "index"}
+            for key in ("questionId", "itemId"):
+                given = item_spec.get(key)
+                require(given is None or (given not in form.used_ids and given not in form.questions),
+                        "%s %r was already used in this form: Forms gives a new question new ids" % (key, given))
+            before = len(form.items)
+            build_items(form, form.items + [item_spec])
+            require(len(form.items) == before + 1, "the item was not added")
+            form.items.insert(index, form.items.pop())
+            rebuild_questions(form)
+            form.revision += 1
+            form.gen += 1
+            state.touch(form.form_id)
+            return 200, form.items[index]
+        require(len(rest) == 1, "no such control endpoint for items")
+        i = find_item(form, rest[0])
+        if i is None:
+            raise ControlError("no item %r in form %r" % (rest[0], form.form_id), 404)
+        item = form.items[i]
+        if m == "PATCH":
+            require(isinstance(spec, dict), "body must be an object")
+            require(set(spec) <= {"title", "description"}, "only title and description can be changed here")
+            if "title" in spec:
+                item["title"] = get_str(spec, "title")
+            if "description" in spec:
+                item["description"] = get_str(spec, "description")
+        elif m == "DELETE":
+            del form.items[i]
+            form.used_ids.add(item.get("itemId"))
+            q = item.get("questionItem", {}).get("question")
+            if q is not None:
+                form.used_ids.add(q.get("questionId"))
+        elif m != "GET":
+            raise ControlError("method not allowed", 405)
+        if m != "GET":
+            rebuild_questions(form)
+            form.revision += 1
+            form.gen += 1
+            state.touch(form.form_id)
+        return 200, item
 
     def after_form_change(self, form, sheet=True):
         state = self.server.state

@@ -343,6 +343,30 @@ ctl DELETE /_emulator/forms/form1/responses/r3
 api /v1/forms/form1/responses
 expect "responses.list: deleted response is gone" "$(j '[r["responseId"] for r in d["responses"]]')" '["r1","r2","r0"]'
 
+# questions renamed, deleted and re-created: the ids stay with a question and never come back
+ctl PUT /_emulator/forms/edits '{"title":"Edits","collectEmails":true,"items":[{"title":"I agree","questionId":"q-agree","itemId":"i-agree","kind":"choice","options":["Yes","No"]}]}'
+ctl POST /_emulator/forms/edits/responses '{"responseId":"e1","respondentEmail":"a@school.example","lastSubmittedTime":"2026-09-01T08:00:00Z","answers":{"I agree":"Yes"}}'
+ctl PATCH /_emulator/forms/edits/items/q-agree '{"title":"I agree (2026)"}'
+api /v1/forms/edits
+expect "control: a renamed question keeps its itemId and questionId" \
+    "$(j '[d["items"][0]["title"], d["items"][0]["itemId"], d["items"][0]["questionItem"]["question"]["questionId"]]')" \
+    '["I agree (2026)","i-agree","q-agree"]'
+ctl DELETE /_emulator/forms/edits/items/q-agree
+expect "control: DELETE removes the question" "$STATUS" 200
+ctl POST /_emulator/forms/edits/items '{"title":"I agree (2026)","questionId":"q-agree","kind":"choice","options":["Yes","No"]}'
+expect "control: a deleted question's id is never given again -> 400" "$STATUS" 400
+ctl POST /_emulator/forms/edits/items '{"title":"I agree (2026)","kind":"choice","options":["Yes","No"]}'
+NEWQ=$(j 'd["questionItem"]["question"]["questionId"]')
+api /v1/forms/edits
+expect "forms.get: the re-created question has new ids" \
+    "$(j 'len(d["items"]) == 1 and d["items"][0]["itemId"] != "i-agree" and d["items"][0]["questionItem"]["question"]["questionId"] == "'"$NEWQ"'" != "q-agree"')" true
+ctl POST /_emulator/forms/edits/responses '{"responseId":"e2","respondentEmail":"b@school.example","lastSubmittedTime":"2026-09-02T08:00:00Z","answers":{"I agree (2026)":"Yes"}}'
+api /v1/forms/edits/responses
+expect "responses.list: older answers stay under the old questionId only" \
+    "$(j '[sorted(r["answers"]) for r in d["responses"]]')" "[[\"q-agree\"],[\"$NEWQ\"]]"
+ctl POST /_emulator/forms/edits/responses '{"answers":{"q-agree":"Yes"}}'
+expect "control: a new response cannot answer a deleted question -> 400" "$STATUS" 400
+
 # ---------------------------------------------------------------- Sheets API
 
 RANGE_Q=$("$PY" -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "'Form responses 1'!A:Z")

@@ -1387,6 +1387,7 @@ int main(void)
 	}
 	sr = srunner_create(tg_unit_suite());
 	srunner_add_suite(sr, tg_emu_suite());
+	srunner_add_suite(sr, tg_changes_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -107,6 +107,9 @@ cb_ack_record_t const *tg_find(cb_ack_index_t const *idx, char const *email);
  */
 Suite *tg_emu_suite(void);
 
+/* tg_changes_suite - forms and sheets changed during the year (test_google_changes.c). */
+Suite *tg_changes_suite(void);
+
 /* Suites of test_google.c */
 Suite *tg_unit_suite(void);
 

@@ -37,6 +37,8 @@ typedef struct {
 	unsigned int		full_calls;
 	bool			in_fetch;
 	unsigned int		delay_ms;	/* Each fetch takes this long. */
+	unsigned int		accepted;	/* Fetches told that an admin accepted the hold. */
+	unsigned int		hold_from;	/* OK fetches from this call on (1, 2, ...) ask for a hold; 0: none. */
 } fake_t;
 
 static fake_t fake;
@@ -47,12 +49,15 @@ static cb_source_result_t fake_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_a
 {
 	fake_t *f = *(fake_t **) src->ctx;
 	fake_step_t step;
+	bool hold;
 
 	(void) prev;
 	pthread_mutex_lock(&f->mutex);
 	step = f->steps[f->calls < f->nsteps ? f->calls : f->nsteps - 1];
 	f->calls++;
+	hold = f->hold_from && f->calls >= f->hold_from;
 	f->full_calls += full;
+	f->accepted += src->accept_hold;
 	f->in_fetch = true;
 	pthread_mutex_unlock(&f->mutex);
 
@@ -64,6 +69,9 @@ static cb_source_result_t fake_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_a
 			snprintf(email, sizeof(email), "p%zu@school.example", i);
 			if (cb_ack_builder_add(b, email, 1788249600, "", false, "test") < 0) return CB_FETCH_ERROR;
 		}
+	}
+	if (step.result == CB_FETCH_OK && hold && !src->accept_hold) {
+		snprintf(src->hold, sizeof(src->hold), "the agreement question was re-created");
 	}
 	if (step.result == CB_FETCH_RETRY || step.result == CB_FETCH_ERROR || step.result == CB_FETCH_REJECTED) {
 		snprintf(err, errlen, "fake failure");
@@ -90,7 +98,7 @@ static cb_source_t *fake_source(fake_step_t const *steps, size_t nsteps, unsigne
 	pthread_mutex_init(&fake.mutex, NULL);
 	fake.steps = steps;
 	fake.nsteps = nsteps;
-	fake.calls = fake.full_calls = 0;
+	fake.calls = fake.full_calls = fake.accepted = fake.hold_from = 0;
 	fake.in_fetch = false;
 	fake.delay_ms = delay_ms;
 	*(fake_t **) src->ctx = &fake;
@@ -295,16 +303,61 @@ START_TEST(test_guard_holds_mass_removal)
 	ck_assert_uint_eq(changes, 1);
 
 	/* An acceptance from before this hold began (an earlier run of radiusd) applies nothing. */
-	cb_sync_accept_held(sync, st.held_since - 1);
+	cb_sync_accept_held(sync, st.held_since - 1, CB_SYNC_HOLD_MASS_REMOVAL);
 	cb_sync_status(sync, &st);
 	ck_assert(st.held);
 	ck_assert_uint_eq(current_agreed(cur), 10);
 
-	cb_sync_accept_held(sync, time(NULL));
+	cb_sync_accept_held(sync, time(NULL), CB_SYNC_HOLD_MASS_REMOVAL);
 	cb_sync_status(sync, &st);
 	ck_assert(!st.held);
 	ck_assert_uint_eq(current_agreed(cur), 0);
 	ck_assert_uint_eq(changes, 2);
+	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
+/*
+ * A source's own hold (a re-created question, issue 14): held whatever the
+ * guard says, with the source's reason; only an acceptance of that kind
+ * applies it, and the source hears of it at the next fetch.
+ */
+START_TEST(test_source_hold_rebind)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 9, 0 } };
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_t *sync = start_guarded(steps, 2, cur);
+	cb_sync_status_t st;
+
+	pthread_mutex_lock(&fake.mutex);
+	fake.hold_from = 2;
+	pthread_mutex_unlock(&fake.mutex);
+	cb_sync_request(sync, false);
+	ck_assert(wait_calls(2));
+	cb_sync_status(sync, &st);
+	ck_assert(st.held);					/* 1 of 10 removed: the guard alone would apply it. */
+	ck_assert_int_eq(st.held_kind, CB_SYNC_HOLD_REBIND);
+	ck_assert_msg(strstr(st.held_reason, "the agreement question was re-created") != NULL, "%s", st.held_reason);
+	ck_assert_str_eq(cb_sync_hold_name(st.held_kind), "rebind");
+	ck_assert_int_eq(cb_sync_hold_from_name("mass-removal"), CB_SYNC_HOLD_MASS_REMOVAL);
+	ck_assert_uint_eq(current_agreed(cur), 10);
+	ck_assert(st.last_success > 0 && st.consecutive_failures == 0);	/* A held read is a successful one. */
+
+	cb_sync_accept_held(sync, time(NULL), CB_SYNC_HOLD_MASS_REMOVAL);	/* The wrong kind: nothing. */
+	cb_sync_status(sync, &st);
+	ck_assert(st.held);
+	ck_assert_uint_eq(current_agreed(cur), 10);
+
+	cb_sync_accept_held(sync, time(NULL), CB_SYNC_HOLD_REBIND);		/* Applied, and a sync requested. */
+	ck_assert_uint_eq(current_agreed(cur), 9);
+	ck_assert(wait_calls(3));
+	cb_sync_status(sync, &st);
+	ck_assert(!st.held);
+	ck_assert_int_eq(st.held_kind, CB_SYNC_HOLD_NONE);
+	pthread_mutex_lock(&fake.mutex);
+	ck_assert_uint_eq(fake.accepted, 1);			/* The source was told, once. */
+	pthread_mutex_unlock(&fake.mutex);
 	cb_sync_stop(sync);
 	cb_ack_current_free(cur);
 }
@@ -318,7 +371,7 @@ START_TEST(test_accept_with_nothing_held_arms_nothing)
 	cb_sync_t *sync = start_guarded(steps, 3, cur);
 	cb_sync_status_t st;
 
-	cb_sync_accept_held(sync, time(NULL));			/* Nothing is held. */
+	cb_sync_accept_held(sync, time(NULL), CB_SYNC_HOLD_MASS_REMOVAL);			/* Nothing is held. */
 	cb_sync_request(sync, false);			/* Unchanged. */
 	ck_assert(wait_calls(2));
 	cb_sync_request(sync, false);			/* Later, a real mass removal: held. */
@@ -530,6 +583,7 @@ int main(void)
 	tcase_add_test(tc, test_error_waits_interval);
 	tcase_add_test(tc, test_rejected_backs_off);
 	tcase_add_test(tc, test_guard_holds_mass_removal);
+	tcase_add_test(tc, test_source_hold_rebind);
 	tcase_add_test(tc, test_accept_with_nothing_held_arms_nothing);
 	tcase_add_test(tc, test_wake_forces_fetch);
 	tcase_add_test(tc, test_snapshot_round_trip);
