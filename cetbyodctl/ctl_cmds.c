@@ -93,7 +93,7 @@ static char const *const known_keys[] = {
 	CB_STATUS_MODULE_STARTED, CB_STATUS_MODULE_HEARTBEAT, CB_STATUS_MODULE_VERSION, CB_STATUS_SOURCE,
 	CB_STATUS_SYNC_ATTEMPT, CB_STATUS_SYNC_SUCCESS, CB_STATUS_SYNC_ERROR, CB_STATUS_SYNC_PEOPLE,
 	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SYNC_SKIPPED, CB_STATUS_SNAPSHOT_SYNCED,
-	CB_STATUS_ENFORCER_ERROR,
+	CB_STATUS_ENFORCER_ERROR, CB_STATUS_SYNC_RATE_LIMITED, CB_STATUS_SYNC_NEXT_TRY, CB_STATUS_SYNC_DEFERRED,
 	CB_STATUS_IDENTITY_STRIP_REALMS, CB_STATUS_IDENTITY_STRIP_DOMAINS, CB_STATUS_IDENTITY_MAX_LENGTH,
 	CB_STATUS_PURGE_LAST, CB_STATUS_PURGE_DAYS, CB_STATUS_AUDIT_FAILING, CB_STATUS_AUDIT_ERROR,
 	CB_STATUS_AUDIT_QUEUED, CB_STATUS_AUDIT_DROPPED, CB_STATUS_AUDIT_REFUSED, CB_STATUS_PEOPLE_LISTED,
@@ -335,6 +335,8 @@ static void status_human_quota(ctl_t *ctl, status_t const *s)
 	if (next > ctl->now) {
 		snprintf(next_s, sizeof(next_s), ", next try at %s (in %lld s)", ctl_time(next, when, sizeof(when)),
 			 (long long) (next - ctl->now));
+	} else if (next) {
+		snprintf(next_s, sizeof(next_s), ", next try at %s (due)", ctl_time(next, when, sizeof(when)));
 	}
 	if (n && strcmp(n, "0") != 0 && strlen(n) < 12) {
 		snprintf(buf, sizeof(buf), "rate limited by Google: %s in the last hour%s", n, next_s);
