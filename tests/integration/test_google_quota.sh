@@ -47,6 +47,17 @@ sheets_conf() {
 add_row() {
 	cb_emu POST sheets/sheet1/rows "{\"rows\": [[{\"datetime\": \"$(iso "$(date +%s)")\"}, \"t$1@school.example\", \"I agree\"]]}" >/dev/null
 }
+# changing_while_admitted PREFIX DESC - for 12 s, a new row and carol's PAP every second: she is admitted each time.
+changing_while_admitted() {
+	admitted=0
+	for i in $(seq 1 12); do
+		add_row "$1$i"
+		cb_pap carol pw
+		printf '%s\n' "$CB_REPLY" | grep -q 'Tunnel-Private-Group-Id:0 = "100"' && admitted=$((admitted + 1))
+		sleep 1
+	done
+	if [ "$admitted" = 12 ]; then cb_pass "$2 (12 of 12)"; else cb_fail "$2 ($admitted of 12)"; fi
+}
 # py EXPR - evaluate EXPR over the JSON on stdin (d).
 py() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -55,14 +66,7 @@ CB_MAX_RPM=8 sheets_conf
 cb_make_raddb "$CB_TMP/users" /dev/null "$CB_TMP/cetbyod.conf" || { cb_fail "build raddb"; cb_finish; }
 cb_start_radiusd || { cb_fail "radiusd starts with a request budget of 8 a minute"; cb_finish; }
 cb_wait_for "acknowledged staff admitted after the first sync" 15 carol pw 'Tunnel-Private-Group-Id:0 = "100"'
-admitted=0
-for i in $(seq 1 12); do
-	add_row "$i"
-	cb_pap carol pw
-	printf '%s\n' "$CB_REPLY" | grep -q 'Tunnel-Private-Group-Id:0 = "100"' && admitted=$((admitted + 1))
-	sleep 1
-done
-if [ "$admitted" = 12 ]; then cb_pass "staff admitted throughout (12 of 12)"; else cb_fail "staff admitted throughout ($admitted of 12)"; fi
+changing_while_admitted "" "staff admitted throughout"
 quota=$(cb_emu GET quota)
 top=$(printf '%s' "$quota" | py "d['maxRequestsPerWindow'].get('$SA', 0)")
 echo "# the most requests the emulator counted in one minute for $SA: $top (budget 8; the sheet changed every second)"
@@ -109,14 +113,7 @@ OTHER=$!
 CB_PIDS="$CB_PIDS $OTHER"
 seq0=$(cb_emu GET requests | py "d['lastSeq']")
 t0=$(date +%s)
-admitted=0
-for i in $(seq 1 12); do
-	add_row "s$i"
-	cb_pap carol pw
-	printf '%s\n' "$CB_REPLY" | grep -q 'Tunnel-Private-Group-Id:0 = "100"' && admitted=$((admitted + 1))
-	sleep 1
-done
-if [ "$admitted" = 12 ]; then cb_pass "429 storm: staff admitted throughout (12 of 12)"; else cb_fail "429 storm: staff admitted throughout ($admitted of 12)"; fi
+changing_while_admitted s "429 storm: staff admitted throughout"
 cb_expect_ctl "cetbyodctl status: rate limited by Google, with the next try; exit 4 like a failed sync" 4 \
 	"rate limited by Google: [1-9][0-9]* in the last hour, next try at" status
 mine=$(cb_emu GET "requests?since=$seq0" | py "len([e for e in d['requests'] if 'prettyPrint=false' in e['query']])")
