@@ -898,7 +898,9 @@ static cb_source_result_t get_once(cb_google_t *g, char const *url, cb_google_ta
 	uint32_t wait_ms = 0;
 
 	*again = false;
-	if (g->budget && !cb_budget_take(g->budget, cb_clock_ms(), &wait_ms)) {
+	rc = cb_google_token(g, &token, retry_after, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	if (g->budget && !cb_budget_take(g->budget, cb_clock_ms(), &wait_ms)) {	/* Counted only when sent. */
 		if (retry_after) *retry_after = (wait_ms + 999) / 1000;
 		g->retry_why = CB_SOURCE_RETRY_BUDGET;
 		snprintf(err, errlen, "the request budget of %u requests a minute for %s (google.max_requests_per_"
@@ -906,8 +908,6 @@ static cb_source_result_t get_once(cb_google_t *g, char const *url, cb_google_ta
 			 (wait_ms + 999) / 1000);
 		return CB_FETCH_RETRY;
 	}
-	rc = cb_google_token(g, &token, retry_after, err, errlen);
-	if (rc != CB_FETCH_OK) return rc;
 	req.bearer = token;
 
 	s.tok = json_tokener_new();
