@@ -94,7 +94,7 @@ static char const *const known_keys[] = {
 	CB_STATUS_SYNC_ATTEMPT, CB_STATUS_SYNC_SUCCESS, CB_STATUS_SYNC_ERROR, CB_STATUS_SYNC_PEOPLE,
 	CB_STATUS_SYNC_AGREED, CB_STATUS_SYNC_HELD, CB_STATUS_SYNC_HELD_KIND, CB_STATUS_SYNC_SKIPPED,
 	CB_STATUS_SNAPSHOT_SYNCED,
-	CB_STATUS_ENFORCER_ERROR,
+	CB_STATUS_ENFORCER_ERROR, CB_STATUS_SYNC_RATE_LIMITED, CB_STATUS_SYNC_NEXT_TRY, CB_STATUS_SYNC_DEFERRED,
 	CB_STATUS_IDENTITY_STRIP_REALMS, CB_STATUS_IDENTITY_STRIP_DOMAINS, CB_STATUS_IDENTITY_MAX_LENGTH,
 	CB_STATUS_PURGE_LAST, CB_STATUS_PURGE_DAYS, CB_STATUS_AUDIT_FAILING, CB_STATUS_AUDIT_ERROR,
 	CB_STATUS_AUDIT_QUEUED, CB_STATUS_AUDIT_DROPPED, CB_STATUS_AUDIT_REFUSED, CB_STATUS_PEOPLE_LISTED,
@@ -337,6 +337,30 @@ static void status_human_module(ctl_t *ctl, status_t const *s)
 	kv("module version", st_get(s, CB_STATUS_MODULE_VERSION));
 }
 
+/** status_human_quota - Google's quota refusals and the request budget's deferrals, when there are any. */
+static void status_human_quota(ctl_t *ctl, status_t const *s)
+{
+	char const *n = st_get(s, CB_STATUS_SYNC_RATE_LIMITED);
+	time_t next = st_time(s, CB_STATUS_SYNC_NEXT_TRY), until = st_time(s, CB_STATUS_SYNC_DEFERRED);
+	char buf[160], when[32], next_s[64] = "";
+
+	if (next > ctl->now) {
+		snprintf(next_s, sizeof(next_s), ", next try at %s (in %lld s)", ctl_time(next, when, sizeof(when)),
+			 (long long) (next - ctl->now));
+	} else if (next) {
+		snprintf(next_s, sizeof(next_s), ", next try at %s (due)", ctl_time(next, when, sizeof(when)));
+	}
+	if (n && strcmp(n, "0") != 0 && strlen(n) < 12) {
+		snprintf(buf, sizeof(buf), "rate limited by Google: %s in the last hour%s", n, next_s);
+		kv("quota", buf);
+	}
+	if (until > ctl->now) {
+		snprintf(buf, sizeof(buf), "request budget used up (google.max_requests_per_minute): next request at %s "
+			 "(in %lld s)", ctl_time(until, when, sizeof(when)), (long long) (until - ctl->now));
+		kv("request budget", buf);
+	}
+}
+
 static void status_human_sync(ctl_t *ctl, status_t const *s)
 {
 	char buf[2 * CB_STORE_VALUE_MAX + 32];
@@ -357,6 +381,7 @@ static void status_human_sync(ctl_t *ctl, status_t const *s)
 		s->snapshot);
 	kv("held sync", st_get(s, CB_STATUS_SYNC_HELD));
 	kv("skipped records", st_get(s, CB_STATUS_SYNC_SKIPPED));
+	status_human_quota(ctl, s);
 }
 
 static void status_human_audit(ctl_t *ctl, status_t const *s)
@@ -524,6 +549,11 @@ static json_object *status_json_sync(ctl_t *ctl, status_t const *s)
 	json_object_object_add(o, "agreed", jstatus_num(s, CB_STATUS_SYNC_AGREED));
 	json_object_object_add(o, "held", jstatus_str(s, CB_STATUS_SYNC_HELD));
 	json_object_object_add(o, "held_kind", jstatus_str(s, CB_STATUS_SYNC_HELD_KIND));
+	json_object_object_add(o, "rate_limited_last_hour", jstatus_num(s, CB_STATUS_SYNC_RATE_LIMITED));
+	json_object_object_add(o, "next_try", st_time(s, CB_STATUS_SYNC_NEXT_TRY) ?
+			       ctl_jtime(st_time(s, CB_STATUS_SYNC_NEXT_TRY)) : NULL);
+	json_object_object_add(o, "deferred_until", st_time(s, CB_STATUS_SYNC_DEFERRED) ?
+			       ctl_jtime(st_time(s, CB_STATUS_SYNC_DEFERRED)) : NULL);
 	json_object_object_add(snap, "synced_at", ctl_jtime(s->snapshot));
 	json_object_object_add(snap, "age", s->snapshot ? json_object_new_int64((int64_t) (ctl->now - s->snapshot)) : NULL);
 	json_object_object_add(snap, "from", s->snapshot_from ? json_object_new_string(s->snapshot_from) : NULL);

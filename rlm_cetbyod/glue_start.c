@@ -13,6 +13,7 @@
 #include "base/name.h"
 #include "people/people.h"
 #include "sources/ackfile.h"
+#include "sources/budget.h"
 #include "sources/gsource.h"
 #include "sources/gbind.h"
 #include "sources/snapshot.h"
@@ -228,6 +229,7 @@ static void google_conf(rlm_cetbyod_t const *inst, cb_google_conf_t *g)
 	g->proxy = inst->google.proxy;
 	g->connect_timeout_ms = inst->google.connect_timeout * 1000;
 	g->timeout_ms = inst->google.timeout * 1000;
+	g->max_requests_per_minute = inst->google.max_requests_per_minute;
 }
 
 /** make_source - the configured acknowledgement source; NULL after logging why. */
@@ -247,6 +249,18 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		if (!src) cf_log_err_cs(conf, "Cannot read acknowledgements from 'file { filename }': %s", err);
 		return src;
 
+	case SOURCE_FORMS:
+	case SOURCE_SHEETS:
+		break;
+	}
+	if (inst->google.max_requests_per_minute > CB_BUDGET_MAX) {
+		cf_log_err_cs(conf, "Invalid value %u for 'google { max_requests_per_minute }': accepted values are 0 "
+			      "(no budget) to %d", inst->google.max_requests_per_minute, CB_BUDGET_MAX);
+		return NULL;
+	}
+	switch (inst->source) {
+	case SOURCE_FILE:
+		break;
 	case SOURCE_FORMS: {
 		cb_gsource_forms_conf_t f = {
 			.form_id = inst->forms.form_id, .agreement_question = inst->forms.agreement_question,
@@ -281,7 +295,15 @@ static cb_source_t *make_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		break;
 	}
 	}
-	if (!src) cf_log_err_cs(conf, "Cannot use source = %s: %s", inst->source_name, err);
+	if (!src) {
+		cf_log_err_cs(conf, "Cannot use source = %s: %s", inst->source_name, err);
+	} else if (inst->google.max_requests_per_minute) {
+		INFO("rlm_cetbyod (%s): at most %u requests a minute to Google as %s (google { max_requests_per_minute })",
+		     inst->name, inst->google.max_requests_per_minute, cb_gsource_client_email(src));
+	} else {
+		INFO("rlm_cetbyod (%s): no request budget (google { max_requests_per_minute = 0 }): only Google's 429s "
+		     "limit the requests made as %s", inst->name, cb_gsource_client_email(src));
+	}
 	return src;
 }
 

@@ -73,6 +73,7 @@ static const CONF_PARSER google_config[] = {
 	{ "proxy", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, google.proxy), "" },
 	{ "connect_timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, google.connect_timeout), "10" },
 	{ "timeout", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, google.timeout), "30" },
+	{ "max_requests_per_minute", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, google.max_requests_per_minute), "30" },
 	CONF_PARSER_TERMINATOR
 };
 

@@ -90,6 +90,7 @@ typedef struct {
 		char const	*proxy;
 		uint32_t	connect_timeout;
 		uint32_t	timeout;
+		uint32_t	max_requests_per_minute;
 	} google;
 	struct {
 		char const	*form_id;

@@ -979,6 +979,10 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD, st.held ? st.held_reason : "", now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_HELD_KIND, cb_sync_hold_name(st.held_kind), now);
 	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_SKIPPED, st.problems ? skipped : "", now);
+	snprintf(buf, sizeof(buf), "%u", st.rate_limited);
+	cb_store_status_put(e->conf.store, CB_STATUS_SYNC_RATE_LIMITED, buf, now);
+	put_time(e, CB_STATUS_SYNC_NEXT_TRY, st.next_try, now);
+	put_time(e, CB_STATUS_SYNC_DEFERRED, st.deferred_until, now);
 	if (st.snapshot_synced_at) put_time(e, CB_STATUS_SNAPSHOT_SYNCED, st.snapshot_synced_at, now);
 }
 

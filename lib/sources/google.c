@@ -20,7 +20,11 @@
  *
  * API requests (cb_google_get_json) carry the token as a bearer header and
  * are parsed as they arrive with one json_tokener per response; a 401 drops
- * the token and retries once.  Every unsuccessful answer is turned into a
+ * the token and retries once.  Each API request first takes a place in the
+ * service account's request budget (budget.h); when there is none, it is
+ * not sent and the answer is RETRY with the wait until one frees.  Token
+ * requests go to the OAuth endpoint, which has no per-user API quota, and
+ * are not counted.  Every unsuccessful answer is turned into a
  * sentence for the admin by cb_google_explain, from the HTTP status and
  * Google's error body (both the {"error":{"status","details":[{reason}]}}
  * shape and Drive's older {"error":{"errors":[{reason}]}}).
@@ -45,6 +49,7 @@
 
 #include "base/clock.h"
 #include "base/name.h"
+#include "sources/budget.h"
 #include "sources/google.h"
 
 /* json-c before 0.15 has no accessor for where parsing stopped. */
@@ -72,6 +77,8 @@ struct cb_google {
 	char		*sheets_url;
 	char		*drive_url;
 	uint32_t	margin;
+	cb_budget_t	*budget;	/* Request budget of client_email; NULL: none. */
+	cb_source_retry_t retry_why;	/* Of the last RETRY (cb_google_retry_why). */
 	char		*token;		/* Cached access token, or NULL. */
 	struct timespec	token_until;	/* Monotonic instant it stops being used. */
 };
@@ -329,6 +336,13 @@ cb_google_t *cb_google_new(cb_google_conf_t const *conf, char const *scopes, cha
 
 	g->http = cb_http_new(&hc, err, errlen);
 	if (!g->http) goto fail;
+	if (conf->max_requests_per_minute) {
+		g->budget = cb_budget_get(g->client_email, conf->max_requests_per_minute, conf->budget_window_ms);
+		if (!g->budget) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
 	return g;
 
 fail:
@@ -341,6 +355,7 @@ void cb_google_free(cb_google_t *g)
 	if (!g) return;
 	cb_google_token_drop(g);
 	cb_http_free(g->http);
+	cb_budget_put(g->budget);
 	EVP_PKEY_free(g->pkey);
 	free(g->client_email);
 	free(g->key_id);
@@ -794,6 +809,16 @@ static bool is_quota_reason(char const *reason, char const *status)
 	return cb_name_value(reasons, reason, REASON_OTHER) == REASON_QUOTA;
 }
 
+/* Whether an unsuccessful answer is Google's quota refusal (429, or 403 with a rate-limit reason). */
+static bool is_quota_answer(long status, json_object const *body)
+{
+	json_object *error = NULL;
+
+	if (status == 429) return true;
+	if (status != 403 || !body || !json_object_object_get_ex(body, "error", &error)) return false;
+	return is_quota_reason(error_reason(error), json_str(error, "status"));
+}
+
 static bool is_disabled_reason(char const *reason)
 {
 	return cb_name_value(reasons, reason, REASON_OTHER) == REASON_DISABLED;
@@ -812,19 +837,19 @@ cb_source_result_t cb_google_explain(cb_google_t const *g, long status, json_obj
 				    cb_google_target_t target, char const *what, char *err, size_t errlen)
 {
 	json_object *error = NULL;
-	char const *reason = NULL, *gstatus = NULL;
+	char const *reason = NULL;
 	char msg[CB_MSG_MAX + 1] = "", hint[400];
 
 	if (body && json_object_object_get_ex(body, "error", &error) && json_object_is_type(error, json_type_object)) {
 		quote_text(json_str(error, "message"), msg, sizeof(msg));
 		reason = error_reason(error);
-		gstatus = json_str(error, "status");
 	}
 	share_hint(g, target, hint, sizeof(hint));
 
-	if (status == 429 || (status == 403 && is_quota_reason(reason, gstatus))) {
-		snprintf(err, errlen, "Google's quota for reading %s is used up for now (HTTP %ld: %s); retrying later",
-			 what, status, msg);
+	if (is_quota_answer(status, body)) {
+		snprintf(err, errlen, "rate limited by Google: the per-user quota of %s for reading %s is used up for "
+			 "now (HTTP %ld: %s); backing off (servers sharing this service account share its quota)",
+			 g->client_email, what, status, msg);
 		return CB_FETCH_RETRY;
 	}
 	if (status >= 500 && status <= 599) {
@@ -870,10 +895,19 @@ static cb_source_result_t get_once(cb_google_t *g, char const *url, cb_google_ta
 	cb_source_result_t rc;
 	cb_http_result_t hr;
 	char const *token;
+	uint32_t wait_ms = 0;
 
 	*again = false;
 	rc = cb_google_token(g, &token, retry_after, err, errlen);
 	if (rc != CB_FETCH_OK) return rc;
+	if (g->budget && !cb_budget_take(g->budget, cb_clock_ms(), &wait_ms)) {	/* Counted only when sent. */
+		if (retry_after) *retry_after = (wait_ms + 999) / 1000;
+		g->retry_why = CB_SOURCE_RETRY_BUDGET;
+		snprintf(err, errlen, "the request budget of %u requests a minute for %s (google.max_requests_per_"
+			 "minute) is used up: %s is read in %u s", cb_budget_limit(g->budget), g->client_email, what,
+			 (wait_ms + 999) / 1000);
+		return CB_FETCH_RETRY;
+	}
 	req.bearer = token;
 
 	s.tok = json_tokener_new();
@@ -892,6 +926,7 @@ static cb_source_result_t get_once(cb_google_t *g, char const *url, cb_google_ta
 		rc = transport_verdict(hr);
 	} else if (resp.status != 200) {
 		rc = cb_google_explain(g, resp.status, s.obj, target, what, err, errlen);
+		if (is_quota_answer(resp.status, s.obj)) g->retry_why = CB_SOURCE_RETRY_QUOTA;
 		if (resp.status == 401) {
 			cb_google_token_drop(g);
 			*again = true;
@@ -933,6 +968,7 @@ cb_source_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google
 	bool again;
 
 	*out = NULL;
+	g->retry_why = CB_SOURCE_RETRY_OTHER;
 	if (!full) {
 		snprintf(err, errlen, "out of memory");
 		return CB_FETCH_ERROR;
@@ -945,4 +981,9 @@ cb_source_result_t cb_google_get_json(cb_google_t *g, char const *url, cb_google
 	}
 	free(full);
 	return rc;
+}
+
+cb_source_retry_t cb_google_retry_why(cb_google_t const *g)
+{
+	return g->retry_why;
 }

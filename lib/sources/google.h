@@ -47,6 +47,9 @@ typedef struct {
 	uint32_t	timeout_ms;		/* Per request; 0: 30 000. */
 	size_t		max_response;		/* Bytes per response; 0: 64 MiB. */
 	uint32_t	token_margin;		/* Renew the token this many seconds before it expires; 0: 60. */
+	uint32_t	max_requests_per_minute; /* Request budget of the service account (budget.h); 0: none.  Token
+						 * requests are not counted (they are not API requests). */
+	uint32_t	budget_window_ms;	/* The budget's window; 0: a minute (unit tests shorten it). */
 	char const	*key_json;		/* The key's JSON text itself, not read from key_file (which then only
 						 * names it in messages): for tests and fuzzing.  NULL: read key_file. */
 } cb_google_conf_t;
@@ -105,6 +108,13 @@ char *cb_google_make_jwt(cb_google_t const *g, time_t now, char *err, size_t err
 cb_source_result_t cb_google_token(cb_google_t *g, char const **token, unsigned int *retry_after,
 				  char *err, size_t errlen);
 
+/**
+ * cb_google_retry_why - why the last cb_google_get_json answered RETRY:
+ * Google's quota (429, or 403 with a rate-limit reason), our own request
+ * budget (nothing was sent), or anything else.
+ */
+cb_source_retry_t cb_google_retry_why(cb_google_t const *g);
+
 /** cb_google_token_drop - forget the cached token (after a 401). */
 void cb_google_token_drop(cb_google_t *g);
 
@@ -118,6 +128,9 @@ void cb_google_token_drop(cb_google_t *g);
  * caller: json_object_put it); otherwise *out is NULL and:
  *   RETRY  on timeouts, connection failures, a truncated body, 429, 5xx and
  *          quota errors, with *retry_after from the server's Retry-After;
+ *          and, without sending anything, when the request budget
+ *          (max_requests_per_minute) is used up, with *retry_after the
+ *          seconds until a request fits (cb_google_retry_why says which);
  *   ERROR  on 400, 403 (naming the client_email to share with), 404,
  *          a refused certificate, an oversized or malformed answer;
  * with err explaining.

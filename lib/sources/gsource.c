@@ -127,3 +127,8 @@ char const *cb_gsource_client_email(cb_source_t const *src)
 {
 	return cb_google_client_email(*(cb_google_t * const *) src->ctx);
 }
+
+void cb_gsource_note_retry(cb_source_t *src, cb_source_result_t rc)
+{
+	src->retry_why = rc == CB_FETCH_RETRY ? cb_google_retry_why(*(cb_google_t * const *) src->ctx) : CB_SOURCE_RETRY_OTHER;
+}

@@ -80,6 +80,9 @@ char const *cb_gsource_client_email(cb_source_t const *src);
  *	Shared by the two sources (gsource.c).
  */
 
+/** cb_gsource_note_retry - after a fetch that answered rc: set src->retry_why from the Google client. */
+void cb_gsource_note_retry(cb_source_t *src, cb_source_result_t rc);
+
 /** cb_gsource_domain_allowed - email's domain is in domains (exactly, ignoring case), or domains is empty. */
 bool cb_gsource_domain_allowed(cb_strlist_t const *domains, char const *email);
 

@@ -31,6 +31,14 @@ typedef enum {
 				 * must fix them; retried with an exponential backoff, not every interval. */
 } cb_source_result_t;
 
+/** Why a fetch answered CB_FETCH_RETRY (fetch() sets src->retry_why; the sync thread reads and resets it). */
+typedef enum {
+	CB_SOURCE_RETRY_OTHER = 0,	/* Network, 5xx, a cut-short answer: backoff. */
+	CB_SOURCE_RETRY_QUOTA,		/* The server refused for its quota (HTTP 429 RESOURCE_EXHAUSTED): backoff,
+					 * counted for `cetbyodctl status`. */
+	CB_SOURCE_RETRY_BUDGET		/* Our own request budget is used up: nothing was sent; the next pass
+					 * waits *retry_after, and it is no failure of the source. */
+} cb_source_retry_t;
 
 typedef struct cb_source cb_source_t;
 struct cb_source {
@@ -69,6 +77,8 @@ struct cb_source {
 	 */
 	char		hold[CB_SOURCE_HOLD_MAX];
 	bool		accept_hold;
+
+	cb_source_retry_t retry_why;	/* See cb_source_retry_t; meaningful after CB_FETCH_RETRY only. */
 };
 
 typedef cb_source_result_t (*cb_source_fetch_fn_t)(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,

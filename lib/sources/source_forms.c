@@ -697,6 +697,16 @@ static cb_source_result_t forms_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_
 	return rc;
 }
 
+/* fetch() as the sync thread calls it: the fetch, and why it must wait when it answers RETRY. */
+static cb_source_result_t forms_fetch_noted(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+				 bool full, unsigned int *retry_after, char *err, size_t errlen)
+{
+	cb_source_result_t rc = forms_fetch(src, b, prev, full, retry_after, err, errlen);
+
+	cb_gsource_note_retry(src, rc);
+	return rc;
+}
+
 static void forms_free(cb_source_t *src)
 {
 	forms_ctx_t *c;
@@ -783,7 +793,7 @@ cb_source_t *cb_gsource_forms_new(cb_gsource_forms_conf_t const *conf, cb_google
 	char esc[FORMS_ID_MAX * 3 + 1];
 
 	if (check_conf(conf, err, errlen) < 0) return NULL;
-	src = cb_source_new("forms", forms_fetch, forms_free, sizeof(*c), log, log_ctx);
+	src = cb_source_new("forms", forms_fetch_noted, forms_free, sizeof(*c), log, log_ctx);
 	if (!src) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;

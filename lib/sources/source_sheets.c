@@ -14,7 +14,13 @@
  *   2. spreadsheets.get?fields=properties.timeZone,sheets.properties(...)
  *      gives the spreadsheet's own time zone, in which its serial date-times
  *      are local times, and its tabs (title, rowCount) so that a deleted or
- *      renamed tab is named in the error.
+ *      renamed tab is named in the error.  Only full fetches ask (a zone
+ *      or a tab rarely changes, and Sheets allows a service account 60
+ *      reads a minute, shared by every server using it): a fetch of a
+ *      changed sheet in between uses the zone and tab of the last full
+ *      fetch and reads rows until a short block, since the rowCount it
+ *      knows may be out of date.  A values.get refused then (a tab renamed
+ *      meanwhile) makes the next fetch ask again.
  *   3. values.get on the configured A1 range (header row first) with
  *      valueRenderOption=UNFORMATTED_VALUE and dateTimeRenderOption=
  *      SERIAL_NUMBER, so that a timestamp is a number (days since
@@ -91,6 +97,8 @@ typedef struct {
 	/* State kept between fetches. */
 	cb_tz_t		*tz;			/* The spreadsheet's zone, as last read. */
 	cb_sheets_cols_t bound;			/* Where the columns were found, kept across header renames. */
+	bool		props_known;		/* tz and tab are from a full fetch, and still work. */
+	char		*tab;			/* The tab read, as the last full fetch found it; NULL: unknown. */
 	bool		have_version;
 	char		version[SHEETS_VERSION_MAX];	/* Drive version (or modifiedTime) of the last success. */
 } sheets_ctx_t;
@@ -326,6 +334,34 @@ static cb_source_result_t read_properties(sheets_fetch_t *f, unsigned int *retry
 	if (rc == CB_FETCH_OK && sheets && json_object_is_type(sheets, json_type_array)) rc = pick_tab(f, sheets, err, errlen);
 	json_object_put(doc);
 	return rc;
+}
+
+/*
+ * properties - the zone and the tab to read: asked of spreadsheets.get on a
+ * full fetch (or when unknown), otherwise those of the last full fetch.
+ */
+static cb_source_result_t properties(sheets_fetch_t *f, bool full, unsigned int *retry_after, char *err, size_t errlen)
+{
+	sheets_ctx_t *c = f->c;
+	cb_source_result_t rc;
+
+	if (!full && c->props_known && c->tz) {
+		if (f->src->log) f->src->log(f->src->log_ctx, CB_LOG_DEBUG, "sheets: the spreadsheet changed; using "
+					     "the time zone %s and the tab of the last full read", cb_tz_name(c->tz));
+		if (c->tab && !(f->sheet = strdup(c->tab))) goto oom;
+		return CB_FETCH_OK;
+	}
+	rc = read_properties(f, retry_after, err, errlen);
+	if (rc != CB_FETCH_OK) return rc;
+	if (!f->sheet && c->range.sheet && !(f->sheet = strdup(c->range.sheet))) goto oom;
+	free(c->tab);
+	c->tab = NULL;
+	if (f->sheet && !(c->tab = strdup(f->sheet))) goto oom;
+	c->props_known = true;
+	return CB_FETCH_OK;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return CB_FETCH_ERROR;
 }
 
 /*
@@ -828,6 +864,7 @@ static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 	sheets_fetch_t *f;
 	char version[SHEETS_VERSION_MAX];
 	cb_source_result_t rc;
+	bool cached;
 
 	if (retry_after) *retry_after = 0;
 	f = calloc(1, sizeof(*f));
@@ -850,13 +887,19 @@ static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 		rc = CB_FETCH_UNCHANGED;
 		goto done;
 	}
+	cached = !full && c->props_known;
 	if (rc == CB_FETCH_OK) rc = check_form(f, retry_after, err, errlen);
-	if (rc == CB_FETCH_OK) rc = read_properties(f, retry_after, err, errlen);
-	if (rc == CB_FETCH_OK && !f->sheet && c->range.sheet && !(f->sheet = strdup(c->range.sheet))) {
-		snprintf(err, errlen, "out of memory");
-		rc = CB_FETCH_ERROR;
-	}
+	if (rc == CB_FETCH_OK) rc = properties(f, full, retry_after, err, errlen);
 	if (rc == CB_FETCH_OK) rc = read_values(f, retry_after, err, errlen);
+	if (rc == CB_FETCH_ERROR) c->props_known = false;
+	if (rc == CB_FETCH_ERROR && cached && !f->have_header) {
+		/* The first values.get with the zone and tab of the last full read was refused: a tab renamed or
+		 * deleted meanwhile?  Ask spreadsheets.get now, so that the error names the tabs there are. */
+		free(f->sheet);
+		f->sheet = NULL;
+		rc = properties(f, true, retry_after, err, errlen);
+		if (rc == CB_FETCH_OK) rc = read_values(f, retry_after, err, errlen);
+	}
 	if (rc == CB_FETCH_OK) {
 		cb_greport_summary(&f->report, "rows", f->used);
 		c->have_version = version[0] != '\0';
@@ -869,6 +912,16 @@ done:
 	return rc;
 }
 
+/* fetch() as the sync thread calls it: the fetch, and why it must wait when it answers RETRY. */
+static cb_source_result_t sheets_fetch_noted(cb_source_t *src, cb_ack_builder_t *b, cb_ack_index_t const *prev,
+				  bool full, unsigned int *retry_after, char *err, size_t errlen)
+{
+	cb_source_result_t rc = sheets_fetch(src, b, prev, full, retry_after, err, errlen);
+
+	cb_gsource_note_retry(src, rc);
+	return rc;
+}
+
 static void sheets_free(cb_source_t *src)
 {
 	sheets_ctx_t *c;
@@ -878,6 +931,7 @@ static void sheets_free(cb_source_t *src)
 	if (c) {
 		cb_google_free(c->google);
 		cb_tz_free(c->tz);
+		free(c->tab);
 		free(c->id);
 		free(c->id_esc);
 		cb_sheets_range_free(&c->range);
@@ -965,7 +1019,7 @@ cb_source_t *cb_gsource_sheets_new(cb_gsource_sheets_conf_t const *conf, cb_goog
 	char esc[SHEETS_ID_MAX * 3 + 1];
 
 	if (check_conf(conf, err, errlen) < 0) return NULL;
-	src = cb_source_new("sheets", sheets_fetch, sheets_free, sizeof(*c), log, log_ctx);
+	src = cb_source_new("sheets", sheets_fetch_noted, sheets_free, sizeof(*c), log, log_ctx);
 	if (!src) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;

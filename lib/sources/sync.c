@@ -38,6 +38,14 @@
  * Every pass gives the builder its latest allowed time (now + future_skew):
  * a record dated later is refused (ack.h) and the source reports it.
  *
+ * Quotas.  Every wait of the interval is jittered by +-10 % (servers that
+ * share one service account and were started together drift apart).  A
+ * RETRY because Google refused for its quota (429) backs off like any
+ * RETRY, and is counted per minute for `cetbyodctl status` ("rate limited
+ * by Google: N in the last hour").  A RETRY because our own request budget
+ * is used up (nothing was sent) is no failure: the pass waits exactly until
+ * the budget has room, and the status says so.
+ *
  * Staleness counts from the last successful read of the source (an
  * unchanged answer and a held one count).  The snapshot is rewritten only
  * when a read changes something, so every successful read also rewrites a
@@ -60,6 +68,8 @@
 #include "sources/sync.h"
 #include "core/tz.h"
 
+#define RATE_MINUTES	60	/* Minutes of quota refusals counted for the status. */
+
 struct cb_sync {
 	cb_sync_conf_t		conf;
 	cb_source_t		*src;
@@ -76,6 +86,10 @@ struct cb_sync {
 	bool			mark_failed;	/* The last read mark could not be written (logged once). */
 	bool			accept_rebind;	/* An admin accepted the source's hold: tell it at the next fetch. */
 	cb_sync_status_t	status;
+	struct {
+		time_t		minute;	/* time / 60 of the count; 0: unused. */
+		unsigned int	n;
+	}			rate[RATE_MINUTES];	/* Quota refusals, by minute (mutex). */
 };
 
 static void sync_log(cb_sync_t *sync, cb_log_level_t level, char const *fmt, ...)
@@ -276,6 +290,15 @@ static uint32_t rejected_delay_ms(cb_sync_t const *sync, unsigned int n)
 	return (uint32_t) (delay < cap ? delay : cap);
 }
 
+/** jittered - ms +- 10 %, so that servers sharing a service account spread their requests. */
+static uint32_t jittered(uint32_t ms)
+{
+	uint64_t spread = (uint64_t) ms / 5;	/* 20 % wide, centred on ms. */
+
+	if (spread == 0) return ms;
+	return (uint32_t) ((uint64_t) ms - spread / 2 + cb_backoff_random() % (spread + 1));
+}
+
 /** failed - record a failed pass; returns how long to wait before the next, in ms. */
 static uint32_t failed(cb_sync_t *sync, cb_source_result_t rcode, time_t now, unsigned int retry_after, char *err,
 		       size_t errlen)
@@ -295,11 +318,51 @@ static uint32_t failed(cb_sync_t *sync, cb_source_result_t rcode, time_t now, un
 		if (used < errlen) snprintf(err + used, errlen - used, " (refused %u time%s in a row: backing off, next try in %u s, or at once "
 			 "with 'cetbyodctl sync')", sync->rejections, sync->rejections == 1 ? "" : "s", delay / 1000U);
 	} else {
-		delay = sync->conf.interval * 1000U;
+		delay = jittered(sync->conf.interval * 1000U);
 	}
 	record_failure(sync, now, err);
 	audit_sync(sync, rcode == CB_FETCH_RETRY ? "retry" : "error", NULL, err);
 	sync_log(sync, CB_LOG_ERROR, "%s; keeping the acknowledgements already loaded", err);
+	return delay;
+}
+
+/** rate_limited - count a quota refusal at now (mutex held). */
+static void rate_limited(cb_sync_t *sync, time_t now)
+{
+	time_t minute = now / 60;
+	unsigned int slot = (unsigned int) (minute % RATE_MINUTES);
+
+	if (sync->rate[slot].minute != minute) {
+		sync->rate[slot].minute = minute;
+		sync->rate[slot].n = 0;
+	}
+	sync->rate[slot].n++;
+}
+
+/** rate_count - quota refusals in the hour before now (mutex held). */
+static unsigned int rate_count(cb_sync_t const *sync, time_t now)
+{
+	unsigned int n = 0;
+
+	for (int i = 0; i < RATE_MINUTES; i++) {
+		if (sync->rate[i].minute && now / 60 - sync->rate[i].minute < RATE_MINUTES) n += sync->rate[i].n;
+	}
+	return n;
+}
+
+/**
+ * deferred - the request budget had no room: nothing was sent, which is no
+ * failure; wait until it has (retry_after, from the budget).
+ */
+static uint32_t deferred(cb_sync_t *sync, time_t now, unsigned int retry_after, char const *err)
+{
+	uint32_t delay = (retry_after ? retry_after : 1) * 1000U;
+
+	pthread_mutex_lock(&sync->mutex);
+	sync->status.deferred_until = now + (time_t) (delay / 1000U);
+	sync->status.next_try = sync->status.deferred_until;
+	pthread_mutex_unlock(&sync->mutex);
+	sync_log(sync, CB_LOG_INFO, "pass deferred: %s", err);
 	return delay;
 }
 
@@ -312,7 +375,7 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	unsigned int retry_after = 0;
 	char err[512] = "";
 	time_t now = time(NULL);
-	uint32_t interval_ms = sync->conf.interval * 1000U;
+	uint32_t interval_ms = jittered(sync->conf.interval * 1000U), delay;
 
 	if (!b) {
 		record_failure(sync, now, "out of memory");
@@ -325,6 +388,7 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 	pthread_mutex_unlock(&sync->mutex);
 	sync->src->hold[0] = '\0';
 	prev = cb_ack_current_get(sync->cur);
+	sync->src->retry_why = CB_SOURCE_RETRY_OTHER;
 	rcode = sync->src->fetch(sync->src, b, prev, full, &retry_after, err, sizeof(err));
 	cb_ack_index_unref(prev);
 	if (sync->src->accept_hold && rcode != CB_FETCH_OK && rcode != CB_FETCH_UNCHANGED) {
@@ -333,6 +397,12 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 		pthread_mutex_unlock(&sync->mutex);
 	}
 	sync->src->accept_hold = false;
+	if (rcode != CB_FETCH_RETRY || sync->src->retry_why != CB_SOURCE_RETRY_BUDGET) {
+		pthread_mutex_lock(&sync->mutex);
+		sync->status.deferred_until = 0;
+		sync->status.next_try = 0;
+		pthread_mutex_unlock(&sync->mutex);
+	}
 	if (sync->src->problems_fresh) {
 		pthread_mutex_lock(&sync->mutex);
 		sync->status.problems = sync->src->problems;
@@ -366,7 +436,15 @@ static uint32_t sync_once(cb_sync_t *sync, bool full)
 		break;
 	}
 	cb_ack_builder_free(b);
-	return failed(sync, rcode, now, retry_after, err, sizeof(err));
+	if (rcode == CB_FETCH_RETRY && sync->src->retry_why == CB_SOURCE_RETRY_BUDGET) {
+		return deferred(sync, now, retry_after, err);
+	}
+	delay = failed(sync, rcode, now, retry_after, err, sizeof(err));
+	pthread_mutex_lock(&sync->mutex);
+	if (rcode == CB_FETCH_RETRY && sync->src->retry_why == CB_SOURCE_RETRY_QUOTA) rate_limited(sync, now);
+	sync->status.next_try = now + (time_t) ((delay + 999U) / 1000U);
+	pthread_mutex_unlock(&sync->mutex);
+	return delay;
 }
 
 /** take_request - whether this pass must be a full one; clears the request. */
@@ -511,6 +589,7 @@ void cb_sync_status(cb_sync_t *sync, cb_sync_status_t *out)
 {
 	pthread_mutex_lock(&sync->mutex);
 	*out = sync->status;
+	out->rate_limited = rate_count(sync, time(NULL));
 	pthread_mutex_unlock(&sync->mutex);
 }
 

@@ -36,7 +36,8 @@ typedef enum {
 typedef void (*cb_sync_change_fn_t)(void *uctx, cb_ack_index_t const *old_idx, cb_ack_index_t const *new_idx);
 
 typedef struct {
-	unsigned int	interval;		/* Seconds between syncs. */
+	unsigned int	interval;		/* Seconds between syncs (each wait varies by +-10 %, so that servers
+						 * sharing a service account do not keep asking Google together). */
 	unsigned int	full_interval;		/* Seconds between full syncs (sources with increments). */
 	unsigned int	stale_after;		/* Seconds without success before the source is stale; 0 = never. */
 	bool		initial_blocking;	/* First fetch in cb_sync_start itself (local sources). */
@@ -65,6 +66,9 @@ typedef struct {
 	time_t		snapshot_synced_at;	/* Sync time of the snapshot loaded at start-up; 0: none. */
 	size_t		problems;		/* Records the last complete read skipped (bad rows, blank answers). */
 	char		first_problem[CB_SOURCE_PROBLEM_MAX];	/* The first of them; "" when none. */
+	unsigned int	rate_limited;		/* Passes refused by Google's quota (429) in the last hour. */
+	time_t		next_try;		/* When a failed or deferred pass is tried again; 0: on the interval. */
+	time_t		deferred_until;		/* The request budget deferred the last pass until then; 0: it did not. */
 } cb_sync_status_t;
 
 /**

@@ -89,6 +89,9 @@
 #define CB_STATUS_SYNC_HELD		"sync.held"		/* Why a sync is held; "" when none. */
 #define CB_STATUS_SYNC_HELD_KIND	"sync.held_kind"	/* "mass-removal", "rebind" (cb_sync_hold_name); "" when none. */
 #define CB_STATUS_SYNC_SKIPPED		"sync.skipped"		/* Records the last complete read skipped, and the first; "" when none. */
+#define CB_STATUS_SYNC_RATE_LIMITED	"sync.rate_limited"	/* Passes refused by Google's quota (429) in the last hour. */
+#define CB_STATUS_SYNC_NEXT_TRY		"sync.next_try"		/* When a failed or deferred pass is tried again; "0": on the interval. */
+#define CB_STATUS_SYNC_DEFERRED		"sync.deferred_until"	/* The request budget deferred the last pass until then; "0": not. */
 #define CB_STATUS_SNAPSHOT_SYNCED	"snapshot.synced_at"	/* synced_at of the persisted snapshot. */
 #define CB_STATUS_ENFORCER_ERROR	"enforcer.last_error"
 #define CB_STATUS_PURGE_LAST		"purge.last"		/* When the module last ran the retention purge. */

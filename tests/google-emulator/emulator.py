@@ -404,9 +404,17 @@ def new_response_id():
     return "ACYDBN" + secrets.token_urlsafe(45)
 
 
+MAX_DRIVE_HISTORY = 256          # changes remembered per file for the Drive lag
+
+
 class DriveFile:
-    """Drive's view of a form or a spreadsheet: version and modifiedTime."""
-    __slots__ = ("file_id", "kind", "version", "created_ns", "modified_ns")
+    """Drive's view of a form or a spreadsheet: version and modifiedTime.
+
+    version/modified_ns are the file's real state (the values.get cache
+    keys on it).  history holds (changed_ns, version, modified_ns) of recent
+    changes, so that files.get can show the state as Drive's change signal
+    has it driveLagMs later (see seen())."""
+    __slots__ = ("file_id", "kind", "version", "created_ns", "modified_ns", "history")
 
     def __init__(self, file_id, kind):
         self.file_id = file_id
@@ -414,12 +422,26 @@ class DriveFile:
         self.version = 0
         self.created_ns = now_ns()
         self.modified_ns = self.created_ns
+        self.history = collections.deque(maxlen=MAX_DRIVE_HISTORY)
 
     def touch(self):
         self.version += 1
         t = now_ns()
         # modifiedTime never goes backwards, even if the clock does
         self.modified_ns = max(t, self.modified_ns)
+        # The first change (the file's creation) is visible at once.
+        self.history.append((0 if self.version == 1 else t, self.version, self.modified_ns))
+
+    def seen(self, lag_ms):
+        """(version, modified_ns) as files.get shows them: the newest change at least lag_ms old."""
+        if lag_ms <= 0 or not self.history:
+            return self.version, self.modified_ns
+        horizon = now_ns() - lag_ms * 1_000_000
+        for changed, version, modified in reversed(self.history):   # bounded by MAX_DRIVE_HISTORY
+            if changed <= horizon:
+                return version, modified
+        _, version, modified = self.history[0]                       # older changes were forgotten
+        return version, modified
 
 
 class Response:
@@ -742,6 +764,111 @@ class Fault:
                 "method": self.method, "hits": self.hits}
 
 
+# Per-user quotas, as Google documents them (per minute per user per
+# project); the emulator has one project.  Metric: (service, Google's metric
+# and limit names as its 429 message quotes them, the limit's id).
+QUOTA_METRICS = {
+    "sheets": ("sheets.googleapis.com", "Read requests", "Read requests per minute per user",
+               "ReadRequestsPerMinutePerUser"),
+    "forms": ("forms.googleapis.com", "Read requests", "Read requests per minute per user",
+              "ReadRequestsPerMinutePerUser"),
+    "formsExpensive": ("forms.googleapis.com", "Expensive read requests",
+                       "Expensive read requests per minute per user",
+                       "ExpensiveReadRequestsPerMinutePerUser"),
+    "drive": ("drive.googleapis.com", "Queries", "Queries per minute per user", "QueriesPerMinutePerUser"),
+}
+MAX_QUOTA_WINDOWS = 10000        # (user, window) counters kept
+
+
+def quota_metric(method):
+    """The per-user quota metric a method counts against."""
+    if method.startswith("google.apps.sheets."):
+        return "sheets"
+    if method == "google.apps.forms.v1.FormsService.ListFormResponses":
+        return "formsExpensive"
+    if method.startswith("google.apps.forms."):
+        return "forms"
+    return "drive"
+
+
+class Quota:
+    """Per-user request counts in fixed windows (windowSeconds, aligned to
+    the epoch), and the per-user limits that answer 429 when exceeded.
+    Every authenticated API request is counted (refused ones too, in
+    `refused`), so a test can show that a client never sent more than N."""
+
+    def __init__(self):
+        self.window = 60
+        self.limits = {k: None for k in QUOTA_METRICS}     # None: unlimited
+        self.counts = collections.OrderedDict()           # (user, window index) -> counters
+
+    def to_json(self):
+        rows = []
+        for (user, w), c in self.counts.items():
+            rows.append(dict(c, user=user, windowStart=format_rfc3339(w * self.window * 1_000_000_000)))
+        top = {}
+        for r in rows:
+            top[r["user"]] = max(top.get(r["user"], 0), r["requests"])
+        return {"windowSeconds": self.window, "perUser": dict(self.limits), "counts": rows,
+                "maxRequestsPerWindow": top}
+
+    def configure(self, spec):
+        require(isinstance(spec, dict), "quota must be an object")
+        for k in spec:
+            require(k in ("windowSeconds", "perUser"), "unknown quota key %r (known: perUser, windowSeconds)" % k)
+        window = spec.get("windowSeconds", self.window)
+        require(isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= 3600,
+                "windowSeconds must be an integer between 1 and 3600")
+        per_user = spec.get("perUser", {})
+        require(isinstance(per_user, dict), "perUser must be an object")
+        for k, v in per_user.items():
+            require(k in QUOTA_METRICS, "unknown quota metric %r (known: %s)" % (k, ", ".join(sorted(QUOTA_METRICS))))
+            require(v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1_000_000),
+                    "perUser.%s must be null (unlimited) or an integer between 0 and 1000000" % k)
+        if window != self.window:
+            self.counts.clear()
+        self.window = window
+        self.limits.update(per_user)
+
+    def take(self, user, metric):
+        """Count one request; None when it is within the quota, else the 429 to answer."""
+        key = (user, int(time.time() // self.window))
+        c = self.counts.get(key)
+        if c is None:
+            c = self.counts[key] = {"requests": 0, "refused": 0, "byMetric": {}}
+            while len(self.counts) > MAX_QUOTA_WINDOWS:
+                self.counts.popitem(last=False)
+        c["requests"] += 1
+        used = c["byMetric"].get(metric, 0)
+        limit = self.limits.get(metric)
+        if limit is not None and used >= limit:
+            c["refused"] += 1
+            return quota_error(metric, limit)
+        c["byMetric"][metric] = used + 1
+        return None
+
+
+def quota_error(metric, limit):
+    """Google's answer to a request over a per-user quota (429 RESOURCE_EXHAUSTED)."""
+    svc, name, limit_name, limit_id = QUOTA_METRICS[metric]
+    metric_id = "%s/%s" % (svc, "default" if metric == "drive" else
+                           "expensive_read_requests" if metric == "formsExpensive" else "read_requests")
+    message = ("Quota exceeded for quota metric '%s' and limit '%s' of service '%s' for consumer "
+               "'project_number:123456789012'." % (name, limit_name, svc))
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com",
+                "metadata": {"service": svc, "consumer": "projects/123456789012",
+                             "quota_metric": metric_id, "quota_limit": limit_id,
+                             "quota_location": "global", "quota_limit_value": str(limit)}},
+               {"@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{"description": "Request a higher quota limit.",
+                           "url": "https://cloud.google.com/docs/quotas/help/request_increase"}]}]
+    if svc == "drive.googleapis.com":
+        return drive_error(429, message, "rateLimitExceeded", domain="usageLimits",
+                           status="RESOURCE_EXHAUSTED", details=details)
+    return google_error(429, "RESOURCE_EXHAUSTED", message, details)
+
+
 class State:
     """Everything the emulator knows. One lock guards it all."""
 
@@ -765,7 +892,9 @@ class State:
             "latencyMs": 0,                    # added to every API answer
             "tokenLength": 1024,               # real service-account tokens are ~1 kB
             "keyDeleted": False,               # the key was deleted in the Cloud console
+            "driveLagMs": 0,                   # Drive's version/modifiedTime follow a change this late
         }
+        self.quota = Quota()
 
     # -- Drive bookkeeping --
     def drive_file(self, file_id, kind):
@@ -1825,6 +1954,11 @@ class Handler(BaseHTTPRequestHandler):
                                       details=details, headers=hdr)
                 raise google_error(403, "PERMISSION_DENIED",
                                    "Request had insufficient authentication scopes.", details, hdr)
+            entry["user"] = rec.get("user")
+            refused = state.quota.take(rec.get("user"), quota_metric(method))
+            if refused is not None:
+                entry["quota"] = "exceeded"
+                raise refused
 
     def common_options(self, params):
         alt = param(params, "alt", "json")
@@ -1886,7 +2020,10 @@ class Handler(BaseHTTPRequestHandler):
             scopes = claims["scope"].split()
             state.tokens[token] = {"token": token, "scopes": scopes, "issuedAt": now,
                                    "expiresAt": now + lifetime, "revoked": False,
-                                   "sub": claims.get("sub")}
+                                   "sub": claims.get("sub"),
+                                   # Quotas count per user: the impersonated user with
+                                   # domain-wide delegation, else the service account.
+                                   "user": claims.get("sub") or claims["iss"]}
         entry["tokenScopes"] = scopes
         return Reply(200, dumps({"access_token": token, "expires_in": lifetime,
                                  "token_type": "Bearer"}, True) + "\n",
@@ -2092,6 +2229,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise drive_error(403, "Only files with binary content can be downloaded. Use Export "
                                   "with Docs Editors files.", "fileNotDownloadable",
                                   location="alt", location_type="parameter")
+            seen_version, seen_modified = f.seen(state.config["driveLagMs"])
             if f.kind == "form":
                 name, mime = res.document_title, MIME_FORM
                 link = "https://docs.google.com/forms/d/%s/edit" % file_id
@@ -2100,9 +2238,9 @@ class Handler(BaseHTTPRequestHandler):
                 link = "https://docs.google.com/spreadsheets/d/%s/edit" % file_id
             full = {"kind": "drive#file", "id": file_id, "name": name, "mimeType": mime,
                     "starred": False, "trashed": False, "explicitlyTrashed": False,
-                    "spaces": ["drive"], "version": str(f.version),
+                    "spaces": ["drive"], "version": str(seen_version),
                     "webViewLink": link, "createdTime": format_drive_time(f.created_ns),
-                    "modifiedTime": format_drive_time(f.modified_ns),
+                    "modifiedTime": format_drive_time(seen_modified),
                     "shared": True, "ownedByMe": False}
         if tree is None:
             obj = {k: full[k] for k in DRIVE_DEFAULT_FIELDS}
@@ -2153,6 +2291,7 @@ class Handler(BaseHTTPRequestHandler):
             state.tokens.clear()
             state.faults.clear()
             state.log.clear()
+            state.quota = Quota()
             return 200, {"ok": True}
         if segs == ["config"]:
             if m == "POST":
@@ -2163,7 +2302,7 @@ class Handler(BaseHTTPRequestHandler):
                     require(type(v) is type(state.config[k]), "config %s must be a %s"
                             % (k, type(state.config[k]).__name__))
                     limits = {"tokenLifetime": (0, 86400), "latencyMs": (0, 600000),
-                              "tokenLength": (16, 4096)}
+                              "tokenLength": (16, 4096), "driveLagMs": (0, 3600000)}
                     if k in limits:
                         require(limits[k][0] <= v <= limits[k][1], "config %s must be between %d and %d"
                                 % (k, limits[k][0], limits[k][1]))
@@ -2196,6 +2335,15 @@ class Handler(BaseHTTPRequestHandler):
             if m == "DELETE":
                 state.log.clear()
                 return 200, {"requests": [], "lastSeq": state.log_seq}
+        if segs == ["quota"]:
+            if m == "POST":
+                state.quota.configure(spec)
+                return 200, state.quota.to_json()
+            if m == "GET":
+                return 200, state.quota.to_json()
+            if m == "DELETE":
+                state.quota.counts.clear()
+                return 200, state.quota.to_json()
         if segs == ["tokens"]:
             now = time.time()
             if m == "GET":

@@ -528,6 +528,45 @@ ctl POST /_emulator/config '{"tokenLifetime":3599}'
 ctl POST /_emulator/config '{"noSuchKey":1}'
 expect "config: unknown key -> 400" "$STATUS" 400
 
+# ---------------------------------------------------------------- per-user quotas, Drive lag
+
+ctl DELETE /_emulator/quota
+ctl POST /_emulator/quota '{"perUser":{"sheets":2}}'
+expect "quota: configured" "$(j '[d["windowSeconds"], d["perUser"]["sheets"], d["perUser"]["forms"]]')" '[60,2,null]'
+api "/v4/spreadsheets/sheet1?fields=properties.timeZone"
+S1=$STATUS
+api "/v4/spreadsheets/sheet1/values/A1"
+S2=$STATUS
+api "/v4/spreadsheets/sheet1/values/A1"
+expect "quota: Sheets reads within the per-user quota pass, the next gets 429" "$S1 $S2 $STATUS" "200 200 429"
+expect "quota: Google's 429 body (RESOURCE_EXHAUSTED, 'Read requests' per minute per user, RATE_LIMIT_EXCEEDED)" \
+    "$(j '[d["error"]["code"], d["error"]["status"], "quota metric '"'"'Read requests'"'"' and limit '"'"'Read requests per minute per user'"'"' of service '"'"'sheets.googleapis.com'"'"'" in d["error"]["message"], d["error"]["details"][0]["reason"], d["error"]["details"][0]["metadata"]["quota_limit_value"]]')" \
+    '[429,"RESOURCE_EXHAUSTED",true,"RATE_LIMIT_EXCEEDED","2"]'
+api "/drive/v3/files/sheet1?fields=version"
+expect "quota: other services have their own quotas" "$STATUS" 200
+ctl GET /_emulator/quota
+expect "quota: requests counted per user, refused ones too" \
+    "$(j '[(c["user"], c["requests"], c["refused"], c["byMetric"]) for c in d["counts"]] + [d["maxRequestsPerWindow"]]')" \
+    "[[\"$EMAIL\",4,1,{\"sheets\":2,\"drive\":1}],{\"$EMAIL\":4}]"
+ctl POST /_emulator/quota '{"perUser":{"sheets":null},"windowSeconds":1}'
+expect "quota: window shortened, counts restart" "$(j '[d["windowSeconds"], d["counts"]]')" '[1,[]]'
+ctl POST /_emulator/quota '{"perUser":{"nosuch":1}}'
+expect "quota: unknown metric -> 400" "$STATUS" 400
+ctl POST /_emulator/quota '{"windowSeconds":60}'
+
+ctl POST /_emulator/config '{"driveLagMs":1500}'
+api "/drive/v3/files/sheet1?fields=version,modifiedTime"
+V1=$(j 'd["version"]'); M1=$(j 'd["modifiedTime"]')
+ctl POST /_emulator/sheets/sheet1/rows '{"sheet":"Form responses 1","rows":[[{"datetime":"2026-11-30T10:00:00Z"},"lag@school.example","Yes"]]}'
+api "/drive/v3/files/sheet1?fields=version,modifiedTime"
+expect "drive lag: version and modifiedTime do not move at once" "$(j '[d["version"], d["modifiedTime"]]')" "[\"$V1\",\"$M1\"]"
+api "/v4/spreadsheets/sheet1/values/A:C"
+expect "drive lag: the sheet itself has the new row at once" "$(j 'd["values"][-1][1]')" "lag@school.example"
+sleep 1.6
+api "/drive/v3/files/sheet1?fields=version,modifiedTime"
+expect "drive lag: version moves driveLagMs after the change" "$(j 'int(d["version"]) > '"$V1"' and d["modifiedTime"] > "'"$M1"'"')" true
+ctl POST /_emulator/config '{"driveLagMs":0}'
+
 # ---------------------------------------------------------------- request log, gzip
 
 ctl DELETE /_emulator/requests

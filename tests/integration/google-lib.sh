@@ -30,6 +30,8 @@ cb_emu() {
 
 # cb_google_module_conf FILE SOURCE EXTRA - a module configuration reading
 # Google through the emulator; EXTRA is appended inside the cetbyod section.
+# The tests sync every second, so their request budget is $CB_MAX_RPM (600
+# a minute unless set) rather than the default 30, which would defer them.
 cb_google_module_conf() {
 	mkdir -p "$CB_TMP/state"
 	cat > "$1" <<EOC
@@ -64,6 +66,7 @@ ${CB_KEY_BACKOFF_MAX:+		key_backoff_max = $CB_KEY_BACKOFF_MAX
 		ca_file = "$CB_EMU_DIR/certs/ca.pem"
 		connect_timeout = 2
 		timeout = 5
+		max_requests_per_minute = ${CB_MAX_RPM:-600}
 	}
 $3
 }

@@ -560,6 +560,7 @@ START_TEST(emu_sheets_dst_and_unchanged)
 	cb_ack_index_t *idx, *idx2;
 	cb_source_result_t rc;
 	time_t t;
+	int with;
 
 	emu_reset();
 	/* Serial 46110 is Sunday 2026-03-29, 46320 is Sunday 2026-10-25. */
@@ -599,12 +600,15 @@ START_TEST(emu_sheets_dst_and_unchanged)
 	ck_assert_int_eq(emu_requests("/drive/v3/files/" EMU_SHEET, NULL, NULL), 1);
 	ck_assert_int_eq(emu_requests("/v4/", NULL, NULL), 0);
 
-	/* A new row bumps the version: read again. */
+	/* A new row bumps the version: read again, with the time zone of the full read (issue 14: quotas). */
 	emu_do("POST", "/_emulator/sheets/" EMU_SHEET "/rows",
 	       "{\"rows\":[[{\"datetime\":\"2026-09-01T08:00:00Z\"},\"late@school.example\",\"Yes\"]]}");
+	emu_do("DELETE", "/_emulator/requests", NULL);
 	idx2 = tg_fetch(src, idx, false, &rc, NULL, err, sizeof(err));
 	ck_assert_msg(rc == CB_FETCH_OK, "%d %s", rc, err);
 	ck_assert_int_eq(cb_ack_index_count(idx2), 7);
+	ck_assert_int_eq(emu_requests("/v4/spreadsheets/" EMU_SHEET, "timeZone", &with), 1);	/* values.get only. */
+	ck_assert_int_eq(with, 0);
 	cb_ack_index_unref(idx2);
 
 	/* A deleted tab: the range no longer exists, the error names the tabs. */

@@ -29,6 +29,8 @@ typedef struct {
 	unsigned int		retry_after;
 } fake_step_t;
 
+static cb_source_retry_t const *fake_whys;	/* Why each step's RETRY is (by step); NULL: all OTHER. */
+
 typedef struct {
 	pthread_mutex_t		mutex;
 	fake_step_t const	*steps;
@@ -54,6 +56,7 @@ static cb_source_result_t fake_fetch(cb_source_t *src, cb_ack_builder_t *b, cb_a
 	(void) prev;
 	pthread_mutex_lock(&f->mutex);
 	step = f->steps[f->calls < f->nsteps ? f->calls : f->nsteps - 1];
+	src->retry_why = fake_whys ? fake_whys[f->calls < f->nsteps ? f->calls : f->nsteps - 1] : CB_SOURCE_RETRY_OTHER;
 	f->calls++;
 	hold = f->hold_from && f->calls >= f->hold_from;
 	f->full_calls += full;
@@ -220,6 +223,48 @@ START_TEST(test_retry_backs_off)
 	ck_assert_str_eq(st.last_error, "");
 	ck_assert_uint_eq(current_agreed(cur), 2);
 	cb_sync_stop(sync);
+	cb_ack_current_free(cur);
+}
+END_TEST
+
+/* Issue 14: a pass the request budget defers is no failure and waits what the budget says; Google's 429s are counted. */
+START_TEST(test_budget_and_quota)
+{
+	static fake_step_t const steps[] = { { CB_FETCH_RETRY, 0, 1 }, { CB_FETCH_RETRY, 0, 0 }, { CB_FETCH_OK, 2, 0 } };
+	static cb_source_retry_t const whys[] = { CB_SOURCE_RETRY_BUDGET, CB_SOURCE_RETRY_QUOTA, CB_SOURCE_RETRY_OTHER };
+	cb_ack_current_t *cur = cb_ack_current_new();
+	cb_sync_conf_t conf = base_conf();
+	cb_sync_t *sync;
+	cb_sync_status_t st;
+	int64_t t0;
+
+	conf.backoff_max_ms = 300;
+	fake_whys = whys;
+	sync = start(&conf, fake_source(steps, 3, 0), cur);
+	ck_assert(wait_calls(1));
+	t0 = cb_clock_ms();
+	cb_sync_status(sync, &st);
+	ck_assert_uint_eq(st.consecutive_failures, 0);		/* Deferred: nothing was sent, nothing failed. */
+	ck_assert_str_eq(st.last_error, "");
+	ck_assert(st.deferred_until >= time(NULL));
+	ck_assert_uint_eq(st.rate_limited, 0);
+
+	ck_assert(wait_calls(2));
+	ck_assert_msg(cb_clock_ms() - t0 >= 900, "%lld ms", (long long) (cb_clock_ms() - t0));	/* The budget's wait. */
+	cb_sync_status(sync, &st);
+	ck_assert_uint_eq(st.consecutive_failures, 1);
+	ck_assert_uint_eq(st.rate_limited, 1);
+	ck_assert_int_eq(st.deferred_until, 0);
+	ck_assert(st.next_try >= time(NULL) - 1);
+
+	ck_assert(wait_calls(3));
+	cb_sync_status(sync, &st);
+	ck_assert_str_eq(st.last_error, "");
+	ck_assert_uint_eq(st.rate_limited, 1);			/* Counted for the hour. */
+	ck_assert_int_eq(st.next_try, 0);
+	ck_assert_uint_eq(current_agreed(cur), 2);
+	cb_sync_stop(sync);
+	fake_whys = NULL;
 	cb_ack_current_free(cur);
 }
 END_TEST
@@ -581,6 +626,7 @@ int main(void)
 	tcase_add_test(tc, test_first_fetch_swaps);
 	tcase_add_test(tc, test_retry_backs_off);
 	tcase_add_test(tc, test_error_waits_interval);
+	tcase_add_test(tc, test_budget_and_quota);
 	tcase_add_test(tc, test_rejected_backs_off);
 	tcase_add_test(tc, test_guard_holds_mass_removal);
 	tcase_add_test(tc, test_source_hold_rebind);
