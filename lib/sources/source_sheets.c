@@ -890,16 +890,19 @@ static cb_source_result_t sheets_fetch(cb_source_t *src, cb_ack_builder_t *b, cb
 	cached = !full && c->props_known;
 	if (rc == CB_FETCH_OK) rc = check_form(f, retry_after, err, errlen);
 	if (rc == CB_FETCH_OK) rc = properties(f, full, retry_after, err, errlen);
-	if (rc == CB_FETCH_OK) rc = read_values(f, retry_after, err, errlen);
-	if (rc == CB_FETCH_ERROR) c->props_known = false;
-	if (rc == CB_FETCH_ERROR && cached && !f->have_header) {
-		/* The first values.get with the zone and tab of the last full read was refused: a tab renamed or
-		 * deleted meanwhile?  Ask spreadsheets.get now, so that the error names the tabs there are. */
-		free(f->sheet);
-		f->sheet = NULL;
-		rc = properties(f, true, retry_after, err, errlen);
-		if (rc == CB_FETCH_OK) rc = read_values(f, retry_after, err, errlen);
+	if (rc == CB_FETCH_OK) {
+		rc = read_values(f, retry_after, err, errlen);
+		if (rc == CB_FETCH_ERROR && cached && !f->have_header) {
+			/* The first values.get with the zone and tab of the last full read was refused: a tab
+			 * renamed or deleted meanwhile?  Ask spreadsheets.get now, so that the error names the
+			 * tabs there are. */
+			free(f->sheet);
+			f->sheet = NULL;
+			rc = properties(f, true, retry_after, err, errlen);
+			if (rc == CB_FETCH_OK) rc = read_values(f, retry_after, err, errlen);
+		}
 	}
+	if (rc == CB_FETCH_ERROR) c->props_known = false;
 	if (rc == CB_FETCH_OK) {
 		cb_greport_summary(&f->report, "rows", f->used);
 		c->have_version = version[0] != '\0';
