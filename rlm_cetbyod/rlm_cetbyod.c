@@ -137,6 +137,13 @@ static const CONF_PARSER reply_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER web_filter_config[] = {
+	{ "reply_user_name", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, web_filter.reply_user_name), "yes" },
+	{ "accounting_user_name", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, web_filter.accounting_user_name), "yes" },
+	{ "realm", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, web_filter.realm), "" },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER module_config[] = {
 	{ "source", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, source_name), "file" },
 	{ "directory", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, directory_name), "attributes" },
@@ -152,6 +159,7 @@ static const CONF_PARSER module_config[] = {
 	{ "forms", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) forms_config },
 	{ "sheets", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) sheets_config },
 	{ "reply", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) reply_config },
+	{ "web_filter", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) web_filter_config },
 	{ "enforce", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) enforce_config },
 	{ "audit", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) audit_config },
 	{ "reports", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reports_config },
@@ -186,6 +194,7 @@ static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (cetbyod_start_conf(inst, conf) < 0) return -1;
 	if (cetbyod_start_roles(inst, conf) < 0) return -1;
+	if (cetbyod_filter_start(inst, conf) < 0) return -1;
 	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
 	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
 	if (cetbyod_start_source(inst, conf) < 0) return -1;
@@ -279,6 +288,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cetbyod_request_decide(inst, request, identity, &facts, idx, now, &res);
 	cetbyod_request_record(inst, request, identity, &res, now);	/* The store and the audit trail. */
 	cetbyod_request_reply(inst, request, identity, &res, now);	/* Cetbyod-* attributes, and the log line. */
+	cetbyod_filter_reply(inst, request, identity, res.decision.status);	/* The name the NAS accounts under. */
 	cb_ack_index_unref(idx);	/* res.ack points into idx: not used after this. */
 
 	return decision_rcode(res.decision.status);
@@ -388,6 +398,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 	int rc = 0;
 	time_t now = time(NULL);
 
+	cetbyod_filter_forward(inst, request);
 	if (!inst->store || !status) return RLM_MODULE_NOOP;
 	cetbyod_value(cetbyod_packet_attr(request, PW_NAS_IP_ADDRESS), nas_ip, sizeof(nas_ip));
 	cetbyod_value(cetbyod_packet_attr(request, PW_NAS_IDENTIFIER), nas_id, sizeof(nas_id));
@@ -434,6 +445,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 		rc = cb_store_session_start(inst->store, &a);
 		break;
 	case PW_STATUS_ALIVE:
+		cetbyod_filter_address(inst, request, &a);
 		rc = cb_store_session_update(inst->store, &a);
 		break;
 	case PW_STATUS_STOP:
@@ -447,6 +459,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 		return RLM_MODULE_FAIL;
 	}
 	if (status->vp_integer != PW_STATUS_ALIVE) audit_session(inst, status->vp_integer == PW_STATUS_START, &a, nas);
+	cetbyod_filter_accounting(inst, request, &a);
 	RDEBUG2("Session %s on %s from client %s (%s), device %s: accounting %s recorded%s", sid, nas, client,
 		request->client->shortname, calling,
 		status->vp_integer == PW_STATUS_START ? "Start" : status->vp_integer == PW_STATUS_STOP ? "Stop" : "Interim",

@@ -162,6 +162,11 @@ typedef struct {
 		uint32_t	onboarding_session_timeout;
 		bool		session_timeout_at_expiry;
 	} reply;
+	struct {
+		bool		reply_user_name;
+		bool		accounting_user_name;
+		char const	*realm;		/* "": do not forward accounting. */
+	} web_filter;
 
 	/* Derived at instantiate. */
 	source_kind_t		source;
@@ -187,6 +192,7 @@ typedef struct {
 	DICT_ATTR const	*da_status, *da_reason, *da_message, *da_ack_time, *da_expiry, *da_ack_expiry;
 	DICT_ATTR const	*da_policy_version, *da_form_url, *da_vlan, *da_session_timeout, *da_identity;
 	DICT_ATTR const	*da_class;
+	DICT_ATTR const	*da_user_name, *da_replicate_to_realm;	/* glue_filter.c */
 } rlm_cetbyod_t;
 
 /** cetbyod_core_log - the core's log callback (a cb_log_fn_t; uctx is the instance): radiusd's log. */
@@ -310,5 +316,28 @@ void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *iden
  * or without directory = ldap.
  */
 cb_dirwatch_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst);
+
+/*
+ *	glue_filter.c: the web filter learns who is on which address.
+ */
+
+/** cetbyod_filter_start - web_filter { }: its attributes, and the realm (must exist, with an acct_pool). */
+int cetbyod_filter_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_filter_reply - post-auth: Cetbyod-User-Name for the Access-Accept (reply_user_name), on admission. */
+void cetbyod_filter_reply(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity, cb_status_t status);
+
+/** cetbyod_filter_forward - accounting: Replicate-To-Realm = web_filter { realm }, when set. */
+void cetbyod_filter_forward(rlm_cetbyod_t const *inst, REQUEST *request);
+
+/**
+ * cetbyod_filter_accounting - accounting (accounting_user_name): Cetbyod-User-Name
+ * from the decision of a->class_id, unless the Class is unknown, was issued
+ * to another device, or User-Name already is the person's name.
+ */
+void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);
+
+/** cetbyod_filter_address - Interim-Update: say in radiusd -X when the session's Framed-IP-Address changed. */
+void cetbyod_filter_address(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);
 
 #endif

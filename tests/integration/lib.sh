@@ -149,7 +149,7 @@ cb_make_raddb() {
 			-e 's|check_interval = 5|check_interval = 1|' \
 			"$CB_SRCDIR/raddb/mods-available/cetbyod" > "$r/mods-available/cetbyod"
 	fi
-	for m in always attr_filter expr preprocess files pap mschap eap cetbyod; do
+	for m in always attr_filter expr preprocess files pap mschap eap replicate cetbyod; do
 		ln -s ../mods-available/$m "$r/mods-enabled/$m"
 	done
 	CB_AUTH_PORT=$(cb_free_udp_port)

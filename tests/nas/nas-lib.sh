@@ -2,15 +2,51 @@
 # (sourced after tests/integration/lib.sh): reading radiusd's log, and the
 # nas-fixture.sh NAS with bob's device.
 #
-#   nas_fixture_start DAS_PORT DAS_SECRET - hostapd (wired) and wpa_supplicant
-#       as bob (EAP-TTLS/PAP, anonymous outer identity) on a veth pair in
-#       $FX, RADIUS to this test's radiusd; sources $FX/env.  1 on failure.
+#   nas_fixture_start DAS_PORT DAS_SECRET [NETWORK] - hostapd (wired) and
+#       wpa_supplicant on a veth pair in $FX, RADIUS to this test's radiusd;
+#       the device is the network block in the file NETWORK, by default bob
+#       (EAP-TTLS/PAP, anonymous outer identity); sources $FX/env.  1 on failure.
 #   hcli, wcli - hostapd_cli and wpa_cli on the fixture's interfaces.
 #   authorized, session_id - the station is authorised; its Acct-Session-Id.
+#   sta_field FIELD - a field of the (single) station in hostapd_cli all_sta.
+#   wait_authorized OLD_SESSION - (20 s) an authorised station whose
+#       session is not OLD_SESSION.
+#   acct_attr N ATTR, acct_request STATUS [SESSION] - an attribute of
+#       radiusd's request N; the first Accounting-Request of that status (and
+#       session), waiting 10 s.  Both read radiusd's log from line
+#       CB_LOG_FROM (default 1): request numbers restart with radiusd.
 #   wait_active SESSION - the store knows SESSION as active (10 s).
 #   log_count PATTERN, wait_log PATTERN COUNT SECONDS, mark PATTERN,
 #   wait_new PATTERN SECONDS - radiusd's log, as the tests watch it.
+#   nas_network EAP PHASE2 IDENTITY PASSWORD - a device's network block.
+#   nas_need_root - exit 77 (skip) unless root, with hostapd, wpa_supplicant,
+#       hostapd_cli, wpa_cli and ip.
+#   nas_fixture_stop - (at exit) the fixture stopped; when a check failed,
+#       the end of hostapd's and wpa_supplicant's logs first.
 # Needs FIXTURE, FX and CTL set by the test.
+
+nas_need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root (veth pair, 802.1X sockets)"
+		exit 77
+	fi
+	for c in hostapd wpa_supplicant hostapd_cli wpa_cli ip; do
+		if ! command -v "$c" >/dev/null 2>&1; then
+			echo "SKIP: $c not installed"
+			exit 77
+		fi
+	done
+}
+nas_fixture_stop() {
+	[ -f "$FX/ifaces" ] || return 0
+	if [ "$CB_FAILED" -gt 0 ]; then
+		echo "---- hostapd log (last 80 lines) ----"
+		tail -n 80 "$FX/hostapd.log" 2>/dev/null
+		echo "---- wpa_supplicant log (last 40 lines) ----"
+		tail -n 40 "$FX/wpa_supplicant.log" 2>/dev/null
+	fi
+	"$FIXTURE" stop "$FX"
+}
 
 ms_now() { date +%s%3N; }
 log_count() { grep -c -- "$1" "$CB_TMP/radiusd.out"; }
@@ -29,27 +65,61 @@ mark() { CB_MARK["$1"]=$(log_count "$1"); }
 wait_new() { wait_log "$1" $(( ${CB_MARK["$1"]:-0} + 1 )) "$2"; }
 
 nas_fixture_start() {
-	cat > "$CB_TMP/network" <<EOF2
-network={
-	key_mgmt=IEEE8021X
-	eap=TTLS
-	identity="bob"
-	anonymous_identity="anonymous@school.example"
-	password="bobpw"
-	ca_cert="$CB_TMP/certs/ca.pem"
-	phase2="auth=PAP"
-	eapol_flags=0
-}
-EOF2
+	if [ -n "${3:-}" ]; then
+		cp "$3" "$CB_TMP/network"
+	else
+		nas_bob_network
+	fi
 	mkdir -p "$FX"
 	"$FIXTURE" start "$FX" --auth-port "$CB_AUTH_PORT" --acct-port "$CB_ACCT_PORT" --secret testing123 \
 		--das-port "$1" --das-secret "$2" --network "$CB_TMP/network" || return 1
 	. "$FX/env"
 }
+# nas_network EAP PHASE2 IDENTITY PASSWORD - a wpa_supplicant network block (anonymous outer identity) on stdout.
+nas_network() {
+	cat <<EOF2
+network={
+	key_mgmt=IEEE8021X
+	eap=$1
+	identity="$3"
+	anonymous_identity="anonymous@school.example"
+	password="$4"
+	ca_cert="$CB_TMP/certs/ca.pem"
+	phase2="auth=$2"
+	eapol_flags=0
+}
+EOF2
+}
+nas_bob_network() { nas_network TTLS PAP bob bobpw > "$CB_TMP/network"; }
 hcli() { timeout 5 hostapd_cli -p "$HOSTAPD_CTRL" -i "$NAS_IF" "$@" 2>/dev/null; }
 wcli() { timeout 5 wpa_cli -p "$WPA_CTRL" -i "$STA_IF" "$@" 2>/dev/null; }
 authorized() { hcli all_sta | grep -q 'flags=.*\[AUTHORIZED\]'; }
 session_id() { hcli all_sta | sed -n 's/^dot1xAuthSessionId=//p' | head -n 1; }
+sta_field() { hcli all_sta | sed -n "s/^$1=//p" | head -n 1; }
+wait_authorized() {
+	for _ in $(seq 1 200); do
+		if authorized; then
+			s=$(sta_field dot1xAuthSessionId)
+			if [ -n "$s" ] && [ "$s" != "$1" ]; then return 0; fi
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+radiusd_log() { tail -n "+${CB_LOG_FROM:-1}" "$CB_TMP/radiusd.out"; }
+acct_attr() { radiusd_log | sed -n "s/^($1)   $2 = //p" | head -n 1 | sed 's/^"\(.*\)"$/\1/'; }
+acct_request() {
+	for _ in $(seq 1 100); do
+		for n in $(radiusd_log | sed -n "s/^(\([0-9]*\))   Acct-Status-Type = $1\$/\1/p"); do
+			if [ -z "${2:-}" ] || [ "$(acct_attr "$n" Acct-Session-Id)" = "$2" ]; then
+				echo "$n"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	return 1
+}
 wait_active() {
 	for _ in $(seq 1 100); do
 		$CTL --json sessions | grep -q "\"acct_session_id\": *\"$1\"" && return 0

@@ -17,17 +17,9 @@
 # (77) without them.  DAS_TEST_KEEP=DIR keeps the logs.  Everything started is stopped by PID, the veth pair
 # deleted, also on failure.
 here=$(cd "$(dirname "$0")" && pwd)
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (veth pair, 802.1X sockets)"
-	exit 77
-fi
-for c in hostapd wpa_supplicant hostapd_cli wpa_cli ip; do
-	if ! command -v "$c" >/dev/null 2>&1; then
-		echo "SKIP: $c not installed"
-		exit 77
-	fi
-done
 . "$here/../integration/lib.sh"
+. "$here/nas-lib.sh"
+nas_need_root
 
 FIXTURE=$here/nas-fixture.sh
 DAS_SEND=$CB_BUILDDIR/tests/nas/das-send
@@ -40,15 +32,7 @@ das_cleanup() {
 	if [ -n "${DAS_TEST_KEEP:-}" ] && [ -d "$DAS_TEST_KEEP" ]; then
 		cp "$CB_TMP/radiusd.out" "$FX"/*.log "$FX"/*.conf "$DAS_TEST_KEEP/" 2>/dev/null
 	fi
-	if [ -f "$FX/ifaces" ]; then
-		if [ "$CB_FAILED" -gt 0 ]; then
-			echo "---- hostapd log (last 80 lines) ----"
-			tail -n 80 "$FX/hostapd.log" 2>/dev/null
-			echo "---- wpa_supplicant log (last 40 lines) ----"
-			tail -n 40 "$FX/wpa_supplicant.log" 2>/dev/null
-		fi
-		"$FIXTURE" stop "$FX"
-	fi
+	nas_fixture_stop
 	cb_cleanup
 }
 trap das_cleanup EXIT
@@ -63,18 +47,7 @@ cb_make_raddb "$CB_TMP/users" "$CB_TMP/acks" || { cb_fail "build raddb"; cb_fini
 if cb_start_radiusd; then cb_pass "radiusd starts"; else cb_fail "radiusd starts"; cb_finish; fi
 
 # --- the NAS and the device ---------------------------------------------------
-cat > "$CB_TMP/network" <<EOF
-network={
-	key_mgmt=IEEE8021X
-	eap=TTLS
-	identity="alice"
-	anonymous_identity="anonymous@school.example"
-	password="alicepw"
-	ca_cert="$CB_TMP/certs/ca.pem"
-	phase2="auth=PAP"
-	eapol_flags=0
-}
-EOF
+nas_network TTLS PAP alice alicepw > "$CB_TMP/network"
 DAS_PORT=$(cb_free_udp_port)
 while [ "$DAS_PORT" = "$CB_AUTH_PORT" ] || [ "$DAS_PORT" = "$CB_ACCT_PORT" ]; do DAS_PORT=$(cb_free_udp_port); done
 mkdir -p "$FX"
@@ -87,50 +60,13 @@ else
 fi
 . "$FX/env"
 
-hcli() { timeout 5 hostapd_cli -p "$HOSTAPD_CTRL" -i "$NAS_IF" "$@" 2>/dev/null; }
-wcli() { timeout 5 wpa_cli -p "$WPA_CTRL" -i "$STA_IF" "$@" 2>/dev/null; }
-
-# sta_field FIELD - a field of the (single) station in hostapd_cli all_sta.
-sta_field() { hcli all_sta | sed -n "s/^$1=//p" | head -n 1; }
-
 # sta_mac - the MAC address of the station hostapd has, or nothing.
 sta_mac() { hcli all_sta | grep -E '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' | head -n 1; }
-
-# wait_authorized OLD_SESSION - wait (20 s) until hostapd has an authorised
-# station whose session is not OLD_SESSION.
-wait_authorized() {
-	for _ in $(seq 1 200); do
-		if hcli all_sta | grep -q 'flags=.*\[AUTHORIZED\]'; then
-			s=$(sta_field dot1xAuthSessionId)
-			if [ -n "$s" ] && [ "$s" != "$1" ]; then return 0; fi
-		fi
-		sleep 0.1
-	done
-	return 1
-}
 
 # wait_gone - wait (5 s) until hostapd has no station.
 wait_gone() {
 	for _ in $(seq 1 50); do
 		[ -z "$(sta_mac)" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# acct_attr N ATTR - ATTR of radiusd's request number N, as radiusd -X printed it.
-acct_attr() { sed -n "s/^($1)   $2 = //p" "$CB_TMP/radiusd.out" | head -n 1 | sed 's/^"\(.*\)"$/\1/'; }
-
-# acct_request STATUS SESSION - the number of the first Accounting-Request
-# with that status (and Acct-Session-Id, if given), waiting up to 5 s.
-acct_request() {
-	for _ in $(seq 1 50); do
-		for n in $(sed -n "s/^(\([0-9]*\))   Acct-Status-Type = $1\$/\1/p" "$CB_TMP/radiusd.out"); do
-			if [ -z "$2" ] || [ "$(acct_attr "$n" Acct-Session-Id)" = "$2" ]; then
-				echo "$n"
-				return 0
-			fi
-		done
 		sleep 0.1
 	done
 	return 1
@@ -177,7 +113,10 @@ ASID=$(acct_attr "$start" Acct-Session-Id)
 CSID=$(acct_attr "$start" Calling-Station-Id)
 NASIP=$(acct_attr "$start" NAS-IP-Address)
 NASID=$(acct_attr "$start" NAS-Identifier)
-if [ "$ASID" = "$(sta_field dot1xAuthSessionId)" ] && [ "$USER" = anonymous@school.example ] && [ -n "$CSID" ]; then
+# User-Name: alice, not the anonymous outer identity: hostapd accounts under
+# the Access-Accept's User-Name (web_filter { reply_user_name }), and its DAS
+# matches User-Name against that name.
+if [ "$ASID" = "$(sta_field dot1xAuthSessionId)" ] && [ "$USER" = alice ] && [ -n "$CSID" ]; then
 	cb_pass "accounting and hostapd agree on the session ($USER, $ASID, $CSID, $NASIP, $NASID)"
 else
 	cb_fail "accounting session ($USER, $ASID, $CSID) matches hostapd's ($(sta_field dot1xAuthSessionId))"
