@@ -1,0 +1,162 @@
+/*
+ * test_limits.c - device limits and shared credentials (core/limits.h) as a
+ * table: the person's devices and open sessions, the request's device and
+ * NAS, the limits, and what must come of it; and what each action does to
+ * the policy's decision.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+
+#define NOW	((time_t) 1788246000)	/* 2026-09-01T07:00:00Z */
+#define DAY	((time_t) 86400)
+
+#define A	"AA-AA-AA-AA-AA-01"
+#define B	"AA-AA-AA-AA-AA-02"
+#define C	"AA-AA-AA-AA-AA-03"
+#define D	"AA-AA-AA-AA-AA-04"
+
+/* Three devices let in this week, one held back, one seen long ago. */
+static cb_limits_device_t const three[] = {
+	{ A, NOW - DAY, true }, { B, NOW - 2 * DAY, true }, { C, NOW - 3 * DAY, true },
+	{ D, NOW - DAY, false }, { "AA-AA-AA-AA-AA-09", NOW - 200 * DAY, true },
+};
+
+/* Sessions open: A at nas1, B at nas2, one without a MAC at nas1. */
+static cb_limits_session_t const open2[] = { { A, "nas1" }, { B, "nas2" } };
+static cb_limits_session_t const open3[] = { { A, "nas1" }, { B, "nas2" }, { "", "nas1" } };
+
+typedef struct {
+	char const			*name;
+	unsigned int			max_devices, window, max_concurrent;
+	cb_limit_action_t		dev_action, conc_action;
+	char const			*device, *nas;
+	cb_limits_device_t const	*devices;
+	size_t				num_devices;
+	cb_limits_session_t const	*sessions;
+	size_t				num_sessions;
+	/* Expected. */
+	bool				known;
+	size_t				known_devices, concurrent;
+	cb_limit_kind_t			applied;
+	cb_limit_action_t		action;
+	bool				counts;
+	char const			*other_nas;
+} row_t;
+
+#define N(a) (a), (sizeof(a) / sizeof((a)[0]))
+#define NONE NULL, 0
+
+static row_t const rows[] = {
+	{ "no limits", 0, 90, 0, CB_LIMIT_REJECT, CB_LIMIT_REJECT, "AA-AA-AA-AA-AA-05", "nas1", N(three), NONE,
+	  false, 3, 0, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, NULL },
+	{ "fourth new device, onboard", 3, 90, 0, CB_LIMIT_ONBOARD, CB_LIMIT_REPORT, "AA-AA-AA-AA-AA-05", "nas1",
+	  N(three), NONE, false, 3, 0, CB_LIMIT_DEVICES, CB_LIMIT_ONBOARD, false, NULL },
+	{ "held-back device comes back: still over", 3, 90, 0, CB_LIMIT_REJECT, CB_LIMIT_REPORT, D, "nas1", N(three),
+	  NONE, false, 3, 0, CB_LIMIT_DEVICES, CB_LIMIT_REJECT, false, NULL },
+	{ "known device is never held back", 3, 90, 0, CB_LIMIT_REJECT, CB_LIMIT_REPORT, B, "nas1", N(three), NONE,
+	  true, 2, 0, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, NULL },
+	{ "report only: admitted, counted, flagged", 3, 90, 0, CB_LIMIT_REPORT, CB_LIMIT_REPORT, "AA-AA-AA-AA-AA-05",
+	  "nas1", N(three), NONE, false, 3, 0, CB_LIMIT_DEVICES, CB_LIMIT_REPORT, true, NULL },
+	{ "under the limit", 4, 90, 0, CB_LIMIT_REJECT, CB_LIMIT_REPORT, "AA-AA-AA-AA-AA-05", "nas1", N(three), NONE,
+	  false, 3, 0, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, NULL },
+	{ "window 0: the old device counts too", 4, 0, 0, CB_LIMIT_REJECT, CB_LIMIT_REPORT, "AA-AA-AA-AA-AA-05",
+	  "nas1", N(three), NONE, false, 4, 0, CB_LIMIT_DEVICES, CB_LIMIT_REJECT, false, NULL },
+	{ "short window: only A and B count", 3, 2, 0, CB_LIMIT_REJECT, CB_LIMIT_REPORT, "AA-AA-AA-AA-AA-05",
+	  "nas1", N(three), NONE, false, 2, 0, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, NULL },
+	{ "no device: the device limit cannot apply", 1, 90, 0, CB_LIMIT_REJECT, CB_LIMIT_REPORT, "", "nas1",
+	  N(three), NONE, false, 0, 0, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, NULL },
+	{ "concurrent: two open elsewhere, limit 2", 0, 90, 2, CB_LIMIT_REPORT, CB_LIMIT_ONBOARD, C, "nas1", N(three),
+	  N(open2), true, 2, 2, CB_LIMIT_CONCURRENT, CB_LIMIT_ONBOARD, false, "nas2" },
+	{ "concurrent: own device's session not counted", 0, 90, 2, CB_LIMIT_REPORT, CB_LIMIT_REJECT, A, "nas1",
+	  N(three), N(open2), true, 2, 1, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, "nas2" },
+	{ "concurrent: a session without a MAC counts", 0, 90, 2, CB_LIMIT_REPORT, CB_LIMIT_REJECT, A, "nas1",
+	  N(three), N(open3), true, 2, 2, CB_LIMIT_CONCURRENT, CB_LIMIT_REJECT, false, "nas2" },
+	{ "two NASes flagged without any limit", 0, 90, 0, CB_LIMIT_REPORT, CB_LIMIT_REPORT, C, "nas1", N(three),
+	  N(open2), true, 2, 2, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, "nas2" },
+	{ "same NAS is not two places", 0, 90, 0, CB_LIMIT_REPORT, CB_LIMIT_REPORT, B, "nas1", N(three),
+	  N(open2) - 1, true, 2, 1, CB_LIMIT_NONE, CB_LIMIT_REPORT, true, NULL },
+	{ "both over: the stronger action wins", 3, 90, 1, CB_LIMIT_ONBOARD, CB_LIMIT_REJECT, "AA-AA-AA-AA-AA-05",
+	  "nas1", N(three), N(open2), false, 3, 2, CB_LIMIT_CONCURRENT, CB_LIMIT_REJECT, false, "nas2" },
+	{ "both over, tie: the device limit is named", 3, 90, 1, CB_LIMIT_REJECT, CB_LIMIT_REJECT,
+	  "AA-AA-AA-AA-AA-05", "nas1", N(three), N(open2), false, 3, 2, CB_LIMIT_DEVICES, CB_LIMIT_REJECT, false,
+	  "nas2" },
+};
+
+START_TEST(test_table)
+{
+	row_t const *r = &rows[_i];
+	cb_limits_conf_t conf = {
+		.max_devices = r->max_devices, .device_window_days = r->window, .devices_action = r->dev_action,
+		.max_concurrent = r->max_concurrent, .concurrent_action = r->conc_action,
+	};
+	cb_limits_input_t in = {
+		.device = r->device, .nas = r->nas, .devices = r->devices, .num_devices = r->num_devices,
+		.sessions = r->sessions, .num_sessions = r->num_sessions,
+	};
+	cb_limits_result_t res;
+
+	cb_limits_check(&conf, &in, NOW, &res);
+	ck_assert_msg(res.known == r->known, "%s: known", r->name);
+	ck_assert_msg(res.known_devices == r->known_devices, "%s: %zu known devices", r->name, res.known_devices);
+	ck_assert_msg(res.concurrent == r->concurrent, "%s: %zu concurrent", r->name, res.concurrent);
+	ck_assert_msg(res.applied == r->applied, "%s: applied %d", r->name, (int) res.applied);
+	ck_assert_msg(res.action == r->action, "%s: action %d", r->name, (int) res.action);
+	ck_assert_msg(res.counts == r->counts, "%s: counts", r->name);
+	if (r->other_nas) ck_assert_str_eq(res.other_nas ? res.other_nas : "(none)", r->other_nas);
+	else ck_assert_msg(res.other_nas == NULL, "%s: other NAS %s", r->name, res.other_nas);
+}
+END_TEST
+
+START_TEST(test_apply)
+{
+	cb_limits_result_t res = { .applied = CB_LIMIT_DEVICES, .action = CB_LIMIT_ONBOARD };
+	cb_decision_t d = { .status = CB_STATUS_ADMIT, .reason = CB_REASON_ACKNOWLEDGED, .valid_until = NOW + DAY };
+
+	ck_assert(cb_limits_apply(&res, &d));
+	ck_assert_int_eq(d.status, CB_STATUS_ONBOARD);
+	ck_assert_int_eq(d.reason, CB_REASON_DEVICE_LIMIT);
+	ck_assert_int_eq(d.valid_until, 0);
+	ck_assert_str_eq(cb_reason_name(d.reason), "device_limit");
+
+	res = (cb_limits_result_t) { .applied = CB_LIMIT_CONCURRENT, .action = CB_LIMIT_REJECT };
+	d = (cb_decision_t) { .status = CB_STATUS_RESTRICTED, .reason = CB_REASON_EXCEPTION_ACTIVE };
+	ck_assert(cb_limits_apply(&res, &d));
+	ck_assert_int_eq(d.status, CB_STATUS_REJECT);
+	ck_assert_str_eq(cb_reason_name(d.reason), "concurrent_limit");
+
+	/* A refusal stays the policy's refusal; report changes nothing. */
+	d = (cb_decision_t) { .status = CB_STATUS_REJECT, .reason = CB_REASON_ACCOUNT_DISABLED };
+	ck_assert(!cb_limits_apply(&res, &d));
+	ck_assert_int_eq(d.reason, CB_REASON_ACCOUNT_DISABLED);
+	res.action = CB_LIMIT_REPORT;
+	d = (cb_decision_t) { .status = CB_STATUS_ADMIT, .reason = CB_REASON_ACKNOWLEDGED };
+	ck_assert(!cb_limits_apply(&res, &d));
+	ck_assert_int_eq(d.status, CB_STATUS_ADMIT);
+
+	ck_assert_int_eq(cb_limit_action_from_name("onboard"), CB_LIMIT_ONBOARD);
+	ck_assert_int_eq(cb_limit_action_from_name("drop"), -1);
+	ck_assert_str_eq(cb_limit_action_name(CB_LIMIT_REJECT), "reject");
+	ck_assert(cb_reason_message(CB_REASON_DEVICE_LIMIT)[0] != '\0');
+	ck_assert_int_eq(cb_reason_from_name("concurrent_limit"), CB_REASON_CONCURRENT_LIMIT);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *tc = tcase_create("limits");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_table, 0, (int) (sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, test_apply);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
