@@ -346,6 +346,20 @@ int cb_sqlite_sessions_active(cb_store_backend_t *be, cb_store_filter_t const *f
 	out->items = items;
 	return rc;
 }
+
+int cb_sqlite_sessions_since(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_SES_SINCE);
+	void *items;
+	int rc;
+
+	if (!st) return -1;
+	cb_sqlite_bind_int(st, 1, since);
+	cb_sqlite_bind_int(st, 2, limit ? (int64_t) limit : -1);
+	rc = cb_sqlite_list(be, st, read_session, sizeof(cb_store_session_t), &items, &out->count, "listing sessions");
+	out->items = items;
+	return rc;
+}
 /*
  *	Disconnect queue
  */

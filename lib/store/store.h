@@ -53,7 +53,7 @@
 
 #define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
 #define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
-#define CB_STORE_SCHEMA_VERSION	2		/* PRAGMA user_version of a current database. */
+#define CB_STORE_SCHEMA_VERSION	3		/* PRAGMA user_version of a current database. */
 
 /* Bounds.  Text beyond them is refused (-1), never truncated. */
 #define CB_STORE_TEXT_MAX	253	/* Any RADIUS-borne string: identities, ids, NAS names. */
@@ -530,6 +530,82 @@ int cb_store_devices(cb_store_t *store, char const *identity, time_t since, cb_s
 
 void cb_store_devices_free(cb_store_devices_t *list);
 
+/**
+ * cb_store_sessions_since - every session with a known person that was
+ * open at or after since (open now, or stopped at or after it), by person
+ * then start, at most limit (0: all): the sharing report's overlaps.
+ */
+int cb_store_sessions_since(cb_store_t *store, time_t since, size_t limit, cb_store_sessions_t *out);
+
+/*
+ *	Devices known per person (policy { max_devices }, the sharing report)
+ *	and IT's forgetting of them (cetbyodctl devices forget).
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[CB_STORE_MAC_MAX + 1];		/* AA-BB-CC-DD-EE-FF. */
+	time_t		first_seen;
+	time_t		last_seen;				/* To the hour (CB_STORE_DEVICE_REFRESH). */
+	char		nas[CB_STORE_TEXT_MAX + 1];		/* Where it was last seen. */
+	bool		counted;				/* Let in by the device limit. */
+} cb_store_known_device_t;
+
+typedef struct {
+	cb_store_known_device_t	*items;
+	size_t			count;
+} cb_store_known_devices_t;
+
+#define CB_STORE_DEVICE_REFRESH	3600	/* The module rewrites a device's last_seen at most this often. */
+
+/**
+ * cb_store_device_seen - identity was admitted (or held back by the device
+ * limit, !counted) on the device mac (cb_mac_normalise form) at NAS nas
+ * (may be "") at now.  A new device is added; a known one gets last_seen
+ * and nas; counted only ever goes from false to true (forgetting is the way
+ * back).  Returns 0 or -1.
+ */
+int cb_store_device_seen(cb_store_t *store, char const *identity, char const *mac, char const *nas, bool counted,
+			 time_t now);
+
+/**
+ * cb_store_devices_known - the devices of identity (NULL/"": everyone's)
+ * last seen at or after since, by person then most recently seen.
+ */
+int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since, cb_store_known_devices_t *out);
+
+void cb_store_known_devices_free(cb_store_known_devices_t *list);
+
+/**
+ * cb_store_devices_forget - forget identity's devices (only mac, when not
+ * NULL/""), and record who did it and why (reason: CB_STORE_REASON_MAX, by:
+ * CB_STORE_BY_MAX, both cb_store_text_valid) in one transaction; the
+ * running module copies the record into the audit trail.  *removed (may
+ * be NULL): devices removed.  Returns 0, 1 when there was none to forget
+ * (nothing recorded), -1.
+ */
+int cb_store_devices_forget(cb_store_t *store, char const *identity, char const *mac, char const *reason,
+			    char const *by, time_t now, size_t *removed);
+
+typedef struct {
+	int64_t		id;
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[CB_STORE_MAC_MAX + 1];		/* "" for all of the person's devices. */
+	char		reason[CB_STORE_REASON_MAX + 1];
+	char		by[CB_STORE_BY_MAX + 1];
+	time_t		at;
+	size_t		removed;
+} cb_store_device_forget_t;
+
+typedef struct {
+	cb_store_device_forget_t	*items;
+	size_t				count;
+} cb_store_device_forgets_t;
+
+/** cb_store_device_forgets - the forgets recorded with an id above after, oldest first. */
+int cb_store_device_forgets(cb_store_t *store, int64_t after, cb_store_device_forgets_t *out);
+
+void cb_store_device_forgets_free(cb_store_device_forgets_t *list);
+
 /*
  *	Reminders sent (each at most once per address, expiry and window).
  */
@@ -758,8 +834,9 @@ int cb_store_counts(cb_store_t *store, cb_store_counts_t *out);
 /**
  * cb_store_purge - delete what is older than before: closed sessions
  * (stopped before it), decisions no open session refers to, finished
- * disconnects, ended revocations, exceptions ended or lapsed before it and
- * reminders sent before it.  *removed (may be NULL): rows
+ * disconnects, ended revocations, exceptions ended or lapsed before it,
+ * reminders sent before it, devices last seen before it and devices
+ * forgotten before it.  *removed (may be NULL): rows
  * deleted.  0, 1 nothing to delete, -1.
  */
 int cb_store_purge(cb_store_t *store, time_t before, size_t *removed);

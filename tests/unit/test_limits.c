@@ -2,13 +2,18 @@
  * test_limits.c - device limits and shared credentials (core/limits.h) as a
  * table: the person's devices and open sessions, the request's device and
  * NAS, the limits, and what must come of it; and what each action does to
- * the policy's decision.
+ * the policy's decision; and the store's devices table (a temporary store):
+ * seen, held back, counted only upwards, forgotten with a record of who and
+ * why, migrated from a version 2 store.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/limits.h"
+#include "store/store.h"
 
 #define NOW	((time_t) 1788246000)	/* 2026-09-01T07:00:00Z */
 #define DAY	((time_t) 86400)
@@ -144,6 +149,91 @@ START_TEST(test_apply)
 }
 END_TEST
 
+static char tmpdir[256], dbpath[300];
+
+static void store_setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_limits.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(dbpath, sizeof(dbpath), "%s/cetbyod.db", tmpdir);
+}
+
+static void store_teardown(void)
+{
+	char p[400];
+	static char const *const files[] = { "cetbyod.db", "cetbyod.db-wal", "cetbyod.db-shm" };
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, files[i]);
+		unlink(p);
+	}
+	rmdir(tmpdir);
+}
+
+START_TEST(test_store_devices)
+{
+	cb_store_conf_t conf = { .path = dbpath, .create = true };
+	char err[512] = "";
+	cb_store_t *s = cb_store_open(&conf, err, sizeof(err));
+	cb_store_known_devices_t list = { 0 };
+	cb_store_device_forgets_t forgets = { 0 };
+	size_t removed = 9;
+
+	ck_assert_msg(s != NULL, "open: %s", err);
+	ck_assert_int_eq(cb_store_device_seen(s, "alice", A, "nas1", true, NOW - 3 * DAY), 0);
+	ck_assert_int_eq(cb_store_device_seen(s, "alice", B, "nas1", true, NOW - 2 * DAY), 0);
+	ck_assert_int_eq(cb_store_device_seen(s, "alice", D, "nas2", false, NOW - DAY), 0);
+	ck_assert_int_eq(cb_store_device_seen(s, "bob", A, "", true, NOW), 0);
+	/* Seen again: last_seen and nas move on, first_seen stays; counted never goes back to false. */
+	ck_assert_int_eq(cb_store_device_seen(s, "alice", A, "nas3", false, NOW), 0);
+	/* Refused: not a MAC in the store's form, not an identity. */
+	ck_assert_int_eq(cb_store_device_seen(s, "alice", "aa:aa:aa:aa:aa:01", "nas1", true, NOW), -1);
+	ck_assert_int_eq(cb_store_device_seen(s, "", A, "nas1", true, NOW), -1);
+
+	ck_assert_int_eq(cb_store_devices_known(s, "alice", 0, &list), 0);
+	ck_assert_uint_eq(list.count, 3);
+	ck_assert_str_eq(list.items[0].mac, A);
+	ck_assert_str_eq(list.items[0].nas, "nas3");
+	ck_assert_int_eq(list.items[0].first_seen, NOW - 3 * DAY);
+	ck_assert_int_eq(list.items[0].last_seen, NOW);
+	ck_assert(list.items[0].counted);
+	ck_assert_str_eq(list.items[1].mac, D);
+	ck_assert(!list.items[1].counted);
+	cb_store_known_devices_free(&list);
+	ck_assert_int_eq(cb_store_devices_known(s, NULL, NOW - DAY, &list), 0);
+	ck_assert_uint_eq(list.count, 3);	/* alice's A and D, bob's A. */
+	cb_store_known_devices_free(&list);
+
+	/* Forget one device, then the rest; nothing left: 1, and nothing recorded. */
+	ck_assert_int_eq(cb_store_devices_forget(s, "alice", B, "sold it", "it-admin", NOW, &removed), 0);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_int_eq(cb_store_devices_forget(s, "alice", NULL, "shared password", "it-admin", NOW + 1, &removed), 0);
+	ck_assert_uint_eq(removed, 2);
+	ck_assert_int_eq(cb_store_devices_forget(s, "alice", NULL, "again", "it-admin", NOW + 2, &removed), 1);
+	ck_assert_int_eq(cb_store_devices_forget(s, "alice", NULL, "", "it-admin", NOW + 2, &removed), -1);
+	ck_assert_int_eq(cb_store_devices_known(s, "alice", 0, &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	cb_store_known_devices_free(&list);
+	ck_assert_int_eq(cb_store_device_forgets(s, 0, &forgets), 0);
+	ck_assert_uint_eq(forgets.count, 2);
+	ck_assert_str_eq(forgets.items[0].mac, B);
+	ck_assert_str_eq(forgets.items[0].reason, "sold it");
+	ck_assert_str_eq(forgets.items[1].by, "it-admin");
+	ck_assert_str_eq(forgets.items[1].mac, "");
+	ck_assert_uint_eq(forgets.items[1].removed, 2);
+	ck_assert_int_eq(cb_store_device_forgets(s, forgets.items[0].id, &forgets), 0);
+	ck_assert_uint_eq(forgets.count, 1);
+	cb_store_device_forgets_free(&forgets);
+
+	/* The retention purge takes devices last seen, and forgets made, before the cut. */
+	ck_assert_int_eq(cb_store_purge(s, NOW + 10, &removed), 0);
+	ck_assert_int_eq(cb_store_devices_known(s, NULL, 0, &list), 0);
+	ck_assert_uint_eq(list.count, 0);
+	cb_store_known_devices_free(&list);
+	cb_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("limits");
@@ -153,6 +243,10 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_table, 0, (int) (sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_apply);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, store_setup, store_teardown);
+	tcase_add_test(tc, test_store_devices);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1044,7 +1044,7 @@ START_TEST(test_migrate_v1)
 
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-		ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+		ck_assert_int_eq(sqlite3_column_int(q, 0), CB_STORE_SCHEMA_VERSION);
 		sqlite3_finalize(q);
 	}
 	sqlite3_close(db);
@@ -1566,7 +1566,8 @@ START_TEST(test_audit_index)
 	ck_assert_int_eq(cb_store_new_class_id(d.class_id), 0);
 	ck_assert_int_eq(cb_store_decision_put(s, &d), 0);
 	ck_assert_int_eq(cb_store_export_person(s, "alice", export_cb, &seen), 0);
-	ck_assert_str_eq(seen.kinds, "people,decisions,sessions,revocations,disconnects,exceptions,reminders,audit");
+	ck_assert_str_eq(seen.kinds, "people,decisions,sessions,revocations,disconnects,exceptions,reminders,devices,"
+			 "device_forgets,audit");
 	ck_assert_uint_eq(seen.audit_rows, 2);
 	ck_assert_uint_eq(seen.rows, 3);
 	ck_assert(seen.saw_identity);
