@@ -20,6 +20,7 @@
 #include "enforce/enforcer.h"
 #include "store/store.h"
 #include "core/identity.h"
+#include "core/limits.h"
 #include "core/policy.h"
 #include "sources/sync.h"
 #include "core/tz.h"
@@ -64,6 +65,11 @@ typedef struct {
 		char const	*unacknowledged;
 		uint32_t	stale_after;
 		bool		admit_when_stale;
+		uint32_t	max_devices;
+		uint32_t	device_window;
+		char const	*max_devices_action;
+		uint32_t	max_concurrent;
+		char const	*max_concurrent_action;
 	} policy;
 	struct {
 		char const	*filename;
@@ -163,6 +169,7 @@ typedef struct {
 	directory_kind_t	directory;
 	cb_tz_t			*tz;
 	cb_policy_conf_t	pconf;
+	cb_limits_conf_t	lconf;		/* policy { max_devices, max_concurrent, ... }. */
 	cb_identity_conf_t	iconf;
 	cb_ack_current_t	*acks;
 	cb_sync_t		*sync;
@@ -236,6 +243,17 @@ void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  * (fail_closed), res becomes a refusal, audit_unavailable.
  */
 void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+			    time_t now);
+
+/**
+ * cetbyod_request_limits - policy { max_devices, max_concurrent } for an
+ * admission (glue_limits.c): the person's devices and open sessions from
+ * the store, the core's verdict (lib/core/limits.h) applied to res (onboard
+ * or reject, device_limit or concurrent_limit), explained in radiusd -X,
+ * "sharing" audit records for each limit passed and for two NASes at once,
+ * and the device recorded.  Before cetbyod_request_record.
+ */
+void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now);
 
 /** cetbyod_request_reply - the decision as Cetbyod-* attributes in the control list, and its log line. */

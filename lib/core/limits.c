@@ -13,12 +13,11 @@
  */
 #include <string.h>
 
-#include "base/name.h"
 #include "core/limits.h"
 
 #define DAY	86400
 
-static cb_name_t const action_names[] = {
+cb_name_t const cb_limit_action_names[] = {
 	{ "report", CB_LIMIT_REPORT },
 	{ "onboard", CB_LIMIT_ONBOARD },
 	{ "reject", CB_LIMIT_REJECT },
@@ -27,12 +26,12 @@ static cb_name_t const action_names[] = {
 
 char const *cb_limit_action_name(cb_limit_action_t action)
 {
-	return cb_name_of(action_names, (int) action, "?");
+	return cb_name_of(cb_limit_action_names, (int) action, "?");
 }
 
 int cb_limit_action_from_name(char const *name)
 {
-	return cb_name_value(action_names, name, -1);
+	return cb_name_value(cb_limit_action_names, name, -1);
 }
 
 cb_reason_t cb_limit_reason(cb_limit_kind_t kind)

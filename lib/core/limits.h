@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "base/name.h"
 #include "core/policy.h"
 
 /** What a limit does to an admission beyond it. */
@@ -115,6 +116,9 @@ bool cb_limits_apply(cb_limits_result_t const *res, cb_decision_t *d);
 
 /** cb_limit_reason - CB_REASON_DEVICE_LIMIT or CB_REASON_CONCURRENT_LIMIT (DEVICES for NONE). */
 cb_reason_t cb_limit_reason(cb_limit_kind_t kind);
+
+/** The actions' names, for start-up's option check: "report", "onboard", "reject". */
+extern cb_name_t const cb_limit_action_names[];
 
 /** cb_limit_action_name - "report", "onboard", "reject". */
 char const *cb_limit_action_name(cb_limit_action_t action);

@@ -99,6 +99,7 @@ struct cb_enforcer {
 	time_t			audit_revoked_until;	/* Recorded by versions before issue 15 up to here. */
 	time_t			audit_reinstated_until;
 	bool			audit_loaded;
+	int64_t			forgets_after;		/* Device forgets up to this id are in the trail. */
 	time_t			last_heartbeat;
 	time_t			next_purge;
 };
@@ -254,6 +255,32 @@ static void audit_revocations(cb_enforcer_t *e)
 		if (r->reinstated_at && r->reinstated_at > e->audit_reinstated_until) audit_action(e, r, true);
 	}
 	cb_store_revocations_free(&all);
+}
+
+/**
+ * audit_forgets - `cetbyodctl devices forget` (which does not write the
+ * trail) into the trail, once each (cb_audit_record_once: by the row's
+ * id), including those made while radiusd was down.
+ */
+static void audit_forgets(cb_enforcer_t *e)
+{
+	cb_store_device_forgets_t list = { 0 };
+
+	if (!e->conf.audit || cb_store_device_forgets(e->conf.store, e->forgets_after, &list) < 0) return;
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_device_forget_t const *f = &list.items[i];
+		char ref[64], detail[64];
+		cb_audit_event_t ev = {
+			.type = CB_AUDIT_DEVICES_FORGET, .time = f->at, .identity = f->identity, .by = f->by,
+			.why = f->reason, .calling_station = f->mac[0] ? f->mac : NULL, .detail = detail, .ref = ref,
+		};
+
+		snprintf(ref, sizeof(ref), "devices_forget:%" PRId64, f->id);
+		snprintf(detail, sizeof(detail), "%zu device(s) forgotten", f->removed);
+		if (cb_audit_record_once(e->conf.audit, e->conf.store, &ev) < 0) break;
+		e->forgets_after = f->id;
+	}
+	cb_store_device_forgets_free(&list);
 }
 
 /** revocations_read - the list in force; -1 (logged while the list is still unknown) when it cannot be read. */
@@ -494,6 +521,27 @@ static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reaso
 	return res.decision.status;
 }
 
+/** limit_reason - whether a decision's reason is a device limit's (core/limits.h). */
+static bool limit_reason(char const *reason)
+{
+	return strcmp(reason, cb_reason_name(CB_REASON_DEVICE_LIMIT)) == 0 ||
+	       strcmp(reason, cb_reason_name(CB_REASON_CONCURRENT_LIMIT)) == 0;
+}
+
+/**
+ * held_by_limit - whether session s was onboarded by a device limit: it
+ * stays there while the person may be admitted at all (a re-decision
+ * without the limits says admit, and the re-authentication a disconnect
+ * forces would land it on the onboarding VLAN again); only a refusal moves it.
+ */
+static bool held_by_limit(cb_enforcer_t *e, cb_store_session_t const *s)
+{
+	cb_store_decision_t dec;
+
+	if (strcmp(s->status, "onboard") != 0 || !s->class_id[0]) return false;
+	return cb_store_decision_get(e->conf.store, s->class_id, &dec) == 0 && limit_reason(dec.reason);
+}
+
 /**
  * watch_directory - the directory watcher: people with active sessions are
  * decided again with fresh directory facts; a session whose decision
@@ -520,6 +568,7 @@ static void watch_directory(cb_enforcer_t *e)
 
 		status = watch_decide(e, s->identity, &reason);
 		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE || strcmp(cb_status_name(status), s->status) == 0) continue;
+		if (status != CB_STATUS_REJECT && held_by_limit(e, s)) continue;
 		snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
 			 cb_reason_name(reason));
 		person = (cb_store_filter_t) { .identity = s->identity };
@@ -588,6 +637,7 @@ void cb_enforcer_ack_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_i
 
 		status = redecide(e, new_idx, &dec, now, &reason);
 		if (strcmp(cb_status_name(status), s->status) == 0) continue;
+		if (status != CB_STATUS_REJECT && limit_reason(dec.reason)) continue;	/* See held_by_limit. */
 		snprintf(why[pick.count], sizeof(why[0]), "%s: %s -> %s (%s)",
 			 status == CB_STATUS_ADMIT ? "promotion" : "acknowledgement changed",
 			 s->status, cb_status_name(status), cb_reason_name(reason));
@@ -927,6 +977,7 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 
 	put_time(e, CB_STATUS_MODULE_HEARTBEAT, now, now);
 	audit_health(e, now);
+	audit_forgets(e);
 	pthread_mutex_lock(&e->mutex);
 	sync = e->sync;
 	pthread_mutex_unlock(&e->mutex);
