@@ -59,8 +59,7 @@ static bool ctx_load(rlm_cetbyod_t *inst, char const *identity, limits_ctx_t *c,
 {
 	size_t n;
 
-	if (cb_store_devices_known(inst->store, identity, 0, &c->known) < 0) return false;
-	if (cb_store_active_for_user(inst->store, identity, &c->open) < 0) return false;
+	if (cb_store_person_now(inst->store, identity, &c->known, &c->open) < 0) return false;
 	n = c->open.count < SESSIONS_MAX ? c->open.count : SESSIONS_MAX;
 	c->devices = calloc(c->known.count + 1, sizeof(*c->devices));
 	c->sessions = calloc(n + 1, sizeof(*c->sessions));

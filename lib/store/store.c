@@ -634,6 +634,29 @@ int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since
 
 LIST_FREE(cb_store_known_devices_free, cb_store_known_devices_t)
 
+int cb_store_person_now(cb_store_t *store, char const *identity, cb_store_known_devices_t *devices,
+			cb_store_sessions_t *sessions)
+{
+	cb_store_filter_t filter = { .identity = identity };
+	int rc;
+
+	if (!devices || !sessions) return bad(store, "person_now", "no output list");
+	devices->items = NULL;
+	devices->count = 0;
+	sessions->items = NULL;
+	sessions->count = 0;
+	if (!identity_ok(identity)) return bad(store, "person_now", "invalid identity");
+	pthread_mutex_lock(&store->mutex);	/* No batch flush: see store.h. */
+	rc = store->ops->devices_known(store->be, identity, 0, devices);
+	if (rc == 0) rc = store->ops->sessions_active(store->be, &filter, sessions);
+	pthread_mutex_unlock(&store->mutex);
+	if (rc < 0) {
+		cb_store_known_devices_free(devices);
+		cb_store_sessions_free(sessions);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
 int cb_store_devices_forget(cb_store_t *store, char const *identity, char const *mac, char const *reason,
 			    char const *by, time_t now, size_t *removed)
 {

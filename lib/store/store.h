@@ -578,6 +578,17 @@ int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since
 void cb_store_known_devices_free(cb_store_known_devices_t *list);
 
 /**
+ * cb_store_person_now - for the request path's device limits, in one call:
+ * identity's devices (as cb_store_devices_known with since 0) and open
+ * sessions (as cb_store_active_for_user).  Unlike every other call it
+ * does not commit the deferred decisions first (defer_decisions), so an
+ * Access-Accept never waits for that commit; neither list depends on
+ * them.  0, or -1 (both empty).
+ */
+int cb_store_person_now(cb_store_t *store, char const *identity, cb_store_known_devices_t *devices,
+			cb_store_sessions_t *sessions);
+
+/**
  * cb_store_devices_forget - forget identity's devices (only mac, when not
  * NULL/""), and record who did it and why (reason: CB_STORE_REASON_MAX, by:
  * CB_STORE_BY_MAX, both cb_store_text_valid) in one transaction; the

@@ -203,6 +203,20 @@ START_TEST(test_store_devices)
 	ck_assert_int_eq(cb_store_devices_known(s, NULL, NOW - DAY, &list), 0);
 	ck_assert_uint_eq(list.count, 3);	/* alice's A and D, bob's A. */
 	cb_store_known_devices_free(&list);
+	{
+		cb_store_acct_t a = { .nas = "192.0.2.1", .acct_session_id = "s1", .identity = "alice",
+				      .calling_station = "aa:aa:aa:aa:aa:01", .event_time = NOW };
+		cb_store_sessions_t open = { 0 };
+
+		ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+		ck_assert_int_eq(cb_store_person_now(s, "alice", &list, &open), 0);
+		ck_assert_uint_eq(list.count, 3);
+		ck_assert_uint_eq(open.count, 1);
+		ck_assert_str_eq(open.items[0].calling_station, "aa:aa:aa:aa:aa:01");
+		cb_store_known_devices_free(&list);
+		cb_store_sessions_free(&open);
+		ck_assert_int_eq(cb_store_person_now(s, "", &list, &open), -1);
+	}
 
 	/* Forget one device, then the rest; nothing left: 1, and nothing recorded. */
 	ck_assert_int_eq(cb_store_devices_forget(s, "alice", B, "sold it", "it-admin", NOW, &removed), 0);
