@@ -189,6 +189,15 @@ static time_t session_end(cb_store_session_t const *s)
 	return s->stopped ? s->stopped : 0;
 }
 
+/** same_device - both sessions name the same MAC (a roam whose first Stop came late, not sharing). */
+static bool same_device(cb_store_session_t const *a, cb_store_session_t const *b)
+{
+	char ma[CB_MAC_LEN + 1], mb[CB_MAC_LEN + 1];
+
+	return cb_mac_normalise(a->calling_station, ma) && cb_mac_normalise(b->calling_station, mb) &&
+	       strcmp(ma, mb) == 0;
+}
+
 /** overlaps_of - the overlaps among sessions [first, end) (one identity, by start) into out. */
 static size_t overlaps_of(cb_store_sessions_t const *ses, size_t first, size_t end, overlap_t *out)
 {
@@ -202,7 +211,7 @@ static size_t overlaps_of(cb_store_sessions_t const *ses, size_t first, size_t e
 			time_t ea = session_end(a), eb = session_end(b);
 
 			if (ea && b->started >= ea) continue;			/* a was over when b began. */
-			if (strcmp(session_nas(a), session_nas(b)) == 0) continue;
+			if (strcmp(session_nas(a), session_nas(b)) == 0 || same_device(a, b)) continue;
 			out[n++] = (overlap_t) { .a = a, .b = b, .from = b->started,
 						 .until = !ea ? eb : !eb ? ea : ea < eb ? ea : eb };
 		}
