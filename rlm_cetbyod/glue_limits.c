@@ -4,8 +4,9 @@
  * the person's devices and open sessions from the store, the core's
  * verdict (cb_limits_check, lib/core/limits.h), what radiusd -X says about
  * it, a "sharing" audit record for each limit passed and for the same
- * identity at two NASes at once, and the device recorded for the next
- * request and the sharing report.
+ * identity at two NASes at once, and a device a limit refused recorded
+ * (an admitted one is recorded with its decision, by the store).  With
+ * no limit set nothing is read: the request path costs what it did.
  *
  * The store failing does not refuse anyone: the limits are then not
  * applied to that request, and radiusd -X says so.
@@ -42,7 +43,6 @@ typedef struct {
 	cb_limits_device_t		*devices;
 	cb_limits_session_t		*sessions;
 	char				(*macs)[CB_MAC_LEN + 1];
-	cb_store_known_device_t const	*mine;		/* The request's device in known; NULL: new. */
 } limits_ctx_t;
 
 static void ctx_free(limits_ctx_t *c)
@@ -59,7 +59,9 @@ static bool ctx_load(rlm_cetbyod_t *inst, char const *identity, limits_ctx_t *c,
 {
 	size_t n;
 
-	if (cb_store_person_now(inst->store, identity, &c->known, &c->open) < 0) return false;
+	if (cb_store_person_now(inst->limits_store, identity, inst->lconf.max_devices ? &c->known : NULL, &c->open) < 0) {
+		return false;
+	}
 	n = c->open.count < SESSIONS_MAX ? c->open.count : SESSIONS_MAX;
 	c->devices = calloc(c->known.count + 1, sizeof(*c->devices));
 	c->sessions = calloc(n + 1, sizeof(*c->sessions));
@@ -69,7 +71,6 @@ static bool ctx_load(rlm_cetbyod_t *inst, char const *identity, limits_ctx_t *c,
 		cb_store_known_device_t const *d = &c->known.items[i];
 
 		c->devices[i] = (cb_limits_device_t) { .mac = d->mac, .last_seen = d->last_seen, .counted = d->counted };
-		if (in->device && strcmp(d->mac, in->device) == 0) c->mine = d;
 	}
 	for (size_t i = 0; i < n; i++) {
 		cb_mac_normalise(c->open.items[i].calling_station, c->macs[i]);
@@ -105,7 +106,7 @@ static void explain(rlm_cetbyod_t *inst, REQUEST *request, char const *identity,
 	cb_limits_conf_t const *lc = &inst->lconf;
 	char detail[256];
 
-	if (r->has_device) {
+	if (lc->max_devices && r->has_device) {
 		RDEBUG2("Devices of %s: %s device, %zu other known within %u days (max_devices %u)", identity,
 			r->known ? "a known" : "a new", r->known_devices, lc->device_window_days, lc->max_devices);
 	} else if (lc->max_devices) {
@@ -136,15 +137,39 @@ static void explain(rlm_cetbyod_t *inst, REQUEST *request, char const *identity,
 	}
 }
 
-/** remember - the device into the store: when new, let in at last, seen elsewhere, or not for an hour. */
+/**
+ * remember - a device a limit refused, into the store (held back).  An
+ * admission's device is recorded with its decision (cb_store_decision_put,
+ * in the store's batch), not here.
+ */
 static void remember(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, char const *device, char const *nas,
-		     cb_store_known_device_t const *mine, bool counts, time_t now)
+		     time_t now)
 {
-	if (mine && (mine->counted || !counts) && strcmp(mine->nas, nas) == 0 &&
-	    now - mine->last_seen < CB_STORE_DEVICE_REFRESH) return;
-	if (cb_store_device_seen(inst->store, identity, device, nas, counts, now) < 0) {
+	if (cb_store_device_seen(inst->limits_store, identity, device, nas, false, now) < 0) {
 		RWDEBUG("Cannot record device %s of %s in the state store", device, identity);
 	}
+}
+
+int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char path[4096], err[512];
+	cb_store_conf_t sconf = { .path = path, .log = cetbyod_core_log, .log_ctx = inst };
+
+	if (!inst->store) return 0;
+	/* Its own connection: the request threads' reads must not wait while the batch commits decisions. */
+	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return -1;
+	inst->limits_store = cb_store_open(&sconf, err, sizeof(err));
+	if (!inst->limits_store) {
+		cf_log_err_cs(conf, "Cannot open the state store for the device limits: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+void cetbyod_limits_stop(rlm_cetbyod_t *inst)
+{
+	cb_store_close(inst->limits_store);
+	inst->limits_store = NULL;
 }
 
 void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
@@ -152,11 +177,12 @@ void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 {
 	char device[CB_MAC_LEN + 1], nas[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1];
 	cb_limits_input_t in = { .device = device, .nas = nas };
-	limits_ctx_t c = { .mine = NULL };
+	limits_ctx_t c = { .macs = NULL };
 	cb_limits_result_t r;
 	cb_decision_t *d = &res->decision;
 
-	if (!inst->store || d->status == CB_STATUS_REJECT) return;
+	/* No limit set: nothing to read; the decision still records the device (the store does). */
+	if (!inst->limits_store || d->status == CB_STATUS_REJECT || !cb_limits_enabled(&inst->lconf)) return;
 	cetbyod_value(cetbyod_packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
 	cb_mac_normalise(calling, device);
 	request_nas(request, nas, sizeof(nas));
@@ -172,6 +198,6 @@ void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 			cb_status_name(d->status));
 	}
 	explain(inst, request, identity, nas, &r, d->status);
-	if (device[0]) remember(inst, request, identity, device, nas, c.mine, r.counts, now);
+	if (device[0] && d->status == CB_STATUS_REJECT) remember(inst, request, identity, device, nas, now);
 	ctx_free(&c);
 }

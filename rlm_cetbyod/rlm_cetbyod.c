@@ -190,6 +190,7 @@ static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	if (cetbyod_start_conf(inst, conf) < 0) return -1;
 	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
 	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
+	if (cetbyod_limits_start(inst, conf) < 0) return -1;
 	if (cetbyod_start_source(inst, conf) < 0) return -1;
 	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
 	if (cetbyod_people_start(inst, conf) < 0) return -1;
@@ -243,6 +244,7 @@ static int mod_detach(void *instance)
 	cetbyod_ldap_detach(inst);
 	cb_audit_close(inst->audit, 2000);
 	inst->audit = NULL;
+	cetbyod_limits_stop(inst);
 	cb_store_close(inst->store);
 	inst->store = NULL;
 	cb_ack_current_free(inst->acks);

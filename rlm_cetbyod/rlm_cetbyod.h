@@ -179,6 +179,7 @@ typedef struct {
 	cb_enforcer_t		*enforcer;	/* With the store. */
 	struct cb_people	*people;	/* With the store: the list of people, reminders. */
 	cb_store_t		*people_store;	/* Its own connection to the store. */
+	cb_store_t		*limits_store;	/* The device limits' own connection (glue_limits.c). */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;
 
@@ -255,6 +256,12 @@ void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  */
 void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now);
+
+/** cetbyod_limits_start - with the store: the device limits' own connection to it.  0, or -1 (cf_log_err). */
+int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_limits_stop - close it (NULL-safe). */
+void cetbyod_limits_stop(rlm_cetbyod_t *inst);
 
 /** cetbyod_request_reply - the decision as Cetbyod-* attributes in the control list, and its log line. */
 void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,

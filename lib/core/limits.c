@@ -6,7 +6,7 @@
  * fourth device (her partner's phone, with her password) asks.  It is not
  * known, she has 3 known devices: over_devices, applied DEVICES, action
  * onboard; the policy's admit becomes onboard, device_limit, and the
- * device is recorded as held back (counts false), so it stays unknown and
+ * store records the device as held back (by that reason), so it stays unknown and
  * is onboarded each time it comes back, until IT forgets one of her
  * devices (cetbyodctl devices forget).  Her laptop coming back is known:
  * admitted as the policy decided.
@@ -105,7 +105,6 @@ void cb_limits_check(cb_limits_conf_t const *conf, cb_limits_input_t const *in, 
 		out->applied = CB_LIMIT_CONCURRENT;
 		out->action = conf->concurrent_action;
 	}
-	out->counts = out->applied == CB_LIMIT_NONE || out->action == CB_LIMIT_REPORT;
 }
 
 bool cb_limits_apply(cb_limits_result_t const *res, cb_decision_t *d)

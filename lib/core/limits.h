@@ -30,7 +30,10 @@
  *   - Only admissions are limited: a refusal stays a refusal.
  *
  * It does no I/O and keeps no state; the request path (the glue) reads the
- * store, calls this, logs and audits the result, and records the device.
+ * store, calls this, logs and audits the result.  The store records the
+ * device with the admission's decision: let in by the device limit
+ * (counted) unless the decision's reason is a limit's; a device a limit
+ * refused is recorded as held back.
  */
 #ifndef CETBYOD_LIMITS_H
 #define CETBYOD_LIMITS_H
@@ -97,7 +100,6 @@ typedef struct {
 						 * open; NULL: none.  Points into the input. */
 	cb_limit_kind_t		applied;	/* The limit whose action is taken; NONE: within both. */
 	cb_limit_action_t	action;		/* Its action (REPORT when NONE). */
-	bool			counts;		/* Record the device as let in by the device limit. */
 } cb_limits_result_t;
 
 /** cb_limits_enabled - whether any limit is set. */

@@ -239,6 +239,11 @@ static char const *const stmt_sql[S_MAX] = {
 		"VALUES (?1, ?2, ?3, ?3, ?4, ?5) ON CONFLICT (identity, mac) DO UPDATE SET "
 		"last_seen = max(last_seen, excluded.last_seen), nas = excluded.nas, "
 		"counted = max(counted, excluded.counted)",
+	[S_KDEV_TOUCH] = "UPDATE devices SET last_seen = max(last_seen, ?3), nas = ?4, counted = max(counted, ?5) "
+		"WHERE identity = ?1 AND mac = ?2",
+	[S_KDEV_COUNT] = "SELECT count(*), COALESCE(sum(mac = ?2), 0) FROM devices WHERE identity = ?1",
+	[S_KDEV_DROP_OLDEST] = "DELETE FROM devices WHERE identity = ?1 AND mac = "
+		"(SELECT mac FROM devices WHERE identity = ?1 ORDER BY last_seen, mac LIMIT 1)",
 	[S_KDEV_FORGET] = "DELETE FROM devices WHERE identity = ?1 AND (?2 = '' OR mac = ?2)",
 	[S_FORGET_INSERT] = "INSERT INTO device_forgets (identity, mac, reason, forgotten_by, forgotten_at, removed) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

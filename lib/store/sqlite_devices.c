@@ -1,17 +1,51 @@
 /*
  * sqlite_devices.c - the SQLite backend's devices seen per person
- * (schema/sql/cetbyod-3.sql: devices) and IT's forgetting of them
+ * (schema/sql/cetbyod-3.sql: devices), written with each admission's
+ * decision (in its batch: no commit of its own on the request path) and
+ * for a device a limit refused, and IT's forgetting of them
  * (device_forgets).  Called under the front's mutex (store.c), with
  * arguments it has checked.
  */
 #include <string.h>
 
+#include "base/mac.h"
+#include "core/policy.h"
 #include "store/sqlite_int.h"
 
-int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
-			  time_t now)
+/**
+ * make_room - at most CB_STORE_DEVICES_PER_PERSON rows per person: before a
+ * new device of a person who has that many, the least recently seen goes.
+ * 0 or -1.
+ */
+static int make_room(cb_store_backend_t *be, char const *identity, char const *mac)
 {
-	sqlite3_stmt *st = cb_sqlite_stmt(be, S_KDEV_PUT);
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_KDEV_COUNT);
+	int64_t count, has;
+	int rc;
+
+	if (!st) return -1;
+	cb_sqlite_bind_text(st, 1, identity);
+	cb_sqlite_bind_text(st, 2, mac);
+	rc = sqlite3_step(st);
+	count = sqlite3_column_int64(st, 0);
+	has = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) return cb_sqlite_fail(be, "counting a person's devices");
+	if (has || count < CB_STORE_DEVICES_PER_PERSON) return 0;
+	st = cb_sqlite_stmt(be, S_KDEV_DROP_OLDEST);
+	if (!st) return -1;
+	cb_sqlite_bind_text(st, 1, identity);
+	return cb_sqlite_done(be, st, "making room for a device");
+}
+
+/**
+ * upsert - the device row (within a transaction): a known device is one
+ * update by its key; only a new one counts the person's rows.  0 or -1.
+ */
+static int upsert(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
+		  time_t now)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_KDEV_TOUCH);
 
 	if (!st) return -1;
 	cb_sqlite_bind_text(st, 1, identity);
@@ -19,7 +53,34 @@ int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char con
 	cb_sqlite_bind_int(st, 3, now);
 	cb_sqlite_bind_text(st, 4, nas);
 	cb_sqlite_bind_int(st, 5, counted ? 1 : 0);
+	if (cb_sqlite_done(be, st, "recording a device") < 0) return -1;
+	if (cb_sqlite_changes(be)) return 0;
+	if (make_room(be, identity, mac) < 0) return -1;
+	st = cb_sqlite_stmt(be, S_KDEV_PUT);
+	if (!st) return -1;
+	cb_sqlite_bind_text(st, 1, identity);
+	cb_sqlite_bind_text(st, 2, mac);
+	cb_sqlite_bind_int(st, 3, now);
+	cb_sqlite_bind_text(st, 4, nas);
+	cb_sqlite_bind_int(st, 5, counted ? 1 : 0);
 	return cb_sqlite_done(be, st, "recording a device");
+}
+
+int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
+			  time_t now)
+{
+	if (cb_sqlite_begin(be) < 0) return -1;
+	return cb_sqlite_end(be, upsert(be, identity, mac, nas, counted, now));
+}
+
+int cb_sqlite_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d)
+{
+	char mac[CB_MAC_LEN + 1];
+	bool counted = strcmp(d->reason, cb_reason_name(CB_REASON_DEVICE_LIMIT)) != 0 &&
+		       strcmp(d->reason, cb_reason_name(CB_REASON_CONCURRENT_LIMIT)) != 0;
+
+	if (!cb_mac_normalise(d->calling_station, mac)) return 0;
+	return upsert(be, d->identity, mac, d->nas, counted, d->decided_at);
 }
 
 static bool read_known(sqlite3_stmt *st, void *row)

@@ -43,7 +43,7 @@ typedef enum {
 	S_EXC_UPDATE, S_EXC_INSERT, S_EXC_END, S_EXC_LIST,
 	S_PEOPLE_CLEAR, S_PEOPLE_DELETE, S_PEOPLE_INSERT, S_PEOPLE_LIST,
 	S_REM_INSERT, S_REM_GET, S_REM_LIST, S_DEVICES,
-	S_KDEV_LIST, S_KDEV_PUT, S_KDEV_FORGET, S_FORGET_INSERT, S_FORGET_LIST, S_SES_SINCE, S_PURGE_KDEV,
+	S_KDEV_LIST, S_KDEV_PUT, S_KDEV_TOUCH, S_KDEV_COUNT, S_KDEV_DROP_OLDEST, S_KDEV_FORGET, S_FORGET_INSERT, S_FORGET_LIST, S_SES_SINCE, S_PURGE_KDEV,
 	S_PURGE_FORGET,
 	S_HAS_TABLE,
 	S_AUDIT_INSERT, S_AUDIT_REF_INSERT, S_AUDIT_REF_GET, S_AUDIT_LAST, S_AUDIT_PURGE, S_AUDIT_SESSIONS, S_AUDIT_RECORDS,
@@ -177,6 +177,8 @@ int cb_sqlite_devices(cb_store_backend_t *be, char const *identity, time_t since
 int cb_sqlite_sessions_since(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out);
 
 /* sqlite_devices.c */
+/** cb_sqlite_decision_device - the device of an admission d (its Calling-Station-Id, when a MAC) into devices. */
+int cb_sqlite_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d);
 int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
 			  time_t now);
 int cb_sqlite_devices_known(cb_store_backend_t *be, char const *identity, time_t since,

@@ -640,14 +640,16 @@ int cb_store_person_now(cb_store_t *store, char const *identity, cb_store_known_
 	cb_store_filter_t filter = { .identity = identity };
 	int rc;
 
-	if (!devices || !sessions) return bad(store, "person_now", "no output list");
-	devices->items = NULL;
-	devices->count = 0;
+	if (!sessions) return bad(store, "person_now", "no output list");
+	if (devices) {
+		devices->items = NULL;
+		devices->count = 0;
+	}
 	sessions->items = NULL;
 	sessions->count = 0;
 	if (!identity_ok(identity)) return bad(store, "person_now", "invalid identity");
 	pthread_mutex_lock(&store->mutex);	/* No batch flush: see store.h. */
-	rc = store->ops->devices_known(store->be, identity, 0, devices);
+	rc = devices ? store->ops->devices_known(store->be, identity, 0, devices) : 0;
 	if (rc == 0) rc = store->ops->sessions_active(store->be, &filter, sessions);
 	pthread_mutex_unlock(&store->mutex);
 	if (rc < 0) {

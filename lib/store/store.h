@@ -211,7 +211,7 @@ typedef struct {
 
 /**
  * cb_store_decision_put - record a decision that an Access-Accept will carry
- * as Class.  status must be a cb_status_name() and reason a
+ * as Class, and its device for the person (cb_store_device_seen).  status must be a cb_status_name() and reason a
  * cb_reason_name().  Returns 0, or -1 (also when the class id exists).
  * With defer_decisions the decision is queued (0 once it is valid and
  * queued), and committed with its batch; a batch that cannot be committed
@@ -547,7 +547,7 @@ typedef struct {
 	char		identity[CB_STORE_TEXT_MAX + 1];
 	char		mac[CB_STORE_MAC_MAX + 1];		/* AA-BB-CC-DD-EE-FF. */
 	time_t		first_seen;
-	time_t		last_seen;				/* To the hour (CB_STORE_DEVICE_REFRESH). */
+	time_t		last_seen;
 	char		nas[CB_STORE_TEXT_MAX + 1];		/* Where it was last seen. */
 	bool		counted;				/* Let in by the device limit. */
 } cb_store_known_device_t;
@@ -557,14 +557,17 @@ typedef struct {
 	size_t			count;
 } cb_store_known_devices_t;
 
-#define CB_STORE_DEVICE_REFRESH	3600	/* The module rewrites a device's last_seen at most this often. */
+#define CB_STORE_DEVICES_PER_PERSON 100	/* Rows kept per person; a new one beyond replaces the least recently seen. */
 
 /**
- * cb_store_device_seen - identity was admitted (or held back by the device
- * limit, !counted) on the device mac (cb_mac_normalise form) at NAS nas
- * (may be "") at now.  A new device is added; a known one gets last_seen
- * and nas; counted only ever goes from false to true (forgetting is the way
- * back).  Returns 0 or -1.
+ * cb_store_device_seen - identity was seen (refused by a device limit:
+ * !counted) on the device mac (cb_mac_normalise form) at NAS nas (may be
+ * "") at now.  A new device is added (replacing the person's least recently
+ * seen one when they have CB_STORE_DEVICES_PER_PERSON); a known one gets
+ * last_seen and nas; counted only ever goes from false to true (forgetting
+ * is the way back).  Admissions need not call it: cb_store_decision_put
+ * records the decision's device (its calling_station, when a MAC), counted
+ * unless its reason is device_limit or concurrent_limit.  Returns 0 or -1.
  */
 int cb_store_device_seen(cb_store_t *store, char const *identity, char const *mac, char const *nas, bool counted,
 			 time_t now);
@@ -579,8 +582,8 @@ void cb_store_known_devices_free(cb_store_known_devices_t *list);
 
 /**
  * cb_store_person_now - for the request path's device limits, in one call:
- * identity's devices (as cb_store_devices_known with since 0) and open
- * sessions (as cb_store_active_for_user).  Unlike every other call it
+ * identity's devices (as cb_store_devices_known with since 0; devices NULL:
+ * not read) and open sessions (as cb_store_active_for_user).  Unlike every other call it
  * does not commit the deferred decisions first (defer_decisions), so an
  * Access-Accept never waits for that commit; neither list depends on
  * them.  0, or -1 (both empty).
