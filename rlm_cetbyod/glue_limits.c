@@ -152,18 +152,10 @@ static void remember(rlm_cetbyod_t *inst, REQUEST *request, char const *identity
 
 int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
-	char path[4096], err[512];
-	cb_store_conf_t sconf = { .path = path, .log = cetbyod_core_log, .log_ctx = inst };
-
 	if (!inst->store) return 0;
 	/* Its own connection: the request threads' reads must not wait while the batch commits decisions. */
-	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return -1;
-	inst->limits_store = cb_store_open(&sconf, err, sizeof(err));
-	if (!inst->limits_store) {
-		cf_log_err_cs(conf, "Cannot open the state store for the device limits: %s", err);
-		return -1;
-	}
-	return 0;
+	inst->limits_store = cetbyod_store_connection(inst, conf, "the device limits");
+	return inst->limits_store ? 0 : -1;
 }
 
 void cetbyod_limits_stop(rlm_cetbyod_t *inst)

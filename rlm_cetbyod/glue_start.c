@@ -176,6 +176,18 @@ static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 
 static int parse_identity(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
+cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what)
+{
+	char path[4096], err[512];
+	cb_store_conf_t sconf = { .path = path, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
+	cb_store_t *store;
+
+	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return NULL;
+	store = cb_store_open(&sconf, err, sizeof(err));
+	if (!store) cf_log_err_cs(conf, "Cannot open the state store for %s: %s", what, err);
+	return store;
+}
+
 int cetbyod_start_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (find_attributes(inst, conf) < 0) return -1;

@@ -207,6 +207,13 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 /** cetbyod_start_source - the acknowledgement source and its sync thread. */
 int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
+/**
+ * cetbyod_store_connection - another connection to the module's store (which
+ * exists: state_dir is set), for a thread whose work must not wait on the
+ * request path's (what: for the error message).  NULL after cf_log_err.
+ */
+cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what);
+
 /*
  *	glue_request.c: post-auth's reading and writing of attributes.
  */

@@ -38,14 +38,11 @@ static int make_room(cb_store_backend_t *be, char const *identity, char const *m
 	return cb_sqlite_done(be, st, "making room for a device");
 }
 
-/**
- * upsert - the device row (within a transaction): a known device is one
- * update by its key; only a new one counts the person's rows.  0 or -1.
- */
-static int upsert(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
-		  time_t now)
+/** device_step - statement id (S_KDEV_TOUCH or S_KDEV_PUT: the same parameters) on the device row; 0 or -1. */
+static int device_step(cb_store_backend_t *be, stmt_id_t id, char const *identity, char const *mac, char const *nas,
+		       bool counted, time_t now)
 {
-	sqlite3_stmt *st = cb_sqlite_stmt(be, S_KDEV_TOUCH);
+	sqlite3_stmt *st = cb_sqlite_stmt(be, id);
 
 	if (!st) return -1;
 	cb_sqlite_bind_text(st, 1, identity);
@@ -53,17 +50,20 @@ static int upsert(cb_store_backend_t *be, char const *identity, char const *mac,
 	cb_sqlite_bind_int(st, 3, now);
 	cb_sqlite_bind_text(st, 4, nas);
 	cb_sqlite_bind_int(st, 5, counted ? 1 : 0);
-	if (cb_sqlite_done(be, st, "recording a device") < 0) return -1;
+	return cb_sqlite_done(be, st, "recording a device");
+}
+
+/**
+ * upsert - the device row (within a transaction): a known device is one
+ * update by its key; only a new one counts the person's rows.  0 or -1.
+ */
+static int upsert(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
+		  time_t now)
+{
+	if (device_step(be, S_KDEV_TOUCH, identity, mac, nas, counted, now) < 0) return -1;
 	if (cb_sqlite_changes(be)) return 0;
 	if (make_room(be, identity, mac) < 0) return -1;
-	st = cb_sqlite_stmt(be, S_KDEV_PUT);
-	if (!st) return -1;
-	cb_sqlite_bind_text(st, 1, identity);
-	cb_sqlite_bind_text(st, 2, mac);
-	cb_sqlite_bind_int(st, 3, now);
-	cb_sqlite_bind_text(st, 4, nas);
-	cb_sqlite_bind_int(st, 5, counted ? 1 : 0);
-	return cb_sqlite_done(be, st, "recording a device");
+	return device_step(be, S_KDEV_PUT, identity, mac, nas, counted, now);
 }
 
 int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
