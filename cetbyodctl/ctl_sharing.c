@@ -391,7 +391,7 @@ static void sharing_defaults(ctl_t *ctl, unsigned long *threshold, time_t *since
 	*threshold = 3;
 	if (cb_store_status_get(ctl->store, CB_STATUS_LIMITS_MAX_DEVICES, buf, sizeof(buf), NULL) == 0) {
 		v = strtoul(buf, &end, 10);
-		if (*end == '\0' && v > 0 && v <= 1000) *threshold = v;
+		if (*end == '\0' && v > 0 && v <= CB_STORE_DEVICES_PER_PERSON) *threshold = v;
 	}
 	*since = ctl->now - 90 * DAY;
 	if (cb_store_status_get(ctl->store, CB_STATUS_LIMITS_WINDOW, buf, sizeof(buf), NULL) == 0) {

@@ -82,10 +82,15 @@ static int parse_limits(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	inst->lconf.concurrent_action = (cb_limit_action_t) v;
-	if (inst->policy.max_devices > 1000 || inst->policy.max_concurrent > 1000) {
-		cf_log_err_cs(conf, "Invalid value %u for 'policy { %s }': accepted values are 0 (no limit) to 1000",
-			      inst->policy.max_devices > 1000 ? inst->policy.max_devices : inst->policy.max_concurrent,
-			      inst->policy.max_devices > 1000 ? "max_devices" : "max_concurrent");
+	/* The store keeps CB_STORE_DEVICES_PER_PERSON devices a person: room for the limit and those held back. */
+	if (inst->policy.max_devices > CB_STORE_DEVICES_PER_PERSON / 2) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { max_devices }': accepted values are 0 (no limit) "
+			      "to %d", inst->policy.max_devices, CB_STORE_DEVICES_PER_PERSON / 2);
+		return -1;
+	}
+	if (inst->policy.max_concurrent > 1000) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { max_concurrent }': accepted values are 0 (no "
+			      "limit) to 1000", inst->policy.max_concurrent);
 		return -1;
 	}
 	if (inst->policy.device_window > 3660) {

@@ -254,15 +254,21 @@ else
 	cb_fail "report sharing shows the two NASes (exit $rc)"; printf '%s\n' "$out" | sed 's/^/    # /'
 fi
 
-# --- a bad action is refused at start-up -------------------------------------
-module_conf 3 drop 0 report
-cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
-cb_radiusd_check "$CB_TMP/check.out"; rc=$?
-if [ $rc -ne 0 ] && grep -q "Invalid value \"drop\" for 'policy { max_devices_action }': accepted values are \"report\", \"onboard\" and \"reject\"" "$CB_TMP/check.out"; then
-	cb_pass "max_devices_action = drop refuses start-up, naming the option and the accepted values"
-else
-	cb_fail "a bad max_devices_action is refused (exit $rc)"; tail -n 5 "$CB_TMP/check.out" | sed 's/^/    # /'
-fi
+# --- bad values are refused at start-up, naming the option -------------------
+# refused DESCRIPTION MESSAGE MODULE_CONF_ARGS... - radiusd -XC refuses that configuration with MESSAGE.
+refused() {
+	d=$1; msg=$2; shift 2
+	module_conf "$@"
+	cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
+	cb_radiusd_check "$CB_TMP/check.out"; rc=$?
+	if [ $rc -ne 0 ] && grep -qF "$msg" "$CB_TMP/check.out"; then cb_pass "$d"; else
+		cb_fail "$d (exit $rc)"; tail -n 5 "$CB_TMP/check.out" | sed 's/^/    # /'; fi
+}
+refused "max_devices_action = drop refuses start-up, naming the option and the accepted values" \
+	"Invalid value \"drop\" for 'policy { max_devices_action }': accepted values are \"report\", \"onboard\" and \"reject\"" \
+	3 drop 0 report
+refused "max_devices = 51 refuses start-up, naming the option and the range" \
+	"Invalid value 51 for 'policy { max_devices }': accepted values are 0 (no limit) to 50" 51 onboard 0 report
 
 cb_stop_radiusd
 cb_finish
