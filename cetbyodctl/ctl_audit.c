@@ -68,18 +68,19 @@ char const ctl_export_summary[] = "everything held about one person, as JSON (su
 char const ctl_export_help[] =
 	"Prints, as JSON, what the store holds for USER (normalised as the module\n"
 	"does): their row in the module's list of people, every decision,\n"
-	"session, revocation, disconnect, exception and reminder, and every audit\n"
-	"record.  The audit files may hold older records than the store keeps.\n";
+	"session, revocation, disconnect, exception, reminder, device recorded and\n"
+	"device forgotten, and every audit record.  The audit files may hold older\n"
+	"records than the store keeps.\n";
 
 char const ctl_purge_usage[] = "purge --older-than DAYS [--tz ZONE]";
 char const ctl_purge_summary[] = "delete records older than the retention period";
 char const ctl_purge_help[] =
 	"Deletes closed sessions, decisions no open session needs, finished\n"
-	"disconnects, ended revocations, ended or lapsed exceptions, reminders\n"
-	"and audit rows older than DAYS calendar days (1 to 36500) in the\n"
-	"module's time zone.  The audit files are rotated and expired by\n"
-	"logrotate, not here.  The module does this daily by itself with\n"
-	"audit { retention_days }.\n";
+	"disconnects, ended revocations, ended or lapsed exceptions, reminders,\n"
+	"devices last seen, devices forgotten and audit rows older than DAYS\n"
+	"calendar days (1 to 36500) in the module's time zone.  The audit files\n"
+	"are rotated and expired by logrotate, not here.  The module does this\n"
+	"daily by itself with audit { retention_days }.\n";
 
 static ctl_cmd_t const verify_cmd = {
 	"audit", "audit verify [--file FILE] [--key-file KEY] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,

@@ -1040,6 +1040,7 @@ ctl_cmd_t const ctl_cmds[] = {
 	{ "purge", ctl_purge_usage, ctl_purge_summary, ctl_purge_help, true, ctl_purge_main },
 	{ "exception", ctl_exception_usage, ctl_exception_summary, ctl_exception_help, true, ctl_exception_main },
 	{ "report", ctl_report_usage, ctl_report_summary, ctl_report_help, false, ctl_report_main },
+	{ "devices", ctl_devices_usage, ctl_devices_summary, ctl_devices_help, false, ctl_devices_main },
 	{ "help", "help [COMMAND]", "show help for all commands or one", "", false, NULL },
 	{ NULL, NULL, NULL, NULL, false, NULL }
 };

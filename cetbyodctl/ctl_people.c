@@ -46,8 +46,8 @@ char const ctl_exception_help[] =
 	"  --mac); their restricted sessions are disconnected.  Exits 2 when none\n"
 	"  is open.  Exceptions held in the directory end there.\n";
 
-char const ctl_report_usage[] = "report due|unacknowledged|devices|reminders [OPTIONS]";
-char const ctl_report_summary[] = "who must re-acknowledge, who has not, devices per person, reminders sent";
+char const ctl_report_usage[] = "report due|unacknowledged|devices|reminders|sharing [OPTIONS]";
+char const ctl_report_summary[] = "who must re-acknowledge, who has not, devices, reminders, sharing";
 char const ctl_report_help[] =
 	"report due [--within DAYS] [--role ROLE]\n"
 	"  People whose acknowledgement lapses within DAYS (default 30; \"30d\" is\n"
@@ -65,6 +65,13 @@ char const ctl_report_help[] =
 	"  open now, first and last seen.  --since: only devices seen since TIME.\n"
 	"report reminders [--since TIME] [--tz ZONE]\n"
 	"  Reminder emails sent (or refused for good), newest first.\n"
+	"report sharing [--threshold N] [--since TIME] [--tz ZONE]\n"
+	"  Signs of shared credentials: people with more than N devices (default:\n"
+	"  the module's policy { max_devices }, else 3) seen since TIME (default:\n"
+	"  policy { device_window } days ago, else 90), with each device, where and\n"
+	"  when it was seen and whether the device limit holds it back; and the\n"
+	"  same identity with sessions open at two NASes at the same time.  Exits\n"
+	"  2 when there is nobody to report.\n"
 	"The people in `due` and `unacknowledged` are the module's list, rebuilt\n"
 	"every reports { refresh_interval }; the report says when it was made.\n";
 
@@ -888,13 +895,15 @@ static int report_reminders(ctl_t *ctl, int argc, char **argv)
 
 int ctl_report_main(ctl_t *ctl, int argc, char **argv)
 {
-	static char const *const names[] = { "due", "unacknowledged", "devices", "reminders" };
+	static char const *const names[] = { "due", "unacknowledged", "devices", "reminders", "sharing" };
 	static int (*const run[])(ctl_t *, int, char **) = {
-		report_due, report_unacknowledged, report_devices, report_reminders
+		report_due, report_unacknowledged, report_devices, report_reminders, NULL
 	};
 	size_t which;
-	int rc = subcommand(ctl, &report_cmd, argc, argv, names, 4, "due, unacknowledged, devices or reminders",
-			    &which);
+	int rc = subcommand(ctl, &report_cmd, argc, argv, names, 5,
+			    "due, unacknowledged, devices, reminders or sharing", &which);
 
-	return rc ? rc : run[which](ctl, argc - 1, argv + 1);
+	if (rc) return rc;
+	if (!run[which]) return ctl_report_sharing(ctl, &report_cmd, argc - 1, argv + 1);
+	return run[which](ctl, argc - 1, argv + 1);
 }

@@ -126,8 +126,7 @@ static int reminders_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_reminders_
 
 int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
-	char err[512], path[4096];
-	cb_store_conf_t sconf = { .create = false, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
+	char err[512];
 	cb_people_conf_t pc = {
 		.store = inst->store, .audit = inst->audit, .acks = inst->acks, .policy = &inst->pconf, .roles = &inst->roles,
 		.email_domain = inst->email_domain && *inst->email_domain ? inst->email_domain : NULL,
@@ -150,13 +149,8 @@ int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	}
 	if (inst->directory == DIRECTORY_LDAP) pc.ldap = cetbyod_ldap_core_conf(inst);
 	/* Its own connection: writing the list must not hold up the request threads' store. */
-	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return -1;
-	sconf.path = path;
-	inst->people_store = cb_store_open(&sconf, err, sizeof(err));
-	if (!inst->people_store) {
-		cf_log_err_cs(conf, "Cannot open the state store for the list of people: %s", err);
-		return -1;
-	}
+	inst->people_store = cetbyod_store_connection(inst, conf, "the list of people");
+	if (!inst->people_store) return -1;
 	pc.store = inst->people_store;
 	inst->people = cb_people_start(&pc, err, sizeof(err));
 	if (!inst->people) {

@@ -69,6 +69,43 @@ static int parse_enum(CONF_SECTION *conf, cb_name_t const *tab, char const *opti
 	return -1;
 }
 
+/** parse_limits - policy { max_devices, device_window, max_concurrent } and their actions (core/limits.h). */
+static int parse_limits(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	int v;
+
+	if ((v = parse_enum(conf, cb_limit_action_names, "policy { max_devices_action }",
+			    inst->policy.max_devices_action)) < 0) {
+		return -1;
+	}
+	inst->lconf.devices_action = (cb_limit_action_t) v;
+	if ((v = parse_enum(conf, cb_limit_action_names, "policy { max_concurrent_action }",
+			    inst->policy.max_concurrent_action)) < 0) {
+		return -1;
+	}
+	inst->lconf.concurrent_action = (cb_limit_action_t) v;
+	/* The store keeps CB_STORE_DEVICES_PER_PERSON devices a person: room for the limit and those held back. */
+	if (inst->policy.max_devices > CB_STORE_DEVICES_PER_PERSON / 2) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { max_devices }': accepted values are 0 (no limit) "
+			      "to %d", inst->policy.max_devices, CB_STORE_DEVICES_PER_PERSON / 2);
+		return -1;
+	}
+	if (inst->policy.max_concurrent > 1000) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { max_concurrent }': accepted values are 0 (no "
+			      "limit) to 1000", inst->policy.max_concurrent);
+		return -1;
+	}
+	if (inst->policy.device_window > 3660) {
+		cf_log_err_cs(conf, "Invalid value %u for 'policy { device_window }': accepted values are 0 (every "
+			      "device ever seen counts) to 3660 days", inst->policy.device_window);
+		return -1;
+	}
+	inst->lconf.max_devices = inst->policy.max_devices;
+	inst->lconf.device_window_days = inst->policy.device_window;
+	inst->lconf.max_concurrent = inst->policy.max_concurrent;
+	return 0;
+}
+
 static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	int v;
@@ -81,7 +118,7 @@ static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	inst->pconf.unacknowledged = (cb_unack_action_t) v;
-	return 0;
+	return parse_limits(inst, conf);
 }
 
 static int parse_policy(rlm_cetbyod_t *inst, CONF_SECTION *conf)
@@ -145,6 +182,18 @@ static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 }
 
 static int parse_identity(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what)
+{
+	char path[4096], err[512];
+	cb_store_conf_t sconf = { .path = path, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
+	cb_store_t *store;
+
+	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return NULL;
+	store = cb_store_open(&sconf, err, sizeof(err));
+	if (!store) cf_log_err_cs(conf, "Cannot open the state store for %s: %s", what, err);
+	return store;
+}
 
 int cetbyod_start_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
@@ -585,6 +634,10 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	status_list(inst, CB_STATUS_IDENTITY_STRIP_REALMS, &inst->iconf.strip_realms, now);
 	snprintf(buf, sizeof(buf), "%u", inst->identity.max_length);
 	cb_store_status_put(inst->store, CB_STATUS_IDENTITY_MAX_LENGTH, buf, now);
+	snprintf(buf, sizeof(buf), "%u", inst->lconf.max_devices);
+	cb_store_status_put(inst->store, CB_STATUS_LIMITS_MAX_DEVICES, buf, now);
+	snprintf(buf, sizeof(buf), "%u", inst->lconf.device_window_days);
+	cb_store_status_put(inst->store, CB_STATUS_LIMITS_WINDOW, buf, now);
 	cb_store_status_put(inst->store, CB_STATUS_MODULE_VERSION, CETBYOD_VERSION, now);
 	snprintf(buf, sizeof(buf), "%lld", (long long) now);
 	cb_store_status_put(inst->store, CB_STATUS_MODULE_STARTED, buf, now);

@@ -42,6 +42,13 @@ static const CONF_PARSER policy_config[] = {
 	{ "unacknowledged", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, policy.unacknowledged), "onboard" },
 	{ "stale_after", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.stale_after), "604800" },
 	{ "admit_when_stale", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, policy.admit_when_stale), "no" },
+	{ "max_devices", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.max_devices), "0" },
+	{ "device_window", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.device_window), "90" },
+	{ "max_devices_action", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t,
+						policy.max_devices_action), "onboard" },
+	{ "max_concurrent", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, policy.max_concurrent), "0" },
+	{ "max_concurrent_action", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t,
+						   policy.max_concurrent_action), "report" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -197,6 +204,7 @@ static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	if (cetbyod_filter_start(inst, conf) < 0) return -1;
 	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
 	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
+	if (cetbyod_limits_start(inst, conf) < 0) return -1;
 	if (cetbyod_start_source(inst, conf) < 0) return -1;
 	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
 	if (cetbyod_people_start(inst, conf) < 0) return -1;
@@ -250,6 +258,7 @@ static int mod_detach(void *instance)
 	cetbyod_ldap_detach(inst);
 	cb_audit_close(inst->audit, 2000);
 	inst->audit = NULL;
+	cetbyod_limits_stop(inst);
 	cb_store_close(inst->store);
 	inst->store = NULL;
 	cb_ack_current_free(inst->acks);
@@ -286,6 +295,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cetbyod_request_facts(inst, request, identity, &facts, &buf);
 	idx = cb_ack_current_get(inst->acks);
 	cetbyod_request_decide(inst, request, identity, &facts, idx, now, &res);
+	cetbyod_request_limits(inst, request, identity, &res, now);	/* policy { max_devices, max_concurrent }. */
 	cetbyod_request_record(inst, request, identity, &res, now);	/* The store and the audit trail. */
 	cetbyod_request_reply(inst, request, identity, &res, now);	/* Cetbyod-* attributes, and the log line. */
 	cetbyod_filter_reply(inst, request, identity, res.decision.status);	/* The name the NAS accounts under. */

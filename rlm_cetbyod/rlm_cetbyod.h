@@ -20,6 +20,7 @@
 #include "enforce/enforcer.h"
 #include "store/store.h"
 #include "core/identity.h"
+#include "core/limits.h"
 #include "core/policy.h"
 #include "core/roles.h"
 #include "sources/sync.h"
@@ -65,6 +66,11 @@ typedef struct {
 		char const	*unacknowledged;
 		uint32_t	stale_after;
 		bool		admit_when_stale;
+		uint32_t	max_devices;
+		uint32_t	device_window;
+		char const	*max_devices_action;
+		uint32_t	max_concurrent;
+		char const	*max_concurrent_action;
 	} policy;
 	struct {
 		char const	*filename;
@@ -175,6 +181,7 @@ typedef struct {
 	cb_policy_conf_t	pconf;
 	cb_roles_t		roles;		/* roles { }: governors, volunteers, contractors (glue_roles.c). */
 	cb_ldap_role_t		ldap_roles[CB_ROLES_MAX];	/* Their groups, as the directory reads them. */
+	cb_limits_conf_t	lconf;		/* policy { max_devices, max_concurrent, ... }. */
 	cb_identity_conf_t	iconf;
 	cb_ack_current_t	*acks;
 	cb_sync_t		*sync;
@@ -184,6 +191,7 @@ typedef struct {
 	cb_enforcer_t		*enforcer;	/* With the store. */
 	struct cb_people	*people;	/* With the store: the list of people, reminders. */
 	cb_store_t		*people_store;	/* Its own connection to the store. */
+	cb_store_t		*limits_store;	/* The device limits' own connection (glue_limits.c). */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;
 
@@ -211,6 +219,13 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
 /** cetbyod_start_source - the acknowledgement source and its sync thread. */
 int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/**
+ * cetbyod_store_connection - another connection to the module's store (which
+ * exists: state_dir is set), for a thread whose work must not wait on the
+ * request path's (what: for the error message).  NULL after cf_log_err.
+ */
+cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what);
 
 /*
  *	glue_roles.c: roles { NAME { group, vlan, version, validity_days } }.
@@ -263,6 +278,23 @@ void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  */
 void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now);
+
+/**
+ * cetbyod_request_limits - policy { max_devices, max_concurrent } for an
+ * admission (glue_limits.c): the person's devices and open sessions from
+ * the store, the core's verdict (lib/core/limits.h) applied to res (onboard
+ * or reject, device_limit or concurrent_limit), explained in radiusd -X,
+ * "sharing" audit records for each limit passed and for two NASes at once,
+ * and the device recorded.  Before cetbyod_request_record.
+ */
+void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+			    time_t now);
+
+/** cetbyod_limits_start - with the store: the device limits' own connection to it.  0, or -1 (cf_log_err). */
+int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_limits_stop - close it (NULL-safe). */
+void cetbyod_limits_stop(rlm_cetbyod_t *inst);
 
 /** cetbyod_request_reply - the decision as Cetbyod-* attributes in the control list, and its log line. */
 void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,

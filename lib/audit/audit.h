@@ -75,6 +75,8 @@ typedef enum {
 	CB_AUDIT_AUDIT_START,		/* Written by the writer itself when it starts. */
 	CB_AUDIT_AUDIT_GAP,		/* Written by the writer: records refused while the file failed. */
 	CB_AUDIT_REMINDER,		/* A reminder email sent (or refused for good). */
+	CB_AUDIT_SHARING,		/* A person beyond a device limit, or at two NASes at once. */
+	CB_AUDIT_DEVICES_FORGET,	/* IT forgot a person's devices (cetbyodctl devices forget). */
 	CB_AUDIT_TYPE_MAX
 } cb_audit_type_t;
 
@@ -105,6 +107,13 @@ int cb_audit_type_from_name(char const *name);
  *   reminder        identity, why (the address), until (when the acknowledgement
  *                   lapses), attempt (the window, in days), result ("sent",
  *                   "refused"), detail (the relay's answer)
+ *   sharing         identity, calling_station, called_station, nas, reason
+ *                   ("device_limit", "concurrent_limit", "two_nases"), result
+ *                   (the action: "report", "onboard", "reject"; two_nases:
+ *                   "report"), status (the decision the person got), detail
+ *                   (what was counted, in words)
+ *   devices_forget  identity, by, why, calling_station (the one device, or
+ *                   absent for all), detail (how many were removed)
  *   disconnect      identity, nas, acct_session_id, kind (the request sent:
  *                   "Disconnect-Request", "CoA-Request"),
  *                   result ("acked", "nak", "timeout", "failed"), attempt,

@@ -94,6 +94,8 @@ static cb_name_t const type_names[] = {
 	{ "audit_start", CB_AUDIT_AUDIT_START },
 	{ "audit_gap", CB_AUDIT_AUDIT_GAP },
 	{ "reminder", CB_AUDIT_REMINDER },
+	{ "sharing", CB_AUDIT_SHARING },
+	{ "devices_forget", CB_AUDIT_DEVICES_FORGET },
 	{ NULL, -1 }
 };
 

@@ -57,6 +57,8 @@ static char const *const reason_names[CB_REASON_MAX] = {
 	[CB_REASON_PUPIL_WITHOUT_EXCEPTION]		= "pupil_without_exception",
 	[CB_REASON_EXCEPTION_EXPIRED]			= "exception_expired",
 	[CB_REASON_AUDIT_UNAVAILABLE]			= "audit_unavailable",
+	[CB_REASON_DEVICE_LIMIT]			= "device_limit",
+	[CB_REASON_CONCURRENT_LIMIT]			= "concurrent_limit",
 };
 
 static char const *const reason_messages[CB_REASON_MAX] = {
@@ -77,6 +79,10 @@ static char const *const reason_messages[CB_REASON_MAX] = {
 	[CB_REASON_PUPIL_WITHOUT_EXCEPTION] = "Pupils may not connect personal devices.",
 	[CB_REASON_EXCEPTION_EXPIRED]	= "Your device exception has ended.",
 	[CB_REASON_AUDIT_UNAVAILABLE]	= "Connections cannot be recorded at the moment; please try again later.",
+	[CB_REASON_DEVICE_LIMIT]	= "You have reached the number of personal devices allowed; ask IT to remove one you no "
+					  "longer use.",
+	[CB_REASON_CONCURRENT_LIMIT]	= "Your account is already connected on the allowed number of devices; network "
+					  "access details must not be shared.",
 };
 
 char const *cb_reason_name(cb_reason_t reason)

@@ -44,6 +44,8 @@ typedef enum {
 	CB_REASON_PUPIL_WITHOUT_EXCEPTION,
 	CB_REASON_EXCEPTION_EXPIRED,
 	CB_REASON_AUDIT_UNAVAILABLE,	/* audit { on_failure = fail_closed } and the trail cannot be written. */
+	CB_REASON_DEVICE_LIMIT,		/* A new device beyond policy { max_devices } (core/limits.h). */
+	CB_REASON_CONCURRENT_LIMIT,	/* Sessions open beyond policy { max_concurrent } (core/limits.h). */
 	CB_REASON_MAX
 } cb_reason_t;
 

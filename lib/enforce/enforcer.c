@@ -56,6 +56,7 @@
 #include "enforce/das_queue.h"
 #include "enforce/enforcer.h"
 #include "enforce/exreg.h"
+#include "enforce/moves.h"
 
 #define PASS_MS			100
 #define DUE_BATCH		256
@@ -99,6 +100,7 @@ struct cb_enforcer {
 	time_t			audit_revoked_until;	/* Recorded by versions before issue 15 up to here. */
 	time_t			audit_reinstated_until;
 	bool			audit_loaded;
+	int64_t			forgets_after;		/* Device forgets up to this id are in the trail. */
 	time_t			last_heartbeat;
 	time_t			next_purge;
 };
@@ -254,6 +256,32 @@ static void audit_revocations(cb_enforcer_t *e)
 		if (r->reinstated_at && r->reinstated_at > e->audit_reinstated_until) audit_action(e, r, true);
 	}
 	cb_store_revocations_free(&all);
+}
+
+/**
+ * audit_forgets - `cetbyodctl devices forget` (which does not write the
+ * trail) into the trail, once each (cb_audit_record_once: by the row's
+ * id), including those made while radiusd was down.
+ */
+static void audit_forgets(cb_enforcer_t *e)
+{
+	cb_store_device_forgets_t list = { 0 };
+
+	if (!e->conf.audit || cb_store_device_forgets(e->conf.store, e->forgets_after, &list) < 0) return;
+	for (size_t i = 0; i < list.count; i++) {
+		cb_store_device_forget_t const *f = &list.items[i];
+		char ref[64], detail[64];
+		cb_audit_event_t ev = {
+			.type = CB_AUDIT_DEVICES_FORGET, .time = f->at, .identity = f->identity, .by = f->by,
+			.why = f->reason, .calling_station = f->mac[0] ? f->mac : NULL, .detail = detail, .ref = ref,
+		};
+
+		snprintf(ref, sizeof(ref), "devices_forget:%" PRId64, f->id);
+		snprintf(detail, sizeof(detail), "%zu device(s) forgotten", f->removed);
+		if (cb_audit_record_once(e->conf.audit, e->conf.store, &ev) < 0) break;
+		e->forgets_after = f->id;
+	}
+	cb_store_device_forgets_free(&list);
 }
 
 /** revocations_read - the list in force; -1 (logged while the list is still unknown) when it cannot be read. */
@@ -500,22 +528,6 @@ static cb_status_t watch_decide(cb_enforcer_t *e, char const *identity, cb_reaso
 }
 
 /**
- * role_moved - an admitted session whose person's role (and so, maybe,
- * VLAN) is not the one it was admitted under: moved from the governors
- * group to a staff group, say.  Decisions made before roles were kept
- * ("") never count.
- */
-static bool role_moved(cb_enforcer_t *e, cb_store_session_t const *s, char const *role, char *was)
-{
-	cb_store_decision_t dec;
-
-	if (strcmp(s->status, "admit") != 0 || !s->class_id[0]) return false;
-	if (cb_store_decision_get(e->conf.store, s->class_id, &dec) != 0 || !dec.role[0]) return false;
-	snprintf(was, CB_STORE_NAME_MAX + 1, "%s", dec.role);
-	return strcmp(dec.role, role) != 0;
-}
-
-/**
  * watch_directory - the directory watcher: people with active sessions are
  * decided again with fresh directory facts; a session whose decision
  * changed (account disabled, removed from the staff groups, revocation
@@ -543,9 +555,10 @@ static void watch_directory(cb_enforcer_t *e)
 		status = watch_decide(e, s->identity, &reason, role);
 		if (reason == CB_REASON_DIRECTORY_UNAVAILABLE) continue;
 		if (strcmp(cb_status_name(status), s->status) != 0) {
+			if (status != CB_STATUS_REJECT && cb_moves_held_by_limit(e->conf.store, s)) continue;
 			snprintf(why, sizeof(why), "directory watcher: %s -> %s (%s)", s->status, cb_status_name(status),
 				 cb_reason_name(reason));
-		} else if (role_moved(e, s, role, was)) {
+		} else if (cb_moves_role_moved(e->conf.store, s, role, was, sizeof(was))) {
 			snprintf(why, sizeof(why), "directory watcher: role %s -> %s", was, role);
 		} else {
 			continue;
@@ -622,6 +635,7 @@ void cb_enforcer_ack_changed(void *uctx, cb_ack_index_t const *old_idx, cb_ack_i
 
 		status = redecide(e, new_idx, &dec, now, &reason);
 		if (strcmp(cb_status_name(status), s->status) == 0) continue;
+		if (status != CB_STATUS_REJECT && cb_moves_limit_reason(dec.reason)) continue;	/* See moves.h. */
 		snprintf(why[pick.count], sizeof(why[0]), "%s: %s -> %s (%s)",
 			 status == CB_STATUS_ADMIT ? "promotion" : "acknowledgement changed",
 			 s->status, cb_status_name(status), cb_reason_name(reason));
@@ -963,6 +977,7 @@ static void heartbeat(cb_enforcer_t *e, time_t now)
 
 	put_time(e, CB_STATUS_MODULE_HEARTBEAT, now, now);
 	audit_health(e, now);
+	audit_forgets(e);
 	pthread_mutex_lock(&e->mutex);
 	sync = e->sync;
 	pthread_mutex_unlock(&e->mutex);

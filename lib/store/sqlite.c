@@ -59,6 +59,7 @@
 #include "store/store_schema.h"
 #include "store/store_schema_2.h"
 #include "store/store_schema_3.h"
+#include "store/store_schema_4.h"
 #include "store/store_schema_audit.h"
 
 char const *cb_store_schema(void)
@@ -70,10 +71,11 @@ char const *cb_store_schema(void)
  *	Migrations: migrations[v - 1] takes a store from version v to v + 1.
  *	1 -> 2: schema/sql/cetbyod-2.sql (exceptions register, people,
  *	reminders); 2 -> 3: cetbyod-3.sql (decisions.role, any role name in
- *	people).  A new store runs cetbyod.sql and then these, so the two
+ *	people); 3 -> 4: cetbyod-4.sql (devices seen per person, devices
+ *	forgotten by IT).  A new store runs cetbyod.sql and then these, so the two
  *	paths give the same schema.
  */
-static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, store_schema_3, NULL };
+static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, store_schema_3, store_schema_4, NULL };
 
 char const *cb_store_audit_schema(void)
 {
@@ -232,6 +234,27 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_REM_GET] = "SELECT 1 FROM reminders WHERE email = ?1 AND ack_expiry = ?2 AND window_days = ?3",
 	[S_REM_LIST] = "SELECT identity, email, ack_expiry, window_days, sent_at, result, detail FROM reminders "
 		"WHERE sent_at >= ?1 ORDER BY sent_at DESC, id DESC",
+
+	[S_KDEV_LIST] = "SELECT identity, mac, first_seen, last_seen, nas, counted FROM devices "
+		"WHERE (?1 = '' OR identity = ?1) AND last_seen >= ?2 ORDER BY identity, last_seen DESC, mac",
+	[S_KDEV_PUT] = "INSERT INTO devices (identity, mac, first_seen, last_seen, nas, counted) "
+		"VALUES (?1, ?2, ?3, ?3, ?4, ?5) ON CONFLICT (identity, mac) DO UPDATE SET "
+		"last_seen = max(last_seen, excluded.last_seen), nas = excluded.nas, "
+		"counted = max(counted, excluded.counted)",
+	[S_KDEV_TOUCH] = "UPDATE devices SET last_seen = max(last_seen, ?3), nas = ?4, counted = max(counted, ?5) "
+		"WHERE identity = ?1 AND mac = ?2",
+	[S_KDEV_COUNT] = "SELECT count(*), COALESCE(sum(mac = ?2), 0) FROM devices WHERE identity = ?1",
+	[S_KDEV_DROP_OLDEST] = "DELETE FROM devices WHERE identity = ?1 AND mac = "
+		"(SELECT mac FROM devices WHERE identity = ?1 ORDER BY last_seen, mac LIMIT 1)",
+	[S_KDEV_FORGET] = "DELETE FROM devices WHERE identity = ?1 AND (?2 = '' OR mac = ?2)",
+	[S_FORGET_INSERT] = "INSERT INTO device_forgets (identity, mac, reason, forgotten_by, forgotten_at, removed) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_FORGET_LIST] = "SELECT id, identity, mac, reason, forgotten_by, forgotten_at, removed FROM device_forgets "
+		"WHERE id > ?1 ORDER BY id",
+	[S_SES_SINCE] = "SELECT " SES_COLS "WHERE s.identity <> '' AND (s.stopped IS NULL OR s.stopped >= ?1) "
+		"ORDER BY s.identity, s.started, s.id LIMIT ?2",
+	[S_PURGE_KDEV] = "DELETE FROM devices WHERE last_seen < ?1",
+	[S_PURGE_FORGET] = "DELETE FROM device_forgets WHERE forgotten_at < ?1",
 
 	[S_HAS_TABLE] = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
 
@@ -798,6 +821,11 @@ static cb_store_ops_t const sq_ops = {
 	.reminder_sent = cb_sqlite_reminder_sent,
 	.reminders = cb_sqlite_reminders,
 	.devices = cb_sqlite_devices,
+	.sessions_since = cb_sqlite_sessions_since,
+	.device_seen = cb_sqlite_device_seen,
+	.devices_known = cb_sqlite_devices_known,
+	.devices_forget = cb_sqlite_devices_forget,
+	.device_forgets = cb_sqlite_device_forgets,
 	.audit_attach = cb_sqlite_audit_attach,
 	.audit_put = cb_sqlite_audit_put,
 	.audit_last = cb_sqlite_audit_last,

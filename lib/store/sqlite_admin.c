@@ -517,7 +517,8 @@ int cb_sqlite_counts(cb_store_backend_t *be, cb_store_counts_t *out)
 int cb_sqlite_purge(cb_store_backend_t *be, time_t before, size_t *removed)
 {
 	static stmt_id_t const steps[] = {
-		S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV, S_PURGE_EXC, S_PURGE_REM
+		S_PURGE_DISC, S_PURGE_SES, S_PURGE_DEC, S_PURGE_REV, S_PURGE_EXC, S_PURGE_REM, S_PURGE_KDEV,
+		S_PURGE_FORGET
 	};
 	size_t i, n = 0;
 	int rc = 0;

@@ -344,9 +344,9 @@ static int export_table(cb_store_backend_t *be, char const *table, char const *i
 	sqlite3_stmt *st;
 	int rc;
 
-	/* people is a WITHOUT ROWID table: one row per person, no order needed. */
+	/* people and devices are WITHOUT ROWID tables: ordered by their key. */
 	snprintf(sql, sizeof(sql), "SELECT * FROM %s WHERE identity = ?1%s", table,
-		 strcmp(table, "people") == 0 ? "" : " ORDER BY rowid");
+		 strcmp(table, "people") == 0 ? "" : strcmp(table, "devices") == 0 ? " ORDER BY mac" : " ORDER BY rowid");
 	if (sqlite3_prepare_v2(be->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		return cb_sqlite_fail(be, "exporting a person's records");
 	}
@@ -359,7 +359,8 @@ static int export_table(cb_store_backend_t *be, char const *table, char const *i
 int cb_sqlite_export_person(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx)
 {
 	static char const *const tables[] = {
-		"people", "decisions", "sessions", "revocations", "disconnects", "exceptions", "reminders"
+		"people", "decisions", "sessions", "revocations", "disconnects", "exceptions", "reminders", "devices",
+		"device_forgets"
 	};
 	sqlite3_stmt *st;
 	int rc;

@@ -8,6 +8,7 @@
  *	sqlite_sessions.c	decisions, sessions, the disconnect queue
  *	sqlite_admin.c		revocations, exceptions, people, reminders, commands, status, purge
  *	sqlite_audit.c		the audit index and the subject access export
+ *	sqlite_devices.c	the devices seen per person, and IT's forgetting of them
  *
  * Every operation runs under the front's mutex (store.c), so the backend
  * needs no lock of its own.  Only lib/store/sqlite*.c include this.
@@ -42,6 +43,8 @@ typedef enum {
 	S_EXC_UPDATE, S_EXC_INSERT, S_EXC_END, S_EXC_LIST,
 	S_PEOPLE_CLEAR, S_PEOPLE_DELETE, S_PEOPLE_INSERT, S_PEOPLE_LIST,
 	S_REM_INSERT, S_REM_GET, S_REM_LIST, S_DEVICES,
+	S_KDEV_LIST, S_KDEV_PUT, S_KDEV_TOUCH, S_KDEV_COUNT, S_KDEV_DROP_OLDEST, S_KDEV_FORGET, S_FORGET_INSERT, S_FORGET_LIST, S_SES_SINCE, S_PURGE_KDEV,
+	S_PURGE_FORGET,
 	S_HAS_TABLE,
 	S_AUDIT_INSERT, S_AUDIT_REF_INSERT, S_AUDIT_REF_GET, S_AUDIT_LAST, S_AUDIT_PURGE, S_AUDIT_SESSIONS, S_AUDIT_RECORDS,
 	S_MAX
@@ -171,6 +174,18 @@ int cb_sqlite_reminder_put(cb_store_backend_t *be, cb_store_reminder_t const *r)
 int cb_sqlite_reminder_sent(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
 int cb_sqlite_reminders(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
 int cb_sqlite_devices(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
+int cb_sqlite_sessions_since(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out);
+
+/* sqlite_devices.c */
+/** cb_sqlite_decision_device - the device of an admission d (its Calling-Station-Id, when a MAC) into devices. */
+int cb_sqlite_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d);
+int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
+			  time_t now);
+int cb_sqlite_devices_known(cb_store_backend_t *be, char const *identity, time_t since,
+			    cb_store_known_devices_t *out);
+int cb_sqlite_devices_forget(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
+			     char const *by, time_t now, size_t *removed);
+int cb_sqlite_device_forgets(cb_store_backend_t *be, int64_t after, cb_store_device_forgets_t *out);
 int cb_sqlite_command_enqueue(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
 int cb_sqlite_commands_take(cb_store_backend_t *be, cb_store_commands_t *out);
 int cb_sqlite_status_put(cb_store_backend_t *be, char const *key, char const *value, time_t now);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mac.h"
 #include "store/sqlite_int.h"
 
 /*
@@ -87,15 +88,18 @@ static int sq_decision_insert(cb_store_backend_t *be, cb_store_decision_t const 
 	cb_sqlite_bind_text(st, 11, d->calling_station);
 	cb_sqlite_bind_text(st, 12, d->ack_email);
 	cb_sqlite_bind_text(st, 13, d->role);
-	return cb_sqlite_done(be, st, "recording a decision");
+	if (cb_sqlite_done(be, st, "recording a decision") < 0) return -1;
+	return cb_sqlite_decision_device(be, d);
 }
 
 /** cb_sqlite_decisions_put - n decisions in one transaction; one that fails (logged) does not stop the others. */
 int cb_sqlite_decisions_put(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n)
 {
 	int rc = 0;
+	char mac[CB_MAC_LEN + 1];
 
-	if (n == 1) return sq_decision_insert(be, d);
+	/* One decision without a device is one statement; with a device, two in one transaction. */
+	if (n == 1 && !cb_mac_normalise(d->calling_station, mac)) return sq_decision_insert(be, d);
 	if (cb_sqlite_begin(be) < 0) return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (sq_decision_insert(be, &d[i]) == 0) continue;
@@ -344,6 +348,20 @@ int cb_sqlite_sessions_active(cb_store_backend_t *be, cb_store_filter_t const *f
 	cb_sqlite_bind_int(st, 3, f->expired_by);
 	cb_sqlite_bind_int(st, 4, f->revoked);
 	cb_sqlite_bind_int(st, 5, f->limit ? (int64_t) f->limit : -1);
+	rc = cb_sqlite_list(be, st, read_session, sizeof(cb_store_session_t), &items, &out->count, "listing sessions");
+	out->items = items;
+	return rc;
+}
+
+int cb_sqlite_sessions_since(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_SES_SINCE);
+	void *items;
+	int rc;
+
+	if (!st) return -1;
+	cb_sqlite_bind_int(st, 1, since);
+	cb_sqlite_bind_int(st, 2, limit ? (int64_t) limit : -1);
 	rc = cb_sqlite_list(be, st, read_session, sizeof(cb_store_session_t), &items, &out->count, "listing sessions");
 	out->items = items;
 	return rc;

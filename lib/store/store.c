@@ -604,6 +604,85 @@ int cb_store_devices(cb_store_t *store, char const *identity, time_t since, cb_s
 
 LIST_FREE(cb_store_devices_free, cb_store_devices_t)
 
+int cb_store_sessions_since(cb_store_t *store, time_t since, size_t limit, cb_store_sessions_t *out)
+{
+	if (!out) return bad(store, "sessions_since", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	LOCKED(store, store->ops->sessions_since(store->be, since, limit, out));
+}
+
+/*
+ *	Devices known per person, and IT's forgetting of them
+ */
+int cb_store_device_seen(cb_store_t *store, char const *identity, char const *mac, char const *nas, bool counted,
+			 time_t now)
+{
+	if (!identity_ok(identity)) return bad(store, "device_seen", "invalid identity");
+	if (empty(mac) || !mac_arg_ok(mac)) return bad(store, "device_seen", "invalid MAC (want AA-BB-CC-DD-EE-FF)");
+	if (!opt_text_ok(nas, CB_STORE_TEXT_MAX)) return bad(store, "device_seen", "invalid NAS");
+	LOCKED(store, store->ops->device_seen(store->be, identity, mac, nas ? nas : "", counted, now));
+}
+
+int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since, cb_store_known_devices_t *out)
+{
+	if (!out) return bad(store, "devices_known", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	if (!empty(identity) && !identity_ok(identity)) return bad(store, "devices_known", "invalid identity");
+	LOCKED(store, store->ops->devices_known(store->be, identity ? identity : "", since, out));
+}
+
+LIST_FREE(cb_store_known_devices_free, cb_store_known_devices_t)
+
+int cb_store_person_now(cb_store_t *store, char const *identity, cb_store_known_devices_t *devices,
+			cb_store_sessions_t *sessions)
+{
+	cb_store_filter_t filter = { .identity = identity };
+	int rc;
+
+	if (!sessions) return bad(store, "person_now", "no output list");
+	if (devices) {
+		devices->items = NULL;
+		devices->count = 0;
+	}
+	sessions->items = NULL;
+	sessions->count = 0;
+	if (!identity_ok(identity)) return bad(store, "person_now", "invalid identity");
+	pthread_mutex_lock(&store->mutex);	/* No batch flush: see store.h. */
+	rc = devices ? store->ops->devices_known(store->be, identity, 0, devices) : 0;
+	if (rc == 0) rc = store->ops->sessions_active(store->be, &filter, sessions);
+	pthread_mutex_unlock(&store->mutex);
+	if (rc < 0) {
+		cb_store_known_devices_free(devices);
+		cb_store_sessions_free(sessions);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int cb_store_devices_forget(cb_store_t *store, char const *identity, char const *mac, char const *reason,
+			    char const *by, time_t now, size_t *removed)
+{
+	size_t dummy;
+
+	if (!identity_ok(identity)) return bad(store, "devices_forget", "invalid identity");
+	if (!mac_arg_ok(mac)) return bad(store, "devices_forget", "invalid MAC (want AA-BB-CC-DD-EE-FF)");
+	if (!cb_store_text_valid(reason, CB_STORE_REASON_MAX)) return bad(store, "devices_forget", "invalid reason");
+	if (!cb_store_text_valid(by, CB_STORE_BY_MAX)) return bad(store, "devices_forget", "invalid name of who did it");
+	LOCKED(store, store->ops->devices_forget(store->be, identity, mac ? mac : "", reason, by, now,
+						 removed ? removed : &dummy));
+}
+
+int cb_store_device_forgets(cb_store_t *store, int64_t after, cb_store_device_forgets_t *out)
+{
+	if (!out) return bad(store, "device_forgets", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	LOCKED(store, store->ops->device_forgets(store->be, after, out));
+}
+
+LIST_FREE(cb_store_device_forgets_free, cb_store_device_forgets_t)
+
 LIST_FREE(cb_store_reminders_free, cb_store_reminders_t)
 
 int cb_store_purge(cb_store_t *store, time_t before, size_t *removed)

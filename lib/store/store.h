@@ -53,7 +53,7 @@
 
 #define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
 #define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
-#define CB_STORE_SCHEMA_VERSION	3		/* PRAGMA user_version of a current database. */
+#define CB_STORE_SCHEMA_VERSION	4		/* PRAGMA user_version of a current database. */
 
 /* Bounds.  Text beyond them is refused (-1), never truncated. */
 #define CB_STORE_TEXT_MAX	253	/* Any RADIUS-borne string: identities, ids, NAS names. */
@@ -109,6 +109,8 @@
 #define CB_STATUS_IDENTITY_STRIP_REALMS	"identity.strip_realms"	 /* Names separated by spaces: how the module */
 #define CB_STATUS_IDENTITY_STRIP_DOMAINS "identity.strip_domains" /* normalises, so cetbyodctl does the same. */
 #define CB_STATUS_IDENTITY_MAX_LENGTH	"identity.max_length"
+#define CB_STATUS_LIMITS_MAX_DEVICES	"limits.max_devices"	/* policy { max_devices }: the sharing report's */
+#define CB_STATUS_LIMITS_WINDOW		"limits.device_window"	/* threshold and window by default. */
 
 #define CB_HEARTBEAT_INTERVAL		5	/* cetbyodctl calls radiusd down after 3 missed heartbeats. */
 
@@ -217,7 +219,7 @@ typedef struct {
 
 /**
  * cb_store_decision_put - record a decision that an Access-Accept will carry
- * as Class.  status must be a cb_status_name() and reason a
+ * as Class, and its device for the person (cb_store_device_seen).  status must be a cb_status_name() and reason a
  * cb_reason_name().  Returns 0, or -1 (also when the class id exists).
  * With defer_decisions the decision is queued (0 once it is valid and
  * queued), and committed with its batch; a batch that cannot be committed
@@ -538,6 +540,96 @@ int cb_store_devices(cb_store_t *store, char const *identity, time_t since, cb_s
 
 void cb_store_devices_free(cb_store_devices_t *list);
 
+/**
+ * cb_store_sessions_since - every session with a known person that was
+ * open at or after since (open now, or stopped at or after it), by person
+ * then start, at most limit (0: all): the sharing report's overlaps.
+ */
+int cb_store_sessions_since(cb_store_t *store, time_t since, size_t limit, cb_store_sessions_t *out);
+
+/*
+ *	Devices known per person (policy { max_devices }, the sharing report)
+ *	and IT's forgetting of them (cetbyodctl devices forget).
+ */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[CB_STORE_MAC_MAX + 1];		/* AA-BB-CC-DD-EE-FF. */
+	time_t		first_seen;
+	time_t		last_seen;
+	char		nas[CB_STORE_TEXT_MAX + 1];		/* Where it was last seen. */
+	bool		counted;				/* Let in by the device limit. */
+} cb_store_known_device_t;
+
+typedef struct {
+	cb_store_known_device_t	*items;
+	size_t			count;
+} cb_store_known_devices_t;
+
+#define CB_STORE_DEVICES_PER_PERSON 100	/* Rows kept per person; a new one beyond replaces the least recently seen. */
+
+/**
+ * cb_store_device_seen - identity was seen (refused by a device limit:
+ * !counted) on the device mac (cb_mac_normalise form) at NAS nas (may be
+ * "") at now.  A new device is added (replacing the person's least recently
+ * seen one when they have CB_STORE_DEVICES_PER_PERSON); a known one gets
+ * last_seen and nas; counted only ever goes from false to true (forgetting
+ * is the way back).  Admissions need not call it: cb_store_decision_put
+ * records the decision's device (its calling_station, when a MAC), counted
+ * unless its reason is device_limit or concurrent_limit.  Returns 0 or -1.
+ */
+int cb_store_device_seen(cb_store_t *store, char const *identity, char const *mac, char const *nas, bool counted,
+			 time_t now);
+
+/**
+ * cb_store_devices_known - the devices of identity (NULL/"": everyone's)
+ * last seen at or after since, by person then most recently seen.
+ */
+int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since, cb_store_known_devices_t *out);
+
+void cb_store_known_devices_free(cb_store_known_devices_t *list);
+
+/**
+ * cb_store_person_now - for the request path's device limits, in one call:
+ * identity's devices (as cb_store_devices_known with since 0; devices NULL:
+ * not read) and open sessions (as cb_store_active_for_user).  Unlike every other call it
+ * does not commit the deferred decisions first (defer_decisions), so an
+ * Access-Accept never waits for that commit; neither list depends on
+ * them.  0, or -1 (both empty).
+ */
+int cb_store_person_now(cb_store_t *store, char const *identity, cb_store_known_devices_t *devices,
+			cb_store_sessions_t *sessions);
+
+/**
+ * cb_store_devices_forget - forget identity's devices (only mac, when not
+ * NULL/""), and record who did it and why (reason: CB_STORE_REASON_MAX, by:
+ * CB_STORE_BY_MAX, both cb_store_text_valid) in one transaction; the
+ * running module copies the record into the audit trail.  *removed (may
+ * be NULL): devices removed.  Returns 0, 1 when there was none to forget
+ * (nothing recorded), -1.
+ */
+int cb_store_devices_forget(cb_store_t *store, char const *identity, char const *mac, char const *reason,
+			    char const *by, time_t now, size_t *removed);
+
+typedef struct {
+	int64_t		id;
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[CB_STORE_MAC_MAX + 1];		/* "" for all of the person's devices. */
+	char		reason[CB_STORE_REASON_MAX + 1];
+	char		by[CB_STORE_BY_MAX + 1];
+	time_t		at;
+	size_t		removed;
+} cb_store_device_forget_t;
+
+typedef struct {
+	cb_store_device_forget_t	*items;
+	size_t				count;
+} cb_store_device_forgets_t;
+
+/** cb_store_device_forgets - the forgets recorded with an id above after, oldest first. */
+int cb_store_device_forgets(cb_store_t *store, int64_t after, cb_store_device_forgets_t *out);
+
+void cb_store_device_forgets_free(cb_store_device_forgets_t *list);
+
 /*
  *	Reminders sent (each at most once per address, expiry and window).
  */
@@ -767,8 +859,9 @@ int cb_store_counts(cb_store_t *store, cb_store_counts_t *out);
 /**
  * cb_store_purge - delete what is older than before: closed sessions
  * (stopped before it), decisions no open session refers to, finished
- * disconnects, ended revocations, exceptions ended or lapsed before it and
- * reminders sent before it.  *removed (may be NULL): rows
+ * disconnects, ended revocations, exceptions ended or lapsed before it,
+ * reminders sent before it, devices last seen before it and devices
+ * forgotten before it.  *removed (may be NULL): rows
  * deleted.  0, 1 nothing to delete, -1.
  */
 int cb_store_purge(cb_store_t *store, time_t before, size_t *removed);

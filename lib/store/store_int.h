@@ -78,6 +78,13 @@ typedef struct {
 	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
 	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
 	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
+	int (*sessions_since)(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out);
+	int (*device_seen)(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
+			   time_t now);
+	int (*devices_known)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_known_devices_t *out);
+	int (*devices_forget)(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
+			      char const *by, time_t now, size_t *removed);
+	int (*device_forgets)(cb_store_backend_t *be, int64_t after, cb_store_device_forgets_t *out);
 
 	/* The audit index and the subject access export. */
 	int (*audit_attach)(cb_store_backend_t *be);

@@ -1414,9 +1414,10 @@ START_TEST(test_counts_purge)
 	ck_assert_uint_eq(c.commands, 3);	/* sync, and one enforce per revocation. */
 
 	/* Purge before T0 + 100: the closed session, its decision, the done disconnect,
-	 * dave's ended revocation.  The open session's decision and everything in force stay. */
+	 * dave's ended revocation, and the two devices the decisions recorded (last seen
+	 * at T0).  The open session's decision and everything in force stay. */
 	ck_assert_int_eq(cb_store_purge(s, T0 + 100, &removed), 0);
-	ck_assert_uint_eq(removed, 4);
+	ck_assert_uint_eq(removed, 6);
 	ck_assert_int_eq(cb_store_counts(s, &c), 0);
 	ck_assert_uint_eq(c.decisions, 1);
 	ck_assert_uint_eq(c.sessions, 1);
@@ -1643,7 +1644,8 @@ START_TEST(test_audit_index)
 	ck_assert_int_eq(cb_store_new_class_id(d.class_id), 0);
 	ck_assert_int_eq(cb_store_decision_put(s, &d), 0);
 	ck_assert_int_eq(cb_store_export_person(s, "alice", export_cb, &seen), 0);
-	ck_assert_str_eq(seen.kinds, "people,decisions,sessions,revocations,disconnects,exceptions,reminders,audit");
+	ck_assert_str_eq(seen.kinds, "people,decisions,sessions,revocations,disconnects,exceptions,reminders,devices,"
+			 "device_forgets,audit");
 	ck_assert_uint_eq(seen.audit_rows, 2);
 	ck_assert_uint_eq(seen.rows, 3);
 	ck_assert(seen.saw_identity);
