@@ -295,7 +295,7 @@ $CTL reinstate bob --by it-office >/dev/null
 $CTL revoke bob --reason "revoked while radiusd was down" --by it-office >/dev/null
 mark "$ACKED"
 cb_start_radiusd || { cb_fail "6: radiusd restarts"; cb_finish; }
-if wait_new "$ACKED" 10; then
+if wait_new "$ACKED" 20; then
 	cb_pass "6: after the restart the session is still disconnectable (a revocation made while radiusd was down is applied)"
 else
 	cb_fail "6: after the restart the session is still disconnectable"
