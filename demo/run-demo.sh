@@ -2,8 +2,11 @@
 # run-demo.sh - the cetbyod story on a local stack (run by scripts/demo.sh
 # from the build directory):
 #   - the Google emulator plays the school's BYOD Google Form;
+#   - slapd (OpenLDAP) is the school's directory (demo/directory.ldif):
+#     staff, pupils, a governor, and a pupil's medical exception;
 #   - radiusd runs the module with the project's raddb files (directory
-#     facts from the users file, acknowledgements from the form);
+#     facts from slapd, acknowledgements from the form, governors on a VLAN
+#     of their own);
 #   - hostapd (driver=wired, on a veth pair) is the NAS and wpa_supplicant
 #     is bob's laptop (EAP-TTLS/PAP, anonymous outer identity);
 #   - radclient plays other staff and pupils;
@@ -14,6 +17,7 @@
 # removed at the end.
 . "$srcdir/tests/integration/lib.sh"
 . "$srcdir/tests/integration/google-lib.sh"
+. "$srcdir/tests/integration/ldap/ldap-lib.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() {
@@ -31,7 +35,7 @@ FX=$CB_TMP/nas
 demo_cleanup() {
 	[ -f "$FX/ifaces" ] && "$srcdir/tests/nas/nas-fixture.sh" stop "$FX"
 	CB_FAILED=0
-	cb_cleanup
+	cb_ldap_cleanup	# slapd (by its PID), then radiusd and the rest.
 }
 trap demo_cleanup EXIT
 
@@ -52,21 +56,45 @@ cb_emu POST forms/byod/responses "{\"respondentEmail\": \"dave@school.example\",
 	\"lastSubmittedTime\": \"$(iso $((now - 2 * day)))\", \"answers\": {\"$Q\": \"I do not agree\"}}" >/dev/null
 echo "    alice acknowledged 30 days ago, carol 380 days ago, dave agreed and later withdrew; bob has not replied"
 
-cat > "$CB_TMP/users" <<EOF2
-alice	Cleartext-Password := "alicepw", Cetbyod-Role := Staff
-bob	Cleartext-Password := "bobpw", Cetbyod-Role := Staff
-carol	Cleartext-Password := "carolpw", Cetbyod-Role := Staff
-dave	Cleartext-Password := "davepw", Cetbyod-Role := Staff
-percy	Cleartext-Password := "percypw", Cetbyod-Role := Pupil
-mia	Cleartext-Password := "miapw", Cetbyod-Role := Pupil, Cetbyod-Exception-Until := $((now + 60 * day)), Cetbyod-Exception-Reason := "medical monitoring (approved by the Headteacher)"
-EOF2
+say "The school's directory (OpenLDAP slapd, StartTLS): who is staff, pupil or governor"
+if ! SLAPD_LDIF="$srcdir/demo/directory.ldif" cb_slapd start > "$CB_TMP/slapd-start.out" 2>&1; then
+	cat "$CB_TMP/slapd-start.out"
+	exit 1
+fi
+LDAP_URI="ldap://127.0.0.1:$(cat "$CB_SLAPD_DIR/ldap_port")"
+echo "    $LDAP_URI: staff alice, bob, carol, dave; pupils percy and mia (mia's medical exception is"
+echo "    recorded in her directory entry); gwen, a governor"
+# radiusd checks the passwords (the users file); the module asks slapd who each person is.
+: > "$CB_TMP/users"
+for u in alice bob carol dave percy mia gwen; do
+	printf '%s\tCleartext-Password := "%spw"\n' "$u" "$u" >> "$CB_TMP/users"
+done
 say "The school's mail relay (a local SMTP listener), for the reminder emails"
 cb_start_smtp_sink || exit 1
 echo "    listening on 127.0.0.1:$CB_SMTP_PORT"
 
 DAS_PORT=$(cb_free_udp_port)
 DAS_SECRET=demo-das-secret
-cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	audit {
+cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	ldap {
+		uri = \"$LDAP_URI\"
+		base_dn = \"ou=people,dc=school,dc=example\"
+		user_filter = \"(&(objectClass=inetOrgPerson)(uid=%s))\"
+		bind_dn = \"cn=cetbyod,ou=services,dc=school,dc=example\"
+		bind_password = \"module-secret\"
+		start_tls = yes
+		ca_file = \"$CB_SLAPD_DIR/ca.pem\"
+		email_attribute = \"mail\"
+		group_membership = memberof
+		staff_group = \"cn=staff,ou=groups,dc=school,dc=example\"
+		pupil_group = \"cn=pupils,ou=groups,dc=school,dc=example\"
+	}
+	roles {
+		governors {
+			group = \"cn=governors,ou=groups,dc=school,dc=example\"
+			vlan = 110
+		}
+	}
+	audit {
 		filename = \${logdir}/cetbyod-audit.jsonl
 		retention_days = 400
 	}
@@ -97,6 +125,7 @@ cb_google_module_conf "$CB_TMP/cetbyod.conf" forms "	audit {
 			profile = hostapd
 		}
 	}"
+sed -i 's/^	directory = attributes$/	directory = ldap/' "$CB_TMP/cetbyod.conf"
 say "radiusd with the cetbyod module (source = forms, sync every second)"
 cb_make_raddb "$CB_TMP/users" /dev/null "$CB_TMP/cetbyod.conf" || exit 1
 cb_start_radiusd || exit 1
@@ -108,7 +137,11 @@ connect "alice, staff, acknowledged 30 days ago: staff VLAN until her acknowledg
 connect "carol acknowledged 380 days ago: the annual acknowledgement has expired, onboarding VLAN" carol carolpw
 connect "dave agreed, then withdrew: refused with the reason" dave davepw
 connect "percy is a pupil: personal devices are not allowed" percy percypw
-connect "mia is a pupil with a documented medical exception: restricted VLAN" mia miapw
+connect "mia is a pupil with a medical exception recorded in the directory: restricted VLAN" mia miapw
+connect "gwen is a governor (the policy's 'staff' includes governors) who has not acknowledged: onboarding VLAN" gwen gwenpw
+cb_emu POST forms/byod/responses "{\"respondentEmail\": \"gwen@school.example\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
+sleep 2
+connect "gwen acknowledges on the form: admitted to the governors' VLAN (roles { governors { vlan = 110 } })" gwen gwenpw
 
 cat > "$CB_TMP/network" <<EOF2
 network={
@@ -145,6 +178,10 @@ else
 	for _ in $(seq 1 30); do hcli all_sta | grep -q AUTHORIZED || break; sleep 0.1; done
 	wcli reauthenticate >/dev/null
 	wait_for "bob -> admit" && decisions bob
+	# The Access-Accept names the person (web_filter { reply_user_name }): hostapd accounts
+	# under bob, not the anonymous outer identity, so the school's web filter logs bob.
+	grep -m 1 -o "old identity .* updated with User-Name from Access-Accept '[a-z]*'" "$HOSTAPD_LOG" |
+		sed 's/^/    hostapd: /'
 
 	say "IT revokes bob (lost laptop): disconnected at once, refused on re-authentication"
 	$CTL revoke bob --reason "laptop reported lost" --by it-office | sed 's/^/    /'

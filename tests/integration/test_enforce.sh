@@ -299,6 +299,9 @@ if wait_new "$ACKED" 20; then
 	cb_pass "6: after the restart the session is still disconnectable (a revocation made while radiusd was down is applied)"
 else
 	cb_fail "6: after the restart the session is still disconnectable"
+	# What the enforcer did about bob since the restart, and what hostapd holds.
+	grep -E "enforcer|Disconnect|bob" "$CB_TMP/radiusd.out" | grep -v '^(' | tail -n 25 | sed 's/^/    # /'
+	$CTL --json sessions 2>&1 | tail -n 20 | sed 's/^/    # /'
 fi
 if wait_log "Disconnect-NAK from hostapd: Error-Cause 503 (Session Context Not Found)" 1 10; then
 	cb_pass "5: a session the NAS does not know: Disconnect-NAK logged with its Error-Cause by name"

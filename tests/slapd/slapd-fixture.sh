@@ -26,6 +26,8 @@
 # can stop slapd and start the same directory again.  Every wait is bounded.
 # With SLAPD_SERVER_CERT=untrusted in the environment, slapd presents
 # untrusted-server.pem (issued by the CA nobody trusts) instead of server.pem.
+# With SLAPD_LDIF=FILE, the first start loads FILE instead of directory.ldif
+# (the demo loads demo/directory.ldif).
 # Debian 12 paths: /usr/sbin/slapd, modules in /usr/lib/ldap, schema in
 # /etc/ldap/schema (override with SLAPD, SLAPD_MODULEDIR, SLAPD_SCHEMADIR).
 set -eu
@@ -179,7 +181,7 @@ setup() {
 	write_conf
 	rm -rf "$D/db"
 	mkdir -p "$D/db"
-	"$SLAPADD" -q -f "$D/slapd.conf" -l "$HERE/directory.ldif" > "$D/slapadd.log" 2>&1 || {
+	"$SLAPADD" -q -f "$D/slapd.conf" -l "${SLAPD_LDIF:-$HERE/directory.ldif}" > "$D/slapadd.log" 2>&1 || {
 		cat "$D/slapadd.log" >&2
 		die "slapadd failed"
 	}
