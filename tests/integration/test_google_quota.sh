@@ -71,7 +71,11 @@ changing_while_admitted "" "staff admitted throughout"
 quota=$(cb_emu GET quota)
 top=$(printf '%s' "$quota" | py "d['maxRequestsPerWindow'].get('$SA', 0)")
 echo "# the most requests the emulator counted in one minute for $SA: $top (budget 8; the sheet changed every second)"
-if [ "$top" -ge 6 ] && [ "$top" -le 8 ]; then
+# The sheet changing every second asks for about 24 requests in those 12 s:
+# the upper bound is the budget's work.  The lower bound only shows that the
+# budget was reached rather than the syncs stalling (a loaded machine syncs
+# less often, so it is not the budget's 8).
+if [ "$top" -ge 3 ] && [ "$top" -le 8 ]; then
 	cb_pass "no minute above the budget: at most $top requests a minute, the budget used"
 else
 	cb_fail "no minute above the budget of 8: $top"
@@ -121,7 +125,9 @@ mine=$(cb_emu GET "requests?since=$seq0" | py "len([e for e in d['requests'] if 
 refused=$(cb_emu GET "requests?since=$seq0" | py "len([e for e in d['requests'] if 'prettyPrint=false' in e['query'] and e['status'] == 429])")
 window=$(( $(date +%s) - t0 ))
 echo "# the module sent $mine requests in ${window}s of the storm, $refused refused (sync interval 1 s, backoff_max 4 s)"
-if [ "$refused" -ge 1 ] && [ "$mine" -le $((window + 2)) ] && [ "$refused" -le $((window / 2 + 2)) ]; then
+# Without backoff a sync a second sends two requests a second (Drive, then
+# Sheets); with it, well under that, on a quiet machine about one a second.
+if [ "$refused" -ge 1 ] && [ "$mine" -le $((window * 3 / 2 + 2)) ] && [ "$refused" -le $((window / 2 + 2)) ]; then
 	cb_pass "the module backs off under Google's 429s: $refused refused of $mine in ${window}s"
 else
 	cb_fail "the module backs off under Google's 429s: $refused refused of $mine in ${window}s"
