@@ -28,7 +28,7 @@
 
 #define CB_METRICS_STATUSES	4	/* cb_status_t: reject, admit, onboard, restricted. */
 #define CB_METRICS_TEXT_MAX	65536	/* The text is at most this long. */
-#define CB_METRICS_INTERVAL_MIN	5
+#define CB_METRICS_INTERVAL_MIN	1
 #define CB_METRICS_INTERVAL_MAX	3600
 
 /** A disconnect attempt's outcome, as the enforcer records it in the trail. */
