@@ -127,7 +127,7 @@ static int reminders_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_reminders_
 int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char err[512], path[4096];
-	cb_store_conf_t sconf = { .create = false, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
+	cb_store_conf_t sconf = { .create = false, .fast_sync = true, .log = cetbyod_store_log, .log_ctx = inst };
 	cb_people_conf_t pc = {
 		.store = inst->store, .audit = inst->audit, .acks = inst->acks, .policy = &inst->pconf, .roles = &inst->roles,
 		.email_domain = inst->email_domain && *inst->email_domain ? inst->email_domain : NULL,
