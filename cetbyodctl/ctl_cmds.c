@@ -25,6 +25,7 @@
 
 #include "ctl.h"
 #include "ctl_audit.h"
+#include "ctl_metrics.h"
 #include "ctl_people.h"
 
 #define STATUS_LIST_MAX		20	/* Rows of each list in `status`. */
@@ -1035,6 +1036,7 @@ ctl_cmd_t const ctl_cmds[] = {
 	  "                  discarded (people acknowledge again); exits 2 as\n"
 	  "                  --mass-removal does.\n",
 	  true, run_confirm },
+	{ "metrics", ctl_metrics_usage, ctl_metrics_summary, ctl_metrics_help, false, ctl_metrics_main },
 	{ "audit", ctl_audit_usage, ctl_audit_summary, ctl_audit_help, false, ctl_audit_main },
 	{ "export", ctl_export_usage, ctl_export_summary, ctl_export_help, false, ctl_export_main },
 	{ "purge", ctl_purge_usage, ctl_purge_summary, ctl_purge_help, true, ctl_purge_main },

@@ -430,8 +430,12 @@ static void log_answer(cetbyod_ldap_t const *l, REQUEST *request, char const *id
  *	The request path.
  */
 
-/** lookup - the answer for identity: cache, directory, or (when allowed) an older cached answer. */
-static void lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb_dir_entry_t *entry)
+/**
+ * lookup - the answer for identity: cache, directory, or (when allowed) an
+ * older cached answer.  Returns true when the directory did not answer
+ * (counted in the metrics' directory errors).
+ */
+static bool lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb_dir_entry_t *entry)
 {
 	char server[CB_LDAP_URI_MAX], where[CB_LDAP_URI_MAX + 64];
 	time_t now = time(NULL), stored_at = 0;
@@ -440,14 +444,14 @@ static void lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb
 
 	if (cb_dircache_get(l->cache, identity, now, entry)) {
 		log_answer(l, request, identity, entry, "cached");
-		return;
+		return false;
 	}
 	result = search(l, request, identity, entry, server, sizeof(server), &took_ms);
 	if (result != CB_DIR_UNAVAILABLE) {
 		if (!entry->refused) (void) cb_dircache_put(l->cache, identity, entry, now);
 		snprintf(where, sizeof(where), "searched %s in %lld ms", server, (long long) took_ms);
 		log_answer(l, request, identity, entry, where);
-		return;
+		return false;
 	}
 	if (l->admit_cached &&
 	    cb_dircache_get_stale(l->cache, identity, time(NULL), l->admit_cached, entry, &stored_at)) {
@@ -455,7 +459,7 @@ static void lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb
 			"(ldap { admit_cached_when_unavailable = %u })", (long) (time(NULL) - stored_at),
 			l->admit_cached);
 		log_answer(l, request, identity, entry, "cached, past its TTL");
-		return;
+		return true;
 	}
 	if (l->admit_cached) {
 		RDEBUG2("Directory: no answer for \"%s\" read in the last %u s to fall back on", identity,
@@ -463,6 +467,7 @@ static void lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb
 	}
 	cb_dir_entry_init(entry);
 	entry->facts.result = CB_DIR_UNAVAILABLE;
+	return true;
 }
 
 void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_facts_t *facts,
@@ -476,9 +481,10 @@ void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *iden
 	if (!l) {
 		REDEBUG("Directory unavailable: directory = ldap was not set up");
 		facts->dir.result = CB_DIR_UNAVAILABLE;
+		cb_metrics_directory_error(inst->metrics);
 		return;
 	}
-	lookup(l, request, identity, &entry);
+	if (lookup(l, request, identity, &entry)) cb_metrics_directory_error(inst->metrics);
 
 	facts->dir = entry.facts;
 	facts->dir.revoked_reason = NULL;

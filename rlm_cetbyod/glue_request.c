@@ -251,6 +251,7 @@ static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char con
 	char why[128];
 	char const *vlan = decision_vlan(inst, dir, d->status, why, sizeof(why));
 
+	cb_metrics_decision(inst->metrics, d->status, d->reason);
 	add_integer(request, inst->da_status, (uint32_t) d->status);
 	add_string(request, inst->da_reason, cb_reason_name(d->reason));
 	add_string(request, inst->da_message, cb_reason_message(d->reason));

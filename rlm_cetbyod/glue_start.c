@@ -186,7 +186,7 @@ static int parse_identity(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what)
 {
 	char path[4096], err[512];
-	cb_store_conf_t sconf = { .path = path, .fast_sync = true, .log = cetbyod_core_log, .log_ctx = inst };
+	cb_store_conf_t sconf = { .path = path, .fast_sync = true, .log = cetbyod_store_log, .log_ctx = inst };
 	cb_store_t *store;
 
 	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return NULL;
@@ -606,7 +606,7 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[512], buf[16];
 	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .defer_decisions = true,
-				  .log = cetbyod_core_log, .log_ctx = inst };
+				  .log = cetbyod_store_log, .log_ctx = inst };
 	cb_enforcer_conf_t econf = {
 		.nas = NULL, .burst_limit = inst->enforce.burst_limit,
 		.stale_after = inst->enforce.stale_session_after, .retry_interval = inst->enforce.retry_interval,
@@ -653,6 +653,7 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	econf.das.log_ctx = inst;
 	econf.store = inst->store;
 	econf.audit = inst->audit;
+	econf.metrics = inst->metrics;
 	if (inst->directory == DIRECTORY_LDAP && inst->enforce.watch_interval) {
 		econf.directory = cetbyod_ldap_watcher(inst);
 		econf.watch_interval = inst->enforce.watch_interval;

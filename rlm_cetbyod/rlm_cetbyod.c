@@ -171,6 +171,7 @@ static const CONF_PARSER module_config[] = {
 	{ "audit", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) audit_config },
 	{ "reports", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reports_config },
 	{ "reminders", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reminders_config },
+	{ "metrics", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_metrics_config },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -199,6 +200,7 @@ static int mod_detach(void *instance);
 /** start - build the instance, in order; -1 when a step failed (it said why). */
 static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
+	if (cetbyod_metrics_init(inst, conf) < 0) return -1;
 	if (cetbyod_start_conf(inst, conf) < 0) return -1;
 	if (cetbyod_start_roles(inst, conf) < 0) return -1;
 	if (cetbyod_filter_start(inst, conf) < 0) return -1;
@@ -208,6 +210,7 @@ static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	if (cetbyod_start_source(inst, conf) < 0) return -1;
 	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
 	if (cetbyod_people_start(inst, conf) < 0) return -1;
+	if (cetbyod_metrics_start(inst, conf) < 0) return -1;
 	return 0;
 }
 
@@ -246,6 +249,7 @@ static int mod_detach(void *instance)
 {
 	rlm_cetbyod_t *inst = instance;
 
+	cetbyod_metrics_stop(inst);	/* It reads the sync's and the audit trail's status. */
 	cb_enforcer_halt(inst->enforcer);
 	cb_sync_halt(inst->sync);
 	cb_people_halt(inst->people);

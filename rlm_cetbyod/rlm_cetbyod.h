@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "core/identity.h"
 #include "core/limits.h"
+#include "core/metrics.h"
 #include "core/policy.h"
 #include "core/roles.h"
 #include "sources/sync.h"
@@ -145,6 +146,10 @@ typedef struct {
 		uint32_t	refresh_interval;
 	} reports;
 	struct {
+		char const	*filename;	/* "": no textfile. */
+		uint32_t	interval;
+	} metrics_conf;
+	struct {
 		bool		enabled;
 		bool		dry_run;
 		char const	*windows;
@@ -192,6 +197,8 @@ typedef struct {
 	struct cb_people	*people;	/* With the store: the list of people, reminders. */
 	cb_store_t		*people_store;	/* Its own connection to the store. */
 	cb_store_t		*limits_store;	/* The device limits' own connection (glue_limits.c). */
+	cb_metrics_t		*metrics;	/* The counters (always; the request path only increments). */
+	struct cb_metrics_writer *metrics_writer;	/* metrics { filename } set; NULL otherwise. */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;
 
@@ -371,5 +378,23 @@ void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_a
 
 /** cetbyod_filter_address - Interim-Update: say in radiusd -X when the session's Framed-IP-Address changed. */
 void cetbyod_filter_address(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);
+
+/*
+ *	glue_metrics.c: metrics { filename, interval }, the textfile for
+ *	node_exporter (lib/core/metrics.h).
+ */
+extern const CONF_PARSER cetbyod_metrics_config[];
+
+/** cetbyod_metrics_init - the counters; first, so every later step may count.  0, or -1. */
+int cetbyod_metrics_init(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_metrics_start - with metrics { filename }: check its directory, start the writer.  Last.  0, or -1. */
+int cetbyod_metrics_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_metrics_stop - a last write, then the writer stops.  Before the threads it reads stop. */
+void cetbyod_metrics_stop(rlm_cetbyod_t *inst);
+
+/** cetbyod_store_log - the store's log callback: cetbyod_core_log, and errors counted in the metrics. */
+void cetbyod_store_log(void *uctx, cb_log_level_t level, char const *fmt, ...) CC_HINT(format (printf, 3, 4));
 
 #endif

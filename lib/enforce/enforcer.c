@@ -730,8 +730,12 @@ static void record_outcome(cb_enforcer_t *e, pending_t const *p, cb_das_request_
 	time_t next = last || gone ? 0 : now + (time_t) e->conf.retry_interval;
 	char detail[CB_STORE_DETAIL_MAX + 1];
 
-	audit_attempt(e, p, req, req->result == CB_DAS_ACK ? "acked" : req->result == CB_DAS_NAK ? "nak" :
-		      last ? "failed" : "timeout", req->error);
+	cb_metrics_disc_t outcome = req->result == CB_DAS_ACK ? CB_METRICS_DISC_ACKED :
+				    req->result == CB_DAS_NAK ? CB_METRICS_DISC_NAK :
+				    last ? CB_METRICS_DISC_FAILED : CB_METRICS_DISC_TIMEOUT;
+
+	audit_attempt(e, p, req, cb_metrics_disc_name(outcome), req->error);
+	cb_metrics_disconnect(e->conf.metrics, outcome);
 
 	switch (req->result) {
 	case CB_DAS_ACK:

@@ -22,6 +22,7 @@
 #include "directory/dirwatch.h"
 #include "enforce/das.h"
 #include "core/policy.h"
+#include "core/metrics.h"
 #include "core/roles.h"
 #include "store/store.h"
 #include "sources/sync.h"
@@ -58,6 +59,7 @@ typedef struct {
 	unsigned int		watch_interval;	/* Seconds between watcher rounds. */
 	unsigned int		retention_days;	/* Purge records older than this, at start and daily; 0: never. */
 	char const		*db_path;	/* The store's database file (for the audit rows' purge). */
+	cb_metrics_t		*metrics;	/* Attempts' outcomes are counted here; may be NULL. */
 	cb_log_fn_t		log;
 	void			*log_ctx;
 } cb_enforcer_conf_t;

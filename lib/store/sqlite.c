@@ -831,6 +831,7 @@ static cb_store_ops_t const sq_ops = {
 	.audit_last = cb_sqlite_audit_last,
 	.audit_count = cb_sqlite_audit_count,
 	.audit_has_ref = cb_sqlite_audit_has_ref,
+	.audit_tally = cb_sqlite_audit_tally,
 	.audit_query = cb_sqlite_audit_query,
 	.audit_sessions = cb_sqlite_audit_sessions,
 	.audit_purge = cb_sqlite_audit_purge,

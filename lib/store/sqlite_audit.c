@@ -138,6 +138,35 @@ int cb_sqlite_audit_count(cb_store_backend_t *be, uint64_t from, uint64_t to, ui
 	return rc;
 }
 
+int cb_sqlite_audit_tally(cb_store_backend_t *be, char const *type, cb_store_tally_fn fn, void *ctx)
+{
+	sqlite3_stmt *st;
+	char const *sql;
+	int rc;
+
+	if (strcmp(type, "decision") == 0) {
+		sql = "SELECT status, reason, count(*) FROM audit WHERE type = 'decision' GROUP BY status, reason";
+	} else if (strcmp(type, "disconnect") == 0) {
+		/* The attempt's result is in the record only (audit.sql has no column for it). */
+		sql = "SELECT json_extract(record, '$.result'), '', count(*) FROM audit WHERE type = 'disconnect' "
+		      "GROUP BY 1";
+	} else {
+		return -1;
+	}
+	rc = cb_sqlite_has_table(be, "audit");
+	if (rc <= 0) return rc;
+	if (sqlite3_prepare_v2(be->db, sql, -1, &st, NULL) != SQLITE_OK) return cb_sqlite_fail(be, "counting audit records");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char const *a = (char const *) sqlite3_column_text(st, 0);
+		char const *b = (char const *) sqlite3_column_text(st, 1);
+
+		fn(ctx, a ? a : "", b ? b : "", (uint64_t) sqlite3_column_int64(st, 2));
+	}
+	rc = rc == SQLITE_DONE ? 0 : cb_sqlite_fail(be, "counting audit records");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /*
  *	Reading rows
  */

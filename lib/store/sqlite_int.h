@@ -200,6 +200,7 @@ int cb_sqlite_purge(cb_store_backend_t *be, time_t before, size_t *removed);
 int cb_sqlite_audit_attach(cb_store_backend_t *be);
 int cb_sqlite_audit_put(cb_store_backend_t *be, cb_store_audit_entry_t const *entries, size_t n);
 int cb_sqlite_audit_last(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
+int cb_sqlite_audit_tally(cb_store_backend_t *be, char const *type, cb_store_tally_fn fn, void *ctx);
 int cb_sqlite_audit_count(cb_store_backend_t *be, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first);
 int cb_sqlite_audit_has_ref(cb_store_backend_t *be, char const *ref);
 int cb_sqlite_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const *f, cb_store_audit_rows_t *out);

@@ -736,6 +736,12 @@ int cb_store_audit_count(cb_store_t *store, uint64_t from, uint64_t to, uint64_t
 	LOCKED(store, store->ops->audit_count(store->be, from, to, count, first));
 }
 
+int cb_store_audit_tally(cb_store_t *store, char const *type, cb_store_tally_fn fn, void *ctx)
+{
+	if (!type || !fn) return bad(store, "audit_tally", "no type or callback");
+	LOCKED(store, store->ops->audit_tally(store->be, type, fn, ctx));
+}
+
 int cb_store_audit_has_ref(cb_store_t *store, char const *ref)
 {
 	if (empty(ref)) return bad(store, "audit_has_ref", "no reference");

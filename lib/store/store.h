@@ -962,6 +962,18 @@ int cb_store_audit_last(cb_store_t *store, uint64_t *seq, char hash[CB_STORE_HAS
  */
 int cb_store_audit_count(cb_store_t *store, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first);
 
+/** What cb_store_audit_tally calls once per group: its two names and how many records it has. */
+typedef void (*cb_store_tally_fn)(void *ctx, char const *first, char const *second, uint64_t n);
+
+/**
+ * cb_store_audit_tally - the index's records of one type, counted in
+ * groups: "decision" by status and reason; "disconnect" by the attempt's
+ * result (acked, nak, timeout, failed; second is "").  fn is called under
+ * the store's lock: it must not call the store.  A full scan of the index
+ * (for cetbyodctl metrics).  0, or -1 (type not one of those, or an error).
+ */
+int cb_store_audit_tally(cb_store_t *store, char const *type, cb_store_tally_fn fn, void *ctx);
+
 /**
  * cb_store_audit_has_ref - whether the index holds a record of the action
  * ref (schema/sql/audit.sql, audit_refs): 1 yes, 0 no (also when the store

@@ -92,6 +92,7 @@ typedef struct {
 	int (*audit_last)(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1]);
 	int (*audit_count)(cb_store_backend_t *be, uint64_t from, uint64_t to, uint64_t *count, uint64_t *first);
 	int (*audit_has_ref)(cb_store_backend_t *be, char const *ref);
+	int (*audit_tally)(cb_store_backend_t *be, char const *type, cb_store_tally_fn fn, void *ctx);
 	int (*audit_query)(cb_store_backend_t *be, cb_store_audit_filter_t const *f, cb_store_audit_rows_t *out);
 	int (*audit_sessions)(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
 	int (*audit_purge)(cb_store_backend_t *be, time_t before, size_t *removed);

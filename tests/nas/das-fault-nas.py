@@ -12,6 +12,8 @@ MODE:
   nak503    answers every Disconnect-Request with a Disconnect-NAK carrying
             Error-Cause 503 (Session Context Not Found), correctly signed;
   nak506    the same with Error-Cause 506 (Resources Unavailable);
+  ack       a healthy NAS: answers every Disconnect-Request with a
+            correctly signed Disconnect-ACK;
   badauth   answers with a Disconnect-ACK whose Response Authenticator is
             computed with the wrong secret (a forged or misconfigured answer).
 
@@ -69,7 +71,7 @@ def session_id(req):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", required=True, choices=["silent", "nak503", "nak506", "badauth"])
+    ap.add_argument("--mode", required=True, choices=["silent", "ack", "nak503", "nak506", "badauth"])
     ap.add_argument("--listen", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", required=True)
@@ -98,6 +100,8 @@ def main():
         out, name = None, "none"
         if a.mode in ("nak503", "nak506") and req[0] == 40:
             out, name = answer(req, 42, 503 if a.mode == "nak503" else 506, secret), "Disconnect-NAK"
+        elif a.mode == "ack" and req[0] == 40:
+            out, name = answer(req, 41, 0, secret), "Disconnect-ACK"
         elif a.mode == "badauth" and req[0] == 40:
             out, name = answer(req, 41, 0, secret + b"-wrong"), "Disconnect-ACK(bad-authenticator)"
         if out:
