@@ -439,6 +439,41 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 /*
  *	Enforcement: the store, the NAS table and the enforcer thread.
  */
+/**
+ * nas_overrides - mode, attributes and calling_station_id_format override
+ * the profile's, in this NAS's own copy of it.  -1 after logging.
+ */
+static int nas_overrides(rlm_cetbyod_t *inst, CONF_SECTION *cs, char const *name, cb_das_profile_t const **prof)
+{
+	cb_das_profile_t *own;
+	CONF_PAIR *cp;
+	char err[256];
+
+	if (!cf_pair_find(cs, "mode") && !cf_pair_find(cs, "attributes") && !cf_pair_find(cs, "calling_station_id_format")) {
+		return 0;
+	}
+	own = talloc(inst, cb_das_profile_t);
+	if (!own) return -1;
+	*own = **prof;
+	if ((cp = cf_pair_find(cs, "mode")) && cb_das_mode_parse(cf_pair_value(cp), &own->mode) < 0) {
+		cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { mode }': accepted values are \"disconnect\", "
+			      "\"coa\" and \"coa-then-disconnect\"", cf_pair_value(cp), name);
+		return -1;
+	}
+	if ((cp = cf_pair_find(cs, "attributes")) && cb_das_attrs_parse(cf_pair_value(cp), &own->attrs, err, sizeof(err)) < 0) {
+		cf_log_err_cs(cs, "Invalid value for 'nas %s { attributes }': %s", name, err);
+		return -1;
+	}
+	if ((cp = cf_pair_find(cs, "calling_station_id_format")) &&
+	    cb_das_mac_format_find(cf_pair_value(cp), &own->calling_station_format) < 0) {
+		cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { calling_station_id_format }': accepted values are %s",
+			      cf_pair_value(cp), name, CB_DAS_MAC_FORMATS);
+		return -1;
+	}
+	*prof = own;
+	return 0;
+}
+
 /** nas_entry - one enforce { nas NAME { ... } } section.  -1 after logging. */
 static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *nas)
 {
@@ -480,28 +515,7 @@ static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *n
 			      cb_das_profile_names());
 		return -1;
 	}
-	/*
-	 *	mode and attributes override the profile's, in this NAS's own
-	 *	copy of it.
-	 */
-	if (cf_pair_find(cs, "mode") || cf_pair_find(cs, "attributes")) {
-		cb_das_profile_t *own = talloc(inst, cb_das_profile_t);
-		char err[256];
-
-		if (!own) return -1;
-		*own = *nas->das.profile;
-		if ((cp = cf_pair_find(cs, "mode")) && cb_das_mode_parse(cf_pair_value(cp), &own->mode) < 0) {
-			cf_log_err_cs(cs, "Invalid value \"%s\" for 'nas %s { mode }': accepted values are \"disconnect\", "
-				      "\"coa\" and \"coa-then-disconnect\"", cf_pair_value(cp), name);
-			return -1;
-		}
-		if ((cp = cf_pair_find(cs, "attributes")) &&
-		    cb_das_attrs_parse(cf_pair_value(cp), &own->attrs, err, sizeof(err)) < 0) {
-			cf_log_err_cs(cs, "Invalid value for 'nas %s { attributes }': %s", name, err);
-			return -1;
-		}
-		nas->das.profile = own;
-	}
+	if (nas_overrides(inst, cs, name, &nas->das.profile) < 0) return -1;
 	if (port) {
 		p = strtoul(port, &end, 10);
 		if (*end || p < 1 || p > 65535) {
@@ -511,6 +525,11 @@ static int nas_entry(rlm_cetbyod_t *inst, CONF_SECTION *cs, cb_enforcer_nas_t *n
 		}
 	}
 	nas->das.port = (uint16_t) p;
+	INFO("rlm_cetbyod (%s): nas %s: profile %s, %s to %s port %u%s%s", inst->name, name, nas->das.profile->name,
+	     cb_das_mode_name(nas->das.profile->mode), nas->das.address,
+	     nas->das.port ? nas->das.port : nas->das.profile->port,
+	     nas->das.profile->calling_station_format ? ", Calling-Station-Id as " : "",
+	     nas->das.profile->calling_station_format ? nas->das.profile->calling_station_format : "");
 	return 0;
 }
 

@@ -106,7 +106,7 @@ typedef struct {
  * configuration), which must outlive the cb_das_send() calls that use it.
  */
 typedef struct {
-	char const		*name;			/* "hostapd", "rfc5176", or the caller's. */
+	char const		*name;			/* A shipped profile's name, or the caller's. */
 	cb_das_mode_t		mode;
 	uint16_t		port;			/* Default DAS port of this kind of NAS. */
 	unsigned int		attrs;			/* CB_DAS_A_*: sent when the session has a value. */
@@ -114,7 +114,25 @@ typedef struct {
 	bool			require_response_authenticator;	/* Refuse answers without Message-Authenticator. */
 	cb_das_attr_t const	*coa_attrs;		/* Authorisation change of a CoA-Request. */
 	size_t			num_coa_attrs;
+	char const		*calling_station_format;	/* NULL: as accounting had it; else one of
+								 * CB_DAS_MAC_FORMATS (see below). */
 } cb_das_profile_t;
+
+/*
+ * Calling-Station-Id spellings a profile may send: the session's value, when
+ * it is one MAC by the rule of base/mac.h, is rewritten in the spelling
+ * given (each letter a hex digit in that letter's case, the rest kept), and
+ * sent unchanged otherwise.  "as-is" (or NULL) sends the accounting value.
+ */
+#define CB_DAS_MAC_FORMATS	"as-is, AA-BB-CC-DD-EE-FF, aa-bb-cc-dd-ee-ff, AA:BB:CC:DD:EE:FF, " \
+				"aa:bb:cc:dd:ee:ff, AABBCCDDEEFF, aabbccddeeff, aabb.ccdd.eeff"
+
+/**
+ * cb_das_mac_format_find - the spelling named (one of CB_DAS_MAC_FORMATS,
+ * exactly), as the static string a profile points at; NULL for "as-is".
+ * Returns: 0, or -1 (and *format unchanged) for any other name.
+ */
+int cb_das_mac_format_find(char const *name, char const **format);
 
 /**
  * A session as the NAS reported it in accounting.  Every field may be NULL
@@ -220,10 +238,14 @@ int cb_das_send(cb_das_t *das, cb_das_request_t *reqs, size_t n);
  */
 void cb_das_cancel(cb_das_t *das);
 
-/** cb_das_profile_find - a shipped profile by name ("hostapd", "rfc5176"), or NULL. */
+/**
+ * cb_das_profile_find - a shipped profile by name, case-insensitive
+ * ("hostapd", "rfc5176", "aruba", "cisco", "meraki", "mikrotik", "ruckus",
+ * "unifi"; doc/nas-profiles.md), or NULL.
+ */
 cb_das_profile_t const *cb_das_profile_find(char const *name);
 
-/** cb_das_profile_names - the shipped profiles' names, for messages: "hostapd, rfc5176". */
+/** cb_das_profile_names - the shipped profiles' names, for messages: "hostapd, rfc5176, aruba, ...". */
 char const *cb_das_profile_names(void);
 
 /**

@@ -1,10 +1,10 @@
 /*
- * das_packet.c - the pure part of the RFC 5176 client: the shipped NAS
- * profiles, the names of modes, results, codes, attributes and Error-Causes
- * (and the parsing of mode and attribute-list settings), the encoding of
- * Disconnect-Request and CoA-Request and the checking of their answers.
- * No sockets, no threads, no clock, no state: it implements the pure
- * functions of enforce/das.h and all of enforce/das_packet.h.
+ * das_packet.c - the pure part of the RFC 5176 client: the names of
+ * modes, results, codes, attributes and Error-Causes (and the parsing of
+ * mode and attribute-list settings), the encoding of Disconnect-Request and
+ * CoA-Request and the checking of their answers.  No sockets, no threads,
+ * no clock, no state: it implements the pure functions of enforce/das.h and
+ * enforce/das_packet.h, except the profile table (das_profile.c).
  *
  * Packets
  * -------
@@ -63,72 +63,6 @@ enum {
 #define AUTH_OFF	4
 #define AUTH_LEN	16
 #define MA_LEN		16
-
-/*
- * Profiles
- */
-
-/* What both shipped profiles send: NAS and session identification, Event-Timestamp, Message-Authenticator. */
-#define SHIPPED_ATTRS	(CB_DAS_A_NAS_IP_ADDRESS | CB_DAS_A_NAS_IDENTIFIER | CB_DAS_A_USER_NAME | \
-			 CB_DAS_A_ACCT_SESSION_ID | CB_DAS_A_CALLING_STATION_ID | \
-			 CB_DAS_A_EVENT_TIMESTAMP | CB_DAS_A_MESSAGE_AUTHENTICATOR)
-
-static cb_das_profile_t const das_profiles[] = {
-	{
-		/*
-		 * hostapd (src/radius/radius_das.c, src/ap/hostapd.c): Disconnect
-		 * only (its CoA handles only the Hotspot 2.0 T&C attribute).  A
-		 * session matches when every attribute given matches: the
-		 * station's address for Calling-Station-Id, its 16 hex digit
-		 * Acct-Session-Id, and its EAP identity for User-Name;
-		 * NAS-IP-Address must be own_ip_addr and NAS-Identifier
-		 * nas_identifier.  It drops requests without Event-Timestamp or
-		 * Message-Authenticator when configured to, and always signs its
-		 * answers.
-		 */
-		.name = "hostapd",
-		.mode = CB_DAS_MODE_DISCONNECT,
-		.port = CB_DAS_DEFAULT_PORT,
-		.attrs = SHIPPED_ATTRS,
-		.required = CB_DAS_A_ACCT_SESSION_ID | CB_DAS_A_CALLING_STATION_ID,
-		.require_response_authenticator = true,
-	},
-	{
-		/*
-		 * A NAS that follows RFC 5176: NAS identification, the session's
-		 * identification, Event-Timestamp and Message-Authenticator.
-		 */
-		.name = "rfc5176",
-		.mode = CB_DAS_MODE_DISCONNECT,
-		.port = CB_DAS_DEFAULT_PORT,
-		.attrs = SHIPPED_ATTRS,
-		.required = 0,
-		.require_response_authenticator = false,
-	},
-};
-
-#define DEFAULT_PROFILE	(&das_profiles[1])
-
-cb_das_profile_t const *cb_das_profile_find(char const *name)
-{
-	size_t i;
-
-	if (!name) return NULL;
-	for (i = 0; i < sizeof(das_profiles) / sizeof(das_profiles[0]); i++) {
-		if (strcasecmp(das_profiles[i].name, name) == 0) return &das_profiles[i];
-	}
-	return NULL;
-}
-
-char const *cb_das_profile_names(void)
-{
-	return "hostapd, rfc5176";
-}
-
-cb_das_profile_t const *cb_das_packet_profile(cb_das_request_t const *req)
-{
-	return req->nas->profile ? req->nas->profile : DEFAULT_PROFILE;
-}
 
 /*
  * Names
@@ -457,6 +391,7 @@ static int put_nas_ip(wbuf_t *w, char const *value)
 static int put_identification(wbuf_t *w, cb_das_profile_t const *prof, cb_das_session_t const *s)
 {
 	unsigned int sel = prof->attrs;
+	char mac[CB_DAS_PACKET_MAC_MAX + 1];
 	uint8_t addr[4];
 
 	if ((sel & CB_DAS_A_NAS_IP_ADDRESS) && s->nas_ip_address && put_nas_ip(w, s->nas_ip_address) < 0) return -1;
@@ -467,7 +402,8 @@ static int put_identification(wbuf_t *w, cb_das_profile_t const *prof, cb_das_se
 	if ((sel & CB_DAS_A_ACCT_SESSION_ID) && s->acct_session_id &&
 	    put_string(w, ATTR_ACCT_SESSION_ID, s->acct_session_id, "Acct-Session-Id") < 0) return -1;
 	if ((sel & CB_DAS_A_CALLING_STATION_ID) && s->calling_station_id &&
-	    put_string(w, ATTR_CALLING_STATION_ID, s->calling_station_id, "Calling-Station-Id") < 0) return -1;
+	    put_string(w, ATTR_CALLING_STATION_ID, cb_das_packet_calling_station(prof, s->calling_station_id, mac),
+		       "Calling-Station-Id") < 0) return -1;
 	if ((sel & CB_DAS_A_CALLED_STATION_ID) && s->called_station_id &&
 	    put_string(w, ATTR_CALLED_STATION_ID, s->called_station_id, "Called-Station-Id") < 0) return -1;
 	if ((sel & CB_DAS_A_FRAMED_IP_ADDRESS) && s->framed_ip_address) {

@@ -37,6 +37,18 @@ typedef struct {
  */
 cb_das_profile_t const *cb_das_packet_profile(cb_das_request_t const *req);
 
+#define CB_DAS_PACKET_MAC_MAX	17	/* Longest Calling-Station-Id spelling of CB_DAS_MAC_FORMATS. */
+
+/**
+ * cb_das_packet_calling_station - the Calling-Station-Id a request of prof
+ * carries for the session's value: value itself when the profile sends it
+ * as accounting had it or value is not one MAC (base/mac.h), else value
+ * spelled in the profile's calling_station_format, written to out.
+ * Returns: value or out.
+ */
+char const *cb_das_packet_calling_station(cb_das_profile_t const *prof, char const *value,
+					  char out[CB_DAS_PACKET_MAC_MAX + 1]);
+
 /**
  * cb_das_packet_encode - build the request of the given code (40 or 43) for
  * req with the given Identifier and Event-Timestamp: attributes chosen by

@@ -84,33 +84,19 @@ mkdir -p "$CB_TMP/state"
 # settings and the four NASes (the faulty ones first: each matches its
 # sessions by NAS-Identifier).
 module_conf() {
-	/usr/bin/python3 - "$CB_SRCDIR/raddb/mods-available/cetbyod" "$CB_TMP/cetbyod.conf" "$@" <<EOF2
-import re, sys
-src, dst, irt, mrc, mrd, retry, attempts = sys.argv[1:]
-c = open(src).read()
-c = c.replace("filename = \${modconfdir}/cetbyod/acknowledgements", "filename = $CB_TMP/acknowledgements")
-c = c.replace("check_interval = 5", "check_interval = 1")
-c = c.replace("state_dir = \${localstatedir}/lib/cetbyod", 'state_dir = "$CB_TMP/state"')
-c = c.replace("session_timeout_at_expiry = yes", "session_timeout_at_expiry = no")
-def nas(name, ident, addr, port, profile):
-    return ("\t\tnas %s {\n\t\t\t%s\n\t\t\tdas_address = %s\n\t\t\tport = %s\n\t\t\tsecret = \"$DAS_SECRET\"\n"
-            "\t\t\tprofile = %s\n\t\t}\n") % (name, ident, addr, port, profile)
-table = (nas("ap-silent", "identifier = ap-silent", "127.0.0.2", "$SILENT_PORT", "rfc5176") +
-         nas("ap-nak503", "identifier = ap-nak503", "127.0.0.3", "$NAK_PORT", "rfc5176") +
-         nas("ap-badauth", "identifier = ap-badauth", "127.0.0.4", "$BAD_PORT", "rfc5176") +
-         nas("hostapd", "ipaddr = 127.0.0.1", "127.0.0.1", "$DAS_PORT", "hostapd"))
-settings = {"retry_interval": retry, "max_attempts": attempts, "initial_retransmit_ms": irt,
-            "max_transmissions": mrc, "max_duration": mrd}
-def enforce(m):
-    body = m.group(0)
-    for k, v in settings.items():
-        body = re.sub(r"(\n\t\t%s = )\S+" % k, r"\g<1>%s" % v, body)
-    return body[:-2] + table + "\t}"
-c = re.sub(r"\tenforce \{.*?\n\t\}", enforce, c, count=1, flags=re.S)
-open(dst, "w").write(c)
-EOF2
-	cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod" 2>/dev/null
-	return 0
+	{
+		nas_entry ap-silent "identifier = ap-silent" 127.0.0.2 "$SILENT_PORT" rfc5176
+		nas_entry ap-nak503 "identifier = ap-nak503" 127.0.0.3 "$NAK_PORT" rfc5176
+		nas_entry ap-badauth "identifier = ap-badauth" 127.0.0.4 "$BAD_PORT" rfc5176
+		nas_entry hostapd "ipaddr = 127.0.0.1" 127.0.0.1 "$DAS_PORT" hostapd
+	} > "$CB_TMP/nas-table"
+	nas_enforce_conf "$CB_TMP/nas-table" initial_retransmit_ms="$1" max_transmissions="$2" max_duration="$3" \
+		retry_interval="$4" max_attempts="$5"
+}
+# nas_entry NAME IDENT ADDRESS PORT PROFILE - one nas section.
+nas_entry() {
+	printf '\t\tnas %s {\n\t\t\t%s\n\t\t\tdas_address = %s\n\t\t\tport = %s\n\t\t\tsecret = "%s"\n\t\t\tprofile = %s\n\t\t}\n' \
+		"$1" "$2" "$3" "$4" "$DAS_SECRET" "$5"
 }
 
 DAS_PORT=$(cb_free_udp_port)
@@ -141,20 +127,6 @@ else
 	cb_fail "fixture starts (root and veth support needed)"
 	cb_finish
 fi
-# session_state USER SESSION - "active" when cetbyodctl sessions lists it
-# open; else "stopped CAUSE" from the audit trail's session_stop record.
-session_state() {
-	if $CTL --json sessions --user "$1" 2>/dev/null | grep -q "\"acct_session_id\": *\"$2\""; then
-		echo active
-		return
-	fi
-	cause=$($CTL audit query --user "$1" --format json 2>/dev/null | /usr/bin/python3 -c 'import json, sys
-for r in json.load(sys.stdin):
-    if r.get("type") == "session_stop" and r.get("acct_session_id") == sys.argv[1]:
-        print(r.get("stop_cause")); break' "$2" 2>/dev/null)
-	echo "stopped ${cause:-?}"
-}
-
 # fault_session USER NAS_ID SESSION - USER authenticates (PAP) and a
 # session of that decision starts on the NAS named NAS_ID, whose accounting
 # comes from its own address (radclient binds to Packet-Src-IP-Address).

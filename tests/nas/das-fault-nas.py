@@ -24,7 +24,8 @@ Secret) (RFC 5176 section 2.3).  Requests are not checked: the sender's
 side is what is under test.  One log line per request received:
   <unix time> <code> id=<n> from=<port> session=<Acct-Session-Id> answered=<answer or none>
 Bounded: it exits after --max-seconds (default 600), and on SIGTERM.
-Only loopback addresses are accepted.
+Only loopback addresses are accepted.  answer(), open_das() and serve() are
+shared with tests/nas/das-vendor-nas.py.
 """
 import argparse
 import hashlib
@@ -44,19 +45,50 @@ EVENT_TIMESTAMP = 55
 ACCT_SESSION_ID = 44
 
 
-def answer(req, code, cause, secret):
-    """A signed answer to req (bytes): code, with Error-Cause cause when non-zero."""
+def answer(req, code, cause, secret, signed=True):
+    """A signed answer to req (bytes): code, with Error-Cause cause when non-zero;
+    without Message-Authenticator when not signed (the Response Authenticator always)."""
     ident, req_auth = req[1], req[4:20]
     attrs = struct.pack("!BBI", EVENT_TIMESTAMP, 6, int(time.time()))
     if cause:
         attrs += struct.pack("!BBI", ERROR_CAUSE, 6, cause)
     ma_off = 20 + len(attrs)
-    attrs += bytes([MESSAGE_AUTHENTICATOR, 18]) + bytes(16)
+    if signed:
+        attrs += bytes([MESSAGE_AUTHENTICATOR, 18]) + bytes(16)
     length = 20 + len(attrs)
     pkt = bytearray(struct.pack("!BBH", code, ident, length) + req_auth + attrs)
-    pkt[ma_off + 2:ma_off + 18] = hmac.new(secret, bytes(pkt), hashlib.md5).digest()
+    if signed:
+        pkt[ma_off + 2:ma_off + 18] = hmac.new(secret, bytes(pkt), hashlib.md5).digest()
     pkt[4:20] = hashlib.md5(bytes(pkt) + secret).digest()
     return bytes(pkt)
+
+
+def open_das(name, listen, port, port_file):
+    """The DAS socket on loopback address listen, port (0: any); its port
+    written to port_file (atomically, when given); SIGTERM ends the process."""
+    if not ipaddress.ip_address(listen).is_loopback:
+        sys.exit("%s: --listen must be a loopback address" % name)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((listen, port))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if port_file:
+        with open(port_file + ".tmp", "w") as f:
+            f.write("%d\n" % sock.getsockname()[1])
+        os.rename(port_file + ".tmp", port_file)
+    return sock
+
+
+def serve(sock, max_seconds, handle):
+    """handle(request, peer) for every datagram of at least a RADIUS header,
+    for at most max_seconds (and an hour)."""
+    end = time.monotonic() + min(max_seconds, 3600)
+    while time.monotonic() < end:
+        r, _, _ = select.select([sock], [], [], 0.5)
+        if not r:
+            continue
+        req, peer = sock.recvfrom(4096)
+        if len(req) >= 20:
+            handle(req, peer)
 
 
 def session_id(req):
@@ -79,24 +111,11 @@ def main():
     ap.add_argument("--secret", required=True)
     ap.add_argument("--max-seconds", type=int, default=600)
     a = ap.parse_args()
-    if not ipaddress.ip_address(a.listen).is_loopback:
-        sys.exit("das-fault-nas: --listen must be a loopback address")
     secret = a.secret.encode()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((a.listen, a.port))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with open(a.port_file + ".tmp", "w") as f:
-        f.write("%d\n" % sock.getsockname()[1])
-    os.rename(a.port_file + ".tmp", a.port_file)
+    sock = open_das("das-fault-nas", a.listen, a.port, a.port_file)
     log = open(a.log, "a", buffering=1)
-    end = time.monotonic() + min(a.max_seconds, 3600)
-    while time.monotonic() < end:
-        r, _, _ = select.select([sock], [], [], 0.5)
-        if not r:
-            continue
-        req, peer = sock.recvfrom(4096)
-        if len(req) < 20:
-            continue
+
+    def handle(req, peer):
         out, name = None, "none"
         if a.mode in ("nak503", "nak506") and req[0] == 40:
             out, name = answer(req, 42, 503 if a.mode == "nak503" else 506, secret), "Disconnect-NAK"
@@ -108,7 +127,7 @@ def main():
             sock.sendto(out, peer)
         log.write("%.6f %d id=%d from=%d session=%s answered=%s\n"
                   % (time.time(), req[0], req[1], peer[1], session_id(req), name))
-
+    serve(sock, a.max_seconds, handle)
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,12 @@
 #       session), waiting 10 s.  Both read radiusd's log from line
 #       CB_LOG_FROM (default 1): request numbers restart with radiusd.
 #   wait_active SESSION - the store knows SESSION as active (10 s).
+#   nas_enforce_conf TABLE_FILE KEY=VALUE... - $CB_TMP/cetbyod.conf (and
+#       the raddb's copy, once it exists): the project's module configuration
+#       with this test's acknowledgements file and state directory, the
+#       enforce { } settings given, and the nas sections in TABLE_FILE.
+#   session_state USER SESSION - "active" when cetbyodctl sessions lists it
+#       open; else "stopped CAUSE" from the audit trail's session_stop record.
 #   log_count PATTERN, wait_log PATTERN COUNT SECONDS, mark PATTERN,
 #   wait_new PATTERN SECONDS - radiusd's log, as the tests watch it.
 #   nas_network EAP PHASE2 IDENTITY PASSWORD - a device's network block.
@@ -126,4 +132,37 @@ wait_active() {
 		sleep 0.1
 	done
 	return 1
+}
+session_state() {
+	if $CTL --json sessions --user "$1" 2>/dev/null | grep -q "\"acct_session_id\": *\"$2\""; then
+		echo active
+		return
+	fi
+	cause=$($CTL audit query --user "$1" --format json 2>/dev/null | /usr/bin/python3 -c 'import json, sys
+for r in json.load(sys.stdin):
+    if r.get("type") == "session_stop" and r.get("acct_session_id") == sys.argv[1]:
+        print(r.get("stop_cause")); break' "$2" 2>/dev/null)
+	echo "stopped ${cause:-?}"
+}
+nas_enforce_conf() {
+	/usr/bin/python3 - "$CB_SRCDIR/raddb/mods-available/cetbyod" "$CB_TMP/cetbyod.conf" "$CB_TMP" "$@" <<'EOF2'
+import re, sys
+src, dst, tmp, table = sys.argv[1:5]
+settings = dict(kv.split("=", 1) for kv in sys.argv[5:])
+c = open(src).read()
+c = c.replace("filename = ${modconfdir}/cetbyod/acknowledgements", "filename = %s/acknowledgements" % tmp)
+c = c.replace("check_interval = 5", "check_interval = 1")
+c = c.replace("state_dir = ${localstatedir}/lib/cetbyod", 'state_dir = "%s/state"' % tmp)
+c = c.replace("session_timeout_at_expiry = yes", "session_timeout_at_expiry = no")
+nas = open(table).read()
+def enforce(m):
+    body = m.group(0)
+    for k, v in settings.items():
+        body = re.sub(r"(\n\t\t%s = )\S+" % k, r"\g<1>%s" % v, body)
+    return body[:-2] + nas + "\t}"
+c = re.sub(r"\tenforce \{.*?\n\t\}", enforce, c, count=1, flags=re.S)
+open(dst, "w").write(c)
+EOF2
+	cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod" 2>/dev/null
+	return 0
 }

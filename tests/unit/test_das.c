@@ -960,23 +960,31 @@ START_TEST(test_coa_then_disconnect)
 	cb_das_profile_t prof = *cb_das_profile_find("rfc5176");
 	cb_das_nas_t nas;
 	cb_das_request_t req;
+	unsigned int k;
 
-	nas_for(&nas, r->port, "rfc5176");
-	prof.mode = CB_DAS_MODE_COA_THEN_DISCONNECT;
+	/* A profile made coa-then-disconnect, then the shipped cisco one (its CoA re-authenticates). */
+	for (k = 0; k < 2; k++) {
+		nas_for(&nas, r->port, k ? "cisco" : "rfc5176");
+		prof.mode = CB_DAS_MODE_COA_THEN_DISCONNECT;
+		if (!k) nas.profile = &prof;
+		send_one(das, &nas, &req);
+		ck_assert_msg(req.result == CB_DAS_ACK, "%s", req.error);
+		ck_assert(req.fell_back);
+		ck_assert_uint_eq(req.response_code, 41);
+		ck_assert_uint_eq(req.last_request, 40);
+		ck_assert_uint_eq(req.transmissions, 2);
+		pthread_mutex_lock(&r->mutex);
+		ck_assert_uint_eq(r->count, 2 + 2 * k);
+		ck_assert_uint_eq(r->pkts[2 * k][0], 43);
+		ck_assert_uint_eq(r->pkts[2 * k + 1][0], 40);
+		/* Only cisco's CoA carries Cisco-AVPair; never the Disconnect-Request. */
+		ck_assert_uint_eq(find_attr(r->pkts[2 * k], r->lens[2 * k], 26) != 0, k);
+		ck_assert_uint_eq(find_attr(r->pkts[2 * k + 1], r->lens[2 * k + 1], 26), 0);
+		pthread_mutex_unlock(&r->mutex);
+		ck_assert(log_has("CoA-NAK from 127.0.0.1"));
+		ck_assert(log_has("405 (Unsupported Service)"));
+	}
 	nas.profile = &prof;
-	send_one(das, &nas, &req);
-	ck_assert_msg(req.result == CB_DAS_ACK, "%s", req.error);
-	ck_assert(req.fell_back);
-	ck_assert_uint_eq(req.response_code, 41);
-	ck_assert_uint_eq(req.last_request, 40);
-	ck_assert_uint_eq(req.transmissions, 2);
-	pthread_mutex_lock(&r->mutex);
-	ck_assert_uint_eq(r->count, 2);
-	ck_assert_uint_eq(r->pkts[0][0], 43);
-	ck_assert_uint_eq(r->pkts[1][0], 40);
-	pthread_mutex_unlock(&r->mutex);
-	ck_assert(log_has("CoA-NAK from 127.0.0.1"));
-	ck_assert(log_has("405 (Unsupported Service)"));
 
 	/* Plain "coa": the NAK is the outcome. */
 	prof.mode = CB_DAS_MODE_COA;
@@ -1245,7 +1253,8 @@ START_TEST(test_conf_and_names)
 
 	ck_assert_ptr_nonnull(cb_das_profile_find("hostapd"));
 	ck_assert_ptr_nonnull(cb_das_profile_find("RFC5176"));
-	ck_assert_ptr_null(cb_das_profile_find("cisco"));
+	ck_assert_ptr_nonnull(cb_das_profile_find("Cisco"));
+	ck_assert_ptr_null(cb_das_profile_find("cisko"));
 	ck_assert_ptr_null(cb_das_profile_find(NULL));
 	ck_assert_int_eq(cb_das_mode_parse("coa-then-disconnect", &mode), 0);
 	ck_assert_int_eq(mode, CB_DAS_MODE_COA_THEN_DISCONNECT);
@@ -1310,7 +1319,138 @@ START_TEST(test_packet_profile_and_names)
 	ck_assert_str_eq(cb_das_code_name(0), "unknown");
 	ck_assert_str_eq(cb_das_code_name(0x10000 + 40), "unknown");
 	ck_assert_str_eq(cb_das_error_cause_name(0x10000 + 503), "Unknown");
-	ck_assert_str_eq(cb_das_profile_names(), "hostapd, rfc5176");
+	ck_assert_str_eq(cb_das_profile_names(), "hostapd, rfc5176, aruba, cisco, meraki, mikrotik, ruckus, unifi");
+}
+END_TEST
+
+/*
+ * The vendor profiles: one table row each, checked on the packets they make.
+ */
+
+/** sent_types - the attribute types of pkt[0..len-1], in order, 0-terminated (at most n - 1). */
+static void sent_types(uint8_t const *pkt, size_t len, uint8_t *types, size_t n)
+{
+	size_t pos, k = 0;
+
+	for (pos = 20; pos + 2 <= len && pkt[pos + 1] >= 2 && k + 1 < n; pos += pkt[pos + 1]) types[k++] = pkt[pos];
+	types[k] = 0;
+}
+
+START_TEST(test_vendor_profiles)
+{
+	static const struct {
+		char const	*name;
+		cb_das_mode_t	mode;
+		uint16_t	port;
+		char const	*types;		/* Attribute types of a Disconnect-Request for bob, in order. */
+		char const	*calling;	/* Calling-Station-Id sent for bob's "02:00:00:0a:0b:0c". */
+	} want[] = {
+		{ "hostapd", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x04\x20\x01\x2c\x1f\x37", "02:00:00:0a:0b:0c" },
+		{ "rfc5176", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x04\x20\x01\x2c\x1f\x37", "02:00:00:0a:0b:0c" },
+		{ "aruba", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x01\x2c\x1f\x08\x37", "02:00:00:0a:0b:0c" },
+		{ "cisco", CB_DAS_MODE_COA_THEN_DISCONNECT, 1700, "\x50\x04\x2c\x1f\x37", "02:00:00:0a:0b:0c" },
+		{ "meraki", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x01\x1f\x37", "02-00-00-0A-0B-0C" },
+		{ "mikrotik", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x01\x2c\x1f\x08\x37", "02:00:00:0A:0B:0C" },
+		{ "ruckus", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x04\x01\x2c\x1f\x37", "02:00:00:0a:0b:0c" },
+		{ "unifi", CB_DAS_MODE_DISCONNECT, 3799, "\x50\x01\x1f\x37", "02:00:00:0a:0b:0c" },
+	};
+	cb_das_session_t const bob = {
+		.nas_ip_address = "192.0.2.7", .nas_identifier = "ap-7", .user_name = "anonymous@school.example",
+		.acct_session_id = "5F3A-0001", .calling_station_id = "02:00:00:0a:0b:0c",
+		.called_station_id = "02-00-00-00-00-07:Staff", .framed_ip_address = "10.1.2.3",
+	};
+	char names[256], *tok, *save = NULL;
+	cb_das_nas_t nas;
+	cb_das_request_t req = { .nas = &nas, .session = &bob };
+	uint8_t pkt[4096], types[64];
+	char err[256];
+	size_t i, len, off, n = 0;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		cb_das_profile_t const *p;
+
+		nas_for(&nas, 0, want[i].name);
+		p = nas.profile;
+		ck_assert_str_eq(p->name, want[i].name);
+		ck_assert_int_eq(p->mode, want[i].mode);
+		ck_assert_uint_eq(p->port, want[i].port);
+		ck_assert_int_eq(cb_das_packet_encode(&req, 40, 7, 1700000000u, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
+		sent_types(pkt, len, types, sizeof(types));
+		ck_assert_msg(strcmp((char const *)types, want[i].types) == 0, "%s: attributes sent differ", want[i].name);
+		off = find_attr(pkt, len, 31);
+		ck_assert_uint_eq(pkt[off + 1], 2 + strlen(want[i].calling));
+		ck_assert_msg(memcmp(pkt + off + 2, want[i].calling, strlen(want[i].calling)) == 0, "%s: Calling-Station-Id",
+			      want[i].name);
+		/* A Disconnect-Request never carries the CoA's authorisation change. */
+		ck_assert_uint_eq(find_attr(pkt, len, 26), 0);
+	}
+	/* The names the messages list are the table's, each found. */
+	snprintf(names, sizeof(names), "%s", cb_das_profile_names());
+	for (tok = strtok_r(names, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save), n++) {
+		ck_assert_ptr_nonnull(cb_das_profile_find(tok));
+		ck_assert_str_eq(cb_das_profile_find(tok)->name, want[n].name);
+	}
+	ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+}
+END_TEST
+
+START_TEST(test_cisco_coa_reauthenticate)
+{
+	static char const avpair[] = "subscriber:command=reauthenticate";
+	cb_das_nas_t nas;
+	cb_das_request_t req = { .nas = &nas, .session = &alice };
+	uint8_t pkt[4096];
+	char err[256];
+	size_t len, off;
+
+	nas_for(&nas, 0, "cisco");
+	ck_assert_int_eq(cb_das_packet_encode(&req, 43, 9, 1700000000u, pkt, sizeof(pkt), &len, err, sizeof(err)), 0);
+	off = find_attr(pkt, len, 26);
+	ck_assert_uint_ne(off, 0);
+	/* RFC 2865 section 5.26: Vendor-Id 9 (Cisco), Cisco-AVPair (1) of dictionary.cisco. */
+	ck_assert_uint_eq(pkt[off + 1], 2 + 6 + strlen(avpair));
+	ck_assert_mem_eq(pkt + off + 2, "\x00\x00\x00\x09\x01", 5);
+	ck_assert_uint_eq(pkt[off + 7], 2 + strlen(avpair));
+	ck_assert_mem_eq(pkt + off + 8, avpair, strlen(avpair));
+	/* Identification as for the Disconnect; no User-Name, no NAS-Identifier (not among Cisco's). */
+	ck_assert_uint_ne(find_attr(pkt, len, 31), 0);
+	ck_assert_uint_ne(find_attr(pkt, len, 44), 0);
+	ck_assert_uint_eq(find_attr(pkt, len, 1), 0);
+	ck_assert_uint_eq(find_attr(pkt, len, 32), 0);
+	/* The session must have Calling-Station-Id. */
+	{
+		cb_das_session_t s = alice;
+
+		s.calling_station_id = NULL;
+		req.session = &s;
+		ck_assert_int_eq(cb_das_packet_encode(&req, 43, 9, 1700000000u, pkt, sizeof(pkt), &len, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "profile cisco needs Calling-Station-Id") != NULL, "%s", err);
+	}
+}
+END_TEST
+
+START_TEST(test_calling_station_formats)
+{
+	cb_das_profile_t prof = *cb_das_profile_find("rfc5176");
+	char out[CB_DAS_PACKET_MAC_MAX + 1];
+	char const *f = "x";
+
+	/* As accounting had it unless the profile names a spelling. */
+	ck_assert_str_eq(cb_das_packet_calling_station(&prof, "02:00:00:0a:0b:0c", out), "02:00:00:0a:0b:0c");
+	ck_assert_int_eq(cb_das_mac_format_find("aabb.ccdd.eeff", &prof.calling_station_format), 0);
+	ck_assert_str_eq(cb_das_packet_calling_station(&prof, "02-00-00-0A-0B-0C", out), "0200.000a.0b0c");
+	ck_assert_int_eq(cb_das_mac_format_find("AABBCCDDEEFF", &prof.calling_station_format), 0);
+	ck_assert_str_eq(cb_das_packet_calling_station(&prof, "0200.000a.0b0c", out), "0200000A0B0C");
+	ck_assert_int_eq(cb_das_mac_format_find("aa:bb:cc:dd:ee:ff", &prof.calling_station_format), 0);
+	ck_assert_str_eq(cb_das_packet_calling_station(&prof, "0200000A0B0C", out), "02:00:00:0a:0b:0c");
+	/* Not one MAC (a PPP caller's address, trailing text): unchanged. */
+	ck_assert_str_eq(cb_das_packet_calling_station(&prof, "192.0.2.1", out), "192.0.2.1");
+	ck_assert_str_eq(cb_das_packet_calling_station(&prof, "02-00-00-0A-0B-0C:x", out), "02-00-00-0A-0B-0C:x");
+	ck_assert_int_eq(cb_das_mac_format_find("as-is", &prof.calling_station_format), 0);
+	ck_assert_ptr_null(prof.calling_station_format);
+	ck_assert_int_eq(cb_das_mac_format_find("AA.BB", &f), -1);
+	ck_assert_str_eq(f, "x");
+	ck_assert_int_eq(cb_das_mac_format_find(NULL, &f), -1);
 }
 END_TEST
 
@@ -1425,6 +1565,9 @@ int main(void)
 	tcase_add_test(enc, test_check_refused);
 	tcase_add_test(enc, test_conf_and_names);
 	tcase_add_test(enc, test_packet_profile_and_names);
+	tcase_add_test(enc, test_vendor_profiles);
+	tcase_add_test(enc, test_cisco_coa_reauthenticate);
+	tcase_add_test(enc, test_calling_station_formats);
 	suite_add_tcase(s, enc);
 
 	tcase_set_timeout(wire, 30);
