@@ -17,12 +17,10 @@
 #include <string.h>
 
 #include "base/mac.h"
+#include "people/sharing.h"
 
 #include "ctl_people.h"
 
-#define DAY		86400
-#define SESSIONS_MAX	200000	/* Sessions report sharing reads at most. */
-#define OVERLAPS_MAX	10	/* Two-NAS overlaps reported per person at most. */
 
 char const ctl_devices_usage[] = "devices list|forget [OPTIONS]";
 char const ctl_devices_summary[] = "the devices the module knows per person (device limits): list, forget";
@@ -166,130 +164,14 @@ int ctl_devices_main(ctl_t *ctl, int argc, char **argv)
  *	report sharing
  */
 
-/** Two sessions of one identity open at two NASes at the same time. */
-typedef struct {
-	cb_store_session_t const	*a, *b;		/* a started first. */
-	time_t				from, until;	/* The overlap; until 0: both still open. */
-} overlap_t;
-
-/** One person in the report: their rows in the devices list and the overlaps found. */
-typedef struct {
-	char const	*identity;
-	size_t		dev_first, dev_count;
-	size_t		ov_first, ov_count;
-} person_t;
-
-static char const *session_nas(cb_store_session_t const *s)
-{
-	return s->nas_ip[0] ? s->nas_ip : s->nas_identifier[0] ? s->nas_identifier : s->nas;
-}
-
-static time_t session_end(cb_store_session_t const *s)
-{
-	return s->stopped ? s->stopped : 0;
-}
-
-/** same_device - both sessions name the same MAC (a roam whose first Stop came late, not sharing). */
-static bool same_device(cb_store_session_t const *a, cb_store_session_t const *b)
-{
-	char ma[CB_MAC_LEN + 1], mb[CB_MAC_LEN + 1];
-
-	return cb_mac_normalise(a->calling_station, ma) && cb_mac_normalise(b->calling_station, mb) &&
-	       strcmp(ma, mb) == 0;
-}
-
-/** overlaps_of - the overlaps among sessions [first, end) (one identity, by start) into out. */
-static size_t overlaps_of(cb_store_sessions_t const *ses, size_t first, size_t end, overlap_t *out)
-{
-	size_t n = 0;
-
-	for (size_t i = first; i < end && n < OVERLAPS_MAX; i++) {
-		cb_store_session_t const *a = &ses->items[i];
-
-		for (size_t j = i + 1; j < end && n < OVERLAPS_MAX; j++) {
-			cb_store_session_t const *b = &ses->items[j];
-			time_t ea = session_end(a), eb = session_end(b);
-
-			if (ea && b->started >= ea) continue;			/* a was over when b began. */
-			if (strcmp(session_nas(a), session_nas(b)) == 0 || same_device(a, b)) continue;
-			out[n++] = (overlap_t) { .a = a, .b = b, .from = b->started,
-						 .until = !ea ? eb : !eb ? ea : ea < eb ? ea : eb };
-		}
-	}
-	return n;
-}
-
-/** Everything the report is made of. */
-typedef struct {
-	cb_store_known_devices_t	devs;
-	cb_store_sessions_t		ses;
-	overlap_t			*ovs;
-	size_t				num_ovs;
-	person_t			*people;
-	size_t				num_people;
-	unsigned long			threshold;
-	time_t				since;
-} sharing_t;
-
-static void sharing_free(sharing_t *r)
-{
-	cb_store_known_devices_free(&r->devs);
-	cb_store_sessions_free(&r->ses);
-	free(r->ovs);
-	free(r->people);
-}
-
-/** find_overlaps - every identity's overlaps, grouped by identity (as the sessions are). */
-static int find_overlaps(sharing_t *r)
-{
-	size_t cap = 0;
-
-	for (size_t i = 0, end; i < r->ses.count; i = end) {
-		for (end = i + 1; end < r->ses.count && strcmp(r->ses.items[end].identity, r->ses.items[i].identity) == 0;
-		     end++) continue;
-		if (end - i < 2) continue;
-		if (r->num_ovs + OVERLAPS_MAX > cap) {
-			overlap_t *more = realloc(r->ovs, (cap * 2 + OVERLAPS_MAX) * sizeof(*more));
-
-			if (!more) return -1;
-			r->ovs = more;
-			cap = cap * 2 + OVERLAPS_MAX;
-		}
-		r->num_ovs += overlaps_of(&r->ses, i, end, r->ovs + r->num_ovs);
-	}
-	return 0;
-}
-
-/** group_people - merge the devices (by identity) and the overlaps (by identity): the people who qualify. */
-static int group_people(sharing_t *r)
-{
-	size_t d = 0, o = 0;
-
-	r->people = calloc(r->devs.count + r->num_ovs + 1, sizeof(*r->people));
-	if (!r->people) return -1;
-	while (d < r->devs.count || o < r->num_ovs) {
-		char const *di = d < r->devs.count ? r->devs.items[d].identity : NULL;
-		char const *oi = o < r->num_ovs ? r->ovs[o].a->identity : NULL;
-		char const *who = !di ? oi : !oi ? di : strcmp(di, oi) <= 0 ? di : oi;
-		person_t p = { .identity = who, .dev_first = d, .ov_first = o };
-
-		while (d < r->devs.count && strcmp(r->devs.items[d].identity, who) == 0) d++;
-		while (o < r->num_ovs && strcmp(r->ovs[o].a->identity, who) == 0) o++;
-		p.dev_count = d - p.dev_first;
-		p.ov_count = o - p.ov_first;
-		if (p.dev_count > r->threshold || p.ov_count) r->people[r->num_people++] = p;
-	}
-	return 0;
-}
-
-static json_object *sharing_json(sharing_t const *r)
+static json_object *sharing_json(cb_sharing_t const *r)
 {
 	json_object *top = json_object_new_object(), *a = json_object_new_array();
 
 	json_object_object_add(top, "threshold", json_object_new_int64((int64_t) r->threshold));
 	json_object_object_add(top, "since", ctl_jtime(r->since));
 	for (size_t i = 0; i < r->num_people; i++) {
-		person_t const *p = &r->people[i];
+		cb_sharing_person_t const *p = &r->people[i];
 		json_object *o = json_object_new_object(), *devs = json_object_new_array();
 		json_object *ovs = json_object_new_array();
 
@@ -306,12 +188,12 @@ static json_object *sharing_json(sharing_t const *r)
 			json_object_array_add(devs, j);
 		}
 		for (size_t k = p->ov_first; k < p->ov_first + p->ov_count; k++) {
-			overlap_t const *v = &r->ovs[k];
+			cb_sharing_overlap_t const *v = &r->ovs[k];
 			json_object *j = json_object_new_object(), *nas = json_object_new_array();
 			json_object *dev = json_object_new_array();
 
-			json_object_array_add(nas, ctl_jstr(session_nas(v->a)));
-			json_object_array_add(nas, ctl_jstr(session_nas(v->b)));
+			json_object_array_add(nas, ctl_jstr(cb_sharing_session_nas(v->a)));
+			json_object_array_add(nas, ctl_jstr(cb_sharing_session_nas(v->b)));
 			json_object_array_add(dev, ctl_jstr(v->a->calling_station));
 			json_object_array_add(dev, ctl_jstr(v->b->calling_station));
 			json_object_object_add(j, "nas", nas);
@@ -328,7 +210,7 @@ static json_object *sharing_json(sharing_t const *r)
 	return top;
 }
 
-static int sharing_print_devices(sharing_t const *r)
+static int sharing_print_devices(cb_sharing_t const *r)
 {
 	static char const *const headers[] = { "USER", "DEVICES", "DEVICE", "LIMIT", "LAST NAS", "FIRST SEEN",
 					       "LAST SEEN" };
@@ -337,7 +219,7 @@ static int sharing_print_devices(sharing_t const *r)
 
 	if (!t) return -1;
 	for (size_t i = 0; i < r->num_people && rc == 0; i++) {
-		person_t const *p = &r->people[i];
+		cb_sharing_person_t const *p = &r->people[i];
 		char count[24];
 
 		snprintf(count, sizeof(count), "%zu", p->dev_count);
@@ -358,7 +240,7 @@ static int sharing_print_devices(sharing_t const *r)
 	return rc;
 }
 
-static int sharing_print_overlaps(sharing_t const *r)
+static int sharing_print_overlaps(cb_sharing_t const *r)
 {
 	static char const *const headers[] = { "USER", "NAS", "DEVICE", "NAS", "DEVICE", "FROM", "UNTIL" };
 	ctl_table_t *t = ctl_table_new(7, headers);
@@ -366,11 +248,11 @@ static int sharing_print_overlaps(sharing_t const *r)
 
 	if (!t) return -1;
 	for (size_t i = 0; i < r->num_ovs && rc == 0; i++) {
-		overlap_t const *v = &r->ovs[i];
+		cb_sharing_overlap_t const *v = &r->ovs[i];
 		char from[32], until[32];
 		char const *c[7] = {
-			v->a->identity, session_nas(v->a), v->a->calling_station[0] ? v->a->calling_station : "-",
-			session_nas(v->b), v->b->calling_station[0] ? v->b->calling_station : "-",
+			v->a->identity, cb_sharing_session_nas(v->a), v->a->calling_station[0] ? v->a->calling_station : "-",
+			cb_sharing_session_nas(v->b), v->b->calling_station[0] ? v->b->calling_station : "-",
 			ctl_time(v->from, from, sizeof(from)), v->until ? ctl_time(v->until, until, sizeof(until)) : "open",
 		};
 
@@ -381,32 +263,12 @@ static int sharing_print_overlaps(sharing_t const *r)
 	return rc;
 }
 
-/** sharing_defaults - the threshold and window the module runs with (policy { max_devices, device_window }). */
-static void sharing_defaults(ctl_t *ctl, unsigned long *threshold, time_t *since)
+static int sharing_read(ctl_t *ctl, cb_sharing_t *r)
 {
-	char buf[CB_STORE_VALUE_MAX + 1];
-	unsigned long v;
-	char *end;
+	int rc = cb_sharing_read(ctl->store, r);
 
-	*threshold = 3;
-	if (cb_store_status_get(ctl->store, CB_STATUS_LIMITS_MAX_DEVICES, buf, sizeof(buf), NULL) == 0) {
-		v = strtoul(buf, &end, 10);
-		if (*end == '\0' && v > 0 && v <= CB_STORE_DEVICES_PER_PERSON) *threshold = v;
-	}
-	*since = ctl->now - 90 * DAY;
-	if (cb_store_status_get(ctl->store, CB_STATUS_LIMITS_WINDOW, buf, sizeof(buf), NULL) == 0) {
-		v = strtoul(buf, &end, 10);
-		if (*end == '\0' && v <= 3660) *since = v ? ctl->now - (time_t) v * DAY : 0;
-	}
-}
-
-static int sharing_read(ctl_t *ctl, sharing_t *r)
-{
-	if (cb_store_devices_known(ctl->store, NULL, r->since, &r->devs) < 0 ||
-	    cb_store_sessions_since(ctl->store, r->since, SESSIONS_MAX, &r->ses) < 0) {
-		return ctl_err(ctl, CTL_EXIT_STORE, "could not read the devices and sessions from %s", ctl->db);
-	}
-	if (find_overlaps(r) < 0 || group_people(r) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+	if (rc == -1) return ctl_err(ctl, CTL_EXIT_STORE, "could not read the devices and sessions from %s", ctl->db);
+	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
 	return 0;
 }
 
@@ -415,7 +277,7 @@ int ctl_report_sharing(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv)
 	char const *threshold_arg = NULL, *since_opt = NULL, *tz_arg = NULL;
 	ctl_opt_t const opts[] = { { "threshold", &threshold_arg, NULL }, { "since", &since_opt, NULL },
 				   { "tz", &tz_arg, NULL }, { NULL, NULL, NULL } };
-	sharing_t r = { .threshold = 0 };
+	cb_sharing_t r = { .threshold = 0 };
 	unsigned long threshold = 0;
 	cb_tz_t *tz = NULL;
 	time_t ignore;
@@ -426,7 +288,7 @@ int ctl_report_sharing(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv)
 	if ((rc = ctl_parse(ctl, cmd, argc, argv, opts, NULL, 0, &n)) != 0) return rc;
 	if (threshold_arg && (rc = ctl_count(ctl, cmd, "threshold", threshold_arg, 1, 1000, &threshold)) != 0) return rc;
 	if ((rc = ctl_open(ctl, false)) != 0) return rc;
-	sharing_defaults(ctl, &r.threshold, &r.since);
+	cb_sharing_defaults(ctl->store, ctl->now, &r.threshold, &r.since);
 	if (threshold_arg) r.threshold = threshold;
 	if (since_opt) {
 		if ((rc = ctl_tz(ctl, cmd, tz_arg, &tz)) != 0) return rc;
@@ -435,7 +297,7 @@ int ctl_report_sharing(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv)
 		if (rc) return rc;
 	}
 	if ((rc = sharing_read(ctl, &r)) != 0) {
-		sharing_free(&r);
+		cb_sharing_free(&r);
 		return rc;
 	}
 	if (ctl->json) {
@@ -455,6 +317,6 @@ int ctl_report_sharing(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv)
 		}
 	}
 	if (rc == 0 && r.num_people == 0) rc = CTL_EXIT_NOT_FOUND;
-	sharing_free(&r);
+	cb_sharing_free(&r);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * glue_people.c - the module glue for the list of people and the reminder
  * emails: the reports { } and reminders { } sections, checked at start-up
- * with messages that name the option, and the thread (people.c) started
+ * with messages that name the option (the daily sharing summary to IT,
+ * reports { sharing_summary_to }, needs the reminders' mail relay), and the thread (people.c) started
  * and stopped with the module.
  */
 #include "rlm_cetbyod.h"
@@ -12,6 +13,8 @@
 
 const CONF_PARSER cetbyod_reports_config[] = {
 	{ "refresh_interval", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, reports.refresh_interval), "3600" },
+	{ "sharing_summary_to", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, reports.sharing_summary_to), "" },
+	{ "sharing_summary_hour", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, reports.sharing_summary_hour), "7" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -124,6 +127,38 @@ static int reminders_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_reminders_
 	return 0;
 }
 
+/** summary_conf - reports { sharing_summary_to, sharing_summary_hour }: valid, and a relay to send through. */
+static int summary_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_people_conf_t *pc)
+{
+	char const *to = inst->reports.sharing_summary_to;
+	char err[512];
+
+	if (inst->reports.sharing_summary_hour > 23) {
+		cf_log_err_cs(conf, "Invalid value %u for 'reports { sharing_summary_hour }': accepted values are 0 to 23 "
+			      "(the local hour from which the day's summary is sent)", inst->reports.sharing_summary_hour);
+		return -1;
+	}
+	if (!to || !*to) return 0;
+	if (cb_mail_address_check(to, err, sizeof(err)) < 0) {
+		cf_log_err_cs(conf, "Invalid 'reports { sharing_summary_to }': %s", err);
+		return -1;
+	}
+	if (!pc->reminders.enabled || !inst->reminders.smtp_url || !*inst->reminders.smtp_url ||
+	    !inst->reminders.from || !*inst->reminders.from) {
+		cf_log_err_cs(conf, "'reports { sharing_summary_to }' needs the reminders' mail relay: set reminders { "
+			      "enabled = yes, smtp_url, from } (the summary is sent through it), or remove "
+			      "sharing_summary_to");
+		return -1;
+	}
+	if (pc->reminders.dry_run && cb_mail_conf_check(&pc->reminders.mail, err, sizeof(err)) < 0) {
+		cf_log_err_cs(conf, "Invalid 'reminders { }' (needed by 'reports { sharing_summary_to }'): %s", err);
+		return -1;
+	}
+	pc->sharing_summary_to = to;
+	pc->sharing_summary_hour = inst->reports.sharing_summary_hour;
+	return 0;
+}
+
 int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char err[512];
@@ -133,7 +168,7 @@ int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		.refresh_interval = inst->reports.refresh_interval, .log = cetbyod_core_log, .log_ctx = inst,
 	};
 
-	if (reminders_conf(inst, conf, &pc.reminders) < 0) return -1;
+	if (reminders_conf(inst, conf, &pc.reminders) < 0 || summary_conf(inst, conf, &pc) < 0) return -1;
 	if (!inst->store) {
 		if (pc.reminders.enabled) {
 			cf_log_err_cs(conf, "'reminders { enabled = yes }' needs 'state_dir' (reminders sent are "

@@ -144,6 +144,8 @@ typedef struct {
 	} audit_conf;
 	struct {
 		uint32_t	refresh_interval;
+		char const	*sharing_summary_to;	/* "": no daily sharing summary. */
+		uint32_t	sharing_summary_hour;
 	} reports;
 	struct {
 		char const	*filename;	/* "": no textfile. */

@@ -111,7 +111,9 @@ int cb_audit_type_from_name(char const *name);
  *                   ("device_limit", "concurrent_limit", "two_nases"), result
  *                   (the action: "report", "onboard", "reject"; two_nases:
  *                   "report"), status (the decision the person got), detail
- *                   (what was counted, in words)
+ *                   (what was counted, in words); the daily summary to IT:
+ *                   reason "summary", result "sent", why (the address),
+ *                   detail ("2 people: bob, carol")
  *   devices_forget  identity, by, why, calling_station (the one device, or
  *                   absent for all), detail (how many were removed)
  *   disconnect      identity, nas, acct_session_id, kind (the request sent:

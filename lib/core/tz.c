@@ -325,3 +325,29 @@ char *cb_tz_format_local(cb_tz_t const *tz, time_t t, char *buf, size_t len)
 	snprintf(buf, len, "%s %d %s %d, %02d:%02d", days[wday - 1], mday, months[mon], year, hour, min);
 	return buf;
 }
+
+int cb_tz_local_day(cb_tz_t const *tz, time_t t, char day[11], int *hour)
+{
+	UErrorCode status = U_ZERO_ERROR;
+	int32_t mday, mon, year;
+	UCalendar *cal;
+	struct tm tm;
+
+	if (!tz) {
+		if (!gmtime_r(&t, &tm)) return -1;
+		snprintf(day, 11, "%04u-%02u-%02u", (unsigned) (tm.tm_year + 1900) % 10000u, (unsigned) (tm.tm_mon + 1) % 100u,
+			 (unsigned) tm.tm_mday % 100u);
+		*hour = tm.tm_hour;
+		return 0;
+	}
+	if (!(cal = open_calendar(tz))) return -1;
+	ucal_setMillis(cal, (UDate) t * 1000.0, &status);
+	mday = ucal_get(cal, UCAL_DATE, &status);
+	mon = ucal_get(cal, UCAL_MONTH, &status);
+	year = ucal_get(cal, UCAL_YEAR, &status);
+	*hour = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
+	ucal_close(cal);
+	if (U_FAILURE(status) || mon < 0 || mon > 11 || year < 0 || year > 9999 || mday < 1 || mday > 31) return -1;
+	snprintf(day, 11, "%04u-%02u-%02u", (unsigned) year % 10000u, (unsigned) (mon + 1) % 100u, (unsigned) mday % 100u);
+	return 0;
+}

@@ -61,4 +61,10 @@ char *cb_tz_format_utc(time_t t, char *buf, size_t len);
  */
 char *cb_tz_format_local(cb_tz_t const *tz, time_t t, char *buf, size_t len);
 
+/**
+ * cb_tz_local_day - the local date of t in tz ("2026-09-01" into day) and
+ * its local hour (0-23); tz NULL: UTC.  0, or -1 when the calendar fails.
+ */
+int cb_tz_local_day(cb_tz_t const *tz, time_t t, char day[11], int *hour);
+
 #endif

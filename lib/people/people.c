@@ -34,11 +34,13 @@
 #include "core/identity.h"
 #include "core/tz.h"
 #include "people/people.h"
+#include "people/summary.h"
 
 #define DAY			86400
 #define REMINDER_ROUND		60	/* Seconds between reminder rounds. */
 #define LIST_RETRY		60	/* Seconds before a failed listing is tried again. */
 #define TABLE_MIN_INTERVAL	5	/* Seconds between table updates caused by acknowledgement changes. */
+#define SUMMARY_CHECK		600	/* Seconds between checks for the day's sharing summary. */
 #define ROUND_MS		1000	/* The thread wakes this often, and when poked. */
 
 /** A directory-held exception (few people have one). */
@@ -81,6 +83,7 @@ struct cb_people {
 	size_t			num_removed;
 	time_t			next_listing;
 	time_t			next_reminders;
+	time_t			next_summary;	/* The next check for the day's sharing summary. */
 	time_t			minute_start;	/* Rate limit: the current minute ... */
 	unsigned int		sent_this_minute; /* ... and what it has sent. */
 };
@@ -683,6 +686,10 @@ static void one_round(cb_people_t *p, bool poked)
 
 	/* Without a directory the list is the acknowledgements: a change re-lists. */
 	if (poked) p->dirty = true;
+	if (p->conf.sharing_summary_to && now >= p->next_summary) {
+		cb_summary_run(&p->conf, now);		/* Independent of the listing: the store's devices and sessions. */
+		p->next_summary = now + SUMMARY_CHECK;
+	}
 	if (now >= p->next_listing || (p->dirty && !p->conf.ldap && now >= p->next_table)) {
 		listed = list_people(p, now);
 	}

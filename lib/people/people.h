@@ -19,6 +19,10 @@
  * minute, recording each in the audit trail.  In dry_run mode it logs the
  * whole message instead and remembers nothing.
  *
+ * With sharing_summary_to set, once a day (from sharing_summary_hour, local
+ * time) it also mails IT the people who look like they share credentials
+ * (summary.h), through the reminders' relay.
+ *
  * A directory or relay that is down costs a log line and a retry at the
  * next round; the table keeps its last good contents.
  */
@@ -61,7 +65,9 @@ typedef struct {
 	cb_roles_t const	*roles;		/* Roles beyond employees (their names and policies); NULL: none. */
 	char const		*email_domain;	/* identity@domain when the directory gives no address. */
 	unsigned int		refresh_interval;	/* Seconds between directory listings. */
-	cb_reminders_conf_t	reminders;
+	cb_reminders_conf_t	reminders;	/* Its mail relay also sends the sharing summary. */
+	char const		*sharing_summary_to;	/* IT's address for the daily sharing summary; NULL: none. */
+	unsigned int		sharing_summary_hour;	/* Local hour (0-23) from which the day's summary may go. */
 	cb_log_fn_t		log;
 	void			*log_ctx;
 } cb_people_conf_t;

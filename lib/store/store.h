@@ -110,6 +110,7 @@
 #define CB_STATUS_IDENTITY_STRIP_DOMAINS "identity.strip_domains" /* normalises, so cetbyodctl does the same. */
 #define CB_STATUS_IDENTITY_MAX_LENGTH	"identity.max_length"
 #define CB_STATUS_LIMITS_MAX_DEVICES	"limits.max_devices"	/* policy { max_devices }: the sharing report's */
+#define CB_STATUS_SHARING_SUMMARY_DAY	"sharing.summary_day"	/* Local date of the last sharing summary mailed (updated_at: when). */
 #define CB_STATUS_LIMITS_WINDOW		"limits.device_window"	/* threshold and window by default. */
 
 #define CB_HEARTBEAT_INTERVAL		5	/* cetbyodctl calls radiusd down after 3 missed heartbeats. */

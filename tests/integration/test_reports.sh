@@ -12,6 +12,10 @@
 #     for the smallest window they are in, and no second one on later rounds
 #     or after a restart; each is in the audit trail and report reminders;
 #   - report devices from radclient accounting;
+#   - reports { sharing_summary_to }: nobody over policy { max_devices }: no
+#     email; alice from 4 devices: IT gets exactly one summary naming her and
+#     her devices, audited; a restart the same day sends no second one; set
+#     without the reminders' relay, start-up is refused naming the option;
 #   - audit { retention_days }: an old closed session is purged at start-up.
 . "$(dirname "$0")/lib.sh"
 . "$CB_SRCDIR/tests/integration/ldap/ldap-lib.sh"
@@ -44,7 +48,7 @@ dave@school.example		$(iso $((now - 360 * day)))
 EOF
 
 printf 'alice\tCleartext-Password := "alice-password"\n' > "$CB_TMP/users"
-# module_conf DRY_RUN PER_MINUTE - the module's configuration.
+# module_conf DRY_RUN PER_MINUTE [REPORTS_EXTRA [REMINDERS_ENABLED]] - the module's configuration.
 module_conf() {
 	cat > "$CB_TMP/cetbyod.conf" <<EOC
 cetbyod {
@@ -56,6 +60,8 @@ cetbyod {
 	policy {
 		validity_days = 365
 		unacknowledged = onboard
+		max_devices = 3
+		max_devices_action = report
 	}
 	file {
 		filename = "$acks"
@@ -81,9 +87,10 @@ cetbyod {
 	}
 	reports {
 		refresh_interval = 5
+		${3:-}
 	}
 	reminders {
-		enabled = yes
+		enabled = ${4:-yes}
 		dry_run = $1
 		windows = "30, 7, 1"
 		per_minute = $2
@@ -101,7 +108,7 @@ EOC
 module_conf yes 30
 cb_make_raddb "$CB_TMP/users" "$acks" "$CB_TMP/cetbyod.conf" || { cb_fail "build raddb"; cb_finish; }
 restart() {
-	module_conf "$1" "$2"
+	module_conf "$@"
 	cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
 	cb_stop_radiusd
 	cb_start_radiusd_threaded
@@ -268,4 +275,67 @@ else
 	cb_fail "cetbyodctl status shows the people list and the reminders"
 fi
 kill -0 "$CB_RADIUSD_PID" 2>/dev/null && cb_pass "radiusd keeps running" || cb_fail "radiusd keeps running"
+
+# --- The daily sharing summary to IT ----------------------------------------------
+it=it-security@school.example
+summary="sharing_summary_to = \"$it\"
+		sharing_summary_hour = 0"
+summary_log() { grep -c "sharing summary: $1" "$CB_TMP/radiusd.out"; }
+restart no 30 "$summary" || { cb_fail "radiusd starts with reports { sharing_summary_to }"; cb_finish; }
+wait_for 20 test "$(summary_log 'nobody over')" -ge 1
+if [ "$(summary_log 'nobody over 3 devices')" -ge 1 ] && [ "$(mails_to "$it")" = 0 ]; then
+	cb_pass "sharing summary: nobody over max_devices = 3: no email to IT"
+else
+	cb_fail "sharing summary with nobody over the threshold: $(mails_to "$it") emails to IT"
+fi
+# alice from 4 devices (policy { max_devices = 3, action report }: all admitted, the 4th flagged).
+for d in 1 2 3 4; do
+	printf 'User-Name = "alice"\nUser-Password = "alice-password"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "02-00-00-00-0a-0%s"\n' \
+		"$d" > "$CB_TMP/req"
+	cb_pap_raw "$CB_TMP/req"
+done
+restart no 30 "$summary" || { cb_fail "radiusd restarts with reports { sharing_summary_to }"; cb_finish; }
+wait_for 20 test "$(mails_to "$it")" -ge 1
+sleep 2
+it_mail=$(grep -l "\"$it\"" "$CB_TMP/mail"/*.json 2>/dev/null | head -n 1)
+it_eml=${it_mail%.json}.eml
+if [ "$(mails_to "$it")" = 1 ] && [ -f "$it_eml" ] && grep -q '^Subject: Wi-Fi: 1 person may be sharing their access - Test School' "$it_eml" &&
+	grep -q '^alice: 4 devices' "$it_eml" && [ "$(grep -c '^  02-00-00-00-0A-0[1-4] ' "$it_eml")" = 4 ] &&
+	grep -q '^To: <\?it-security@school.example>\?' "$it_eml"; then
+	cb_pass "sharing summary: IT got exactly one email naming alice and her 4 devices"
+else
+	cb_fail "sharing summary: one email to IT naming alice and her devices ($(mails_to "$it") emails)"
+	sed 's/^/    # /' "$it_eml" 2>/dev/null | head -n 30
+fi
+summary_audited() {	# the audit trail holds the summary sent to IT, naming alice
+	$CTL audit query --type sharing --format json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+data = json.loads(sys.stdin.read())
+recs = data if isinstance(data, list) else next((v for v in data.values() if isinstance(v, list)), [])
+sys.exit(0 if any(r.get("reason") == "summary" and r.get("result") == "sent" and r.get("why") == sys.argv[1] and
+                  r.get("detail") == "1 person: alice" for r in recs) else 1)' "$it"
+}
+if wait_for 10 summary_audited; then
+	cb_pass "the summary sent is in the audit trail (sharing, reason summary)"
+else
+	cb_fail "the summary sent is in the audit trail"
+	$CTL audit query --type sharing --format json 2>&1 | tail -n 20 | sed 's/^/    # /'
+fi
+restart no 30 "$summary" || { cb_fail "radiusd restarts again with the summary"; cb_finish; }
+wait_for 20 test "$(summary_log 'today.* already sent')" -ge 1
+sleep 2
+if [ "$(summary_log 'today.* already sent')" -ge 1 ] && [ "$(mails_to "$it")" = 1 ]; then
+	cb_pass "sharing summary: a restart the same day sends no second email"
+else
+	cb_fail "sharing summary after a restart: $(mails_to "$it") emails to IT"
+fi
+cb_stop_radiusd
+module_conf no 30 "$summary" no
+cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
+cb_radiusd_check "$CB_TMP/check.out"; rc=$?
+if [ $rc -ne 0 ] && grep -qF "'reports { sharing_summary_to }' needs the reminders' mail relay" "$CB_TMP/check.out"; then
+	cb_pass "sharing_summary_to without the reminders' relay refuses start-up, naming the option"
+else
+	cb_fail "sharing_summary_to without the reminders' relay is refused (exit $rc)"; tail -n 5 "$CB_TMP/check.out" | sed 's/^/    # /'
+fi
 cb_finish

@@ -169,6 +169,26 @@ START_TEST(test_index_many_and_holder)
 }
 END_TEST
 
+/* The local day and hour the daily sharing summary goes by: BST and GMT, and UTC without a zone. */
+START_TEST(test_local_day)
+{
+	char day[11];
+	int hour = -1;
+
+	/* 2026-07-01T23:30:00Z is 00:30 on 2 July in London (BST). */
+	ck_assert_int_eq(cb_tz_local_day(london, 1782948600, day, &hour), 0);
+	ck_assert_str_eq(day, "2026-07-02");
+	ck_assert_int_eq(hour, 0);
+	ck_assert_int_eq(cb_tz_local_day(NULL, 1782948600, day, &hour), 0);
+	ck_assert_str_eq(day, "2026-07-01");
+	ck_assert_int_eq(hour, 23);
+	/* 2026-12-02T07:15:00Z is 07:15 in London (GMT). */
+	ck_assert_int_eq(cb_tz_local_day(london, 1796195700, day, &hour), 0);
+	ck_assert_str_eq(day, "2026-12-02");
+	ck_assert_int_eq(hour, 7);
+}
+END_TEST
+
 int main(void)
 {
 	char const *err = NULL;
@@ -184,6 +204,7 @@ int main(void)
 	tcase_add_test(tc, test_serials);
 	tcase_add_test(tc, test_ackfile_and_index);
 	tcase_add_test(tc, test_index_many_and_holder);
+	tcase_add_test(tc, test_local_day);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
