@@ -29,13 +29,14 @@ static cb_das_attr_t const cisco_coa[] = {
 	{ .type = 26, .vendor = 9, .vendor_type = 1, .value = cisco_reauth, .len = sizeof(cisco_reauth) - 1 },
 };
 
+#define MAC_IETF	"AA-BB-CC-DD-EE-FF"	/* RFC 3580 section 3.21. */
+#define MAC_UPPER_COLON	"AA:BB:CC:DD:EE:FF"
+
 /* The spellings of CB_DAS_MAC_FORMATS, "as-is" first (NULL). */
 static char const *const mac_formats[] = {
-	"as-is", "AA-BB-CC-DD-EE-FF", "aa-bb-cc-dd-ee-ff", "AA:BB:CC:DD:EE:FF", "aa:bb:cc:dd:ee:ff",
+	"as-is", MAC_IETF, "aa-bb-cc-dd-ee-ff", MAC_UPPER_COLON, "aa:bb:cc:dd:ee:ff",
 	"AABBCCDDEEFF", "aabbccddeeff", "aabb.ccdd.eeff", NULL
 };
-#define MAC_IETF	(mac_formats[1])	/* RFC 3580 section 3.21. */
-#define MAC_UPPER_COLON	(mac_formats[3])
 
 static cb_das_profile_t const das_profiles[] = {
 	{
