@@ -8,6 +8,14 @@
  * database and converts in any zone without touching process state.  Each
  * call opens its own UCalendar (ICU caches the zone data), so a cb_tz_t is
  * immutable and shared freely between threads.
+ *
+ * The request path must not open a calendar per request (issue 13), so
+ * cb_tz_new also asks ICU, once, for the zone's UTC-offset transitions from
+ * 1970 to 2100 and keeps them in a table; the conversions (instant -> local
+ * fields, local fields -> instant, adding calendar days) are then a binary
+ * search in it, with exactly ICU's rules for gaps and overlaps (reproduced
+ * below, and checked against ICU by tests/unit/test_tz_table.c).  Outside
+ * the table's range the ICU path answers, as before.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,12 +29,35 @@
 
 #include "core/tz.h"
 
+static void civil_from_days(int64_t z, int *y, int *m, int *d);
+
 #define CB_TZ_NAME_MAX 64
 
+#define TZ_TABLE_FROM	INT64_C(0)		/* 1970-01-01T00:00:00Z */
+#define TZ_TABLE_TO	INT64_C(4102444800)	/* 2100-01-01T00:00:00Z */
+#define TZ_TABLE_MAX	2048			/* spans; ~2 a year for the busiest zones */
+#define TZ_MARGIN	(2 * 86400)		/* keeps every offset adjustment inside the table */
+
+/*
+ *	One span of the table: from instant at (seconds) on, the zone is off
+ *	seconds ahead of UTC.  wall is the first local time read with this span's
+ *	offset: at + max(previous offset, off), which is ICU's rule for both the
+ *	gap (a skipped local time takes the offset before the change) and the
+ *	overlap (a repeated local time is its first occurrence).
+ */
+typedef struct {
+	int64_t	at;
+	int64_t	wall;
+	int32_t	off;
+} tz_span_t;
+
 struct cb_tz {
-	char	name[CB_TZ_NAME_MAX];
-	UChar	uname[CB_TZ_NAME_MAX];
-	int32_t	ulen;
+	char		name[CB_TZ_NAME_MAX];
+	UChar		uname[CB_TZ_NAME_MAX];
+	int32_t		ulen;
+	tz_span_t	*spans;		/* NULL: no table, ICU answers everything */
+	size_t		nspans;
+	int64_t		hi;		/* The table covers instants [TZ_TABLE_FROM, hi). */
 };
 
 static bool is_leap(int y)
@@ -57,6 +88,137 @@ static UCalendar *open_calendar(cb_tz_t const *tz)
 	ucal_setAttribute(cal, UCAL_REPEATED_WALL_TIME, UCAL_WALLTIME_FIRST);
 	ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_LAST);
 	return cal;
+}
+
+/** icu_offset - the zone's total offset (seconds) at instant ms; INT32_MIN on failure or a fractional offset. */
+static int32_t icu_offset(UCalendar *cal, UDate ms)
+{
+	UErrorCode status = U_ZERO_ERROR;
+	int32_t off;
+
+	ucal_setMillis(cal, ms, &status);
+	off = ucal_get(cal, UCAL_ZONE_OFFSET, &status) + ucal_get(cal, UCAL_DST_OFFSET, &status);
+	if (U_FAILURE(status) || (off % 1000) != 0) return INT32_MIN;
+	return off / 1000;
+}
+
+/** table_push - append a span; false when the offset is unusable or the wall times would not increase. */
+static bool table_push(cb_tz_t *tz, int64_t at, int32_t off)
+{
+	tz_span_t *s = &tz->spans[tz->nspans];
+	int32_t prev;
+
+	if (off == INT32_MIN || off <= -86400 || off >= 86400) return false;
+	if (tz->nspans == 0) {
+		s->at = at;
+		s->wall = INT64_MIN;
+		s->off = off;
+		tz->nspans = 1;
+		return true;
+	}
+	prev = tz->spans[tz->nspans - 1].off;
+	if (off == prev) return true;		/* Only the split between standard and DST changed. */
+	s->at = at;
+	s->off = off;
+	s->wall = at + (prev > off ? prev : off);
+	if (tz->nspans > 1 && s->wall <= tz->spans[tz->nspans - 1].wall) return false;
+	tz->nspans++;
+	return true;
+}
+
+/**
+ * table_build - the zone's offsets from TZ_TABLE_FROM to TZ_TABLE_TO, from
+ * ICU's own transitions.  On any surprise the table is dropped and ICU
+ * answers everything, as before.
+ */
+static void table_build(cb_tz_t *tz)
+{
+	UCalendar *cal = open_calendar(tz);
+	UErrorCode status = U_ZERO_ERROR;
+	UDate next;
+	bool ok;
+
+	if (!cal) return;
+	tz->spans = calloc(TZ_TABLE_MAX, sizeof(*tz->spans));
+	tz->hi = TZ_TABLE_TO;
+	ok = tz->spans && table_push(tz, TZ_TABLE_FROM, icu_offset(cal, (UDate) TZ_TABLE_FROM * 1000.0));
+	ucal_setMillis(cal, (UDate) TZ_TABLE_FROM * 1000.0, &status);
+	while (ok) {
+		if (!ucal_getTimeZoneTransitionDate(cal, UCAL_TZ_TRANSITION_NEXT, &next, &status) ||
+		    U_FAILURE(status) || next >= (UDate) TZ_TABLE_TO * 1000.0) break;
+		if (fmod(next, 1000.0) != 0.0) {
+			ok = false;
+			break;
+		}
+		if (tz->nspans == TZ_TABLE_MAX) {	/* A busy zone: the table ends here, ICU beyond. */
+			tz->hi = (int64_t) (next / 1000.0);
+			break;
+		}
+		ok = table_push(tz, (int64_t) (next / 1000.0), icu_offset(cal, next));
+	}
+	ucal_close(cal);
+	if (!ok || U_FAILURE(status)) {
+		free(tz->spans);
+		tz->spans = NULL;
+		tz->nspans = 0;
+	}
+}
+
+/** table_covers - whether the table answers for instant t (with room for a day's adjustment either side). */
+static bool table_covers(cb_tz_t const *tz, int64_t t)
+{
+	return tz->spans && t >= TZ_TABLE_FROM + TZ_MARGIN && t < tz->hi - TZ_MARGIN;
+}
+
+/** table_find - the last span starting at or before key: an instant, or a local time when by_wall. */
+static tz_span_t const *table_find(cb_tz_t const *tz, int64_t key, bool by_wall)
+{
+	size_t lo = 0, hi = tz->nspans;
+
+	while (hi - lo > 1) {			/* spans[lo] <= key < spans[hi] */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((by_wall ? tz->spans[mid].wall : tz->spans[mid].at) <= key) lo = mid;
+		else hi = mid;
+	}
+	return &tz->spans[lo];
+}
+
+/** table_offset - the offset at instant t (table_covers(t)). */
+static int32_t table_offset(cb_tz_t const *tz, int64_t t)
+{
+	return table_find(tz, t, false)->off;
+}
+
+/** table_from_wall - the instant of local time w (seconds, as if UTC), gaps and overlaps as ICU reads them. */
+static int64_t table_from_wall(cb_tz_t const *tz, int64_t w)
+{
+	return w - table_find(tz, w, true)->off;
+}
+
+static int64_t wall_in_day(int64_t local)
+{
+	int64_t r = local % 86400;
+
+	return r < 0 ? r + 86400 : r;
+}
+
+/**
+ * table_add_days - ICU's Calendar::add(UCAL_DATE) with the wall time kept:
+ * move by whole days of 86,400 s; if the local time of day changed because
+ * the offset did, shift back by the difference, unless that lands in a gap
+ * the wrong way (UCAL_WALLTIME_LAST keeps the unshifted instant).
+ */
+static int64_t table_add_days(cb_tz_t const *tz, int64_t t, int64_t t1)
+{
+	int32_t off0 = table_offset(tz, t), off1 = table_offset(tz, t1);
+	int64_t wall0 = wall_in_day(t + off0), adj;
+
+	if (wall_in_day(t1 + off1) == wall0 || off1 == off0) return t1;
+	adj = (int64_t) (off0 - off1) % 86400;
+	if (adj == 0) return t1;
+	if (wall_in_day(t1 + adj + table_offset(tz, t1 + adj)) != wall0 && adj < 0) return t1;
+	return t1 + adj;
 }
 
 cb_tz_t *cb_tz_new(char const *name, char const **err)
@@ -98,11 +260,14 @@ cb_tz_t *cb_tz_new(char const *name, char const **err)
 		*err = "unknown time zone (use an IANA name such as Europe/London, or GMT+hh:mm)";
 		return NULL;
 	}
+	table_build(tz);
 	return tz;
 }
 
 void cb_tz_free(cb_tz_t *tz)
 {
+	if (!tz) return;
+	free(tz->spans);
 	free(tz);
 }
 
@@ -112,6 +277,15 @@ char const *cb_tz_name(cb_tz_t const *tz)
 }
 
 time_t cb_tz_add_days(cb_tz_t const *tz, time_t t, int days)
+{
+	int64_t t1 = (int64_t) t + (int64_t) days * 86400;
+
+	if (days == 0) return t;
+	if (table_covers(tz, t) && table_covers(tz, t1)) return (time_t) table_add_days(tz, t, t1);
+	return cb_tz_icu_add_days(tz, t, days);
+}
+
+time_t cb_tz_icu_add_days(cb_tz_t const *tz, time_t t, int days)
 {
 	UErrorCode status = U_ZERO_ERROR;
 	UCalendar *cal = open_calendar(tz);
@@ -128,15 +302,24 @@ time_t cb_tz_add_days(cb_tz_t const *tz, time_t t, int days)
 
 time_t cb_tz_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int hour, int min, double sec)
 {
-	UErrorCode status = U_ZERO_ERROR;
-	UCalendar *cal;
-	UDate millis;
 	int whole = (int) floor(sec);
+	int64_t w;
 
 	if ((year < 1900) || (year > 9999) || (month < 1) || (month > 12) || (day < 1) || (day > 31) ||
 	    (day > cb_tz_days_in_month(year, month)) ||
 	    (hour < 0) || (hour > 23) || (min < 0) || (min > 59) || (sec < 0) || (sec >= 61)) return -1;
 	if (whole == 60) whole = 59;	/* A leap second is read as the second before it. */
+
+	w = cb_tz_days_from_civil(year, (unsigned) month, (unsigned) day) * 86400 + hour * 3600 + min * 60 + whole;
+	if (table_covers(tz, w)) return (time_t) table_from_wall(tz, w);
+	return cb_tz_icu_local_to_utc(tz, year, month, day, hour, min, whole);
+}
+
+time_t cb_tz_icu_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int hour, int min, int whole)
+{
+	UErrorCode status = U_ZERO_ERROR;
+	UCalendar *cal;
+	UDate millis;
 
 	cal = open_calendar(tz);
 	if (!cal) return -1;
@@ -302,35 +485,62 @@ char *cb_tz_format_utc(time_t t, char *buf, size_t len)
 	return buf;
 }
 
+int cb_tz_local_fields(cb_tz_t const *tz, time_t t, cb_tz_fields_t *f)
+{
+	int64_t local, days, sod;
+
+	if (!table_covers(tz, t)) return cb_tz_icu_local_fields(tz, t, f);
+	local = (int64_t) t + table_offset(tz, t);
+	days = local / 86400;
+	sod = local % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	civil_from_days(days, &f->year, &f->month, &f->day);
+	f->hour = (int) (sod / 3600);
+	f->min = (int) ((sod / 60) % 60);
+	f->sec = (int) (sod % 60);
+	f->wday = (int) (((days % 7) + 11) % 7);	/* 1970-01-01 was a Thursday (4). */
+	return 0;
+}
+
+int cb_tz_icu_local_fields(cb_tz_t const *tz, time_t t, cb_tz_fields_t *f)
+{
+	UErrorCode status = U_ZERO_ERROR;
+	UCalendar *cal = open_calendar(tz);
+
+	if (!cal) return -1;
+	ucal_setMillis(cal, (UDate) t * 1000.0, &status);
+	f->wday = ucal_get(cal, UCAL_DAY_OF_WEEK, &status) - 1;
+	f->day = ucal_get(cal, UCAL_DATE, &status);
+	f->month = ucal_get(cal, UCAL_MONTH, &status) + 1;
+	f->year = ucal_get(cal, UCAL_YEAR, &status);
+	f->hour = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
+	f->min = ucal_get(cal, UCAL_MINUTE, &status);
+	f->sec = ucal_get(cal, UCAL_SECOND, &status);
+	ucal_close(cal);
+	if (U_FAILURE(status) || f->wday < 0 || f->wday > 6 || f->month < 1 || f->month > 12 || f->year < 0 ||
+	    f->year > 9999 || f->day < 1 || f->day > 31) return -1;
+	return 0;
+}
+
 char *cb_tz_format_local(cb_tz_t const *tz, time_t t, char *buf, size_t len)
 {
 	static char const *const days[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
 	static char const *const months[] = { "January", "February", "March", "April", "May", "June", "July",
 					      "August", "September", "October", "November", "December" };
-	UErrorCode status = U_ZERO_ERROR;
-	UCalendar *cal = open_calendar(tz);
-	int32_t wday, mday, mon, year, hour, min;
+	cb_tz_fields_t f;
 
 	if (len) buf[0] = '\0';
-	if (!cal) return buf;
-	ucal_setMillis(cal, (UDate) t * 1000.0, &status);
-	wday = ucal_get(cal, UCAL_DAY_OF_WEEK, &status);
-	mday = ucal_get(cal, UCAL_DATE, &status);
-	mon = ucal_get(cal, UCAL_MONTH, &status);
-	year = ucal_get(cal, UCAL_YEAR, &status);
-	hour = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
-	min = ucal_get(cal, UCAL_MINUTE, &status);
-	ucal_close(cal);
-	if (U_FAILURE(status) || wday < 1 || wday > 7 || mon < 0 || mon > 11) return buf;
-	snprintf(buf, len, "%s %d %s %d, %02d:%02d", days[wday - 1], mday, months[mon], year, hour, min);
+	if (cb_tz_local_fields(tz, t, &f) < 0) return buf;
+	snprintf(buf, len, "%s %d %s %d, %02d:%02d", days[f.wday], f.day, months[f.month - 1], f.year, f.hour, f.min);
 	return buf;
 }
 
 int cb_tz_local_day(cb_tz_t const *tz, time_t t, char day[11], int *hour)
 {
-	UErrorCode status = U_ZERO_ERROR;
-	int32_t mday, mon, year;
-	UCalendar *cal;
+	cb_tz_fields_t f;
 	struct tm tm;
 
 	if (!tz) {
@@ -340,14 +550,8 @@ int cb_tz_local_day(cb_tz_t const *tz, time_t t, char day[11], int *hour)
 		*hour = tm.tm_hour;
 		return 0;
 	}
-	if (!(cal = open_calendar(tz))) return -1;
-	ucal_setMillis(cal, (UDate) t * 1000.0, &status);
-	mday = ucal_get(cal, UCAL_DATE, &status);
-	mon = ucal_get(cal, UCAL_MONTH, &status);
-	year = ucal_get(cal, UCAL_YEAR, &status);
-	*hour = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
-	ucal_close(cal);
-	if (U_FAILURE(status) || mon < 0 || mon > 11 || year < 0 || year > 9999 || mday < 1 || mday > 31) return -1;
-	snprintf(day, 11, "%04u-%02u-%02u", (unsigned) year % 10000u, (unsigned) (mon + 1) % 100u, (unsigned) mday % 100u);
+	if (cb_tz_local_fields(tz, t, &f) < 0) return -1;
+	*hour = f.hour;
+	snprintf(day, 11, "%04u-%02u-%02u", (unsigned) f.year % 10000u, (unsigned) f.month % 100u, (unsigned) f.day % 100u);
 	return 0;
 }

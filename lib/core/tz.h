@@ -5,7 +5,11 @@
  * The school's policy speaks in local calendar days ("valid for 365 days",
  * "counts from 1 September"), while every stored instant is UTC.  A cb_tz_t
  * names a zone ("Europe/London", "GMT-07:00"); it is immutable and may be
- * shared between threads: each call opens its own ICU calendar.
+ * shared between threads.  It holds the zone's UTC-offset transitions from
+ * 1970 to 2100, read from ICU once, and answers from them without opening a
+ * calendar; outside that range each call opens its own ICU calendar.  The
+ * cb_tz_icu_* functions always ask ICU: the reference the table is tested
+ * against.
  */
 #ifndef CETBYOD_CORE_TZ_H
 #define CETBYOD_CORE_TZ_H
@@ -22,8 +26,18 @@ cb_tz_t *cb_tz_new(char const *name, char const **err);
 void cb_tz_free(cb_tz_t *tz);
 char const *cb_tz_name(cb_tz_t const *tz);
 
+/** cb_tz_fields_t - a local date and time; wday 0 (Sunday) .. 6, month 1..12. */
+typedef struct {
+	int	year, month, day, hour, min, sec, wday;
+} cb_tz_fields_t;
+
 /** cb_tz_add_days - same local wall-clock time, days calendar days later.  -1 on error. */
 time_t cb_tz_add_days(cb_tz_t const *tz, time_t t, int days);
+time_t cb_tz_icu_add_days(cb_tz_t const *tz, time_t t, int days);
+
+/** cb_tz_local_fields - the local date and time of t in tz.  0, or -1 when the calendar fails. */
+int cb_tz_local_fields(cb_tz_t const *tz, time_t t, cb_tz_fields_t *f);
+int cb_tz_icu_local_fields(cb_tz_t const *tz, time_t t, cb_tz_fields_t *f);
 
 /**
  * cb_tz_local_to_utc - the instant of a local date and time in the zone.
@@ -33,6 +47,9 @@ time_t cb_tz_add_days(cb_tz_t const *tz, time_t t, int days);
  * fall-back hour) is its first occurrence.  -1 on error (fields out of range).
  */
 time_t cb_tz_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int hour, int min, double sec);
+
+/** cb_tz_icu_local_to_utc - the same through ICU; fields already range-checked (sec 0..59). */
+time_t cb_tz_icu_local_to_utc(cb_tz_t const *tz, int year, int month, int day, int hour, int min, int sec);
 
 /** cb_tz_serial_to_utc - a spreadsheet serial date-time (days since 1899-12-30, local) to UTC. -1 on error. */
 time_t cb_tz_serial_to_utc(cb_tz_t const *tz, double serial);
