@@ -80,7 +80,7 @@ char const ctl_purge_help[] =
 	"devices last seen, devices forgotten and audit rows older than DAYS\n"
 	"calendar days (1 to 36500) in the module's time zone.  The audit files\n"
 	"are rotated and expired by logrotate, not here.  The module does this\n"
-	"daily by itself with audit { retention_days }.\n";
+	"daily by itself with audit { retention_days } (400 by default).\n";
 
 static ctl_cmd_t const verify_cmd = {
 	"audit", "audit verify [--file FILE] [--key-file KEY] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,

@@ -274,23 +274,43 @@ static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char con
 	}
 }
 
-/** log_decision - the one line per decision an admin reads in radiusd -X and radius.log. */
-static void log_decision(REQUEST *request, char const *identity, cb_decision_t const *d,
+/*
+ *	The decision line: at INFO (radius.log and radiusd -X) when
+ *	log_decisions asks for it, else at debug level 2 (radiusd -X only).
+ */
+#define LOG_DECISION(_inst, _refusal, _fmt, ...) do { \
+		if (log_wanted((_inst), (_refusal))) RINFO(_fmt, __VA_ARGS__); \
+		else RDEBUG2(_fmt, __VA_ARGS__); \
+	} while (0)
+
+static bool log_wanted(rlm_cetbyod_t const *inst, bool refusal)
+{
+	switch (inst->log_decisions) {
+	case LOG_DECISIONS_ALL:		return true;
+	case LOG_DECISIONS_REFUSALS:	return refusal;
+	case LOG_DECISIONS_NONE:	break;
+	}
+	return false;
+}
+
+/** log_decision - the one line per decision an admin reads in radiusd -X and (log_decisions) radius.log. */
+static void log_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
 			 cb_ack_record_t const *ack)
 {
 	char ack_buf[32], until_buf[64] = "";
+	bool refusal = d->status == CB_STATUS_REJECT;
 
 	if (d->valid_until) {
 		strlcpy(until_buf, "; holds until ", sizeof(until_buf));
 		cb_tz_format_utc(d->valid_until, until_buf + strlen(until_buf), sizeof(until_buf) - strlen(until_buf));
 	}
 	if (!ack) {
-		RINFO("%s -> %s (%s): no acknowledgement on record%s", identity, cb_status_name(d->status),
+		LOG_DECISION(inst, refusal, "%s -> %s (%s): no acknowledgement on record%s", identity, cb_status_name(d->status),
 		      cb_reason_name(d->reason), until_buf);
 		return;
 	}
 	cb_tz_format_utc(ack->ack_time, ack_buf, sizeof(ack_buf));
-	RINFO("%s -> %s (%s): %s %s%s%s from %s%s", identity, cb_status_name(d->status), cb_reason_name(d->reason),
+	LOG_DECISION(inst, refusal, "%s -> %s (%s): %s %s%s%s from %s%s", identity, cb_status_name(d->status), cb_reason_name(d->reason),
 	      ack->revoked ? "withdrawn" : "acknowledged", ack_buf, *ack->policy_version ? " version " : "",
 	      ack->policy_version, ack->origin, until_buf);
 }
@@ -415,7 +435,7 @@ void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 			   time_t now)
 {
 	write_decision(inst, request, identity, &res->in.dir, &res->decision, res->ack, now);
-	log_decision(request, identity, &res->decision, res->ack);
+	log_decision(inst, request, identity, &res->decision, res->ack);
 }
 
 bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identity[CB_IDENTITY_MAX + 1], time_t now)
@@ -432,7 +452,7 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 	}
 	id_rcode = cb_identity_normalise(&inst->iconf, id_vp->vp_strvalue, id_vp->vp_length, identity, CB_IDENTITY_MAX + 1);
 	if (id_rcode != CB_IDENTITY_OK) {
-		RINFO("identity \"%s\" -> reject (invalid_identity): %s",
+		LOG_DECISION(inst, true, "identity \"%s\" -> reject (invalid_identity): %s",
 		      cb_identity_escape(id_vp->vp_strvalue, id_vp->vp_length, shown, sizeof(shown)),
 		      cb_identity_error(id_rcode));
 		audit_decision(inst, request, NULL, NULL, &d, NULL, NULL, NULL);

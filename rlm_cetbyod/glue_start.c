@@ -31,6 +31,13 @@ static cb_name_t const directory_names[] = {
 	{ NULL, -1 }
 };
 
+static cb_name_t const log_decisions_names[] = {
+	{ "all", LOG_DECISIONS_ALL },
+	{ "refusals", LOG_DECISIONS_REFUSALS },
+	{ "none", LOG_DECISIONS_NONE },
+	{ NULL, -1 }
+};
+
 static cb_name_t const unacknowledged_names[] = {
 	{ "onboard", CB_UNACK_ONBOARD },
 	{ "reject", CB_UNACK_REJECT },
@@ -114,6 +121,8 @@ static int parse_enums(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	inst->source = (source_kind_t) v;
 	if ((v = parse_enum(conf, directory_names, "directory", inst->directory_name)) < 0) return -1;
 	inst->directory = (directory_kind_t) v;
+	if ((v = parse_enum(conf, log_decisions_names, "log_decisions", inst->log_decisions_name)) < 0) return -1;
+	inst->log_decisions = (log_decisions_t) v;
 	if ((v = parse_enum(conf, unacknowledged_names, "policy { unacknowledged }", inst->policy.unacknowledged)) < 0) {
 		return -1;
 	}

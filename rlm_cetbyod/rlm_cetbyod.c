@@ -130,7 +130,7 @@ static const CONF_PARSER audit_config[] = {
 	{ "on_failure", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.on_failure), "fail_open" },
 	{ "queue", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.queue), "10000" },
 	{ "syslog", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, audit_conf.syslog), "no" },
-	{ "retention_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.retention_days), "0" },
+	{ "retention_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.retention_days), "400" },
 	{ "hmac_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, audit_conf.hmac_key_file), "" },
 	CONF_PARSER_TERMINATOR
 };
@@ -158,6 +158,7 @@ static const CONF_PARSER module_config[] = {
 	{ "form_url", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, form_url), "" },
 	{ "email_domain", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, email_domain), "" },
 	{ "state_dir", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, state_dir), "" },
+	{ "log_decisions", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, log_decisions_name), "all" },
 	{ "identity", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) identity_config },
 	{ "policy", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) policy_config },
 	{ "file", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) file_config },

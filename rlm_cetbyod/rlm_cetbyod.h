@@ -40,6 +40,13 @@ typedef enum {
 	DIRECTORY_LDAP
 } directory_kind_t;
 
+/** log_decisions: which decisions get their line in radius.log (INFO); radiusd -X shows every one. */
+typedef enum {
+	LOG_DECISIONS_ALL = 0,
+	LOG_DECISIONS_REFUSALS,
+	LOG_DECISIONS_NONE
+} log_decisions_t;
+
 typedef struct cetbyod_ldap cetbyod_ldap_t;	/* glue_ldap.c */
 
 typedef struct {
@@ -52,6 +59,7 @@ typedef struct {
 	char const	*form_url;
 	char const	*email_domain;
 	char const	*state_dir;
+	char const	*log_decisions_name;
 	struct {
 		char const	*strip_domains;	/* Repeatable: see parse_identity. */
 		char const	*strip_realms;
@@ -184,6 +192,7 @@ typedef struct {
 	/* Derived at instantiate. */
 	source_kind_t		source;
 	directory_kind_t	directory;
+	log_decisions_t		log_decisions;
 	cb_tz_t			*tz;
 	cb_policy_conf_t	pconf;
 	cb_roles_t		roles;		/* roles { }: governors, volunteers, contractors (glue_roles.c). */
