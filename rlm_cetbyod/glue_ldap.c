@@ -13,15 +13,17 @@
  * -------------------------
  *	1. A fresh cached answer for the normalised identity?  Use it: no
  *	   connection is taken, nothing is searched.
- *	2. Otherwise take a connection from the pool.  FreeRADIUS 3.2 stores
- *	   the pool's "alive" callback but never calls it, so we ask
- *	   cb_ldap_alive() ourselves: a connection the server closed while it
- *	   sat idle (slapd restarted, an idle timeout) is closed and the next
- *	   one taken, and when none is left the pool opens a new one, trying
- *	   the configured URIs in order (failover).
- *	3. Search once.  Found and not-found answers go into the cache; an
+ *	2. Otherwise take a connection from the pool and trust it: no
+ *	   poll() per request.  A connection the server closed while it sat
+ *	   idle (slapd restarted, an idle timeout) shows itself on use: the
+ *	   search fails at once with "server down" (cb_ldap_conn_lost), the
+ *	   connection is closed and the search runs again on the next one;
+ *	   when none is left the pool opens a new one, trying the configured
+ *	   URIs in order (failover).  Bounded by the pool's size.
+ *	3. Search.  Found and not-found answers go into the cache; an
  *	   ambiguous or malformed answer (refused) and "unavailable" never do.
- *	   After a failure the connection is closed, never reused, and the
+ *	   After any other failure (a timeout, an error, a connection that
+ *	   never answered) the connection is closed, never reused, and the
  *	   search is not retried: a directory that timed out once would only
  *	   make the worker wait a second time.
  *	4. When the directory is unavailable the decision is
@@ -236,7 +238,7 @@ static void *mod_conn_create(TALLOC_CTX *ctx, void *instance)
 	return h;
 }
 
-/** mod_conn_alive - the pool's alive callback (stored by 3.2, called by us). */
+/** mod_conn_alive - the pool's alive callback (stored by 3.2, which never calls it; nor do we, per request). */
 static int mod_conn_alive(void *instance, void *handle)
 {
 	ldap_handle_t *h = handle;
@@ -266,61 +268,51 @@ static void no_connection(cetbyod_ldap_t *l, REQUEST *request)
 }
 
 /**
- * get_handle - a connection that the server has not closed, or NULL.
- * Dead idle connections are closed on the way; bounded by the pool's size.
- */
-static ldap_handle_t *get_handle(cetbyod_ldap_t *l, REQUEST *request)
-{
-	int tries = fr_connection_pool_get_num(l->pool) + 1;
-
-	for (int i = 0; i < tries; i++) {
-		ldap_handle_t *h = fr_connection_get(l->pool);
-
-		if (!h) break;
-		if (mod_conn_alive(l, h) == 0) return h;
-		RDEBUG2("Directory connection to %s was closed by the server; closing it and taking another",
-			cb_ldap_conn_uri(h->conn));
-		fr_connection_close(l->pool, h, "closed by the directory server");
-	}
-	no_connection(l, request);
-	return NULL;
-}
-
-/**
  * search - one lookup through the pool.  entry is always initialised.
  * server (at least CB_LDAP_URI_MAX bytes) gets the URI asked, or "".
+ * A pooled connection found closed by the server is closed and the search
+ * run again on the next (bounded by the pool's size); any other failure
+ * ends the lookup.
  */
 static cb_dir_result_t search(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb_dir_entry_t *entry,
 			      char *server, size_t server_len, int64_t *took_ms)
 {
 	char err[LOOKUP_ERR_MAX];
-	ldap_handle_t *h;
-	cb_dir_result_t result;
+	int tries = fr_connection_pool_get_num(l->pool) + 1;
+	cb_dir_result_t result = CB_DIR_UNAVAILABLE;
 	int64_t t0 = cb_clock_ms();
 
 	server[0] = '\0';
-	*took_ms = 0;
-	h = get_handle(l, request);
-	if (!h) {
-		cb_dir_entry_init(entry);
-		entry->facts.result = CB_DIR_UNAVAILABLE;
-		*took_ms = cb_clock_ms() - t0;
-		return CB_DIR_UNAVAILABLE;
-	}
-	strlcpy(server, cb_ldap_conn_uri(h->conn), server_len);
-	result = cb_ldap_lookup(h->conn, &l->conf, identity, entry, err, sizeof(err));
-	*took_ms = cb_clock_ms() - t0;
+	cb_dir_entry_init(entry);
+	entry->facts.result = CB_DIR_UNAVAILABLE;
+	for (int i = 0; i < tries; i++) {
+		ldap_handle_t *h = fr_connection_get(l->pool);
 
-	if (result == CB_DIR_UNAVAILABLE) {
+		if (!h) {
+			no_connection(l, request);
+			break;
+		}
+		strlcpy(server, cb_ldap_conn_uri(h->conn), server_len);
+		result = cb_ldap_lookup(h->conn, &l->conf, identity, entry, err, sizeof(err));
+		if (result != CB_DIR_UNAVAILABLE) {
+			fr_connection_release(l->pool, h);
+			if (entry->refused) {
+				RWDEBUG("Directory %s: the answer for \"%s\" cannot be used: %s", server, identity, err);
+			}
+			break;
+		}
+		if (cb_ldap_conn_lost(h->conn)) {
+			RDEBUG2("Directory connection to %s was closed by the server (%s); closing it and searching "
+				"on another", server, err);
+			fr_connection_close(l->pool, h, "closed by the directory server");
+			continue;
+		}
 		REDEBUG("Directory unavailable: %s did not answer the search for \"%s\" (%lld ms): %s", server,
-			identity, (long long) *took_ms, err);
+			identity, (long long) (cb_clock_ms() - t0), err);
 		fr_connection_close(l->pool, h, "the search failed");	/* Never reused, not retried. */
-		return result;
+		break;
 	}
-	fr_connection_release(l->pool, h);
-	if (entry->refused) {
-		RWDEBUG("Directory %s: the answer for \"%s\" cannot be used: %s", server, identity, err);
-	}
+	*took_ms = cb_clock_ms() - t0;
 	return result;
 }
 

@@ -328,6 +328,15 @@ int cb_ldap_list_people(cb_ldap_conn_t *conn, cb_ldap_conf_t const *conf, cb_lda
 /** cb_ldap_alive - false when the connection failed or the server closed it.  NULL: false. */
 bool cb_ldap_alive(cb_ldap_conn_t *conn);
 
+/**
+ * cb_ldap_conn_lost - true when the connection failed because the server
+ * had closed it (LDAP_SERVER_DOWN) after answering at least once: a pooled
+ * connection that died while idle (slapd restarted, an idle timeout), for
+ * which a search on another connection may well succeed.  False after a
+ * timeout or any other failure, and for a connection that never answered.
+ */
+bool cb_ldap_conn_lost(cb_ldap_conn_t const *conn);
+
 /** cb_ldap_conn_uri - the URI the connection reached (for logs). */
 char const *cb_ldap_conn_uri(cb_ldap_conn_t const *conn);
 

@@ -555,6 +555,11 @@ char const *cb_ldap_conn_uri(cb_ldap_conn_t const *conn)
 	return conn ? conn->uri : "";
 }
 
+bool cb_ldap_conn_lost(cb_ldap_conn_t const *conn)
+{
+	return conn && conn->broken && conn->lost;
+}
+
 bool cb_ldap_alive(cb_ldap_conn_t *conn)
 {
 	struct pollfd pfd;

@@ -236,31 +236,77 @@ void cb_ldap_groups_free(cb_ldap_groups_t *groups)
 	groups->num_staff = groups->num_pupil = 0;
 }
 
-static bool in_list(char * const *list, size_t n, char const *dn)
+static bool ascii_alnum(char c)
 {
-	for (size_t i = 0; i < n; i++) if (strcmp(list[i], dn) == 0) return true;
-	return false;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/** simple_value - one RDN value from *i up to ',' or len: letters, digits, inner spaces, "_.@-". */
+static bool simple_value(char const *v, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && v[*i] != ',') {
+		char c = v[*i];
+
+		if (!ascii_alnum(c) && c != ' ' && c != '_' && c != '.' && c != '@' && c != '-') return false;
+		(*i)++;
+	}
+	return *i > start && v[start] != ' ' && v[*i - 1] != ' ';
+}
+
+bool cb_ldap_dn_simple(char const *v, size_t len)
+{
+	size_t i = 0;
+
+	if (!v || len == 0) return false;
+	while (i < len) {
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z'))) return false;
+		while (i < len && (ascii_alnum(v[i]) || v[i] == '-')) i++;
+		if (i >= len || v[i] != '=') return false;
+		i++;
+		if (!simple_value(v, len, &i)) return false;
+		if (i < len && ++i == len) return false;	/* A trailing ','. */
+	}
+	return true;
+}
+
+/** dn_equal - a group's normal form against a value: normalised (norm), or a simple DN compared as it is. */
+static bool dn_equal(char const *group, char const *norm, char const *val, size_t len)
+{
+	if (norm) return strcmp(group, norm) == 0;
+	return strlen(group) == len && strncasecmp(group, val, len) == 0;
 }
 
 void cb_ldap_roles_note(cb_ldap_groups_t const *groups, char const *val, size_t len, cb_ldap_roles_t *roles)
 {
-	char buf[CB_DIR_DN_MAX], *norm;
+	char buf[CB_DIR_DN_MAX], *norm = NULL;
 
 	if (!val || len == 0 || len >= sizeof(buf) || memchr(val, '\0', len)) return;
-	memcpy(buf, val, len);
-	buf[len] = '\0';
-	norm = cb_ldap_dn_normal(buf);
-	if (!norm) return;
+	/*
+	 *	A simple DN (the usual "cn=Staff,ou=Groups,dc=school,dc=example")
+	 *	is its own normal form but for case, so a case-insensitive
+	 *	comparison settles it; anything else goes through
+	 *	ldap_dn_normalize().
+	 */
+	if (!cb_ldap_dn_simple(val, len)) {
+		memcpy(buf, val, len);
+		buf[len] = '\0';
+		norm = cb_ldap_dn_normal(buf);
+		if (!norm) return;
+	}
 	for (size_t i = 0; i < groups->num_staff; i++) {
-		if (strcmp(groups->staff[i], norm) != 0) continue;
+		if (!dn_equal(groups->staff[i], norm, val, len)) continue;
 		roles->staff = true;
 		roles->groups |= 1u << groups->role_of[i];
 	}
-	if (in_list(groups->pupil, groups->num_pupil, norm)) {
+	for (size_t i = 0; i < groups->num_pupil; i++) {
+		if (!dn_equal(groups->pupil[i], norm, val, len)) continue;
 		roles->pupil = true;
 		roles->groups |= CB_DIR_PUPIL_BIT;
+		break;
 	}
-	ldap_memfree(norm);
+	if (norm) ldap_memfree(norm);
 }
 
 void cb_ldap_roles_set(cb_dir_entry_t *out, cb_ldap_roles_t const *roles)

@@ -54,6 +54,8 @@ struct cb_ldap_conn {
 	LDAP			*ld;
 	cb_ldap_guard_t		*guard;		/* Freed after ld. */
 	bool			broken;		/* Failed once: never used again. */
+	bool			lost;		/* Broken because the server had closed it (cb_ldap_conn_lost). */
+	unsigned long		answered;	/* Searches it answered. */
 	char			uri[CB_LDAP_URI_MAX];
 	unsigned int		search_timeout_ms;
 
@@ -128,6 +130,15 @@ typedef struct {
 	bool		pupil;
 	unsigned int	groups;		/* As cb_dir_entry_t.role_groups. */
 } cb_ldap_roles_t;
+
+/**
+ * cb_ldap_dn_simple - v (len bytes, untrusted) is a DN that ldap_dn_normalize()
+ * returns unchanged: "type=value" RDNs joined by ',', types of ASCII letters,
+ * digits and '-' starting with a letter, values of letters, digits, inner
+ * spaces and "_.@-".  Its normal form (cb_ldap_dn_normal) is then itself
+ * lower-cased.
+ */
+bool cb_ldap_dn_simple(char const *v, size_t len);
 
 /** cb_ldap_roles_note - compare one group DN (not NUL-terminated, untrusted) with the configured groups. */
 void cb_ldap_roles_note(cb_ldap_groups_t const *groups, char const *val, size_t len, cb_ldap_roles_t *roles);

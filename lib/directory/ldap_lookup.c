@@ -99,12 +99,15 @@ static search_rcode_t run_search(cb_ldap_conn_t *conn, char const *base, int sco
 	cb_ldap_ms_to_timeval((unsigned int) left, &tv);
 	rc = ldap_search_ext_s(conn->ld, base, scope, filter, (char **) (uintptr_t) attrs, 0, NULL, NULL,
 			       &tv, sizelimit, res);
-	if (rc == LDAP_SUCCESS) return SEARCH_OK;
-	if (rc == LDAP_SIZELIMIT_EXCEEDED) return SEARCH_TOO_MANY;
+	if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
+		conn->answered++;
+		return rc == LDAP_SUCCESS ? SEARCH_OK : SEARCH_TOO_MANY;
+	}
 
 	if (*res) ldap_msgfree(*res);
 	*res = NULL;
 	conn->broken = true;
+	conn->lost = (rc == LDAP_SERVER_DOWN) && conn->answered > 0;
 	switch (rc) {
 	case LDAP_TIMEOUT:
 	case LDAP_TIMELIMIT_EXCEEDED:
@@ -203,10 +206,18 @@ static cb_dir_result_t unavailable(cb_ldap_conn_t *conn, cb_dir_entry_t *out)
  *	The entry found, in the neutral form ldap_facts.c reads.
  */
 
-/** The values are libldap's, borrowed until msg_entry_free(). */
+/*
+ *	Read in one pass over the entry's BER (ldap_get_dn_ber, then
+ *	ldap_get_attribute_ber for each attribute in turn), rather than an
+ *	ldap_get_values_len() per attribute asked for, each of which scans the
+ *	entry from its start and copies every value.  The values stay in the
+ *	message's buffer, as (pointer, length), until msg_entry_free().
+ */
+#define MSG_ATTRS_MAX	1024	/* Attributes read from one entry; a hostile server may send any number. */
+
 typedef struct {
-	char			*dn;				/* ldap_get_dn(); NULL when it has none. */
-	struct berval		**vals[CB_LDAP_MAX_ATTRS];	/* Of each attribute asked for; NULL: none. */
+	BerElement		*ber;				/* The reading position; NULL: no DN read. */
+	struct berval		*vals[CB_LDAP_MAX_ATTRS];	/* Of each attribute asked for; NULL: none. */
 	cb_ldap_attr_t		attrs[CB_LDAP_MAX_ATTRS];
 	cb_ldap_value_t		*values;			/* All the values, attribute after attribute. */
 	cb_ldap_entry_t		entry;
@@ -214,41 +225,78 @@ typedef struct {
 
 static void msg_entry_free(msg_entry_t *m)
 {
-	for (size_t i = 0; i < CB_LDAP_MAX_ATTRS; i++) if (m->vals[i]) ldap_value_free_len(m->vals[i]);
-	if (m->dn) ldap_memfree(m->dn);
+	for (size_t i = 0; i < CB_LDAP_MAX_ATTRS; i++) if (m->vals[i]) ber_memfree(m->vals[i]);
+	if (m->ber) ber_free(m->ber, 0);
 	free(m->values);
+}
+
+/**
+ * asked_index - which of names[0..n) the attribute description desc is:
+ * the whole description, case-insensitively, as ldap_get_values_len()
+ * matches it ("memberOf;x-hidden" is not "memberOf").  n when none.
+ */
+static size_t asked_index(char const * const *names, size_t n, struct berval const *desc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(names[i]) == desc->bv_len && strncasecmp(names[i], desc->bv_val, desc->bv_len) == 0) return i;
+	}
+	return n;
+}
+
+/** msg_entry_attrs - the values of the attributes asked for (the first of each name), in one pass. */
+static size_t msg_entry_attrs(LDAP *ld, LDAPMessage *e, char const * const *names, size_t n, msg_entry_t *m)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < MSG_ATTRS_MAX; i++) {
+		struct berval desc = { 0, NULL }, *vals = NULL;
+		size_t k;
+
+		if (ldap_get_attribute_ber(ld, e, m->ber, &desc, &vals) != LDAP_SUCCESS || !desc.bv_val) {
+			if (vals) ber_memfree(vals);
+			break;
+		}
+		k = asked_index(names, n, &desc);
+		if (k == n || m->vals[k] || !vals) {	/* Not asked for, or a second time: ignored. */
+			if (vals) ber_memfree(vals);
+			continue;
+		}
+		m->vals[k] = vals;
+		for (size_t j = 0; vals[j].bv_val; j++) total++;
+	}
+	return total;
 }
 
 /**
  * msg_entry_read - e's DN and the values of the attributes names lists
  * (those the search asked for) into m.  Returns 0, or -1 when memory runs
- * out; either way the caller frees m with msg_entry_free().
+ * out; either way the caller frees m with msg_entry_free().  An entry whose
+ * DN cannot be read has no DN and no values (the facts reader refuses it).
  */
 static int msg_entry_read(LDAP *ld, LDAPMessage *e, char const * const *names, msg_entry_t *m)
 {
+	struct berval dn = { 0, NULL };
 	size_t n, total = 0;
 
 	memset(m, 0, sizeof(*m));
-	m->dn = ldap_get_dn(ld, e);
-	for (n = 0; n < CB_LDAP_MAX_ATTRS && names[n]; n++) {
-		m->vals[n] = ldap_get_values_len(ld, e, names[n]);
-		for (size_t j = 0; m->vals[n] && m->vals[n][j]; j++) total++;
+	for (n = 0; n < CB_LDAP_MAX_ATTRS && names[n]; n++) m->attrs[n].name = names[n];
+	if (ldap_get_dn_ber(ld, e, &m->ber, &dn) == LDAP_SUCCESS && dn.bv_val) {
+		m->entry.dn = dn.bv_val;
+		m->entry.dn_len = dn.bv_len;
+		total = msg_entry_attrs(ld, e, names, n, m);
 	}
 	m->values = calloc(total ? total : 1, sizeof(*m->values));
 	if (!m->values) return -1;
 
 	total = 0;
 	for (size_t i = 0; i < n; i++) {
-		m->attrs[i].name = names[i];
 		m->attrs[i].values = m->values + total;
-		for (size_t j = 0; m->vals[i] && m->vals[i][j]; j++, total++) {
-			m->values[total].val = m->vals[i][j]->bv_val;
-			m->values[total].len = m->vals[i][j]->bv_len;
+		for (size_t j = 0; m->vals[i] && m->vals[i][j].bv_val; j++, total++) {
+			m->values[total].val = m->vals[i][j].bv_val;
+			m->values[total].len = m->vals[i][j].bv_len;
 			m->attrs[i].num_values++;
 		}
 	}
-	m->entry.dn = m->dn;
-	m->entry.dn_len = m->dn ? strlen(m->dn) : 0;
 	m->entry.attrs = m->attrs;
 	m->entry.num_attrs = n;
 	return 0;

@@ -249,6 +249,20 @@ else
 	cb_fail "radiusd is the same process throughout"
 fi
 
+# A pooled connection slapd closed while it sat idle (slapd restarted with
+# no request in between): nothing polls it per request; the search on it
+# fails at once, the connection is closed and the search made on another, so
+# the very first request after the restart is decided as usual.
+cb_pap adam adam-password	# a pooled connection that has answered
+sleep 6				# every cached answer has lapsed (found_ttl = 5)
+cb_slapd stop
+cb_slapd_restart "slapd restarts while radiusd is idle"
+cb_pap adam adam-password
+cb_expect_reply "slapd restarted while radiusd was idle: the first request is decided as usual" \
+	'Received Access-Accept' 'Tunnel-Private-Group-Id:0 = "200"'
+cb_log_has "-X: the dead pooled connection was found on use and the search made on another" \
+	'closing it and searching on another'
+
 # slapd paused (SIGSTOP): it accepts TCP but never answers.  Each reply
 # still comes within the timeouts; the connection that timed out is closed.
 cb_pap alice alice-password	# a pooled connection exists

@@ -33,6 +33,7 @@
 
 #include "directory/dircache.h"
 #include "directory/ldap.h"
+#include "directory/ldap_int.h"
 
 #define BASE_DN "dc=school,dc=example"
 #define PEOPLE "ou=people," BASE_DN
@@ -1694,6 +1695,59 @@ START_TEST(test_facts_hostile)
 }
 END_TEST
 
+/*
+ * The memberOf fast path (issue 13): a value cb_ldap_dn_simple() accepts is
+ * compared with the groups as it is, case-insensitively, instead of through
+ * ldap_dn_normalize().  That is only right if its normal form is itself
+ * lower-cased: checked here against libldap for the usual spellings and for
+ * 20,000 random strings over the characters that matter.
+ */
+static void check_simple(char const *v)
+{
+	char *norm, lower[CB_DIR_DN_MAX];
+	size_t len = strlen(v);
+
+	if (!cb_ldap_dn_simple(v, len)) return;
+	ck_assert_uint_lt(len, sizeof(lower));
+	for (size_t i = 0; i <= len; i++) lower[i] = (char) ((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
+	norm = cb_ldap_dn_normal(v);
+	ck_assert_msg(norm && strcmp(norm, lower) == 0, "simple DN \"%s\": normal form \"%s\"", v, norm ? norm : "(none)");
+	ldap_memfree(norm);
+}
+
+START_TEST(test_dn_simple_is_normal)
+{
+	static char const *const yes[] = {
+		"cn=staff,ou=groups," BASE_DN, "CN=Staff,OU=Groups,DC=School,DC=Example", "cn=All Staff,ou=g",
+		"cn=All  Staff,ou=g", "cn=a.b_c-d@e,ou=g", "c-n=a", "cn=a_b",
+	};
+	static char const *const no[] = {
+		"", "cn=staff, ou=groups", " cn=staff", "cn=staff ", "cn=a ,ou=g", "cn=st\\61ff,ou=g", "cn=a+uid=b,ou=g",
+		"cn=\"q\",ou=g", "cn=#0403616263", "2.5.4.3=staff", "cn=staff;ou=g", "cn=a=b", "cn=,ou=g", "cn=a,",
+		"=a", "cn", "not a dn", "cn=\xc3\xa9",
+	};
+	static char const alphabet[] = "aZ9-=, _.@+;\\\"#<>";
+	unsigned int seed = 13;
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		ck_assert_msg(cb_ldap_dn_simple(yes[i], strlen(yes[i])), "\"%s\" is simple", yes[i]);
+		check_simple(yes[i]);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		ck_assert_msg(!cb_ldap_dn_simple(no[i], strlen(no[i])), "\"%s\" is not simple", no[i]);
+	}
+	for (int n = 0; n < 20000; n++) {
+		char v[24];
+		size_t len = 1 + (size_t) (rand_r(&seed) % (sizeof(v) - 1));
+
+		for (size_t i = 0; i < len; i++) v[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		v[len] = '\0';
+		if (n % 2) memcpy(v, "cn=", len < 3 ? len : 3);	/* Half of them start like a DN. */
+		check_simple(v);
+	}
+}
+END_TEST
+
 START_TEST(test_facts_huge)
 {
 	char big[CB_DIR_DN_MAX + 200], dn[CB_DIR_DN_MAX + 10];
@@ -2067,6 +2121,7 @@ static Suite *directory_suite(void)
 	tcase_add_test(tc, test_facts_active_directory);
 	tcase_add_test(tc, test_facts_hostile);
 	tcase_add_test(tc, test_facts_huge);
+	tcase_add_test(tc, test_dn_simple_is_normal);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cache");
