@@ -41,7 +41,11 @@
  * How long a request can wait: connect_timeout_ms for each URI tried, only
  * when it needs a new connection and retry_delay has passed since the last
  * failed attempt (otherwise the pool refuses at once), plus
- * search_timeout_ms.  The pool's "min" and "spare" would add connection
+ * search_timeout_ms.  A search on a connection found closed by the server
+ * fails at once (the server's FIN or RST is already there) and is made
+ * again on the next connection; only a server that drops the connection
+ * in the middle of a search could add one more search_timeout_ms, once per
+ * pooled connection.  The pool's "min" and "spare" would add connection
  * attempts in the request's thread (FreeRADIUS opens them when a connection
  * is released or closed), so both default to 0 here; see pool_section().
  *
