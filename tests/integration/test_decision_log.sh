@@ -30,13 +30,14 @@ cp "$CB_TMP/raddb/mods-available/cetbyod" "$SHIPPED"
 
 # module_conf VALUE - the shipped configuration with log_decisions = VALUE
 # ("" leaves the option out) and without its retention_days line (so the
-# built-in default is what counts).
+# built-in defaults are what count).
 module_conf() {
+	grep -q '^[[:space:]]*log_decisions = all$' "$SHIPPED" || cb_fail "the shipped configuration sets log_decisions = all"
 	sed -e '/^[[:space:]]*retention_days = /d' "$SHIPPED" |
 		if [ -n "$1" ]; then
-			sed -e "s|^\([[:space:]]*\)state_dir = |\1log_decisions = $1\n\1state_dir = |"
+			sed -e "s|^\([[:space:]]*\)log_decisions = all\$|\1log_decisions = $1|"
 		else
-			cat
+			sed -e '/^[[:space:]]*log_decisions = /d'
 		fi > "$CB_TMP/raddb/mods-available/cetbyod"
 }
 
