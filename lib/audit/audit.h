@@ -53,6 +53,8 @@
 #define CB_AUDIT_FIELD_MAX	1024		/* Longest text field; longer values are cut and marked. */
 #define CB_AUDIT_LINE_MAX	65536		/* Longest line verify accepts. */
 #define CB_AUDIT_QUEUE_DEFAULT	10000		/* Records held in memory while the file cannot be written. */
+#define CB_AUDIT_COALESCE_EVERY_DEFAULT	3600	/* Seconds between a run's summaries (runs.c). */
+#define CB_AUDIT_COALESCE_MAX_DEFAULT	10000	/* Runs followed at once. */
 #define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
 #define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
 #define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
@@ -243,6 +245,13 @@ typedef struct {
 	cb_audit_io_t		io;
 	cb_audit_key_t const	*key;		/* Keyed chain: each record's hash is HMAC-SHA256 under it and the
 						 * record says "chain": "hmac-sha256" (copied); NULL: SHA-256. */
+	unsigned int		coalesce_window; /* Seconds: identical refusals at most this far apart are one run,
+						 * summarised (runs.c); 0: off, every refusal its own record. */
+	unsigned int		coalesce_every;	/* Seconds: a run's repeats are summarised at least this often;
+						 * 0: CB_AUDIT_COALESCE_EVERY_DEFAULT. */
+	size_t			coalesce_max;	/* Runs followed at once; 0: CB_AUDIT_COALESCE_MAX_DEFAULT. */
+	time_t			(*now)(void *ctx); /* The clock (tests); NULL: time(). */
+	void			*now_ctx;
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */
 	void			*log_ctx;
 } cb_audit_conf_t;
@@ -343,6 +352,9 @@ typedef struct {
 	uint64_t	refused;	/* CB_AUDIT_REFUSE answers since open. */
 	uint64_t	write_failures;	/* Failed write or fsync attempts since open. */
 	uint64_t	last_seq;	/* Of the last acknowledged record. */
+	uint64_t	coalesced;	/* Refusals counted in a run instead of written (runs.c) since open. */
+	uint64_t	runs;		/* Runs open now. */
+	uint64_t	runs_full;	/* Refusals written on their own because coalesce_max runs were open. */
 	bool		failing;	/* The last write attempt failed. */
 	char		last_error[256];
 } cb_audit_stats_t;

@@ -258,7 +258,9 @@ static void query_sql(cb_store_audit_filter_t const *f, char *sql, size_t size)
 	if (f->ssid) sql_add(sql, size, " AND ssid = ?4");
 	if (f->ip) sql_add(sql, size, " AND framed_ip = ?5");
 	if (f->from) sql_add(sql, size, " AND time >= ?6");
-	if (f->to) sql_add(sql, size, " AND time <= ?7");
+	/* A summary of coalesced refusals (time = its last, session_start = its first)
+	 * covers a span: it matches when the span meets [from, to]. */
+	if (f->to) sql_add(sql, size, " AND (time <= ?7 OR (type = 'decision' AND session_start <= ?7))");
 	if (f->type) sql_add(sql, size, " AND type = ?8");
 	sql_add(sql, size, " ORDER BY seq LIMIT ?9");
 }
