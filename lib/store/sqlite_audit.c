@@ -145,7 +145,10 @@ int cb_sqlite_audit_tally(cb_store_backend_t *be, char const *type, cb_store_tal
 	int rc;
 
 	if (strcmp(type, "decision") == 0) {
-		sql = "SELECT status, reason, count(*) FROM audit WHERE type = 'decision' GROUP BY status, reason";
+		/* A summary of coalesced refusals (session_start set: lib/audit/runs.c) stands for its count. */
+		sql = "SELECT status, reason, sum(CASE WHEN session_start IS NULL THEN 1 "
+		      "ELSE coalesce(json_extract(record, '$.count'), 1) END) FROM audit WHERE type = 'decision' "
+		      "GROUP BY status, reason";
 	} else if (strcmp(type, "disconnect") == 0) {
 		/* The attempt's result is in the record only (audit.sql has no column for it). */
 		sql = "SELECT json_extract(record, '$.result'), '', count(*) FROM audit WHERE type = 'disconnect' "

@@ -253,6 +253,11 @@ START_TEST(test_cap)
 }
 END_TEST
 
+static void tally(void *ctx, char const *first, char const *second, uint64_t n)
+{
+	if (strcmp(first, "reject") == 0 && strcmp(second, "not_staff") == 0) *(uint64_t *) ctx += n;
+}
+
 START_TEST(test_index_finds_run)
 {
 	cb_audit_t *a = open_trail(300, 3600, 0, true);
@@ -274,6 +279,12 @@ START_TEST(test_index_finds_run)
 	ck_assert_uint_eq(rows.count, 1);
 	ck_assert_ptr_nonnull(strstr(rows.items[0].record, "\"count\":59"));
 	cb_audit_rows_free(&rows);
+	{
+		uint64_t n = 0;					/* Metrics count the refusals, not the records. */
+
+		ck_assert_int_eq(cb_store_audit_tally(db, "decision", tally, &n), 0);
+		ck_assert_uint_eq(n, 60);
+	}
 	q.from = q.to = T0 - 60;			/* Before the run: nothing. */
 	ck_assert_int_eq(cb_audit_query(db, &q, &rows, err, sizeof(err)), 0);
 	ck_assert_uint_eq(rows.count, 0);
