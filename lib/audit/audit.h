@@ -94,6 +94,7 @@ int cb_audit_type_from_name(char const *name);
  *
  *   decision        identity, outer_identity, calling_station, called_station,
  *                   nas, class_id, status, reason, ack_time, policy_version,
+ *                   (a summary of coalesced refusals: count, first, last),
  *                   expiry (the decision's valid_until), role (the person's:
  *                   "staff", "governors", "pupil"), vlan and vlan_why (the
  *                   setting that chose it)
@@ -173,6 +174,10 @@ typedef struct {
 
 	char const	*ref;			/* revoke, reinstate, exception_*: the action's reference
 						 * (cb_audit_record_once); written as "ref". */
+
+	uint64_t	count;			/* decision: a summary of coalesced refusals (runs.c): how many,
+						 * the first and last of them; 0: not a summary. */
+	time_t		first, last;
 
 	bool		admission;		/* decision: it lets someone on.  Under fail_closed while the
 						 * trail fails it is refused and not queued (cb_audit_record). */
@@ -289,8 +294,9 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
 
 /**
- * cb_audit_record - queue one event.  Never blocks on I/O: it builds the
- * record, takes a mutex for a moment, and returns.
+ * cb_audit_record - queue one event.  Never blocks on I/O: it copies the
+ * event into one allocation, takes a mutex for a moment, and returns (the
+ * writer thread builds the record).
  *   CB_AUDIT_QUEUED   queued (fail_open, or fail_closed with a healthy trail).
  *   CB_AUDIT_REFUSE   fail_closed and the trail is failing or full: the caller
  *                     must not admit.  An event marked admission is then

@@ -30,14 +30,14 @@
  * would open one more is written as its own record, as without
  * coalescing (more disk, nothing lost), and counted in the stats.
  *
- * Everything here runs under the writer's mutex (writer.c); the records
- * are built outside it.
+ * Everything here runs under the writer's mutex (writer.c): runs hold
+ * copies of events (cb_audit_event_copy), the writer thread builds the
+ * records.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit_int.h"
-#include "core/tz.h"
 
 #define RUNS_BUCKETS	4096		/* A power of two. */
 
@@ -45,7 +45,7 @@ typedef struct run {
 	struct run	*next;
 	uint64_t	h;
 	char		*key;
-	json_object	*tmpl;		/* The first refusal's record (no seq, prev or hash). */
+	cb_audit_event_t *tmpl;		/* The first refusal (cb_audit_event_copy). */
 	time_t		last;		/* The last refusal seen. */
 	time_t		period;		/* Since the first refusal, or the last summary. */
 	time_t		rep_first, rep_last;
@@ -73,7 +73,7 @@ cb_audit_runs_t *cb_audit_runs_new(unsigned int window, unsigned int every, size
 
 static void run_free(run_t *x)
 {
-	json_object_put(x->tmpl);
+	free(x->tmpl);
 	free(x->key);
 	free(x);
 }
@@ -142,15 +142,14 @@ static run_t **run_find(cb_audit_runs_t *r, char const *key, uint64_t h)
 /** summary - the run's repeats as a record, handed to emit; the count starts again at t. */
 static void summary(run_t *x, time_t t, cb_audit_emit_fn emit, void *ctx)
 {
-	json_object *o = NULL;
-	char buf[32];
+	cb_audit_event_t *o;
 
 	if (!x->count) return;
-	if (json_object_deep_copy(x->tmpl, &o, NULL) == 0 && o) {
-		json_object_object_add(o, "time", json_object_new_string(cb_tz_format_utc(x->rep_last, buf, sizeof(buf))));
-		json_object_object_add(o, "count", json_object_new_int64((int64_t) x->count));
-		json_object_object_add(o, "first", json_object_new_string(cb_tz_format_utc(x->rep_first, buf, sizeof(buf))));
-		json_object_object_add(o, "last", json_object_new_string(cb_tz_format_utc(x->rep_last, buf, sizeof(buf))));
+	o = cb_audit_event_copy(x->tmpl, x->rep_last);
+	if (o) {
+		o->time = o->last = x->rep_last;
+		o->first = x->rep_first;
+		o->count = x->count;
 	}
 	emit(ctx, o, x->count);		/* NULL (out of memory): the writer counts the repeats as dropped. */
 	x->count = 0;
@@ -178,19 +177,19 @@ int cb_audit_runs_repeat(cb_audit_runs_t *r, char const *key, time_t t, cb_audit
 	return 1;
 }
 
-int cb_audit_runs_start(cb_audit_runs_t *r, char const *key, time_t t, json_object *tmpl)
+int cb_audit_runs_start(cb_audit_runs_t *r, char const *key, time_t t, cb_audit_event_t *tmpl)
 {
 	uint64_t h = key_hash(key);
 	run_t **p = run_find(r, key, h), *x;
 
 	if (*p || r->n >= r->max) {
-		json_object_put(tmpl);
+		free(tmpl);
 		return *p ? 1 : 2;
 	}
 	x = calloc(1, sizeof(*x));
 	if (!x || !(x->key = strdup(key))) {
 		free(x);
-		json_object_put(tmpl);
+		free(tmpl);
 		return -1;
 	}
 	x->h = h;

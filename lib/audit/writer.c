@@ -6,11 +6,12 @@
  * audit index.
  *
  * The writer.  cb_audit_record() runs on radiusd's request threads and
- * must not wait for a disk.  It turns the event into a json_object (no
- * seq, prev or hash yet), takes the mutex for a moment to append it to a
- * bounded ring, wakes the writer thread (base/worker.h), and returns.  The
- * writer takes up to AUDIT_BATCH records from the head of the ring
- * (leaving them there), numbers and chains them in order, appends the
+ * must not wait for a disk.  It copies the event and its strings into one
+ * allocation (cb_audit_event_copy: no JSON is built on a request thread),
+ * takes the mutex for a moment to append it to a bounded ring, wakes the
+ * writer thread (base/worker.h), and returns.  The writer takes up to
+ * AUDIT_BATCH records from the head of the ring (leaving them there),
+ * builds each record, numbers and chains them in order, appends the
  * lines with one write() loop to the file (opened O_APPEND), fsyncs
  * (policy "batch"), and only then removes them from the ring: that is the
  * acknowledgement.  After it,
@@ -87,7 +88,7 @@ struct cb_audit {
 
 	pthread_mutex_t		mu;		/* Guards the ring, the flags and the stats. */
 	pthread_cond_t		acked;		/* Flush waiters (on the monotonic clock). */
-	json_object		**ring;
+	cb_audit_event_t	**ring;		/* Event copies (cb_audit_event_copy); the writer builds the records. */
 	size_t			cap, head, len;
 	char			**refs;		/* cb_audit_record_once: queued, not yet in the index. */
 	size_t			nrefs, refs_cap;
@@ -359,7 +360,7 @@ static bool rotated_away(cb_audit_t *a)
  * them.  On 0 the chain state has advanced and b holds the lines; on -1
  * the file is as it was and *e holds errno.
  */
-static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object *gap, batch_t *b, int *e)
+static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_object *gap, batch_t *b, int *e)
 {
 	uint64_t seq = a->seq;
 	char prev[CB_AUDIT_HASH_HEX + 1], hash[CB_AUDIT_HASH_HEX + 1];
@@ -368,15 +369,19 @@ static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object
 
 	memcpy(prev, a->prev, sizeof(prev));
 	for (i = 0; i < n + (gap ? 1 : 0); i++) {
-		json_object *fields = gap ? (i == 0 ? gap : items[i - 1]) : items[i];
-		char *line;
+		cb_audit_event_t const *ev = gap ? (i == 0 ? NULL : items[i - 1]) : items[i];
+		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap);
+		char *line = NULL;
 		size_t len;
 
-		if (cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash) < 0 || batch_add(b, line, len) < 0) {
+		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash) < 0 ||
+		    batch_add(b, line, len) < 0) {
+			json_object_put(fields);
 			free(line);
 			*e = ENOMEM;
 			return -1;
 		}
+		json_object_put(fields);
 		free(line);
 		seq++;
 		memcpy(prev, hash, sizeof(prev));
@@ -612,14 +617,14 @@ static time_t a_now(cb_audit_t const *a)
 	return a->conf.now ? a->conf.now(a->conf.now_ctx) : time(NULL);
 }
 
-/** ring_put - o onto the ring (mutex held); false: full (o put, counted as dropped at now). */
-static bool ring_put(cb_audit_t *a, json_object *o, time_t now)
+/** ring_put - o onto the ring (mutex held); false: full (o freed, counted as dropped at now). */
+static bool ring_put(cb_audit_t *a, cb_audit_event_t *o, time_t now)
 {
 	if (a->len >= a->cap) {
 		if (!a->dropped_unreported) a->first_dropped = now;
 		a->dropped_unreported++;
 		a->stats.dropped++;
-		json_object_put(o);
+		free(o);
 		return false;
 	}
 	a->ring[(a->head + a->len) % a->cap] = o;
@@ -629,7 +634,7 @@ static bool ring_put(cb_audit_t *a, json_object *o, time_t now)
 }
 
 /** emit - a run's summary onto the ring (mutex held; runs.c calls it). */
-static void emit(void *ctx, json_object *rec, uint64_t count)
+static void emit(void *ctx, cb_audit_event_t *rec, uint64_t count)
 {
 	cb_audit_t *a = ctx;
 
@@ -671,7 +676,7 @@ static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		json_object_put(a->ring[a->head]);
+		free(a->ring[a->head]);
 		a->ring[a->head] = NULL;
 		a->head = (a->head + 1) % a->cap;
 	}
@@ -692,7 +697,7 @@ static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
 static void writer_main(cb_worker_t *w, void *arg)
 {
 	cb_audit_t *a = arg;
-	json_object *items[AUDIT_BATCH];
+	cb_audit_event_t *items[AUDIT_BATCH];
 	size_t ends[AUDIT_BATCH + 1];
 
 	pthread_mutex_lock(&a->mu);
@@ -843,7 +848,7 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	a->worker = cb_worker_start("audit-writer", writer_main, a, werr, sizeof(werr));
 	if (!a->worker) {
 		snprintf(err, errlen, "audit: cannot start the writer thread");
-		json_object_put(a->ring[a->head]);
+		free(a->ring[a->head]);
 		pthread_cond_destroy(&a->acked);
 		pthread_mutex_destroy(&a->mu);
 		goto fail;
@@ -867,7 +872,7 @@ void cb_audit_close(cb_audit_t *a, unsigned int timeout_ms)
 	pthread_mutex_unlock(&a->mu);
 	cb_worker_stop(a->worker);	/* Wakes it; it writes what it can by the deadline, then returns. */
 
-	for (i = 0; i < a->len; i++) json_object_put(a->ring[(a->head + i) % a->cap]);
+	for (i = 0; i < a->len; i++) free(a->ring[(a->head + i) % a->cap]);
 	pthread_cond_destroy(&a->acked);
 	pthread_mutex_destroy(&a->mu);
 	writer_free(a);
@@ -889,7 +894,8 @@ static bool repeat(cb_audit_t *a, char const *key, time_t t, cb_audit_rc_t *rc)
 }
 
 /** enqueue_rc - o (NULL: it could not be built) onto the ring (mutex held); *queued when it went on. */
-static cb_audit_rc_t enqueue_rc(cb_audit_t *a, cb_audit_event_t const *ev, json_object *o, time_t now, bool *queued)
+static cb_audit_rc_t enqueue_rc(cb_audit_t *a, cb_audit_event_t const *ev, cb_audit_event_t *o, time_t now,
+				bool *queued)
 {
 	cb_audit_rc_t fail = a->conf.on_failure == CB_AUDIT_FAIL_CLOSED ? CB_AUDIT_REFUSE : CB_AUDIT_DROPPED;
 
@@ -899,7 +905,7 @@ static cb_audit_rc_t enqueue_rc(cb_audit_t *a, cb_audit_event_t const *ev, json_
 		return fail;
 	}
 	if (a->len < a->cap && must_refuse(a) && ev->admission) {
-		json_object_put(o);	/* The caller refuses instead, and records that. */
+		free(o);	/* The caller refuses instead, and records that. */
 		return CB_AUDIT_REFUSE;
 	}
 	if (!ring_put(a, o, now)) return fail;
@@ -916,7 +922,7 @@ static cb_audit_rc_t enqueue_rc(cb_audit_t *a, cb_audit_event_t const *ev, json_
 static cb_audit_rc_t enqueue(cb_audit_t *a, cb_audit_event_t const *ev, bool *queued)
 {
 	time_t now = a_now(a), t = ev && ev->time ? ev->time : now;
-	json_object *o = NULL, *tmpl = NULL;
+	cb_audit_event_t *o = NULL, *tmpl = NULL;
 	char key[CB_AUDIT_RUNS_KEY_MAX];
 	bool runs = a->runs && cb_audit_runs_key(ev, key, sizeof(key)), wake;
 	cb_audit_rc_t rc;
@@ -927,12 +933,12 @@ static cb_audit_rc_t enqueue(cb_audit_t *a, cb_audit_event_t const *ev, bool *qu
 		if (repeat(a, key, t, &rc)) goto out;
 		pthread_mutex_unlock(&a->mu);	/* A summary of an ended run goes with the record. */
 	}
-	if (ev && (unsigned int) ev->type < CB_AUDIT_TYPE_MAX) o = cb_audit_event_json(ev, now);
-	if (o && runs) tmpl = cb_audit_event_json(ev, now);
+	if (ev && (unsigned int) ev->type < CB_AUDIT_TYPE_MAX) o = cb_audit_event_copy(ev, now);
+	if (o && runs) tmpl = cb_audit_event_copy(ev, now);
 	pthread_mutex_lock(&a->mu);
 	if (runs && repeat(a, key, t, &rc)) {
-		json_object_put(o);
-		json_object_put(tmpl);
+		free(o);
+		free(tmpl);
 		goto out;
 	}
 	rc = enqueue_rc(a, ev, o, now, queued);
@@ -940,7 +946,7 @@ static cb_audit_rc_t enqueue(cb_audit_t *a, cb_audit_event_t const *ev, bool *qu
 	if (*queued && tmpl) {
 		if (cb_audit_runs_start(a->runs, key, t, tmpl) == 2) a->stats.runs_full++;
 	} else {
-		json_object_put(tmpl);
+		free(tmpl);
 	}
 out:
 	if (rc == CB_AUDIT_REFUSE) a->stats.refused++;

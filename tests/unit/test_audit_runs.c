@@ -304,6 +304,28 @@ START_TEST(test_off)
 }
 END_TEST
 
+/* cb_audit_record copies the event: the caller's buffers may change once it returns. */
+START_TEST(test_event_copied)
+{
+	cb_audit_t *a = open_trail(0, 0, 0, false);
+	char who[32] = "carol", mac[32] = "aa-bb-cc-00-00-09", why[64] = "first reason";
+	cb_audit_event_t ev = { .type = CB_AUDIT_REVOKE, .identity = who, .calling_station = mac, .by = "it",
+				.why = why };
+
+	ck_assert_int_eq(cb_audit_record(a, &ev), CB_AUDIT_QUEUED);
+	memset(who, 'x', sizeof(who) - 1);
+	memset(why, 'y', sizeof(why) - 1);
+	snprintf(mac, sizeof(mac), "overwritten");
+	cb_audit_close(a, 2000);
+	{
+		char const *n[] = { "\"identity\":\"carol\"", "\"why\":\"first reason\"", "\"revoke\"", NULL };
+
+		ck_assert_uint_eq(grep_count(n), 1);
+	}
+	verify_ok();
+}
+END_TEST
+
 static Suite *runs_suite(void)
 {
 	Suite *s = suite_create("audit_runs");
@@ -319,6 +341,7 @@ static Suite *runs_suite(void)
 	tcase_add_test(tc, test_cap);
 	tcase_add_test(tc, test_index_finds_run);
 	tcase_add_test(tc, test_off);
+	tcase_add_test(tc, test_event_copied);
 	suite_add_tcase(s, tc);
 	return s;
 }
