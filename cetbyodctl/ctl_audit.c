@@ -61,7 +61,9 @@ char const ctl_audit_help[] =
 	"  time zone (--tz overrides).  In tables and CSV, control characters\n"
 	"  (ESC, CR, LF, TAB, ...) and invalid UTF-8 are shown as \\xHH; CSV cells\n"
 	"  starting with = + - @ are prefixed with ' so that spreadsheets do not\n"
-	"  run them.  Exits 2 when nothing matches.\n";
+	"  run them.  A summary of coalesced refusals has the refusals it stands\n"
+	"  for in the count, first and last columns; --from/--to find it when they\n"
+	"  meet its first..last span.  Exits 2 when nothing matches.\n";
 
 char const ctl_export_usage[] = "export --person USER";
 char const ctl_export_summary[] = "everything held about one person, as JSON (subject access)";
