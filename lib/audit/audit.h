@@ -267,8 +267,10 @@ typedef enum {
 	CB_AUDIT_QUEUED = 0,		/* On the queue; the writer acknowledges it when written. */
 	CB_AUDIT_REFUSE,		/* fail_closed and the trail is failing: the caller must refuse.
 					 * (*see* cb_audit_record for what was queued). */
-	CB_AUDIT_DROPPED		/* fail_open and the queue is full: not recorded (counted; an
+	CB_AUDIT_DROPPED,		/* fail_open and the queue is full: not recorded (counted; an
 					 * audit_gap record says how many once writing resumes). */
+	CB_AUDIT_COUNTED		/* A repeat of an open run of identical refusals (runs.c): counted,
+					 * written in the run's summary. */
 } cb_audit_rc_t;
 
 /**
@@ -303,6 +305,8 @@ void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
  *                     not queued (the caller records the reject it makes
  *                     instead); any other record is queued when there is room.
  *   CB_AUDIT_DROPPED  fail_open and the queue is full: not recorded.
+ *   CB_AUDIT_COUNTED  a refusal repeating an open run (audit { coalesce_window }):
+ *                     counted, written in the run's summary.
  * An event of an unknown type, or that cannot be built (out of memory),
  * is logged and counts as dropped (fail_open) or refused (fail_closed).
  */

@@ -889,7 +889,7 @@ static bool repeat(cb_audit_t *a, char const *key, time_t t, cb_audit_rc_t *rc)
 {
 	if (cb_audit_runs_repeat(a->runs, key, t, emit, a) != 1) return false;
 	a->stats.coalesced++;
-	*rc = must_refuse(a) ? CB_AUDIT_REFUSE : CB_AUDIT_QUEUED;
+	*rc = must_refuse(a) ? CB_AUDIT_REFUSE : CB_AUDIT_COUNTED;
 	return true;
 }
 

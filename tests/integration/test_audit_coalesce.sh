@@ -69,6 +69,8 @@ wait_until 10 test "$(lines '"identity":"alice"' '"status":"admit"')" = 2
 check_eq "each admission is its own record" "$(lines '"identity":"alice"' '"status":"admit"')" 2
 check_eq "the first refusal is written at once, the repeats only counted" \
 	"$(lines '"identity":"percy"' '"status":"reject"')" 1
+n=$(grep -c "Audit: the same refusal as this device's last" "$CB_TMP/radiusd.out")
+check_eq "radiusd -X says of each repeat that it is counted in its run" "$n" 39
 if $CTL audit query --mac "$MAC" --format json | grep -q '"percy"'; then
 	cb_pass "audit query --mac finds the first refusal while radiusd runs"
 else
