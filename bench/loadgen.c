@@ -11,7 +11,8 @@
  * Each Access-Request is PAP, built as RFC 2865 and RFC 3579 say: a fresh
  * random Request Authenticator, Message-Authenticator first (BlastRADIUS),
  * User-Name, User-Password hidden with the shared secret (section 5.2),
- * NAS-IP-Address and a Calling-Station-Id per request.  Every answer is
+ * NAS-IP-Address and a Calling-Station-Id per request (per user with
+ * --device-per-user: each user one phone, as in a refusal storm).  Every answer is
  * checked before it counts: it must come from the server, carry the
  * Identifier of a request in flight, parse completely (every attribute
  * inside the Length), and have the right Response Authenticator and, when
@@ -166,6 +167,7 @@ typedef struct {
 	unsigned int		timeout_ms;
 	char			session_prefix[33];
 	uint32_t		nas_ip;		/* Network byte order. */
+	bool			device_per_user; /* Calling-Station-Id from the user, not the request. */
 
 	/* Users. */
 	lg_user_t		*users;
@@ -387,7 +389,7 @@ static int build_access_request(lg_t *lg, lg_req_t *r, lg_pkt_t *p)
 	if (hide_password(lg, r->auth, u->password, u->password_len, hidden, &hlen) < 0) return -1;
 	put_attr(p, ATTR_USER_PASSWORD, hidden, hlen);
 	put_attr(p, ATTR_NAS_IP_ADDRESS, &lg->nas_ip, 4);
-	calling_station(r->seq, csid, sizeof(csid));
+	calling_station(lg->device_per_user ? r->user : r->seq, csid, sizeof(csid));
 	put_attr(p, ATTR_CALLING_STATION_ID, csid, strlen(csid));
 	if (p->overflow) return -1;
 	set_length(p);
@@ -898,6 +900,7 @@ static void usage(FILE *fp)
 		"  --acct-port PORT    session mode: an Accounting Start with the Class after each Accept\n"
 		"  --session-prefix P  Acct-Session-Id prefix in session mode (default \"lg\")\n"
 		"  --nas-ip A.B.C.D    NAS-IP-Address (default 127.0.0.1)\n"
+		"  --device-per-user   one Calling-Station-Id per user (default: one per request)\n"
 		"FILE holds \"name password\" per line; users are taken round-robin.  Targets must be loopback.\n",
 		LG_MAX_INFLIGHT, LG_MAX_DURATION);
 }
@@ -916,6 +919,7 @@ static int parse_args(lg_t *lg, int argc, char **argv, char const **users)
 		{ "acct-port", required_argument, NULL, 'a' },
 		{ "session-prefix", required_argument, NULL, 'p' },
 		{ "nas-ip", required_argument, NULL, 'N' },
+		{ "device-per-user", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -979,6 +983,7 @@ static int parse_args(lg_t *lg, int argc, char **argv, char const **users)
 				return -1;
 			}
 			break;
+		case 'D': lg->device_per_user = true; break;
 		case 'h':
 			usage(stdout);
 			exit(0);

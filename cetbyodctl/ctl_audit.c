@@ -61,7 +61,9 @@ char const ctl_audit_help[] =
 	"  time zone (--tz overrides).  In tables and CSV, control characters\n"
 	"  (ESC, CR, LF, TAB, ...) and invalid UTF-8 are shown as \\xHH; CSV cells\n"
 	"  starting with = + - @ are prefixed with ' so that spreadsheets do not\n"
-	"  run them.  Exits 2 when nothing matches.\n";
+	"  run them.  A summary of coalesced refusals has the refusals it stands\n"
+	"  for in the count, first and last columns; --from/--to find it when they\n"
+	"  meet its first..last span.  Exits 2 when nothing matches.\n";
 
 char const ctl_export_usage[] = "export --person USER";
 char const ctl_export_summary[] = "everything held about one person, as JSON (subject access)";
@@ -357,30 +359,57 @@ static void csv_row(char const *const *cells, size_t n)
 
 static char const *const row_headers[] = {
 	"seq", "time", "type", "user", "outer", "device", "nas", "ssid", "ip", "session", "status", "reason", "by",
-	"detail"
+	"detail", "count", "first", "last"
 };
 #define ROW_COLS (sizeof(row_headers) / sizeof(row_headers[0]))
 
-/** row_detail - the record's why, else detail, else stop_cause, else result, into buf. */
-static char const *row_detail(cb_audit_row_t const *r, char *buf, size_t len)
+/** Cells read from the record itself: its detail, and a coalesced run's count, first and last. */
+typedef struct {
+	char	detail[CB_AUDIT_FIELD_MAX + 1];
+	char	count[32], first[32], last[32];
+} row_extra_t;
+
+/** row_time - the record's RFC 3339 member key as the table shows times, into buf ("" when absent). */
+static void row_time(json_object *o, char const *key, char *buf, size_t len)
+{
+	json_object *v;
+	time_t t;
+
+	buf[0] = '\0';
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) return;
+	if (cb_tz_parse_time(json_object_get_string(v), strlen(json_object_get_string(v)), NULL, &t) == 0) {
+		ctl_time(t, buf, len);
+	}
+}
+
+/**
+ * row_extra - the record's why, else detail, else stop_cause, else result;
+ * and for a summary of coalesced refusals (lib/audit/runs.c) the count of
+ * refusals it stands for and the first and last of them.
+ */
+static void row_extra(cb_audit_row_t const *r, row_extra_t *x)
 {
 	static char const *const keys[] = { "why", "detail", "stop_cause", "result" };
 	json_object *o = json_tokener_parse(r->record), *v;
 	size_t i;
 
-	buf[0] = '\0';
+	memset(x, 0, sizeof(*x));
 	for (i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (json_object_object_get_ex(o, keys[i], &v) && json_object_is_type(v, json_type_string)) {
-			snprintf(buf, len, "%s", json_object_get_string(v));
+			snprintf(x->detail, sizeof(x->detail), "%s", json_object_get_string(v));
 			break;
 		}
 	}
+	if (o && json_object_object_get_ex(o, "count", &v) && json_object_is_type(v, json_type_int)) {
+		snprintf(x->count, sizeof(x->count), "%lld", (long long) json_object_get_int64(v));
+		row_time(o, "first", x->first, sizeof(x->first));
+		row_time(o, "last", x->last, sizeof(x->last));
+	}
 	json_object_put(o);
-	return buf;
 }
 
 static void row_cells(cb_audit_row_t const *r, char const **cells, char *seq, size_t seqlen, char *t, size_t tlen,
-		      char *detail, size_t dlen)
+		      row_extra_t *x)
 {
 	snprintf(seq, seqlen, "%lld", (long long) r->seq);
 	cells[0] = seq;
@@ -396,13 +425,18 @@ static void row_cells(cb_audit_row_t const *r, char const **cells, char *seq, si
 	cells[10] = r->status;
 	cells[11] = r->reason;
 	cells[12] = r->by;
-	cells[13] = row_detail(r, detail, dlen);
+	row_extra(r, x);
+	cells[13] = x->detail;
+	cells[14] = x->count;
+	cells[15] = x->first;
+	cells[16] = x->last;
 }
 
 static int print_rows(ctl_t *ctl, cb_audit_rows_t const *rows, fmt_t fmt)
 {
 	char const *cells[ROW_COLS];
-	char seq[32], t[32], detail[CB_AUDIT_FIELD_MAX + 1];
+	char seq[32], t[32];
+	row_extra_t x;
 	size_t i;
 
 	if (fmt == FMT_JSON) {
@@ -418,7 +452,7 @@ static int print_rows(ctl_t *ctl, cb_audit_rows_t const *rows, fmt_t fmt)
 	if (fmt == FMT_CSV) {
 		csv_row(row_headers, ROW_COLS);
 		for (i = 0; i < rows->count; i++) {
-			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), detail, sizeof(detail));
+			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), &x);
 			csv_row(cells, ROW_COLS);
 		}
 		return CTL_EXIT_OK;
@@ -431,7 +465,7 @@ static int print_rows(ctl_t *ctl, cb_audit_rows_t const *rows, fmt_t fmt)
 
 		if (!tab) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
 		for (i = 0; i < rows->count; i++) {
-			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), detail, sizeof(detail));
+			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), &x);
 			ctl_table_row(tab, cells);
 		}
 		ctl_table_print(tab, stdout, "");

@@ -375,6 +375,7 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
 	char nas[CB_STORE_TEXT_MAX + 1], vlan_why[128];
 	VALUE_PAIR *vp;
+	cb_audit_rc_t rc;
 	cb_audit_event_t ev = {
 		.type = CB_AUDIT_DECISION, .identity = identity, .outer_identity = outer, .calling_station = calling,
 		.called_station = called, .nas = nas, .class_id = class_id, .status = cb_status_name(d->status),
@@ -399,7 +400,12 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	vp = cetbyod_packet_attr(request, PW_NAS_IP_ADDRESS);
 	if (!vp) vp = cetbyod_packet_attr(request, PW_NAS_IDENTIFIER);
 	cetbyod_value(vp, nas, sizeof(nas));
-	if (cb_audit_record(inst->audit, &ev) != CB_AUDIT_REFUSE) return true;
+	rc = cb_audit_record(inst->audit, &ev);
+	if (rc == CB_AUDIT_COUNTED) {
+		RDEBUG2("Audit: the same refusal as this device's last (identity, device, NAS, reason): counted in its "
+			"run, written in the run's summary (audit { coalesce_window })");
+	}
+	if (rc != CB_AUDIT_REFUSE) return true;
 	if (d->status == CB_STATUS_REJECT) return true;
 	REDEBUG("The audit trail cannot be written and audit { on_failure = fail_closed }: refusing");
 	/* The admission was not queued; the refusal that replaces it is. */

@@ -582,6 +582,35 @@ static int audit_key(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_key_t *ke
 	return 0;
 }
 
+/** audit_coalesce - audit { coalesce_* } checked into ac; 0 or -1 (logged, naming the option). */
+static int audit_coalesce(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf_t *ac)
+{
+	if (inst->audit_conf.coalesce_window > 86400) {
+		cf_log_err_cs(conf, "audit { coalesce_window } must be 0 (off) to 86400 seconds, not %u",
+			      inst->audit_conf.coalesce_window);
+		return -1;
+	}
+	if (inst->audit_conf.coalesce_summary_every < 1 || inst->audit_conf.coalesce_summary_every > 86400) {
+		cf_log_err_cs(conf, "audit { coalesce_summary_every } must be 1 to 86400 seconds, not %u",
+			      inst->audit_conf.coalesce_summary_every);
+		return -1;
+	}
+	if (inst->audit_conf.coalesce_max_runs < 1 || inst->audit_conf.coalesce_max_runs > 1000000) {
+		cf_log_err_cs(conf, "audit { coalesce_max_runs } must be 1 to 1000000, not %u",
+			      inst->audit_conf.coalesce_max_runs);
+		return -1;
+	}
+	ac->coalesce_window = inst->audit_conf.coalesce_window;
+	ac->coalesce_every = inst->audit_conf.coalesce_summary_every;
+	ac->coalesce_max = inst->audit_conf.coalesce_max_runs;
+	if (ac->coalesce_window) {
+		INFO("rlm_cetbyod (%s): audit: identical refusals less than %u s apart are coalesced, summarised every "
+		     "%u s (at most %u runs)", inst->name, ac->coalesce_window, ac->coalesce_every,
+		     inst->audit_conf.coalesce_max_runs);
+	}
+	return 0;
+}
+
 /** start_audit - the audit trail, in the store's database and audit { filename }. */
 static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_path)
 {
@@ -604,6 +633,7 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	ac.fsync = (cb_audit_fsync_t) v;
 	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
 	ac.on_failure = (cb_audit_failure_t) v;
+	if (audit_coalesce(inst, conf, &ac) < 0) return -1;
 	if (audit_key(inst, conf, &key) < 0) return -1;
 	ac.key = key.len ? &key : NULL;
 	inst->audit = cb_audit_open(&ac, err, sizeof(err));

@@ -130,6 +130,10 @@ static const CONF_PARSER audit_config[] = {
 	{ "on_failure", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.on_failure), "fail_open" },
 	{ "queue", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.queue), "10000" },
 	{ "syslog", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, audit_conf.syslog), "no" },
+	{ "coalesce_window", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.coalesce_window), "300" },
+	{ "coalesce_summary_every", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.coalesce_summary_every),
+	  "3600" },
+	{ "coalesce_max_runs", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.coalesce_max_runs), "10000" },
 	{ "retention_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.retention_days), "400" },
 	{ "hmac_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, audit_conf.hmac_key_file), "" },
 	CONF_PARSER_TERMINATOR

@@ -147,6 +147,9 @@ typedef struct {
 		char const	*on_failure;
 		uint32_t	queue;
 		bool		syslog;
+		uint32_t	coalesce_window;	/* Refusal coalescing (lib/audit/runs.c); 0: off. */
+		uint32_t	coalesce_summary_every;
+		uint32_t	coalesce_max_runs;
 		uint32_t	retention_days;
 		char const	*hmac_key_file;	/* Keyed chain; "": plain SHA-256. */
 	} audit_conf;

@@ -53,6 +53,8 @@
 #define CB_AUDIT_FIELD_MAX	1024		/* Longest text field; longer values are cut and marked. */
 #define CB_AUDIT_LINE_MAX	65536		/* Longest line verify accepts. */
 #define CB_AUDIT_QUEUE_DEFAULT	10000		/* Records held in memory while the file cannot be written. */
+#define CB_AUDIT_COALESCE_EVERY_DEFAULT	3600	/* Seconds between a run's summaries (runs.c). */
+#define CB_AUDIT_COALESCE_MAX_DEFAULT	10000	/* Runs followed at once. */
 #define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
 #define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
 #define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
@@ -92,6 +94,7 @@ int cb_audit_type_from_name(char const *name);
  *
  *   decision        identity, outer_identity, calling_station, called_station,
  *                   nas, class_id, status, reason, ack_time, policy_version,
+ *                   (a summary of coalesced refusals: count, first, last),
  *                   expiry (the decision's valid_until), role (the person's:
  *                   "staff", "governors", "pupil"), vlan and vlan_why (the
  *                   setting that chose it)
@@ -172,6 +175,10 @@ typedef struct {
 	char const	*ref;			/* revoke, reinstate, exception_*: the action's reference
 						 * (cb_audit_record_once); written as "ref". */
 
+	uint64_t	count;			/* decision: a summary of coalesced refusals (runs.c): how many,
+						 * the first and last of them; 0: not a summary. */
+	time_t		first, last;
+
 	bool		admission;		/* decision: it lets someone on.  Under fail_closed while the
 						 * trail fails it is refused and not queued (cb_audit_record). */
 } cb_audit_event_t;
@@ -243,6 +250,13 @@ typedef struct {
 	cb_audit_io_t		io;
 	cb_audit_key_t const	*key;		/* Keyed chain: each record's hash is HMAC-SHA256 under it and the
 						 * record says "chain": "hmac-sha256" (copied); NULL: SHA-256. */
+	unsigned int		coalesce_window; /* Seconds: identical refusals at most this far apart are one run,
+						 * summarised (runs.c); 0: off, every refusal its own record. */
+	unsigned int		coalesce_every;	/* Seconds: a run's repeats are summarised at least this often;
+						 * 0: CB_AUDIT_COALESCE_EVERY_DEFAULT. */
+	size_t			coalesce_max;	/* Runs followed at once; 0: CB_AUDIT_COALESCE_MAX_DEFAULT. */
+	time_t			(*now)(void *ctx); /* The clock (tests); NULL: time(). */
+	void			*now_ctx;
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */
 	void			*log_ctx;
 } cb_audit_conf_t;
@@ -253,8 +267,10 @@ typedef enum {
 	CB_AUDIT_QUEUED = 0,		/* On the queue; the writer acknowledges it when written. */
 	CB_AUDIT_REFUSE,		/* fail_closed and the trail is failing: the caller must refuse.
 					 * (*see* cb_audit_record for what was queued). */
-	CB_AUDIT_DROPPED		/* fail_open and the queue is full: not recorded (counted; an
+	CB_AUDIT_DROPPED,		/* fail_open and the queue is full: not recorded (counted; an
 					 * audit_gap record says how many once writing resumes). */
+	CB_AUDIT_COUNTED		/* A repeat of an open run of identical refusals (runs.c): counted,
+					 * written in the run's summary. */
 } cb_audit_rc_t;
 
 /**
@@ -280,14 +296,17 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 void cb_audit_close(cb_audit_t *audit, unsigned int timeout_ms);
 
 /**
- * cb_audit_record - queue one event.  Never blocks on I/O: it builds the
- * record, takes a mutex for a moment, and returns.
+ * cb_audit_record - queue one event.  Never blocks on I/O: it copies the
+ * event into one allocation, takes a mutex for a moment, and returns (the
+ * writer thread builds the record).
  *   CB_AUDIT_QUEUED   queued (fail_open, or fail_closed with a healthy trail).
  *   CB_AUDIT_REFUSE   fail_closed and the trail is failing or full: the caller
  *                     must not admit.  An event marked admission is then
  *                     not queued (the caller records the reject it makes
  *                     instead); any other record is queued when there is room.
  *   CB_AUDIT_DROPPED  fail_open and the queue is full: not recorded.
+ *   CB_AUDIT_COUNTED  a refusal repeating an open run (audit { coalesce_window }):
+ *                     counted, written in the run's summary.
  * An event of an unknown type, or that cannot be built (out of memory),
  * is logged and counts as dropped (fail_open) or refused (fail_closed).
  */
@@ -343,6 +362,9 @@ typedef struct {
 	uint64_t	refused;	/* CB_AUDIT_REFUSE answers since open. */
 	uint64_t	write_failures;	/* Failed write or fsync attempts since open. */
 	uint64_t	last_seq;	/* Of the last acknowledged record. */
+	uint64_t	coalesced;	/* Refusals counted in a run instead of written (runs.c) since open. */
+	uint64_t	runs;		/* Runs open now. */
+	uint64_t	runs_full;	/* Refusals written on their own because coalesce_max runs were open. */
 	bool		failing;	/* The last write attempt failed. */
 	char		last_error[256];
 } cb_audit_stats_t;

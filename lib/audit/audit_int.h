@@ -22,6 +22,13 @@
 json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now);
 
 /**
+ * cb_audit_event_copy - ev and its strings in one malloc'd block (free()
+ * frees it), time set to now when 0; what request threads queue, so that
+ * the record is built by the writer.  NULL on allocation failure.
+ */
+cb_audit_event_t *cb_audit_event_copy(cb_audit_event_t const *ev, time_t now);
+
+/**
  * cb_audit_jtext - s as a JSON string: invalid UTF-8 as U+FFFD, at most
  * CB_AUDIT_FIELD_MAX bytes (cut at a character; *cut set).  NULL on
  * allocation failure.
@@ -36,6 +43,38 @@ json_object *cb_audit_jtext(char const *s, bool *cut);
  */
 int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1]);
+
+/*
+ *	runs.c: refusal coalescing (its top comment has the rules)
+ */
+typedef struct cb_audit_runs cb_audit_runs_t;
+
+#define CB_AUDIT_RUNS_KEY_MAX	2048	/* A longer key (identity, MAC, NAS, status, reason) is not coalesced. */
+
+/** Takes a summary (an event copy; NULL: it could not be made) standing for count repeats. */
+typedef void (*cb_audit_emit_fn)(void *ctx, cb_audit_event_t *rec, uint64_t count);
+
+/** cb_audit_runs_new - window 0: NULL (coalescing off); every, max 0: the defaults. */
+cb_audit_runs_t *cb_audit_runs_new(unsigned int window, unsigned int every, size_t max);
+void cb_audit_runs_free(cb_audit_runs_t *runs);
+size_t cb_audit_runs_count(cb_audit_runs_t const *runs);
+
+/** cb_audit_runs_key - the run key of ev into buf; false: ev is not coalesced (not a refusal, or too long). */
+bool cb_audit_runs_key(cb_audit_event_t const *ev, char *buf, size_t len);
+
+/**
+ * cb_audit_runs_repeat - a refusal at t with key: 1 a repeat of an open
+ * run (counted; a summary emitted when one is due); 0 not (the caller
+ * writes it and opens a run; a run that had ended was summarised and
+ * closed).
+ */
+int cb_audit_runs_repeat(cb_audit_runs_t *runs, char const *key, time_t t, cb_audit_emit_fn emit, void *ctx);
+
+/** cb_audit_runs_start - open a run at t whose first record was queued; takes tmpl (an event copy, free()).  0, 1 (open already), 2 (at the cap), -1. */
+int cb_audit_runs_start(cb_audit_runs_t *runs, char const *key, time_t t, cb_audit_event_t *tmpl);
+
+/** cb_audit_runs_sweep - summaries due at now; runs quiet for longer than the window (all: every run) ended. */
+void cb_audit_runs_sweep(cb_audit_runs_t *runs, time_t now, bool all, cb_audit_emit_fn emit, void *ctx);
 
 /*
  *	index.c: the copy in the store's index

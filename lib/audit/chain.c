@@ -70,11 +70,16 @@
  * compares the file's last record with the table's), and syslog when it
  * is on (sent to another machine, it is out of reach of a local editor).
  */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "audit/audit_int.h"
 #include "base/name.h"
@@ -261,12 +266,62 @@ json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
 	if (ev->error_cause) put_int(&r, "error_cause", ev->error_cause);
 	put_str(&r, "detail", ev->detail);
 	put_str(&r, "ref", ev->ref);
+	if (ev->count) {
+		put_int(&r, "count", (int64_t) ev->count);
+		put_time(&r, "first", ev->first);
+		put_time(&r, "last", ev->last);
+	}
 	if (r.cut) put(&r, "truncated", json_object_new_boolean(1));
 	if (r.failed) {
 		json_object_put(r.obj);
 		return NULL;
 	}
 	return r.obj;
+}
+
+/* The event's strings, for cb_audit_event_copy. */
+static size_t const event_strings[] = {
+	offsetof(cb_audit_event_t, identity), offsetof(cb_audit_event_t, outer_identity),
+	offsetof(cb_audit_event_t, calling_station), offsetof(cb_audit_event_t, called_station),
+	offsetof(cb_audit_event_t, nas), offsetof(cb_audit_event_t, class_id),
+	offsetof(cb_audit_event_t, acct_session_id), offsetof(cb_audit_event_t, framed_ip),
+	offsetof(cb_audit_event_t, status), offsetof(cb_audit_event_t, reason),
+	offsetof(cb_audit_event_t, policy_version), offsetof(cb_audit_event_t, role),
+	offsetof(cb_audit_event_t, vlan), offsetof(cb_audit_event_t, vlan_why),
+	offsetof(cb_audit_event_t, stop_cause), offsetof(cb_audit_event_t, by),
+	offsetof(cb_audit_event_t, why), offsetof(cb_audit_event_t, approved_by),
+	offsetof(cb_audit_event_t, result), offsetof(cb_audit_event_t, kind),
+	offsetof(cb_audit_event_t, detail), offsetof(cb_audit_event_t, ref),
+};
+#define EVENT_STRINGS	(sizeof(event_strings) / sizeof(event_strings[0]))
+
+#define EV_STR(ev, i)	(*(char const **) ((char *) (ev) + event_strings[i]))
+
+cb_audit_event_t *cb_audit_event_copy(cb_audit_event_t const *ev, time_t now)
+{
+	size_t len[EVENT_STRINGS], total = sizeof(*ev), i;
+	cb_audit_event_t *c;
+	char *p;
+
+	for (i = 0; i < EVENT_STRINGS; i++) {
+		char const *s = EV_STR(ev, i);
+
+		len[i] = s ? strlen(s) + 1 : 0;
+		if (len[i] > SIZE_MAX / 2 - total) return NULL;
+		total += len[i];
+	}
+	c = malloc(total);
+	if (!c) return NULL;
+	*c = *ev;
+	if (!c->time) c->time = now;
+	p = (char *) (c + 1);
+	for (i = 0; i < EVENT_STRINGS; i++) {
+		if (!len[i]) continue;
+		memcpy(p, EV_STR(ev, i), len[i]);
+		EV_STR(c, i) = p;
+		p += len[i];
+	}
+	return c;
 }
 
 /*
@@ -335,12 +390,24 @@ static void hex_of(unsigned char const *md, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* SHA-256 and HMAC fetched once (OpenSSL 3 fetches on every EVP_sha256()/EVP_Q_mac call otherwise). */
+static EVP_MD *sha256_md;
+static EVP_MAC *hmac_mac;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
 static int sha256_hex(char const *data, size_t len, char out[CB_AUDIT_HASH_HEX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) return -1;
+	pthread_once(&fetch_once, fetch);
+	if (!sha256_md || EVP_Digest(data, len, md, &mdlen, sha256_md, NULL) != 1 || mdlen != 32) return -1;
 	hex_of(md, mdlen, out);
 	return 0;
 }
@@ -350,9 +417,17 @@ static int mac_hex(cb_audit_key_t const *key, char const *data, size_t len, char
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t mdlen = 0;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END };
+	EVP_MAC_CTX *ctx;
+	int ok;
 
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key->bytes, key->len, (unsigned char const *) data, len,
-		       md, sizeof(md), &mdlen) || mdlen != 32) return -1;
+	pthread_once(&fetch_once, fetch);
+	if (!hmac_mac || !(ctx = EVP_MAC_CTX_new(hmac_mac))) return -1;
+	ok = EVP_MAC_init(ctx, key->bytes, key->len, params) && EVP_MAC_update(ctx, (unsigned char const *) data, len) &&
+	     EVP_MAC_final(ctx, md, &mdlen, sizeof(md));
+	EVP_MAC_CTX_free(ctx);
+	if (!ok || mdlen != 32) return -1;
 	hex_of(md, mdlen, out);
 	return 0;
 }

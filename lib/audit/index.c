@@ -69,6 +69,9 @@ static int index_entry(char const *line, size_t len, cb_store_audit_entry_t *e, 
 		e->session_start = jtime(*o, "session_started");
 		e->session_stop = jtime(*o, "session_stopped");
 		if (!e->session_stop) e->session_stop = jtime(*o, "time");
+	} else if (strcmp(e->type, "decision") == 0 && json_object_object_get_ex(*o, "count", NULL)) {
+		e->session_start = jtime(*o, "first");		/* A coalesced run's span (runs.c). */
+		e->session_stop = jtime(*o, "last");
 	}
 	json_object_object_get_ex(*o, "seq", &v);
 	e->seq = json_object_get_int64(v);

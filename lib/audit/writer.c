@@ -6,11 +6,12 @@
  * audit index.
  *
  * The writer.  cb_audit_record() runs on radiusd's request threads and
- * must not wait for a disk.  It turns the event into a json_object (no
- * seq, prev or hash yet), takes the mutex for a moment to append it to a
- * bounded ring, wakes the writer thread (base/worker.h), and returns.  The
- * writer takes up to AUDIT_BATCH records from the head of the ring
- * (leaving them there), numbers and chains them in order, appends the
+ * must not wait for a disk.  It copies the event and its strings into one
+ * allocation (cb_audit_event_copy: no JSON is built on a request thread),
+ * takes the mutex for a moment to append it to a bounded ring, wakes the
+ * writer thread (base/worker.h), and returns.  The writer takes up to
+ * AUDIT_BATCH records from the head of the ring (leaving them there),
+ * builds each record, numbers and chains them in order, appends the
  * lines with one write() loop to the file (opened O_APPEND), fsyncs
  * (policy "batch"), and only then removes them from the ring: that is the
  * acknowledgement.  After it,
@@ -87,7 +88,7 @@ struct cb_audit {
 
 	pthread_mutex_t		mu;		/* Guards the ring, the flags and the stats. */
 	pthread_cond_t		acked;		/* Flush waiters (on the monotonic clock). */
-	json_object		**ring;
+	cb_audit_event_t	**ring;		/* Event copies (cb_audit_event_copy); the writer builds the records. */
 	size_t			cap, head, len;
 	char			**refs;		/* cb_audit_record_once: queued, not yet in the index. */
 	size_t			nrefs, refs_cap;
@@ -99,6 +100,9 @@ struct cb_audit {
 	int64_t			stop_deadline;	/* cb_clock_ms() by which close gives up on a failing file. */
 	cb_audit_stats_t	stats;
 	cb_worker_t		*worker;
+	cb_audit_runs_t		*runs;		/* Refusal coalescing (runs.c); NULL: off. */
+	time_t			last_sweep;	/* The writer's last cb_audit_runs_sweep. */
+	bool			emitted;	/* A summary went on the ring (enqueue wakes the writer). */
 
 	/* The writer thread's own, once started. */
 	int			fd;
@@ -356,7 +360,7 @@ static bool rotated_away(cb_audit_t *a)
  * them.  On 0 the chain state has advanced and b holds the lines; on -1
  * the file is as it was and *e holds errno.
  */
-static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object *gap, batch_t *b, int *e)
+static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_object *gap, batch_t *b, int *e)
 {
 	uint64_t seq = a->seq;
 	char prev[CB_AUDIT_HASH_HEX + 1], hash[CB_AUDIT_HASH_HEX + 1];
@@ -365,15 +369,19 @@ static int write_batch(cb_audit_t *a, json_object **items, size_t n, json_object
 
 	memcpy(prev, a->prev, sizeof(prev));
 	for (i = 0; i < n + (gap ? 1 : 0); i++) {
-		json_object *fields = gap ? (i == 0 ? gap : items[i - 1]) : items[i];
-		char *line;
+		cb_audit_event_t const *ev = gap ? (i == 0 ? NULL : items[i - 1]) : items[i];
+		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap);
+		char *line = NULL;
 		size_t len;
 
-		if (cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash) < 0 || batch_add(b, line, len) < 0) {
+		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash) < 0 ||
+		    batch_add(b, line, len) < 0) {
+			json_object_put(fields);
 			free(line);
 			*e = ENOMEM;
 			return -1;
 		}
+		json_object_put(fields);
 		free(line);
 		seq++;
 		memcpy(prev, hash, sizeof(prev));
@@ -603,12 +611,72 @@ static bool writer_failed(cb_audit_t *a, cb_worker_t *w, int e)
 	return true;
 }
 
+/** a_now - the trail's clock. */
+static time_t a_now(cb_audit_t const *a)
+{
+	return a->conf.now ? a->conf.now(a->conf.now_ctx) : time(NULL);
+}
+
+/** ring_put - o onto the ring (mutex held); false: full (o freed, counted as dropped at now). */
+static bool ring_put(cb_audit_t *a, cb_audit_event_t *o, time_t now)
+{
+	if (a->len >= a->cap) {
+		if (!a->dropped_unreported) a->first_dropped = now;
+		a->dropped_unreported++;
+		a->stats.dropped++;
+		free(o);
+		return false;
+	}
+	a->ring[(a->head + a->len) % a->cap] = o;
+	a->len++;
+	a->enqueued++;
+	return true;
+}
+
+/** emit - a run's summary onto the ring (mutex held; runs.c calls it). */
+static void emit(void *ctx, cb_audit_event_t *rec, uint64_t count)
+{
+	cb_audit_t *a = ctx;
+
+	if (!rec) {
+		A_LOG(a, CB_LOG_ERROR, "audit: cannot build the summary of %" PRIu64 " repeated refusals (out of memory)",
+		      count);
+		if (!a->dropped_unreported) a->first_dropped = a_now(a);
+		a->dropped_unreported++;
+		a->stats.dropped++;
+		return;
+	}
+	a->emitted |= ring_put(a, rec, a_now(a));
+}
+
+/** runs_tick - the writer's sweep of the runs (mutex held): once a second, and all of them when stopping. */
+static void runs_tick(cb_audit_t *a)
+{
+	time_t now;
+
+	if (!a->runs || !cb_audit_runs_count(a->runs)) return;
+	now = a_now(a);
+	if (!a->stop && now == a->last_sweep) return;
+	a->last_sweep = now;
+	cb_audit_runs_sweep(a->runs, now, a->stop, emit, a);
+	a->emitted = false;
+}
+
+/** idle_ms - how long the idle writer may sleep: until the index's catch-up, at most 1 s while runs are open. */
+static int64_t idle_ms(cb_audit_t const *a)
+{
+	int64_t due = catchup_due(a);
+
+	if (a->runs && cb_audit_runs_count(a->runs)) return due < 0 || due > 1000 ? 1000 : due;
+	return due;
+}
+
 static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		json_object_put(a->ring[a->head]);
+		free(a->ring[a->head]);
 		a->ring[a->head] = NULL;
 		a->head = (a->head + 1) % a->cap;
 	}
@@ -629,7 +697,7 @@ static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
 static void writer_main(cb_worker_t *w, void *arg)
 {
 	cb_audit_t *a = arg;
-	json_object *items[AUDIT_BATCH];
+	cb_audit_event_t *items[AUDIT_BATCH];
 	size_t ends[AUDIT_BATCH + 1];
 
 	pthread_mutex_lock(&a->mu);
@@ -640,11 +708,14 @@ static void writer_main(cb_worker_t *w, void *arg)
 		size_t n, i;
 		int e = 0, rc;
 
-		/* Idle: wait for records; while the index is behind, until its next catch-up. */
-		while (!a->stop && !a->reopen && a->len == 0 && !a->dropped_unreported && catchup_due(a) != 0) {
+		/* Idle: wait for records; while the index is behind, until its next catch-up;
+		 * while runs are open, a second at most (their summaries). */
+		runs_tick(a);
+		while (!a->stop && !a->reopen && a->len == 0 && !a->dropped_unreported && idle_ms(a) != 0) {
 			pthread_mutex_unlock(&a->mu);
-			cb_worker_wait(w, catchup_due(a));
+			cb_worker_wait(w, idle_ms(a));
 			pthread_mutex_lock(&a->mu);
+			runs_tick(a);
 		}
 		if (a->reopen) {
 			a->reopen = false;
@@ -712,6 +783,7 @@ static void writer_free(cb_audit_t *a)
 	for (size_t i = 0; i < a->nrefs; i++) free(a->refs[i]);
 	free(a->refs);
 	cb_audit_key_wipe(&a->key);
+	cb_audit_runs_free(a->runs);
 	free(a->ring);
 	free(a);
 }
@@ -763,6 +835,8 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	a->fd = -1;
 	a->ring = calloc(a->cap, sizeof(*a->ring));
 	if (!a->ring) goto oom;
+	if (conf->coalesce_window &&
+	    !(a->runs = cb_audit_runs_new(conf->coalesce_window, conf->coalesce_every, conf->coalesce_max))) goto oom;
 	if (open_file(a, err, errlen) < 0) goto fail;
 	if (conf->db_path && index_open(a, err, errlen) < 0) goto fail;
 	if (recover(a, err, errlen) < 0) goto fail;
@@ -774,7 +848,7 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	a->worker = cb_worker_start("audit-writer", writer_main, a, werr, sizeof(werr));
 	if (!a->worker) {
 		snprintf(err, errlen, "audit: cannot start the writer thread");
-		json_object_put(a->ring[a->head]);
+		free(a->ring[a->head]);
 		pthread_cond_destroy(&a->acked);
 		pthread_mutex_destroy(&a->mu);
 		goto fail;
@@ -798,7 +872,7 @@ void cb_audit_close(cb_audit_t *a, unsigned int timeout_ms)
 	pthread_mutex_unlock(&a->mu);
 	cb_worker_stop(a->worker);	/* Wakes it; it writes what it can by the deadline, then returns. */
 
-	for (i = 0; i < a->len; i++) json_object_put(a->ring[(a->head + i) % a->cap]);
+	for (i = 0; i < a->len; i++) free(a->ring[(a->head + i) % a->cap]);
 	pthread_cond_destroy(&a->acked);
 	pthread_mutex_destroy(&a->mu);
 	writer_free(a);
@@ -810,39 +884,76 @@ static bool must_refuse(cb_audit_t const *a)
 	return a->conf.on_failure == CB_AUDIT_FAIL_CLOSED && (a->failing || a->len >= a->cap);
 }
 
-/** enqueue - cb_audit_record; *queued: the record is on the ring. */
-static cb_audit_rc_t enqueue(cb_audit_t *a, cb_audit_event_t const *ev, bool *queued)
+/** repeat - ev a repeat of an open run (mutex held): counted, *rc set; false: write it. */
+static bool repeat(cb_audit_t *a, char const *key, time_t t, cb_audit_rc_t *rc)
 {
-	time_t now = time(NULL);
-	json_object *o = NULL;
-	cb_audit_rc_t rc;
-	bool wake = false;
+	if (cb_audit_runs_repeat(a->runs, key, t, emit, a) != 1) return false;
+	a->stats.coalesced++;
+	*rc = must_refuse(a) ? CB_AUDIT_REFUSE : CB_AUDIT_COUNTED;
+	return true;
+}
 
-	if (ev && (unsigned int) ev->type < CB_AUDIT_TYPE_MAX) o = cb_audit_event_json(ev, now);
-	pthread_mutex_lock(&a->mu);
+/** enqueue_rc - o (NULL: it could not be built) onto the ring (mutex held); *queued when it went on. */
+static cb_audit_rc_t enqueue_rc(cb_audit_t *a, cb_audit_event_t const *ev, cb_audit_event_t *o, time_t now,
+				bool *queued)
+{
+	cb_audit_rc_t fail = a->conf.on_failure == CB_AUDIT_FAIL_CLOSED ? CB_AUDIT_REFUSE : CB_AUDIT_DROPPED;
+
+	*queued = false;
 	if (!o) {
 		A_LOG(a, CB_LOG_ERROR, "audit: cannot build a record (%s)", ev ? "out of memory" : "no event");
-		rc = a->conf.on_failure == CB_AUDIT_FAIL_CLOSED ? CB_AUDIT_REFUSE : CB_AUDIT_DROPPED;
-	} else if (a->len >= a->cap) {
-		if (!a->dropped_unreported) a->first_dropped = now;
-		a->dropped_unreported++;
-		a->stats.dropped++;
-		json_object_put(o);
-		rc = a->conf.on_failure == CB_AUDIT_FAIL_CLOSED ? CB_AUDIT_REFUSE : CB_AUDIT_DROPPED;
-	} else if (must_refuse(a) && ev->admission) {
-		json_object_put(o);	/* The caller refuses instead, and records that. */
-		rc = CB_AUDIT_REFUSE;
-	} else {
-		rc = must_refuse(a) ? CB_AUDIT_REFUSE : CB_AUDIT_QUEUED;
-		a->ring[(a->head + a->len) % a->cap] = o;
-		a->len++;
-		a->enqueued++;
-		wake = true;
+		return fail;
 	}
+	if (a->len < a->cap && must_refuse(a) && ev->admission) {
+		free(o);	/* The caller refuses instead, and records that. */
+		return CB_AUDIT_REFUSE;
+	}
+	if (!ring_put(a, o, now)) return fail;
+	*queued = true;
+	return must_refuse(a) ? CB_AUDIT_REFUSE : CB_AUDIT_QUEUED;
+}
+
+/**
+ * enqueue - cb_audit_record; *queued: the record is on the ring.  A
+ * refusal repeating an open run is only counted (runs.c): looked up
+ * before the record is built, and again once it is (another thread may
+ * have opened the run meanwhile).
+ */
+static cb_audit_rc_t enqueue(cb_audit_t *a, cb_audit_event_t const *ev, bool *queued)
+{
+	time_t now = a_now(a), t = ev && ev->time ? ev->time : now;
+	cb_audit_event_t *o = NULL, *tmpl = NULL;
+	char key[CB_AUDIT_RUNS_KEY_MAX];
+	bool runs = a->runs && cb_audit_runs_key(ev, key, sizeof(key)), wake;
+	cb_audit_rc_t rc;
+
+	*queued = false;
+	if (runs) {
+		pthread_mutex_lock(&a->mu);
+		if (repeat(a, key, t, &rc)) goto out;
+		pthread_mutex_unlock(&a->mu);	/* A summary of an ended run goes with the record. */
+	}
+	if (ev && (unsigned int) ev->type < CB_AUDIT_TYPE_MAX) o = cb_audit_event_copy(ev, now);
+	if (o && runs) tmpl = cb_audit_event_copy(ev, now);
+	pthread_mutex_lock(&a->mu);
+	if (runs && repeat(a, key, t, &rc)) {
+		free(o);
+		free(tmpl);
+		goto out;
+	}
+	rc = enqueue_rc(a, ev, o, now, queued);
+	a->emitted |= *queued;
+	if (*queued && tmpl) {
+		if (cb_audit_runs_start(a->runs, key, t, tmpl) == 2) a->stats.runs_full++;
+	} else {
+		free(tmpl);
+	}
+out:
 	if (rc == CB_AUDIT_REFUSE) a->stats.refused++;
+	wake = a->emitted;
+	a->emitted = false;
 	pthread_mutex_unlock(&a->mu);
 	if (wake) cb_worker_wake(a->worker);	/* NULL (not started yet) is fine. */
-	*queued = wake;
 	return rc;
 }
 
@@ -957,6 +1068,7 @@ void cb_audit_stats(cb_audit_t *a, cb_audit_stats_t *out)
 	pthread_mutex_lock(&a->mu);
 	*out = a->stats;
 	out->queued = a->len;
+	out->runs = cb_audit_runs_count(a->runs);
 	pthread_mutex_unlock(&a->mu);
 }
 

@@ -145,7 +145,10 @@ int cb_sqlite_audit_tally(cb_store_backend_t *be, char const *type, cb_store_tal
 	int rc;
 
 	if (strcmp(type, "decision") == 0) {
-		sql = "SELECT status, reason, count(*) FROM audit WHERE type = 'decision' GROUP BY status, reason";
+		/* A summary of coalesced refusals (session_start set: lib/audit/runs.c) stands for its count. */
+		sql = "SELECT status, reason, sum(CASE WHEN session_start IS NULL THEN 1 "
+		      "ELSE coalesce(json_extract(record, '$.count'), 1) END) FROM audit WHERE type = 'decision' "
+		      "GROUP BY status, reason";
 	} else if (strcmp(type, "disconnect") == 0) {
 		/* The attempt's result is in the record only (audit.sql has no column for it). */
 		sql = "SELECT json_extract(record, '$.result'), '', count(*) FROM audit WHERE type = 'disconnect' "
@@ -258,7 +261,9 @@ static void query_sql(cb_store_audit_filter_t const *f, char *sql, size_t size)
 	if (f->ssid) sql_add(sql, size, " AND ssid = ?4");
 	if (f->ip) sql_add(sql, size, " AND framed_ip = ?5");
 	if (f->from) sql_add(sql, size, " AND time >= ?6");
-	if (f->to) sql_add(sql, size, " AND time <= ?7");
+	/* A summary of coalesced refusals (time = its last, session_start = its first)
+	 * covers a span: it matches when the span meets [from, to]. */
+	if (f->to) sql_add(sql, size, " AND (time <= ?7 OR (type = 'decision' AND session_start <= ?7))");
 	if (f->type) sql_add(sql, size, " AND type = ?8");
 	sql_add(sql, size, " ORDER BY seq LIMIT ?9");
 }

@@ -968,7 +968,8 @@ typedef void (*cb_store_tally_fn)(void *ctx, char const *first, char const *seco
 
 /**
  * cb_store_audit_tally - the index's records of one type, counted in
- * groups: "decision" by status and reason; "disconnect" by the attempt's
+ * groups: "decision" by status and reason (a summary of coalesced
+ * refusals counts as the refusals it stands for); "disconnect" by the attempt's
  * result (acked, nak, timeout, failed; second is "").  fn is called under
  * the store's lock: it must not call the store.  A full scan of the index
  * (for cetbyodctl metrics).  0, or -1 (type not one of those, or an error).

@@ -13,7 +13,10 @@
 -- is not a MAC); session_start/session_stop are the session's bounds as
 -- the record knows them (NULL when it does not), so that "who had this
 -- address at that moment" needs no join with sessions, which are purged
--- on their own schedule.
+-- on their own schedule.  A summary of coalesced refusals (a decision with
+-- "count", lib/audit/runs.c) has session_start = its "first" and
+-- session_stop = its "last" (its time), so that a query for a moment inside
+-- the run finds it.
 CREATE TABLE IF NOT EXISTS audit (
 	seq		INTEGER PRIMARY KEY,		-- the record's seq in the chain
 	time		INTEGER NOT NULL,

@@ -134,8 +134,10 @@ acks=$CB_TMP/acknowledgements
 for u in alice fo1 fo2 fo3 fo4 fc0 fc1 fc2 fc3; do
 	printf '%s@school.example\t%s\n' "$u" "$(iso $((now - 10 * 86400)))" >> "$acks"
 done
+# coalesce_window = 0: prime's repeated refusals of "nobody" must each be a record.
 sed -e "s|filename = \${modconfdir}/cetbyod/acknowledgements|filename = $acks|" \
 	-e 's|check_interval = 5|check_interval = 1|' \
+	-e 's|coalesce_window = 300|coalesce_window = 0|' \
 	-e "s|filename = \${logdir}/cetbyod-audit.jsonl|filename = $AUDIT|" \
 	"$CB_SRCDIR/raddb/mods-available/cetbyod" > "$CB_TMP/cetbyod.conf"
 if ! grep -q "filename = $AUDIT" "$CB_TMP/cetbyod.conf"; then

@@ -117,6 +117,9 @@ src, dst, prom = sys.argv[1:]
 c = open(src).read()
 c = c.replace("filename = \${modconfdir}/cetbyod/acknowledgements", "filename = $CB_TMP/acknowledgements")
 c = c.replace("check_interval = 5", "check_interval = 1")
+# Refusals not coalesced: cetbyodctl metrics counts olly's second refusal
+# from the index at once (coalesced, it would count once summarised).
+c = c.replace("coalesce_window = 300", "coalesce_window = 0")
 c = c.replace("state_dir = \${localstatedir}/lib/cetbyod", 'state_dir = "$CB_TMP/state"')
 c = re.sub(r"(\tmetrics \{.*?filename = )\"\"(.*?interval = )30", r'\g<1>"%s"\g<2>1' % prom, c, count=1, flags=re.S)
 table = ("\t\tnas ap1 {\n\t\t\tipaddr = 127.0.0.1\n\t\t\tdas_address = 127.0.0.1\n\t\t\tport = $DAS_PORT\n"
