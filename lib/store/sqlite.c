@@ -118,6 +118,9 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_ROLLBACK] = "ROLLBACK",
 
 	[S_DEC_PUT] = "INSERT INTO decisions (" DEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	/* A keyed Class's decision, recorded by its first accounting (a repeat changes nothing). */
+	[S_DEC_PUT_NEW] = "INSERT OR IGNORE INTO decisions (" DEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		"?10, ?11, ?12, ?13)",
 	[S_DEC_GET] = "SELECT " DEC_COLS " FROM decisions WHERE class_id = ?1",
 
 	[S_SES_INSERT] = "INSERT INTO sessions (nas, acct_session_id, class_id, identity, outer_identity, "

@@ -253,9 +253,19 @@ typedef struct {
 	uint64_t	out_octets;
 	time_t		started;		/* When the session began; 0: at event_time. */
 	time_t		event_time;		/* Event-Timestamp, else now - Acct-Delay-Time. */
+	/*
+	 * The decision a verified keyed Class carries (lib/store/classtok.h),
+	 * its class_id equal to class_id; NULL: none.  The backend takes the
+	 * session's identity and status from it (no decision read) and, in the
+	 * same transaction, records it as the decision of class_id when none
+	 * has that id yet (what the enforcer reads later).
+	 */
+	cb_store_decision_t const *decision;
+	/* Not NULL: filled with the session as it is after the write (under the same lock); 1 when none. */
+	struct cb_store_session *result;
 } cb_store_acct_t;
 
-typedef struct {
+typedef struct cb_store_session {
 	int64_t		id;
 	char		nas[CB_STORE_TEXT_MAX + 1];		/* With acct_session_id: the session's key. */
 	char		acct_session_id[CB_STORE_TEXT_MAX + 1];
