@@ -178,8 +178,8 @@ cetbyod_class_kind_t cetbyod_class_read(rlm_cetbyod_t *inst, REQUEST *request, c
 		return CETBYOD_CLASS_UNTRUSTED;
 	}
 	if (!same_device(dec->calling_station, calling)) {
-		RWDEBUG("Class issued to device %s, but this accounting is for device \"%s\" (replayed from another "
-			"session?): not trusted, this session is not tied to %s", dec->calling_station, calling,
+		RWDEBUG("Class was issued to device %s, but this accounting is for device %s: not trusted (replayed "
+			"from another session?), this session is not tied to %s", dec->calling_station, calling,
 			dec->identity);
 		*untrusted = "Class issued to another device";
 		memset(dec, 0, sizeof(*dec));

@@ -436,7 +436,7 @@ static rlm_rcode_t acct_write(rlm_cetbyod_t *inst, REQUEST *request, uint32_t ty
 		goto done;
 	}
 	if (type != PW_STATUS_ALIVE) audit_session(inst, type == PW_STATUS_START, a, nas, s, untrusted);
-	cetbyod_filter_accounting(inst, request, a);
+	cetbyod_filter_accounting(inst, request, a, untrusted);
 	RDEBUG2("Session %s on %s from client %s (%s), device %s: accounting %s recorded%s", a->acct_session_id, nas,
 		a->nas, request->client->shortname, a->calling_station,
 		type == PW_STATUS_START ? "Start" : type == PW_STATUS_STOP ? "Stop" : "Interim",

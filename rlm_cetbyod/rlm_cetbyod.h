@@ -422,10 +422,12 @@ void cetbyod_filter_forward(rlm_cetbyod_t const *inst, REQUEST *request);
 
 /**
  * cetbyod_filter_accounting - accounting (accounting_user_name): Cetbyod-User-Name
- * from the decision of a->class_id, unless the Class is unknown, was issued
- * to another device, or User-Name already is the person's name.
+ * from the decision of a->class_id (a->decision for a keyed Class), unless
+ * the Class is unknown, not trusted (untrusted: why), was issued to another
+ * device, or User-Name already is the person's name.
  */
-void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);
+void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a,
+			       char const *untrusted);
 
 /** cetbyod_filter_address - Interim-Update: say in radiusd -X when the session's Framed-IP-Address changed. */
 void cetbyod_filter_address(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);

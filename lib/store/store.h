@@ -30,11 +30,15 @@
  * in by the caller so that tests control the clock.
  *
  * How the module uses it:
- *   post-auth, on Access-Accept: cb_store_new_class_id, cb_store_decision_put,
- *     and Class = "cetbyod:<class_id>" in the reply (cb_store_class_format);
- *     for rule 4 of the policy: cb_store_is_revoked.
- *   accounting: cb_store_class_parse on Class, then cb_store_session_start /
- *     _update / _stop; Accounting-On/Off: cb_store_nas_reboot.
+ *   post-auth, on Access-Accept: the decision sealed into a keyed Class
+ *     (classtok.h), no store write; only when it does not fit:
+ *     cb_store_new_class_id, cb_store_decision_put, and Class =
+ *     "cetbyod:<class_id>" in the reply (cb_store_class_format).  The device
+ *     for the limits: cb_store_device_seen, when new or not written lately.
+ *   accounting: cb_classtok_open or cb_store_class_parse on Class, then
+ *     cb_store_session_start / _update / _stop (a keyed Class's decision in
+ *     cb_store_acct_t.decision, the session read back in .result, one
+ *     lock); Accounting-On/Off: cb_store_nas_reboot.
  *   enforcer: cb_store_sessions_active (revoked, expired, onboarding people),
  *     cb_store_disconnect_enqueue / _hold, cb_store_disconnect_due,
  *     cb_store_disconnect_mark; every second cb_store_commands_take; now
