@@ -13,19 +13,62 @@
 #include <pthread.h>
 
 #include "base/mac.h"
+#include "base/worker.h"
 #include "store/classtok.h"
 
 #define DEVICE_SLOTS	4096	/* The recently-seen cache: slots, direct-mapped. */
 #define DEVICE_REWRITE	3600	/* The store keeps last_seen to the hour: a write at most hourly per device. */
+#define DEVICE_QUEUE	256	/* Devices waiting for the writer; beyond, the request writes its own. */
+#define DEVICE_FLUSH_MS	10	/* The writer's round: a device is in the store within about this. */
 
 struct cetbyod_class {
 	cb_classkey_t	keys;
-	pthread_mutex_t	mutex;		/* Of seen[]. */
+	pthread_mutex_t	mutex;		/* Of seen[] and the queue. */
 	struct {
 		uint64_t	hash;	/* Of identity, MAC and counted; 0: empty. */
 		time_t		written;
 	} seen[DEVICE_SLOTS];
+	cb_store_seen_t	queue[DEVICE_QUEUE], batch[DEVICE_QUEUE];
+	size_t		queued;
+	cb_store_t	*store;		/* The writer's own connection. */
+	cb_worker_t	*writer;
+	rlm_cetbyod_t	*inst;
 };
+
+/** writer_main - the devices writer: every queued device in one transaction, each round. */
+static void writer_main(cb_worker_t *w, void *arg)
+{
+	struct cetbyod_class *k = arg;
+
+	while (cb_worker_wait(w, DEVICE_FLUSH_MS)) {
+		size_t n;
+
+		pthread_mutex_lock(&k->mutex);
+		n = k->queued;
+		memcpy(k->batch, k->queue, n * sizeof(k->queue[0]));
+		k->queued = 0;
+		pthread_mutex_unlock(&k->mutex);
+		if (n && cb_store_devices_seen(k->store, k->batch, n) < 0) {
+			cetbyod_core_log(k->inst, CB_LOG_ERROR, "cannot record %zu device(s) seen in the state store", n);
+		}
+	}
+}
+
+/** writer_start - the devices writer and its connection; 0, or -1 after cf_log_err. */
+static int writer_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char err[256];
+
+	inst->klass->inst = inst;
+	inst->klass->store = cetbyod_store_connection(inst, conf, "the devices writer");
+	if (!inst->klass->store) return -1;
+	inst->klass->writer = cb_worker_start("cetbyod-devices", writer_main, inst->klass, err, sizeof(err));
+	if (!inst->klass->writer) {
+		cf_log_err_cs(conf, "Cannot start the devices writer: %s", err);
+		return -1;
+	}
+	return 0;
+}
 
 int cetbyod_class_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
@@ -52,6 +95,10 @@ int cetbyod_class_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		TALLOC_FREE(inst->klass);
 		return -1;
 	}
+	if (writer_start(inst, conf) < 0) {
+		cetbyod_class_stop(inst);
+		return -1;
+	}
 	INFO("rlm_cetbyod (%s): Class sealed under key %u of %s (%zu key(s) verify)", inst->name,
 	     inst->klass->keys.keys[inst->klass->keys.current].id, path, inst->klass->keys.count);
 	return 0;
@@ -60,6 +107,9 @@ int cetbyod_class_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 void cetbyod_class_stop(rlm_cetbyod_t *inst)
 {
 	if (!inst->klass) return;
+	cb_worker_stop(inst->klass->writer);	/* Its last round has written what was queued. */
+	if (inst->klass->queued) cb_store_devices_seen(inst->klass->store, inst->klass->queue, inst->klass->queued);
+	cb_store_close(inst->klass->store);
 	cb_classkey_wipe(&inst->klass->keys);
 	pthread_mutex_destroy(&inst->klass->mutex);
 	TALLOC_FREE(inst->klass);
@@ -104,6 +154,27 @@ static uint64_t fnv1a(uint64_t h, char const *s)
 	return (h ^ 0xff) * 1099511628211ULL;
 }
 
+/** enqueue - the device for the writer (woken); false when the queue is full (the caller writes it). */
+static bool enqueue(struct cetbyod_class *k, cb_store_decision_t const *rec, char const *mac, bool counted)
+{
+	cb_store_seen_t *e;
+
+	pthread_mutex_lock(&k->mutex);
+	if (k->queued == DEVICE_QUEUE) {
+		pthread_mutex_unlock(&k->mutex);
+		return false;
+	}
+	e = &k->queue[k->queued++];
+	strlcpy(e->identity, rec->identity, sizeof(e->identity));
+	strlcpy(e->mac, mac, sizeof(e->mac));
+	strlcpy(e->nas, rec->nas, sizeof(e->nas));
+	e->counted = counted;
+	e->when = rec->decided_at;
+	pthread_mutex_unlock(&k->mutex);
+	cb_worker_wake(k->writer);
+	return true;
+}
+
 void cetbyod_class_device(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decision_t const *rec, bool device_new)
 {
 	char mac[CB_MAC_LEN + 1];
@@ -124,7 +195,8 @@ void cetbyod_class_device(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decisi
 		RDEBUG3("Device %s of %s recorded within the hour: not written again", mac, rec->identity);
 		return;
 	}
-	if (cb_store_device_seen(inst->limits_store, rec->identity, mac, rec->nas, counted, rec->decided_at) < 0) {
+	if (!enqueue(inst->klass, rec, mac, counted) &&
+	    cb_store_device_seen(inst->limits_store, rec->identity, mac, rec->nas, counted, rec->decided_at) < 0) {
 		RWDEBUG("Cannot record device %s of %s in the state store", mac, rec->identity);
 		return;
 	}

@@ -826,6 +826,7 @@ static cb_store_ops_t const sq_ops = {
 	.devices = cb_sqlite_devices,
 	.sessions_since = cb_sqlite_sessions_since,
 	.device_seen = cb_sqlite_device_seen,
+	.devices_seen = cb_sqlite_devices_seen,
 	.devices_known = cb_sqlite_devices_known,
 	.devices_forget = cb_sqlite_devices_forget,
 	.device_forgets = cb_sqlite_device_forgets,

@@ -179,6 +179,7 @@ int cb_sqlite_sessions_since(cb_store_backend_t *be, time_t since, size_t limit,
 /* sqlite_devices.c */
 /** cb_sqlite_decision_device - the device of an admission d (its Calling-Station-Id, when a MAC) into devices. */
 int cb_sqlite_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d);
+int cb_sqlite_devices_seen(cb_store_backend_t *be, cb_store_seen_t const *items, size_t n);
 int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
 			  time_t now);
 int cb_sqlite_devices_known(cb_store_backend_t *be, char const *identity, time_t since,

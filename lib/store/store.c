@@ -657,6 +657,16 @@ int cb_store_device_seen(cb_store_t *store, char const *identity, char const *ma
 	LOCKED(store, store->ops->device_seen(store->be, identity, mac, nas ? nas : "", counted, now));
 }
 
+int cb_store_devices_seen(cb_store_t *store, cb_store_seen_t const *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!identity_ok(items[i].identity) || !mac_arg_ok(items[i].mac) ||
+		    !opt_text_ok(items[i].nas, CB_STORE_TEXT_MAX)) return bad(store, "devices_seen", "invalid device");
+	}
+	if (n == 0) return 0;
+	LOCKED(store, store->ops->devices_seen(store->be, items, n));
+}
+
 int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since, cb_store_known_devices_t *out)
 {
 	if (!out) return bad(store, "devices_known", "no output list");

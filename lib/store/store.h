@@ -595,6 +595,22 @@ typedef struct {
 int cb_store_device_seen(cb_store_t *store, char const *identity, char const *mac, char const *nas, bool counted,
 			 time_t now);
 
+/** One device seen, for cb_store_devices_seen. */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[18];			/* AA-BB-CC-DD-EE-FF (cb_mac_normalise). */
+	char		nas[CB_STORE_TEXT_MAX + 1];
+	bool		counted;
+	time_t		when;
+} cb_store_seen_t;
+
+/**
+ * cb_store_devices_seen - cb_store_device_seen for n devices in one
+ * transaction (the module's devices writer batches them off the request
+ * path).  An invalid item is logged and skipped.  Returns 0 or -1.
+ */
+int cb_store_devices_seen(cb_store_t *store, cb_store_seen_t const *items, size_t n);
+
 /**
  * cb_store_devices_known - the devices of identity (NULL/"": everyone's)
  * last seen at or after since, by person then most recently seen.
