@@ -228,4 +228,13 @@ if [ "$(person s-long)" = "$long" ]; then cb_pass "the old Class form still ties
 
 sleep 1
 if $CTL audit verify >/dev/null 2>&1; then cb_pass "audit: the hash chain verifies"; else cb_fail "audit: the hash chain verifies"; fi
+
+# --- A class_key_file named but missing refuses start-up, naming the option -------------
+sed -i "s|^\tclass_key_file = .*|\tclass_key_file = \"$CB_TMP/missing.key\"|" "$CB_TMP/raddb/mods-available/cetbyod"
+cb_radiusd_check "$CB_TMP/check.out"; rc=$?
+if [ $rc -ne 0 ] && grep -q "Invalid 'class_key_file' .*missing.key: no such file" "$CB_TMP/check.out"; then
+	cb_pass "a missing class_key_file refuses start-up, naming the option"
+else
+	cb_fail "a missing class_key_file refuses start-up (exit $rc)"; tail -n 5 "$CB_TMP/check.out" | sed 's/^/    # /'
+fi
 cb_finish
