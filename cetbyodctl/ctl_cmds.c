@@ -25,6 +25,7 @@
 
 #include "ctl.h"
 #include "ctl_audit.h"
+#include "ctl_classkey.h"
 #include "ctl_metrics.h"
 #include "ctl_people.h"
 
@@ -1043,6 +1044,7 @@ ctl_cmd_t const ctl_cmds[] = {
 	{ "exception", ctl_exception_usage, ctl_exception_summary, ctl_exception_help, true, ctl_exception_main },
 	{ "report", ctl_report_usage, ctl_report_summary, ctl_report_help, false, ctl_report_main },
 	{ "devices", ctl_devices_usage, ctl_devices_summary, ctl_devices_help, false, ctl_devices_main },
+	{ "class-key", ctl_classkey_usage, ctl_classkey_summary, ctl_classkey_help, false, ctl_classkey_main },
 	{ "help", "help [COMMAND]", "show help for all commands or one", "", false, NULL },
 	{ NULL, NULL, NULL, NULL, false, NULL }
 };

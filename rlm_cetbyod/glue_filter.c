@@ -111,18 +111,28 @@ static bool same_device(char const *a, char const *b)
 	return strcmp(a, b) == 0;
 }
 
-void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a)
+void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a,
+			       char const *untrusted)
 {
 	cb_store_decision_t d;
-	int rc;
+	int rc = 0;
 
 	if (!inst->web_filter.accounting_user_name) return;
+	if (untrusted) {
+		RWDEBUG("Web filter: the Class is not trusted (%s): User-Name \"%s\" is forwarded unchanged", untrusted,
+			a->outer_identity);
+		return;
+	}
 	if (!a->class_id) {
 		RDEBUG2("Web filter: no Class of ours in this accounting: User-Name \"%s\" is forwarded as the NAS "
 			"sent it", a->outer_identity);
 		return;
 	}
-	rc = cb_store_decision_get(inst->store, a->class_id, &d);
+	if (a->decision) {
+		d = *a->decision;	/* A keyed Class, verified and bound to this device. */
+	} else {
+		rc = cb_store_decision_get(inst->store, a->class_id, &d);
+	}
 	if (rc != 0) {
 		RWDEBUG("Web filter: Class " CB_CLASS_PREFIX "%s names no decision of this server (forged, or older than "
 			"the state store): User-Name \"%s\" is forwarded unchanged", a->class_id, a->outer_identity);

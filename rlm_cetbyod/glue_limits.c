@@ -139,8 +139,8 @@ static void explain(rlm_cetbyod_t *inst, REQUEST *request, char const *identity,
 
 /**
  * remember - a device a limit refused, into the store (held back).  An
- * admission's device is recorded with its decision (cb_store_decision_put,
- * in the store's batch), not here.
+ * admission's device is recorded by glue_class.c (or with its decision row,
+ * when the decision does not fit in a Class), not here.
  */
 static void remember(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, char const *device, char const *nas,
 		     time_t now)
@@ -164,7 +164,7 @@ void cetbyod_limits_stop(rlm_cetbyod_t *inst)
 	inst->limits_store = NULL;
 }
 
-void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+bool cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now)
 {
 	char device[CB_MAC_LEN + 1], nas[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1];
@@ -174,7 +174,7 @@ void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 	cb_decision_t *d = &res->decision;
 
 	/* No limit set: nothing to read; the decision still records the device (the store does). */
-	if (!inst->limits_store || d->status == CB_STATUS_REJECT || !cb_limits_enabled(&inst->lconf)) return;
+	if (!inst->limits_store || d->status == CB_STATUS_REJECT || !cb_limits_enabled(&inst->lconf)) return false;
 	cetbyod_value(cetbyod_packet_attr(request, PW_CALLING_STATION_ID), calling, sizeof(calling));
 	cb_mac_normalise(calling, device);
 	request_nas(request, nas, sizeof(nas));
@@ -182,7 +182,7 @@ void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 		RWDEBUG("Cannot read the devices and sessions of %s from the state store: no device limit applied",
 			identity);
 		ctx_free(&c);
-		return;
+		return false;
 	}
 	cb_limits_check(&inst->lconf, &in, now, &r);
 	if (cb_limits_apply(&r, d)) {
@@ -192,4 +192,5 @@ void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 	explain(inst, request, identity, nas, &r, d->status);
 	if (device[0] && d->status == CB_STATUS_REJECT) remember(inst, request, identity, device, nas, now);
 	ctx_free(&c);
+	return device[0] && !r.known;
 }

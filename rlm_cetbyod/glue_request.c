@@ -315,50 +315,66 @@ static void log_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const
 	      ack->policy_version, ack->origin, until_buf);
 }
 
-/**
- * record_decision - remember an Access-Accept in the store under a new
- * class id, and put Cetbyod-Class in the control list; the site copies it
- * to the reply's Class, which accounting echoes back.
- */
-static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity,
-			    cb_decide_result_t const *res, time_t now, char class_id[CB_CLASS_ID_LEN + 1])
+/** decision_row - the decision of an Access-Accept as the store records it (class_id not set). */
+static void decision_row(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,
+			 time_t now, cb_store_decision_t *rec)
 {
 	cb_decision_t const *d = &res->decision;
 	cb_ack_record_t const *ack = res->ack;
-	char const *ack_email = res->ack_email;
-	cb_store_decision_t rec;
-	char class_attr[CB_CLASS_ATTR_LEN + 1];
 	VALUE_PAIR *vp;
 
+	memset(rec, 0, sizeof(*rec));
+	strlcpy(rec->identity, identity, sizeof(rec->identity));
+	cetbyod_value(cetbyod_packet_attr(request, PW_USER_NAME), rec->outer_identity, sizeof(rec->outer_identity));
+	strlcpy(rec->status, cb_status_name(d->status), sizeof(rec->status));
+	strlcpy(rec->reason, cb_reason_name(d->reason), sizeof(rec->reason));
+	rec->decided_at = now;
+	rec->valid_until = d->valid_until;
+	if (ack) {
+		rec->ack_time = ack->ack_time;
+		strlcpy(rec->policy_version, ack->policy_version, sizeof(rec->policy_version));
+	}
+	strlcpy(rec->ack_email, res->ack_email ? res->ack_email : "", sizeof(rec->ack_email));
+	strlcpy(rec->role, cb_roles_name(&inst->roles, &res->in.dir), sizeof(rec->role));	/* Its policy, if decided again. */
+	vp = cetbyod_packet_attr(request, PW_NAS_IP_ADDRESS);
+	if (!vp) vp = cetbyod_packet_attr(request, PW_NAS_IDENTIFIER);
+	cetbyod_value(vp, rec->nas, sizeof(rec->nas));
+	cetbyod_value(cetbyod_packet_attr(request, PW_CALLING_STATION_ID), rec->calling_station,
+		      sizeof(rec->calling_station));
+}
+
+/**
+ * record_decision - an Access-Accept's decision into Cetbyod-Class (the
+ * site copies it to the reply's Class, which accounting echoes back): the
+ * keyed Class carries it (glue_class.c), nothing written but a device not
+ * seen lately; when it does not fit, the decision is remembered in the
+ * store under a new class id, the Class naming it.
+ */
+static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity,
+			    cb_decide_result_t const *res, time_t now, bool device_new,
+			    char class_id[CB_CLASS_ID_LEN + 1])
+{
+	cb_store_decision_t rec;
+	char class_attr[CB_CLASS_ATTR_LEN + 1];
+
 	if (!inst->store) return;
-	memset(&rec, 0, sizeof(rec));
+	decision_row(inst, request, identity, res, now, &rec);
+	if (cetbyod_class_issue(inst, request, &rec)) {
+		cetbyod_class_device(inst, request, &rec, device_new);
+		strlcpy(class_id, rec.class_id, CB_CLASS_ID_LEN + 1);
+		return;
+	}
 	if (cb_store_new_class_id(rec.class_id) < 0) {
 		RWDEBUG("Cannot make a Class id: this session cannot be tied to its decision");
 		return;
 	}
-	strlcpy(rec.identity, identity, sizeof(rec.identity));
-	cetbyod_value(cetbyod_packet_attr(request, PW_USER_NAME), rec.outer_identity, sizeof(rec.outer_identity));
-	strlcpy(rec.status, cb_status_name(d->status), sizeof(rec.status));
-	strlcpy(rec.reason, cb_reason_name(d->reason), sizeof(rec.reason));
-	rec.decided_at = now;
-	rec.valid_until = d->valid_until;
-	if (ack) {
-		rec.ack_time = ack->ack_time;
-		strlcpy(rec.policy_version, ack->policy_version, sizeof(rec.policy_version));
-	}
-	strlcpy(rec.ack_email, ack_email ? ack_email : "", sizeof(rec.ack_email));
-	strlcpy(rec.role, cb_roles_name(&inst->roles, &res->in.dir), sizeof(rec.role));	/* Its policy, if decided again. */
-	vp = cetbyod_packet_attr(request, PW_NAS_IP_ADDRESS);
-	if (!vp) vp = cetbyod_packet_attr(request, PW_NAS_IDENTIFIER);
-	cetbyod_value(vp, rec.nas, sizeof(rec.nas));
-	cetbyod_value(cetbyod_packet_attr(request, PW_CALLING_STATION_ID), rec.calling_station, sizeof(rec.calling_station));
 	if (cb_store_decision_put(inst->store, &rec) < 0) {
 		RWDEBUG("Cannot record the decision in the state store: its sessions will not be tied to it");
 		return;
 	}
 	if (cb_store_class_format(rec.class_id, class_attr, sizeof(class_attr))) {
-		add_string(request, inst->da_class, class_attr);
-		RDEBUG2("Decision recorded as Class %s", class_attr);
+		cetbyod_class_put(inst, request, class_attr);
+		RDEBUG2("Decision recorded in the state store as Class %s", class_attr);
 		strlcpy(class_id, rec.class_id, CB_CLASS_ID_LEN + 1);
 	}
 }
@@ -422,12 +438,12 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 }
 
 void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
-			    time_t now)
+			    time_t now, bool device_new)
 {
 	char class_id[CB_CLASS_ID_LEN + 1] = "";
 	cb_decision_t *d = &res->decision;
 
-	if (d->status != CB_STATUS_REJECT) record_decision(inst, request, identity, res, now, class_id);
+	if (d->status != CB_STATUS_REJECT) record_decision(inst, request, identity, res, now, device_new, class_id);
 	if (!audit_decision(inst, request, identity, &res->in.dir, d, res->ack, class_id[0] ? class_id : NULL,
 			    res->exception_used ? &res->exception : NULL) && d->status != CB_STATUS_REJECT) {
 		d->status = CB_STATUS_REJECT;

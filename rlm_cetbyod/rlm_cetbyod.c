@@ -163,6 +163,7 @@ static const CONF_PARSER module_config[] = {
 	{ "email_domain", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, email_domain), "" },
 	{ "state_dir", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, state_dir), "" },
 	{ "log_decisions", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, log_decisions_name), "all" },
+	{ "class_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, class_key_file), "" },
 	{ "identity", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) identity_config },
 	{ "policy", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) policy_config },
 	{ "file", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) file_config },
@@ -212,6 +213,7 @@ static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;
 	if (cetbyod_start_enforcement(inst, conf) < 0) return -1;
 	if (cetbyod_limits_start(inst, conf) < 0) return -1;
+	if (cetbyod_class_start(inst, conf) < 0) return -1;
 	if (cetbyod_start_source(inst, conf) < 0) return -1;
 	if (inst->enforcer) cb_enforcer_attach_sync(inst->enforcer, inst->sync, inst->acks);
 	if (cetbyod_people_start(inst, conf) < 0) return -1;
@@ -268,6 +270,7 @@ static int mod_detach(void *instance)
 	cb_audit_close(inst->audit, 2000);
 	inst->audit = NULL;
 	cetbyod_limits_stop(inst);
+	cetbyod_class_stop(inst);
 	cb_store_close(inst->store);
 	inst->store = NULL;
 	cb_ack_current_free(inst->acks);
@@ -298,14 +301,15 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cb_facts_t facts;
 	cb_decide_result_t res;
 	cb_ack_index_t *idx;
+	bool device_new;
 	time_t now = time(NULL);
 
 	if (!cetbyod_request_identity(inst, request, identity, now)) return decision_rcode(CB_STATUS_REJECT);
 	cetbyod_request_facts(inst, request, identity, &facts, &buf);
 	idx = cb_ack_current_get(inst->acks);
 	cetbyod_request_decide(inst, request, identity, &facts, idx, now, &res);
-	cetbyod_request_limits(inst, request, identity, &res, now);	/* policy { max_devices, max_concurrent }. */
-	cetbyod_request_record(inst, request, identity, &res, now);	/* The store and the audit trail. */
+	device_new = cetbyod_request_limits(inst, request, identity, &res, now);	/* max_devices, max_concurrent. */
+	cetbyod_request_record(inst, request, identity, &res, now, device_new);	/* The Class and the audit trail. */
 	cetbyod_request_reply(inst, request, identity, &res, now);	/* Cetbyod-* attributes, and the log line. */
 	cetbyod_filter_reply(inst, request, identity, res.decision.status);	/* The name the NAS accounts under. */
 	cb_ack_index_unref(idx);	/* res.ack points into idx: not used after this. */
@@ -316,18 +320,6 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 /*
  *	Accounting: sessions, tied to decisions by the Class we sent.
  */
-static void class_of(REQUEST *request, char class_id[CB_CLASS_ID_LEN + 1])
-{
-	vp_cursor_t cursor;
-	VALUE_PAIR *vp;
-
-	class_id[0] = '\0';
-	for (vp = fr_cursor_init(&cursor, &request->packet->vps); vp; vp = fr_cursor_next(&cursor)) {
-		if (vp->da->vendor == 0 && vp->da->attr == PW_CLASS &&
-		    cb_store_class_parse((char const *) vp->vp_octets, vp->vp_length, class_id)) return;
-	}
-}
-
 static uint64_t octets(REQUEST *request, unsigned int attr, unsigned int giga)
 {
 	VALUE_PAIR *lo = cetbyod_packet_attr(request, attr), *hi = cetbyod_packet_attr(request, giga);
@@ -350,11 +342,15 @@ static bool client_address(REQUEST *request, char *buf, size_t len)
 	return inet_ntop(ip->af, &ip->ipaddr, buf, (socklen_t) len) != NULL;
 }
 
-/** audit_session - a session start or stop into the audit trail, with the person from its Class. */
-static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const *a, char const *named_nas)
+/**
+ * audit_session - a session start or stop into the audit trail, with the
+ * person from its Class (s: the session as the store wrote it, whose
+ * identity the store took from the Class's decision).
+ */
+static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const *a, char const *named_nas,
+			  cb_store_session_t const *s, char const *untrusted)
 {
-	cb_store_decision_t dec;
-	cb_store_session_t s;
+	char detail[160];
 	cb_audit_event_t ev = {
 		.type = start ? CB_AUDIT_SESSION_START : CB_AUDIT_SESSION_STOP, .time = a->event_time,
 		.outer_identity = a->outer_identity, .calling_station = a->calling_station,
@@ -364,13 +360,18 @@ static void audit_session(rlm_cetbyod_t *inst, bool start, cb_store_acct_t const
 	};
 
 	if (!inst->audit) return;
-	if (a->class_id && cb_store_decision_get(inst->store, a->class_id, &dec) == 0) ev.identity = dec.identity;
-	if (cb_store_session_get(inst->store, a->nas, a->acct_session_id, &s) == 0) {
-		ev.session_started = s.started;
-		ev.session_stopped = s.stopped;
+	if (a->decision) {
+		ev.identity = a->decision->identity;
+	} else if (a->class_id && s->identity[0]) {
+		ev.identity = s->identity;
 	}
-	if (!ev.session_started) ev.session_started = a->event_time;
+	ev.session_started = s->started ? s->started : a->event_time;
+	ev.session_stopped = s->stopped;
 	if (!start && !ev.session_stopped) ev.session_stopped = a->event_time;
+	if (untrusted) {
+		snprintf(detail, sizeof(detail), "Class not trusted: %s; the session is not tied to a person", untrusted);
+		ev.detail = detail;
+	}
 	cb_audit_record(inst->audit, &ev);
 }
 
@@ -406,6 +407,53 @@ static void acct_counters(REQUEST *request, cb_store_acct_t *a, time_t now)
 	if (!vp && (vp = cetbyod_packet_attr(request, PW_ACCT_DELAY_TIME))) a->event_time = now - (time_t) vp->vp_integer;
 }
 
+/**
+ * acct_write - Start, Interim-Update or Stop into the store (the session
+ * read back under the same lock), the audit trail and the web filter.
+ */
+static rlm_rcode_t acct_write(rlm_cetbyod_t *inst, REQUEST *request, uint32_t type, cb_store_acct_t *a,
+			      char const *nas, cetbyod_class_kind_t kind, char const *untrusted)
+{
+	cb_store_session_t *s = talloc_zero(request, cb_store_session_t);	/* 3 KB: not on the stack. */
+	rlm_rcode_t rcode = RLM_MODULE_OK;
+	int rc;
+
+	if (!s) return RLM_MODULE_FAIL;
+	a->result = s;
+	switch (type) {
+	case PW_STATUS_START:
+		rc = cb_store_session_start(inst->store, a);
+		break;
+	case PW_STATUS_ALIVE:
+		cetbyod_filter_address(inst, request, a);
+		rc = cb_store_session_update(inst->store, a);
+		break;
+	case PW_STATUS_STOP:
+		rc = cb_store_session_stop(inst->store, a);
+		break;
+	default:
+		rcode = RLM_MODULE_NOOP;
+		goto done;
+	}
+	if (rc < 0) {
+		REDEBUG("Cannot record accounting for session %s on %s in the state store", a->acct_session_id, nas);
+		rcode = RLM_MODULE_FAIL;
+		goto done;
+	}
+	if (type != PW_STATUS_ALIVE) audit_session(inst, type == PW_STATUS_START, a, nas, s, untrusted);
+	cetbyod_filter_accounting(inst, request, a, untrusted);
+	RDEBUG2("Session %s on %s from client %s (%s), device %s: accounting %s recorded%s", a->acct_session_id, nas,
+		a->nas, request->client->shortname, a->calling_station,
+		type == PW_STATUS_START ? "Start" : type == PW_STATUS_STOP ? "Stop" : "Interim",
+		kind == CETBYOD_CLASS_KEYED ? ", tied to its person by its keyed Class" :
+		kind == CETBYOD_CLASS_STORE ? ", tied to its decision by Class" :
+		kind == CETBYOD_CLASS_UNTRUSTED ? ", its Class not trusted: not tied to a person" : ", no Class of ours");
+done:
+	a->result = NULL;
+	talloc_free(s);
+	return rcode;
+}
+
 static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *request)
 {
 	rlm_cetbyod_t *inst = instance;
@@ -414,7 +462,9 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
 	char framed[64], cause[CB_STORE_CAUSE_MAX + 1], class_id[CB_CLASS_ID_LEN + 1], client[INET6_ADDRSTRLEN];
 	cb_store_acct_t a;
-	int rc = 0;
+	cb_store_decision_t dec;
+	cetbyod_class_kind_t kind;
+	char const *untrusted;
 	time_t now = time(NULL);
 
 	cetbyod_filter_forward(inst, request);
@@ -444,12 +494,17 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 	cetbyod_value(cetbyod_packet_attr(request, PW_CALLED_STATION_ID), called, sizeof(called));
 	cetbyod_value(cetbyod_packet_attr(request, PW_FRAMED_IP_ADDRESS), framed, sizeof(framed));
 	cetbyod_value(cetbyod_packet_attr(request, PW_ACCT_TERMINATE_CAUSE), cause, sizeof(cause));
-	class_of(request, class_id);
+	kind = cetbyod_class_read(inst, request, calling, class_id, &dec, &untrusted);
 
 	memset(&a, 0, sizeof(a));
 	a.nas = client;		/* The key; the packet's NAS attributes are kept below for display and DAS. */
 	a.acct_session_id = sid;
 	a.class_id = class_id[0] ? class_id : NULL;
+	if (kind == CETBYOD_CLASS_KEYED) {
+		strlcpy(dec.nas, nas, sizeof(dec.nas));
+		if (strcmp(outer, dec.identity) != 0) strlcpy(dec.outer_identity, outer, sizeof(dec.outer_identity));
+		a.decision = &dec;
+	}
 	a.outer_identity = outer;
 	a.calling_station = calling;
 	a.called_station = called;
@@ -459,31 +514,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_accounting(void *instance, REQUEST *requ
 	a.stop_cause = cause;
 	acct_counters(request, &a, now);
 
-	switch (status->vp_integer) {
-	case PW_STATUS_START:
-		rc = cb_store_session_start(inst->store, &a);
-		break;
-	case PW_STATUS_ALIVE:
-		cetbyod_filter_address(inst, request, &a);
-		rc = cb_store_session_update(inst->store, &a);
-		break;
-	case PW_STATUS_STOP:
-		rc = cb_store_session_stop(inst->store, &a);
-		break;
-	default:
-		return RLM_MODULE_NOOP;
-	}
-	if (rc < 0) {
-		REDEBUG("Cannot record accounting for session %s on %s in the state store", sid, nas);
-		return RLM_MODULE_FAIL;
-	}
-	if (status->vp_integer != PW_STATUS_ALIVE) audit_session(inst, status->vp_integer == PW_STATUS_START, &a, nas);
-	cetbyod_filter_accounting(inst, request, &a);
-	RDEBUG2("Session %s on %s from client %s (%s), device %s: accounting %s recorded%s", sid, nas, client,
-		request->client->shortname, calling,
-		status->vp_integer == PW_STATUS_START ? "Start" : status->vp_integer == PW_STATUS_STOP ? "Stop" : "Interim",
-		class_id[0] ? ", tied to its decision by Class" : ", no Class of ours");
-	return RLM_MODULE_OK;
+	return acct_write(inst, request, status->vp_integer, &a, nas, kind, untrusted);
 }
 
 extern module_t rlm_cetbyod;

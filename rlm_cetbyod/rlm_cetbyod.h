@@ -60,6 +60,7 @@ typedef struct {
 	char const	*email_domain;
 	char const	*state_dir;
 	char const	*log_decisions_name;
+	char const	*class_key_file;	/* "": <state_dir>/class.key, made when absent (glue_class.c). */
 	struct {
 		char const	*strip_domains;	/* Repeatable: see parse_identity. */
 		char const	*strip_realms;
@@ -211,6 +212,7 @@ typedef struct {
 	struct cb_people	*people;	/* With the store: the list of people, reminders. */
 	cb_store_t		*people_store;	/* Its own connection to the store. */
 	cb_store_t		*limits_store;	/* The device limits' own connection (glue_limits.c). */
+	struct cetbyod_class	*klass;		/* With the store: the class key, the devices seen (glue_class.c). */
 	cb_metrics_t		*metrics;	/* The counters (always; the request path only increments). */
 	struct cb_metrics_writer *metrics_writer;	/* metrics { filename } set; NULL otherwise. */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
@@ -293,12 +295,14 @@ void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 			    cb_ack_index_t const *idx, time_t now, cb_decide_result_t *res);
 
 /**
- * cetbyod_request_record - an admission into the store (under a new Class),
+ * cetbyod_request_record - an admission into a keyed Class (glue_class.c;
+ * device_new: the device limits found the device unknown, it is written),
+ * or when it does not fit into the store (under a new Class),
  * the decision into the audit trail; when the trail refuses an admission
  * (fail_closed), res becomes a refusal, audit_unavailable.
  */
 void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
-			    time_t now);
+			    time_t now, bool device_new);
 
 /**
  * cetbyod_request_limits - policy { max_devices, max_concurrent } for an
@@ -306,9 +310,11 @@ void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  * the store, the core's verdict (lib/core/limits.h) applied to res (onboard
  * or reject, device_limit or concurrent_limit), explained in radiusd -X,
  * "sharing" audit records for each limit passed and for two NASes at once,
- * and the device recorded.  Before cetbyod_request_record.
+ * and a refused device recorded.  Before cetbyod_request_record.  Returns
+ * true when the limits were checked and the request's device is not among
+ * the person's known devices (an admission must record it).
  */
-void cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+bool cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now);
 
 /** cetbyod_limits_start - with the store: the device limits' own connection to it.  0, or -1 (cf_log_err). */
@@ -371,6 +377,49 @@ void cetbyod_ldap_person(rlm_cetbyod_t *inst, REQUEST *request, char const *iden
 cb_dirwatch_t *cetbyod_ldap_watcher(rlm_cetbyod_t *inst);
 
 /*
+ *	glue_class.c: the keyed Class (lib/store/classtok.h).
+ */
+
+/** cetbyod_class_start - with the store: class_key_file, or <state_dir>/class.key made when absent.  0, or -1. */
+int cetbyod_class_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+void cetbyod_class_stop(rlm_cetbyod_t *inst);
+
+/** cetbyod_class_put - Cetbyod-Class = value in the control list. */
+void cetbyod_class_put(rlm_cetbyod_t *inst, REQUEST *request, char const *value);
+
+/**
+ * cetbyod_class_issue - rec sealed into Cetbyod-Class (rec->class_id set).
+ * false when there is no key or rec does not fit (said in radiusd -X): the
+ * caller records rec in the store instead.
+ */
+bool cetbyod_class_issue(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decision_t *rec);
+
+/**
+ * cetbyod_class_device - the admitted device of rec into the store's devices
+ * (device limits, sharing report) when device_new, or when this server has
+ * not written it within the hour (a recently-seen cache); else nothing.
+ */
+void cetbyod_class_device(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decision_t const *rec, bool device_new);
+
+typedef enum {
+	CETBYOD_CLASS_NONE = 0,		/* No Class of ours. */
+	CETBYOD_CLASS_STORE,		/* The old form: class_id names a decision in the store. */
+	CETBYOD_CLASS_KEYED,		/* A keyed Class, verified and bound to this device: dec filled. */
+	CETBYOD_CLASS_UNTRUSTED		/* Forged, key rotated out, or another device's: *untrusted says why. */
+} cetbyod_class_kind_t;
+
+/**
+ * cetbyod_class_read - accounting: the request's Class.  class_id gets the
+ * class id (KEYED, STORE), dec the decision (KEYED); calling is the
+ * accounting's Calling-Station-Id, which must name the device the Class was
+ * issued to.
+ */
+cetbyod_class_kind_t cetbyod_class_read(rlm_cetbyod_t *inst, REQUEST *request, char const *calling,
+					char class_id[CB_CLASS_ID_LEN + 1], cb_store_decision_t *dec,
+					char const **untrusted);
+
+/*
  *	glue_filter.c: the web filter learns who is on which address.
  */
 
@@ -385,10 +434,12 @@ void cetbyod_filter_forward(rlm_cetbyod_t const *inst, REQUEST *request);
 
 /**
  * cetbyod_filter_accounting - accounting (accounting_user_name): Cetbyod-User-Name
- * from the decision of a->class_id, unless the Class is unknown, was issued
- * to another device, or User-Name already is the person's name.
+ * from the decision of a->class_id (a->decision for a keyed Class), unless
+ * the Class is unknown, not trusted (untrusted: why), was issued to another
+ * device, or User-Name already is the person's name.
  */
-void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);
+void cetbyod_filter_accounting(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a,
+			       char const *untrusted);
 
 /** cetbyod_filter_address - Interim-Update: say in radiusd -X when the session's Framed-IP-Address changed. */
 void cetbyod_filter_address(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct_t const *a);

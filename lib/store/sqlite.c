@@ -118,6 +118,9 @@ static char const *const stmt_sql[S_MAX] = {
 	[S_ROLLBACK] = "ROLLBACK",
 
 	[S_DEC_PUT] = "INSERT INTO decisions (" DEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	/* A keyed Class's decision, recorded by its first accounting (a repeat changes nothing). */
+	[S_DEC_PUT_NEW] = "INSERT OR IGNORE INTO decisions (" DEC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+		"?10, ?11, ?12, ?13)",
 	[S_DEC_GET] = "SELECT " DEC_COLS " FROM decisions WHERE class_id = ?1",
 
 	[S_SES_INSERT] = "INSERT INTO sessions (nas, acct_session_id, class_id, identity, outer_identity, "
@@ -823,6 +826,7 @@ static cb_store_ops_t const sq_ops = {
 	.devices = cb_sqlite_devices,
 	.sessions_since = cb_sqlite_sessions_since,
 	.device_seen = cb_sqlite_device_seen,
+	.devices_seen = cb_sqlite_devices_seen,
 	.devices_known = cb_sqlite_devices_known,
 	.devices_forget = cb_sqlite_devices_forget,
 	.device_forgets = cb_sqlite_device_forgets,

@@ -73,6 +73,17 @@ int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char con
 	return cb_sqlite_end(be, upsert(be, identity, mac, nas, counted, now));
 }
 
+int cb_sqlite_devices_seen(cb_store_backend_t *be, cb_store_seen_t const *items, size_t n)
+{
+	if (cb_sqlite_begin(be) < 0) return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (upsert(be, items[i].identity, items[i].mac, items[i].nas, items[i].counted, items[i].when) < 0) {
+			return cb_sqlite_end(be, -1);
+		}
+	}
+	return cb_sqlite_end(be, 0);
+}
+
 int cb_sqlite_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d)
 {
 	char mac[CB_MAC_LEN + 1];

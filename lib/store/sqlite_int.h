@@ -30,7 +30,7 @@
 /* The prepared statements, by name; their SQL is in sqlite.c. */
 typedef enum {
 	S_BEGIN = 0, S_COMMIT, S_ROLLBACK,
-	S_DEC_PUT, S_DEC_GET,
+	S_DEC_PUT, S_DEC_PUT_NEW, S_DEC_GET,
 	S_SES_INSERT, S_SES_UPDATE, S_SES_REOPEN_STALE, S_SES_LATEST, S_SES_GET,
 	S_SES_NAS_REBOOT, S_SES_STALE, S_SES_ACTIVE,
 	S_REV_UPDATE, S_REV_INSERT, S_REV_REINSTATE, S_REV_GET, S_REV_LIST,
@@ -179,6 +179,7 @@ int cb_sqlite_sessions_since(cb_store_backend_t *be, time_t since, size_t limit,
 /* sqlite_devices.c */
 /** cb_sqlite_decision_device - the device of an admission d (its Calling-Station-Id, when a MAC) into devices. */
 int cb_sqlite_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d);
+int cb_sqlite_devices_seen(cb_store_backend_t *be, cb_store_seen_t const *items, size_t n);
 int cb_sqlite_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
 			  time_t now);
 int cb_sqlite_devices_known(cb_store_backend_t *be, char const *identity, time_t since,

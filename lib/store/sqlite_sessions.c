@@ -70,9 +70,10 @@ static bool read_disconnect(sqlite3_stmt *st, void *row)
 /*
  *	Decisions
  */
-static int sq_decision_insert(cb_store_backend_t *be, cb_store_decision_t const *d)
+/** dec_write - run S_DEC_PUT or S_DEC_PUT_NEW with d's values; 0, or -1. */
+static int dec_write(cb_store_backend_t *be, stmt_id_t id, cb_store_decision_t const *d)
 {
-	sqlite3_stmt *st = cb_sqlite_stmt(be, S_DEC_PUT);
+	sqlite3_stmt *st = cb_sqlite_stmt(be, id);
 
 	if (!st) return -1;
 	cb_sqlite_bind_text(st, 1, d->class_id);
@@ -88,7 +89,12 @@ static int sq_decision_insert(cb_store_backend_t *be, cb_store_decision_t const 
 	cb_sqlite_bind_text(st, 11, d->calling_station);
 	cb_sqlite_bind_text(st, 12, d->ack_email);
 	cb_sqlite_bind_text(st, 13, d->role);
-	if (cb_sqlite_done(be, st, "recording a decision") < 0) return -1;
+	return cb_sqlite_done(be, st, "recording a decision");
+}
+
+static int sq_decision_insert(cb_store_backend_t *be, cb_store_decision_t const *d)
+{
+	if (dec_write(be, S_DEC_PUT, d) < 0) return -1;
 	return cb_sqlite_decision_device(be, d);
 }
 
@@ -142,7 +148,10 @@ static int acct_resolve(cb_store_backend_t *be, cb_store_acct_t const *a, acct_e
 {
 	memset(x, 0, sizeof(*x));
 	if (a->identity && *a->identity) memcpy(x->identity, a->identity, strlen(a->identity) + 1);
-	if (a->class_id && *a->class_id) {
+	if (a->decision) {
+		if (!x->identity[0]) memcpy(x->identity, a->decision->identity, sizeof(x->identity));
+		memcpy(x->status, a->decision->status, sizeof(x->status));
+	} else if (a->class_id && *a->class_id) {
 		cb_store_decision_t d;
 		int rc = cb_sqlite_decision_get(be, a->class_id, &d);
 
@@ -237,6 +246,7 @@ static int ses_apply(cb_store_backend_t *be, cb_store_acct_t const *a, bool stop
 	int rc;
 
 	if (acct_resolve(be, a, &x) < 0) return -1;
+	if (a->decision && dec_write(be, S_DEC_PUT_NEW, a->decision) < 0) return -1;
 	if (ses_write(be, S_SES_UPDATE, a, &x, stopped) < 0) return -1;
 	if (cb_sqlite_changes(be) > 0) return 0;
 

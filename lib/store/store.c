@@ -150,13 +150,27 @@ static bool status_name_ok(char const *s)
 	return false;
 }
 
+/** decision_why - what is wrong with a decision to record; NULL when nothing. */
+static char const *decision_why(cb_store_decision_t const *d)
+{
+	if (!d || !cb_store_class_id_valid(d->class_id)) return "invalid class id";
+	if (!identity_ok(d->identity)) return "invalid identity";
+	if (!status_name_ok(d->status)) return "unknown status";
+	if (cb_reason_from_name(d->reason) < 0) return "unknown reason";
+	if (!cb_store_role_valid(d->role)) return "invalid role";
+	return NULL;
+}
+
+static bool decision_ok(cb_store_decision_t const *d)
+{
+	return decision_why(d) == NULL;
+}
+
 int cb_store_decision_put(cb_store_t *store, cb_store_decision_t const *d)
 {
-	if (!d || !cb_store_class_id_valid(d->class_id)) return bad(store, "decision_put", "invalid class id");
-	if (!identity_ok(d->identity)) return bad(store, "decision_put", "invalid identity");
-	if (!status_name_ok(d->status)) return bad(store, "decision_put", "unknown status");
-	if (cb_reason_from_name(d->reason) < 0) return bad(store, "decision_put", "unknown reason");
-	if (!cb_store_role_valid(d->role)) return bad(store, "decision_put", "invalid role");
+	char const *why = decision_why(d);
+
+	if (why) return bad(store, "decision_put", why);
 	if (store->batch && cb_store_batch_put(store->batch, d)) return 0;
 	LOCKED(store, store->ops->decisions_put(store->be, d, 1));
 }
@@ -179,15 +193,34 @@ static char const *acct_ok(cb_store_acct_t const *a)
 	if (!opt_len_ok(a->framed_ip, CB_STORE_IP_MAX) || !opt_len_ok(a->nas_ip, CB_STORE_IP_MAX))
 		return "an address is longer than 45 bytes";
 	if (!opt_text_ok(a->stop_cause, CB_STORE_CAUSE_MAX)) return "invalid stop cause";
+	if (a->decision && (empty(a->class_id) || strcmp(a->decision->class_id, a->class_id) != 0 ||
+			    !decision_ok(a->decision))) return "invalid decision";
 	return NULL;
 }
+
+/*
+ * SESSION_WRITE - a session op, then (a->result) the session as written,
+ * under one lock: accounting takes the store's mutex once.
+ */
+#define SESSION_WRITE(store, a, call) do { \
+		int _rc; \
+		pthread_mutex_lock(&(store)->mutex); \
+		cb_store_batch_flush(store); \
+		_rc = (call); \
+		if (_rc >= 0 && (a)->result) { \
+			int _g = (store)->ops->session_get((store)->be, (a)->nas, (a)->acct_session_id, (a)->result); \
+			if (_g != 0) memset((a)->result, 0, sizeof(*(a)->result)); \
+		} \
+		pthread_mutex_unlock(&(store)->mutex); \
+		return _rc; \
+	} while (0)
 
 int cb_store_session_start(cb_store_t *store, cb_store_acct_t const *a)
 {
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_start", why);
-	LOCKED(store, store->ops->session_start(store->be, a));
+	SESSION_WRITE(store, a, store->ops->session_start(store->be, a));
 }
 
 int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a)
@@ -195,7 +228,7 @@ int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_update", why);
-	LOCKED(store, store->ops->session_update(store->be, a));
+	SESSION_WRITE(store, a, store->ops->session_update(store->be, a));
 }
 
 int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a)
@@ -203,7 +236,7 @@ int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_stop", why);
-	LOCKED(store, store->ops->session_stop(store->be, a));
+	SESSION_WRITE(store, a, store->ops->session_stop(store->be, a));
 }
 
 int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_session_id, cb_store_session_t *out)
@@ -622,6 +655,16 @@ int cb_store_device_seen(cb_store_t *store, char const *identity, char const *ma
 	if (empty(mac) || !mac_arg_ok(mac)) return bad(store, "device_seen", "invalid MAC (want AA-BB-CC-DD-EE-FF)");
 	if (!opt_text_ok(nas, CB_STORE_TEXT_MAX)) return bad(store, "device_seen", "invalid NAS");
 	LOCKED(store, store->ops->device_seen(store->be, identity, mac, nas ? nas : "", counted, now));
+}
+
+int cb_store_devices_seen(cb_store_t *store, cb_store_seen_t const *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!identity_ok(items[i].identity) || !mac_arg_ok(items[i].mac) ||
+		    !opt_text_ok(items[i].nas, CB_STORE_TEXT_MAX)) return bad(store, "devices_seen", "invalid device");
+	}
+	if (n == 0) return 0;
+	LOCKED(store, store->ops->devices_seen(store->be, items, n));
 }
 
 int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since, cb_store_known_devices_t *out)

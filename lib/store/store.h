@@ -30,11 +30,15 @@
  * in by the caller so that tests control the clock.
  *
  * How the module uses it:
- *   post-auth, on Access-Accept: cb_store_new_class_id, cb_store_decision_put,
- *     and Class = "cetbyod:<class_id>" in the reply (cb_store_class_format);
- *     for rule 4 of the policy: cb_store_is_revoked.
- *   accounting: cb_store_class_parse on Class, then cb_store_session_start /
- *     _update / _stop; Accounting-On/Off: cb_store_nas_reboot.
+ *   post-auth, on Access-Accept: the decision sealed into a keyed Class
+ *     (classtok.h), no store write; only when it does not fit:
+ *     cb_store_new_class_id, cb_store_decision_put, and Class =
+ *     "cetbyod:<class_id>" in the reply (cb_store_class_format).  The device
+ *     for the limits: cb_store_device_seen, when new or not written lately.
+ *   accounting: cb_classtok_open or cb_store_class_parse on Class, then
+ *     cb_store_session_start / _update / _stop (a keyed Class's decision in
+ *     cb_store_acct_t.decision, the session read back in .result, one
+ *     lock); Accounting-On/Off: cb_store_nas_reboot.
  *   enforcer: cb_store_sessions_active (revoked, expired, onboarding people),
  *     cb_store_disconnect_enqueue / _hold, cb_store_disconnect_due,
  *     cb_store_disconnect_mark; every second cb_store_commands_take; now
@@ -253,9 +257,19 @@ typedef struct {
 	uint64_t	out_octets;
 	time_t		started;		/* When the session began; 0: at event_time. */
 	time_t		event_time;		/* Event-Timestamp, else now - Acct-Delay-Time. */
+	/*
+	 * The decision a verified keyed Class carries (lib/store/classtok.h),
+	 * its class_id equal to class_id; NULL: none.  The backend takes the
+	 * session's identity and status from it (no decision read) and, in the
+	 * same transaction, records it as the decision of class_id when none
+	 * has that id yet (what the enforcer reads later).
+	 */
+	cb_store_decision_t const *decision;
+	/* Not NULL: filled with the session as it is after the write (under the same lock); 1 when none. */
+	struct cb_store_session *result;
 } cb_store_acct_t;
 
-typedef struct {
+typedef struct cb_store_session {
 	int64_t		id;
 	char		nas[CB_STORE_TEXT_MAX + 1];		/* With acct_session_id: the session's key. */
 	char		acct_session_id[CB_STORE_TEXT_MAX + 1];
@@ -580,6 +594,22 @@ typedef struct {
  */
 int cb_store_device_seen(cb_store_t *store, char const *identity, char const *mac, char const *nas, bool counted,
 			 time_t now);
+
+/** One device seen, for cb_store_devices_seen. */
+typedef struct {
+	char		identity[CB_STORE_TEXT_MAX + 1];
+	char		mac[18];			/* AA-BB-CC-DD-EE-FF (cb_mac_normalise). */
+	char		nas[CB_STORE_TEXT_MAX + 1];
+	bool		counted;
+	time_t		when;
+} cb_store_seen_t;
+
+/**
+ * cb_store_devices_seen - cb_store_device_seen for n devices in one
+ * transaction (the module's devices writer batches them off the request
+ * path).  An invalid item is logged and skipped.  Returns 0 or -1.
+ */
+int cb_store_devices_seen(cb_store_t *store, cb_store_seen_t const *items, size_t n);
 
 /**
  * cb_store_devices_known - the devices of identity (NULL/"": everyone's)

@@ -81,6 +81,7 @@ typedef struct {
 	int (*sessions_since)(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out);
 	int (*device_seen)(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
 			   time_t now);
+	int (*devices_seen)(cb_store_backend_t *be, cb_store_seen_t const *items, size_t n);	/* In one transaction. */
 	int (*devices_known)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_known_devices_t *out);
 	int (*devices_forget)(cb_store_backend_t *be, char const *identity, char const *mac, char const *reason,
 			      char const *by, time_t now, size_t *removed);

@@ -249,7 +249,10 @@ if wait_new "$ACKED" 20; then
 else
 	cb_fail "3: disconnected when the acknowledgement lapsed"
 fi
-rejoin
+# hostapd removes the station it disconnected 5 s later, which ends (Stop)
+# a session the device opened meanwhile: re-join once it is gone, so that
+# the session sections 5 and 6 disconnect is a live one.
+rejoin_after_reject
 if wait_new "bob -> onboard (acknowledgement_expired)" 20; then
 	cb_pass "3: re-authenticates into onboarding (acknowledgement_expired)"
 else
@@ -257,9 +260,11 @@ else
 fi
 
 # --- 5. A session the NAS does not know: NAK with its Error-Cause -----------------
-# Accounting for a session tied to bob (his Class) that hostapd never had.
+# Accounting for a session tied to bob (his Class, from his device: a Class
+# is bound to the device it was issued to) that hostapd never had.
 class=$(grep -A30 "Sent Access-Accept" "$CB_TMP/radiusd.out" | sed -n 's/.*Class = \(0x63657462796f643a[0-9a-f]*\).*/\1/p' | tail -n 1)
-printf 'Acct-Status-Type = Start\nAcct-Session-Id = "ghost-1"\nUser-Name = "anonymous@school.example"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "02-00-00-00-00-99"\nClass = %s\n' "$class" |
+bob_mac=$(sed -n 's/.*Calling-Station-Id = "\([0-9A-Fa-f-]*\)".*/\1/p' "$CB_TMP/radiusd.out" | tail -n 1)
+printf 'Acct-Status-Type = Start\nAcct-Session-Id = "ghost-1"\nUser-Name = "anonymous@school.example"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "%s"\nClass = %s\n' "$bob_mac" "$class" |
 	"$RADCLIENT" -r 1 -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
 
 cb_stop_radiusd

@@ -580,6 +580,62 @@ START_TEST(test_unknown_class)
 }
 END_TEST
 
+/* A keyed Class's decision (cb_store_acct_t.decision): recorded once with the session, read back in .result. */
+START_TEST(test_keyed_decision)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_decision_t dec, got;
+	cb_store_acct_t a;
+	cb_store_session_t ses, *res = calloc(1, sizeof(*res));
+	cb_store_sessions_t list;
+	cb_store_filter_t expired = { .expired_by = T0 + 7200 };
+	char cid[CB_CLASS_ID_LEN + 1];
+
+	ck_assert_ptr_nonnull(res);
+	memset(&dec, 0, sizeof(dec));
+	ck_assert_int_eq(cb_store_new_class_id(dec.class_id), 0);
+	snprintf(dec.identity, sizeof(dec.identity), "alice");
+	snprintf(dec.status, sizeof(dec.status), "admit");
+	snprintf(dec.reason, sizeof(dec.reason), "acknowledged");
+	snprintf(dec.role, sizeof(dec.role), "governors");
+	snprintf(dec.ack_email, sizeof(dec.ack_email), "alice@school.example");
+	dec.decided_at = T0;
+	dec.valid_until = T0 + 3600;
+	memcpy(cid, dec.class_id, sizeof(cid));
+	a = mk_acct("10.0.0.2", "K1", cid, T0 + 10);
+	a.decision = &dec;
+	a.result = res;
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	ck_assert_str_eq(res->identity, "alice");	/* Read back under the same lock. */
+	ck_assert_str_eq(res->status, "admit");
+	ck_assert_int_eq(res->started, T0 + 10);
+	ck_assert_int_eq(cb_store_decision_get(s, dec.class_id, &got), 0);
+	ck_assert_str_eq(got.role, "governors");
+	ck_assert_str_eq(got.ack_email, "alice@school.example");
+	/* The enforcer finds it by the decision's expiry, as for a decision put at post-auth. */
+	ck_assert_int_eq(cb_store_sessions_active(s, &expired, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_int_eq(list.items[0].valid_until, T0 + 3600);
+	cb_store_sessions_free(&list);
+	/* A repeated Start and the Stop change nothing of the decision. */
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	a.event_time = T0 + 60;
+	ck_assert_int_eq(cb_store_session_stop(s, &a), 0);
+	ck_assert_int_eq(res->stopped, T0 + 60);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "K1", &ses), 0);
+	ck_assert_str_eq(ses.identity, "alice");
+	/* A decision that is not the Class's, or not valid, is refused. */
+	a.acct_session_id = "K2";
+	ck_assert_int_eq(cb_store_new_class_id(dec.class_id), 0);
+	ck_assert_int_eq(cb_store_session_start(s, &a), -1);
+	memcpy(dec.class_id, cid, sizeof(dec.class_id));
+	snprintf(dec.status, sizeof(dec.status), "maybe");
+	ck_assert_int_eq(cb_store_session_start(s, &a), -1);
+	free(res);
+	cb_store_close(s);
+}
+END_TEST
+
 START_TEST(test_nas_reboot)
 {
 	cb_store_t *s = open_store(true);
@@ -1676,6 +1732,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_open_creates);
 	tcase_add_test(tc, test_open_refuses);
 	tcase_add_test(tc, test_class_ids);
+	tcase_add_test(tc, test_keyed_decision);
 	tcase_add_test(tc, test_called_station);
 	tcase_add_test(tc, test_text_valid);
 	tcase_add_test(tc, test_names);
