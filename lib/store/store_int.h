@@ -7,8 +7,8 @@
  * Layering.  store.c is the front: it checks every argument, takes the
  * store's mutex and calls the backend through cb_store_ops_t, so a
  * backend only ever sees valid input, one call at a time.  sqlite*.c is
- * the one backend today (private header sqlite_int.h); a PostgreSQL one
- * would fill the same table.  Nothing outside lib/store/ includes this
+ * one backend (private header sqlite_int.h), pg*.c the PostgreSQL one
+ * (pg_int.h); both fill the same table.  Nothing outside lib/store/ includes this
  * header, and nothing outside the backend knows how the state is kept.
  */
 #ifndef CETBYOD_STORE_INT_H
@@ -126,6 +126,15 @@ struct cb_store {
  */
 cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
 					 size_t errlen);
+
+/**
+ * cb_store_pg_open - the PostgreSQL backend on conf->pg_conninfo (pg.c),
+ * with its operations in *ops.  NULL with err set (no password in it) when
+ * the server cannot be reached, refuses the login, or holds a schema this
+ * cetbyod does not know.
+ */
+cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
+				     size_t errlen);
 
 /*
  *	Deferred decisions (batch.c).
