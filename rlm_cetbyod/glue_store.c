@@ -95,5 +95,5 @@ void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_co
 
 char const *cetbyod_store_name(rlm_cetbyod_t const *inst, char const *path)
 {
-	return inst->store_template.backend == CB_STORE_POSTGRESQL ? "the PostgreSQL store" : path;
+	return inst->store_template.backend == CB_STORE_POSTGRESQL ? "(PostgreSQL)" : path;
 }

@@ -254,7 +254,7 @@ int cetbyod_store_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 /** cetbyod_store_conf - the backend and its connection into sc; path is the SQLite file. */
 void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_conf_t *sc);
 
-/** cetbyod_store_name - how messages name the store: path, or "the PostgreSQL store". */
+/** cetbyod_store_name - how messages name the store: path, or "(PostgreSQL)". */
 char const *cetbyod_store_name(rlm_cetbyod_t const *inst, char const *path);
 
 /*

@@ -74,7 +74,7 @@ static char const *one_line(char const *msg, char *buf, size_t len)
 	snprintf(buf, len, "%s", msg && *msg ? msg : "unknown error");
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
-	for (char *c = buf; *c; c++) if (*c == '\n') *c = ' ';
+	for (char *c = buf; *c; c++) if (*c == '\n' || *c == '\t') *c = ' ';
 	return buf;
 }
 
