@@ -2,7 +2,8 @@
  * pg_audit.c - the PostgreSQL backend's audit index (schema/pg/audit.sql)
  * and subject access export: the rules of sqlite_audit.c (which explains
  * them) in PostgreSQL's dialect.  Each row records the server_id of the
- * server whose trail holds it.
+ * server whose trail holds it; a server's last record and counts are its
+ * own, and a handle without a server_id (cetbyodctl) sees every server's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,11 +106,13 @@ int cb_pg_audit_put(cb_store_backend_t *be, cb_store_audit_entry_t const *entrie
 
 int cb_pg_audit_last(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_HASH_HEX + 1])
 {
+	cb_pg_params_t p = { 0 };
 	PGresult *r;
 	int rc = has_table(be, "audit");
 
 	if (rc <= 0) return rc < 0 ? -1 : 1;
-	r = cb_pg_query(be, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL,
+	cb_pg_text(&p, be->server_id);
+	r = cb_pg_query(be, "SELECT seq, hash FROM audit WHERE ($1 = '' OR server_id = $1) ORDER BY seq DESC LIMIT 1", &p,
 			"reading the last audit record");
 	if (!r) return -1;
 	rc = 1;
@@ -141,7 +144,8 @@ int cb_pg_audit_count(cb_store_backend_t *be, uint64_t from, uint64_t to, uint64
 	if (rc <= 0) return rc;
 	cb_pg_int(&p, from > INT64_MAX ? INT64_MAX : (int64_t) from);
 	cb_pg_int(&p, to > INT64_MAX ? INT64_MAX : (int64_t) to);
-	r = cb_pg_query(be, "SELECT count(*), min(seq) FROM audit WHERE seq BETWEEN $1 AND $2", &p,
+	cb_pg_text(&p, be->server_id);
+	r = cb_pg_query(be, "SELECT count(*), min(seq) FROM audit WHERE seq BETWEEN $1 AND $2 AND ($3 = '' OR server_id = $3)", &p,
 			"counting audit records");
 	if (!r) return -1;
 	*count = (uint64_t) cb_pg_col_int(r, 0, 0);
@@ -255,7 +259,7 @@ int cb_pg_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const *f, 
 			  "($2::text IS NULL OR mac = $2) AND ($3::text IS NULL OR nas = $3) AND "
 			  "($4::text IS NULL OR ssid = $4) AND ($5::text IS NULL OR framed_ip = $5) AND "
 			  "($6::bigint = 0 OR time >= $6) AND ($7::bigint = 0 OR time <= $7) AND "
-			  "($8::text IS NULL OR type = $8) ORDER BY seq LIMIT $9", &p, out,
+			  "($8::text IS NULL OR type = $8) ORDER BY seq, server_id LIMIT $9", &p, out,
 			  "querying the audit index");
 }
 
@@ -270,7 +274,7 @@ int cb_pg_audit_sessions(cb_store_backend_t *be, char const *ip, char const *nas
 	return audit_rows(be, "SELECT " AUDIT_COLS " FROM audit WHERE type IN ('session_start', 'session_stop') AND "
 			  "(nas, acct_session_id) IN (SELECT nas, acct_session_id FROM audit WHERE framed_ip = $1 AND "
 			  "type IN ('session_start', 'session_stop') AND ($2 = '' OR nas = $2)) "
-			  "ORDER BY nas, acct_session_id, seq", &p, out, "reading the sessions of an address");
+			  "ORDER BY nas, acct_session_id, time, seq", &p, out, "reading the sessions of an address");
 }
 
 int cb_pg_audit_purge(cb_store_backend_t *be, time_t before, size_t *removed)
@@ -365,5 +369,5 @@ int cb_pg_export_person(cb_store_backend_t *be, char const *identity, cb_store_e
 	}
 	rc = has_table(be, "audit");
 	if (rc <= 0) return rc;
-	return export_rows(be, "SELECT record FROM audit WHERE identity = $1 ORDER BY seq", identity, "audit", fn, ctx);
+	return export_rows(be, "SELECT record FROM audit WHERE identity = $1 ORDER BY time, server_id, seq", identity, "audit", fn, ctx);
 }

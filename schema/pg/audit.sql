@@ -3,12 +3,12 @@
 -- hash-chained audit trail indexed for cetbyodctl's queries.  lib/store/pg.c
 -- runs it when the audit trail first attaches.  Every statement is
 -- idempotent.  "by" is quoted (a reserved word here).  server_id: the
--- RADIUS server whose trail holds the record ('' on one server); with
--- several servers each keeps its own chain (issue 12), and seq will be
--- unique per server.
+-- RADIUS server whose trail holds the record ('' on one server); each
+-- server keeps its own chain, so a record is keyed by (server_id, seq),
+-- and a server's last record and counts are its own.
 
 CREATE TABLE IF NOT EXISTS audit (
-	seq		BIGINT PRIMARY KEY,		-- the record's seq in the chain
+	seq		BIGINT NOT NULL,		-- the record's seq in its server's chain
 	time		BIGINT NOT NULL,
 	type		TEXT NOT NULL,			-- decision, session_start, ...
 	identity	TEXT NOT NULL DEFAULT '',
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS audit (
 	session_stop	BIGINT,
 	hash		TEXT NOT NULL CHECK (length(hash) = 64),
 	record		TEXT NOT NULL,			-- the whole line, as written to the file
-	server_id	TEXT NOT NULL DEFAULT ''
+	server_id	TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (server_id, seq)
 );
 CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 CREATE INDEX IF NOT EXISTS audit_identity ON audit (identity, time);
