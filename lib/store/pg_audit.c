@@ -112,7 +112,8 @@ int cb_pg_audit_last(cb_store_backend_t *be, uint64_t *seq, char hash[CB_STORE_H
 
 	if (rc <= 0) return rc < 0 ? -1 : 1;
 	cb_pg_text(&p, be->server_id);
-	r = cb_pg_query(be, "SELECT seq, hash FROM audit WHERE ($1 = '' OR server_id = $1) ORDER BY seq DESC LIMIT 1", &p,
+	r = cb_pg_query(be, "SELECT seq, hash FROM audit WHERE ($1 = '' OR server_id = $1) ORDER BY seq DESC LIMIT 1",
+			&p,
 			"reading the last audit record");
 	if (!r) return -1;
 	rc = 1;
@@ -145,7 +146,8 @@ int cb_pg_audit_count(cb_store_backend_t *be, uint64_t from, uint64_t to, uint64
 	cb_pg_int(&p, from > INT64_MAX ? INT64_MAX : (int64_t) from);
 	cb_pg_int(&p, to > INT64_MAX ? INT64_MAX : (int64_t) to);
 	cb_pg_text(&p, be->server_id);
-	r = cb_pg_query(be, "SELECT count(*), min(seq) FROM audit WHERE seq BETWEEN $1 AND $2 AND ($3 = '' OR server_id = $3)", &p,
+	r = cb_pg_query(be, "SELECT count(*), min(seq) FROM audit WHERE seq BETWEEN $1 AND $2 AND "
+			"($3 = '' OR server_id = $3)", &p,
 			"counting audit records");
 	if (!r) return -1;
 	*count = (uint64_t) cb_pg_col_int(r, 0, 0);
@@ -369,5 +371,6 @@ int cb_pg_export_person(cb_store_backend_t *be, char const *identity, cb_store_e
 	}
 	rc = has_table(be, "audit");
 	if (rc <= 0) return rc;
-	return export_rows(be, "SELECT record FROM audit WHERE identity = $1 ORDER BY time, server_id, seq", identity, "audit", fn, ctx);
+	return export_rows(be, "SELECT record FROM audit WHERE identity = $1 ORDER BY time, server_id, seq", identity,
+			   "audit", fn, ctx);
 }

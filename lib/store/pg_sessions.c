@@ -104,7 +104,7 @@ static int pg_decision_insert(cb_store_backend_t *be, cb_store_decision_t const 
 	return cb_pg_decision_device(be, d);
 }
 
-/** cb_pg_decisions_put - n decisions in one transaction, each in a savepoint: one that fails does not stop the others. */
+/** cb_pg_decisions_put - n decisions in one transaction, each in a savepoint: one that fails spares the others. */
 int cb_pg_decisions_put(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n)
 {
 	int rc = 0;
@@ -138,30 +138,6 @@ int cb_pg_decision_get(cb_store_backend_t *be, char const *class_id, cb_store_de
 /*
  *	Sessions
  */
-typedef struct {
-	char	identity[CB_STORE_TEXT_MAX + 1];
-	char	status[CB_STORE_NAME_MAX + 1];
-	char	ap[CB_STORE_TEXT_MAX + 1];
-	char	ssid[CB_STORE_TEXT_MAX + 1];
-} acct_extra_t;
-
-static int acct_resolve(cb_store_backend_t *be, cb_store_acct_t const *a, acct_extra_t *x)
-{
-	memset(x, 0, sizeof(*x));
-	if (a->identity && *a->identity) snprintf(x->identity, sizeof(x->identity), "%s", a->identity);
-	if (a->class_id && *a->class_id) {
-		cb_store_decision_t d;
-		int rc = cb_pg_decision_get(be, a->class_id, &d);
-
-		if (rc < 0) return -1;
-		if (rc == 0) {
-			if (!x->identity[0]) memcpy(x->identity, d.identity, sizeof(x->identity));
-			memcpy(x->status, d.status, sizeof(x->status));
-		}
-	}
-	cb_store_split_called_station(a->called_station, x->ap, x->ssid);
-	return 0;
-}
 
 /*
  * The session statements share their parameters (acct_params):
@@ -184,8 +160,8 @@ static char const ses_update[] = "UPDATE sessions SET " NONEMPTY(3, "class_id") 
 	"out_octets = CASE WHEN $18::boolean THEN $20::bigint ELSE out_octets END, "
 	"server_id = $21 WHERE nas = $1 AND acct_session_id = $2 AND stopped IS NULL AND $14::bigint IS NOT NULL";
 
-static void acct_params(cb_store_backend_t *be, cb_pg_params_t *p, cb_store_acct_t const *a, acct_extra_t const *x,
-			int64_t stopped)
+static void acct_params(cb_store_backend_t *be, cb_pg_params_t *p, cb_store_acct_t const *a,
+			cb_store_acct_extra_t const *x, int64_t stopped)
 {
 	cb_pg_text(p, a->nas);
 	cb_pg_text(p, a->acct_session_id);
@@ -211,8 +187,8 @@ static void acct_params(cb_store_backend_t *be, cb_pg_params_t *p, cb_store_acct
 	cb_pg_text(p, be->server_id);
 }
 
-static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a, acct_extra_t const *x,
-		     int64_t stopped, size_t *changed)
+static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a,
+		     cb_store_acct_extra_t const *x, int64_t stopped, size_t *changed)
 {
 	cb_pg_params_t p = { 0 };
 
@@ -240,11 +216,11 @@ static int ses_key(cb_store_backend_t *be, char const *sql, cb_store_acct_t cons
 /** ses_apply - the body of start, update and stop (sqlite_sessions.c's ses_apply): 0 updated, 1 otherwise, -1. */
 static int ses_apply(cb_store_backend_t *be, cb_store_acct_t const *a, bool stop)
 {
-	acct_extra_t x;
+	cb_store_acct_extra_t x;
 	int64_t stopped = stop ? (int64_t) a->event_time : -1, closed = 0;
 	size_t n = 0;
 
-	if (acct_resolve(be, a, &x) < 0) return -1;
+	if (cb_store_acct_resolve(be, cb_pg_decision_get, a, &x) < 0) return -1;
 	if (ses_write(be, false, a, &x, stopped, &n) < 0) return -1;
 	if (n > 0) return 0;
 	if (ses_key(be, "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = "
@@ -430,7 +406,7 @@ int cb_pg_disconnect_due(cb_store_backend_t *be, time_t now, size_t limit, cb_st
 	return rc;
 }
 
-/** cb_pg_disconnect_claim - claim until until (next_attempt); claimed_by names this server for the later multi-server claim. */
+/** cb_pg_disconnect_claim - a lease until until (next_attempt); claimed_by names this server (multi-server claims). */
 int cb_pg_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until)
 {
 	cb_pg_params_t p = { 0 };

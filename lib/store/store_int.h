@@ -162,6 +162,23 @@ extern cb_name_t const cb_store_disc_result_names[];
 /** cb_store_class_id_valid - 32 lower-case hex digits. */
 bool cb_store_class_id_valid(char const *s);
 
+/* What a backend adds to an Accounting-Request before it writes it (cb_store_acct_resolve). */
+typedef struct {
+	char	identity[CB_STORE_TEXT_MAX + 1];
+	char	status[CB_STORE_NAME_MAX + 1];
+	char	ap[CB_STORE_TEXT_MAX + 1];
+	char	ssid[CB_STORE_TEXT_MAX + 1];
+} cb_store_acct_extra_t;
+
+/**
+ * cb_store_acct_resolve - identity and status from the decision of
+ * a->class_id (read with the backend's decision_get), AP and SSID from
+ * Called-Station-Id; 0, or -1 when the decision could not be read.
+ */
+int cb_store_acct_resolve(cb_store_backend_t *be,
+			  int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out),
+			  cb_store_acct_t const *a, cb_store_acct_extra_t *x);
+
 /** cb_store_person_valid - a people row the store accepts (checked by the backend, row by row). */
 bool cb_store_person_valid(cb_store_person_t const *p);
 
