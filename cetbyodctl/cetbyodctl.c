@@ -37,7 +37,8 @@
 #endif
 
 static char const global_usage[] =
-	"Usage: cetbyodctl [--state-dir DIR | --db FILE] [--json] COMMAND [ARGUMENTS]\n";
+	"Usage: cetbyodctl [--state-dir DIR | --db FILE | --store-conninfo CONNINFO [--store-password-file FILE]]\n"
+	"                  [--json] COMMAND [ARGUMENTS]\n";
 
 static char const global_help[] =
 	"\n"
@@ -48,6 +49,12 @@ static char const global_help[] =
 	"  --state-dir DIR  the module's state directory (default " CB_STORE_DEFAULT_DIR ");\n"
 	"                   the store is DIR/" CB_STORE_FILE "\n"
 	"  --db FILE        the store file itself, instead of --state-dir\n"
+	"  --store-conninfo CONNINFO\n"
+	"                   the PostgreSQL store (store { backend = postgresql }): the\n"
+	"                   module's store { postgresql { conninfo } }, a libpq string or a\n"
+	"                   postgresql:// URI\n"
+	"  --store-password-file FILE\n"
+	"                   its password, the first line of FILE (never on the command line)\n"
 	"  --json           print JSON on stdout instead of tables (any command)\n"
 	"  -h, --help       this help; `cetbyodctl help COMMAND` for one command\n"
 	"  --version        print the version\n"
@@ -272,11 +279,26 @@ static void read_identity_conf(ctl_t *ctl)
 	}
 }
 
+cb_store_conf_t ctl_store_conf(ctl_t const *ctl)
+{
+	cb_store_conf_t conf = { .path = ctl->db };
+
+	if (ctl->pg_conninfo) {
+		conf.backend = CB_STORE_POSTGRESQL;
+		conf.pg_conninfo = ctl->pg_conninfo;
+		conf.pg_password = ctl->pg_password[0] ? ctl->pg_password : NULL;
+	}
+	return conf;
+}
+
 int ctl_open(ctl_t *ctl, bool create)
 {
-	cb_store_conf_t conf = { .path = ctl->db, .create = create, .log = store_log, .log_ctx = ctl };
+	cb_store_conf_t conf = ctl_store_conf(ctl);
 	char err[1024];
 
+	conf.create = create;
+	conf.log = store_log;
+	conf.log_ctx = ctl;
 	ctl->store = cb_store_open(&conf, err, sizeof(err));
 	if (!ctl->store) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 	read_identity_conf(ctl);
@@ -355,6 +377,28 @@ static int set_path(ctl_t *ctl, char const *opt, char const *val, bool is_db)
 	return 0;
 }
 
+/** set_pg - --store-conninfo CONNINFO or --store-password-file FILE; 0 or a usage error. */
+static int set_pg(ctl_t *ctl, char const *opt, char const *val)
+{
+	FILE *f;
+	size_t n;
+
+	if (!val || !*val) return ctl_usage_err(ctl, NULL, "option --%s needs a non-empty value", opt);
+	if (strcmp(opt, "store-conninfo") == 0) {
+		if (ctl->pg_conninfo) return ctl_usage_err(ctl, NULL, "give --store-conninfo once");
+		ctl->pg_conninfo = val;
+		return 0;
+	}
+	f = fopen(val, "r");
+	if (!f) return ctl_err(ctl, CTL_EXIT_STORE, "--store-password-file: cannot read %s", show(val));
+	n = fread(ctl->pg_password, 1, sizeof(ctl->pg_password) - 1, f);
+	fclose(f);
+	ctl->pg_password[n] = '\0';
+	ctl->pg_password[strcspn(ctl->pg_password, "\r\n")] = '\0';
+	if (!ctl->pg_password[0]) return ctl_err(ctl, CTL_EXIT_STORE, "--store-password-file: %s is empty", show(val));
+	return 0;
+}
+
 /**
  * parse_global - the options before COMMAND.  Returns the index of COMMAND
  * (argc when none), or -1 - exit code when the run is over.
@@ -387,7 +431,18 @@ static int parse_global(ctl_t *ctl, int argc, char **argv)
 			if (rc) return -1 - rc;
 			continue;
 		}
+		if (opt_match(arg, "store-conninfo", &val) || opt_match(arg, "store-password-file", &val)) {
+			bool is_ci = strncmp(arg, "--store-conninfo", 16) == 0;
+
+			if (!val && i + 1 < argc) val = argv[++i];
+			rc = set_pg(ctl, is_ci ? "store-conninfo" : "store-password-file", val);
+			if (rc) return -1 - rc;
+			continue;
+		}
 		return -1 - ctl_usage_err(ctl, NULL, "unknown option '%s'", show(arg));
+	}
+	if (ctl->pg_conninfo && (ctl->state_dir || strcmp(ctl->db, "") != 0)) {
+		return -1 - ctl_usage_err(ctl, NULL, "give --store-conninfo or --state-dir/--db, not both");
 	}
 	return i;
 }

@@ -38,6 +38,8 @@ typedef struct {
 	char const		*prog;		/* "cetbyodctl", for messages. */
 	char const		*state_dir;	/* NULL with --db. */
 	char			db[CTL_STATE_PATH_MAX];
+	char const		*pg_conninfo;	/* --store-conninfo: the PostgreSQL store instead of db. */
+	char			pg_password[1025]; /* --store-password-file's first line; "" when none. */
 	bool			json;
 	cb_store_t		*store;		/* Opened by ctl_open. */
 	cb_identity_conf_t	iconf;		/* As the module normalises (from the store's status). */
@@ -90,6 +92,9 @@ int ctl_parse(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv, ctl_opt_t
  * CTL_EXIT_STORE (reported).
  */
 int ctl_open(ctl_t *ctl, bool create);
+
+/** ctl_store_conf - the store the options name (SQLite ctl->db, or PostgreSQL), no log: for a second handle. */
+cb_store_conf_t ctl_store_conf(ctl_t const *ctl);
 
 /*
  *	Argument checks: each returns 0, or CTL_EXIT_USAGE with a message.

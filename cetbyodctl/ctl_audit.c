@@ -146,7 +146,7 @@ static json_object *verify_json(cb_audit_verify_t const *v, size_t skipped)
  */
 static int read_anchor(ctl_t *ctl, cb_audit_anchor_t *anchor, char *why, size_t whylen)
 {
-	cb_store_conf_t conf = { .path = ctl->db };
+	cb_store_conf_t conf = ctl_store_conf(ctl);
 	cb_store_t *store = ctl->store;
 	int rc;
 
@@ -197,7 +197,7 @@ static int verify_live(ctl_t *ctl, char const *const *files, size_t n, cb_audit_
 static uint64_t index_missing(ctl_t *ctl, cb_audit_verify_t const *res, cb_audit_anchor_t const *anchor,
 			      uint64_t range[2])
 {
-	cb_store_conf_t conf = { .path = ctl->db };
+	cb_store_conf_t conf = ctl_store_conf(ctl);
 	cb_store_t *store = ctl->store;
 	uint64_t to = anchor->seq < res->last_seq ? anchor->seq : res->last_seq, count = 0, first = 0, missing = 0;
 	char e[1024];
@@ -309,7 +309,7 @@ static int audit_verify(ctl_t *ctl, int argc, char **argv)
 	if (n && file) return ctl_usage_err(ctl, cmd, "give --file or FILE arguments, not both");
 	if (!n && !file) ctl_open(ctl, false);		/* For the file the module reports. */
 	if (!ctl->store && !key_file) {			/* Quietly: an unreadable store is reported below. */
-		cb_store_conf_t sc = { .path = ctl->db };
+		cb_store_conf_t sc = ctl_store_conf(ctl);
 		char e[1024];
 
 		ctl->store = cb_store_open(&sc, e, sizeof(e));

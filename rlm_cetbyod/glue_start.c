@@ -199,6 +199,7 @@ cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, ch
 	cb_store_t *store;
 
 	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return NULL;
+	cetbyod_store_conf(inst, path, &sconf);
 	store = cb_store_open(&sconf, err, sizeof(err));
 	if (!store) cf_log_err_cs(conf, "Cannot open the state store for %s: %s", what, err);
 	return store;
@@ -620,11 +621,14 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	cb_audit_key_t key;
 	int v;
 	time_t now = time(NULL);
+	cb_store_conf_t db = { 0 };
 	cb_audit_conf_t ac = {
-		.path = inst->audit_conf.filename, .db_path = db_path, .queue_max = inst->audit_conf.queue,
-		.syslog = inst->audit_conf.syslog, .log = cetbyod_core_log, .log_ctx = inst,
+		.path = inst->audit_conf.filename, .db_path = cetbyod_store_name(inst, db_path), .db_conf = &db,
+		.queue_max = inst->audit_conf.queue, .syslog = inst->audit_conf.syslog, .log = cetbyod_core_log,
+		.log_ctx = inst,
 	};
 
+	cetbyod_store_conf(inst, db_path, &db);
 	if (!inst->audit_conf.filename || !*inst->audit_conf.filename) {
 		WARN("rlm_cetbyod (%s): no audit { filename }: decisions are not written to an audit trail", inst->name);
 		return 0;
@@ -682,10 +686,20 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		cf_log_err_cs(conf, "'state_dir' is too long");
 		return -1;
 	}
+	cetbyod_store_conf(inst, path, &sconf);
 	inst->store = cb_store_open(&sconf, err, sizeof(err));
 	if (!inst->store) {
-		cf_log_err_cs(conf, "Cannot open the state store in 'state_dir' %s: %s", inst->state_dir, err);
+		if (sconf.backend == CB_STORE_POSTGRESQL) {
+			cf_log_err_cs(conf, "Cannot open the PostgreSQL state store (store { postgresql { conninfo } }): %s",
+				      err);
+		} else {
+			cf_log_err_cs(conf, "Cannot open the state store in 'state_dir' %s: %s", inst->state_dir, err);
+		}
 		return -1;
+	}
+	if (sconf.backend == CB_STORE_POSTGRESQL) {
+		INFO("rlm_cetbyod (%s): the state store is PostgreSQL (server_id '%s')", inst->name,
+		     sconf.server_id ? sconf.server_id : "");
 	}
 	/* cetbyodctl normalises identities the way the module does. */
 	status_list(inst, CB_STATUS_IDENTITY_STRIP_DOMAINS, &inst->iconf.strip_domains, now);

@@ -139,6 +139,19 @@ static const CONF_PARSER audit_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
+static const CONF_PARSER store_pg_config[] = {
+	{ "conninfo", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, store_conf.conninfo), "" },
+	{ "password_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, store_conf.password_file), "" },
+	{ "server_id", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, store_conf.server_id), "" },
+	CONF_PARSER_TERMINATOR
+};
+
+static const CONF_PARSER store_config[] = {
+	{ "backend", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, store_conf.backend), "sqlite" },
+	{ "postgresql", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) store_pg_config },
+	CONF_PARSER_TERMINATOR
+};
+
 static const CONF_PARSER reply_config[] = {
 	{ "staff_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.staff_vlan), "100" },
 	{ "onboarding_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.onboarding_vlan), "200" },
@@ -175,6 +188,7 @@ static const CONF_PARSER module_config[] = {
 	{ "web_filter", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) web_filter_config },
 	{ "enforce", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) enforce_config },
 	{ "audit", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) audit_config },
+	{ "store", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) store_config },
 	{ "reports", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reports_config },
 	{ "reminders", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reminders_config },
 	{ "metrics", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_metrics_config },
@@ -208,6 +222,7 @@ static int start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (cetbyod_metrics_init(inst, conf) < 0) return -1;
 	if (cetbyod_start_conf(inst, conf) < 0) return -1;
+	if (cetbyod_store_start(inst, conf) < 0) return -1;
 	if (cetbyod_start_roles(inst, conf) < 0) return -1;
 	if (cetbyod_filter_start(inst, conf) < 0) return -1;
 	if (inst->directory == DIRECTORY_LDAP && cetbyod_ldap_instantiate(inst, conf) < 0) return -1;

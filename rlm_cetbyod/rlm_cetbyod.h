@@ -155,6 +155,14 @@ typedef struct {
 		char const	*hmac_key_file;	/* Keyed chain; "": plain SHA-256. */
 	} audit_conf;
 	struct {
+		char const	*backend;	/* sqlite, postgresql. */
+		char const	*conninfo;	/* postgresql { conninfo }. */
+		char const	*password_file;
+		char const	*server_id;
+	} store_conf;
+	cb_store_conf_t		store_template;	/* The backend and its connection (glue_store.c). */
+	char			*pg_password;	/* From password_file; never logged. */
+	struct {
 		uint32_t	refresh_interval;
 		char const	*sharing_summary_to;	/* "": no daily sharing summary. */
 		uint32_t	sharing_summary_hour;
@@ -249,6 +257,19 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf);
  * request path's (what: for the error message).  NULL after cf_log_err.
  */
 cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what);
+
+/*
+ *	glue_store.c: store { backend, postgresql { } }.
+ */
+
+/** cetbyod_store_start - check store { } and read the password file; 0, or -1 after cf_log_err. */
+int cetbyod_store_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/** cetbyod_store_conf - the backend and its connection into sc; path is the SQLite file. */
+void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_conf_t *sc);
+
+/** cetbyod_store_name - how messages name the store: path, or "(PostgreSQL)". */
+char const *cetbyod_store_name(rlm_cetbyod_t const *inst, char const *path);
 
 /*
  *	glue_roles.c: roles { NAME { group, vlan, version, validity_days } }.

@@ -43,18 +43,19 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config dpkg-dev ca-certificates \
 	freeradius freeradius-utils freeradius-ldap libfreeradius-dev libtalloc-dev \
-	libldap2-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libsqlite3-dev \
+	libldap2-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libsqlite3-dev libpq-dev \
 	libicu-dev libpcre3-dev check \
-	slapd ldap-utils \
+	slapd ldap-utils postgresql-15 \
 	eapoltest hostapd wpasupplicant iproute2 \
 	python3 python3-cryptography openssl curl \
 	valgrind sqlite3 xz-utils \
 	clang libclang-rt-14-dev
 
 # The Debian packages start daemons we do not use: the tests and the demo run
-# their own radiusd, slapd and hostapd on loopback ports.  Stop the packaged
+# their own radiusd, slapd, hostapd and PostgreSQL (tests/pg/pg-fixture.sh) on
+# loopback ports.  Stop the packaged
 # ones where an init system runs them so their ports are free.
-for svc in freeradius slapd hostapd; do
+for svc in freeradius slapd hostapd postgresql; do
 	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
 		systemctl stop "$svc" || true
 	fi

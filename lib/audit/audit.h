@@ -240,6 +240,9 @@ typedef struct {
 	unsigned int		mode;		/* Of a new file; 0: 0600. */
 	char const		*db_path;	/* The store's database (must exist): the writer opens it with
 						 * cb_store_open for the index; NULL: no index. */
+	cb_store_conf_t const	*db_conf;	/* Set: the store to open for the index instead (the PostgreSQL
+						 * store; its strings must outlive the writer); db_path then only
+						 * names it in messages. */
 	cb_audit_fsync_t	fsync;
 	cb_audit_failure_t	on_failure;
 	size_t			queue_max;	/* 0: CB_AUDIT_QUEUE_DEFAULT. */

@@ -84,6 +84,7 @@ struct cb_audit {
 	cb_audit_conf_t		conf;
 	char			path[AUDIT_PATH_MAX];
 	char			db_path[AUDIT_PATH_MAX];
+	cb_store_conf_t		db_conf;	/* conf->db_conf's copy; backend SQLite: open db_path. */
 	cb_audit_key_t		key;		/* conf.key points here when keyed. */
 
 	pthread_mutex_t		mu;		/* Guards the ring, the flags and the stats. */
@@ -438,9 +439,14 @@ static void store_log(void *ctx, cb_log_level_t level, char const *fmt, ...)
 /** index_open - the writer's own handle on the store at db_path, ready for audit records; 0 or -1 (err). */
 static int index_open(cb_audit_t *a, char *err, size_t errlen)
 {
-	cb_store_conf_t sc = { .path = a->db_path, .create = false, .log = store_log, .log_ctx = a };
+	cb_store_conf_t sc = a->db_conf;
 	char e[1024];
 
+	if (sc.backend == CB_STORE_SQLITE) sc.path = a->db_path;
+	sc.create = false;
+	sc.defer_decisions = false;
+	sc.log = store_log;
+	sc.log_ctx = a;
 	a->store = cb_store_open(&sc, e, sizeof(e));
 	if (!a->store) {
 		snprintf(err, errlen, "audit database: %s", e);
@@ -826,6 +832,8 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	if (conf->db_path) memcpy(a->db_path, conf->db_path, strlen(conf->db_path) + 1);
 	a->conf.path = a->path;
 	a->conf.db_path = conf->db_path ? a->db_path : NULL;
+	if (conf->db_conf) a->db_conf = *conf->db_conf;
+	a->conf.db_conf = NULL;
 	if (conf->key) {
 		a->key = *conf->key;
 		a->conf.key = &a->key;

@@ -135,38 +135,9 @@ int cb_sqlite_decision_get(cb_store_backend_t *be, char const *class_id, cb_stor
  *	Sessions
  */
 
-/* What the store adds to an Accounting-Request before it writes it. */
-typedef struct {
-	char	identity[CB_STORE_TEXT_MAX + 1];
-	char	status[CB_STORE_NAME_MAX + 1];
-	char	ap[CB_STORE_TEXT_MAX + 1];
-	char	ssid[CB_STORE_TEXT_MAX + 1];
-} acct_extra_t;
-
-/** acct_resolve - identity and status from the decision of a->class_id, AP and SSID from Called-Station-Id. */
-static int acct_resolve(cb_store_backend_t *be, cb_store_acct_t const *a, acct_extra_t *x)
-{
-	memset(x, 0, sizeof(*x));
-	if (a->identity && *a->identity) memcpy(x->identity, a->identity, strlen(a->identity) + 1);
-	if (a->decision) {
-		if (!x->identity[0]) memcpy(x->identity, a->decision->identity, sizeof(x->identity));
-		memcpy(x->status, a->decision->status, sizeof(x->status));
-	} else if (a->class_id && *a->class_id) {
-		cb_store_decision_t d;
-		int rc = cb_sqlite_decision_get(be, a->class_id, &d);
-
-		if (rc < 0) return -1;
-		if (rc == 0) {
-			if (!x->identity[0]) memcpy(x->identity, d.identity, sizeof(x->identity));
-			memcpy(x->status, d.status, sizeof(x->status));
-		}
-	}
-	cb_store_split_called_station(a->called_station, x->ap, x->ssid);
-	return 0;
-}
-
 /** bind_acct - the shared session parameters; stopped < 0 binds NULL (open). */
-static void bind_acct(sqlite3_stmt *st, cb_store_acct_t const *a, acct_extra_t const *x, int64_t stopped)
+static void bind_acct(sqlite3_stmt *st, cb_store_acct_t const *a, cb_store_acct_extra_t const *x,
+		      int64_t stopped)
 {
 	cb_sqlite_bind_text(st, 1, a->nas);
 	cb_sqlite_bind_text(st, 2, a->acct_session_id);
@@ -195,8 +166,8 @@ static void bind_acct(sqlite3_stmt *st, cb_store_acct_t const *a, acct_extra_t c
 }
 
 /** ses_write - run the session statement id with the request's values; 0, or -1. */
-static int ses_write(cb_store_backend_t *be, stmt_id_t id, cb_store_acct_t const *a, acct_extra_t const *x,
-		     int64_t stopped)
+static int ses_write(cb_store_backend_t *be, stmt_id_t id, cb_store_acct_t const *a,
+		     cb_store_acct_extra_t const *x, int64_t stopped)
 {
 	sqlite3_stmt *st = cb_sqlite_stmt(be, id);
 
@@ -241,11 +212,11 @@ static int ses_latest_closed(cb_store_backend_t *be, cb_store_acct_t const *a)
  */
 static int ses_apply(cb_store_backend_t *be, cb_store_acct_t const *a, bool stop)
 {
-	acct_extra_t x;
+	cb_store_acct_extra_t x;
 	int64_t stopped = stop ? (int64_t) a->event_time : -1;
 	int rc;
 
-	if (acct_resolve(be, a, &x) < 0) return -1;
+	if (cb_store_acct_resolve(be, cb_sqlite_decision_get, a, &x) < 0) return -1;
 	if (a->decision && dec_write(be, S_DEC_PUT_NEW, a->decision) < 0) return -1;
 	if (ses_write(be, S_SES_UPDATE, a, &x, stopped) < 0) return -1;
 	if (cb_sqlite_changes(be) > 0) return 0;

@@ -45,8 +45,10 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 	cb_store_conf_t bconf;
 	cb_store_t *store;
 
-	if (!conf || !conf->path) {
-		snprintf(err, errlen, "no store path");
+	if (!conf || (conf->backend == CB_STORE_SQLITE && !conf->path) ||
+	    (conf->backend == CB_STORE_POSTGRESQL && (!conf->pg_conninfo || !*conf->pg_conninfo))) {
+		snprintf(err, errlen, conf && conf->backend == CB_STORE_POSTGRESQL ? "no PostgreSQL conninfo" :
+			 "no store path");
 		return NULL;
 	}
 	store = calloc(1, sizeof(*store));
@@ -60,7 +62,11 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 	bconf = *conf;
 	bconf.log = front_log;
 	bconf.log_ctx = store;
-	store->be = cb_store_sqlite_open(&bconf, &store->ops, err, errlen);
+	if (conf->backend == CB_STORE_POSTGRESQL) {
+		store->be = cb_store_pg_open(&bconf, &store->ops, err, errlen);
+	} else {
+		store->be = cb_store_sqlite_open(&bconf, &store->ops, err, errlen);
+	}
 	if (!store->be) {
 		pthread_mutex_destroy(&store->mutex);
 		free(store);

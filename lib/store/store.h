@@ -121,8 +121,19 @@
 
 typedef struct cb_store cb_store_t;
 
+typedef enum {
+	CB_STORE_SQLITE = 0,			/* The default: one file in state_dir. */
+	CB_STORE_POSTGRESQL			/* A PostgreSQL database (lib/store/pg*.c). */
+} cb_store_backend_kind_t;
+
 typedef struct {
-	char const	*path;			/* The database file. */
+	cb_store_backend_kind_t backend;
+	char const	*path;			/* The database file (SQLite). */
+	char const	*pg_conninfo;		/* PostgreSQL: a libpq connection string or postgresql:// URI. */
+	char const	*pg_password;		/* PostgreSQL: the password (read from a file); NULL: the conninfo's
+						 * own, or ~/.pgpass.  Never logged. */
+	char const	*server_id;		/* PostgreSQL: the name of this RADIUS server in the rows it
+						 * writes; NULL: "". */
 	bool		create;			/* Create it (and its schema) when missing. */
 	unsigned int	busy_timeout_ms;	/* How long a call waits for another writer; 0: 5000. */
 	bool		fast_sync;		/* synchronous = NORMAL: no fsync per commit (crash-safe in WAL,
@@ -141,7 +152,9 @@ typedef struct {
 
 /**
  * cb_store_open - open (and when conf->create, create) the SQLite store at
- * conf->path, and bring its schema to CB_STORE_SCHEMA_VERSION.  A new file
+ * conf->path, or connect to the PostgreSQL store conf->pg_conninfo (its
+ * schema created in an empty schema whatever conf->create says), and bring
+ * its schema to CB_STORE_SCHEMA_VERSION.  A new file
  * is mode 0600; when root creates it, it is given to the owner of its
  * directory, so that radiusd (which runs as that owner) can write it.
  * Returns NULL with err set when the file is missing (and !create), is not

@@ -7,8 +7,8 @@
  * Layering.  store.c is the front: it checks every argument, takes the
  * store's mutex and calls the backend through cb_store_ops_t, so a
  * backend only ever sees valid input, one call at a time.  sqlite*.c is
- * the one backend today (private header sqlite_int.h); a PostgreSQL one
- * would fill the same table.  Nothing outside lib/store/ includes this
+ * one backend (private header sqlite_int.h), pg*.c the PostgreSQL one
+ * (pg_int.h); both fill the same table.  Nothing outside lib/store/ includes this
  * header, and nothing outside the backend knows how the state is kept.
  */
 #ifndef CETBYOD_STORE_INT_H
@@ -128,6 +128,15 @@ struct cb_store {
 cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
 					 size_t errlen);
 
+/**
+ * cb_store_pg_open - the PostgreSQL backend on conf->pg_conninfo (pg.c),
+ * with its operations in *ops.  NULL with err set (no password in it) when
+ * the server cannot be reached, refuses the login, or holds a schema this
+ * cetbyod does not know.
+ */
+cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
+				     size_t errlen);
+
 /*
  *	Deferred decisions (batch.c).
  */
@@ -153,6 +162,23 @@ extern cb_name_t const cb_store_disc_result_names[];
 
 /** cb_store_class_id_valid - 32 lower-case hex digits. */
 bool cb_store_class_id_valid(char const *s);
+
+/* What a backend adds to an Accounting-Request before it writes it (cb_store_acct_resolve). */
+typedef struct {
+	char	identity[CB_STORE_TEXT_MAX + 1];
+	char	status[CB_STORE_NAME_MAX + 1];
+	char	ap[CB_STORE_TEXT_MAX + 1];
+	char	ssid[CB_STORE_TEXT_MAX + 1];
+} cb_store_acct_extra_t;
+
+/**
+ * cb_store_acct_resolve - identity and status from the decision of
+ * a->class_id (read with the backend's decision_get), AP and SSID from
+ * Called-Station-Id; 0, or -1 when the decision could not be read.
+ */
+int cb_store_acct_resolve(cb_store_backend_t *be,
+			  int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out),
+			  cb_store_acct_t const *a, cb_store_acct_extra_t *x);
 
 /** cb_store_person_valid - a people row the store accepts (checked by the backend, row by row). */
 bool cb_store_person_valid(cb_store_person_t const *p);

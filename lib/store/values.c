@@ -248,3 +248,27 @@ bool cb_store_hash_valid(char const *s)
 	}
 	return true;
 }
+
+int cb_store_acct_resolve(cb_store_backend_t *be,
+			  int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out),
+			  cb_store_acct_t const *a, cb_store_acct_extra_t *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (a->identity && *a->identity) snprintf(x->identity, sizeof(x->identity), "%s", a->identity);
+	if (a->decision) {
+		/* A verified keyed Class: its decision, without reading one. */
+		if (!x->identity[0]) memcpy(x->identity, a->decision->identity, sizeof(x->identity));
+		memcpy(x->status, a->decision->status, sizeof(x->status));
+	} else if (a->class_id && *a->class_id) {
+		cb_store_decision_t d;
+		int rc = decision_get(be, a->class_id, &d);
+
+		if (rc < 0) return -1;
+		if (rc == 0) {
+			if (!x->identity[0]) memcpy(x->identity, d.identity, sizeof(x->identity));
+			memcpy(x->status, d.status, sizeof(x->status));
+		}
+	}
+	cb_store_split_called_station(a->called_station, x->ap, x->ssid);
+	return 0;
+}

@@ -16,7 +16,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -355,22 +354,10 @@ START_TEST(test_stop_while_nas_silent)
 }
 END_TEST
 
-/** db_exec - run sql on the store's file through a connection of its own, as an editing admin would. */
-static void db_exec(char const *sql)
-{
-	sqlite3 *db = NULL;
-	char *msg = NULL;
-
-	ck_assert_int_eq(sqlite3_open(test_state_db(), &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
-	sqlite3_close(db);
-}
-
 START_TEST(test_revocations_before_first_request)
 {
 	time_t now = time(NULL);
-	char sql[1024], why[128];
+	char sql[1024], pgsql[1024], why[128];
 
 	ck_assert_int_eq(cb_store_revoke(store, "mallory", "lost phone", "it-office", now), 0);
 	ck_assert_int_eq(cb_store_revoke(store, "oscar", "left", "it-office", now), 0);
@@ -378,7 +365,10 @@ START_TEST(test_revocations_before_first_request)
 	snprintf(sql, sizeof(sql), "INSERT INTO revocations (identity, reason, revoked_by, revoked_at) "
 		 "VALUES (printf('%%.300c', 'x'), 'edited', 'nobody', %lld); "
 		 "UPDATE revocations SET reason = printf('%%.400c', 'r') WHERE identity = 'oscar';", (long long) now);
-	db_exec(sql);
+	snprintf(pgsql, sizeof(pgsql), "INSERT INTO revocations (identity, reason, revoked_by, revoked_at) "
+		 "VALUES (repeat('x', 300), 'edited', 'nobody', %lld); "
+		 "UPDATE revocations SET reason = repeat('r', 400) WHERE identity = 'oscar';", (long long) now);
+	test_state_edit(sql, pgsql);
 	start(false);
 	/* No wait: read before cb_enforcer_start() returned. */
 	ck_assert(cb_enforcer_is_revoked(enforcer, "mallory", why, sizeof(why)));
@@ -394,12 +384,14 @@ START_TEST(test_revocations_unknown_refuse)
 	char why[160];
 	bool known = false;
 
-	db_exec("ALTER TABLE revocations RENAME TO revocations_away");
+	test_state_edit("ALTER TABLE revocations RENAME TO revocations_away",
+			"ALTER TABLE revocations RENAME TO revocations_away");
 	start(false);
 	/* The list cannot be read: everyone counts as revoked, with a reason that says why. */
 	ck_assert(cb_enforcer_is_revoked(enforcer, "alice", why, sizeof(why)));
 	ck_assert_msg(strstr(why, "revocation list could not be read") != NULL, "%s", why);
-	db_exec("ALTER TABLE revocations_away RENAME TO revocations");
+	test_state_edit("ALTER TABLE revocations_away RENAME TO revocations",
+			"ALTER TABLE revocations_away RENAME TO revocations");
 	for (int i = 0; i < WAIT_MS / 10 && !known; i++) {
 		known = !cb_enforcer_is_revoked(enforcer, "alice", NULL, 0);
 		if (!known) usleep(10000);

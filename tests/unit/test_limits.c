@@ -15,6 +15,7 @@
 #include "base/mac.h"
 #include "core/limits.h"
 #include "store/store.h"
+#include "test_state.h"
 
 #define NOW	((time_t) 1788246000)	/* 2026-09-01T07:00:00Z */
 #define DAY	((time_t) 86400)
@@ -171,14 +172,11 @@ static void store_teardown(void)
 
 START_TEST(test_store_devices)
 {
-	cb_store_conf_t conf = { .path = dbpath, .create = true };
-	char err[512] = "";
-	cb_store_t *s = cb_store_open(&conf, err, sizeof(err));
+	cb_store_t *s = test_state_open();	/* SQLite, or PostgreSQL under tests/unit/test_state_pg.sh. */
 	cb_store_known_devices_t list = { 0 };
 	cb_store_device_forgets_t forgets = { 0 };
 	size_t removed = 9;
 
-	ck_assert_msg(s != NULL, "open: %s", err);
 	ck_assert_int_eq(cb_store_device_seen(s, "alice", A, "nas1", true, NOW - 3 * DAY), 0);
 	ck_assert_int_eq(cb_store_device_seen(s, "alice", B, "nas1", true, NOW - 2 * DAY), 0);
 	ck_assert_int_eq(cb_store_device_seen(s, "alice", D, "nas2", false, NOW - DAY), 0);
@@ -282,7 +280,7 @@ START_TEST(test_store_devices)
 	ck_assert_int_eq(cb_store_devices_known(s, NULL, 0, &list), 0);
 	ck_assert_uint_eq(list.count, 0);
 	cb_store_known_devices_free(&list);
-	cb_store_close(s);
+	test_state_close(s);
 }
 END_TEST
 

@@ -1,6 +1,10 @@
 /*
  * test_state.c - a state store in a temporary directory, and the decisions,
  * sessions and acknowledgements the unit tests put in it (test_state.h).
+ *
+ * With CB_TEST_PG_CONNINFO in the environment (tests/unit/test_state_pg.sh
+ * sets it from tests/pg/pg-fixture.sh) the store is the PostgreSQL one
+ * instead, its schema emptied for each test.
  */
 #include <check.h>
 #include <dirent.h>
@@ -9,10 +13,51 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #include "test_state.h"
 
 static char tmpdir[64];
 static char dbpath[256];
+
+static char pg_password[256];
+
+/** pg_conninfo - the fixture's conninfo, or NULL: the tests run on SQLite. */
+static char const *pg_conninfo(void)
+{
+	char const *c = getenv("CB_TEST_PG_CONNINFO");
+
+	return c && *c ? c : NULL;
+}
+
+/** pg_admin - run sql as the fixture's superuser, in the store's schema. */
+static void pg_admin(char const *sql)
+{
+	PGconn *c = PQconnectdb(getenv("CB_TEST_PG_ADMIN") ? getenv("CB_TEST_PG_ADMIN") : "");
+	PGresult *r;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning; SET search_path = cetbyod"));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+		      PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void pg_read_password(void)
+{
+	char const *path = getenv("CB_TEST_PG_PASSWORD_FILE");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(pg_password, 1, sizeof(pg_password) - 1, f);
+	fclose(f);
+	pg_password[n] = '\0';
+	pg_password[strcspn(pg_password, "\r\n")] = '\0';
+}
 
 cb_store_t *test_state_open(void)
 {
@@ -25,9 +70,32 @@ cb_store_t *test_state_open(void)
 	ck_assert(cb_store_path(tmpdir, path, sizeof(path)));
 	snprintf(dbpath, sizeof(dbpath), "%s", path);
 	conf.path = path;
+	if (pg_conninfo()) {
+		pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
+		pg_read_password();
+		conf.backend = CB_STORE_POSTGRESQL;
+		conf.pg_conninfo = pg_conninfo();
+		conf.pg_password = pg_password;
+	}
 	store = cb_store_open(&conf, err, sizeof(err));
 	ck_assert_msg(store != NULL, "cb_store_open: %s", err);
 	return store;
+}
+
+void test_state_edit(char const *sqlite_sql, char const *pg_sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	if (pg_conninfo()) {
+		pg_admin(pg_sql);
+		return;
+	}
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_msg(sqlite3_exec(db, sqlite_sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sqlite_sql,
+		      msg ? msg : "?");
+	sqlite3_close(db);
 }
 
 char const *test_state_db(void)

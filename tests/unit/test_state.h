@@ -19,6 +19,13 @@ cb_store_t *test_state_open(void);
 /** test_state_db - the path of the store's database file (for edits a running module never makes). */
 char const *test_state_db(void);
 
+/**
+ * test_state_edit - an edit a running module never makes, through a
+ * connection of its own, as an editing admin would: sqlite_sql on the
+ * SQLite store, pg_sql on the PostgreSQL one (in the store's schema).
+ */
+void test_state_edit(char const *sqlite_sql, char const *pg_sql);
+
 /** test_state_close - close the store and remove its directory. */
 void test_state_close(cb_store_t *store);
 

@@ -9,6 +9,13 @@
  *
  * Each test works in its own temporary directory.  The schema embedded in
  * store.c is compared with schema/sql/cetbyod.sql, found through $srcdir.
+ *
+ * Both backends.  Run alone, the binary tests the SQLite store.  With
+ * CB_TEST_PG_CONNINFO (and CB_TEST_PG_PASSWORD_FILE, CB_TEST_PG_ADMIN) in
+ * the environment, as tests/unit/test_store_pg.sh sets them from
+ * tests/pg/pg-fixture.sh, it runs every test that is not about SQLite's
+ * file on the PostgreSQL store instead, each on a freshly emptied schema,
+ * plus the PostgreSQL store's own tests (test_pg_*).
  */
 #include <check.h>
 #include <dirent.h>
@@ -21,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "base/mac.h"
@@ -31,6 +39,8 @@
 static char tmpdir[256];
 static char dbpath[512];
 static char last_log[1024];
+static char const *pg_conninfo;		/* Set: the tests run on PostgreSQL. */
+static char pg_password[128];
 
 static void test_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -46,8 +56,41 @@ static void test_log(void *uctx, cb_log_level_t level, char const *fmt, ...)
 	va_end(ap);
 }
 
+/** pg_admin - run sql as the fixture's superuser; the test fails when it fails. */
+static void pg_admin(char const *sql)
+{
+	char const *admin = getenv("CB_TEST_PG_ADMIN");
+	PGconn *c;
+	PGresult *r;
+
+	ck_assert_ptr_nonnull(admin);
+	c = PQconnectdb(admin);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
+	r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+		      PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/** store_conf - the configuration of the store under test (SQLite at dbpath, or the PostgreSQL fixture). */
+static cb_store_conf_t store_conf(bool create)
+{
+	cb_store_conf_t conf = { .path = dbpath, .create = create, .log = test_log };
+
+	if (pg_conninfo) {
+		conf.backend = CB_STORE_POSTGRESQL;
+		conf.pg_conninfo = pg_conninfo;
+		conf.pg_password = pg_password;
+		conf.server_id = "test";
+	}
+	return conf;
+}
+
 static void setup(void)
 {
+	if (pg_conninfo) pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
 	memcpy(tmpdir, "/tmp/test_store.XXXXXX", sizeof("/tmp/test_store.XXXXXX"));
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	ck_assert(cb_store_path(tmpdir, dbpath, sizeof(dbpath)));
@@ -72,7 +115,7 @@ static void teardown(void)
 
 static cb_store_t *open_store(bool create)
 {
-	cb_store_conf_t conf = { .path = dbpath, .create = create, .log = test_log };
+	cb_store_conf_t conf = store_conf(create);
 	char err[512] = "";
 	cb_store_t *s = cb_store_open(&conf, err, sizeof(err));
 
@@ -84,7 +127,7 @@ static cb_store_t *open_store(bool create)
 static char const *open_fails(bool create)
 {
 	static char err[512];
-	cb_store_conf_t conf = { .path = dbpath, .create = create, .log = test_log };
+	cb_store_conf_t conf = store_conf(create);
 	cb_store_t *s;
 
 	err[0] = '\0';
@@ -412,7 +455,7 @@ START_TEST(test_decisions)
 	/* The same class id twice is an error; the first stays. */
 	ck_assert_int_eq(cb_store_decision_get(s, id, &d), 0);
 	ck_assert_int_eq(cb_store_decision_put(s, &d), -1);
-	ck_assert_ptr_nonnull(strstr(last_log, "UNIQUE"));
+	ck_assert_msg(strstr(last_log, pg_conninfo ? "unique constraint" : "UNIQUE"), "%s", last_log);
 	ck_assert_int_eq(cb_store_new_class_id(other), 0);
 	ck_assert_int_eq(cb_store_decision_get(s, other, &d), 1);
 	ck_assert_int_eq(cb_store_decision_get(s, "nope", &d), -1);
@@ -1072,14 +1115,16 @@ END_TEST
  */
 START_TEST(test_deferred_decisions)
 {
-	cb_store_conf_t conf = { .path = dbpath, .create = true, .defer_decisions = true, .log = test_log };
-	cb_store_conf_t other_conf = { .path = dbpath, .log = test_log };
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_conf_t other_conf = store_conf(false);
 	cb_store_t *s, *other;
 	cb_store_decision_t got;
 	cb_store_acct_t a;
 	cb_store_session_t ses;
 	char err[256], class_id[CB_CLASS_ID_LEN + 1];
 	int found = 0;
+
+	conf.defer_decisions = true;
 
 	s = cb_store_open(&conf, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
@@ -1721,16 +1766,71 @@ START_TEST(test_audit_index)
 }
 END_TEST
 
-static Suite *store_suite(void)
+/*
+ *	The PostgreSQL store's own tests
+ */
+
+START_TEST(test_pg_open_refuses)
 {
-	Suite *s = suite_create("store");
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_t *s = open_store(true);
+	char const *err;
+	char e[512];
+
+	cb_store_close(s);
+	/* A newer schema: refused, with what to do. */
+	pg_admin("UPDATE cetbyod.meta SET value = '99' WHERE key = 'schema_version'");
+	err = open_fails(true);
+	ck_assert_msg(strstr(err, "newer cetbyod") && strstr(err, "upgrade"), "%s", err);
+	/* Somebody else's tables: refused and left alone. */
+	pg_admin("DROP SCHEMA cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod; "
+		 "CREATE TABLE cetbyod.grades (pupil TEXT); INSERT INTO cetbyod.grades VALUES ('x')");
+	err = open_fails(true);
+	ck_assert_msg(strstr(err, "refusing"), "%s", err);
+	pg_admin("SELECT pupil FROM cetbyod.grades");
+	/* A wrong password: refused, and the password is in no message. */
+	conf.pg_password = "S3cr3t-Never-Logged";
+	e[0] = '\0';
+	ck_assert_ptr_null(cb_store_open(&conf, e, sizeof(e)));
+	ck_assert_msg(e[0] && !strstr(e, "S3cr3t"), "%s", e);
+	ck_assert(!strstr(last_log, "S3cr3t"));
+}
+END_TEST
+
+START_TEST(test_pg_reconnect)
+{
+	cb_store_t *s = open_store(true);
+	char v[64];
+	time_t at;
+	int tries = 0;
+
+	ck_assert_int_eq(cb_store_status_put(s, "k", "before", T0), 0);
+	/* The server ends the module's connection (a restart, a failover): the next calls reconnect. */
+	pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cetbyod'");
+	while (cb_store_status_put(s, "k", "after", T0 + 1) != 0) {
+		ck_assert_int_lt(++tries, 2);	/* The call that notices fails; the next one works. */
+	}
+	ck_assert_int_eq(cb_store_status_get(s, "k", v, sizeof(v), &at), 0);
+	ck_assert_str_eq(v, "after");
+	/* A store opened on an existing schema keeps its rows. */
+	cb_store_close(s);
+	s = open_store(false);
+	ck_assert_int_eq(cb_store_status_get(s, "k", v, sizeof(v), &at), 0);
+	ck_assert_str_eq(v, "after");
+	cb_store_close(s);
+}
+END_TEST
+
+static Suite *store_suite(bool pg)
+{
+	Suite *s = suite_create(pg ? "store-postgresql" : "store-sqlite");
 	TCase *tc = tcase_create("store");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_schema_matches_file);
-	tcase_add_test(tc, test_open_creates);
-	tcase_add_test(tc, test_open_refuses);
+	if (!pg) tcase_add_test(tc, test_schema_matches_file);
+	if (!pg) tcase_add_test(tc, test_open_creates);
+	if (!pg) tcase_add_test(tc, test_open_refuses);
 	tcase_add_test(tc, test_class_ids);
 	tcase_add_test(tc, test_keyed_decision);
 	tcase_add_test(tc, test_called_station);
@@ -1745,8 +1845,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_revocations);
 	tcase_add_test(tc, test_exceptions);
 	tcase_add_test(tc, test_people_reminders);
-	tcase_add_test(tc, test_migrate_v1);
-	tcase_add_test(tc, test_migrate_v2);
+	if (!pg) tcase_add_test(tc, test_migrate_v1);
+	if (!pg) tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_deferred_decisions);
 	tcase_add_test(tc, test_queue_retry);
 	tcase_add_test(tc, test_queue_hold);
@@ -1756,14 +1856,37 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_concurrency);
 	tcase_add_test(tc, test_audit_index);
+	if (pg) {
+		tcase_add_test(tc, test_pg_open_refuses);
+		tcase_add_test(tc, test_pg_reconnect);
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }
 
+/** read_password - the fixture's password file into pg_password. */
+static void read_password(void)
+{
+	char const *path = getenv("CB_TEST_PG_PASSWORD_FILE");
+	FILE *f = path ? fopen(path, "r") : NULL;
+	size_t n;
+
+	if (!f) return;
+	n = fread(pg_password, 1, sizeof(pg_password) - 1, f);
+	fclose(f);
+	pg_password[n] = '\0';
+	while (n > 0 && (pg_password[n - 1] == '\n' || pg_password[n - 1] == '\r')) pg_password[--n] = '\0';
+}
+
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
+	SRunner *sr;
 	int failed;
+
+	pg_conninfo = getenv("CB_TEST_PG_CONNINFO");
+	if (pg_conninfo && !*pg_conninfo) pg_conninfo = NULL;
+	if (pg_conninfo) read_password();
+	sr = srunner_create(store_suite(pg_conninfo != NULL));
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
