@@ -162,10 +162,19 @@ static void snapshot_time(ctl_t *ctl, status_t *s)
 	}
 }
 
+/** undone_revocation - d was sent for a revocation that IT has since ended (reinstate): nothing to enforce. */
+static bool undone_revocation(ctl_t *ctl, cb_store_disconnect_t const *d)
+{
+	cb_store_revocation_t rev;
+
+	return strncmp(d->reason, "revoked_by_admin", strlen("revoked_by_admin")) == 0 &&
+	       cb_store_is_revoked(ctl->store, d->identity, &rev) == 0;
+}
+
 /**
  * unenforced - failed disconnects (retries exhausted, or a NAK other than
  * 503) whose session is still open: a revocation or expiry the network does
- * not follow.  Looks at the latest STATUS_FAILED_SCAN failures.
+ * not follow (a revocation since reinstated is not).  Looks at the latest STATUS_FAILED_SCAN failures.
  */
 static void unenforced(ctl_t *ctl, status_t *s)
 {
@@ -183,6 +192,7 @@ static void unenforced(ctl_t *ctl, status_t *s)
 		cb_store_disconnect_t const *d = &failed.items[i];
 
 		if (cb_store_session_get(ctl->store, d->nas, d->acct_session_id, ses) != 0 || ses->stopped) continue;
+		if (undone_revocation(ctl, d)) continue;
 		if (n++ < 3 && len < sizeof(list) - 1) {
 			int w = snprintf(list + len, sizeof(list) - len, "%s%s (session %s on %s: %s)", len ? ", " : "",
 					 ctl_safe(d->identity, who, sizeof(who)), ctl_safe(d->acct_session_id, sid, sizeof(sid)),

@@ -70,11 +70,27 @@ static int writer_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	return 0;
 }
 
+/** check_key_file - radiusd -C: a class_key_file named is read (never made); the default one is left alone. */
+static int check_key_file(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	char err[1024];
+	cb_classkey_t keys;
+
+	if (!inst->class_key_file || !*inst->class_key_file) return 0;
+	if (cb_classkey_load(inst->class_key_file, false, &keys, err, sizeof(err)) < 0) {
+		cf_log_err_cs(conf, "Invalid 'class_key_file' (the key of the Class sent in Access-Accepts): %s", err);
+		return -1;
+	}
+	cb_classkey_wipe(&keys);
+	return 0;
+}
+
 int cetbyod_class_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], err[1024];
 	bool explicit = inst->class_key_file && *inst->class_key_file;
 
+	if (inst->check_only) return check_key_file(inst, conf);
 	if (!inst->store) return 0;
 	if (explicit) {
 		snprintf(path, sizeof(path), "%s", inst->class_key_file);

@@ -95,6 +95,7 @@ int cetbyod_metrics_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 			      "by radiusd)", path, err);
 		return -1;
 	}
+	if (inst->check_only) return 0;
 	inst->metrics_writer = cb_metrics_writer_start(path, inst->metrics_conf.interval, collect, inst,
 						       cetbyod_core_log, inst, err, sizeof(err));
 	if (!inst->metrics_writer) {

@@ -169,6 +169,7 @@ int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	};
 
 	if (reminders_conf(inst, conf, &pc.reminders) < 0 || summary_conf(inst, conf, &pc) < 0) return -1;
+	if (inst->check_only) return 0;		/* radiusd -C: the store is not opened. */
 	if (!inst->store) {
 		if (pc.reminders.enabled) {
 			cf_log_err_cs(conf, "'reminders { enabled = yes }' needs 'state_dir' (reminders sent are "

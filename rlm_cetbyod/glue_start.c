@@ -438,6 +438,10 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	if (!inst->acks) return -1;
 	src = make_source(inst, conf);
 	if (!src) return -1;
+	if (inst->check_only) {
+		if (src->free) src->free(src);
+		return 0;
+	}
 	inst->sync = cb_sync_start(&sconf, src, inst->acks, err, sizeof(err));
 	if (!inst->sync) {
 		cf_log_err_cs(conf, "Cannot start the acknowledgement sync: %s", err);
@@ -612,6 +616,32 @@ static int audit_coalesce(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf
 	return 0;
 }
 
+/** audit_options - audit { }'s options into ac, and its key (to be wiped); -1 after logging. */
+static int audit_options(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf_t *ac, cb_audit_key_t *key)
+{
+	int v;
+
+	if ((v = parse_enum(conf, fsync_names, "audit { fsync }", inst->audit_conf.fsync)) < 0) return -1;
+	ac->fsync = (cb_audit_fsync_t) v;
+	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
+	ac->on_failure = (cb_audit_failure_t) v;
+	if (audit_coalesce(inst, conf, ac) < 0) return -1;
+	return audit_key(inst, conf, key);
+}
+
+/** check_audit_conf - radiusd -C: audit { }'s options checked, the trail not opened. */
+static int check_audit_conf(rlm_cetbyod_t *inst, CONF_SECTION *conf)
+{
+	cb_audit_conf_t ac = { .path = inst->audit_conf.filename };
+	cb_audit_key_t key;
+	int rc;
+
+	if (!inst->audit_conf.filename || !*inst->audit_conf.filename) return 0;
+	rc = audit_options(inst, conf, &ac, &key);
+	if (rc == 0) cb_audit_key_wipe(&key);
+	return rc;
+}
+
 /** start_audit - the audit trail, in the store's database and audit { filename }. */
 static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_path)
 {
@@ -619,7 +649,6 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	char const *key_file = inst->audit_conf.hmac_key_file && *inst->audit_conf.hmac_key_file ?
 			       inst->audit_conf.hmac_key_file : NULL;
 	cb_audit_key_t key;
-	int v;
 	time_t now = time(NULL);
 	cb_store_conf_t db = { 0 };
 	cb_audit_conf_t ac = {
@@ -633,12 +662,7 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 		WARN("rlm_cetbyod (%s): no audit { filename }: decisions are not written to an audit trail", inst->name);
 		return 0;
 	}
-	if ((v = parse_enum(conf, fsync_names, "audit { fsync }", inst->audit_conf.fsync)) < 0) return -1;
-	ac.fsync = (cb_audit_fsync_t) v;
-	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
-	ac.on_failure = (cb_audit_failure_t) v;
-	if (audit_coalesce(inst, conf, &ac) < 0) return -1;
-	if (audit_key(inst, conf, &key) < 0) return -1;
+	if (audit_options(inst, conf, &ac, &key) < 0) return -1;
 	ac.key = key.len ? &key : NULL;
 	inst->audit = cb_audit_open(&ac, err, sizeof(err));
 	cb_audit_key_wipe(&key);
@@ -687,6 +711,7 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	cetbyod_store_conf(inst, path, &sconf);
+	if (inst->check_only) return check_audit_conf(inst, conf);
 	inst->store = cb_store_open(&sconf, err, sizeof(err));
 	if (!inst->store) {
 		if (sconf.backend == CB_STORE_POSTGRESQL) {

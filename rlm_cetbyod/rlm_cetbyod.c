@@ -248,6 +248,14 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 
 	inst->name = cf_section_name2(conf);
 	if (!inst->name) inst->name = cf_section_name1(conf);
+	/*
+	 *	radiusd -C (Debian's freeradius.service runs it before every
+	 *	start): every option is checked, but no thread is started and
+	 *	nothing is opened or written: no store, no audit record, no
+	 *	fetch.  radiusd exits right after, without detaching modules.
+	 */
+	inst->check_only = check_config;
+	if (inst->check_only) INFO("rlm_cetbyod (%s): configuration check only: nothing started", inst->name);
 
 	if (start(inst, conf) < 0) {
 		mod_detach(inst);

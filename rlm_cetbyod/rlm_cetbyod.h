@@ -225,6 +225,7 @@ typedef struct {
 	struct cb_metrics_writer *metrics_writer;	/* metrics { filename } set; NULL otherwise. */
 	cb_enforcer_nas_t	*nas;		/* enforce { nas NAME { } } entries. */
 	size_t			num_nas;
+	bool			check_only;	/* radiusd -C: options checked; nothing opened, started or written. */
 
 	DICT_ATTR const	*da_inner_identity, *da_role, *da_email, *da_disabled, *da_revoked;
 	DICT_ATTR const	*da_exception_until, *da_exception_reason;

@@ -46,12 +46,16 @@ die() {
 	exit 1
 }
 
-# is_running PID - true when PID is a live (not zombie) slapd.
-is_running() {
+# is_alive PID - true when PID is a live (not zombie) process.
+is_alive() {
 	[ -r "/proc/$1/stat" ] || return 1
 	state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ "$state" != "Z" ] || return 1
-	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = slapd ]
+	[ "$state" != "Z" ]
+}
+
+# is_running PID - true when PID is a live (not zombie) slapd.
+is_running() {
+	is_alive "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = slapd ]
 }
 
 # port_free PORT - true when nothing listens on PORT (as far as ss can tell;
@@ -219,15 +223,17 @@ start() {
 			< /dev/null > "$D/slapd.log" 2>&1 &
 		pid=$!
 		echo "$pid" > "$D/slapd.pid"
-		# Up to 10 s for slapd to answer.
+		# Up to 20 s for slapd to answer (a loaded machine).
 		i=0
-		while [ $i -lt 100 ]; do
+		while [ $i -lt 200 ]; do
 			if answers "$lport"; then
 				echo "$lport" > "$D/ldap_port"
 				echo "$sport" > "$D/ldaps_port"
 				return 0
 			fi
-			is_running "$pid" || break
+			# Alive, not is_running: on a loaded machine the child may
+			# not have become slapd yet (still setsid, or the shell).
+			is_alive "$pid" || break
 			sleep 0.1
 			i=$((i + 1))
 		done
