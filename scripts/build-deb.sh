@@ -15,6 +15,11 @@
 #
 #   CETBYOD_CHROOT_MAX_AGE_DAYS=N  rebuild the cached base chroot after N days (7)
 #   CETBYOD_KEEP_CHROOT=1          keep the build chroot for a look inside
+#   CETBYOD_DEB_TESTS="T..."       also run these tests of the suite
+#                                  (make check TESTS=...) in the build tree,
+#                                  against DIST's radiusd, in a new network
+#                                  namespace: the module's own integration
+#                                  tests on that FreeRADIUS
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 DEB_TOP=$top
@@ -67,6 +72,12 @@ deb_in "$root" apt-get build-dep -y -q --no-install-recommends /build/cetbyod >>
 frsrc=$(deb_in "$root" sh /build/cetbyod/scripts/fetch-freeradius-source.sh /build/freeradius-src 2>>"$aptlog") || {
 	tail -n 30 "$aptlog"; exit 1; }
 frver=$(deb_in "$root" dpkg-query -W -f='${Version}' freeradius)
+if [ -n "${CETBYOD_DEB_TESTS:-}" ]; then
+	# What the tests drive (configure finds radclient and eapol_test).
+	deb_in "$root" apt-get install -y -q --no-install-recommends freeradius-utils eapoltest procps openssl curl \
+		python3 python3-cryptography slapd ldap-utils hostapd wpasupplicant iproute2 sqlite3 >>"$aptlog" 2>&1 || {
+		tail -n 30 "$aptlog"; exit 1; }
+fi
 t_deps=$(date +%s)
 
 echo "==> $dist: dpkg-buildpackage (FreeRADIUS $frver)"
@@ -82,6 +93,21 @@ cp "$root"/build/*.deb "$root"/build/*.changes "$root"/build/*.buildinfo "$out/"
 mv "$aptlog" "$out/apt.log"
 t_build=$(date +%s)
 
+if [ -n "${CETBYOD_DEB_TESTS:-}" ]; then
+	echo "==> $dist: make check TESTS='$CETBYOD_DEB_TESTS' against FreeRADIUS $frver"
+	if ! deb_in_netns "$root" make -C /build/cetbyod -j"$(nproc)" check TESTS="$CETBYOD_DEB_TESTS" \
+		>"$out/check.log" 2>&1; then
+		for t in $CETBYOD_DEB_TESTS; do
+			grep -qE ':test-result: (FAIL|ERROR)' "$src/$t.trs" 2>/dev/null && tail -n 100 "$src/$t.log"
+		done
+		tail -n 30 "$out/check.log"
+		echo "build-deb.sh: tests failed against FreeRADIUS $frver (log: $out/check.log)" >&2
+		exit 1
+	fi
+	grep -E '^(PASS|FAIL|ERROR|# )' "$out/check.log" || :
+fi
+t_tests=$(date +%s)
+
 deb=$(ls "$out"/freeradius-cetbyod_*.deb)
 echo "==> $dist: $(basename "$deb"): $(dpkg-deb -f "$deb" Depends)"
 if command -v lintian >/dev/null 2>&1; then
@@ -91,4 +117,4 @@ if command -v lintian >/dev/null 2>&1; then
 else
 	echo "lintian not installed: not checked (scripts/setup-debian.sh installs it)"
 fi
-echo "timing: $dist base chroot $((t_base - t0)) s, build dependencies $((t_deps - t_base)) s, build $((t_build - t_deps)) s, total $(( $(date +%s) - t0 )) s"
+echo "timing: $dist base chroot $((t_base - t0)) s, build dependencies $((t_deps - t_base)) s, build $((t_build - t_deps)) s, tests $((t_tests - t_build)) s, total $(( $(date +%s) - t0 )) s"

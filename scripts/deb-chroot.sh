@@ -99,6 +99,25 @@ deb_in() {
 		DEBIAN_FRONTEND=noninteractive "$@"
 }
 
+# deb_in_netns DIR CMD... - run CMD in the chroot in new network, PID and
+# mount namespaces: only lo, up (nothing touches the host's ports), and
+# /proc of its own.  It runs in the background so that the callers' traps
+# run at once on a signal; deb_chroot_cleanup then ends it, and with it,
+# through the PID namespace, everything it started.
+DEB_NETNS_PID=
+deb_in_netns() {
+	dir=$1
+	shift
+	unshare --net --pid --mount --kill-child sh -c 'ip link set lo up && mount -t proc proc "$0/proc" &&
+		exec chroot "$0" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"' \
+		"$dir" "$@" &
+	DEB_NETNS_PID=$!
+	rc=0
+	wait "$DEB_NETNS_PID" || rc=$?
+	DEB_NETNS_PID=
+	return $rc
+}
+
 # deb_chroot_remove DIR - unmount what is mounted below DIR and remove it.
 deb_chroot_remove() {
 	dir=$1
@@ -113,6 +132,11 @@ deb_chroot_remove() {
 
 # deb_chroot_cleanup - for the callers' trap: every chroot made here.
 deb_chroot_cleanup() {
+	if [ -n "$DEB_NETNS_PID" ]; then
+		kill "$DEB_NETNS_PID" 2>/dev/null
+		wait "$DEB_NETNS_PID" 2>/dev/null
+		DEB_NETNS_PID=
+	fi
 	for d in $DEB_CHROOT_DIRS; do
 		if [ -n "${CETBYOD_KEEP_CHROOT:-}" ]; then
 			for m in "$d/dev/pts" "$d/proc"; do

@@ -56,7 +56,7 @@ disable() {
 
 pap() {
 	printf 'User-Name = "%s"\nUser-Password = "%s"\nNAS-IP-Address = 127.0.0.1\nMessage-Authenticator = 0x00\n' "$1" "$2" |
-		radclient -x -r 1 -t 3 127.0.0.1 auth testing123 2>&1
+		radclient -x -r 2 -t 5 127.0.0.1 auth testing123 2>&1
 }
 
 eap() {
@@ -78,7 +78,8 @@ expect() {	# DESCRIPTION OUTPUT PATTERN...
 	d=$1; o=$2; shift 2
 	for p in "$@"; do
 		if ! printf '%s\n' "$o" | grep -Eq -- "$p"; then
-			nok "$d (no /$p/)"; printf '%s\n' "$o" | tail -n 25 | sed 's/^/    # /'; return
+			nok "$d (no /$p/)"; printf '%s\n' "$o" | tail -n 25 | sed 's/^/    # /'
+			tail -n 40 /root/fr.out | sed 's/^/    # radiusd: /'; return
 		fi
 	done
 	ok "$d"

@@ -52,13 +52,12 @@ log=$top/_build/deb/$dist/test-apt.log
 
 # cin CMD... - run in the chroot; smoke - smoke.sh in the chroot, its lines shown.
 cin() { deb_in "$root" "$@"; }
-# smoke [--netns] ARG... - smoke.sh in the chroot (in a new network namespace
-# with only lo, up, for --netns); its lines shown, a "not ok" fails the test.
+# smoke [--netns] ARG... - smoke.sh in the chroot (in new namespaces, only lo,
+# for --netns: deb_in_netns); its lines shown, a "not ok" fails the test.
 smoke() {
 	if [ "$1" = --netns ]; then
 		shift
-		unshare -n sh -c 'ip link set lo up && exec "$0" "$@"' chroot "$root" /usr/bin/env -i \
-			PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 sh /root/smoke.sh "$@" >"$root/smoke.out" 2>&1
+		deb_in_netns "$root" sh /root/smoke.sh "$@" >"$root/smoke.out" 2>&1
 	else
 		cin sh /root/smoke.sh "$@" >"$root/smoke.out" 2>&1
 	fi
