@@ -39,7 +39,8 @@ apt-get update
 # clang and libclang-rt-14-dev are for the fuzzing build (CC=clang
 # ./configure --enable-fuzzing, fuzz/README.md): the latter holds libFuzzer
 # and clang 14's ASan and UBSan runtimes, and clang only recommends it
-# (through libclang-common-14-dev).
+# (through libclang-common-14-dev).  debootstrap and lintian are for the
+# Debian packages (scripts/build-deb.sh builds them in chroots it makes).
 apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config dpkg-dev ca-certificates \
 	freeradius freeradius-utils freeradius-ldap libfreeradius-dev libtalloc-dev \
@@ -49,7 +50,8 @@ apt-get install -y --no-install-recommends \
 	eapoltest hostapd wpasupplicant iproute2 \
 	python3 python3-cryptography openssl curl \
 	valgrind sqlite3 xz-utils \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev \
+	debootstrap lintian
 
 # The Debian packages start daemons we do not use: the tests and the demo run
 # their own radiusd, slapd, hostapd and PostgreSQL (tests/pg/pg-fixture.sh) on

@@ -4,10 +4,14 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer build, the libFuzzer targets'
 # smoke run in a clang fuzzing build (in the background, beside the
 # sanitizer build's tests), the benchmark's short mode, the unit tests under
-# valgrind, and make distcheck (the tarball, with a subset of the tests).  Run as root from the top of the source tree.
+# valgrind, make distcheck (the tarball, with a subset of the tests), and
+# the Debian 12 and 13 packages built and smoke-tested in clean chroots of
+# their distributions (in the background from the start: mostly network).  Run as root from the top of the source tree.
 #
 #   SKIP_SETUP=1     do not run scripts/setup-debian.sh (packages already there)
 #   FUZZ_SECONDS=N   seconds per fuzz target in the smoke run (default 20)
+#   SKIP_DEB=1       do not build and test the Debian packages (they need
+#                    deb.debian.org: debootstrap and the chroots' apt-get)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -50,6 +54,32 @@ fuzz_job() {
 	make -C "$top/_build/fuzz" fuzz-smoke FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 }
 
+# deb_job: the packages of both distributions, built (scripts/build-deb.sh)
+# and tested in clean chroots (tests/deb/test_deb.sh), the two at once;
+# started by this script as "test-all.sh --deb-job".  On Debian 13 the
+# build tree also runs integration tests against FreeRADIUS 3.2.7 (the
+# whole suite runs against Debian 12's 3.2.1 above).
+DEB13_TESTS="tests/integration/test_radius.sh tests/integration/test_ldap.sh tests/integration/test_google.sh"
+deb_job() {
+	for d in bookworm trixie; do
+		tests=
+		[ "$d" = trixie ] && tests=$DEB13_TESTS
+		( CETBYOD_DEB_TESTS=$tests "$top/scripts/build-deb.sh" "$d" && "$top/tests/deb/test_deb.sh" "$d" ) \
+			>"$top/_build/deb-$d.log" 2>&1 &
+		eval "pid_$d=\$!"
+	done
+	rc=0
+	wait "$pid_bookworm" || rc=1
+	wait "$pid_trixie" || rc=1
+	cat "$top/_build/deb-bookworm.log" "$top/_build/deb-trixie.log"
+	return $rc
+}
+
+if [ "${1:-}" = --deb-job ]; then
+	deb_job
+	exit
+fi
+
 if [ "${1:-}" = --fuzz-job ]; then
 	frsrc=$2
 	fuzz_job
@@ -62,6 +92,23 @@ fi
 
 echo "==> autoreconf"
 autoreconf -fi >/dev/null
+
+# The Debian packages: built and tested in chroots, in the background from
+# here on (niced, in a session of their own, like the fuzzing job below).
+deb_log="$top/_build/deb.log"
+deb_pid=
+if [ -z "${SKIP_DEB:-}" ]; then
+	mkdir -p "$top/_build"
+	echo "==> Debian packages (bookworm, trixie): build and chroot tests in the background (log: $deb_log)"
+	setsid -w nice -n 10 "$top/scripts/test-all.sh" --deb-job >"$deb_log" 2>&1 &
+	deb_pid=$!
+fi
+stop_jobs() {
+	[ -n "$deb_pid" ] && kill -- -"$deb_pid" 2>/dev/null
+	[ -n "${fuzz_pid:-}" ] && kill -- -"$fuzz_pid" 2>/dev/null
+	:
+}
+trap stop_jobs EXIT
 
 # The FreeRADIUS source package is fetched once and shared by every build.
 frsrc=$("$top/scripts/fetch-freeradius-source.sh" "$top/_build/freeradius-src")
@@ -79,20 +126,35 @@ fuzz_log="$top/_build/fuzz.log"
 echo "==> fuzzing build and make fuzz-smoke in $top/_build/fuzz, in the background (log: $fuzz_log)"
 setsid -w nice -n 10 "$top/scripts/test-all.sh" --fuzz-job "$frsrc" >"$fuzz_log" 2>&1 &
 fuzz_pid=$!
-trap 'kill -- -"$fuzz_pid" 2>/dev/null || :' EXIT
 
 run_check "$top/_build/sanitizers"
 
 echo "==> waiting for the fuzzing job"
 if wait "$fuzz_pid"; then
-	trap - EXIT
+	fuzz_pid=
 	grep -E '^(PASS|FAIL|fuzz smoke)' "$fuzz_log" || :
 else
-	trap - EXIT
+	fuzz_pid=
 	echo "---- $fuzz_log ----"
 	cat "$fuzz_log"
 	echo "fuzzing build or smoke run FAILED"
 	exit 1
+fi
+
+# The package job works the processor while it compiles: the benchmark's
+# figures need a quiet machine, so it is waited for first.
+if [ -n "$deb_pid" ]; then
+	echo "==> waiting for the Debian package job"
+	if wait "$deb_pid"; then
+		deb_pid=
+		grep -E '^(ok|not ok|timing|lintian|PASS|FAIL)' "$deb_log" || :
+	else
+		deb_pid=
+		echo "---- $deb_log ----"
+		cat "$deb_log"
+		echo "Debian package build or chroot test FAILED"
+		exit 1
+	fi
 fi
 
 echo "==> benchmark, short mode (checks that it runs; figures in bench/README.md)"
