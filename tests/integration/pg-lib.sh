@@ -49,3 +49,47 @@ open(dst, "w").write(c)
 EOF2
 	grep -q "nas ap1" "$1" && { [ "$2" != postgresql ] || grep -q "backend = postgresql" "$1"; }
 }
+
+# cb_pg_start_b MODCONF - a second radiusd ("server B") beside the test's:
+# a copy of $CB_TMP/raddb with its own ports (B_AUTH, B_ACCT), log
+# directory $CB_TMP/log-b (so its own audit file, $CB_TMP/log-b/
+# cetbyod-audit.jsonl, by default), run directory, and MODCONF as its
+# module configuration (its own server_id).  Its output is in
+# $CB_TMP/radiusd-b.out, its PID in B_PID (and CB_PIDS).  1 when it did
+# not become ready within 15 s.
+cb_pg_start_b() {
+	rm -rf "$CB_TMP/raddb-b"
+	cp -a "$CB_TMP/raddb" "$CB_TMP/raddb-b"
+	mkdir -p "$CB_TMP/log-b" "$CB_TMP/run-b"
+	B_AUTH=$(cb_free_udp_port); B_ACCT=$(cb_free_udp_port)
+	while [ "$B_ACCT" = "$B_AUTH" ] || [ "$B_AUTH" = "$CB_AUTH_PORT" ] || [ "$B_AUTH" = "$CB_ACCT_PORT" ] ||
+		[ "$B_ACCT" = "$CB_AUTH_PORT" ] || [ "$B_ACCT" = "$CB_ACCT_PORT" ]; do
+		B_AUTH=$(cb_free_udp_port); B_ACCT=$(cb_free_udp_port)
+	done
+	sed -i -e "s|^logdir = .*|logdir = $CB_TMP/log-b|" -e "s|^run_dir = .*|run_dir = $CB_TMP/run-b|" \
+		-e "s|^raddbdir = .*|raddbdir = $CB_TMP/raddb-b|" "$CB_TMP/raddb-b/radiusd.conf"
+	sed -i -e "s|port = $CB_AUTH_PORT\$|port = $B_AUTH|" -e "s|port = $CB_ACCT_PORT\$|port = $B_ACCT|" \
+		"$CB_TMP/raddb-b/sites-enabled/cetbyod"
+	cp "$1" "$CB_TMP/raddb-b/mods-available/cetbyod"
+	: > "$CB_TMP/radiusd-b.out"
+	env $(cb_radiusd_env) "$RADIUSD" -X -d "$CB_TMP/raddb-b" > "$CB_TMP/radiusd-b.out" 2>&1 &
+	B_PID=$!
+	CB_PIDS="$CB_PIDS $B_PID"
+	for _ in $(seq 1 150); do
+		grep -q "Ready to process requests" "$CB_TMP/radiusd-b.out" && return 0
+		cb_own_child "$B_PID" || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# cb_pg_stop_b - stop server B (by its PID), SIGKILL after 5 s.
+cb_pg_stop_b() {
+	[ -n "${B_PID:-}" ] || return 0
+	kill "$B_PID" 2>/dev/null
+	for _ in $(seq 1 50); do cb_own_child "$B_PID" || break; sleep 0.1; done
+	cb_own_child "$B_PID" && kill -9 "$B_PID" 2>/dev/null
+	wait "$B_PID" 2>/dev/null
+	cb_forget_pid "$B_PID"
+	B_PID=
+}

@@ -31,17 +31,8 @@ STATE=$CB_TMP/state
 CTLBIN=$CB_BUILDDIR/cetbyodctl/cetbyodctl
 B_PID=
 
-stop_b() {
-	[ -n "$B_PID" ] || return 0
-	kill "$B_PID" 2>/dev/null
-	for _ in $(seq 1 50); do cb_own_child "$B_PID" || break; sleep 0.1; done
-	cb_own_child "$B_PID" && kill -9 "$B_PID" 2>/dev/null
-	wait "$B_PID" 2>/dev/null
-	cb_forget_pid "$B_PID"
-	B_PID=
-}
 pg_cleanup() {
-	stop_b
+	cb_pg_stop_b
 	cb_stop_radiusd
 	"$PGFX" stop "$PGDIR" >/dev/null 2>&1
 	if [ "$CB_FAILED" -gt 0 ]; then
@@ -173,23 +164,8 @@ fi
 modconf "$CB_TMP/raddb/mods-available/cetbyod" postgresql radius-a
 cb_start_radiusd || { cb_fail "radiusd A starts on PostgreSQL"; cb_finish; }
 # B: a copy of A's raddb with its own ports, log directory (audit file) and server_id.
-cp -a "$CB_TMP/raddb" "$CB_TMP/raddb-b"
-mkdir -p "$CB_TMP/log-b" "$CB_TMP/run-b"
-B_AUTH=$(cb_free_udp_port); B_ACCT=$(cb_free_udp_port)
-while [ "$B_ACCT" = "$B_AUTH" ] || [ "$B_AUTH" = "$CB_AUTH_PORT" ] || [ "$B_AUTH" = "$CB_ACCT_PORT" ] ||
-	[ "$B_ACCT" = "$CB_AUTH_PORT" ] || [ "$B_ACCT" = "$CB_ACCT_PORT" ]; do
-	B_AUTH=$(cb_free_udp_port); B_ACCT=$(cb_free_udp_port)
-done
-sed -i -e "s|^logdir = .*|logdir = $CB_TMP/log-b|" -e "s|^run_dir = .*|run_dir = $CB_TMP/run-b|" \
-	-e "s|^raddbdir = .*|raddbdir = $CB_TMP/raddb-b|" "$CB_TMP/raddb-b/radiusd.conf"
-sed -i -e "s|port = $CB_AUTH_PORT\$|port = $B_AUTH|" -e "s|port = $CB_ACCT_PORT\$|port = $B_ACCT|" \
-	"$CB_TMP/raddb-b/sites-enabled/cetbyod"
-modconf "$CB_TMP/raddb-b/mods-available/cetbyod" postgresql radius-b
-env $(cb_radiusd_env) "$RADIUSD" -X -d "$CB_TMP/raddb-b" > "$CB_TMP/radiusd-b.out" 2>&1 &
-B_PID=$!
-CB_PIDS="$CB_PIDS $B_PID"
-b_ready() { grep -q "Ready to process requests" "$CB_TMP/radiusd-b.out"; }
-if cb_wait_until 15 b_ready && grep -q "server_id 'radius-b'" "$CB_TMP/radiusd-b.out"; then
+modconf "$CB_TMP/cetbyod-b.conf" postgresql radius-b
+if cb_pg_start_b "$CB_TMP/cetbyod-b.conf" && grep -q "server_id 'radius-b'" "$CB_TMP/radiusd-b.out"; then
 	cb_pass "radiusd B starts on the same PostgreSQL store (server_id radius-b)"
 else
 	cb_fail "radiusd B starts on the same PostgreSQL store (server_id radius-b)"; cb_finish
@@ -242,7 +218,7 @@ out=$(pg audit verify --server radius-b --file "$FILE_A" 2>&1); rc=$?
 if [ "$rc" -ne 0 ]; then cb_pass "A's file checked against radius-b's rows does not pass (exit $rc)"; else cb_fail "A's file checked against radius-b's rows does not pass"; fi
 
 # Tamper: one line of B's file altered (erin's decision now says another status).
-stop_b
+cb_pg_stop_b
 /usr/bin/python3 - "$FILE_B" <<'EOF3'
 import sys
 p = sys.argv[1]
