@@ -86,6 +86,7 @@ static cb_store_t *open_target(ctl_t *ctl, char const *to, char const *password,
 
 int ctl_migrate_main(ctl_t *ctl, int argc, char **argv)
 {
+	static char const *const headers[] = { "table", "rows" };	/* The table keeps the pointer. */
 	ctl_cmd_t const *cmd = ctl_cmd_find("migrate");
 	char const *to = NULL, *pwfile = NULL, *server = NULL;
 	bool replace = false;
@@ -109,7 +110,7 @@ int ctl_migrate_main(ctl_t *ctl, int argc, char **argv)
 	memset(password, 0, sizeof(password));
 	if (!dst) return rc;
 	if (ctl->json) r.tables = json_object_new_object();
-	else r.tab = ctl_table_new(2, (char const *const[]) { "table", "rows" });
+	else r.tab = ctl_table_new(2, headers);
 	rc = cb_store_copy(ctl->store, dst, replace, report_table, &r, err, sizeof(err));
 	cb_store_close(dst);
 	if (rc != 0) {
