@@ -37,7 +37,7 @@
 #endif
 
 static char const global_usage[] =
-	"Usage: cetbyodctl [--state-dir DIR | --db FILE | --store-conninfo CONNINFO [--store-password-file FILE]]\n"
+	"Usage: cetbyodctl [--state-dir DIR | --db FILE | --store postgresql://... [--store-password-file FILE]]\n"
 	"                  [--json] COMMAND [ARGUMENTS]\n";
 
 static char const global_help[] =
@@ -49,10 +49,11 @@ static char const global_help[] =
 	"  --state-dir DIR  the module's state directory (default " CB_STORE_DEFAULT_DIR ");\n"
 	"                   the store is DIR/" CB_STORE_FILE "\n"
 	"  --db FILE        the store file itself, instead of --state-dir\n"
-	"  --store-conninfo CONNINFO\n"
+	"  --store postgresql://USER@HOST:PORT/DB?OPTIONS\n"
 	"                   the PostgreSQL store (store { backend = postgresql }): the\n"
-	"                   module's store { postgresql { conninfo } }, a libpq string or a\n"
-	"                   postgresql:// URI\n"
+	"                   module's store { postgresql { conninfo } } as a URI\n"
+	"  --store-conninfo CONNINFO\n"
+	"                   the same, as a libpq string (host=... port=... dbname=...) or URI\n"
 	"  --store-password-file FILE\n"
 	"                   its password, the first line of FILE (never on the command line)\n"
 	"  --json           print JSON on stdout instead of tables (any command)\n"
@@ -287,6 +288,7 @@ cb_store_conf_t ctl_store_conf(ctl_t const *ctl)
 		conf.backend = CB_STORE_POSTGRESQL;
 		conf.pg_conninfo = ctl->pg_conninfo;
 		conf.pg_password = ctl->pg_password[0] ? ctl->pg_password : NULL;
+		conf.server_id = ctl->server_id;
 	}
 	return conf;
 }
@@ -385,7 +387,7 @@ static int set_pg(ctl_t *ctl, char const *opt, char const *val)
 
 	if (!val || !*val) return ctl_usage_err(ctl, NULL, "option --%s needs a non-empty value", opt);
 	if (strcmp(opt, "store-conninfo") == 0) {
-		if (ctl->pg_conninfo) return ctl_usage_err(ctl, NULL, "give --store-conninfo once");
+		if (ctl->pg_conninfo) return ctl_usage_err(ctl, NULL, "give --store or --store-conninfo once");
 		ctl->pg_conninfo = val;
 		return 0;
 	}
@@ -439,10 +441,20 @@ static int parse_global(ctl_t *ctl, int argc, char **argv)
 			if (rc) return -1 - rc;
 			continue;
 		}
+		if (opt_match(arg, "store", &val)) {
+			if (!val && i + 1 < argc) val = argv[++i];
+			if (val && strncmp(val, "postgresql://", 13) != 0 && strncmp(val, "postgres://", 11) != 0) {
+				return -1 - ctl_usage_err(ctl, NULL, "--store: give a postgresql:// URI (for SQLite: "
+							  "--state-dir or --db)");
+			}
+			rc = set_pg(ctl, "store-conninfo", val);
+			if (rc) return -1 - rc;
+			continue;
+		}
 		return -1 - ctl_usage_err(ctl, NULL, "unknown option '%s'", show(arg));
 	}
 	if (ctl->pg_conninfo && (ctl->state_dir || strcmp(ctl->db, "") != 0)) {
-		return -1 - ctl_usage_err(ctl, NULL, "give --store-conninfo or --state-dir/--db, not both");
+		return -1 - ctl_usage_err(ctl, NULL, "give --store (--store-conninfo) or --state-dir/--db, not both");
 	}
 	return i;
 }

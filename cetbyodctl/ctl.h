@@ -40,6 +40,7 @@ typedef struct {
 	char			db[CTL_STATE_PATH_MAX];
 	char const		*pg_conninfo;	/* --store-conninfo: the PostgreSQL store instead of db. */
 	char			pg_password[1025]; /* --store-password-file's first line; "" when none. */
+	char const		*server_id;	/* audit verify --server: the server whose index rows are compared. */
 	bool			json;
 	cb_store_t		*store;		/* Opened by ctl_open. */
 	cb_identity_conf_t	iconf;		/* As the module normalises (from the store's status). */

@@ -32,7 +32,7 @@
 char const ctl_audit_usage[] = "audit verify|query [OPTIONS]";
 char const ctl_audit_summary[] = "verify the audit trail's hash chain, or query it";
 char const ctl_audit_help[] =
-	"audit verify [--file FILE] [--key-file KEY] [FILE...]\n"
+	"audit verify [--key-file KEY] [--server ID] [--file FILE | FILE...] [--server ID ...]\n"
 	"  Checks the hash chain of the audit trail: every record intact, in order,\n"
 	"  none removed, across rotated files.  Without FILE arguments it reads\n"
 	"  --file (default: the file the module reports, else "
@@ -49,6 +49,13 @@ char const ctl_audit_help[] =
 	"  trail (audit { hmac_key_file }) is authenticated with --key-file, else\n"
 	"  with the module's key when this user can read it; without a key its\n"
 	"  records are checked for order and links only, and verify exits 4.\n"
+	"  With a PostgreSQL store shared by several servers, each server keeps its\n"
+	"  own chain: --server ID names the server (its store { postgresql {\n"
+	"  server_id } }) whose trail the files that follow are, and they are\n"
+	"  compared with that server's rows of the store's copy (FILE arguments\n"
+	"  too).  Give --server once per server, each followed by its files; each\n"
+	"  result names its server, and the exit code is the worst of them (with\n"
+	"  --json: an array, one object per server).\n"
 	"\n"
 	"audit query [--user USER] [--mac MAC] [--ip ADDRESS [--at TIME]] [--nas NAS]\n"
 	"            [--ssid SSID] [--from TIME] [--to TIME] [--type TYPE]\n"
@@ -85,7 +92,7 @@ char const ctl_purge_help[] =
 	"daily by itself with audit { retention_days } (400 by default).\n";
 
 static ctl_cmd_t const verify_cmd = {
-	"audit", "audit verify [--file FILE] [--key-file KEY] [FILE...]", "verify the audit trail's hash chain", ctl_audit_help,
+	"audit", "audit verify [--key-file KEY] [--server ID] [--file FILE | FILE...] [--server ID ...]", "verify the audit trail's hash chain", ctl_audit_help,
 	false, NULL
 };
 static ctl_cmd_t const query_cmd = {
@@ -147,7 +154,7 @@ static json_object *verify_json(cb_audit_verify_t const *v, size_t skipped)
 static int read_anchor(ctl_t *ctl, cb_audit_anchor_t *anchor, char *why, size_t whylen)
 {
 	cb_store_conf_t conf = ctl_store_conf(ctl);
-	cb_store_t *store = ctl->store;
+	cb_store_t *store = ctl->server_id ? NULL : ctl->store;	/* --server: that server's rows only. */
 	int rc;
 
 	memset(anchor, 0, sizeof(*anchor));
@@ -198,7 +205,7 @@ static uint64_t index_missing(ctl_t *ctl, cb_audit_verify_t const *res, cb_audit
 			      uint64_t range[2])
 {
 	cb_store_conf_t conf = ctl_store_conf(ctl);
-	cb_store_t *store = ctl->store;
+	cb_store_t *store = ctl->server_id ? NULL : ctl->store;
 	uint64_t to = anchor->seq < res->last_seq ? anchor->seq : res->last_seq, count = 0, first = 0, missing = 0;
 	char e[1024];
 
@@ -218,19 +225,25 @@ static uint64_t index_missing(ctl_t *ctl, cb_audit_verify_t const *res, cb_audit
 static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skipped, bool tail, char const *why,
 			 uint64_t missing, uint64_t const range[2])
 {
-	char safe[CTL_SAFE_LEN(600)];
+	char safe[CTL_SAFE_LEN(600)], srv[CTL_SAFE_LEN(CB_STORE_NAME_MAX) + 16] = "";
 
+	if (ctl->server_id) {
+		char id[CTL_SAFE_LEN(CB_STORE_NAME_MAX)];
+
+		snprintf(srv, sizeof(srv), "%s: ", ctl_safe(ctl->server_id, id, sizeof(id)));
+	}
 	if (ctl->json) {
 		json_object *o = verify_json(res, skipped);
 
+		if (ctl->server_id) json_object_object_add(o, "server", ctl_jstr(ctl->server_id));
 		json_object_object_add(o, "store_compared", json_object_new_boolean(res->anchored));
 		json_object_object_add(o, "last_line_being_written", json_object_new_boolean(res->pending));
 		if (tail && why) json_object_object_add(o, "store_error", ctl_jstr(why));
 		if (tail && !why) json_object_object_add(o, "store_missing", json_object_new_int64((int64_t) missing));
 		ctl_print_json(o);
 	} else if (res->bad == CB_AUDIT_OK) {
-		printf("Chain intact: %llu record%s, seq %llu to %llu, in %zu file%s.\n",
-		       (unsigned long long) res->records, res->records == 1 ? "" : "s", (unsigned long long) res->first_seq,
+		printf("%s%sChain intact: %llu record%s, seq %llu to %llu, in %zu file%s.\n",
+		       ctl->server_id ? "Server " : "", ctl->server_id ? srv : "", (unsigned long long) res->records, res->records == 1 ? "" : "s", (unsigned long long) res->first_seq,
 		       (unsigned long long) res->last_seq, res->files, res->files == 1 ? "" : "s");
 		if (res->first_seq > 1) printf("Records before seq %llu are in files no longer present.\n",
 					       (unsigned long long) res->first_seq);
@@ -239,20 +252,20 @@ static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skippe
 					 (unsigned long long) res->pending_line);
 	}
 	if (res->bad != CB_AUDIT_OK) {
-		fprintf(stderr, "%s: audit chain BROKEN", ctl->prog);
+		fprintf(stderr, "%s: %saudit chain BROKEN", ctl->prog, srv);
 		if (res->line) fprintf(stderr, " at %s line %llu", ctl_safe(res->file, safe, sizeof(safe)),
 				       (unsigned long long) res->line);
 		fprintf(stderr, " (seq %llu): %s\n", (unsigned long long) res->seq, res->message);
 		return CTL_EXIT_AUDIT_BROKEN;
 	}
 	if (tail && why) {
-		fprintf(stderr, "%s: WARNING: %s: the end of the trail was NOT compared with the store's copy, so "
-			"records removed from the end would go unnoticed\n", ctl->prog, ctl_safe(why, safe, sizeof(safe)));
+		fprintf(stderr, "%s: %sWARNING: %s: the end of the trail was NOT compared with the store's copy, so "
+			"records removed from the end would go unnoticed\n", ctl->prog, srv, ctl_safe(why, safe, sizeof(safe)));
 		return CTL_EXIT_STORE;
 	}
 	if (missing) {
-		fprintf(stderr, "%s: WARNING: the store's copy of the trail (what 'audit query' reads) lacks %llu of the "
-			"records seq %llu to %llu that the files hold: queries miss them\n", ctl->prog,
+		fprintf(stderr, "%s: %sWARNING: the store's copy of the trail (what 'audit query' reads) lacks %llu of the "
+			"records seq %llu to %llu that the files hold: queries miss them\n", ctl->prog, srv,
 			(unsigned long long) missing, (unsigned long long) range[0], (unsigned long long) range[1]);
 		return CTL_EXIT_ATTENTION;
 	}
@@ -290,23 +303,52 @@ static int verify_key(ctl_t *ctl, char const *key_file, cb_audit_key_t *key, boo
 	return 0;
 }
 
-static int audit_verify(ctl_t *ctl, int argc, char **argv)
+/** verify_files - the trail's files: FILE arguments, else --file (or the module's) and its rotated copies. */
+static int verify_files(ctl_t *ctl, char **pos, size_t n, char const *file, char ***files, size_t *nfiles,
+			size_t *skipped)
+{
+	char v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)];
+
+	if (n) {
+		*files = pos;
+		*nfiles = n;
+		return 0;
+	}
+	if (!file && ctl->store && cb_store_status_get(ctl->store, CB_AUDIT_STATUS_FILE, v, sizeof(v), NULL) == 0 && v[0]) {
+		file = v;
+	}
+	if (!file) file = CB_AUDIT_DEFAULT_FILE;
+	if (cb_audit_rotated_files(file, files, nfiles, skipped) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+	if (*nfiles == 0) {
+		cb_audit_files_free(*files, *nfiles);
+		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no audit trail at %s (give --file)", ctl_safe(file, safe, sizeof(safe)));
+	}
+	return 0;
+}
+
+/** verify_one - audit verify for one trail (one --server at most). */
+static int verify_one(ctl_t *ctl, int argc, char **argv)
 {
 	ctl_cmd_t const *cmd = &verify_cmd;
-	char const *file = NULL, *key_file = NULL;
-	ctl_opt_t const opts[] = { { "file", &file, NULL }, { "key-file", &key_file, NULL }, { NULL, NULL, NULL } };
-	char *pos[64], **files = NULL, v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(600)], why[1024] = "";
+	char const *file = NULL, *key_file = NULL, *server = NULL;
+	ctl_opt_t const opts[] = { { "file", &file, NULL }, { "key-file", &key_file, NULL }, { "server", &server, NULL },
+				   { NULL, NULL, NULL } };
+	char *pos[64], **files = NULL, safe[CTL_SAFE_LEN(600)], why[1024] = "";
 	cb_audit_verify_t res;
 	cb_audit_anchor_t anchor = { 0 };
 	cb_audit_key_t key;
 	uint64_t missing = 0, range[2] = { 0, 0 };
 	size_t n, nfiles = 0, skipped = 0;
-	bool store_ok = true, have_key;
+	bool store_ok = true, have_key, alone;
 	int rc;
 
 	rc = ctl_parse(ctl, cmd, argc, argv, opts, pos, 64, &n);
 	if (rc) return rc;
 	if (n && file) return ctl_usage_err(ctl, cmd, "give --file or FILE arguments, not both");
+	if (server && (rc = ctl_text(ctl, cmd, "server given with --server", server, CB_STORE_NAME_MAX)) != 0) return rc;
+	if (server && !ctl->pg_conninfo) return ctl_usage_err(ctl, cmd, "--server needs the PostgreSQL store (--store)");
+	ctl->server_id = server;
+	alone = n && !server;		/* Files named one by one (copies, archives): the chain alone. */
 	if (!n && !file) ctl_open(ctl, false);		/* For the file the module reports. */
 	if (!ctl->store && !key_file) {			/* Quietly: an unreadable store is reported below. */
 		cb_store_conf_t sc = ctl_store_conf(ctl);
@@ -315,26 +357,62 @@ static int audit_verify(ctl_t *ctl, int argc, char **argv)
 		ctl->store = cb_store_open(&sc, e, sizeof(e));
 	}
 	if ((rc = verify_key(ctl, key_file, &key, &have_key)) != 0) return rc;
-	if (n) {
-		/* Files named one by one (copies, archives): the chain alone. */
+	if (alone) {
 		rc = cb_audit_verify_trail((char const *const *) pos, n, NULL, false, have_key ? &key : NULL, &res);
 	} else {
-		if (!file && ctl->store &&
-		    cb_store_status_get(ctl->store, CB_AUDIT_STATUS_FILE, v, sizeof(v), NULL) == 0 && v[0]) file = v;
-		if (!file) file = CB_AUDIT_DEFAULT_FILE;
-		if (cb_audit_rotated_files(file, &files, &nfiles, &skipped) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-		if (nfiles == 0) {
-			cb_audit_files_free(files, nfiles);
-			return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no audit trail at %s (give --file)", ctl_safe(file, safe, sizeof(safe)));
-		}
+		if ((rc = verify_files(ctl, pos, n, file, &files, &nfiles, &skipped)) != 0) return rc;
 		rc = verify_live(ctl, (char const *const *) files, nfiles, have_key ? &key : NULL, &res, &anchor, &store_ok,
 				 why, sizeof(why));
 		if (rc == 0 && store_ok) missing = index_missing(ctl, &res, &anchor, range);
-		cb_audit_files_free(files, nfiles);
+		if (!n) cb_audit_files_free(files, nfiles);
 	}
 	cb_audit_key_wipe(&key);
 	if (rc < 0) return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "%s", ctl_safe(res.message, safe, sizeof(safe)));
-	return verify_report(ctl, &res, skipped, n == 0, store_ok ? NULL : why, missing, range);
+	return verify_report(ctl, &res, skipped, !alone, store_ok ? NULL : why, missing, range);
+}
+
+/** is_server_opt - whether arg is --server or --server=ID. */
+static bool is_server_opt(char const *arg)
+{
+	return strcmp(arg, "--server") == 0 || strncmp(arg, "--server=", 9) == 0;
+}
+
+/**
+ * audit_verify - one trail, or with several --server one per server: the
+ * options before the first --server apply to each; each --server starts a
+ * group of its own.  The exit code is the worst of the groups'.
+ */
+static int audit_verify(ctl_t *ctl, int argc, char **argv)
+{
+	char *group[160];
+	int i, nservers = 0, common = argc, worst = CTL_EXIT_OK;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (!is_server_opt(argv[i])) continue;
+		if (nservers++ == 0) common = i;
+	}
+	if (nservers < 2) return verify_one(ctl, argc, argv);
+	if (argc + common > (int) (sizeof(group) / sizeof(group[0]))) {
+		return ctl_usage_err(ctl, &verify_cmd, "too many arguments");
+	}
+	if (ctl->json) fputs("[\n", stdout);
+	for (i = common; i < argc;) {
+		int end = i + 1, n = common, rc;
+
+		while (end < argc && !is_server_opt(argv[end])) end++;
+		memcpy(group, argv, (size_t) common * sizeof(*group));
+		memcpy(group + n, argv + i, (size_t) (end - i) * sizeof(*group));
+		n += end - i;
+		if (ctl->json && i > common) fputs(",\n", stdout);
+		cb_store_close(ctl->store);
+		ctl->store = NULL;
+		rc = verify_one(ctl, n, group);
+		if (rc == CTL_EXIT_USAGE || rc == CTL_HELP_SHOWN) return rc;
+		if (rc > worst) worst = rc;
+		i = end;
+	}
+	if (ctl->json) fputs("]\n", stdout);
+	return worst;
 }
 
 /*
@@ -432,45 +510,64 @@ static void row_cells(cb_audit_row_t const *r, char const **cells, char *seq, si
 	cells[16] = x->last;
 }
 
+/** any_server - whether a row names its server (a PostgreSQL store): then a "server" column comes first. */
+static bool any_server(cb_audit_rows_t const *rows)
+{
+	for (size_t i = 0; i < rows->count; i++) {
+		if (rows->items[i].server_id[0]) return true;
+	}
+	return false;
+}
+
+/** print_json - the records as written; a record of a named server gets "server" (not part of its hash). */
+static int print_json(cb_audit_rows_t const *rows)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < rows->count; i++) {
+		json_object *o = json_tokener_parse(rows->items[i].record);
+
+		if (o && json_object_is_type(o, json_type_object) && rows->items[i].server_id[0]) {
+			json_object_object_add(o, "server", ctl_jstr(rows->items[i].server_id));
+		}
+		json_object_array_add(a, o ? o : ctl_jstr(rows->items[i].record));
+	}
+	return ctl_print_json(a);
+}
+
 static int print_rows(ctl_t *ctl, cb_audit_rows_t const *rows, fmt_t fmt)
 {
-	char const *cells[ROW_COLS];
+	char const *cells[ROW_COLS + 1], *headers[ROW_COLS + 1];
 	char seq[32], t[32];
 	row_extra_t x;
-	size_t i;
+	size_t i, off = any_server(rows) ? 1 : 0;
+	ctl_table_t *tab;
 
-	if (fmt == FMT_JSON) {
-		json_object *a = json_object_new_array();
-
-		for (i = 0; i < rows->count; i++) {
-			json_object *o = json_tokener_parse(rows->items[i].record);
-
-			json_object_array_add(a, o ? o : ctl_jstr(rows->items[i].record));
-		}
-		return ctl_print_json(a);
-	}
+	if (fmt == FMT_JSON) return print_json(rows);
+	headers[0] = "server";
+	memcpy(headers + off, row_headers, sizeof(row_headers));
 	if (fmt == FMT_CSV) {
-		csv_row(row_headers, ROW_COLS);
+		csv_row(headers, ROW_COLS + off);
 		for (i = 0; i < rows->count; i++) {
-			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), &x);
-			csv_row(cells, ROW_COLS);
+			cells[0] = rows->items[i].server_id;
+			row_cells(&rows->items[i], cells + off, seq, sizeof(seq), t, sizeof(t), &x);
+			csv_row(cells, ROW_COLS + off);
 		}
 		return CTL_EXIT_OK;
 	}
 	if (rows->count == 0) {
 		printf("No matching audit records.\n");
 		return CTL_EXIT_OK;
-	} else {
-		ctl_table_t *tab = ctl_table_new(ROW_COLS, row_headers);
-
-		if (!tab) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
-		for (i = 0; i < rows->count; i++) {
-			row_cells(&rows->items[i], cells, seq, sizeof(seq), t, sizeof(t), &x);
-			ctl_table_row(tab, cells);
-		}
-		ctl_table_print(tab, stdout, "");
-		ctl_table_free(tab);
 	}
+	tab = ctl_table_new(ROW_COLS + off, headers);
+	if (!tab) return ctl_err(ctl, CTL_EXIT_STORE, "out of memory");
+	for (i = 0; i < rows->count; i++) {
+		cells[0] = rows->items[i].server_id;
+		row_cells(&rows->items[i], cells + off, seq, sizeof(seq), t, sizeof(t), &x);
+		ctl_table_row(tab, cells);
+	}
+	ctl_table_print(tab, stdout, "");
+	ctl_table_free(tab);
 	return CTL_EXIT_OK;
 }
 

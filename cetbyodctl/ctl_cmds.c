@@ -27,6 +27,7 @@
 #include "ctl_audit.h"
 #include "ctl_classkey.h"
 #include "ctl_metrics.h"
+#include "ctl_migrate.h"
 #include "ctl_people.h"
 
 #define STATUS_LIST_MAX		20	/* Rows of each list in `status`. */
@@ -1055,6 +1056,7 @@ ctl_cmd_t const ctl_cmds[] = {
 	{ "report", ctl_report_usage, ctl_report_summary, ctl_report_help, false, ctl_report_main },
 	{ "devices", ctl_devices_usage, ctl_devices_summary, ctl_devices_help, false, ctl_devices_main },
 	{ "class-key", ctl_classkey_usage, ctl_classkey_summary, ctl_classkey_help, false, ctl_classkey_main },
+	{ "migrate", ctl_migrate_usage, ctl_migrate_summary, ctl_migrate_help, false, ctl_migrate_main },
 	{ "help", "help [COMMAND]", "show help for all commands or one", "", false, NULL },
 	{ NULL, NULL, NULL, NULL, false, NULL }
 };

@@ -18,6 +18,7 @@
 . "$srcdir/tests/integration/lib.sh"
 . "$srcdir/tests/integration/google-lib.sh"
 . "$srcdir/tests/integration/ldap/ldap-lib.sh"
+. "$srcdir/demo/two-servers.sh"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() {
@@ -34,6 +35,7 @@ wait_for() { for _ in $(seq 1 100); do grep -qE -- "$1" "$CB_TMP/radiusd.out" &&
 FX=$CB_TMP/nas
 demo_cleanup() {
 	[ -f "$FX/ifaces" ] && "$srcdir/tests/nas/nas-fixture.sh" stop "$FX"
+	two_servers_cleanup
 	CB_FAILED=0
 	cb_ldap_cleanup	# slapd (by its PID), then radiusd and the rest.
 }
@@ -242,4 +244,7 @@ say "cetbyodctl status"
 $CTL status | sed 's/^/    /'
 say "What radiusd logged: one line per decision, with the reason"
 grep -E 'cetbyod: [a-z]+ -> ' "$CB_TMP/radiusd.out" | sed -e 's/^/    /' | cut -c1-160
+cb_stop_radiusd
+[ -f "$FX/ifaces" ] && "$srcdir/tests/nas/nas-fixture.sh" stop "$FX"
+two_servers
 say "Demo finished; every process stopped, the veth pair and temporary files removed."

@@ -513,6 +513,9 @@ static cb_store_ops_t const pg_ops = {
 	.audit_sessions = cb_pg_audit_sessions,
 	.audit_purge = cb_pg_audit_purge,
 	.export_person = cb_pg_export_person,
+	.load_begin = cb_pg_load_begin,
+	.load_row = cb_pg_load_row,
+	.load_end = cb_pg_load_end,
 	.transient = pg_transient,
 	.check_writable = pg_check_writable,
 };

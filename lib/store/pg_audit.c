@@ -14,7 +14,7 @@
 
 #define EXPORT_COLS_MAX	64
 #define AUDIT_COLS "seq, time, type, identity, outer_identity, calling_station, nas, ssid, framed_ip, " \
-		   "acct_session_id, status, reason, \"by\", record, session_start, session_stop"
+		   "acct_session_id, status, reason, \"by\", record, session_start, session_stop, server_id"
 
 /* Type OIDs of the columns the export sees (PostgreSQL's catalog/pg_type.dat). */
 #define OID_BOOL	16
@@ -213,6 +213,7 @@ static bool read_row(PGresult const *res, int i, cb_store_audit_row_t *r)
 	}
 	r->session_start = (time_t) cb_pg_col_int(res, i, 14);
 	r->session_stop = (time_t) cb_pg_col_int(res, i, 15);
+	snprintf(r->server_id, sizeof(r->server_id), "%s", PQgetvalue(res, i, 16));
 	return ok;
 }
 
@@ -261,7 +262,7 @@ int cb_pg_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const *f, 
 			  "($2::text IS NULL OR mac = $2) AND ($3::text IS NULL OR nas = $3) AND "
 			  "($4::text IS NULL OR ssid = $4) AND ($5::text IS NULL OR framed_ip = $5) AND "
 			  "($6::bigint = 0 OR time >= $6) AND ($7::bigint = 0 OR time <= $7) AND "
-			  "($8::text IS NULL OR type = $8) ORDER BY seq, server_id LIMIT $9", &p, out,
+			  "($8::text IS NULL OR type = $8) ORDER BY time, server_id, seq LIMIT $9", &p, out,
 			  "querying the audit index");
 }
 

@@ -175,4 +175,11 @@ int cb_pg_audit_sessions(cb_store_backend_t *be, char const *ip, char const *nas
 int cb_pg_audit_purge(cb_store_backend_t *be, time_t before, size_t *removed);
 int cb_pg_export_person(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
 
+/*
+ *	Loading a copy of another store (pg_load.c, for cb_store_copy)
+ */
+int cb_pg_load_begin(cb_store_backend_t *be, char const *const *tables, size_t n, bool replace);
+int cb_pg_load_row(cb_store_backend_t *be, char const *table, cb_store_field_t const *fields, size_t n);
+int cb_pg_load_end(cb_store_backend_t *be, int rc, char const *const *tables, size_t n);
+
 #endif

@@ -840,6 +840,7 @@ static cb_store_ops_t const sq_ops = {
 	.audit_sessions = cb_sqlite_audit_sessions,
 	.audit_purge = cb_sqlite_audit_purge,
 	.export_person = cb_sqlite_export_person,
+	.table_rows = cb_sqlite_table_rows,
 	.transient = sq_transient,
 	.check_writable = sq_check_writable,
 };

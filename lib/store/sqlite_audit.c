@@ -414,3 +414,21 @@ int cb_sqlite_export_person(cb_store_backend_t *be, char const *identity, cb_sto
 	sqlite3_reset(st);
 	return rc;
 }
+
+int cb_sqlite_table_rows(cb_store_backend_t *be, char const *table, cb_store_export_fn fn, void *ctx)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	int rc = cb_sqlite_has_table(be, table);
+
+	if (rc < 0) return -1;
+	if (rc == 0) return fn(ctx, table, NULL, 0);
+	/* table is one of copy.c's names, never a value.  ORDER BY: rowid tables in insertion order. */
+	snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\"%s", table,
+		 strcmp(table, "people") == 0 || strcmp(table, "devices") == 0 || strcmp(table, "status") == 0 ||
+		 strcmp(table, "audit_refs") == 0 ? "" : " ORDER BY rowid");
+	if (sqlite3_prepare_v2(be->db, sql, -1, &st, NULL) != SQLITE_OK) return cb_sqlite_fail(be, "reading a table");
+	rc = export_rows(be, st, table, fn, ctx);
+	sqlite3_finalize(st);
+	return rc;
+}

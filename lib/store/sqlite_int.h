@@ -208,5 +208,6 @@ int cb_sqlite_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const 
 int cb_sqlite_audit_sessions(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
 int cb_sqlite_audit_purge(cb_store_backend_t *be, time_t before, size_t *removed);
 int cb_sqlite_export_person(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
+int cb_sqlite_table_rows(cb_store_backend_t *be, char const *table, cb_store_export_fn fn, void *ctx);
 
 #endif

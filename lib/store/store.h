@@ -974,6 +974,7 @@ typedef struct {
 	char		*record;		/* The whole JSON line as written (minus its newline). */
 	time_t		session_start;		/* 0: unknown. */
 	time_t		session_stop;
+	char		server_id[CB_STORE_NAME_MAX + 1]; /* PostgreSQL: the server whose trail holds it; SQLite: "". */
 } cb_store_audit_row_t;
 
 typedef struct {
@@ -1026,7 +1027,9 @@ int cb_store_audit_tally(cb_store_t *store, char const *type, cb_store_tally_fn 
  */
 int cb_store_audit_has_ref(cb_store_t *store, char const *ref);
 
-/** cb_store_audit_query - matching records, oldest first.  0 (out filled, perhaps empty) or -1 (out empty). */
+/**
+ * cb_store_audit_query - matching records, oldest first (PostgreSQL: of
+ * every server, each row naming its server_id).  0 (out filled, perhaps empty) or -1 (out empty). */
 int cb_store_audit_query(cb_store_t *store, cb_store_audit_filter_t const *filter, cb_store_audit_rows_t *out);
 
 /**
@@ -1087,5 +1090,24 @@ typedef int (*cb_store_export_fn)(void *ctx, char const *kind, cb_store_field_t 
 
 /** cb_store_export_person - every record of identity, through fn.  0, or -1 (logged, or fn stopped it). */
 int cb_store_export_person(cb_store_t *store, char const *identity, cb_store_export_fn fn, void *ctx);
+
+/** What cb_store_copy reports per table, in order: its name and how many rows it copied. */
+typedef void (*cb_store_copy_fn)(void *ctx, char const *table, uint64_t rows);
+
+/**
+ * cb_store_copy - copy everything the SQLite store src holds into the
+ * PostgreSQL store dst (cetbyodctl migrate), in one transaction of dst:
+ * every row of every table (sessions, decisions, revocations with their
+ * history, exceptions, disconnects, commands, people, reminders, devices,
+ * device_forgets, status, the audit index and its references), with its
+ * ids; audit rows get dst's server_id.  A column dst has no place for
+ * fails the copy (nothing lost silently).  dst must be empty unless
+ * replace (then its rows are deleted first, in the same transaction).
+ * fn (may be NULL) is called per table after the copy committed.
+ * Returns 0; 1 when dst is not empty and !replace (nothing written); -1
+ * with err set (nothing written).
+ */
+int cb_store_copy(cb_store_t *src, cb_store_t *dst, bool replace, cb_store_copy_fn fn, void *ctx, char *err,
+		  size_t errlen);
 
 #endif

@@ -99,6 +99,14 @@ typedef struct {
 	int (*audit_purge)(cb_store_backend_t *be, time_t before, size_t *removed);
 	int (*export_person)(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
 
+	/* cb_store_copy (copy.c): the source's rows of one table (SQLite; fn(table, NULL) first, no rows when
+	 * it has no such table); the target's load, in one transaction (PostgreSQL): load_begin (the tables
+	 * empty, or emptied when replace; 1: not empty), load_row per row, load_end (commit when rc >= 0). */
+	int (*table_rows)(cb_store_backend_t *be, char const *table, cb_store_export_fn fn, void *ctx);
+	int (*load_begin)(cb_store_backend_t *be, char const *const *tables, size_t n, bool replace);
+	int (*load_row)(cb_store_backend_t *be, char const *table, cb_store_field_t const *fields, size_t n);
+	int (*load_end)(cb_store_backend_t *be, int rc, char const *const *tables, size_t n);
+
 	/* Write failures: whether the last one may pass by itself (a full disk, an I/O error, a lock), so
 	 * that what failed is worth keeping and retrying; and cb_store_check_writable. */
 	bool (*transient)(cb_store_backend_t *be);

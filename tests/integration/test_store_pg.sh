@@ -22,6 +22,7 @@
 #   - radiusd ends cleanly (no crash, no sanitizer report).
 # Needs root (the fixture runs the server as the postgres user).  About 40 s.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg-lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 # Under the sanitizer build radiusd runs with ASan preloaded, and there
@@ -31,7 +32,6 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 # (tests/unit/test_store_pg.sh, test_state_pg.sh) instead.
 if [ -n "${LIBASAN:-}" ]; then echo "SKIP: radiusd with ASan preloaded hangs in libpq's bindtextdomain"; exit 77; fi
 PGFX=$CB_SRCDIR/tests/pg/pg-fixture.sh
-FAULT_NAS=$CB_SRCDIR/tests/nas/das-fault-nas.py
 DAS_SECRET=das-Secret-pg-4c2
 PGDIR=$(mktemp -d /tmp/cb-pg-it.XXXXXX)
 STATE=$CB_TMP/state
@@ -61,40 +61,10 @@ log_since() { tail -n "+$1" "$OUT" | grep -Eq -- "$2"; }
 log_lines() { wc -l < "$OUT"; }
 
 # The DAS of the NAS: ACKs every Disconnect-Request, logs each.
-/usr/bin/python3 "$FAULT_NAS" --mode ack --listen 127.0.0.1 --port-file "$CB_TMP/das.port" \
-	--log "$CB_TMP/das.log" --secret "$DAS_SECRET" --max-seconds 300 &
-CB_PIDS="$CB_PIDS $!"
-for _ in $(seq 1 50); do [ -s "$CB_TMP/das.port" ] && break; sleep 0.1; done
-DAS_PORT=$(cat "$CB_TMP/das.port" 2>/dev/null)
-[ -n "$DAS_PORT" ] || { cb_fail "the NAS's DAS starts"; cb_finish; }
-
-now=$(date +%s)
-iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
-printf 'DEFAULT\tCleartext-Password := "staffpw", Cetbyod-Role := Staff\n' > "$CB_TMP/users"
-: > "$CB_TMP/acknowledgements"
-for u in alice bob carol; do
-	printf '%s@school.example\t%s\n' "$u" "$(iso $((now - 10 * 86400)))" >> "$CB_TMP/acknowledgements"
-done
+cb_pg_das "$DAS_SECRET" || { cb_fail "the NAS's DAS starts"; cb_finish; }
+cb_pg_people alice bob carol
 mkdir -p "$STATE"
-/usr/bin/python3 - "$CB_SRCDIR/raddb/mods-available/cetbyod" "$CB_TMP/cetbyod.conf" "$CB_TMP" "$CONNINFO" \
-	"$PWFILE" "$DAS_PORT" "$DAS_SECRET" <<'EOF2'
-import re, sys
-src, dst, tmp, conninfo, pwfile, das_port, secret = sys.argv[1:8]
-c = open(src).read()
-c = c.replace("filename = ${modconfdir}/cetbyod/acknowledgements", "filename = %s/acknowledgements" % tmp)
-c = c.replace("check_interval = 5", "check_interval = 1")
-c = c.replace("state_dir = ${localstatedir}/lib/cetbyod", 'state_dir = "%s/state"' % tmp)
-c = c.replace("\t\tbackend = sqlite\n", "\t\tbackend = postgresql\n", 1)
-c = c.replace('\t\t\tconninfo = ""\n', '\t\t\tconninfo = "%s"\n' % conninfo, 1)
-c = c.replace('\t\t\tpassword_file = ""\n', '\t\t\tpassword_file = %s\n' % pwfile, 1)
-c = c.replace('\t\t\tserver_id = ""\n', '\t\t\tserver_id = "radius-a"\n', 1)
-nas = ('\t\tnas ap1 {\n\t\t\tipaddr = 127.0.0.1\n\t\t\tport = %s\n\t\t\tsecret = "%s"\n'
-       '\t\t\tprofile = rfc5176\n\t\t}\n' % (das_port, secret))
-c = re.sub(r"\tenforce \{.*?\n\t\}", lambda m: m.group(0)[:-2] + nas + "\t}", c, count=1, flags=re.S)
-c = re.sub(r"(\n\t\tretry_interval = )\S+", r"\g<1>2", c, count=1)
-open(dst, "w").write(c)
-EOF2
-grep -q "backend = postgresql" "$CB_TMP/cetbyod.conf" && grep -q "nas ap1" "$CB_TMP/cetbyod.conf" ||
+cb_pg_modconf "$CB_TMP/cetbyod.conf" postgresql "$CONNINFO" "$PWFILE" radius-a "$DAS_PORT" "$DAS_SECRET" ||
 	{ cb_fail "module configuration with store { backend = postgresql } (the shipped lines changed?)"; cb_finish; }
 cb_make_raddb "$CB_TMP/users" "$CB_TMP/acknowledgements" "$CB_TMP/cetbyod.conf" || { cb_fail "build raddb"; cb_finish; }
 
