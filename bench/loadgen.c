@@ -26,6 +26,12 @@
  * again when the Accounting-Response (also checked) arrives.  bench/run
  * uses it to open sessions that the module ties to real decisions.
  *
+ * Accounting mode (--acct-only, with --acct-port): each user is
+ * authenticated once (not measured) and the Class of the Accept kept; from
+ * then on a slot sends an Accounting Start with the user's Class and, when
+ * it is answered, the Stop of the same session.  Only the accounting
+ * answers are measured (rate and latency are per Accounting-Request).
+ *
  * Bounds: the target must be a loopback address (127.0.0.0/8 or ::1;
  * anything else is refused); the run ends after --duration seconds (at most
  * 600) or --count requests, whichever comes first, plus at most one
@@ -112,12 +118,16 @@ typedef struct {
 	size_t		name_len;
 	char		*password;
 	size_t		password_len;
+	uint8_t		cls[254];		/* Accounting mode: the Class of the user's Accept. */
+	uint8_t		cls_len;
+	bool		primed;			/* Accounting mode: authenticated once. */
 } lg_user_t;
 
 typedef enum {
 	SLOT_FREE = 0,
 	SLOT_AUTH,		/* Access-Request in flight. */
-	SLOT_ACCT		/* Accounting-Request Start in flight (session mode). */
+	SLOT_ACCT,		/* Accounting-Request Start in flight (session mode). */
+	SLOT_STOP		/* Accounting-Request Stop in flight (accounting mode). */
 } lg_phase_t;
 
 /* One request in flight; lives in its socket's table, indexed by Identifier. */
@@ -158,6 +168,7 @@ typedef struct {
 	socklen_t		server_len;
 	struct sockaddr_storage	acct_server;
 	bool			session_mode;
+	bool			acct_only;	/* Accounting mode: Start/Stop pairs, accounting measured. */
 	char			secret[LG_MAX_SECRET + 1];
 	size_t			secret_len;
 	unsigned int		inflight;
@@ -398,7 +409,7 @@ static int build_access_request(lg_t *lg, lg_req_t *r, lg_pkt_t *p)
 	return 0;
 }
 
-static int build_accounting_start(lg_t *lg, lg_req_t *r, lg_pkt_t *p)
+static int build_accounting(lg_t *lg, lg_req_t *r, lg_pkt_t *p, uint32_t status)
 {
 	lg_user_t const *u = &lg->users[r->user];
 	uint8_t zero[AUTH_LEN] = { 0 };
@@ -409,7 +420,7 @@ static int build_accounting_start(lg_t *lg, lg_req_t *r, lg_pkt_t *p)
 	p->buf[0] = RAD_ACCOUNTING_REQUEST;
 	p->buf[1] = r->id;
 	memset(p->buf + AUTH_OFF, 0, AUTH_LEN);
-	put_u32(p, ATTR_ACCT_STATUS_TYPE, 1);	/* Start. */
+	put_u32(p, ATTR_ACCT_STATUS_TYPE, status);	/* 1 Start, 2 Stop. */
 	put_attr(p, ATTR_USER_NAME, u->name, u->name_len);
 	snprintf(sid, sizeof(sid), "%s-%016" PRIx64, lg->session_prefix, r->seq);
 	put_attr(p, ATTR_ACCT_SESSION_ID, sid, strlen(sid));
@@ -576,6 +587,21 @@ static int start_request(lg_t *lg, uint64_t now)
 	r->sent_us = r->phase_us = now;
 	lg->outstanding++;
 	list_append(lg, r);
+	if (lg->acct_only && lg->users[r->user].primed) {	/* Straight to the Start, with the user's Class. */
+		lg_user_t const *u = &lg->users[r->user];
+
+		r->phase = SLOT_ACCT;
+		r->num_cls = u->cls_len ? 1 : 0;
+		memcpy(r->cls[0], u->cls, u->cls_len);
+		r->cls_len[0] = u->cls_len;
+		if (build_accounting(lg, r, &p, 1) < 0 || send_packet(lg, s->acct_fd, true, &p) < 0) {
+			fprintf(stderr, "loadgen: cannot build or send an Accounting-Request: %s\n", strerror(errno));
+			slot_release(lg, r);
+			return -1;
+		}
+		lg->sent++;
+		return 0;
+	}
 	if (build_access_request(lg, r, &p) < 0 || send_packet(lg, s->fd, false, &p) < 0) {
 		fprintf(stderr, "loadgen: cannot build or send an Access-Request: %s\n", strerror(errno));
 		slot_release(lg, r);
@@ -610,7 +636,8 @@ static void handle_answer(lg_t *lg, unsigned int si, bool acct, uint8_t *pkt, si
 		return;
 	}
 	r = &s->req[pkt[1]];
-	if (r->phase != (acct ? SLOT_ACCT : SLOT_AUTH) || check_answer(lg, r, pkt, n) < 0) {
+	if ((acct ? r->phase != SLOT_ACCT && r->phase != SLOT_STOP : r->phase != SLOT_AUTH) ||
+	    check_answer(lg, r, pkt, n) < 0) {
 		lg->bad++;	/* Late, forged, damaged or for another socket: ignored. */
 		return;
 	}
@@ -620,6 +647,17 @@ static void handle_answer(lg_t *lg, unsigned int si, bool acct, uint8_t *pkt, si
 			return;
 		}
 		lg->acct_ok++;
+		if (lg->acct_only) {
+			record_latency(lg, r, now);
+			if (r->phase == SLOT_ACCT) {	/* The Stop of the same session. */
+				r->phase = SLOT_STOP;
+				r->sent_us = r->phase_us = now;
+				list_remove(lg, r);
+				list_append(lg, r);
+				if (build_accounting(lg, r, &p, 2) == 0 && send_packet(lg, s->acct_fd, true, &p) == 0) return;
+				lg->acct_timeouts++;
+			}
+		}
 		slot_release(lg, r);
 		return;
 	}
@@ -634,13 +672,21 @@ static void handle_answer(lg_t *lg, unsigned int si, bool acct, uint8_t *pkt, si
 		lg->other++;
 		break;
 	}
-	record_latency(lg, r, now);
+	if (!lg->acct_only) record_latency(lg, r, now);
 	if (pkt[0] == RAD_ACCESS_ACCEPT && lg->session_mode) {
 		r->phase = SLOT_ACCT;
 		r->phase_us = now;
 		list_remove(lg, r);
 		list_append(lg, r);
-		if (build_accounting_start(lg, r, &p) == 0 && send_packet(lg, s->acct_fd, true, &p) == 0) return;
+		if (lg->acct_only && r->num_cls) {
+			lg_user_t *u = &lg->users[r->user];
+
+			memcpy(u->cls, r->cls[0], r->cls_len[0]);
+			u->cls_len = r->cls_len[0];
+		}
+		lg->users[r->user].primed = true;
+		r->sent_us = now;
+		if (build_accounting(lg, r, &p, 1) == 0 && send_packet(lg, s->acct_fd, true, &p) == 0) return;
 		fprintf(stderr, "loadgen: cannot send an Accounting-Request: %s\n", strerror(errno));
 		lg->acct_timeouts++;
 	}
@@ -652,7 +698,7 @@ static void expire(lg_t *lg, uint64_t now)
 	uint64_t limit = (uint64_t) lg->timeout_ms * 1000u;
 
 	while (lg->head && now - lg->head->phase_us >= limit) {
-		if (lg->head->phase == SLOT_ACCT) lg->acct_timeouts++;
+		if (lg->head->phase != SLOT_AUTH) lg->acct_timeouts++;
 		else lg->timeouts++;
 		slot_release(lg, lg->head);
 	}
@@ -898,6 +944,8 @@ static void usage(FILE *fp)
 		"  --warmup S          answers in the first S seconds are not measured (default 0)\n"
 		"  --timeout MS        a request unanswered this long is a timeout (1..60000, default 3000)\n"
 		"  --acct-port PORT    session mode: an Accounting Start with the Class after each Accept\n"
+		"  --acct-only         with --acct-port: each user authenticated once, then Accounting\n"
+		"                      Start/Stop pairs with its Class; only accounting is measured\n"
 		"  --session-prefix P  Acct-Session-Id prefix in session mode (default \"lg\")\n"
 		"  --nas-ip A.B.C.D    NAS-IP-Address (default 127.0.0.1)\n"
 		"  --device-per-user   one Calling-Station-Id per user (default: one per request)\n"
@@ -920,6 +968,7 @@ static int parse_args(lg_t *lg, int argc, char **argv, char const **users)
 		{ "session-prefix", required_argument, NULL, 'p' },
 		{ "nas-ip", required_argument, NULL, 'N' },
 		{ "device-per-user", no_argument, NULL, 'D' },
+		{ "acct-only", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -984,6 +1033,7 @@ static int parse_args(lg_t *lg, int argc, char **argv, char const **users)
 			}
 			break;
 		case 'D': lg->device_per_user = true; break;
+		case 'A': lg->acct_only = true; break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -999,6 +1049,10 @@ static int parse_args(lg_t *lg, int argc, char **argv, char const **users)
 	if (parse_target(server, &lg->server, &lg->server_len) < 0) return -1;
 	if (lg->warmup >= lg->duration) {
 		fprintf(stderr, "loadgen: --warmup must be shorter than --duration\n");
+		return -1;
+	}
+	if (lg->acct_only && !acct_port) {
+		fprintf(stderr, "loadgen: --acct-only needs --acct-port\n");
 		return -1;
 	}
 	if (acct_port) {
@@ -1079,7 +1133,7 @@ static int run(lg_t *lg)
 	}
 	/* What is still in flight at the end did not get an answer in time. */
 	while (lg->head) {
-		if (lg->head->phase == SLOT_ACCT) lg->acct_timeouts++;
+		if (lg->head->phase != SLOT_AUTH) lg->acct_timeouts++;
 		else lg->timeouts++;
 		slot_release(lg, lg->head);
 	}

@@ -162,15 +162,25 @@ cb_make_raddb() {
 }
 
 # cb_radiusd_env - the environment radiusd runs in.  Under the sanitizer
-# build the module needs the ASan runtime preloaded; radiusd's RTLD_DEEPBIND
-# (which ASan refuses) is taken out by a small preloaded test shim; and
-# GnuTLS (pulled in by libldap) is preloaded too, because its constructor
-# deadlocks in bindtextdomain when it first runs inside an ASan-intercepted
-# dlopen.
+# build the module needs the ASan runtime preloaded, and radiusd's
+# RTLD_DEEPBIND (which ASan refuses) is taken out by a small preloaded test
+# shim.  The order of LD_PRELOAD matters.  A preloaded ASan runtime is
+# initialised lazily, by the first malloc, and the constructors of the
+# libraries radiusd links run before it: libgpg-error's (through libsystemd
+# and libgcrypt) calls bindtextdomain, whose malloc, made while it holds
+# glibc's _nl_state_lock for writing, is the first one; ASan's start-up
+# calls dlerror, which takes and releases the same lock as a reader.  The
+# writer's lock is released by the reader's unlock and the reader count
+# ends at -1: every later bindtextdomain (GnuTLS's constructor in the
+# module's dlopen, libpq's first connection) then waits for ever.  Libraries
+# preloaded ahead of the ASan runtime are initialised after it, so the
+# libraries whose constructors call bindtextdomain (libgpg-error, GnuTLS
+# pulled in by libldap) come first in LD_PRELOAD and ASan is up before them.
 cb_radiusd_env() {
 	if [ -n "$LIBASAN" ]; then
-		gnutls=$(ldd "$CB_BUILDDIR/.libs/rlm_cetbyod.so" | awk '/libgnutls/ { print ":" $3 }')
-		echo "LD_PRELOAD=$CB_BUILDDIR/tests/integration/.libs/libnodeepbind.so:$LIBASAN$gnutls" \
+		nls=$( { ldd "$RADIUSD"; ldd "$CB_BUILDDIR/.libs/rlm_cetbyod.so"; } 2>/dev/null |
+			awk '/libgpg-error|libgnutls/ && $3 ~ /^\// && !seen[$3]++ { printf "%s:", $3 }')
+		echo "LD_PRELOAD=$nls$CB_BUILDDIR/tests/integration/.libs/libnodeepbind.so:$LIBASAN" \
 			"ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=1" \
 			"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
 	fi

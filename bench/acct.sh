@@ -1,0 +1,82 @@
+# bench/acct.sh - figure 8, accounting (issue 13), sourced by bench/run (it
+# uses run's helpers: new_instance, stock_site, start_instances,
+# stop_instance, row, calc, field, say, stats, broken).
+#
+# Accounting Start/Stop pairs against (b) (the module, its store and audit
+# trail as shipped) and against (t), stock radiusd whose accounting section
+# runs the `detail` module (one line-per-attribute record per request
+# appended to a file, as a site without BYOD gating would keep it).
+# loadgen --acct-only authenticates each of ACCT_USERS users once (not
+# measured: the module's Accept carries the keyed Class, stock's none), then
+# keeps 64 sessions in flight: a Start with the user's Class, and when it is
+# answered the Stop of the same session.  Every accounting answer is
+# measured: the rate is Accounting-Requests per second, Starts and Stops
+# together.  The two run alternately, ACCT_REPS times; the ratio is the
+# median of the per-repetition ratios.  Any accounting request unanswered
+# breaks the figure (the module answers only what it recorded).  (o), the
+# module without its audit trail, runs too, as a diagnostic.
+
+acct_run() {	# acct_run NAME - loadgen's line in $LG; 1 when it broke
+	LG=$("$BENCH_TOOLS/loadgen" --server "127.0.0.1:${INST_PORT[$1]}" --acct-port "${INST_ACCT[$1]}" --acct-only \
+		--secret "$SECRET" --users "$CB_TMP/acct-users" --inflight 64 --duration "$ACCT_SECONDS" \
+		--warmup "$ACCT_WARMUP" --timeout 5000 --session-prefix "bench-$1" 2>"$CB_TMP/loadgen.err")
+	if [ $? -ne 0 ] || [ "$(field acct_ok "$LG")" = 0 ] || [ "$(field acct_timeout "$LG")" != 0 ] ||
+	   [ "$(field reject "$LG")" != 0 ] || [ "$(field bad "$LG")" != 0 ]; then
+		broken "accounting against $1 failed (every Start and Stop must be answered): $(head -c 300 "$CB_TMP/loadgen.err") $LG"
+		return 1
+	fi
+}
+
+bench_acct() {
+	head -n "$ACCT_USERS" "$CB_TMP/pap-users" > "$CB_TMP/acct-users"
+	new_instance t || return 1
+	d=${INST_DIR[t]}
+	rm -f "$d/raddb/mods-enabled/cetbyod"
+	stock_site "$d/raddb/sites-enabled/cetbyod" || return 1
+	ln -s ../mods-available/detail "$d/raddb/mods-enabled/detail"
+	# stock_site put "ok" where the module was; the stock twin logs with detail there.
+	awk '/^\taccounting \{$/ { acct = 1 } acct && /^\t\tok$/ { print "\t\tdetail"; acct = 0; next } { print }' \
+		"$d/raddb/sites-enabled/cetbyod" > "$d/site.new" && mv "$d/site.new" "$d/raddb/sites-enabled/cetbyod"
+	grep -q '^		detail$' "$d/raddb/sites-enabled/cetbyod" ||
+		{ broken "cannot put detail into (t)'s accounting section: update bench/acct.sh"; return 1; }
+	start_instances t || { broken "radiusd (t), stock with detail, did not start"; return 1; }
+	# BENCH_PERF_ACCT=FILE (opt-in, needs perf): perf record -g of (b)'s radiusd
+	# for one accounting run, before and apart from the measured runs.
+	if [ -n "${BENCH_PERF_ACCT:-}" ] && command -v perf >/dev/null 2>&1; then
+		perf record -q -g -p "${INST_PID[b]}" -o "$BENCH_PERF_ACCT" -- sleep "$ACCT_SECONDS" >/dev/null 2>&1 &
+		perf_pid=$!
+		acct_run b || return 1
+		wait "$perf_pid"
+		say "   perf profile of (b)'s accounting: $BENCH_PERF_ACCT ($(field rate "$LG")/s while recording)"
+	fi
+	declare -A ACCT_RATE ACCT_P99
+	for rep in $(seq 1 "$ACCT_REPS"); do
+		for name in b o t; do
+			acct_run "$name" || return 1
+			ACCT_RATE[$name,$rep]=$(field rate "$LG")
+			ACCT_P99[$name,$rep]=$(field p99_us "$LG")
+		done
+		say "   accounting repetition $rep: (b) $(calc '%.0f' "${ACCT_RATE[b,$rep]}")/s, (o) $(calc '%.0f' "${ACCT_RATE[o,$rep]}")/s, (t) $(calc '%.0f' "${ACCT_RATE[t,$rep]}")/s"
+	done
+	[ -n "$(find "$d/radacct" -name 'detail-*' -size +0 2>/dev/null | head -n 1)" ] ||
+		{ broken "(t) answered accounting but its detail file is empty"; return 1; }
+	stop_instance t
+	v=(); vo=(); rb=(); rt=(); pb=(); pt=()
+	for rep in $(seq 1 "$ACCT_REPS"); do
+		v+=("$(calc '%.4f' "${ACCT_RATE[b,$rep]} / ${ACCT_RATE[t,$rep]}")")
+		vo+=("$(calc '%.4f' "${ACCT_RATE[o,$rep]} / ${ACCT_RATE[t,$rep]}")")
+		rb+=("${ACCT_RATE[b,$rep]}"); rt+=("${ACCT_RATE[t,$rep]}")
+		pb+=("${ACCT_P99[b,$rep]}"); pt+=("${ACCT_P99[t,$rep]}")
+	done
+	read -r m lo hi <<< "$(stats "${v[@]}")"
+	read -r bm _ _ <<< "$(stats "${rb[@]}")"; read -r tm _ _ <<< "$(stats "${rt[@]}")"
+	read -r bp _ _ <<< "$(stats "${pb[@]}")"; read -r tp _ _ <<< "$(stats "${pt[@]}")"
+	row 8 "Accounting (b) + cetbyod, Start/Stop, 64 in flight" "$(calc '%.0f' "$bm")/s, p99 $(calc '%.2f' "$bp/1000") ms" "" info
+	row 8 "Accounting (t) stock radiusd + detail, Start/Stop, 64 in flight" "$(calc '%.0f' "$tm")/s, p99 $(calc '%.2f' "$tp/1000") ms" "" info
+	if awk "BEGIN { exit !($m >= 0.9) }"; then st=met; why=
+	else st=MISSED; why="each Start records the session and its decision (from the keyed Class) in one store transaction, each Stop closes it, both audited; detail appends a text record; see bench/README.md"; fi
+	read -r om olo ohi <<< "$(stats "${vo[@]}")"
+	row 8 "(o)/(t) accounting rate: the module without its audit trail" "$(calc '%.3f' "$om") ($(calc '%.3f' "$olo")-$(calc '%.3f' "$ohi"))" "" info \
+		"diagnostic: (b)/(t) against (o)/(t) is what auditing each Start and Stop costs"
+	row 8 "(b)/(t) accounting rate (median of $ACCT_REPS, min-max)" "$(calc '%.3f' "$m") ($(calc '%.3f' "$lo")-$(calc '%.3f' "$hi"))" ">= 0.9" "$st" "$why"
+}
