@@ -22,8 +22,6 @@
 . "$(dirname "$0")/pg-lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
-# As test_store_pg.sh: radiusd with ASan preloaded hangs in libpq's first connect.
-if [ -n "${LIBASAN:-}" ]; then echo "SKIP: radiusd with ASan preloaded hangs in libpq's bindtextdomain"; exit 77; fi
 PGFX=$CB_SRCDIR/tests/pg/pg-fixture.sh
 DAS_SECRET=das-Secret-mig-7d1
 PGDIR=$(mktemp -d /tmp/cb-pg-mig.XXXXXX)
