@@ -455,6 +455,11 @@ static void pg_close(cb_store_backend_t *be)
 {
 	if (!be) return;
 	if (be->conn) PQfinish(be->conn);
+	free(be->conninfo);
+	if (be->password) {
+		memset(be->password, 0, strlen(be->password));
+		free(be->password);
+	}
 	free(be);
 }
 
@@ -477,6 +482,8 @@ static cb_store_ops_t const pg_ops = {
 	.disconnect_enqueue = cb_pg_disconnect_enqueue,
 	.disconnect_due = cb_pg_disconnect_due,
 	.disconnect_claim = cb_pg_disconnect_claim,
+	.disconnect_take = cb_pg_disconnect_take,
+	.watch_start = cb_pg_watch_start,
 	.disconnect_mark = cb_pg_disconnect_mark,
 	.disconnect_hold = cb_pg_disconnect_hold,
 	.disconnect_release = cb_pg_disconnect_release,
@@ -537,6 +544,11 @@ cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t
 	be->log = conf->log;
 	be->log_ctx = conf->log_ctx;
 	if (conf->server_id) snprintf(be->server_id, sizeof(be->server_id), "%s", conf->server_id);
+	if (!(be->conninfo = strdup(conf->pg_conninfo)) ||
+	    (conf->pg_password && !(be->password = strdup(conf->pg_password)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (!conf->pg_password) {
 		keys[1] = "application_name";
 		vals[1] = "cetbyod";

@@ -127,13 +127,17 @@ int cb_pg_reinstate(cb_store_backend_t *be, char const *identity, char const *by
 {
 	cb_pg_params_t p = { 0 };
 	size_t n = 0;
+	int rc;
 
 	cb_pg_text(&p, identity);
 	cb_pg_text(&p, by);
 	cb_pg_int(&p, now);
-	if (cb_pg_exec(be, "UPDATE revocations SET reinstated_by = $2, reinstated_at = $3 "
-		       "WHERE identity = $1 AND reinstated_at IS NULL", &p, "reinstating", &n) < 0) return -1;
-	return n ? 0 : 1;
+	if (cb_pg_begin(be) < 0) return -1;
+	rc = cb_pg_exec(be, "UPDATE revocations SET reinstated_by = $2, reinstated_at = $3 "
+			"WHERE identity = $1 AND reinstated_at IS NULL", &p, "reinstating", &n);
+	if (rc == 0 && n == 0) rc = 1;
+	if (rc == 0 && cb_pg_notify(be, "reinstate") < 0) rc = -1;
+	return cb_pg_end(be, rc);
 }
 
 int cb_pg_is_revoked(cb_store_backend_t *be, char const *identity, cb_store_revocation_t *out)
@@ -354,16 +358,22 @@ int cb_pg_reminders(cb_store_backend_t *be, time_t since, cb_store_reminders_t *
 /*
  *	Commands
  */
+/* The command's row and its NOTIFY: in the caller's transaction when there is one, else in one of its own. */
 int cb_pg_command_enqueue(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now)
 {
 	cb_pg_params_t p = { 0 };
+	bool own = !be->in_tx;
+	int rc;
 
 	cb_pg_text(&p, cb_cmd_name(cmd));
 	cb_pg_text(&p, arg);
 	cb_pg_text(&p, by);
 	cb_pg_int(&p, now);
-	return cb_pg_exec(be, "INSERT INTO commands (command, arg, requested_by, created_at) VALUES ($1, $2, $3, $4)",
-			  &p, "queueing a command", NULL);
+	if (own && cb_pg_begin(be) < 0) return -1;
+	rc = cb_pg_exec(be, "INSERT INTO commands (command, arg, requested_by, created_at) VALUES ($1, $2, $3, $4)",
+			&p, "queueing a command", NULL);
+	if (rc == 0) rc = cb_pg_notify(be, cb_cmd_name(cmd));
+	return own ? cb_pg_end(be, rc) : rc;
 }
 
 /**

@@ -9,6 +9,7 @@
  *	pg_admin.c	revocations, exceptions, people, reminders, commands, status, counts, purge
  *	pg_devices.c	the devices seen per person, and IT's forgetting of them
  *	pg_audit.c	the audit index and the subject access export
+ *	pg_notify.c	NOTIFY of changes, and the thread that LISTENs for them
  *
  * Every operation runs under the front's mutex (store.c), so the backend
  * needs no lock of its own.  Only lib/store/pg*.c include this.
@@ -34,6 +35,8 @@ struct cb_store_backend {
 	bool		conn_lost;		/* The last failure was the connection's. */
 	bool		down_logged;		/* "unreachable" logged once per outage. */
 	bool		in_tx;
+	char		*conninfo;		/* For the listening connection (pg_notify.c). */
+	char		*password;		/* NULL when none; wiped at close. */
 };
 
 #define PG_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)
@@ -115,6 +118,8 @@ int cb_pg_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char const
 			     int64_t *id);
 int cb_pg_disconnect_due(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
 int cb_pg_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until);
+int cb_pg_disconnect_take(cb_store_backend_t *be, time_t now, time_t until, size_t limit,
+			  cb_store_disconnects_t *out);
 int cb_pg_disconnect_mark(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
 			  char const *detail, time_t next_attempt, time_t now);
 int cb_pg_disconnect_hold(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);
@@ -174,5 +179,19 @@ int cb_pg_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const *f, 
 int cb_pg_audit_sessions(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
 int cb_pg_audit_purge(cb_store_backend_t *be, time_t before, size_t *removed);
 int cb_pg_export_person(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
+
+/*
+ *	Changes (pg_notify.c)
+ */
+#define CB_PG_CHANNEL		"cetbyod_change"	/* LISTEN/NOTIFY channel. */
+
+typedef struct cb_pg_watch cb_pg_watch_t;
+
+/** cb_pg_notify - NOTIFY the servers of a change (what: its kind), in the current transaction; 0 or -1. */
+int cb_pg_notify(cb_store_backend_t *be, char const *what);
+
+/** cb_pg_watch_start - a thread that LISTENs on a connection of its own and calls fn on each change. */
+cb_store_watch_t *cb_pg_watch_start(cb_store_backend_t *be, cb_store_change_fn fn, void *ctx, char *err,
+				    size_t errlen);
 
 #endif

@@ -781,6 +781,35 @@ int cb_store_disconnect_due(cb_store_t *store, time_t now, size_t limit, cb_stor
 int cb_store_disconnect_claim(cb_store_t *store, int64_t id, time_t until);
 
 /**
+ * cb_store_disconnect_take - the due requests (as cb_store_disconnect_due),
+ * each claimed until until in the same step, so that servers sharing a
+ * store never take the same request: PostgreSQL claims them with FOR
+ * UPDATE SKIP LOCKED and names this server in claimed_by.  A server that
+ * dies holding claims leaves them due again at until (the lease), for
+ * another server to take.  Returns 0 or -1.
+ */
+typedef struct cb_store_watch cb_store_watch_t;
+typedef void (*cb_store_change_fn)(void *ctx);
+
+/**
+ * cb_store_watch_start - call fn(ctx), on a thread of the store's own, as
+ * soon as a revocation, reinstatement, exception or command is committed
+ * by any server or cetbyodctl sharing the store, and again whenever the
+ * watch had to reconnect (re-read everything then).  PostgreSQL: LISTEN on
+ * a connection of its own.  NULL when the backend has nothing to watch
+ * (SQLite: the enforcer's periodic re-read is the way) or on failure (err
+ * set; err[0] is '\0' for the former).
+ */
+cb_store_watch_t *cb_store_watch_start(cb_store_t *store, cb_store_change_fn fn, void *ctx, char *err,
+				       size_t errlen);
+
+/** cb_store_watch_stop - stop and free the watch (fn is not called after it returns).  NULL-safe. */
+void cb_store_watch_stop(cb_store_watch_t *w);
+
+int cb_store_disconnect_take(cb_store_t *store, time_t now, time_t until, size_t limit,
+			     cb_store_disconnects_t *out);
+
+/**
  * cb_store_disconnect_mark - record an attempt's outcome.  ACKED: done.
  * NAK with Error-Cause 503 (Session Context Not Found): done too, and the
  * session still open under that key is closed (stop cause
