@@ -470,9 +470,11 @@ int cb_pg_disconnect_take(cb_store_backend_t *be, time_t now, time_t until, size
 	limit_param(&p, limit);
 	cb_pg_int(&p, until);
 	cb_pg_text(&p, be->server_id);
-	rc = cb_pg_list(be, "UPDATE disconnects SET next_attempt = $3::bigint, claimed_by = $4 WHERE state = 'pending' "
-			"AND id IN (SELECT id FROM disconnects WHERE state = 'pending' AND next_attempt <= $1::bigint "
-			"ORDER BY next_attempt, id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) RETURNING " DISC_COLS, &p,
+	/* MATERIALIZED: the locking subquery runs once (as a plain IN it may run again per row, past LIMIT). */
+	rc = cb_pg_list(be, "WITH due AS MATERIALIZED (SELECT id AS due_id FROM disconnects WHERE state = 'pending' AND "
+			"next_attempt <= $1::bigint ORDER BY next_attempt, id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) "
+			"UPDATE disconnects SET next_attempt = $3::bigint, claimed_by = $4 FROM due WHERE id = due_id "
+			"RETURNING " DISC_COLS, &p,
 			read_disconnect, sizeof(cb_store_disconnect_t), &items, &out->count,
 			"claiming due disconnects");
 	out->items = items;
