@@ -23,6 +23,9 @@
 
 #define PG_PARAMS_MAX		24		/* Parameters of one statement. */
 #define PG_LIST_MAX		100000		/* Rows one list may hold. */
+#define PG_SCHEMA_LOCK_KEY	"1128421700"	/* pg_advisory_xact_lock key of schema changes: 'CBYD'. */
+#define PG_PEOPLE_LOCK		"1128421701"	/* pg_try_advisory_lock key of the people list's keeper. */
+#define PG_CLAIM_MARK		"sending: "	/* detail of a reminder being sent (pg_admin.c). */
 #define PG_WHERE_MAX		256		/* "host:port" of the server, for messages. */
 
 struct cb_store_backend {
@@ -35,6 +38,7 @@ struct cb_store_backend {
 	bool		conn_lost;		/* The last failure was the connection's. */
 	bool		down_logged;		/* "unreachable" logged once per outage. */
 	bool		in_tx;
+	bool		people_lead;		/* Holds PG_PEOPLE_LOCK (on this connection: reset with it). */
 	char		*conninfo;		/* For the listening connection (pg_notify.c). */
 	char		*password;		/* NULL when none; wiped at close. */
 };
@@ -143,6 +147,8 @@ int cb_pg_people_update(cb_store_backend_t *be, bool replace, char const *const 
 int cb_pg_people(cb_store_backend_t *be, cb_store_people_t *out);
 int cb_pg_reminder_put(cb_store_backend_t *be, cb_store_reminder_t const *r);
 int cb_pg_reminder_sent(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+int cb_pg_reminder_claim(cb_store_backend_t *be, cb_store_reminder_t const *r);
+int cb_pg_reminder_unclaim(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
 int cb_pg_reminders(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
 int cb_pg_command_enqueue(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
 int cb_pg_commands_take(cb_store_backend_t *be, cb_store_commands_t *out);

@@ -659,6 +659,21 @@ int cb_store_reminder_put(cb_store_t *store, cb_store_reminder_t const *r)
 	LOCKED(store, store->ops->reminder_put(store->be, r));
 }
 
+int cb_store_reminder_claim(cb_store_t *store, cb_store_reminder_t const *r)
+{
+	if (!r || !identity_ok(r->identity)) return bad(store, "reminder_claim", "invalid identity");
+	if (!cb_store_text_valid(r->email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_claim", "invalid address");
+	LOCKED(store, store->ops->reminder_claim ? store->ops->reminder_claim(store->be, r) :
+		      store->ops->reminder_sent(store->be, r->email, r->ack_expiry, r->window_days));
+}
+
+int cb_store_reminder_unclaim(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days)
+{
+	if (!cb_store_text_valid(email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_unclaim", "invalid address");
+	if (!store->ops->reminder_unclaim) return 0;
+	LOCKED(store, store->ops->reminder_unclaim(store->be, email, ack_expiry, window_days));
+}
+
 int cb_store_reminder_sent(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days)
 {
 	if (!cb_store_text_valid(email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_sent", "invalid address");

@@ -82,6 +82,9 @@ typedef struct {
 	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
 	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
 	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+	/* NULL (one server): claim is reminder_sent, unclaim nothing. */
+	int (*reminder_claim)(cb_store_backend_t *be, cb_store_reminder_t const *r);
+	int (*reminder_unclaim)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
 	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
 	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
 	int (*sessions_since)(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out);

@@ -5,8 +5,10 @@
 # whose RFC 5176 side is tests/nas/das-fault-nas.py (mode ack, later
 # silent; it logs every request it receives, so the test counts them per
 # session).
-# radclient is the NAS's RADIUS side.  What is checked is what the NAS and
-# the users see:
+# radclient is the NAS's RADIUS side, tests/smtp/smtp-sink.py the mail
+# relay.  What is checked is what the NAS, the users and the relay see:
+#   - both servers started at the same moment: one reminder email per
+#     person and window; one server keeps the list of people;
 #   - a session admitted and accounted through A; `cetbyodctl revoke` on
 #     the shared store (as on B): the NAS receives exactly one
 #     Disconnect-Request, within a bound (the figure is printed), and the
@@ -82,6 +84,7 @@ start_das() {
 	return 1
 }
 start_das das ack || { cb_fail "the NAS's DAS starts"; cb_finish; }
+cb_start_smtp_sink || { cb_fail "the SMTP listener starts"; cb_finish; }
 
 now=$(date +%s)
 ack_time=$(date -u -d "@$((now - 10 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
@@ -89,6 +92,8 @@ printf 'DEFAULT\tCleartext-Password := "staffpw", Cetbyod-Role := Staff\n' > "$C
 {
 	for u in alice bob carol; do printf '%s@school.example\t%s\n' "$u" "$ack_time"; done
 	for i in $(seq 1 "$N"); do printf 'u%d@school.example\t%s\n' "$i" "$ack_time"; done
+	# Acknowledged 360 days ago: lapsing in 5 days, in the 7-day reminder window.
+	for u in r1 r2 r3; do printf '%s@school.example\t%s\n' "$u" "$(date -u -d "@$((now - 360 * 86400))" +%Y-%m-%dT%H:%M:%SZ)"; done
 } > "$CB_TMP/acknowledgements"
 
 # make_server NAME - the raddb of server NAME in $CB_TMP/NAME (its own state_dir, log and audit file),
@@ -97,9 +102,9 @@ make_server() {
 	d=$CB_TMP/$1
 	mkdir -p "$d/state"
 	/usr/bin/python3 - "$CB_SRCDIR/raddb/mods-available/cetbyod" "$d/cetbyod.conf" "$CB_TMP" "$d" "$CONNINFO" \
-		"$PWFILE" "$(cat "$CB_TMP/das.port")" "$DAS_SECRET" "radius-$1" <<'EOF2'
+		"$PWFILE" "$(cat "$CB_TMP/das.port")" "$DAS_SECRET" "radius-$1" "$CB_SMTP_PORT" <<'EOF2'
 import re, sys
-src, dst, tmp, d, conninfo, pwfile, das_port, secret, sid = sys.argv[1:10]
+src, dst, tmp, d, conninfo, pwfile, das_port, secret, sid, smtp_port = sys.argv[1:11]
 c = open(src).read()
 c = c.replace("filename = ${modconfdir}/cetbyod/acknowledgements", "filename = %s/acknowledgements" % tmp)
 c = c.replace("check_interval = 5", "check_interval = 1")
@@ -114,10 +119,14 @@ nas = ('\t\tnas ap1 {\n\t\t\tipaddr = 127.0.0.1\n\t\t\tport = %s\n\t\t\tsecret =
 c = re.sub(r"\tenforce \{.*?\n\t\}", lambda m: m.group(0)[:-2] + nas + "\t}", c, count=1, flags=re.S)
 c = re.sub(r"(\n\t\tretry_interval = )\S+", r"\g<1>3", c, count=1)
 c = re.sub(r"(\n\t\tmax_duration = )\S+", r"\g<1>2", c, count=1)	# The lease: 3 + 2 * (2 + 1) + 5 = 14 s.
+def reminders(m):
+    b = m.group(0).replace("enabled = no", "enabled = yes", 1).replace("require_tls = yes", "require_tls = no", 1)
+    return re.sub(r'smtp_url = "[^"]*"', 'smtp_url = "smtp://127.0.0.1:%s"' % smtp_port, b, count=1)
+c = re.sub(r"\n\treminders \{.*?\n\t\}", reminders, c, count=1, flags=re.S)
 open(dst, "w").write(c)
 EOF2
 	grep -q "backend = postgresql" "$d/cetbyod.conf" && grep -q "nas ap1" "$d/cetbyod.conf" &&
-		grep -q "class.key" "$d/cetbyod.conf" || return 1
+		grep -q "class.key" "$d/cetbyod.conf" && grep -q "smtp://127.0.0.1:$CB_SMTP_PORT" "$d/cetbyod.conf" || return 1
 	saved=$CB_TMP
 	CB_TMP=$d
 	cb_make_raddb "$saved/users" "$saved/acknowledgements" "$d/cetbyod.conf"
@@ -127,27 +136,57 @@ EOF2
 	return $rc
 }
 
-# start_server NAME - radiusd -X on $CB_TMP/NAME; its PID in PID_NAME once it serves.
-start_server() {
-	d=$CB_TMP/$1
-	env $(cb_radiusd_env) "$RADIUSD" -X -d "$d/raddb" >> "$d/radiusd.out" 2>&1 &
-	pid=$!
-	CB_PIDS="$CB_PIDS $pid"
+# launch_server NAME - radiusd -X on $CB_TMP/NAME in the background; its PID in PID_NAME.
+launch_server() {
+	env $(cb_radiusd_env) "$RADIUSD" -X -d "$CB_TMP/$1/raddb" >> "$CB_TMP/$1/radiusd.out" 2>&1 &
+	eval "PID_$1=$!"
+	CB_PIDS="$CB_PIDS $!"
+}
+# ready_server NAME - wait (15 s at most) until server NAME serves.
+ready_server() {
+	pid=$(eval echo "\$PID_$1")
 	for _ in $(seq 1 150); do
-		if grep -q "Ready to process requests" "$d/radiusd.out"; then eval "PID_$1=$pid"; return 0; fi
+		grep -q "Ready to process requests" "$CB_TMP/$1/radiusd.out" && return 0
 		cb_own_child "$pid" || break
 		sleep 0.1
 	done
-	tail -n 30 "$d/radiusd.out" >&2
+	tail -n 30 "$CB_TMP/$1/radiusd.out" >&2
 	return 1
 }
+start_server() { launch_server "$1" && ready_server "$1"; }
 
 # The shared Class key: the same file for both (state_dir/class.key would differ).
 printf '1 %s 0\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$CB_TMP/class.key"
 chmod 0600 "$CB_TMP/class.key"
 make_server a && make_server b || { cb_fail "two servers' configurations (the shipped lines changed?)"; cb_finish; }
-start_server a && start_server b || { cb_fail "radiusd A and B start on the shared PostgreSQL store"; cb_finish; }
+# Both at once: their first reminder rounds run together.
+launch_server a; launch_server b
+ready_server a && ready_server b || { cb_fail "radiusd A and B start on the shared PostgreSQL store"; cb_finish; }
 cb_pass "radiusd A and B start on one PostgreSQL store, each with its own state_dir and audit file"
+
+# --- Reminders and the list of people: once, by one server ----------------------------
+mails_to() { grep -l "\"$1\"" "$CB_TMP/mail"/*.json 2>/dev/null | wc -l; }
+three() { [ "$(mails_to r1@school.example)" -ge 1 ] && [ "$(mails_to r2@school.example)" -ge 1 ] &&
+	[ "$(mails_to r3@school.example)" -ge 1 ]; }
+if cb_wait_until 30 three; then
+	sleep 3	# Both servers' reminder rounds have run (they start with the listing).
+	counts="$(mails_to r1@school.example) $(mails_to r2@school.example) $(mails_to r3@school.example)"
+	if [ "$counts" = "1 1 1" ]; then
+		cb_pass "two servers: one reminder email per person and window (r1, r2, r3: $counts)"
+	else
+		cb_fail "two servers: one reminder email per person and window (r1, r2, r3: $counts)"
+	fi
+else
+	cb_fail "the reminders to r1, r2 and r3 are sent ($(ls "$CB_TMP/mail" | wc -l) mails)"
+fi
+sent_by() { grep -c "reminders: sent to" "$CB_TMP/$1/radiusd.out"; }
+echo "    # reminders sent by A: $(sent_by a), by B: $(sent_by b)"
+keepers=$(grep -l "this server keeps the list of people" "$CB_TMP/a/radiusd.out" "$CB_TMP/b/radiusd.out" | wc -l)
+if [ "$keepers" = 1 ]; then
+	cb_pass "one server of the two keeps the list of people in the shared store"
+else
+	cb_fail "one server of the two keeps the list of people in the shared store ($keepers do)"
+fi
 
 # pap PORT USER - an Access-Request; the reply in CB_REPLY.
 pap() {

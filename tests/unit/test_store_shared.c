@@ -4,7 +4,8 @@
  * watcher on the other at once (LISTEN/NOTIFY), also after the listening
  * connection was cut; two servers taking due disconnects never take the
  * same one, a claim lasts its lease and is then taken over; the same
- * disconnect queued by both is one row, without an error.
+ * disconnect queued by both is one row, without an error; a reminder is
+ * claimed by one server; one server keeps the list of people.
  *
  * Runs on the fixture named by CB_TEST_PG_CONNINFO, CB_TEST_PG_PASSWORD_FILE
  * and CB_TEST_PG_ADMIN (tests/unit/test_store_shared.sh sets them from
@@ -63,6 +64,20 @@ static void setup(void)
 	test_state_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
 	last_error[0] = '\0';
 	atomic_store(&changes, 0);
+}
+
+/** one_person - a people_update source of one row (ctx: rows given so far). */
+static bool one_person(void *ctx, cb_store_person_t *row)
+{
+	int *n = ctx;
+
+	if (*n > 0) return false;
+	(*n)++;
+	memset(row, 0, sizeof(*row));
+	snprintf(row->identity, sizeof(row->identity), "alice");
+	snprintf(row->email, sizeof(row->email), "alice@school.example");
+	row->refreshed_at = T0;
+	return true;
 }
 
 static void changed(void *ctx)
@@ -221,6 +236,57 @@ START_TEST(test_enqueue_twice)
 }
 END_TEST
 
+START_TEST(test_reminder_claim)
+{
+	cb_store_t *a = open_server("radius-a"), *b = open_server("radius-b");
+	cb_store_reminder_t r = { .identity = "alice", .email = "alice@school.example", .ack_expiry = T0 + 5 * 86400,
+				  .window_days = 7, .sent_at = T0 };
+	cb_store_reminders_t list = { 0 };
+
+	ck_assert_int_eq(cb_store_reminder_claim(a, &r), 0);		/* A sends it ... */
+	ck_assert_int_eq(cb_store_reminder_claim(b, &r), 1);		/* ... B does not. */
+	ck_assert_int_eq(cb_store_reminder_sent(b, r.email, r.ack_expiry, 7), 1);
+	/* A's relay fails for now: the claim goes back, and B may claim it. */
+	ck_assert_int_eq(cb_store_reminder_unclaim(a, r.email, r.ack_expiry, 7), 0);
+	ck_assert_int_eq(cb_store_reminder_sent(b, r.email, r.ack_expiry, 7), 0);
+	ck_assert_int_eq(cb_store_reminder_claim(b, &r), 0);
+	/* B dies while sending: ten minutes later A takes the claim over, and records it sent. */
+	r.sent_at = T0 + 599;
+	ck_assert_int_eq(cb_store_reminder_claim(a, &r), 1);
+	r.sent_at = T0 + 601;
+	ck_assert_int_eq(cb_store_reminder_claim(a, &r), 0);
+	snprintf(r.result, sizeof(r.result), "sent");
+	ck_assert_int_eq(cb_store_reminder_put(a, &r), 0);
+	ck_assert_int_eq(cb_store_reminder_put(b, &r), 1);		/* Recorded once. */
+	r.sent_at = T0 + 9999;
+	ck_assert_int_eq(cb_store_reminder_claim(b, &r), 1);		/* Sent: never claimed again. */
+	ck_assert_int_eq(cb_store_reminders(a, 0, &list), 0);
+	ck_assert_uint_eq(list.count, 1);
+	ck_assert_str_eq(list.items[0].result, "sent");
+	ck_assert_str_eq(list.items[0].detail, "");
+	cb_store_reminders_free(&list);
+	ck_assert_msg(last_error[0] == '\0', "an error was logged: %s", last_error);
+	cb_store_close(a);
+	cb_store_close(b);
+}
+END_TEST
+
+START_TEST(test_people_keeper)
+{
+	cb_store_t *a = open_server("radius-a"), *b = open_server("radius-b");
+	int rows = 0;
+
+	ck_assert_int_eq(cb_store_people_update(a, true, NULL, 0, one_person, &rows), 0);	/* A keeps it ... */
+	rows = 0;
+	ck_assert_int_eq(cb_store_people_update(b, true, NULL, 0, one_person, &rows), 1);	/* ... B leaves it. */
+	ck_assert_int_eq(rows, 0);
+	cb_store_close(a);						/* A stops: B takes the list over. */
+	ck_assert_int_eq(cb_store_people_update(b, true, NULL, 0, one_person, &rows), 0);
+	ck_assert_int_eq(rows, 1);
+	cb_store_close(b);
+}
+END_TEST
+
 START_TEST(test_sqlite_no_watch)
 {
 	char dir[] = "/tmp/test_store_shared.XXXXXX", path[600], err[256] = "x";
@@ -262,6 +328,8 @@ int main(void)
 		tcase_add_test(tc, test_watch);
 		tcase_add_test(tc, test_take_shared);
 		tcase_add_test(tc, test_enqueue_twice);
+		tcase_add_test(tc, test_reminder_claim);
+		tcase_add_test(tc, test_people_keeper);
 	}
 	suite_add_tcase(s, tc);
 	return test_state_run(s);
