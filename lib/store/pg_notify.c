@@ -29,6 +29,7 @@
 
 #define WATCH_POLL_MS		200	/* How soon a stop is noticed. */
 #define WATCH_RETRY_MS		1000	/* Between two tries to re-make the connection. */
+#define WATCH_CONNECT_TIMEOUT	"5"	/* Seconds, unless the conninfo says. */
 #define WATCH_NOTICES_MAX	1024	/* Notices read per wake-up (the rest in the next). */
 
 struct cb_pg_watch {
@@ -80,12 +81,13 @@ static void drop(cb_pg_watch_t *w, char const *why)
 /** listen_connect - a connection that LISTENs; true when it does (and fn was called: re-read everything). */
 static bool listen_connect(cb_pg_watch_t *w)
 {
-	char const *keys[] = { "dbname", "application_name", "password", NULL };
-	char const *vals[] = { w->conninfo, "cetbyod-listen", w->password, NULL };
+	/* connect_timeout first: the conninfo's own wins; without one, a stop never waits on an unreachable host long. */
+	char const *keys[] = { "connect_timeout", "dbname", "application_name", "password", NULL };
+	char const *vals[] = { WATCH_CONNECT_TIMEOUT, w->conninfo, "cetbyod-listen", w->password, NULL };
 	PGresult *r;
 	bool ok;
 
-	if (!w->password) keys[2] = vals[2] = NULL;
+	if (!w->password) keys[3] = vals[3] = NULL;
 	w->conn = PQconnectdbParams(keys, vals, 1);
 	if (!w->conn || PQstatus(w->conn) != CONNECTION_OK) {
 		drop(w, w->conn ? PQerrorMessage(w->conn) : "out of memory");

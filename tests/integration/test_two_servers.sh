@@ -13,6 +13,9 @@
 #     the shared store (as on B): the NAS receives exactly one
 #     Disconnect-Request, within a bound (the figure is printed), and the
 #     next Access-Request to B is refused;
+#   - CB_TWO_LATENCY (20) revocations timed one by one, each session
+#     admitted through one server and accounted through the other: p50 and
+#     p99 printed, each under 1 s;
 #   - N revocations (CB_TWO_N, 200 by default) with sessions spread over
 #     both servers: every session gets exactly one Disconnect-Request;
 #   - a server killed (SIGKILL) holding a claimed disconnect for a NAS
@@ -29,6 +32,7 @@ PGFX=$CB_SRCDIR/tests/pg/pg-fixture.sh
 FAULT_NAS=$CB_SRCDIR/tests/nas/das-fault-nas.py
 DAS_SECRET=das-Secret-two-7d1
 N=${CB_TWO_N:-200}
+L=${CB_TWO_LATENCY:-20}	# Revocations timed one by one.
 PGDIR=$(mktemp -d /tmp/cb-pg-two.XXXXXX)
 PID_A= PID_B=
 
@@ -92,6 +96,7 @@ printf 'DEFAULT\tCleartext-Password := "staffpw", Cetbyod-Role := Staff\n' > "$C
 {
 	for u in alice bob carol; do printf '%s@school.example\t%s\n' "$u" "$ack_time"; done
 	for i in $(seq 1 "$N"); do printf 'u%d@school.example\t%s\n' "$i" "$ack_time"; done
+	for i in $(seq 1 "$L"); do printf 'l%d@school.example\t%s\n' "$i" "$ack_time"; done
 	# Acknowledged 360 days ago: lapsing in 5 days, in the 7-day reminder window.
 	for u in r1 r2 r3; do printf '%s@school.example\t%s\n' "$u" "$(date -u -d "@$((now - 360 * 86400))" +%Y-%m-%dT%H:%M:%SZ)"; done
 } > "$CB_TMP/acknowledgements"
@@ -248,6 +253,29 @@ if grep -q "duplicate key\|unique constraint" "$CB_TMP/a/radiusd.out" "$CB_TMP/b
 	cb_fail "no duplicate-key error in either server's log"
 else
 	cb_pass "no duplicate-key error in either server's log"
+fi
+
+# --- Latency, one revocation at a time: admitted through one server, revoked, the NAS told --
+: > "$CB_TMP/latency"
+for i in $(seq 1 "$L"); do
+	if [ $((i % 2)) = 1 ]; then auth=$AUTH_a acctp=$ACCT_b; else auth=$AUTH_b acctp=$ACCT_a; fi
+	pap "$auth" "l$i"
+	acct "$acctp" Start "lat-$i" "$(class_of_reply)" 127.0.0.1 || continue
+	t0=$(date +%s%3N)
+	ctl revoke "l$i" --reason "timed" --by tester >/dev/null || continue
+	lat_seen() { [ "$(sent "lat-$i")" -ge 1 ]; }
+	cb_wait_until 5 lat_seen || continue
+	awk -v s="session=lat-$i" -v t0="$t0" '$0 ~ s " " { printf "%.0f\n", $1 * 1000 - t0; exit }' "$CB_TMP/das.log" >> "$CB_TMP/latency"
+done
+read -r lat_n lat_p50 lat_p99 lat_max <<EOF3
+$(sort -n "$CB_TMP/latency" | awk '{ v[NR] = $1 } END { if (!NR) { print 0, 0, 0, 0; exit }
+	p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]; print NR, p50, p99, v[NR] }')
+EOF3
+echo "    # revocation (cetbyodctl revoke, its start included) -> Disconnect-Request at the NAS, session accounted through the other server: n=$lat_n p50=${lat_p50} ms p99=${lat_p99} ms max=${lat_max} ms"
+if [ "$lat_n" = "$L" ] && [ "$lat_p99" -lt 1000 ]; then
+	cb_pass "$L revocations one by one: each Disconnect-Request at the NAS within 1 s (p50 $lat_p50 ms, p99 $lat_p99 ms)"
+else
+	cb_fail "$L revocations one by one: each Disconnect-Request at the NAS within 1 s ($lat_n timed, p99 $lat_p99 ms)"
 fi
 
 # --- N revocations, sessions spread over both servers: each disconnect sent once ------
