@@ -85,6 +85,7 @@ struct cb_enforcer {
 	bool			revocations_known;	/* Read at least once: until then everyone counts as revoked. */
 	size_t			revocations_skipped;	/* Unreadable rows at the last read (reported on change). */
 
+	cb_store_watch_t	*watch;		/* Changes by other servers wake the thread (PostgreSQL). */
 	cb_das_queue_t		*queue;		/* One lane per NAS: sending never blocks a pass. */
 	void			**inflight;	/* pending_t of the requests handed to the queue. */
 	size_t			num_inflight;
@@ -800,7 +801,8 @@ static bool prepare(cb_enforcer_t *e, pending_t *p, time_t now)
 
 /*
  *	In flight: what was handed to the DAS queue.  The store's row is
- *	claimed (not due) for claim_window; if the outcome has not come by
+ *	claimed (not due, and not taken by another server sharing the store)
+ *	for claim_window from when send_due took it; if the outcome has not come by
  *	then (a long queue behind a silent NAS), the row is due again, seen
  *	here as in flight, and claimed again.  A restart finds the row pending
  *	and sends it at once (cb_enforcer_stop gives the claims back).
@@ -894,8 +896,7 @@ static void submit_one(cb_enforcer_t *e, cb_store_disconnect_t const *job, time_
 		free(p);
 		return;
 	}
-	e->inflight[e->num_inflight++] = p;
-	cb_store_disconnect_claim(e->conf.store, job->id, now + claim_window(e));
+	e->inflight[e->num_inflight++] = p;	/* Claimed until now + claim_window by send_due's take. */
 }
 
 /**
@@ -909,7 +910,8 @@ static void send_due(cb_enforcer_t *e)
 	time_t now = time(NULL);
 
 	collect_outcomes(e);
-	if (cb_store_disconnect_due(e->conf.store, now, DUE_BATCH, &due) < 0) return;
+	/* Taken and claimed in one step: a server sharing the store never takes the same request. */
+	if (cb_store_disconnect_take(e->conf.store, now, now + claim_window(e), DUE_BATCH, &due) < 0) return;
 	for (size_t i = 0; i < due.count; i++) submit_one(e, &due.items[i], now);
 	cb_das_queue_flush(e->queue);	/* What one pass found due to a NAS goes out as one batch. */
 	cb_store_disconnects_free(&due);
@@ -1096,6 +1098,11 @@ static void enforcer_free(cb_enforcer_t *e)
 	free(e);
 }
 
+static void changed_elsewhere(void *e)
+{
+	cb_enforcer_poke(e);
+}
+
 cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size_t errlen)
 {
 	cb_enforcer_t *e = calloc(1, sizeof(*e));
@@ -1133,6 +1140,9 @@ cb_enforcer_t *cb_enforcer_start(cb_enforcer_conf_t const *conf, char *err, size
 	pthread_mutex_lock(&e->mutex);
 	e->worker = w;
 	pthread_mutex_unlock(&e->mutex);
+	e->watch = cb_store_watch_start(e->conf.store, changed_elsewhere, e, err, errlen);
+	if (!e->watch && err[0]) elog(e, CB_LOG_WARN, "not listening for changes made on other servers (%s): they "
+				      "arrive with the pass every %d ms", err, PASS_MS);
 	return e;
 }
 
@@ -1157,6 +1167,8 @@ void cb_enforcer_halt(cb_enforcer_t *e)
 	time_t now = time(NULL);
 
 	if (!e) return;
+	cb_store_watch_stop(e->watch);	/* Before the worker: it wakes it. */
+	e->watch = NULL;
 	cb_das_cancel(e->das);		/* A send in progress ends at once, and so does any later one. */
 	cb_worker_halt(e->worker);	/* Joined, not freed: a lane's notify stays harmless. */
 	/* What was in flight is due again at once for the next start (its outcome is not known). */

@@ -494,16 +494,22 @@ static void update_table(cb_people_t *p, time_t now)
 {
 	table_cursor_t c = { .p = p, .now = now, .pending = calloc(p->num_people + 1, sizeof(uint64_t)) };
 	bool replace = !p->table_written;
+	int rc;
 
 	if (!c.pending) {
 		plog(p, CB_LOG_ERROR, "people: out of memory writing the list of people; tried again later");
 		return;
 	}
 	c.idx = cb_ack_current_get(p->conf.acks);
-	if (cb_store_people_update(p->conf.store, replace, (char const *const *) p->removed,
-				   replace ? 0 : p->num_removed, next_changed_row, &c) < 0) {
+	rc = cb_store_people_update(p->conf.store, replace, (char const *const *) p->removed,
+				    replace ? 0 : p->num_removed, next_changed_row, &c);
+	if (rc < 0) {
 		plog(p, CB_LOG_ERROR, "people: cannot write the list of people to the store (see the store's error); "
 		     "tried again at the next change");
+	} else if (rc > 0) {
+		/* Another server sharing the store keeps it; should this one take over, it writes it all. */
+		p->table_written = false;
+		plog(p, CB_LOG_DEBUG, "people: another server keeps the list of people in the shared store");
 	} else {
 		for (size_t i = 0; i < p->num_people; i++) p->people[i].written = c.pending[i];
 		strings_free(p->removed, p->num_removed);
@@ -542,17 +548,23 @@ static void audit_reminder(cb_people_t *p, cb_store_person_t const *row, unsigne
 	if (p->conf.audit) cb_audit_record(p->conf.audit, &ev);
 }
 
+/** reminder_row - the store's row of row's reminder for window at now (result and detail empty). */
+static void reminder_row(cb_store_person_t const *row, unsigned int window, time_t now, cb_store_reminder_t *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->identity, sizeof(r->identity), "%s", row->identity);
+	snprintf(r->email, sizeof(r->email), "%s", row->email);
+	r->ack_expiry = row->ack_expiry;
+	r->window_days = window;
+	r->sent_at = now;
+}
+
 static void remember(cb_people_t *p, cb_store_person_t const *row, unsigned int window, char const *result,
 		     char const *detail, time_t now)
 {
 	cb_store_reminder_t r;
 
-	memset(&r, 0, sizeof(r));
-	snprintf(r.identity, sizeof(r.identity), "%s", row->identity);
-	snprintf(r.email, sizeof(r.email), "%s", row->email);
-	r.ack_expiry = row->ack_expiry;
-	r.window_days = window;
-	r.sent_at = now;
+	reminder_row(row, window, now, &r);
 	snprintf(r.result, sizeof(r.result), "%s", result);
 	snprintf(r.detail, sizeof(r.detail), "%.*s", CB_STORE_DETAIL_MAX, detail);
 	if (!cb_store_text_valid(r.detail, CB_STORE_DETAIL_MAX)) r.detail[0] = '\0';
@@ -603,6 +615,23 @@ static void show_dry_run(cb_people_t *p, cb_store_person_t const *row, unsigned 
 	}
 }
 
+/**
+ * claim - whether this server sends row's reminder for window: of the
+ * servers sharing the store, the one that claims it first (the others
+ * skip it, and so does this one when it was sent already).
+ */
+static bool claim(cb_people_t *p, cb_store_person_t const *row, unsigned int window, time_t now)
+{
+	cb_store_reminder_t r;
+	int rc;
+
+	reminder_row(row, window, now, &r);
+	rc = cb_store_reminder_claim(p->conf.store, &r);
+	if (rc > 0) plog(p, CB_LOG_DEBUG, "reminders: %s's reminder (%u-day window) is sent by another server",
+			 row->email, window);
+	return rc == 0;	/* -1: the store cannot say; not sent rather than twice. */
+}
+
 /** remind_one - send (or in dry run, show) row's reminder for window.  false: stop this round. */
 static bool remind_one(cb_people_t *p, cb_store_person_t const *row, unsigned int window, time_t now)
 {
@@ -617,6 +646,10 @@ static bool remind_one(cb_people_t *p, cb_store_person_t const *row, unsigned in
 	}
 	if (p->conf.reminders.dry_run) {
 		show_dry_run(p, row, window, msg);
+		free(msg);
+		return true;
+	}
+	if (!claim(p, row, window, now)) {
 		free(msg);
 		return true;
 	}
@@ -639,6 +672,7 @@ static bool remind_one(cb_people_t *p, cb_store_person_t const *row, unsigned in
 		return true;
 	default:
 		plog(p, CB_LOG_ERROR, "reminders: cannot send to %s: %s (tried again in a minute)", row->email, err);
+		cb_store_reminder_unclaim(p->conf.store, row->email, row->ack_expiry, window);
 		cb_store_status_put(p->conf.store, CB_STATUS_REMINDERS_ERROR, err, now);
 		return false;
 	}

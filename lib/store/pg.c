@@ -26,7 +26,6 @@
 #include "store/pg_int.h"
 #include "store/pg_schema.h"
 
-#define PG_SCHEMA_LOCK		1128421700	/* pg_advisory_xact_lock key: 'CBYD'. */
 
 /* migrations[v - 5]: from version v - 1 to v (none yet: the PostgreSQL store starts at version 4). */
 static char const *const pg_migrations[] = { NULL };
@@ -94,6 +93,7 @@ static int pg_ready(cb_store_backend_t *be)
 	if (PQstatus(be->conn) == CONNECTION_OK) return 0;
 	if (be->in_tx) return -1;	/* The transaction is lost with the connection. */
 	PQreset(be->conn);
+	be->people_lead = false;	/* A session's advisory lock ends with it. */
 	if (PQstatus(be->conn) == CONNECTION_OK) {
 		describe(be);
 		if (be->down_logged && be->log) be->log(be->log_ctx, CB_LOG_INFO, "store: %s: reconnected", be->where);
@@ -370,7 +370,7 @@ static int pg_schema(cb_store_backend_t *be, char *err, size_t errlen)
 	char lock[64];
 
 	if (run_sql(be, "BEGIN", "starting a transaction", err, errlen) < 0) return -1;
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%d)", PG_SCHEMA_LOCK);
+	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%s)", PG_SCHEMA_LOCK_KEY);
 	if (run_sql(be, lock, "locking the schema", err, errlen) < 0) goto done;
 	v = schema_version(be, err, errlen);
 	if (v < 0) goto done;
@@ -455,6 +455,11 @@ static void pg_close(cb_store_backend_t *be)
 {
 	if (!be) return;
 	if (be->conn) PQfinish(be->conn);
+	free(be->conninfo);
+	if (be->password) {
+		memset(be->password, 0, strlen(be->password));
+		free(be->password);
+	}
 	free(be);
 }
 
@@ -477,6 +482,8 @@ static cb_store_ops_t const pg_ops = {
 	.disconnect_enqueue = cb_pg_disconnect_enqueue,
 	.disconnect_due = cb_pg_disconnect_due,
 	.disconnect_claim = cb_pg_disconnect_claim,
+	.disconnect_take = cb_pg_disconnect_take,
+	.watch_start = cb_pg_watch_start,
 	.disconnect_mark = cb_pg_disconnect_mark,
 	.disconnect_hold = cb_pg_disconnect_hold,
 	.disconnect_release = cb_pg_disconnect_release,
@@ -495,6 +502,8 @@ static cb_store_ops_t const pg_ops = {
 	.people = cb_pg_people,
 	.reminder_put = cb_pg_reminder_put,
 	.reminder_sent = cb_pg_reminder_sent,
+	.reminder_claim = cb_pg_reminder_claim,
+	.reminder_unclaim = cb_pg_reminder_unclaim,
 	.reminders = cb_pg_reminders,
 	.devices = cb_pg_devices,
 	.sessions_since = cb_pg_sessions_since,
@@ -540,6 +549,11 @@ cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t
 	be->log = conf->log;
 	be->log_ctx = conf->log_ctx;
 	if (conf->server_id) snprintf(be->server_id, sizeof(be->server_id), "%s", conf->server_id);
+	if (!(be->conninfo = strdup(conf->pg_conninfo)) ||
+	    (conf->pg_password && !(be->password = strdup(conf->pg_password)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (!conf->pg_password) {
 		keys[1] = "application_name";
 		vals[1] = "cetbyod";

@@ -127,13 +127,17 @@ int cb_pg_reinstate(cb_store_backend_t *be, char const *identity, char const *by
 {
 	cb_pg_params_t p = { 0 };
 	size_t n = 0;
+	int rc;
 
 	cb_pg_text(&p, identity);
 	cb_pg_text(&p, by);
 	cb_pg_int(&p, now);
-	if (cb_pg_exec(be, "UPDATE revocations SET reinstated_by = $2, reinstated_at = $3 "
-		       "WHERE identity = $1 AND reinstated_at IS NULL", &p, "reinstating", &n) < 0) return -1;
-	return n ? 0 : 1;
+	if (cb_pg_begin(be) < 0) return -1;
+	rc = cb_pg_exec(be, "UPDATE revocations SET reinstated_by = $2, reinstated_at = $3 "
+			"WHERE identity = $1 AND reinstated_at IS NULL", &p, "reinstating", &n);
+	if (rc == 0 && n == 0) rc = 1;
+	if (rc == 0 && cb_pg_notify(be, "reinstate") < 0) rc = -1;
+	return cb_pg_end(be, rc);
 }
 
 int cb_pg_is_revoked(cb_store_backend_t *be, char const *identity, cb_store_revocation_t *out)
@@ -266,12 +270,38 @@ static int person_insert(cb_store_backend_t *be, cb_store_person_t const *row)
 			  "refreshed_at = excluded.refreshed_at", &p, "recording a person", NULL);
 }
 
+/**
+ * people_lead - whether this server keeps the list of people: it holds the
+ * session-level advisory lock PG_PEOPLE_LOCK (kept until its connection
+ * ends, so a server that stops or dies hands the list on).  1, 0 (another
+ * server holds it), -1.
+ */
+static int people_lead(cb_store_backend_t *be)
+{
+	PGresult *r = cb_pg_query(be, "SELECT pg_try_advisory_lock(" PG_PEOPLE_LOCK ")", NULL,
+				  "asking which server keeps the list of people");
+	bool got;
+
+	if (!r) return -1;
+	got = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (got && be->log) be->log(be->log_ctx, CB_LOG_INFO, "store: %s: this server keeps the list of people "
+				    "(the other servers sharing the store leave it to it)", be->where);
+	be->people_lead = got;
+	return got ? 1 : 0;
+}
+
 int cb_pg_people_update(cb_store_backend_t *be, bool replace, char const *const *removed, size_t n_removed,
 			cb_store_person_next_fn next, void *ctx)
 {
 	cb_store_person_t row;
 	int rc = 0;
 
+	if (!be->people_lead) {
+		int lead = people_lead(be);
+
+		if (lead <= 0) return lead < 0 ? -1 : 1;
+	}
 	if (cb_pg_begin(be) < 0) return -1;
 	if (replace) rc = cb_pg_exec(be, "DELETE FROM people", NULL, "clearing the people", NULL);
 	for (size_t i = 0; i < n_removed && rc == 0; i++) {
@@ -314,10 +344,52 @@ int cb_pg_reminder_put(cb_store_backend_t *be, cb_store_reminder_t const *r)
 	cb_pg_int(&p, r->sent_at);
 	cb_pg_text(&p, r->result);
 	cb_pg_text(&p, r->detail);
+	/* Over this server's claim (cb_pg_reminder_claim); never over a reminder recorded. */
 	if (cb_pg_exec(be, "INSERT INTO reminders (identity, email, ack_expiry, window_days, sent_at, result, detail) "
-		       "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", &p, "recording a reminder",
-		       &n) < 0) return -1;
+		       "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email, ack_expiry, window_days) DO UPDATE SET "
+		       "sent_at = EXCLUDED.sent_at, result = EXCLUDED.result, detail = EXCLUDED.detail WHERE "
+		       "reminders.detail LIKE '" PG_CLAIM_MARK "%'", &p, "recording a reminder", &n) < 0) return -1;
 	return n ? 0 : 1;
+}
+
+/*
+ * A claim is a reminder row whose detail is PG_CLAIM_MARK and the server's
+ * name, until cb_pg_reminder_put records what became of it; one older
+ * than PG_CLAIM_STALE seconds (its server died while sending) is taken
+ * over.
+ */
+#define PG_CLAIM_STALE	600
+
+int cb_pg_reminder_claim(cb_store_backend_t *be, cb_store_reminder_t const *r)
+{
+	cb_pg_params_t p = { 0 };
+	char mark[CB_STORE_NAME_MAX + 32];
+	size_t n = 0;
+
+	snprintf(mark, sizeof(mark), PG_CLAIM_MARK "%s", be->server_id[0] ? be->server_id : "(no server_id)");
+	cb_pg_text(&p, r->identity);
+	cb_pg_text(&p, r->email);
+	cb_pg_int(&p, r->ack_expiry);
+	cb_pg_int(&p, r->window_days);
+	cb_pg_int(&p, r->sent_at);
+	cb_pg_text(&p, mark);
+	cb_pg_int(&p, r->sent_at - PG_CLAIM_STALE);
+	if (cb_pg_exec(be, "INSERT INTO reminders (identity, email, ack_expiry, window_days, sent_at, result, detail) "
+		       "VALUES ($1, $2, $3, $4, $5, 'sent', $6) ON CONFLICT (email, ack_expiry, window_days) DO UPDATE SET "
+		       "sent_at = EXCLUDED.sent_at, detail = EXCLUDED.detail WHERE reminders.detail LIKE '" PG_CLAIM_MARK
+		       "%' AND reminders.sent_at < $7::bigint", &p, "claiming a reminder", &n) < 0) return -1;
+	return n ? 0 : 1;
+}
+
+int cb_pg_reminder_unclaim(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days)
+{
+	cb_pg_params_t p = { 0 };
+
+	cb_pg_text(&p, email);
+	cb_pg_int(&p, ack_expiry);
+	cb_pg_int(&p, window_days);
+	return cb_pg_exec(be, "DELETE FROM reminders WHERE email = $1 AND ack_expiry = $2 AND window_days = $3 AND "
+			  "detail LIKE '" PG_CLAIM_MARK "%'", &p, "giving a reminder's claim back", NULL);
 }
 
 int cb_pg_reminder_sent(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days)
@@ -354,16 +426,22 @@ int cb_pg_reminders(cb_store_backend_t *be, time_t since, cb_store_reminders_t *
 /*
  *	Commands
  */
+/* The command's row and its NOTIFY: in the caller's transaction when there is one, else in one of its own. */
 int cb_pg_command_enqueue(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now)
 {
 	cb_pg_params_t p = { 0 };
+	bool own = !be->in_tx;
+	int rc;
 
 	cb_pg_text(&p, cb_cmd_name(cmd));
 	cb_pg_text(&p, arg);
 	cb_pg_text(&p, by);
 	cb_pg_int(&p, now);
-	return cb_pg_exec(be, "INSERT INTO commands (command, arg, requested_by, created_at) VALUES ($1, $2, $3, $4)",
-			  &p, "queueing a command", NULL);
+	if (own && cb_pg_begin(be) < 0) return -1;
+	rc = cb_pg_exec(be, "INSERT INTO commands (command, arg, requested_by, created_at) VALUES ($1, $2, $3, $4)",
+			&p, "queueing a command", NULL);
+	if (rc == 0) rc = cb_pg_notify(be, cb_cmd_name(cmd));
+	return own ? cb_pg_end(be, rc) : rc;
 }
 
 /**

@@ -39,9 +39,15 @@ static int has_table(cb_store_backend_t *be, char const *table)
 	return rc;
 }
 
+/* Under the schema's advisory lock: two servers starting at once would both create the tables (duplicate key). */
 int cb_pg_audit_attach(cb_store_backend_t *be)
 {
-	return cb_pg_script(be, pg_schema_audit, "creating the audit table");
+	int rc;
+
+	if (cb_pg_begin(be) < 0) return -1;
+	rc = cb_pg_exec(be, "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK_KEY ")", NULL, "locking the schema", NULL);
+	if (rc == 0) rc = cb_pg_script(be, pg_schema_audit, "creating the audit table");
+	return cb_pg_end(be, rc);
 }
 
 static int audit_insert(cb_store_backend_t *be, cb_store_audit_entry_t const *e)

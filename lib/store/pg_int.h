@@ -9,6 +9,7 @@
  *	pg_admin.c	revocations, exceptions, people, reminders, commands, status, counts, purge
  *	pg_devices.c	the devices seen per person, and IT's forgetting of them
  *	pg_audit.c	the audit index and the subject access export
+ *	pg_notify.c	NOTIFY of changes, and the thread that LISTENs for them
  *
  * Every operation runs under the front's mutex (store.c), so the backend
  * needs no lock of its own.  Only lib/store/pg*.c include this.
@@ -22,6 +23,9 @@
 
 #define PG_PARAMS_MAX		24		/* Parameters of one statement. */
 #define PG_LIST_MAX		100000		/* Rows one list may hold. */
+#define PG_SCHEMA_LOCK_KEY	"1128421700"	/* pg_advisory_xact_lock key of schema changes: 'CBYD'. */
+#define PG_PEOPLE_LOCK		"1128421701"	/* pg_try_advisory_lock key of the people list's keeper. */
+#define PG_CLAIM_MARK		"sending: "	/* detail of a reminder being sent (pg_admin.c). */
 #define PG_WHERE_MAX		256		/* "host:port" of the server, for messages. */
 
 struct cb_store_backend {
@@ -34,6 +38,9 @@ struct cb_store_backend {
 	bool		conn_lost;		/* The last failure was the connection's. */
 	bool		down_logged;		/* "unreachable" logged once per outage. */
 	bool		in_tx;
+	bool		people_lead;		/* Holds PG_PEOPLE_LOCK (on this connection: reset with it). */
+	char		*conninfo;		/* For the listening connection (pg_notify.c). */
+	char		*password;		/* NULL when none; wiped at close. */
 };
 
 #define PG_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)
@@ -115,6 +122,8 @@ int cb_pg_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char const
 			     int64_t *id);
 int cb_pg_disconnect_due(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
 int cb_pg_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until);
+int cb_pg_disconnect_take(cb_store_backend_t *be, time_t now, time_t until, size_t limit,
+			  cb_store_disconnects_t *out);
 int cb_pg_disconnect_mark(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
 			  char const *detail, time_t next_attempt, time_t now);
 int cb_pg_disconnect_hold(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);
@@ -138,6 +147,8 @@ int cb_pg_people_update(cb_store_backend_t *be, bool replace, char const *const 
 int cb_pg_people(cb_store_backend_t *be, cb_store_people_t *out);
 int cb_pg_reminder_put(cb_store_backend_t *be, cb_store_reminder_t const *r);
 int cb_pg_reminder_sent(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+int cb_pg_reminder_claim(cb_store_backend_t *be, cb_store_reminder_t const *r);
+int cb_pg_reminder_unclaim(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
 int cb_pg_reminders(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
 int cb_pg_command_enqueue(cb_store_backend_t *be, cb_cmd_t cmd, char const *arg, char const *by, time_t now);
 int cb_pg_commands_take(cb_store_backend_t *be, cb_store_commands_t *out);
@@ -181,5 +192,19 @@ int cb_pg_export_person(cb_store_backend_t *be, char const *identity, cb_store_e
 int cb_pg_load_begin(cb_store_backend_t *be, char const *const *tables, size_t n, bool replace);
 int cb_pg_load_row(cb_store_backend_t *be, char const *table, cb_store_field_t const *fields, size_t n);
 int cb_pg_load_end(cb_store_backend_t *be, int rc, char const *const *tables, size_t n);
+
+/*
+ *	Changes (pg_notify.c)
+ */
+#define CB_PG_CHANNEL		"cetbyod_change"	/* LISTEN/NOTIFY channel. */
+
+typedef struct cb_pg_watch cb_pg_watch_t;
+
+/** cb_pg_notify - NOTIFY the servers of a change (what: its kind), in the current transaction; 0 or -1. */
+int cb_pg_notify(cb_store_backend_t *be, char const *what);
+
+/** cb_pg_watch_start - a thread that LISTENs on a connection of its own and calls fn on each change. */
+cb_store_watch_t *cb_pg_watch_start(cb_store_backend_t *be, cb_store_change_fn fn, void *ctx, char *err,
+				    size_t errlen);
 
 #endif

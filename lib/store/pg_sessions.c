@@ -368,27 +368,56 @@ int cb_pg_sessions_since(cb_store_backend_t *be, time_t since, size_t limit, cb_
 /*
  *	Disconnect queue
  */
+/*
+ * An open request for the same session and kind (pending or held), or a
+ * Disconnect for the same reason the NAS answered in the last DISC_RECENT
+ * seconds (done), is not queued again: with two servers sharing the
+ * store, both see a new revocation and both queue its sessions; the second
+ * finds the first's row, open or already answered.  The unique index disconnects_open settles
+ * two that race (ON CONFLICT DO NOTHING: no error in the log).
+ */
+#define DISC_RECENT	300
+#define DISC_EXISTING "SELECT id FROM disconnects WHERE nas = $1 AND acct_session_id = $2 AND kind = $3 AND " \
+	"(state IN ('pending', 'held') OR (kind = 'disconnect' AND state = 'done' AND reason = $5 AND updated_at >= $4::bigint)) " \
+	"ORDER BY state IN ('pending', 'held') DESC, id DESC LIMIT 1"
+
+/** disc_existing - the id of the row that makes a new one needless: 1 (*id set), 0 (none), -1. */
+static int disc_existing(cb_store_backend_t *be, char const *nas, char const *acct_session_id, cb_disc_kind_t kind,
+			 char const *reason, time_t now, int64_t *id)
+{
+	cb_pg_params_t p = { 0 };
+	PGresult *r;
+	int rc = 0;
+
+	cb_pg_text(&p, nas);
+	cb_pg_text(&p, acct_session_id);
+	cb_pg_text(&p, cb_disc_kind_name(kind));
+	cb_pg_int(&p, now - DISC_RECENT);
+	cb_pg_text(&p, reason);
+	r = cb_pg_query(be, DISC_EXISTING, &p, "looking up the disconnect queue");
+	if (!r) return -1;
+	if (PQntuples(r) > 0) {
+		*id = cb_pg_col_int(r, 0, 0);
+		rc = 1;
+	}
+	PQclear(r);
+	return rc;
+}
+
 int cb_pg_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
 			     char const *identity, char const *reason, cb_disc_kind_t kind, bool held, time_t now,
 			     int64_t *id)
 {
 	cb_pg_params_t p = { 0 };
 	PGresult *r;
-	int rc = -1;
+	int rc;
 
+	if (cb_pg_begin(be) < 0) return -1;
+	rc = disc_existing(be, nas, acct_session_id, kind, reason, now, id);
+	if (rc != 0) return cb_pg_end(be, rc);
 	cb_pg_text(&p, nas);
 	cb_pg_text(&p, acct_session_id);
 	cb_pg_text(&p, cb_disc_kind_name(kind));
-	if (cb_pg_begin(be) < 0) return -1;
-	r = cb_pg_query(be, "SELECT id FROM disconnects WHERE nas = $1 AND acct_session_id = $2 AND kind = $3 "
-			"AND state IN ('pending', 'held')", &p, "looking up the disconnect queue");
-	if (!r) return cb_pg_end(be, -1);
-	if (PQntuples(r) > 0) {
-		*id = cb_pg_col_int(r, 0, 0);
-		PQclear(r);
-		return cb_pg_end(be, 1);
-	}
-	PQclear(r);
 	cb_pg_text(&p, identity);
 	cb_pg_text(&p, reason);
 	cb_pg_text(&p, held ? "held" : "pending");
@@ -396,10 +425,15 @@ int cb_pg_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char const
 	r = cb_pg_query(be, "INSERT INTO disconnects (session_id, nas, acct_session_id, identity, reason, kind, state, "
 			"created_at, updated_at, next_attempt) VALUES ((SELECT id FROM sessions WHERE nas = $1 AND "
 			"acct_session_id = $2 ORDER BY stopped IS NULL DESC, id DESC LIMIT 1), $1, $2, $4, $5, $3, $6, "
-			"$7, $7, $7) RETURNING id", &p, "queueing a disconnect");
+			"$7, $7, $7) ON CONFLICT (nas, acct_session_id, kind) WHERE state IN ('pending', 'held') "
+			"DO NOTHING RETURNING id", &p, "queueing a disconnect");
+	rc = -1;
 	if (r && PQntuples(r) == 1) {
 		*id = cb_pg_col_int(r, 0, 0);
 		rc = 0;
+	} else if (r) {
+		/* Another server queued it between our look and our insert. */
+		rc = disc_existing(be, nas, acct_session_id, kind, reason, now, id) > 0 ? 1 : -1;
 	}
 	PQclear(r);
 	return cb_pg_end(be, rc);
@@ -420,7 +454,38 @@ int cb_pg_disconnect_due(cb_store_backend_t *be, time_t now, size_t limit, cb_st
 	return rc;
 }
 
-/** cb_pg_disconnect_claim - a lease until until (next_attempt); claimed_by names this server (multi-server claims). */
+/**
+ * cb_pg_disconnect_take - claim the due requests in one statement: rows
+ * another server is claiming are skipped (FOR UPDATE SKIP LOCKED), rows it
+ * claimed are not due before its lease ends; claimed_by names this server.
+ */
+int cb_pg_disconnect_take(cb_store_backend_t *be, time_t now, time_t until, size_t limit,
+			  cb_store_disconnects_t *out)
+{
+	cb_pg_params_t p = { 0 };
+	void *items;
+	int rc;
+
+	cb_pg_int(&p, now);
+	limit_param(&p, limit);
+	cb_pg_int(&p, until);
+	cb_pg_text(&p, be->server_id);
+	/* MATERIALIZED: the locking subquery runs once (as a plain IN it may run again per row, past LIMIT). */
+	rc = cb_pg_list(be, "WITH due AS MATERIALIZED (SELECT id AS due_id FROM disconnects WHERE state = 'pending' AND "
+			"next_attempt <= $1::bigint ORDER BY next_attempt, id LIMIT $2::bigint FOR UPDATE SKIP LOCKED) "
+			"UPDATE disconnects SET next_attempt = $3::bigint, claimed_by = $4 FROM due WHERE id = due_id "
+			"RETURNING " DISC_COLS, &p,
+			read_disconnect, sizeof(cb_store_disconnect_t), &items, &out->count,
+			"claiming due disconnects");
+	out->items = items;
+	return rc;
+}
+
+/**
+ * cb_pg_disconnect_claim - a lease until until (next_attempt) on a request
+ * this server holds (or nobody: claimed_by ''); 1 when it is not pending or
+ * another server took it over after this one's lease ended.
+ */
 int cb_pg_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until)
 {
 	cb_pg_params_t p = { 0 };
@@ -430,7 +495,7 @@ int cb_pg_disconnect_claim(cb_store_backend_t *be, int64_t id, time_t until)
 	cb_pg_int(&p, until);
 	cb_pg_text(&p, be->server_id);
 	if (cb_pg_exec(be, "UPDATE disconnects SET next_attempt = $2, claimed_by = $3 WHERE id = $1 AND "
-		       "state = 'pending'", &p, "claiming a disconnect", &n) < 0) return -1;
+		       "state = 'pending' AND claimed_by IN ($3, '')", &p, "claiming a disconnect", &n) < 0) return -1;
 	return n ? 0 : 1;
 }
 

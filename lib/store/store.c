@@ -385,6 +385,47 @@ int cb_store_disconnect_claim(cb_store_t *store, int64_t id, time_t until)
 	LOCKED(store, store->ops->disconnect_claim(store->be, id, until));
 }
 
+cb_store_watch_t *cb_store_watch_start(cb_store_t *store, cb_store_change_fn fn, void *ctx, char *err,
+				       size_t errlen)
+{
+	cb_store_watch_t *w;
+
+	if (errlen) err[0] = '\0';
+	if (!store || !fn || !store->ops->watch_start) return NULL;
+	pthread_mutex_lock(&store->mutex);
+	w = store->ops->watch_start(store->be, fn, ctx, err, errlen);
+	pthread_mutex_unlock(&store->mutex);
+	return w;
+}
+
+void cb_store_watch_stop(cb_store_watch_t *w)
+{
+	if (w) w->stop(w);
+}
+
+/** take_each - disconnect_due and a claim of each, under the front's lock: one server, so nobody else takes them. */
+static int take_each(cb_store_t *store, time_t now, time_t until, size_t limit, cb_store_disconnects_t *out)
+{
+	int rc = store->ops->disconnect_due(store->be, now, limit, out);
+
+	for (size_t i = 0; rc == 0 && i < out->count; i++) {
+		if (store->ops->disconnect_claim(store->be, out->items[i].id, until) < 0) rc = -1;
+	}
+	if (rc < 0) cb_store_disconnects_free(out);
+	return rc;
+}
+
+int cb_store_disconnect_take(cb_store_t *store, time_t now, time_t until, size_t limit,
+			     cb_store_disconnects_t *out)
+{
+	if (!out) return bad(store, "disconnect_take", "no output list");
+	out->items = NULL;
+	out->count = 0;
+	if (until <= now) return bad(store, "disconnect_take", "the lease must end after now");
+	LOCKED(store, store->ops->disconnect_take ? store->ops->disconnect_take(store->be, now, until, limit, out) :
+		      take_each(store, now, until, limit, out));
+}
+
 int cb_store_disconnect_mark(cb_store_t *store, int64_t id, cb_disc_result_t result, unsigned int error_cause,
 			     char const *detail, time_t next_attempt, time_t now)
 {
@@ -616,6 +657,21 @@ int cb_store_reminder_put(cb_store_t *store, cb_store_reminder_t const *r)
 	}
 	if (!opt_text_ok(r->detail, CB_STORE_DETAIL_MAX)) return bad(store, "reminder_put", "invalid detail");
 	LOCKED(store, store->ops->reminder_put(store->be, r));
+}
+
+int cb_store_reminder_claim(cb_store_t *store, cb_store_reminder_t const *r)
+{
+	if (!r || !identity_ok(r->identity)) return bad(store, "reminder_claim", "invalid identity");
+	if (!cb_store_text_valid(r->email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_claim", "invalid address");
+	LOCKED(store, store->ops->reminder_claim ? store->ops->reminder_claim(store->be, r) :
+		      store->ops->reminder_sent(store->be, r->email, r->ack_expiry, r->window_days));
+}
+
+int cb_store_reminder_unclaim(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days)
+{
+	if (!cb_store_text_valid(email, CB_STORE_TEXT_MAX)) return bad(store, "reminder_unclaim", "invalid address");
+	if (!store->ops->reminder_unclaim) return 0;
+	LOCKED(store, store->ops->reminder_unclaim(store->be, email, ack_expiry, window_days));
 }
 
 int cb_store_reminder_sent(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days)

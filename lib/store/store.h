@@ -533,7 +533,11 @@ typedef bool (*cb_store_person_next_fn)(void *ctx, cb_store_person_t *row);
  * table first; delete the rows of the n_removed identities in removed;
  * then write (insert or replace) each row next gives, one at a time, so
  * that a long list never has to be in memory.  A row that does not pass
- * the text checks refuses the whole update (-1, nothing changed).  0 or -1.
+ * the text checks refuses the whole update (-1, nothing changed).  0, -1,
+ * or 1 when another server sharing the store keeps the list (PostgreSQL:
+ * the server holding an advisory lock writes it, one at a time, not all;
+ * when it stops, its lock goes with its connection and the next server to
+ * try takes the list over; nothing written here).
  */
 int cb_store_people_update(cb_store_t *store, bool replace, char const *const *removed, size_t n_removed,
 			   cb_store_person_next_fn next, void *ctx);
@@ -699,6 +703,21 @@ typedef struct {
  */
 int cb_store_reminder_put(cb_store_t *store, cb_store_reminder_t const *r);
 
+/**
+ * cb_store_reminder_claim - before sending r (r->result ignored): claim
+ * the reminder for (email, ack_expiry, window_days), so that of the
+ * servers sharing a store exactly one sends it.  0: claimed, send it, then
+ * record the outcome with cb_store_reminder_put, or give the claim back
+ * with cb_store_reminder_unclaim when the relay failed for now; 1: sent, or
+ * claimed by another server (a claim older than 10 minutes, of a server
+ * that died while sending, may be taken over); -1.  On SQLite (one server)
+ * as cb_store_reminder_sent.
+ */
+int cb_store_reminder_claim(cb_store_t *store, cb_store_reminder_t const *r);
+
+/** cb_store_reminder_unclaim - give back a claim not followed by a sent or failed reminder: 0 or -1. */
+int cb_store_reminder_unclaim(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days);
+
 /** cb_store_reminder_sent - 1 when a reminder for (email, ack_expiry, window_days) is recorded, 0 not, -1. */
 int cb_store_reminder_sent(cb_store_t *store, char const *email, time_t ack_expiry, unsigned int window_days);
 
@@ -779,6 +798,35 @@ int cb_store_disconnect_due(cb_store_t *store, time_t now, size_t limit, cb_stor
  * pending, -1.
  */
 int cb_store_disconnect_claim(cb_store_t *store, int64_t id, time_t until);
+
+/**
+ * cb_store_disconnect_take - the due requests (as cb_store_disconnect_due),
+ * each claimed until until in the same step, so that servers sharing a
+ * store never take the same request: PostgreSQL claims them with FOR
+ * UPDATE SKIP LOCKED and names this server in claimed_by.  A server that
+ * dies holding claims leaves them due again at until (the lease), for
+ * another server to take.  Returns 0 or -1.
+ */
+typedef struct cb_store_watch cb_store_watch_t;
+typedef void (*cb_store_change_fn)(void *ctx);
+
+/**
+ * cb_store_watch_start - call fn(ctx), on a thread of the store's own, as
+ * soon as a revocation, reinstatement, exception or command is committed
+ * by any server or cetbyodctl sharing the store, and again whenever the
+ * watch had to reconnect (re-read everything then).  PostgreSQL: LISTEN on
+ * a connection of its own.  NULL when the backend has nothing to watch
+ * (SQLite: the enforcer's periodic re-read is the way) or on failure (err
+ * set; err[0] is '\0' for the former).
+ */
+cb_store_watch_t *cb_store_watch_start(cb_store_t *store, cb_store_change_fn fn, void *ctx, char *err,
+				       size_t errlen);
+
+/** cb_store_watch_stop - stop and free the watch (fn is not called after it returns).  NULL-safe. */
+void cb_store_watch_stop(cb_store_watch_t *w);
+
+int cb_store_disconnect_take(cb_store_t *store, time_t now, time_t until, size_t limit,
+			     cb_store_disconnects_t *out);
 
 /**
  * cb_store_disconnect_mark - record an attempt's outcome.  ACKED: done.

@@ -54,6 +54,12 @@ typedef struct {
 				  time_t now, int64_t *id);
 	int (*disconnect_due)(cb_store_backend_t *be, time_t now, size_t limit, cb_store_disconnects_t *out);
 	int (*disconnect_claim)(cb_store_backend_t *be, int64_t id, time_t until);
+	/* NULL: nothing to watch (SQLite: one server; the enforcer's pass re-reads). */
+	cb_store_watch_t *(*watch_start)(cb_store_backend_t *be, cb_store_change_fn fn, void *ctx, char *err,
+					 size_t errlen);
+	/* NULL: disconnect_due then disconnect_claim of each, under the front's lock (one server). */
+	int (*disconnect_take)(cb_store_backend_t *be, time_t now, time_t until, size_t limit,
+			       cb_store_disconnects_t *out);
 	int (*disconnect_mark)(cb_store_backend_t *be, int64_t id, cb_disc_result_t result, unsigned int error_cause,
 			       char const *detail, time_t next_attempt, time_t now);
 	int (*disconnect_hold)(cb_store_backend_t *be, int64_t const *ids, size_t n, size_t *held);
@@ -76,6 +82,9 @@ typedef struct {
 	int (*people)(cb_store_backend_t *be, cb_store_people_t *out);
 	int (*reminder_put)(cb_store_backend_t *be, cb_store_reminder_t const *r);
 	int (*reminder_sent)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
+	/* NULL (one server): claim is reminder_sent, unclaim nothing. */
+	int (*reminder_claim)(cb_store_backend_t *be, cb_store_reminder_t const *r);
+	int (*reminder_unclaim)(cb_store_backend_t *be, char const *email, time_t ack_expiry, unsigned int window_days);
 	int (*reminders)(cb_store_backend_t *be, time_t since, cb_store_reminders_t *out);
 	int (*devices)(cb_store_backend_t *be, char const *identity, time_t since, cb_store_devices_t *out);
 	int (*sessions_since)(cb_store_backend_t *be, time_t since, size_t limit, cb_store_sessions_t *out);
@@ -116,6 +125,11 @@ typedef struct {
 typedef struct cb_store_batch cb_store_batch_t;
 
 /* A store: the front's state (store.c). */
+/* What a backend's watcher starts with: the front stops it through stop. */
+struct cb_store_watch {
+	void	(*stop)(cb_store_watch_t *w);
+};
+
 struct cb_store {
 	pthread_mutex_t		mutex;		/* One call at a time reaches the backend. */
 	cb_store_ops_t const	*ops;

@@ -59,6 +59,17 @@ static void pg_read_password(void)
 	pg_password[strcspn(pg_password, "\r\n")] = '\0';
 }
 
+void test_state_pg_admin(char const *sql)
+{
+	pg_admin(sql);
+}
+
+char const *test_state_pg_password(void)
+{
+	pg_read_password();
+	return pg_password;
+}
+
 cb_store_t *test_state_open(void)
 {
 	cb_store_conf_t conf = { .create = true };

@@ -26,6 +26,12 @@ char const *test_state_db(void);
  */
 void test_state_edit(char const *sqlite_sql, char const *pg_sql);
 
+/** test_state_pg_admin - run sql as the PostgreSQL fixture's superuser (search_path cetbyod); fails the test on error. */
+void test_state_pg_admin(char const *sql);
+
+/** test_state_pg_password - the fixture's password of the cetbyod role (CB_TEST_PG_PASSWORD_FILE). */
+char const *test_state_pg_password(void);
+
 /** test_state_close - close the store and remove its directory. */
 void test_state_close(cb_store_t *store);
 
