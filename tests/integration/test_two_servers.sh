@@ -26,7 +26,6 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
-# As tests/integration/test_store_pg.sh: radiusd with ASan preloaded hangs in libpq's bindtextdomain.
 PGFX=$CB_SRCDIR/tests/pg/pg-fixture.sh
 FAULT_NAS=$CB_SRCDIR/tests/nas/das-fault-nas.py
 DAS_SECRET=das-Secret-two-7d1
