@@ -170,6 +170,11 @@ int cb_pg_exec(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p,
 
 int cb_pg_begin(cb_store_backend_t *be)
 {
+	if (be->in_tx) {
+		be->tx_depth++;
+		return 0;
+	}
+	be->tx_failed = false;
 	if (cb_pg_exec(be, "BEGIN", NULL, "starting a transaction", NULL) < 0) return -1;
 	be->in_tx = true;
 	return 0;
@@ -178,6 +183,12 @@ int cb_pg_begin(cb_store_backend_t *be)
 int cb_pg_end(cb_store_backend_t *be, int rc)
 {
 	if (!be->in_tx) return -1;
+	if (be->tx_depth > 0) {
+		be->tx_depth--;
+		if (rc < 0) be->tx_failed = true;
+		return rc;
+	}
+	if (be->tx_failed) rc = -1;
 	if (rc >= 0) {
 		if (cb_pg_exec(be, "COMMIT", NULL, "committing", NULL) == 0) {
 			be->in_tx = false;
@@ -515,6 +526,7 @@ static cb_store_ops_t const pg_ops = {
 	.export_person = cb_pg_export_person,
 	.transient = pg_transient,
 	.check_writable = pg_check_writable,
+	.spool_apply = cb_pg_spool_apply,
 };
 
 cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,

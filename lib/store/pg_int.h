@@ -34,6 +34,8 @@ struct cb_store_backend {
 	bool		conn_lost;		/* The last failure was the connection's. */
 	bool		down_logged;		/* "unreachable" logged once per outage. */
 	bool		in_tx;
+	unsigned int	tx_depth;		/* cb_pg_begin inside a transaction: nested (store_spool.c's replay). */
+	bool		tx_failed;		/* A nested part failed: the whole transaction rolls back. */
 };
 
 #define PG_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)
@@ -63,7 +65,7 @@ int cb_pg_exec(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p,
 /** cb_pg_script - run statements without values (a schema file); 0 or -1 (logged). */
 int cb_pg_script(cb_store_backend_t *be, char const *sql, char const *what);
 
-/** cb_pg_begin - BEGIN; 0 or -1. */
+/** cb_pg_begin - BEGIN (inside a transaction: joins it); 0 or -1. */
 int cb_pg_begin(cb_store_backend_t *be);
 
 /** cb_pg_end - COMMIT when rc >= 0, else ROLLBACK; rc, or -1 when the commit fails. */
@@ -174,5 +176,9 @@ int cb_pg_audit_query(cb_store_backend_t *be, cb_store_audit_filter_t const *f, 
 int cb_pg_audit_sessions(cb_store_backend_t *be, char const *ip, char const *nas, cb_store_audit_rows_t *out);
 int cb_pg_audit_purge(cb_store_backend_t *be, time_t before, size_t *removed);
 int cb_pg_export_person(cb_store_backend_t *be, char const *identity, cb_store_export_fn fn, void *ctx);
+
+/** cb_pg_spool_apply - a spooled write, once: see cb_store_ops_t.spool_apply (pg_spool.c). */
+int cb_pg_spool_apply(cb_store_backend_t *be, char const *gen, uint64_t seq,
+		      int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
 
 #endif
