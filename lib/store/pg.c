@@ -529,6 +529,14 @@ static cb_store_ops_t const pg_ops = {
 	.spool_apply = cb_pg_spool_apply,
 };
 
+/** refused - the server answered and said no (a login, a database, pg_hba.conf): not an outage. */
+static bool refused(char const *msg)
+{
+	return strstr(msg, "authentication failed") || strstr(msg, "pg_hba.conf") ||
+	       (strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
+	       (strstr(msg, "role \"") && strstr(msg, "does not exist"));
+}
+
 cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
 				     size_t errlen)
 {
@@ -563,8 +571,9 @@ cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t
 	describe(be);
 	if (PQstatus(be->conn) != CONNECTION_OK) {
 		/* libpq's message names host and port and says why; it never repeats the password. */
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s (check the conninfo, the password and "
-			 "pg_hba.conf)", one_line(PQerrorMessage(be->conn), msg, sizeof(msg)));
+		one_line(PQerrorMessage(be->conn), msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s (check the conninfo, the password and pg_hba.conf)",
+			 refused(msg) ? "PostgreSQL refused the connection" : CB_STORE_UNREACHABLE, msg);
 		goto fail;
 	}
 	PQclear(PQexec(be->conn, "SET client_min_messages = warning"));

@@ -166,6 +166,10 @@ typedef struct {
  */
 cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen);
 
+/* How err begins when cb_store_open failed because PostgreSQL cannot be reached (down, refused, a timeout). */
+#define CB_STORE_UNREACHABLE	"cannot connect to PostgreSQL"
+
+
 /**
  * cb_store_check_writable - whether a write can reach the disk now: the
  * file system holding the store has room, and a transaction that writes
