@@ -22,6 +22,7 @@
 #     promoted (pg_ctl promote): without restarting radiusd, cetbyodctl
 #     revoke works, the person's next Access-Request is refused and the NAS
 #     receives a Disconnect-Request for the session.
+#   - store { spool_max_mb } out of range: radiusd refuses to start.
 # Needs root (the fixture runs as the postgres user).  About 90 s.
 . "$(dirname "$0")/lib.sh"
 
@@ -30,7 +31,7 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 # connect; the spool runs under ASan in tests/unit/test_spool(_pg.sh).
 if [ -n "${LIBASAN:-}" ]; then echo "SKIP: radiusd with ASan preloaded hangs in libpq's bindtextdomain"; exit 77; fi
 . "$CB_SRCDIR/tests/integration/pg-lib.sh"
-OUTAGE=${CB_PG_OUTAGE:-30}
+OUTAGE=${CB_PG_OUTAGE:-30}		# Seconds; shorter for a quick run by hand.
 USERS="u0 u1 u2 u3 u4 u5 u6 u7 u8 u9 dave"
 
 pg_start
@@ -40,7 +41,17 @@ P1=$(cat "$PGDIR/port")
 P2=$(cat "$PGDIR2/port")
 CONNINFO="host=127.0.0.1,127.0.0.1 port=$P1,$P2 dbname=cetbyod user=cetbyod connect_timeout=3 target_session_attrs=read-write"
 pg_acks $USERS
-pg_raddb
+# A spool cap out of range is refused at start-up, naming the option and the accepted values.
+pg_raddb "$(printf '\t\tspool_max_mb = 5000\n')"
+if ! cb_radiusd_check "$CB_TMP/xc.out" &&
+	grep -q "store { spool_max_mb }: 5000 is out of range (accepted: 0 \[no spool\] to 4096)" "$CB_TMP/xc.out"; then
+	cb_pass "store { spool_max_mb = 5000 } refuses to start, naming the option and the accepted values"
+else
+	cb_fail "store { spool_max_mb = 5000 } refuses to start, naming the option and the accepted values"
+	tail -n 3 "$CB_TMP/xc.out" | sed 's/^/    # /'
+fi
+# CB_PG_SPOOL_MB=0 (no spool) shows what the spool changes: requests go unanswered during the outage.
+pg_raddb "${CB_PG_SPOOL_MB:+$(printf '\t\tspool_max_mb = %s\n' "$CB_PG_SPOOL_MB")}"
 cb_start_radiusd || { cb_fail "radiusd starts on the primary (conninfo naming both servers)"; cb_finish; }
 
 # --- The load: bounded, one try per request, every send and answer counted -------------
