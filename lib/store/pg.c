@@ -466,7 +466,14 @@ static void pg_close(cb_store_backend_t *be)
 {
 	if (!be) return;
 	if (be->conn) PQfinish(be->conn);
+	free(be->conninfo);
 	free(be);
+}
+
+/** pg_reachable - a server of the conninfo accepts connections (PQping: no login, no lock needed). */
+static bool pg_reachable(cb_store_backend_t *be)
+{
+	return be->conninfo && PQping(be->conninfo) == PQPING_OK;
 }
 
 static cb_store_ops_t const pg_ops = {
@@ -527,6 +534,7 @@ static cb_store_ops_t const pg_ops = {
 	.transient = pg_transient,
 	.check_writable = pg_check_writable,
 	.spool_apply = cb_pg_spool_apply,
+	.reachable = pg_reachable,
 };
 
 /** refused - the server answered and said no (a login, a database, pg_hba.conf): not an outage. */
@@ -556,6 +564,7 @@ cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t
 	}
 	be->log = conf->log;
 	be->log_ctx = conf->log_ctx;
+	be->conninfo = strdup(conf->pg_conninfo);
 	if (conf->server_id) snprintf(be->server_id, sizeof(be->server_id), "%s", conf->server_id);
 	if (!conf->pg_password) {
 		keys[1] = "application_name";

@@ -34,6 +34,7 @@ struct cb_store_backend {
 	bool		conn_lost;		/* The last failure was the connection's. */
 	bool		down_logged;		/* "unreachable" logged once per outage. */
 	bool		in_tx;
+	char		*conninfo;		/* For pg_reachable (PQping); holds no password unless the conninfo does. */
 	unsigned int	tx_depth;		/* cb_pg_begin inside a transaction: nested (store_spool.c's replay). */
 	bool		tx_failed;		/* A nested part failed: the whole transaction rolls back. */
 };

@@ -109,6 +109,9 @@ typedef struct {
 	 * 0 applied, -1.  NULL: the backend has no spool (SQLite). */
 	int (*spool_apply)(cb_store_backend_t *be, char const *gen, uint64_t seq,
 			   int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
+	/* Whether the database answers at all, called WITHOUT store->mutex (it touches no connection), so
+	 * that a replay waiting for a server that does not answer (a timeout) holds no lock; NULL: assume so. */
+	bool (*reachable)(cb_store_backend_t *be);
 } cb_store_ops_t;
 
 typedef struct cb_store_batch cb_store_batch_t;

@@ -8,7 +8,10 @@
  * Order: once one record waits, every later session write goes to the
  * spool too, until the replay has caught up, so the database sees Start,
  * Interim-Update and Stop in the order the NAS sent them.  The replay
- * takes the store's mutex for one record at a time: requests interleave.
+ * takes the store's mutex for one record at a time: requests interleave;
+ * it first asks whether the database answers at all without the mutex
+ * (PQping), so a server that does not answer (a connect timeout) holds up
+ * no request.
  * A full spool is said loudly (once per outage) and the write fails as it
  * did without a spool (accounting is not answered; the NAS retries); a
  * record the database refuses for good is logged whole at ERROR and
@@ -235,6 +238,12 @@ static void replay_main(cb_worker_t *w, void *arg)
 	while (cb_worker_wait(w, REPLAY_INTERVAL_MS)) {
 		uint64_t before = s->replayed;
 		int rc = 0;
+
+		pthread_mutex_lock(&store->mutex);
+		rc = cb_spool_pending(s->file) ? 0 : 1;
+		pthread_mutex_unlock(&store->mutex);
+		/* Asked without the lock: a server that times out must not hold up the requests. */
+		if (rc == 1 || (store->ops->reachable && !store->ops->reachable(store->be))) continue;
 
 		while (rc == 0 && !cb_worker_stopping(w)) {
 			pthread_mutex_lock(&store->mutex);
