@@ -72,6 +72,8 @@ static char const global_help[] =
 	"     the files hold\n"
 	"  5  audit verify only: the audit chain is broken (an altered, removed\n"
 	"     or reordered record)\n"
+	"  6  the PostgreSQL store cannot be reached now: nothing was changed (a\n"
+	"     revocation was NOT recorded: run it again when the database is back)\n"
 	"\n"
 	"See cetbyodctl(8).\n";
 
@@ -302,6 +304,12 @@ int ctl_open(ctl_t *ctl, bool create)
 	conf.log = store_log;
 	conf.log_ctx = ctl;
 	ctl->store = cb_store_open(&conf, err, sizeof(err));
+	if (!ctl->store && conf.backend == CB_STORE_POSTGRESQL &&
+	    strncmp(err, CB_STORE_UNREACHABLE, strlen(CB_STORE_UNREACHABLE)) == 0) {
+		return ctl_err(ctl, CTL_EXIT_UNREACHABLE, "the store is DOWN: nothing was done or changed (a revocation, "
+			       "reinstatement or exception was NOT recorded; run it again when the database is back; "
+			       "the RADIUS servers keep answering and spool their accounting meanwhile): %s", err);
+	}
 	if (!ctl->store) return ctl_err(ctl, CTL_EXIT_STORE, "%s", err);
 	read_identity_conf(ctl);
 	return 0;

@@ -30,6 +30,9 @@
 					 * audit verify: keyed records not authenticated (no key), or the
 					 * store's copy lacks records of the files. */
 
+#define CTL_EXIT_UNREACHABLE	6	/* The PostgreSQL store cannot be reached now; nothing was changed (5 is
+					 * audit verify's CTL_EXIT_AUDIT_BROKEN). */
+
 #define CTL_STATE_PATH_MAX	4096
 #define CTL_HELP_SHOWN		(-1)	/* ctl_parse printed the command's help: exit 0. */
 

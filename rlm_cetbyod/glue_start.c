@@ -690,7 +690,7 @@ static void status_list(rlm_cetbyod_t *inst, char const *key, cb_strlist_t const
 
 int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
-	char path[4096], err[512], buf[16];
+	char path[4096], spool[4096], err[512], buf[16];
 	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .defer_decisions = true,
 				  .log = cetbyod_store_log, .log_ctx = inst };
 	cb_enforcer_conf_t econf = {
@@ -711,6 +711,10 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	cetbyod_store_conf(inst, path, &sconf);
+	if (!cetbyod_store_spool(inst, spool, sizeof(spool), &sconf)) {
+		cf_log_err_cs(conf, "'state_dir' is too long");
+		return -1;
+	}
 	if (inst->check_only) return check_audit_conf(inst, conf);
 	inst->store = cb_store_open(&sconf, err, sizeof(err));
 	if (!inst->store) {

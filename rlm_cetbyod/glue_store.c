@@ -4,6 +4,9 @@
  * configuration every connection of the module to it uses (the request
  * path's, the audit index's, the people's and the limits').
  *
+ * store { spool_max_mb }: the request path's spool (lib/store/spool.h) in
+ * state_dir, for session writes while PostgreSQL is unreachable.
+ *
  * The PostgreSQL password is a secret: it is read once from password_file
  * (at most 1 KB, one line), handed to libpq apart from the conninfo, and
  * written nowhere; a conninfo that holds password= works too (libpq's own
@@ -16,8 +19,10 @@
 #include <unistd.h>
 
 #include "rlm_cetbyod.h"
+#include "store/spool.h"
 
 #define PASSWORD_MAX	1024
+#define SPOOL_MAX_MB	4096	/* store { spool_max_mb } at most. */
 
 /** read_password - password_file's first line into a talloc'd string; NULL after cf_log_err. */
 static char *read_password(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *path)
@@ -58,6 +63,11 @@ int cetbyod_store_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	cb_store_conf_t *t = &inst->store_template;
 
 	memset(t, 0, sizeof(*t));
+	if (inst->store_conf.spool_max_mb > SPOOL_MAX_MB) {
+		cf_log_err_cs(conf, "store { spool_max_mb }: %u is out of range (accepted: 0 [no spool] to %d)",
+			      inst->store_conf.spool_max_mb, SPOOL_MAX_MB);
+		return -1;
+	}
 	if (!b || strcmp(b, "sqlite") == 0) return 0;
 	if (strcmp(b, "postgresql") != 0) {
 		cf_log_err_cs(conf, "store { backend }: unknown value '%s' (accepted: sqlite, postgresql)", b);
@@ -91,6 +101,15 @@ void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_co
 	sc->pg_conninfo = t->pg_conninfo;
 	sc->pg_password = t->pg_password;
 	sc->server_id = t->server_id;
+}
+
+bool cetbyod_store_spool(rlm_cetbyod_t const *inst, char *path, size_t len, cb_store_conf_t *sc)
+{
+	if (inst->store_template.backend != CB_STORE_POSTGRESQL || !inst->store_conf.spool_max_mb) return true;
+	if ((size_t) snprintf(path, len, "%s/%s", inst->state_dir, CB_SPOOL_FILE) >= len) return false;
+	sc->spool_path = path;
+	sc->spool_max = (uint64_t) inst->store_conf.spool_max_mb * 1024 * 1024;
+	return true;
 }
 
 char const *cetbyod_store_name(rlm_cetbyod_t const *inst, char const *path)

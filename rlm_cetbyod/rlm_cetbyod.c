@@ -149,6 +149,7 @@ static const CONF_PARSER store_pg_config[] = {
 static const CONF_PARSER store_config[] = {
 	{ "backend", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, store_conf.backend), "sqlite" },
 	{ "postgresql", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) store_pg_config },
+	{ "spool_max_mb", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, store_conf.spool_max_mb), "64" },
 	CONF_PARSER_TERMINATOR
 };
 
@@ -438,6 +439,7 @@ static rlm_rcode_t acct_write(rlm_cetbyod_t *inst, REQUEST *request, uint32_t ty
 			      char const *nas, cetbyod_class_kind_t kind, char const *untrusted)
 {
 	cb_store_session_t *s = talloc_zero(request, cb_store_session_t);	/* 3 KB: not on the stack. */
+	cb_store_spool_info_t sp;
 	rlm_rcode_t rcode = RLM_MODULE_OK;
 	int rc;
 
@@ -458,8 +460,14 @@ static rlm_rcode_t acct_write(rlm_cetbyod_t *inst, REQUEST *request, uint32_t ty
 		rcode = RLM_MODULE_NOOP;
 		goto done;
 	}
+	if (cb_store_spool_info(inst->store, &sp) == 0 && sp.down) {
+		RDEBUG2("The state store (PostgreSQL) is unreachable: this accounting %s in the on-disk spool (%" PRIu64
+			" write(s), %" PRIu64 " of %" PRIu64 " bytes), replayed when the database is back",
+			rc < 0 ? "could NOT be kept" : "is kept", sp.records, sp.bytes, sp.max_bytes);
+	}
 	if (rc < 0) {
-		REDEBUG("Cannot record accounting for session %s on %s in the state store", a->acct_session_id, nas);
+		REDEBUG("Cannot record accounting for session %s on %s in the state store%s: not answered, the NAS "
+			"retries", a->acct_session_id, nas, sp.down ? " (database unreachable, spool full)" : "");
 		rcode = RLM_MODULE_FAIL;
 		goto done;
 	}

@@ -159,6 +159,7 @@ typedef struct {
 		char const	*conninfo;	/* postgresql { conninfo }. */
 		char const	*password_file;
 		char const	*server_id;
+		uint32_t	spool_max_mb;	/* The spool's cap (PostgreSQL); 0: no spool. */
 	} store_conf;
 	cb_store_conf_t		store_template;	/* The backend and its connection (glue_store.c). */
 	char			*pg_password;	/* From password_file; never logged. */
@@ -265,6 +266,12 @@ cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, ch
 
 /** cetbyod_store_start - check store { } and read the password file; 0, or -1 after cf_log_err. */
 int cetbyod_store_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
+
+/**
+ * cetbyod_store_spool - PostgreSQL with store { spool_max_mb } > 0: the
+ * spool in state_dir (path[len]) into sc; false when state_dir is too long.
+ */
+bool cetbyod_store_spool(rlm_cetbyod_t const *inst, char *path, size_t len, cb_store_conf_t *sc);
 
 /** cetbyod_store_conf - the backend and its connection into sc; path is the SQLite file. */
 void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_conf_t *sc);

@@ -170,6 +170,11 @@ int cb_pg_exec(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p,
 
 int cb_pg_begin(cb_store_backend_t *be)
 {
+	if (be->in_tx) {
+		be->tx_depth++;
+		return 0;
+	}
+	be->tx_failed = false;
 	if (cb_pg_exec(be, "BEGIN", NULL, "starting a transaction", NULL) < 0) return -1;
 	be->in_tx = true;
 	return 0;
@@ -178,6 +183,12 @@ int cb_pg_begin(cb_store_backend_t *be)
 int cb_pg_end(cb_store_backend_t *be, int rc)
 {
 	if (!be->in_tx) return -1;
+	if (be->tx_depth > 0) {
+		be->tx_depth--;
+		if (rc < 0) be->tx_failed = true;
+		return rc;
+	}
+	if (be->tx_failed) rc = -1;
 	if (rc >= 0) {
 		if (cb_pg_exec(be, "COMMIT", NULL, "committing", NULL) == 0) {
 			be->in_tx = false;
@@ -463,6 +474,12 @@ static void pg_close(cb_store_backend_t *be)
 	free(be);
 }
 
+/** pg_reachable - a server of the conninfo accepts connections (PQping: no login, no lock needed). */
+static bool pg_reachable(cb_store_backend_t *be)
+{
+	return be->conninfo && PQping(be->conninfo) == PQPING_OK;
+}
+
 static cb_store_ops_t const pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -527,7 +544,17 @@ static cb_store_ops_t const pg_ops = {
 	.load_end = cb_pg_load_end,
 	.transient = pg_transient,
 	.check_writable = pg_check_writable,
+	.spool_apply = cb_pg_spool_apply,
+	.reachable = pg_reachable,
 };
+
+/** refused - the server answered and said no (a login, a database, pg_hba.conf): not an outage. */
+static bool refused(char const *msg)
+{
+	return strstr(msg, "authentication failed") || strstr(msg, "pg_hba.conf") ||
+	       (strstr(msg, "database \"") && strstr(msg, "does not exist")) ||
+	       (strstr(msg, "role \"") && strstr(msg, "does not exist"));
+}
 
 cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t const **ops, char *err,
 				     size_t errlen)
@@ -568,8 +595,9 @@ cb_store_backend_t *cb_store_pg_open(cb_store_conf_t const *conf, cb_store_ops_t
 	describe(be);
 	if (PQstatus(be->conn) != CONNECTION_OK) {
 		/* libpq's message names host and port and says why; it never repeats the password. */
-		snprintf(err, errlen, "cannot connect to PostgreSQL: %s (check the conninfo, the password and "
-			 "pg_hba.conf)", one_line(PQerrorMessage(be->conn), msg, sizeof(msg)));
+		one_line(PQerrorMessage(be->conn), msg, sizeof(msg));
+		snprintf(err, errlen, "%s: %s (check the conninfo, the password and pg_hba.conf)",
+			 refused(msg) ? "PostgreSQL refused the connection" : CB_STORE_UNREACHABLE, msg);
 		goto fail;
 	}
 	PQclear(PQexec(be->conn, "SET client_min_messages = warning"));

@@ -41,6 +41,8 @@ struct cb_store_backend {
 	bool		people_lead;		/* Holds PG_PEOPLE_LOCK (on this connection: reset with it). */
 	char		*conninfo;		/* For the listening connection (pg_notify.c). */
 	char		*password;		/* NULL when none; wiped at close. */
+	unsigned int	tx_depth;		/* cb_pg_begin inside a transaction: nested (store_spool.c's replay). */
+	bool		tx_failed;		/* A nested part failed: the whole transaction rolls back. */
 };
 
 #define PG_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)
@@ -70,7 +72,7 @@ int cb_pg_exec(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p,
 /** cb_pg_script - run statements without values (a schema file); 0 or -1 (logged). */
 int cb_pg_script(cb_store_backend_t *be, char const *sql, char const *what);
 
-/** cb_pg_begin - BEGIN; 0 or -1. */
+/** cb_pg_begin - BEGIN (inside a transaction: joins it); 0 or -1. */
 int cb_pg_begin(cb_store_backend_t *be);
 
 /** cb_pg_end - COMMIT when rc >= 0, else ROLLBACK; rc, or -1 when the commit fails. */
@@ -206,5 +208,9 @@ int cb_pg_notify(cb_store_backend_t *be, char const *what);
 /** cb_pg_watch_start - a thread that LISTENs on a connection of its own and calls fn on each change. */
 cb_store_watch_t *cb_pg_watch_start(cb_store_backend_t *be, cb_store_change_fn fn, void *ctx, char *err,
 				    size_t errlen);
+
+/** cb_pg_spool_apply - a spooled write, once: see cb_store_ops_t.spool_apply (pg_spool.c). */
+int cb_pg_spool_apply(cb_store_backend_t *be, char const *gen, uint64_t seq,
+		      int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
 
 #endif

@@ -72,6 +72,10 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 		free(store);
 		return NULL;
 	}
+	if (conf->spool_path && cb_store_spool_start(store, conf, err, errlen) < 0) {
+		cb_store_close(store);
+		return NULL;
+	}
 	if (conf->defer_decisions && !cb_store_batch_start(store, err, errlen)) {
 		cb_store_close(store);
 		return NULL;
@@ -83,6 +87,7 @@ void cb_store_close(cb_store_t *store)
 {
 	if (!store) return;
 	cb_store_batch_stop(store->batch);
+	cb_store_spool_stop(store);
 	store->ops->close(store->be);
 	pthread_mutex_destroy(&store->mutex);
 	free(store);
@@ -208,12 +213,19 @@ static char const *acct_ok(cb_store_acct_t const *a)
  * SESSION_WRITE - a session op, then (a->result) the session as written,
  * under one lock: accounting takes the store's mutex once.
  */
-#define SESSION_WRITE(store, a, call) do { \
+#define SESSION_WRITE(store, a, op, call) do { \
 		int _rc; \
 		pthread_mutex_lock(&(store)->mutex); \
 		cb_store_batch_flush(store); \
+		if ((store)->spool && cb_store_spool_waiting(store)) { \
+			_rc = cb_store_spool_session(store, op, a); \
+			pthread_mutex_unlock(&(store)->mutex); \
+			return _rc; \
+		} \
 		_rc = (call); \
-		if (_rc >= 0 && (a)->result) { \
+		if (_rc < 0 && (store)->spool && (store)->ops->transient((store)->be)) { \
+			_rc = cb_store_spool_session(store, op, a); \
+		} else if (_rc >= 0 && (a)->result) { \
 			int _g = (store)->ops->session_get((store)->be, (a)->nas, (a)->acct_session_id, (a)->result); \
 			if (_g != 0) memset((a)->result, 0, sizeof(*(a)->result)); \
 		} \
@@ -226,7 +238,7 @@ int cb_store_session_start(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_start", why);
-	SESSION_WRITE(store, a, store->ops->session_start(store->be, a));
+	SESSION_WRITE(store, a, CB_SPOOL_START, store->ops->session_start(store->be, a));
 }
 
 int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a)
@@ -234,7 +246,7 @@ int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_update", why);
-	SESSION_WRITE(store, a, store->ops->session_update(store->be, a));
+	SESSION_WRITE(store, a, CB_SPOOL_UPDATE, store->ops->session_update(store->be, a));
 }
 
 int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a)
@@ -242,7 +254,7 @@ int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_stop", why);
-	SESSION_WRITE(store, a, store->ops->session_stop(store->be, a));
+	SESSION_WRITE(store, a, CB_SPOOL_STOP, store->ops->session_stop(store->be, a));
 }
 
 int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_session_id, cb_store_session_t *out)

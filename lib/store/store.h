@@ -146,6 +146,9 @@ typedef struct {
 						 * within CB_STORE_DEFER_MS; a crash loses at most that much.  The
 						 * module's request path uses it (an Access-Accept must not wait for
 						 * a commit). */
+	char const	*spool_path;		/* PostgreSQL: the spool (store_spool.c) for session writes while
+						 * the database is unreachable; NULL: none (such writes fail). */
+	uint64_t	spool_max;		/* Its size cap in bytes; 0: 64 MB. */
 	cb_log_fn_t	log;			/* Where errors go; NULL: nowhere. */
 	void		*log_ctx;
 } cb_store_conf_t;
@@ -163,6 +166,10 @@ typedef struct {
  */
 cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen);
 
+/* How err begins when cb_store_open failed because PostgreSQL cannot be reached (down, refused, a timeout). */
+#define CB_STORE_UNREACHABLE	"cannot connect to PostgreSQL"
+
+
 /**
  * cb_store_check_writable - whether a write can reach the disk now: the
  * file system holding the store has room, and a transaction that writes
@@ -173,6 +180,28 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
  * module cannot record its heartbeat either.
  */
 int cb_store_check_writable(cb_store_t *store, char *why, size_t len);
+
+/** The spool's state (cb_store_spool_info). */
+typedef struct {
+	bool		down;		/* Writes are going to the spool: the database was unreachable. */
+	uint64_t	records;	/* Waiting to be replayed. */
+	uint64_t	bytes;		/* The file's size. */
+	uint64_t	max_bytes;	/* Its cap. */
+	uint64_t	spooled;	/* Written to it since the store was opened. */
+	uint64_t	replayed;	/* Replayed from it since. */
+} cb_store_spool_info_t;
+
+/**
+ * cb_store_spool_info - the spool of a store opened with spool_path: 0
+ * (out filled), or 1 when it has none (out zeroed).
+ *
+ * While PostgreSQL is unreachable, cb_store_session_start/_update/_stop
+ * append what they would have written to the spool (fsync'ed; at most
+ * spool_max bytes) and return 0 with a->result filled from a; a thread of
+ * the store replays the spool in order, each record exactly once, when the
+ * database is back.  A full spool fails the write (-1), logged.
+ */
+int cb_store_spool_info(cb_store_t *store, cb_store_spool_info_t *out);
 
 /** cb_store_close - close the store and free it (NULL is fine). */
 void cb_store_close(cb_store_t *store);

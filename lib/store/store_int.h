@@ -120,6 +120,15 @@ typedef struct {
 	 * that what failed is worth keeping and retrying; and cb_store_check_writable. */
 	bool (*transient)(cb_store_backend_t *be);
 	int (*check_writable)(cb_store_backend_t *be, char *why, size_t len);
+
+	/* A spooled write (store_spool.c), exactly once: in one transaction, apply(be, ctx) and the mark that
+	 * record seq of spool generation gen is in; 1 (apply not called) when the mark says it already was,
+	 * 0 applied, -1.  NULL: the backend has no spool (SQLite). */
+	int (*spool_apply)(cb_store_backend_t *be, char const *gen, uint64_t seq,
+			   int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
+	/* Whether the database answers at all, called WITHOUT store->mutex (it touches no connection), so
+	 * that a replay waiting for a server that does not answer (a timeout) holds no lock; NULL: assume so. */
+	bool (*reachable)(cb_store_backend_t *be);
 } cb_store_ops_t;
 
 typedef struct cb_store_batch cb_store_batch_t;
@@ -137,6 +146,7 @@ struct cb_store {
 	cb_log_fn_t		log;
 	void			*log_ctx;
 	cb_store_batch_t	*batch;		/* defer_decisions; NULL otherwise. */
+	struct cb_store_spool	*spool;		/* spool_path set (PostgreSQL): store_spool.c; NULL otherwise. */
 	bool			quiet;		/* The backend's complaints are not passed on (store->mutex held):
 						 * the batch's retries while the disk is full, which it reports
 						 * itself, once. */
@@ -174,6 +184,30 @@ void cb_store_batch_flush(cb_store_t *store);
 
 /** cb_store_batch_stop - stop the thread, commit what is left, free.  NULL is fine. */
 void cb_store_batch_stop(cb_store_batch_t *batch);
+
+/*
+ *	The spool (store_spool.c): writes kept on disk while the database is unreachable.
+ */
+
+/** cb_store_spool_start - open conf->spool_path and start its replay thread; 0, or -1 with err set. */
+int cb_store_spool_start(cb_store_t *store, cb_store_conf_t const *conf, char *err, size_t errlen);
+
+/** cb_store_spool_stop - stop the replay thread and close the spool (what is left stays on disk). */
+void cb_store_spool_stop(cb_store_t *store);
+
+/** cb_store_spool_waiting - (store->mutex held) records wait in the spool: later writes queue behind them. */
+bool cb_store_spool_waiting(cb_store_t *store);
+
+typedef enum { CB_SPOOL_START, CB_SPOOL_UPDATE, CB_SPOOL_STOP } cb_spool_op_t;
+
+/**
+ * cb_store_spool_session - (store->mutex held) the session write a, spooled
+ * when records already wait (order) or after call failed for a reason that
+ * passes (the database unreachable).  Returns the write's rc: call's, or 0
+ * when spooled (a->result filled from a), or -1 when the spool is full or
+ * cannot be written (said loudly).
+ */
+int cb_store_spool_session(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a);
 
 /*
  *	Values (values.c).

@@ -3,6 +3,12 @@
 #
 #   pg-fixture.sh start DIR     initdb into DIR/data (first time), start it
 #   pg-fixture.sh stop DIR      stop the server "start DIR" started (by its PID)
+#   pg-fixture.sh standby PRIMARY DIR
+#                               a streaming standby of the server "start
+#                               PRIMARY" started: pg_basebackup -R into
+#                               DIR/data, started on its own port (DIR as
+#                               for start; the same roles and password)
+#   pg-fixture.sh promote DIR   promote the standby in DIR (pg_ctl promote)
 #   pg-fixture.sh run CMD...    a fresh DIR in $TMPDIR: start, run CMD with
 #                               CB_TEST_PG_CONNINFO, CB_TEST_PG_PASSWORD_FILE
 #                               and CB_TEST_PG_ADMIN set, stop and remove DIR
@@ -76,6 +82,7 @@ init_cluster() {
 	# Only the socket for pgadmin, TCP with a password for everyone else.
 	cat > "$dir/data/pg_hba.conf" <<HBA
 local	all	pgadmin			trust
+local	replication	pgadmin			trust
 host	$DB	$ROLE	127.0.0.1/32	scram-sha-256
 HBA
 }
@@ -135,6 +142,24 @@ stop() {
 	}
 }
 
+standby() {
+	primary=$1 dir=$2
+	[ -s "$primary/port" ] || die "no server started in $primary"
+	mkdir -p "$dir"
+	if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir"; fi
+	chmod 0700 "$dir"
+	as_owner "$BINDIR/pg_basebackup" -D "$dir/data" -R -X stream -c fast -h "$primary" -p "$(cat "$primary/port")" \
+		-U pgadmin > "$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
+	cp "$primary/password" "$dir/password"
+	chmod 0600 "$dir/password"
+	rm -f "$dir/data/postmaster.pid" "$dir/data/postmaster.opts"
+	start "$dir"
+}
+
+promote() {
+	as_owner "$BINDIR/pg_ctl" -D "$1/data" -w -t 30 promote > /dev/null || die "pg_ctl promote failed"
+}
+
 run() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/cb-pg.XXXXXX")
 	trap 'stop "$dir"; rm -rf "$dir"' EXIT
@@ -148,12 +173,14 @@ run() {
 	return $rc
 }
 
-[ $# -ge 1 ] || die "usage: pg-fixture.sh start|stop DIR | run CMD..."
+[ $# -ge 1 ] || die "usage: pg-fixture.sh start|stop|promote DIR | standby PRIMARY DIR | run CMD..."
 cmd=$1
 shift
 case $cmd in
 start) [ $# -eq 1 ] || die "usage: start DIR"; start "$1" ;;
 stop) [ $# -eq 1 ] || die "usage: stop DIR"; stop "$1" ;;
+standby) [ $# -eq 2 ] || die "usage: standby PRIMARY DIR"; standby "$1" "$2" ;;
+promote) [ $# -eq 1 ] || die "usage: promote DIR"; promote "$1" ;;
 run) [ $# -ge 1 ] || die "usage: run CMD..."; run "$@" ;;
 *) die "unknown command $cmd" ;;
 esac

@@ -1,0 +1,388 @@
+/*
+ * store_spool.c - the front's spool (PostgreSQL): while the database is
+ * unreachable, accounting's session writes go to a bounded file in the
+ * state directory (spool.h) and RADIUS is answered; a thread of the store
+ * replays the file into the database, in order and exactly once
+ * (cb_store_ops_t.spool_apply), when it is back.
+ *
+ * Order: once one record waits, every later session write goes to the
+ * spool too, until the replay has caught up, so the database sees Start,
+ * Interim-Update and Stop in the order the NAS sent them.  The replay
+ * takes the store's mutex for one record at a time: requests interleave;
+ * it first asks whether the database answers at all without the mutex
+ * (PQping), so a server that does not answer (a connect timeout) holds up
+ * no request.
+ * A full spool is said loudly (once per outage) and the write fails as it
+ * did without a spool (accounting is not answered; the NAS retries); a
+ * record the database refuses for good is logged whole at ERROR and
+ * skipped, so that one bad record does not stop the rest.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "base/worker.h"
+#include "store/spool.h"
+#include "store/store_int.h"
+
+#define REPLAY_INTERVAL_MS	1000	/* How often the replay tries the database while records wait. */
+
+struct cb_store_spool {
+	cb_spool_t	*file;
+	cb_worker_t	*replayer;
+	bool		full_logged;	/* "full" said once until it drains. */
+	bool		down;		/* The last write went to the spool (the database was unreachable). */
+	uint64_t	spooled;	/* Records written since start. */
+	uint64_t	replayed;	/* Records replayed since start. */
+};
+
+#define LOG(store, level, ...) do { if ((store)->log) (store)->log((store)->log_ctx, (level), __VA_ARGS__); } while (0)
+
+static char const *const op_names[] = { "start", "update", "stop" };
+
+static void add_text(json_object *o, char const *k, char const *v)
+{
+	if (v && *v) json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static json_object *decision_json(cb_store_decision_t const *d)
+{
+	json_object *o = json_object_new_object();
+
+	add_text(o, "class_id", d->class_id);
+	add_text(o, "identity", d->identity);
+	add_text(o, "outer_identity", d->outer_identity);
+	add_text(o, "status", d->status);
+	add_text(o, "reason", d->reason);
+	json_object_object_add(o, "decided_at", json_object_new_int64(d->decided_at));
+	json_object_object_add(o, "valid_until", json_object_new_int64(d->valid_until));
+	json_object_object_add(o, "ack_time", json_object_new_int64(d->ack_time));
+	add_text(o, "policy_version", d->policy_version);
+	add_text(o, "nas", d->nas);
+	add_text(o, "calling_station", d->calling_station);
+	add_text(o, "ack_email", d->ack_email);
+	add_text(o, "role", d->role);
+	return o;
+}
+
+/** acct_json - the record of one session write. */
+static json_object *acct_json(cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "op", json_object_new_string(op_names[op]));
+	add_text(o, "nas", a->nas);
+	add_text(o, "acct_session_id", a->acct_session_id);
+	add_text(o, "class_id", a->class_id);
+	add_text(o, "identity", a->identity);
+	add_text(o, "outer_identity", a->outer_identity);
+	add_text(o, "calling_station", a->calling_station);
+	add_text(o, "called_station", a->called_station);
+	add_text(o, "framed_ip", a->framed_ip);
+	add_text(o, "nas_ip", a->nas_ip);
+	add_text(o, "nas_identifier", a->nas_identifier);
+	add_text(o, "stop_cause", a->stop_cause);
+	if (a->has_octets) {
+		json_object_object_add(o, "in_octets", json_object_new_int64((int64_t) a->in_octets));
+		json_object_object_add(o, "out_octets", json_object_new_int64((int64_t) a->out_octets));
+	}
+	json_object_object_add(o, "started", json_object_new_int64(a->started));
+	json_object_object_add(o, "event_time", json_object_new_int64(a->event_time));
+	if (a->decision) json_object_object_add(o, "decision", decision_json(a->decision));
+	return o;
+}
+
+/** A record read back: the acct and decision point into json (kept until freed). */
+typedef struct {
+	json_object		*json;
+	cb_spool_op_t		op;
+	cb_store_acct_t		a;
+	cb_store_decision_t	d;
+	cb_store_ops_t const	*ops;
+} rec_t;
+
+static char const *get_text(json_object *o, char const *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : NULL;
+}
+
+static int64_t get_int(json_object *o, char const *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void copy_text(json_object *o, char const *k, char *buf, size_t size)
+{
+	char const *v = get_text(o, k);
+
+	snprintf(buf, size, "%s", v ? v : "");
+}
+
+static void decision_read(json_object *o, cb_store_decision_t *d)
+{
+	memset(d, 0, sizeof(*d));
+	copy_text(o, "class_id", d->class_id, sizeof(d->class_id));
+	copy_text(o, "identity", d->identity, sizeof(d->identity));
+	copy_text(o, "outer_identity", d->outer_identity, sizeof(d->outer_identity));
+	copy_text(o, "status", d->status, sizeof(d->status));
+	copy_text(o, "reason", d->reason, sizeof(d->reason));
+	d->decided_at = (time_t) get_int(o, "decided_at");
+	d->valid_until = (time_t) get_int(o, "valid_until");
+	d->ack_time = (time_t) get_int(o, "ack_time");
+	copy_text(o, "policy_version", d->policy_version, sizeof(d->policy_version));
+	copy_text(o, "nas", d->nas, sizeof(d->nas));
+	copy_text(o, "calling_station", d->calling_station, sizeof(d->calling_station));
+	copy_text(o, "ack_email", d->ack_email, sizeof(d->ack_email));
+	copy_text(o, "role", d->role, sizeof(d->role));
+}
+
+/** rec_read - parse a record; false when it is not one (the caller logs it). */
+static bool rec_read(char const *text, rec_t *r)
+{
+	char const *op;
+	json_object *dec;
+
+	memset(r, 0, sizeof(*r));
+	r->json = json_tokener_parse(text);
+	if (!r->json || !json_object_is_type(r->json, json_type_object)) return false;
+	op = get_text(r->json, "op");
+	for (r->op = CB_SPOOL_START; r->op <= CB_SPOOL_STOP; r->op++) {
+		if (op && strcmp(op, op_names[r->op]) == 0) break;
+	}
+	if (r->op > CB_SPOOL_STOP) return false;
+	r->a.nas = get_text(r->json, "nas");
+	r->a.acct_session_id = get_text(r->json, "acct_session_id");
+	r->a.class_id = get_text(r->json, "class_id");
+	r->a.identity = get_text(r->json, "identity");
+	r->a.outer_identity = get_text(r->json, "outer_identity");
+	r->a.calling_station = get_text(r->json, "calling_station");
+	r->a.called_station = get_text(r->json, "called_station");
+	r->a.framed_ip = get_text(r->json, "framed_ip");
+	r->a.nas_ip = get_text(r->json, "nas_ip");
+	r->a.nas_identifier = get_text(r->json, "nas_identifier");
+	r->a.stop_cause = get_text(r->json, "stop_cause");
+	r->a.has_octets = json_object_object_get_ex(r->json, "in_octets", NULL);
+	r->a.in_octets = (uint64_t) get_int(r->json, "in_octets");
+	r->a.out_octets = (uint64_t) get_int(r->json, "out_octets");
+	r->a.started = (time_t) get_int(r->json, "started");
+	r->a.event_time = (time_t) get_int(r->json, "event_time");
+	if (json_object_object_get_ex(r->json, "decision", &dec)) {
+		decision_read(dec, &r->d);
+		r->a.decision = &r->d;
+	}
+	return r->a.nas && r->a.acct_session_id;
+}
+
+static int rec_apply(cb_store_backend_t *be, void *ctx)
+{
+	rec_t *r = ctx;
+
+	switch (r->op) {
+	case CB_SPOOL_START: return r->ops->session_start(be, &r->a);
+	case CB_SPOOL_UPDATE: return r->ops->session_update(be, &r->a);
+	default: return r->ops->session_stop(be, &r->a);
+	}
+}
+
+/** replay_one - (store->mutex held) the oldest record into the database; 0 done or skipped, 1 none left, -1 later. */
+static int replay_one(cb_store_t *store)
+{
+	struct cb_store_spool *s = store->spool;
+	void *data = NULL;
+	size_t len;
+	uint64_t seq;
+	rec_t r;
+	int rc = cb_spool_peek(s->file, &data, &len, &seq);
+
+	if (rc != 0) return rc > 0 ? 1 : -1;
+	if (!rec_read(data, &r)) {
+		LOG(store, CB_LOG_ERROR, "store: spool %s: record %" PRIu64 " is not a session write, skipped: %s",
+		    cb_spool_path(s->file), seq, (char const *) data);
+		rc = 0;
+	} else {
+		r.ops = store->ops;
+		rc = store->ops->spool_apply(store->be, cb_spool_generation(s->file), seq, rec_apply, &r);
+		if (rc < 0 && !store->ops->transient(store->be)) {
+			LOG(store, CB_LOG_ERROR, "store: spool %s: the database refused record %" PRIu64 " (see above), "
+			    "skipped: %s", cb_spool_path(s->file), seq, (char const *) data);
+			rc = 0;
+		}
+	}
+	json_object_put(r.json);
+	free(data);
+	if (rc < 0) return -1;
+	s->replayed++;
+	if (cb_spool_consume(s->file) < 0) {
+		LOG(store, CB_LOG_ERROR, "store: spool %s: cannot advance past record %" PRIu64 " (it will be "
+		    "replayed again, and skipped by its mark)", cb_spool_path(s->file), seq);
+		cb_spool_rewind(s->file);
+		return -1;
+	}
+	return 0;
+}
+
+static void replay_main(cb_worker_t *w, void *arg)
+{
+	cb_store_t *store = arg;
+	struct cb_store_spool *s = store->spool;
+
+	while (cb_worker_wait(w, REPLAY_INTERVAL_MS)) {
+		uint64_t before = s->replayed;
+		int rc = 0;
+
+		pthread_mutex_lock(&store->mutex);
+		rc = cb_spool_pending(s->file) ? 0 : 1;
+		pthread_mutex_unlock(&store->mutex);
+		/* Asked without the lock: a server that times out must not hold up the requests. */
+		if (rc == 1 || (store->ops->reachable && !store->ops->reachable(store->be))) continue;
+
+		while (rc == 0 && !cb_worker_stopping(w)) {
+			pthread_mutex_lock(&store->mutex);
+			rc = replay_one(store);
+			if (rc == 1 && s->down) {
+				s->down = false;
+				s->full_logged = false;
+			}
+			pthread_mutex_unlock(&store->mutex);
+		}
+		if (s->replayed > before) {
+			LOG(store, CB_LOG_INFO, "store: %" PRIu64 " spooled write(s) replayed into the database%s",
+			    s->replayed - before, rc == 1 ? "; the spool is empty" : "");
+		}
+	}
+}
+
+int cb_store_spool_start(cb_store_t *store, cb_store_conf_t const *conf, char *err, size_t errlen)
+{
+	struct cb_store_spool *s;
+	size_t dropped = 0;
+
+	if (!store->ops->spool_apply) {
+		snprintf(err, errlen, "the %s store has no spool", store->ops->name);
+		return -1;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->file = cb_spool_open(conf->spool_path, conf->spool_max, &dropped, err, errlen);
+	if (!s->file) {
+		free(s);
+		return -1;
+	}
+	if (dropped) LOG(store, CB_LOG_WARN, "store: spool %s: a torn record at its end (%zu bytes, written when a "
+			 "crash cut it short, never answered) was cut off", conf->spool_path, dropped);
+	if (cb_spool_pending(s->file)) {
+		s->down = true;
+		LOG(store, CB_LOG_INFO, "store: spool %s holds %" PRIu64 " write(s) from before: replaying them",
+		    conf->spool_path, cb_spool_count(s->file));
+	}
+	store->spool = s;
+	s->replayer = cb_worker_start("store-spool", replay_main, store, err, errlen);
+	if (!s->replayer) {
+		cb_spool_close(s->file);
+		free(s);
+		store->spool = NULL;
+		return -1;
+	}
+	if (s->down) cb_worker_wake(s->replayer);
+	return 0;
+}
+
+void cb_store_spool_stop(cb_store_t *store)
+{
+	struct cb_store_spool *s = store->spool;
+
+	if (!s) return;
+	cb_worker_stop(s->replayer);
+	cb_spool_close(s->file);
+	free(s);
+	store->spool = NULL;
+}
+
+bool cb_store_spool_waiting(cb_store_t *store)
+{
+	return store->spool && cb_spool_pending(store->spool->file);
+}
+
+/** result_from - the session as far as a says (a->result, while the database cannot be read). */
+static void result_from(cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	cb_store_session_t *r = a->result;
+
+	if (!r) return;
+	memset(r, 0, sizeof(*r));
+	snprintf(r->nas, sizeof(r->nas), "%s", a->nas);
+	snprintf(r->acct_session_id, sizeof(r->acct_session_id), "%s", a->acct_session_id);
+	snprintf(r->class_id, sizeof(r->class_id), "%s", a->class_id ? a->class_id : "");
+	snprintf(r->identity, sizeof(r->identity), "%s", a->identity && *a->identity ? a->identity :
+		 a->decision ? a->decision->identity : "");
+	snprintf(r->calling_station, sizeof(r->calling_station), "%s", a->calling_station ? a->calling_station : "");
+	snprintf(r->framed_ip, sizeof(r->framed_ip), "%s", a->framed_ip ? a->framed_ip : "");
+	if (a->decision) snprintf(r->status, sizeof(r->status), "%s", a->decision->status);
+	r->started = a->started ? a->started : a->event_time;
+	r->last_seen = a->event_time;
+	if (op == CB_SPOOL_STOP) r->stopped = a->event_time;
+}
+
+int cb_store_spool_session(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	struct cb_store_spool *s = store->spool;
+	json_object *o;
+	char const *text;
+	char err[256];
+	int rc;
+
+	o = acct_json(op, a);
+	text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+	rc = text ? cb_spool_append(s->file, text, strlen(text), err, sizeof(err)) : -1;
+	if (!text) snprintf(err, sizeof(err), "out of memory");
+	json_object_put(o);
+	if (rc == 1) {
+		if (!s->full_logged) LOG(store, CB_LOG_ERROR, "store: the database is unreachable and the spool %s is "
+					 "FULL (%" PRIu64 " bytes, store { spool_max_mb }): accounting is NOT answered "
+					 "until it drains (the NAS keeps retrying)", cb_spool_path(s->file),
+					 cb_spool_bytes(s->file));
+		s->full_logged = true;
+		return -1;
+	}
+	if (rc < 0) {
+		LOG(store, CB_LOG_ERROR, "store: the database is unreachable and the spool cannot be written: %s", err);
+		return -1;
+	}
+	if (!s->down) LOG(store, CB_LOG_WARN, "store: the database is unreachable: session writes go to the spool %s "
+			  "and are replayed when it is back", cb_spool_path(s->file));
+	s->down = true;
+	s->spooled++;
+	result_from(op, a);
+	return 0;
+}
+
+int cb_store_spool_info(cb_store_t *store, cb_store_spool_info_t *out)
+{
+	struct cb_store_spool *s;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&store->mutex);
+	s = store->spool;
+	if (s) {
+		out->down = s->down;
+		out->records = cb_spool_count(s->file);
+		out->bytes = cb_spool_bytes(s->file);
+		out->max_bytes = cb_spool_max(s->file);
+		out->spooled = s->spooled;
+		out->replayed = s->replayed;
+	}
+	pthread_mutex_unlock(&store->mutex);
+	return s ? 0 : 1;
+}
