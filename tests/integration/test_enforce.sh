@@ -46,8 +46,10 @@ enforce_cleanup() {
 	if [ -n "${ENFORCE_TEST_KEEP:-}" ] && [ -d "$ENFORCE_TEST_KEEP" ]; then
 		cp "$CB_TMP/radiusd.out" "$FX"/*.log "$FX"/*.conf "$ENFORCE_TEST_KEEP/" 2>/dev/null
 	fi
+	crashed=
 	if [ -n "${CB_SLAPD_STARTED:-}" ]; then
-		sh "$CB_SRCDIR/tests/slapd/slapd-fixture.sh" stop "$CB_SLAPD_DIR" >/dev/null 2>&1
+		sh "$CB_SRCDIR/tests/slapd/slapd-fixture.sh" stop "$CB_SLAPD_DIR" >/dev/null 2>&1 ||
+			{ [ $? -ne 3 ] || { crashed=1; echo "not ok - slapd ran without crashing"; }; }
 	fi
 	if [ -f "$FX/ifaces" ]; then
 		if [ "$CB_FAILED" -gt 0 ]; then
@@ -57,6 +59,7 @@ enforce_cleanup() {
 		"$FIXTURE" stop "$FX"
 	fi
 	cb_cleanup
+	[ -z "$crashed" ] || exit 1
 }
 trap enforce_cleanup EXIT
 

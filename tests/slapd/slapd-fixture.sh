@@ -2,7 +2,9 @@
 # slapd-fixture.sh - a throwaway OpenLDAP slapd on 127.0.0.1 for the tests.
 #
 #   slapd-fixture.sh start DIR         set DIR up (first time) and start slapd
-#   slapd-fixture.sh stop DIR          stop the slapd that "start DIR" started
+#   slapd-fixture.sh stop DIR          stop the slapd that "start DIR" started;
+#                                      exit 3 when it had crashed (a signal
+#                                      such as SIGSEGV, from slapd.exit)
 #   slapd-fixture.sh pause DIR         SIGSTOP it (it stops answering)
 #   slapd-fixture.sh resume DIR        SIGCONT it
 #   slapd-fixture.sh check-schema DIR  load schema/ldap/cetbyod.ldif into a
@@ -20,6 +22,7 @@
 # and every start writes:
 #   ldap_port ldaps_port         the ports slapd listens on (127.0.0.1 only)
 #   slapd.pid                    the PID of that slapd; stop kills only it
+#   slapd.exit                   its exit status, once it has ended
 #   slapd.log                    slapd's stderr (SLAPD_DEBUG=level for more)
 #
 # A later "start DIR" reuses DIR's certificates, data and ports, so a test
@@ -218,11 +221,15 @@ start() {
 		fi
 		# In a session of its own, so that nothing that kills the
 		# caller's process group (check does, after each test) kills it.
-		setsid "$SLAPD" -d "${SLAPD_DEBUG:-0}" -f "$D/slapd.conf" \
+		# A shell in that session waits for slapd and writes how it
+		# ended to slapd.exit, so that stop can tell a crash.
+		rm -f "$D/slapd.pid" "$D/slapd.exit"
+		CB_SLAPD_D=$D setsid sh -c '"$@" < /dev/null & echo $! > "$CB_SLAPD_D/slapd.pid"
+			wait $!; echo $? > "$CB_SLAPD_D/slapd.exit"' slapd-wait \
+			"$SLAPD" -d "${SLAPD_DEBUG:-0}" -f "$D/slapd.conf" \
 			-h "ldap://127.0.0.1:$lport/ ldaps://127.0.0.1:$sport/" \
 			< /dev/null > "$D/slapd.log" 2>&1 &
-		pid=$!
-		echo "$pid" > "$D/slapd.pid"
+		pid=$(started_pid) || die "slapd's PID was not written within 10 s"
 		# Up to 20 s for slapd to answer (a loaded machine).
 		i=0
 		while [ $i -lt 200 ]; do
@@ -271,10 +278,46 @@ stop_pid() {
 	! is_running "$1" || die "slapd PID $1 did not exit"
 }
 
+# started_pid - the PID the waiting shell wrote to slapd.pid (10 s at most).
+started_pid() {
+	i=0
+	while [ $i -lt 100 ]; do
+		p=$(cat "$D/slapd.pid" 2>/dev/null) || p=
+		[ -z "$p" ] || { echo "$p"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# ended_by_crash - true when slapd.exit (written by the shell that waited
+# for slapd, 2 s at most after it ended) says slapd ended by a signal that
+# means a crash (SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV), not by stop's
+# SIGTERM or SIGKILL.
+ended_by_crash() {
+	i=0
+	while [ $i -lt 20 ] && [ ! -s "$D/slapd.exit" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	status=$(cat "$D/slapd.exit" 2>/dev/null) || return 1
+	case $status in
+	132|134|135|136|139) return 0 ;;
+	esac
+	return 1
+}
+
+# stop - stop slapd; exit 3 (and say so) when it had crashed, before or
+# while it was stopped, so that the test that started it fails.
 stop() {
 	[ -f "$D/slapd.pid" ] || return 0
 	stop_pid "$(cat "$D/slapd.pid")"
 	rm -f "$D/slapd.pid"
+	if ended_by_crash; then
+		echo "slapd-fixture: slapd crashed (exit status $status: signal $((status - 128))); the end of $D/slapd.log:" >&2
+		tail -n 20 "$D/slapd.log" >&2
+		exit 3
+	fi
 }
 
 signal() {	# signal SIG

@@ -14,11 +14,18 @@ cb_ldap_cleanup() {
 	if [ -n "${LDAP_TEST_SAVE_DIR:-}" ] && mkdir -p "$LDAP_TEST_SAVE_DIR"; then
 		cp "$CB_TMP"/radiusd*.out "$CB_SLAPD_DIR/slapd.log" "$LDAP_TEST_SAVE_DIR/" 2>/dev/null
 	fi
+	crashed=
 	if [ -n "$CB_SLAPD_STARTED" ]; then
-		sh "$CB_SRCDIR/tests/slapd/slapd-fixture.sh" stop "$CB_SLAPD_DIR" >/dev/null 2>&1 ||
-			echo "test_ldap: could not stop the slapd in $CB_SLAPD_DIR" >&2
+		sh "$CB_SRCDIR/tests/slapd/slapd-fixture.sh" stop "$CB_SLAPD_DIR" >"$CB_TMP/slapd-stop.out" 2>&1
+		case $? in
+		0) ;;
+		3) crashed=1; echo "not ok - slapd ran without crashing"; sed 's/^/    # /' "$CB_TMP/slapd-stop.out" ;;
+		*) echo "test_ldap: could not stop the slapd in $CB_SLAPD_DIR" >&2 ;;
+		esac
 	fi
 	cb_cleanup
+	# A slapd that crashed fails the test, whatever it counted before.
+	[ -z "$crashed" ] || exit 1
 }
 trap cb_ldap_cleanup EXIT
 
@@ -45,11 +52,15 @@ cb_slapd_restart() {
 
 # cb_slapd CMD - start|stop|pause|resume the fixture's slapd.  Searches are
 # logged (stats, level 256) so that tests can count them in slapd.log.
+# A stop that finds slapd crashed (the fixture's exit 3) is a failed check.
 cb_slapd() {
 	case $1 in
 	start) CB_SLAPD_STARTED=1 ;;
 	esac
 	SLAPD_DEBUG=${SLAPD_DEBUG:-256} sh "$CB_SRCDIR/tests/slapd/slapd-fixture.sh" "$1" "$CB_SLAPD_DIR"
+	rc=$?
+	[ "$rc" -ne 3 ] || cb_fail "slapd ran without crashing (its log: $CB_SLAPD_DIR/slapd.log)"
+	return "$rc"
 }
 
 # cb_free_tcp_port - a TCP port on 127.0.0.1 that nothing listens on now
