@@ -96,6 +96,8 @@ grep -q "state-b" "$CB_TMP/cetbyod-b.conf" || { cb_fail "B's state_dir (the ship
 printf '1 %s 0\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$CB_TMP/class.key"
 chmod 0600 "$CB_TMP/class.key"
 sed -i "s|^\tclass_key_file = \"\"|\tclass_key_file = \"$CB_TMP/class.key\"|" "$CB_TMP/cetbyod-a.conf" "$CB_TMP/cetbyod-b.conf"
+grep -q "class.key" "$CB_TMP/cetbyod-a.conf" && grep -q "class.key" "$CB_TMP/cetbyod-b.conf" ||
+	{ cb_fail "the shared class_key_file in both configurations (the shipped line changed?)"; cb_finish; }
 cb_make_raddb "$CB_TMP/users" "$CB_TMP/acknowledgements" "$CB_TMP/cetbyod-a.conf" || { cb_fail "build raddb"; cb_finish; }
 cb_start_radiusd || { cb_fail "radiusd A starts on the PostgreSQL store"; cb_finish; }
 cb_pg_start_b "$CB_TMP/cetbyod-b.conf" || { cb_fail "radiusd B starts on the same store"; cb_finish; }
