@@ -55,6 +55,12 @@ stop_b() {
 	cb_stop_radiusd
 	CB_RADIUSD_PID=$saved_pid
 }
+# two_finish - stop B and check its output for sanitizer reports (both count), then cb_finish (A).
+two_finish() {
+	stop_b
+	cb_check_sanitizers "$OUT_B" "radiusd B"
+	cb_finish
+}
 two_cleanup() {
 	# TWO_TEST_KEEP=DIR keeps the logs (both radiusd, hostapd, wpa_supplicant) for a look.
 	if [ -n "${TWO_TEST_KEEP:-}" ] && [ -d "$TWO_TEST_KEEP" ]; then
@@ -63,7 +69,6 @@ two_cleanup() {
 	nas_fixture_stop
 	stop_b
 	cb_stop_radiusd
-	cb_check_sanitizers "$OUT_B" "radiusd B"
 	"$PGFX" stop "$PGDIR" >/dev/null 2>&1
 	if [ "$CB_FAILED" -gt 0 ] && [ -f "$OUT_B" ]; then
 		echo "---- radiusd B (last 80 lines) ----"
@@ -75,7 +80,7 @@ two_cleanup() {
 trap two_cleanup EXIT
 
 # --- the store, the two servers -------------------------------------------
-"$PGFX" start "$PGDIR" >/dev/null || { cb_fail "PostgreSQL 15 starts (tests/pg/pg-fixture.sh)"; cb_finish; }
+"$PGFX" start "$PGDIR" >/dev/null || { cb_fail "PostgreSQL 15 starts (tests/pg/pg-fixture.sh)"; two_finish; }
 CONNINFO=$(cat "$PGDIR/conninfo")
 PWFILE=$CB_TMP/pg-password
 cp "$PGDIR/password" "$PWFILE" && chmod 0600 "$PWFILE"
@@ -85,24 +90,24 @@ cb_pg_people alice
 DAS_PORT=$(cb_free_udp_port)
 for s in a b; do
 	cb_pg_modconf "$CB_TMP/cetbyod-$s.conf" postgresql "$CONNINFO" "$PWFILE" "radius-$s" "$DAS_PORT" "$DAS_SECRET" ||
-		{ cb_fail "server $s's module configuration (the shipped lines changed?)"; cb_finish; }
+		{ cb_fail "server $s's module configuration (the shipped lines changed?)"; two_finish; }
 	sed -i 's/profile = rfc5176/profile = hostapd/' "$CB_TMP/cetbyod-$s.conf"
 done
 # Each server its own state_dir (its spool): B's is state-b.
 mkdir -p "$CB_TMP/state" "$CB_TMP/state-b"
 sed -i "s|state_dir = \"$CB_TMP/state\"|state_dir = \"$CB_TMP/state-b\"|" "$CB_TMP/cetbyod-b.conf"
-grep -q "state-b" "$CB_TMP/cetbyod-b.conf" || { cb_fail "B's state_dir (the shipped line changed?)"; cb_finish; }
+grep -q "state-b" "$CB_TMP/cetbyod-b.conf" || { cb_fail "B's state_dir (the shipped line changed?)"; two_finish; }
 # One Class key for both: a Class sealed by one server opens on the other.
 printf '1 %s 0\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$CB_TMP/class.key"
 chmod 0600 "$CB_TMP/class.key"
 sed -i "s|^\tclass_key_file = \"\"|\tclass_key_file = \"$CB_TMP/class.key\"|" "$CB_TMP/cetbyod-a.conf" "$CB_TMP/cetbyod-b.conf"
 grep -q "class.key" "$CB_TMP/cetbyod-a.conf" && grep -q "class.key" "$CB_TMP/cetbyod-b.conf" ||
-	{ cb_fail "the shared class_key_file in both configurations (the shipped line changed?)"; cb_finish; }
-cb_make_raddb "$CB_TMP/users" "$CB_TMP/acknowledgements" "$CB_TMP/cetbyod-a.conf" || { cb_fail "build raddb"; cb_finish; }
-cb_start_radiusd || { cb_fail "radiusd A starts on the PostgreSQL store"; cb_finish; }
-cb_pg_start_b "$CB_TMP/cetbyod-b.conf" || { cb_fail "radiusd B starts on the same store"; cb_finish; }
+	{ cb_fail "the shared class_key_file in both configurations (the shipped line changed?)"; two_finish; }
+cb_make_raddb "$CB_TMP/users" "$CB_TMP/acknowledgements" "$CB_TMP/cetbyod-a.conf" || { cb_fail "build raddb"; two_finish; }
+cb_start_radiusd || { cb_fail "radiusd A starts on the PostgreSQL store"; two_finish; }
+cb_pg_start_b "$CB_TMP/cetbyod-b.conf" || { cb_fail "radiusd B starts on the same store"; two_finish; }
 case " $CB_AUTH_PORT $CB_ACCT_PORT $B_AUTH $B_ACCT " in
-*" $DAS_PORT "*) cb_fail "the DAS port $DAS_PORT is free of the servers' ports (rerun)"; cb_finish ;;
+*" $DAS_PORT "*) cb_fail "the DAS port $DAS_PORT is free of the servers' ports (rerun)"; two_finish ;;
 esac
 cb_pass "radiusd A (127.0.0.1:$CB_AUTH_PORT) and B (127.0.0.1:$B_AUTH) on one PostgreSQL store, the same Class key"
 
@@ -116,7 +121,7 @@ if "$FIXTURE" start "$FX" --auth-port "$CB_AUTH_PORT" --acct-port "$CB_ACCT_PORT
 	cb_pass "hostapd (wired) with A and B as authentication and accounting servers, and wpa_supplicant, on a veth pair"
 else
 	cb_fail "the NAS fixture starts with two servers"
-	cb_finish
+	two_finish
 fi
 
 admits() { grep -c "cetbyod: alice.* -> admit" "$1"; }
@@ -159,7 +164,7 @@ if wait_authorized ""; then
 	cb_pass "alice's device authenticates through hostapd (EAP-TTLS/PAP, anonymous outer identity)"
 else
 	cb_fail "alice's device authenticates"
-	cb_finish
+	two_finish
 fi
 if [ "$(admits "$OUT_A")" -ge 1 ] && [ "$(admits "$OUT_B")" = 0 ]; then
 	cb_pass "A, the primary, admitted alice; B saw nothing"
@@ -192,7 +197,7 @@ if wait_authorized "$S1"; then
 	cb_pass "reinstated, the device is back on through A (session $S2)"
 else
 	cb_fail "reinstated, the device comes back"
-	cb_finish
+	two_finish
 fi
 cb_wait_until 10 store_has "$S2" || cb_fail "session $S2 reaches the shared store"
 kill -9 "$CB_RADIUSD_PID"
@@ -216,7 +221,7 @@ if [ -n "$back" ]; then
 	cb_pass "A killed (SIGKILL): the device is back on, session $S3"
 else
 	cb_fail "A killed: the device comes back on through B within 120 s"
-	cb_finish
+	two_finish
 fi
 if grep -q "No response from Authentication server 127.0.0.1:$CB_AUTH_PORT - failover" "$HOSTAPD_LOG"; then
 	cb_pass "hostapd failed its authentication over from A to B"
@@ -250,4 +255,5 @@ cb_wait_until 15 refused && cb_pass "the device asks again: B refuses alice (rev
 authorized && cb_fail "the port stays unauthorised" || cb_pass "the port stays unauthorised"
 
 stop_b && cb_pass "radiusd B ends cleanly on SIGTERM"
+cb_check_sanitizers "$OUT_B" "radiusd B"
 cb_finish
