@@ -6,6 +6,8 @@
 #   nas-fixture.sh start DIR --auth-port P --acct-port P --secret S \
 #                            --das-port P --das-secret S --network FILE \
 #                            [--nas-identifier ID]
+#                            [--secondary-auth-port P --secondary-acct-port P]
+#                            [--retry-primary-interval SECONDS]
 #   nas-fixture.sh stop DIR
 #   nas-fixture.sh status DIR
 #
@@ -18,6 +20,13 @@
 # the network block in FILE (EAP-TTLS/PAP or PEAP, chosen by the caller).
 # (hostapd 2.10 has no bind address for its DAS: it listens on the port on
 # every address, and answers only radius_das_client, 127.0.0.1.)
+# With --secondary-auth-port and --secondary-acct-port, hostapd has a second
+# RADIUS server on 127.0.0.1 (the same secret) for authentication and for
+# accounting, and fails over to it as hostapd 2.10 does: once a request has
+# gone unanswered four times (3 + 6 + 12 + 24 s: about 45 s); with
+# --retry-primary-interval, it goes back to the first server after that many
+# seconds.  Both servers send their Disconnect-Requests from 127.0.0.1, the
+# one radius_das_client hostapd 2.10 holds.
 #
 # It records what it made in DIR: ifaces (the two interface names),
 # hostapd.pid, wpa_supplicant.pid, hostapd.conf, wpa_supplicant.conf, their
@@ -39,7 +48,7 @@ fixture_die() {
 }
 
 fixture_usage() {
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 64
 }
 
@@ -127,6 +136,7 @@ fixture_start() {
 	dir=$1
 	shift
 	auth_port= acct_port= secret= das_port= das_secret= network= nas_id=cetbyod-test-nas
+	auth_port2= acct_port2= retry_primary=
 	while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || fixture_die "$1 needs a value"
 		case $1 in
@@ -137,6 +147,9 @@ fixture_start() {
 		--das-secret) das_secret=$2 ;;
 		--network) network=$2 ;;
 		--nas-identifier) nas_id=$2 ;;
+		--secondary-auth-port) auth_port2=$2 ;;
+		--secondary-acct-port) acct_port2=$2 ;;
+		--retry-primary-interval) retry_primary=$2 ;;
 		*) fixture_die "unknown option $1" ;;
 		esac
 		shift 2
@@ -144,6 +157,12 @@ fixture_start() {
 	for p in "$auth_port" "$acct_port" "$das_port"; do
 		case $p in ''|*[!0-9]*) fixture_die "ports must be numbers (got '$p')" ;; esac
 	done
+	for p in "$auth_port2" "$acct_port2" "$retry_primary"; do
+		case $p in *[!0-9]*) fixture_die "the secondary ports and --retry-primary-interval are numbers (got '$p')" ;; esac
+	done
+	if { [ -n "$auth_port2" ] && [ -z "$acct_port2" ]; } || { [ -z "$auth_port2" ] && [ -n "$acct_port2" ]; }; then
+		fixture_die "--secondary-auth-port and --secondary-acct-port go together"
+	fi
 	fixture_check_value --secret "$secret"
 	fixture_check_value --das-secret "$das_secret"
 	fixture_check_value --nas-identifier "$nas_id"
@@ -202,6 +221,18 @@ radius_das_client=127.0.0.1 $das_secret
 radius_das_require_event_timestamp=1
 radius_das_require_message_authenticator=1
 EOF
+	if [ -n "$auth_port2" ]; then
+		cat >> "$dir/hostapd.conf" <<EOF
+# The secondary RADIUS server: a second auth_server_addr and acct_server_addr.
+auth_server_addr=127.0.0.1
+auth_server_port=$auth_port2
+auth_server_shared_secret=$secret
+acct_server_addr=127.0.0.1
+acct_server_port=$acct_port2
+acct_server_shared_secret=$secret
+EOF
+	fi
+	[ -z "$retry_primary" ] || echo "radius_retry_primary_interval=$retry_primary" >> "$dir/hostapd.conf"
 	hostapd -t -d "$dir/hostapd.conf" > "$dir/hostapd.log" 2>&1 &
 	echo $! > "$dir/hostapd.pid"
 	if ! fixture_wait_ping hostapd_cli "$dir/hostapd-ctrl" "$nas_if" "$(cat "$dir/hostapd.pid")" hostapd; then
