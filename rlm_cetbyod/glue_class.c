@@ -7,6 +7,15 @@
  * limits through a recently-seen cache (a write only for a new device, or
  * one not written for DEVICE_REWRITE seconds); in accounting, the Class
  * read back, verified and bound to the device.
+ *
+ * The recently-seen cache is set-associative: a device's hash picks one
+ * of DEVICE_SETS sets of DEVICE_WAYS entries, and a device not in its set
+ * takes the set's empty entry, else the one written longest ago.  (It was
+ * direct-mapped: two of a school's devices whose hashes fell in the same
+ * slot evicted each other on every authentication, so each of their
+ * Accepts was a store write; with 200 phones about 5 % of Accepts were,
+ * bench/README.md 2026-12-02 "the device population".)  A device evicted
+ * is only written again, which is always correct.
  */
 #include "rlm_cetbyod.h"
 
@@ -16,7 +25,8 @@
 #include "base/worker.h"
 #include "store/classtok.h"
 
-#define DEVICE_SLOTS	4096	/* The recently-seen cache: slots, direct-mapped. */
+#define DEVICE_SETS	2048	/* The recently-seen cache: sets ... */
+#define DEVICE_WAYS	8	/* ... of this many devices (16,384 devices, 256 KB). */
 #define DEVICE_REWRITE	3600	/* The store keeps last_seen to the hour: a write at most hourly per device. */
 #define DEVICE_QUEUE	256	/* Devices waiting for the writer; beyond, the request writes its own. */
 #define DEVICE_FLUSH_MS	10	/* The writer's round: a device is in the store within about this. */
@@ -27,7 +37,7 @@ struct cetbyod_class {
 	struct {
 		uint64_t	hash;	/* Of identity, MAC and counted; 0: empty. */
 		time_t		written;
-	} seen[DEVICE_SLOTS];
+	} seen[DEVICE_SETS][DEVICE_WAYS];
 	cb_store_seen_t	queue[DEVICE_QUEUE], batch[DEVICE_QUEUE];
 	size_t		queued;
 	cb_store_t	*store;		/* The writer's own connection. */
@@ -191,21 +201,37 @@ static bool enqueue(struct cetbyod_class *k, cb_store_decision_t const *rec, cha
 	return true;
 }
 
+/** seen_way - the entry of set for hash h: its own, else an empty one, else the one written longest ago. */
+static size_t seen_way(struct cetbyod_class const *k, size_t set, uint64_t h)
+{
+	size_t i, way = 0;
+
+	for (i = 0; i < DEVICE_WAYS; i++) {
+		if (k->seen[set][i].hash == h) return i;
+		if (k->seen[set][way].hash && (!k->seen[set][i].hash || k->seen[set][i].written < k->seen[set][way].written)) {
+			way = i;
+		}
+	}
+	return way;
+}
+
 void cetbyod_class_device(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decision_t const *rec, bool device_new)
 {
 	char mac[CB_MAC_LEN + 1];
 	bool counted = strcmp(rec->reason, cb_reason_name(CB_REASON_DEVICE_LIMIT)) != 0 &&
 		       strcmp(rec->reason, cb_reason_name(CB_REASON_CONCURRENT_LIMIT)) != 0;
 	uint64_t h;
-	size_t slot;
+	size_t set, way;
 	bool fresh;
 
 	if (!inst->klass || !inst->limits_store || !cb_mac_normalise(rec->calling_station, mac)) return;
 	h = fnv1a(fnv1a(fnv1a(14695981039346656037ULL, rec->identity), mac), counted ? "1" : "0") | 1;
-	slot = (size_t) (h % DEVICE_SLOTS);
+	set = (size_t) (h % DEVICE_SETS);
 	pthread_mutex_lock(&inst->klass->mutex);
-	fresh = !device_new && inst->klass->seen[slot].hash == h && rec->decided_at >= inst->klass->seen[slot].written &&
-		rec->decided_at - inst->klass->seen[slot].written < DEVICE_REWRITE;
+	way = seen_way(inst->klass, set, h);
+	fresh = !device_new && inst->klass->seen[set][way].hash == h &&
+		rec->decided_at >= inst->klass->seen[set][way].written &&
+		rec->decided_at - inst->klass->seen[set][way].written < DEVICE_REWRITE;
 	pthread_mutex_unlock(&inst->klass->mutex);
 	if (fresh) {
 		RDEBUG3("Device %s of %s recorded within the hour: not written again", mac, rec->identity);
@@ -219,8 +245,9 @@ void cetbyod_class_device(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decisi
 	RDEBUG2("Device %s of %s recorded for the device limits (%s)", mac, rec->identity,
 		device_new ? "not among the known devices" : "not written by this server within the hour");
 	pthread_mutex_lock(&inst->klass->mutex);
-	inst->klass->seen[slot].hash = h;
-	inst->klass->seen[slot].written = rec->decided_at;
+	way = seen_way(inst->klass, set, h);	/* Again: another thread may have changed the set meanwhile. */
+	inst->klass->seen[set][way].hash = h;
+	inst->klass->seen[set][way].written = rec->decided_at;
 	pthread_mutex_unlock(&inst->klass->mutex);
 }
 

@@ -38,11 +38,13 @@ json_object *cb_audit_jtext(char const *s, bool *cut);
 /**
  * cb_audit_chain_line - the line (with its newline) for fields at seq
  * after prev, malloc'd into *line; its hash into hash (with key: keyed,
- * HMAC-SHA256, and "chain": "hmac-sha256" added).  fields is not changed.  Returns 0 or -1 (allocation failure, or a value the canonical
- * form refuses).
+ * HMAC-SHA256, and "chain": "hmac-sha256" added); with recp (may be
+ * NULL), the record as an object, "hash" included, into *recp, for the
+ * index (the caller puts it).  fields is not changed.  Returns 0 or -1
+ * (allocation failure, or a value the canonical form refuses).
  */
 int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
-			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1]);
+			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp);
 
 /*
  *	runs.c: refusal coalescing (its top comment has the rules)
@@ -100,6 +102,14 @@ typedef void (*cb_audit_indexed_fn)(void *ctx, cb_store_audit_entry_t const *e, 
  */
 int cb_audit_index_lines(cb_store_t *store, char const *buf, size_t const *ends, size_t n, cb_audit_indexed_fn fn,
 			 void *ctx, char const **why);
+
+/**
+ * cb_audit_index_recs - cb_audit_index_lines for lines the writer has just
+ * made, with recs[i] the object line i was written from (cb_audit_chain_line's
+ * *recp): the fields are read from it, the line is not parsed again.
+ */
+int cb_audit_index_recs(cb_store_t *store, char const *buf, size_t const *ends, json_object *const *recs, size_t n,
+			cb_audit_indexed_fn fn, void *ctx, char const **why);
 
 /**
  * cb_audit_index_catch_up - copy to the index the records of the trail at

@@ -450,41 +450,97 @@ int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
 	return cb_audit_line_mac(rec, NULL, out);
 }
 
+/* The members cb_audit_chain_line sets itself: taken from fields, they would appear twice. */
+static bool chain_own_key(char const *k, bool keyed)
+{
+	return strcmp(k, "seq") == 0 || strcmp(k, "prev") == 0 || strcmp(k, "hash") == 0 ||
+	       (keyed && strcmp(k, "chain") == 0);
+}
+
+/**
+ * chain_rec - fields with seq, prev (and chain when keyed) as one object
+ * whose members were added in sorted order, so that json-c, which writes
+ * members in the order they were added, writes it in the canonical form
+ * directly (the form canonical() gives; test_audit compares the two).
+ * Keys are copied (the object may outlive fields).  NULL on allocation
+ * failure or when a value is one canonical() refuses.
+ */
+static json_object *chain_rec(json_object *fields, uint64_t seq, char const *prev, bool keyed)
+{
+	char const *keys[256];
+	size_t n = 0, i;
+	json_object *rec, *v;
+
+	if (!json_object_is_type(fields, json_type_object)) return NULL;
+	json_object_object_foreach(fields, k, fv) {
+		json_type t = json_object_get_type(fv);
+
+		if (chain_own_key(k, keyed)) continue;
+		if (t != json_type_string && t != json_type_int && t != json_type_boolean && t != json_type_null) return NULL;
+		if (n + 3 >= sizeof(keys) / sizeof(keys[0])) return NULL;
+		keys[n++] = k;
+	}
+	keys[n++] = "seq";
+	keys[n++] = "prev";
+	if (keyed) keys[n++] = "chain";
+	qsort(keys, n, sizeof(keys[0]), key_cmp);
+	rec = json_object_new_object();
+	for (i = 0; rec && i < n; i++) {
+		if (strcmp(keys[i], "seq") == 0) {
+			v = json_object_new_int64((int64_t) seq);
+		} else if (strcmp(keys[i], "prev") == 0) {
+			v = json_object_new_string(prev);
+		} else if (keyed && strcmp(keys[i], "chain") == 0) {
+			v = json_object_new_string(CB_AUDIT_CHAIN_HMAC);
+		} else {
+			v = json_object_get(json_object_object_get(fields, keys[i]));
+		}
+		if (!v || json_object_object_add_ex(rec, keys[i], v, JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0) {
+			json_object_put(v);
+			json_object_put(rec);
+			rec = NULL;
+		}
+	}
+	return rec;
+}
+
 /**
  * cb_audit_chain_line - the line (with its newline) for fields at seq after prev,
- * malloc'd into *line; its hash (keyed under key when given) into hash.  fields is not changed.
- * Returns 0 or -1 (allocation failure, or a value canonical refuses).
+ * malloc'd into *line; its hash (keyed under key when given) into hash; with recp,
+ * the record as an object, "hash" included, into *recp (the caller puts it).
+ * fields is not changed.  Returns 0 or -1 (allocation failure, or a value
+ * canonical refuses).
  */
 int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
-			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1])
+			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp)
 {
-	json_object *rec = json_object_new_object();
-	char *c = NULL;
+	json_object *rec = chain_rec(fields, seq, prev, key != NULL);
+	char const *c;
 	size_t clen;
 	int rc = -1;
 
 	*line = NULL;
+	if (recp) *recp = NULL;
 	if (!rec) return -1;
-	json_object_object_foreach(fields, k, v) {
-		if (json_object_object_add(rec, k, json_object_get(v)) != 0) {
-			json_object_put(v);
-			goto done;
-		}
-	}
-	if (json_object_object_add(rec, "seq", json_object_new_int64((int64_t) seq)) != 0 ||
-	    json_object_object_add(rec, "prev", json_object_new_string(prev)) != 0) goto done;
-	if (key && json_object_object_add(rec, "chain", json_object_new_string(CB_AUDIT_CHAIN_HMAC)) != 0) goto done;
-	if (canonical(rec, &c, &clen) < 0 || clen < 2 ||
-	    (key ? mac_hex(key, c, clen, hash) : sha256_hex(c, clen, hash)) < 0) goto done;
+	c = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!c || (clen = strlen(c)) < 2 || (key ? mac_hex(key, c, clen, hash) : sha256_hex(c, clen, hash)) < 0) goto done;
 	/* "{...}" -> "{...,"hash":"<64>"}\n" */
 	*len = clen - 1 + sizeof(",\"hash\":\"\"}\n") - 1 + CB_AUDIT_HASH_HEX;
 	*line = malloc(*len + 1);
 	if (!*line) goto done;
 	memcpy(*line, c, clen - 1);
 	snprintf(*line + clen - 1, *len + 1 - (clen - 1), ",\"hash\":\"%s\"}\n", hash);
+	if (recp) {
+		if (json_object_object_add(rec, "hash", json_object_new_string(hash)) != 0) {
+			free(*line);
+			*line = NULL;
+			goto done;
+		}
+		*recp = rec;
+		rec = NULL;
+	}
 	rc = 0;
 done:
-	free(c);
 	json_object_put(rec);
 	return rc;
 }

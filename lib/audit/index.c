@@ -47,6 +47,49 @@ static time_t jtime(json_object *o, char const *key)
 }
 
 /**
+ * index_fields - the index's fields of one line (len bytes, no newline)
+ * from o, the record it holds, pointing into o; mac holds the normalised MAC.
+ */
+static void index_fields(json_object *o, char const *line, size_t len, cb_store_audit_entry_t *e,
+			 char mac[CB_MAC_LEN + 1])
+{
+	json_object *v = NULL;
+
+	memset(e, 0, sizeof(*e));
+	e->type = jget(o, "type");
+	if (strcmp(e->type, "session_start") == 0) {
+		e->session_start = jtime(o, "session_started");
+		if (!e->session_start) e->session_start = jtime(o, "time");
+	} else if (strcmp(e->type, "session_stop") == 0) {
+		e->session_start = jtime(o, "session_started");
+		e->session_stop = jtime(o, "session_stopped");
+		if (!e->session_stop) e->session_stop = jtime(o, "time");
+	} else if (strcmp(e->type, "decision") == 0 && json_object_object_get_ex(o, "count", NULL)) {
+		e->session_start = jtime(o, "first");		/* A coalesced run's span (runs.c). */
+		e->session_stop = jtime(o, "last");
+	}
+	json_object_object_get_ex(o, "seq", &v);
+	e->seq = json_object_get_int64(v);
+	e->time = jtime(o, "time");
+	e->identity = jget(o, "identity");
+	e->outer_identity = jget(o, "outer_identity");
+	e->calling_station = jget(o, "calling_station");
+	e->mac = cb_mac_normalise(e->calling_station, mac) ? mac : "";
+	e->nas = jget(o, "nas");
+	e->ap = jget(o, "ap");
+	e->ssid = jget(o, "ssid");
+	e->framed_ip = jget(o, "framed_ip");
+	e->acct_session_id = jget(o, "acct_session_id");
+	e->status = jget(o, "status");
+	e->reason = jget(o, "reason");
+	e->by = jget(o, "by");
+	e->hash = jget(o, "hash");
+	e->ref = jget(o, "ref");
+	e->record = line;
+	e->record_len = len;
+}
+
+/**
  * index_entry - the index's fields of one line (len bytes, no newline),
  * pointing into *o, which the caller puts; mac holds the normalised MAC.
  * 0, or -1 when the line does not parse.
@@ -55,48 +98,21 @@ static int index_entry(char const *line, size_t len, cb_store_audit_entry_t *e, 
 		       json_object **o)
 {
 	json_tokener *tok = json_tokener_new();
-	json_object *v = NULL;
 
 	*o = tok ? json_tokener_parse_ex(tok, line, (int) len) : NULL;	/* line is not NUL-terminated. */
 	if (tok) json_tokener_free(tok);
 	if (!*o) return -1;
-	memset(e, 0, sizeof(*e));
-	e->type = jget(*o, "type");
-	if (strcmp(e->type, "session_start") == 0) {
-		e->session_start = jtime(*o, "session_started");
-		if (!e->session_start) e->session_start = jtime(*o, "time");
-	} else if (strcmp(e->type, "session_stop") == 0) {
-		e->session_start = jtime(*o, "session_started");
-		e->session_stop = jtime(*o, "session_stopped");
-		if (!e->session_stop) e->session_stop = jtime(*o, "time");
-	} else if (strcmp(e->type, "decision") == 0 && json_object_object_get_ex(*o, "count", NULL)) {
-		e->session_start = jtime(*o, "first");		/* A coalesced run's span (runs.c). */
-		e->session_stop = jtime(*o, "last");
-	}
-	json_object_object_get_ex(*o, "seq", &v);
-	e->seq = json_object_get_int64(v);
-	e->time = jtime(*o, "time");
-	e->identity = jget(*o, "identity");
-	e->outer_identity = jget(*o, "outer_identity");
-	e->calling_station = jget(*o, "calling_station");
-	e->mac = cb_mac_normalise(e->calling_station, mac) ? mac : "";
-	e->nas = jget(*o, "nas");
-	e->ap = jget(*o, "ap");
-	e->ssid = jget(*o, "ssid");
-	e->framed_ip = jget(*o, "framed_ip");
-	e->acct_session_id = jget(*o, "acct_session_id");
-	e->status = jget(*o, "status");
-	e->reason = jget(*o, "reason");
-	e->by = jget(*o, "by");
-	e->hash = jget(*o, "hash");
-	e->ref = jget(*o, "ref");
-	e->record = line;
-	e->record_len = len;
+	index_fields(*o, line, len, e, mac);
 	return 0;
 }
 
-int cb_audit_index_lines(cb_store_t *store, char const *buf, size_t const *ends, size_t n, cb_audit_indexed_fn fn,
-			 void *ctx, char const **why)
+/**
+ * index_put - lines buf[0..ends[n-1]) into the index, their fields from
+ * recs[i] when recs is given (the writer's objects), else parsed from the
+ * lines; see cb_audit_index_lines.
+ */
+static int index_put(cb_store_t *store, char const *buf, size_t const *ends, json_object *const *recs, size_t n,
+		     cb_audit_indexed_fn fn, void *ctx, char const **why)
 {
 	cb_store_audit_entry_t *e = calloc(n ? n : 1, sizeof(*e));
 	json_object **objs = calloc(n ? n : 1, sizeof(*objs));
@@ -106,8 +122,12 @@ int cb_audit_index_lines(cb_store_t *store, char const *buf, size_t const *ends,
 
 	*why = rc < 0 ? "out of memory" : NULL;
 	for (i = 0; i < n && rc == 0; i++) {
-		rc = index_entry(buf + start, ends[i] - start - 1, &e[i], macs[i], &objs[i]);
-		if (rc < 0) *why = "a record does not parse";
+		if (recs) {
+			index_fields(recs[i], buf + start, ends[i] - start - 1, &e[i], macs[i]);
+		} else {
+			rc = index_entry(buf + start, ends[i] - start - 1, &e[i], macs[i], &objs[i]);
+			if (rc < 0) *why = "a record does not parse";
+		}
 		start = ends[i];
 	}
 	if (rc == 0) rc = cb_store_audit_put(store, e, n);
@@ -117,6 +137,18 @@ int cb_audit_index_lines(cb_store_t *store, char const *buf, size_t const *ends,
 	free(objs);
 	free(macs);
 	return rc;
+}
+
+int cb_audit_index_lines(cb_store_t *store, char const *buf, size_t const *ends, size_t n, cb_audit_indexed_fn fn,
+			 void *ctx, char const **why)
+{
+	return index_put(store, buf, ends, NULL, n, fn, ctx, why);
+}
+
+int cb_audit_index_recs(cb_store_t *store, char const *buf, size_t const *ends, json_object *const *recs, size_t n,
+			cb_audit_indexed_fn fn, void *ctx, char const **why)
+{
+	return index_put(store, buf, ends, recs, n, fn, ctx, why);
 }
 
 /*

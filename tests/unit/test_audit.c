@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit.h"
+#include "audit/audit_int.h"
 #include "base/mac.h"
 #include "store/store.h"
 
@@ -1212,6 +1213,55 @@ START_TEST(index_count_by_seq)
 }
 END_TEST
 
+/*
+ *	The writer builds the canonical form directly (chain.c chain_rec): the
+ *	same bytes and hash as the canonical form verify computes, and the
+ *	object it hands to the index holds what the line holds.
+ */
+static void chain_line_is_canonical_with(cb_audit_key_t const *key)
+{
+	json_object *f = json_object_new_object(), *rec = NULL, *parsed;
+	char *line = NULL, hash[CB_AUDIT_HASH_HEX + 1], again[CB_AUDIT_HASH_HEX + 1];
+	size_t len = 0;
+
+	/* Members added out of order, some sorting before and after the writer's own (seq, prev, chain). */
+	json_object_object_add(f, "type", json_object_new_string("decision"));
+	json_object_object_add(f, "zz_last", json_object_new_int64(-7));
+	json_object_object_add(f, "identity", json_object_new_string("al\xc3\xa9 \"q\" \\ /"));
+	json_object_object_add(f, "a_first", json_object_new_boolean(1));
+	json_object_object_add(f, "ref", json_object_new_string("r"));
+	json_object_object_add(f, "seq", json_object_new_int64(999));	/* Replaced, not doubled. */
+	json_object_object_add(f, "pra", json_object_new_string("sorts before prev"));
+	ck_assert_int_eq(cb_audit_chain_line(f, 42, "abc", key, &line, &len, hash, &rec), 0);
+	ck_assert_uint_eq(strlen(line), len);
+	ck_assert(line[len - 1] == '\n');
+	parsed = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(parsed);
+	ck_assert_int_eq(cb_audit_line_mac(parsed, key, again), 0);
+	ck_assert_str_eq(again, hash);
+	ck_assert(json_object_equal(parsed, rec));
+	ck_assert_int_eq(json_object_get_int64(json_object_object_get(rec, "seq")), 42);
+	ck_assert(strncmp(line, "{\"a_first\":true,", strlen("{\"a_first\":true,")) == 0);
+	ck_assert_ptr_nonnull(strstr(line, "\"zz_last\":-7,\"hash\":\""));
+	ck_assert_int_eq(json_object_object_length(f), 7);		/* fields not changed. */
+	json_object_put(parsed);
+	json_object_put(rec);
+	free(line);
+	/* A value the canonical form refuses is refused here too. */
+	json_object_object_add(f, "d", json_object_new_double(1.5));
+	ck_assert_int_eq(cb_audit_chain_line(f, 43, "abc", key, &line, &len, hash, NULL), -1);
+	json_object_put(f);
+}
+
+START_TEST(chain_line_is_canonical)
+{
+	cb_audit_key_t k = test_key('k');
+
+	chain_line_is_canonical_with(NULL);
+	chain_line_is_canonical_with(&k);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -1226,6 +1276,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, reordered_line_fails_there);
 	tcase_add_test(tc, truncated_last_line_fails_there);
 	tcase_add_test(tc, line_parse_alone);
+	tcase_add_test(tc, chain_line_is_canonical);
 	tcase_add_test(tc, keyed_chain_verifies_and_catches_rewrites);
 	tcase_add_test(tc, keyed_chain_rewritten_plain_fails);
 	tcase_add_test(tc, key_file_checks);
