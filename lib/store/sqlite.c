@@ -793,6 +793,7 @@ static cb_store_ops_t const sq_ops = {
 	.session_start = cb_sqlite_session_start,
 	.session_update = cb_sqlite_session_update,
 	.session_stop = cb_sqlite_session_stop,
+	.sessions_write = cb_sqlite_sessions_write,
 	.session_get = cb_sqlite_session_get,
 	.nas_reboot = cb_sqlite_nas_reboot,
 	.close_stale = cb_sqlite_close_stale,
