@@ -272,13 +272,13 @@ typedef enum { ITEM_QUEUED, ITEM_TAKEN, ITEM_DONE } item_state_t;
 typedef struct group_item {
 	cb_store_sw_t		w;
 	item_state_t		state;		/* Guarded by qmu. */
+	pthread_cond_t		done;		/* Signalled when DONE: only its waiter wakes (monotonic clock). */
 	struct group_item	*next;
 } group_item_t;
 
 struct cb_store_group {
 	cb_store_t		*store;
 	pthread_mutex_t		qmu;		/* Guards the queue and every item's state and rc. */
-	pthread_cond_t		done;		/* Broadcast when a commit's items are DONE (monotonic clock). */
 	group_item_t		*head;		/* Oldest first. */
 	group_item_t		**tail;
 	cb_worker_t		*worker;
@@ -320,8 +320,8 @@ static void group_drain(cb_store_group_t *g)
 		for (size_t i = 0; i < n; i++) {
 			g->taken[i]->w.rc = g->w[i].rc;
 			g->taken[i]->state = ITEM_DONE;
+			pthread_cond_signal(&g->taken[i]->done);
 		}
-		pthread_cond_broadcast(&g->done);
 		pthread_mutex_unlock(&g->qmu);
 	}
 }
@@ -347,6 +347,11 @@ int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t 
 	struct timespec deadline;
 	bool wake;
 
+	if (cb_clock_cond_init(&it.done) != 0) {
+		blog(g->store, CB_LOG_ERROR, "store: a session write cannot wait for its commit (out of memory): "
+		     "not recorded (the NAS retries)");
+		return -1;
+	}
 	cb_clock_after_ms(&deadline, CB_STORE_GROUP_WAIT_MS);
 	pthread_mutex_lock(&g->qmu);
 	wake = !g->head;
@@ -358,25 +363,26 @@ int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t 
 	pthread_mutex_lock(&g->qmu);
 	while (it.state != ITEM_DONE) {
 		if (it.state == ITEM_TAKEN) {
-			pthread_cond_wait(&g->done, &g->qmu);	/* In a commit: the backend's timeouts bound it. */
+			pthread_cond_wait(&it.done, &g->qmu);	/* In a commit: the backend's timeouts bound it. */
 			continue;
 		}
-		if (pthread_cond_timedwait(&g->done, &g->qmu, &deadline) != ETIMEDOUT || it.state != ITEM_QUEUED) {
+		if (pthread_cond_timedwait(&it.done, &g->qmu, &deadline) != ETIMEDOUT || it.state != ITEM_QUEUED) {
 			continue;
 		}
 		group_unlink(g, &it);
 		pthread_mutex_unlock(&g->qmu);
+		pthread_cond_destroy(&it.done);
 		blog(g->store, CB_LOG_ERROR, "store: a session write waited %d ms for its commit and was not taken: "
 		     "not recorded (the NAS retries)", CB_STORE_GROUP_WAIT_MS);
 		return -1;
 	}
 	pthread_mutex_unlock(&g->qmu);
+	pthread_cond_destroy(&it.done);
 	return it.w.rc;
 }
 
 static void group_free(cb_store_group_t *g)
 {
-	pthread_cond_destroy(&g->done);
 	pthread_mutex_destroy(&g->qmu);
 	free(g);
 }
@@ -387,12 +393,6 @@ cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errl
 	char werr[256];
 
 	if (!g || pthread_mutex_init(&g->qmu, NULL) != 0) {
-		free(g);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (cb_clock_cond_init(&g->done) != 0) {
-		pthread_mutex_destroy(&g->qmu);
 		free(g);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -412,8 +412,9 @@ cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errl
 void cb_store_group_stop(cb_store_group_t *g)
 {
 	if (!g) return;
-	cb_worker_stop(g->worker);
+	cb_worker_halt(g->worker);	/* Kept until the end: a late cb_store_group_write may still wake it. */
 	group_drain(g);			/* What was queued as it stopped: its waiters get their answer. */
+	cb_worker_stop(g->worker);
 	g->store->group = NULL;
 	group_free(g);
 }
