@@ -37,8 +37,10 @@
  *     for the limits: cb_store_device_seen, when new or not written lately.
  *   accounting: cb_classtok_open or cb_store_class_parse on Class, then
  *     cb_store_session_start / _update / _stop (a keyed Class's decision in
- *     cb_store_acct_t.decision, the session read back in .result, one
- *     lock); Accounting-On/Off: cb_store_nas_reboot.
+ *     cb_store_acct_t.decision, the session read back in .result; with
+ *     group_commit committed with the others in flight, each call returning
+ *     once its own write is committed); Accounting-On/Off:
+ *     cb_store_nas_reboot.
  *   enforcer: cb_store_sessions_active (revoked, expired, onboarding people),
  *     cb_store_disconnect_enqueue / _hold, cb_store_disconnect_due,
  *     cb_store_disconnect_mark; every second cb_store_commands_take; now
@@ -368,7 +370,9 @@ bool cb_store_split_called_station(char const *called, char *ap, char *ssid);
  * cb_store_session_start - Accounting-Request Start.  Opens the session; a
  * repeated Start for a session still open refreshes it.  When a->identity
  * is NULL or "", the identity (and the status at admission) come from the
- * decision of a->class_id.  Returns 0, or -1.
+ * decision of a->class_id.  Returns 0, or -1 (nothing written; with
+ * group_commit, also when the transaction of its group failed, or when it
+ * waited CB_STORE_GROUP_WAIT_MS without being taken).
  */
 int cb_store_session_start(cb_store_t *store, cb_store_acct_t const *a);
 
