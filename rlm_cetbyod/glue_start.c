@@ -692,6 +692,7 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	char path[4096], spool[4096], err[512], buf[16];
 	cb_store_conf_t sconf = { .path = path, .create = true, .fast_sync = true, .defer_decisions = true,
+				  .group_commit = true,
 				  .log = cetbyod_store_log, .log_ctx = inst };
 	cb_enforcer_conf_t econf = {
 		.nas = NULL, .burst_limit = inst->enforce.burst_limit,

@@ -27,3 +27,15 @@ void cb_clock_after_ms(struct timespec *ts, int64_t ms)
 		ts->tv_nsec -= 1000000000L;
 	}
 }
+
+int cb_clock_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc;
+}

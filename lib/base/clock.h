@@ -9,6 +9,7 @@
 #ifndef CETBYOD_BASE_CLOCK_H
 #define CETBYOD_BASE_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -20,5 +21,8 @@ int64_t cb_clock_ms(void);
 
 /** cb_clock_after_ms - the monotonic instant ms milliseconds from now (for pthread_cond_timedwait on a monotonic condattr). */
 void cb_clock_after_ms(struct timespec *ts, int64_t ms);
+
+/** cb_clock_cond_init - a condition variable whose timed waits use this clock; pthread_cond_init's rc. */
+int cb_clock_cond_init(pthread_cond_t *cond);
 
 #endif

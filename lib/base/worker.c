@@ -33,15 +33,8 @@ static void *worker_main(void *p)
 
 static int worker_init_sync(cb_worker_t *w)
 {
-	pthread_condattr_t ca;
-	int rc;
-
 	if (pthread_mutex_init(&w->mutex, NULL) != 0) return -1;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	rc = pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc != 0) {
+	if (cb_clock_cond_init(&w->cond) != 0) {
 		pthread_mutex_destroy(&w->mutex);
 		return -1;
 	}

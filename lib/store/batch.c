@@ -29,13 +29,35 @@
  * A failure that will not pass (a constraint) drops the batch, logged, as
  * before.  The Class the Access-Accept carried meanwhile stays valid: its
  * decision is written late, not lost, unless radiusd stops first.
+ *
+ * The group commit of accounting (cb_store_conf_t.group_commit) has the
+ * same shape with one difference: an Accounting-Response may only be sent
+ * once the session is recorded (RFC 2866), so the request thread waits for
+ * its commit instead of returning at once.  It queues an item on its own
+ * stack (the write, a state, a result) under qmu, wakes the committer when
+ * the queue was empty, and waits on done until the item is DONE.  The
+ * committer takes up to CB_STORE_GROUP_MAX items (TAKEN), and under the
+ * store's mutex commits the deferred decisions, then the items in one
+ * transaction (cb_store_sessions_commit), marks them DONE and wakes them
+ * all; what arrived meanwhile is the next transaction.  So 64 requests in
+ * flight make a few commits, not 64, and each is answered only once its
+ * write is durable or has failed.  Worked example: Starts A, B, C arrive
+ * while the committer writes batch 1; they wait queued; batch 1 done, the
+ * committer takes A, B, C, one BEGIN .. COMMIT, and A, B, C answer.  If
+ * that COMMIT fails (a full disk), A, B and C all return -1 and are not
+ * answered: the NAS retries them.  The wait is bounded: an item still
+ * QUEUED after CB_STORE_GROUP_WAIT_MS is unlinked and fails; a TAKEN one
+ * is in a commit, which the backend's own timeouts bound, and is waited
+ * for (its memory is the waiter's stack).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/worker.h"
 #include "store/store_int.h"
 
@@ -54,14 +76,6 @@ struct cb_store_batch {
 };
 
 #define CB_STORE_RETRY_MS	1000	/* While failing, the thread retries this often. */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void blog(cb_store_t *store, cb_log_level_t level, char const *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -123,7 +137,7 @@ static bool commit_failing(cb_store_t *store, cb_store_batch_t *b, cb_store_deci
 	if (i == n) return true;
 	memmove(batch, batch + i, (n - i) * sizeof(*batch));
 	b->lost += requeue(b, batch, n - i);
-	b->retry_at = mono_ms() + CB_STORE_RETRY_MS;
+	b->retry_at = cb_clock_ms() + CB_STORE_RETRY_MS;
 	return false;
 }
 
@@ -157,7 +171,7 @@ void cb_store_batch_flush(cb_store_t *store)
 	}
 	dropped = requeue(b, batch, n);
 	b->failing = true;
-	b->retry_at = mono_ms() + CB_STORE_RETRY_MS;
+	b->retry_at = cb_clock_ms() + CB_STORE_RETRY_MS;
 	b->late = 0;
 	b->lost = dropped;
 	blog(store, CB_LOG_ERROR, "store: decisions cannot be written now: %zu wait in memory (at most %d), retried "
@@ -177,7 +191,7 @@ static void batch_main(cb_worker_t *w, void *arg)
 		pthread_mutex_unlock(&b->qmu);
 		if (!n) continue;
 		pthread_mutex_lock(&b->store->mutex);
-		if (!b->failing || mono_ms() >= b->retry_at) cb_store_batch_flush(b->store);
+		if (!b->failing || cb_clock_ms() >= b->retry_at) cb_store_batch_flush(b->store);
 		pthread_mutex_unlock(&b->store->mutex);
 	}
 }
@@ -248,4 +262,159 @@ void cb_store_batch_stop(cb_store_batch_t *b)
 	pthread_mutex_unlock(&store->mutex);
 	pthread_mutex_destroy(&b->qmu);
 	batch_free(b);
+}
+
+/*
+ *	The group commit of accounting.
+ */
+typedef enum { ITEM_QUEUED, ITEM_TAKEN, ITEM_DONE } item_state_t;
+
+typedef struct group_item {
+	cb_store_sw_t		w;
+	item_state_t		state;		/* Guarded by qmu. */
+	pthread_cond_t		done;		/* Signalled when DONE: only its waiter wakes (monotonic clock). */
+	struct group_item	*next;
+} group_item_t;
+
+struct cb_store_group {
+	cb_store_t		*store;
+	pthread_mutex_t		qmu;		/* Guards the queue and every item's state and rc. */
+	group_item_t		*head;		/* Oldest first. */
+	group_item_t		**tail;
+	cb_worker_t		*worker;
+	/* The committer's (one thread at a time: the worker, or stop after it). */
+	group_item_t		*taken[CB_STORE_GROUP_MAX];
+	cb_store_sw_t		w[CB_STORE_GROUP_MAX];
+};
+
+/** group_take - move up to CB_STORE_GROUP_MAX queued items to g->taken; how many. */
+static size_t group_take(cb_store_group_t *g)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&g->qmu);
+	while (g->head && n < CB_STORE_GROUP_MAX) {
+		group_item_t *it = g->head;
+
+		g->head = it->next;
+		it->state = ITEM_TAKEN;
+		g->taken[n] = it;
+		g->w[n++] = it->w;
+	}
+	if (!g->head) g->tail = &g->head;
+	pthread_mutex_unlock(&g->qmu);
+	return n;
+}
+
+/** group_drain - commit what is queued, a transaction per CB_STORE_GROUP_MAX items, until none is. */
+static void group_drain(cb_store_group_t *g)
+{
+	size_t n;
+
+	while ((n = group_take(g)) > 0) {
+		pthread_mutex_lock(&g->store->mutex);
+		cb_store_batch_flush(g->store);
+		cb_store_sessions_commit(g->store, g->w, n);
+		pthread_mutex_unlock(&g->store->mutex);
+		pthread_mutex_lock(&g->qmu);
+		for (size_t i = 0; i < n; i++) {
+			g->taken[i]->w.rc = g->w[i].rc;
+			g->taken[i]->state = ITEM_DONE;
+			pthread_cond_signal(&g->taken[i]->done);
+		}
+		pthread_mutex_unlock(&g->qmu);
+	}
+}
+
+static void group_main(cb_worker_t *w, void *arg)
+{
+	while (cb_worker_wait(w, -1)) group_drain(arg);
+}
+
+/** group_unlink - (qmu held) take the QUEUED item out of the queue. */
+static void group_unlink(cb_store_group_t *g, group_item_t *it)
+{
+	group_item_t **pp = &g->head;
+
+	while (*pp != it) pp = &(*pp)->next;
+	*pp = it->next;
+	if (g->tail == &it->next) g->tail = pp;
+}
+
+int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	group_item_t it = { .w = { .op = op, .a = a, .rc = -1 }, .state = ITEM_QUEUED };
+	struct timespec deadline;
+	bool wake;
+
+	if (cb_clock_cond_init(&it.done) != 0) {
+		blog(g->store, CB_LOG_ERROR, "store: a session write cannot wait for its commit (out of memory): "
+		     "not recorded (the NAS retries)");
+		return -1;
+	}
+	cb_clock_after_ms(&deadline, CB_STORE_GROUP_WAIT_MS);
+	pthread_mutex_lock(&g->qmu);
+	wake = !g->head;
+	*g->tail = &it;
+	g->tail = &it.next;
+	pthread_mutex_unlock(&g->qmu);
+	if (wake) cb_worker_wake(g->worker);
+
+	pthread_mutex_lock(&g->qmu);
+	while (it.state != ITEM_DONE) {
+		if (it.state == ITEM_TAKEN) {
+			pthread_cond_wait(&it.done, &g->qmu);	/* In a commit: the backend's timeouts bound it. */
+			continue;
+		}
+		if (pthread_cond_timedwait(&it.done, &g->qmu, &deadline) != ETIMEDOUT || it.state != ITEM_QUEUED) {
+			continue;
+		}
+		group_unlink(g, &it);
+		pthread_mutex_unlock(&g->qmu);
+		pthread_cond_destroy(&it.done);
+		blog(g->store, CB_LOG_ERROR, "store: a session write waited %d ms for its commit and was not taken: "
+		     "not recorded (the NAS retries)", CB_STORE_GROUP_WAIT_MS);
+		return -1;
+	}
+	pthread_mutex_unlock(&g->qmu);
+	pthread_cond_destroy(&it.done);
+	return it.w.rc;
+}
+
+static void group_free(cb_store_group_t *g)
+{
+	pthread_mutex_destroy(&g->qmu);
+	free(g);
+}
+
+cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errlen)
+{
+	cb_store_group_t *g = calloc(1, sizeof(*g));
+	char werr[256];
+
+	if (!g || pthread_mutex_init(&g->qmu, NULL) != 0) {
+		free(g);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->store = store;
+	g->tail = &g->head;
+	g->worker = cb_worker_start("store-group", group_main, g, werr, sizeof(werr));
+	if (!g->worker) {
+		snprintf(err, errlen, "cannot start the store's accounting committer: %s", werr);
+		group_free(g);
+		return NULL;
+	}
+	store->group = g;
+	return g;
+}
+
+void cb_store_group_stop(cb_store_group_t *g)
+{
+	if (!g) return;
+	cb_worker_halt(g->worker);	/* Kept until the end: a late cb_store_group_write may still wake it. */
+	group_drain(g);			/* What was queued as it stopped: its waiters get their answer. */
+	cb_worker_stop(g->worker);
+	g->store->group = NULL;
+	group_free(g);
 }

@@ -488,6 +488,7 @@ static cb_store_ops_t const pg_ops = {
 	.session_start = cb_pg_session_start,
 	.session_update = cb_pg_session_update,
 	.session_stop = cb_pg_session_stop,
+	.sessions_write = cb_pg_sessions_write,
 	.session_get = cb_pg_session_get,
 	.nas_reboot = cb_pg_nas_reboot,
 	.close_stale = cb_pg_close_stale,

@@ -114,6 +114,7 @@ int cb_pg_decision_get(cb_store_backend_t *be, char const *class_id, cb_store_de
 int cb_pg_session_start(cb_store_backend_t *be, cb_store_acct_t const *a);
 int cb_pg_session_update(cb_store_backend_t *be, cb_store_acct_t const *a);
 int cb_pg_session_stop(cb_store_backend_t *be, cb_store_acct_t const *a);
+int cb_pg_sessions_write(cb_store_backend_t *be, cb_store_sw_t *w, size_t n);
 int cb_pg_session_get(cb_store_backend_t *be, char const *nas, char const *acct_session_id, cb_store_session_t *out);
 int cb_pg_nas_reboot(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
 		     cb_store_sessions_t *out);

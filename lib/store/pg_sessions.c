@@ -269,6 +269,18 @@ int cb_pg_session_stop(cb_store_backend_t *be, cb_store_acct_t const *a)
 	return cb_pg_end(be, ses_apply(be, a, true));
 }
 
+int cb_pg_sessions_write(cb_store_backend_t *be, cb_store_sw_t *w, size_t n)
+{
+	if (cb_pg_begin(be) < 0) return -1;
+	for (size_t i = 0; i < n; i++) {
+		int rc = ses_apply(be, w[i].a, w[i].op == CB_SPOOL_STOP);
+
+		if (rc < 0) return cb_pg_end(be, -1);
+		w[i].rc = w[i].op == CB_SPOOL_START ? 0 : rc;
+	}
+	return cb_pg_end(be, 0);
+}
+
 int cb_pg_session_get(cb_store_backend_t *be, char const *nas, char const *acct_session_id, cb_store_session_t *out)
 {
 	cb_pg_params_t p = { 0 };

@@ -136,6 +136,7 @@ int cb_sqlite_decision_get(cb_store_backend_t *be, char const *class_id, cb_stor
 int cb_sqlite_session_start(cb_store_backend_t *be, cb_store_acct_t const *a);
 int cb_sqlite_session_update(cb_store_backend_t *be, cb_store_acct_t const *a);
 int cb_sqlite_session_stop(cb_store_backend_t *be, cb_store_acct_t const *a);
+int cb_sqlite_sessions_write(cb_store_backend_t *be, cb_store_sw_t *w, size_t n);
 int cb_sqlite_session_get(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
 			  cb_store_session_t *out);
 int cb_sqlite_nas_reboot(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,

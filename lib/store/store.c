@@ -4,8 +4,9 @@
  * cb_store_ops_t to the backend (today the SQLite one, sqlite*.c).
  *
  * The front owns a cb_store_t: a mutex, the backend's operations and
- * handle, the log callback, and with defer_decisions the batch of queued
- * decisions (batch.c).  Each public function checks its arguments
+ * handle, the log callback, with defer_decisions the batch of queued
+ * decisions and with group_commit the queue of accounting's session
+ * writes (both batch.c).  Each public function checks its arguments
  * (lengths, UTF-8, names, class ids), so that no backend ever sees
  * invalid input, then takes the mutex, commits any queued decisions, and
  * calls the backend.  One mutex per cb_store_t makes every call
@@ -80,12 +81,17 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 		cb_store_close(store);
 		return NULL;
 	}
+	if (conf->group_commit && !cb_store_group_start(store, err, errlen)) {
+		cb_store_close(store);
+		return NULL;
+	}
 	return store;
 }
 
 void cb_store_close(cb_store_t *store)
 {
 	if (!store) return;
+	cb_store_group_stop(store->group);	/* Its last commit flushes the decisions: first. */
 	cb_store_batch_stop(store->batch);
 	cb_store_spool_stop(store);
 	store->ops->close(store->be);
@@ -209,36 +215,86 @@ static char const *acct_ok(cb_store_acct_t const *a)
 	return NULL;
 }
 
-/*
- * SESSION_WRITE - a session op, then (a->result) the session as written,
- * under one lock: accounting takes the store's mutex once.
+/** session_result - a->result: the session as written (zeroed when it cannot be read). */
+static void session_result(cb_store_t *store, cb_store_acct_t const *a)
+{
+	if (!a->result) return;
+	if (store->ops->session_get(store->be, a->nas, a->acct_session_id, a->result) != 0) {
+		memset(a->result, 0, sizeof(*a->result));
+	}
+}
+
+/** session_call - the backend's single op, in its own transaction. */
+static int session_call(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	switch (op) {
+	case CB_SPOOL_START:
+		return store->ops->session_start(store->be, a);
+	case CB_SPOOL_UPDATE:
+		return store->ops->session_update(store->be, a);
+	case CB_SPOOL_STOP:
+		break;
+	}
+	return store->ops->session_stop(store->be, a);
+}
+
+/**
+ * session_write - (store->mutex held) one session write in its own
+ * transaction, or to the spool while records wait there (order) or when
+ * the write failed because the database is unreachable; then a->result.
  */
-#define SESSION_WRITE(store, a, op, call) do { \
-		int _rc; \
-		pthread_mutex_lock(&(store)->mutex); \
-		cb_store_batch_flush(store); \
-		if ((store)->spool && cb_store_spool_waiting(store)) { \
-			_rc = cb_store_spool_session(store, op, a); \
-			pthread_mutex_unlock(&(store)->mutex); \
-			return _rc; \
-		} \
-		_rc = (call); \
-		if (_rc < 0 && (store)->spool && (store)->ops->transient((store)->be)) { \
-			_rc = cb_store_spool_session(store, op, a); \
-		} else if (_rc >= 0 && (a)->result) { \
-			int _g = (store)->ops->session_get((store)->be, (a)->nas, (a)->acct_session_id, (a)->result); \
-			if (_g != 0) memset((a)->result, 0, sizeof(*(a)->result)); \
-		} \
-		pthread_mutex_unlock(&(store)->mutex); \
-		return _rc; \
-	} while (0)
+static int session_write(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	int rc;
+
+	if (store->spool && cb_store_spool_waiting(store)) return cb_store_spool_session(store, op, a);
+	rc = session_call(store, op, a);
+	if (rc < 0 && store->spool && store->ops->transient(store->be)) return cb_store_spool_session(store, op, a);
+	if (rc >= 0) session_result(store, a);
+	return rc;
+}
+
+void cb_store_sessions_commit(cb_store_t *store, cb_store_sw_t *w, size_t n)
+{
+	size_t i;
+
+	if (n == 1 || (store->spool && cb_store_spool_waiting(store))) {
+		for (i = 0; i < n; i++) w[i].rc = session_write(store, w[i].op, w[i].a);
+		return;
+	}
+	if (store->ops->sessions_write(store->be, w, n) == 0) {
+		for (i = 0; i < n; i++) session_result(store, w[i].a);
+		return;
+	}
+	if (store->ops->transient(store->be)) {
+		/* A full disk, an I/O error, a lock held too long: every request of the batch fails (the NAS
+		 * retries), none is answered unrecorded; PostgreSQL unreachable: all go to the spool. */
+		for (i = 0; i < n; i++) w[i].rc = store->spool ? cb_store_spool_session(store, w[i].op, w[i].a) : -1;
+		return;
+	}
+	/* One write refused for good: each alone, so that one bad request does not fail the others. */
+	for (i = 0; i < n; i++) w[i].rc = session_write(store, w[i].op, w[i].a);
+}
+
+/** session_op - a checked session write: through the group commit, or alone under the lock. */
+static int session_op(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	int rc;
+
+	if (store->group) return cb_store_group_write(store->group, op, a);
+	pthread_mutex_lock(&store->mutex);
+	cb_store_batch_flush(store);
+	rc = session_write(store, op, a);
+	pthread_mutex_unlock(&store->mutex);
+	return rc;
+}
 
 int cb_store_session_start(cb_store_t *store, cb_store_acct_t const *a)
 {
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_start", why);
-	SESSION_WRITE(store, a, CB_SPOOL_START, store->ops->session_start(store->be, a));
+	return session_op(store, CB_SPOOL_START, a);
 }
 
 int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a)
@@ -246,7 +302,7 @@ int cb_store_session_update(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_update", why);
-	SESSION_WRITE(store, a, CB_SPOOL_UPDATE, store->ops->session_update(store->be, a));
+	return session_op(store, CB_SPOOL_UPDATE, a);
 }
 
 int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a)
@@ -254,7 +310,7 @@ int cb_store_session_stop(cb_store_t *store, cb_store_acct_t const *a)
 	char const *why = acct_ok(a);
 
 	if (why) return bad(store, "session_stop", why);
-	SESSION_WRITE(store, a, CB_SPOOL_STOP, store->ops->session_stop(store->be, a));
+	return session_op(store, CB_SPOOL_STOP, a);
 }
 
 int cb_store_session_get(cb_store_t *store, char const *nas, char const *acct_session_id, cb_store_session_t *out)

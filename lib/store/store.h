@@ -37,8 +37,10 @@
  *     for the limits: cb_store_device_seen, when new or not written lately.
  *   accounting: cb_classtok_open or cb_store_class_parse on Class, then
  *     cb_store_session_start / _update / _stop (a keyed Class's decision in
- *     cb_store_acct_t.decision, the session read back in .result, one
- *     lock); Accounting-On/Off: cb_store_nas_reboot.
+ *     cb_store_acct_t.decision, the session read back in .result; with
+ *     group_commit committed with the others in flight, each call returning
+ *     once its own write is committed); Accounting-On/Off:
+ *     cb_store_nas_reboot.
  *   enforcer: cb_store_sessions_active (revoked, expired, onboarding people),
  *     cb_store_disconnect_enqueue / _hold, cb_store_disconnect_due,
  *     cb_store_disconnect_mark; every second cb_store_commands_take; now
@@ -72,6 +74,8 @@
 #define CB_STORE_MAC_MAX	17	/* A MAC as the store keeps it: AA-BB-CC-DD-EE-FF. */
 #define CB_STORE_DEFER_MS	10	/* defer_decisions: how long a decision waits for its batch, at most. */
 #define CB_STORE_DEFER_MAX	512	/* defer_decisions: decisions queued at most; beyond, the put commits. */
+#define CB_STORE_GROUP_MAX	256	/* group_commit: session writes committed in one transaction, at most. */
+#define CB_STORE_GROUP_WAIT_MS	10000	/* group_commit: a write not yet taken by then fails (-1). */
 
 #define CB_CLASS_ID_LEN		32		/* 128 random bits as lower-case hex. */
 #define CB_CLASS_PREFIX		"cetbyod:"	/* Class = CB_CLASS_PREFIX <class id>. */
@@ -146,6 +150,13 @@ typedef struct {
 						 * within CB_STORE_DEFER_MS; a crash loses at most that much.  The
 						 * module's request path uses it (an Access-Accept must not wait for
 						 * a commit). */
+	bool		group_commit;		/* Accounting's session writes (cb_store_session_start, _update,
+						 * _stop) are queued; a thread of the store commits the queue in
+						 * one transaction, and each call returns once its write is
+						 * committed (or failed), so "answered only when recorded" holds
+						 * and N commits become one.  The module's request path uses it
+						 * (64 requests in flight would otherwise queue on the store's
+						 * mutex, each with its own commit). */
 	char const	*spool_path;		/* PostgreSQL: the spool (store_spool.c) for session writes while
 						 * the database is unreachable; NULL: none (such writes fail). */
 	uint64_t	spool_max;		/* Its size cap in bytes; 0: 64 MB. */
@@ -359,7 +370,9 @@ bool cb_store_split_called_station(char const *called, char *ap, char *ssid);
  * cb_store_session_start - Accounting-Request Start.  Opens the session; a
  * repeated Start for a session still open refreshes it.  When a->identity
  * is NULL or "", the identity (and the status at admission) come from the
- * decision of a->class_id.  Returns 0, or -1.
+ * decision of a->class_id.  Returns 0, or -1 (nothing written; with
+ * group_commit, also when the transaction of its group failed, or when it
+ * waited CB_STORE_GROUP_WAIT_MS without being taken).
  */
 int cb_store_session_start(cb_store_t *store, cb_store_acct_t const *a);
 

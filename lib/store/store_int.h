@@ -30,6 +30,15 @@
  */
 typedef struct cb_store_backend cb_store_backend_t;
 
+typedef enum { CB_SPOOL_START, CB_SPOOL_UPDATE, CB_SPOOL_STOP } cb_spool_op_t;
+
+/* One session write of a group commit (batch.c): the backend fills rc (the single op's result). */
+typedef struct {
+	cb_spool_op_t		op;
+	cb_store_acct_t const	*a;
+	int			rc;
+} cb_store_sw_t;
+
 typedef struct {
 	char const *name;
 	void (*close)(cb_store_backend_t *be);
@@ -38,6 +47,9 @@ typedef struct {
 	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
+	/* w[0..n) in one transaction, in order, each w[i].rc as its single op would return it; 0 when it
+	 * committed, -1 when it did not (nothing of it is written; one write that fails fails them all). */
+	int (*sessions_write)(cb_store_backend_t *be, cb_store_sw_t *w, size_t n);
 	int (*session_get)(cb_store_backend_t *be, char const *nas, char const *acct_session_id,
 			   cb_store_session_t *out);
 	int (*nas_reboot)(cb_store_backend_t *be, char const *nas, char const *cause, time_t now, size_t *closed,
@@ -132,6 +144,7 @@ typedef struct {
 } cb_store_ops_t;
 
 typedef struct cb_store_batch cb_store_batch_t;
+typedef struct cb_store_group cb_store_group_t;
 
 /* A store: the front's state (store.c). */
 /* What a backend's watcher starts with: the front stops it through stop. */
@@ -146,6 +159,7 @@ struct cb_store {
 	cb_log_fn_t		log;
 	void			*log_ctx;
 	cb_store_batch_t	*batch;		/* defer_decisions; NULL otherwise. */
+	cb_store_group_t	*group;		/* group_commit; NULL otherwise. */
 	struct cb_store_spool	*spool;		/* spool_path set (PostgreSQL): store_spool.c; NULL otherwise. */
 	bool			quiet;		/* The backend's complaints are not passed on (store->mutex held):
 						 * the batch's retries while the disk is full, which it reports
@@ -186,6 +200,34 @@ void cb_store_batch_flush(cb_store_t *store);
 void cb_store_batch_stop(cb_store_batch_t *batch);
 
 /*
+ *	The group commit of accounting (batch.c).
+ */
+
+/** cb_store_group_start - the queue and its committer thread; NULL with err set. */
+cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errlen);
+
+/**
+ * cb_store_group_write - queue the session write (op, a) and wait until the
+ * committer thread has committed it with the others queued meanwhile; the
+ * write's rc (the single op's), or -1 when its commit failed (nothing of it
+ * written: the NAS retries).  Called WITHOUT store->mutex.
+ */
+int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t const *a);
+
+/** cb_store_group_stop - stop the thread; what is still queued is committed first.  NULL is fine. */
+void cb_store_group_stop(cb_store_group_t *g);
+
+/**
+ * cb_store_sessions_commit - (store->mutex held, decisions flushed; store.c)
+ * w[0..n) in one transaction, each w[i].rc and w[i].a->result filled.  A
+ * commit that fails for a reason that may pass (a full disk, a lock) fails
+ * them all (-1); with the PostgreSQL spool they are spooled instead, as a
+ * single write would be; a write refused for good is retried alone, so it
+ * fails alone.
+ */
+void cb_store_sessions_commit(cb_store_t *store, cb_store_sw_t *w, size_t n);
+
+/*
  *	The spool (store_spool.c): writes kept on disk while the database is unreachable.
  */
 
@@ -197,8 +239,6 @@ void cb_store_spool_stop(cb_store_t *store);
 
 /** cb_store_spool_waiting - (store->mutex held) records wait in the spool: later writes queue behind them. */
 bool cb_store_spool_waiting(cb_store_t *store);
-
-typedef enum { CB_SPOOL_START, CB_SPOOL_UPDATE, CB_SPOOL_STOP } cb_spool_op_t;
 
 /**
  * cb_store_spool_session - (store->mutex held) the session write a, spooled

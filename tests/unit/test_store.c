@@ -1821,6 +1821,132 @@ START_TEST(test_pg_reconnect)
 }
 END_TEST
 
+/*
+ * group_commit: accounting from many threads at once.  Each Start returns
+ * once committed (another handle sees it at once), with its session read
+ * back in a->result; the Stops likewise; nothing is lost.
+ */
+#define GROUP_THREADS	8
+#define GROUP_ROWS	40
+
+typedef struct {
+	cb_store_t	*store;
+	char const	*class_id;
+	int		n;
+	bool		stop;
+	int		failures;
+} group_worker_t;
+
+static void *group_worker(void *arg)
+{
+	group_worker_t *w = arg;
+	cb_store_session_t *res = calloc(1, sizeof(*res));
+	char sid[32];
+
+	for (int i = 0; res && i < GROUP_ROWS; i++) {
+		cb_store_acct_t a;
+		int rc;
+
+		snprintf(sid, sizeof(sid), "G%d-%d", w->n, i);
+		a = mk_acct("10.0.0.2", sid, w->class_id, T0 + i);
+		a.result = res;
+		rc = w->stop ? cb_store_session_stop(w->store, &a) : cb_store_session_start(w->store, &a);
+		if (rc != 0 || strcmp(res->acct_session_id, sid) != 0 || strcmp(res->identity, "alice") != 0 ||
+		    (res->stopped != 0) != w->stop) w->failures++;
+	}
+	if (!res) w->failures++;
+	free(res);
+	return NULL;
+}
+
+/** group_run - GROUP_THREADS threads, each GROUP_ROWS Starts (or Stops); the failures they saw. */
+static int group_run(cb_store_t *s, char const *class_id, bool stop)
+{
+	group_worker_t w[GROUP_THREADS];
+	pthread_t th[GROUP_THREADS];
+	int failures = 0;
+
+	for (int i = 0; i < GROUP_THREADS; i++) {
+		w[i] = (group_worker_t) { .store = s, .class_id = class_id, .n = i, .stop = stop };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, group_worker, &w[i]), 0);
+	}
+	for (int i = 0; i < GROUP_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		failures += w[i].failures;
+	}
+	return failures;
+}
+
+START_TEST(test_group_commit)
+{
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_t *s, *other;
+	cb_store_counts_t c;
+	char err[256], class_id[CB_CLASS_ID_LEN + 1];
+
+	conf.group_commit = true;
+	conf.defer_decisions = true;
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	other = open_store(false);
+	put_decision(s, "alice", "admit", T0 + 3600, class_id);	/* Deferred: the group commits it first. */
+
+	ck_assert_int_eq(group_run(s, class_id, false), 0);
+	ck_assert_int_eq(cb_store_counts(other, &c), 0);		/* Answered: so committed. */
+	ck_assert_uint_eq(c.sessions_active, GROUP_THREADS * GROUP_ROWS);
+	ck_assert_int_eq(group_run(s, class_id, true), 0);
+	ck_assert_int_eq(cb_store_counts(other, &c), 0);
+	ck_assert_uint_eq(c.sessions_active, 0);
+	cb_store_close(s);
+	cb_store_close(other);
+}
+END_TEST
+
+/** raw_sessions - the sessions rows of the SQLite file, read past the store. */
+static int raw_sessions(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	int n;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM sessions", -1, &q, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/*
+ * group_commit, a commit that fails (another process holds the write lock
+ * past busy_timeout, as a full disk would fail it): every request of the
+ * batch returns -1 (not answered: the NAS retries) and nothing of it is
+ * written; once the lock is gone the same requests are recorded.
+ */
+START_TEST(test_group_commit_fails)
+{
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_t *s;
+	sqlite3 *db;
+	char err[256], class_id[CB_CLASS_ID_LEN + 1];
+
+	conf.group_commit = true;
+	conf.busy_timeout_ms = 50;
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	put_decision(s, "alice", "admit", T0 + 3600, class_id);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	ck_assert_int_eq(group_run(s, class_id, false), GROUP_THREADS * GROUP_ROWS);	/* All fail. */
+	ck_assert_int_eq(raw_sessions(db), 0);
+	ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+
+	ck_assert_int_eq(group_run(s, class_id, false), 0);			/* The NAS retries. */
+	ck_assert_int_eq(raw_sessions(db), GROUP_THREADS * GROUP_ROWS);
+	sqlite3_close(db);
+	cb_store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(bool pg)
 {
 	Suite *s = suite_create(pg ? "store-postgresql" : "store-sqlite");
@@ -1848,6 +1974,8 @@ static Suite *store_suite(bool pg)
 	if (!pg) tcase_add_test(tc, test_migrate_v1);
 	if (!pg) tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_deferred_decisions);
+	tcase_add_test(tc, test_group_commit);
+	if (!pg) tcase_add_test(tc, test_group_commit_fails);
 	tcase_add_test(tc, test_queue_retry);
 	tcase_add_test(tc, test_queue_hold);
 	tcase_add_test(tc, test_commands);
