@@ -15,6 +15,7 @@
 #include "base/mac.h"
 #include "base/worker.h"
 #include "store/classtok.h"
+#include "store/spool.h"
 
 #define DEVICE_SLOTS	4096	/* The recently-seen cache: slots, direct-mapped. */
 #define DEVICE_REWRITE	3600	/* The store keeps last_seen to the hour: a write at most hourly per device. */
@@ -60,7 +61,7 @@ static int writer_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	char err[256];
 
 	inst->klass->inst = inst;
-	inst->klass->store = cetbyod_store_connection(inst, conf, "the devices writer");
+	inst->klass->store = cetbyod_store_connection(inst, conf, "the devices writer", CB_SPOOL_DEVICES_FILE);
 	if (!inst->klass->store) return -1;
 	inst->klass->writer = cb_worker_start("cetbyod-devices", writer_main, inst->klass, err, sizeof(err));
 	if (!inst->klass->writer) {

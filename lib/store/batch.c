@@ -29,6 +29,12 @@
  * A failure that will not pass (a constraint) drops the batch, logged, as
  * before.  The Class the Access-Accept carried meanwhile stays valid: its
  * decision is written late, not lost, unless radiusd stops first.
+ *
+ * A store with a spool (PostgreSQL, store_spool.c) keeps them on disk
+ * instead: while records wait in the spool, or when a commit fails for a
+ * reason that passes, the batch goes to the spool (in order, ahead of the
+ * accounting that names them) and is replayed once; only when the spool is
+ * full do they wait in memory as above.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,6 +148,7 @@ void cb_store_batch_flush(cb_store_t *store)
 	b->qlen = 0;
 	pthread_mutex_unlock(&b->qmu);
 	if (!n) return;
+	if (store->spool && cb_store_spool_waiting(store) && cb_store_spool_decisions(store, batch, n) == 0) return;
 	if (b->failing) {
 		if (!commit_failing(store, b, batch, n)) return;
 		b->failing = false;
@@ -150,6 +157,7 @@ void cb_store_batch_flush(cb_store_t *store)
 		return;
 	}
 	if (store->ops->decisions_put(store->be, batch, n) == 0) return;
+	if (store->spool && store->ops->transient(store->be) && cb_store_spool_decisions(store, batch, n) == 0) return;
 	if (!store->ops->transient(store->be)) {
 		blog(store, CB_LOG_ERROR, "store: %zu decision(s) could not be recorded: their sessions will not be "
 		     "tied to them", n);

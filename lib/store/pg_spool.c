@@ -5,7 +5,9 @@
  * written in the transaction that applies record seq: after a crash in
  * the middle of a replay, the records before the mark are skipped, so
  * nothing is written twice (a Start replayed after its Stop would open
- * the session again).  Each server has its own row (server_id).
+ * the session again).  Each server has its own row (server_id), and each
+ * of its spool files too: "spool.applied:<server_id>:<file>" for the
+ * store handles other than the request path's (the devices writer's).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,14 +38,14 @@ static int applied(cb_store_backend_t *be, char const *key, char const *gen, uin
 	return rc;
 }
 
-int cb_pg_spool_apply(cb_store_backend_t *be, char const *gen, uint64_t seq,
+int cb_pg_spool_apply(cb_store_backend_t *be, char const *name, char const *gen, uint64_t seq,
 		      int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx)
 {
 	cb_pg_params_t p = { 0 };
-	char key[CB_STORE_KEY_MAX + 1], mark[CB_SPOOL_GEN_LEN + 24];
+	char key[CB_STORE_NAME_MAX + 64], mark[CB_SPOOL_GEN_LEN + 24];	/* name: a spool file's, under 32 bytes. */
 	int rc;
 
-	snprintf(key, sizeof(key), "spool.applied:%s", be->server_id);
+	snprintf(key, sizeof(key), "spool.applied:%s%s%.31s", be->server_id, *name ? ":" : "", name);
 	snprintf(mark, sizeof(mark), "%.*s:%" PRIu64, CB_SPOOL_GEN_LEN, gen, seq);
 	if (cb_pg_begin(be) < 0) return -1;
 	rc = applied(be, key, gen, seq);

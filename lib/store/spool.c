@@ -206,31 +206,44 @@ cb_spool_t *cb_spool_open(char const *path, uint64_t max_bytes, size_t *dropped,
 
 int cb_spool_append(cb_spool_t *sp, void const *data, size_t len, char *err, size_t errlen)
 {
-	unsigned char *buf;
+	return cb_spool_appendv(sp, &data, &len, 1, err, errlen);
+}
 
-	if (len == 0 || len > CB_SPOOL_RECORD_MAX) {
-		snprintf(err, errlen, "a spool record of %zu bytes (1..%d)", len, CB_SPOOL_RECORD_MAX);
-		return -1;
+int cb_spool_appendv(cb_spool_t *sp, void const *const *data, size_t const *len, size_t n, char *err, size_t errlen)
+{
+	unsigned char *buf, *p;
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] == 0 || len[i] > CB_SPOOL_RECORD_MAX) {
+			snprintf(err, errlen, "a spool record of %zu bytes (1..%d)", len[i], CB_SPOOL_RECORD_MAX);
+			return -1;
+		}
+		total += REC_HEAD + len[i];
 	}
-	if (sp->size + REC_HEAD + len > sp->max) return 1;
-	buf = malloc(REC_HEAD + len);
+	if (n == 0) return 0;
+	if (sp->size + total > sp->max) return 1;
+	buf = malloc((size_t) total);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	put32(buf, REC_MAGIC);
-	put32(buf + 4, (uint32_t) len);
-	put32(buf + 8, cb_spool_crc32(data, len));
-	memcpy(buf + REC_HEAD, data, len);
-	if (write_all(sp->fd, buf, REC_HEAD + len, sp->size) < 0 || fdatasync(sp->fd) < 0) {
+	for (p = buf; p < buf + total; data++, len++) {
+		put32(p, REC_MAGIC);
+		put32(p + 4, (uint32_t) *len);
+		put32(p + 8, cb_spool_crc32(*data, *len));
+		memcpy(p + REC_HEAD, *data, *len);
+		p += REC_HEAD + *len;
+	}
+	if (write_all(sp->fd, buf, (size_t) total, sp->size) < 0 || fdatasync(sp->fd) < 0) {
 		snprintf(err, errlen, "writing the spool %s: %s", sp->path, strerror(errno));
 		free(buf);
 		if (ftruncate(sp->fd, (off_t) sp->size) < 0) { /* scan() cuts it off on the next open. */ }
 		return -1;
 	}
 	free(buf);
-	sp->size += REC_HEAD + len;
-	sp->records++;
+	sp->size += total;
+	sp->records += n;
 	return 0;
 }
 

@@ -30,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CB_SPOOL_FILE		"store.spool"		/* In the state directory. */
+#define CB_SPOOL_FILE		"store.spool"		/* In the state directory: the request path's. */
+#define CB_SPOOL_DEVICES_FILE	"store-devices.spool"	/* The module's devices writer's. */
+#define CB_SPOOL_LIMITS_FILE	"store-limits.spool"	/* The device limits' handle's. */
 #define CB_SPOOL_HEADER_LEN	40
 #define CB_SPOOL_GEN_LEN	32
 #define CB_SPOOL_RECORD_MAX	65536			/* Bytes of one record's payload, at most. */
@@ -55,6 +57,13 @@ cb_spool_t *cb_spool_open(char const *path, uint64_t max_bytes, size_t *dropped,
  * (err set; the file is cut back to what it held).
  */
 int cb_spool_append(cb_spool_t *sp, void const *data, size_t len, char *err, size_t errlen);
+
+/**
+ * cb_spool_appendv - n records (data[i], len[i] bytes each) in one write
+ * and one fsync: all of them or none.  Returns as cb_spool_append (1: they
+ * do not all fit under the cap; nothing written).
+ */
+int cb_spool_appendv(cb_spool_t *sp, void const *const *data, size_t const *len, size_t n, char *err, size_t errlen);
 
 /**
  * cb_spool_peek - the oldest record not yet consumed: 0 with *data
