@@ -25,7 +25,8 @@ struct cb_spool {
 	uint64_t	cursor;		/* Offset of the next record to replay. */
 	uint64_t	cursor_seq;	/* Its sequence number. */
 	uint64_t	records;	/* Whole records in the file. */
-	size_t		peeked;		/* Length of the record cb_spool_peek returned; 0: none. */
+	uint64_t	peeked;		/* Bytes of the records cb_spool_peek returned since the last consume. */
+	uint64_t	peeked_n;	/* How many. */
 	char		gen[CB_SPOOL_GEN_LEN + 1];
 };
 
@@ -112,7 +113,7 @@ static int fresh(cb_spool_t *sp)
 	sp->size = sp->cursor = CB_SPOOL_HEADER_LEN;
 	sp->cursor_seq = 1;
 	sp->records = 0;
-	sp->peeked = 0;
+	sp->peeked = sp->peeked_n = 0;
 	return 0;
 }
 
@@ -252,13 +253,14 @@ int cb_spool_peek(cb_spool_t *sp, void **data, size_t *len, uint64_t *seq)
 	unsigned char *payload = NULL;
 	size_t n;
 
-	if (sp->cursor >= sp->size) return 1;
-	n = record_at(sp, sp->cursor, sp->size, &payload);
+	if (sp->cursor + sp->peeked >= sp->size) return 1;
+	n = record_at(sp, sp->cursor + sp->peeked, sp->size, &payload);
 	if (n == 0) return -1;	/* Written by us and checked: only an I/O error or a change under us. */
-	sp->peeked = n;
+	*seq = sp->cursor_seq + sp->peeked_n;
+	sp->peeked += n;
+	sp->peeked_n++;
 	*data = payload;
 	*len = n - REC_HEAD;
-	*seq = sp->cursor_seq;
 	return 0;
 }
 
@@ -266,17 +268,22 @@ int cb_spool_consume(cb_spool_t *sp)
 {
 	if (!sp->peeked) return -1;
 	sp->cursor += sp->peeked;
-	sp->cursor_seq++;
-	sp->peeked = 0;
+	sp->cursor_seq += sp->peeked_n;
+	sp->peeked = sp->peeked_n = 0;
 	if (sp->cursor < sp->size) return 0;
 	return fresh(sp);
+}
+
+void cb_spool_unpeek(cb_spool_t *sp)
+{
+	sp->peeked = sp->peeked_n = 0;
 }
 
 void cb_spool_rewind(cb_spool_t *sp)
 {
 	sp->cursor = CB_SPOOL_HEADER_LEN;
 	sp->cursor_seq = 1;
-	sp->peeked = 0;
+	sp->peeked = sp->peeked_n = 0;
 }
 
 bool cb_spool_pending(cb_spool_t const *sp)

@@ -121,12 +121,14 @@ typedef struct {
 	bool (*transient)(cb_store_backend_t *be);
 	int (*check_writable)(cb_store_backend_t *be, char *why, size_t len);
 
-	/* A spooled write (store_spool.c), exactly once: in one transaction, apply(be, ctx) and the mark that
-	 * record seq of spool generation gen is in; 1 (apply not called) when the mark says it already was,
-	 * 0 applied, -1.  name tells a handle's spool from the others' ("": the request path's store.spool;
-	 * each file has its own mark).  NULL: the backend has no spool (SQLite). */
-	int (*spool_apply)(cb_store_backend_t *be, char const *name, char const *gen, uint64_t seq,
-			   int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
+	/* Spooled writes (store_spool.c), exactly once: in one transaction, apply(be, ctx, after) (which
+	 * writes the records of the run whose sequence numbers are above after: the mark's, 0 when it names
+	 * another generation) and the mark that records up to last of spool generation gen are in; 1 (apply
+	 * not called) when the mark says they already were, 0 applied, -1.  name tells a handle's spool from
+	 * the others' ("": the request path's store.spool; each file has its own mark).  NULL: the backend
+	 * has no spool (SQLite). */
+	int (*spool_apply)(cb_store_backend_t *be, char const *name, char const *gen, uint64_t last,
+			   int (*apply)(cb_store_backend_t *be, void *ctx, uint64_t after), void *ctx);
 	/* Whether the database answers at all, called WITHOUT store->mutex (it touches no connection), so
 	 * that a replay waiting for a server that does not answer (a timeout) holds no lock; NULL: assume so. */
 	bool (*reachable)(cb_store_backend_t *be);

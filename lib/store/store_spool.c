@@ -20,15 +20,16 @@
  * Order: once one record waits, every later write goes to the spool too,
  * until the replay has caught up, so the database sees decisions before
  * the sessions tied to them, and Start, Interim-Update and Stop in the
- * order the NAS sent them.  The replay
- * takes the store's mutex for one record at a time: requests interleave;
- * it first asks whether the database answers at all without the mutex
- * (PQping), so a server that does not answer (a connect timeout) holds up
- * no request.
+ * order the NAS sent them.  The replay takes the store's mutex for a run
+ * of up to REPLAY_BATCH records, written in one transaction with one mark:
+ * requests interleave between runs; it first asks whether the database
+ * answers at all without the mutex (PQping), so a server that does not
+ * answer (a connect timeout) holds up no request.
  * A full spool is said loudly (once per outage) and the write fails as it
  * did without a spool (accounting is not answered; the NAS retries); a
- * record the database refuses for good is logged whole at ERROR and
- * skipped, so that one bad record does not stop the rest.
+ * run the database refuses for good is replayed again one record at a
+ * time, and the record refused is logged whole at ERROR and skipped, so
+ * that one bad record does not stop the rest.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -43,6 +44,7 @@
 #include "store/store_int.h"
 
 #define REPLAY_INTERVAL_MS	1000	/* How often the replay tries the database while records wait. */
+#define REPLAY_BATCH		64	/* Records per transaction (and per hold of the store's mutex). */
 
 struct cb_store_spool {
 	cb_spool_t	*file;
@@ -52,6 +54,7 @@ struct cb_store_spool {
 	char		name[32];	/* The mark's name (spool_apply): "" for store.spool, else the file's. */
 	uint64_t	spooled;	/* Records written since start. */
 	uint64_t	replayed;	/* Records replayed since start. */
+	size_t		careful;	/* Records still to replay one at a time (a run was refused). */
 };
 
 #define LOG(store, level, ...) do { if ((store)->log) (store)->log((store)->log_ctx, (level), __VA_ARGS__); } while (0)
@@ -212,10 +215,8 @@ static bool rec_read(char const *text, rec_t *r)
 	return r->a.nas && r->a.acct_session_id;
 }
 
-static int rec_apply(cb_store_backend_t *be, void *ctx)
+static int rec_apply(cb_store_backend_t *be, rec_t *r)
 {
-	rec_t *r = ctx;
-
 	switch (r->op) {
 	case CB_SPOOL_START: return r->ops->session_start(be, &r->a);
 	case CB_SPOOL_UPDATE: return r->ops->session_update(be, &r->a);
@@ -225,37 +226,94 @@ static int rec_apply(cb_store_backend_t *be, void *ctx)
 	}
 }
 
-/** replay_one - (store->mutex held) the oldest record into the database; 0 done or skipped, 1 none left, -1 later. */
-static int replay_one(cb_store_t *store)
+/** A run of records replayed in one transaction (replay_batch). */
+typedef struct {
+	rec_t		rec[REPLAY_BATCH];
+	void		*data[REPLAY_BATCH];
+	uint64_t	seq[REPLAY_BATCH];
+	bool		ok[REPLAY_BATCH];	/* Parsed (the others were logged and are skipped). */
+	size_t		n;
+} batch_t;
+
+/** batch_apply - spool_apply's callback: the records after the mark's seq, in order; 0 or -1. */
+static int batch_apply(cb_store_backend_t *be, void *ctx, uint64_t after)
+{
+	batch_t *b = ctx;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->ok[i] && b->seq[i] > after && rec_apply(be, &b->rec[i]) < 0) return -1;
+	}
+	return 0;
+}
+
+static void batch_clear(batch_t *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		json_object_put(b->rec[i].json);
+		free(b->data[i]);
+	}
+	b->n = 0;
+}
+
+/** batch_read - peek up to max records into b; 0, 1 when none waits, -1 on an I/O error. */
+static int batch_read(cb_store_t *store, batch_t *b, size_t max)
 {
 	struct cb_store_spool *s = store->spool;
-	void *data = NULL;
 	size_t len;
-	uint64_t seq;
-	rec_t r;
-	int rc = cb_spool_peek(s->file, &data, &len, &seq);
+	int rc = 0;
 
-	if (rc != 0) return rc > 0 ? 1 : -1;
-	if (!rec_read(data, &r)) {
-		LOG(store, CB_LOG_ERROR, "store: spool %s: record %" PRIu64 " is not a write it knows, skipped: %s",
-		    cb_spool_path(s->file), seq, (char const *) data);
-		rc = 0;
-	} else {
-		r.ops = store->ops;
-		rc = store->ops->spool_apply(store->be, s->name, cb_spool_generation(s->file), seq, rec_apply, &r);
-		if (rc < 0 && !store->ops->transient(store->be)) {
-			LOG(store, CB_LOG_ERROR, "store: spool %s: the database refused record %" PRIu64 " (see above), "
-			    "skipped: %s", cb_spool_path(s->file), seq, (char const *) data);
-			rc = 0;
-		}
+	while (b->n < max && (rc = cb_spool_peek(s->file, &b->data[b->n], &len, &b->seq[b->n])) == 0) {
+		size_t i = b->n++;
+
+		b->ok[i] = rec_read(b->data[i], &b->rec[i]);
+		b->rec[i].ops = store->ops;
+		if (!b->ok[i]) LOG(store, CB_LOG_ERROR, "store: spool %s: record %" PRIu64 " is not a write it knows, "
+				   "skipped: %s", cb_spool_path(s->file), b->seq[i], (char const *) b->data[i]);
 	}
-	json_object_put(r.json);
-	free(data);
 	if (rc < 0) return -1;
-	s->replayed++;
+	return b->n ? 0 : 1;
+}
+
+/**
+ * replay_batch - (store->mutex held) up to REPLAY_BATCH of the oldest
+ * records into the database in one transaction, with one mark (s->careful:
+ * one record at a time, after a run the database refused).  0 done or
+ * skipped, 1 none left, -1 later.
+ */
+static int replay_batch(cb_store_t *store, batch_t *b)
+{
+	struct cb_store_spool *s = store->spool;
+	size_t max = s->careful ? 1 : REPLAY_BATCH;
+	int rc = batch_read(store, b, max);
+
+	if (rc != 0) {
+		batch_clear(b);
+		cb_spool_unpeek(s->file);
+		return rc;
+	}
+	rc = store->ops->spool_apply(store->be, s->name, cb_spool_generation(s->file), b->seq[b->n - 1], batch_apply, b);
+	if (rc < 0 && !store->ops->transient(store->be)) {
+		if (b->n > 1) {		/* Which one?  Again one by one: only that one is skipped. */
+			s->careful = b->n;
+			batch_clear(b);
+			cb_spool_unpeek(s->file);
+			return 0;
+		}
+		LOG(store, CB_LOG_ERROR, "store: spool %s: the database refused record %" PRIu64 " (see above), "
+		    "skipped: %s", cb_spool_path(s->file), b->seq[0], (char const *) b->data[0]);
+		rc = 0;
+	}
+	if (rc < 0) {
+		batch_clear(b);
+		cb_spool_unpeek(s->file);
+		return -1;
+	}
+	s->replayed += b->n;
+	if (s->careful) s->careful--;
+	batch_clear(b);
 	if (cb_spool_consume(s->file) < 0) {
-		LOG(store, CB_LOG_ERROR, "store: spool %s: cannot advance past record %" PRIu64 " (it will be "
-		    "replayed again, and skipped by its mark)", cb_spool_path(s->file), seq);
+		LOG(store, CB_LOG_ERROR, "store: spool %s: cannot advance (the records will be replayed again, and "
+		    "skipped by their mark)", cb_spool_path(s->file));
 		cb_spool_rewind(s->file);
 		return -1;
 	}
@@ -267,7 +325,9 @@ static void replay_main(cb_worker_t *w, void *arg)
 	cb_store_t *store = arg;
 	struct cb_store_spool *s = store->spool;
 
-	while (cb_worker_wait(w, REPLAY_INTERVAL_MS)) {
+	batch_t *b = calloc(1, sizeof(*b));
+
+	while (b && cb_worker_wait(w, REPLAY_INTERVAL_MS)) {
 		uint64_t before = s->replayed;
 		int rc = 0;
 
@@ -279,7 +339,7 @@ static void replay_main(cb_worker_t *w, void *arg)
 
 		while (rc == 0 && !cb_worker_stopping(w)) {
 			pthread_mutex_lock(&store->mutex);
-			rc = replay_one(store);
+			rc = replay_batch(store, b);
 			if (rc == 1 && s->down) {
 				s->down = false;
 				s->full_logged = false;
@@ -291,6 +351,8 @@ static void replay_main(cb_worker_t *w, void *arg)
 			    s->replayed - before, rc == 1 ? "; the spool is empty" : "");
 		}
 	}
+	if (!b) LOG(store, CB_LOG_ERROR, "store: out of memory: the spool %s is not replayed", cb_spool_path(s->file));
+	free(b);
 }
 
 int cb_store_spool_start(cb_store_t *store, cb_store_conf_t const *conf, char *err, size_t errlen)

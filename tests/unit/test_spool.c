@@ -462,6 +462,52 @@ START_TEST(test_pg_outage_decisions_devices)
 }
 END_TEST
 
+/*
+ * A replay that starts inside a run: the mark says records 1..10 are in (a
+ * crash after a shorter run committed); the run the replay takes (1..20)
+ * applies only 11..20.  Records alternate decision, Start: decisions 5..9
+ * and sessions d5..d9.
+ */
+START_TEST(test_pg_mark_inside_run)
+{
+	char gen[CB_SPOOL_GEN_LEN + 1], sql[300], cid[33];
+	cb_store_t *s;
+	FILE *f;
+
+	if (!pg_conninfo) return;
+	test_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
+	s = pg_store_at(path, true);
+	test_pg_admin("ALTER ROLE cetbyod NOLOGIN");
+	test_pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cetbyod'");
+	for (int i = 0; i < 10; i++) {
+		char sid[32];
+		cb_store_acct_t a = { .nas = "192.0.2.1", .acct_session_id = sid, .class_id = cid,
+				      .event_time = 1800000100 + i, .started = 1800000100 + i };
+
+		put_decision(s, i, cid);
+		snprintf(sid, sizeof(sid), "d%d", i);
+		ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	}
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 8, SEEK_SET), 0);
+	ck_assert_uint_eq(fread(gen, 1, CB_SPOOL_GEN_LEN, f), CB_SPOOL_GEN_LEN);
+	fclose(f);
+	gen[CB_SPOOL_GEN_LEN] = '\0';
+	snprintf(sql, sizeof(sql), "INSERT INTO cetbyod.status (key, value, updated_at) VALUES "
+		 "('spool.applied:spooltest', '%s:10', 0)", gen);
+	test_pg_admin(sql);
+	test_pg_admin("ALTER ROLE cetbyod LOGIN");
+	wait_drained(s);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.decisions WHERE identity LIKE 'long-%'"), 5);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.decisions WHERE identity = 'long-5@example.org'"), 1);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.sessions WHERE acct_session_id IN "
+				  "('d5', 'd6', 'd7', 'd8', 'd9') AND identity LIKE 'long-%'"), 5);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.sessions"), 5);
+	cb_store_close(s);
+}
+END_TEST
+
 START_TEST(test_pg_spool_full)
 {
 	cb_store_conf_t conf = { .backend = CB_STORE_POSTGRESQL, .pg_conninfo = pg_conninfo,
@@ -510,6 +556,7 @@ int main(void)
 	tcase_add_test(tc, test_not_a_spool);
 	tcase_add_test(tc, test_pg_outage_replay);
 	tcase_add_test(tc, test_pg_outage_decisions_devices);
+	tcase_add_test(tc, test_pg_mark_inside_run);
 	tcase_add_test(tc, test_pg_spool_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
