@@ -386,26 +386,11 @@ static void put_decision(cb_store_t *s, int i, char cid[33])
 	memcpy(cid, d.class_id, 33);
 }
 
-static void copy_file(char const *from, char const *to)
+/** outage_decisions - the outage, then 10 decisions, each followed by a session Start (d0..d9) naming it. */
+static void outage_decisions(cb_store_t *s)
 {
-	char cmd[512];
+	char cid[33];
 
-	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-START_TEST(test_pg_outage_decisions_devices)
-{
-	char dpath[200], copy[220], dcopy[220], cid[33];
-	cb_store_seen_t seen[10];
-	cb_store_t *s, *dev;
-	cb_store_spool_info_t si;
-
-	if (!pg_conninfo) return;
-	test_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
-	snprintf(dpath, sizeof(dpath), "%s/%s", tmpdir, CB_SPOOL_DEVICES_FILE);
-	s = pg_store_at(path, true);
-	dev = pg_store_at(dpath, false);
 	test_pg_admin("ALTER ROLE cetbyod NOLOGIN");
 	test_pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cetbyod'");
 	for (int i = 0; i < 10; i++) {
@@ -416,6 +401,31 @@ START_TEST(test_pg_outage_decisions_devices)
 		put_decision(s, i, cid);
 		snprintf(sid, sizeof(sid), "d%d", i);
 		ck_assert_int_eq(cb_store_session_start(s, &a), 0);	/* Flushes the decision first: in order. */
+	}
+}
+
+static void copy_file(char const *from, char const *to)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_pg_outage_decisions_devices)
+{
+	char dpath[200], copy[220], dcopy[220];
+	cb_store_seen_t seen[10];
+	cb_store_t *s, *dev;
+	cb_store_spool_info_t si;
+
+	if (!pg_conninfo) return;
+	test_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
+	snprintf(dpath, sizeof(dpath), "%s/%s", tmpdir, CB_SPOOL_DEVICES_FILE);
+	s = pg_store_at(path, true);
+	dev = pg_store_at(dpath, false);
+	outage_decisions(s);
+	for (int i = 0; i < 10; i++) {
 		memset(&seen[i], 0, sizeof(seen[i]));
 		snprintf(seen[i].identity, sizeof(seen[i].identity), "long-%d@example.org", i);
 		snprintf(seen[i].mac, sizeof(seen[i].mac), "AA-BB-CC-00-01-%02X", i);
@@ -470,24 +480,14 @@ END_TEST
  */
 START_TEST(test_pg_mark_inside_run)
 {
-	char gen[CB_SPOOL_GEN_LEN + 1], sql[300], cid[33];
+	char gen[CB_SPOOL_GEN_LEN + 1], sql[300];
 	cb_store_t *s;
 	FILE *f;
 
 	if (!pg_conninfo) return;
 	test_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
 	s = pg_store_at(path, true);
-	test_pg_admin("ALTER ROLE cetbyod NOLOGIN");
-	test_pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cetbyod'");
-	for (int i = 0; i < 10; i++) {
-		char sid[32];
-		cb_store_acct_t a = { .nas = "192.0.2.1", .acct_session_id = sid, .class_id = cid,
-				      .event_time = 1800000100 + i, .started = 1800000100 + i };
-
-		put_decision(s, i, cid);
-		snprintf(sid, sizeof(sid), "d%d", i);
-		ck_assert_int_eq(cb_store_session_start(s, &a), 0);
-	}
+	outage_decisions(s);
 	f = fopen(path, "rb");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fseek(f, 8, SEEK_SET), 0);
