@@ -83,6 +83,9 @@ bench_pg() {
 		CB_PG_MODCONF_SRC=${INST_DIR[b]}/raddb/mods-available/cetbyod cb_pg_modconf \
 			"${INST_DIR[$name]}/raddb/mods-available/cetbyod" postgresql "$PG_CONNINFO" "$PG_PWFILE" "bench-$name" \
 			"$DAS_PORT_PG" "$DAS_SECRET" || { broken "cannot put (b)'s configuration on PostgreSQL: update bench/pg.sh"; return 1; }
+		# A state_dir of its own (cb_pg_modconf names the test's): each server has its own spool.
+		sed -i "s|^\tstate_dir = .*|\tstate_dir = \"${INST_DIR[$name]}/lib/cetbyod\"|" \
+			"${INST_DIR[$name]}/raddb/mods-available/cetbyod"
 	done
 	# (a), stopped after figure 2, again beside them.
 	start_instances a p q || { broken "radiusd on the PostgreSQL store (or stock (a)) did not start"; return 1; }
@@ -141,8 +144,8 @@ bench_pg() {
 	# (9c) Spool replay.
 	say "9c. spool replay: $PG_SPOOL accounting Starts in (q)'s spool"
 	stop_instance q
-	spool=$(find "${INST_DIR[q]}" -name store.spool | head -n 1)
-	[ -n "$spool" ] || { broken "(q) has no store.spool (store { spool_max_mb } off?)"; return 1; }
+	spool=${INST_DIR[q]}/lib/cetbyod/store.spool
+	[ -f "$spool" ] || { broken "(q) has no $spool (store { spool_max_mb } off?)"; return 1; }
 	pg_bench_spool "$spool" "$PG_SPOOL" || { broken "cannot write the spool"; return 1; }
 	size=$(stat -c %s "$spool")
 	t0=$(ms_now)
