@@ -24,6 +24,7 @@
 #include "base/mac.h"
 #include "base/worker.h"
 #include "store/classtok.h"
+#include "store/spool.h"
 
 #define DEVICE_SETS	2048	/* The recently-seen cache: sets ... */
 #define DEVICE_WAYS	8	/* ... of this many devices (16,384 devices, 256 KB). */
@@ -70,7 +71,7 @@ static int writer_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	char err[256];
 
 	inst->klass->inst = inst;
-	inst->klass->store = cetbyod_store_connection(inst, conf, "the devices writer");
+	inst->klass->store = cetbyod_store_connection(inst, conf, "the devices writer", CB_SPOOL_DEVICES_FILE);
 	if (!inst->klass->store) return -1;
 	inst->klass->writer = cb_worker_start("cetbyod-devices", writer_main, inst->klass, err, sizeof(err));
 	if (!inst->klass->writer) {

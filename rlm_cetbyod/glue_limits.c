@@ -15,6 +15,7 @@
 
 #include "base/mac.h"
 #include "core/limits.h"
+#include "store/spool.h"
 
 #define SESSIONS_MAX	256	/* Open sessions of one person considered at most. */
 
@@ -154,7 +155,7 @@ int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 {
 	if (!inst->store) return 0;
 	/* Its own connection: the request threads' reads must not wait while the batch commits decisions. */
-	inst->limits_store = cetbyod_store_connection(inst, conf, "the device limits");
+	inst->limits_store = cetbyod_store_connection(inst, conf, "the device limits", CB_SPOOL_LIMITS_FILE);
 	return inst->limits_store ? 0 : -1;
 }
 

@@ -185,7 +185,7 @@ int cetbyod_people_start(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 	}
 	if (inst->directory == DIRECTORY_LDAP) pc.ldap = cetbyod_ldap_core_conf(inst);
 	/* Its own connection: writing the list must not hold up the request threads' store. */
-	inst->people_store = cetbyod_store_connection(inst, conf, "the list of people");
+	inst->people_store = cetbyod_store_connection(inst, conf, "the list of people", NULL);
 	if (!inst->people_store) return -1;
 	pc.store = inst->people_store;
 	inst->people = cb_people_start(&pc, err, sizeof(err));

@@ -17,6 +17,7 @@
 #include "sources/gsource.h"
 #include "sources/gbind.h"
 #include "sources/snapshot.h"
+#include "store/spool.h"
 
 static cb_name_t const source_names[] = {
 	{ "file", SOURCE_FILE },
@@ -192,14 +193,18 @@ static int find_attributes(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 
 static int parse_identity(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
-cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what)
+cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what, char const *spool)
 {
-	char path[4096], err[512];
+	char path[4096], spath[4096], err[512];
 	cb_store_conf_t sconf = { .path = path, .fast_sync = true, .log = cetbyod_store_log, .log_ctx = inst };
 	cb_store_t *store;
 
 	if (!cb_store_path(inst->state_dir, path, sizeof(path))) return NULL;
 	cetbyod_store_conf(inst, path, &sconf);
+	if (spool && !cetbyod_store_spool(inst, spool, spath, sizeof(spath), &sconf)) {
+		cf_log_err_cs(conf, "'state_dir' is too long");
+		return NULL;
+	}
 	store = cb_store_open(&sconf, err, sizeof(err));
 	if (!store) cf_log_err_cs(conf, "Cannot open the state store for %s: %s", what, err);
 	return store;
@@ -712,7 +717,7 @@ int cetbyod_start_enforcement(rlm_cetbyod_t *inst, CONF_SECTION *conf)
 		return -1;
 	}
 	cetbyod_store_conf(inst, path, &sconf);
-	if (!cetbyod_store_spool(inst, spool, sizeof(spool), &sconf)) {
+	if (!cetbyod_store_spool(inst, CB_SPOOL_FILE, spool, sizeof(spool), &sconf)) {
 		cf_log_err_cs(conf, "'state_dir' is too long");
 		return -1;
 	}

@@ -103,10 +103,10 @@ void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_co
 	sc->server_id = t->server_id;
 }
 
-bool cetbyod_store_spool(rlm_cetbyod_t const *inst, char *path, size_t len, cb_store_conf_t *sc)
+bool cetbyod_store_spool(rlm_cetbyod_t const *inst, char const *name, char *path, size_t len, cb_store_conf_t *sc)
 {
 	if (inst->store_template.backend != CB_STORE_POSTGRESQL || !inst->store_conf.spool_max_mb) return true;
-	if ((size_t) snprintf(path, len, "%s/%s", inst->state_dir, CB_SPOOL_FILE) >= len) return false;
+	if ((size_t) snprintf(path, len, "%s/%s", inst->state_dir, name) >= len) return false;
 	sc->spool_path = path;
 	sc->spool_max = (uint64_t) inst->store_conf.spool_max_mb * 1024 * 1024;
 	return true;

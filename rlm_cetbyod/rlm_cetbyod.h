@@ -256,9 +256,11 @@ int cetbyod_start_source(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 /**
  * cetbyod_store_connection - another connection to the module's store (which
  * exists: state_dir is set), for a thread whose work must not wait on the
- * request path's (what: for the error message).  NULL after cf_log_err.
+ * request path's (what: for the error message); spool: the file in
+ * state_dir where its writes wait while PostgreSQL is unreachable
+ * (cetbyod_store_spool), or NULL for none.  NULL after cf_log_err.
  */
-cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what);
+cb_store_t *cetbyod_store_connection(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *what, char const *spool);
 
 /*
  *	glue_store.c: store { backend, postgresql { } }.
@@ -269,9 +271,10 @@ int cetbyod_store_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
 /**
  * cetbyod_store_spool - PostgreSQL with store { spool_max_mb } > 0: the
- * spool in state_dir (path[len]) into sc; false when state_dir is too long.
+ * spool file name in state_dir (path[len]) into sc; false when state_dir is
+ * too long.  Each store handle that spools has a file of its own.
  */
-bool cetbyod_store_spool(rlm_cetbyod_t const *inst, char *path, size_t len, cb_store_conf_t *sc);
+bool cetbyod_store_spool(rlm_cetbyod_t const *inst, char const *name, char *path, size_t len, cb_store_conf_t *sc);
 
 /** cetbyod_store_conf - the backend and its connection into sc; path is the SQLite file. */
 void cetbyod_store_conf(rlm_cetbyod_t const *inst, char const *path, cb_store_conf_t *sc);

@@ -49,6 +49,12 @@
  * QUEUED after CB_STORE_GROUP_WAIT_MS is unlinked and fails; a TAKEN one
  * is in a commit, which the backend's own timeouts bound, and is waited
  * for (its memory is the waiter's stack).
+ *
+ * A store with a spool (PostgreSQL, store_spool.c) keeps the queued decisions on disk
+ * instead: while records wait in the spool, or when a commit fails for a
+ * reason that passes, the batch goes to the spool (in order, ahead of the
+ * accounting that names them) and is replayed once; only when the spool is
+ * full do they wait in memory as above.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -156,6 +162,7 @@ void cb_store_batch_flush(cb_store_t *store)
 	b->qlen = 0;
 	pthread_mutex_unlock(&b->qmu);
 	if (!n) return;
+	if (store->spool && cb_store_spool_waiting(store) && cb_store_spool_decisions(store, batch, n) == 0) return;
 	if (b->failing) {
 		if (!commit_failing(store, b, batch, n)) return;
 		b->failing = false;
@@ -164,6 +171,7 @@ void cb_store_batch_flush(cb_store_t *store)
 		return;
 	}
 	if (store->ops->decisions_put(store->be, batch, n) == 0) return;
+	if (store->spool && store->ops->transient(store->be) && cb_store_spool_decisions(store, batch, n) == 0) return;
 	if (!store->ops->transient(store->be)) {
 		blog(store, CB_LOG_ERROR, "store: %zu decision(s) could not be recorded: their sessions will not be "
 		     "tied to them", n);

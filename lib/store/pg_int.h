@@ -211,7 +211,7 @@ cb_store_watch_t *cb_pg_watch_start(cb_store_backend_t *be, cb_store_change_fn f
 				    size_t errlen);
 
 /** cb_pg_spool_apply - a spooled write, once: see cb_store_ops_t.spool_apply (pg_spool.c). */
-int cb_pg_spool_apply(cb_store_backend_t *be, char const *gen, uint64_t seq,
-		      int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
+int cb_pg_spool_apply(cb_store_backend_t *be, char const *name, char const *gen, uint64_t last,
+		      int (*apply)(cb_store_backend_t *be, void *ctx, uint64_t after), void *ctx);
 
 #endif

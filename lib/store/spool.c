@@ -25,7 +25,8 @@ struct cb_spool {
 	uint64_t	cursor;		/* Offset of the next record to replay. */
 	uint64_t	cursor_seq;	/* Its sequence number. */
 	uint64_t	records;	/* Whole records in the file. */
-	size_t		peeked;		/* Length of the record cb_spool_peek returned; 0: none. */
+	uint64_t	peeked;		/* Bytes of the records cb_spool_peek returned since the last consume. */
+	uint64_t	peeked_n;	/* How many. */
 	char		gen[CB_SPOOL_GEN_LEN + 1];
 };
 
@@ -112,7 +113,7 @@ static int fresh(cb_spool_t *sp)
 	sp->size = sp->cursor = CB_SPOOL_HEADER_LEN;
 	sp->cursor_seq = 1;
 	sp->records = 0;
-	sp->peeked = 0;
+	sp->peeked = sp->peeked_n = 0;
 	return 0;
 }
 
@@ -206,31 +207,44 @@ cb_spool_t *cb_spool_open(char const *path, uint64_t max_bytes, size_t *dropped,
 
 int cb_spool_append(cb_spool_t *sp, void const *data, size_t len, char *err, size_t errlen)
 {
-	unsigned char *buf;
+	return cb_spool_appendv(sp, &data, &len, 1, err, errlen);
+}
 
-	if (len == 0 || len > CB_SPOOL_RECORD_MAX) {
-		snprintf(err, errlen, "a spool record of %zu bytes (1..%d)", len, CB_SPOOL_RECORD_MAX);
-		return -1;
+int cb_spool_appendv(cb_spool_t *sp, void const *const *data, size_t const *len, size_t n, char *err, size_t errlen)
+{
+	unsigned char *buf, *p;
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] == 0 || len[i] > CB_SPOOL_RECORD_MAX) {
+			snprintf(err, errlen, "a spool record of %zu bytes (1..%d)", len[i], CB_SPOOL_RECORD_MAX);
+			return -1;
+		}
+		total += REC_HEAD + len[i];
 	}
-	if (sp->size + REC_HEAD + len > sp->max) return 1;
-	buf = malloc(REC_HEAD + len);
+	if (n == 0) return 0;
+	if (sp->size + total > sp->max) return 1;
+	buf = malloc((size_t) total);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	put32(buf, REC_MAGIC);
-	put32(buf + 4, (uint32_t) len);
-	put32(buf + 8, cb_spool_crc32(data, len));
-	memcpy(buf + REC_HEAD, data, len);
-	if (write_all(sp->fd, buf, REC_HEAD + len, sp->size) < 0 || fdatasync(sp->fd) < 0) {
+	for (p = buf; p < buf + total; data++, len++) {
+		put32(p, REC_MAGIC);
+		put32(p + 4, (uint32_t) *len);
+		put32(p + 8, cb_spool_crc32(*data, *len));
+		memcpy(p + REC_HEAD, *data, *len);
+		p += REC_HEAD + *len;
+	}
+	if (write_all(sp->fd, buf, (size_t) total, sp->size) < 0 || fdatasync(sp->fd) < 0) {
 		snprintf(err, errlen, "writing the spool %s: %s", sp->path, strerror(errno));
 		free(buf);
 		if (ftruncate(sp->fd, (off_t) sp->size) < 0) { /* scan() cuts it off on the next open. */ }
 		return -1;
 	}
 	free(buf);
-	sp->size += REC_HEAD + len;
-	sp->records++;
+	sp->size += total;
+	sp->records += n;
 	return 0;
 }
 
@@ -239,13 +253,14 @@ int cb_spool_peek(cb_spool_t *sp, void **data, size_t *len, uint64_t *seq)
 	unsigned char *payload = NULL;
 	size_t n;
 
-	if (sp->cursor >= sp->size) return 1;
-	n = record_at(sp, sp->cursor, sp->size, &payload);
+	if (sp->cursor + sp->peeked >= sp->size) return 1;
+	n = record_at(sp, sp->cursor + sp->peeked, sp->size, &payload);
 	if (n == 0) return -1;	/* Written by us and checked: only an I/O error or a change under us. */
-	sp->peeked = n;
+	*seq = sp->cursor_seq + sp->peeked_n;
+	sp->peeked += n;
+	sp->peeked_n++;
 	*data = payload;
 	*len = n - REC_HEAD;
-	*seq = sp->cursor_seq;
 	return 0;
 }
 
@@ -253,17 +268,22 @@ int cb_spool_consume(cb_spool_t *sp)
 {
 	if (!sp->peeked) return -1;
 	sp->cursor += sp->peeked;
-	sp->cursor_seq++;
-	sp->peeked = 0;
+	sp->cursor_seq += sp->peeked_n;
+	sp->peeked = sp->peeked_n = 0;
 	if (sp->cursor < sp->size) return 0;
 	return fresh(sp);
+}
+
+void cb_spool_unpeek(cb_spool_t *sp)
+{
+	sp->peeked = sp->peeked_n = 0;
 }
 
 void cb_spool_rewind(cb_spool_t *sp)
 {
 	sp->cursor = CB_SPOOL_HEADER_LEN;
 	sp->cursor_seq = 1;
-	sp->peeked = 0;
+	sp->peeked = sp->peeked_n = 0;
 }
 
 bool cb_spool_pending(cb_spool_t const *sp)

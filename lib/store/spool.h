@@ -30,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CB_SPOOL_FILE		"store.spool"		/* In the state directory. */
+#define CB_SPOOL_FILE		"store.spool"		/* In the state directory: the request path's. */
+#define CB_SPOOL_DEVICES_FILE	"store-devices.spool"	/* The module's devices writer's. */
+#define CB_SPOOL_LIMITS_FILE	"store-limits.spool"	/* The device limits' handle's. */
 #define CB_SPOOL_HEADER_LEN	40
 #define CB_SPOOL_GEN_LEN	32
 #define CB_SPOOL_RECORD_MAX	65536			/* Bytes of one record's payload, at most. */
@@ -57,20 +59,31 @@ cb_spool_t *cb_spool_open(char const *path, uint64_t max_bytes, size_t *dropped,
 int cb_spool_append(cb_spool_t *sp, void const *data, size_t len, char *err, size_t errlen);
 
 /**
- * cb_spool_peek - the oldest record not yet consumed: 0 with *data
- * (malloc'd, NUL-terminated after len bytes; the caller frees it), *len and
- * *seq filled; 1 when none is left; -1 on an I/O error.
+ * cb_spool_appendv - n records (data[i], len[i] bytes each) in one write
+ * and one fsync: all of them or none.  Returns as cb_spool_append (1: they
+ * do not all fit under the cap; nothing written).
+ */
+int cb_spool_appendv(cb_spool_t *sp, void const *const *data, size_t const *len, size_t n, char *err, size_t errlen);
+
+/**
+ * cb_spool_peek - the oldest record not yet consumed nor peeked since the
+ * last consume (so that several can be replayed in one transaction): 0
+ * with *data (malloc'd, NUL-terminated after len bytes; the caller frees
+ * it), *len and *seq filled; 1 when none is left; -1 on an I/O error.
  */
 int cb_spool_peek(cb_spool_t *sp, void **data, size_t *len, uint64_t *seq);
 
 /**
- * cb_spool_consume - the record cb_spool_peek returned is in the database;
+ * cb_spool_consume - the records cb_spool_peek returned are in the database;
  * once the last one is, the file is cut back to a fresh header (a new
  * generation).  0, or -1 on an I/O error.
  */
 int cb_spool_consume(cb_spool_t *sp);
 
-/** cb_spool_rewind - replay again from the first record (after a failed replay). */
+/** cb_spool_unpeek - forget what was peeked since the last consume: the next peek is the oldest waiting. */
+void cb_spool_unpeek(cb_spool_t *sp);
+
+/** cb_spool_rewind - replay again from the first record (after a failed replay); forgets what was peeked. */
 void cb_spool_rewind(cb_spool_t *sp);
 
 bool cb_spool_pending(cb_spool_t const *sp);		/* Records are waiting. */

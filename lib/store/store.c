@@ -108,6 +108,26 @@ void cb_store_close(cb_store_t *store)
 		return _rc; \
 	} while (0)
 
+/*
+ * SPOOLED - a write that waits in the spool (a store opened with
+ * spool_path) while the database is unreachable: straight into it while
+ * records wait there (order), or after call failed for a reason that
+ * passes; spool_call (store->mutex held) writes it there.
+ */
+#define SPOOLED(store, call, spool_call) do { \
+		int _rc; \
+		pthread_mutex_lock(&(store)->mutex); \
+		cb_store_batch_flush(store); \
+		if ((store)->spool && cb_store_spool_waiting(store)) { \
+			_rc = (spool_call); \
+		} else { \
+			_rc = (call); \
+			if (_rc < 0 && (store)->spool && (store)->ops->transient((store)->be)) _rc = (spool_call); \
+		} \
+		pthread_mutex_unlock(&(store)->mutex); \
+		return _rc; \
+	} while (0)
+
 /* The *_free function of a list type: frees its items; the list is empty after. */
 #define LIST_FREE(fn, type) \
 	void fn(type *list) \
@@ -189,7 +209,7 @@ int cb_store_decision_put(cb_store_t *store, cb_store_decision_t const *d)
 
 	if (why) return bad(store, "decision_put", why);
 	if (store->batch && cb_store_batch_put(store->batch, d)) return 0;
-	LOCKED(store, store->ops->decisions_put(store->be, d, 1));
+	SPOOLED(store, store->ops->decisions_put(store->be, d, 1), cb_store_spool_decisions(store, d, 1));
 }
 
 int cb_store_decision_get(cb_store_t *store, char const *class_id, cb_store_decision_t *out)
@@ -784,7 +804,13 @@ int cb_store_device_seen(cb_store_t *store, char const *identity, char const *ma
 	if (!identity_ok(identity)) return bad(store, "device_seen", "invalid identity");
 	if (empty(mac) || !mac_arg_ok(mac)) return bad(store, "device_seen", "invalid MAC (want AA-BB-CC-DD-EE-FF)");
 	if (!opt_text_ok(nas, CB_STORE_TEXT_MAX)) return bad(store, "device_seen", "invalid NAS");
-	LOCKED(store, store->ops->device_seen(store->be, identity, mac, nas ? nas : "", counted, now));
+	cb_store_seen_t one = { .counted = counted, .when = now };
+
+	snprintf(one.identity, sizeof(one.identity), "%s", identity);
+	snprintf(one.mac, sizeof(one.mac), "%s", mac);
+	snprintf(one.nas, sizeof(one.nas), "%s", nas ? nas : "");
+	SPOOLED(store, store->ops->device_seen(store->be, identity, mac, one.nas, counted, now),
+		cb_store_spool_devices(store, &one, 1));
 }
 
 int cb_store_devices_seen(cb_store_t *store, cb_store_seen_t const *items, size_t n)
@@ -794,7 +820,7 @@ int cb_store_devices_seen(cb_store_t *store, cb_store_seen_t const *items, size_
 		    !opt_text_ok(items[i].nas, CB_STORE_TEXT_MAX)) return bad(store, "devices_seen", "invalid device");
 	}
 	if (n == 0) return 0;
-	LOCKED(store, store->ops->devices_seen(store->be, items, n));
+	SPOOLED(store, store->ops->devices_seen(store->be, items, n), cb_store_spool_devices(store, items, n));
 }
 
 int cb_store_devices_known(cb_store_t *store, char const *identity, time_t since, cb_store_known_devices_t *out)

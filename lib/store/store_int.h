@@ -30,7 +30,7 @@
  */
 typedef struct cb_store_backend cb_store_backend_t;
 
-typedef enum { CB_SPOOL_START, CB_SPOOL_UPDATE, CB_SPOOL_STOP } cb_spool_op_t;
+typedef enum { CB_SPOOL_START, CB_SPOOL_UPDATE, CB_SPOOL_STOP, CB_SPOOL_DECISION, CB_SPOOL_DEVICE } cb_spool_op_t;
 
 /* One session write of a group commit (batch.c): the backend fills rc (the single op's result). */
 typedef struct {
@@ -133,11 +133,14 @@ typedef struct {
 	bool (*transient)(cb_store_backend_t *be);
 	int (*check_writable)(cb_store_backend_t *be, char *why, size_t len);
 
-	/* A spooled write (store_spool.c), exactly once: in one transaction, apply(be, ctx) and the mark that
-	 * record seq of spool generation gen is in; 1 (apply not called) when the mark says it already was,
-	 * 0 applied, -1.  NULL: the backend has no spool (SQLite). */
-	int (*spool_apply)(cb_store_backend_t *be, char const *gen, uint64_t seq,
-			   int (*apply)(cb_store_backend_t *be, void *ctx), void *ctx);
+	/* Spooled writes (store_spool.c), exactly once: in one transaction, apply(be, ctx, after) (which
+	 * writes the records of the run whose sequence numbers are above after: the mark's, 0 when it names
+	 * another generation) and the mark that records up to last of spool generation gen are in; 1 (apply
+	 * not called) when the mark says they already were, 0 applied, -1.  name tells a handle's spool from
+	 * the others' ("": the request path's store.spool; each file has its own mark).  NULL: the backend
+	 * has no spool (SQLite). */
+	int (*spool_apply)(cb_store_backend_t *be, char const *name, char const *gen, uint64_t last,
+			   int (*apply)(cb_store_backend_t *be, void *ctx, uint64_t after), void *ctx);
 	/* Whether the database answers at all, called WITHOUT store->mutex (it touches no connection), so
 	 * that a replay waiting for a server that does not answer (a timeout) holds no lock; NULL: assume so. */
 	bool (*reachable)(cb_store_backend_t *be);
@@ -248,6 +251,16 @@ bool cb_store_spool_waiting(cb_store_t *store);
  * cannot be written (said loudly).
  */
 int cb_store_spool_session(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a);
+
+/**
+ * cb_store_spool_decisions - (store->mutex held) decision rows d[0..n)
+ * into the spool, all or none (one fsync).  0, or -1 when the spool is
+ * full or cannot be written (said loudly; the caller keeps them).
+ */
+int cb_store_spool_decisions(cb_store_t *store, cb_store_decision_t const *d, size_t n);
+
+/** cb_store_spool_devices - (store->mutex held) devices seen, as cb_store_spool_decisions. */
+int cb_store_spool_devices(cb_store_t *store, cb_store_seen_t const *items, size_t n);
 
 /*
  *	Values (values.c).

@@ -1,21 +1,35 @@
 /*
  * store_spool.c - the front's spool (PostgreSQL): while the database is
- * unreachable, accounting's session writes go to a bounded file in the
- * state directory (spool.h) and RADIUS is answered; a thread of the store
- * replays the file into the database, in order and exactly once
+ * unreachable, what the store would have written goes to a bounded file in
+ * the state directory (spool.h) and RADIUS is answered; a thread of the
+ * store replays the file into the database, in order and exactly once
  * (cb_store_ops_t.spool_apply), when it is back.
  *
- * Order: once one record waits, every later session write goes to the
- * spool too, until the replay has caught up, so the database sees Start,
- * Interim-Update and Stop in the order the NAS sent them.  The replay
- * takes the store's mutex for one record at a time: requests interleave;
- * it first asks whether the database answers at all without the mutex
- * (PQping), so a server that does not answer (a connect timeout) holds up
- * no request.
+ * What is spooled, one record each (a JSON object, "op" saying which):
+ *   "start", "update", "stop"  an accounting request's session write, with
+ *                              the keyed Class's decision on a Start;
+ *   "decision"                 a decision row (a Class too long to carry
+ *                              it: batch.c spools what it cannot commit);
+ *   "device"                   a device seen (the module's devices writer
+ *                              and device limits, each on a store handle
+ *                              of its own, so a spool file of its own).
+ * The audit index is not spooled: its source is the audit file, and the
+ * writer's catch-up (lib/audit/index.c) copies what the index missed, by
+ * seq, once the database is back.
+ *
+ * Order: once one record waits, every later write goes to the spool too,
+ * until the replay has caught up, so the database sees decisions before
+ * the sessions tied to them, and Start, Interim-Update and Stop in the
+ * order the NAS sent them.  The replay takes the store's mutex for a run
+ * of up to REPLAY_BATCH records, written in one transaction with one mark:
+ * requests interleave between runs; it first asks whether the database
+ * answers at all without the mutex (PQping), so a server that does not
+ * answer (a connect timeout) holds up no request.
  * A full spool is said loudly (once per outage) and the write fails as it
  * did without a spool (accounting is not answered; the NAS retries); a
- * record the database refuses for good is logged whole at ERROR and
- * skipped, so that one bad record does not stop the rest.
+ * run the database refuses for good is replayed again one record at a
+ * time, and the record refused is logged whole at ERROR and skipped, so
+ * that one bad record does not stop the rest.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -30,19 +44,22 @@
 #include "store/store_int.h"
 
 #define REPLAY_INTERVAL_MS	1000	/* How often the replay tries the database while records wait. */
+#define REPLAY_BATCH		64	/* Records per transaction (and per hold of the store's mutex). */
 
 struct cb_store_spool {
 	cb_spool_t	*file;
 	cb_worker_t	*replayer;
 	bool		full_logged;	/* "full" said once until it drains. */
 	bool		down;		/* The last write went to the spool (the database was unreachable). */
+	char		name[32];	/* The mark's name (spool_apply): "" for store.spool, else the file's. */
 	uint64_t	spooled;	/* Records written since start. */
 	uint64_t	replayed;	/* Records replayed since start. */
+	size_t		careful;	/* Records still to replay one at a time (a run was refused). */
 };
 
 #define LOG(store, level, ...) do { if ((store)->log) (store)->log((store)->log_ctx, (level), __VA_ARGS__); } while (0)
 
-static char const *const op_names[] = { "start", "update", "stop" };
+static char const *const op_names[] = { "start", "update", "stop", "decision", "device" };
 
 static void add_text(json_object *o, char const *k, char const *v)
 {
@@ -102,6 +119,7 @@ typedef struct {
 	cb_spool_op_t		op;
 	cb_store_acct_t		a;
 	cb_store_decision_t	d;
+	cb_store_seen_t		seen;
 	cb_store_ops_t const	*ops;
 } rec_t;
 
@@ -145,6 +163,19 @@ static void decision_read(json_object *o, cb_store_decision_t *d)
 	copy_text(o, "role", d->role, sizeof(d->role));
 }
 
+/** device_read - a "device" record into r->seen; false when a field is missing. */
+static bool device_read(rec_t *r)
+{
+	json_object *v;
+
+	copy_text(r->json, "identity", r->seen.identity, sizeof(r->seen.identity));
+	copy_text(r->json, "mac", r->seen.mac, sizeof(r->seen.mac));
+	copy_text(r->json, "nas", r->seen.nas, sizeof(r->seen.nas));
+	r->seen.counted = json_object_object_get_ex(r->json, "counted", &v) && json_object_get_boolean(v);
+	r->seen.when = (time_t) get_int(r->json, "when");
+	return r->seen.identity[0] && r->seen.mac[0];
+}
+
 /** rec_read - parse a record; false when it is not one (the caller logs it). */
 static bool rec_read(char const *text, rec_t *r)
 {
@@ -155,10 +186,16 @@ static bool rec_read(char const *text, rec_t *r)
 	r->json = json_tokener_parse(text);
 	if (!r->json || !json_object_is_type(r->json, json_type_object)) return false;
 	op = get_text(r->json, "op");
-	for (r->op = CB_SPOOL_START; r->op <= CB_SPOOL_STOP; r->op++) {
+	for (r->op = CB_SPOOL_START; r->op <= CB_SPOOL_DEVICE; r->op++) {
 		if (op && strcmp(op, op_names[r->op]) == 0) break;
 	}
-	if (r->op > CB_SPOOL_STOP) return false;
+	if (r->op > CB_SPOOL_DEVICE) return false;
+	if (r->op == CB_SPOOL_DEVICE) return device_read(r);
+	if (json_object_object_get_ex(r->json, "decision", &dec)) {
+		decision_read(dec, &r->d);
+		r->a.decision = &r->d;
+	}
+	if (r->op == CB_SPOOL_DECISION) return r->a.decision && r->d.class_id[0];
 	r->a.nas = get_text(r->json, "nas");
 	r->a.acct_session_id = get_text(r->json, "acct_session_id");
 	r->a.class_id = get_text(r->json, "class_id");
@@ -175,55 +212,108 @@ static bool rec_read(char const *text, rec_t *r)
 	r->a.out_octets = (uint64_t) get_int(r->json, "out_octets");
 	r->a.started = (time_t) get_int(r->json, "started");
 	r->a.event_time = (time_t) get_int(r->json, "event_time");
-	if (json_object_object_get_ex(r->json, "decision", &dec)) {
-		decision_read(dec, &r->d);
-		r->a.decision = &r->d;
-	}
 	return r->a.nas && r->a.acct_session_id;
 }
 
-static int rec_apply(cb_store_backend_t *be, void *ctx)
+static int rec_apply(cb_store_backend_t *be, rec_t *r)
 {
-	rec_t *r = ctx;
-
 	switch (r->op) {
 	case CB_SPOOL_START: return r->ops->session_start(be, &r->a);
 	case CB_SPOOL_UPDATE: return r->ops->session_update(be, &r->a);
-	default: return r->ops->session_stop(be, &r->a);
+	case CB_SPOOL_STOP: return r->ops->session_stop(be, &r->a);
+	case CB_SPOOL_DECISION: return r->ops->decisions_put(be, &r->d, 1);
+	default: return r->ops->devices_seen(be, &r->seen, 1);
 	}
 }
 
-/** replay_one - (store->mutex held) the oldest record into the database; 0 done or skipped, 1 none left, -1 later. */
-static int replay_one(cb_store_t *store)
+/** A run of records replayed in one transaction (replay_batch). */
+typedef struct {
+	rec_t		rec[REPLAY_BATCH];
+	void		*data[REPLAY_BATCH];
+	uint64_t	seq[REPLAY_BATCH];
+	bool		ok[REPLAY_BATCH];	/* Parsed (the others were logged and are skipped). */
+	size_t		n;
+} batch_t;
+
+/** batch_apply - spool_apply's callback: the records after the mark's seq, in order; 0 or -1. */
+static int batch_apply(cb_store_backend_t *be, void *ctx, uint64_t after)
+{
+	batch_t *b = ctx;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->ok[i] && b->seq[i] > after && rec_apply(be, &b->rec[i]) < 0) return -1;
+	}
+	return 0;
+}
+
+static void batch_clear(batch_t *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		json_object_put(b->rec[i].json);
+		free(b->data[i]);
+	}
+	b->n = 0;
+}
+
+/** batch_read - peek up to max records into b; 0, 1 when none waits, -1 on an I/O error. */
+static int batch_read(cb_store_t *store, batch_t *b, size_t max)
 {
 	struct cb_store_spool *s = store->spool;
-	void *data = NULL;
 	size_t len;
-	uint64_t seq;
-	rec_t r;
-	int rc = cb_spool_peek(s->file, &data, &len, &seq);
+	int rc = 0;
 
-	if (rc != 0) return rc > 0 ? 1 : -1;
-	if (!rec_read(data, &r)) {
-		LOG(store, CB_LOG_ERROR, "store: spool %s: record %" PRIu64 " is not a session write, skipped: %s",
-		    cb_spool_path(s->file), seq, (char const *) data);
-		rc = 0;
-	} else {
-		r.ops = store->ops;
-		rc = store->ops->spool_apply(store->be, cb_spool_generation(s->file), seq, rec_apply, &r);
-		if (rc < 0 && !store->ops->transient(store->be)) {
-			LOG(store, CB_LOG_ERROR, "store: spool %s: the database refused record %" PRIu64 " (see above), "
-			    "skipped: %s", cb_spool_path(s->file), seq, (char const *) data);
-			rc = 0;
-		}
+	while (b->n < max && (rc = cb_spool_peek(s->file, &b->data[b->n], &len, &b->seq[b->n])) == 0) {
+		size_t i = b->n++;
+
+		b->ok[i] = rec_read(b->data[i], &b->rec[i]);
+		b->rec[i].ops = store->ops;
+		if (!b->ok[i]) LOG(store, CB_LOG_ERROR, "store: spool %s: record %" PRIu64 " is not a write it knows, "
+				   "skipped: %s", cb_spool_path(s->file), b->seq[i], (char const *) b->data[i]);
 	}
-	json_object_put(r.json);
-	free(data);
 	if (rc < 0) return -1;
-	s->replayed++;
+	return b->n ? 0 : 1;
+}
+
+/**
+ * replay_batch - (store->mutex held) up to REPLAY_BATCH of the oldest
+ * records into the database in one transaction, with one mark (s->careful:
+ * one record at a time, after a run the database refused).  0 done or
+ * skipped, 1 none left, -1 later.
+ */
+static int replay_batch(cb_store_t *store, batch_t *b)
+{
+	struct cb_store_spool *s = store->spool;
+	size_t max = s->careful ? 1 : REPLAY_BATCH;
+	int rc = batch_read(store, b, max);
+
+	if (rc != 0) {
+		batch_clear(b);
+		cb_spool_unpeek(s->file);
+		return rc;
+	}
+	rc = store->ops->spool_apply(store->be, s->name, cb_spool_generation(s->file), b->seq[b->n - 1], batch_apply, b);
+	if (rc < 0 && !store->ops->transient(store->be)) {
+		if (b->n > 1) {		/* Which one?  Again one by one: only that one is skipped. */
+			s->careful = b->n;
+			batch_clear(b);
+			cb_spool_unpeek(s->file);
+			return 0;
+		}
+		LOG(store, CB_LOG_ERROR, "store: spool %s: the database refused record %" PRIu64 " (see above), "
+		    "skipped: %s", cb_spool_path(s->file), b->seq[0], (char const *) b->data[0]);
+		rc = 0;
+	}
+	if (rc < 0) {
+		batch_clear(b);
+		cb_spool_unpeek(s->file);
+		return -1;
+	}
+	s->replayed += b->n;
+	if (s->careful) s->careful--;
+	batch_clear(b);
 	if (cb_spool_consume(s->file) < 0) {
-		LOG(store, CB_LOG_ERROR, "store: spool %s: cannot advance past record %" PRIu64 " (it will be "
-		    "replayed again, and skipped by its mark)", cb_spool_path(s->file), seq);
+		LOG(store, CB_LOG_ERROR, "store: spool %s: cannot advance (the records will be replayed again, and "
+		    "skipped by their mark)", cb_spool_path(s->file));
 		cb_spool_rewind(s->file);
 		return -1;
 	}
@@ -235,7 +325,9 @@ static void replay_main(cb_worker_t *w, void *arg)
 	cb_store_t *store = arg;
 	struct cb_store_spool *s = store->spool;
 
-	while (cb_worker_wait(w, REPLAY_INTERVAL_MS)) {
+	batch_t *b = calloc(1, sizeof(*b));
+
+	while (b && cb_worker_wait(w, REPLAY_INTERVAL_MS)) {
 		uint64_t before = s->replayed;
 		int rc = 0;
 
@@ -247,7 +339,7 @@ static void replay_main(cb_worker_t *w, void *arg)
 
 		while (rc == 0 && !cb_worker_stopping(w)) {
 			pthread_mutex_lock(&store->mutex);
-			rc = replay_one(store);
+			rc = replay_batch(store, b);
 			if (rc == 1 && s->down) {
 				s->down = false;
 				s->full_logged = false;
@@ -259,11 +351,14 @@ static void replay_main(cb_worker_t *w, void *arg)
 			    s->replayed - before, rc == 1 ? "; the spool is empty" : "");
 		}
 	}
+	if (!b) LOG(store, CB_LOG_ERROR, "store: out of memory: the spool %s is not replayed", cb_spool_path(s->file));
+	free(b);
 }
 
 int cb_store_spool_start(cb_store_t *store, cb_store_conf_t const *conf, char *err, size_t errlen)
 {
 	struct cb_store_spool *s;
+	char const *base;
 	size_t dropped = 0;
 
 	if (!store->ops->spool_apply) {
@@ -275,6 +370,9 @@ int cb_store_spool_start(cb_store_t *store, cb_store_conf_t const *conf, char *e
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	base = strrchr(conf->spool_path, '/');
+	base = base ? base + 1 : conf->spool_path;
+	if (strcmp(base, CB_SPOOL_FILE) != 0) snprintf(s->name, sizeof(s->name), "%s", base);
 	s->file = cb_spool_open(conf->spool_path, conf->spool_max, &dropped, err, errlen);
 	if (!s->file) {
 		free(s);
@@ -335,37 +433,111 @@ static void result_from(cb_spool_op_t op, cb_store_acct_t const *a)
 	if (op == CB_SPOOL_STOP) r->stopped = a->event_time;
 }
 
-int cb_store_spool_session(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
+/**
+ * spool_write - objs[0..n) (put here, whatever happens) into the spool, in
+ * one write and one fsync; what says what they are, for the log.  0, or -1
+ * when the spool is full or cannot be written (said loudly).
+ */
+static int spool_write(cb_store_t *store, json_object **objs, size_t n, char const *what)
 {
 	struct cb_store_spool *s = store->spool;
-	json_object *o;
-	char const *text;
-	char err[256];
-	int rc;
+	void const **texts = calloc(n ? n : 1, sizeof(*texts));
+	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+	char err[256] = "out of memory";
+	int rc = texts && lens ? 0 : -1;
 
-	o = acct_json(op, a);
-	text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
-	rc = text ? cb_spool_append(s->file, text, strlen(text), err, sizeof(err)) : -1;
-	if (!text) snprintf(err, sizeof(err), "out of memory");
-	json_object_put(o);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		texts[i] = objs[i] ? json_object_to_json_string_ext(objs[i], JSON_C_TO_STRING_PLAIN) : NULL;
+		if (!texts[i]) rc = -1;
+		else lens[i] = strlen(texts[i]);
+	}
+	if (rc == 0) rc = cb_spool_appendv(s->file, texts, lens, n, err, sizeof(err));
+	for (size_t i = 0; i < n; i++) json_object_put(objs[i]);
+	free(texts);
+	free(lens);
 	if (rc == 1) {
 		if (!s->full_logged) LOG(store, CB_LOG_ERROR, "store: the database is unreachable and the spool %s is "
-					 "FULL (%" PRIu64 " bytes, store { spool_max_mb }): accounting is NOT answered "
-					 "until it drains (the NAS keeps retrying)", cb_spool_path(s->file),
-					 cb_spool_bytes(s->file));
+					 "FULL (%" PRIu64 " bytes, store { spool_max_mb }): %s NOT recorded until it "
+					 "drains (accounting is not answered, the NAS keeps retrying; decisions wait in "
+					 "memory; devices seen are dropped)", cb_spool_path(s->file),
+					 cb_spool_bytes(s->file), what);
 		s->full_logged = true;
 		return -1;
 	}
 	if (rc < 0) {
-		LOG(store, CB_LOG_ERROR, "store: the database is unreachable and the spool cannot be written: %s", err);
+		LOG(store, CB_LOG_ERROR, "store: the database is unreachable and the spool cannot be written (%s): %s",
+		    what, err);
 		return -1;
 	}
-	if (!s->down) LOG(store, CB_LOG_WARN, "store: the database is unreachable: session writes go to the spool %s "
+	if (!s->down) LOG(store, CB_LOG_WARN, "store: the database is unreachable: writes go to the spool %s "
 			  "and are replayed when it is back", cb_spool_path(s->file));
 	s->down = true;
-	s->spooled++;
+	s->spooled += n;
+	return 0;
+}
+
+int cb_store_spool_session(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
+{
+	json_object *o = acct_json(op, a);
+
+	if (spool_write(store, &o, 1, "accounting is") < 0) return -1;
 	result_from(op, a);
 	return 0;
+}
+
+/** op_json - a new record of op; NULL when out of memory. */
+static json_object *op_json(cb_spool_op_t op)
+{
+	json_object *o = json_object_new_object();
+
+	if (o) json_object_object_add(o, "op", json_object_new_string(op_names[op]));
+	return o;
+}
+
+static json_object *decision_rec(void const *items, size_t i)
+{
+	json_object *o = op_json(CB_SPOOL_DECISION);
+
+	if (o) json_object_object_add(o, "decision", decision_json((cb_store_decision_t const *) items + i));
+	return o;
+}
+
+static json_object *device_rec(void const *items, size_t i)
+{
+	cb_store_seen_t const *d = (cb_store_seen_t const *) items + i;
+	json_object *o = op_json(CB_SPOOL_DEVICE);
+
+	if (!o) return NULL;
+	add_text(o, "identity", d->identity);
+	add_text(o, "mac", d->mac);
+	add_text(o, "nas", d->nas);
+	json_object_object_add(o, "counted", json_object_new_boolean(d->counted));
+	json_object_object_add(o, "when", json_object_new_int64(d->when));
+	return o;
+}
+
+/** spool_each - a record per item (make), all in one write; as spool_write. */
+static int spool_each(cb_store_t *store, void const *items, size_t n, json_object *(*make)(void const *, size_t),
+		      char const *what)
+{
+	json_object **objs = calloc(n ? n : 1, sizeof(*objs));
+	int rc;
+
+	if (!objs) return -1;
+	for (size_t i = 0; i < n; i++) objs[i] = make(items, i);
+	rc = spool_write(store, objs, n, what);
+	free(objs);
+	return rc;
+}
+
+int cb_store_spool_decisions(cb_store_t *store, cb_store_decision_t const *d, size_t n)
+{
+	return spool_each(store, d, n, decision_rec, "decisions are");
+}
+
+int cb_store_spool_devices(cb_store_t *store, cb_store_seen_t const *items, size_t n)
+{
+	return spool_each(store, items, n, device_rec, "devices seen are");
 }
 
 int cb_store_spool_info(cb_store_t *store, cb_store_spool_info_t *out)

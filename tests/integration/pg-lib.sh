@@ -28,8 +28,9 @@ cb_pg_people() {
 # file, state_dir $CB_TMP/state, store { backend = BACKEND } (sqlite or
 # postgresql, then with CONNINFO, PWFILE and SERVER_ID), and the NAS ap1
 # (127.0.0.1:DAS_PORT, RFC 5176) to disconnect at; retried every 2 s.
+# CB_PG_MODCONF_SRC: another configuration to start from (bench/pg.sh).
 cb_pg_modconf() {
-	/usr/bin/python3 - "$CB_SRCDIR/raddb/mods-available/cetbyod" "$CB_TMP" "$@" <<'EOF2'
+	/usr/bin/python3 - "${CB_PG_MODCONF_SRC:-$CB_SRCDIR/raddb/mods-available/cetbyod}" "$CB_TMP" "$@" <<'EOF2'
 import re, sys
 src, tmp, dst, backend, conninfo, pwfile, server, das_port, secret = sys.argv[1:10]
 c = open(src).read()

@@ -101,9 +101,10 @@ class_of_reply() {
 	printf '%s\n' "$CB_REPLY" | sed -n 's/.*Class = \(0x63657462796f643a[0-9a-f]*\).*/\1/p' | head -n 1
 }
 # acct STATUS SESSION CLASS [TIMEOUT] - one Accounting-Request (one try); true when answered.
+# ACCT_MAC: its Calling-Station-Id (a keyed Class is bound to the MAC it was issued to).
 acct() {
-	printf 'Acct-Status-Type = %s\nAcct-Session-Id = "%s"\nUser-Name = "anonymous@school.example"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "02-00-00-00-00-01"\nCalled-Station-Id = "AA-BB-CC-DD-EE-FF:Staff"\nClass = %s\n' \
-		"$1" "$2" "$3" | "$RADCLIENT" -x -r 1 -t "${4:-3}" "127.0.0.1:$CB_ACCT_PORT" acct testing123 2>&1 |
+	printf 'Acct-Status-Type = %s\nAcct-Session-Id = "%s"\nUser-Name = "anonymous@school.example"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "%s"\nCalled-Station-Id = "AA-BB-CC-DD-EE-FF:Staff"\nClass = %s\n' \
+		"$1" "$2" "${ACCT_MAC:-02-00-00-00-00-01}" "$3" | "$RADCLIENT" -x -r 1 -t "${4:-3}" "127.0.0.1:$CB_ACCT_PORT" acct testing123 2>&1 |
 		grep -q 'Received Accounting-Response'
 }
 # open_session USER SESSION - cetbyodctl lists SESSION as USER's open session.

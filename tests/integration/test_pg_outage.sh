@@ -17,7 +17,13 @@
 #   - the primary back: every session started is in the database exactly
 #     once, stopped, and every audit record of the trail's file is in the
 #     database's copy exactly once (seq by seq), each session's start and
-#     stop audited once;
+#     stop audited once; every session's decision is in the database once
+#     (the keyed Class's, written with the Start; and the decision rows of
+#     an identity too long for a Class, one per Access-Accept, spooled from
+#     the deferred batch); every device seen (a MAC per person and block
+#     of iterations, so new devices appear during the outage) is in the
+#     devices table; cetbyodctl audit query finds, by MAC, a decision made
+#     during the outage (the audit index caught up from the file);
 #   - failover: a session open, the primary stopped and the standby
 #     promoted (pg_ctl promote): without restarting radiusd, cetbyodctl
 #     revoke works, the person's next Access-Request is refused and the NAS
@@ -29,7 +35,8 @@
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 . "$CB_SRCDIR/tests/integration/pg-setup.sh"
 OUTAGE=${CB_PG_OUTAGE:-30}		# Seconds; shorter for a quick run by hand.
-USERS="u0 u1 u2 u3 u4 u5 u6 u7 u8 u9 dave"
+LONG=$(printf 'l%.0s' $(seq 1 120))	# Too long for a keyed Class: the decision row, spooled.
+USERS="u0 u1 u2 u3 u4 u5 u6 u7 u8 u9 dave $LONG"
 
 pg_start
 pg_standby || { cb_fail "a streaming standby starts (pg_basebackup -R)"; cb_finish; }
@@ -54,20 +61,28 @@ cb_start_radiusd || { cb_fail "radiusd starts on the primary (conninfo naming bo
 # --- The load: bounded, one try per request, every send and answer counted -------------
 LOAD=$CB_TMP/load
 mkdir -p "$LOAD"
+# A MAC per person and block of 20 iterations: new devices appear during the outage too.
 load_loop() {
 	j=0
 	while [ ! -e "$LOAD/stop" ] && [ $j -lt 3000 ]; do
 		j=$((j + 1))
 		u=u$((j % 10))
+		mac=$(printf '02-00-00-%02X-%02X-00' $((j % 10)) $((j / 20 % 256)))
+		[ $((j % 7)) = 0 ] && { u=$LONG; mac=02-00-00-FF-00-00; }
 		echo auth >> "$LOAD/sent"
-		CB_REPLY=$(printf 'User-Name = "%s"\nUser-Password = "staffpw"\nNAS-IP-Address = 127.0.0.1\n' "$u" |
-			"$RADCLIENT" -x -r 1 -t 5 "127.0.0.1:$CB_AUTH_PORT" auth testing123 2>&1)
-		printf '%s\n' "$CB_REPLY" | grep -q 'Received Access-Accept' && echo auth >> "$LOAD/answered"
+		CB_REPLY=$(printf 'User-Name = "%s"\nUser-Password = "staffpw"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "%s"\n' \
+			"$u" "$mac" | "$RADCLIENT" -x -r 1 -t 5 "127.0.0.1:$CB_AUTH_PORT" auth testing123 2>&1)
+		if printf '%s\n' "$CB_REPLY" | grep -q 'Received Access-Accept'; then
+			echo auth >> "$LOAD/answered"
+			echo "$mac" >> "$LOAD/macs"
+			[ "$u" = "$LONG" ] && echo long >> "$LOAD/long"
+			[ -e "$LOAD/down" ] && echo "$mac" >> "$LOAD/outage-macs"
+		fi
 		class=$(class_of_reply)
 		[ -n "$class" ] || continue
 		for st in Start Interim-Update Stop; do
 			echo "$st o-$j" >> "$LOAD/sent"
-			acct "$st" "o-$j" "$class" 5 && echo "$st o-$j" >> "$LOAD/answered"
+			ACCT_MAC=$mac acct "$st" "o-$j" "$class" 5 && echo "$st o-$j" >> "$LOAD/answered"
 		done
 	done
 }
@@ -80,6 +95,7 @@ sleep 3
 from=$(( $(log_lines) + 1 ))
 t0=$(date +%s%3N)
 "$PGFX" stop "$PGDIR"
+touch "$LOAD/down"
 before=$(count Start "$LOAD/sent")
 sleep $((OUTAGE / 2))
 out=$(ctl revoke u1 --reason "during the outage" --by tester 2>&1); rc=$?
@@ -91,6 +107,7 @@ else
 fi
 sleep $((OUTAGE - OUTAGE / 2))
 during=$(( $(count Start "$LOAD/sent") - before ))
+rm -f "$LOAD/down"
 "$PGFX" start "$PGDIR" || { cb_fail "the primary restarts"; cb_finish; }
 t1=$(date +%s%3N)
 echo "# the primary was down for $(( (t1 - t0) / 1000 )) s; $during sessions were started during it"
@@ -146,6 +163,30 @@ if cb_wait_until 30 indexed; then
 else
 	cb_fail "every audit record of the trail is in the database exactly once ($(wc -l < "$CB_TMP/fseq") in the file, $(wc -l < "$CB_TMP/dseq") in the database)"
 	diff "$CB_TMP/fseq" "$CB_TMP/dseq" | head -n 5 | sed 's/^/    # /'
+fi
+# Decisions: every session's, once (class_id is the key); the long identity's rows, one per Access-Accept.
+untied=$(pg_sql "SELECT count(*) FROM sessions s WHERE acct_session_id LIKE 'o-%' AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.class_id = s.class_id)")
+longs=$(pg_sql "SELECT count(*) FROM decisions WHERE identity LIKE 'llllllllll%'")
+want_long=$(count long "$LOAD/long")
+if [ "$untied" = 0 ] && [ "$longs" = "$want_long" ] && [ "$want_long" -gt 0 ]; then
+	cb_pass "every session's decision is in the database, and the $want_long decision rows of an identity too long for a Class, once each"
+else
+	cb_fail "every session's decision is in the database once ($untied sessions without one; $longs of $want_long long-identity rows)"
+fi
+tr 'a-f' 'A-F' < "$LOAD/macs" | sort -u > "$CB_TMP/wmac"
+pg_sql "SELECT mac FROM devices WHERE mac LIKE '02-00-00-%' ORDER BY 1" | sort > "$CB_TMP/hmac"
+if cmp -s "$CB_TMP/wmac" "$CB_TMP/hmac" && [ -s "$LOAD/outage-macs" ]; then
+	cb_pass "every one of the $(wc -l < "$CB_TMP/wmac") devices seen is in the devices table once ($(sort -u "$LOAD/outage-macs" | wc -l) seen during the outage)"
+else
+	cb_fail "every device seen is in the devices table once ($(wc -l < "$CB_TMP/wmac") seen, $(wc -l < "$CB_TMP/hmac") rows)"
+	diff "$CB_TMP/wmac" "$CB_TMP/hmac" | head -n 5 | sed 's/^/    # /'
+fi
+omac=$(grep -v FF-00-00 "$LOAD/outage-macs" 2>/dev/null | tail -n 1)
+if [ -n "$omac" ] && ctl audit query --mac "$omac" --type decision --format json 2>/dev/null | grep -q "\"$omac\""; then
+	cb_pass "cetbyodctl audit query --mac finds a decision made during the outage ($omac)"
+else
+	cb_fail "cetbyodctl audit query --mac finds a decision made during the outage ('$omac')"
+	ctl audit query --mac "$omac" --format json 2>&1 | head -n 5 | sed 's/^/    # /'
 fi
 twice=$(pg_sql "SELECT count(*) FROM (SELECT acct_session_id, type FROM audit WHERE acct_session_id LIKE 'o-%' AND type IN ('session_start', 'session_stop') GROUP BY 1, 2 HAVING count(*) <> 1) x")
 each=$(pg_sql "SELECT count(DISTINCT acct_session_id) FROM audit WHERE acct_session_id LIKE 'o-%' AND type = 'session_stop'")

@@ -13,6 +13,10 @@
  * spool; the login back, the replay writes them in order; the spool file
  * as it was before the replay, put back and replayed again (a crash
  * between commit and consume), changes nothing: each session once.
+ * Decisions (deferred, as the module writes them) and devices seen (on a
+ * second handle with a spool file of its own, as the devices writer's)
+ * wait in the spool too and are replayed once, the sessions tied to their
+ * decisions; a crash mid-replay again changes nothing.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -44,6 +48,10 @@ static void teardown(void)
 
 	unlink(path);
 	snprintf(p, sizeof(p), "%s.copy", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, CB_SPOOL_DEVICES_FILE);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s.copy", tmpdir, CB_SPOOL_DEVICES_FILE);
 	unlink(p);
 	rmdir(tmpdir);
 }
@@ -217,6 +225,28 @@ START_TEST(test_cap)
 }
 END_TEST
 
+START_TEST(test_appendv)
+{
+	cb_spool_t *sp = open_spool(CB_SPOOL_HEADER_LEN + 3 * (12 + 5), NULL);
+	void const *two[] = { "aaaaa", "bbbbb" }, *three[] = { "ccccc", "ddddd", "eeeee" };
+	size_t lens[] = { 5, 5, 5 };
+	char err[256] = "";
+
+	ck_assert_int_eq(cb_spool_appendv(sp, two, lens, 2, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cb_spool_count(sp), 2);
+	/* Two more do not fit under the cap: neither is written (all or none). */
+	ck_assert_int_eq(cb_spool_appendv(sp, three, lens, 2, err, sizeof(err)), 1);
+	ck_assert_int_eq(file_size(), CB_SPOOL_HEADER_LEN + 2 * 17);
+	ck_assert_int_eq(cb_spool_appendv(sp, three, lens, 1, err, sizeof(err)), 0);
+	cb_spool_close(sp);
+	sp = open_spool(0, NULL);	/* Read back in order, each its own record. */
+	expect(sp, "aaaaa", 1);
+	expect(sp, "bbbbb", 2);
+	expect(sp, "ccccc", 3);
+	cb_spool_close(sp);
+}
+END_TEST
+
 START_TEST(test_not_a_spool)
 {
 	char err[256] = "";
@@ -329,6 +359,155 @@ START_TEST(test_pg_outage_replay)
 }
 END_TEST
 
+static cb_store_t *pg_store_at(char const *spool, bool defer)
+{
+	cb_store_conf_t conf = { .backend = CB_STORE_POSTGRESQL, .pg_conninfo = pg_conninfo,
+				 .pg_password = pg_password, .server_id = "spooltest", .create = true,
+				 .spool_path = spool, .defer_decisions = defer, .log = test_log };
+	char err[512] = "";
+	cb_store_t *s = cb_store_open(&conf, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "open: %s", err);
+	return s;
+}
+
+/** put_decision - decision i (a class id of its own) as the module records one; its class id into cid. */
+static void put_decision(cb_store_t *s, int i, char cid[33])
+{
+	cb_store_decision_t d = { .decided_at = 1800000000 + i, .valid_until = 1900000000 };
+
+	snprintf(d.class_id, sizeof(d.class_id), "%032x", 0xd0000 + i);
+	snprintf(d.identity, sizeof(d.identity), "long-%d@example.org", i);
+	snprintf(d.status, sizeof(d.status), "admit");
+	snprintf(d.reason, sizeof(d.reason), "acknowledged");
+	snprintf(d.nas, sizeof(d.nas), "192.0.2.1");
+	snprintf(d.calling_station, sizeof(d.calling_station), "AA-BB-CC-00-00-%02X", i);
+	ck_assert_int_eq(cb_store_decision_put(s, &d), 0);
+	memcpy(cid, d.class_id, 33);
+}
+
+/** outage_decisions - the outage, then 10 decisions, each followed by a session Start (d0..d9) naming it. */
+static void outage_decisions(cb_store_t *s)
+{
+	char cid[33];
+
+	test_pg_admin("ALTER ROLE cetbyod NOLOGIN");
+	test_pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cetbyod'");
+	for (int i = 0; i < 10; i++) {
+		char sid[32];
+		cb_store_acct_t a = { .nas = "192.0.2.1", .acct_session_id = sid, .class_id = cid,
+				      .event_time = 1800000100 + i, .started = 1800000100 + i };
+
+		put_decision(s, i, cid);
+		snprintf(sid, sizeof(sid), "d%d", i);
+		ck_assert_int_eq(cb_store_session_start(s, &a), 0);	/* Flushes the decision first: in order. */
+	}
+}
+
+static void copy_file(char const *from, char const *to)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_pg_outage_decisions_devices)
+{
+	char dpath[200], copy[220], dcopy[220];
+	cb_store_seen_t seen[10];
+	cb_store_t *s, *dev;
+	cb_store_spool_info_t si;
+
+	if (!pg_conninfo) return;
+	test_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
+	snprintf(dpath, sizeof(dpath), "%s/%s", tmpdir, CB_SPOOL_DEVICES_FILE);
+	s = pg_store_at(path, true);
+	dev = pg_store_at(dpath, false);
+	outage_decisions(s);
+	for (int i = 0; i < 10; i++) {
+		memset(&seen[i], 0, sizeof(seen[i]));
+		snprintf(seen[i].identity, sizeof(seen[i].identity), "long-%d@example.org", i);
+		snprintf(seen[i].mac, sizeof(seen[i].mac), "AA-BB-CC-00-01-%02X", i);
+		snprintf(seen[i].nas, sizeof(seen[i].nas), "192.0.2.1");
+		seen[i].counted = true;
+		seen[i].when = 1800000000 + i;
+	}
+	ck_assert_int_eq(cb_store_devices_seen(dev, seen, 5), 0);
+	ck_assert_int_eq(cb_store_devices_seen(dev, seen + 5, 5), 0);
+	ck_assert_int_eq(cb_store_spool_info(s, &si), 0);
+	ck_assert(si.down);
+	ck_assert_uint_eq(si.records, 20);	/* 10 decisions, 10 Starts. */
+	ck_assert_int_eq(cb_store_spool_info(dev, &si), 0);
+	ck_assert_uint_eq(si.records, 10);
+	snprintf(copy, sizeof(copy), "%s.copy", path);
+	snprintf(dcopy, sizeof(dcopy), "%s.copy", dpath);
+	copy_file(path, copy);
+	copy_file(dpath, dcopy);
+	test_pg_admin("ALTER ROLE cetbyod LOGIN");
+	wait_drained(s);
+	wait_drained(dev);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.decisions WHERE identity LIKE 'long-%'"), 10);
+	/* Each session tied to its decision (the decision replayed first). */
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.sessions WHERE acct_session_id LIKE 'd%' AND "
+				  "identity LIKE 'long-%'"), 10);
+	/* The decisions' devices and the writer's: 20 rows, each once. */
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.devices WHERE identity LIKE 'long-%'"), 20);
+	cb_store_close(dev);
+	cb_store_close(s);
+	/* A crash before either spool was cut back: replayed again, skipped by their own marks. */
+	copy_file(copy, path);
+	copy_file(dcopy, dpath);
+	s = pg_store_at(path, true);
+	dev = pg_store_at(dpath, false);
+	wait_drained(s);
+	wait_drained(dev);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.decisions WHERE identity LIKE 'long-%'"), 10);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.sessions WHERE acct_session_id LIKE 'd%'"), 10);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.devices WHERE identity LIKE 'long-%'"), 20);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.status WHERE key LIKE 'spool.applied:spooltest%'"),
+			 2);
+	cb_store_close(dev);
+	cb_store_close(s);
+}
+END_TEST
+
+/*
+ * A replay that starts inside a run: the mark says records 1..10 are in (a
+ * crash after a shorter run committed); the run the replay takes (1..20)
+ * applies only 11..20.  Records alternate decision, Start: decisions 5..9
+ * and sessions d5..d9.
+ */
+START_TEST(test_pg_mark_inside_run)
+{
+	char gen[CB_SPOOL_GEN_LEN + 1], sql[300];
+	cb_store_t *s;
+	FILE *f;
+
+	if (!pg_conninfo) return;
+	test_pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
+	s = pg_store_at(path, true);
+	outage_decisions(s);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 8, SEEK_SET), 0);
+	ck_assert_uint_eq(fread(gen, 1, CB_SPOOL_GEN_LEN, f), CB_SPOOL_GEN_LEN);
+	fclose(f);
+	gen[CB_SPOOL_GEN_LEN] = '\0';
+	snprintf(sql, sizeof(sql), "INSERT INTO cetbyod.status (key, value, updated_at) VALUES "
+		 "('spool.applied:spooltest', '%s:10', 0)", gen);
+	test_pg_admin(sql);
+	test_pg_admin("ALTER ROLE cetbyod LOGIN");
+	wait_drained(s);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.decisions WHERE identity LIKE 'long-%'"), 5);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.decisions WHERE identity = 'long-5@example.org'"), 1);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.sessions WHERE acct_session_id IN "
+				  "('d5', 'd6', 'd7', 'd8', 'd9') AND identity LIKE 'long-%'"), 5);
+	ck_assert_int_eq(test_pg_count("SELECT count(*) FROM cetbyod.sessions"), 5);
+	cb_store_close(s);
+}
+END_TEST
+
 START_TEST(test_pg_spool_full)
 {
 	cb_store_conf_t conf = { .backend = CB_STORE_POSTGRESQL, .pg_conninfo = pg_conninfo,
@@ -373,8 +552,11 @@ int main(void)
 	tcase_add_test(tc, test_torn_tail);
 	tcase_add_test(tc, test_bad_checksum);
 	tcase_add_test(tc, test_cap);
+	tcase_add_test(tc, test_appendv);
 	tcase_add_test(tc, test_not_a_spool);
 	tcase_add_test(tc, test_pg_outage_replay);
+	tcase_add_test(tc, test_pg_outage_decisions_devices);
+	tcase_add_test(tc, test_pg_mark_inside_run);
 	tcase_add_test(tc, test_pg_spool_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
