@@ -253,9 +253,12 @@ static int session_call(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t con
 	case CB_SPOOL_UPDATE:
 		return store->ops->session_update(store->be, a);
 	case CB_SPOOL_STOP:
-		break;
+		return store->ops->session_stop(store->be, a);
+	case CB_SPOOL_DECISION:
+	case CB_SPOOL_DEVICE:
+		break;		/* Spool records, never session writes. */
 	}
-	return store->ops->session_stop(store->be, a);
+	return -1;
 }
 
 /**
