@@ -462,10 +462,12 @@ static int load_raddb(ctl_t *ctl)
 		dir = CTL_RADDB_DEFAULT;
 	}
 	rc = ctl_raddb_read(dir, name, c, err, sizeof(err));
-	if (rc != CTL_RADDB_OK) {
-		return ctl_err(ctl, CTL_EXIT_CONFIG, "%s%s", ctl_safe(err, safe, sizeof(safe)),
-			       ctl->raddb || ctl->module ? "" : " (the installed configuration: run as root, or give "
-			       "--state-dir or --store)");
+	if (rc != CTL_RADDB_OK) {		/* Found by itself: say how to do without it. */
+		char const *hint = ctl->raddb || ctl->module ? "" :
+				   rc == CTL_RADDB_UNREADABLE ? " (run as root, or give --state-dir or --store)" :
+				   " (or give --state-dir or --store)";
+
+		return ctl_err(ctl, CTL_EXIT_CONFIG, "%s%s", ctl_safe(err, safe, sizeof(safe)), hint);
 	}
 	if (given) return 0;
 	ctl->state_dir = c->state_dir;
