@@ -37,7 +37,8 @@
 #endif
 
 static char const global_usage[] =
-	"Usage: cetbyodctl [--state-dir DIR | --db FILE | --store postgresql://... [--store-password-file FILE]]\n"
+	"Usage: cetbyodctl [--raddb DIR [--module NAME]]\n"
+	"                  [--state-dir DIR | --db FILE | --store postgresql://... [--store-password-file FILE]]\n"
 	"                  [--json] COMMAND [ARGUMENTS]\n";
 
 static char const global_help[] =
@@ -46,6 +47,16 @@ static char const global_help[] =
 	"It reads and writes the module's state store; radiusd need not be running.\n"
 	"\n"
 	"Options:\n"
+	"  --raddb DIR      read the module's configuration as radiusd -d DIR does\n"
+	"                   (DIR/radiusd.conf, its $INCLUDEs and ${...}; default\n"
+	"                   " CTL_RADDB_DEFAULT " when its mods-enabled/ holds cetbyod):\n"
+	"                   its state_dir, store { } (backend, postgresql { conninfo,\n"
+	"                   password_file, server_id }), audit { filename,\n"
+	"                   hmac_key_file }, class_key_file and timezone.  The store\n"
+	"                   options below win over it; without either, the store is\n"
+	"                   " CB_STORE_DEFAULT_DIR "\n"
+	"  --module NAME    the module instance in it: modules { cetbyod NAME { } }\n"
+	"                   (default cetbyod)\n"
 	"  --state-dir DIR  the module's state directory (default " CB_STORE_DEFAULT_DIR ");\n"
 	"                   the store is DIR/" CB_STORE_FILE "\n"
 	"  --db FILE        the store file itself, instead of --state-dir\n"
@@ -74,6 +85,10 @@ static char const global_help[] =
 	"     or reordered record)\n"
 	"  6  the PostgreSQL store cannot be reached now: nothing was changed (a\n"
 	"     revocation was NOT recorded: run it again when the database is back)\n"
+	"  7  the module's configuration (--raddb, or the installed one) cannot be\n"
+	"     used: radiusd.conf unreadable, refused by FreeRADIUS's parser (its\n"
+	"     message names the file and line), no cetbyod module in it, or its store\n"
+	"     settings incomplete (nothing was changed)\n"
 	"\n"
 	"See cetbyodctl(8).\n";
 
@@ -387,25 +402,84 @@ static int set_path(ctl_t *ctl, char const *opt, char const *val, bool is_db)
 	return 0;
 }
 
+/** read_password - the first line of path (what names it: opt) into ctl->pg_password; 0 or CTL_EXIT_STORE. */
+static int read_password(ctl_t *ctl, char const *opt, char const *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f) return ctl_err(ctl, CTL_EXIT_STORE, "%s: cannot read %s", opt, show(path));
+	n = fread(ctl->pg_password, 1, sizeof(ctl->pg_password) - 1, f);
+	fclose(f);
+	ctl->pg_password[n] = '\0';
+	ctl->pg_password[strcspn(ctl->pg_password, "\r\n")] = '\0';
+	if (!ctl->pg_password[0]) return ctl_err(ctl, CTL_EXIT_STORE, "%s: %s is empty", opt, show(path));
+	return 0;
+}
+
 /** set_pg - --store-conninfo CONNINFO or --store-password-file FILE; 0 or a usage error. */
 static int set_pg(ctl_t *ctl, char const *opt, char const *val)
 {
-	FILE *f;
-	size_t n;
-
 	if (!val || !*val) return ctl_usage_err(ctl, NULL, "option --%s needs a non-empty value", opt);
 	if (strcmp(opt, "store-conninfo") == 0) {
 		if (ctl->pg_conninfo) return ctl_usage_err(ctl, NULL, "give --store or --store-conninfo once");
 		ctl->pg_conninfo = val;
 		return 0;
 	}
-	f = fopen(val, "r");
-	if (!f) return ctl_err(ctl, CTL_EXIT_STORE, "--store-password-file: cannot read %s", show(val));
-	n = fread(ctl->pg_password, 1, sizeof(ctl->pg_password) - 1, f);
-	fclose(f);
-	ctl->pg_password[n] = '\0';
-	ctl->pg_password[strcspn(ctl->pg_password, "\r\n")] = '\0';
-	if (!ctl->pg_password[0]) return ctl_err(ctl, CTL_EXIT_STORE, "--store-password-file: %s is empty", show(val));
+	return read_password(ctl, "--store-password-file", val);
+}
+
+/** set_once - --raddb DIR or --module NAME (once, non-empty); 0 or a usage error. */
+static int set_once(ctl_t *ctl, char const *opt, char const *val, char const **slot)
+{
+	if (!val || !*val) return ctl_usage_err(ctl, NULL, "option --%s needs a non-empty value", opt);
+	if (*slot) return ctl_usage_err(ctl, NULL, "option --%s given twice", opt);
+	if (strlen(val) > 1024) return ctl_usage_err(ctl, NULL, "--%s: too long", opt);
+	*slot = val;
+	return 0;
+}
+
+/**
+ * load_raddb - the module's configuration: --raddb DIR (with --module NAME;
+ * --module alone reads the default DIR), else the default DIR when its
+ * mods-enabled/ holds cetbyod and no store option was given.  Store options
+ * on the command line win over the configuration's store.  0, or an exit
+ * code (reported).
+ */
+static int load_raddb(ctl_t *ctl)
+{
+	bool given = ctl->pg_conninfo || ctl->state_dir || ctl->db[0];
+	char const *dir = ctl->raddb, *name = ctl->module ? ctl->module : "cetbyod";
+	char err[2048], safe[CTL_SAFE_LEN(2048)], path[CTL_STATE_PATH_MAX];
+	ctl_raddb_t *c = &ctl->conf;
+	int rc;
+
+	if (!dir && ctl->module) dir = CTL_RADDB_DEFAULT;
+	if (!dir) {
+		if (given) return 0;
+		snprintf(path, sizeof(path), "%s/mods-enabled/cetbyod", CTL_RADDB_DEFAULT);
+		if (access(path, F_OK) != 0) return 0;
+		dir = CTL_RADDB_DEFAULT;
+	}
+	rc = ctl_raddb_read(dir, name, c, err, sizeof(err));
+	if (rc != CTL_RADDB_OK) {		/* Found by itself: say how to do without it. */
+		char const *hint = ctl->raddb || ctl->module ? "" :
+				   rc == CTL_RADDB_UNREADABLE ? " (run as root, or give --state-dir or --store)" :
+				   " (or give --state-dir or --store)";
+
+		return ctl_err(ctl, CTL_EXIT_CONFIG, "%s%s", ctl_safe(err, safe, sizeof(safe)), hint);
+	}
+	if (given) return 0;
+	ctl->state_dir = c->state_dir;
+	if (strcmp(c->backend, "postgresql") == 0) {
+		ctl->pg_conninfo = c->conninfo;
+		ctl->server_id = c->server_id;
+		if (c->password_file) return read_password(ctl, "store { postgresql { password_file } }", c->password_file);
+		return 0;
+	}
+	if (!cb_store_path(c->state_dir, ctl->db, sizeof(ctl->db))) {
+		return ctl_err(ctl, CTL_EXIT_CONFIG, "%s: state_dir is too long", c->file);
+	}
 	return 0;
 }
 
@@ -446,6 +520,14 @@ static int parse_global(ctl_t *ctl, int argc, char **argv)
 
 			if (!val && i + 1 < argc) val = argv[++i];
 			rc = set_pg(ctl, is_ci ? "store-conninfo" : "store-password-file", val);
+			if (rc) return -1 - rc;
+			continue;
+		}
+		if (opt_match(arg, "raddb", &val) || opt_match(arg, "module", &val)) {
+			bool is_raddb = strncmp(arg, "--raddb", 7) == 0;
+
+			if (!val && i + 1 < argc) val = argv[++i];
+			rc = set_once(ctl, is_raddb ? "raddb" : "module", val, is_raddb ? &ctl->raddb : &ctl->module);
 			if (rc) return -1 - rc;
 			continue;
 		}
@@ -495,18 +577,20 @@ int main(int argc, char **argv)
 
 	i = parse_global(&ctl, argc, argv);
 	if (i < 0) return -1 - i;
-	if (!ctl.db[0]) cb_store_path(CB_STORE_DEFAULT_DIR, ctl.db, sizeof(ctl.db));
 	if (i >= argc) return ctl_usage_err(&ctl, NULL, "no command given");
 	if (strcmp(argv[i], "help") == 0) return cmd_help(&ctl, argc - i - 1, argv + i + 1);
 
 	cmd = ctl_cmd_find(argv[i]);
 	if (!cmd) return ctl_usage_err(&ctl, NULL, "unknown command '%s'", show(argv[i]));
-	rc = cmd->run(&ctl, argc - i - 1, argv + i + 1);
+	rc = load_raddb(&ctl);
+	if (!ctl.db[0]) cb_store_path(CB_STORE_DEFAULT_DIR, ctl.db, sizeof(ctl.db));
+	if (rc == 0) rc = cmd->run(&ctl, argc - i - 1, argv + i + 1);
 	cb_store_close(ctl.store);
+	ctl_raddb_free(&ctl.conf);
 	return rc == CTL_HELP_SHOWN ? CTL_EXIT_OK : rc;
 }
 
-/* ctl_tz - --tz, else the module's zone from the store (when open), else Europe/London. */
+/* ctl_tz - --tz, else the module's timezone (--raddb), else its zone from the store (when open), else Europe/London. */
 int ctl_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz)
 {
 	char v[CB_STORE_VALUE_MAX + 1], safe[CTL_SAFE_LEN(64)];
@@ -514,6 +598,8 @@ int ctl_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz)
 
 	if (arg) {
 		name = arg;
+	} else if (ctl->conf.timezone) {
+		name = ctl->conf.timezone;
 	} else if (ctl->store && cb_store_status_get(ctl->store, CB_AUDIT_STATUS_TZ, v, sizeof(v), NULL) == 0 && v[0]) {
 		name = v;
 	}

@@ -21,6 +21,8 @@
 #include "store/store.h"
 #include "core/tz.h"
 
+#include "ctl_raddb.h"
+
 /* Exit codes: documented in --help and cetbyodctl(8); scripts rely on them. */
 #define CTL_EXIT_OK		0	/* Done. */
 #define CTL_EXIT_USAGE		1	/* Bad command, option or argument; nothing was changed. */
@@ -33,6 +35,10 @@
 #define CTL_EXIT_UNREACHABLE	6	/* The PostgreSQL store cannot be reached now; nothing was changed (5 is
 					 * audit verify's CTL_EXIT_AUDIT_BROKEN). */
 
+#define CTL_EXIT_CONFIG		7	/* --raddb (or the installed configuration): radiusd.conf unreadable,
+					 * refused by FreeRADIUS's parser, without the module, or the module's
+					 * store settings unusable; nothing was changed. */
+
 #define CTL_STATE_PATH_MAX	4096
 #define CTL_HELP_SHOWN		(-1)	/* ctl_parse printed the command's help: exit 0. */
 
@@ -43,7 +49,11 @@ typedef struct {
 	char			db[CTL_STATE_PATH_MAX];
 	char const		*pg_conninfo;	/* --store-conninfo: the PostgreSQL store instead of db. */
 	char			pg_password[1025]; /* --store-password-file's first line; "" when none. */
-	char const		*server_id;	/* audit verify --server: the server whose index rows are compared. */
+	char const		*server_id;	/* audit verify --server (or the module's server_id): the server
+						 * whose index rows are compared. */
+	char const		*raddb;		/* --raddb DIR: the module's configuration, as radiusd -d DIR. */
+	char const		*module;	/* --module NAME: its instance (default cetbyod). */
+	ctl_raddb_t		conf;		/* What was read from it; conf.tree NULL when nothing was. */
 	bool			json;
 	cb_store_t		*store;		/* Opened by ctl_open. */
 	cb_identity_conf_t	iconf;		/* As the module normalises (from the store's status). */
@@ -113,7 +123,7 @@ int ctl_text(ctl_t *ctl, ctl_cmd_t const *cmd, char const *what, char const *arg
 /** ctl_when_effective - one sentence: when a running module acts on what was just written ("disconnects them"). */
 void ctl_when_effective(ctl_t *ctl, char const *what);
 
-/** ctl_tz - --tz (arg), else the module's zone (status module.timezone), else Europe/London. */
+/** ctl_tz - --tz (arg), else the module's timezone (--raddb), else its zone (status module.timezone), else Europe/London. */
 int ctl_tz(ctl_t *ctl, ctl_cmd_t const *cmd, char const *arg, cb_tz_t **tz);
 
 /**

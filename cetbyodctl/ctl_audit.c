@@ -280,7 +280,8 @@ static int verify_report(ctl_t *ctl, cb_audit_verify_t const *res, size_t skippe
 
 /**
  * verify_key - the key for verify: --key-file, else the module's audit {
- * hmac_key_file } when this user can read it.  0 (*have set when there is
+ * hmac_key_file } (from --raddb, else as it reported it) when this user can
+ * read it.  0 (*have set when there is
  * one), or CTL_EXIT_USAGE (reported) when --key-file cannot be used.
  */
 static int verify_key(ctl_t *ctl, char const *key_file, cb_audit_key_t *key, bool *have)
@@ -288,7 +289,12 @@ static int verify_key(ctl_t *ctl, char const *key_file, cb_audit_key_t *key, boo
 	char v[CB_STORE_VALUE_MAX + 1], err[CB_STORE_VALUE_MAX + 256], safe[CTL_SAFE_LEN(600)];
 
 	*have = false;
-	if (!key_file) {
+	if (!key_file && ctl->conf.audit_key_file) {		/* The module's, from --raddb. */
+		if (cb_audit_key_load(ctl->conf.audit_key_file, false, key, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: note: the module keys the trail, but %s\n", ctl->prog, ctl_safe(err, safe, sizeof(safe)));
+			return 0;
+		}
+	} else if (!key_file) {
 		if (!ctl->store || cb_store_status_get(ctl->store, CB_AUDIT_STATUS_KEY, v, sizeof(v), NULL) != 0 || !v[0]) {
 			return 0;
 		}
@@ -314,6 +320,7 @@ static int verify_files(ctl_t *ctl, char **pos, size_t n, char const *file, char
 		*nfiles = n;
 		return 0;
 	}
+	if (!file) file = ctl->conf.audit_file;		/* The module's audit { filename }, from --raddb. */
 	if (!file && ctl->store && cb_store_status_get(ctl->store, CB_AUDIT_STATUS_FILE, v, sizeof(v), NULL) == 0 && v[0]) {
 		file = v;
 	}
@@ -347,7 +354,7 @@ static int verify_one(ctl_t *ctl, int argc, char **argv)
 	if (n && file) return ctl_usage_err(ctl, cmd, "give --file or FILE arguments, not both");
 	if (server && (rc = ctl_text(ctl, cmd, "server given with --server", server, CB_STORE_NAME_MAX)) != 0) return rc;
 	if (server && !ctl->pg_conninfo) return ctl_usage_err(ctl, cmd, "--server needs the PostgreSQL store (--store)");
-	ctl->server_id = server;
+	if (server) ctl->server_id = server;	/* Else the module's server_id (--raddb), if any. */
 	alone = n && !server;		/* Files named one by one (copies, archives): the chain alone. */
 	if (!n && !file) ctl_open(ctl, false);		/* For the file the module reports. */
 	if (!ctl->store && !key_file) {			/* Quietly: an unreadable store is reported below. */

@@ -20,7 +20,8 @@ char const ctl_classkey_help[] =
 	"restart it after rotating.  Servers that share sessions (two RADIUS\n"
 	"servers behind one NAS) must share the file: copy it to each (mode 0600,\n"
 	"owner the user radiusd runs as) before restarting them.\n"
-	"  --file PATH      the class key file (default: <state dir>/class.key)\n"
+	"  --file PATH      the class key file (default: the module's class_key_file\n"
+	"                   with --raddb, else <state dir>/class.key)\n"
 	"  --grace-days N   how long the previous key still verifies, 1..365\n"
 	"                   (default 14)\n";
 
@@ -42,6 +43,8 @@ int ctl_classkey_main(ctl_t *ctl, int argc, char **argv)
 	if (file) {
 		if (strlen(file) >= sizeof(path)) return ctl_usage_err(ctl, cmd, "--file: too long");
 		snprintf(path, sizeof(path), "%s", file);
+	} else if (ctl->conf.class_key_file) {		/* The module's class_key_file (--raddb). */
+		snprintf(path, sizeof(path), "%s", ctl->conf.class_key_file);
 	} else if (ctl->state_dir) {
 		snprintf(path, sizeof(path), "%s/%s", ctl->state_dir, CB_CLASSKEY_NAME);
 	} else if (!ctl->db[0] || strcmp(ctl->db, CB_STORE_DEFAULT_DIR "/" CB_STORE_FILE) == 0) {

@@ -139,20 +139,6 @@ static const CONF_PARSER audit_config[] = {
 	CONF_PARSER_TERMINATOR
 };
 
-static const CONF_PARSER store_pg_config[] = {
-	{ "conninfo", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, store_conf.conninfo), "" },
-	{ "password_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, store_conf.password_file), "" },
-	{ "server_id", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, store_conf.server_id), "" },
-	CONF_PARSER_TERMINATOR
-};
-
-static const CONF_PARSER store_config[] = {
-	{ "backend", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, store_conf.backend), "sqlite" },
-	{ "postgresql", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) store_pg_config },
-	{ "spool_max_mb", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, store_conf.spool_max_mb), "64" },
-	CONF_PARSER_TERMINATOR
-};
-
 static const CONF_PARSER reply_config[] = {
 	{ "staff_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.staff_vlan), "100" },
 	{ "onboarding_vlan", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, reply.onboarding_vlan), "200" },
@@ -189,7 +175,7 @@ static const CONF_PARSER module_config[] = {
 	{ "web_filter", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) web_filter_config },
 	{ "enforce", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) enforce_config },
 	{ "audit", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) audit_config },
-	{ "store", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) store_config },
+	{ "store", FR_CONF_OFFSET(PW_TYPE_SUBSECTION, rlm_cetbyod_t, store_conf), (void const *) cetbyod_store_config },
 	{ "reports", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reports_config },
 	{ "reminders", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_reminders_config },
 	{ "metrics", FR_CONF_POINTER(PW_TYPE_SUBSECTION, NULL), (void const *) cetbyod_metrics_config },

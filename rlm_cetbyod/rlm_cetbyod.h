@@ -12,6 +12,8 @@
 #include <freeradius-devel/radiusd.h>
 #include <freeradius-devel/modules.h>
 
+#include "conf_store.h"
+
 #include "audit/audit.h"
 #include "core/ack.h"
 #include "core/decide.h"
@@ -154,13 +156,7 @@ typedef struct {
 		uint32_t	retention_days;
 		char const	*hmac_key_file;	/* Keyed chain; "": plain SHA-256. */
 	} audit_conf;
-	struct {
-		char const	*backend;	/* sqlite, postgresql. */
-		char const	*conninfo;	/* postgresql { conninfo }. */
-		char const	*password_file;
-		char const	*server_id;
-		uint32_t	spool_max_mb;	/* The spool's cap (PostgreSQL); 0: no spool. */
-	} store_conf;
+	cetbyod_store_section_t	store_conf;	/* store { } (conf_store.c). */
 	cb_store_conf_t		store_template;	/* The backend and its connection (glue_store.c). */
 	char			*pg_password;	/* From password_file; never logged. */
 	struct {

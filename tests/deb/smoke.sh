@@ -6,7 +6,8 @@
 #   serve N   (in a new network namespace) start freeradius -X, PAP through
 #             radclient and PEAP-MSCHAPv2 through eapol_test, admitted and
 #             refused; logrotate the audit trail between two requests when
-#             N is 1; stop freeradius by PID; cetbyodctl audit verify.
+#             N is 1; stop freeradius by PID; cetbyodctl audit verify;
+#             cetbyodctl status with no options (the installed configuration).
 #   disable   take out what "enable" added (as an admin would before purge).
 # Prints "ok - ..." / "not ok - ..." lines; exits 1 when one failed.
 set -u
@@ -136,6 +137,19 @@ serve() {
 	rc=$?
 	if [ $rc -eq 0 ]; then ok "cetbyodctl audit verify: the chain holds (round $round): $(printf '%s' "$v" | tail -n 1)"
 	else nok "cetbyodctl audit verify exit $rc"; printf '%s\n' "$v" | sed 's/^/    # /'; fi
+	# No options: the module is enabled in /etc/freeradius/3.0, so cetbyodctl
+	# reads that configuration (FreeRADIUS's parser, from libfreeradius3 via
+	# its RUNPATH) and finds the store in its state_dir; 4: radiusd is stopped.
+	v=$(cetbyodctl --json status 2>&1)
+	rc=$?
+	if { [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && printf '%s' "$v" | grep -q '"store": "/var/lib/cetbyod/cetbyod.db"'; then
+		ok "cetbyodctl status with no options reads the installed configuration (exit $rc)"
+	else nok "cetbyodctl status with no options: exit $rc"; printf '%s\n' "$v" | head -n 20 | sed 's/^/    # /'; fi
+	v=$(cetbyodctl --module nosuch status 2>&1)
+	rc=$?
+	if [ $rc -eq 7 ] && printf '%s' "$v" | grep -q "has no module 'nosuch'"; then
+		ok "cetbyodctl --module nosuch: exit 7, no such module in $raddb/radiusd.conf"
+	else nok "cetbyodctl --module nosuch: exit $rc"; printf '%s\n' "$v" | sed 's/^/    # /'; fi
 }
 
 case ${1:-} in

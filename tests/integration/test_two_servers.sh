@@ -9,8 +9,9 @@
 # relay.  What is checked is what the NAS, the users and the relay see:
 #   - both servers started at the same moment: one reminder email per
 #     person and window; one server keeps the list of people;
-#   - a session admitted and accounted through A; `cetbyodctl revoke` on
-#     the shared store (as on B): the NAS receives exactly one
+#   - a session admitted and accounted through A; `cetbyodctl revoke`
+#     pointed at server B's configuration (--raddb: its store { } names
+#     the shared store): the NAS receives exactly one
 #     Disconnect-Request, within a bound (the figure is printed), and the
 #     next Access-Request to B is refused;
 #   - CB_TWO_LATENCY (20) revocations timed one by one, each session
@@ -77,6 +78,9 @@ CONNINFO=$(cat "$PGDIR/conninfo")
 PWFILE=$CB_TMP/pg-password
 cp "$PGDIR/password" "$PWFILE" && chmod 0600 "$PWFILE"
 ctl() { "$CB_BUILDDIR/cetbyodctl/cetbyodctl" --store-conninfo "$CONNINFO" --store-password-file "$PWFILE" "$@"; }
+# ctl_b - cetbyodctl pointed at server B's configuration, as an admin on B runs it (--raddb: the store, its
+# password file and server_id from B's module, read with FreeRADIUS's parser).
+ctl_b() { "$CB_BUILDDIR/cetbyodctl/cetbyodctl" --raddb "$CB_TMP/b/raddb" "$@"; }
 
 # start_das NAME MODE [PORT] - the NAS's DAS on 127.0.0.1 (PORT, or a free one written to $CB_TMP/NAME.port),
 # logging to $CB_TMP/NAME.log; its PID in DAS_PID.
@@ -228,7 +232,7 @@ fi
 pap "$AUTH_b" alice
 cb_expect_reply "server B admits alice too (the same store, the same key)" 'Received Access-Accept'
 t0=$(date +%s%3N)
-ctl revoke alice --reason "lost phone" --by tester >/dev/null || cb_fail "cetbyodctl revoke alice exits 0"
+ctl_b revoke alice --reason "lost phone" --by tester >/dev/null || cb_fail "cetbyodctl --raddb <B's raddb> revoke alice exits 0"
 got_one() { [ "$(sent s-alice)" -ge 1 ]; }
 if cb_wait_until 10 got_one; then
 	t1=$(awk '/session=s-alice answered=/ { printf "%.0f\n", $1 * 1000; exit }' "$CB_TMP/das.log")
@@ -263,7 +267,7 @@ for i in $(seq 1 "$L"); do
 	pap "$auth" "l$i"
 	acct "$acctp" Start "lat-$i" "$(class_of_reply)" 127.0.0.1 || continue
 	t0=$(date +%s%3N)
-	ctl revoke "l$i" --reason "timed" --by tester >/dev/null || continue
+	ctl_b revoke "l$i" --reason "timed" --by tester >/dev/null || continue
 	lat_seen() { [ "$(sent "lat-$i")" -ge 1 ]; }
 	cb_wait_until 5 lat_seen || continue
 	awk -v s="session=lat-$i" -v t0="$t0" '$0 ~ s " " { printf "%.0f\n", $1 * 1000 - t0; exit }' "$CB_TMP/das.log" >> "$CB_TMP/latency"
@@ -359,7 +363,7 @@ pap "$AUTH_a" carol
 class_c=$(class_of_reply)
 acct "$ACCT_a" Start s-mute "$class_c" 127.0.0.1 && cb_wait_until 5 open_session carol s-mute ||
 	cb_fail "carol's session is recorded"
-ctl revoke carol --reason "left" --by tester >/dev/null || cb_fail "cetbyodctl revoke carol exits 0"
+ctl_b revoke carol --reason "left" --by tester >/dev/null || cb_fail "cetbyodctl --raddb <B's raddb> revoke carol exits 0"
 a_sent() { [ "$(sent s-mute mute)" -ge 1 ]; }
 cb_wait_until 5 a_sent || cb_fail "server A sends carol's Disconnect-Request (to a NAS that does not answer)"
 claim=$(sql "SELECT claimed_by || ' ' || (next_attempt - extract(epoch FROM now())::bigint) FROM disconnects WHERE acct_session_id = 's-mute'")

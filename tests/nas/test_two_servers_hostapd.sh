@@ -10,7 +10,8 @@
 #
 # What the device, hostapd and the servers' logs show:
 #   - alice's device is admitted through A (the primary);
-#   - `cetbyodctl revoke` on the shared store (server B's store settings):
+#   - `cetbyodctl --raddb <server B's raddb> revoke` (the store from B's
+#     module configuration, read with FreeRADIUS's parser):
 #     hostapd sends the Disconnect-ACK within 1 s of the revoke starting
 #     (cetbyodctl's own start included; the figure is printed; the 250 ms
 #     target is bench figure 9's; CB_TWO_ACK_MS overrides), the station
@@ -86,6 +87,8 @@ CONNINFO=$(cat "$PGDIR/conninfo")
 PWFILE=$CB_TMP/pg-password
 cp "$PGDIR/password" "$PWFILE" && chmod 0600 "$PWFILE"
 ctl() { "$CB_BUILDDIR/cetbyodctl/cetbyodctl" --store-conninfo "$CONNINFO" --store-password-file "$PWFILE" "$@"; }
+# ctl_b - cetbyodctl pointed at server B's configuration (raddb-b, made by cb_pg_start_b), as an admin on B runs it.
+ctl_b() { "$CB_BUILDDIR/cetbyodctl/cetbyodctl" --raddb "$CB_TMP/raddb-b" "$@"; }
 
 cb_pg_people alice
 DAS_PORT=$(cb_free_udp_port)
@@ -143,7 +146,7 @@ ack_ms() {
 # revoke_and_time N WHAT - revoke alice; the Disconnect-ACK (hostapd's Nth DAS reply) within 250 ms, station gone.
 revoke_and_time() {
 	t0=$(ms_now)
-	ctl revoke alice --reason "$2" --by tester >/dev/null || cb_fail "cetbyodctl revoke alice exits 0 ($2)"
+	ctl_b revoke alice --reason "$2" --by tester >/dev/null || cb_fail "cetbyodctl --raddb <B's raddb> revoke alice exits 0 ($2)"
 	t1=$(ms_now)
 	nth() { [ "$(das_received)" -ge "$1" ] && [ -n "$(ack_ms "$t0" "$1")" ]; }
 	if cb_wait_until 10 nth "$1"; then
