@@ -310,6 +310,11 @@ cb_store_conf_t ctl_store_conf(ctl_t const *ctl)
 	return conf;
 }
 
+char const *ctl_store_name(ctl_t const *ctl)
+{
+	return ctl->store ? cb_store_name(ctl->store) : ctl->db;
+}
+
 int ctl_open(ctl_t *ctl, bool create)
 {
 	cb_store_conf_t conf = ctl_store_conf(ctl);

@@ -106,6 +106,8 @@ int ctl_parse(ctl_t *ctl, ctl_cmd_t const *cmd, int argc, char **argv, ctl_opt_t
  * CTL_EXIT_STORE (reported).
  */
 int ctl_open(ctl_t *ctl, bool create);
+/** ctl_store_name - the store as messages name it: its SQLite path, or PostgreSQL's database, host and port. */
+char const *ctl_store_name(ctl_t const *ctl);
 
 /** ctl_store_conf - the store the options name (SQLite ctl->db, or PostgreSQL), no log: for a second handle. */
 cb_store_conf_t ctl_store_conf(ctl_t const *ctl);

@@ -161,7 +161,7 @@ static int read_anchor(ctl_t *ctl, cb_audit_anchor_t *anchor, char *why, size_t 
 	if (!store) store = cb_store_open(&conf, why, whylen);
 	if (!store) return -1;
 	rc = cb_store_audit_last(store, &anchor->seq, anchor->hash);
-	if (rc < 0) snprintf(why, whylen, "cannot read the audit records in %.900s", ctl->db);
+	if (rc < 0) snprintf(why, whylen, "cannot read the audit records in %.900s", ctl_store_name(ctl));
 	if (rc == 1) anchor->seq = 0;
 	if (store != ctl->store) cb_store_close(store);
 	return rc < 0 ? -1 : 0;

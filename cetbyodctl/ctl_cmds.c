@@ -333,7 +333,7 @@ static void status_human_module(ctl_t *ctl, status_t const *s)
 {
 	char buf[128], age[32];
 
-	printf("Store                  %s\n", ctl->db);
+	printf("Store                  %s\n", ctl_store_name(ctl));
 	if (s->running == 1) {
 		snprintf(buf, sizeof(buf), "running (heartbeat %s ago)", ctl_age(s->heartbeat, ctl->now, age, sizeof(age)));
 	} else if (s->running == 0 && s->store_error[0]) {
@@ -641,7 +641,7 @@ static int status_json(ctl_t *ctl, status_t const *s)
 	json_object *revs = json_object_new_array(), *att = json_object_new_array();
 	size_t i;
 
-	json_object_object_add(o, "store", ctl_jstr(ctl->db));
+	json_object_object_add(o, "store", ctl_jstr(ctl_store_name(ctl)));
 	json_object_object_add(o, "now", ctl_jtime(ctl->now));
 	json_object_object_add(o, "module", status_json_module(s));
 	json_object_object_add(o, "sync", status_json_sync(ctl, s));
@@ -682,7 +682,7 @@ static int run_status(ctl_t *ctl, int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	if (status_collect(ctl, &s) < 0) {
 		status_free(&s);
-		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl->db);
+		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl_store_name(ctl));
 	}
 	rc = ctl->json ? status_json(ctl, &s) : status_human(ctl, &s);
 	status_free(&s);
@@ -713,7 +713,7 @@ static int run_sessions(ctl_t *ctl, int argc, char **argv)
 		f.identity = identity;
 	}
 	if (cb_store_sessions_active(ctl->store, &f, &list) < 0) {
-		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the sessions from %s", ctl->db);
+		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the sessions from %s", ctl_store_name(ctl));
 	}
 	rc = (user && list.count == 0) ? CTL_EXIT_NOT_FOUND : CTL_EXIT_OK;
 	if (ctl->json) {
@@ -763,7 +763,7 @@ static int run_revoke(ctl_t *ctl, int argc, char **argv)
 	if ((rc = ctl_identity(ctl, cmd, pos[0], identity)) != 0) return rc;
 
 	prior = cb_store_revoke(ctl->store, identity, reason, by, ctl->now);
-	if (prior < 0) return ctl_err(ctl, CTL_EXIT_STORE, "could not record the revocation in %s; nothing was changed", ctl->db);
+	if (prior < 0) return ctl_err(ctl, CTL_EXIT_STORE, "could not record the revocation in %s; nothing was changed", ctl_store_name(ctl));
 	if (cb_store_active_for_user(ctl->store, identity, &list) < 0) list.count = 0;
 
 	if (ctl->json) {
@@ -815,7 +815,7 @@ static int run_reinstate(ctl_t *ctl, int argc, char **argv)
 	if ((rc = ctl_identity(ctl, cmd, pos[0], identity)) != 0) return rc;
 
 	rc = cb_store_reinstate(ctl->store, identity, by, ctl->now);
-	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "could not record the reinstatement in %s; nothing was changed", ctl->db);
+	if (rc < 0) return ctl_err(ctl, CTL_EXIT_STORE, "could not record the reinstatement in %s; nothing was changed", ctl_store_name(ctl));
 	if (rc == 1) {
 		if (ctl->json) {
 			json_object *o = json_object_new_object();
@@ -851,7 +851,7 @@ static int run_reinstate(ctl_t *ctl, int argc, char **argv)
 static int queue(ctl_t *ctl, cb_cmd_t c, char const *by)
 {
 	if (cb_store_command_enqueue(ctl->store, c, NULL, by, ctl->now) < 0) {
-		return ctl_err(ctl, CTL_EXIT_STORE, "could not queue '%s' in %s; nothing was changed", cb_cmd_name(c), ctl->db);
+		return ctl_err(ctl, CTL_EXIT_STORE, "could not queue '%s' in %s; nothing was changed", cb_cmd_name(c), ctl_store_name(ctl));
 	}
 	return 0;
 }
@@ -903,7 +903,7 @@ static int confirm_sync(ctl_t *ctl, bool rebind, char const *by)
 	int rc = cb_store_status_get(ctl->store, CB_STATUS_SYNC_HELD, held, sizeof(held), NULL);
 
 	if (rc < 0 || cb_store_status_get(ctl->store, CB_STATUS_SYNC_HELD_KIND, kind, sizeof(kind), NULL) < 0) {
-		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl->db);
+		return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl_store_name(ctl));
 	}
 	if (rc == 1 || !held[0]) {
 		return ctl_err(ctl, CTL_EXIT_NOT_FOUND, "no sync is held %s; nothing to do", rebind ?
@@ -922,7 +922,7 @@ static int confirm_sync(ctl_t *ctl, bool rebind, char const *by)
 	}
 	if (cb_store_command_enqueue(ctl->store, CB_CMD_ACCEPT_MASS_REMOVAL, rebind ? "rebind" : NULL, by, ctl->now) < 0) {
 		return ctl_err(ctl, CTL_EXIT_STORE, "could not queue '%s' in %s; nothing was changed",
-			       cb_cmd_name(CB_CMD_ACCEPT_MASS_REMOVAL), ctl->db);
+			       cb_cmd_name(CB_CMD_ACCEPT_MASS_REMOVAL), ctl_store_name(ctl));
 	}
 	if (ctl->json) {
 		json_object *o = queued_json(ctl, CB_CMD_ACCEPT_MASS_REMOVAL);
@@ -943,12 +943,12 @@ static int confirm_held(ctl_t *ctl, bool discard, char const *by)
 	size_t count;
 	int rc;
 
-	if (cb_store_list_held(ctl->store, &held) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl->db);
+	if (cb_store_list_held(ctl->store, &held) < 0) return ctl_err(ctl, CTL_EXIT_STORE, "cannot read the store %s", ctl_store_name(ctl));
 	rc = discard ? cb_store_disconnect_discard_held(ctl->store, ctl->now, &count) :
 		       cb_store_disconnect_confirm_held(ctl->store, ctl->now, &count);
 	if (rc < 0) {
 		cb_store_disconnects_free(&held);
-		return ctl_err(ctl, CTL_EXIT_STORE, "could not update the disconnect queue in %s; nothing was changed", ctl->db);
+		return ctl_err(ctl, CTL_EXIT_STORE, "could not update the disconnect queue in %s; nothing was changed", ctl_store_name(ctl));
 	}
 	if (rc == 1) {
 		cb_store_disconnects_free(&held);

@@ -480,6 +480,11 @@ static bool pg_reachable(cb_store_backend_t *be)
 	return be->conninfo && PQping(be->conninfo) == PQPING_OK;
 }
 
+static char const *pg_name(cb_store_backend_t *be)
+{
+	return be->where;
+}
+
 static cb_store_ops_t const pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -544,6 +549,7 @@ static cb_store_ops_t const pg_ops = {
 	.load_row = cb_pg_load_row,
 	.load_end = cb_pg_load_end,
 	.transient = pg_transient,
+	.where = pg_name,
 	.check_writable = pg_check_writable,
 	.spool_apply = cb_pg_spool_apply,
 	.reachable = pg_reachable,

@@ -805,6 +805,11 @@ static int sq_check_writable(cb_store_backend_t *be, char *why, size_t len)
 	return -1;
 }
 
+static char const *sq_name(cb_store_backend_t *be)
+{
+	return be->path;
+}
+
 static cb_store_ops_t const sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -863,6 +868,7 @@ static cb_store_ops_t const sq_ops = {
 	.export_person = cb_sqlite_export_person,
 	.table_rows = cb_sqlite_table_rows,
 	.transient = sq_transient,
+	.where = sq_name,
 	.check_writable = sq_check_writable,
 };
 

@@ -88,6 +88,11 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 	return store;
 }
 
+char const *cb_store_name(cb_store_t *store)
+{
+	return store->ops->where(store->be);
+}
+
 void cb_store_close(cb_store_t *store)
 {
 	if (!store) return;

@@ -180,6 +180,13 @@ cb_store_t *cb_store_open(cb_store_conf_t const *conf, char *err, size_t errlen)
 /* How err begins when cb_store_open failed because PostgreSQL cannot be reached (down, refused, a timeout). */
 #define CB_STORE_UNREACHABLE	"cannot connect to PostgreSQL"
 
+/**
+ * cb_store_name - the store as messages name it: the SQLite file's path, or
+ * "PostgreSQL <db> at <host>:<port>" (never the conninfo: it may hold a
+ * password).  Owned by the store, valid until cb_store_close.
+ */
+char const *cb_store_name(cb_store_t *store);
+
 
 /**
  * cb_store_check_writable - whether a write can reach the disk now: the

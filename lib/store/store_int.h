@@ -144,6 +144,9 @@ typedef struct {
 	/* Whether the database answers at all, called WITHOUT store->mutex (it touches no connection), so
 	 * that a replay waiting for a server that does not answer (a timeout) holds no lock; NULL: assume so. */
 	bool (*reachable)(cb_store_backend_t *be);
+	/* What messages call the store: the SQLite file's path, or "PostgreSQL <db> at <host>:<port>" (never
+	 * the conninfo, which may hold a password). */
+	char const *(*where)(cb_store_backend_t *be);
 } cb_store_ops_t;
 
 typedef struct cb_store_batch cb_store_batch_t;

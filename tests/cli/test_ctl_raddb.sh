@@ -101,6 +101,12 @@ run --raddb "$B" --json revoke alice --reason again --by tester
 [ "$RC" -eq 0 ] && [ "$(psq "SELECT count(*) FROM revocations WHERE identity = 'alice' AND reinstated_at IS NULL")" = 1 ] &&
 	pass "--raddb and --store-conninfo reach the same store" || fail "--raddb and --store-conninfo differ (exit $RC)"
 
+run --raddb "$B" status
+printf '%s' "$OUT" | grep -Eq '^Store +PostgreSQL [^ ]+ at 127\.0\.0\.1:[0-9]+$' &&
+	! printf '%s%s' "$OUT" "$ERR" | grep -q "$(cat "$PWF")" &&
+	pass "status names the PostgreSQL store (database, host, port; no password)" ||
+	fail "status' Store line: $(printf '%s' "$OUT" | grep '^Store')"
+
 run --raddb "$B" --module b revoke bob --reason x --by tester
 [ "$RC" -eq 0 ] && [ "$(sqlite3 "$TMP/b/state-b/cetbyod.db" "SELECT count(*) FROM revocations WHERE identity = 'bob'")" = 1 ] &&
 	pass "--module b: the instance cetbyod b { }'s SQLite store in its state_dir" || fail "--module b (exit $RC: $ERR)"
