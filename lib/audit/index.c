@@ -4,11 +4,10 @@
  * the catch-up that copies what the index missed.
  *
  * The file is the record of authority; the index (cb_store_audit_*) is
- * what cetbyodctl's queries read.  The writer copies each batch after the
- * file holds it.  When the store cannot take a batch (disk full, I/O
- * error, locked), the index is behind the file; the writer then copies no
- * new batch directly but catches up instead, before its next batch, on a
- * timer while idle, and at start-up: cb_audit_index_catch_up reads the
+ * what cetbyodctl's queries read.  The index thread (indexer.c) copies
+ * the file's new lines after the writer has written them, cetbyodctl
+ * before a query, and the writer one pass at start-up:
+ * cb_audit_index_catch_up reads the
  * index's last record (seq, hash), reads the files (the rotated ones too,
  * oldest first, from where the writer says it fell behind when it knows)
  * and copies the records after that one, in order, each checked with the
@@ -374,4 +373,12 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 	free(c.buf);
 	cb_audit_files_free(files, n);
 	return rc;
+}
+
+int cb_audit_index_update(cb_store_t *store, char const *path, cb_audit_key_t const *key, size_t max,
+			  uint64_t *copied, char *err, size_t errlen)
+{
+	cb_audit_mark_t mark = { .set = false };
+
+	return cb_audit_index_catch_up(store, path, key, &mark, max, NULL, NULL, copied, err, errlen);
 }
