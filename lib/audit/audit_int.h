@@ -46,6 +46,14 @@ json_object *cb_audit_jtext(char const *s, bool *cut);
 int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp);
 
+/**
+ * cb_audit_line_parse_obj - cb_audit_line_parse_key; on CB_AUDIT_OK, with
+ * objp, the parsed record into *objp (the caller puts it), so that the
+ * index takes its fields without parsing the line again.
+ */
+cb_audit_bad_t cb_audit_line_parse_obj(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out,
+				       json_object **objp);
+
 /*
  *	runs.c: refusal coalescing (its top comment has the rules)
  */

@@ -166,6 +166,8 @@ typedef struct {
 	char			*buf;		/* The batch: lines with their newlines. */
 	size_t			len, alloc, n;
 	size_t			ends[CATCHUP_BATCH];
+	json_object		*recs[CATCHUP_BATCH];	/* The batch's records, parsed once (put by flush). */
+	bool			in_seq;		/* Reading on from the mark: no line is the index's already. */
 	cb_audit_mark_t		end;		/* Where the batch's last line ends. */
 	char			*err;
 	size_t			errlen;
@@ -175,9 +177,14 @@ typedef struct {
 static int flush(catchup_t *c)
 {
 	char const *why;
+	int rc;
 
 	if (c->n == 0) return 0;
-	if (cb_audit_index_lines(c->store, c->buf, c->ends, c->n, c->fn, c->ctx, &why) < 0) {
+	rc = cb_audit_index_recs(c->store, c->buf, c->ends, c->recs, c->n, c->fn, c->ctx, &why);
+	for (size_t i = 0; i < c->n; i++) json_object_put(c->recs[i]);
+	if (rc < 0) {
+		c->n = 0;
+		c->len = 0;
 		snprintf(c->err, c->errlen, "%s", why ? why : "the database refused them");
 		return -1;
 	}
@@ -210,32 +217,16 @@ static uint64_t line_seq(char const *text, size_t len)
 	return seq;
 }
 
-/**
- * take_line - one complete line (text[0..len), its newline at text[len])
- * that ends at off in the file (dev, ino): skipped when the index holds it,
- * else checked and added to the batch.  0, 1 (this pass is done), -1
- * (store), -2 (broken).
- */
-static int take_line(catchup_t *c, char const *path, char const *text, size_t len, cb_audit_mark_t const *at)
+/** take_check - a parsed line's place after the index's last, and room for it; 0, -1 (memory), -2 (broken). */
+static int take_check(catchup_t *c, char const *path, size_t len, cb_audit_mark_t const *at, cb_audit_line_t const *l)
 {
-	cb_audit_line_t l;
-	cb_audit_bad_t bad;
-	uint64_t seq = line_seq(text, len);
-
-	if (seq && seq <= c->last) return 0;
-	bad = cb_audit_line_parse_key(text, len, c->key, &l);
-	if (bad == CB_AUDIT_BAD_IO) {
-		snprintf(c->err, c->errlen, "out of memory");
-		return -1;
-	}
-	if (bad != CB_AUDIT_OK) return broken(c, path, at->off - (off_t) len - 1, "not a valid audit record");
-	if (l.seq != c->last + 1) {
+	if (l->seq != c->last + 1) {
 		char m[128];
 
-		snprintf(m, sizeof(m), "seq %" PRIu64 " where %" PRIu64 " should be", l.seq, c->last + 1);
+		snprintf(m, sizeof(m), "seq %" PRIu64 " where %" PRIu64 " should be", l->seq, c->last + 1);
 		return broken(c, path, at->off - (off_t) len - 1, m);
 	}
-	if (c->prev[0] && strcmp(l.prev, c->prev) != 0) {
+	if (c->prev[0] && strcmp(l->prev, c->prev) != 0) {
 		return broken(c, path, at->off - (off_t) len - 1, "the record does not follow the database's last one");
 	}
 	if (c->len + len + 1 > c->alloc) {
@@ -250,8 +241,37 @@ static int take_line(catchup_t *c, char const *path, char const *text, size_t le
 		c->buf = nb;
 		c->alloc = na;
 	}
+	return 0;
+}
+
+/**
+ * take_line - one complete line (text[0..len), its newline at text[len])
+ * that ends at off in the file (dev, ino): skipped when the index holds it,
+ * else checked and added to the batch.  0, 1 (this pass is done), -1
+ * (store), -2 (broken).
+ */
+static int take_line(catchup_t *c, char const *path, char const *text, size_t len, cb_audit_mark_t const *at)
+{
+	cb_audit_line_t l;
+	cb_audit_bad_t bad;
+	json_object *o = NULL;
+	uint64_t seq = c->in_seq ? 0 : line_seq(text, len);	/* From the mark on, parsed once only. */
+	int rc;
+
+	if (seq && seq <= c->last) return 0;
+	bad = cb_audit_line_parse_obj(text, len, c->key, &l, &o);
+	if (bad == CB_AUDIT_BAD_IO) {
+		snprintf(c->err, c->errlen, "out of memory");
+		return -1;
+	}
+	if (bad != CB_AUDIT_OK) return broken(c, path, at->off - (off_t) len - 1, "not a valid audit record");
+	if ((rc = take_check(c, path, len, at, &l)) != 0) {
+		json_object_put(o);
+		return rc;
+	}
 	memcpy(c->buf + c->len, text, len + 1);
 	c->len += len + 1;
+	c->recs[c->n] = o;
 	c->ends[c->n++] = c->len;
 	c->last = l.seq;
 	memcpy(c->prev, l.hash, sizeof(c->prev));
@@ -327,6 +347,7 @@ static size_t start_at(catchup_t *c, char **files, size_t n, off_t *off, char *l
 		for (i = 0; i < n; i++) {
 			if (stat(files[i], &st) == 0 && st.st_dev == c->mark->dev && st.st_ino == c->mark->ino) {
 				*off = c->mark->off;
+				c->in_seq = c->mark->seq == c->last + 1;
 				return i;
 			}
 		}
@@ -369,6 +390,7 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 			rc = read_file(&c, files[i], off, line);
 		}
 	}
+	for (i = 0; i < c.n; i++) json_object_put(c.recs[i]);	/* A batch a failure left unflushed. */
 	free(line);
 	free(c.buf);
 	cb_audit_files_free(files, n);
