@@ -97,6 +97,7 @@ typedef struct {
 	ino_t		ino;
 	off_t		off;
 	uint64_t	seq;
+	bool		resync;		/* Start at seq whatever the index's last (past a broken line: a hole verify reports). */
 } cb_audit_mark_t;
 
 /** Told of the entries the index took, in the transaction's order (the writer forgets their references). */
@@ -163,8 +164,12 @@ typedef struct {
 cb_audit_indexer_t *cb_audit_indexer_start(cb_audit_indexer_conf_t const *conf, uint64_t written, char *err,
 					   size_t errlen);
 
-/** cb_audit_indexer_note - the file holds records up to seq written now (the writer, after a batch).  NULL-safe. */
-void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written);
+/**
+ * cb_audit_indexer_note - the file holds records up to seq written now and
+ * ends at end (the writer, after a batch: where a resync past a broken
+ * line starts).  NULL-safe.
+ */
+void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written, cb_audit_mark_t const *end);
 
 /** cb_audit_indexer_lag - records the index lacks, and for how long (ms) it has lacked some.  NULL: 0, 0. */
 void cb_audit_indexer_lag(cb_audit_indexer_t *ix, uint64_t *records, uint64_t *ms);

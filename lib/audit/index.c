@@ -168,6 +168,7 @@ typedef struct {
 	size_t			ends[CATCHUP_BATCH];
 	json_object		*recs[CATCHUP_BATCH];	/* The batch's records, parsed once (put by flush). */
 	bool			in_seq;		/* Reading on from the mark: no line is the index's already. */
+	cb_audit_mark_t		skip;		/* After a broken line: where the next pass resyncs (unset: unknown). */
 	cb_audit_mark_t		end;		/* Where the batch's last line ends. */
 	char			*err;
 	size_t			errlen;
@@ -217,6 +218,25 @@ static uint64_t line_seq(char const *text, size_t len)
 	return seq;
 }
 
+/**
+ * skip_at - where the next pass resyncs after the broken line of len bytes
+ * ending at at: at the line itself when it is a sound record that does not
+ * follow (seq is its seq: a gap, or a replaced record before it), else past
+ * it, with the seq it claims plus one (an altered record) or the one
+ * expected (a line that is not a record of this trail).
+ */
+static void skip_at(catchup_t *c, cb_audit_mark_t const *at, size_t len, uint64_t seq, bool sound)
+{
+	c->skip = *at;
+	c->skip.resync = true;
+	if (sound && seq > c->last) {
+		c->skip.off -= (off_t) len + 1;
+		c->skip.seq = seq;
+	} else {
+		c->skip.seq = seq > c->last ? seq + 1 : c->last + 1;
+	}
+}
+
 /** take_check - a parsed line's place after the index's last, and room for it; 0, -1 (memory), -2 (broken). */
 static int take_check(catchup_t *c, char const *path, size_t len, cb_audit_mark_t const *at, cb_audit_line_t const *l)
 {
@@ -224,9 +244,11 @@ static int take_check(catchup_t *c, char const *path, size_t len, cb_audit_mark_
 		char m[128];
 
 		snprintf(m, sizeof(m), "seq %" PRIu64 " where %" PRIu64 " should be", l->seq, c->last + 1);
+		skip_at(c, at, len, l->seq, true);
 		return broken(c, path, at->off - (off_t) len - 1, m);
 	}
 	if (c->prev[0] && strcmp(l->prev, c->prev) != 0) {
+		skip_at(c, at, len, l->seq, true);
 		return broken(c, path, at->off - (off_t) len - 1, "the record does not follow the database's last one");
 	}
 	if (c->len + len + 1 > c->alloc) {
@@ -264,7 +286,10 @@ static int take_line(catchup_t *c, char const *path, char const *text, size_t le
 		snprintf(c->err, c->errlen, "out of memory");
 		return -1;
 	}
-	if (bad != CB_AUDIT_OK) return broken(c, path, at->off - (off_t) len - 1, "not a valid audit record");
+	if (bad != CB_AUDIT_OK) {
+		skip_at(c, at, len, l.seq, false);
+		return broken(c, path, at->off - (off_t) len - 1, "not a valid audit record");
+	}
 	if ((rc = take_check(c, path, len, at, &l)) != 0) {
 		json_object_put(o);
 		return rc;
@@ -376,7 +401,8 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 		snprintf(err, errlen, "cannot read the database's last record");
 		return -1;
 	}
-	if (rc == 1) {					/* No row: the mark says where the copy stopped. */
+	if (rc == 1 || (mark->set && mark->resync && mark->seq >= c.last + 1)) {
+		/* No row, or past a broken line: the mark says where the copy starts. */
 		if (!mark->set || mark->seq < 1) return 0;
 		c.last = mark->seq - 1;
 		c.prev[0] = '\0';
@@ -391,6 +417,7 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 		}
 	}
 	for (i = 0; i < c.n; i++) json_object_put(c.recs[i]);	/* A batch a failure left unflushed. */
+	if (rc == -2 && c.skip.set) *mark = c.skip;			/* The next pass starts past the broken line. */
 	free(line);
 	free(c.buf);
 	cb_audit_files_free(files, n);

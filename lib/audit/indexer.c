@@ -23,6 +23,14 @@
  * transaction in a few time slices.  Where nice cannot be set, it runs at
  * normal priority (logged at start).
  *
+ * A line that is not a sound record (altered, or not a record) or that
+ * does not follow the index's last stops the copy there; the next pass
+ * starts past it (index.c skip_at), so that only that line stays out of
+ * the index; where it cannot be passed (a line too long, a file that
+ * cannot be read) the thread starts again at the end of the writer's last
+ * batch.  'cetbyodctl audit verify' finds the line and counts what the
+ * index lacks.
+ *
  * Readers of the index: cetbyodctl catches the index up from the file
  * itself before a query (cb_audit_index_update), so a refusal is found
  * right after it was written; cb_audit_record_once keeps the references
@@ -56,6 +64,7 @@ struct cb_audit_indexer {
 	int64_t			behind_ms;	/* cb_clock_ms() when the index last fell behind. */
 	bool			failing;	/* The last pass could not copy (store or file). */
 	int64_t			deadline;	/* Stopping: cb_clock_ms() by which to give up. */
+	cb_audit_mark_t		file_end;	/* Where the file ended after the writer's last batch. */
 	cb_audit_mark_t		mark;		/* The thread's: where the next pass reads. */
 	unsigned int		delay;		/* The thread's: the wait after a failed pass. */
 	char			last_err[512];	/* The thread's: not to repeat a message each pass. */
@@ -96,7 +105,7 @@ static void failed(cb_audit_indexer_t *ix, int rc, char const *err)
 	if (strcmp(err, ix->last_err) != 0) {
 		IX_LOG(ix, rc == -2 ? CB_LOG_ERROR : CB_LOG_WARN, "audit: cannot copy records of %s to the database "
 		       "%s: %s; %s", ix->conf.path, ix->conf.db_path, err, rc == -2 ?
-		       "the index stops there ('cetbyodctl audit verify' says why)" :
+		       "the index goes on after it, without it ('cetbyodctl audit verify' finds the line)" :
 		       "the file has them; copying them once the database takes them");
 		snprintf(ix->last_err, sizeof(ix->last_err), "%s", err);
 	}
@@ -127,7 +136,20 @@ static bool pass(cb_audit_indexer_t *ix)
 		if (rc >= 0) ix->last_err[0] = '\0';
 		ix->delay = 0;
 	}
-	if (!copied && rc < 0) failed(ix, rc, err);
+	if ((!copied && rc < 0) || rc == -2) failed(ix, rc, err);
+	if (rc == -2 && ix->mark.resync) {
+		ix->delay = 0;			/* The catch-up moved the mark past the broken line. */
+	} else if (!copied && rc == -2) {
+		/* Where the line cannot be passed (too long, a file unreadable): new records are copied
+		 * again from the file's end on, leaving a hole that verify reports. */
+		pthread_mutex_lock(&ix->mu);
+		if (ix->file_end.set && ix->file_end.seq > seq + 1) {
+			ix->mark = ix->file_end;
+			ix->mark.resync = true;
+			ix->delay = 0;
+		}
+		pthread_mutex_unlock(&ix->mu);
+	}
 	if (!copied && rc == 0) ix->delay = ix->conf.retry_ms ? ix->conf.retry_ms : 1000;	/* Not in the file yet. */
 	pthread_mutex_lock(&ix->mu);
 	if (seq > ix->indexed) ix->indexed = seq;
@@ -202,10 +224,11 @@ cb_audit_indexer_t *cb_audit_indexer_start(cb_audit_indexer_conf_t const *conf, 
 	return ix;
 }
 
-void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written)
+void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written, cb_audit_mark_t const *end)
 {
 	if (!ix) return;
 	pthread_mutex_lock(&ix->mu);
+	if (end && end->set) ix->file_end = *end;
 	if (ix->indexed >= ix->written) ix->behind_ms = cb_clock_ms();
 	if (written > ix->written) ix->written = written;
 	pthread_mutex_unlock(&ix->mu);

@@ -502,7 +502,11 @@ static void after_ack(cb_audit_t *a, batch_t const *b)
 {
 	size_t i, start = 0;
 
-	cb_audit_indexer_note(a->ix, a->seq);
+	cb_audit_mark_t end = b->at;
+
+	end.off += (off_t) b->len;
+	end.seq = a->seq + 1;
+	cb_audit_indexer_note(a->ix, a->seq, &end);
 	if (a->conf.syslog) {
 		for (i = 0; i < b->n; i++) {
 			syslog((a->conf.syslog_facility ? a->conf.syslog_facility : LOG_AUTHPRIV) | LOG_INFO,
