@@ -318,17 +318,13 @@ typedef struct {
 	char		*buf;
 	size_t		len, alloc;
 	size_t		*ends;		/* Where each line ends in buf. */
-	json_object	**recs;		/* The record each line was written from. */
 	size_t		n;
 	cb_audit_mark_t	at;		/* Where its first line is in the file. */
 } batch_t;
 
-/** batch_release - what b holds (its buffer, its records); b can take lines again. */
+/** batch_release - what b holds (its buffer); b can take lines again. */
 static void batch_release(batch_t *b)
 {
-	size_t i;
-
-	for (i = 0; i < b->n; i++) json_object_put(b->recs[i]);
 	free(b->buf);
 	b->buf = NULL;
 	b->len = b->alloc = b->n = 0;
@@ -379,19 +375,17 @@ static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_o
 	memcpy(prev, a->prev, sizeof(prev));
 	for (i = 0; i < n + (gap ? 1 : 0); i++) {
 		cb_audit_event_t const *ev = gap ? (i == 0 ? NULL : items[i - 1]) : items[i];
-		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap), *rec = NULL;
+		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap);
 		char *line = NULL;
 		size_t len;
 
-		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash, &rec) < 0 ||
+		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash, NULL) < 0 ||
 		    batch_add(b, line, len) < 0) {
 			json_object_put(fields);
-			json_object_put(rec);
 			free(line);
 			*e = ENOMEM;
 			return -1;
 		}
-		b->recs[b->n - 1] = rec;
 		json_object_put(fields);
 		free(line);
 		seq++;
@@ -500,9 +494,8 @@ static void ref_forget(void *ctx, cb_store_audit_entry_t const *e, size_t n)
 /** after_ack - the acknowledged lines to syslog, and their end to the index thread. */
 static void after_ack(cb_audit_t *a, batch_t const *b)
 {
-	size_t i, start = 0;
-
 	cb_audit_mark_t end = b->at;
+	size_t i, start = 0;
 
 	end.off += (off_t) b->len;
 	end.seq = a->seq + 1;
@@ -647,11 +640,10 @@ static void writer_main(cb_worker_t *w, void *arg)
 	cb_audit_t *a = arg;
 	cb_audit_event_t *items[AUDIT_BATCH];
 	size_t ends[AUDIT_BATCH + 1];
-	json_object *recs[AUDIT_BATCH + 1];
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
-		batch_t b = { .ends = ends, .recs = recs };
+		batch_t b = { .ends = ends };
 		json_object *gap = NULL;
 		uint64_t ngap;
 		size_t n, i;
