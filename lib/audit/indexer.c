@@ -170,6 +170,23 @@ static bool behind(cb_audit_indexer_t *ix)
 	return b;
 }
 
+/**
+ * idle_wait - until the next pass: after a failed one, its delay (the
+ * writer's wakes do not hurry it: a busy server would hammer a failing
+ * store); else at once while behind, or until the writer's next batch.
+ * false: stopping.
+ */
+static bool idle_wait(cb_audit_indexer_t *ix, cb_worker_t *w)
+{
+	int64_t until = ix->delay ? cb_clock_ms() + ix->delay : 0, left;
+
+	if (!until) return cb_worker_wait(w, behind(ix) ? 0 : -1);
+	while ((left = until - cb_clock_ms()) > 0) {
+		if (!cb_worker_wait(w, left)) return false;
+	}
+	return true;
+}
+
 /** indexer_main - passes while behind; a wake from the writer, or the retry delay, between them. */
 static void indexer_main(cb_worker_t *w, void *arg)
 {
@@ -177,10 +194,7 @@ static void indexer_main(cb_worker_t *w, void *arg)
 	int64_t deadline;
 
 	if (!lower_priority()) IX_LOG(ix, CB_LOG_INFO, "audit: the index thread runs at normal priority (nice failed)");
-	for (;;) {
-		bool more = behind(ix);
-
-		if (!cb_worker_wait(w, !more ? -1 : ix->delay ? (int64_t) ix->delay : 0)) break;
+	while (idle_wait(ix, w)) {
 		if (behind(ix)) pass(ix);
 	}
 	/* Stopping: what it can by the deadline; a pass that copies nothing ends it (a restart catches up). */
