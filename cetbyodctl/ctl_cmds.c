@@ -100,7 +100,8 @@ static char const *const known_keys[] = {
 	CB_STATUS_ENFORCER_ERROR, CB_STATUS_SYNC_RATE_LIMITED, CB_STATUS_SYNC_NEXT_TRY, CB_STATUS_SYNC_DEFERRED,
 	CB_STATUS_IDENTITY_STRIP_REALMS, CB_STATUS_IDENTITY_STRIP_DOMAINS, CB_STATUS_IDENTITY_MAX_LENGTH,
 	CB_STATUS_PURGE_LAST, CB_STATUS_PURGE_DAYS, CB_STATUS_AUDIT_FAILING, CB_STATUS_AUDIT_ERROR,
-	CB_STATUS_AUDIT_QUEUED, CB_STATUS_AUDIT_DROPPED, CB_STATUS_AUDIT_REFUSED, CB_STATUS_PEOPLE_LISTED,
+	CB_STATUS_AUDIT_QUEUED, CB_STATUS_AUDIT_DROPPED, CB_STATUS_AUDIT_REFUSED, CB_STATUS_AUDIT_INDEX_LAG,
+	CB_STATUS_AUDIT_INDEX_LAG_MS, CB_STATUS_PEOPLE_LISTED,
 	CB_STATUS_PEOPLE_COUNT, CB_STATUS_PEOPLE_ERROR, CB_STATUS_REMINDERS_MODE, CB_STATUS_REMINDERS_ERROR,
 	CB_EXREG_AUDIT_GRANTED, CB_EXREG_AUDIT_ENDED
 };
@@ -416,6 +417,10 @@ static void status_human_audit(ctl_t *ctl, status_t const *s)
 			 st_get(s, CB_STATUS_AUDIT_DROPPED) ? st_get(s, CB_STATUS_AUDIT_DROPPED) : "?",
 			 st_get(s, CB_STATUS_AUDIT_REFUSED) ? st_get(s, CB_STATUS_AUDIT_REFUSED) : "?");
 		kv("records", buf);
+		snprintf(buf, sizeof(buf), "%.20s records behind the file, for %.20s ms (copied at idle priority)",
+			 st_get(s, CB_STATUS_AUDIT_INDEX_LAG) ? st_get(s, CB_STATUS_AUDIT_INDEX_LAG) : "?",
+			 st_get(s, CB_STATUS_AUDIT_INDEX_LAG_MS) ? st_get(s, CB_STATUS_AUDIT_INDEX_LAG_MS) : "?");
+		kv("index", buf);
 	}
 	if (days && strcmp(days, "0") != 0) {
 		snprintf(buf, sizeof(buf), "%.20s days, purged daily", days);
@@ -584,6 +589,8 @@ static json_object *status_json_audit(status_t const *s)
 	json_object_object_add(o, "queued", jstatus_num(s, CB_STATUS_AUDIT_QUEUED));
 	json_object_object_add(o, "dropped", jstatus_num(s, CB_STATUS_AUDIT_DROPPED));
 	json_object_object_add(o, "refused", jstatus_num(s, CB_STATUS_AUDIT_REFUSED));
+	json_object_object_add(o, "index_lag", jstatus_num(s, CB_STATUS_AUDIT_INDEX_LAG));
+	json_object_object_add(o, "index_lag_ms", jstatus_num(s, CB_STATUS_AUDIT_INDEX_LAG_MS));
 	json_object_object_add(o, "retention_days", jstatus_num(s, CB_STATUS_PURGE_DAYS));
 	json_object_object_add(o, "last_purge", ctl_jtime(st_time(s, CB_STATUS_PURGE_LAST)));
 	return o;

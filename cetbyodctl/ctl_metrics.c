@@ -99,6 +99,8 @@ static int collect(ctl_t *ctl, cb_metrics_view_t *v, char *source, char *held_ki
 	v->audit_queued = status_u64(ctl, CB_STATUS_AUDIT_QUEUED);
 	v->audit_dropped = status_u64(ctl, CB_STATUS_AUDIT_DROPPED);
 	v->audit_refused = status_u64(ctl, CB_STATUS_AUDIT_REFUSED);
+	v->audit_index_lag = status_u64(ctl, CB_STATUS_AUDIT_INDEX_LAG);
+	v->audit_index_lag_ms = status_u64(ctl, CB_STATUS_AUDIT_INDEX_LAG_MS);
 	v->audit_failing = strcmp(status_str(ctl, CB_STATUS_AUDIT_FAILING, buf, sizeof(buf)), "yes") == 0;
 	return 0;
 }

@@ -65,6 +65,8 @@ static void collect(void *ctx, cb_metrics_view_t *v)
 		v->audit_dropped = as.dropped;
 		v->audit_refused = as.refused;
 		v->audit_failing = as.failing;
+		v->audit_index_lag = as.index_lag;
+		v->audit_index_lag_ms = as.index_lag_ms;
 	}
 	if (inst->store && cb_store_counts(inst->store, &c) == 0) {
 		v->has_disc_queue = true;

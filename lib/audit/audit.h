@@ -353,10 +353,25 @@ void cb_audit_reopen(cb_audit_t *audit);
 
 /**
  * cb_audit_flush - wait until everything queued before the call is
- * acknowledged, or timeout_ms passes.  Returns 0 when flushed, -1 on
- * timeout (the trail is failing).  For shutdown, tests and cetbyodctl.
+ * acknowledged, and then copied to the store's index (unless the index's
+ * last attempt failed: it lags, and catches up later), or timeout_ms
+ * passes.  Returns 0 when flushed, -1 on timeout (the trail or the index
+ * is failing, or the index is that far behind).  For shutdown and tests.
  */
 int cb_audit_flush(cb_audit_t *audit, unsigned int timeout_ms);
+
+/**
+ * cb_audit_index_update - copy to store's index the records of the trail
+ * at path (and its rotated files) that it lacks, at most max (the module's
+ * index thread does this at idle priority; cetbyodctl does it before a
+ * query so that a record just written is found).  key: the trail's HMAC key
+ * (NULL: unkeyed).  *copied: how many.  Returns 0 (the index holds every
+ * complete line), 1 (max copied, more remain), -1 (the store refused: err
+ * says why), -2 (a file cannot be read or its chain does not follow the
+ * index's: err names the file and byte).
+ */
+int cb_audit_index_update(cb_store_t *store, char const *path, cb_audit_key_t const *key, size_t max,
+			  uint64_t *copied, char *err, size_t errlen);
 
 typedef struct {
 	uint64_t	queued;		/* Records on the queue now. */
@@ -368,6 +383,8 @@ typedef struct {
 	uint64_t	coalesced;	/* Refusals counted in a run instead of written (runs.c) since open. */
 	uint64_t	runs;		/* Runs open now. */
 	uint64_t	runs_full;	/* Refusals written on their own because coalesce_max runs were open. */
+	uint64_t	index_lag;	/* Records the file holds and the store's index does not yet (indexer.c). */
+	uint64_t	index_lag_ms;	/* How long the index has lacked some (0: it holds every record). */
 	bool		failing;	/* The last write attempt failed. */
 	char		last_error[256];
 } cb_audit_stats_t;

@@ -46,6 +46,14 @@ json_object *cb_audit_jtext(char const *s, bool *cut);
 int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_audit_key_t const *key, char **line,
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp);
 
+/**
+ * cb_audit_line_parse_obj - cb_audit_line_parse_key; on CB_AUDIT_OK, with
+ * objp, the parsed record into *objp (the caller puts it), so that the
+ * index takes its fields without parsing the line again.
+ */
+cb_audit_bad_t cb_audit_line_parse_obj(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out,
+				       json_object **objp);
+
 /*
  *	runs.c: refusal coalescing (its top comment has the rules)
  */
@@ -89,6 +97,7 @@ typedef struct {
 	ino_t		ino;
 	off_t		off;
 	uint64_t	seq;
+	bool		resync;		/* Start at seq whatever the index's last (past a broken line: a hole verify reports). */
 } cb_audit_mark_t;
 
 /** Told of the entries the index took, in the transaction's order (the writer forgets their references). */
@@ -128,6 +137,51 @@ int cb_audit_index_recs(cb_store_t *store, char const *buf, size_t const *ends, 
  */
 int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t const *key, cb_audit_mark_t *mark,
 			    size_t max, cb_audit_indexed_fn fn, void *ctx, uint64_t *copied, char *err, size_t errlen);
+
+/*
+ *	indexer.c: the thread that copies the file into the index
+ */
+typedef struct cb_audit_indexer cb_audit_indexer_t;
+
+typedef struct {
+	cb_store_t		*store;		/* The writer's handle, for the index; used by the thread only. */
+	char const		*path;		/* The trail's file (its rotated copies are read too). */
+	char const		*db_path;	/* For messages. */
+	cb_audit_key_t const	*key;		/* NULL: unkeyed.  Outlives the indexer, as the strings do. */
+	cb_audit_indexed_fn	fn;		/* Told of what the index took (may be NULL). */
+	void			*ctx;
+	unsigned int		retry_ms, retry_max_ms;
+	cb_log_fn_t		log;
+	void			*log_ctx;
+	cb_audit_mark_t		mark;		/* Where to start reading (unset: the files are searched by seq). */
+} cb_audit_indexer_conf_t;
+
+/**
+ * cb_audit_indexer_start - the index thread (its design: indexer.c's top
+ * comment), the file holding records up to seq written.  NULL with err set
+ * when the thread cannot start.
+ */
+cb_audit_indexer_t *cb_audit_indexer_start(cb_audit_indexer_conf_t const *conf, uint64_t written, char *err,
+					   size_t errlen);
+
+/**
+ * cb_audit_indexer_note - the file holds records up to seq written now and
+ * ends at end (the writer, after a batch: where a resync past a broken
+ * line starts).  NULL-safe.
+ */
+void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written, cb_audit_mark_t const *end);
+
+/** cb_audit_indexer_lag - records the index lacks, and for how long (ms) it has lacked some.  NULL: 0, 0. */
+void cb_audit_indexer_lag(cb_audit_indexer_t *ix, uint64_t *records, uint64_t *ms);
+
+/**
+ * cb_audit_indexer_wait - until the index holds seq, or its last pass
+ * failed (0), or timeout_ms passed (-1).  NULL-safe (0).
+ */
+int cb_audit_indexer_wait(cb_audit_indexer_t *ix, uint64_t seq, unsigned int timeout_ms);
+
+/** cb_audit_indexer_stop - copy what it can within timeout_ms, stop the thread, free.  NULL-safe. */
+void cb_audit_indexer_stop(cb_audit_indexer_t *ix, unsigned int timeout_ms);
 
 /** cb_audit_strerror - strerror(e), reentrant, into buf. */
 char const *cb_audit_strerror(int e, char *buf, size_t len);

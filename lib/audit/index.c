@@ -4,11 +4,10 @@
  * the catch-up that copies what the index missed.
  *
  * The file is the record of authority; the index (cb_store_audit_*) is
- * what cetbyodctl's queries read.  The writer copies each batch after the
- * file holds it.  When the store cannot take a batch (disk full, I/O
- * error, locked), the index is behind the file; the writer then copies no
- * new batch directly but catches up instead, before its next batch, on a
- * timer while idle, and at start-up: cb_audit_index_catch_up reads the
+ * what cetbyodctl's queries read.  The index thread (indexer.c) copies
+ * the file's new lines after the writer has written them, cetbyodctl
+ * before a query, and the writer one pass at start-up:
+ * cb_audit_index_catch_up reads the
  * index's last record (seq, hash), reads the files (the rotated ones too,
  * oldest first, from where the writer says it fell behind when it knows)
  * and copies the records after that one, in order, each checked with the
@@ -167,6 +166,9 @@ typedef struct {
 	char			*buf;		/* The batch: lines with their newlines. */
 	size_t			len, alloc, n;
 	size_t			ends[CATCHUP_BATCH];
+	json_object		*recs[CATCHUP_BATCH];	/* The batch's records, parsed once (put by flush). */
+	bool			in_seq;		/* Reading on from the mark: no line is the index's already. */
+	cb_audit_mark_t		skip;		/* After a broken line: where the next pass resyncs (unset: unknown). */
 	cb_audit_mark_t		end;		/* Where the batch's last line ends. */
 	char			*err;
 	size_t			errlen;
@@ -176,9 +178,14 @@ typedef struct {
 static int flush(catchup_t *c)
 {
 	char const *why;
+	int rc;
 
 	if (c->n == 0) return 0;
-	if (cb_audit_index_lines(c->store, c->buf, c->ends, c->n, c->fn, c->ctx, &why) < 0) {
+	rc = cb_audit_index_recs(c->store, c->buf, c->ends, c->recs, c->n, c->fn, c->ctx, &why);
+	for (size_t i = 0; i < c->n; i++) json_object_put(c->recs[i]);
+	if (rc < 0) {
+		c->n = 0;
+		c->len = 0;
 		snprintf(c->err, c->errlen, "%s", why ? why : "the database refused them");
 		return -1;
 	}
@@ -212,31 +219,36 @@ static uint64_t line_seq(char const *text, size_t len)
 }
 
 /**
- * take_line - one complete line (text[0..len), its newline at text[len])
- * that ends at off in the file (dev, ino): skipped when the index holds it,
- * else checked and added to the batch.  0, 1 (this pass is done), -1
- * (store), -2 (broken).
+ * skip_at - where the next pass resyncs after the broken line of len bytes
+ * ending at at: at the line itself when it is a sound record that does not
+ * follow (seq is its seq: a gap, or a replaced record before it), else past
+ * it, with the seq it claims plus one (an altered record) or the one
+ * expected (a line that is not a record of this trail).
  */
-static int take_line(catchup_t *c, char const *path, char const *text, size_t len, cb_audit_mark_t const *at)
+static void skip_at(catchup_t *c, cb_audit_mark_t const *at, size_t len, uint64_t seq, bool sound)
 {
-	cb_audit_line_t l;
-	cb_audit_bad_t bad;
-	uint64_t seq = line_seq(text, len);
-
-	if (seq && seq <= c->last) return 0;
-	bad = cb_audit_line_parse_key(text, len, c->key, &l);
-	if (bad == CB_AUDIT_BAD_IO) {
-		snprintf(c->err, c->errlen, "out of memory");
-		return -1;
+	c->skip = *at;
+	c->skip.resync = true;
+	if (sound && seq > c->last) {
+		c->skip.off -= (off_t) len + 1;
+		c->skip.seq = seq;
+	} else {
+		c->skip.seq = seq > c->last ? seq + 1 : c->last + 1;
 	}
-	if (bad != CB_AUDIT_OK) return broken(c, path, at->off - (off_t) len - 1, "not a valid audit record");
-	if (l.seq != c->last + 1) {
+}
+
+/** take_check - a parsed line's place after the index's last, and room for it; 0, -1 (memory), -2 (broken). */
+static int take_check(catchup_t *c, char const *path, size_t len, cb_audit_mark_t const *at, cb_audit_line_t const *l)
+{
+	if (l->seq != c->last + 1) {
 		char m[128];
 
-		snprintf(m, sizeof(m), "seq %" PRIu64 " where %" PRIu64 " should be", l.seq, c->last + 1);
+		snprintf(m, sizeof(m), "seq %" PRIu64 " where %" PRIu64 " should be", l->seq, c->last + 1);
+		skip_at(c, at, len, l->seq, true);
 		return broken(c, path, at->off - (off_t) len - 1, m);
 	}
-	if (c->prev[0] && strcmp(l.prev, c->prev) != 0) {
+	if (c->prev[0] && strcmp(l->prev, c->prev) != 0) {
+		skip_at(c, at, len, l->seq, true);
 		return broken(c, path, at->off - (off_t) len - 1, "the record does not follow the database's last one");
 	}
 	if (c->len + len + 1 > c->alloc) {
@@ -251,8 +263,40 @@ static int take_line(catchup_t *c, char const *path, char const *text, size_t le
 		c->buf = nb;
 		c->alloc = na;
 	}
+	return 0;
+}
+
+/**
+ * take_line - one complete line (text[0..len), its newline at text[len])
+ * that ends at off in the file (dev, ino): skipped when the index holds it,
+ * else checked and added to the batch.  0, 1 (this pass is done), -1
+ * (store), -2 (broken).
+ */
+static int take_line(catchup_t *c, char const *path, char const *text, size_t len, cb_audit_mark_t const *at)
+{
+	cb_audit_line_t l;
+	cb_audit_bad_t bad;
+	json_object *o = NULL;
+	uint64_t seq = c->in_seq ? 0 : line_seq(text, len);	/* From the mark on, parsed once only. */
+	int rc;
+
+	if (seq && seq <= c->last) return 0;
+	bad = cb_audit_line_parse_obj(text, len, c->key, &l, &o);
+	if (bad == CB_AUDIT_BAD_IO) {
+		snprintf(c->err, c->errlen, "out of memory");
+		return -1;
+	}
+	if (bad != CB_AUDIT_OK) {
+		skip_at(c, at, len, l.seq, false);
+		return broken(c, path, at->off - (off_t) len - 1, "not a valid audit record");
+	}
+	if ((rc = take_check(c, path, len, at, &l)) != 0) {
+		json_object_put(o);
+		return rc;
+	}
 	memcpy(c->buf + c->len, text, len + 1);
 	c->len += len + 1;
+	c->recs[c->n] = o;
 	c->ends[c->n++] = c->len;
 	c->last = l.seq;
 	memcpy(c->prev, l.hash, sizeof(c->prev));
@@ -328,6 +372,7 @@ static size_t start_at(catchup_t *c, char **files, size_t n, off_t *off, char *l
 		for (i = 0; i < n; i++) {
 			if (stat(files[i], &st) == 0 && st.st_dev == c->mark->dev && st.st_ino == c->mark->ino) {
 				*off = c->mark->off;
+				c->in_seq = c->mark->seq == c->last + 1;
 				return i;
 			}
 		}
@@ -356,7 +401,8 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 		snprintf(err, errlen, "cannot read the database's last record");
 		return -1;
 	}
-	if (rc == 1) {					/* No row: the mark says where the copy stopped. */
+	if (rc == 1 || (mark->set && mark->resync && mark->seq >= c.last + 1)) {
+		/* No row, or past a broken line: the mark says where the copy starts. */
 		if (!mark->set || mark->seq < 1) return 0;
 		c.last = mark->seq - 1;
 		c.prev[0] = '\0';
@@ -370,8 +416,18 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 			rc = read_file(&c, files[i], off, line);
 		}
 	}
+	for (i = 0; i < c.n; i++) json_object_put(c.recs[i]);	/* A batch a failure left unflushed. */
+	if (rc == -2 && c.skip.set) *mark = c.skip;			/* The next pass starts past the broken line. */
 	free(line);
 	free(c.buf);
 	cb_audit_files_free(files, n);
 	return rc;
+}
+
+int cb_audit_index_update(cb_store_t *store, char const *path, cb_audit_key_t const *key, size_t max,
+			  uint64_t *copied, char *err, size_t errlen)
+{
+	cb_audit_mark_t mark = { .set = false };
+
+	return cb_audit_index_catch_up(store, path, key, &mark, max, NULL, NULL, copied, err, errlen);
 }

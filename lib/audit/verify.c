@@ -72,6 +72,12 @@ static long read_line(FILE *fp, char *buf, size_t max, bool *nl)
 
 cb_audit_bad_t cb_audit_line_parse_key(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out)
 {
+	return cb_audit_line_parse_obj(text, len, key, out, NULL);
+}
+
+cb_audit_bad_t cb_audit_line_parse_obj(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out,
+				       json_object **objp)
+{
 	json_tokener *tok;
 	json_object *o, *js, *jp, *jh, *jc;
 	char hash[CB_AUDIT_HASH_HEX + 1];
@@ -106,6 +112,10 @@ cb_audit_bad_t cb_audit_line_parse_key(char const *text, size_t len, cb_audit_ke
 	bad = (cb_audit_line_mac(o, out->keyed ? key : NULL, hash) < 0 || strcmp(hash, out->hash) != 0) ?
 	      CB_AUDIT_BAD_HASH : CB_AUDIT_OK;
 done:
+	if (objp && bad == CB_AUDIT_OK) {
+		*objp = o;
+		o = NULL;
+	}
 	json_object_put(o);
 	json_tokener_free(tok);
 	return bad;

@@ -15,12 +15,12 @@
  * lines with one write() loop to the file (opened O_APPEND), fsyncs
  * (policy "batch"), and only then removes them from the ring: that is the
  * acknowledgement.  After it,
- * the lines go to the store's audit index (index.c, on the writer's own
- * cb_store_t) and to syslog.  A failure of the index loses nothing, the
- * file being the record of authority: the index is then behind, takes no
- * batch directly, and is caught up from the file (index.c) before the next
- * batch, on a timer while idle (retry_ms doubling to retry_max_ms), and at
- * start-up.
+ * the lines go to syslog, and the index thread (indexer.c, at nice 19, on
+ * the writer's own cb_store_t) is told how far the file goes: it copies
+ * the new lines from the file into the store's index, off this thread.  A
+ * failure of the index loses nothing, the file being the record of
+ * authority: the index lags, and the index thread retries.  At start-up
+ * one bounded pass of the catch-up runs before the first record.
  *
  * When a write or fsync fails (ENOSPC, EIO), the file is cut back to the
  * length it had before the batch (so it never holds half a line or a
@@ -78,7 +78,7 @@
 #define AUDIT_PATH_MAX		4096
 #define AUDIT_LOUD_EVERY	60		/* Seconds between repeated failure messages. */
 #define AUDIT_TAIL_READ		(2 * CB_AUDIT_LINE_MAX)
-#define AUDIT_CATCHUP_MAX	4096		/* Records one pass of the index's catch-up copies. */
+#define AUDIT_CATCHUP_MAX	4096		/* Records the start-up pass of the index's catch-up copies. */
 
 struct cb_audit {
 	cb_audit_conf_t		conf;
@@ -111,11 +111,7 @@ struct cb_audit {
 	char			prev[CB_AUDIT_HASH_HEX + 1];
 	cb_store_t		*store;		/* Its own handle on the store, for the index; NULL: none. */
 	char			store_err[512];	/* The store's last complaint, for the messages here. */
-	bool			behind;		/* The index lacks records the file has (index.c catches up). */
-	cb_audit_mark_t		mark;		/* Where it fell behind, or how far the catch-up got. */
-	int64_t			catchup_at;	/* cb_clock_ms() of the next pass. */
-	unsigned int		catchup_delay;
-	uint64_t		behind_copied;	/* Copied by the catch-up since it fell behind. */
+	cb_audit_indexer_t	*ix;		/* The index thread (indexer.c); NULL: no store. */
 	time_t			last_loud;
 	unsigned int		delay_ms;
 };
@@ -322,17 +318,13 @@ typedef struct {
 	char		*buf;
 	size_t		len, alloc;
 	size_t		*ends;		/* Where each line ends in buf. */
-	json_object	**recs;		/* The record each line was written from (for the index: no parse). */
 	size_t		n;
 	cb_audit_mark_t	at;		/* Where its first line is in the file. */
 } batch_t;
 
-/** batch_release - what b holds (its buffer, its records); b can take lines again. */
+/** batch_release - what b holds (its buffer); b can take lines again. */
 static void batch_release(batch_t *b)
 {
-	size_t i;
-
-	for (i = 0; i < b->n; i++) json_object_put(b->recs[i]);
 	free(b->buf);
 	b->buf = NULL;
 	b->len = b->alloc = b->n = 0;
@@ -383,19 +375,17 @@ static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_o
 	memcpy(prev, a->prev, sizeof(prev));
 	for (i = 0; i < n + (gap ? 1 : 0); i++) {
 		cb_audit_event_t const *ev = gap ? (i == 0 ? NULL : items[i - 1]) : items[i];
-		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap), *rec = NULL;
+		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap);
 		char *line = NULL;
 		size_t len;
 
-		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash, &rec) < 0 ||
+		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash, NULL) < 0 ||
 		    batch_add(b, line, len) < 0) {
 			json_object_put(fields);
-			json_object_put(rec);
 			free(line);
 			*e = ENOMEM;
 			return -1;
 		}
-		b->recs[b->n - 1] = rec;
 		json_object_put(fields);
 		free(line);
 		seq++;
@@ -501,84 +491,15 @@ static void ref_forget(void *ctx, cb_store_audit_entry_t const *e, size_t n)
 	pthread_mutex_unlock(&a->mu);
 }
 
-/**
- * catch_up - one pass of the index's catch-up (index.c), bounded; on its
- * end the index is not behind any more.  When the store still fails, the
- * next pass waits as a failing file does (retry_ms, doubling).
- */
-static void catch_up(cb_audit_t *a)
-{
-	unsigned int max = a->conf.retry_max_ms ? a->conf.retry_max_ms : CB_AUDIT_RETRY_MAX_MS;
-	char err[4096];
-	uint64_t copied = 0;
-	int rc;
-
-	a->store_err[0] = '\0';
-	rc = cb_audit_index_catch_up(a->store, a->path, a->conf.key, &a->mark, AUDIT_CATCHUP_MAX, ref_forget, a, &copied,
-				     err, sizeof(err));
-	a->behind_copied += copied;
-	if (rc == 1 || (rc == -1 && copied)) {
-		a->catchup_at = cb_clock_ms();		/* Moving: the next pass at once. */
-		return;
-	}
-	if (rc == -1) {
-		a->catchup_at = cb_clock_ms() + a->catchup_delay;
-		a->catchup_delay = a->catchup_delay * 2 > max ? max : a->catchup_delay * 2;
-		return;
-	}
-	if (rc == 0) {
-		A_LOG(a, CB_LOG_INFO, "audit: the database %s holds every record of %s again (%" PRIu64 " copied from "
-		      "the file)", a->db_path, a->path, a->behind_copied);
-	} else {
-		A_LOG(a, CB_LOG_ERROR, "audit: cannot copy the missing records to the database %s: %s; the index "
-		      "stays without them ('cetbyodctl audit verify' reports how many) and takes new records again",
-		      a->db_path, err);
-	}
-	a->behind = false;
-	a->mark.set = false;
-	a->behind_copied = 0;
-}
-
-/** catchup_due - while the index is behind: ms until the next pass (0: now); -1: not behind. */
-static int64_t catchup_due(cb_audit_t const *a)
-{
-	int64_t left;
-
-	if (!a->behind) return -1;
-	left = a->catchup_at - cb_clock_ms();
-	return left > 0 ? left : 0;
-}
-
-/**
- * index_batch - the batch's lines into the store's index, all or none.
- * When the store fails (disk full, I/O error, locked), the index is behind
- * the file from this batch on: no later batch goes in directly (the index
- * would have a hole) until the catch-up has copied the lines from the file.
- */
-static void index_batch(cb_audit_t *a, batch_t const *b)
-{
-	char const *why;
-
-	if (a->behind) {
-		if (catchup_due(a) == 0) catch_up(a);
-		return;
-	}
-	a->store_err[0] = '\0';
-	if (cb_audit_index_recs(a->store, b->buf, b->ends, b->recs, b->n, ref_forget, a, &why) == 0) return;
-	A_LOG(a, CB_LOG_WARN, "audit: cannot copy records to the database %s: %s (the file has them; copying them "
-	      "from the file once the database takes them)", a->db_path, why ? why : a->store_err);
-	a->behind = true;
-	a->mark = b->at;
-	a->catchup_delay = a->conf.retry_ms ? a->conf.retry_ms : 1000;
-	a->catchup_at = cb_clock_ms() + a->catchup_delay;
-}
-
-/** after_ack - the acknowledged lines to the store's index and to syslog. */
+/** after_ack - the acknowledged lines to syslog, and their end to the index thread. */
 static void after_ack(cb_audit_t *a, batch_t const *b)
 {
+	cb_audit_mark_t end = b->at;
 	size_t i, start = 0;
 
-	if (a->store) index_batch(a, b);
+	end.off += (off_t) b->len;
+	end.seq = a->seq + 1;
+	cb_audit_indexer_note(a->ix, a->seq, &end);
 	if (a->conf.syslog) {
 		for (i = 0; i < b->n; i++) {
 			syslog((a->conf.syslog_facility ? a->conf.syslog_facility : LOG_AUTHPRIV) | LOG_INFO,
@@ -685,13 +606,10 @@ static void runs_tick(cb_audit_t *a)
 	a->emitted = false;
 }
 
-/** idle_ms - how long the idle writer may sleep: until the index's catch-up, at most 1 s while runs are open. */
+/** idle_ms - how long the idle writer may sleep: at most 1 s while runs are open, else until woken. */
 static int64_t idle_ms(cb_audit_t const *a)
 {
-	int64_t due = catchup_due(a);
-
-	if (a->runs && cb_audit_runs_count(a->runs)) return due < 0 || due > 1000 ? 1000 : due;
-	return due;
+	return a->runs && cb_audit_runs_count(a->runs) ? 1000 : -1;
 }
 
 static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
@@ -722,18 +640,16 @@ static void writer_main(cb_worker_t *w, void *arg)
 	cb_audit_t *a = arg;
 	cb_audit_event_t *items[AUDIT_BATCH];
 	size_t ends[AUDIT_BATCH + 1];
-	json_object *recs[AUDIT_BATCH + 1];
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
-		batch_t b = { .ends = ends, .recs = recs };
+		batch_t b = { .ends = ends };
 		json_object *gap = NULL;
 		uint64_t ngap;
 		size_t n, i;
 		int e = 0, rc;
 
-		/* Idle: wait for records; while the index is behind, until its next catch-up;
-		 * while runs are open, a second at most (their summaries). */
+		/* Idle: wait for records; while runs are open, a second at most (their summaries). */
 		runs_tick(a);
 		while (!a->stop && !a->reopen && a->len == 0 && !a->dropped_unreported && idle_ms(a) != 0) {
 			pthread_mutex_unlock(&a->mu);
@@ -750,9 +666,6 @@ static void writer_main(cb_worker_t *w, void *arg)
 		}
 		if (a->len == 0 && !a->dropped_unreported) {
 			if (a->stop) break;				/* Stopping, all written. */
-			pthread_mutex_unlock(&a->mu);
-			catch_up(a);
-			pthread_mutex_lock(&a->mu);
 			continue;
 		}
 		n = a->len < AUDIT_BATCH ? a->len : AUDIT_BATCH;
@@ -781,22 +694,49 @@ static void writer_main(cb_worker_t *w, void *arg)
 }
 
 /**
- * startup_catch_up - an index behind the file (closed while the store
- * failed, or a crash between the file's write and the index's commit):
- * caught up before the first record, so that cb_audit_record_once finds
- * the references there; what one pass leaves, the writer copies next.
+ * startup_catch_up - an index behind the file (closed while it lagged or
+ * the store failed, or a crash between the file's write and the index's
+ * commit): one bounded pass before the first record, so that
+ * cb_audit_record_once finds the references there; the index thread
+ * copies what it leaves.
  */
-static void startup_catch_up(cb_audit_t *a)
+static void startup_catch_up(cb_audit_t *a, cb_audit_mark_t *mark)
 {
-	char hash[CB_AUDIT_HASH_HEX + 1];
-	uint64_t dseq = 0;
+	char hash[CB_AUDIT_HASH_HEX + 1], err[4096];
+	uint64_t dseq = 0, copied = 0;
+	struct stat st;
+	int rc = cb_store_audit_last(a->store, &dseq, hash);
 
-	if (cb_store_audit_last(a->store, &dseq, hash) != 0 || dseq >= a->seq) return;
-	A_LOG(a, CB_LOG_WARN, "audit: the database %s holds records up to seq %" PRIu64 ", %s up to %" PRIu64 ": "
+	if (rc < 0) return;
+	if (rc == 1 || dseq >= a->seq) {
+		/* Nothing to copy (an index without rows starts with the file's next record): the thread
+		 * starts reading at the file's end, not by a search from its first line. */
+		if (fstat(a->fd, &st) == 0) {
+			*mark = (cb_audit_mark_t) { .set = true, .dev = st.st_dev, .ino = st.st_ino, .off = st.st_size,
+						    .seq = a->seq + 1 };
+		}
+		return;
+	}
+	A_LOG(a, CB_LOG_INFO, "audit: the database %s holds records up to seq %" PRIu64 ", %s up to %" PRIu64 ": "
 	      "copying the missing ones from the file", a->db_path, dseq, a->path, a->seq);
-	a->behind = true;
-	a->catchup_delay = a->conf.retry_ms ? a->conf.retry_ms : 1000;
-	catch_up(a);
+	if (cb_audit_index_catch_up(a->store, a->path, a->conf.key, mark, AUDIT_CATCHUP_MAX, NULL, NULL, &copied, err,
+				    sizeof(err)) < 0) {
+		A_LOG(a, CB_LOG_WARN, "audit: cannot copy the missing records to the database %s yet: %s (the index "
+		      "thread retries)", a->db_path, err);
+	}
+}
+
+/** index_start - the index thread on the writer's store handle; 0 or -1 (err). */
+static int index_start(cb_audit_t *a, cb_audit_mark_t const *mark, char *err, size_t errlen)
+{
+	cb_audit_indexer_conf_t ic = { .mark = *mark,
+		.store = a->store, .path = a->path, .db_path = a->db_path, .key = a->conf.key, .fn = ref_forget,
+		.ctx = a, .retry_ms = a->conf.retry_ms, .retry_max_ms = a->conf.retry_max_ms, .log = a->conf.log,
+		.log_ctx = a->conf.log_ctx,
+	};
+
+	a->ix = cb_audit_indexer_start(&ic, a->seq, err, errlen);
+	return a->ix ? 0 : -1;
 }
 
 /** writer_free - what cb_audit_open allocated, once the thread is gone (or never started). */
@@ -834,6 +774,7 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 {
 	cb_audit_t *a;
 	cb_audit_event_t start = { .type = CB_AUDIT_AUDIT_START, .detail = "audit trail opened" };
+	cb_audit_mark_t mark = { .set = false };
 	char werr[256];
 
 	if (!conf || !conf->path || !*conf->path || strlen(conf->path) >= AUDIT_PATH_MAX ||
@@ -867,14 +808,21 @@ cb_audit_t *cb_audit_open(cb_audit_conf_t const *conf, char *err, size_t errlen)
 	if (conf->db_path && index_open(a, err, errlen) < 0) goto fail;
 	if (recover(a, err, errlen) < 0) goto fail;
 	a->stats.last_seq = a->seq;
-	if (a->store) startup_catch_up(a);
+	if (a->store) startup_catch_up(a, &mark);
 	if (writer_sync(a) < 0) goto oom;
+	if (a->store && index_start(a, &mark, werr, sizeof(werr)) < 0) {
+		snprintf(err, errlen, "audit: cannot start the index thread: %s", werr);
+		pthread_cond_destroy(&a->acked);
+		pthread_mutex_destroy(&a->mu);
+		goto fail;
+	}
 
 	cb_audit_record(a, &start);
 	a->worker = cb_worker_start("audit-writer", writer_main, a, werr, sizeof(werr));
 	if (!a->worker) {
 		snprintf(err, errlen, "audit: cannot start the writer thread");
 		free(a->ring[a->head]);
+		cb_audit_indexer_stop(a->ix, 0);
 		pthread_cond_destroy(&a->acked);
 		pthread_mutex_destroy(&a->mu);
 		goto fail;
@@ -897,6 +845,8 @@ void cb_audit_close(cb_audit_t *a, unsigned int timeout_ms)
 	a->stop_deadline = cb_clock_ms() + timeout_ms;
 	pthread_mutex_unlock(&a->mu);
 	cb_worker_stop(a->worker);	/* Wakes it; it writes what it can by the deadline, then returns. */
+	/* Then the index: what it can copy by the same deadline (a restart copies the rest). */
+	cb_audit_indexer_stop(a->ix, (unsigned int) (a->stop_deadline > cb_clock_ms() ? a->stop_deadline - cb_clock_ms() : 0));
 
 	for (i = 0; i < a->len; i++) free(a->ring[(a->head + i) % a->cap]);
 	pthread_cond_destroy(&a->acked);
@@ -1085,7 +1035,13 @@ int cb_audit_flush(cb_audit_t *a, unsigned int timeout_ms)
 			break;
 		}
 	}
+	target = a->stats.last_seq;
 	pthread_mutex_unlock(&a->mu);
+	if (rc == 0 && a->ix) {
+		int64_t left = deadline - cb_clock_ms();
+
+		rc = cb_audit_indexer_wait(a->ix, target, left > 0 ? (unsigned int) left : 0);
+	}
 	return rc;
 }
 
@@ -1096,5 +1052,6 @@ void cb_audit_stats(cb_audit_t *a, cb_audit_stats_t *out)
 	out->queued = a->len;
 	out->runs = cb_audit_runs_count(a->runs);
 	pthread_mutex_unlock(&a->mu);
+	cb_audit_indexer_lag(a->ix, &out->index_lag, &out->index_lag_ms);
 }
 

@@ -191,6 +191,11 @@ static void format_audit(text_t *t, cb_metrics_view_t const *v)
 	put(t, "cetbyod_audit_refused_total %llu\n", (unsigned long long) v->audit_refused);
 	family(t, "cetbyod_audit_failing", "gauge", "1 while the audit trail cannot be written.");
 	put(t, "cetbyod_audit_failing %d\n", v->audit_failing ? 1 : 0);
+	family(t, "cetbyod_audit_index_lag_records", "gauge", "Audit records in the file not yet in the store's index.");
+	put(t, "cetbyod_audit_index_lag_records %llu\n", (unsigned long long) v->audit_index_lag);
+	family(t, "cetbyod_audit_index_lag_seconds", "gauge", "How long the store's index has lacked records of the file.");
+	put(t, "cetbyod_audit_index_lag_seconds %llu.%03llu\n", (unsigned long long) (v->audit_index_lag_ms / 1000),
+	    (unsigned long long) (v->audit_index_lag_ms % 1000));
 }
 
 int cb_metrics_format(cb_metrics_view_t const *v, char *buf, size_t len)

@@ -75,6 +75,7 @@ typedef struct {
 	uint64_t	disc_pending, disc_held, disc_failed;
 	bool		has_audit;
 	uint64_t	audit_queued, audit_dropped, audit_refused;
+	uint64_t	audit_index_lag, audit_index_lag_ms;	/* The index behind the file: records, ms. */
 	bool		audit_failing;
 	bool		has_errors;		/* store_errors and directory_errors (the module's counters). */
 	uint64_t	store_errors, directory_errors;

@@ -973,6 +973,10 @@ static void audit_health(cb_enforcer_t *e, time_t now)
 	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_DROPPED, buf, now);
 	snprintf(buf, sizeof(buf), "%" PRIu64, st.refused);
 	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_REFUSED, buf, now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.index_lag);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_INDEX_LAG, buf, now);
+	snprintf(buf, sizeof(buf), "%" PRIu64, st.index_lag_ms);
+	cb_store_status_put(e->conf.store, CB_STATUS_AUDIT_INDEX_LAG_MS, buf, now);
 }
 
 static void heartbeat(cb_enforcer_t *e, time_t now)

@@ -109,6 +109,8 @@
 #define CB_STATUS_AUDIT_QUEUED		"audit.queued"		/* Records waiting in memory. */
 #define CB_STATUS_AUDIT_DROPPED		"audit.dropped"		/* Dropped (fail_open, queue full) since start. */
 #define CB_STATUS_AUDIT_REFUSED		"audit.refused"		/* Admissions refused (fail_closed) since start. */
+#define CB_STATUS_AUDIT_INDEX_LAG	"audit.index_lag"	/* Records the file has and the index not yet. */
+#define CB_STATUS_AUDIT_INDEX_LAG_MS	"audit.index_lag_ms"	/* For how long (ms) the index has lacked some. */
 #define CB_STATUS_PEOPLE_LISTED		"people.listed_at"	/* When the module last listed the people. */
 #define CB_STATUS_PEOPLE_COUNT		"people.count"
 #define CB_STATUS_PEOPLE_ERROR		"people.last_error"	/* Why the last listing failed; "" after a success. */

@@ -173,6 +173,18 @@ EOR
 cb_pap_raw "$CB_TMP/evil-pap"
 cb_expect_reply "PAP with ESC and CR LF in User-Name: answered" 'Received Access-(Accept|Reject)'
 
+# The index is copied from the file by a thread at idle priority: radiusd
+# reports its lag (records, ms) in the status cetbyodctl reads.
+lag_reported() { $CTL status --json 2>/dev/null | $PY -c '
+import json, sys
+a = json.load(sys.stdin).get("audit", {})
+sys.exit(0 if isinstance(a.get("index_lag"), int) and isinstance(a.get("index_lag_ms"), int) else 1)'; }
+if wait_until 15 lag_reported; then
+	cb_pass "cetbyodctl status --json reports the index's lag (records, ms)"
+else
+	cb_fail "cetbyodctl status --json reports the index's lag"; $CTL status --json 2>&1 | sed 's/^/    # /'
+fi
+
 # no_controls FILE [csv] - FILE holds no C0 control (but the line ends: CR LF in CSV, LF in
 # a table), DEL or C1 (raw or UTF-8).
 no_controls() {

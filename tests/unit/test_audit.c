@@ -1184,6 +1184,140 @@ START_TEST(index_catches_up_after_the_database_fails)
 }
 END_TEST
 
+/*
+ *	The index thread (indexer.c): it reads the file, so a lagging index is
+ *	a number in the stats, not records held in memory; cb_audit_index_update
+ *	(what cetbyodctl runs before a query) copies what the index lacks.
+ */
+/** paced - n decisions from t0 on, flushed every 50 (a ring of 64; the index failing is not waited for). */
+static void paced(cb_audit_t *a, char const *who, time_t t0, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (i % 50 == 0) ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+		decision(a, who, t0 + i);
+	}
+}
+
+/** alter_last_line - the file's last line with from replaced by to (the same length): its hash no longer matches. */
+static void alter_last_line(char const *from, char const *to)
+{
+	FILE *fp = fopen(file, "r+");
+	static char buf[1 << 20];
+	size_t n;
+	char *last, *at;
+
+	ck_assert_ptr_nonnull(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	ck_assert(n > 1 && buf[n - 1] == '\n');
+	buf[n - 1] = '\0';
+	last = strrchr(buf, '\n');
+	last = last ? last + 1 : buf;
+	at = strstr(last, from);
+	ck_assert_ptr_nonnull(at);
+	memcpy(at, to, strlen(to));
+	ck_assert_int_eq(fseek(fp, at - buf, SEEK_SET), 0);
+	ck_assert_uint_eq(fwrite(to, 1, strlen(to), fp), strlen(to));
+	fclose(fp);
+}
+
+/** lag_gone - until the index thread has copied everything (5 s at most); the stats then say so. */
+static void lag_gone(cb_audit_t *a)
+{
+	cb_audit_stats_t st;
+
+	for (int i = 0; i < 1000; i++) {
+		cb_audit_stats(a, &st);
+		if (st.index_lag == 0) break;
+		usleep(5000);
+	}
+	ck_assert_uint_eq(st.index_lag, 0);
+	ck_assert_uint_eq(st.index_lag_ms, 0);
+}
+
+START_TEST(index_lag_is_counted_not_queued)
+{
+	cb_store_conf_t conf = { .path = dbpath };
+	cb_audit_stats_t st;
+	char err[4096];
+	uint64_t r[4], copied = 0, in_file;
+	cb_store_t *db;
+	cb_audit_t *a;
+	int i;
+
+	make_store();
+	a = open_trail(CB_AUDIT_FAIL_OPEN, 64, true);		/* A ring of 64: the lag is not held in it. */
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_stats(a, &st);
+	ck_assert_uint_eq(st.index_lag, 0);
+	ck_assert_uint_eq(st.index_lag_ms, 0);
+
+	sql(REFUSE_ROWS);
+	paced(a, "storm", T0, 1000);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	usleep(20000);
+	cb_audit_stats(a, &st);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_uint_eq(st.index_lag, 1000);
+	ck_assert_uint_ge(st.index_lag_ms, 20);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], 1);
+
+	sql(ACCEPT_ROWS);
+	lag_gone(a);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], 1001);
+
+	/* Another copier (cetbyodctl audit query) racing the thread: each record once, no lag left. */
+	sql(REFUSE_ROWS);
+	paced(a, "race", T0 + 1500, 200);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	sql(ACCEPT_ROWS);
+	db = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(db != NULL, "cb_store_open: %s", err);
+	i = cb_audit_index_update(db, file, NULL, 100000, &copied, err, sizeof(err));
+	ck_assert_msg(i == 0 || i == -1, "%d: %s", i, err);	/* -1: the thread took the same rows first. */
+	cb_store_close(db);
+	lag_gone(a);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], 1201);
+	ck_assert_uint_eq(r[1], 1201);
+
+	/* A line altered before the index took it: the copy stops there, then takes new records again. */
+	sql(REFUSE_ROWS);
+	paced(a, "alt", T0 + 1800, 10);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	alter_last_line("\"admit\"", "\"ADMIT\"");
+	sql(ACCEPT_ROWS);
+	paced(a, "after", T0 + 1900, 5);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	lag_gone(a);
+	index_rows(r);
+	ck_assert_uint_eq(r[3], file_records(file));		/* The newest record is in the index, */
+	ck_assert_uint_eq(r[0], 1201 + 9 + 5);			/* the altered one is not. */
+
+	/* Closed while the index refuses: cetbyodctl's update copies the rest from the file. */
+	sql(REFUSE_ROWS);
+	paced(a, "late", T0 + 2000, 300);
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);
+	cb_audit_close(a, 200);
+	sql(ACCEPT_ROWS);
+	in_file = file_records(file);
+	index_rows(r);
+	ck_assert_uint_lt(r[0], in_file);
+	db = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(db != NULL, "cb_store_open: %s", err);
+	ck_assert_int_eq(cb_audit_index_update(db, file, NULL, 100, &copied, err, sizeof(err)), 1);	/* Bounded. */
+	ck_assert_uint_eq(copied, 100);
+	ck_assert_msg(cb_audit_index_update(db, file, NULL, 100000, &copied, err, sizeof(err)) == 0, "%s", err);
+	cb_store_close(db);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], in_file - 1);			/* All but the altered record, */
+	ck_assert_uint_eq(r[1], in_file - 1);			/* each once, */
+	ck_assert_uint_eq(r[3], in_file);			/* up to the last. */
+}
+END_TEST
+
 START_TEST(index_count_by_seq)
 {
 	cb_store_conf_t conf = { .path = dbpath };
@@ -1293,6 +1427,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, record_once_by_reference);
 	tcase_add_test(tc, index_catches_up_after_the_database_fails);
 	tcase_add_test(tc, index_count_by_seq);
+	tcase_add_test(tc, index_lag_is_counted_not_queued);
 	tcase_add_test(tc, csv_cells_are_neutralised);
 	tcase_add_test(tc, csv_cells_hold_no_control_bytes);
 	tcase_add_test(tc, macs_normalise);

@@ -58,6 +58,8 @@ START_TEST(test_counters_and_text)
 	v.has_audit = true;
 	v.audit_queued = 3;
 	v.audit_dropped = 1;
+	v.audit_index_lag = 42;
+	v.audit_index_lag_ms = 1234;
 	n = cb_metrics_format(&v, buf, sizeof(buf));
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq((int) strlen(buf), n);
@@ -78,6 +80,8 @@ START_TEST(test_counters_and_text)
 	ck_assert_ptr_null(strstr(buf, "cetbyod_disconnects_queued"));	/* Not in this view. */
 	ck_assert_ptr_nonnull(strstr(buf, "\ncetbyod_audit_queued 3\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\ncetbyod_audit_dropped_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\ncetbyod_audit_index_lag_records 42\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\ncetbyod_audit_index_lag_seconds 1.234\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\ncetbyod_store_errors_total 1\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\ncetbyod_directory_errors_total 2\n"));
 	/* Every line: a comment, or NAME[{...}] VALUE; every family's TYPE before its samples. */

@@ -1,0 +1,295 @@
+/*
+ * indexer.c - the thread that copies the audit trail's file into the
+ * store's index, off the writer, at the lowest CPU priority.
+ *
+ * The writer (writer.c) only builds, chains, writes and fsyncs the file;
+ * after each acknowledged batch it tells the indexer the last seq the file
+ * holds (cb_audit_indexer_note), which costs a mutex and a wake.  The
+ * indexer reads the file by position (the catch-up of index.c, which keeps
+ * a mark: file, inode, offset, next seq) and copies what the index lacks in
+ * transactions of up to 256 records, at most AUDIT_INDEX_PASS per pass.  It
+ * never holds records in memory: under a refusal storm the file grows, the
+ * index lags, and the lag is a number (written seq - indexed seq), not a
+ * queue.  When the store refuses (disk full, locked, PostgreSQL down), the
+ * next pass waits retry_ms, doubling to retry_max_ms.
+ *
+ * Priority.  The thread lowers itself to nice 19 (setpriority on its own
+ * thread id; Linux applies nice per thread), not SCHED_IDLE: the indexer
+ * holds SQLite's write lock during each commit, and the store's writers
+ * (decisions, devices, sessions) wait for that lock.  Under SCHED_IDLE a
+ * thread preempted inside its transaction on a saturated machine runs
+ * again only when a core is idle (its weight is 3 against 1,024), which
+ * would stall those writers; at nice 19 (weight 15) it finishes a
+ * transaction in a few time slices.  Where nice cannot be set, it runs at
+ * normal priority (logged at start).
+ *
+ * A line that is not a sound record (altered, or not a record) or that
+ * does not follow the index's last stops the copy there; the next pass
+ * starts past it (index.c skip_at), so that only that line stays out of
+ * the index; where it cannot be passed (a line too long, a file that
+ * cannot be read) the thread starts again at the end of the writer's last
+ * batch.  'cetbyodctl audit verify' finds the line and counts what the
+ * index lacks.
+ *
+ * Readers of the index: cetbyodctl catches the index up from the file
+ * itself before a query (cb_audit_index_update), so a refusal is found
+ * right after it was written; cb_audit_record_once keeps the references
+ * of records not yet indexed in memory (writer.c).  The lag in records and
+ * seconds is in cb_audit_stats (the module's metrics).  Stopping: the
+ * thread copies what it can until the close deadline; a restart catches
+ * up the rest (one bounded pass at open, then this thread).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "audit/audit_int.h"
+#include "base/clock.h"
+#include "base/worker.h"
+
+#define AUDIT_INDEX_PASS	4096	/* Records one pass copies before it looks at its flags again. */
+
+struct cb_audit_indexer {
+	cb_audit_indexer_conf_t	conf;
+	pthread_mutex_t		mu;		/* Guards written, indexed, behind_ms, failing, deadline. */
+	pthread_cond_t		moved;		/* Signalled after each pass (cb_audit_indexer_wait). */
+	uint64_t		written;	/* The last seq the file holds (the writer's note). */
+	uint64_t		indexed;	/* The last seq the index holds (read after each pass). */
+	int64_t			behind_ms;	/* cb_clock_ms() when the index last fell behind. */
+	bool			failing;	/* The last pass could not copy (store or file). */
+	int64_t			deadline;	/* Stopping: cb_clock_ms() by which to give up. */
+	cb_audit_mark_t		file_end;	/* Where the file ended after the writer's last batch. */
+	cb_audit_mark_t		mark;		/* The thread's: where the next pass reads. */
+	unsigned int		delay;		/* The thread's: the wait after a failed pass. */
+	char			last_err[512];	/* The thread's: not to repeat a message each pass. */
+	cb_worker_t		*worker;
+};
+
+#define IX_LOG(ix, lvl, ...) do { \
+	if ((ix)->conf.log) (ix)->conf.log((ix)->conf.log_ctx, (lvl), __VA_ARGS__); \
+} while (0)
+
+/** lower_priority - this thread to nice 19; false when it cannot be. */
+static bool lower_priority(void)
+{
+#ifdef SYS_gettid
+	pid_t tid = (pid_t) syscall(SYS_gettid);
+
+	return setpriority(PRIO_PROCESS, (id_t) tid, 19) == 0;
+#else
+	return false;
+#endif
+}
+
+/** indexed_now - the index's last seq (0: none, or unreadable). */
+static uint64_t indexed_now(cb_audit_indexer_t *ix)
+{
+	char hash[CB_AUDIT_HASH_HEX + 1];
+	uint64_t seq = 0;
+
+	if (cb_store_audit_last(ix->conf.store, &seq, hash) != 0) return 0;
+	return seq;
+}
+
+/** failed - a pass that copied nothing: logged once per distinct error, the next one delayed. */
+static void failed(cb_audit_indexer_t *ix, int rc, char const *err)
+{
+	unsigned int max = ix->conf.retry_max_ms ? ix->conf.retry_max_ms : CB_AUDIT_RETRY_MAX_MS;
+
+	if (strcmp(err, ix->last_err) != 0) {
+		IX_LOG(ix, rc == -2 ? CB_LOG_ERROR : CB_LOG_WARN, "audit: cannot copy records of %s to the database "
+		       "%s: %s; %s", ix->conf.path, ix->conf.db_path, err, rc == -2 ?
+		       "the index goes on after it, without it ('cetbyodctl audit verify' finds the line)" :
+		       "the file has them; copying them once the database takes them");
+		snprintf(ix->last_err, sizeof(ix->last_err), "%s", err);
+	}
+	ix->delay = ix->delay ? (ix->delay * 2 > max ? max : ix->delay * 2) : (ix->conf.retry_ms ? ix->conf.retry_ms : 1000);
+}
+
+/** pass - one bounded pass of the catch-up; true when the index moved on (this pass, or another copier). */
+static bool pass(cb_audit_indexer_t *ix)
+{
+	char err[4096] = "";
+	uint64_t copied = 0, seq, before;
+	int rc;
+
+	pthread_mutex_lock(&ix->mu);
+	before = ix->indexed;
+	pthread_mutex_unlock(&ix->mu);
+	rc = cb_audit_index_catch_up(ix->conf.store, ix->conf.path, ix->conf.key, &ix->mark, AUDIT_INDEX_PASS,
+				     ix->conf.fn, ix->conf.ctx, &copied, err, sizeof(err));
+	seq = indexed_now(ix);
+	/* Rows another copier (cetbyodctl audit query) put there first make this pass's insert fail on
+	 * their seq: progress all the same, not a failure to report. */
+	if (rc == -1 && !copied && seq > before) rc = 1;
+	if (copied || rc >= 0) {
+		if (ix->last_err[0] && rc >= 0) {
+			IX_LOG(ix, CB_LOG_INFO, "audit: the database %s takes the records of %s again", ix->conf.db_path,
+			       ix->conf.path);
+		}
+		if (rc >= 0) ix->last_err[0] = '\0';
+		ix->delay = 0;
+	}
+	if ((!copied && rc < 0) || rc == -2) failed(ix, rc, err);
+	if (rc == -2 && ix->mark.resync) {
+		ix->delay = 0;			/* The catch-up moved the mark past the broken line. */
+	} else if (!copied && rc == -2) {
+		/* Where the line cannot be passed (too long, a file unreadable): new records are copied
+		 * again from the file's end on, leaving a hole that verify reports. */
+		pthread_mutex_lock(&ix->mu);
+		if (ix->file_end.set && ix->file_end.seq > seq + 1) {
+			ix->mark = ix->file_end;
+			ix->mark.resync = true;
+			ix->delay = 0;
+		}
+		pthread_mutex_unlock(&ix->mu);
+	}
+	if (!copied && rc == 0) ix->delay = ix->conf.retry_ms ? ix->conf.retry_ms : 1000;	/* Not in the file yet. */
+	pthread_mutex_lock(&ix->mu);
+	if (seq > ix->indexed) ix->indexed = seq;
+	ix->failing = !copied && rc < 0;
+	pthread_cond_broadcast(&ix->moved);
+	pthread_mutex_unlock(&ix->mu);
+	return copied > 0 || seq > before;
+}
+
+/** behind - whether the index lacks records the file has. */
+static bool behind(cb_audit_indexer_t *ix)
+{
+	bool b;
+
+	pthread_mutex_lock(&ix->mu);
+	b = ix->indexed < ix->written;
+	pthread_mutex_unlock(&ix->mu);
+	return b;
+}
+
+/**
+ * idle_wait - until the next pass: after a failed one, its delay (the
+ * writer's wakes do not hurry it: a busy server would hammer a failing
+ * store); else at once while behind, or until the writer's next batch.
+ * false: stopping.
+ */
+static bool idle_wait(cb_audit_indexer_t *ix, cb_worker_t *w)
+{
+	int64_t until = ix->delay ? cb_clock_ms() + ix->delay : 0, left;
+
+	if (!until) return cb_worker_wait(w, behind(ix) ? 0 : -1);
+	while ((left = until - cb_clock_ms()) > 0) {
+		if (!cb_worker_wait(w, left)) return false;
+	}
+	return true;
+}
+
+/** indexer_main - passes while behind; a wake from the writer, or the retry delay, between them. */
+static void indexer_main(cb_worker_t *w, void *arg)
+{
+	cb_audit_indexer_t *ix = arg;
+	int64_t deadline;
+
+	if (!lower_priority()) IX_LOG(ix, CB_LOG_INFO, "audit: the index thread runs at normal priority (nice failed)");
+	while (idle_wait(ix, w)) {
+		if (behind(ix)) pass(ix);
+	}
+	/* Stopping: what it can by the deadline; a pass that copies nothing ends it (a restart catches up). */
+	pthread_mutex_lock(&ix->mu);
+	deadline = ix->deadline;
+	pthread_mutex_unlock(&ix->mu);
+	while (behind(ix) && cb_clock_ms() < deadline && pass(ix)) continue;
+}
+
+cb_audit_indexer_t *cb_audit_indexer_start(cb_audit_indexer_conf_t const *conf, uint64_t written, char *err,
+					   size_t errlen)
+{
+	cb_audit_indexer_t *ix = calloc(1, sizeof(*ix));
+	pthread_condattr_t ca;
+
+	if (!ix) {
+		snprintf(err, errlen, "audit: out of memory");
+		return NULL;
+	}
+	ix->conf = *conf;
+	ix->mark = conf->mark;
+	ix->written = written;
+	ix->indexed = indexed_now(ix);
+	ix->behind_ms = cb_clock_ms();
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&ix->mu, NULL) != 0 || pthread_cond_init(&ix->moved, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		snprintf(err, errlen, "audit: cannot make the index thread's lock");
+		free(ix);
+		return NULL;
+	}
+	pthread_condattr_destroy(&ca);
+	ix->worker = cb_worker_start("audit-index", indexer_main, ix, err, errlen);
+	if (!ix->worker) {
+		pthread_cond_destroy(&ix->moved);
+		pthread_mutex_destroy(&ix->mu);
+		free(ix);
+		return NULL;
+	}
+	return ix;
+}
+
+void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written, cb_audit_mark_t const *end)
+{
+	if (!ix) return;
+	pthread_mutex_lock(&ix->mu);
+	if (end && end->set) ix->file_end = *end;
+	if (ix->indexed >= ix->written) ix->behind_ms = cb_clock_ms();
+	if (written > ix->written) ix->written = written;
+	pthread_mutex_unlock(&ix->mu);
+	cb_worker_wake(ix->worker);
+}
+
+void cb_audit_indexer_lag(cb_audit_indexer_t *ix, uint64_t *records, uint64_t *ms)
+{
+	*records = *ms = 0;
+	if (!ix) return;
+	pthread_mutex_lock(&ix->mu);
+	if (ix->indexed < ix->written) {
+		int64_t d = cb_clock_ms() - ix->behind_ms;
+
+		*records = ix->written - ix->indexed;
+		*ms = d > 0 ? (uint64_t) d : 0;
+	}
+	pthread_mutex_unlock(&ix->mu);
+}
+
+int cb_audit_indexer_wait(cb_audit_indexer_t *ix, uint64_t seq, unsigned int timeout_ms)
+{
+	struct timespec ts;
+	int64_t deadline = cb_clock_ms() + timeout_ms;
+	int rc = 0;
+
+	if (!ix) return 0;
+	cb_clock_after_ms(&ts, timeout_ms);
+	pthread_mutex_lock(&ix->mu);
+	while (ix->indexed < seq && !ix->failing) {
+		if (pthread_cond_timedwait(&ix->moved, &ix->mu, &ts) != 0 && cb_clock_ms() >= deadline) {
+			rc = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ix->mu);
+	return rc;
+}
+
+void cb_audit_indexer_stop(cb_audit_indexer_t *ix, unsigned int timeout_ms)
+{
+	if (!ix) return;
+	pthread_mutex_lock(&ix->mu);
+	ix->deadline = cb_clock_ms() + timeout_ms;
+	pthread_mutex_unlock(&ix->mu);
+	cb_worker_stop(ix->worker);
+	pthread_cond_destroy(&ix->moved);
+	pthread_mutex_destroy(&ix->mu);
+	free(ix);
+}
