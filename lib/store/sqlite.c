@@ -711,7 +711,7 @@ static void tighten_mode(char const *path, cb_log_fn_t log, void *log_ctx)
  * few hundred microseconds), retry every 100 us for the first 2 ms, then
  * every millisecond, until arg (the busy timeout, in ms) has passed; 0
  * gives up (SQLITE_BUSY).  SQLite's own handler sleeps 1, 2, 5, 10 ms ...
- * from the first retry, which leaves the accounting committer asleep long
+ * from the first retry, which leaves the accounting group's leader asleep long
  * after the lock was released.
  */
 static int sq_busy(void *arg, int count)
