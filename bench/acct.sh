@@ -49,6 +49,17 @@ bench_acct() {
 		wait "$perf_pid"
 		say "   perf profile of (b)'s accounting: $BENCH_PERF_ACCT ($(field rate "$LG")/s while recording)"
 	fi
+	# BENCH_PERF_ACCT_OFF=FILE: an off-CPU profile of the same (perf record
+	# --call-graph dwarf -e sched:sched_switch): where (b)'s threads wait
+	# (perf report -i FILE --sort comm,sym).
+	if [ -n "${BENCH_PERF_ACCT_OFF:-}" ] && command -v perf >/dev/null 2>&1; then
+		perf record -q --call-graph dwarf,16384 -e sched:sched_switch -p "${INST_PID[b]}" -o "$BENCH_PERF_ACCT_OFF" \
+			-- sleep "$ACCT_SECONDS" >/dev/null 2>&1 &
+		perf_pid=$!
+		acct_run b || return 1
+		wait "$perf_pid"
+		say "   off-CPU profile of (b)'s accounting: $BENCH_PERF_ACCT_OFF ($(field rate "$LG")/s while recording)"
+	fi
 	declare -A ACCT_RATE ACCT_P99
 	for rep in $(seq 1 "$ACCT_REPS"); do
 		for name in b o t; do

@@ -446,7 +446,13 @@ static rlm_rcode_t acct_write(rlm_cetbyod_t *inst, REQUEST *request, uint32_t ty
 		rcode = RLM_MODULE_NOOP;
 		goto done;
 	}
-	if (cb_store_spool_info(inst->store, &sp) == 0 && sp.down) {
+	/*
+	 *	The spool's state takes the store's mutex, which a commit holds: asked
+	 *	only for what is printed (a failure, or radiusd -X), never on every
+	 *	answer (it made each request wait for the next group's commit).
+	 */
+	memset(&sp, 0, sizeof(sp));
+	if ((rc < 0 || RDEBUG_ENABLED2) && cb_store_spool_info(inst->store, &sp) == 0 && sp.down) {
 		RDEBUG2("The state store (PostgreSQL) is unreachable: this accounting %s in the on-disk spool (%" PRIu64
 			" write(s), %" PRIu64 " of %" PRIu64 " bytes), replayed when the database is back",
 			rc < 0 ? "could NOT be kept" : "is kept", sp.records, sp.bytes, sp.max_bytes);

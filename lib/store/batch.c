@@ -34,21 +34,26 @@
  * same shape with one difference: an Accounting-Response may only be sent
  * once the session is recorded (RFC 2866), so the request thread waits for
  * its commit instead of returning at once.  It queues an item on its own
- * stack (the write, a state, a result) under qmu, wakes the committer when
- * the queue was empty, and waits on done until the item is DONE.  The
- * committer takes up to CB_STORE_GROUP_MAX items (TAKEN), and under the
- * store's mutex commits the deferred decisions, then the items in one
- * transaction (cb_store_sessions_commit), marks them DONE and wakes them
- * all; what arrived meanwhile is the next transaction.  So 64 requests in
- * flight make a few commits, not 64, and each is answered only once its
- * write is durable or has failed.  Worked example: Starts A, B, C arrive
- * while the committer writes batch 1; they wait queued; batch 1 done, the
- * committer takes A, B, C, one BEGIN .. COMMIT, and A, B, C answer.  If
- * that COMMIT fails (a full disk), A, B and C all return -1 and are not
- * answered: the NAS retries them.  The wait is bounded: an item still
- * QUEUED after CB_STORE_GROUP_WAIT_MS is unlinked and fails; a TAKEN one
- * is in a commit, which the backend's own timeouts bound, and is waited
- * for (its memory is the waiter's stack).
+ * stack (the write, a state, a result, a semaphore) under qmu.  There is
+ * no committer thread: when no commit is under way the arriving thread is
+ * the leader, takes up to CB_STORE_GROUP_MAX items (TAKEN, its own among
+ * them), and under the store's mutex commits the deferred decisions, then
+ * the items in one transaction (cb_store_sessions_commit), marks them DONE
+ * and posts each one's semaphore, outside qmu.  What arrived meanwhile
+ * waits queued; the leader, once its own item is DONE, makes the oldest
+ * of them the next leader (LEAD, posted) and returns to answer its own
+ * request.  So 64 requests in flight make a few commits, not 64, each
+ * answered only once its write is durable or has failed, with one wake-up
+ * per waiter and none for the leader (a committer thread cost two per
+ * request: the hand-off there and back).  Worked example: A arrives with
+ * nothing under way and commits [A]; B, C, D arrive meanwhile and wait;
+ * A's commit done, A passes the lead to B and answers; B takes B, C, D,
+ * one BEGIN .. COMMIT, posts C and D, and answers.  If that COMMIT fails
+ * (a full disk), B, C and D all return -1 and are not answered: the NAS
+ * retries them.  The wait is bounded: an item still QUEUED after
+ * CB_STORE_GROUP_WAIT_MS is unlinked and fails; a TAKEN or LEAD one is
+ * posted for sure (a commit, which the backend's own timeouts bound) and
+ * is waited for (its memory is the waiter's stack).
  *
  * A store with a spool (PostgreSQL, store_spool.c) keeps the queued decisions on disk
  * instead: while records wait in the spool, or when a commit fails for a
@@ -56,7 +61,9 @@
  * accounting that names them) and is replayed once; only when the spool is
  * full do they wait in memory as above.
  */
+#define _GNU_SOURCE		/* sem_clockwait */
 #include <errno.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,34 +280,33 @@ void cb_store_batch_stop(cb_store_batch_t *b)
 }
 
 /*
- *	The group commit of accounting.
+ *	The group commit of accounting: the first waiter leads.
  */
-typedef enum { ITEM_QUEUED, ITEM_TAKEN, ITEM_DONE } item_state_t;
+typedef enum { ITEM_QUEUED, ITEM_LEAD, ITEM_TAKEN, ITEM_DONE } item_state_t;
 
 typedef struct group_item {
 	cb_store_sw_t		w;
 	item_state_t		state;		/* Guarded by qmu. */
-	pthread_cond_t		done;		/* Signalled when DONE: only its waiter wakes (monotonic clock). */
+	sem_t			wake;		/* Posted once: DONE (w.rc set) or LEAD (commit the queue now). */
 	struct group_item	*next;
 } group_item_t;
 
 struct cb_store_group {
 	cb_store_t		*store;
-	pthread_mutex_t		qmu;		/* Guards the queue and every item's state and rc. */
+	pthread_mutex_t		qmu;		/* Guards the queue, leading and every item's state. */
 	group_item_t		*head;		/* Oldest first. */
 	group_item_t		**tail;
-	cb_worker_t		*worker;
-	/* The committer's (one thread at a time: the worker, or stop after it). */
+	bool			leading;	/* A waiter is the leader: it takes and commits. */
+	/* The leader's (one thread at a time). */
 	group_item_t		*taken[CB_STORE_GROUP_MAX];
 	cb_store_sw_t		w[CB_STORE_GROUP_MAX];
 };
 
-/** group_take - move up to CB_STORE_GROUP_MAX queued items to g->taken; how many. */
+/** group_take - (qmu held) move up to CB_STORE_GROUP_MAX queued items to g->taken; how many. */
 static size_t group_take(cb_store_group_t *g)
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&g->qmu);
 	while (g->head && n < CB_STORE_GROUP_MAX) {
 		group_item_t *it = g->head;
 
@@ -310,16 +316,26 @@ static size_t group_take(cb_store_group_t *g)
 		g->w[n++] = it->w;
 	}
 	if (!g->head) g->tail = &g->head;
-	pthread_mutex_unlock(&g->qmu);
 	return n;
 }
 
-/** group_drain - commit what is queued, a transaction per CB_STORE_GROUP_MAX items, until none is. */
-static void group_drain(cb_store_group_t *g)
+/**
+ * group_lead - (qmu held, g->leading set by or for the caller) commit the
+ * queue, a transaction per CB_STORE_GROUP_MAX items, until self is DONE;
+ * then pass the lead to the oldest waiter, or drop it when none waits.
+ * Returns with qmu released.  Each waiter is posted once, outside qmu, so
+ * that it wakes to a free mutex (signalling under it let every woken
+ * thread preempt the committer and then block on qmu); the next leader is
+ * posted last, once g->taken is no longer read.
+ */
+static void group_lead(cb_store_group_t *g, group_item_t *self)
 {
-	size_t n;
+	group_item_t *next = NULL;
 
-	while ((n = group_take(g)) > 0) {
+	for (;;) {
+		size_t n = group_take(g);
+
+		pthread_mutex_unlock(&g->qmu);
 		pthread_mutex_lock(&g->store->mutex);
 		cb_store_batch_flush(g->store);
 		cb_store_sessions_commit(g->store, g->w, n);
@@ -328,15 +344,22 @@ static void group_drain(cb_store_group_t *g)
 		for (size_t i = 0; i < n; i++) {
 			g->taken[i]->w.rc = g->w[i].rc;
 			g->taken[i]->state = ITEM_DONE;
-			pthread_cond_signal(&g->taken[i]->done);
 		}
 		pthread_mutex_unlock(&g->qmu);
+		for (size_t i = 0; i < n; i++) {
+			if (g->taken[i] != self) sem_post(&g->taken[i]->wake);
+		}
+		pthread_mutex_lock(&g->qmu);
+		if (self->state == ITEM_DONE) break;	/* Else more than CB_STORE_GROUP_MAX were ahead of it. */
 	}
-}
-
-static void group_main(cb_worker_t *w, void *arg)
-{
-	while (cb_worker_wait(w, -1)) group_drain(arg);
+	if (g->head) {
+		next = g->head;
+		next->state = ITEM_LEAD;
+	} else {
+		g->leading = false;
+	}
+	pthread_mutex_unlock(&g->qmu);
+	if (next) sem_post(&next->wake);
 }
 
 /** group_unlink - (qmu held) take the QUEUED item out of the queue. */
@@ -349,56 +372,69 @@ static void group_unlink(cb_store_group_t *g, group_item_t *it)
 	if (g->tail == &it->next) g->tail = pp;
 }
 
+/**
+ * group_wait - wait for it's post: false when the deadline passed with it
+ * still QUEUED (then unlinked: nobody will post it).  Taken or made leader
+ * meanwhile, it waits on, for the post that is then sure to come.
+ */
+static bool group_wait(cb_store_group_t *g, group_item_t *it, struct timespec const *deadline)
+{
+	while (sem_clockwait(&it->wake, CLOCK_MONOTONIC, deadline) != 0) {
+		if (errno != ETIMEDOUT) continue;	/* EINTR. */
+		pthread_mutex_lock(&g->qmu);
+		if (it->state == ITEM_QUEUED) {
+			group_unlink(g, it);
+			pthread_mutex_unlock(&g->qmu);
+			return false;
+		}
+		pthread_mutex_unlock(&g->qmu);
+		while (sem_wait(&it->wake) != 0) continue;	/* In a commit: the backend's timeouts bound it. */
+		break;
+	}
+	return true;
+}
+
 int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t const *a)
 {
 	group_item_t it = { .w = { .op = op, .a = a, .rc = -1 }, .state = ITEM_QUEUED };
 	struct timespec deadline;
-	bool wake;
+	bool lead;
 
-	if (cb_clock_cond_init(&it.done) != 0) {
-		blog(g->store, CB_LOG_ERROR, "store: a session write cannot wait for its commit (out of memory): "
-		     "not recorded (the NAS retries)");
+	if (sem_init(&it.wake, 0, 0) != 0) {
+		blog(g->store, CB_LOG_ERROR, "store: a session write cannot wait for its commit (%s): not recorded "
+		     "(the NAS retries)", strerror(errno));
 		return -1;
 	}
 	cb_clock_after_ms(&deadline, CB_STORE_GROUP_WAIT_MS);
 	pthread_mutex_lock(&g->qmu);
-	wake = !g->head;
 	*g->tail = &it;
 	g->tail = &it.next;
-	pthread_mutex_unlock(&g->qmu);
-	if (wake) cb_worker_wake(g->worker);
-
-	pthread_mutex_lock(&g->qmu);
-	while (it.state != ITEM_DONE) {
-		if (it.state == ITEM_TAKEN) {
-			pthread_cond_wait(&it.done, &g->qmu);	/* In a commit: the backend's timeouts bound it. */
-			continue;
-		}
-		if (pthread_cond_timedwait(&it.done, &g->qmu, &deadline) != ETIMEDOUT || it.state != ITEM_QUEUED) {
-			continue;
-		}
-		group_unlink(g, &it);
+	lead = !g->leading;
+	if (lead) {
+		g->leading = true;
+		group_lead(g, &it);	/* Releases qmu. */
+	} else {
 		pthread_mutex_unlock(&g->qmu);
-		pthread_cond_destroy(&it.done);
-		blog(g->store, CB_LOG_ERROR, "store: a session write waited %d ms for its commit and was not taken: "
-		     "not recorded (the NAS retries)", CB_STORE_GROUP_WAIT_MS);
-		return -1;
+		if (!group_wait(g, &it, &deadline)) {
+			sem_destroy(&it.wake);
+			blog(g->store, CB_LOG_ERROR, "store: a session write waited %d ms for its commit and was not "
+			     "taken: not recorded (the NAS retries)", CB_STORE_GROUP_WAIT_MS);
+			return -1;
+		}
+		pthread_mutex_lock(&g->qmu);
+		if (it.state == ITEM_LEAD) {
+			group_lead(g, &it);	/* Releases qmu. */
+		} else {
+			pthread_mutex_unlock(&g->qmu);
+		}
 	}
-	pthread_mutex_unlock(&g->qmu);
-	pthread_cond_destroy(&it.done);
+	sem_destroy(&it.wake);
 	return it.w.rc;
-}
-
-static void group_free(cb_store_group_t *g)
-{
-	pthread_mutex_destroy(&g->qmu);
-	free(g);
 }
 
 cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errlen)
 {
 	cb_store_group_t *g = calloc(1, sizeof(*g));
-	char werr[256];
 
 	if (!g || pthread_mutex_init(&g->qmu, NULL) != 0) {
 		free(g);
@@ -407,22 +443,24 @@ cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errl
 	}
 	g->store = store;
 	g->tail = &g->head;
-	g->worker = cb_worker_start("store-group", group_main, g, werr, sizeof(werr));
-	if (!g->worker) {
-		snprintf(err, errlen, "cannot start the store's accounting committer: %s", werr);
-		group_free(g);
-		return NULL;
-	}
 	store->group = g;
 	return g;
 }
 
 void cb_store_group_stop(cb_store_group_t *g)
 {
+	bool busy;
+
 	if (!g) return;
-	cb_worker_halt(g->worker);	/* Kept until the end: a late cb_store_group_write may still wake it. */
-	group_drain(g);			/* What was queued as it stopped: its waiters get their answer. */
-	cb_worker_stop(g->worker);
+	/* No writer is left when the store closes; one still leading is let finish its commit. */
+	for (int i = 0; i < CB_STORE_GROUP_WAIT_MS; i++) {
+		pthread_mutex_lock(&g->qmu);
+		busy = g->leading;
+		pthread_mutex_unlock(&g->qmu);
+		if (!busy) break;
+		nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+	}
 	g->store->group = NULL;
-	group_free(g);
+	pthread_mutex_destroy(&g->qmu);
+	free(g);
 }

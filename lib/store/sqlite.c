@@ -21,6 +21,13 @@
  *      an older version -> the migrations in order; a newer version, a
  *      foreign application_id, or tables without a version -> refused,
  *      file untouched.
+ *   4. with group_commit (the module's request path): WAL checkpoints run
+ *      on a second connection in a thread of their own (ckpt_main, every
+ *      CKPT_MS, PASSIVE: it never takes the write lock), not in the commit
+ *      that crosses SQLite's 1,000 pages, where its fdatasync of the
+ *      database held the store's mutex and every accounting request of the
+ *      next group waited for it; the request connection still checkpoints
+ *      itself past CKPT_BACKSTOP pages, should the thread fall behind.
  * A file that is not a database at all fails at step 2 or 3 with SQLite's
  * "file is not a database", which we report with the path.  The audit
  * index (schema/sql/audit.sql) is created by cb_sqlite_audit_attach when
@@ -48,6 +55,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "base/worker.h"
 #include "store/sqlite_int.h"
 
 #define STORE_APPLICATION_ID	1128421700	/* 'CBYD' */
@@ -516,6 +524,8 @@ static void sq_close(cb_store_backend_t *be)
 	size_t i;
 
 	if (!be) return;
+	cb_worker_stop(be->ckpt);
+	sqlite3_close_v2(be->ckpt_db);
 	for (i = 0; i < S_MAX; i++) sqlite3_finalize(be->stmts[i]);
 	sqlite3_close_v2(be->db);
 	free(be);
@@ -711,7 +721,7 @@ static void tighten_mode(char const *path, cb_log_fn_t log, void *log_ctx)
  * few hundred microseconds), retry every 100 us for the first 2 ms, then
  * every millisecond, until arg (the busy timeout, in ms) has passed; 0
  * gives up (SQLITE_BUSY).  SQLite's own handler sleeps 1, 2, 5, 10 ms ...
- * from the first retry, which leaves the accounting committer asleep long
+ * from the first retry, which leaves the accounting group's leader asleep long
  * after the lock was released.
  */
 static int sq_busy(void *arg, int count)
@@ -750,6 +760,52 @@ static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, boo
 	 */
 	return exec_sql(db, fast_sync ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
 			"setting synchronous", err, errlen, path);
+}
+
+/*
+ *	Checkpoints off the request path (group_commit)
+ */
+#define CKPT_MS		100	/* The checkpointer's pace. */
+#define CKPT_BACKSTOP	10000	/* WAL pages past which the request connection checkpoints itself. */
+
+/** ckpt_main - the checkpointer: a PASSIVE checkpoint every CKPT_MS; a failure logged when it starts and ends. */
+static void ckpt_main(cb_worker_t *w, void *arg)
+{
+	cb_store_backend_t *be = arg;
+
+	while (cb_worker_wait(w, CKPT_MS)) {
+		int rc = sqlite3_wal_checkpoint_v2(be->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+		if (rc == SQLITE_OK || rc == SQLITE_BUSY) {
+			if (be->ckpt_failing && be->log) be->log(be->log_ctx, CB_LOG_INFO, "store %s: WAL checkpoints work "
+								      "again", be->path);
+			be->ckpt_failing = false;
+		} else if (!be->ckpt_failing) {
+			be->ckpt_failing = true;
+			BE_ERR(be, "store %s: WAL checkpoint failed: %s (retried every %d ms; the -wal file grows "
+			       "meanwhile)", be->path, sqlite3_errmsg(be->ckpt_db), CKPT_MS);
+		}
+	}
+}
+
+/** ckpt_start - the checkpointer's connection and thread; 0, or -1 with err set. */
+static int ckpt_start(cb_store_backend_t *be, cb_store_conf_t const *conf, char *err, size_t errlen)
+{
+	char werr[256];
+
+	if (sqlite3_open_v2(conf->path, &be->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", conf->path, be->ckpt_db ? sqlite3_errmsg(be->ckpt_db) : "out of memory");
+		return -1;
+	}
+	if (sq_configure(be->ckpt_db, conf->path, conf->busy_timeout_ms, conf->fast_sync, err, errlen) < 0) return -1;
+	sqlite3_wal_autocheckpoint(be->ckpt_db, 0);
+	be->ckpt = cb_worker_start("store-ckpt", ckpt_main, be, werr, sizeof(werr));
+	if (!be->ckpt) {
+		snprintf(err, errlen, "cannot start the store's checkpointer: %s", werr);
+		return -1;
+	}
+	sqlite3_wal_autocheckpoint(be->db, CKPT_BACKSTOP);
+	return 0;
 }
 
 /*
@@ -905,6 +961,7 @@ cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_o
 	}
 	if (sq_configure(be->db, conf->path, conf->busy_timeout_ms, conf->fast_sync, err, errlen) < 0) goto fail;
 	if (sq_schema(be->db, conf->path, err, errlen) < 0) goto fail;
+	if (conf->group_commit && ckpt_start(be, conf, err, errlen) < 0) goto fail;
 	*ops = &sq_ops;
 	return be;
 

@@ -57,6 +57,10 @@ struct cb_store_backend {
 	cb_log_fn_t	log;
 	void		*log_ctx;
 	int		last_rc;	/* SQLite's (extended) code of the last failure cb_sqlite_fail logged. */
+	/* group_commit: checkpoints on a connection and a thread of their own (sqlite.c). */
+	sqlite3		*ckpt_db;
+	struct cb_worker *ckpt;
+	bool		ckpt_failing;	/* The last checkpoint failed (logged once); the checkpointer's. */
 };
 
 #define BE_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)

@@ -96,7 +96,7 @@ char const *cb_store_name(cb_store_t *store)
 void cb_store_close(cb_store_t *store)
 {
 	if (!store) return;
-	cb_store_group_stop(store->group);	/* Its last commit flushes the decisions: first. */
+	cb_store_group_stop(store->group);	/* A commit still under way flushes the decisions: first. */
 	cb_store_batch_stop(store->batch);
 	cb_store_spool_stop(store);
 	store->ops->close(store->be);

@@ -153,12 +153,13 @@ typedef struct {
 						 * module's request path uses it (an Access-Accept must not wait for
 						 * a commit). */
 	bool		group_commit;		/* Accounting's session writes (cb_store_session_start, _update,
-						 * _stop) are queued; a thread of the store commits the queue in
+						 * _stop) are queued; the first waiting caller commits the queue in
 						 * one transaction, and each call returns once its write is
 						 * committed (or failed), so "answered only when recorded" holds
 						 * and N commits become one.  The module's request path uses it
 						 * (64 requests in flight would otherwise queue on the store's
-						 * mutex, each with its own commit). */
+						 * mutex, each with its own commit).  SQLite: WAL checkpoints then
+						 * run in a thread of the store, on a connection of their own. */
 	char const	*spool_path;		/* PostgreSQL: the spool (store_spool.c) for session writes while
 						 * the database is unreachable; NULL: none (such writes fail). */
 	uint64_t	spool_max;		/* Its size cap in bytes; 0: 64 MB. */

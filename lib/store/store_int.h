@@ -209,18 +209,19 @@ void cb_store_batch_stop(cb_store_batch_t *batch);
  *	The group commit of accounting (batch.c).
  */
 
-/** cb_store_group_start - the queue and its committer thread; NULL with err set. */
+/** cb_store_group_start - the queue (no thread: its waiters commit it); NULL with err set. */
 cb_store_group_t *cb_store_group_start(cb_store_t *store, char *err, size_t errlen);
 
 /**
- * cb_store_group_write - queue the session write (op, a) and wait until the
- * committer thread has committed it with the others queued meanwhile; the
+ * cb_store_group_write - queue the session write (op, a) and wait until it
+ * is committed with the others queued meanwhile (by the calling thread when
+ * it is the leader, else by the leader of its group); the
  * write's rc (the single op's), or -1 when its commit failed (nothing of it
  * written: the NAS retries).  Called WITHOUT store->mutex.
  */
 int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t const *a);
 
-/** cb_store_group_stop - stop the thread; what is still queued is committed first.  NULL is fine. */
+/** cb_store_group_stop - free the queue once a commit under way is done (no writer may be left).  NULL is fine. */
 void cb_store_group_stop(cb_store_group_t *g);
 
 /**

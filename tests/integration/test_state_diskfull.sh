@@ -171,13 +171,15 @@ from=$(( $(log_lines) + 1 ))
 if cb_tmpfs_fill "$MNT" "$FILLER"; then cb_pass "the tmpfs is full (filler written to ENOSPC)"; else cb_fail "the tmpfs is full"; df -k "$MNT" | sed 's/^/    # /'; fi
 # SQLite may still have room in pages it already holds (the WAL is reused
 # from its start after a checkpoint): accounting records use it up until a
-# commit fails.
+# commit fails, i.e. a Start goes unanswered.  (The store's checkpointer
+# thread may log "disk is full" first, while commits still fit in the WAL.)
 primes=0
 full_seen=
 for i in $(seq 1 60); do
 	primes=$i
-	acct Start "s-prime-$i" "$class_pre" 1 || true
-	if log_since "$from" 'database or disk is full'; then full_seen=1; break; fi
+	answered=1
+	acct Start "s-prime-$i" "$class_pre" 1 || answered=
+	if [ -z "$answered" ] && log_since "$from" 'database or disk is full'; then full_seen=1; break; fi
 done
 if [ -n "$full_seen" ]; then
 	cb_pass "the store's writes fail and radiusd's log says why ($primes accounting record(s) to use up the room SQLite held)"
