@@ -162,6 +162,20 @@ bench_pg() {
 		if (d > 0) printf "%s %.1f  ", f[1], d * 1e6 / hz / n } }')
 	say "   CPU per answer of (p) at 64 in flight, us by thread and PostgreSQL's processes ($(field accept "$LG") answers): $cpu"
 
+	# BENCH_PERF_PG=FILE (opt-in, needs perf): an on-CPU profile (perf record
+	# -g) of (p)'s radiusd and the PostgreSQL server's processes for 3 s of
+	# PAP at 64 in flight (perf report -i FILE --sort comm,dso).
+	if [ -n "${BENCH_PERF_PG:-}" ] && command -v perf >/dev/null 2>&1; then
+		pids=${INST_PID[p]}
+		pm=$(head -n 1 "$BENCH_PG_DIR/data/postmaster.pid" 2>/dev/null)
+		[ -z "$pm" ] || pids="$pids,$(pgrep -d, -P "$pm"),$pm"
+		perf record -q -g -p "$pids" -o "$BENCH_PERF_PG" -- sleep 3 >/dev/null 2>&1 &
+		perf_pid=$!
+		loadgen p 64 3 0 "$CB_TMP/pap-users" $PAP_DEV || return 1
+		wait "$perf_pid"
+		say "   perf profile of (p) and PostgreSQL at 64 in flight: $BENCH_PERF_PG ($(field rate "$LG")/s while recording)"
+	fi
+
 	# (9a w), a diagnostic as figure 1's (w): (p) given a new MAC per request,
 	# every Accept a device never seen (the devices writer's worst case).
 	loadgen p 64 "$PAP_SECONDS" "$PAP_WARMUP" "$CB_TMP/pap-users" || return 1
