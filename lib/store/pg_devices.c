@@ -53,49 +53,47 @@ static int make_room(cb_store_backend_t *be, char const *identity, char const *m
 		 "AND NOT EXISTS (SELECT 1 FROM devices WHERE identity = $1 AND mac = $2) AND " \
 		 "(SELECT count(*) FROM devices WHERE identity = $1) >= $3::bigint ORDER BY last_seen, mac LIMIT 1)"
 
-/** insert - a device the update did not find (dev_params in p), room made for it; 0 or -1. */
-static int insert(cb_store_backend_t *be, cb_pg_params_t const *p, char const *identity, char const *mac)
-{
-	if (make_room(be, identity, mac) < 0) return -1;
-	return cb_pg_exec(be, DEV_INSERT, p, "recording a device", NULL);
-}
-
 /**
  * insert_new - the devices of items[0..n-1] the update did not find
- * (changed[i] 0; dev_params in p[i]): those of people with one new device
- * in the batch in two pipelines (room made, then the rows), the others one
- * by one after them, so that a person never passes
- * CB_STORE_DEVICES_PER_PERSON; 0 or -1.
+ * (changed[i] 0; dev_params in p[i]), in waves: each wave takes the next
+ * new device of each person, room made for them in one pipeline and the
+ * rows in another, so that a person never passes
+ * CB_STORE_DEVICES_PER_PERSON and a person's devices go in in their
+ * order; 0 or -1.
  */
 static int insert_new(cb_store_backend_t *be, cb_store_seen_t const *items, cb_pg_params_t const *p,
 		      size_t const *changed, size_t n)
 {
 	cb_pg_params_t *room = calloc(n, sizeof(*room)), *ins = calloc(n, sizeof(*ins));
-	bool *alone = calloc(n, sizeof(*alone));
-	size_t i, j, m = 0;
-	int rc = room && ins && alone ? 0 : -1;
+	size_t *wave = calloc(n, sizeof(*wave));	/* Of each new device, from 1; 0: not new. */
+	size_t i, j, w, waves = 0;
+	int rc = room && ins && wave ? 0 : -1;
 
-	for (i = 0; i < n && rc == 0; i++) {
-		if (changed[i]) continue;
-		alone[i] = true;
-		for (j = 0; j < n && alone[i]; j++) {
-			alone[i] = j == i || changed[j] || strcmp(items[j].identity, items[i].identity) != 0;
-		}
-		if (!alone[i]) continue;
-		cb_pg_text(&room[m], items[i].identity);
-		cb_pg_text(&room[m], items[i].mac);
-		cb_pg_int(&room[m], CB_STORE_DEVICES_PER_PERSON);
-		ins[m++] = p[i];
-	}
 	if (rc < 0) PG_ERR(be, "store: %s: out of memory recording %zu device(s)", be->where, n);
-	if (rc == 0) rc = cb_pg_exec_many(be, DEV_ROOM, room, m, "making room for a device", NULL);
-	if (rc == 0) rc = cb_pg_exec_many(be, DEV_INSERT, ins, m, "recording a device", NULL);
-	for (i = 0; i < n && rc == 0; i++) {
-		if (!changed[i] && !alone[i]) rc = insert(be, &p[i], items[i].identity, items[i].mac);
+	for (i = 0; i < n && rc == 0; i++) {	/* After the person's latest new device before it. */
+		if (changed[i]) continue;
+		for (j = 0; j < i; j++) {
+			if (wave[j] > wave[i] && strcmp(items[j].identity, items[i].identity) == 0) wave[i] = wave[j];
+		}
+		if (++wave[i] > waves) waves = wave[i];
+	}
+	for (w = 1; w <= waves && rc == 0; w++) {
+		size_t m = 0;
+
+		for (i = 0; i < n; i++) {
+			if (wave[i] != w) continue;
+			room[m] = (cb_pg_params_t) { 0 };
+			cb_pg_text(&room[m], items[i].identity);
+			cb_pg_text(&room[m], items[i].mac);
+			cb_pg_int(&room[m], CB_STORE_DEVICES_PER_PERSON);
+			ins[m++] = p[i];
+		}
+		rc = cb_pg_exec_many(be, DEV_ROOM, room, m, "making room for a device", NULL);
+		if (rc == 0) rc = cb_pg_exec_many(be, DEV_INSERT, ins, m, "recording a device", NULL);
 	}
 	free(room);
 	free(ins);
-	free(alone);
+	free(wave);
 	return rc;
 }
 
@@ -107,7 +105,9 @@ static int upsert(cb_store_backend_t *be, char const *identity, char const *mac,
 
 	dev_params(&p, identity, mac, nas, counted, now);
 	if (cb_pg_exec(be, DEV_UPDATE, &p, "recording a device", &n) < 0) return -1;
-	return n ? 0 : insert(be, &p, identity, mac);
+	if (n) return 0;
+	if (make_room(be, identity, mac) < 0) return -1;
+	return cb_pg_exec(be, DEV_INSERT, &p, "recording a device", NULL);
 }
 
 int cb_pg_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
