@@ -1,7 +1,8 @@
 /*
  * pg_int.h - what the files of the PostgreSQL backend share: the
  * connection (struct cb_store_backend), the query helpers (every value a
- * parameter of PQexecParams: no SQL is ever built from values), the row
+ * parameter of a statement prepared once per connection, pg.c: no SQL is
+ * ever built from values), the row
  * readers' helpers, and each file's operations for the table in pg.c.
  *
  *	pg.c		connection, reconnection, schema and migrations, helpers, the ops table
