@@ -37,6 +37,42 @@ pg_bench_sql() {
 		-c "$1" 2>&1
 }
 
+# pg_bench_counts - "transactions rows-written audit devices decisions" of the
+# database so far (pg_stat_database, pg_stat_user_tables: the rows written in
+# all tables, then in audit, devices and decisions).
+pg_bench_counts() {
+	pg_bench_sql "SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database())
+		|| ' ' || (SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables)
+		|| ' ' || (SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables WHERE relname = 'audit')
+		|| ' ' || (SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables WHERE relname = 'devices')
+		|| ' ' || (SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables WHERE relname = 'decisions')"
+}
+
+# pg_bench_settled - pg_bench_counts once the rows written stop growing (the
+# writer threads and the audit index caught up; 1 s apart, 15 s at most).
+pg_bench_settled() {
+	local last now
+	last=$(pg_bench_counts)
+	for _ in $(seq 1 15); do
+		sleep 1
+		now=$(pg_bench_counts)
+		[ "${now#* }" = "${last#* }" ] && break
+		last=$now
+	done
+	echo "$last"
+}
+
+# pg_bench_cpu - "postgres TICKS": CPU (utime + stime, clock ticks) of the
+# PostgreSQL server's processes so far (the postmaster and its children:
+# the backends of (p) and (q), the WAL writer, the checkpointer...).
+pg_bench_cpu() {
+	local pm
+	pm=$(head -n 1 "$BENCH_PG_DIR/data/postmaster.pid" 2>/dev/null) || return 0
+	for st in /proc/[0-9]*/stat; do cat "$st" 2>/dev/null; echo; done |
+		awk -v pm="$pm" 'NF { rest = $0; pid = $1; sub(/^.*\) /, "", rest); split(rest, f, " ")
+			if (pid == pm || f[2] == pm) t += f[12] + f[13] } END { print "postgres", t + 0 }'
+}
+
 # pg_bench_spool FILE N - N accounting Starts in the spool format (lib/store/spool.h).
 pg_bench_spool() {
 	/usr/bin/python3 - "$1" "$2" "$PAP_USERS" <<'EOF'
@@ -90,22 +126,63 @@ bench_pg() {
 	# (a), stopped after figure 2, again beside them.
 	start_instances a p q || { broken "radiusd on the PostgreSQL store (or stock (a)) did not start"; return 1; }
 
-	# (9a) PAP, (p) and (a) alternately.
+	# (9a) PAP, (p) and (a) alternately, with figure 1's judged device
+	# population (a phone per user, $PAP_DEV); PostgreSQL's own count of
+	# transactions and rows written per Accept of (p) beside it.
 	say "9a. PAP on the PostgreSQL store: $PG_REPS repetition(s) x {p, a}, 64 in flight, ${PAP_SECONDS}s each"
-	loadgen p 8 "$PAP_PRIME" 0 "$CB_TMP/pap-users" || return 1
-	v=(); rp=()
+	loadgen p 8 "$PAP_PRIME" 0 "$CB_TMP/pap-users" $PAP_DEV || return 1
+	v=(); rp=(); p_n=0
+	pg0=$(pg_bench_settled)	# PostgreSQL 15 flushes its counters at most once a second
 	for rep in $(seq 1 "$PG_REPS"); do
-		loadgen p 64 "$PAP_SECONDS" "$PAP_WARMUP" "$CB_TMP/pap-users" || return 1
-		p_rate=$(field rate "$LG"); p_p99=$(field p99_us "$LG")
-		loadgen a 64 "$PAP_SECONDS" "$PAP_WARMUP" "$CB_TMP/pap-users" || return 1
+		loadgen p 64 "$PAP_SECONDS" "$PAP_WARMUP" "$CB_TMP/pap-users" $PAP_DEV || return 1
+		p_rate=$(field rate "$LG"); p_p99=$(field p99_us "$LG"); p_n=$((p_n + $(field accept "$LG")))
+		[ "$rep" = 1 ] && { pg1=$(pg_bench_settled); p_n1=$p_n; }
+		loadgen a 64 "$PAP_SECONDS" "$PAP_WARMUP" "$CB_TMP/pap-users" $PAP_DEV || return 1
 		v+=("$(calc '%.4f' "$p_rate / $(field rate "$LG")")"); rp+=("$p_rate")
 		say "   repetition $rep: (p) $(calc '%.0f' "$p_rate")/s, (a) $(calc '%.0f' "$(field rate "$LG")")/s"
 	done
 	read -r m lo hi <<< "$(stats "${v[@]}")"
 	read -r pm _ _ <<< "$(stats "${rp[@]}")"
+	# Over (p)'s first repetition, until the writers caught up (its warm-up
+	# included, and the servers' own timers: an upper bound).
+	read -r x0 w0 a0 d0 c0 <<< "$pg0"; read -r x1 w1 a1 d1 c1 <<< "$pg1"
+	say "   PostgreSQL over (p)'s first repetition: $((x1 - x0)) transactions, $((w1 - w0)) rows written" \
+		"(audit $((a1 - a0)), devices $((d1 - d0)), decisions $((c1 - c0))), $p_n1 Accepts:" \
+		"$(calc '%.3f' "($x1 - $x0) / $p_n1") transactions and $(calc '%.3f' "($w1 - $w0) / $p_n1") rows per Accept"
+	row 9 "PostgreSQL per Accept of (p) (transactions, rows inserted/updated/deleted)" \
+		"$(calc '%.3f' "($x1 - $x0) / $p_n1"), $(calc '%.3f' "($w1 - $w0) / $p_n1")" "" info
 	row 9 "PAP (p) + cetbyod on PostgreSQL, facts cached, 64 in flight" "$(calc '%.0f' "$pm")/s, p99 $(calc '%.2f' "$p_p99/1000") ms (last)" "" info
+	# CPU per answer of (p)'s threads and of PostgreSQL's processes at 64 in
+	# flight (as figure 1's for (a) and (b)): where (p)'s Accepts spend the cores.
+	cpu0=$(thread_cpu "${INST_PID[p]}"; pg_bench_cpu)
+	loadgen p 64 "$([ "$BENCH_QUICK" = 1 ] && echo 1 || echo 3)" 0 "$CB_TMP/pap-users" $PAP_DEV || return 1
+	cpu1=$(thread_cpu "${INST_PID[p]}"; pg_bench_cpu)
+	cpu=$(printf '%s\n' "$cpu0" | awk -v hz="$(getconf CLK_TCK)" -v n="$(field accept "$LG")" -v after="$cpu1" '
+		{ before[$1] = $2 } END { split(after, l, "\n"); for (i in l) { split(l[i], f, " "); d = f[2] - before[f[1]]
+		if (d > 0) printf "%s %.1f  ", f[1], d * 1e6 / hz / n } }')
+	say "   CPU per answer of (p) at 64 in flight, us by thread and PostgreSQL's processes ($(field accept "$LG") answers): $cpu"
+
+	# BENCH_PERF_PG=FILE (opt-in, needs perf): an on-CPU profile (perf record
+	# -g) of (p)'s radiusd and the PostgreSQL server's processes for 3 s of
+	# PAP at 64 in flight (perf report -i FILE --sort comm,dso).
+	if [ -n "${BENCH_PERF_PG:-}" ] && command -v perf >/dev/null 2>&1; then
+		pids=${INST_PID[p]}
+		pg_pm=$(head -n 1 "$BENCH_PG_DIR/data/postmaster.pid" 2>/dev/null)
+		[ -z "$pg_pm" ] || pids="$pids,$(pgrep -d, -P "$pg_pm"),$pg_pm"
+		perf record -q -g -p "$pids" -o "$BENCH_PERF_PG" -- sleep 3 >/dev/null 2>&1 &
+		perf_pid=$!
+		loadgen p 64 3 0 "$CB_TMP/pap-users" $PAP_DEV || return 1
+		wait "$perf_pid"
+		say "   perf profile of (p) and PostgreSQL at 64 in flight: $BENCH_PERF_PG ($(field rate "$LG")/s while recording)"
+	fi
+
+	# (9a w), a diagnostic as figure 1's (w): (p) given a new MAC per request,
+	# every Accept a device never seen (the devices writer's worst case).
+	loadgen p 64 "$PAP_SECONDS" "$PAP_WARMUP" "$CB_TMP/pap-users" || return 1
+	row 9 "PAP (p) with a new device per request (diagnostic), 64 in flight" \
+		"$(calc '%.0f' "$(field rate "$LG")")/s, p99 $(calc '%.2f' "$(field p99_us "$LG")/1000") ms" "" info
 	if awk "BEGIN { exit !($m >= 0.95) }"; then st=met; why=
-	else st=MISSED; why="as (b)/(a) in figure 1 (the module's per-request work on the same 2 cores as the load generator), with the decisions' batch committed to PostgreSQL over loopback"; fi
+	else st=MISSED; why="as (b)/(a) in figure 1 (the module's per-request work on the same 2 cores as the load generator), with PostgreSQL's processes indexing an audit row per Accept on the same cores"; fi
 	row 9 "(p)/(a) PAP rate at 64 in flight, PostgreSQL store (median of $PG_REPS, min-max)" \
 		"$(calc '%.3f' "$m") ($(calc '%.3f' "$lo")-$(calc '%.3f' "$hi"))" ">= 0.95" "$st" "$why"
 

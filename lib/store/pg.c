@@ -13,6 +13,22 @@
  * resets the connection (PQreset, trying the conninfo's hosts again) and
  * runs if that works.  Outages are logged once, and again on recovery.
  *
+ * Statements.  Each statement text is prepared (PQprepare, named "cb<n>")
+ * the first time a connection runs it and executed by name after that, so
+ * PostgreSQL parses and plans it once per connection instead of once per
+ * call (the module's writer threads run the same few statements for every
+ * decision, device and audit record).  At most PG_STMTS_MAX texts are
+ * prepared per connection; any beyond (cetbyodctl's ad hoc audit queries)
+ * run unprepared.  The names are forgotten when the connection is reset,
+ * since the server forgets them with the session.  A connection pooler in
+ * front of PostgreSQL must keep a client's session (PgBouncer: session
+ * pooling, or max_prepared_statements in transaction pooling).
+ * cb_pg_exec_many sends one statement for many rows in one round trip
+ * (libpq's pipeline mode): the audit index's rows of a batch, the devices
+ * seen of a round.  At most PG_BATCH_MAX statements go in one pipeline,
+ * whose answers (a few bytes each) fit in the socket's buffers, so the
+ * server never waits on a client that is still sending.
+ *
  * Schema.  In the role's current schema (its search_path): an empty one
  * gets schema/pg/cetbyod.sql, one at an older version its migrations, one
  * at a newer version is refused.  All of it in one transaction under an
@@ -85,6 +101,13 @@ static void describe(cb_store_backend_t *be)
 		 host && *host ? host : "?", port && *port ? port : "?");
 }
 
+/** stmts_forget - the statements prepared on the connection, forgotten (it was reset, or is closing). */
+static void stmts_forget(cb_store_backend_t *be)
+{
+	for (size_t i = 0; i < be->n_stmts; i++) free(be->stmts[i].sql);
+	be->n_stmts = 0;
+}
+
 /** pg_ready - the connection is usable, reset when it was lost; 0, or -1 (logged once per outage). */
 static int pg_ready(cb_store_backend_t *be)
 {
@@ -94,6 +117,7 @@ static int pg_ready(cb_store_backend_t *be)
 	if (be->in_tx) return -1;	/* The transaction is lost with the connection. */
 	PQreset(be->conn);
 	be->people_lead = false;	/* A session's advisory lock ends with it. */
+	stmts_forget(be);		/* So do its prepared statements. */
 	if (PQstatus(be->conn) == CONNECTION_OK) {
 		describe(be);
 		if (be->down_logged && be->log) be->log(be->log_ctx, CB_LOG_INFO, "store: %s: reconnected", be->where);
@@ -125,13 +149,50 @@ static void fail(cb_store_backend_t *be, PGresult const *r, char const *what)
 	       be->conn_lost ? " (the connection was lost; the next call reconnects)" : "");
 }
 
+/**
+ * stmt_name - the name sql is prepared under on this connection, preparing
+ * it the first time; 1 with name filled, 0 when it runs unprepared (the
+ * table is full, or out of memory), -1 when preparing failed (logged with
+ * what: the statement would have failed the same way).
+ */
+static int stmt_name(cb_store_backend_t *be, char const *sql, int nparams, char name[16], char const *what)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t i;
+	PGresult *r;
+
+	for (char const *c = sql; *c; c++) h = (h ^ (uint8_t) *c) * 1099511628211ULL;
+	for (i = 0; i < be->n_stmts; i++) {
+		if (be->stmts[i].hash == h && strcmp(be->stmts[i].sql, sql) == 0) break;
+	}
+	snprintf(name, 16, "cb%zu", i);
+	if (i < be->n_stmts) return 1;
+	if (i == PG_STMTS_MAX || !(be->stmts[i].sql = strdup(sql))) return 0;
+	r = PQprepare(be->conn, name, sql, nparams, NULL);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fail(be, r, what);
+		PQclear(r);
+		free(be->stmts[i].sql);
+		return -1;
+	}
+	PQclear(r);
+	be->stmts[i].hash = h;
+	be->n_stmts++;
+	return 1;
+}
+
 PGresult *cb_pg_query(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, char const *what)
 {
 	PGresult *r;
 	ExecStatusType st;
+	char name[16];
+	int n = p ? p->n : 0, prepared;
 
 	if (pg_ready(be) < 0) return NULL;
-	r = PQexecParams(be->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+	prepared = stmt_name(be, sql, n, name, what);
+	if (prepared < 0) return NULL;
+	r = prepared ? PQexecPrepared(be->conn, name, n, p ? p->v : NULL, NULL, NULL, 0)
+		     : PQexecParams(be->conn, sql, n, NULL, p ? p->v : NULL, NULL, NULL, 0);
 	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
 	fail(be, r, what);
@@ -154,18 +215,103 @@ int cb_pg_script(cb_store_backend_t *be, char const *sql, char const *what)
 	return -1;
 }
 
+/** changed_rows - the rows a statement's result says it changed. */
+static size_t changed_rows(PGresult *r)
+{
+	char const *n = PQcmdTuples(r);
+
+	return n && *n ? (size_t) strtoull(n, NULL, 10) : 0;
+}
+
 int cb_pg_exec(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, char const *what, size_t *changed)
 {
 	PGresult *r = cb_pg_query(be, sql, p, what);
-	char const *n;
 
 	if (!r) return -1;
-	if (changed) {
-		n = PQcmdTuples(r);
-		*changed = n && *n ? (size_t) strtoull(n, NULL, 10) : 0;
-	}
+	if (changed) *changed = changed_rows(r);
 	PQclear(r);
 	return 0;
+}
+
+/**
+ * pipeline_collect - the results of a pipeline up to its sync, changed[k]
+ * (may be NULL) from the k-th statement's; 0, or -1 after the first
+ * failure, logged.
+ */
+static int pipeline_collect(cb_store_backend_t *be, char const *what, size_t *changed, size_t n)
+{
+	PGresult *r;
+	size_t k = 0, ends = 0;
+	int rc = 0;
+
+	for (;;) {
+		ExecStatusType st;
+
+		r = PQgetResult(be->conn);
+		if (!r) {	/* The end of one statement's results; more of them than statements: lost. */
+			if (PQstatus(be->conn) != CONNECTION_OK || ++ends > n + 1) break;
+			continue;
+		}
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return rc;
+		}
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED && rc == 0) {
+			fail(be, r, what);
+			rc = -1;
+		}
+		if (st == PGRES_PIPELINE_ABORTED) rc = -1;
+		if (changed && k < n) changed[k] = changed_rows(r);
+		k++;
+		PQclear(r);
+	}
+	if (rc == 0) fail(be, NULL, what);
+	return -1;
+}
+
+/** one_by_one - cb_pg_exec_many without a pipeline. */
+static int one_by_one(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, size_t n, char const *what,
+		      size_t *changed)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cb_pg_exec(be, sql, &p[i], what, changed ? &changed[i] : NULL) < 0) return -1;
+	}
+	return 0;
+}
+
+int cb_pg_exec_many(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, size_t n, char const *what,
+		    size_t *changed)
+{
+	char name[16];
+	size_t i;
+	int rc;
+
+	if (n == 0) return 0;
+	if (n == 1 || n > PG_BATCH_MAX) return one_by_one(be, sql, p, n, what, changed);
+	if (pg_ready(be) < 0) return -1;
+	rc = stmt_name(be, sql, p[0].n, name, what);
+	if (rc < 0) return -1;
+	if (rc == 0) return one_by_one(be, sql, p, n, what, changed);
+	if (!PQenterPipelineMode(be->conn)) {
+		fail(be, NULL, what);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!PQsendQueryPrepared(be->conn, name, p[i].n, p[i].v, NULL, NULL, 0)) break;
+	}
+	if (i < n || !PQpipelineSync(be->conn)) {
+		fail(be, NULL, what);
+		rc = -1;
+		if (PQstatus(be->conn) == CONNECTION_OK && PQpipelineSync(be->conn)) pipeline_collect(be, what, NULL, n);
+	} else {
+		rc = pipeline_collect(be, what, changed, n);
+	}
+	if (!PQexitPipelineMode(be->conn) && PQstatus(be->conn) == CONNECTION_OK) {
+		PG_ERR(be, "store: %s: %s: cannot leave pipeline mode", be->where, what);
+		rc = -1;
+	}
+	return rc < 0 ? -1 : 0;
 }
 
 int cb_pg_begin(cb_store_backend_t *be)
@@ -466,6 +612,7 @@ static void pg_close(cb_store_backend_t *be)
 {
 	if (!be) return;
 	if (be->conn) PQfinish(be->conn);
+	stmts_forget(be);
 	free(be->conninfo);
 	if (be->password) {
 		memset(be->password, 0, strlen(be->password));

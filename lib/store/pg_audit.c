@@ -50,40 +50,66 @@ int cb_pg_audit_attach(cb_store_backend_t *be)
 	return cb_pg_end(be, rc);
 }
 
-static int audit_insert(cb_store_backend_t *be, cb_store_audit_entry_t const *e)
+#define AUDIT_INSERT "INSERT INTO audit (seq, time, type, identity, outer_identity, calling_station, mac, nas, " \
+		     "ap, ssid, framed_ip, acct_session_id, status, reason, \"by\", session_start, session_stop, hash, " \
+		     "record, server_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, " \
+		     "$16, $17, $18, $19, $20)"
+#define AUDIT_REF_INSERT "INSERT INTO audit_refs (ref, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
+/** audit_params - entry e as AUDIT_INSERT's parameters into p; record: its record with a NUL (the caller frees). */
+static void audit_params(cb_store_backend_t *be, cb_store_audit_entry_t const *e, cb_pg_params_t *p, char *record)
 {
 	char const *text[] = {
 		e->type, e->identity, e->outer_identity, e->calling_station, e->mac, e->nas, e->ap, e->ssid,
 		e->framed_ip, e->acct_session_id, e->status, e->reason, e->by
 	};
-	cb_pg_params_t p = { 0 }, q = { 0 };
-	char *record;
-	int rc;
 
-	cb_pg_int(&p, (int64_t) e->seq);
-	cb_pg_int(&p, e->time);
-	for (size_t k = 0; k < sizeof(text) / sizeof(text[0]); k++) cb_pg_text(&p, text[k]);
-	if (e->session_start) cb_pg_int(&p, e->session_start);
-	else cb_pg_null(&p);
-	if (e->session_stop) cb_pg_int(&p, e->session_stop);
-	else cb_pg_null(&p);
-	cb_pg_text(&p, e->hash);
-	record = malloc(e->record_len + 1);	/* Text parameters end at a NUL; the record need not. */
-	if (!record) return -1;
-	memcpy(record, e->record, e->record_len);
+	cb_pg_int(p, (int64_t) e->seq);
+	cb_pg_int(p, e->time);
+	for (size_t k = 0; k < sizeof(text) / sizeof(text[0]); k++) cb_pg_text(p, text[k]);
+	if (e->session_start) cb_pg_int(p, e->session_start);
+	else cb_pg_null(p);
+	if (e->session_stop) cb_pg_int(p, e->session_stop);
+	else cb_pg_null(p);
+	cb_pg_text(p, e->hash);
+	memcpy(record, e->record, e->record_len);	/* Text parameters end at a NUL; the record need not. */
 	record[e->record_len] = '\0';
-	cb_pg_text(&p, record);
-	cb_pg_text(&p, be->server_id);
-	rc = cb_pg_exec(be, "INSERT INTO audit (seq, time, type, identity, outer_identity, calling_station, mac, nas, "
-			"ap, ssid, framed_ip, acct_session_id, status, reason, \"by\", session_start, session_stop, hash, "
-			"record, server_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-			"$16, $17, $18, $19, $20)", &p, "copying an audit record", NULL);
-	free(record);
-	if (rc < 0 || !e->ref || !*e->ref) return rc;
-	cb_pg_text(&q, e->ref);
-	cb_pg_int(&q, (int64_t) e->seq);
-	return cb_pg_exec(be, "INSERT INTO audit_refs (ref, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING", &q,
-			  "noting an audited action", NULL);
+	cb_pg_text(p, record);
+	cb_pg_text(p, be->server_id);
+}
+
+/**
+ * audit_insert_run - entries[0..n-1] (n <= PG_BATCH_MAX) into the index:
+ * their rows in one pipeline of the prepared insert, then their refs in
+ * another; 0 or -1 (logged).
+ */
+static int audit_insert_run(cb_store_backend_t *be, cb_store_audit_entry_t const *entries, size_t n)
+{
+	cb_pg_params_t *p = calloc(n, sizeof(*p)), *q = calloc(n, sizeof(*q));
+	char **records = calloc(n, sizeof(*records));
+	size_t i, refs = 0;
+	int rc = p && q && records ? 0 : -1;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		cb_store_audit_entry_t const *e = &entries[i];
+
+		if (!(records[i] = malloc(e->record_len + 1))) {
+			rc = -1;
+			break;
+		}
+		audit_params(be, e, &p[i], records[i]);
+		if (!e->ref || !*e->ref) continue;
+		cb_pg_text(&q[refs], e->ref);
+		cb_pg_int(&q[refs++], (int64_t) e->seq);
+	}
+	if (rc < 0) PG_ERR(be, "store: %s: out of memory copying %zu audit record(s)", be->where, n);
+	if (rc == 0) rc = cb_pg_exec_many(be, AUDIT_INSERT, p, n, "copying an audit record", NULL);
+	if (rc == 0) rc = cb_pg_exec_many(be, AUDIT_REF_INSERT, q, refs, "noting an audited action", NULL);
+	for (i = 0; records && i < n; i++) free(records[i]);
+	free(records);
+	free(p);
+	free(q);
+	return rc;
 }
 
 int cb_pg_audit_has_ref(cb_store_backend_t *be, char const *ref)
@@ -106,7 +132,9 @@ int cb_pg_audit_put(cb_store_backend_t *be, cb_store_audit_entry_t const *entrie
 	int rc = 0;
 
 	if (cb_pg_begin(be) < 0) return -1;
-	for (size_t i = 0; i < n && rc == 0; i++) rc = audit_insert(be, &entries[i]);
+	for (size_t i = 0; i < n && rc == 0; i += PG_BATCH_MAX) {
+		rc = audit_insert_run(be, &entries[i], n - i < PG_BATCH_MAX ? n - i : PG_BATCH_MAX);
+	}
 	return cb_pg_end(be, rc);
 }
 

@@ -3,6 +3,7 @@
  * devices report, and IT's forgetting of devices: the rules of
  * sqlite_devices.c (which explains them) in PostgreSQL's dialect.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,61 @@ static int make_room(cb_store_backend_t *be, char const *identity, char const *m
 			  "identity = $1 ORDER BY last_seen, mac LIMIT 1)", &q, "making room for a device", NULL);
 }
 
+#define DEV_UPDATE "UPDATE devices SET last_seen = GREATEST(last_seen, $3::bigint), nas = $4, " \
+		   "counted = GREATEST(counted, $5::bigint) WHERE identity = $1 AND mac = $2"
+#define DEV_INSERT "INSERT INTO devices (identity, mac, first_seen, last_seen, nas, counted) " \
+		   "VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (identity, mac) DO UPDATE SET " \
+		   "last_seen = GREATEST(devices.last_seen, excluded.last_seen), nas = excluded.nas, " \
+		   "counted = GREATEST(devices.counted, excluded.counted)"
+/* make_room in one statement, for a pipeline: $1 identity, $2 MAC, $3 CB_STORE_DEVICES_PER_PERSON. */
+#define DEV_ROOM "DELETE FROM devices WHERE identity = $1 AND mac = (SELECT mac FROM devices WHERE identity = $1 " \
+		 "AND NOT EXISTS (SELECT 1 FROM devices WHERE identity = $1 AND mac = $2) AND " \
+		 "(SELECT count(*) FROM devices WHERE identity = $1) >= $3::bigint ORDER BY last_seen, mac LIMIT 1)"
+
+/**
+ * insert_new - the devices of items[0..n-1] the update did not find
+ * (changed[i] 0; dev_params in p[i]), in waves: each wave takes the next
+ * new device of each person, room made for them in one pipeline and the
+ * rows in another, so that a person never passes
+ * CB_STORE_DEVICES_PER_PERSON and a person's devices go in in their
+ * order; 0 or -1.
+ */
+static int insert_new(cb_store_backend_t *be, cb_store_seen_t const *items, cb_pg_params_t const *p,
+		      size_t const *changed, size_t n)
+{
+	cb_pg_params_t *room = calloc(n, sizeof(*room)), *ins = calloc(n, sizeof(*ins));
+	size_t *wave = calloc(n, sizeof(*wave));	/* Of each new device, from 1; 0: not new. */
+	size_t i, j, w, waves = 0;
+	int rc = room && ins && wave ? 0 : -1;
+
+	if (rc < 0) PG_ERR(be, "store: %s: out of memory recording %zu device(s)", be->where, n);
+	for (i = 0; i < n && rc == 0; i++) {	/* After the person's latest new device before it. */
+		if (changed[i]) continue;
+		for (j = 0; j < i; j++) {
+			if (wave[j] > wave[i] && strcmp(items[j].identity, items[i].identity) == 0) wave[i] = wave[j];
+		}
+		if (++wave[i] > waves) waves = wave[i];
+	}
+	for (w = 1; w <= waves && rc == 0; w++) {
+		size_t m = 0;
+
+		for (i = 0; i < n; i++) {
+			if (wave[i] != w) continue;
+			room[m] = (cb_pg_params_t) { 0 };
+			cb_pg_text(&room[m], items[i].identity);
+			cb_pg_text(&room[m], items[i].mac);
+			cb_pg_int(&room[m], CB_STORE_DEVICES_PER_PERSON);
+			ins[m++] = p[i];
+		}
+		rc = cb_pg_exec_many(be, DEV_ROOM, room, m, "making room for a device", NULL);
+		if (rc == 0) rc = cb_pg_exec_many(be, DEV_INSERT, ins, m, "recording a device", NULL);
+	}
+	free(room);
+	free(ins);
+	free(wave);
+	return rc;
+}
+
 static int upsert(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
 		  time_t now)
 {
@@ -48,15 +104,10 @@ static int upsert(cb_store_backend_t *be, char const *identity, char const *mac,
 	size_t n = 0;
 
 	dev_params(&p, identity, mac, nas, counted, now);
-	if (cb_pg_exec(be, "UPDATE devices SET last_seen = GREATEST(last_seen, $3::bigint), nas = $4, "
-		       "counted = GREATEST(counted, $5::bigint) WHERE identity = $1 AND mac = $2", &p,
-		       "recording a device", &n) < 0) return -1;
+	if (cb_pg_exec(be, DEV_UPDATE, &p, "recording a device", &n) < 0) return -1;
 	if (n) return 0;
 	if (make_room(be, identity, mac) < 0) return -1;
-	return cb_pg_exec(be, "INSERT INTO devices (identity, mac, first_seen, last_seen, nas, counted) "
-			  "VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (identity, mac) DO UPDATE SET "
-			  "last_seen = GREATEST(devices.last_seen, excluded.last_seen), nas = excluded.nas, "
-			  "counted = GREATEST(devices.counted, excluded.counted)", &p, "recording a device", NULL);
+	return cb_pg_exec(be, DEV_INSERT, &p, "recording a device", NULL);
 }
 
 int cb_pg_device_seen(cb_store_backend_t *be, char const *identity, char const *mac, char const *nas, bool counted,
@@ -66,15 +117,36 @@ int cb_pg_device_seen(cb_store_backend_t *be, char const *identity, char const *
 	return cb_pg_end(be, upsert(be, identity, mac, nas, counted, now));
 }
 
+/**
+ * seen_run - items[0..n-1] (n <= PG_BATCH_MAX): the devices known updated
+ * in one pipeline, then the ones the update did not find inserted; 0 or -1.
+ */
+static int seen_run(cb_store_backend_t *be, cb_store_seen_t const *items, size_t n)
+{
+	cb_pg_params_t *p = calloc(n, sizeof(*p));
+	size_t *changed = calloc(n, sizeof(*changed));
+	int rc = p && changed ? 0 : -1;
+
+	if (rc < 0) PG_ERR(be, "store: %s: out of memory recording %zu device(s)", be->where, n);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		dev_params(&p[i], items[i].identity, items[i].mac, items[i].nas, items[i].counted, items[i].when);
+	}
+	if (rc == 0) rc = cb_pg_exec_many(be, DEV_UPDATE, p, n, "recording a device", changed);
+	if (rc == 0) rc = insert_new(be, items, p, changed, n);
+	free(p);
+	free(changed);
+	return rc;
+}
+
 int cb_pg_devices_seen(cb_store_backend_t *be, cb_store_seen_t const *items, size_t n)
 {
+	int rc = 0;
+
 	if (cb_pg_begin(be) < 0) return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (upsert(be, items[i].identity, items[i].mac, items[i].nas, items[i].counted, items[i].when) < 0) {
-			return cb_pg_end(be, -1);
-		}
+	for (size_t i = 0; i < n && rc == 0; i += PG_BATCH_MAX) {
+		rc = seen_run(be, &items[i], n - i < PG_BATCH_MAX ? n - i : PG_BATCH_MAX);
 	}
-	return cb_pg_end(be, 0);
+	return cb_pg_end(be, rc);
 }
 
 int cb_pg_decision_device(cb_store_backend_t *be, cb_store_decision_t const *d)

@@ -1,7 +1,8 @@
 /*
  * pg_int.h - what the files of the PostgreSQL backend share: the
  * connection (struct cb_store_backend), the query helpers (every value a
- * parameter of PQexecParams: no SQL is ever built from values), the row
+ * parameter of a statement prepared once per connection, pg.c: no SQL is
+ * ever built from values), the row
  * readers' helpers, and each file's operations for the table in pg.c.
  *
  *	pg.c		connection, reconnection, schema and migrations, helpers, the ops table
@@ -27,6 +28,8 @@
 #define PG_PEOPLE_LOCK		"1128421701"	/* pg_try_advisory_lock key of the people list's keeper. */
 #define PG_CLAIM_MARK		"sending: "	/* detail of a reminder being sent (pg_admin.c). */
 #define PG_WHERE_MAX		256		/* "host:port" of the server, for messages. */
+#define PG_STMTS_MAX		128		/* Statements prepared on one connection, at most (pg.c). */
+#define PG_BATCH_MAX		512		/* Statements cb_pg_exec_many sends in one pipeline, at most. */
 
 struct cb_store_backend {
 	PGconn		*conn;
@@ -43,6 +46,11 @@ struct cb_store_backend {
 	char		*password;		/* NULL when none; wiped at close. */
 	unsigned int	tx_depth;		/* cb_pg_begin inside a transaction: nested (store_spool.c's replay). */
 	bool		tx_failed;		/* A nested part failed: the whole transaction rolls back. */
+	struct {
+		uint64_t	hash;		/* FNV-1a of sql. */
+		char		*sql;		/* Prepared as "cb<index>" on this connection. */
+	}		stmts[PG_STMTS_MAX];	/* Forgotten when the connection is reset (the server forgets them). */
+	size_t		n_stmts;
 };
 
 #define PG_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)
@@ -68,6 +76,16 @@ PGresult *cb_pg_query(cb_store_backend_t *be, char const *sql, cb_pg_params_t co
 
 /** cb_pg_exec - run a statement without rows; 0 or -1 (logged).  changed (may be NULL): rows it changed. */
 int cb_pg_exec(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, char const *what, size_t *changed);
+
+/**
+ * cb_pg_exec_many - run sql once with each of p[0..n-1] (n <= PG_BATCH_MAX),
+ * in one round trip (libpq's pipeline mode), inside the caller's
+ * transaction (cb_pg_begin); 0, or -1 (the first failure logged with what:
+ * the statements after it were not run, and the transaction must roll back).
+ * changed (may be NULL): changed[i], the rows the statement with p[i] changed.
+ */
+int cb_pg_exec_many(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, size_t n, char const *what,
+		    size_t *changed);
 
 /** cb_pg_script - run statements without values (a schema file); 0 or -1 (logged). */
 int cb_pg_script(cb_store_backend_t *be, char const *sql, char const *what);

@@ -274,6 +274,36 @@ START_TEST(test_store_devices)
 	ck_assert_uint_eq(list.count, CB_STORE_DEVICES_PER_PERSON);
 	ck_assert_str_eq(list.items[list.count - 1].mac, "02-00-00-00-00-05");
 	cb_store_known_devices_free(&list);
+	{
+		/* The same in one batch (the devices writer's): a person at the bound with one new device
+		 * (PostgreSQL: room made in a pipeline), one with two new ones, a known device, one seen twice. */
+		cb_store_seen_t seen[] = {
+			{ .identity = "dave", .mac = "02-00-00-00-01-00", .nas = "nas2", .counted = true, .when = NOW },
+			{ .identity = "erin", .mac = "02-00-00-00-0E-01", .nas = "nas1", .counted = true, .when = NOW },
+			{ .identity = "erin", .mac = "02-00-00-00-0E-02", .nas = "nas1", .counted = true, .when = NOW },
+			{ .identity = "dave", .mac = "02-00-00-00-00-68", .nas = "nas3", .counted = true, .when = NOW },
+			{ .identity = "fred", .mac = "02-00-00-00-0F-01", .nas = "nas1", .counted = false, .when = NOW },
+			{ .identity = "fred", .mac = "02-00-00-00-0F-01", .nas = "nas2", .counted = true, .when = NOW + 1 },
+		};
+
+		ck_assert_int_eq(cb_store_devices_seen(s, seen, sizeof(seen) / sizeof(seen[0])), 0);
+		ck_assert_int_eq(cb_store_devices_known(s, "dave", 0, &list), 0);
+		ck_assert_uint_eq(list.count, CB_STORE_DEVICES_PER_PERSON);
+		ck_assert_str_eq(list.items[0].mac, "02-00-00-00-00-68");	/* Known: seen now, at nas3. */
+		ck_assert_str_eq(list.items[0].nas, "nas3");
+		ck_assert_str_eq(list.items[1].mac, "02-00-00-00-01-00");	/* New: in place of the oldest. */
+		ck_assert_str_eq(list.items[list.count - 1].mac, "02-00-00-00-00-06");
+		cb_store_known_devices_free(&list);
+		ck_assert_int_eq(cb_store_devices_known(s, "erin", 0, &list), 0);
+		ck_assert_uint_eq(list.count, 2);
+		cb_store_known_devices_free(&list);
+		ck_assert_int_eq(cb_store_devices_known(s, "fred", 0, &list), 0);
+		ck_assert_uint_eq(list.count, 1);
+		ck_assert(list.items[0].counted);
+		ck_assert_int_eq(list.items[0].last_seen, NOW + 1);
+		ck_assert_str_eq(list.items[0].nas, "nas2");
+		cb_store_known_devices_free(&list);
+	}
 
 	/* The retention purge takes devices last seen, and forgets made, before the cut. */
 	ck_assert_int_eq(cb_store_purge(s, NOW + 10, &removed), 0);
