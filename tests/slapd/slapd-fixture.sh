@@ -325,6 +325,25 @@ signal() {	# signal SIG
 	pid=$(cat "$D/slapd.pid")
 	is_running "$pid" || die "slapd PID $pid is not running"
 	kill "-$1" "$pid"
+	[ "$1" = STOP ] || return 0
+	# kill returns before every thread has stopped (on a loaded machine a
+	# thread on the other core may answer one more request): wait, 5 s at
+	# most, until each of slapd's threads is in state T.
+	i=0
+	while [ $i -lt 50 ]; do
+		all_stopped "$pid" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	die "slapd PID $pid did not stop within 5 s of SIGSTOP"
+}
+
+# all_stopped PID - true when every thread of PID is stopped (state T).
+all_stopped() {
+	for st in /proc/"$1"/task/*/stat; do
+		state=$(sed 's/^.*) \(.\).*$/\1/' "$st" 2>/dev/null) || return 1
+		[ "$state" = T ] || return 1
+	done
 }
 
 check_schema() {
