@@ -29,22 +29,22 @@
  *
  * Re-deciding on a new acknowledgement index: for each active session whose
  * acknowledgement record changed, cb_decide() is run again with the new
- * record (the facts are those that admitted the session: staff);
- * if the status differs from the one the session was admitted with, the
- * session is disconnected, and the device's automatic re-authentication
+ * record (the facts are those that admitted the session: staff); if the
+ * status differs from the one the session was admitted with, it is disconnected, and the device's automatic re-authentication
  * lands it where it now belongs: an onboarded device that acknowledged goes
  * to the staff VLAN (promotion), an admitted device whose acknowledgement
  * was withdrawn is refused.
  *
  * The directory watcher (directory = ldap) decides again, every
- * watch_interval, for each person with an active session, with facts from
- * the directory's provider (cb_dirwatch_facts, on a connection
- * of its own and the module's cache) and the revocations and exceptions
+ * watch_interval, for each person with an active session, with facts from the
+ * directory's provider (cb_dirwatch_facts, on a connection of its own and the
+ * module's cache) and the revocations and exceptions
  * held here; a changed status disconnects, an unavailable directory never.
  */
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +88,7 @@ struct cb_enforcer {
 	cb_store_watch_t	*watch;		/* Changes by other servers wake the thread (PostgreSQL). */
 	cb_das_queue_t		*queue;		/* One lane per NAS: sending never blocks a pass. */
 	void			**inflight;	/* pending_t of the requests handed to the queue. */
+	atomic_bool		halting;	/* cb_enforcer_halt began: an outcome now is the cancellation's. */
 	size_t			num_inflight;
 	size_t			inflight_alloc;
 	time_t			last_full_log;
@@ -857,6 +858,7 @@ static void collect_outcomes(cb_enforcer_t *e)
 		for (size_t i = 0; i < n; i++) {
 			pending_t *p = done[i]->uctx;
 
+			if (atomic_load(&e->halting) && p->req.result == CB_DAS_ERROR) continue;	/* Cut short: halt's. */
 			record_outcome(e, p, &p->req, now);
 			inflight_remove(e, p);
 			free(p);
@@ -1173,6 +1175,7 @@ void cb_enforcer_halt(cb_enforcer_t *e)
 	if (!e) return;
 	cb_store_watch_stop(e->watch);	/* Before the worker: it wakes it. */
 	e->watch = NULL;
+	atomic_store(&e->halting, true);	/* The cancel's outcomes stay in flight: not failed attempts. */
 	cb_das_cancel(e->das);		/* A send in progress ends at once, and so does any later one. */
 	cb_worker_halt(e->worker);	/* Joined, not freed: a lane's notify stays harmless. */
 	/* What was in flight is due again at once for the next start (its outcome is not known). */
