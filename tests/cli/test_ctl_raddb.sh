@@ -17,19 +17,7 @@
 # messages and write nothing.
 set -u
 TOP=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-if [ -z "${CB_TEST_PG_CONNINFO:-}" ]; then
-	exec "$TOP/tests/pg/pg-fixture.sh" run bash "$0" "$@"
-fi
-CTL=${CETBYODCTL:-./cetbyodctl/cetbyodctl}
-TMP=$(mktemp -d /tmp/test_ctl_raddb.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-CI=$CB_TEST_PG_CONNINFO
-PWF=$CB_TEST_PG_PASSWORD_FILE
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
-psq() { PGPASSWORD=$(cat "$PWF") psql -X -q -A -t "$CI" -c "$1"; }
+. "$TOP/tests/cli/pg-cli-lib.sh"
 # run ARGS...: cetbyodctl; sets RC, OUT, ERR.
 run() {
 	"$CTL" "$@" >"$TMP/out" 2>"$TMP/err"

@@ -11,21 +11,9 @@
 # test_pg_migrate_audit.sh does the same with radiusd writing the store.
 set -u
 TOP=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-if [ -z "${CB_TEST_PG_CONNINFO:-}" ]; then
-	exec "$TOP/tests/pg/pg-fixture.sh" run bash "$0" "$@"
-fi
-CTL=${CETBYODCTL:-./cetbyodctl/cetbyodctl}
-TMP=$(mktemp -d /tmp/test_migrate_pg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+. "$TOP/tests/cli/pg-cli-lib.sh"
 SD=$TMP/state
 DB=$SD/cetbyod.db
-CI=$CB_TEST_PG_CONNINFO
-PWF=$CB_TEST_PG_PASSWORD_FILE
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
-psq() { PGPASSWORD=$(cat "$PWF") psql -X -q -A -t "$CI" -c "$1"; }
 mkdir -p "$SD"
 
 sq() { "$CTL" --state-dir "$SD" "$@" >/dev/null 2>&1; }
