@@ -50,8 +50,12 @@ pg_bench_counts() {
 
 # pg_bench_settled - pg_bench_counts once the rows written stop growing (the
 # writer threads and the audit index caught up; 1 s apart, 15 s at most).
+# The first look is 2 s after the load: the audit index waits while the
+# trail is written fast (audit { index_defer }) and starts copying once
+# the writer has been quiet for a second.
 pg_bench_settled() {
 	local last now
+	sleep 2
 	last=$(pg_bench_counts)
 	for _ in $(seq 1 15); do
 		sleep 1

@@ -621,6 +621,24 @@ static int audit_coalesce(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf
 	return 0;
 }
 
+/** audit_index_defer - audit { index_defer, index_busy_rate } checked into ac; 0 or -1 (logged). */
+static int audit_index_defer(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf_t *ac)
+{
+	if (inst->audit_conf.index_defer > 3600) {
+		cf_log_err_cs(conf, "audit { index_defer } must be 0 (copy at once) to 3600 seconds, not %u",
+			      inst->audit_conf.index_defer);
+		return -1;
+	}
+	if (inst->audit_conf.index_busy_rate < 1 || inst->audit_conf.index_busy_rate > 1000000) {
+		cf_log_err_cs(conf, "audit { index_busy_rate } must be 1 to 1000000 records a second, not %u",
+			      inst->audit_conf.index_busy_rate);
+		return -1;
+	}
+	ac->index_defer = inst->audit_conf.index_defer;
+	ac->index_busy_rate = inst->audit_conf.index_busy_rate;
+	return 0;
+}
+
 /** audit_options - audit { }'s options into ac, and its key (to be wiped); -1 after logging. */
 static int audit_options(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf_t *ac, cb_audit_key_t *key)
 {
@@ -630,7 +648,7 @@ static int audit_options(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf_
 	ac->fsync = (cb_audit_fsync_t) v;
 	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
 	ac->on_failure = (cb_audit_failure_t) v;
-	if (audit_coalesce(inst, conf, ac) < 0) return -1;
+	if (audit_coalesce(inst, conf, ac) < 0 || audit_index_defer(inst, conf, ac) < 0) return -1;
 	return audit_key(inst, conf, key);
 }
 

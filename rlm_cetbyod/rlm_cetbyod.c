@@ -134,6 +134,8 @@ static const CONF_PARSER audit_config[] = {
 	{ "coalesce_summary_every", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.coalesce_summary_every),
 	  "3600" },
 	{ "coalesce_max_runs", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.coalesce_max_runs), "10000" },
+	{ "index_defer", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.index_defer), "30" },
+	{ "index_busy_rate", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.index_busy_rate), "500" },
 	{ "retention_days", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.retention_days), "400" },
 	{ "hmac_key_file", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, audit_conf.hmac_key_file), "" },
 	CONF_PARSER_TERMINATOR

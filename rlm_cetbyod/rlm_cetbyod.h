@@ -153,6 +153,8 @@ typedef struct {
 		uint32_t	coalesce_window;	/* Refusal coalescing (lib/audit/runs.c); 0: off. */
 		uint32_t	coalesce_summary_every;
 		uint32_t	coalesce_max_runs;
+		uint32_t	index_defer;
+		uint32_t	index_busy_rate;
 		uint32_t	retention_days;
 		char const	*hmac_key_file;	/* Keyed chain; "": plain SHA-256. */
 	} audit_conf;

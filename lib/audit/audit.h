@@ -55,6 +55,7 @@
 #define CB_AUDIT_QUEUE_DEFAULT	10000		/* Records held in memory while the file cannot be written. */
 #define CB_AUDIT_COALESCE_EVERY_DEFAULT	3600	/* Seconds between a run's summaries (runs.c). */
 #define CB_AUDIT_COALESCE_MAX_DEFAULT	10000	/* Runs followed at once. */
+#define CB_AUDIT_INDEX_BUSY_RATE_DEFAULT	500	/* Records a second: a trail written this fast defers its index. */
 #define CB_AUDIT_RETRY_MAX_MS	5000		/* Longest wait between retries of a failing file. */
 #define CB_AUDIT_STATUS_FILE	"audit.file"	 /* Status key: the trail's path, for cetbyodctl. */
 #define CB_AUDIT_STATUS_TZ	"module.timezone" /* Status key: the module's timezone, for cetbyodctl. */
@@ -258,6 +259,9 @@ typedef struct {
 	unsigned int		coalesce_every;	/* Seconds: a run's repeats are summarised at least this often;
 						 * 0: CB_AUDIT_COALESCE_EVERY_DEFAULT. */
 	size_t			coalesce_max;	/* Runs followed at once; 0: CB_AUDIT_COALESCE_MAX_DEFAULT. */
+	unsigned int		index_defer;	/* Seconds the index may lag while the trail is written at
+						 * index_busy_rate or more (indexer.c); 0: it never waits. */
+	unsigned int		index_busy_rate; /* Records a second; 0: CB_AUDIT_INDEX_BUSY_RATE_DEFAULT. */
 	time_t			(*now)(void *ctx); /* The clock (tests); NULL: time(). */
 	void			*now_ctx;
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */

@@ -151,6 +151,8 @@ typedef struct {
 	cb_audit_indexed_fn	fn;		/* Told of what the index took (may be NULL). */
 	void			*ctx;
 	unsigned int		retry_ms, retry_max_ms;
+	unsigned int		defer_ms;	/* While busy, how long the index may lag (0: never defers). */
+	unsigned int		busy_rate;	/* Records a second from which the writer counts as busy. */
 	cb_log_fn_t		log;
 	void			*log_ctx;
 	cb_audit_mark_t		mark;		/* Where to start reading (unset: the files are searched by seq). */

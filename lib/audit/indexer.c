@@ -31,6 +31,21 @@
  * batch.  'cetbyodctl audit verify' finds the line and counts what the
  * index lacks.
  *
+ * Busy: the index waits.  While the writer's notes say the trail is being
+ * written at busy_rate records a second or more (a burst of
+ * authentications, a refusal storm), the indexer does not copy until the
+ * index has lagged defer_ms (audit { index_defer }), so that the two cores
+ * answer the burst first and the copying (about three times the writer's
+ * CPU per record) comes when it is over.  The rate is measured over
+ * windows of at least RATE_WINDOW_MS from the writer's notes; a writer that has
+ * noted nothing for RATE_STALE_MS is not busy, and one that writes again
+ * after such a silence makes the copy wait until its rate is known (two
+ * windows at most), so that a burst's first records are not copied
+ * before it is seen to be one.  A caller that waits for
+ * the index (cb_audit_indexer_wait: cb_audit_flush) ends the wait at once.
+ * Under a load that never lets up, the lag stays near defer_ms and the
+ * copying runs at nice 19 as it would have without the wait.
+ *
  * Readers of the index: cetbyodctl catches the index up from the file
  * itself before a query (cb_audit_index_update), so a refusal is found
  * right after it was written; cb_audit_record_once keeps the references
@@ -54,6 +69,10 @@
 #include "base/worker.h"
 
 #define AUDIT_INDEX_PASS	4096	/* Records one pass copies before it looks at its flags again. */
+#define RATE_WINDOW_MS		100	/* The writer's rate is measured over windows at least this long. */
+#define RATE_STALE_MS		1000	/* A writer silent this long is not busy. */
+#define DEFER_RECHECK_MS	250	/* A deferred index looks at the rate again this often. */
+#define DEFER_LOG_EVERY_MS	60000	/* At most one "waits while busy" line this often. */
 
 struct cb_audit_indexer {
 	cb_audit_indexer_conf_t	conf;
@@ -64,6 +83,13 @@ struct cb_audit_indexer {
 	int64_t			behind_ms;	/* cb_clock_ms() when the index last fell behind. */
 	bool			failing;	/* The last pass could not copy (store or file). */
 	int64_t			deadline;	/* Stopping: cb_clock_ms() by which to give up. */
+	int64_t			rate_at_ms;	/* When the current rate window began (0: no note yet). */
+	uint64_t		rate_seq;	/* written when it began. */
+	uint64_t		rate;		/* Records a second over the last whole window. */
+	bool			rate_known;	/* A whole window has passed since the writer's last silence. */
+	unsigned int		hurry;		/* Callers in cb_audit_indexer_wait: no deferring. */
+	int64_t			defer_until;	/* The thread's: deferred, look again at this cb_clock_ms(). */
+	int64_t			defer_logged;	/* The thread's: when the last "waits" line was logged. */
 	cb_audit_mark_t		file_end;	/* Where the file ended after the writer's last batch. */
 	cb_audit_mark_t		mark;		/* The thread's: where the next pass reads. */
 	unsigned int		delay;		/* The thread's: the wait after a failed pass. */
@@ -171,15 +197,47 @@ static bool behind(cb_audit_indexer_t *ix)
 }
 
 /**
+ * deferred - whether the copy waits because the writer is busy (the top
+ * comment): the cb_clock_ms() at which to look again, or 0 to copy now.
+ */
+static int64_t deferred(cb_audit_indexer_t *ix)
+{
+	int64_t now = cb_clock_ms(), until = 0;
+	uint64_t rate = 0;
+
+	pthread_mutex_lock(&ix->mu);
+	if (!ix->conf.defer_ms || ix->hurry || now - ix->rate_at_ms >= RATE_STALE_MS) {
+		until = 0;				/* Not deferring, or the writer is quiet. */
+	} else if (!ix->rate_known) {
+		until = ix->rate_at_ms + 2 * RATE_WINDOW_MS;	/* Writing again after a silence: how fast? */
+		if (until <= now) until = 0;
+	} else if (ix->rate >= ix->conf.busy_rate && ix->behind_ms + ix->conf.defer_ms > now) {
+		until = ix->behind_ms + ix->conf.defer_ms;
+		if (until > now + DEFER_RECHECK_MS) until = now + DEFER_RECHECK_MS;
+		rate = ix->rate;
+	}
+	pthread_mutex_unlock(&ix->mu);
+	if (rate && (!ix->defer_logged || now - ix->defer_logged >= DEFER_LOG_EVERY_MS)) {
+		IX_LOG(ix, CB_LOG_INFO, "audit: the trail is written at %" PRIu64 " records/s; its index in %s waits "
+		       "until the burst is over, %u s at most (audit { index_defer })", rate, ix->conf.db_path,
+		       ix->conf.defer_ms / 1000);
+		ix->defer_logged = now;
+	}
+	return until;
+}
+
+/**
  * idle_wait - until the next pass: after a failed one, its delay (the
  * writer's wakes do not hurry it: a busy server would hammer a failing
- * store); else at once while behind, or until the writer's next batch.
- * false: stopping.
+ * store); while deferred, until it looks at the rate again (a wake from
+ * the writer or a waiter makes it look sooner); else at once while
+ * behind, or until the writer's next batch.  false: stopping.
  */
 static bool idle_wait(cb_audit_indexer_t *ix, cb_worker_t *w)
 {
 	int64_t until = ix->delay ? cb_clock_ms() + ix->delay : 0, left;
 
+	if (!until && ix->defer_until) return cb_worker_wait(w, ix->defer_until - cb_clock_ms());
 	if (!until) return cb_worker_wait(w, behind(ix) ? 0 : -1);
 	while ((left = until - cb_clock_ms()) > 0) {
 		if (!cb_worker_wait(w, left)) return false;
@@ -187,7 +245,7 @@ static bool idle_wait(cb_audit_indexer_t *ix, cb_worker_t *w)
 	return true;
 }
 
-/** indexer_main - passes while behind; a wake from the writer, or the retry delay, between them. */
+/** indexer_main - passes while behind and not deferred; a wake, the retry delay or the deferral between them. */
 static void indexer_main(cb_worker_t *w, void *arg)
 {
 	cb_audit_indexer_t *ix = arg;
@@ -195,7 +253,10 @@ static void indexer_main(cb_worker_t *w, void *arg)
 
 	if (!lower_priority()) IX_LOG(ix, CB_LOG_INFO, "audit: the index thread runs at normal priority (nice failed)");
 	while (idle_wait(ix, w)) {
-		if (behind(ix)) pass(ix);
+		ix->defer_until = 0;
+		if (!behind(ix)) continue;
+		ix->defer_until = ix->delay ? 0 : deferred(ix);
+		if (!ix->defer_until) pass(ix);
 	}
 	/* Stopping: what it can by the deadline; a pass that copies nothing ends it (a restart catches up). */
 	pthread_mutex_lock(&ix->mu);
@@ -241,9 +302,22 @@ cb_audit_indexer_t *cb_audit_indexer_start(cb_audit_indexer_conf_t const *conf, 
 void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written, cb_audit_mark_t const *end)
 {
 	if (!ix) return;
+	int64_t now = cb_clock_ms();
+
 	pthread_mutex_lock(&ix->mu);
 	if (end && end->set) ix->file_end = *end;
-	if (ix->indexed >= ix->written) ix->behind_ms = cb_clock_ms();
+	if (ix->indexed >= ix->written) ix->behind_ms = now;
+	if (!ix->rate_at_ms || now - ix->rate_at_ms >= RATE_STALE_MS) {
+		ix->rate_at_ms = now;		/* The first note, or after a silence: a new window. */
+		ix->rate_seq = ix->written;
+		ix->rate = 0;
+		ix->rate_known = false;
+	} else if (now - ix->rate_at_ms >= RATE_WINDOW_MS) {
+		ix->rate_known = true;
+		ix->rate = (written > ix->rate_seq ? written - ix->rate_seq : 0) * 1000 / (uint64_t) (now - ix->rate_at_ms);
+		ix->rate_at_ms = now;
+		ix->rate_seq = written;
+	}
 	if (written > ix->written) ix->written = written;
 	pthread_mutex_unlock(&ix->mu);
 	cb_worker_wake(ix->worker);
@@ -272,12 +346,15 @@ int cb_audit_indexer_wait(cb_audit_indexer_t *ix, uint64_t seq, unsigned int tim
 	if (!ix) return 0;
 	cb_clock_after_ms(&ts, timeout_ms);
 	pthread_mutex_lock(&ix->mu);
+	ix->hurry++;
+	if (ix->indexed < seq) cb_worker_wake(ix->worker);	/* A deferred copy goes now. */
 	while (ix->indexed < seq && !ix->failing) {
 		if (pthread_cond_timedwait(&ix->moved, &ix->mu, &ts) != 0 && cb_clock_ms() >= deadline) {
 			rc = -1;
 			break;
 		}
 	}
+	ix->hurry--;
 	pthread_mutex_unlock(&ix->mu);
 	return rc;
 }

@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
+#include "base/clock.h"
 #include "base/mac.h"
 #include "store/store.h"
 
@@ -1318,6 +1320,74 @@ START_TEST(index_lag_is_counted_not_queued)
 }
 END_TEST
 
+/** burst - decisions for ms milliseconds, about one a millisecond (far above the test's busy rate). */
+static void burst(cb_audit_t *a, char const *who, int ms)
+{
+	int64_t end = cb_clock_ms() + ms;
+
+	for (int i = 0; cb_clock_ms() < end; i++) {
+		decision(a, who, T0 + i);
+		usleep(1000);
+	}
+}
+
+static uint64_t lag_of(cb_audit_t *a)
+{
+	cb_audit_stats_t st;
+
+	cb_audit_stats(a, &st);
+	return st.index_lag;
+}
+
+/*
+ * audit { index_defer }: while the trail is written faster than the busy
+ * rate, the index waits (the file has every record); a flush ends the
+ * wait at once; when the burst is over, the index catches up by itself.
+ */
+START_TEST(index_waits_while_busy)
+{
+	cb_audit_conf_t conf = {
+		.path = file, .db_path = dbpath, .retry_ms = 5, .retry_max_ms = 20, .index_defer = 3,
+		.index_busy_rate = 100,
+	};
+	char err[512];
+	uint64_t r[4], lag;
+	int64_t t0, waited;
+	cb_audit_t *a;
+
+	make_store();
+	a = cb_audit_open(&conf, err, sizeof(err));
+	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
+
+	burst(a, "busy", 1500);			/* The rate is known after 100 ms: the rest waits. */
+	lag = lag_of(a);
+	ck_assert_uint_gt(lag, 50);
+	usleep(300000);
+	ck_assert_uint_ge(lag_of(a), lag);	/* Still waiting: the writer was busy less than a second ago. */
+	ck_assert_uint_gt(file_records(file), lag);
+
+	t0 = cb_clock_ms();
+	ck_assert_int_eq(cb_audit_flush(a, 5000), 0);	/* A waiter does not wait for the deferral. */
+	waited = cb_clock_ms() - t0;
+	ck_assert_msg(waited < 1500, "the flush waited %" PRId64 " ms for a deferred index", waited);
+	ck_assert_uint_eq(lag_of(a), 0);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], file_records(file));
+
+	burst(a, "again", 1500);
+	ck_assert_uint_gt(lag_of(a), 50);
+	t0 = cb_clock_ms();
+	while (lag_of(a) && cb_clock_ms() - t0 < 8000) usleep(10000);
+	waited = cb_clock_ms() - t0;
+	ck_assert_uint_eq(lag_of(a), 0);		/* Caught up once the burst was over, */
+	ck_assert_msg(waited >= 300, "the index copied at once after the burst (%" PRId64 " ms)", waited);
+	index_rows(r);
+	ck_assert_uint_eq(r[0], file_records(file));	/* every record, */
+	ck_assert_uint_eq(r[1], r[0]);			/* each once. */
+	cb_audit_close(a, 1000);
+}
+END_TEST
+
 START_TEST(index_count_by_seq)
 {
 	cb_store_conf_t conf = { .path = dbpath };
@@ -1428,6 +1498,7 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, index_catches_up_after_the_database_fails);
 	tcase_add_test(tc, index_count_by_seq);
 	tcase_add_test(tc, index_lag_is_counted_not_queued);
+	tcase_add_test(tc, index_waits_while_busy);
 	tcase_add_test(tc, csv_cells_are_neutralised);
 	tcase_add_test(tc, csv_cells_hold_no_control_bytes);
 	tcase_add_test(tc, macs_normalise);
