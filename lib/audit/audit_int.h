@@ -139,6 +139,20 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 			    size_t max, cb_audit_indexed_fn fn, void *ctx, uint64_t *copied, char *err, size_t errlen);
 
 /*
+ *	refscan.c: the references of records not yet in the index
+ */
+typedef void (*cb_audit_ref_fn)(void *ctx, char const *ref);
+
+/**
+ * cb_audit_refs_unindexed - each "ref" of the trail's records from mark on
+ * (path's rotated files, oldest first, then path; every file when mark is
+ * unset or names none of them) to fn; *found: how many.  0, or -1 with
+ * err set (a file that cannot be read; what came before was passed on).
+ */
+int cb_audit_refs_unindexed(char const *path, cb_audit_mark_t const *mark, cb_audit_ref_fn fn, void *ctx,
+			    size_t *found, char *err, size_t errlen);
+
+/*
  *	indexer.c: the thread that copies the file into the index
  */
 typedef struct cb_audit_indexer cb_audit_indexer_t;

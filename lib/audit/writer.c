@@ -693,12 +693,41 @@ static void writer_main(cb_worker_t *w, void *arg)
 	pthread_mutex_unlock(&a->mu);
 }
 
+static int ref_note(cb_audit_t *a, char const *ref);
+
+/** ref_remember - a reference the file holds and the index not yet (refscan.c), for cb_audit_record_once. */
+static void ref_remember(void *ctx, char const *ref)
+{
+	cb_audit_t *a = ctx;
+
+	pthread_mutex_lock(&a->mu);
+	if (ref_note(a, ref) < 0) A_LOG(a, CB_LOG_ERROR, "audit: out of memory noting the reference %s", ref);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/** refs_left - after a start-up pass that left records out of the index: their references remembered. */
+static void refs_left(cb_audit_t *a, cb_audit_mark_t const *mark)
+{
+	char err[4096];
+	size_t found = 0;
+
+	if (cb_audit_refs_unindexed(a->path, mark, ref_remember, a, &found, err, sizeof(err)) < 0) {
+		A_LOG(a, CB_LOG_WARN, "audit: cannot read the references of the records %s holds and the database %s "
+		      "not yet: %s (an action among them may be recorded twice)", a->path, a->db_path, err);
+	}
+	if (found) {
+		A_LOG(a, CB_LOG_INFO, "audit: %zu action%s among the records not yet in the database %s: each is "
+		      "recorded once", found, found == 1 ? "" : "s", a->db_path);
+	}
+}
+
 /**
  * startup_catch_up - an index behind the file (closed while it lagged or
  * the store failed, or a crash between the file's write and the index's
  * commit): one bounded pass before the first record, so that
  * cb_audit_record_once finds the references there; the index thread
- * copies what it leaves.
+ * copies what it leaves, and the references among what it leaves are
+ * read from the file now (refscan.c).
  */
 static void startup_catch_up(cb_audit_t *a, cb_audit_mark_t *mark)
 {
@@ -719,11 +748,13 @@ static void startup_catch_up(cb_audit_t *a, cb_audit_mark_t *mark)
 	}
 	A_LOG(a, CB_LOG_INFO, "audit: the database %s holds records up to seq %" PRIu64 ", %s up to %" PRIu64 ": "
 	      "copying the missing ones from the file", a->db_path, dseq, a->path, a->seq);
-	if (cb_audit_index_catch_up(a->store, a->path, a->conf.key, mark, AUDIT_CATCHUP_MAX, NULL, NULL, &copied, err,
-				    sizeof(err)) < 0) {
+	rc = cb_audit_index_catch_up(a->store, a->path, a->conf.key, mark, AUDIT_CATCHUP_MAX, NULL, NULL, &copied, err,
+				     sizeof(err));
+	if (rc < 0) {
 		A_LOG(a, CB_LOG_WARN, "audit: cannot copy the missing records to the database %s yet: %s (the index "
 		      "thread retries)", a->db_path, err);
 	}
+	if (rc != 0) refs_left(a, mark);
 }
 
 /** index_start - the index thread on the writer's store handle; 0 or -1 (err). */
