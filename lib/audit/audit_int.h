@@ -65,6 +65,10 @@ int cb_audit_chain_event(cb_audit_event_t const *ev, uint64_t seq, char const *p
 cb_audit_bad_t cb_audit_line_parse_obj(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out,
 				       json_object **objp);
 
+/** cb_audit_line_parse_tok - cb_audit_line_parse_obj with the caller's tokener (reset here), reused line after line. */
+cb_audit_bad_t cb_audit_line_parse_tok(json_tokener *tok, char const *text, size_t len, cb_audit_key_t const *key,
+				       cb_audit_line_t *out, json_object **objp);
+
 /*
  *	runs.c: refusal coalescing (its top comment has the rules)
  */
