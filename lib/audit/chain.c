@@ -583,7 +583,8 @@ static int buf_room(char **buf, size_t len, size_t *alloc, size_t need)
 
 /**
  * line_append - the line of rec (in canonical order, without "hash"),
- * with its hash and newline, appended to *buf; its hash into hash.  0 or
+ * with its hash and newline, appended to *buf (a NUL after it, outside
+ * *len); its hash into hash.  0 or
  * -1 (allocation failure; *buf and *len as they were).
  */
 static int line_append(json_object *rec, cb_audit_key_t const *key, char **buf, size_t *len, size_t *alloc,
@@ -594,7 +595,8 @@ static int line_append(json_object *rec, cb_audit_key_t const *key, char **buf, 
 	char *p;
 
 	/* "{...}" -> "{...,"hash":"<64>"}\n" */
-	if (!c || clen < 2 || digest_hex(key, c, clen, NULL, 0, hash) < 0 || buf_room(buf, *len, alloc, clen + HASH_TAIL) < 0) {
+	if (!c || clen < 2 || digest_hex(key, c, clen, NULL, 0, hash) < 0 ||
+	    buf_room(buf, *len, alloc, clen + HASH_TAIL + 1) < 0) {
 		return -1;
 	}
 	p = *buf + *len;
@@ -602,7 +604,7 @@ static int line_append(json_object *rec, cb_audit_key_t const *key, char **buf, 
 	p += clen - 1;
 	memcpy(p, ",\"hash\":\"", 9);
 	memcpy(p + 9, hash, CB_AUDIT_HASH_HEX);
-	memcpy(p + 9 + CB_AUDIT_HASH_HEX, "\"}\n", 3);
+	memcpy(p + 9 + CB_AUDIT_HASH_HEX, "\"}\n", 4);		/* And a NUL after the line, not counted. */
 	*len += clen - 1 + HASH_TAIL + 1;
 	return 0;
 }
