@@ -47,12 +47,27 @@ int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp);
 
 /**
+ * cb_audit_chain_event - the line of ev's record (cb_audit_event_json's
+ * members; time: ev->time) at seq after prev, as cb_audit_chain_line
+ * makes it, built as one object in canonical order: appended, with its
+ * newline, to the growable *buf (*len bytes used of *alloc, realloc'd as
+ * needed; the caller frees it); its hash into hash.  Returns 0 or -1
+ * (allocation failure; *len as it was).
+ */
+int cb_audit_chain_event(cb_audit_event_t const *ev, uint64_t seq, char const *prev, cb_audit_key_t const *key,
+			 char **buf, size_t *len, size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1]);
+
+/**
  * cb_audit_line_parse_obj - cb_audit_line_parse_key; on CB_AUDIT_OK, with
  * objp, the parsed record into *objp (the caller puts it), so that the
  * index takes its fields without parsing the line again.
  */
 cb_audit_bad_t cb_audit_line_parse_obj(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out,
 				       json_object **objp);
+
+/** cb_audit_line_parse_tok - cb_audit_line_parse_obj with the caller's tokener (reset here), reused line after line. */
+cb_audit_bad_t cb_audit_line_parse_tok(json_tokener *tok, char const *text, size_t len, cb_audit_key_t const *key,
+				       cb_audit_line_t *out, json_object **objp);
 
 /*
  *	runs.c: refusal coalescing (its top comment has the rules)

@@ -166,22 +166,68 @@ json_object *cb_audit_jtext(char const *s, bool *cut)
 
 /*
  *	Building records
+ *
+ *	The members are collected first (key, value), then made into one
+ *	object: in the order put for cb_audit_event_json, sorted for
+ *	cb_audit_chain_event, which so builds the record's canonical form
+ *	directly (one object, no copy, no lookup).  Keys are string literals
+ *	(JSON_C_OBJECT_KEY_IS_CONSTANT: json-c does not copy them).
  */
+#define REC_MEMBERS	64		/* More than an event has (44), with seq, prev and chain. */
+
 typedef struct {
-	json_object	*obj;
+	char const	*key[REC_MEMBERS];
+	json_object	*val[REC_MEMBERS];
+	size_t		n;
 	bool		cut;
 	bool		failed;
 } rec_t;
 
 static void put(rec_t *r, char const *key, json_object *v)
 {
-	if (!v) {
+	if (!v || r->n >= REC_MEMBERS) {
+		json_object_put(v);
 		r->failed = true;
 		return;
 	}
-	if (json_object_object_add(r->obj, key, v) != 0) {
-		json_object_put(v);
-		r->failed = true;
+	r->key[r->n] = key;
+	r->val[r->n++] = v;
+}
+
+/** rec_object - r's members as one object, in r's order; r is emptied.  NULL on allocation failure. */
+static json_object *rec_object(rec_t *r)
+{
+	json_object *o = r->failed ? NULL : json_object_new_object();
+	size_t i;
+
+	for (i = 0; o && i < r->n; i++) {
+		if (json_object_object_add_ex(o, r->key[i], r->val[i],
+					      JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
+			json_object_put(o);
+			o = NULL;
+		}
+	}
+	if (!o) {
+		for (; i < r->n; i++) json_object_put(r->val[i]);	/* Those not taken by o. */
+	}
+	r->n = 0;
+	return o;
+}
+
+/** rec_sort - r's members in bytewise key order (an insertion sort: a record has few). */
+static void rec_sort(rec_t *r)
+{
+	for (size_t i = 1; i < r->n; i++) {
+		char const *k = r->key[i];
+		json_object *v = r->val[i];
+		size_t j = i;
+
+		for (; j > 0 && strcmp(r->key[j - 1], k) > 0; j--) {
+			r->key[j] = r->key[j - 1];
+			r->val[j] = r->val[j - 1];
+		}
+		r->key[j] = k;
+		r->val[j] = v;
 	}
 }
 
@@ -223,60 +269,61 @@ static void put_who(rec_t *r, cb_audit_event_t const *ev)
 	put_str(r, "framed_ip", ev->framed_ip);
 }
 
+/** event_members - the members of ev's record, without seq, prev and hash, into r (r->failed: allocation failure). */
+static void event_members(rec_t *r, cb_audit_event_t const *ev, time_t now)
+{
+	put(r, "type", json_object_new_string(cb_audit_type_name(ev->type)));
+	put_time(r, "time", ev->time ? ev->time : now);
+	put_who(r, ev);
+	put_str(r, "status", ev->status);
+	put_str(r, "reason", ev->reason);
+	put_time(r, "ack_time", ev->ack_time);
+	put_str(r, "policy_version", ev->policy_version);
+	put_time(r, "expiry", ev->expiry);
+	put_str(r, "role", ev->role);
+	put_str(r, "vlan", ev->vlan);
+	put_str(r, "vlan_why", ev->vlan_why);
+	put_time(r, "session_started", ev->session_started);
+	if (ev->type == CB_AUDIT_SESSION_STOP) {
+		put_time(r, "session_stopped", ev->session_stopped ? ev->session_stopped : (ev->time ? ev->time : now));
+	}
+	put_str(r, "stop_cause", ev->stop_cause);
+	if (ev->has_octets) {
+		put_int(r, "in_octets", (int64_t) ev->in_octets);
+		put_int(r, "out_octets", (int64_t) ev->out_octets);
+	}
+	put_str(r, "by", ev->by);
+	put_str(r, "why", ev->why);
+	put_str(r, "approved_by", ev->approved_by);
+	put_time(r, "until", ev->until);
+	put_str(r, "result", ev->result);
+	if (ev->has_counts) {
+		put_int(r, "people", ev->people);
+		put_int(r, "agreed", ev->agreed);
+		put_int(r, "added", ev->added);
+		put_int(r, "removed", ev->removed);
+		put_int(r, "errors", ev->errors);
+	}
+	put_str(r, "kind", ev->kind);
+	if (ev->attempt) put_int(r, "attempt", ev->attempt);
+	if (ev->error_cause) put_int(r, "error_cause", ev->error_cause);
+	put_str(r, "detail", ev->detail);
+	put_str(r, "ref", ev->ref);
+	if (ev->count) {
+		put_int(r, "count", (int64_t) ev->count);
+		put_time(r, "first", ev->first);
+		put_time(r, "last", ev->last);
+	}
+	if (r->cut) put(r, "truncated", json_object_new_boolean(1));
+}
+
 /** cb_audit_event_json - the record for ev, without seq, prev and hash.  NULL on allocation failure. */
 json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
 {
-	rec_t r = { .obj = json_object_new_object() };
+	rec_t r = { .n = 0 };
 
-	if (!r.obj) return NULL;
-	put(&r, "type", json_object_new_string(cb_audit_type_name(ev->type)));
-	put_time(&r, "time", ev->time ? ev->time : now);
-	put_who(&r, ev);
-	put_str(&r, "status", ev->status);
-	put_str(&r, "reason", ev->reason);
-	put_time(&r, "ack_time", ev->ack_time);
-	put_str(&r, "policy_version", ev->policy_version);
-	put_time(&r, "expiry", ev->expiry);
-	put_str(&r, "role", ev->role);
-	put_str(&r, "vlan", ev->vlan);
-	put_str(&r, "vlan_why", ev->vlan_why);
-	put_time(&r, "session_started", ev->session_started);
-	if (ev->type == CB_AUDIT_SESSION_STOP) {
-		put_time(&r, "session_stopped", ev->session_stopped ? ev->session_stopped : (ev->time ? ev->time : now));
-	}
-	put_str(&r, "stop_cause", ev->stop_cause);
-	if (ev->has_octets) {
-		put_int(&r, "in_octets", (int64_t) ev->in_octets);
-		put_int(&r, "out_octets", (int64_t) ev->out_octets);
-	}
-	put_str(&r, "by", ev->by);
-	put_str(&r, "why", ev->why);
-	put_str(&r, "approved_by", ev->approved_by);
-	put_time(&r, "until", ev->until);
-	put_str(&r, "result", ev->result);
-	if (ev->has_counts) {
-		put_int(&r, "people", ev->people);
-		put_int(&r, "agreed", ev->agreed);
-		put_int(&r, "added", ev->added);
-		put_int(&r, "removed", ev->removed);
-		put_int(&r, "errors", ev->errors);
-	}
-	put_str(&r, "kind", ev->kind);
-	if (ev->attempt) put_int(&r, "attempt", ev->attempt);
-	if (ev->error_cause) put_int(&r, "error_cause", ev->error_cause);
-	put_str(&r, "detail", ev->detail);
-	put_str(&r, "ref", ev->ref);
-	if (ev->count) {
-		put_int(&r, "count", (int64_t) ev->count);
-		put_time(&r, "first", ev->first);
-		put_time(&r, "last", ev->last);
-	}
-	if (r.cut) put(&r, "truncated", json_object_new_boolean(1));
-	if (r.failed) {
-		json_object_put(r.obj);
-		return NULL;
-	}
-	return r.obj;
+	event_members(&r, ev, now);
+	return rec_object(&r);
 }
 
 /* The event's strings, for cb_audit_event_copy. */
@@ -326,56 +373,64 @@ cb_audit_event_t *cb_audit_event_copy(cb_audit_event_t const *ev, time_t now)
 
 /*
  *	Canonical form and hash
+ *
+ *	The canonical form is what json-c writes for an object holding the
+ *	record's members but "hash" in sorted order.  A record read back from
+ *	a line the writer wrote is already in that order, with "hash" last:
+ *	json-c keeps the order it parsed, so the object's own text is the
+ *	canonical form but for its last member, and it is hashed as it is
+ *	(in_order).  Any other object (members out of order, "hash" elsewhere,
+ *	a line edited by hand) gets a sorted copy (canonical), which gives
+ *	the same text for an object in order: test_audit compares the two.
  */
-static int key_cmp(void const *a, void const *b)
+#define CANON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define CANON_KEYS_MAX	256
+#define HASH_MEMBER	",\"hash\":\"\"}"	/* The line's end after the canonical form's last member, but the digits. */
+#define HASH_TAIL	(sizeof(HASH_MEMBER) - 1 + CB_AUDIT_HASH_HEX)
+
+static bool canonical_type(json_object *v)
 {
-	return strcmp(*(char const *const *) a, *(char const *const *) b);
+	json_type t = json_object_get_type(v);
+
+	return t == json_type_string || t == json_type_int || t == json_type_boolean || t == json_type_null;
+}
+
+/** hex_text - whether v is a string of CB_AUDIT_HASH_HEX hex digits (json-c writes it as it is). */
+static bool hex_text(json_object *v)
+{
+	char const *s = json_object_get_string(v);
+
+	if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != CB_AUDIT_HASH_HEX) return false;
+	for (size_t i = 0; i < CB_AUDIT_HASH_HEX; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))) return false;
+	}
+	return true;
 }
 
 /**
- * canonical - the canonical form of rec (every member but "hash", sorted),
- * malloc'd into *out.  Returns 0, or -1 when a value is not a string,
- * integer, boolean or null, or on allocation failure.
+ * in_order - whether rec's text is its canonical form but for a last
+ * member "hash" (*tail: that member's bytes before the closing brace, 0
+ * without one): every other key after the one before, of at most
+ * CANON_KEYS_MAX, with canonical values, and "hash", when there, last,
+ * after another member, holding hex digits.  false: canonical() decides.
  */
-static int canonical(json_object *rec, char **out, size_t *outlen)
+static bool in_order(json_object *rec, size_t *tail)
 {
-	char const *keys[256];
-	size_t n = 0, i;
-	json_object *sorted;
-	char const *s;
-	int rc = -1;
+	char const *last = NULL;
+	size_t n = 0;
 
-	*out = NULL;
-	if (!json_object_is_type(rec, json_type_object)) return -1;
+	*tail = 0;
 	json_object_object_foreach(rec, k, v) {
-		json_type t = json_object_get_type(v);
-
-		if (strcmp(k, "hash") == 0) continue;
-		if (t != json_type_string && t != json_type_int && t != json_type_boolean && t != json_type_null) return -1;
-		if (n >= sizeof(keys) / sizeof(keys[0])) return -1;
-		keys[n++] = k;
-	}
-	qsort(keys, n, sizeof(keys[0]), key_cmp);
-	sorted = json_object_new_object();
-	if (!sorted) return -1;
-	for (i = 0; i < n; i++) {
-		json_object *val = json_object_object_get(rec, keys[i]);
-
-		if (json_object_object_add(sorted, keys[i], json_object_get(val)) != 0) {
-			json_object_put(val);
-			goto done;
+		if (*tail) return false;			/* A member after "hash". */
+		if (strcmp(k, "hash") == 0) {
+			if (n == 0 || !hex_text(v)) return false;
+			*tail = HASH_TAIL - 1;
+			continue;
 		}
+		if (!canonical_type(v) || (last && strcmp(last, k) >= 0) || ++n > CANON_KEYS_MAX) return false;
+		last = k;
 	}
-	s = json_object_to_json_string_ext(sorted, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!s) goto done;
-	*outlen = strlen(s);
-	*out = malloc(*outlen + 1);
-	if (!*out) goto done;
-	memcpy(*out, s, *outlen + 1);
-	rc = 0;
-done:
-	json_object_put(sorted);
-	return rc;
+	return true;
 }
 
 static void hex_of(unsigned char const *md, size_t n, char *out)
@@ -401,19 +456,27 @@ static void fetch(void)
 	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-static int sha256_hex(char const *data, size_t len, char out[CB_AUDIT_HASH_HEX + 1])
+/** sha256_hex - SHA-256 of a[0..alen) then b[0..blen), as hex. */
+static int sha256_hex(char const *a, size_t alen, char const *b, size_t blen, char out[CB_AUDIT_HASH_HEX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	int ok;
 
 	pthread_once(&fetch_once, fetch);
-	if (!sha256_md || EVP_Digest(data, len, md, &mdlen, sha256_md, NULL) != 1 || mdlen != 32) return -1;
+	if (!sha256_md || !(ctx = EVP_MD_CTX_new())) return -1;
+	ok = EVP_DigestInit_ex(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, a, alen) &&
+	     (!blen || EVP_DigestUpdate(ctx, b, blen)) && EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (!ok || mdlen != 32) return -1;
 	hex_of(md, mdlen, out);
 	return 0;
 }
 
-/** mac_hex - HMAC-SHA256 of data under key, as hex. */
-static int mac_hex(cb_audit_key_t const *key, char const *data, size_t len, char out[CB_AUDIT_HASH_HEX + 1])
+/** mac_hex - HMAC-SHA256 of a[0..alen) then b[0..blen) under key, as hex. */
+static int mac_hex(cb_audit_key_t const *key, char const *a, size_t alen, char const *b, size_t blen,
+		   char out[CB_AUDIT_HASH_HEX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t mdlen = 0;
@@ -424,25 +487,74 @@ static int mac_hex(cb_audit_key_t const *key, char const *data, size_t len, char
 
 	pthread_once(&fetch_once, fetch);
 	if (!hmac_mac || !(ctx = EVP_MAC_CTX_new(hmac_mac))) return -1;
-	ok = EVP_MAC_init(ctx, key->bytes, key->len, params) && EVP_MAC_update(ctx, (unsigned char const *) data, len) &&
-	     EVP_MAC_final(ctx, md, &mdlen, sizeof(md));
+	ok = EVP_MAC_init(ctx, key->bytes, key->len, params) && EVP_MAC_update(ctx, (unsigned char const *) a, alen) &&
+	     (!blen || EVP_MAC_update(ctx, (unsigned char const *) b, blen)) && EVP_MAC_final(ctx, md, &mdlen, sizeof(md));
 	EVP_MAC_CTX_free(ctx);
 	if (!ok || mdlen != 32) return -1;
 	hex_of(md, mdlen, out);
 	return 0;
 }
 
+/** digest_hex - the record's hash (keyed under key when given) of a then b. */
+static int digest_hex(cb_audit_key_t const *key, char const *a, size_t alen, char const *b, size_t blen,
+		      char out[CB_AUDIT_HASH_HEX + 1])
+{
+	return key ? mac_hex(key, a, alen, b, blen, out) : sha256_hex(a, alen, b, blen, out);
+}
+
+static int key_cmp(void const *a, void const *b)
+{
+	return strcmp(*(char const *const *) a, *(char const *const *) b);
+}
+
+/**
+ * canonical - the hash of rec's canonical form (every member but "hash",
+ * sorted), through a sorted copy.  Returns 0, or -1 when a value is not a
+ * string, integer, boolean or null, or on allocation failure.
+ */
+static int canonical(json_object *rec, cb_audit_key_t const *key, char out[CB_AUDIT_HASH_HEX + 1])
+{
+	char const *keys[CANON_KEYS_MAX];
+	size_t n = 0, i, len;
+	json_object *sorted;
+	char const *s;
+	int rc = -1;
+
+	json_object_object_foreach(rec, k, v) {
+		if (strcmp(k, "hash") == 0) continue;
+		if (!canonical_type(v) || n >= CANON_KEYS_MAX) return -1;
+		keys[n++] = k;
+	}
+	qsort(keys, n, sizeof(keys[0]), key_cmp);
+	sorted = json_object_new_object();
+	if (!sorted) return -1;
+	for (i = 0; i < n; i++) {
+		json_object *val = json_object_object_get(rec, keys[i]);
+
+		if (json_object_object_add(sorted, keys[i], json_object_get(val)) != 0) {
+			json_object_put(val);
+			goto done;
+		}
+	}
+	s = json_object_to_json_string_length(sorted, CANON_FLAGS, &len);
+	if (s) rc = digest_hex(key, s, len, NULL, 0, out);
+done:
+	json_object_put(sorted);
+	return rc;
+}
+
 int cb_audit_line_mac(json_object *rec, cb_audit_key_t const *key, char out[CB_AUDIT_HASH_HEX + 1])
 {
-	char *c;
-	size_t len;
-	int rc;
+	char const *s;
+	size_t tail, len;
 
 	out[0] = '\0';
-	if (canonical(rec, &c, &len) < 0) return -1;
-	rc = key ? mac_hex(key, c, len, out) : sha256_hex(c, len, out);
-	free(c);
-	return rc;
+	if (!json_object_is_type(rec, json_type_object)) return -1;
+	if (!in_order(rec, &tail)) return canonical(rec, key, out);
+	/* "{...,"hash":"<64>"}": the canonical form is "{...}". */
+	s = json_object_to_json_string_length(rec, CANON_FLAGS, &len);
+	if (!s || len < tail + 1) return -1;
+	return digest_hex(key, s, len - 1 - tail, "}", 1, out);
 }
 
 int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
@@ -450,11 +562,66 @@ int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
 	return cb_audit_line_mac(rec, NULL, out);
 }
 
+/*
+ *	Lines
+ */
+
+/** buf_room - room for need more bytes in the growable *buf (len used of *alloc); 0 or -1. */
+static int buf_room(char **buf, size_t len, size_t *alloc, size_t need)
+{
+	size_t na = *alloc ? *alloc : 1024;
+	char *nb;
+
+	if (len + need <= *alloc) return 0;
+	while (na < len + need) na *= 2;
+	nb = realloc(*buf, na);
+	if (!nb) return -1;
+	*buf = nb;
+	*alloc = na;
+	return 0;
+}
+
+/**
+ * line_append - the line of rec (in canonical order, without "hash"),
+ * with its hash and newline, appended to *buf (a NUL after it, outside
+ * *len); its hash into hash.  0 or
+ * -1 (allocation failure; *buf and *len as they were).
+ */
+static int line_append(json_object *rec, cb_audit_key_t const *key, char **buf, size_t *len, size_t *alloc,
+		       char hash[CB_AUDIT_HASH_HEX + 1])
+{
+	size_t clen;
+	char const *c = json_object_to_json_string_length(rec, CANON_FLAGS, &clen);
+	char *p;
+
+	/* "{...}" -> "{...,"hash":"<64>"}\n" */
+	if (!c || clen < 2 || digest_hex(key, c, clen, NULL, 0, hash) < 0 ||
+	    buf_room(buf, *len, alloc, clen + HASH_TAIL + 1) < 0) {
+		return -1;
+	}
+	p = *buf + *len;
+	memcpy(p, c, clen - 1);
+	p += clen - 1;
+	memcpy(p, ",\"hash\":\"", 9);
+	memcpy(p + 9, hash, CB_AUDIT_HASH_HEX);
+	memcpy(p + 9 + CB_AUDIT_HASH_HEX, "\"}\n", 4);		/* And a NUL after the line, not counted. */
+	*len += clen - 1 + HASH_TAIL + 1;
+	return 0;
+}
+
 /* The members cb_audit_chain_line sets itself: taken from fields, they would appear twice. */
 static bool chain_own_key(char const *k, bool keyed)
 {
 	return strcmp(k, "seq") == 0 || strcmp(k, "prev") == 0 || strcmp(k, "hash") == 0 ||
 	       (keyed && strcmp(k, "chain") == 0);
+}
+
+/** put_chain - the members the chain adds: seq, prev and, keyed, chain. */
+static void put_chain(rec_t *r, uint64_t seq, char const *prev, bool keyed)
+{
+	put_int(r, "seq", (int64_t) seq);
+	put(r, "prev", json_object_new_string(prev));
+	if (keyed) put(r, "chain", json_object_new_string(CB_AUDIT_CHAIN_HMAC));
 }
 
 /**
@@ -467,40 +634,37 @@ static bool chain_own_key(char const *k, bool keyed)
  */
 static json_object *chain_rec(json_object *fields, uint64_t seq, char const *prev, bool keyed)
 {
-	char const *keys[256];
+	char const *keys[CANON_KEYS_MAX];
 	size_t n = 0, i;
-	json_object *rec, *v;
+	json_object *rec;
+	rec_t own = { .n = 0 };
 
 	if (!json_object_is_type(fields, json_type_object)) return NULL;
 	json_object_object_foreach(fields, k, fv) {
-		json_type t = json_object_get_type(fv);
-
 		if (chain_own_key(k, keyed)) continue;
-		if (t != json_type_string && t != json_type_int && t != json_type_boolean && t != json_type_null) return NULL;
-		if (n + 3 >= sizeof(keys) / sizeof(keys[0])) return NULL;
+		if (!canonical_type(fv) || n + 3 >= CANON_KEYS_MAX) return NULL;
 		keys[n++] = k;
 	}
-	keys[n++] = "seq";
-	keys[n++] = "prev";
-	if (keyed) keys[n++] = "chain";
 	qsort(keys, n, sizeof(keys[0]), key_cmp);
-	rec = json_object_new_object();
-	for (i = 0; rec && i < n; i++) {
-		if (strcmp(keys[i], "seq") == 0) {
-			v = json_object_new_int64((int64_t) seq);
-		} else if (strcmp(keys[i], "prev") == 0) {
-			v = json_object_new_string(prev);
-		} else if (keyed && strcmp(keys[i], "chain") == 0) {
-			v = json_object_new_string(CB_AUDIT_CHAIN_HMAC);
-		} else {
-			v = json_object_get(json_object_object_get(fields, keys[i]));
-		}
-		if (!v || json_object_object_add_ex(rec, keys[i], v, JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0) {
+	put_chain(&own, seq, prev, keyed);
+	rec_sort(&own);
+	rec = own.failed ? NULL : json_object_new_object();
+	/* Merge the two sorted lists: fields' keys (copied) and the chain's (constant). */
+	for (size_t f = 0, c = 0; rec && f + c < n + own.n;) {
+		bool mine = f == n || (c < own.n && strcmp(own.key[c], keys[f]) < 0);
+		char const *mk = mine ? own.key[c] : keys[f];
+		json_object *v = mine ? own.val[c] : json_object_get(json_object_object_get(fields, keys[f]));
+
+		if (json_object_object_add_ex(rec, mk, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
+					      (mine ? JSON_C_OBJECT_KEY_IS_CONSTANT : 0)) != 0) {
 			json_object_put(v);
 			json_object_put(rec);
 			rec = NULL;
 		}
+		if (mine) own.val[c++] = NULL;
+		else f++;
 	}
+	for (i = 0; i < own.n; i++) json_object_put(own.val[i]);	/* Those rec did not take. */
 	return rec;
 }
 
@@ -515,21 +679,18 @@ int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp)
 {
 	json_object *rec = chain_rec(fields, seq, prev, key != NULL);
-	char const *c;
-	size_t clen;
+	size_t alloc = 0;
 	int rc = -1;
 
 	*line = NULL;
+	*len = 0;
 	if (recp) *recp = NULL;
 	if (!rec) return -1;
-	c = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!c || (clen = strlen(c)) < 2 || (key ? mac_hex(key, c, clen, hash) : sha256_hex(c, clen, hash)) < 0) goto done;
-	/* "{...}" -> "{...,"hash":"<64>"}\n" */
-	*len = clen - 1 + sizeof(",\"hash\":\"\"}\n") - 1 + CB_AUDIT_HASH_HEX;
-	*line = malloc(*len + 1);
-	if (!*line) goto done;
-	memcpy(*line, c, clen - 1);
-	snprintf(*line + clen - 1, *len + 1 - (clen - 1), ",\"hash\":\"%s\"}\n", hash);
+	if (line_append(rec, key, line, len, &alloc, hash) < 0) {
+		free(*line);
+		*line = NULL;
+		goto done;
+	}
 	if (recp) {
 		if (json_object_object_add(rec, "hash", json_object_new_string(hash)) != 0) {
 			free(*line);
@@ -541,6 +702,23 @@ int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_
 	}
 	rc = 0;
 done:
+	json_object_put(rec);
+	return rc;
+}
+
+int cb_audit_chain_event(cb_audit_event_t const *ev, uint64_t seq, char const *prev, cb_audit_key_t const *key,
+			 char **buf, size_t *len, size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1])
+{
+	rec_t r = { .n = 0 };
+	json_object *rec;
+	int rc;
+
+	event_members(&r, ev, ev->time);
+	put_chain(&r, seq, prev, key != NULL);
+	rec_sort(&r);
+	rec = rec_object(&r);
+	if (!rec) return -1;
+	rc = line_append(rec, key, buf, len, alloc, hash);
 	json_object_put(rec);
 	return rc;
 }

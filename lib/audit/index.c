@@ -170,6 +170,7 @@ typedef struct {
 	bool			in_seq;		/* Reading on from the mark: no line is the index's already. */
 	cb_audit_mark_t		skip;		/* After a broken line: where the next pass resyncs (unset: unknown). */
 	cb_audit_mark_t		end;		/* Where the batch's last line ends. */
+	json_tokener		*tok;		/* Reused for every line of the pass. */
 	char			*err;
 	size_t			errlen;
 } catchup_t;
@@ -203,13 +204,13 @@ static int broken(catchup_t *c, char const *path, off_t off, char const *what)
 }
 
 /** line_seq - the seq of a line, without checking its hash (to skip what the index holds); 0: none. */
-static uint64_t line_seq(char const *text, size_t len)
+static uint64_t line_seq(json_tokener *tok, char const *text, size_t len)
 {
-	json_tokener *tok = json_tokener_new();
-	json_object *o = tok ? json_tokener_parse_ex(tok, text, (int) len) : NULL, *v;
+	json_object *o, *v;
 	uint64_t seq = 0;
 
-	if (tok) json_tokener_free(tok);
+	json_tokener_reset(tok);
+	o = json_tokener_parse_ex(tok, text, (int) len);
 	if (o && json_object_object_get_ex(o, "seq", &v) && json_object_is_type(v, json_type_int) &&
 	    json_object_get_int64(v) > 0) {
 		seq = (uint64_t) json_object_get_int64(v);
@@ -277,11 +278,11 @@ static int take_line(catchup_t *c, char const *path, char const *text, size_t le
 	cb_audit_line_t l;
 	cb_audit_bad_t bad;
 	json_object *o = NULL;
-	uint64_t seq = c->in_seq ? 0 : line_seq(text, len);	/* From the mark on, parsed once only. */
+	uint64_t seq = c->in_seq ? 0 : line_seq(c->tok, text, len);	/* From the mark on, parsed once only. */
 	int rc;
 
 	if (seq && seq <= c->last) return 0;
-	bad = cb_audit_line_parse_obj(text, len, c->key, &l, &o);
+	bad = cb_audit_line_parse_tok(c->tok, text, len, c->key, &l, &o);
 	if (bad == CB_AUDIT_BAD_IO) {
 		snprintf(c->err, c->errlen, "out of memory");
 		return -1;
@@ -350,13 +351,13 @@ static int read_file(catchup_t *c, char const *path, off_t off, char *line)
 }
 
 /** first_seq - the seq of path's first line; 0: none, or unreadable. */
-static uint64_t first_seq(char const *path, char *line)
+static uint64_t first_seq(json_tokener *tok, char const *path, char *line)
 {
 	FILE *fp = fopen(path, "re");
 	uint64_t seq = 0;
 
 	if (!fp) return 0;
-	if (fgets(line, CB_AUDIT_LINE_MAX + 2, fp)) seq = line_seq(line, strcspn(line, "\n"));
+	if (fgets(line, CB_AUDIT_LINE_MAX + 2, fp)) seq = line_seq(tok, line, strcspn(line, "\n"));
 	fclose(fp);
 	return seq;
 }
@@ -378,7 +379,7 @@ static size_t start_at(catchup_t *c, char **files, size_t n, off_t *off, char *l
 		}
 	}
 	for (i = n; i-- > 0;) {
-		uint64_t s = first_seq(files[i], line);
+		uint64_t s = first_seq(c->tok, files[i], line);
 
 		if (s && s <= c->last + 1) return i;
 	}
@@ -407,7 +408,8 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 		c.last = mark->seq - 1;
 		c.prev[0] = '\0';
 	}
-	if (cb_audit_rotated_files(path, &files, &n, &skipped) < 0 || !(line = malloc(CB_AUDIT_LINE_MAX + 2))) {
+	if (cb_audit_rotated_files(path, &files, &n, &skipped) < 0 || !(line = malloc(CB_AUDIT_LINE_MAX + 2)) ||
+	    !(c.tok = json_tokener_new())) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
 	} else {
@@ -420,6 +422,7 @@ int cb_audit_index_catch_up(cb_store_t *store, char const *path, cb_audit_key_t 
 	if (rc == -2 && c.skip.set) *mark = c.skip;			/* The next pass starts past the broken line. */
 	free(line);
 	free(c.buf);
+	if (c.tok) json_tokener_free(c.tok);
 	cb_audit_files_free(files, n);
 	return rc;
 }

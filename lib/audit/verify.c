@@ -28,6 +28,7 @@ typedef struct {
 	uint64_t		expect;		/* Next seq; 0 before the first record. */
 	char			prev[CB_AUDIT_HASH_HEX + 1];
 	char			*line;
+	json_tokener		*tok;		/* Reused for every line. */
 } verify_t;
 
 static int vbad(verify_t *v, char const *file, uint64_t line, cb_audit_bad_t bad, uint64_t found,
@@ -78,15 +79,26 @@ cb_audit_bad_t cb_audit_line_parse_key(char const *text, size_t len, cb_audit_ke
 cb_audit_bad_t cb_audit_line_parse_obj(char const *text, size_t len, cb_audit_key_t const *key, cb_audit_line_t *out,
 				       json_object **objp)
 {
-	json_tokener *tok;
+	json_tokener *tok = json_tokener_new();
+	cb_audit_bad_t bad;
+
+	memset(out, 0, sizeof(*out));
+	if (!tok) return CB_AUDIT_BAD_IO;
+	bad = cb_audit_line_parse_tok(tok, text, len, key, out, objp);
+	json_tokener_free(tok);
+	return bad;
+}
+
+cb_audit_bad_t cb_audit_line_parse_tok(json_tokener *tok, char const *text, size_t len, cb_audit_key_t const *key,
+				       cb_audit_line_t *out, json_object **objp)
+{
 	json_object *o, *js, *jp, *jh, *jc;
 	char hash[CB_AUDIT_HASH_HEX + 1];
 	cb_audit_bad_t bad = CB_AUDIT_BAD_SYNTAX;
 
 	memset(out, 0, sizeof(*out));
 	if (len > CB_AUDIT_LINE_MAX) return CB_AUDIT_BAD_SYNTAX;
-	tok = json_tokener_new();
-	if (!tok) return CB_AUDIT_BAD_IO;
+	json_tokener_reset(tok);
 	o = json_tokener_parse_ex(tok, text, (int) len);
 	if (!o || json_tokener_get_error(tok) != json_tokener_success || (size_t) json_tokener_get_parse_end(tok) != len ||
 	    !json_object_is_type(o, json_type_object)) goto done;
@@ -117,7 +129,6 @@ done:
 		o = NULL;
 	}
 	json_object_put(o);
-	json_tokener_free(tok);
 	return bad;
 }
 
@@ -172,7 +183,7 @@ static int check_record(verify_t *v, char const *file, uint64_t lineno, char con
 {
 	cb_audit_line_t l;
 
-	switch (cb_audit_line_parse_key(text, len, v->key, &l)) {
+	switch (cb_audit_line_parse_tok(v->tok, text, len, v->key, &l, NULL)) {
 	case CB_AUDIT_OK:
 		if (v->key && !l.keyed && v->out->keyed) {
 			return vbad(v, file, lineno, CB_AUDIT_BAD_KEY, l.seq, "record seq %" PRIu64 " (line %" PRIu64 ") "
@@ -266,13 +277,19 @@ int cb_audit_verify_trail(char const *const *paths, size_t n, cb_audit_anchor_t 
 
 	memset(out, 0, sizeof(*out));
 	v.line = malloc(CB_AUDIT_LINE_MAX + 1);
-	if (!v.line) return vbad(&v, "", 0, CB_AUDIT_BAD_IO, 0, "out of memory");
+	v.tok = json_tokener_new();
+	if (!v.line || !v.tok) {
+		free(v.line);
+		if (v.tok) json_tokener_free(v.tok);
+		return vbad(&v, "", 0, CB_AUDIT_BAD_IO, 0, "out of memory");
+	}
 	for (i = 0; i < n && rc == 0; i++) {
 		v.last_file = i + 1 == n;
 		rc = verify_file(&v, paths[i]);
 		out->files++;
 	}
 	free(v.line);
+	json_tokener_free(v.tok);
 	if (rc == 0 && v.anchor) rc = check_anchor(&v);
 	if (rc == 0 && key && out->records && !v.last_keyed) {
 		v.expect = 0;

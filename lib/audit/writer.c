@@ -330,9 +330,10 @@ static void batch_release(batch_t *b)
 	b->len = b->alloc = b->n = 0;
 }
 
+/** batch_add - line's bytes at the end of b (write_batch notes where it ends); 0 or -1. */
 static int batch_add(batch_t *b, char const *line, size_t len)
 {
-	if (b->len + len > b->alloc) {
+	if (b->len + len > b->alloc || !b->alloc) {
 		size_t na = (b->alloc ? b->alloc : 65536);
 		char *nb;
 
@@ -344,7 +345,6 @@ static int batch_add(batch_t *b, char const *line, size_t len)
 	}
 	memcpy(b->buf + b->len, line, len);
 	b->len += len;
-	b->ends[b->n++] = b->len;
 	return 0;
 }
 
@@ -373,21 +373,29 @@ static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_o
 	size_t i;
 
 	memcpy(prev, a->prev, sizeof(prev));
+	if (!b->alloc && batch_add(b, "", 0) < 0) {	/* Room for a batch's lines at once. */
+		*e = ENOMEM;
+		return -1;
+	}
 	for (i = 0; i < n + (gap ? 1 : 0); i++) {
 		cb_audit_event_t const *ev = gap ? (i == 0 ? NULL : items[i - 1]) : items[i];
-		json_object *fields = ev ? cb_audit_event_json(ev, ev->time) : json_object_get(gap);
 		char *line = NULL;
 		size_t len;
+		int rc;
 
-		if (!fields || cb_audit_chain_line(fields, seq + 1, prev, a->conf.key, &line, &len, hash, NULL) < 0 ||
-		    batch_add(b, line, len) < 0) {
-			json_object_put(fields);
+		/* An event's line goes straight into the batch; the rare gap record is built from its object. */
+		if (ev) {
+			rc = cb_audit_chain_event(ev, seq + 1, prev, a->conf.key, &b->buf, &b->len, &b->alloc, hash);
+		} else {
+			rc = cb_audit_chain_line(gap, seq + 1, prev, a->conf.key, &line, &len, hash, NULL) < 0 ||
+			     batch_add(b, line, len) < 0 ? -1 : 0;
 			free(line);
+		}
+		if (rc < 0) {
 			*e = ENOMEM;
 			return -1;
 		}
-		json_object_put(fields);
-		free(line);
+		b->ends[b->n++] = b->len;
 		seq++;
 		memcpy(prev, hash, sizeof(prev));
 	}

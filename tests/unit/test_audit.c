@@ -1520,6 +1520,131 @@ START_TEST(chain_line_is_canonical)
 }
 END_TEST
 
+/*
+ *	The writer's line for an event (cb_audit_chain_event: one object built
+ *	in sorted order) is the line cb_audit_chain_line makes from
+ *	cb_audit_event_json's object, byte for byte, appended after what the
+ *	buffer held.
+ */
+static void chain_event_is_chain_line_with(cb_audit_key_t const *key)
+{
+	char long_text[CB_AUDIT_FIELD_MAX + 50];
+	cb_audit_event_t ev = {
+		.type = CB_AUDIT_SESSION_STOP, .time = T0, .identity = "al\xc3\xa9\xff \"q\" \\ /",
+		.outer_identity = "anonymous", .calling_station = "aa:bb:cc:00:11:22",
+		.called_station = "00-11-22-33-44-55:Staff", .nas = "10.0.0.2", .class_id = "c1",
+		.acct_session_id = "s1", .framed_ip = "10.20.30.40", .status = "admit", .reason = "acknowledged",
+		.ack_time = T0 - 60, .policy_version = "2026", .expiry = T0 + 60, .role = "staff", .vlan = "20",
+		.vlan_why = "role", .session_started = T0 - 10, .stop_cause = "User-Request", .has_octets = true,
+		.in_octets = 1ULL << 40, .out_octets = 7, .by = "admin", .why = long_text, .approved_by = "head",
+		.until = T0 + 3600, .result = "ack", .has_counts = true, .people = 3, .agreed = 2, .added = 1,
+		.removed = 0, .errors = 1, .kind = "k", .attempt = 2, .error_cause = 503, .detail = "d", .ref = "r:1",
+		.count = 4, .first = T0 - 5, .last = T0,
+	};
+	json_object *f;
+	char *line = NULL, *buf = NULL, hash[CB_AUDIT_HASH_HEX + 1], hash2[CB_AUDIT_HASH_HEX + 1];
+	size_t len = 0, blen = 3, alloc = 4;
+
+	memset(long_text, 'x', sizeof(long_text) - 1);
+	long_text[sizeof(long_text) - 1] = '\0';
+	for (int pass = 0; pass < 2; pass++) {
+		f = cb_audit_event_json(&ev, T0);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(cb_audit_chain_line(f, 77, "abc", key, &line, &len, hash, NULL), 0);
+		buf = malloc(alloc);
+		memcpy(buf, "old", 3);
+		blen = 3;
+		ck_assert_int_eq(cb_audit_chain_event(&ev, 77, "abc", key, &buf, &blen, &alloc, hash2), 0);
+		ck_assert_str_eq(hash2, hash);
+		ck_assert_uint_eq(blen, 3 + len);
+		ck_assert(memcmp(buf, "old", 3) == 0);
+		ck_assert(memcmp(buf + 3, line, len) == 0);
+		ck_assert(pass == 1 || strstr(line, "\"truncated\":true") != NULL);
+		free(buf);
+		free(line);
+		json_object_put(f);
+		alloc = 4;
+		/* A sparse event too: a decision with the fields of a refusal only. */
+		memset(&ev, 0, sizeof(ev));
+		ev = (cb_audit_event_t) { .type = CB_AUDIT_DECISION, .time = T0, .identity = "bob", .status = "reject" };
+	}
+}
+
+START_TEST(chain_event_is_chain_line)
+{
+	cb_audit_key_t k = test_key('k');
+
+	chain_event_is_chain_line_with(NULL);
+	chain_event_is_chain_line_with(&k);
+}
+END_TEST
+
+/*
+ *	A record read back in the writer's order is hashed from its own text
+ *	(chain.c in_order); in any other order through a sorted copy: the same
+ *	hash either way, and the same refusal of a value the form refuses.
+ */
+START_TEST(line_hash_any_order)
+{
+	json_object *o, *r;
+	char want[CB_AUDIT_HASH_HEX + 1], got[CB_AUDIT_HASH_HEX + 1];
+	char const *orders[][6] = {
+		{ "zeta", "seq", "hash", "alpha", "prev", NULL },	/* Unsorted, "hash" inside. */
+		{ "hash", "alpha", "prev", "seq", "zeta", NULL },	/* Sorted, "hash" first. */
+		{ "alpha", "prev", "seq", "zeta", NULL, NULL },	/* Sorted, no "hash". */
+		{ "alpha", "prev", "seq", "zeta", "hash", NULL },	/* Sorted, "hash" last: its own text. */
+	};
+
+	write_trail(3);
+	read_lines();
+	lines[1][strcspn(lines[1], "\n")] = '\0';
+	o = json_tokener_parse(lines[1]);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(cb_audit_line_hash(o, want), 0);
+	ck_assert_str_eq(want, json_object_get_string(json_object_object_get(o, "hash")));
+	json_object_put(o);
+	/* Members of chosen names, in several orders. */
+	o = json_object_new_object();
+	json_object_object_add(o, "alpha", json_object_new_string("a\"\\/\xc3\xa9"));
+	json_object_object_add(o, "prev", json_object_new_string(CB_AUDIT_ZERO_HASH));
+	json_object_object_add(o, "seq", json_object_new_int64(5));
+	json_object_object_add(o, "zeta", json_object_new_boolean(0));
+	ck_assert_int_eq(cb_audit_line_hash(o, want), 0);
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		r = json_object_new_object();
+		for (size_t j = 0; orders[i][j]; j++) {
+			json_object *v = strcmp(orders[i][j], "hash") == 0 ?
+					 json_object_new_string("0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF") :
+					 json_object_get(json_object_object_get(o, orders[i][j]));
+
+			json_object_object_add(r, orders[i][j], v);
+		}
+		ck_assert_int_eq(cb_audit_line_hash(r, got), 0);
+		ck_assert_str_eq(got, want);
+		/* "hash" last but not hex digits: through the sorted copy, same hash. */
+		json_object_object_add(r, "hash", json_object_new_string("not \"hex\""));
+		ck_assert_int_eq(cb_audit_line_hash(r, got), 0);
+		ck_assert_str_eq(got, want);
+		json_object_put(r);
+	}
+	/* Only "hash": the canonical form is {}. */
+	r = json_object_new_object();
+	json_object_object_add(r, "hash", json_object_new_string(CB_AUDIT_ZERO_HASH));
+	ck_assert_int_eq(cb_audit_line_hash(r, got), 0);
+	json_object_put(r);
+	r = json_object_new_object();
+	ck_assert_int_eq(cb_audit_line_hash(r, want), 0);
+	ck_assert_str_eq(got, want);
+	/* A double, in order or not, is refused. */
+	json_object_object_add(r, "d", json_object_new_double(1.5));
+	ck_assert_int_eq(cb_audit_line_hash(r, got), -1);
+	json_object_object_add(r, "a", json_object_new_int(1));
+	ck_assert_int_eq(cb_audit_line_hash(r, got), -1);
+	json_object_put(r);
+	json_object_put(o);
+}
+END_TEST
+
 static Suite *audit_suite(void)
 {
 	Suite *s = suite_create("audit");
@@ -1535,6 +1660,8 @@ static Suite *audit_suite(void)
 	tcase_add_test(tc, truncated_last_line_fails_there);
 	tcase_add_test(tc, line_parse_alone);
 	tcase_add_test(tc, chain_line_is_canonical);
+	tcase_add_test(tc, chain_event_is_chain_line);
+	tcase_add_test(tc, line_hash_any_order);
 	tcase_add_test(tc, keyed_chain_verifies_and_catches_rewrites);
 	tcase_add_test(tc, keyed_chain_rewritten_plain_fails);
 	tcase_add_test(tc, key_file_checks);
