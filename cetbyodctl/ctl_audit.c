@@ -72,7 +72,8 @@ char const ctl_audit_help[] =
 	"  run them.  A summary of coalesced refusals has the refusals it stands\n"
 	"  for in the count, first and last columns; --from/--to find it when they\n"
 	"  meet its first..last span.  radiusd copies its file into the index at\n"
-	"  idle priority; with the SQLite store, query first copies what the index\n"
+	"  low priority, after a burst (audit { index_defer }); with the SQLite\n"
+	"  store, query first copies what the index\n"
 	"  lacks from the module's file (when it can read it), so a record just\n"
 	"  written is found; otherwise it notes how far behind radiusd last\n"
 	"  reported the index.  Exits 2 when nothing matches.\n";

@@ -417,7 +417,7 @@ static void status_human_audit(ctl_t *ctl, status_t const *s)
 			 st_get(s, CB_STATUS_AUDIT_DROPPED) ? st_get(s, CB_STATUS_AUDIT_DROPPED) : "?",
 			 st_get(s, CB_STATUS_AUDIT_REFUSED) ? st_get(s, CB_STATUS_AUDIT_REFUSED) : "?");
 		kv("records", buf);
-		snprintf(buf, sizeof(buf), "%.20s records behind the file, for %.20s ms (copied at idle priority)",
+		snprintf(buf, sizeof(buf), "%.20s records behind the file, for %.20s ms (copied at low priority, after a burst)",
 			 st_get(s, CB_STATUS_AUDIT_INDEX_LAG) ? st_get(s, CB_STATUS_AUDIT_INDEX_LAG) : "?",
 			 st_get(s, CB_STATUS_AUDIT_INDEX_LAG_MS) ? st_get(s, CB_STATUS_AUDIT_INDEX_LAG_MS) : "?");
 		kv("index", buf);
