@@ -73,10 +73,10 @@ char const ctl_audit_help[] =
 	"  for in the count, first and last columns; --from/--to find it when they\n"
 	"  meet its first..last span.  radiusd copies its file into the index at\n"
 	"  low priority, after a burst (audit { index_defer }); with the SQLite\n"
-	"  store, query first copies what the index\n"
-	"  lacks from the module's file (when it can read it), so a record just\n"
-	"  written is found; otherwise it notes how far behind radiusd last\n"
-	"  reported the index.  Exits 2 when nothing matches.\n";
+	"  store, query first copies what the index lacks from the module's file\n"
+	"  (when it can read it), so a record just written is found; otherwise it\n"
+	"  notes how far behind radiusd last reported the index.  Exits 2 when\n"
+	"  nothing matches.\n";
 
 char const ctl_export_usage[] = "export --person USER";
 char const ctl_export_summary[] = "everything held about one person, as JSON (subject access)";
