@@ -2,14 +2,16 @@
  * acct.c - the rules of one accounting write, the same for both backends
  * (which supply the statements, cb_store_acct_ops_t): which statements a
  * Start, an Interim-Update and a Stop run and in what order, and the
- * session they answer with (a->result), taken from the writes' own
- * RETURNING rather than read back.
+ * session they answer with (a->result), which the backend's write returns
+ * inside the same transaction: PostgreSQL by RETURNING (no round trip
+ * more), SQLite by a point read (cheaper there than its RETURNING).
  *
  * Per write, in the common cases: a Start of a new session looks the key
  * up and inserts (two statements; updating first would be two statements
  * that change nothing before the insert); an Interim or a Stop updates its
  * open session (one).  A keyed Class adds the insert of its decision when
- * its class id has none yet.
+ * its class id has none yet.  valid_until, which the session row does not
+ * hold, comes from the decision the request already resolved.
  */
 #include <string.h>
 
@@ -50,7 +52,7 @@ static int acct_put(cb_store_backend_t *be, cb_store_acct_ops_t const *ops, cb_s
 }
 
 /**
- * acct_valid_until - a->result's valid_until, which RETURNING cannot join:
+ * acct_valid_until - a->result's valid_until, which the row does not hold:
  * x's when the row's class id is a->class_id, else read (the row kept the
  * Class of an earlier write).  0, or -1 when the decision cannot be read.
  */

@@ -136,7 +136,8 @@ static char const *const stmt_sql[S_MAX] = {
 		"calling_station, called_station, ap, ssid, framed_ip, nas_ip, nas_identifier, status, started, "
 		"last_seen, stopped, stop_cause, in_octets, out_octets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 		"?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?19 ELSE 0 END, "
-		"CASE WHEN ?18 THEN ?20 ELSE 0 END) RETURNING " CLOSED_COLS,
+		"CASE WHEN ?18 THEN ?20 ELSE 0 END)",
+	[S_SES_BYID] = "SELECT " CLOSED_COLS " FROM sessions WHERE id = ?1",
 	[S_SES_UPDATE] = "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", "
 		NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", "
 		NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", "
@@ -144,7 +145,7 @@ static char const *const stmt_sql[S_MAX] = {
 		NONEMPTY(13, "status") ", last_seen = max(last_seen, ?15), stopped = ?16, "
 		NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN ?18 THEN ?19 ELSE in_octets END, "
 		"out_octets = CASE WHEN ?18 THEN ?20 ELSE out_octets END "
-		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL RETURNING " CLOSED_COLS,
+		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL",
 	[S_SES_REOPEN] = "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = ?1",
 	/* The open session of the key, else its latest (S_SES_GET's order, without the join). */
 	[S_SES_FIND] = "SELECT " CLOSED_COLS " FROM sessions WHERE nas = ?1 AND acct_session_id = ?2 "

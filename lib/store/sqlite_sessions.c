@@ -166,12 +166,11 @@ static void bind_acct(sqlite3_stmt *st, cb_store_acct_t const *a, cb_store_acct_
 }
 
 /**
- * ses_rows - step st (an UPDATE or INSERT ... RETURNING, or S_SES_FIND) to
- * its end, the first row into out when not NULL (zeroed when the row does
- * not fit: it was edited outside cetbyod, and the write stands); when
- * stopped is not NULL, *stopped tells whether that row is closed (1), or
- * closed as stale (2), and *id is its id.  1 when a row came, 0 when
- * none, -1.
+ * ses_rows - step st (S_SES_FIND or S_SES_BYID) to its end, the first
+ * row into out when not NULL (zeroed when the row does not fit: it was
+ * edited outside cetbyod, and the write stands); when stopped is not
+ * NULL, *stopped tells whether that row is closed (1), or closed as stale
+ * (2), and *id is its id.  1 when a row came, 0 when none, -1.
  */
 static int ses_rows(cb_store_backend_t *be, sqlite3_stmt *st, cb_store_session_t *out, int *stopped,
 		    int64_t *id, char const *what)
@@ -193,7 +192,28 @@ static int ses_rows(cb_store_backend_t *be, sqlite3_stmt *st, cb_store_session_t
 	return found ? 1 : 0;
 }
 
-/** ses_write - S_SES_UPDATE, or S_SES_INSERT, with the request's values, the row into a->result: 1, 0 no row, -1. */
+/** ses_read - the row by its id (id > 0) or, after an update, the key's open-else-latest one, into a->result. */
+static int ses_read(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t id)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, id > 0 ? S_SES_BYID : S_SES_FIND);
+
+	if (!st) return -1;
+	if (id > 0) {
+		cb_sqlite_bind_int(st, 1, id);
+	} else {
+		cb_sqlite_bind_text(st, 1, a->nas);
+		cb_sqlite_bind_text(st, 2, a->acct_session_id);
+	}
+	return ses_rows(be, st, a->result, NULL, NULL, "reading a session as written") < 0 ? -1 : 1;
+}
+
+/**
+ * ses_write - S_SES_UPDATE, or S_SES_INSERT, with the request's values:
+ * 1 a row written (into a->result, read in the same transaction), 0 none,
+ * -1.  Not RETURNING: SQLite 3.40 runs it through an ephemeral table per
+ * statement, which costs more than this point read (measured: bench/README,
+ * session 21).
+ */
 static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a, cb_store_acct_extra_t const *x,
 		     int64_t stopped)
 {
@@ -201,7 +221,10 @@ static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const 
 
 	if (!st) return -1;
 	bind_acct(st, a, x, stopped);
-	return ses_rows(be, st, a->result, NULL, NULL, insert ? "recording a session" : "updating a session");
+	if (cb_sqlite_done(be, st, insert ? "recording a session" : "updating a session") < 0) return -1;
+	if (!insert && !cb_sqlite_changes(be)) return 0;
+	if (!a->result) return 1;
+	return ses_read(be, a, insert ? sqlite3_last_insert_rowid(be->db) : 0);
 }
 
 /**

@@ -44,8 +44,8 @@ typedef struct {
 	void (*close)(cb_store_backend_t *be);
 	int (*decisions_put)(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n);	/* One transaction. */
 	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
-	/* Each session write fills a->result (when not NULL) with the row as written, from the write's
-	 * own RETURNING, no read-back; a repeated Stop with the key's latest session. */
+	/* Each session write fills a->result (when not NULL) with the row as written, inside its own
+	 * transaction (acct.c); a repeated Stop with the key's latest session. */
 	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
