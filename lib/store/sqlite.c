@@ -147,9 +147,11 @@ static char const *const stmt_sql[S_MAX] = {
 		"out_octets = CASE WHEN ?18 THEN ?20 ELSE out_octets END "
 		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL",
 	[S_SES_REOPEN] = "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = ?1",
-	/* The open session of the key, else its latest (S_SES_GET's order, without the join). */
-	[S_SES_FIND] = "SELECT " CLOSED_COLS " FROM sessions WHERE nas = ?1 AND acct_session_id = ?2 "
-		"ORDER BY stopped IS NULL DESC, id DESC LIMIT 1",
+	/* The open session of the key, else its latest (S_SES_GET's order, without the join): two index
+	 * probes, no sorter (ORDER BY stopped IS NULL DESC, id DESC cost a fifth of a write's instructions). */
+	[S_SES_FIND] = "SELECT " CLOSED_COLS " FROM sessions WHERE id = COALESCE((SELECT id FROM sessions "
+		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL), (SELECT max(id) FROM sessions "
+		"WHERE nas = ?1 AND acct_session_id = ?2))",
 	[S_SES_GET] = "SELECT " SES_COLS "WHERE s.nas = ?1 AND s.acct_session_id = ?2 "
 		"ORDER BY s.stopped IS NULL DESC, s.id DESC LIMIT 1",
 	[S_SES_NAS_REBOOT] = "UPDATE sessions SET stopped = max(last_seen, ?2), stop_cause = ?3 "
