@@ -159,7 +159,8 @@ void cetbyod_filter_address(rlm_cetbyod_t *inst, REQUEST *request, cb_store_acct
 {
 	cb_store_session_t s;
 
-	if (!a->framed_ip || !*a->framed_ip) return;
+	/* Only what radiusd -X prints: the read waits for the group commit under way, so not otherwise. */
+	if (!RDEBUG_ENABLED2 || !a->framed_ip || !*a->framed_ip) return;
 	if (cb_store_session_get(inst->store, a->nas, a->acct_session_id, &s) != 0 || s.stopped) return;
 	if (!s.framed_ip[0] || strcmp(s.framed_ip, a->framed_ip) == 0) return;
 	RDEBUG2("Session %s: the device's address changed from %s to %s; the session and the web filter follow",

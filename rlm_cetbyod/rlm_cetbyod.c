@@ -420,8 +420,8 @@ static void acct_counters(REQUEST *request, cb_store_acct_t *a, time_t now)
 }
 
 /**
- * acct_write - Start, Interim-Update or Stop into the store (the session
- * read back under the same lock), the audit trail and the web filter.
+ * acct_write - Start, Interim-Update or Stop into the store (the session as
+ * written, returned by the write itself), the audit trail and the web filter.
  */
 static rlm_rcode_t acct_write(rlm_cetbyod_t *inst, REQUEST *request, uint32_t type, cb_store_acct_t *a,
 			      char const *nas, cetbyod_class_kind_t kind, char const *untrusted)

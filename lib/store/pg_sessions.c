@@ -163,7 +163,7 @@ static char const ses_insert[] = "INSERT INTO sessions (nas, acct_session_id, cl
 	"calling_station, called_station, ap, ssid, framed_ip, nas_ip, nas_identifier, status, started, "
 	"last_seen, stopped, stop_cause, in_octets, out_octets, server_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 	"$10, $11, $12, $13, $14, $15, $16, $17, CASE WHEN $18::boolean THEN $19::bigint ELSE 0 END, "
-	"CASE WHEN $18::boolean THEN $20::bigint ELSE 0 END, $21)";
+	"CASE WHEN $18::boolean THEN $20::bigint ELSE 0 END, $21) RETURNING " CLOSED_COLS;
 static char const ses_update[] = "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", "
 	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", "
 	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", "
@@ -171,7 +171,8 @@ static char const ses_update[] = "UPDATE sessions SET " NONEMPTY(3, "class_id") 
 	NONEMPTY(13, "status") ", last_seen = GREATEST(last_seen, $15::bigint), stopped = $16::bigint, "
 	NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN $18::boolean THEN $19::bigint ELSE in_octets END, "
 	"out_octets = CASE WHEN $18::boolean THEN $20::bigint ELSE out_octets END, "
-	"server_id = $21 WHERE nas = $1 AND acct_session_id = $2 AND stopped IS NULL AND $14::bigint IS NOT NULL";
+	"server_id = $21 WHERE nas = $1 AND acct_session_id = $2 AND stopped IS NULL AND $14::bigint IS NOT NULL "
+	"RETURNING " CLOSED_COLS;
 
 static void acct_params(cb_store_backend_t *be, cb_pg_params_t *p, cb_store_acct_t const *a,
 			cb_store_acct_extra_t const *x, int64_t stopped)
@@ -200,80 +201,98 @@ static void acct_params(cb_store_backend_t *be, cb_pg_params_t *p, cb_store_acct
 	cb_pg_text(p, be->server_id);
 }
 
+/**
+ * ses_rows - run sql (a session write ... RETURNING, or the lookup), the
+ * first row into out when not NULL (zeroed when it does not fit: edited
+ * outside cetbyod; the write stands); when stopped is not NULL, *stopped
+ * tells whether that row is closed (1), or closed as stale (2), and *id is
+ * its id.  1 when a row came, 0 when none, -1.
+ */
+static int ses_rows(cb_store_backend_t *be, char const *sql, cb_pg_params_t const *p, cb_store_session_t *out,
+		    int *stopped, int64_t *id, char const *what)
+{
+	PGresult *r = cb_pg_query(be, sql, p, what);
+	int found;
+
+	if (!r) return -1;
+	found = PQntuples(r) > 0;
+	if (found && out && !cb_pg_read_session(r, 0, out)) memset(out, 0, sizeof(*out));
+	if (found && stopped) {
+		*id = cb_pg_col_int(r, 0, 0);
+		*stopped = !PQgetisnull(r, 0, 17);
+		if (*stopped && strcmp(PQgetvalue(r, 0, 18), "Stale") == 0) *stopped = 2;
+	}
+	PQclear(r);
+	return found;
+}
+
+/** ses_write - the update or the insert with the request's values, the row into a->result: 1, 0 no row, -1. */
 static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a,
-		     cb_store_acct_extra_t const *x, int64_t stopped, size_t *changed)
+		     cb_store_acct_extra_t const *x, int64_t stopped)
 {
 	cb_pg_params_t p = { 0 };
 
 	acct_params(be, &p, a, x, stopped);
-	return cb_pg_exec(be, insert ? ses_insert : ses_update, &p,
-			  insert ? "recording a session" : "updating a session", changed);
+	return ses_rows(be, insert ? ses_insert : ses_update, &p, a->result, NULL, NULL,
+			insert ? "recording a session" : "updating a session");
 }
 
-static int ses_key(cb_store_backend_t *be, char const *sql, cb_store_acct_t const *a, char const *what,
-		   size_t *changed, int64_t *value)
+/** ses_find - sqlite_sessions.c's: 0 nothing, 1 open, 2 latest closed, 3 latest closed as stale (*id), -1. */
+static int ses_find(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t *id)
 {
 	cb_pg_params_t p = { 0 };
-	PGresult *r;
+	int rc, stopped = 0;
 
 	cb_pg_text(&p, a->nas);
 	cb_pg_text(&p, a->acct_session_id);
-	if (changed) return cb_pg_exec(be, sql, &p, what, changed);
-	r = cb_pg_query(be, sql, &p, what);
-	if (!r) return -1;
-	*value = PQntuples(r) > 0 ? cb_pg_col_int(r, 0, 0) : 0;
-	PQclear(r);
-	return 0;
+	rc = ses_rows(be, "SELECT " CLOSED_COLS " FROM sessions WHERE nas = $1 AND acct_session_id = $2 "
+		      "ORDER BY stopped IS NULL DESC, id DESC LIMIT 1", &p, a->result, &stopped, id,
+		      "looking up a session");
+	return rc <= 0 ? rc : 1 + stopped;
 }
 
-/** ses_apply - the body of start, update and stop (sqlite_sessions.c's ses_apply): 0 updated, 1 otherwise, -1. */
-static int ses_apply(cb_store_backend_t *be, cb_store_acct_t const *a, bool stop)
+static int ses_reopen(cb_store_backend_t *be, int64_t id)
 {
-	cb_store_acct_extra_t x;
-	int64_t stopped = stop ? (int64_t) a->event_time : -1, closed = 0;
-	size_t n = 0;
+	cb_pg_params_t p = { 0 };
 
-	if (cb_store_acct_resolve(be, cb_pg_decision_get, a, &x) < 0) return -1;
-	if (a->decision && pg_decision_write(be, a->decision, true) < 0) return -1;
-	if (ses_write(be, false, a, &x, stopped, &n) < 0) return -1;
-	if (n > 0) return 0;
-	if (ses_key(be, "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = "
-		    "(SELECT id FROM sessions WHERE nas = $1 AND acct_session_id = $2 ORDER BY id DESC LIMIT 1) "
-		    "AND stop_cause = 'Stale' AND stopped IS NOT NULL", a, "reopening a stale session", &n, NULL) < 0) {
-		return -1;
-	}
-	if (n > 0) return ses_write(be, false, a, &x, stopped, &n) < 0 ? -1 : 1;
-	if (stop) {
-		if (ses_key(be, "SELECT (stopped IS NOT NULL)::int FROM sessions WHERE nas = $1 AND acct_session_id = $2 "
-			    "ORDER BY id DESC LIMIT 1", a, "looking up a session", NULL, &closed) < 0) return -1;
-		if (closed) return 1;
-	}
-	return ses_write(be, true, a, &x, stopped, NULL) < 0 ? -1 : 1;
+	cb_pg_int(&p, id);
+	return cb_pg_exec(be, "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = $1::bigint", &p,
+			  "reopening a stale session", NULL);
 }
+
+static int pg_decision_new(cb_store_backend_t *be, cb_store_decision_t const *d)
+{
+	return pg_decision_write(be, d, true);
+}
+
+static cb_store_acct_ops_t const pg_acct = {
+	.decision_get = cb_pg_decision_get, .decision_new = pg_decision_new, .write = ses_write,
+	.find = ses_find, .reopen = ses_reopen,
+};
 
 int cb_pg_session_start(cb_store_backend_t *be, cb_store_acct_t const *a)
 {
 	if (cb_pg_begin(be) < 0) return -1;
-	return cb_pg_end(be, ses_apply(be, a, false)) < 0 ? -1 : 0;
+	return cb_pg_end(be, cb_store_acct_apply(be, &pg_acct, a, CB_SPOOL_START)) < 0 ? -1 : 0;
 }
 
 int cb_pg_session_update(cb_store_backend_t *be, cb_store_acct_t const *a)
 {
 	if (cb_pg_begin(be) < 0) return -1;
-	return cb_pg_end(be, ses_apply(be, a, false));
+	return cb_pg_end(be, cb_store_acct_apply(be, &pg_acct, a, CB_SPOOL_UPDATE));
 }
 
 int cb_pg_session_stop(cb_store_backend_t *be, cb_store_acct_t const *a)
 {
 	if (cb_pg_begin(be) < 0) return -1;
-	return cb_pg_end(be, ses_apply(be, a, true));
+	return cb_pg_end(be, cb_store_acct_apply(be, &pg_acct, a, CB_SPOOL_STOP));
 }
 
 int cb_pg_sessions_write(cb_store_backend_t *be, cb_store_sw_t *w, size_t n)
 {
 	if (cb_pg_begin(be) < 0) return -1;
 	for (size_t i = 0; i < n; i++) {
-		int rc = ses_apply(be, w[i].a, w[i].op == CB_SPOOL_STOP);
+		int rc = cb_store_acct_apply(be, &pg_acct, w[i].a, w[i].op);
 
 		if (rc < 0) return cb_pg_end(be, -1);
 		w[i].rc = w[i].op == CB_SPOOL_START ? 0 : rc;

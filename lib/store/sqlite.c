@@ -137,6 +137,7 @@ static char const *const stmt_sql[S_MAX] = {
 		"last_seen, stopped, stop_cause, in_octets, out_octets) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
 		"?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?19 ELSE 0 END, "
 		"CASE WHEN ?18 THEN ?20 ELSE 0 END)",
+	[S_SES_BYID] = "SELECT " CLOSED_COLS " FROM sessions WHERE id = ?1",
 	[S_SES_UPDATE] = "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", "
 		NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", "
 		NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", "
@@ -145,11 +146,12 @@ static char const *const stmt_sql[S_MAX] = {
 		NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN ?18 THEN ?19 ELSE in_octets END, "
 		"out_octets = CASE WHEN ?18 THEN ?20 ELSE out_octets END "
 		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL",
-	[S_SES_REOPEN_STALE] = "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = "
-		"(SELECT id FROM sessions WHERE nas = ?1 AND acct_session_id = ?2 ORDER BY id DESC LIMIT 1) "
-		"AND stop_cause = 'Stale' AND stopped IS NOT NULL",
-	[S_SES_LATEST] = "SELECT stopped IS NOT NULL FROM sessions WHERE nas = ?1 AND acct_session_id = ?2 "
-		"ORDER BY id DESC LIMIT 1",
+	[S_SES_REOPEN] = "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = ?1",
+	/* The open session of the key, else its latest (S_SES_GET's order, without the join): two index
+	 * probes, no sorter (ORDER BY stopped IS NULL DESC, id DESC cost a fifth of a write's instructions). */
+	[S_SES_FIND] = "SELECT " CLOSED_COLS " FROM sessions WHERE id = COALESCE((SELECT id FROM sessions "
+		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL), (SELECT max(id) FROM sessions "
+		"WHERE nas = ?1 AND acct_session_id = ?2))",
 	[S_SES_GET] = "SELECT " SES_COLS "WHERE s.nas = ?1 AND s.acct_session_id = ?2 "
 		"ORDER BY s.stopped IS NULL DESC, s.id DESC LIMIT 1",
 	[S_SES_NAS_REBOOT] = "UPDATE sessions SET stopped = max(last_seen, ?2), stop_cause = ?3 "

@@ -165,100 +165,131 @@ static void bind_acct(sqlite3_stmt *st, cb_store_acct_t const *a, cb_store_acct_
 	cb_sqlite_bind_int(st, 20, (int64_t) a->out_octets);
 }
 
-/** ses_write - run the session statement id with the request's values; 0, or -1. */
-static int ses_write(cb_store_backend_t *be, stmt_id_t id, cb_store_acct_t const *a,
-		     cb_store_acct_extra_t const *x, int64_t stopped)
+/**
+ * ses_rows - step st (S_SES_FIND or S_SES_BYID) to its end, the first
+ * row into out when not NULL (zeroed when the row does not fit: it was
+ * edited outside cetbyod, and the write stands); when stopped is not
+ * NULL, *stopped tells whether that row is closed (1), or closed as stale
+ * (2), and *id is its id.  1 when a row came, 0 when none, -1.
+ */
+static int ses_rows(cb_store_backend_t *be, sqlite3_stmt *st, cb_store_session_t *out, int *stopped,
+		    int64_t *id, char const *what)
 {
-	sqlite3_stmt *st = cb_sqlite_stmt(be, id);
+	char const *cause;
+	int rc, found = 0;
 
-	if (!st) return -1;
-	bind_acct(st, a, x, stopped);
-	return cb_sqlite_done(be, st, id == S_SES_INSERT ? "recording a session" : "updating a session");
-}
-
-/** ses_reopen_stale - reopen the latest session of the key when it was closed as stale; 0 or -1. */
-static int ses_reopen_stale(cb_store_backend_t *be, cb_store_acct_t const *a)
-{
-	sqlite3_stmt *st = cb_sqlite_stmt(be, S_SES_REOPEN_STALE);
-
-	if (!st) return -1;
-	cb_sqlite_bind_text(st, 1, a->nas);
-	cb_sqlite_bind_text(st, 2, a->acct_session_id);
-	return cb_sqlite_done(be, st, "reopening a stale session");
-}
-
-/** ses_latest_closed - 1 when the latest session of the key is closed, 0 when open or none, -1. */
-static int ses_latest_closed(cb_store_backend_t *be, cb_store_acct_t const *a)
-{
-	sqlite3_stmt *st = cb_sqlite_stmt(be, S_SES_LATEST);
-	int rc, closed;
-
-	if (!st) return -1;
-	cb_sqlite_bind_text(st, 1, a->nas);
-	cb_sqlite_bind_text(st, 2, a->acct_session_id);
-	rc = sqlite3_step(st);
-	closed = (rc == SQLITE_ROW) ? sqlite3_column_int(st, 0) : 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (found++) continue;
+		if (out && !read_session(st, out)) memset(out, 0, sizeof(*out));
+		if (!stopped) continue;
+		*id = sqlite3_column_int64(st, 0);
+		*stopped = sqlite3_column_type(st, 17) != SQLITE_NULL;
+		cause = (char const *) sqlite3_column_text(st, 18);
+		if (*stopped && cause && strcmp(cause, "Stale") == 0) *stopped = 2;
+	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) return cb_sqlite_fail(be, "looking up a session");
-	return closed ? 1 : 0;
+	if (rc != SQLITE_DONE) return cb_sqlite_fail(be, what);
+	return found ? 1 : 0;
+}
+
+/** ses_read - the row by its id (id > 0) or, after an update, the key's open-else-latest one, into a->result. */
+static int ses_read(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t id)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, id > 0 ? S_SES_BYID : S_SES_FIND);
+
+	if (!st) return -1;
+	if (id > 0) {
+		cb_sqlite_bind_int(st, 1, id);
+	} else {
+		cb_sqlite_bind_text(st, 1, a->nas);
+		cb_sqlite_bind_text(st, 2, a->acct_session_id);
+	}
+	return ses_rows(be, st, a->result, NULL, NULL, "reading a session as written") < 0 ? -1 : 1;
 }
 
 /**
- * ses_apply - the body of start, update and stop, inside a transaction.
- * Update the open session; when there is none, reopen one closed as stale
- * and update it; else insert (a stop inserts a closed session, unless the
- * key's latest session is already closed: a repeated Stop).  Returns 0
- * when an open session was updated, 1 otherwise, -1 on error.
+ * ses_write - S_SES_UPDATE, or S_SES_INSERT, with the request's values:
+ * 1 a row written (into a->result, read in the same transaction), 0 none,
+ * -1.  Not RETURNING: SQLite 3.40 runs it through an ephemeral table per
+ * statement, which costs more than this point read (measured: bench/README,
+ * session 21).
  */
-static int ses_apply(cb_store_backend_t *be, cb_store_acct_t const *a, bool stop)
+static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a, cb_store_acct_extra_t const *x,
+		     int64_t stopped)
 {
-	cb_store_acct_extra_t x;
-	int64_t stopped = stop ? (int64_t) a->event_time : -1;
-	int rc;
+	sqlite3_stmt *st = cb_sqlite_stmt(be, insert ? S_SES_INSERT : S_SES_UPDATE);
 
-	if (cb_store_acct_resolve(be, cb_sqlite_decision_get, a, &x) < 0) return -1;
-	if (a->decision && dec_write(be, S_DEC_PUT_NEW, a->decision) < 0) return -1;
-	if (ses_write(be, S_SES_UPDATE, a, &x, stopped) < 0) return -1;
-	if (cb_sqlite_changes(be) > 0) return 0;
-
-	if (ses_reopen_stale(be, a) < 0) return -1;
-	if (cb_sqlite_changes(be) > 0) {
-		if (ses_write(be, S_SES_UPDATE, a, &x, stopped) < 0) return -1;
-		return 1;
-	}
-	if (stop) {
-		rc = ses_latest_closed(be, a);
-		if (rc != 0) return rc;		/* 1: a repeated Stop, nothing to do. */
-	}
-	return ses_write(be, S_SES_INSERT, a, &x, stopped) < 0 ? -1 : 1;
+	if (!st) return -1;
+	bind_acct(st, a, x, stopped);
+	if (cb_sqlite_done(be, st, insert ? "recording a session" : "updating a session") < 0) return -1;
+	if (!insert && !cb_sqlite_changes(be)) return 0;
+	if (!a->result) return 1;
+	return ses_read(be, a, insert ? sqlite3_last_insert_rowid(be->db) : 0);
 }
+
+/**
+ * ses_find - what the key has: 0 nothing, 1 an open session, 2 its latest
+ * closed, 3 its latest closed as stale (*id), -1 on error; the row into
+ * a->result (a repeated Stop's answer).
+ */
+static int ses_find(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t *id)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_SES_FIND);
+	int rc, stopped = 0;
+
+	if (!st) return -1;
+	cb_sqlite_bind_text(st, 1, a->nas);
+	cb_sqlite_bind_text(st, 2, a->acct_session_id);
+	rc = ses_rows(be, st, a->result, &stopped, id, "looking up a session");
+	return rc <= 0 ? rc : 1 + stopped;
+}
+
+/** ses_reopen - reopen the session id, closed as stale; 0 or -1. */
+static int ses_reopen(cb_store_backend_t *be, int64_t id)
+{
+	sqlite3_stmt *st = cb_sqlite_stmt(be, S_SES_REOPEN);
+
+	if (!st) return -1;
+	cb_sqlite_bind_int(st, 1, id);
+	return cb_sqlite_done(be, st, "reopening a stale session");
+}
+
+static int sq_decision_new(cb_store_backend_t *be, cb_store_decision_t const *d)
+{
+	return dec_write(be, S_DEC_PUT_NEW, d);
+}
+
+static cb_store_acct_ops_t const sq_acct = {
+	.decision_get = cb_sqlite_decision_get, .decision_new = sq_decision_new, .write = ses_write,
+	.find = ses_find, .reopen = ses_reopen,
+};
 
 int cb_sqlite_session_start(cb_store_backend_t *be, cb_store_acct_t const *a)
 {
 	int rc;
 
 	if (cb_sqlite_begin(be) < 0) return -1;
-	rc = cb_sqlite_end(be, ses_apply(be, a, false));
+	rc = cb_sqlite_end(be, cb_store_acct_apply(be, &sq_acct, a, CB_SPOOL_START));
 	return rc < 0 ? -1 : 0;
 }
 
 int cb_sqlite_session_update(cb_store_backend_t *be, cb_store_acct_t const *a)
 {
 	if (cb_sqlite_begin(be) < 0) return -1;
-	return cb_sqlite_end(be, ses_apply(be, a, false));
+	return cb_sqlite_end(be, cb_store_acct_apply(be, &sq_acct, a, CB_SPOOL_UPDATE));
 }
 
 int cb_sqlite_session_stop(cb_store_backend_t *be, cb_store_acct_t const *a)
 {
 	if (cb_sqlite_begin(be) < 0) return -1;
-	return cb_sqlite_end(be, ses_apply(be, a, true));
+	return cb_sqlite_end(be, cb_store_acct_apply(be, &sq_acct, a, CB_SPOOL_STOP));
 }
 
 int cb_sqlite_sessions_write(cb_store_backend_t *be, cb_store_sw_t *w, size_t n)
 {
 	if (cb_sqlite_begin(be) < 0) return -1;
 	for (size_t i = 0; i < n; i++) {
-		int rc = ses_apply(be, w[i].a, w[i].op == CB_SPOOL_STOP);
+		int rc = cb_store_acct_apply(be, &sq_acct, w[i].a, w[i].op);
 
 		if (rc < 0) return cb_sqlite_end(be, -1);
 		w[i].rc = w[i].op == CB_SPOOL_START ? 0 : rc;

@@ -240,15 +240,6 @@ static char const *acct_ok(cb_store_acct_t const *a)
 	return NULL;
 }
 
-/** session_result - a->result: the session as written (zeroed when it cannot be read). */
-static void session_result(cb_store_t *store, cb_store_acct_t const *a)
-{
-	if (!a->result) return;
-	if (store->ops->session_get(store->be, a->nas, a->acct_session_id, a->result) != 0) {
-		memset(a->result, 0, sizeof(*a->result));
-	}
-}
-
 /** session_call - the backend's single op, in its own transaction. */
 static int session_call(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
 {
@@ -269,7 +260,8 @@ static int session_call(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t con
 /**
  * session_write - (store->mutex held) one session write in its own
  * transaction, or to the spool while records wait there (order) or when
- * the write failed because the database is unreachable; then a->result.
+ * the write failed because the database is unreachable; a->result filled
+ * by the backend's write itself (its RETURNING), or from a by the spool.
  */
 static int session_write(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t const *a)
 {
@@ -278,7 +270,6 @@ static int session_write(cb_store_t *store, cb_spool_op_t op, cb_store_acct_t co
 	if (store->spool && cb_store_spool_waiting(store)) return cb_store_spool_session(store, op, a);
 	rc = session_call(store, op, a);
 	if (rc < 0 && store->spool && store->ops->transient(store->be)) return cb_store_spool_session(store, op, a);
-	if (rc >= 0) session_result(store, a);
 	return rc;
 }
 
@@ -290,10 +281,7 @@ void cb_store_sessions_commit(cb_store_t *store, cb_store_sw_t *w, size_t n)
 		for (i = 0; i < n; i++) w[i].rc = session_write(store, w[i].op, w[i].a);
 		return;
 	}
-	if (store->ops->sessions_write(store->be, w, n) == 0) {
-		for (i = 0; i < n; i++) session_result(store, w[i].a);
-		return;
-	}
+	if (store->ops->sessions_write(store->be, w, n) == 0) return;
 	if (store->ops->transient(store->be)) {
 		/* A full disk, an I/O error, a lock held too long: every request of the batch fails (the NAS
 		 * retries), none is answered unrecorded; PostgreSQL unreachable: all go to the spool. */

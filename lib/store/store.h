@@ -37,7 +37,7 @@
  *     for the limits: cb_store_device_seen, when new or not written lately.
  *   accounting: cb_classtok_open or cb_store_class_parse on Class, then
  *     cb_store_session_start / _update / _stop (a keyed Class's decision in
- *     cb_store_acct_t.decision, the session read back in .result; with
+ *     cb_store_acct_t.decision, the session as written in .result; with
  *     group_commit committed with the others in flight, each call returning
  *     once its own write is committed); Accounting-On/Off:
  *     cb_store_nas_reboot.

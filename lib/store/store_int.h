@@ -44,6 +44,8 @@ typedef struct {
 	void (*close)(cb_store_backend_t *be);
 	int (*decisions_put)(cb_store_backend_t *be, cb_store_decision_t const *d, size_t n);	/* One transaction. */
 	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
+	/* Each session write fills a->result (when not NULL) with the row as written, inside its own
+	 * transaction (acct.c); a repeated Stop with the key's latest session. */
 	int (*session_start)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_update)(cb_store_backend_t *be, cb_store_acct_t const *a);
 	int (*session_stop)(cb_store_backend_t *be, cb_store_acct_t const *a);
@@ -282,6 +284,7 @@ typedef struct {
 	char	status[CB_STORE_NAME_MAX + 1];
 	char	ap[CB_STORE_TEXT_MAX + 1];
 	char	ssid[CB_STORE_TEXT_MAX + 1];
+	time_t	valid_until;	/* Of a->class_id's decision (a->decision's, or the one read); 0: none. */
 } cb_store_acct_extra_t;
 
 /**
@@ -292,6 +295,33 @@ typedef struct {
 int cb_store_acct_resolve(cb_store_backend_t *be,
 			  int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out),
 			  cb_store_acct_t const *a, cb_store_acct_extra_t *x);
+
+/*
+ *	One accounting write (acct.c): the rules every backend follows, with its statements.
+ */
+typedef struct {
+	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
+	/* A keyed Class's decision, recorded when its class id has none yet; 0 or -1. */
+	int (*decision_new)(cb_store_backend_t *be, cb_store_decision_t const *d);
+	/* The update of the key's open session(s), or the insert, with a's values (stopped < 0: open) and
+	 * x's; the row as written into a->result (when not NULL).  1 a row written, 0 none, -1. */
+	int (*write)(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a, cb_store_acct_extra_t const *x,
+		     int64_t stopped);
+	/* The key's open session, else its latest, into a->result: 0 none, 1 open, 2 closed, 3 closed as
+	 * stale (its id in *id), -1. */
+	int (*find)(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t *id);
+	/* Reopen the session id (closed as stale); 0 or -1. */
+	int (*reopen)(cb_store_backend_t *be, int64_t id);
+} cb_store_acct_ops_t;
+
+/**
+ * cb_store_acct_apply - a Start, Interim-Update or Stop (op) inside the
+ * backend's transaction, a->result filled from the writes themselves: 0
+ * when an open session was updated, 1 otherwise (a new or reopened
+ * session, a repeated Stop), -1 on error (roll back).
+ */
+int cb_store_acct_apply(cb_store_backend_t *be, cb_store_acct_ops_t const *ops, cb_store_acct_t const *a,
+			cb_spool_op_t op);
 
 /** cb_store_person_valid - a people row the store accepts (checked by the backend, row by row). */
 bool cb_store_person_valid(cb_store_person_t const *p);

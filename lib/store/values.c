@@ -259,6 +259,7 @@ int cb_store_acct_resolve(cb_store_backend_t *be,
 		/* A verified keyed Class: its decision, without reading one. */
 		if (!x->identity[0]) memcpy(x->identity, a->decision->identity, sizeof(x->identity));
 		memcpy(x->status, a->decision->status, sizeof(x->status));
+		x->valid_until = a->decision->valid_until;
 	} else if (a->class_id && *a->class_id) {
 		cb_store_decision_t d;
 		int rc = decision_get(be, a->class_id, &d);
@@ -267,6 +268,7 @@ int cb_store_acct_resolve(cb_store_backend_t *be,
 		if (rc == 0) {
 			if (!x->identity[0]) memcpy(x->identity, d.identity, sizeof(x->identity));
 			memcpy(x->status, d.status, sizeof(x->status));
+			x->valid_until = d.valid_until;
 		}
 	}
 	cb_store_split_called_station(a->called_station, x->ap, x->ssid);

@@ -722,6 +722,101 @@ START_TEST(test_nas_reboot)
 }
 END_TEST
 
+/** same_row - a->result, filled by the write itself, is the row cb_store_session_get reads after it. */
+static void same_row(cb_store_t *s, cb_store_acct_t const *a)
+{
+	cb_store_session_t const *r = a->result;
+	cb_store_session_t *g = calloc(1, sizeof(*g));
+
+	ck_assert_ptr_nonnull(g);
+	ck_assert_int_eq(cb_store_session_get(s, a->nas, a->acct_session_id, g), 0);
+	ck_assert_int_eq(r->id, g->id);
+	ck_assert_str_eq(r->nas, g->nas);
+	ck_assert_str_eq(r->acct_session_id, g->acct_session_id);
+	ck_assert_str_eq(r->class_id, g->class_id);
+	ck_assert_str_eq(r->identity, g->identity);
+	ck_assert_str_eq(r->outer_identity, g->outer_identity);
+	ck_assert_str_eq(r->calling_station, g->calling_station);
+	ck_assert_str_eq(r->called_station, g->called_station);
+	ck_assert_str_eq(r->ap, g->ap);
+	ck_assert_str_eq(r->ssid, g->ssid);
+	ck_assert_str_eq(r->framed_ip, g->framed_ip);
+	ck_assert_str_eq(r->nas_ip, g->nas_ip);
+	ck_assert_str_eq(r->nas_identifier, g->nas_identifier);
+	ck_assert_str_eq(r->status, g->status);
+	ck_assert_int_eq(r->valid_until, g->valid_until);
+	ck_assert_int_eq(r->started, g->started);
+	ck_assert_int_eq(r->last_seen, g->last_seen);
+	ck_assert_int_eq(r->stopped, g->stopped);
+	ck_assert_str_eq(r->stop_cause, g->stop_cause);
+	ck_assert_uint_eq(r->in_octets, g->in_octets);
+	ck_assert_uint_eq(r->out_octets, g->out_octets);
+	free(g);
+}
+
+/** result_write - op (0 Start, 1 Interim, 2 Stop) with a fresh a->result; rc must be want; then same_row. */
+static void result_write(cb_store_t *s, cb_store_acct_t *a, int op, int want)
+{
+	cb_store_session_t *r = malloc(sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	memset(r, 0x5a, sizeof(*r));	/* Nothing left from before may pass for the answer. */
+	a->result = r;
+	ck_assert_int_eq(op == 0 ? cb_store_session_start(s, a) : op == 1 ? cb_store_session_update(s, a) :
+			 cb_store_session_stop(s, a), want);
+	same_row(s, a);
+	a->result = NULL;
+	free(r);
+}
+
+/*
+ * Each write returns its row (RETURNING, no read-back): the answer of every
+ * path (new, repeated Start, Interim with and without a Class, Stop,
+ * repeated Stop, reused key, unknown session, stale reopened) is the row as
+ * read afterwards, its decision's expiry included; alone and grouped.
+ */
+START_TEST(test_session_result)
+{
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_t *s;
+	cb_store_acct_t a;
+	size_t closed;
+	char err[256], id[CB_CLASS_ID_LEN + 1], id2[CB_CLASS_ID_LEN + 1];
+
+	conf.group_commit = _i == 1;
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	put_decision(s, "alice", "admit", T0 + 3600, id);
+	put_decision(s, "bob", "admit", T0 + 7200, id2);
+	a = mk_acct("10.0.0.2", "R1", id, T0 + 10);
+	result_write(s, &a, 0, 0);
+	result_write(s, &a, 0, 0);				/* Repeated Start. */
+	a = mk_acct("10.0.0.2", "R1", NULL, T0 + 20);		/* No Class: the row keeps its own. */
+	a.framed_ip = "10.20.30.40";
+	a.has_octets = true;
+	a.in_octets = 7;
+	result_write(s, &a, 1, 0);
+	a = mk_acct("10.0.0.2", "R1", id2, T0 + 30);		/* Another Class: the row takes it. */
+	a.stop_cause = "User-Request";
+	result_write(s, &a, 2, 0);
+	a = mk_acct("10.0.0.2", "R1", NULL, T0 + 40);		/* Repeated Stop: the closed row. */
+	result_write(s, &a, 2, 1);
+	a = mk_acct("10.0.0.2", "R1", id, T0 + 50);		/* Reused key: a new row. */
+	result_write(s, &a, 0, 0);
+	a = mk_acct("10.0.0.3", "U1", NULL, T0 + 60);		/* Unknown: an Interim opens, a Stop closes. */
+	a.identity = "carol";
+	result_write(s, &a, 1, 1);
+	a = mk_acct("10.0.0.3", "U2", id, T0 + 60);
+	result_write(s, &a, 2, 1);
+	a = mk_acct("10.0.0.3", "S1", id2, T0 + 100);		/* Closed as stale, then reopened. */
+	result_write(s, &a, 0, 0);
+	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 4000, &closed, NULL), 0);
+	a.event_time = T0 + 4100;
+	result_write(s, &a, 1, 1);
+	cb_store_close(s);
+}
+END_TEST
+
 START_TEST(test_stale)
 {
 	cb_store_t *s = open_store(true);
@@ -1964,6 +2059,7 @@ static Suite *store_suite(bool pg)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_decisions);
 	tcase_add_test(tc, test_session_lifecycle);
+	tcase_add_loop_test(tc, test_session_result, 0, 2);
 	tcase_add_test(tc, test_unknown_class);
 	tcase_add_test(tc, test_nas_reboot);
 	tcase_add_test(tc, test_stale);
