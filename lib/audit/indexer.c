@@ -206,8 +206,10 @@ static int64_t deferred(cb_audit_indexer_t *ix)
 	uint64_t rate = 0;
 
 	pthread_mutex_lock(&ix->mu);
-	if (!ix->conf.defer_ms || ix->hurry || now - ix->rate_at_ms >= RATE_STALE_MS) {
-		until = 0;				/* Not deferring, or the writer is quiet. */
+	if (!ix->conf.defer_ms || ix->hurry || now - ix->rate_at_ms >= RATE_STALE_MS || !ix->indexed) {
+		/* Not deferring, or the writer is quiet; or the index is empty, which only this thread
+		 * (it has the writer's mark) can start: cetbyodctl's copy needs a record to follow. */
+		until = 0;
 	} else if (!ix->rate_known) {
 		until = ix->rate_at_ms + 2 * RATE_WINDOW_MS;	/* Writing again after a silence: how fast? */
 		if (until <= now) until = 0;
