@@ -1,9 +1,16 @@
 /*
  * classtok.c - the keyed Class (classtok.h): the class key file, and the
  * decision sealed into a Class with AES-256-GCM and opened from one.
+ *
+ * Each thread that seals or opens keeps its own cipher state (tok_thread_t,
+ * freed when the thread ends): one AES-256-GCM context per direction, kept
+ * with its key schedule so a Class costs an IV, not a cipher set-up, and a
+ * batch of random nonces drawn from OpenSSL's DRBG at once.  A fork
+ * discards the child's batch, so a parent and child never share a nonce.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,23 +360,137 @@ static void class_id_of(uint8_t const *nonce, uint8_t const *tag, char out[CB_CL
 	out[CB_CLASS_ID_LEN] = '\0';
 }
 
+/*
+ *	Per-thread cipher state
+ */
+
+#define NONCE_BATCH	32	/* Nonces drawn from the DRBG at once. */
+
+typedef struct {
+	EVP_CIPHER_CTX	*ctx[2];			/* [0] opens, [1] seals; NULL until first used. */
+	bool		ready[2];			/* ctx[i] holds the schedule of key[i]. */
+	uint8_t		key[2][32];
+	uint8_t		nonce[NONCE_BATCH * NONCE_LEN];	/* Unused nonces: the first nonce_left. */
+	size_t		nonce_left;
+	unsigned int	fork_gen;			/* fork_gen when the batch was drawn. */
+} tok_thread_t;
+
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+static bool tok_key_ok;
+static unsigned int volatile fork_gen;		/* Bumped in a forked child. */
+
+static void tok_thread_free(void *p)
+{
+	tok_thread_t *t = p;
+
+	if (!t) return;
+	for (size_t i = 0; i < 2; i++) EVP_CIPHER_CTX_free(t->ctx[i]);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
+}
+
+static void tok_forked(void)
+{
+	fork_gen++;
+}
+
+static void tok_init(void)
+{
+	tok_key_ok = pthread_key_create(&tok_key, tok_thread_free) == 0;
+	if (tok_key_ok) pthread_atfork(NULL, NULL, tok_forked);
+}
+
+/** tok_thread - the calling thread's cipher state; NULL when it cannot have one (then each call sets up its own). */
+static tok_thread_t *tok_thread(void)
+{
+	tok_thread_t *t;
+
+	pthread_once(&tok_once, tok_init);
+	if (!tok_key_ok) return NULL;
+	t = pthread_getspecific(tok_key);
+	if (t) return t;
+	t = calloc(1, sizeof(*t));
+	if (t && pthread_setspecific(tok_key, t) != 0) {
+		free(t);
+		return NULL;
+	}
+	if (t) t->fork_gen = fork_gen;
+	return t;
+}
+
+/** next_nonce - a random GCM nonce, from the thread's batch; false when the DRBG fails. */
+static bool next_nonce(uint8_t out[NONCE_LEN])
+{
+	tok_thread_t *t = tok_thread();
+
+	if (!t) return RAND_bytes(out, NONCE_LEN) == 1;
+	if (t->fork_gen != fork_gen) {
+		t->nonce_left = 0;
+		t->fork_gen = fork_gen;
+	}
+	if (t->nonce_left == 0) {
+		if (RAND_bytes(t->nonce, sizeof(t->nonce)) != 1) return false;
+		t->nonce_left = NONCE_BATCH;
+	}
+	t->nonce_left--;
+	memcpy(out, t->nonce + t->nonce_left * NONCE_LEN, NONCE_LEN);
+	memset(t->nonce + t->nonce_left * NONCE_LEN, 0, NONCE_LEN);
+	return true;
+}
+
+/** gcm_setup - ctx made ready to seal (enc) or open under key with nonce, from scratch. */
+static bool gcm_setup(EVP_CIPHER_CTX *ctx, bool enc, uint8_t const key[32], uint8_t const *nonce)
+{
+	return EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc ? 1 : 0) == 1 &&
+	       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
+	       EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc ? 1 : 0) == 1;
+}
+
+/** gcm_ctx - the thread's context for that direction, ready for key and nonce; NULL on failure. */
+static EVP_CIPHER_CTX *gcm_ctx(tok_thread_t *t, bool enc, uint8_t const key[32], uint8_t const *nonce)
+{
+	int i = enc ? 1 : 0;
+
+	if (t->ready[i] && memcmp(t->key[i], key, 32) == 0 &&
+	    EVP_CipherInit_ex(t->ctx[i], NULL, NULL, NULL, nonce, i) == 1) return t->ctx[i];
+	t->ready[i] = false;
+	if (!t->ctx[i] && !(t->ctx[i] = EVP_CIPHER_CTX_new())) return NULL;
+	if (!gcm_setup(t->ctx[i], enc, key, nonce)) return NULL;
+	memcpy(t->key[i], key, 32);
+	t->ready[i] = true;
+	return t->ctx[i];
+}
+
+/** gcm_run - AES-256-GCM of in[0..n) into out with ctx set up; enc: tag out, else tag checked. */
+static bool gcm_run(EVP_CIPHER_CTX *ctx, bool enc, uint8_t const *head, uint8_t const *in, size_t n, uint8_t *out,
+		    uint8_t *tag)
+{
+	int len = 0, fin = 0;
+
+	return EVP_CipherUpdate(ctx, NULL, &len, head, HEAD_LEN) == 1 &&
+	       EVP_CipherUpdate(ctx, out, &len, in, (int) n) == 1 &&
+	       (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1) &&
+	       EVP_CipherFinal_ex(ctx, out + len, &fin) == 1 &&
+	       (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1);
+}
+
 /** gcm - AES-256-GCM of in[0..n) into out; enc: tag out, else tag checked.  true on success. */
 static bool gcm(bool enc, uint8_t const key[32], uint8_t const *head, uint8_t const *nonce, uint8_t const *in,
 		size_t n, uint8_t *out, uint8_t *tag)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int len = 0, fin = 0;
+	tok_thread_t *t = tok_thread();
+	EVP_CIPHER_CTX *ctx;
 	bool ok;
 
-	if (!ctx) return false;
-	ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc ? 1 : 0) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1 &&
-	     EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc ? 1 : 0) == 1 &&
-	     EVP_CipherUpdate(ctx, NULL, &len, head, HEAD_LEN) == 1 &&
-	     EVP_CipherUpdate(ctx, out, &len, in, (int) n) == 1 &&
-	     (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1) &&
-	     EVP_CipherFinal_ex(ctx, out + len, &fin) == 1 &&
-	     (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1);
+	if (t) {
+		ctx = gcm_ctx(t, enc, key, nonce);
+		ok = ctx && gcm_run(ctx, enc, head, in, n, out, tag);
+		if (!ok) t->ready[enc ? 1 : 0] = false;	/* Set up afresh next time. */
+		return ok;
+	}
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx && gcm_setup(ctx, enc, key, nonce) && gcm_run(ctx, enc, head, in, n, out, tag);
 	EVP_CIPHER_CTX_free(ctx);
 	return ok;
 }
@@ -430,7 +551,7 @@ cb_classtok_rc_t cb_classtok_seal(cb_classkey_t const *k, cb_store_decision_t co
 	if (n == 0) return CB_CLASSTOK_TOO_LONG;
 	sealed[0] = TOK_VERSION;
 	sealed[1] = (uint8_t) key->id;
-	if (RAND_bytes(sealed + HEAD_LEN, NONCE_LEN) != 1 ||
+	if (!next_nonce(sealed + HEAD_LEN) ||
 	    !gcm(true, key->key, sealed, sealed + HEAD_LEN, plain, (size_t) n, sealed + HEAD_LEN + NONCE_LEN,
 		 sealed + HEAD_LEN + NONCE_LEN + n)) {
 		OPENSSL_cleanse(plain, sizeof(plain));

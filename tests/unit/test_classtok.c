@@ -3,13 +3,15 @@
  * sealed and opened again; a bit flipped anywhere, a made-up Class, an
  * unknown key id, a key rotated out, the 253-octet bound; the key file
  * made 0600 when absent, its bad lines refused, rotation keeping the
- * previous key for its grace.
+ * previous key for its grace; nonces never repeated (past a batch, across a
+ * change of key, in a forked child).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/classtok.h"
@@ -187,6 +189,76 @@ START_TEST(test_rotation)
 }
 END_TEST
 
+/* The nonce part of a class id (its first 24 hex digits). */
+static void nonce_of(char const *class_id, char out[25])
+{
+	memcpy(out, class_id, 24);
+	out[24] = '\0';
+}
+
+START_TEST(test_nonces_unique)
+{
+	cb_classkey_t k = load(), other;
+	cb_store_decision_t d, out;
+	char tok[CB_CLASSTOK_MAX + 1], id[CB_CLASS_ID_LEN + 1], err[512], other_path[300];
+	static char seen[200][25];
+
+	/* More seals than one batch of nonces: every nonce new. */
+	decision(&d, "alice@school.example");
+	for (size_t i = 0; i < 200; i++) {
+		ck_assert_int_eq(cb_classtok_seal(&k, &d, tok, sizeof(tok), id), CB_CLASSTOK_OK);
+		nonce_of(id, seen[i]);
+		for (size_t j = 0; j < i; j++) ck_assert_str_ne(seen[i], seen[j]);
+	}
+	/* The thread's cipher state follows a change of key, both ways. */
+	snprintf(other_path, sizeof(other_path), "%s/other.key", tmpdir);
+	ck_assert_int_eq(cb_classkey_load(other_path, true, &other, err, sizeof(err)), 0);
+	unlink(other_path);
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(cb_classtok_seal(&other, &d, tok, sizeof(tok), id), CB_CLASSTOK_OK);
+		ck_assert_int_eq(cb_classtok_open(&other, tok, strlen(tok), NOW, &out, NULL), CB_CLASSTOK_OK);
+		ck_assert_int_ne(cb_classtok_open(&k, tok, strlen(tok), NOW, &out, NULL), CB_CLASSTOK_OK);
+		ck_assert_int_eq(cb_classtok_seal(&k, &d, tok, sizeof(tok), id), CB_CLASSTOK_OK);
+		ck_assert_int_eq(cb_classtok_open(&k, tok, strlen(tok), NOW, &out, NULL), CB_CLASSTOK_OK);
+		ck_assert_str_eq(out.identity, "alice@school.example");
+	}
+	cb_classkey_wipe(&k);
+	cb_classkey_wipe(&other);
+}
+END_TEST
+
+START_TEST(test_nonces_after_fork)
+{
+	cb_classkey_t k = load();
+	cb_store_decision_t d;
+	char tok[CB_CLASSTOK_MAX + 1], id[CB_CLASS_ID_LEN + 1], child_nonce[25] = "", parent_nonce[25];
+	int fds[2], status;
+	pid_t pid;
+
+	/* The parent has drawn a batch of nonces; a forked child must not seal with the parent's next ones. */
+	decision(&d, "alice@school.example");
+	ck_assert_int_eq(cb_classtok_seal(&k, &d, tok, sizeof(tok), id), CB_CLASSTOK_OK);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (cb_classtok_seal(&k, &d, tok, sizeof(tok), id) != CB_CLASSTOK_OK) _exit(1);
+		nonce_of(id, child_nonce);
+		_exit(write(fds[1], child_nonce, 24) == 24 ? 0 : 1);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], child_nonce, 24), 24);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(cb_classtok_seal(&k, &d, tok, sizeof(tok), id), CB_CLASSTOK_OK);
+	nonce_of(id, parent_nonce);
+	ck_assert_str_ne(child_nonce, parent_nonce);
+	cb_classkey_wipe(&k);
+}
+END_TEST
+
 START_TEST(test_bad_file)
 {
 	static char const *const bad[] = {
@@ -230,6 +302,8 @@ int main(void)
 	tcase_add_test(tc, test_too_long);
 	tcase_add_test(tc, test_rotation);
 	tcase_add_test(tc, test_bad_file);
+	tcase_add_test(tc, test_nonces_unique);
+	tcase_add_test(tc, test_nonces_after_fork);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
