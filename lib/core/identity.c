@@ -77,15 +77,34 @@ static int32_t simple_fold(UChar const *src, int32_t n, UChar *dst, int32_t cap)
 	return j;
 }
 
+/**
+ * fold_ascii - in[0..len) lower-cased into out when every byte is ASCII (for
+ * ASCII, NFD and NFC change nothing and the default case folding maps only
+ * A-Z, so this is what the Unicode path gives, without ICU); false otherwise.
+ */
+static bool fold_ascii(char const *in, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char) in[i] >= 0x80) return false;
+	}
+	for (size_t i = 0; i < len; i++) out[i] = (in[i] >= 'A' && in[i] <= 'Z') ? (char) (in[i] - 'A' + 'a') : in[i];
+	out[len] = '\0';
+	return true;
+}
+
 static cb_identity_result_t fold(char const *in, size_t len, char *out, size_t outlen)
 {
 	UChar a[FOLD_UNITS], b[FOLD_UNITS];
 	UErrorCode err = U_ZERO_ERROR;
-	UNormalizer2 const *nfd = unorm2_getNFDInstance(&err), *nfc = unorm2_getNFCInstance(&err);
+	UNormalizer2 const *nfd, *nfc;
 	int32_t n = 0;
 
 	out[0] = '\0';
-	if (U_FAILURE(err) || len > CB_IDENTITY_MAX || outlen < 2) return CB_IDENTITY_TOO_LONG;
+	if (len > CB_IDENTITY_MAX || outlen < 2) return CB_IDENTITY_TOO_LONG;
+	if (len < outlen && fold_ascii(in, len, out)) return CB_IDENTITY_OK;
+	nfd = unorm2_getNFDInstance(&err);
+	nfc = unorm2_getNFCInstance(&err);
+	if (U_FAILURE(err)) return CB_IDENTITY_TOO_LONG;
 	u_strFromUTF8(a, FOLD_UNITS, &n, in, (int32_t) len, &err);
 	if (U_SUCCESS(err)) n = unorm2_normalize(nfd, a, n, b, FOLD_UNITS, &err);
 	if (U_SUCCESS(err) && (n = simple_fold(b, n, a, FOLD_UNITS)) < 0) err = U_BUFFER_OVERFLOW_ERROR;

@@ -4,8 +4,12 @@
  * DOMAIN\user and user@realm forms; and email normalisation.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
 
 #include "core/identity.h"
 
@@ -108,6 +112,36 @@ START_TEST(test_fold)
 	ck_assert(!cb_identity_strip_name_ok("a\\b"));
 	ck_assert(!cb_identity_strip_name_ok("a@b"));
 	ck_assert(!cb_identity_strip_name_ok("a\x01"));
+}
+END_TEST
+
+START_TEST(test_fold_ascii)
+{
+	UErrorCode err = U_ZERO_ERROR;
+	UNormalizer2 const *nfd = unorm2_getNFDInstance(&err), *nfc = unorm2_getNFCInstance(&err);
+	char in[16], want[16], out[CB_IDENTITY_MAX + 1];
+
+	/* What ASCII's short cut assumes, asked of ICU: NFD and NFC keep each ASCII character, folding maps only A-Z. */
+	ck_assert(U_SUCCESS(err));
+	for (UChar c = 0; c < 0x80; c++) {
+		ck_assert_int_eq(u_foldCase(c, U_FOLD_CASE_DEFAULT), (c >= 'A' && c <= 'Z') ? c + 32 : c);
+		ck_assert(unorm2_isNormalized(nfd, &c, 1, &err) && unorm2_isNormalized(nfc, &c, 1, &err));
+		ck_assert(U_SUCCESS(err));
+	}
+	/* Every printable ASCII character in an identity, and in an address, comes out lower-cased and nothing else. */
+	for (int c = 0x21; c < 0x7f; c++) {
+		if (c == '@' || c == '\\') continue;
+		snprintf(in, sizeof(in), "Ab%cZ", c);
+		snprintf(want, sizeof(want), "ab%cz", (c >= 'A' && c <= 'Z') ? c + 32 : c);
+		expect(&conf, in, want);
+		snprintf(in, sizeof(in), "X%c@Ex.ORG", c);
+		snprintf(want, sizeof(want), "x%c@ex.org", (c >= 'A' && c <= 'Z') ? c + 32 : c);
+		ck_assert(cb_identity_email_normalise(in, strlen(in), out, sizeof(out)));
+		ck_assert_str_eq(out, want);
+	}
+	/* One byte past ASCII anywhere and the Unicode path decides: the last letter too. */
+	expect(&conf, "ABCDEFGHIJKLMNOPQRSTUVWXYZ\xc3\x89", "abcdefghijklmnopqrstuvwxyz\xc3\xa9");
+	expect(&conf, "\xc3\x89" "ABC", "\xc3\xa9" "abc");
 }
 END_TEST
 
@@ -259,6 +293,7 @@ int main(void)
 	tcase_add_test(tc, test_forms);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_fold);
+	tcase_add_test(tc, test_fold_ascii);
 	tcase_add_test(tc, test_fold_hostile);
 	tcase_add_test(tc, test_email);
 	tcase_add_test(tc, test_escape);
