@@ -470,6 +470,15 @@ int cb_tz_parse_time(char const *s, size_t len, cb_tz_t const *tz, time_t *out)
 	return 0;
 }
 
+/** put_digits - v as exactly n decimal digits at p (v < 10^n). */
+static void put_digits(char *p, int v, int n)
+{
+	while (n--) {
+		p[n] = (char) ('0' + v % 10);
+		v /= 10;
+	}
+}
+
 char *cb_tz_format_utc(time_t t, char *buf, size_t len)
 {
 	int64_t days = (int64_t) t / 86400, sod = (int64_t) t % 86400;
@@ -480,8 +489,19 @@ char *cb_tz_format_utc(time_t t, char *buf, size_t len)
 		days--;
 	}
 	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
-		 (int) (sod / 3600), (int) ((sod / 60) % 60), (int) (sod % 60));
+	if (y < 0 || y > 9999 || len < sizeof("2026-09-01T08:00:00Z")) {	/* Rare: snprintf's widths and cut. */
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+			 (int) (sod / 3600), (int) ((sod / 60) % 60), (int) (sod % 60));
+		return buf;
+	}
+	/* On every request's decision line: digits placed without snprintf's format parsing. */
+	memcpy(buf, "0000-00-00T00:00:00Z", sizeof("2026-09-01T08:00:00Z"));
+	put_digits(buf, y, 4);
+	put_digits(buf + 5, m, 2);
+	put_digits(buf + 8, d, 2);
+	put_digits(buf + 11, (int) (sod / 3600), 2);
+	put_digits(buf + 14, (int) ((sod / 60) % 60), 2);
+	put_digits(buf + 17, (int) (sod % 60), 2);
 	return buf;
 }
 

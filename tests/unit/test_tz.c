@@ -40,6 +40,15 @@ START_TEST(test_rfc3339)
 	ck_assert_int_eq(parse("2026-9-1", london), -1);
 	ck_assert_int_eq(parse("", NULL), -1);
 	ck_assert_str_eq(cb_tz_format_utc(1788246000, buf, sizeof(buf)), "2026-09-01T07:00:00Z");
+	ck_assert_str_eq(cb_tz_format_utc(0, buf, sizeof(buf)), "1970-01-01T00:00:00Z");
+	ck_assert_str_eq(cb_tz_format_utc(-1, buf, sizeof(buf)), "1969-12-31T23:59:59Z");
+	ck_assert_str_eq(cb_tz_format_utc(253402300799, buf, sizeof(buf)), "9999-12-31T23:59:59Z");
+	ck_assert_str_eq(cb_tz_format_utc(253402300800, buf, sizeof(buf)), "10000-01-01T00:00:00Z");
+	ck_assert_str_eq(cb_tz_format_utc(1788246000, buf, 11), "2026-09-01");	/* Cut to the buffer. */
+	/* Formatted and parsed back, every 9,973 s over 1970-2100. */
+	for (time_t t = 0; t < 4102444800; t += 9973) {
+		ck_assert_int_eq(parse(cb_tz_format_utc(t, buf, sizeof(buf)), NULL), t);
+	}
 }
 END_TEST
 
