@@ -585,6 +585,28 @@ static time_t get_u32(uint8_t const *b)
 	return (time_t) (((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) | ((uint32_t) b[2] << 8) | b[3]);
 }
 
+/** copy_name - a status or reason name into out (cap bytes), cut if it had to be. */
+static void copy_name(char *out, size_t cap, char const *name)
+{
+	size_t len = strlen(name);
+
+	if (len >= cap) len = cap - 1;
+	memcpy(out, name, len);
+	out[len] = '\0';
+}
+
+/** mac_text - six bytes as "AA-BB-CC-DD-EE-FF" (the form cb_mac_normalise compares). */
+static void mac_text(uint8_t const mac[6], char out[18])
+{
+	static char const hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < 6; i++) {
+		out[3 * i] = hex[mac[i] >> 4];
+		out[3 * i + 1] = hex[mac[i] & 15];
+		out[3 * i + 2] = i < 5 ? '-' : '\0';
+	}
+}
+
 /** decode - the payload into out; false when it is not a payload of encode. */
 static bool decode(uint8_t const *buf, size_t n, cb_store_decision_t *out)
 {
@@ -593,15 +615,14 @@ static bool decode(uint8_t const *buf, size_t n, cb_store_decision_t *out)
 
 	if (n < at || buf[0] > CB_STATUS_RESTRICTED || buf[1] >= CB_REASON_MAX || (buf[2] & ~3)) return false;
 	flags = buf[2];
-	snprintf(out->status, sizeof(out->status), "%s", cb_status_name((cb_status_t) buf[0]));
-	snprintf(out->reason, sizeof(out->reason), "%s", cb_reason_name((cb_reason_t) buf[1]));
+	copy_name(out->status, sizeof(out->status), cb_status_name((cb_status_t) buf[0]));
+	copy_name(out->reason, sizeof(out->reason), cb_reason_name((cb_reason_t) buf[1]));
 	out->decided_at = get_u32(buf + 3);
 	out->valid_until = get_u32(buf + 7);
 	out->ack_time = get_u32(buf + 11);
 	if (flags & FLAG_MAC) {
 		if (n < at + 6) return false;
-		snprintf(out->calling_station, sizeof(out->calling_station), "%02X-%02X-%02X-%02X-%02X-%02X", buf[at],
-			 buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4], buf[at + 5]);
+		mac_text(buf + at, out->calling_station);
 		at += 6;
 	}
 	if (!get_str(buf, n, &at, out->identity, sizeof(out->identity)) || !out->identity[0] ||
