@@ -401,6 +401,17 @@ static void tok_init(void)
 	if (tok_key_ok) pthread_atfork(NULL, NULL, tok_forked);
 }
 
+/*
+ *	When radiusd unloads the module (dlclose, after its threads are joined),
+ *	the key goes too: no thread that ends later may call a destructor whose
+ *	code is gone.
+ */
+__attribute__((destructor)) static void tok_fini(void)
+{
+	if (tok_key_ok) pthread_key_delete(tok_key);
+	tok_key_ok = false;
+}
+
 /** tok_thread - the calling thread's cipher state; NULL when it cannot have one (then each call sets up its own). */
 static tok_thread_t *tok_thread(void)
 {
