@@ -24,18 +24,11 @@
 #include "base/clock.h"
 #include "base/mac.h"
 #include "store/store.h"
+#include "test_slack.h"
 
 #define T0	1795515240	/* 2026-11-24T10:14:00Z, a Tuesday. */
 
-/* Scheduling allowance on top of the waits below: CB_TEST_SLACK_MS (make
- * check-valgrind sets it, as valgrind runs the writer many times slower). */
-static int64_t slack_ms(void)
-{
-	char const *v = getenv("CB_TEST_SLACK_MS");
-	long n = v ? strtol(v, NULL, 10) : 0;
-
-	return n > 0 ? n : 0;
-}
+#define slack_ms() test_slack_ms(0)	/* Allowance on top of the waits below (test_slack.h). */
 #define FLUSH_MS (5000 + (unsigned int) slack_ms())	/* How long a test waits for the writer to catch up. */
 
 static char dir[256];

@@ -29,6 +29,7 @@
 #include "enforce/das.h"
 #include "enforce/das_packet.h"
 #include "enforce/das_queue.h"
+#include "test_slack.h"
 
 #define SECRET "das-secret-1"
 
@@ -1057,8 +1058,8 @@ START_TEST(test_fallback_waits_for_identifiers)
 	/* One socket, no per-NAS window: the 256 CoAs use every Identifier, so
 	 * the fallbacks must wait until the socket is drained and replaced. */
 	cb_das_conf_defaults(&conf);
-	conf.irt_ms = 1000;
-	conf.mrd_ms = 5000;
+	conf.irt_ms = 1000 + (unsigned int) test_slack_ms(0);	/* No answer may be late enough to retransmit. */
+	conf.mrd_ms = 5000 + 2 * (unsigned int) test_slack_ms(0);
 	conf.max_sockets = 1;
 	conf.max_inflight_per_nas = 4096;
 	conf.log = log_capture;

@@ -34,6 +34,7 @@
 #include "directory/dircache.h"
 #include "directory/ldap.h"
 #include "directory/ldap_int.h"
+#include "test_slack.h"
 
 #define BASE_DN "dc=school,dc=example"
 #define PEOPLE "ou=people," BASE_DN
@@ -42,16 +43,7 @@
 #define PATIENT_MS 15000	/* The timeouts of every other test: under valgrind on a
 				 * loaded machine, a first TLS connect can take seconds. */
 
-/* Scheduling allowance on top of a measured timeout: 800 ms, or more when
- * CB_TEST_SLACK_MS says so (make check-valgrind sets it). */
-static int64_t slack_ms(void)
-{
-	char const *v = getenv("CB_TEST_SLACK_MS");
-	long n = v ? strtol(v, NULL, 10) : 0;
-
-	return n > 800 ? n : 800;
-}
-#define SLACK_MS slack_ms()
+#define SLACK_MS test_slack_ms(800)	/* Allowance on top of a measured timeout (test_slack.h). */
 
 static char script[PATH_MAX];
 static char fixture_dir[128];
