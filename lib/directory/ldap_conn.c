@@ -1,7 +1,8 @@
 /*
  * ldap_conn.c - connections to the directory: initialise, connect (with
  * failover across the configured URIs), TLS (ldaps:// or StartTLS, with TLS
- * contexts shared between connections), bind, and liveness.
+ * contexts shared between connections), bind, liveness, and the layers under
+ * libldap's reads (the handshake guard, liblber's read-ahead).
  *
  * Time: connecting to one URI (TCP connect, TLS handshake or StartTLS, bind)
  * shares one connect_timeout_ms budget.  libldap bounds the TCP connect and
