@@ -391,7 +391,7 @@ static void log_exception(REQUEST *request, cb_dir_exception_t const *ex)
 static void log_answer(cetbyod_ldap_t const *l, REQUEST *request, char const *identity, cb_dir_entry_t const *e,
 		       char const *where)
 {
-	if (e->facts.result == CB_DIR_UNAVAILABLE) return;
+	if (!RDEBUG_ENABLED || e->facts.result == CB_DIR_UNAVAILABLE) return;	/* radiusd -X lines only. */
 	if (e->facts.result == CB_DIR_NOT_FOUND) {
 		if (!e->refused) {
 			RDEBUG2("Directory: no entry for \"%s\" under %s (%s)", identity, l->conf.base_dn, where);
@@ -445,8 +445,10 @@ static bool lookup(cetbyod_ldap_t *l, REQUEST *request, char const *identity, cb
 	result = search(l, request, identity, entry, server, sizeof(server), &took_ms);
 	if (result != CB_DIR_UNAVAILABLE) {
 		if (!entry->refused) (void) cb_dircache_put(l->cache, identity, entry, now);
-		snprintf(where, sizeof(where), "searched %s in %lld ms", server, (long long) took_ms);
-		log_answer(l, request, identity, entry, where);
+		if (RDEBUG_ENABLED) {	/* Not a snprintf per request for lines nobody sees. */
+			snprintf(where, sizeof(where), "searched %s in %lld ms", server, (long long) took_ms);
+			log_answer(l, request, identity, entry, where);
+		}
 		return false;
 	}
 	if (l->admit_cached &&

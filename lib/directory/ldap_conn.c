@@ -1,7 +1,8 @@
 /*
  * ldap_conn.c - connections to the directory: initialise, connect (with
  * failover across the configured URIs), TLS (ldaps:// or StartTLS, with TLS
- * contexts shared between connections), bind, and liveness.
+ * contexts shared between connections), bind, liveness, and the layers under
+ * libldap's reads (the handshake guard, liblber's read-ahead).
  *
  * Time: connecting to one URI (TCP connect, TLS handshake or StartTLS, bind)
  * shares one connect_timeout_ms budget.  libldap bounds the TCP connect and
@@ -316,13 +317,28 @@ static Sockbuf_IO guard_io = {
 	.sbi_close	= guard_close
 };
 
+/*
+ *	The read-ahead layer.  Over TCP, liblber reads each message with two
+ *	read()s (its tag and length, then the rest), and a search answers with
+ *	two messages (the entry, then the result): four read()s per lookup,
+ *	each a system call on the request's thread.  liblber's own read-ahead
+ *	layer (ber_sockbuf_io_readahead, which libldap uses for UDP) reads what
+ *	the socket has into a buffer of 16 kB and hands the messages out of it,
+ *	and tells libldap that data is waiting (LBER_SB_OPT_DATA_READY), so it
+ *	does not poll() for what it has already read.  It sits above the guard
+ *	and below TLS, so TLS records are read through it and the guard still
+ *	bounds the handshake.
+ */
+#define READAHEAD_LEVEL	(LBER_SBIOD_LEVEL_PROVIDER + 6)
+
 /** guard_add - connection callback: called by libldap after TCP connect, before TLS. */
 static int guard_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr, struct ldap_conncb *ctx)
 {
 	(void) ld;
 	(void) srv;
 	(void) addr;
-	return ber_sockbuf_add_io(sb, &guard_io, LBER_SBIOD_LEVEL_PROVIDER + 5, ctx->lc_arg) < 0 ? -1 : 0;
+	if (ber_sockbuf_add_io(sb, &guard_io, LBER_SBIOD_LEVEL_PROVIDER + 5, ctx->lc_arg) < 0) return -1;
+	return ber_sockbuf_add_io(sb, &ber_sockbuf_io_readahead, READAHEAD_LEVEL, NULL) < 0 ? -1 : 0;
 }
 
 static void guard_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
