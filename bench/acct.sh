@@ -41,9 +41,10 @@ bench_acct() {
 		{ broken "cannot put detail into (t)'s accounting section: update bench/acct.sh"; return 1; }
 	start_instances t || { broken "radiusd (t), stock with detail, did not start"; return 1; }
 	# BENCH_PERF_ACCT=FILE (opt-in, needs perf): perf record -g of (b)'s radiusd
-	# for one accounting run, before and apart from the measured runs.
+	# for one accounting run, before and apart from the measured runs
+	# (BENCH_PERF_CALLGRAPH=dwarf: DWARF call graphs, run's PERF_GRAPH).
 	if [ -n "${BENCH_PERF_ACCT:-}" ] && command -v perf >/dev/null 2>&1; then
-		perf record -q -g -p "${INST_PID[b]}" -o "$BENCH_PERF_ACCT" -- sleep "$ACCT_SECONDS" >/dev/null 2>&1 &
+		perf record -q "${PERF_GRAPH[@]}" -p "${INST_PID[b]}" -o "$BENCH_PERF_ACCT" -- sleep "$ACCT_SECONDS" >/dev/null 2>&1 &
 		perf_pid=$!
 		acct_run b || return 1
 		wait "$perf_pid"
