@@ -8,8 +8,9 @@
 # appended to a file, as a site without BYOD gating would keep it).
 # loadgen --acct-only authenticates each of ACCT_USERS users once (not
 # measured: the module's Accept carries the keyed Class, stock's none), then
-# keeps 64 sessions in flight: a Start with the user's Class, and when it is
-# answered the Stop of the same session.  Every accounting answer is
+# keeps 64 sessions in flight: a Start with the user's Class (and the
+# Calling-Station-Id of its Accept, so the keyed Class is trusted), and when
+# it is answered the Stop of the same session.  Every accounting answer is
 # measured: the rate is Accounting-Requests per second, Starts and Stops
 # together.  The two run alternately, ACCT_REPS times; the ratio is the
 # median of the per-repetition ratios.  Any accounting request unanswered
