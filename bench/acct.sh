@@ -8,8 +8,9 @@
 # appended to a file, as a site without BYOD gating would keep it).
 # loadgen --acct-only authenticates each of ACCT_USERS users once (not
 # measured: the module's Accept carries the keyed Class, stock's none), then
-# keeps 64 sessions in flight: a Start with the user's Class, and when it is
-# answered the Stop of the same session.  Every accounting answer is
+# keeps 64 sessions in flight: a Start with the user's Class (and the
+# Calling-Station-Id of its Accept, so the keyed Class is trusted), and when
+# it is answered the Stop of the same session.  Every accounting answer is
 # measured: the rate is Accounting-Requests per second, Starts and Stops
 # together.  The two run alternately, ACCT_REPS times; the ratio is the
 # median of the per-repetition ratios.  Any accounting request unanswered
@@ -41,9 +42,10 @@ bench_acct() {
 		{ broken "cannot put detail into (t)'s accounting section: update bench/acct.sh"; return 1; }
 	start_instances t || { broken "radiusd (t), stock with detail, did not start"; return 1; }
 	# BENCH_PERF_ACCT=FILE (opt-in, needs perf): perf record -g of (b)'s radiusd
-	# for one accounting run, before and apart from the measured runs.
+	# for one accounting run, before and apart from the measured runs
+	# (BENCH_PERF_CALLGRAPH=dwarf: DWARF call graphs, run's PERF_GRAPH).
 	if [ -n "${BENCH_PERF_ACCT:-}" ] && command -v perf >/dev/null 2>&1; then
-		perf record -q -g -p "${INST_PID[b]}" -o "$BENCH_PERF_ACCT" -- sleep "$ACCT_SECONDS" >/dev/null 2>&1 &
+		perf record -q "${PERF_GRAPH[@]}" -p "${INST_PID[b]}" -o "$BENCH_PERF_ACCT" -- sleep "$ACCT_SECONDS" >/dev/null 2>&1 &
 		perf_pid=$!
 		acct_run b || return 1
 		wait "$perf_pid"

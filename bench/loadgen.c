@@ -29,8 +29,11 @@
  * Accounting mode (--acct-only, with --acct-port): each user is
  * authenticated once (not measured) and the Class of the Accept kept; from
  * then on a slot sends an Accounting Start with the user's Class and, when
- * it is answered, the Stop of the same session.  Only the accounting
- * answers are measured (rate and latency are per Accounting-Request).
+ * it is answered, the Stop of the same session, both with the
+ * Calling-Station-Id of the user's Accept (a NAS sends the device's; a
+ * keyed Class is trusted only for the device it names).  Only the
+ * accounting answers are measured (rate and latency are per
+ * Accounting-Request).
  *
  * Bounds: the target must be a loopback address (127.0.0.0/8 or ::1;
  * anything else is refused); the run ends after --duration seconds (at most
@@ -121,6 +124,8 @@ typedef struct {
 	uint8_t		cls[254];		/* Accounting mode: the Class of the user's Accept. */
 	uint8_t		cls_len;
 	bool		primed;			/* Accounting mode: authenticated once. */
+	uint64_t	device;			/* Accounting mode: the Calling-Station-Id (calling_station's
+						 * number) its Accept was for, which its sessions send. */
 } lg_user_t;
 
 typedef enum {
@@ -425,7 +430,8 @@ static int build_accounting(lg_t *lg, lg_req_t *r, lg_pkt_t *p, uint32_t status)
 	snprintf(sid, sizeof(sid), "%s-%016" PRIx64, lg->session_prefix, r->seq);
 	put_attr(p, ATTR_ACCT_SESSION_ID, sid, strlen(sid));
 	put_attr(p, ATTR_NAS_IP_ADDRESS, &lg->nas_ip, 4);
-	calling_station(r->seq, csid, sizeof(csid));
+	/* Accounting mode: the device of the user's Accept, as a NAS sends it (the keyed Class names it). */
+	calling_station(lg->acct_only ? u->device : r->seq, csid, sizeof(csid));
 	put_attr(p, ATTR_CALLING_STATION_ID, csid, strlen(csid));
 	for (unsigned int i = 0; i < r->num_cls; i++) put_attr(p, ATTR_CLASS, r->cls[i], r->cls_len[i]);
 	put_u32(p, ATTR_EVENT_TIMESTAMP, (uint32_t) time(NULL));
@@ -684,6 +690,7 @@ static void handle_answer(lg_t *lg, unsigned int si, bool acct, uint8_t *pkt, si
 			memcpy(u->cls, r->cls[0], r->cls_len[0]);
 			u->cls_len = r->cls_len[0];
 		}
+		lg->users[r->user].device = lg->device_per_user ? r->user : r->seq;
 		lg->users[r->user].primed = true;
 		r->sent_us = now;
 		if (build_accounting(lg, r, &p, 1) == 0 && send_packet(lg, s->acct_fd, true, &p) == 0) return;

@@ -164,15 +164,17 @@ static char const ses_insert[] = "INSERT INTO sessions (nas, acct_session_id, cl
 	"last_seen, stopped, stop_cause, in_octets, out_octets, server_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 	"$10, $11, $12, $13, $14, $15, $16, $17, CASE WHEN $18::boolean THEN $19::bigint ELSE 0 END, "
 	"CASE WHEN $18::boolean THEN $20::bigint ELSE 0 END, $21) RETURNING " CLOSED_COLS;
-static char const ses_update[] = "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", "
-	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", "
-	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", "
-	NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", "
-	NONEMPTY(13, "status") ", last_seen = GREATEST(last_seen, $15::bigint), stopped = $16::bigint, "
-	NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN $18::boolean THEN $19::bigint ELSE in_octets END, "
-	"out_octets = CASE WHEN $18::boolean THEN $20::bigint ELSE out_octets END, "
+#define SES_UPDATE "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", " \
+	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", " \
+	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", " \
+	NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", " \
+	NONEMPTY(13, "status") ", last_seen = GREATEST(last_seen, $15::bigint), stopped = $16::bigint, " \
+	NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN $18::boolean THEN $19::bigint ELSE in_octets END, " \
+	"out_octets = CASE WHEN $18::boolean THEN $20::bigint ELSE out_octets END, " \
 	"server_id = $21 WHERE nas = $1 AND acct_session_id = $2 AND stopped IS NULL AND $14::bigint IS NOT NULL "
-	"RETURNING " CLOSED_COLS;
+static char const ses_update[] = SES_UPDATE "RETURNING " CLOSED_COLS;
+/* A keyed Class's Interim or Stop: only a row that names its class id already (acct.c). */
+static char const ses_update_same[] = SES_UPDATE "AND class_id = $3 RETURNING " CLOSED_COLS;
 
 static void acct_params(cb_store_backend_t *be, cb_pg_params_t *p, cb_store_acct_t const *a,
 			cb_store_acct_extra_t const *x, int64_t stopped)
@@ -226,15 +228,16 @@ static int ses_rows(cb_store_backend_t *be, char const *sql, cb_pg_params_t cons
 	return found;
 }
 
-/** ses_write - the update or the insert with the request's values, the row into a->result: 1, 0 no row, -1. */
-static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a,
+/** ses_write - the update (how) or the insert with the request's values, the row into a->result: 1, 0 no row, -1. */
+static int ses_write(cb_store_backend_t *be, cb_store_acct_row_t how, cb_store_acct_t const *a,
 		     cb_store_acct_extra_t const *x, int64_t stopped)
 {
 	cb_pg_params_t p = { 0 };
+	bool insert = how == CB_ACCT_INSERT;
 
 	acct_params(be, &p, a, x, stopped);
-	return ses_rows(be, insert ? ses_insert : ses_update, &p, a->result, NULL, NULL,
-			insert ? "recording a session" : "updating a session");
+	return ses_rows(be, insert ? ses_insert : how == CB_ACCT_UPDATE_SAME ? ses_update_same : ses_update, &p,
+			a->result, NULL, NULL, insert ? "recording a session" : "updating a session");
 }
 
 /** ses_find - sqlite_sessions.c's: 0 nothing, 1 open, 2 latest closed, 3 latest closed as stale (*id), -1. */

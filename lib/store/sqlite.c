@@ -114,6 +114,16 @@ char const *cb_store_audit_schema(void)
 #define AUDIT_COLS CB_SQLITE_AUDIT_COLS
 #define NONEMPTY(n, col) col " = COALESCE(NULLIF(?" #n ", ''), " col ")"
 
+/* The update of the key's open session (S_SES_UPDATE, S_SES_UPDATE_SAME). */
+#define SES_UPDATE "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", " \
+	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", " \
+	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", " \
+	NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", " \
+	NONEMPTY(13, "status") ", last_seen = max(last_seen, ?15), stopped = ?16, " \
+	NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN ?18 THEN ?19 ELSE in_octets END, " \
+	"out_octets = CASE WHEN ?18 THEN ?20 ELSE out_octets END " \
+	"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL"
+
 /*
  * Session statements share their parameters (bind_acct):
  * ?1 nas ?2 acct_session_id ?3 class_id ?4 identity ?5 outer_identity
@@ -138,14 +148,9 @@ static char const *const stmt_sql[S_MAX] = {
 		"?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, CASE WHEN ?18 THEN ?19 ELSE 0 END, "
 		"CASE WHEN ?18 THEN ?20 ELSE 0 END)",
 	[S_SES_BYID] = "SELECT " CLOSED_COLS " FROM sessions WHERE id = ?1",
-	[S_SES_UPDATE] = "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", "
-		NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", "
-		NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", "
-		NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", "
-		NONEMPTY(13, "status") ", last_seen = max(last_seen, ?15), stopped = ?16, "
-		NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN ?18 THEN ?19 ELSE in_octets END, "
-		"out_octets = CASE WHEN ?18 THEN ?20 ELSE out_octets END "
-		"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL",
+	[S_SES_UPDATE] = SES_UPDATE,
+	/* A keyed Class's Interim or Stop: only a row that names its class id already (acct.c). */
+	[S_SES_UPDATE_SAME] = SES_UPDATE " AND class_id = ?3",
 	[S_SES_REOPEN] = "UPDATE sessions SET stopped = NULL, stop_cause = '' WHERE id = ?1",
 	/* The open session of the key, else its latest (S_SES_GET's order, without the join): two index
 	 * probes, no sorter (ORDER BY stopped IS NULL DESC, id DESC cost a fifth of a write's instructions). */

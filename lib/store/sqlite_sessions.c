@@ -208,16 +208,18 @@ static int ses_read(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t id
 }
 
 /**
- * ses_write - S_SES_UPDATE, or S_SES_INSERT, with the request's values:
- * 1 a row written (into a->result, read in the same transaction), 0 none,
- * -1.  Not RETURNING: SQLite 3.40 runs it through an ephemeral table per
- * statement, which costs more than this point read (measured: bench/README,
- * session 21).
+ * ses_write - S_SES_UPDATE, S_SES_UPDATE_SAME or S_SES_INSERT (how), with
+ * the request's values: 1 a row written (into a->result, read in the same
+ * transaction), 0 none, -1.  Not RETURNING: SQLite 3.40 runs it through an
+ * ephemeral table per statement, which costs more than this point read
+ * (measured: bench/README, session 21).
  */
-static int ses_write(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a, cb_store_acct_extra_t const *x,
-		     int64_t stopped)
+static int ses_write(cb_store_backend_t *be, cb_store_acct_row_t how, cb_store_acct_t const *a,
+		     cb_store_acct_extra_t const *x, int64_t stopped)
 {
-	sqlite3_stmt *st = cb_sqlite_stmt(be, insert ? S_SES_INSERT : S_SES_UPDATE);
+	bool insert = how == CB_ACCT_INSERT;
+	sqlite3_stmt *st = cb_sqlite_stmt(be, insert ? S_SES_INSERT : how == CB_ACCT_UPDATE_SAME ? S_SES_UPDATE_SAME :
+					  S_SES_UPDATE);
 
 	if (!st) return -1;
 	bind_acct(st, a, x, stopped);

@@ -299,14 +299,22 @@ int cb_store_acct_resolve(cb_store_backend_t *be,
 /*
  *	One accounting write (acct.c): the rules every backend follows, with its statements.
  */
+
+/* Which row statement cb_store_acct_ops_t.write runs. */
+typedef enum {
+	CB_ACCT_UPDATE,		/* The key's open session(s). */
+	CB_ACCT_UPDATE_SAME,	/* The same, only when it already names a->class_id (a keyed Class's Interim or Stop). */
+	CB_ACCT_INSERT		/* A new row. */
+} cb_store_acct_row_t;
+
 typedef struct {
 	int (*decision_get)(cb_store_backend_t *be, char const *class_id, cb_store_decision_t *out);
 	/* A keyed Class's decision, recorded when its class id has none yet; 0 or -1. */
 	int (*decision_new)(cb_store_backend_t *be, cb_store_decision_t const *d);
-	/* The update of the key's open session(s), or the insert, with a's values (stopped < 0: open) and
-	 * x's; the row as written into a->result (when not NULL).  1 a row written, 0 none, -1. */
-	int (*write)(cb_store_backend_t *be, bool insert, cb_store_acct_t const *a, cb_store_acct_extra_t const *x,
-		     int64_t stopped);
+	/* The row statement (how) with a's values (stopped < 0: open) and x's; the row as written into
+	 * a->result (when not NULL).  1 a row written, 0 none, -1. */
+	int (*write)(cb_store_backend_t *be, cb_store_acct_row_t how, cb_store_acct_t const *a,
+		     cb_store_acct_extra_t const *x, int64_t stopped);
 	/* The key's open session, else its latest, into a->result: 0 none, 1 open, 2 closed, 3 closed as
 	 * stale (its id in *id), -1. */
 	int (*find)(cb_store_backend_t *be, cb_store_acct_t const *a, int64_t *id);

@@ -817,6 +817,88 @@ START_TEST(test_session_result)
 }
 END_TEST
 
+/** keyed - a keyed Class's decision for identity, not in the store (as the module's Accept leaves it). */
+static void keyed(cb_store_decision_t *d, char const *identity)
+{
+	memset(d, 0, sizeof(*d));
+	ck_assert_int_eq(cb_store_new_class_id(d->class_id), 0);
+	snprintf(d->identity, sizeof(d->identity), "%s", identity);
+	snprintf(d->status, sizeof(d->status), "admit");
+	snprintf(d->reason, sizeof(d->reason), "acknowledged");
+	d->decided_at = T0;
+	d->valid_until = T0 + 3600;
+}
+
+/** keyed_write - op (0 Start, 1 Interim, 2 Stop) of sid with d's keyed Class at t; then d is in the store. */
+static void keyed_write(cb_store_t *s, char const *sid, cb_store_decision_t const *d, int op, time_t t, int want)
+{
+	cb_store_acct_t a = mk_acct("10.0.0.2", sid, d->class_id, t);
+	cb_store_decision_t got;
+
+	a.decision = d;
+	result_write(s, &a, op, want);
+	ck_assert_int_eq(cb_store_decision_get(s, d->class_id, &got), 0);
+	ck_assert_str_eq(got.identity, d->identity);
+}
+
+/*
+ * A keyed Class's decision is recorded by the write that first names it on
+ * a session; an Interim or a Stop of an open session that names it already
+ * skips the insert (acct.c).  Every other order still records it: a Stop
+ * or an Interim without its Start, a Class that changes during the session,
+ * a session closed as stale whose decision purge then removed; alone and
+ * through the group commit.
+ */
+START_TEST(test_keyed_decision_order)
+{
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_decision_t d1, d2, d3, d4, got;
+	cb_store_acct_t a;
+	cb_store_session_t ses;
+	cb_store_t *s;
+	size_t n;
+	char err[256];
+
+	conf.group_commit = _i == 1;
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	keyed(&d1, "alice");
+	keyed(&d2, "bob");
+	keyed(&d3, "carol");
+	keyed(&d4, "dave");
+	keyed_write(s, "O1", &d1, 2, T0 + 10, 1);			/* A Stop, its Start lost. */
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "O1", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0 + 10);
+	ck_assert_str_eq(ses.identity, "alice");
+	keyed_write(s, "O1", &d1, 2, T0 + 10, 1);			/* Retransmitted: nothing written. */
+	keyed_write(s, "O2", &d2, 1, T0 + 20, 1);			/* An Interim opens it. */
+	keyed_write(s, "O2", &d2, 1, T0 + 30, 0);			/* The next updates it (no insert). */
+	keyed_write(s, "O2", &d2, 2, T0 + 40, 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "O2", &ses), 0);
+	ck_assert_int_eq(ses.stopped, T0 + 40);
+	keyed_write(s, "O2", &d2, 2, T0 + 40, 1);			/* Repeated: nothing written. */
+	/* No Class on the Start, then a keyed one; then another keyed Class. */
+	a = mk_acct("10.0.0.2", "O3", NULL, T0 + 50);
+	a.identity = "carol";
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	keyed_write(s, "O3", &d3, 1, T0 + 60, 0);
+	keyed_write(s, "O3", &d4, 1, T0 + 70, 0);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "O3", &ses), 0);
+	ck_assert_str_eq(ses.class_id, d4.class_id);
+	ck_assert_str_eq(ses.identity, "dave");
+	ck_assert_int_eq(ses.valid_until, T0 + 3600);
+	/* Closed as stale, its decision purged; the next Interim reopens it and records the decision again. */
+	ck_assert_int_eq(cb_store_close_stale(s, 1800, T0 + 4000, &n, NULL), 0);
+	ck_assert_int_eq(cb_store_purge(s, T0 + 5000, &n), 0);
+	ck_assert_int_eq(cb_store_decision_get(s, d4.class_id, &got), 1);
+	keyed_write(s, "O3", &d4, 1, T0 + 4100, 1);
+	ck_assert_int_eq(cb_store_session_get(s, "10.0.0.2", "O3", &ses), 0);
+	ck_assert_int_eq(ses.stopped, 0);
+	ck_assert_int_eq(ses.valid_until, T0 + 3600);
+	cb_store_close(s);
+}
+END_TEST
+
 START_TEST(test_stale)
 {
 	cb_store_t *s = open_store(true);
@@ -2054,6 +2136,7 @@ static Suite *store_suite(bool pg)
 	if (!pg) tcase_add_test(tc, test_open_refuses);
 	tcase_add_test(tc, test_class_ids);
 	tcase_add_test(tc, test_keyed_decision);
+	tcase_add_loop_test(tc, test_keyed_decision_order, 0, 2);
 	tcase_add_test(tc, test_called_station);
 	tcase_add_test(tc, test_text_valid);
 	tcase_add_test(tc, test_names);
