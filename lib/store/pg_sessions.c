@@ -164,11 +164,7 @@ static char const ses_insert[] = "INSERT INTO sessions (nas, acct_session_id, cl
 	"last_seen, stopped, stop_cause, in_octets, out_octets, server_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 	"$10, $11, $12, $13, $14, $15, $16, $17, CASE WHEN $18::boolean THEN $19::bigint ELSE 0 END, "
 	"CASE WHEN $18::boolean THEN $20::bigint ELSE 0 END, $21) RETURNING " CLOSED_COLS;
-#define SES_UPDATE "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", " \
-	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", " \
-	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", " \
-	NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", " \
-	NONEMPTY(13, "status") ", last_seen = GREATEST(last_seen, $15::bigint), stopped = $16::bigint, " \
+#define SES_UPDATE "UPDATE sessions SET " CB_SES_KEEP_TEXT ", last_seen = GREATEST(last_seen, $15::bigint), stopped = $16::bigint, " \
 	NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN $18::boolean THEN $19::bigint ELSE in_octets END, " \
 	"out_octets = CASE WHEN $18::boolean THEN $20::bigint ELSE out_octets END, " \
 	"server_id = $21 WHERE nas = $1 AND acct_session_id = $2 AND stopped IS NULL AND $14::bigint IS NOT NULL "

@@ -115,11 +115,7 @@ char const *cb_store_audit_schema(void)
 #define NONEMPTY(n, col) col " = COALESCE(NULLIF(?" #n ", ''), " col ")"
 
 /* The update of the key's open session (S_SES_UPDATE, S_SES_UPDATE_SAME). */
-#define SES_UPDATE "UPDATE sessions SET " NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", " \
-	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", " \
-	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", " \
-	NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", " \
-	NONEMPTY(13, "status") ", last_seen = max(last_seen, ?15), stopped = ?16, " \
+#define SES_UPDATE "UPDATE sessions SET " CB_SES_KEEP_TEXT ", last_seen = max(last_seen, ?15), stopped = ?16, " \
 	NONEMPTY(17, "stop_cause") ", in_octets = CASE WHEN ?18 THEN ?19 ELSE in_octets END, " \
 	"out_octets = CASE WHEN ?18 THEN ?20 ELSE out_octets END " \
 	"WHERE nas = ?1 AND acct_session_id = ?2 AND stopped IS NULL"

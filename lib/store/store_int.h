@@ -300,6 +300,17 @@ int cb_store_acct_resolve(cb_store_backend_t *be,
  *	One accounting write (acct.c): the rules every backend follows, with its statements.
  */
 
+/*
+ * The text columns an accounting update keeps when the request has no value
+ * for them (parameters 3 to 13 of both backends' session statements),
+ * through the including backend's NONEMPTY(n, col) for its SQL dialect.
+ */
+#define CB_SES_KEEP_TEXT NONEMPTY(3, "class_id") ", " NONEMPTY(4, "identity") ", " \
+	NONEMPTY(5, "outer_identity") ", " NONEMPTY(6, "calling_station") ", " \
+	NONEMPTY(7, "called_station") ", " NONEMPTY(8, "ap") ", " NONEMPTY(9, "ssid") ", " \
+	NONEMPTY(10, "framed_ip") ", " NONEMPTY(11, "nas_ip") ", " NONEMPTY(12, "nas_identifier") ", " \
+	NONEMPTY(13, "status")
+
 /* Which row statement cb_store_acct_ops_t.write runs. */
 typedef enum {
 	CB_ACCT_UPDATE,		/* The key's open session(s). */
