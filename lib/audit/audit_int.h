@@ -47,15 +47,29 @@ int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_
 			size_t *len, char hash[CB_AUDIT_HASH_HEX + 1], json_object **recp);
 
 /**
+ * cb_audit_scratch_t - what one thread keeps from one record to the next
+ * for cb_audit_chain_event: the record's object, emptied after each line
+ * (its hash table and its text buffer keep their size, so no record
+ * regrows them), and the digest's and the MAC's contexts.  One thread's
+ * own; cb_audit_scratch_new gives NULL on allocation failure (then each
+ * record makes its own, as with s NULL).
+ */
+typedef struct cb_audit_scratch cb_audit_scratch_t;
+
+cb_audit_scratch_t *cb_audit_scratch_new(void);
+void cb_audit_scratch_free(cb_audit_scratch_t *s);
+
+/**
  * cb_audit_chain_event - the line of ev's record (cb_audit_event_json's
  * members; time: ev->time) at seq after prev, as cb_audit_chain_line
- * makes it, built as one object in canonical order: appended, with its
- * newline, to the growable *buf (*len bytes used of *alloc, realloc'd as
- * needed; the caller frees it); its hash into hash.  Returns 0 or -1
+ * makes it, built as one object in canonical order (s's object, when
+ * given): appended, with its newline, to the growable *buf (*len bytes
+ * used of *alloc, realloc'd as needed; the caller frees it); its hash
+ * into hash.  Returns 0 or -1
  * (allocation failure; *len as it was).
  */
 int cb_audit_chain_event(cb_audit_event_t const *ev, uint64_t seq, char const *prev, cb_audit_key_t const *key,
-			 char **buf, size_t *len, size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1]);
+			 cb_audit_scratch_t *s, char **buf, size_t *len, size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1]);
 
 /**
  * cb_audit_line_parse_obj - cb_audit_line_parse_key; on CB_AUDIT_OK, with

@@ -132,6 +132,16 @@ static size_t utf8_len(unsigned char const *p, unsigned char const *end)
 	return cb_utf8_decode(p, end, &cp);
 }
 
+/** ascii_within - whether p..end is ASCII and no longer than a field may be (the usual text: taken as it is). */
+static bool ascii_within(unsigned char const *p, unsigned char const *end)
+{
+	if (end - p > CB_AUDIT_FIELD_MAX) return false;
+	for (; p < end; p++) {
+		if (*p & 0x80) return false;
+	}
+	return true;
+}
+
 /**
  * cb_audit_jtext - s as a JSON string: invalid UTF-8 as U+FFFD, at most
  * CB_AUDIT_FIELD_MAX bytes (cut at a character; *cut set).  NULL on
@@ -142,6 +152,8 @@ json_object *cb_audit_jtext(char const *s, bool *cut)
 	unsigned char const *p = (unsigned char const *) s, *end = p + strlen(s);
 	char buf[CB_AUDIT_FIELD_MAX + 4];
 	size_t o = 0;
+
+	if (ascii_within(p, end)) return json_object_new_string_len(s, (int) (end - p));	/* Nothing to mend or cut. */
 
 	while (p < end) {
 		size_t n = utf8_len(p, end);
@@ -194,16 +206,31 @@ static void put(rec_t *r, char const *key, json_object *v)
 	r->val[r->n++] = v;
 }
 
-/** rec_object - r's members as one object, in r's order; r is emptied.  NULL on allocation failure. */
-static json_object *rec_object(rec_t *r)
+/** rec_clear - o emptied of its members (their values put); its table keeps its size, its text buffer too. */
+static void rec_clear(json_object *o)
 {
-	json_object *o = r->failed ? NULL : json_object_new_object();
+	struct lh_table *t = json_object_get_object(o);
+	struct lh_entry *e, *next;
+
+	lh_foreach_safe(t, e, next) lh_table_delete_entry(t, e);
+}
+
+/**
+ * rec_object - r's members as one object, in r's order; r is emptied.
+ * With into (an empty object), the members go there and into is returned
+ * (the caller keeps its reference); else a new object.  NULL on allocation
+ * failure (into emptied again).
+ */
+static json_object *rec_object(rec_t *r, json_object *into)
+{
+	json_object *o = r->failed ? NULL : into ? into : json_object_new_object();
 	size_t i;
 
 	for (i = 0; o && i < r->n; i++) {
 		if (json_object_object_add_ex(o, r->key[i], r->val[i],
 					      JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
-			json_object_put(o);
+			if (o == into) rec_clear(o);
+			else json_object_put(o);
 			o = NULL;
 		}
 	}
@@ -323,7 +350,7 @@ json_object *cb_audit_event_json(cb_audit_event_t const *ev, time_t now)
 	rec_t r = { .n = 0 };
 
 	event_members(&r, ev, now);
-	return rec_object(&r);
+	return rec_object(&r, NULL);
 }
 
 /* The event's strings, for cb_audit_event_copy. */
@@ -456,50 +483,80 @@ static void fetch(void)
 	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
-/** sha256_hex - SHA-256 of a[0..alen) then b[0..blen), as hex. */
-static int sha256_hex(char const *a, size_t alen, char const *b, size_t blen, char out[CB_AUDIT_HASH_HEX + 1])
+/** sha256_hex - SHA-256 of a[0..alen) then b[0..blen), as hex; through keep when given (else a context of its own). */
+static int sha256_hex(EVP_MD_CTX *keep, char const *a, size_t alen, char const *b, size_t blen,
+		      char out[CB_AUDIT_HASH_HEX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
+	EVP_MD_CTX *ctx = keep;
 	int ok;
 
 	pthread_once(&fetch_once, fetch);
-	if (!sha256_md || !(ctx = EVP_MD_CTX_new())) return -1;
+	if (!sha256_md || (!ctx && !(ctx = EVP_MD_CTX_new()))) return -1;
 	ok = EVP_DigestInit_ex(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, a, alen) &&
 	     (!blen || EVP_DigestUpdate(ctx, b, blen)) && EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
+	if (ctx != keep) EVP_MD_CTX_free(ctx);
 	if (!ok || mdlen != 32) return -1;
 	hex_of(md, mdlen, out);
 	return 0;
 }
 
-/** mac_hex - HMAC-SHA256 of a[0..alen) then b[0..blen) under key, as hex. */
-static int mac_hex(cb_audit_key_t const *key, char const *a, size_t alen, char const *b, size_t blen,
-		   char out[CB_AUDIT_HASH_HEX + 1])
+/** mac_hex - HMAC-SHA256 of a[0..alen) then b[0..blen) under key, as hex; through keep when given. */
+static int mac_hex(EVP_MAC_CTX *keep, cb_audit_key_t const *key, char const *a, size_t alen, char const *b,
+		   size_t blen, char out[CB_AUDIT_HASH_HEX + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t mdlen = 0;
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END };
-	EVP_MAC_CTX *ctx;
+	EVP_MAC_CTX *ctx = keep;
 	int ok;
 
 	pthread_once(&fetch_once, fetch);
-	if (!hmac_mac || !(ctx = EVP_MAC_CTX_new(hmac_mac))) return -1;
+	if (!hmac_mac || (!ctx && !(ctx = EVP_MAC_CTX_new(hmac_mac)))) return -1;
 	ok = EVP_MAC_init(ctx, key->bytes, key->len, params) && EVP_MAC_update(ctx, (unsigned char const *) a, alen) &&
 	     (!blen || EVP_MAC_update(ctx, (unsigned char const *) b, blen)) && EVP_MAC_final(ctx, md, &mdlen, sizeof(md));
-	EVP_MAC_CTX_free(ctx);
+	if (ctx != keep) EVP_MAC_CTX_free(ctx);
 	if (!ok || mdlen != 32) return -1;
 	hex_of(md, mdlen, out);
 	return 0;
 }
 
-/** digest_hex - the record's hash (keyed under key when given) of a then b. */
-static int digest_hex(cb_audit_key_t const *key, char const *a, size_t alen, char const *b, size_t blen,
-		      char out[CB_AUDIT_HASH_HEX + 1])
+struct cb_audit_scratch {
+	json_object	*rec;		/* The record's object: emptied after each line. */
+	EVP_MD_CTX	*md;
+	EVP_MAC_CTX	*mac;
+};
+
+cb_audit_scratch_t *cb_audit_scratch_new(void)
 {
-	return key ? mac_hex(key, a, alen, b, blen, out) : sha256_hex(a, alen, b, blen, out);
+	cb_audit_scratch_t *s = calloc(1, sizeof(*s));
+
+	pthread_once(&fetch_once, fetch);
+	if (!s || !(s->rec = json_object_new_object()) || !(s->md = EVP_MD_CTX_new()) ||
+	    !hmac_mac || !(s->mac = EVP_MAC_CTX_new(hmac_mac))) {
+		cb_audit_scratch_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void cb_audit_scratch_free(cb_audit_scratch_t *s)
+{
+	if (!s) return;
+	json_object_put(s->rec);
+	EVP_MD_CTX_free(s->md);
+	EVP_MAC_CTX_free(s->mac);
+	free(s);
+}
+
+/** digest_hex - the record's hash (keyed under key when given) of a then b; through s's contexts when given. */
+static int digest_hex(cb_audit_scratch_t *s, cb_audit_key_t const *key, char const *a, size_t alen, char const *b,
+		      size_t blen, char out[CB_AUDIT_HASH_HEX + 1])
+{
+	return key ? mac_hex(s ? s->mac : NULL, key, a, alen, b, blen, out)
+		   : sha256_hex(s ? s->md : NULL, a, alen, b, blen, out);
 }
 
 static int key_cmp(void const *a, void const *b)
@@ -537,7 +594,7 @@ static int canonical(json_object *rec, cb_audit_key_t const *key, char out[CB_AU
 		}
 	}
 	s = json_object_to_json_string_length(sorted, CANON_FLAGS, &len);
-	if (s) rc = digest_hex(key, s, len, NULL, 0, out);
+	if (s) rc = digest_hex(NULL, key, s, len, NULL, 0, out);
 done:
 	json_object_put(sorted);
 	return rc;
@@ -554,7 +611,7 @@ int cb_audit_line_mac(json_object *rec, cb_audit_key_t const *key, char out[CB_A
 	/* "{...,"hash":"<64>"}": the canonical form is "{...}". */
 	s = json_object_to_json_string_length(rec, CANON_FLAGS, &len);
 	if (!s || len < tail + 1) return -1;
-	return digest_hex(key, s, len - 1 - tail, "}", 1, out);
+	return digest_hex(NULL, key, s, len - 1 - tail, "}", 1, out);
 }
 
 int cb_audit_line_hash(json_object *rec, char out[CB_AUDIT_HASH_HEX + 1])
@@ -587,15 +644,15 @@ static int buf_room(char **buf, size_t len, size_t *alloc, size_t need)
  * *len); its hash into hash.  0 or
  * -1 (allocation failure; *buf and *len as they were).
  */
-static int line_append(json_object *rec, cb_audit_key_t const *key, char **buf, size_t *len, size_t *alloc,
-		       char hash[CB_AUDIT_HASH_HEX + 1])
+static int line_append(json_object *rec, cb_audit_key_t const *key, cb_audit_scratch_t *sc, char **buf, size_t *len,
+		       size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1])
 {
 	size_t clen;
 	char const *c = json_object_to_json_string_length(rec, CANON_FLAGS, &clen);
 	char *p;
 
 	/* "{...}" -> "{...,"hash":"<64>"}\n" */
-	if (!c || clen < 2 || digest_hex(key, c, clen, NULL, 0, hash) < 0 ||
+	if (!c || clen < 2 || digest_hex(sc, key, c, clen, NULL, 0, hash) < 0 ||
 	    buf_room(buf, *len, alloc, clen + HASH_TAIL + 1) < 0) {
 		return -1;
 	}
@@ -686,7 +743,7 @@ int cb_audit_chain_line(json_object *fields, uint64_t seq, char const *prev, cb_
 	*len = 0;
 	if (recp) *recp = NULL;
 	if (!rec) return -1;
-	if (line_append(rec, key, line, len, &alloc, hash) < 0) {
+	if (line_append(rec, key, NULL, line, len, &alloc, hash) < 0) {
 		free(*line);
 		*line = NULL;
 		goto done;
@@ -707,7 +764,7 @@ done:
 }
 
 int cb_audit_chain_event(cb_audit_event_t const *ev, uint64_t seq, char const *prev, cb_audit_key_t const *key,
-			 char **buf, size_t *len, size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1])
+			 cb_audit_scratch_t *s, char **buf, size_t *len, size_t *alloc, char hash[CB_AUDIT_HASH_HEX + 1])
 {
 	rec_t r = { .n = 0 };
 	json_object *rec;
@@ -716,9 +773,10 @@ int cb_audit_chain_event(cb_audit_event_t const *ev, uint64_t seq, char const *p
 	event_members(&r, ev, ev->time);
 	put_chain(&r, seq, prev, key != NULL);
 	rec_sort(&r);
-	rec = rec_object(&r);
+	rec = rec_object(&r, s ? s->rec : NULL);
 	if (!rec) return -1;
-	rc = line_append(rec, key, buf, len, alloc, hash);
-	json_object_put(rec);
+	rc = line_append(rec, key, s, buf, len, alloc, hash);
+	if (s) rec_clear(rec);
+	else json_object_put(rec);
 	return rc;
 }

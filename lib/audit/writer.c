@@ -322,12 +322,17 @@ typedef struct {
 	cb_audit_mark_t	at;		/* Where its first line is in the file. */
 } batch_t;
 
-/** batch_release - what b holds (its buffer); b can take lines again. */
-static void batch_release(batch_t *b)
+#define BATCH_KEEP	(256 * 1024)	/* A batch's buffer up to this size is kept for the next. */
+
+/** batch_release - b emptied, to take lines again; its buffer kept when no larger than BATCH_KEEP, or with all, freed. */
+static void batch_release(batch_t *b, bool all)
 {
-	free(b->buf);
-	b->buf = NULL;
-	b->len = b->alloc = b->n = 0;
+	if (all || b->alloc > BATCH_KEEP) {
+		free(b->buf);
+		b->buf = NULL;
+		b->alloc = 0;
+	}
+	b->len = b->n = 0;
 }
 
 /** batch_add - line's bytes at the end of b (write_batch notes where it ends); 0 or -1. */
@@ -365,7 +370,8 @@ static bool rotated_away(cb_audit_t *a)
  * them.  On 0 the chain state has advanced and b holds the lines; on -1
  * the file is as it was and *e holds errno.
  */
-static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_object *gap, batch_t *b, int *e)
+static int write_batch(cb_audit_t *a, cb_audit_scratch_t *sc, cb_audit_event_t **items, size_t n, json_object *gap,
+		       batch_t *b, int *e)
 {
 	uint64_t seq = a->seq;
 	char prev[CB_AUDIT_HASH_HEX + 1], hash[CB_AUDIT_HASH_HEX + 1];
@@ -385,7 +391,7 @@ static int write_batch(cb_audit_t *a, cb_audit_event_t **items, size_t n, json_o
 
 		/* An event's line goes straight into the batch; the rare gap record is built from its object. */
 		if (ev) {
-			rc = cb_audit_chain_event(ev, seq + 1, prev, a->conf.key, &b->buf, &b->len, &b->alloc, hash);
+			rc = cb_audit_chain_event(ev, seq + 1, prev, a->conf.key, sc, &b->buf, &b->len, &b->alloc, hash);
 		} else {
 			rc = cb_audit_chain_line(gap, seq + 1, prev, a->conf.key, &line, &len, hash, NULL) < 0 ||
 			     batch_add(b, line, len) < 0 ? -1 : 0;
@@ -648,10 +654,11 @@ static void writer_main(cb_worker_t *w, void *arg)
 	cb_audit_t *a = arg;
 	cb_audit_event_t *items[AUDIT_BATCH];
 	size_t ends[AUDIT_BATCH + 1];
+	batch_t b = { .ends = ends };
+	cb_audit_scratch_t *sc = cb_audit_scratch_new();	/* NULL: each record makes its own. */
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
-		batch_t b = { .ends = ends };
 		json_object *gap = NULL;
 		uint64_t ngap;
 		size_t n, i;
@@ -682,10 +689,10 @@ static void writer_main(cb_worker_t *w, void *arg)
 		if (ngap) gap = gap_json(ngap, a->first_dropped, time(NULL));
 		pthread_mutex_unlock(&a->mu);
 
-		rc = (ngap && !gap) ? (e = ENOMEM, -1) : write_batch(a, items, n, gap, &b, &e);
+		rc = (ngap && !gap) ? (e = ENOMEM, -1) : write_batch(a, sc, items, n, gap, &b, &e);
 		json_object_put(gap);
 		if (rc == 0) after_ack(a, &b);
-		batch_release(&b);
+		batch_release(&b, false);
 
 		pthread_mutex_lock(&a->mu);
 		if (rc == 0) {
@@ -699,6 +706,8 @@ static void writer_main(cb_worker_t *w, void *arg)
 		      a->len, a->len == 1 ? "" : "s", a->path);
 	}
 	pthread_mutex_unlock(&a->mu);
+	batch_release(&b, true);
+	cb_audit_scratch_free(sc);
 }
 
 static int ref_note(cb_audit_t *a, char const *ref);

@@ -1528,12 +1528,15 @@ END_TEST
  *	The writer's line for an event (cb_audit_chain_event: one object built
  *	in sorted order) is the line cb_audit_chain_line makes from
  *	cb_audit_event_json's object, byte for byte, appended after what the
- *	buffer held.
+ *	buffer held: with an object of its own, and through one scratch kept
+ *	across records as the writer keeps it (a rich record, a sparse one,
+ *	the rich one again, the sparse one again: nothing of one is left in
+ *	the next).
  */
 static void chain_event_is_chain_line_with(cb_audit_key_t const *key)
 {
 	char long_text[CB_AUDIT_FIELD_MAX + 50];
-	cb_audit_event_t ev = {
+	cb_audit_event_t const rich = {
 		.type = CB_AUDIT_SESSION_STOP, .time = T0, .identity = "al\xc3\xa9\xff \"q\" \\ /",
 		.outer_identity = "anonymous", .calling_station = "aa:bb:cc:00:11:22",
 		.called_station = "00-11-22-33-44-55:Staff", .nas = "10.0.0.2", .class_id = "c1",
@@ -1545,33 +1548,40 @@ static void chain_event_is_chain_line_with(cb_audit_key_t const *key)
 		.removed = 0, .errors = 1, .kind = "k", .attempt = 2, .error_cause = 503, .detail = "d", .ref = "r:1",
 		.count = 4, .first = T0 - 5, .last = T0,
 	};
-	json_object *f;
-	char *line = NULL, *buf = NULL, hash[CB_AUDIT_HASH_HEX + 1], hash2[CB_AUDIT_HASH_HEX + 1];
-	size_t len = 0, blen = 3, alloc = 4;
+	/* A sparse event too: a decision with the fields of a refusal only. */
+	cb_audit_event_t const sparse = { .type = CB_AUDIT_DECISION, .time = T0, .identity = "bob", .status = "reject" };
+	cb_audit_event_t const *evs[] = { &rich, &sparse, &rich, &sparse };
+	cb_audit_scratch_t *sc = cb_audit_scratch_new();
 
+	ck_assert_ptr_nonnull(sc);
 	memset(long_text, 'x', sizeof(long_text) - 1);
 	long_text[sizeof(long_text) - 1] = '\0';
-	for (int pass = 0; pass < 2; pass++) {
-		f = cb_audit_event_json(&ev, T0);
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		json_object *f = cb_audit_event_json(evs[i], T0);
+		char *line = NULL, hash[CB_AUDIT_HASH_HEX + 1];
+		size_t len = 0;
+
 		ck_assert_ptr_nonnull(f);
 		ck_assert_int_eq(cb_audit_chain_line(f, 77, "abc", key, &line, &len, hash, NULL), 0);
-		buf = malloc(alloc);
-		memcpy(buf, "old", 3);
-		blen = 3;
-		ck_assert_int_eq(cb_audit_chain_event(&ev, 77, "abc", key, &buf, &blen, &alloc, hash2), 0);
-		ck_assert_str_eq(hash2, hash);
-		ck_assert_uint_eq(blen, 3 + len);
-		ck_assert(memcmp(buf, "old", 3) == 0);
-		ck_assert(memcmp(buf + 3, line, len) == 0);
-		ck_assert(pass == 1 || strstr(line, "\"truncated\":true") != NULL);
-		free(buf);
+		ck_assert(evs[i] != &rich || strstr(line, "\"truncated\":true") != NULL);
+		for (int kept = 0; kept < 2; kept++) {
+			char *buf = malloc(4), hash2[CB_AUDIT_HASH_HEX + 1];
+			size_t blen = 3, alloc = 4;
+
+			ck_assert_ptr_nonnull(buf);
+			memcpy(buf, "old", 3);
+			ck_assert_int_eq(cb_audit_chain_event(evs[i], 77, "abc", key, kept ? sc : NULL, &buf, &blen, &alloc,
+							      hash2), 0);
+			ck_assert_str_eq(hash2, hash);
+			ck_assert_uint_eq(blen, 3 + len);
+			ck_assert(memcmp(buf, "old", 3) == 0);
+			ck_assert(memcmp(buf + 3, line, len) == 0);
+			free(buf);
+		}
 		free(line);
 		json_object_put(f);
-		alloc = 4;
-		/* A sparse event too: a decision with the fields of a refusal only. */
-		memset(&ev, 0, sizeof(ev));
-		ev = (cb_audit_event_t) { .type = CB_AUDIT_DECISION, .time = T0, .identity = "bob", .status = "reject" };
 	}
+	cb_audit_scratch_free(sc);
 }
 
 START_TEST(chain_event_is_chain_line)
