@@ -646,6 +646,12 @@ static int audit_options(rlm_cetbyod_t *inst, CONF_SECTION *conf, cb_audit_conf_
 
 	if ((v = parse_enum(conf, fsync_names, "audit { fsync }", inst->audit_conf.fsync)) < 0) return -1;
 	ac->fsync = (cb_audit_fsync_t) v;
+	if (inst->audit_conf.batch_wait_ms > 1000) {
+		cf_log_err_cs(conf, "audit { batch_wait_ms } must be 0 (write at once) to 1000 milliseconds, not %u",
+			      inst->audit_conf.batch_wait_ms);
+		return -1;
+	}
+	ac->batch_wait_ms = inst->audit_conf.batch_wait_ms;
 	if ((v = parse_enum(conf, on_failure_names, "audit { on_failure }", inst->audit_conf.on_failure)) < 0) return -1;
 	ac->on_failure = (cb_audit_failure_t) v;
 	if (audit_coalesce(inst, conf, ac) < 0 || audit_index_defer(inst, conf, ac) < 0) return -1;

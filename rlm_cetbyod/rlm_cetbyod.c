@@ -127,6 +127,7 @@ static const CONF_PARSER enforce_config[] = {
 static const CONF_PARSER audit_config[] = {
 	{ "filename", FR_CONF_OFFSET(PW_TYPE_STRING, rlm_cetbyod_t, audit_conf.filename), "" },
 	{ "fsync", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.fsync), "batch" },
+	{ "batch_wait_ms", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.batch_wait_ms), "5" },
 	{ "on_failure", FR_CONF_OFFSET(PW_TYPE_STRING | PW_TYPE_NOT_EMPTY, rlm_cetbyod_t, audit_conf.on_failure), "fail_open" },
 	{ "queue", FR_CONF_OFFSET(PW_TYPE_INTEGER, rlm_cetbyod_t, audit_conf.queue), "10000" },
 	{ "syslog", FR_CONF_OFFSET(PW_TYPE_BOOLEAN, rlm_cetbyod_t, audit_conf.syslog), "no" },

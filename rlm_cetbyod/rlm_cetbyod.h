@@ -147,6 +147,7 @@ typedef struct {
 	struct {
 		char const	*filename;
 		char const	*fsync;
+		uint32_t	batch_wait_ms;	/* Gathering under fsync = batch (lib/audit/writer.c). */
 		char const	*on_failure;
 		uint32_t	queue;
 		bool		syslog;

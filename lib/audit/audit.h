@@ -245,6 +245,9 @@ typedef struct {
 						 * store; its strings must outlive the writer); db_path then only
 						 * names it in messages. */
 	cb_audit_fsync_t	fsync;
+	unsigned int		batch_wait_ms;	/* fsync batch: while records keep coming, the writer waits this long
+						 * after its last write to take more in one write and fsync; 0: it
+						 * writes whatever is queued at once. */
 	cb_audit_failure_t	on_failure;
 	size_t			queue_max;	/* 0: CB_AUDIT_QUEUE_DEFAULT. */
 	bool			syslog;		/* Copy each acknowledged line to syslog. */

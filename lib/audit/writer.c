@@ -114,6 +114,7 @@ struct cb_audit {
 	cb_audit_indexer_t	*ix;		/* The index thread (indexer.c); NULL: no store. */
 	time_t			last_loud;
 	unsigned int		delay_ms;
+	int64_t			last_write_ms;	/* cb_clock_ms() of the last batch written (batch_wait_ms). */
 };
 
 #define A_LOG(a, lvl, ...) do { if ((a)->conf.log) (a)->conf.log((a)->conf.log_ctx, (lvl), __VA_ARGS__); } while (0)
@@ -648,6 +649,25 @@ static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
 	pthread_cond_broadcast(&a->acked);
 }
 
+/**
+ * gather_ms - how much longer the writer should let records gather before
+ * writing them (conf.batch_wait_ms after its last write, under fsync
+ * batch): 0 once that has passed, or when a whole batch waits, or when
+ * stopping or reopening.  Nobody waits for it but the records: radiusd's
+ * answers never do.
+ */
+static int64_t gather_ms(cb_audit_t const *a)
+{
+	int64_t left;
+
+	if (!a->conf.batch_wait_ms || a->conf.fsync != CB_AUDIT_FSYNC_BATCH || a->stop || a->reopen ||
+	    a->len >= AUDIT_BATCH || a->failing) {
+		return 0;
+	}
+	left = a->last_write_ms + (int64_t) a->conf.batch_wait_ms - cb_clock_ms();
+	return left > 0 ? left : 0;
+}
+
 /** writer_main - the writer thread: batches off the ring until stopped and drained. */
 static void writer_main(cb_worker_t *w, void *arg)
 {
@@ -660,6 +680,7 @@ static void writer_main(cb_worker_t *w, void *arg)
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		json_object *gap = NULL;
+		int64_t left;
 		uint64_t ngap;
 		size_t n, i;
 		int e = 0, rc;
@@ -683,6 +704,12 @@ static void writer_main(cb_worker_t *w, void *arg)
 			if (a->stop) break;				/* Stopping, all written. */
 			continue;
 		}
+		if ((left = gather_ms(a)) > 0) {		/* Busy: more records to the same fsync. */
+			pthread_mutex_unlock(&a->mu);
+			cb_clock_sleep_ms(left);
+			pthread_mutex_lock(&a->mu);
+			continue;
+		}
 		n = a->len < AUDIT_BATCH ? a->len : AUDIT_BATCH;
 		for (i = 0; i < n; i++) items[i] = a->ring[(a->head + i) % a->cap];
 		ngap = a->dropped_unreported;
@@ -690,6 +717,7 @@ static void writer_main(cb_worker_t *w, void *arg)
 		pthread_mutex_unlock(&a->mu);
 
 		rc = (ngap && !gap) ? (e = ENOMEM, -1) : write_batch(a, sc, items, n, gap, &b, &e);
+		a->last_write_ms = cb_clock_ms();
 		json_object_put(gap);
 		if (rc == 0) after_ack(a, &b);
 		batch_release(&b, false);

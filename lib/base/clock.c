@@ -1,6 +1,8 @@
 /*
  * clock.c - the one monotonic clock of the core (see clock.h).
  */
+#include <errno.h>
+
 #include "base/clock.h"
 
 void cb_clock_mono(struct timespec *ts)
@@ -14,6 +16,15 @@ int64_t cb_clock_ms(void)
 
 	cb_clock_mono(&ts);
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cb_clock_sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0) return;
+	cb_clock_after_ms(&ts, ms);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
 
 void cb_clock_after_ms(struct timespec *ts, int64_t ms)

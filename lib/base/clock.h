@@ -19,6 +19,9 @@ void cb_clock_mono(struct timespec *ts);
 /** cb_clock_ms - the monotonic clock now, in milliseconds. */
 int64_t cb_clock_ms(void);
 
+/** cb_clock_sleep_ms - sleep ms milliseconds on this clock (a signal does not cut it short). */
+void cb_clock_sleep_ms(int64_t ms);
+
 /** cb_clock_after_ms - the monotonic instant ms milliseconds from now (for pthread_cond_timedwait on a monotonic condattr). */
 void cb_clock_after_ms(struct timespec *ts, int64_t ms);
 

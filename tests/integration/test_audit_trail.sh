@@ -97,6 +97,17 @@ else
 	ls -la "$CB_TMP/log" "$CB_TMP/lib/cetbyod" | sed 's/^/    # /'
 fi
 
+# A value out of range is refused with a message that names it.
+MODCONF=$CB_TMP/raddb/mods-available/cetbyod
+sed -i 's/^\t\tbatch_wait_ms = 5$/\t\tbatch_wait_ms = 5000/' "$MODCONF"
+if ! cb_radiusd_check "$CB_TMP/check.out" &&
+   grep -q 'audit { batch_wait_ms } must be 0 (write at once) to 1000 milliseconds, not 5000' "$CB_TMP/check.out"; then
+	cb_pass "radiusd -XC refuses batch_wait_ms = 5000 and says why"
+else
+	cb_fail "radiusd -XC refuses batch_wait_ms = 5000 and says why"; tail -n 5 "$CB_TMP/check.out" | sed 's/^/    # /'
+fi
+sed -i 's/^\t\tbatch_wait_ms = 5000$/\t\tbatch_wait_ms = 5/' "$MODCONF"
+
 if cb_start_radiusd; then cb_pass "radiusd starts"; else cb_fail "radiusd starts"; cb_finish; fi
 
 # =============================================================================
@@ -299,7 +310,6 @@ done
 # Item 14: the keyed chain
 # =============================================================================
 cb_stop_radiusd
-MODCONF=$CB_TMP/raddb/mods-available/cetbyod
 KEY=$CB_TMP/audit.key
 head -c 32 /dev/urandom > "$KEY"
 chmod 0644 "$KEY"

@@ -74,9 +74,12 @@ static ssize_t t_write(void *ctx, int fd, void const *buf, size_t len)
 	return write(fd, buf, len);
 }
 
+static int fsyncs;		/* t_fsync's calls. */
+
 static int t_fsync(void *ctx, int fd)
 {
 	(void) ctx;
+	__atomic_add_fetch(&fsyncs, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&fail_fsync, __ATOMIC_SEQ_CST)) {
 		errno = EIO;
 		return -1;
@@ -1584,6 +1587,39 @@ static void chain_event_is_chain_line_with(cb_audit_key_t const *key)
 	cb_audit_scratch_free(sc);
 }
 
+/*
+ *	audit { batch_wait_ms }: a record after an idle spell is written at
+ *	once; records that follow within the wait go to one write and one
+ *	fsync (without it the writer takes them as they come, an fsync each
+ *	few).
+ */
+START_TEST(batch_wait_gathers)
+{
+	cb_audit_conf_t conf = { .path = file, .batch_wait_ms = 1000, .io = { .write = t_write, .fsync = t_fsync } };
+	char err[512];
+	cb_audit_t *a = cb_audit_open(&conf, err, sizeof(err));
+	int64_t t0;
+	int before;
+
+	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
+	ck_assert_int_eq(cb_audit_flush(a, FLUSH_MS), 0);		/* audit_start written. */
+	cb_clock_sleep_ms(1100);					/* Idle, past the wait. */
+	t0 = cb_clock_ms();
+	decision(a, "alice", T0);
+	ck_assert_int_eq(cb_audit_flush(a, FLUSH_MS), 0);
+	ck_assert_int_lt(cb_clock_ms() - t0, 1000);			/* Not held for the wait. */
+	before = __atomic_load_n(&fsyncs, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 20; i++) {
+		decision(a, "bob", T0 + 1 + i);
+		cb_clock_sleep_ms(2);
+	}
+	ck_assert_int_eq(cb_audit_flush(a, FLUSH_MS), 0);
+	ck_assert_int_eq(__atomic_load_n(&fsyncs, __ATOMIC_SEQ_CST) - before, 1);
+	cb_audit_close(a, 1000);
+	ck_assert_uint_eq(count_lines(), 22);
+}
+END_TEST
+
 START_TEST(chain_event_is_chain_line)
 {
 	cb_audit_key_t k = test_key('k');
@@ -1667,6 +1703,7 @@ static Suite *audit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, chain_verifies);
+	tcase_add_test(tc, batch_wait_gathers);
 	tcase_add_test(tc, edited_line_fails_there);
 	tcase_add_test(tc, edited_and_rehashed_fails_at_next);
 	tcase_add_test(tc, deleted_line_fails_there);
