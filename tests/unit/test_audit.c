@@ -1297,6 +1297,9 @@ START_TEST(index_lag_is_counted_not_queued)
 	paced(a, "alt", T0 + 1800, 10);
 	ck_assert_int_eq(cb_audit_flush(a, FLUSH_MS), 0);
 	alter_last_line("\"admit\"", "\"ADMIT\"");
+	/* A retry pass of the index may have read the line before it was altered: it ends, refused, before the
+	 * store takes rows again (else it would copy the line as written, which is sound but not this test). */
+	cb_clock_sleep_ms(test_slack_ms(200));
 	sql(ACCEPT_ROWS);
 	paced(a, "after", T0 + 1900, 5);
 	ck_assert_int_eq(cb_audit_flush(a, FLUSH_MS), 0);
