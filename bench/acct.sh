@@ -17,7 +17,15 @@
 # breaks the figure (the module answers only what it recorded).  (o), the
 # module without its audit trail, runs too, as a diagnostic.
 
-acct_run() {	# acct_run NAME - loadgen's line in $LG; 1 when it broke
+# busy_ticks - "busy idle" clock ticks of all cores since boot (/proc/stat).
+busy_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
+acct_run() {	# acct_run NAME - loadgen's line in $LG, ACCT_USE "busy% thread us ...": 1 when it broke
+	local b0 i0 b1 i1 c0 c1
+	read -r b0 i0 <<< "$(busy_ticks)"
+	c0=$(thread_cpu "${INST_PID[$1]}")
 	LG=$("$BENCH_TOOLS/loadgen" --server "127.0.0.1:${INST_PORT[$1]}" --acct-port "${INST_ACCT[$1]}" --acct-only \
 		--secret "$SECRET" --users "$CB_TMP/acct-users" --inflight 64 --duration "$ACCT_SECONDS" \
 		--warmup "$ACCT_WARMUP" --timeout 5000 --session-prefix "bench-$1" 2>"$CB_TMP/loadgen.err")
@@ -26,6 +34,12 @@ acct_run() {	# acct_run NAME - loadgen's line in $LG; 1 when it broke
 		broken "accounting against $1 failed (every Start and Stop must be answered): $(head -c 300 "$CB_TMP/loadgen.err") $LG"
 		return 1
 	fi
+	read -r b1 i1 <<< "$(busy_ticks)"
+	c1=$(thread_cpu "${INST_PID[$1]}")
+	# How busy the cores were, and radiusd's CPU per accounting answer by
+	# thread: whether the rate is bound by CPU or by waiting, and where.
+	ACCT_USE="$(awk -v b="$((b1 - b0))" -v i="$((i1 - i0))" 'BEGIN { printf "%.0f", (b + i > 0 ? 100 * b / (b + i) : 0) }')"
+	ACCT_USE="$ACCT_USE $(per_answer "$c0" "$c1" "$(field acct_ok "$LG")")"
 }
 
 bench_acct() {
@@ -62,14 +76,16 @@ bench_acct() {
 		wait "$perf_pid"
 		say "   off-CPU profile of (b)'s accounting: $BENCH_PERF_ACCT_OFF ($(field rate "$LG")/s while recording)"
 	fi
-	declare -A ACCT_RATE ACCT_P99
+	declare -A ACCT_RATE ACCT_P99 ACCT_SAY
 	for rep in $(seq 1 "$ACCT_REPS"); do
 		for name in b o t; do
 			acct_run "$name" || return 1
 			ACCT_RATE[$name,$rep]=$(field rate "$LG")
 			ACCT_P99[$name,$rep]=$(field p99_us "$LG")
+			read -r busy us <<< "$ACCT_USE"
+			ACCT_SAY[$name]="$(calc '%.0f' "${ACCT_RATE[$name,$rep]}")/s (cores $busy % busy; CPU per answer, us: ${us% })"
 		done
-		say "   accounting repetition $rep: (b) $(calc '%.0f' "${ACCT_RATE[b,$rep]}")/s, (o) $(calc '%.0f' "${ACCT_RATE[o,$rep]}")/s, (t) $(calc '%.0f' "${ACCT_RATE[t,$rep]}")/s"
+		say "   accounting repetition $rep: (b) ${ACCT_SAY[b]}, (o) ${ACCT_SAY[o]}, (t) ${ACCT_SAY[t]}"
 	done
 	[ -n "$(find "$d/radacct" -name 'detail-*' -size +0 2>/dev/null | head -n 1)" ] ||
 		{ broken "(t) answered accounting but its detail file is empty"; return 1; }
