@@ -29,6 +29,11 @@ bob@school.example	$(iso $((now - 86400)))
 EOF2
 
 cb_make_raddb "$CB_TMP/users" "$acks" || { cb_fail "build raddb"; cb_finish; }
+# detail logs accounting where the site's comment puts such modules (after
+# cetbyod), so the test reads the Acct-Unique-Session-Id other modules get.
+ln -s ../mods-available/detail "$CB_TMP/raddb/mods-enabled/detail"
+awk '/^\taccounting \{$/ { acct = 1 } acct && /^\t\tcetbyod$/ { print; print "\t\tdetail"; acct = 0; next } { print }' \
+	"$CB_TMP/raddb/sites-enabled/cetbyod" > "$CB_TMP/site" && mv "$CB_TMP/site" "$CB_TMP/raddb/sites-enabled/cetbyod"
 if cb_start_radiusd; then cb_pass "radiusd starts"; else cb_fail "radiusd starts"; cb_finish; fi
 STATE=$CB_TMP/lib/cetbyod
 CTL="$CB_BUILDDIR/cetbyodctl/cetbyodctl --state-dir $STATE"
@@ -57,6 +62,13 @@ detail() {
 r = [x for x in json.load(sys.stdin) if x.get("acct_session_id") == sys.argv[1]]
 print(r[0].get("detail", "") + "|" + r[0].get("identity", "") if r else "-")' "$1"
 }
+# unique SESSION - the Acct-Unique-Session-Id that detail logged for SESSION's Start.
+unique() {
+	cat "$CB_TMP"/radacct/*/detail-* 2>/dev/null | awk -v s="$1" '
+		/^[^ \t]/ { u = ""; mine = 0 } /Acct-Session-Id = / && index($0, "\"" s "\"") { mine = 1 }
+		/Acct-Unique-Session-Id = / { u = $3; gsub(/"/, "", u) } /^$/ && mine && u != "" { print u; exit }'
+}
+md5of() { printf '%s' "$1" | md5sum | cut -d' ' -f1; }
 # text HEX / hexof TEXT - a Class value as text and back.
 text() { $PY -c 'import sys; print(bytes.fromhex(sys.argv[1][2:]).decode())' "$1"; }
 hexof() { $PY -c 'import sys; print("0x" + sys.argv[1].encode().hex())' "$1"; }
@@ -113,6 +125,22 @@ if [ "$(decisions)" = 1 ]; then
 	cb_pass "the decision is recorded once, with the session's Start"
 else
 	cb_fail "the decision is recorded with the session's Start (decisions: $(decisions))"
+fi
+# The site computes acct_unique's value itself for a keyed Class (README
+# "Accounting"): the same as FreeRADIUS's policy gives for any Class not its
+# own "ai:" one; an "ai:" Class still goes through the policy.
+want=$(md5of "anonymous@school.example,s-alice,127.0.0.9,,,")
+if [ "$(unique s-alice)" = "$want" ]; then
+	cb_pass "a keyed Class's Acct-Unique-Session-Id is acct_unique's (User-Name, session, NAS)"
+else
+	cb_fail "a keyed Class's Acct-Unique-Session-Id is acct_unique's (got '$(unique s-alice)', want $want)"
+fi
+acct Start s-ai $MAC2 "$(hexof "ai:0123456789abcdef0123456789abcdef")"
+want=$(md5of "0123456789abcdef0123456789abcdef,s-ai")
+if [ "$(unique s-ai)" = "$want" ]; then
+	cb_pass "an 'ai:' Class still gets acct_unique's own Acct-Unique-Session-Id (its id and the session)"
+else
+	cb_fail "an 'ai:' Class still gets acct_unique's own Acct-Unique-Session-Id (got '$(unique s-ai)', want $want)"
 fi
 
 # --- Forged, made up, replayed ----------------------------------------------------
