@@ -127,7 +127,7 @@ else
 	cb_fail "the decision is recorded with the session's Start (decisions: $(decisions))"
 fi
 # The site computes acct_unique's value itself for a keyed Class (README
-# "Accounting"): the same as FreeRADIUS's policy gives for any Class not its
+# "The Class: what it carries, and its key"): the same as FreeRADIUS's policy gives for any Class not its
 # own "ai:" one; an "ai:" Class still goes through the policy.
 want=$(md5of "anonymous@school.example,s-alice,127.0.0.9,,,")
 if [ "$(unique s-alice)" = "$want" ]; then
