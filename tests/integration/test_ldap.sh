@@ -406,7 +406,7 @@ for u in $users; do
 	(
 		s=$(cb_ms)
 		printf 'User-Name = "%s"\nUser-Password = "%s-password"\n' "$u" "$u" |
-			"$RADCLIENT" -x -r 1 -t 8 "127.0.0.1:$CB_AUTH_PORT" auth testing123 > "$CB_TMP/conc-$u.out" 2>&1
+			"$RADCLIENT" -x -r "$CB_RC_TRIES" -t 8 "127.0.0.1:$CB_AUTH_PORT" auth testing123 > "$CB_TMP/conc-$u.out" 2>&1
 		echo $(( $(cb_ms) - s )) > "$CB_TMP/conc-$u.ms"
 	) < /dev/null &
 	pids="$pids $!"

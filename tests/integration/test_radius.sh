@@ -173,7 +173,7 @@ class=$(printf '%s\n' "$CB_REPLY" | sed -n 's/.*Class = \(0x63657462796f643a[0-9
 if [ -n "$class" ]; then cb_pass "the Access-Accept carries a Class naming the decision"; else cb_fail "the Access-Accept carries a Class naming the decision"; fi
 cb_acct() {
 	printf 'Acct-Status-Type = %s\nAcct-Session-Id = "%s"\nUser-Name = "anonymous@school.example"\nNAS-IP-Address = 127.0.0.9\nCalling-Station-Id = "02-00-00-00-00-01"\nCalled-Station-Id = "AA-BB-CC-DD-EE-FF:Staff"\nFramed-IP-Address = 10.20.30.40\nClass = %s\n%s' \
-		"$1" "$2" "$class" "${3:-}" | "$RADCLIENT" -x -r 1 -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
+		"$1" "$2" "$class" "${3:-}" | "$RADCLIENT" -x -r "$CB_RC_TRIES" -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
 }
 cb_acct Start sess-1
 sleep 1
@@ -220,7 +220,7 @@ fi
 cb_acct Start sess-2
 cb_acct Start sess-3
 printf 'Acct-Status-Type = Accounting-On\nNAS-IP-Address = 127.0.0.9\nAcct-Session-Id = "reboot"\n' |
-	"$RADCLIENT" -r 1 -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
+	"$RADCLIENT" -r "$CB_RC_TRIES" -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
 # The audit trail's index is written off the request path: wait (bounded) for it.
 reboot_stops() {
 	stops=$($CTL audit query --user alice --type session_stop --format json 2>&1)
