@@ -98,14 +98,15 @@ if [ -n "${CETBYOD_DEB_TESTS:-}" ]; then
 	# One at a time: this runs beside the rest of the test command, niced.
 	if ! deb_in_netns "$root" make -C /build/cetbyod check TESTS="$CETBYOD_DEB_TESTS" \
 		>"$out/check.log" 2>&1; then
+		# The failed checks come last, where a reader of the tail sees them.
+		tail -n 30 "$out/check.log"
 		for t in $CETBYOD_DEB_TESTS; do
 			if grep -qE ':test-result: (FAIL|ERROR)' "$src/$t.trs" 2>/dev/null; then
-				echo "---- $t: its checks, then the end of its log ----"
-				grep -E '^(ok|not ok)|^    # ' "$src/$t.log"
+				echo "---- $t: the end of its log, then its failed checks ----"
 				tail -n 60 "$src/$t.log"
+				grep -E -A 12 '^not ok' "$src/$t.log" | grep -E '^(not ok|    # )'
 			fi
 		done
-		tail -n 30 "$out/check.log"
 		echo "build-deb.sh: tests failed against FreeRADIUS $frver (log: $out/check.log)" >&2
 		exit 1
 	fi
