@@ -102,9 +102,10 @@ if [ -n "${CETBYOD_DEB_TESTS:-}" ]; then
 		tail -n 30 "$out/check.log"
 		for t in $CETBYOD_DEB_TESTS; do
 			if grep -qE ':test-result: (FAIL|ERROR)' "$src/$t.trs" 2>/dev/null; then
-				echo "---- $t: the end of its log, then its failed checks ----"
+				echo "---- $t: the end of its log, then its failed checks with their details ----"
 				tail -n 60 "$src/$t.log"
-				grep -E -A 12 '^not ok' "$src/$t.log" | grep -E '^(not ok|    # )'
+				awk '/^failed checks:/ { exit } /^not ok/ { d = 1; print; next }
+					d && /^    # / { print; next } { d = 0 }' "$src/$t.log"
 			fi
 		done
 		echo "build-deb.sh: tests failed against FreeRADIUS $frver (log: $out/check.log)" >&2

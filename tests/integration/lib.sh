@@ -17,7 +17,8 @@ CB_BUILDDIR=$(pwd)
 # second it sent in: when the clock passes a whole second before its first
 # wait, it exits 0 at once, printing neither a reply nor "No reply" (seen
 # on a loaded machine; 3.2.1 waits the -t timeout).  With -r 2 it waits the
-# timeout, then sends once more.  3.2.1's keeps one try.
+# timeout, then sends once more.  3.2.1's keeps one try, so that the
+# whole suite there sees each request sent once, as before.
 case $("$RADCLIENT" -v 2>&1) in
 *'version 3.2.1,'*) CB_RC_TRIES=1 ;;
 *) CB_RC_TRIES=2 ;;
