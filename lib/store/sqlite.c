@@ -55,6 +55,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/worker.h"
 #include "store/sqlite_int.h"
 
@@ -288,11 +289,19 @@ static char const *const stmt_sql[S_MAX] = {
 /*
  *	Helpers
  */
+/** busy_hint - what to add to SQLite's "database is locked", which names neither who nor what to do. */
+static char const *busy_hint(sqlite3 *db)
+{
+	return (sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY ?
+	       " (another process, radiusd or cetbyodctl, held its write lock for longer than this one waits; "
+	       "nothing was changed: try again)" : "";
+}
+
 /** cb_sqlite_fail - log what failed, with SQLite's message and the path; returns -1. */
 int cb_sqlite_fail(cb_store_backend_t *be, char const *what)
 {
 	be->last_rc = sqlite3_extended_errcode(be->db);
-	BE_ERR(be, "store %s: %s: %s", be->path, what, sqlite3_errmsg(be->db));
+	BE_ERR(be, "store %s: %s: %s%s", be->path, what, sqlite3_errmsg(be->db), busy_hint(be->db));
 	return -1;
 }
 
@@ -559,7 +568,7 @@ static int exec_sql(sqlite3 *db, char const *sql, char const *what, char *err, s
 	char *msg = NULL;
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-	snprintf(err, errlen, "%s: %s: %s", path, what, msg ? msg : sqlite3_errmsg(db));
+	snprintf(err, errlen, "%s: %s: %s%s", path, what, msg ? msg : sqlite3_errmsg(db), busy_hint(db));
 	sqlite3_free(msg);
 	return -1;
 }
@@ -721,31 +730,53 @@ static void tighten_mode(char const *path, cb_log_fn_t log, void *log_ctx)
 /**
  * sq_busy - the busy handler: while another connection holds the write
  * lock (the audit writer's index, the devices writer: transactions of a
- * few hundred microseconds), retry every 100 us for the first 2 ms, then
- * every millisecond, until arg (the busy timeout, in ms) has passed; 0
- * gives up (SQLITE_BUSY).  SQLite's own handler sleeps 1, 2, 5, 10 ms ...
- * from the first retry, which leaves the accounting group's leader asleep long
- * after the lock was released.
+ * few hundred microseconds; cetbyodctl; a commit waiting on a slow disk),
+ * retry every 100 us for the first 2 ms, then every millisecond, until
+ * the busy timeout has passed since this wait began (count 0); then give
+ * up (0: SQLITE_BUSY).  SQLite's own handler sleeps 1, 2, 5, 10 ms ...
+ * from the first retry, which leaves the accounting group's leader asleep
+ * long after the lock was released.  With note_ms (cetbyodctl), a wait
+ * that long is reported once, so an admin's command that waits says why.
  */
 static int sq_busy(void *arg, int count)
 {
-	int64_t limit_us = (int64_t) (uintptr_t) arg * 1000, slept_us;
+	cb_sqlite_busy_t *b = arg;
+	int64_t now = cb_clock_ms();
 
-	slept_us = count < 20 ? (int64_t) count * 100 : 2000 + (int64_t) (count - 20) * 1000;
-	if (slept_us >= limit_us) return 0;
+	if (count == 0) {
+		b->since_ms = now;
+		b->noted = false;
+	}
+	if (now - b->since_ms >= (int64_t) b->timeout_ms) return 0;
+	if (b->note_ms && !b->noted && now - b->since_ms >= (int64_t) b->note_ms && b->log) {
+		b->noted = true;
+		b->log(b->log_ctx, CB_LOG_WARN, "store %s: another process is writing to it (radiusd, or another "
+		       "cetbyodctl): waiting up to %u s for it", b->path, b->timeout_ms / 1000);
+	}
 	usleep(count < 20 ? 100 : 1000);
 	return 1;
 }
 
+/** sq_busy_init - b for a connection of be, as conf asks. */
+static cb_sqlite_busy_t *sq_busy_init(cb_sqlite_busy_t *b, cb_store_backend_t const *be,
+				      cb_store_conf_t const *conf)
+{
+	*b = (cb_sqlite_busy_t) {
+		.timeout_ms = conf->busy_timeout_ms ? conf->busy_timeout_ms : STORE_BUSY_DEFAULT_MS,
+		.note_ms = conf->busy_note_ms, .log = be->log, .log_ctx = be->log_ctx, .path = be->path,
+	};
+	return b;
+}
+
 /** sq_configure - per-connection settings; 0 or -1 (err set). */
-static int sq_configure(sqlite3 *db, char const *path, unsigned int busy_ms, bool fast_sync, char *err,
+static int sq_configure(sqlite3 *db, char const *path, cb_sqlite_busy_t *busy, bool fast_sync, char *err,
 			size_t errlen)
 {
 	sqlite3_stmt *st;
 	int ok;
 
 	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_handler(db, sq_busy, (void *) (uintptr_t) (busy_ms ? busy_ms : STORE_BUSY_DEFAULT_MS));
+	sqlite3_busy_handler(db, sq_busy, busy);
 	if (exec_sql(db, "PRAGMA foreign_keys = ON", "enabling foreign keys", err, errlen, path) < 0) return -1;
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
@@ -800,7 +831,10 @@ static int ckpt_start(cb_store_backend_t *be, cb_store_conf_t const *conf, char 
 		snprintf(err, errlen, "%s: %s", conf->path, be->ckpt_db ? sqlite3_errmsg(be->ckpt_db) : "out of memory");
 		return -1;
 	}
-	if (sq_configure(be->ckpt_db, conf->path, conf->busy_timeout_ms, conf->fast_sync, err, errlen) < 0) return -1;
+	if (sq_configure(be->ckpt_db, conf->path, sq_busy_init(&be->ckpt_busy, be, conf), conf->fast_sync, err,
+			 errlen) < 0) {
+		return -1;
+	}
 	sqlite3_wal_autocheckpoint(be->ckpt_db, 0);
 	be->ckpt = cb_worker_start("store-ckpt", ckpt_main, be, werr, sizeof(werr));
 	if (!be->ckpt) {
@@ -962,7 +996,9 @@ cb_store_backend_t *cb_store_sqlite_open(cb_store_conf_t const *conf, cb_store_o
 		snprintf(err, errlen, "%s: %s", conf->path, be->db ? sqlite3_errmsg(be->db) : "out of memory");
 		goto fail;
 	}
-	if (sq_configure(be->db, conf->path, conf->busy_timeout_ms, conf->fast_sync, err, errlen) < 0) goto fail;
+	if (sq_configure(be->db, conf->path, sq_busy_init(&be->busy, be, conf), conf->fast_sync, err, errlen) < 0) {
+		goto fail;
+	}
 	if (sq_schema(be->db, conf->path, err, errlen) < 0) goto fail;
 	if (conf->group_commit && ckpt_start(be, conf, err, errlen) < 0) goto fail;
 	*ops = &sq_ops;

@@ -50,6 +50,21 @@ typedef enum {
 	S_MAX
 } stmt_id_t;
 
+/*
+ * A connection's busy handler (sq_busy): how long it waits for another
+ * writer, and when it tells the user it is waiting.  One per connection:
+ * each is used by one thread at a time.
+ */
+typedef struct {
+	unsigned int	timeout_ms;	/* Give up (SQLITE_BUSY) after this long. */
+	unsigned int	note_ms;	/* Say that it waits once it has waited this long; 0: never. */
+	int64_t		since_ms;	/* cb_clock_ms() when the current wait began. */
+	bool		noted;		/* The current wait was reported. */
+	cb_log_fn_t	log;
+	void		*log_ctx;
+	char const	*path;		/* The backend's. */
+} cb_sqlite_busy_t;
+
 struct cb_store_backend {
 	sqlite3		*db;
 	char		path[STORE_PATH_MAX];
@@ -61,6 +76,7 @@ struct cb_store_backend {
 	sqlite3		*ckpt_db;
 	struct cb_worker *ckpt;
 	bool		ckpt_failing;	/* The last checkpoint failed (logged once); the checkpointer's. */
+	cb_sqlite_busy_t busy, ckpt_busy;	/* db's and ckpt_db's busy handlers. */
 };
 
 #define BE_ERR(be, ...) do { if ((be)->log) (be)->log((be)->log_ctx, CB_LOG_ERROR, __VA_ARGS__); } while (0)

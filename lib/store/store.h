@@ -142,6 +142,9 @@ typedef struct {
 						 * writes; NULL: "". */
 	bool		create;			/* Create it (and its schema) when missing. */
 	unsigned int	busy_timeout_ms;	/* How long a call waits for another writer; 0: 5000. */
+	unsigned int	busy_note_ms;		/* SQLite: once a call has waited this long for another writer,
+						 * say so (log, CB_LOG_WARN), once per wait; 0: never.
+						 * cetbyodctl's, whose user would otherwise see it hang. */
 	bool		fast_sync;		/* synchronous = NORMAL: no fsync per commit (crash-safe in WAL,
 						 * the last commits may be lost on power loss).  The module's request
 						 * path uses it; cetbyodctl does not. */

@@ -2115,6 +2115,10 @@ START_TEST(test_group_commit_fails)
 
 	ck_assert_int_eq(group_run(s, class_id, false), GROUP_THREADS * GROUP_ROWS);	/* All fail. */
 	ck_assert_int_eq(raw_sessions(db), 0);
+	/* Any call that gives up says who holds the lock and that nothing changed. */
+	ck_assert_int_eq(cb_store_revoke(s, "bob", "lost", "it", T0), -1);
+	ck_assert_msg(strstr(last_log, "database is locked (another process, radiusd or cetbyodctl, held its write "
+			     "lock for longer than this one waits; nothing was changed: try again)"), "%s", last_log);
 	ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 
 	ck_assert_int_eq(group_run(s, class_id, false), 0);			/* The NAS retries. */
