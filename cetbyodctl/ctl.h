@@ -40,6 +40,7 @@
 					 * store settings unusable; nothing was changed. */
 
 #define CTL_STATE_PATH_MAX	4096
+#define CTL_BUSY_TIMEOUT_MS	30000	/* How long a command waits while radiusd (or another) writes the store. */
 #define CTL_HELP_SHOWN		(-1)	/* ctl_parse printed the command's help: exit 0. */
 
 /* The run: options, the open store, and the clock. */

@@ -278,6 +278,31 @@ run --json revoke 'SCHOOL\Dave' --reason x
 json "identity { strip_domains } empty honoured" 'j["identity"] == "school\\dave"'
 sql "INSERT OR REPLACE INTO status VALUES ('identity.strip_domains', 'SCHOOL', $NOW)" >/dev/null
 
+# A revoke while another process holds the store's write lock (radiusd's
+# commit waiting on a busy disk): it says that it waits, waits, and lands.
+rm -f "$TMP/locked"
+$PY -c 'import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(6)
+db.execute("ROLLBACK")' "$DB" "$TMP/locked" &
+holder=$!
+for _ in $(seq 1 50); do [ -e "$TMP/locked" ] && break; sleep 0.1; done
+start=$(date +%s%3N)
+run revoke carol --reason "lost while the store was busy" --by it-admin
+waited=$(( $(date +%s%3N) - start ))
+wait "$holder"
+expect_rc "revoke while another process writes the store for 6 s (past the 5 s radiusd waits)" 0
+expect_in "revoke while the store is busy: says it waits" "another process is writing to it (radiusd, or another cetbyodctl): waiting up to 30 s for it" err
+rows=$(sql "SELECT count(*) FROM revocations WHERE identity = 'carol' AND reinstated_at IS NULL")
+if [ "$rows" = 1 ] && [ "$waited" -ge 5000 ]; then
+	pass "revoke while the store is busy: recorded once the lock was free (after $waited ms)"
+else
+	fail "revoke while the store is busy: $rows row(s) after $waited ms"
+fi
+run reinstate carol --by it-admin
+
 # ---------------------------------------------------------------------------
 # confirm: held bursts and held syncs
 # ---------------------------------------------------------------------------
