@@ -38,6 +38,24 @@ not ok - $*"
 	echo "not ok - $*"
 }
 
+# cb_run WHAT COMMAND... - run an admin's COMMAND (its stdout dropped) as
+# a step of the check WHAT: when it exits non-zero the check fails there,
+# naming the exit code and showing what it printed on stderr, instead of a
+# later check failing for a step that never happened.
+cb_run() {
+	cb_run_what=$1
+	shift
+	"$@" >/dev/null 2>"$CB_TMP/cb_run.err"
+	cb_run_rc=$?
+	if [ "$cb_run_rc" -eq 0 ]; then
+		cat "$CB_TMP/cb_run.err" >&2
+		return 0
+	fi
+	cb_fail "$cb_run_what: $(basename "$1") exited $cb_run_rc"
+	sed 's/^/    # /' "$CB_TMP/cb_run.err"
+	return "$cb_run_rc"
+}
+
 # cb_own_child PID - true when PID is still a process this shell started
 # (its parent is this shell).  A PID recorded earlier may have ended and,
 # since the system reuses PIDs, may now belong to a stranger: never signal

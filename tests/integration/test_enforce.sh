@@ -185,7 +185,7 @@ fi
 wait_active "$(session_id)"
 mark "$ACKED"; mark "Acct-Status-Type = Stop"; mark "bob -> reject (revoked_by_admin)"
 t0=$(ms_now)
-$CTL revoke bob --reason "device reported lost" --by it-office >/dev/null
+cb_run "revoke bob" $CTL revoke bob --reason "device reported lost" --by it-office
 if wait_new "$ACKED" 5; then
 	t1=$(ms_now)
 	if [ $((t1 - t0)) -le 1000 ]; then cb_pass "2: cetbyodctl revoke -> Disconnect-ACK in $((t1 - t0)) ms (within a second)"
@@ -282,7 +282,7 @@ if $CTL --json sessions | grep -q "\"acct_session_id\": *\"$live\""; then
 else
 	cb_fail "6: the open session is still known after the restart"
 fi
-$CTL revoke bob --reason "NAS unreachable test" --by it-office >/dev/null
+cb_run "revoke bob" $CTL revoke bob --reason "NAS unreachable test" --by it-office
 mark "disconnect of bob (session .* on hostapd) failed"
 if wait_new "disconnect of bob (session .* on hostapd) failed after 3 transmission(s)" 15; then
 	cb_pass "5: a NAS that does not answer: retransmitted, then a logged failure"
@@ -300,7 +300,7 @@ cb_stop_radiusd
 module_conf "$DAS_PORT"
 cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
 $CTL reinstate bob --by it-office >/dev/null
-$CTL revoke bob --reason "revoked while radiusd was down" --by it-office >/dev/null
+cb_run "revoke bob" $CTL revoke bob --reason "revoked while radiusd was down" --by it-office
 mark "$ACKED"
 cb_start_radiusd || { cb_fail "6: radiusd restarts"; cb_finish; }
 if wait_new "$ACKED" 20; then

@@ -191,7 +191,7 @@ fi
 : > "$CB_TMP/das.got"
 das_listener 6
 sleep 0.2
-$CTL revoke alice --reason "lost phone" --by tester >/dev/null
+cb_run "revoke alice" $CTL revoke alice --reason "lost phone" --by tester
 for _ in $(seq 1 30); do
 	grep -q 'session a-1' "$CB_TMP/das.got" && break
 	sleep 0.2

@@ -215,7 +215,7 @@ class=$(printf '%s\n' "$bob_reply" | sed -n 's/.*Class = \(0x[0-9a-f]*\).*/\1/p'
 printf 'Acct-Status-Type = Start\nAcct-Session-Id = "m-1"\nUser-Name = "bob"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "02-00-00-00-01-01"\nClass = %s\n' "$class" |
 	"$RADCLIENT" -r 1 -t 3 "127.0.0.1:$CB_ACCT_PORT" acct testing123 >/dev/null 2>&1
 for _ in $(seq 1 50); do $CTL --json sessions --user bob 2>/dev/null | grep -q '"m-1"' && break; sleep 0.1; done
-$CTL revoke bob --reason "metrics test" --by it-office >/dev/null
+cb_run "revoke bob" $CTL revoke bob --reason "metrics test" --by it-office
 if wait_value "$PROM" "$acked" 1 && grep -q "session=m-1 answered=Disconnect-ACK" "$CB_TMP/das.log"; then
 	cb_pass "5: IT revokes bob: the NAS acknowledged the Disconnect-Request and $acked is 1"
 else

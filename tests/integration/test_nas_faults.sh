@@ -165,7 +165,7 @@ else
 	cb_fail "A: cetbyodctl status says radiusd is running"; sed 's/^/    # /' "$CB_TMP/status-before.out" | head -20
 fi
 silent_before=$(wc -l < "$CB_TMP/fault-silent.log")
-$CTL revoke dave --reason "silent NAS test" --by it-office >/dev/null
+cb_run "revoke dave" $CTL revoke dave --reason "silent NAS test" --by it-office
 for _ in $(seq 1 50); do
 	[ "$(wc -l < "$CB_TMP/fault-silent.log")" -gt "$silent_before" ] && break
 	sleep 0.1
@@ -179,7 +179,7 @@ sleep 2
 ACKED='Disconnect-Request for bob (session .* on hostapd) acknowledged'
 mark "$ACKED"; mark "Acct-Status-Type = Stop"
 t0=$(ms_now)
-$CTL revoke bob --reason "device reported lost" --by it-office >/dev/null
+cb_run "revoke bob" $CTL revoke bob --reason "device reported lost" --by it-office
 if wait_new "$ACKED" 25; then
 	t1=$(ms_now)
 	if [ $((t1 - t0)) -le 1000 ]; then
@@ -301,7 +301,7 @@ fi
 
 # --- C. Revoked before the start: refused on the very first request ---------
 cb_stop_radiusd
-$CTL revoke carol --reason "revoked while radiusd was down" --by it-office >/dev/null
+cb_run "revoke carol" $CTL revoke carol --reason "revoked while radiusd was down" --by it-office
 # A row cetbyod never writes (an identity longer than any it accepts), as an
 # edited database would hold: it must not hide carol's revocation.
 long=$(printf 'x%.0s' $(seq 1 300))

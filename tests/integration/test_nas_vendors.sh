@@ -158,6 +158,9 @@ expect_seen() {
 		cb_pass "$1"
 	else
 		cb_fail "$1"; sed 's/^/    # /' "$CB_TMP/nas-$3.log"
+		# The module's heartbeat and queue say whether its enforcer still runs.
+		$CTL status 2>&1 | sed 's/^/    # status: /'
+		date '+    # now: %T.%N'
 	fi
 }
 
@@ -165,7 +168,7 @@ expect_seen() {
 # on ADDR saw a CODE whose attributes are ATTRS (its log's form) and
 # answered ACK, and the session ended with the AP's accounting Stop.
 revoke_ends() {
-	$CTL revoke "$3" --reason "vendor test" --by it-office >/dev/null
+	cb_run "$1: revoke $3" $CTL revoke "$3" --reason "vendor test" --by it-office
 	expect_seen "$1: revoke $3 -> the AP got a $5 with exactly $6, and ACKed it" \
 		"$5 for $3 (session $4 on ap-$1) acknowledged" "$2" "$5 .*attrs=$6 answered=Disconnect-ACK"
 	st=$(wait_stopped "$3" "$4")
@@ -193,7 +196,7 @@ fi
 
 # cisco: the CoA re-authentication, accepted.
 CISCO_COA="$MA_;4=127.0.16.6;44=cisco-1;31=02-00-00-0a-06-01;$TS;26=9/1:subscriber:command=reauthenticate"
-$CTL revoke ucisco --reason "vendor test" --by it-office >/dev/null
+cb_run "cisco: revoke ucisco" $CTL revoke ucisco --reason "vendor test" --by it-office
 expect_seen "cisco: revoke ucisco -> CoA-Request on port 1700 with Cisco-AVPair subscriber:command=reauthenticate, CoA-ACK" \
 	"CoA-Request for ucisco (session cisco-1 on ap-cisco) acknowledged: CoA-ACK" 127.0.16.6 \
 	"CoA-Request id=[0-9]* dport=1700 attrs=$CISCO_COA answered=CoA-ACK"
@@ -207,7 +210,7 @@ cb_pap ucisco anypw
 cb_expect_reply "cisco: the device's re-authentication after the CoA is refused" "Received Access-Reject"
 
 # cisco: a session the controller cannot re-authenticate: CoA-NAK 405, then Disconnect.
-$CTL revoke ucisco2 --reason "vendor test" --by it-office >/dev/null
+cb_run "cisco: revoke ucisco2" $CTL revoke ucisco2 --reason "vendor test" --by it-office
 expect_seen "cisco: CoA-NAK 405 (cannot re-authenticate) -> fallback Disconnect-Request without the AVPair -> Disconnect-ACK" \
 	"Disconnect-Request for ucisco2 (session cisco-2 on ap-cisco) acknowledged: Disconnect-ACK" 127.0.16.6 \
 	"Disconnect-Request id=.*attrs=$MA_;4=127.0.16.6;44=cisco-2;31=02-00-00-0a-06-02;$TS answered=Disconnect-ACK"
@@ -222,7 +225,7 @@ st=$(wait_stopped ucisco2 cisco-2)
 	cb_fail "cisco: ucisco2's session ended after the fallback, got: $st"
 
 # cisco told to send User-Name: the controller refuses it (401), CoA and fallback alike.
-$CTL revoke ustrict --reason "vendor test" --by it-office >/dev/null
+cb_run "cisco with User-Name added: revoke ustrict" $CTL revoke ustrict --reason "vendor test" --by it-office
 expect_seen "cisco with User-Name added: CoA-NAK 401 and Disconnect-NAK 401 (Unsupported Attribute), logged by name" \
 	"Disconnect-Request for ustrict (session strict-1): Disconnect-NAK from ap-strict: Error-Cause 401 (Unsupported Attribute)" \
 	127.0.16.7 "CoA-Request .*;1=ustrict;.* answered=CoA-NAK cause=401"

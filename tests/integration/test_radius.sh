@@ -186,7 +186,7 @@ else
 	cb_fail "accounting with only the anonymous outer identity is tied to alice by its Class"
 	$CTL --json sessions | sed 's/^/    # /'
 fi
-$CTL revoke alice --reason "lost phone" --by tester >/dev/null
+cb_run "revoke alice" $CTL revoke alice --reason "lost phone" --by tester
 cb_wait_ok=
 for _ in $(seq 1 20); do
 	cb_pap alice alicepw

@@ -114,7 +114,7 @@ if session alice sess-alice && wait_for 5 active alice sess-alice; then
 else
 	cb_fail "alice has an open session on the silent NAS"
 fi
-$CTL revoke alice --reason "shutdown test" --by tester >/dev/null
+cb_run "revoke alice" $CTL revoke alice --reason "shutdown test" --by tester
 if wait_for 10 test -s "$SILENT_LOG"; then
 	cb_pass "the Disconnect-Request for alice is in flight (the NAS received it and does not answer)"
 else
@@ -192,7 +192,7 @@ if wait_for 10 grep -q "HUP - loading modules" "$CB_TMP/radiusd.out"; then
 else
 	cb_fail "radiusd re-read its configuration on SIGHUP"
 fi
-$CTL revoke bob --reason "revoked during a reload" --by tester >/dev/null
+cb_run "revoke bob" $CTL revoke bob --reason "revoked during a reload" --by tester
 wait_for 10 das_seen sess-bob
 sleep 4	# A second enforcer would have sent its own by now (a pass every 0.1 s).
 n=$(das_count sess-bob)
