@@ -184,10 +184,17 @@ static int rm_one(char const *path, struct stat const *st, int flag, struct FTW 
 	return remove(path);
 }
 
+/* The unchecked teardown's stops that failed (a slapd that crashed): main() fails the run for them. */
+static int teardown_stop_failures;
+
 static void slapd_teardown(void)
 {
 	if (!fixture_dir[0]) return;
-	if (fixture("stop") != 0) fprintf(stderr, "test_directory: slapd-fixture.sh stop %s failed\n", fixture_dir);
+	if (fixture("stop") != 0) {
+		fprintf(stderr, "test_directory: slapd-fixture.sh stop %s failed (slapd crashed? its message is above)\n",
+			fixture_dir);
+		teardown_stop_failures++;
+	}
 	nftw(fixture_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	fixture_dir[0] = '\0';
 }
@@ -2140,5 +2147,8 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* A server the test started that crashed fails it, also when it crashed as the last TCase stopped it. */
+	if (teardown_stop_failures) fprintf(stderr, "test_directory: %d slapd stop(s) failed at teardown\n",
+					    teardown_stop_failures);
+	return failed || teardown_stop_failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
