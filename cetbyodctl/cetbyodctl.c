@@ -304,7 +304,7 @@ cb_store_conf_t ctl_store_conf(ctl_t const *ctl)
 	 *	busy disk: an admin's command waits longer than the module's
 	 *	calls (5 s), and says that it waits.
 	 */
-	cb_store_conf_t conf = { .path = ctl->db, .busy_timeout_ms = CTL_BUSY_TIMEOUT_MS, .busy_note_ms = 1000 };
+	cb_store_conf_t conf = { .path = ctl->db, .busy_timeout_ms = CTL_BUSY_TIMEOUT_MS, .busy_note_ms = CTL_BUSY_NOTE_MS };
 
 	if (ctl->pg_conninfo) {
 		conf.backend = CB_STORE_POSTGRESQL;

@@ -41,6 +41,7 @@
 
 #define CTL_STATE_PATH_MAX	4096
 #define CTL_BUSY_TIMEOUT_MS	30000	/* How long a command waits while radiusd (or another) writes the store. */
+#define CTL_BUSY_NOTE_MS	1000	/* ... and says so on stderr once it has waited this long. */
 #define CTL_HELP_SHOWN		(-1)	/* ctl_parse printed the command's help: exit 0. */
 
 /* The run: options, the open store, and the clock. */
