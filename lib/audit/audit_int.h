@@ -220,8 +220,9 @@ void cb_audit_indexer_note(cb_audit_indexer_t *ix, uint64_t written, cb_audit_ma
 void cb_audit_indexer_lag(cb_audit_indexer_t *ix, uint64_t *records, uint64_t *ms);
 
 /**
- * cb_audit_indexer_wait - until the index holds seq, or its last pass
- * failed (0), or timeout_ms passed (-1).  NULL-safe (0).
+ * cb_audit_indexer_wait - until the index holds seq (or went past it, a
+ * broken line), or its last pass failed (0), or timeout_ms passed (-1).
+ * NULL-safe (0).
  */
 int cb_audit_indexer_wait(cb_audit_indexer_t *ix, uint64_t seq, unsigned int timeout_ms);
 

@@ -79,7 +79,7 @@ struct cb_audit_indexer {
 	pthread_mutex_t		mu;		/* Guards written, indexed, behind_ms, failing, deadline. */
 	pthread_cond_t		moved;		/* Signalled after each pass (cb_audit_indexer_wait). */
 	uint64_t		written;	/* The last seq the file holds (the writer's note). */
-	uint64_t		indexed;	/* The last seq the index holds (read after each pass). */
+	uint64_t		indexed;	/* The last seq the index holds or went past (read after each pass). */
 	int64_t			behind_ms;	/* cb_clock_ms() when the index last fell behind. */
 	bool			failing;	/* The last pass could not copy (store or file). */
 	int64_t			deadline;	/* Stopping: cb_clock_ms() by which to give up. */
@@ -138,6 +138,19 @@ static void failed(cb_audit_indexer_t *ix, int rc, char const *err)
 	ix->delay = ix->delay ? (ix->delay * 2 > max ? max : ix->delay * 2) : (ix->conf.retry_ms ? ix->conf.retry_ms : 1000);
 }
 
+/**
+ * passed_over - the last seq the copy is done with: the index's last, or
+ * the seq before where the copy resumes past a broken line (the line, or
+ * the hole, is what verify reports; the index never holds it).  Without
+ * it, a broken last line would count as lag, and a flush would wait for
+ * it, until the next record.
+ */
+static uint64_t passed_over(cb_audit_indexer_t const *ix, uint64_t seq)
+{
+	if (ix->mark.set && ix->mark.resync && ix->mark.seq > seq + 1) return ix->mark.seq - 1;
+	return seq;
+}
+
 /** pass - one bounded pass of the catch-up; true when the index moved on (this pass, or another copier). */
 static bool pass(cb_audit_indexer_t *ix)
 {
@@ -177,6 +190,7 @@ static bool pass(cb_audit_indexer_t *ix)
 		pthread_mutex_unlock(&ix->mu);
 	}
 	if (!copied && rc == 0) ix->delay = ix->conf.retry_ms ? ix->conf.retry_ms : 1000;	/* Not in the file yet. */
+	seq = passed_over(ix, seq);
 	pthread_mutex_lock(&ix->mu);
 	if (seq > ix->indexed) ix->indexed = seq;
 	ix->failing = !copied && rc < 0;
