@@ -31,17 +31,23 @@ run_build() {
 	}
 }
 
+# show_failed_logs DIR: the end of each failed test's log under DIR
+# (automake's .trs beside it says which failed).
+show_failed_logs() {
+	for log in "$1"/tests/*/*.log "$1"/scripts/*.log; do
+		case "$log" in *test-suite.log) continue ;; esac
+		if grep -qE ':test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
+			echo "---- $log ----"
+			tail -n 200 "$log"
+		fi
+	done
+}
+
 run_check() {
 	dir=$1
 	echo "==> make check in $dir"
 	if ! make -C "$dir" check; then
-		for log in "$dir"/tests/*/*.log; do
-			case "$log" in *test-suite.log) continue ;; esac
-			if grep -qE ':test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
-				echo "---- $log ----"
-				tail -n 200 "$log"
-			fi
-		done
+		show_failed_logs "$dir"
 		exit 1
 	fi
 }
@@ -175,6 +181,7 @@ dist_tests="$dist_tests tests/integration/test_google.sh tests/integration/test_
 echo "==> make distcheck (from the tarball: $(echo $dist_tests | wc -w) tests)"
 make -C "$top/_build/normal" distcheck TESTS="$dist_tests" >"$top/_build/normal/distcheck.out" 2>&1 || {
 	tail -n 80 "$top/_build/normal/distcheck.out"
+	show_failed_logs "$top/_build/normal/cetbyod-$(sed -n 's/^PACKAGE_VERSION = //p' "$top/_build/normal/Makefile")/_build/sub"
 	exit 1
 }
 echo "distcheck passed"
