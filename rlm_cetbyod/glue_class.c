@@ -174,8 +174,7 @@ void cetbyod_class_put(rlm_cetbyod_t *inst, REQUEST *request, char const *value)
 	fr_pair_replace(&request->config, vp);
 }
 
-/** fnv1a - 64-bit FNV-1a of s, continued from h. */
-static uint64_t fnv1a(uint64_t h, char const *s)
+uint64_t cetbyod_fnv1a(uint64_t h, char const *s)
 {
 	for (; *s; s++) h = (h ^ (uint8_t) *s) * 1099511628211ULL;
 	return (h ^ 0xff) * 1099511628211ULL;
@@ -226,7 +225,7 @@ void cetbyod_class_device(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decisi
 	bool fresh;
 
 	if (!inst->klass || !inst->limits_store || !cb_mac_normalise(rec->calling_station, mac)) return;
-	h = fnv1a(fnv1a(fnv1a(14695981039346656037ULL, rec->identity), mac), counted ? "1" : "0") | 1;
+	h = cetbyod_fnv1a(cetbyod_fnv1a(cetbyod_fnv1a(CETBYOD_FNV_BASIS, rec->identity), mac), counted ? "1" : "0") | 1;
 	set = (size_t) (h % DEVICE_SETS);
 	pthread_mutex_lock(&inst->klass->mutex);
 	way = seen_way(inst->klass, set, h);

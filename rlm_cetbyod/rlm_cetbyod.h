@@ -220,6 +220,7 @@ typedef struct {
 	struct cb_people	*people;	/* With the store: the list of people, reminders. */
 	cb_store_t		*people_store;	/* Its own connection to the store. */
 	cb_store_t		*limits_store;	/* The device limits' own connection (glue_limits.c). */
+	struct cetbyod_limits	*limits;	/* With it: one person's checks at a time, the devices just admitted. */
 	struct cetbyod_class	*klass;		/* With the store: the class key, the devices seen (glue_class.c). */
 	cb_metrics_t		*metrics;	/* The counters (always; the request path only increments). */
 	struct cb_metrics_writer *metrics_writer;	/* metrics { filename } set; NULL otherwise. */
@@ -348,10 +349,13 @@ void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 bool cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now);
 
-/** cetbyod_limits_start - with the store: the device limits' own connection to it.  0, or -1 (cf_log_err). */
+/**
+ * cetbyod_limits_start - with the store: the device limits' own connection
+ * to it, and their locks.  0, or -1 (cf_log_err).
+ */
 int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 
-/** cetbyod_limits_stop - close it (NULL-safe). */
+/** cetbyod_limits_stop - close it and free the locks (NULL-safe). */
 void cetbyod_limits_stop(rlm_cetbyod_t *inst);
 
 /** cetbyod_request_reply - the decision as Cetbyod-* attributes in the control list, and its log line. */
@@ -425,6 +429,11 @@ void cetbyod_class_put(rlm_cetbyod_t *inst, REQUEST *request, char const *value)
  * caller records rec in the store instead.
  */
 bool cetbyod_class_issue(rlm_cetbyod_t *inst, REQUEST *request, cb_store_decision_t *rec);
+
+#define CETBYOD_FNV_BASIS	14695981039346656037ULL
+
+/** cetbyod_fnv1a - 64-bit FNV-1a of s, continued from h (CETBYOD_FNV_BASIS to start). */
+uint64_t cetbyod_fnv1a(uint64_t h, char const *s);
 
 /**
  * cetbyod_class_device - the admitted device of rec into the store's devices

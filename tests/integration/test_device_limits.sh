@@ -13,7 +13,7 @@
 #     and the sharing records (cetbyodctl audit query);
 #   - cetbyodctl devices forget (audited: who, why) lets a new device in;
 #   - action reject: the fourth and fifth refused (Access-Reject), known
-#     devices admitted;
+#     devices admitted; 8 new devices asking at once: 3 admitted;
 #   - max_concurrent = 1 (action report): the same identity with sessions
 #     open on two NASes at once is admitted, flagged in the audit trail
 #     (concurrent_limit, two_nases) and in report sharing;
@@ -29,10 +29,12 @@ acks=$CB_TMP/acknowledgements
 cat > "$acks" <<EOF
 alice@school.example	$(iso $((now - 86400)))
 carol@school.example	$(iso $((now - 86400)))
+dave@school.example	$(iso $((now - 86400)))
 EOF
 cat > "$CB_TMP/users" <<EOF
 alice	Cleartext-Password := "alicepw", Cetbyod-Role := Staff
 carol	Cleartext-Password := "carolpw", Cetbyod-Role := Staff
+dave	Cleartext-Password := "davepw", Cetbyod-Role := Staff
 EOF
 
 # module_conf MAX_DEVICES DEVICES_ACTION MAX_CONCURRENT CONCURRENT_ACTION
@@ -231,6 +233,24 @@ done
 auth alice alicepw "$(mac 1 2)"
 cb_expect_reply "alice's known device still admitted under the reject action" 'Received Access-Accept' "$STAFF"
 check_audit "audit: carol's fifth device refused, device_limit" carol decision device_limit reject
+
+# A burst: dave's 8 new devices ask at once (radclient -p 8), each request
+# in its own radiusd thread; the limit holds across them, not only once
+# the first admissions are in the store.
+: > "$CB_TMP/burst"
+for d in 1 2 3 4 5 6 7 8; do
+	printf 'User-Name = "dave"\nUser-Password = "davepw"\nNAS-IP-Address = 10.0.0.1\nCalling-Station-Id = "%s"\n\n' \
+		"$(mac 3 $d)" >> "$CB_TMP/burst"
+done
+CB_REPLY=$("$RADCLIENT" -x -p 8 -r 1 -t 5 -f "$CB_TMP/burst" "127.0.0.1:$CB_AUTH_PORT" auth testing123 2>&1)
+accepts=$(printf '%s\n' "$CB_REPLY" | grep -c 'Received Access-Accept')
+rejects=$(printf '%s\n' "$CB_REPLY" | grep -c 'Received Access-Reject')
+if [ "$accepts" -eq 3 ] && [ "$rejects" -eq 5 ]; then
+	cb_pass "8 new devices of dave at once, max_devices = 3: 3 admitted, 5 refused"
+else
+	cb_fail "8 new devices of dave at once, max_devices = 3: $accepts admitted, $rejects refused (want 3 and 5)"
+	grep 'Devices of dave' "$CB_TMP/radiusd.out" | sed 's/^/    # /'
+fi
 
 # Two NASes at once: carol's device 1 at 10.0.0.1, then device 2 at 10.0.0.2.
 auth carol carolpw "$(mac 2 1)" 10.0.0.1
