@@ -114,7 +114,7 @@ if cb_start_radiusd; then cb_pass "radiusd starts"; else cb_fail "radiusd starts
 # Item 6: actions in the same second
 # =============================================================================
 until_day=$(date -u -d "@$((now + 10 * 86400))" +%Y-%m-%d)
-for i in $(seq 1 10); do $CTL revoke "rv$i" --reason "test $i" --by tester >/dev/null; done
+for i in $(seq 1 10); do cb_run "revoke rv$i" $CTL revoke "rv$i" --reason "test $i" --by tester; done
 n=$(same_second revocations revoked_at rv)
 if [ "$n" -ge 2 ]; then
 	cb_pass "ten revocations by cetbyodctl, up to $n of them in one second"
@@ -122,25 +122,25 @@ else
 	cb_fail "ten revocations in one second (at most $n shared a second: machine too slow?)"
 fi
 check_once "each of the ten revocations is in the audit trail exactly once" revoke 10 rv
-for i in $(seq 1 6); do $CTL reinstate "rv$i" --by tester >/dev/null; done
+for i in $(seq 1 6); do cb_run "reinstate rv$i" $CTL reinstate "rv$i" --by tester; done
 check_once "each of six reinstatements (same second) is in the trail exactly once" reinstate 6 rv
 for i in $(seq 1 8); do
-	$CTL exception add --user "ex$i" --reason "medical $i" --approved-by head --until "$until_day" --by tester >/dev/null
+	cb_run "exception add ex$i" $CTL exception add --user "ex$i" --reason "medical $i" --approved-by head --until "$until_day" --by tester
 done
 n=$(same_second exceptions granted_at ex)
 [ "$n" -ge 2 ] && cb_pass "eight exceptions granted, up to $n in one second" || cb_fail "exceptions in one second ($n)"
 check_once "each of the eight exception grants is in the trail exactly once" exception_grant 8 ex
-for i in $(seq 1 5); do $CTL exception end --user "ex$i" --by tester >/dev/null; done
+for i in $(seq 1 5); do cb_run "exception end ex$i" $CTL exception end --user "ex$i" --by tester; done
 check_once "each of five exception ends (same second) is in the trail exactly once" exception_end 5 ex
 
 # Made while radiusd is down: recorded once it is back, and a restart repeats none.
 cb_stop_radiusd
-for i in $(seq 11 14); do $CTL revoke "rv$i" --reason "while down" --by tester >/dev/null; done
-for i in 7 8; do $CTL reinstate "rv$i" --by tester >/dev/null; done
+for i in $(seq 11 14); do cb_run "revoke rv$i" $CTL revoke "rv$i" --reason "while down" --by tester; done
+for i in 7 8; do cb_run "reinstate rv$i" $CTL reinstate "rv$i" --by tester; done
 for i in 9 10; do
-	$CTL exception add --user "ex$i" --reason "while down" --approved-by head --until "$until_day" --by tester >/dev/null
+	cb_run "exception add ex$i" $CTL exception add --user "ex$i" --reason "while down" --approved-by head --until "$until_day" --by tester
 done
-$CTL exception end --user ex6 --by tester >/dev/null
+cb_run "exception end ex6" $CTL exception end --user ex6 --by tester
 if cb_start_radiusd; then cb_pass "radiusd restarts"; else cb_fail "radiusd restarts"; cb_finish; fi
 check_once "revocations made while radiusd was down are recorded, none repeated" revoke 14 rv
 check_once "reinstatements made while down are recorded, none repeated" reinstate 8 rv

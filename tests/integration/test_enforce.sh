@@ -231,9 +231,9 @@ print(datetime.datetime.fromtimestamp(local.replace(tzinfo=tz).timestamp(), date
 cb_emu DELETE forms/byod/responses >/dev/null
 cb_emu POST forms/byod/responses "{\"respondentEmail\": \"bob@school.example\",
 	\"lastSubmittedTime\": \"$ack_at\", \"answers\": {\"$Q\": \"I agree\"}}" >/dev/null
-$CTL sync --full >/dev/null
+cb_run "sync --full" $CTL sync --full
 mark "$ACKED"; mark "bob -> admit (acknowledged)"; mark "bob -> onboard (acknowledgement_expired)"
-$CTL reinstate bob --by it-office >/dev/null
+cb_run "reinstate bob" $CTL reinstate bob --by it-office
 sleep 0.5
 rejoin_after_reject
 if wait_new "bob -> admit (acknowledged)" 8; then
@@ -299,7 +299,7 @@ kill -0 "$CB_RADIUSD_PID" 2>/dev/null && cb_pass "5: radiusd keeps running" || c
 cb_stop_radiusd
 module_conf "$DAS_PORT"
 cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
-$CTL reinstate bob --by it-office >/dev/null
+cb_run "reinstate bob" $CTL reinstate bob --by it-office
 cb_run "revoke bob" $CTL revoke bob --reason "revoked while radiusd was down" --by it-office
 mark "$ACKED"
 cb_start_radiusd || { cb_fail "6: radiusd restarts"; cb_finish; }
@@ -357,7 +357,7 @@ EOF2
 sed -i '$ d' "$CB_TMP/cetbyod.conf"
 cat "$CB_TMP/cetbyod.conf.ldap" >> "$CB_TMP/cetbyod.conf"
 cp "$CB_TMP/cetbyod.conf" "$CB_TMP/raddb/mods-available/cetbyod"
-$CTL reinstate bob --by it-office >/dev/null
+cb_run "reinstate bob" $CTL reinstate bob --by it-office
 mark "bob -> onboard (acknowledgement_expired)"; mark "$ACKED"
 cb_start_radiusd || { cb_fail "4: radiusd starts with directory = ldap"; cb_finish; }
 rejoin_after_reject
@@ -424,7 +424,7 @@ fi
 P_ACKED='Disconnect-Request for pupil1 (session .* on hostapd) acknowledged'
 mark "$P_ACKED"; mark "pupil1 -> reject (pupil_without_exception)"
 t0=$(ms_now)
-$CTL exception end --user pupil1 --by it-office >/dev/null
+cb_run "exception end pupil1" $CTL exception end --user pupil1 --by it-office
 if wait_new "$P_ACKED" 5; then
 	t1=$(ms_now)
 	if [ $((t1 - t0)) -le 1000 ]; then cb_pass "7: cetbyodctl exception end -> Disconnect-ACK in $((t1 - t0)) ms"

@@ -228,7 +228,7 @@ fi
 
 # --- B. NAK 503, silence, a wrong authenticator: bounded, named, alarmed ------
 cb_stop_radiusd
-$CTL reinstate dave --by it-office >/dev/null
+cb_run "reinstate dave" $CTL reinstate dave --by it-office
 module_conf 300 3 2 1 2
 cb_start_radiusd || { cb_fail "B: radiusd restarts with max_transmissions 3, max_attempts 2"; cb_finish; }
 for f in silent nak503 badauth; do : > "$CB_TMP/fault-$f.log"; done
@@ -240,7 +240,7 @@ fault_session gina ap-badauth bad-1 || ok=no
 	cb_fail "B: sessions on the three faulty NASes"
 $CTL status > "$CB_TMP/status-b0.out" 2>&1
 b0=$?
-for u in erin frank gina; do $CTL revoke "$u" --reason "fault test" --by it-office >/dev/null; done
+for u in erin frank gina; do cb_run "revoke $u" $CTL revoke "$u" --reason "fault test" --by it-office; done
 if wait_log "Disconnect-NAK from ap-nak503: Error-Cause 503 (Session Context Not Found)" 1 10; then
 	cb_pass "B: ap-nak503's Disconnect-NAK is logged by the NAS's name, with Error-Cause 503 by name"
 else

@@ -195,7 +195,7 @@ for _ in $(seq 1 20); do
 done
 if [ -n "$cb_wait_ok" ]; then cb_pass "cetbyodctl revoke: the next authentication is refused with the reason"; else cb_fail "cetbyodctl revoke: the next authentication is refused"; fi
 if grep -q "alice.*revoked_by_admin" "$CB_TMP/radiusd.out"; then cb_pass "the revocation is in the log with its reason"; else cb_fail "the revocation is in the log with its reason"; fi
-$CTL reinstate alice --by tester >/dev/null
+cb_run "reinstate alice" $CTL reinstate alice --by tester
 for _ in $(seq 1 20); do
 	cb_pap alice alicepw
 	printf '%s\n' "$CB_REPLY" | grep -q 'Tunnel-Private-Group-Id:0 = "100"' && break
