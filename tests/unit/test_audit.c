@@ -1377,10 +1377,13 @@ START_TEST(index_waits_while_busy)
 	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
 
 	burst(a, "busy", 1500);			/* The rate is known after 100 ms: the rest waits. */
+	t0 = cb_clock_ms();
 	lag = lag_of(a);
 	ck_assert_uint_gt(lag, 20);
 	usleep(300000);
-	ck_assert_uint_ge(lag_of(a), lag);	/* Still waiting: the writer was busy less than a second ago. */
+	if (cb_clock_ms() - t0 < 900) {		/* Unless this thread was held up past the writer's quiet second: */
+		ck_assert_uint_ge(lag_of(a), lag);	/* still waiting, the writer was busy less than a second ago. */
+	}
 	ck_assert_uint_ge(file_records(file), lag);
 
 	t0 = cb_clock_ms();
@@ -1394,7 +1397,9 @@ START_TEST(index_waits_while_busy)
 	burst(a, "again", 1500);
 	ck_assert_uint_gt(lag_of(a), 20);
 	t0 = cb_clock_ms();
-	while (lag_of(a) && cb_clock_ms() - t0 < 8000 + slack_ms()) usleep(10000);
+	/* The copy runs at nice 19: a loaded machine (the CI's package and fuzzing jobs) may give it
+	 * little of a core, so the wait is long; it normally ends about a second after the burst. */
+	while (lag_of(a) && cb_clock_ms() - t0 < 20000 + slack_ms()) usleep(10000);
 	waited = cb_clock_ms() - t0;
 	ck_assert_uint_eq(lag_of(a), 0);		/* Caught up once the burst was over, */
 	ck_assert_msg(waited >= 300, "the index copied at once after the burst (%" PRId64 " ms)", waited);
@@ -1711,7 +1716,7 @@ static Suite *audit_suite(void)
 	TCase *tc = tcase_create("audit");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);	/* Each test; index_waits_while_busy may wait 20 s on a loaded machine. */
 	tcase_add_test(tc, chain_verifies);
 	tcase_add_test(tc, batch_wait_gathers);
 	tcase_add_test(tc, edited_line_fails_there);
