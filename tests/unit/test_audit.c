@@ -25,6 +25,7 @@
 #include "base/mac.h"
 #include "store/store.h"
 #include "test_slack.h"
+#include "test_tmp.h"
 
 #define T0	1795515240	/* 2026-11-24T10:14:00Z, a Tuesday. */
 
@@ -37,8 +38,7 @@ static char dbpath[512];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_audit.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("test_audit", dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s/audit.jsonl", dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/cetbyod.db", dir);
 }

@@ -14,6 +14,7 @@
 
 #include "audit/audit.h"
 #include "store/store.h"
+#include "test_tmp.h"
 
 #define T0	1795515240	/* 2026-11-24T10:14:00Z */
 
@@ -33,8 +34,7 @@ static void set_now(time_t t)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_audit_runs.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("test_audit_runs", dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s/audit.jsonl", dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/cetbyod.db", dir);
 	set_now(T0);

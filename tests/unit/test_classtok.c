@@ -15,15 +15,16 @@
 #include <unistd.h>
 
 #include "store/classtok.h"
+#include "test_tmp.h"
 
 #define NOW	1800000000
 
-static char tmpdir[] = "/tmp/test_classtok.XXXXXX";
+static char tmpdir[128];
 static char keypath[256];
 
 static void setup(void)
 {
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_tmp_dir("test_classtok", tmpdir, sizeof(tmpdir));
 	snprintf(keypath, sizeof(keypath), "%s/class.key", tmpdir);
 }
 
@@ -35,7 +36,6 @@ static void teardown(void)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", keypath);
 	unlink(tmp);
 	rmdir(tmpdir);
-	memcpy(tmpdir + strlen(tmpdir) - 6, "XXXXXX", 6);
 }
 
 static void decision(cb_store_decision_t *d, char const *identity)

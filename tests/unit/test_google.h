@@ -20,7 +20,7 @@
 #define TG_EMAIL	"sa@test-project.iam.gserviceaccount.com"
 #define TG_KID		"0123456789abcdef0123456789abcdef01234567"
 
-/* A temporary directory (under parent, or $TMPDIR, or /tmp), removed by tg_rmdir. */
+/* A temporary directory (under parent, else under the program's root: test_tmp.h), removed by tg_rmdir. */
 char *tg_mkdtemp(void);
 char *tg_mkdtemp_in(char const *parent);
 void tg_rmdir(char const *dir);

@@ -18,14 +18,18 @@
 #include <openssl/rsa.h>
 
 #include "test_google.h"
+#include "test_tmp.h"
 
 char *tg_mkdtemp_in(char const *parent)
 {
-	char const *base = parent ? parent : getenv("TMPDIR");
 	char path[512];
 	char *d;
 
-	snprintf(path, sizeof(path), "%s/cetbyod-google.XXXXXX", base && *base ? base : "/tmp");
+	if (!parent) {
+		test_tmp_dir("cetbyod-google", path, sizeof(path));
+		return strdup(path);
+	}
+	snprintf(path, sizeof(path), "%s/cetbyod-google.XXXXXX", parent);
 	d = mkdtemp(path);
 	ck_assert_msg(d != NULL, "mkdtemp: %s", strerror(errno));
 	return strdup(d);

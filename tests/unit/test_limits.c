@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "store/store.h"
 #include "test_state.h"
+#include "test_tmp.h"
 
 #define NOW	((time_t) 1788246000)	/* 2026-09-01T07:00:00Z */
 #define DAY	((time_t) 86400)
@@ -153,8 +154,7 @@ static char tmpdir[256], dbpath[300];
 
 static void store_setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_limits.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_tmp_dir("test_limits", tmpdir, sizeof(tmpdir));
 	snprintf(dbpath, sizeof(dbpath), "%s/cetbyod.db", tmpdir);
 }
 

@@ -41,6 +41,7 @@
 #include "people/people.h"
 
 #include "test_proc.h"
+#include "test_tmp.h"
 
 #define FROM		"it-support@school.example"
 #define USER		"byod-mailer"
@@ -421,10 +422,10 @@ END_TEST
 
 START_TEST(template_load)
 {
-	char dir[] = "/tmp/cetbyod-mailer-tmpl.XXXXXX", path[128], *out, err[512];
+	char dir[96], path[128], *out, err[512];
 	char *big;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("cetbyod-mailer-tmpl", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/t", dir);
 
 	write_file(path, "\xef\xbb\xbfSubject: caf\xc3\xa9\n\nbody\n", 24);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/metrics.h"
+#include "test_tmp.h"
 
 static char buf[CB_METRICS_TEXT_MAX];
 
@@ -126,12 +127,12 @@ static void collect(void *ctx, cb_metrics_view_t *v)
 
 START_TEST(test_file)
 {
-	char dir[] = "/tmp/test_metrics.XXXXXX", path[256], err[512], bad[300];
+	char dir[128], path[256], err[512], bad[300];
 	char got[256] = "";
 	FILE *f;
 	cb_metrics_writer_t *w;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("test_metrics", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/cetbyod.prom", dir);
 	ck_assert(cb_metrics_check_dir(path, err, sizeof(err)));
 	snprintf(bad, sizeof(bad), "%s/missing/cetbyod.prom", dir);

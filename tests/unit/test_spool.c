@@ -29,16 +29,16 @@
 #include "store/spool.h"
 #include "store/store.h"
 #include "test_pg.h"
+#include "test_tmp.h"
 
-static char tmpdir[64];
+static char tmpdir[96];
 static char path[128];
 static char const *pg_conninfo;
 static char pg_password[256];
 
 static void setup(void)
 {
-	memcpy(tmpdir, "/tmp/test_spool.XXXXXX", sizeof("/tmp/test_spool.XXXXXX"));
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_tmp_dir("test_spool", tmpdir, sizeof(tmpdir));
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, CB_SPOOL_FILE);
 }
 

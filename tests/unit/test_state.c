@@ -17,8 +17,9 @@
 #include <sqlite3.h>
 
 #include "test_state.h"
+#include "test_tmp.h"
 
-static char tmpdir[64];
+static char tmpdir[256];
 static char dbpath[256];
 
 static char pg_password[256];
@@ -76,8 +77,7 @@ cb_store_t *test_state_open(void)
 	char path[256], err[512] = "";
 	cb_store_t *store;
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_state.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_tmp_dir("test_state", tmpdir, sizeof(tmpdir));
 	ck_assert(cb_store_path(tmpdir, path, sizeof(path)));
 	snprintf(dbpath, sizeof(dbpath), "%s", path);
 	conf.path = path;

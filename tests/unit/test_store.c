@@ -33,6 +33,7 @@
 
 #include "base/mac.h"
 #include "store/store.h"
+#include "test_tmp.h"
 
 #define T0 1788249600	/* 2026-09-01T08:00:00Z */
 
@@ -91,8 +92,7 @@ static cb_store_conf_t store_conf(bool create)
 static void setup(void)
 {
 	if (pg_conninfo) pg_admin("DROP SCHEMA IF EXISTS cetbyod CASCADE; CREATE SCHEMA cetbyod AUTHORIZATION cetbyod");
-	memcpy(tmpdir, "/tmp/test_store.XXXXXX", sizeof("/tmp/test_store.XXXXXX"));
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	test_tmp_dir("test_store", tmpdir, sizeof(tmpdir));
 	ck_assert(cb_store_path(tmpdir, dbpath, sizeof(dbpath)));
 	last_log[0] = '\0';
 }

@@ -26,6 +26,7 @@
 #include "base/clock.h"
 #include "store/store.h"
 #include "test_state.h"
+#include "test_tmp.h"
 
 #define T0		((time_t) 1788249600)
 #define NUM_QUEUED	400
@@ -292,12 +293,12 @@ END_TEST
 
 START_TEST(test_sqlite_no_watch)
 {
-	char dir[] = "/tmp/test_store_shared.XXXXXX", path[600], err[256] = "x";
+	char dir[200], path[600], err[256] = "x";
 	cb_store_conf_t conf = { .path = path, .create = true, .log = test_log };
 	cb_store_t *s;
 	cb_store_disconnects_t got = { 0 };
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("test_store_shared", dir, sizeof(dir));
 	ck_assert(cb_store_path(dir, path, sizeof(path)));
 	s = cb_store_open(&conf, err, sizeof(err));
 	ck_assert_ptr_nonnull(s);

@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "sources/snapshot.h"
 #include "sources/sync.h"
+#include "test_tmp.h"
 
 #define LONG_INTERVAL	3600	/* Seconds: no timed pass during a test. */
 #define WAIT_MS		5000	/* Longest wait for something the thread must do. */
@@ -458,14 +459,14 @@ START_TEST(test_snapshot_round_trip)
 {
 	static fake_step_t const good[] = { { CB_FETCH_OK, 4, 0 } };
 	static fake_step_t const down[] = { { CB_FETCH_RETRY, 0, 0 } };
-	char dir[] = "/tmp/test_sync.XXXXXX", path[512];
+	char dir[256], path[512];
 	cb_ack_current_t *cur = cb_ack_current_new(), *cur2 = cb_ack_current_new();
 	cb_sync_conf_t conf = base_conf();
 	cb_sync_t *sync;
 	cb_sync_status_t st;
 	struct stat sb;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("test_sync", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, CB_SNAPSHOT_FILE);
 	conf.snapshot_path = path;
 	sync = start(&conf, fake_source(good, 1, 0), cur);
@@ -529,14 +530,14 @@ START_TEST(test_restart_counts_from_last_read)
 	static fake_step_t const good[] = { { CB_FETCH_OK, 4, 0 }, { CB_FETCH_UNCHANGED, 0, 0 } };
 	static fake_step_t const held[] = { { CB_FETCH_OK, 10, 0 }, { CB_FETCH_OK, 0, 0 } };
 	static fake_step_t const down[] = { { CB_FETCH_RETRY, 0, 0 } };
-	char dir[] = "/tmp/test_sync.XXXXXX", path[512], mark[600];
+	char dir[256], path[512], mark[600];
 	cb_ack_current_t *cur = cb_ack_current_new();
 	cb_sync_conf_t conf = base_conf();
 	cb_sync_t *sync;
 	cb_sync_status_t st;
 	FILE *fp;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	test_tmp_dir("test_sync", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, CB_SNAPSHOT_FILE);
 	snprintf(mark, sizeof(mark), "%s%s", path, CB_SNAPSHOT_MARK_SUFFIX);
 	conf.snapshot_path = path;
