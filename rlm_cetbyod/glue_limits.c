@@ -141,11 +141,11 @@ static void ctx_free(limits_ctx_t *c)
 
 /**
  * ctx_load - the person's devices (those the store has, then those admitted
- * lately) and open sessions into c and in; false when the store cannot say.
+ * lately, seen at now) and open sessions into c and in; false when the
+ * store cannot say.
  */
-static bool ctx_load(rlm_cetbyod_t *inst, char const *identity, limits_ctx_t *c, cb_limits_input_t *in)
+static bool ctx_load(rlm_cetbyod_t *inst, char const *identity, time_t now, limits_ctx_t *c, cb_limits_input_t *in)
 {
-	time_t now = time(NULL);
 	size_t n, recent = 0;
 
 	if (cb_store_person_now(inst->limits_store, identity, inst->lconf.max_devices ? &c->known : NULL, &c->open) < 0) {
@@ -289,7 +289,7 @@ bool cetbyod_request_limits(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 	request_nas(request, nas, sizeof(nas));
 	lock = person_lock(inst->limits, identity);
 	pthread_mutex_lock(lock);
-	if (!ctx_load(inst, identity, &c, &in)) {
+	if (!ctx_load(inst, identity, now, &c, &in)) {
 		pthread_mutex_unlock(lock);
 		RWDEBUG("Cannot read the devices and sessions of %s from the state store: no device limit applied",
 			identity);

@@ -12,11 +12,9 @@
  * The fixture script is found through $srcdir (set by automake's test
  * harness), else relative to this file.
  */
-#define _GNU_SOURCE	/* nftw */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -35,6 +33,7 @@
 #include "directory/ldap.h"
 #include "directory/ldap_int.h"
 #include "test_slack.h"
+#include "test_tmp.h"
 
 #define BASE_DN "dc=school,dc=example"
 #define PEOPLE "ou=people," BASE_DN
@@ -176,14 +175,6 @@ static void outage_reset(void)
 	(void) fixture_run("start", true);	/* ... and this when it is. */
 }
 
-static int rm_one(char const *path, struct stat const *st, int flag, struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	return remove(path);
-}
-
 /* The unchecked teardown's stops that failed (a slapd that crashed): main() fails the run for them. */
 static int teardown_stop_failures;
 
@@ -195,7 +186,7 @@ static void slapd_teardown(void)
 			fixture_dir);
 		teardown_stop_failures++;
 	}
-	nftw(fixture_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmp_remove_tree(fixture_dir);
 	fixture_dir[0] = '\0';
 }
 

@@ -1,10 +1,8 @@
 /*
  * test_google_util.c - helpers of the Google tests (see test_google.h).
  */
-#define _GNU_SOURCE	/* nftw */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +38,9 @@ char *tg_mkdtemp(void)
 	return tg_mkdtemp_in(NULL);
 }
 
-static int rm_entry(char const *path, struct stat const *st, int flag, struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	return remove(path);
-}
-
 void tg_rmdir(char const *dir)
 {
-	if (dir && *dir) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmp_remove_tree(dir);
 }
 
 char *tg_write_file(char const *dir, char const *name, char const *text, int mode)

@@ -15,12 +15,10 @@
  * keeps it).  Each test uses its own recipient address, by which it finds
  * its message among the sink's output files.
  */
-#define _GNU_SOURCE	/* nftw */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -104,14 +102,6 @@ static void write_file(char const *path, char const *data, size_t len)
 	ck_assert_msg(fp != NULL, "fopen %s: %s", path, strerror(errno));
 	ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
 	fclose(fp);
-}
-
-static int rm_entry(char const *path, struct stat const *st, int flag, struct FTW *ftw)
-{
-	(void) st;
-	(void) flag;
-	(void) ftw;
-	return remove(path);
 }
 
 static void sleep_ms(long ms)
@@ -245,7 +235,7 @@ static void sinks_stop(void)
 	for (int i = 0; i < SINK_COUNT; i++) sink_stop(&sinks[i]);
 	if (!tmp_root[0]) return;
 	if (getenv("MAILER_KEEP")) fprintf(stderr, "test_mail: kept %s\n", tmp_root);
-	else nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	else test_tmp_remove_tree(tmp_root);
 }
 
 static sink_t *sink(int which)

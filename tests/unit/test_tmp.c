@@ -1,6 +1,7 @@
 /*
  * test_tmp.c - the unit tests' temporary directories (test_tmp.h): the
- * program's root, made before main and removed at its exit.
+ * program's root, made before main and removed at its exit, and the
+ * removal of a directory tree the tests share.
  */
 #define _GNU_SOURCE	/* nftw */
 #include <check.h>
@@ -25,9 +26,14 @@ static int remove_entry(char const *path, struct stat const *sb, int type, struc
 	return 0;
 }
 
+void test_tmp_remove_tree(char const *path)
+{
+	if (path && *path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void remove_root(void)
 {
-	if (root[0] && getpid() == owner) nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (getpid() == owner) test_tmp_remove_tree(root);
 }
 
 __attribute__((constructor)) static void make_root(void)

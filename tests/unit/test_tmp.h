@@ -19,4 +19,7 @@
  */
 void test_tmp_dir(char const *prefix, char *buf, size_t len);
 
+/** test_tmp_remove_tree - path and everything under it (symbolic links not followed); NULL or "": nothing. */
+void test_tmp_remove_tree(char const *path);
+
 #endif
