@@ -15,7 +15,8 @@
 # together.  The two run alternately, ACCT_REPS times; the ratio is the
 # median of the per-repetition ratios.  Any accounting request unanswered
 # breaks the figure (the module answers only what it recorded).  (o), the
-# module without its audit trail, runs too, as a diagnostic.
+# module without its audit trail, runs too, as a diagnostic, and so does
+# bench/acctbench: the store's accounting write alone, outside radiusd.
 
 # busy_ticks - "busy idle" clock ticks of all cores since boot (/proc/stat).
 busy_ticks() {
@@ -76,13 +77,14 @@ bench_acct() {
 		wait "$perf_pid"
 		say "   off-CPU profile of (b)'s accounting: $BENCH_PERF_ACCT_OFF ($(field rate "$LG")/s while recording)"
 	fi
-	declare -A ACCT_RATE ACCT_P99 ACCT_SAY
+	declare -A ACCT_RATE ACCT_P99 ACCT_SAY ACCT_BUSY
 	for rep in $(seq 1 "$ACCT_REPS"); do
 		for name in b o t; do
 			acct_run "$name" || return 1
 			ACCT_RATE[$name,$rep]=$(field rate "$LG")
 			ACCT_P99[$name,$rep]=$(field p99_us "$LG")
 			read -r busy us <<< "$ACCT_USE"
+			ACCT_BUSY[$name,$rep]=$busy
 			ACCT_SAY[$name]="$(calc '%.0f' "${ACCT_RATE[$name,$rep]}")/s (cores $busy % busy; CPU per answer, us: ${us% })"
 		done
 		say "   accounting repetition $rep: (b) ${ACCT_SAY[b]}, (o) ${ACCT_SAY[o]}, (t) ${ACCT_SAY[t]}"
@@ -90,12 +92,14 @@ bench_acct() {
 	[ -n "$(find "$d/radacct" -name 'detail-*' -size +0 2>/dev/null | head -n 1)" ] ||
 		{ broken "(t) answered accounting but its detail file is empty"; return 1; }
 	stop_instance t
-	v=(); vo=(); rb=(); rt=(); pb=(); pt=()
+	v=(); vo=(); rb=(); rt=(); pb=(); pt=(); ct=()
 	for rep in $(seq 1 "$ACCT_REPS"); do
 		v+=("$(calc '%.4f' "${ACCT_RATE[b,$rep]} / ${ACCT_RATE[t,$rep]}")")
 		vo+=("$(calc '%.4f' "${ACCT_RATE[o,$rep]} / ${ACCT_RATE[t,$rep]}")")
 		rb+=("${ACCT_RATE[b,$rep]}"); rt+=("${ACCT_RATE[t,$rep]}")
 		pb+=("${ACCT_P99[b,$rep]}"); pt+=("${ACCT_P99[t,$rep]}")
+		# The machine's CPU per (t) answer: both cores, the load generator's share included.
+		ct+=("$(calc '%.1f' "2 * ${ACCT_BUSY[t,$rep]} / 100 * 1000000 / ${ACCT_RATE[t,$rep]}")")
 	done
 	read -r m lo hi <<< "$(stats "${v[@]}")"
 	read -r bm _ _ <<< "$(stats "${rb[@]}")"; read -r tm _ _ <<< "$(stats "${rt[@]}")"
@@ -108,4 +112,20 @@ bench_acct() {
 	row 8 "(o)/(t) accounting rate: the module without its audit trail" "$(calc '%.3f' "$om") ($(calc '%.3f' "$olo")-$(calc '%.3f' "$ohi"))" "" info \
 		"diagnostic: (b)/(t) against (o)/(t) is what auditing each Start and Stop costs"
 	row 8 "(b)/(t) accounting rate (median of $ACCT_REPS, min-max)" "$(calc '%.3f' "$m") ($(calc '%.3f' "$lo")-$(calc '%.3f' "$hi"))" ">= 0.9" "$st" "$why"
+	acct_store_alone "${ct[@]}"
+}
+
+# acct_store_alone CPU... - the store's write alone, outside radiusd
+# (bench/acctbench, 16 threads as radiusd's pool): the work each Start and
+# Stop must have committed before it is answered, beside the machine's CPU
+# per answer of (t) (the arguments, one per repetition).
+acct_store_alone() {
+	local ab tcpu
+	[ -x "$BENCH_TOOLS/acctbench" ] || return 0
+	read -r tcpu _ _ <<< "$(stats "$@")"
+	ab=$("$BENCH_TOOLS/acctbench" -n "$ACCT_STORE_PAIRS" -t 16 -u "$ACCT_USERS" -d "$CB_TMP" 2>"$CB_TMP/acctbench.err") ||
+		{ broken "bench/acctbench failed: $(head -c 300 "$CB_TMP/acctbench.err")"; return 1; }
+	row 8 "the store's write alone, outside radiusd (bench/acctbench, 16 threads)" \
+		"$(field write_us "$ab") us CPU per write, $(field rate "$ab") writes/s" "" info \
+		"diagnostic: what a Start or a Stop must have committed before it is answered (RFC 2866), group commit and hand-offs included; a whole answer of (t) costs $(calc '%.0f' "$tcpu") us of the machine's CPU (both cores, the load generator's share included)"
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "bench_trail.h"
 #include "store/store.h"
 
 #define NAME_MAX_LEN	64
@@ -91,18 +92,6 @@ static int64_t index_count(cb_store_t *db)
 	return cb_store_audit_last(db, &seq, hash) == 0 ? (int64_t) seq : -1;
 }
 
-/** ring_room - wait while the ring is nearly full (a full ring drops records, fail_open). */
-static void ring_room(cb_audit_t *a)
-{
-	cb_audit_stats_t st;
-
-	for (;;) {
-		cb_audit_stats(a, &st);
-		if (st.queued < 3500) return;
-		usleep(500);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	char tmpl[4096], file[4200], dbp[4200], err[1024];
@@ -155,15 +144,8 @@ int main(int argc, char **argv)
 	t0 = now_ms();
 	c0 = self_cpu_ns();
 	for (unsigned long i = 0; i < n; i++) {
-		char who[64];
-		cb_audit_event_t ev = { .type = CB_AUDIT_DECISION, .identity = who, .outer_identity = "anonymous",
-					.calling_station = "aa:bb:cc:00:11:22", .called_station = "00-11-22-33-44-55:Staff",
-					.nas = "10.0.0.2", .status = "admit", .reason = "acknowledged",
-					.policy_version = "2026" };
-
-		snprintf(who, sizeof(who), "user%lu@school.example", i % 2000);
-		if (i % 256 == 0) ring_room(a);
-		if (cb_audit_record(a, &ev) != CB_AUDIT_QUEUED) {
+		if (i % 256 == 0) bench_trail_room(a);
+		if (bench_trail_decision(a, i) != CB_AUDIT_QUEUED) {
 			fprintf(stderr, "auditbench: record %lu not queued\n", i);
 			return 2;
 		}
