@@ -265,6 +265,8 @@ typedef struct {
 	unsigned int		index_defer;	/* Seconds the index may lag while the trail is written at
 						 * index_busy_rate or more (indexer.c); 0: it never waits. */
 	unsigned int		index_busy_rate; /* Records a second; 0: CB_AUDIT_INDEX_BUSY_RATE_DEFAULT. */
+	unsigned int		index_yield_ms;	/* After a store writer waited for the index's lock: how long the
+						 * copy steps back (indexer.c); 0: 50. */
 	time_t			(*now)(void *ctx); /* The clock (tests); NULL: time(). */
 	void			*now_ctx;
 	cb_log_fn_t		log;		/* Errors go here (loudly); NULL: nowhere. */

@@ -196,6 +196,7 @@ typedef struct {
 	unsigned int		retry_ms, retry_max_ms;
 	unsigned int		defer_ms;	/* While busy, how long the index may lag (0: never defers). */
 	unsigned int		busy_rate;	/* Records a second from which the writer counts as busy. */
+	unsigned int		yield_ms;	/* Stepping back for the store's writers (indexer.c); 0: YIELD_MS. */
 	cb_log_fn_t		log;
 	void			*log_ctx;
 	cb_audit_mark_t		mark;		/* Where to start reading (unset: the files are searched by seq). */

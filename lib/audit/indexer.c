@@ -46,6 +46,20 @@
  * Under a load that never lets up, the lag stays near defer_ms and the
  * copying runs at nice 19 as it would have without the wait.
  *
+ * Stepping back for the store's writers.  The index shares the store's
+ * SQLite file, whose write lock admits one transaction at a time: while
+ * the copy commits, accounting's group commit, the decisions' batch and
+ * the devices writer wait.  Copying a backlog after a burst, transaction
+ * after transaction, kept them waiting long enough to cut accounting's
+ * rate several times over (bench/acctbench -a).  So after each pass, when
+ * a connection of the process had to wait for the lock within YIELD_MS
+ * (cb_store_write_contended; never on PostgreSQL), the copy waits
+ * YIELD_MS and then copies one transaction (YIELD_PASS records) at a
+ * time, until a pass leaves nobody waiting; a pass that starts while one
+ * waits copies one transaction too.  Under a write load that
+ * never lets up the index lags, as the metrics show, and catches up when
+ * it eases; a caller waiting for the index ends the stepping back.
+ *
  * Readers of the index: cetbyodctl catches the index up from the file
  * itself before a query (cb_audit_index_update), so a refusal is found
  * right after it was written; cb_audit_record_once keeps the references
@@ -73,6 +87,8 @@
 #define RATE_STALE_MS		1000	/* A writer silent this long is not busy. */
 #define DEFER_RECHECK_MS	250	/* A deferred index looks at the rate again this often. */
 #define DEFER_LOG_EVERY_MS	60000	/* At most one "waits while busy" line this often. */
+#define YIELD_MS		50	/* A store writer waited for the lock this recently: the copy steps back ... */
+#define YIELD_PASS		256	/* ... this long, then copies at most this many records (a transaction). */
 
 struct cb_audit_indexer {
 	cb_audit_indexer_conf_t	conf;
@@ -90,6 +106,8 @@ struct cb_audit_indexer {
 	unsigned int		hurry;		/* Callers in cb_audit_indexer_wait: no deferring. */
 	int64_t			defer_until;	/* The thread's: deferred, look again at this cb_clock_ms(). */
 	int64_t			defer_logged;	/* The thread's: when the last "waits" line was logged. */
+	int64_t			yield_until;	/* The thread's: stepping back for the store's writers until this
+						 * cb_clock_ms(); not 0: the last pass made one wait. */
 	cb_audit_mark_t		file_end;	/* Where the file ended after the writer's last batch. */
 	cb_audit_mark_t		mark;		/* The thread's: where the next pass reads. */
 	unsigned int		delay;		/* The thread's: the wait after a failed pass. */
@@ -151,8 +169,8 @@ static uint64_t passed_over(cb_audit_indexer_t const *ix, uint64_t seq)
 	return seq;
 }
 
-/** pass - one bounded pass of the catch-up; true when the index moved on (this pass, or another copier). */
-static bool pass(cb_audit_indexer_t *ix)
+/** pass - one pass of the catch-up, max records at most; true when the index moved on (this pass, or another copier). */
+static bool pass(cb_audit_indexer_t *ix, size_t max)
 {
 	char err[4096] = "";
 	uint64_t copied = 0, seq, before;
@@ -161,8 +179,8 @@ static bool pass(cb_audit_indexer_t *ix)
 	pthread_mutex_lock(&ix->mu);
 	before = ix->indexed;
 	pthread_mutex_unlock(&ix->mu);
-	rc = cb_audit_index_catch_up(ix->conf.store, ix->conf.path, ix->conf.key, &ix->mark, AUDIT_INDEX_PASS,
-				     ix->conf.fn, ix->conf.ctx, &copied, err, sizeof(err));
+	rc = cb_audit_index_catch_up(ix->conf.store, ix->conf.path, ix->conf.key, &ix->mark, max, ix->conf.fn,
+				     ix->conf.ctx, &copied, err, sizeof(err));
 	seq = indexed_now(ix);
 	/* Rows another copier (cetbyodctl audit query) put there first make this pass's insert fail on
 	 * their seq: progress all the same, not a failure to report. */
@@ -242,8 +260,47 @@ static int64_t deferred(cb_audit_indexer_t *ix)
 	return until;
 }
 
+/** hurried - whether a caller waits for the index (cb_audit_indexer_wait). */
+static bool hurried(cb_audit_indexer_t *ix)
+{
+	bool h;
+
+	pthread_mutex_lock(&ix->mu);
+	h = ix->hurry > 0;
+	pthread_mutex_unlock(&ix->mu);
+	return h;
+}
+
+/** yield_wait - while stepping back for the store's writers (the top comment), until that ends; false: stopping. */
+static bool yield_wait(cb_audit_indexer_t *ix, cb_worker_t *w)
+{
+	int64_t left;
+
+	while (ix->yield_until && (left = ix->yield_until - cb_clock_ms()) > 0 && !hurried(ix)) {
+		if (!cb_worker_wait(w, left)) return false;	/* The writer's notes wake it: wait on. */
+	}
+	return true;
+}
+
+/** contended - whether a store writer waited for the lock within the step-back time, and nobody waits for the index. */
+static bool contended(cb_audit_indexer_t *ix)
+{
+	return !hurried(ix) && cb_store_write_contended(ix->conf.store, ix->conf.yield_ms ? ix->conf.yield_ms : YIELD_MS);
+}
+
 /**
- * idle_wait - until the next pass: after a failed one, its delay (the
+ * copy - a pass (one transaction when the last pass made a writer wait,
+ * or one waits now), then whether to step back after it.
+ */
+static void copy(cb_audit_indexer_t *ix)
+{
+	pass(ix, ix->yield_until || contended(ix) ? YIELD_PASS : AUDIT_INDEX_PASS);
+	ix->yield_until = contended(ix) ? cb_clock_ms() + (ix->conf.yield_ms ? ix->conf.yield_ms : YIELD_MS) : 0;
+}
+
+/**
+ * idle_wait - until the next pass: first, while stepping back for the
+ * store's writers, until that ends; then after a failed pass, its delay (the
  * writer's wakes do not hurry it: a busy server would hammer a failing
  * store); while deferred, until it looks at the rate again (a wake from
  * the writer or a waiter makes it look sooner); else at once while
@@ -251,8 +308,10 @@ static int64_t deferred(cb_audit_indexer_t *ix)
  */
 static bool idle_wait(cb_audit_indexer_t *ix, cb_worker_t *w)
 {
-	int64_t until = ix->delay ? cb_clock_ms() + ix->delay : 0, left;
+	int64_t until, left;
 
+	if (!yield_wait(ix, w)) return false;
+	until = ix->delay ? cb_clock_ms() + ix->delay : 0;
 	if (!until && ix->defer_until) return cb_worker_wait(w, ix->defer_until - cb_clock_ms());
 	if (!until) return cb_worker_wait(w, behind(ix) ? 0 : -1);
 	while ((left = until - cb_clock_ms()) > 0) {
@@ -272,13 +331,13 @@ static void indexer_main(cb_worker_t *w, void *arg)
 		ix->defer_until = 0;
 		if (!behind(ix)) continue;
 		ix->defer_until = ix->delay ? 0 : deferred(ix);
-		if (!ix->defer_until) pass(ix);
+		if (!ix->defer_until) copy(ix);
 	}
 	/* Stopping: what it can by the deadline; a pass that copies nothing ends it (a restart catches up). */
 	pthread_mutex_lock(&ix->mu);
 	deadline = ix->deadline;
 	pthread_mutex_unlock(&ix->mu);
-	while (behind(ix) && cb_clock_ms() < deadline && pass(ix)) continue;
+	while (behind(ix) && cb_clock_ms() < deadline && pass(ix, AUDIT_INDEX_PASS)) continue;
 }
 
 cb_audit_indexer_t *cb_audit_indexer_start(cb_audit_indexer_conf_t const *conf, uint64_t written, char *err,

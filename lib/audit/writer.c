@@ -809,7 +809,8 @@ static int index_start(cb_audit_t *a, cb_audit_mark_t const *mark, char *err, si
 		.store = a->store, .path = a->path, .db_path = a->db_path, .key = a->conf.key, .fn = ref_forget,
 		.ctx = a, .retry_ms = a->conf.retry_ms, .retry_max_ms = a->conf.retry_max_ms,
 		.defer_ms = a->conf.index_defer * 1000u, .busy_rate = a->conf.index_busy_rate ?
-		a->conf.index_busy_rate : CB_AUDIT_INDEX_BUSY_RATE_DEFAULT, .log = a->conf.log,
+		a->conf.index_busy_rate : CB_AUDIT_INDEX_BUSY_RATE_DEFAULT, .yield_ms = a->conf.index_yield_ms,
+		.log = a->conf.log,
 		.log_ctx = a->conf.log_ctx,
 	};
 

@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,6 +728,18 @@ static void tighten_mode(char const *path, cb_log_fn_t log, void *log_ctx)
 	}
 }
 
+/* cb_clock_ms() when a connection of this process last waited for the write lock (sq_write_contended). */
+static _Atomic int64_t sq_waited_ms;
+
+/** sq_write_contended - cb_store_write_contended: any connection of this process, any file. */
+static bool sq_write_contended(cb_store_backend_t *be, unsigned int within_ms)
+{
+	int64_t at = atomic_load_explicit(&sq_waited_ms, memory_order_relaxed);
+
+	(void) be;
+	return at && cb_clock_ms() - at < (int64_t) within_ms;
+}
+
 /**
  * sq_busy - the busy handler: while another connection holds the write
  * lock (the audit writer's index, the devices writer: transactions of a
@@ -737,11 +750,14 @@ static void tighten_mode(char const *path, cb_log_fn_t log, void *log_ctx)
  * from the first retry, which leaves the accounting group's leader asleep
  * long after the lock was released.  With note_ms (cetbyodctl), a wait
  * that long is reported once, so an admin's command that waits says why.
+ * Each call notes the time in sq_waited_ms (cb_store_write_contended).
  */
 static int sq_busy(void *arg, int count)
 {
 	cb_sqlite_busy_t *b = arg;
 	int64_t now = cb_clock_ms();
+
+	atomic_store_explicit(&sq_waited_ms, now, memory_order_relaxed);
 
 	if (count == 0) {
 		b->since_ms = now;
@@ -961,6 +977,7 @@ static cb_store_ops_t const sq_ops = {
 	.export_person = cb_sqlite_export_person,
 	.table_rows = cb_sqlite_table_rows,
 	.transient = sq_transient,
+	.write_contended = sq_write_contended,
 	.where = sq_name,
 	.check_writable = sq_check_writable,
 };

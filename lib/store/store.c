@@ -157,6 +157,11 @@ int cb_store_check_writable(cb_store_t *store, char *why, size_t len)
 	LOCKED(store, store->ops->check_writable(store->be, why, len));
 }
 
+bool cb_store_write_contended(cb_store_t *store, unsigned int within_ms)
+{
+	return store && store->ops->write_contended && store->ops->write_contended(store->be, within_ms);
+}
+
 /** opt_len_ok - NULL, or at most max bytes. */
 static bool opt_len_ok(char const *s, size_t max)
 {

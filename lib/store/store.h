@@ -227,6 +227,18 @@ typedef struct {
  */
 int cb_store_spool_info(cb_store_t *store, cb_store_spool_info_t *out);
 
+/**
+ * cb_store_write_contended - whether a connection of this process had to
+ * wait for the database's write lock within the last within_ms (SQLite,
+ * any store file: one connection was writing while another wanted to).
+ * A writer that can wait, the audit trail's index, asks after each of its
+ * transactions and steps back while it is true, so that the request
+ * path's writers (accounting, decisions, devices) do not queue behind it.
+ * Always false on PostgreSQL, which locks rows, not the database.  Cheap:
+ * no lock, no connection.
+ */
+bool cb_store_write_contended(cb_store_t *store, unsigned int within_ms);
+
 /** cb_store_close - close the store and free it (NULL is fine). */
 void cb_store_close(cb_store_t *store);
 

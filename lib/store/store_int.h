@@ -134,6 +134,9 @@ typedef struct {
 	 * that what failed is worth keeping and retrying; and cb_store_check_writable. */
 	bool (*transient)(cb_store_backend_t *be);
 	int (*check_writable)(cb_store_backend_t *be, char *why, size_t len);
+	/* cb_store_write_contended, called WITHOUT store->mutex (it touches no connection); NULL: never
+	 * (PostgreSQL locks rows, not the database). */
+	bool (*write_contended)(cb_store_backend_t *be, unsigned int within_ms);
 
 	/* Spooled writes (store_spool.c), exactly once: in one transaction, apply(be, ctx, after) (which
 	 * writes the records of the run whose sequence numbers are above after: the mark's, 0 when it names

@@ -2128,6 +2128,47 @@ START_TEST(test_group_commit_fails)
 }
 END_TEST
 
+/** rollback_later - end the raw connection's transaction after 200 ms (another writer holding the lock). */
+static void *rollback_later(void *arg)
+{
+	usleep(200000);
+	sqlite3_exec(arg, "ROLLBACK", NULL, NULL, NULL);
+	return NULL;
+}
+
+/*
+ * cb_store_write_contended: a write that had to wait for another
+ * connection's write lock marks the process as contended for a while
+ * (what the audit index steps back for); writing alone does not.
+ */
+START_TEST(test_write_contended)
+{
+	cb_store_conf_t conf = store_conf(true);
+	cb_store_t *s;
+	sqlite3 *db;
+	pthread_t t;
+	char err[256];
+
+	s = cb_store_open(&conf, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	usleep(50000);		/* Past any wait of an earlier test of this process (CK_FORK=no under valgrind). */
+	ck_assert_int_eq(cb_store_revoke(s, "carol", "lost", "it", T0), 0);
+	ck_assert(!cb_store_write_contended(s, 40));		/* Writing alone is no contention. */
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(pthread_create(&t, NULL, rollback_later, db), 0);
+	ck_assert_int_eq(cb_store_revoke(s, "bob", "lost", "it", T0), 0);	/* Waited for the lock, then wrote. */
+	pthread_join(t, NULL);
+	ck_assert(cb_store_write_contended(s, 60000));
+	usleep(20000);
+	ck_assert(!cb_store_write_contended(s, 10));		/* Only for as long as asked. */
+	ck_assert(!cb_store_write_contended(NULL, 60000));
+	sqlite3_close(db);
+	cb_store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(bool pg)
 {
 	Suite *s = suite_create(pg ? "store-postgresql" : "store-sqlite");
@@ -2138,6 +2179,7 @@ static Suite *store_suite(bool pg)
 	if (!pg) tcase_add_test(tc, test_schema_matches_file);
 	if (!pg) tcase_add_test(tc, test_open_creates);
 	if (!pg) tcase_add_test(tc, test_open_refuses);
+	if (!pg) tcase_add_test(tc, test_write_contended);
 	tcase_add_test(tc, test_class_ids);
 	tcase_add_test(tc, test_keyed_decision);
 	tcase_add_loop_test(tc, test_keyed_decision_order, 0, 2);
