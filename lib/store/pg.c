@@ -41,10 +41,11 @@
 
 #include "store/pg_int.h"
 #include "store/pg_schema.h"
+#include "store/pg_schema_5.h"
 
 
-/* migrations[v - 5]: from version v - 1 to v (none yet: the PostgreSQL store starts at version 4). */
-static char const *const pg_migrations[] = { NULL };
+/* pg_migrations[v - 4]: from version v to v + 1 (the PostgreSQL store starts at version 4). */
+static char const *const pg_migrations[] = { pg_schema_5 };
 
 /*
  *	Parameters

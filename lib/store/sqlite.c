@@ -71,6 +71,7 @@
 #include "store/store_schema_2.h"
 #include "store/store_schema_3.h"
 #include "store/store_schema_4.h"
+#include "store/store_schema_5.h"
 #include "store/store_schema_audit.h"
 
 char const *cb_store_schema(void)
@@ -83,10 +84,12 @@ char const *cb_store_schema(void)
  *	1 -> 2: schema/sql/cetbyod-2.sql (exceptions register, people,
  *	reminders); 2 -> 3: cetbyod-3.sql (decisions.role, any role name in
  *	people); 3 -> 4: cetbyod-4.sql (devices seen per person, devices
- *	forgotten by IT).  A new store runs cetbyod.sql and then these, so the two
+ *	forgotten by IT); 4 -> 5: cetbyod-5.sql (no index of sessions by
+ *	class id).  A new store runs cetbyod.sql and then these, so the two
  *	paths give the same schema.
  */
-static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, store_schema_3, store_schema_4, NULL };
+static char const *const migrations[CB_STORE_SCHEMA_VERSION] = { store_schema_2, store_schema_3, store_schema_4,
+								  store_schema_5, NULL };
 
 char const *cb_store_audit_schema(void)
 {

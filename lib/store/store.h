@@ -59,7 +59,7 @@
 
 #define CB_STORE_FILE		"cetbyod.db"	/* The SQLite database, in the state directory. */
 #define CB_STORE_DEFAULT_DIR	"/var/lib/cetbyod"
-#define CB_STORE_SCHEMA_VERSION	4		/* PRAGMA user_version of a current database. */
+#define CB_STORE_SCHEMA_VERSION	5		/* PRAGMA user_version of a current database. */
 
 /* Bounds.  Text beyond them is refused (-1), never truncated. */
 #define CB_STORE_TEXT_MAX	253	/* Any RADIUS-borne string: identities, ids, NAS names. */

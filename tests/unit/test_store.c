@@ -1406,6 +1406,83 @@ START_TEST(test_migrate_v2)
 }
 END_TEST
 
+/** index_count - rows of sqlite_master naming index name in the store (0 or 1). */
+static int index_count(char const *name)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int n;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+					    -1, &q, NULL), SQLITE_OK);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+	n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * A version 4 store is migrated to version 5: the index of every session
+ * by class id goes, its sessions and decisions stay, and the purge of
+ * decisions still keeps those of open sessions.  A new store has no such
+ * index either.
+ */
+START_TEST(test_migrate_v4)
+{
+	char const *files[] = { "cetbyod-2.sql", "cetbyod-3.sql", "cetbyod-4.sql" };
+	char const *open_class = "0123456789abcdef0123456789abcdef", *old_class = "fedcba9876543210fedcba9876543210";
+	cb_store_decision_t d;
+	cb_store_t *s;
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, cb_store_schema(), NULL, NULL, NULL), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		size_t len;
+		char *sql = schema_file(files[i], &len);
+
+		ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		free(sql);
+	}
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 4;"
+				      "INSERT INTO decisions (class_id, identity, status, reason, decided_at) VALUES "
+				      "('0123456789abcdef0123456789abcdef', 'alice', 'admit', 'acknowledged', 1),"
+				      "('fedcba9876543210fedcba9876543210', 'bob', 'admit', 'acknowledged', 1);"
+				      "INSERT INTO sessions (nas, acct_session_id, class_id, identity, started, last_seen) VALUES "
+				      "('10.0.0.1', 'S1', '0123456789abcdef0123456789abcdef', 'alice', 1, 1)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(index_count("sessions_class"), 1);
+
+	s = open_store(false);
+	ck_assert_int_eq(index_count("sessions_class"), 0);
+	ck_assert_int_eq(cb_store_purge(s, T0, NULL), 0);
+	ck_assert_int_eq(cb_store_decision_get(s, open_class, &d), 0);		/* Its session is open. */
+	ck_assert_int_eq(cb_store_decision_get(s, old_class, &d), 1);		/* Purged. */
+	cb_store_close(s);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	{
+		sqlite3_stmt *q;
+
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), "
+						    "(SELECT count(*) FROM sessions)", -1, &q, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+		ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
+		ck_assert_int_eq(sqlite3_column_int(q, 1), 1);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+
+	unlink(dbpath);
+	s = open_store(true);
+	cb_store_close(s);
+	ck_assert_int_eq(index_count("sessions_class"), 0);
+}
+END_TEST
+
 /*
  *	Disconnect queue
  */
@@ -2180,6 +2257,7 @@ static Suite *store_suite(bool pg)
 	if (!pg) tcase_add_test(tc, test_open_creates);
 	if (!pg) tcase_add_test(tc, test_open_refuses);
 	if (!pg) tcase_add_test(tc, test_write_contended);
+	if (!pg) tcase_add_test(tc, test_migrate_v4);
 	tcase_add_test(tc, test_class_ids);
 	tcase_add_test(tc, test_keyed_decision);
 	tcase_add_loop_test(tc, test_keyed_decision_order, 0, 2);
