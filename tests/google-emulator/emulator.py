@@ -894,6 +894,7 @@ class State:
             "keyDeleted": False,               # the key was deleted in the Cloud console
             "driveLagMs": 0,                   # Drive's version/modifiedTime follow a change this late
         }
+        self.startup_config = dict(self.config)    # what POST /_emulator/reset goes back to
         self.quota = Quota()
 
     # -- Drive bookkeeping --
@@ -1721,7 +1722,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ControlError("request body too large", 413)
         return self.rfile.read(n)
 
-    def send_reply(self, reply, mangle=None):
+    def send_reply(self, reply, mangle=None, entry=None, started=None):
+        """Answer. With entry, the request is logged before the first byte goes out, so a client
+        that has seen the answer also finds the request in GET /_emulator/requests."""
         body = reply.body
         headers = reply.headers
         if mangle == "malformed_json":
@@ -1736,6 +1739,10 @@ class Handler(BaseHTTPRequestHandler):
         if mangle == "truncate":
             body = body[:len(body) // 2]
             self.close_connection = True
+        if entry is not None:
+            entry.update(status=reply.status, bytes=len(body),
+                         durationMs=int((time.monotonic() - started) * 1000))
+            self.server.record(entry)
         self.send_response(reply.status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -1800,9 +1807,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             reply = Reply(e.status, dumps({"error": {"code": e.status, "message": str(e),
                                                      "status": "INVALID_ARGUMENT"}}, True))
-            entry["status"] = reply.status
-            self.send_reply(reply)
-            self.server.record(entry)
+            self.send_reply(reply, entry=entry, started=started)
             return
         except (OSError, ssl.SSLError):
             self.close_connection = True
@@ -1814,11 +1819,12 @@ class Handler(BaseHTTPRequestHandler):
                 if fault.kind in ("429", "500", "503"):
                     raise fault_error(fault.kind, service, fault.retry_after)
                 if fault.kind == "hang":
+                    entry.update(status=None, hang="waiting")
+                    self.server.record(entry)
                     outcome = self.hang(fault.seconds)
                     self.close_connection = True
-                    entry.update(status=None, hang=outcome,
-                                 durationMs=int((time.monotonic() - started) * 1000))
-                    self.server.record(entry)
+                    with state.lock:
+                        entry.update(hang=outcome, durationMs=int((time.monotonic() - started) * 1000))
                     return
                 if fault.kind == "expire_tokens":
                     with state.lock:
@@ -1842,14 +1848,12 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log_line("internal error on %s %s: %r" % (self.command, raw_path, e))
             reply = Reply(500, dumps({"error": {"code": 500, "status": "INTERNAL",
                                                 "message": "emulator bug: %r" % e}}, True))
-        entry["status"] = reply.status
         try:
-            entry["bytes"] = self.send_reply(reply, mangle)
+            self.send_reply(reply, mangle, entry, started)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
             self.close_connection = True
-            entry["bytes"] = None
-        entry["durationMs"] = int((time.monotonic() - started) * 1000)
-        self.server.record(entry)
+            with state.lock:
+                entry["bytes"] = None
 
     def take_fault(self, raw_path):
         state = self.server.state
@@ -2292,6 +2296,7 @@ class Handler(BaseHTTPRequestHandler):
             state.faults.clear()
             state.log.clear()
             state.quota = Quota()
+            state.config = dict(state.startup_config)
             return 200, {"ok": True}
         if segs == ["config"]:
             if m == "POST":

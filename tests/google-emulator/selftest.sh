@@ -639,6 +639,25 @@ api "/v4/spreadsheets/linked/values/$RANGE_Q?valueRenderOption=UNFORMATTED_VALUE
 expect "sheet bulk: grid grows, all rows served" "$(j '[d["range"], len(d["values"]), isinstance(d["values"][-1][0], float)]')" \
     "[\"'Form responses 1'!A1:Z50002\",50002,true]"
 
+# ---------------------------------------------------------------- request log order, reset
+
+# The log entry is written before the answer goes out: a client that has its
+# answer always finds its request (the C tests count requests right after).
+MISSING=0
+for _try in $(seq 1 40); do
+    ctl GET /_emulator/requests
+    SINCE=$(j 'd["lastSeq"]')
+    api /drive/v3/files/linked
+    ctl GET "/_emulator/requests?since=$SINCE"
+    [ "$(j 'len(d["requests"])')" = 1 ] || MISSING=$((MISSING + 1))
+done
+expect "requests: each answered request is already in the log (40 tries)" "$MISSING" 0
+
+ctl POST /_emulator/config '{"keyDeleted": true, "latencyMs": 5}'
+ctl POST /_emulator/reset '{}'
+ctl GET /_emulator/config
+expect "reset: config goes back to its startup values" "$(j '[d["keyDeleted"], d["latencyMs"]]')" '[false,0]'
+
 # ---------------------------------------------------------------- TLS: wrong certificate, shutdown
 
 start_emulator "$C/wrong-server.pem" "$C/wrong-server.key" "$TMP/port2" "$TMP/emulator2.log"

@@ -123,10 +123,11 @@ def main():
             out, name = answer(req, 41, 0, secret), "Disconnect-ACK"
         elif a.mode == "badauth" and req[0] == 40:
             out, name = answer(req, 41, 0, secret + b"-wrong"), "Disconnect-ACK(bad-authenticator)"
-        if out:
-            sock.sendto(out, peer)
+        # Logged before the answer goes out: a test that has its answer finds the line.
         log.write("%.6f %d id=%d from=%d session=%s answered=%s\n"
                   % (time.time(), req[0], req[1], peer[1], session_id(req), name))
+        if out:
+            sock.sendto(out, peer)
     serve(sock, a.max_seconds, handle)
 
 if __name__ == "__main__":

@@ -253,13 +253,14 @@ def main():
             code, cause, why, s = None, 0, "malformed or not authentic", None
         else:
             code, cause, why, s = judge(rules, req, attrs, sessions, a.listen)
-        if code is not None:
-            sock.sendto(FAULT.answer(req, code, cause, secret, rules["signed"]), peer)
         shown = ";".join("%d=%s" % (t, value_text(t, v)) for t, v in (attrs or []))
+        # Logged before the answer goes out: a test that has its answer finds the line.
         log.write("%.3f %s %s id=%d dport=%d attrs=%s answered=%s%s %s\n" % (
             time.time(), a.vendor, CODES[req[0]], req[1], rules["port"], shown,
             {41: "Disconnect-ACK", 42: "Disconnect-NAK", 44: "CoA-ACK", 45: "CoA-NAK"}.get(code, "none"),
             " cause=%d" % cause if cause else "", why))
+        if code is not None:
+            sock.sendto(FAULT.answer(req, code, cause, secret, rules["signed"]), peer)
         if code == 41 and s is not None:
             sessions.remove(s)
             if a.acct:
