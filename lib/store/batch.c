@@ -39,9 +39,7 @@
  * the leader, takes up to CB_STORE_GROUP_MAX items (TAKEN, its own among
  * them), and under the store's mutex commits the deferred decisions, then
  * the items in one transaction (cb_store_sessions_commit), marks them DONE
- * and wakes them outside qmu: it posts one waiter's semaphore, and each
- * waiter posts two more as it wakes (a binary tree over the group), so
- * that the leader is not preempted once per waiter.  What arrived meanwhile
+ * and posts each one's semaphore, outside qmu.  What arrived meanwhile
  * waits queued; the leader, once its own item is DONE, makes the oldest
  * of them the next leader (LEAD, posted) and returns to answer its own
  * request.  So 64 requests in flight make a few commits, not 64, each
@@ -291,7 +289,6 @@ typedef struct group_item {
 	item_state_t		state;		/* Guarded by qmu. */
 	sem_t			wake;		/* Posted once: DONE (w.rc set) or LEAD (commit the queue now). */
 	struct group_item	*next;
-	struct group_item	*fan[2];	/* DONE: the waiters of its group it posts as it wakes (group_fan). */
 } group_item_t;
 
 struct cb_store_group {
@@ -323,49 +320,13 @@ static size_t group_take(cb_store_group_t *g)
 }
 
 /**
- * group_done - (qmu held) mark the n items taken DONE with their results
- * and link those other than self into a binary tree by their fan
- * pointers; returns its root (NULL when self was alone).  Posting the root
- * wakes the group: each waiter posts its two children as it wakes
- * (group_fan).  The leader thus posts once, not once per waiter: each post
- * let the woken thread preempt it (the off-CPU profile: nine tenths of the
- * leader's switches), and the next commit waits until the leader is done.
- */
-static group_item_t *group_done(cb_store_group_t *g, size_t n, group_item_t const *self)
-{
-	size_t m = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		group_item_t *it = g->taken[i];
-
-		it->w.rc = g->w[i].rc;
-		it->state = ITEM_DONE;
-		if (it != self) g->taken[m++] = it;
-	}
-	for (size_t j = 0; j < m; j++) {
-		g->taken[j]->fan[0] = 2 * j + 1 < m ? g->taken[2 * j + 1] : NULL;
-		g->taken[j]->fan[1] = 2 * j + 2 < m ? g->taken[2 * j + 2] : NULL;
-	}
-	return m ? g->taken[0] : NULL;
-}
-
-/** group_fan - a woken waiter posts its children in its group's tree (group_done); none when it leads. */
-static void group_fan(group_item_t *it)
-{
-	for (int k = 0; k < 2; k++) {
-		if (it->fan[k]) sem_post(&it->fan[k]->wake);
-	}
-}
-
-/**
  * group_lead - (qmu held, g->leading set by or for the caller) commit the
  * queue, a transaction per CB_STORE_GROUP_MAX items, until self is DONE;
  * then pass the lead to the oldest waiter, or drop it when none waits.
- * Returns with qmu released.  The group's waiters are woken outside qmu,
- * so that each wakes to a free mutex (signalling under it let every woken
- * thread preempt the committer and then block on qmu), by one post of the
- * root of their tree; the next leader is posted last, once g->taken is no
- * longer read.
+ * Returns with qmu released.  Each waiter is posted once, outside qmu, so
+ * that it wakes to a free mutex (signalling under it let every woken
+ * thread preempt the committer and then block on qmu); the next leader is
+ * posted last, once g->taken is no longer read.
  */
 static void group_lead(cb_store_group_t *g, group_item_t *self)
 {
@@ -373,7 +334,6 @@ static void group_lead(cb_store_group_t *g, group_item_t *self)
 
 	for (;;) {
 		size_t n = group_take(g);
-		group_item_t *root;
 
 		pthread_mutex_unlock(&g->qmu);
 		pthread_mutex_lock(&g->store->mutex);
@@ -381,9 +341,14 @@ static void group_lead(cb_store_group_t *g, group_item_t *self)
 		cb_store_sessions_commit(g->store, g->w, n);
 		pthread_mutex_unlock(&g->store->mutex);
 		pthread_mutex_lock(&g->qmu);
-		root = group_done(g, n, self);
+		for (size_t i = 0; i < n; i++) {
+			g->taken[i]->w.rc = g->w[i].rc;
+			g->taken[i]->state = ITEM_DONE;
+		}
 		pthread_mutex_unlock(&g->qmu);
-		if (root) sem_post(&root->wake);
+		for (size_t i = 0; i < n; i++) {
+			if (g->taken[i] != self) sem_post(&g->taken[i]->wake);
+		}
 		pthread_mutex_lock(&g->qmu);
 		if (self->state == ITEM_DONE) break;	/* Else more than CB_STORE_GROUP_MAX were ahead of it. */
 	}
@@ -456,7 +421,6 @@ int cb_store_group_write(cb_store_group_t *g, cb_spool_op_t op, cb_store_acct_t 
 			     "taken: not recorded (the NAS retries)", CB_STORE_GROUP_WAIT_MS);
 			return -1;
 		}
-		group_fan(&it);
 		pthread_mutex_lock(&g->qmu);
 		if (it.state == ITEM_LEAD) {
 			group_lead(g, &it);	/* Releases qmu. */

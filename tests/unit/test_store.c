@@ -2080,7 +2080,7 @@ END_TEST
  * once committed (another handle sees it at once), with its session read
  * back in a->result; the Stops likewise; nothing is lost.
  */
-#define GROUP_THREADS	24	/* Groups of up to 23 waiters: the wake-up tree (batch.c) five deep. */
+#define GROUP_THREADS	8
 #define GROUP_ROWS	40
 
 typedef struct {
