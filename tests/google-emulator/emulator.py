@@ -2333,7 +2333,9 @@ class Handler(BaseHTTPRequestHandler):
                 since = param(params, "since", "0") or "0"
                 require(since.isdigit(), "since must be a sequence number")
                 since = int(since)
-                reqs = [e for e in state.log
+                # Copies, taken under the lock: an entry is logged before its answer goes out
+                # and may still be completed (a hang's outcome) while this answer is written.
+                reqs = [dict(e) for e in state.log
                         if e["seq"] > since and (not prefix or e["path"].startswith(prefix)
                                                  or urllib.parse.unquote(e["path"]).startswith(prefix))]
                 return 200, {"requests": reqs, "lastSeq": state.log_seq}
