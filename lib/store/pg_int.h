@@ -26,6 +26,7 @@
 #define PG_LIST_MAX		100000		/* Rows one list may hold. */
 #define PG_SCHEMA_LOCK_KEY	"1128421700"	/* pg_advisory_xact_lock key of schema changes: 'CBYD'. */
 #define PG_PEOPLE_LOCK		"1128421701"	/* pg_try_advisory_lock key of the people list's keeper. */
+#define PG_DISC_LOCK_CLASS	"1128421702"	/* pg_advisory_xact_lock(class, hash of the session key): queueing its disconnects. */
 #define PG_CLAIM_MARK		"sending: "	/* detail of a reminder being sent (pg_admin.c). */
 #define PG_WHERE_MAX		256		/* "host:port" of the server, for messages. */
 #define PG_STMTS_MAX		128		/* Statements prepared on one connection, at most (pg.c). */

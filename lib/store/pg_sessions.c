@@ -403,9 +403,16 @@ int cb_pg_sessions_since(cb_store_backend_t *be, time_t since, size_t limit, cb_
  * Disconnect for the same reason the NAS answered in the last DISC_RECENT
  * seconds (done), is not queued again: with two servers sharing the
  * store, both see a new revocation and both queue its sessions; the second
- * finds the first's row, open or already answered.  The unique index disconnects_open settles
- * two that race (ON CONFLICT DO NOTHING: no error in the log).
+ * finds the first's row, open or already answered.  The two servers' look
+ * and insert are serialised by a transaction-level advisory lock on the
+ * session's key (DISC_LOCK): without it, a server whose look came before
+ * the other's insert and whose insert came after the other's row was
+ * already sent and answered (done, so outside the unique index) queued a
+ * second Disconnect (seen once in test_two_servers on a loaded machine).
+ * The unique index disconnects_open still settles two that race (ON
+ * CONFLICT DO NOTHING: no error in the log).
  */
+#define DISC_LOCK "SELECT pg_advisory_xact_lock(" PG_DISC_LOCK_CLASS ", hashtext($1 || E'\\n' || $2))"
 #define DISC_RECENT	300
 #define DISC_EXISTING "SELECT id FROM disconnects WHERE nas = $1 AND acct_session_id = $2 AND kind = $3 AND " \
 	"(state IN ('pending', 'held') OR (kind = 'disconnect' AND state = 'done' AND reason = $5 AND updated_at >= $4::bigint)) " \
@@ -443,8 +450,14 @@ int cb_pg_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char const
 	int rc;
 
 	if (cb_pg_begin(be) < 0) return -1;
+	cb_pg_text(&p, nas);
+	cb_pg_text(&p, acct_session_id);
+	r = cb_pg_query(be, DISC_LOCK, &p, "locking the session's disconnect queue");
+	if (!r) return cb_pg_end(be, -1);
+	PQclear(r);
 	rc = disc_existing(be, nas, acct_session_id, kind, reason, now, id);
 	if (rc != 0) return cb_pg_end(be, rc);
+	p = (cb_pg_params_t) { 0 };
 	cb_pg_text(&p, nas);
 	cb_pg_text(&p, acct_session_id);
 	cb_pg_text(&p, cb_disc_kind_name(kind));

@@ -1486,6 +1486,63 @@ END_TEST
 /*
  *	Disconnect queue
  */
+
+typedef struct {
+	cb_store_t	*store;
+	int		rc;
+	int64_t		id;
+} enqueue_job_t;
+
+static void *enqueue_alice(void *arg)
+{
+	enqueue_job_t *j = arg;
+
+	j->rc = cb_store_disconnect_enqueue(j->store, "10.0.0.2", "S1", "alice", "revoked_by_admin: lost",
+					    CB_DISC_DISCONNECT, false, T0 + 1, &j->id);
+	return NULL;
+}
+
+/*
+ * PostgreSQL, two servers queueing the same revocation's disconnect: the
+ * second's look and insert wait for the first's transaction, so a row the
+ * first queued and that was already answered (done) meanwhile is found,
+ * not queued again (test_two_servers once saw two Disconnect-Requests).
+ * The other server is a raw connection holding the session's lock while
+ * it writes that answered row.
+ */
+START_TEST(test_queue_two_servers)
+{
+	cb_store_t *s = open_store(true);
+	cb_store_acct_t a = mk_acct("10.0.0.2", "S1", NULL, T0);
+	enqueue_job_t job = { .store = s, .rc = -2 };
+	char const *admin = getenv("CB_TEST_PG_ADMIN");
+	pthread_t t;
+	PGconn *c;
+	PGresult *r;
+
+	a.identity = "alice";
+	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
+	c = PQconnectdb(admin);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	r = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(1128421702, hashtext('10.0.0.2' || E'\\n' || 'S1'))");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	PQclear(r);
+	ck_assert_int_eq(pthread_create(&t, NULL, enqueue_alice, &job), 0);
+	usleep(300000);
+	ck_assert_int_eq(job.rc, -2);		/* Waiting for the other server's transaction. */
+	r = PQexec(c, "INSERT INTO cetbyod.disconnects (nas, acct_session_id, identity, reason, kind, state, created_at, "
+		   "updated_at, next_attempt, last_result) VALUES ('10.0.0.2', 'S1', 'alice', 'revoked_by_admin: lost', "
+		   "'disconnect', 'done', 1788249600, 1788249600, 1788249600, 'acked'); COMMIT");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(job.rc, 1);		/* The answered one is found: nothing queued. */
+	ck_assert_int_gt(job.id, 0);
+	PQfinish(c);
+	cb_store_close(s);
+}
+END_TEST
+
 START_TEST(test_queue_retry)
 {
 	cb_store_t *s = open_store(true);
@@ -2280,6 +2337,7 @@ static Suite *store_suite(bool pg)
 	tcase_add_test(tc, test_group_commit);
 	if (!pg) tcase_add_test(tc, test_group_commit_fails);
 	tcase_add_test(tc, test_queue_retry);
+	if (pg) tcase_add_test(tc, test_queue_two_servers);
 	tcase_add_test(tc, test_queue_hold);
 	tcase_add_test(tc, test_commands);
 	tcase_add_test(tc, test_status);
