@@ -452,14 +452,11 @@ int cb_pg_disconnect_enqueue(cb_store_backend_t *be, char const *nas, char const
 	if (cb_pg_begin(be) < 0) return -1;
 	cb_pg_text(&p, nas);
 	cb_pg_text(&p, acct_session_id);
-	r = cb_pg_query(be, DISC_LOCK, &p, "locking the session's disconnect queue");
+	r = cb_pg_query(be, DISC_LOCK, &p, "locking the session's disconnect queue");	/* $1, $2 as below. */
 	if (!r) return cb_pg_end(be, -1);
 	PQclear(r);
 	rc = disc_existing(be, nas, acct_session_id, kind, reason, now, id);
 	if (rc != 0) return cb_pg_end(be, rc);
-	p = (cb_pg_params_t) { 0 };
-	cb_pg_text(&p, nas);
-	cb_pg_text(&p, acct_session_id);
 	cb_pg_text(&p, cb_disc_kind_name(kind));
 	cb_pg_text(&p, identity);
 	cb_pg_text(&p, reason);

@@ -1524,6 +1524,7 @@ START_TEST(test_queue_two_servers)
 	ck_assert_int_eq(cb_store_session_start(s, &a), 0);
 	c = PQconnectdb(admin);
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	/* The session's lock as lib/store/pg_sessions.c takes it (DISC_LOCK, PG_DISC_LOCK_CLASS in pg_int.h). */
 	r = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(1128421702, hashtext('10.0.0.2' || E'\\n' || 'S1'))");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	PQclear(r);
