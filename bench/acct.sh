@@ -13,7 +13,9 @@
 # it is answered the Stop of the same session.  Every accounting answer is
 # measured: the rate is Accounting-Requests per second, Starts and Stops
 # together.  The two run alternately, ACCT_REPS times; the ratio is the
-# median of the per-repetition ratios.  Any accounting request unanswered
+# median of the per-repetition ratios; each run starts once (b)'s audit
+# index has copied what (b) wrote (index_settle), so that no run shares the
+# cores with that copy.  Any accounting request unanswered
 # breaks the figure (the module answers only what it recorded).  (o), the
 # module without its audit trail, runs too, as a diagnostic, and so does
 # bench/acctbench: the store's accounting write alone, outside radiusd.
@@ -77,15 +79,18 @@ bench_acct() {
 		wait "$perf_pid"
 		say "   off-CPU profile of (b)'s accounting: $BENCH_PERF_ACCT_OFF ($(field rate "$LG")/s while recording)"
 	fi
-	declare -A ACCT_RATE ACCT_P99 ACCT_SAY ACCT_BUSY
+	declare -A ACCT_RATE ACCT_P99 ACCT_SAY ACCT_BUSY ACCT_SETTLE
 	for rep in $(seq 1 "$ACCT_REPS"); do
 		for name in b o t; do
+			# (b)'s index copies the Starts and Stops of its last run once it
+			# is over; each run starts after that copy (index_settle).
+			ACCT_SETTLE[$name,$rep]=$(index_settle b)
 			acct_run "$name" || return 1
 			ACCT_RATE[$name,$rep]=$(field rate "$LG")
 			ACCT_P99[$name,$rep]=$(field p99_us "$LG")
 			read -r busy us <<< "$ACCT_USE"
 			ACCT_BUSY[$name,$rep]=$busy
-			ACCT_SAY[$name]="$(calc '%.0f' "${ACCT_RATE[$name,$rep]}")/s (cores $busy % busy; CPU per answer, us: ${us% })"
+			ACCT_SAY[$name]="$(calc '%.0f' "${ACCT_RATE[$name,$rep]}")/s (after ${ACCT_SETTLE[$name,$rep]} s for (b)'s index; cores $busy % busy; CPU per answer, us: ${us% })"
 		done
 		say "   accounting repetition $rep: (b) ${ACCT_SAY[b]}, (o) ${ACCT_SAY[o]}, (t) ${ACCT_SAY[t]}"
 	done
