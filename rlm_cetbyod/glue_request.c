@@ -277,14 +277,19 @@ static void write_decision(rlm_cetbyod_t const *inst, REQUEST *request, char con
 /*
  *	The decision line: at INFO (radius.log and radiusd -X) when
  *	log_decisions asks for it, else at debug level 2 (radiusd -X only).
+ *	A refusal counted in an open run (audit { coalesce_window }) is a
+ *	repeat: radius.log has the run's first refusal, and the writer logs
+ *	the run's summaries (cb_audit_conf_t.log_summaries), so that a phone
+ *	retrying all day adds a few lines, not one per retry.
  */
-#define LOG_DECISION(_inst, _refusal, _fmt, ...) do { \
-		if (log_wanted((_inst), (_refusal))) RINFO(_fmt, __VA_ARGS__); \
+#define LOG_DECISION(_inst, _refusal, _repeat, _fmt, ...) do { \
+		if (log_wanted((_inst), (_refusal), (_repeat))) RINFO(_fmt, __VA_ARGS__); \
 		else RDEBUG2(_fmt, __VA_ARGS__); \
 	} while (0)
 
-static bool log_wanted(rlm_cetbyod_t const *inst, bool refusal)
+static bool log_wanted(rlm_cetbyod_t const *inst, bool refusal, bool repeat)
 {
+	if (repeat) return false;
 	switch (inst->log_decisions) {
 	case LOG_DECISIONS_ALL:		return true;
 	case LOG_DECISIONS_REFUSALS:	return refusal;
@@ -295,7 +300,7 @@ static bool log_wanted(rlm_cetbyod_t const *inst, bool refusal)
 
 /** log_decision - the one line per decision an admin reads in radiusd -X and (log_decisions) radius.log. */
 static void log_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const *identity, cb_decision_t const *d,
-			 cb_ack_record_t const *ack)
+			 cb_ack_record_t const *ack, bool repeat)
 {
 	char ack_buf[32], until_buf[64] = "";
 	bool refusal = d->status == CB_STATUS_REJECT;
@@ -305,12 +310,12 @@ static void log_decision(rlm_cetbyod_t const *inst, REQUEST *request, char const
 		cb_tz_format_utc(d->valid_until, until_buf + strlen(until_buf), sizeof(until_buf) - strlen(until_buf));
 	}
 	if (!ack) {
-		LOG_DECISION(inst, refusal, "%s -> %s (%s): no acknowledgement on record%s", identity, cb_status_name(d->status),
+		LOG_DECISION(inst, refusal, repeat, "%s -> %s (%s): no acknowledgement on record%s", identity, cb_status_name(d->status),
 		      cb_reason_name(d->reason), until_buf);
 		return;
 	}
 	cb_tz_format_utc(ack->ack_time, ack_buf, sizeof(ack_buf));
-	LOG_DECISION(inst, refusal, "%s -> %s (%s): %s %s%s%s from %s%s", identity, cb_status_name(d->status), cb_reason_name(d->reason),
+	LOG_DECISION(inst, refusal, repeat, "%s -> %s (%s): %s %s%s%s from %s%s", identity, cb_status_name(d->status), cb_reason_name(d->reason),
 	      ack->revoked ? "withdrawn" : "acknowledged", ack_buf, *ack->policy_version ? " version " : "",
 	      ack->policy_version, ack->origin, until_buf);
 }
@@ -382,11 +387,12 @@ static void record_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *i
 /**
  * audit_decision - the decision into the audit trail.  Returns false when
  * the trail refuses (audit { on_failure = fail_closed } while it cannot be
- * written): the caller must not admit.
+ * written): the caller must not admit.  *repeat: a refusal counted in an
+ * open run of identical ones (its line is then for radiusd -X only).
  */
 static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_dir_facts_t const *dir,
 			   cb_decision_t const *d, cb_ack_record_t const *ack, char const *class_id,
-			   cb_decide_exception_t const *exc)
+			   cb_decide_exception_t const *exc, bool *repeat)
 {
 	char outer[CB_STORE_TEXT_MAX + 1], calling[CB_STORE_TEXT_MAX + 1], called[CB_STORE_TEXT_MAX + 1];
 	char nas[CB_STORE_TEXT_MAX + 1], vlan_why[128];
@@ -403,6 +409,7 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 		.vlan_why = vlan_why,
 	};
 
+	*repeat = false;
 	if (!inst->audit) return true;
 	if (!ev.vlan) ev.vlan_why = NULL;
 	if (exc && d->reason == CB_REASON_EXCEPTION_ACTIVE) {
@@ -418,8 +425,10 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	cetbyod_value(vp, nas, sizeof(nas));
 	rc = cb_audit_record(inst->audit, &ev);
 	if (rc == CB_AUDIT_COUNTED) {
+		*repeat = true;
 		RDEBUG2("Audit: the same refusal as this device's last (identity, device, NAS, reason): counted in its "
-			"run, written in the run's summary (audit { coalesce_window })");
+			"run, written in the run's summary (audit { coalesce_window }); radius.log has the run's first "
+			"refusal and its summaries, not this line");
 	}
 	if (rc != CB_AUDIT_REFUSE) return true;
 	if (d->status == CB_STATUS_REJECT) return true;
@@ -437,27 +446,29 @@ static bool audit_decision(rlm_cetbyod_t *inst, REQUEST *request, char const *id
 	return false;
 }
 
-void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+bool cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now, bool device_new)
 {
 	char class_id[CB_CLASS_ID_LEN + 1] = "";
 	cb_decision_t *d = &res->decision;
+	bool repeat;
 
 	if (d->status != CB_STATUS_REJECT) record_decision(inst, request, identity, res, now, device_new, class_id);
 	if (!audit_decision(inst, request, identity, &res->in.dir, d, res->ack, class_id[0] ? class_id : NULL,
-			    res->exception_used ? &res->exception : NULL) && d->status != CB_STATUS_REJECT) {
+			    res->exception_used ? &res->exception : NULL, &repeat) && d->status != CB_STATUS_REJECT) {
 		d->status = CB_STATUS_REJECT;
 		d->reason = CB_REASON_AUDIT_UNAVAILABLE;
 		d->valid_until = 0;
 		fr_pair_delete_by_num(&request->config, inst->da_class->attr, 0, TAG_ANY);
 	}
+	return repeat;
 }
 
 void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,
-			   time_t now)
+			   time_t now, bool repeat)
 {
 	write_decision(inst, request, identity, &res->in.dir, &res->decision, res->ack, now);
-	log_decision(inst, request, identity, &res->decision, res->ack);
+	log_decision(inst, request, identity, &res->decision, res->ack, repeat);
 }
 
 bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identity[CB_IDENTITY_MAX + 1], time_t now)
@@ -466,6 +477,7 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 	cb_identity_result_t id_rcode;
 	cb_decision_t d = { .status = CB_STATUS_REJECT, .reason = CB_REASON_INVALID_IDENTITY };
 	char shown[CB_IDENTITY_ESCAPED_MAX];
+	bool repeat;
 
 	if (!id_vp) {
 		REDEBUG("No User-Name and no Cetbyod-Inner-Identity: cannot decide, refusing");
@@ -474,10 +486,10 @@ bool cetbyod_request_identity(rlm_cetbyod_t *inst, REQUEST *request, char identi
 	}
 	id_rcode = cb_identity_normalise(&inst->iconf, id_vp->vp_strvalue, id_vp->vp_length, identity, CB_IDENTITY_MAX + 1);
 	if (id_rcode != CB_IDENTITY_OK) {
-		LOG_DECISION(inst, true, "identity \"%s\" -> reject (invalid_identity): %s",
+		audit_decision(inst, request, NULL, NULL, &d, NULL, NULL, NULL, &repeat);
+		LOG_DECISION(inst, true, repeat, "identity \"%s\" -> reject (invalid_identity): %s",
 		      cb_identity_escape(id_vp->vp_strvalue, id_vp->vp_length, shown, sizeof(shown)),
 		      cb_identity_error(id_rcode));
-		audit_decision(inst, request, NULL, NULL, &d, NULL, NULL, NULL);
 		write_decision(inst, request, NULL, NULL, &d, NULL, now);
 		return false;
 	}

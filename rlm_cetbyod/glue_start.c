@@ -683,7 +683,7 @@ static int start_audit(rlm_cetbyod_t *inst, CONF_SECTION *conf, char const *db_p
 	cb_audit_conf_t ac = {
 		.path = inst->audit_conf.filename, .db_path = cetbyod_store_name(inst, db_path), .db_conf = &db,
 		.queue_max = inst->audit_conf.queue, .syslog = inst->audit_conf.syslog, .log = cetbyod_core_log,
-		.log_ctx = inst,
+		.log_ctx = inst, .log_summaries = inst->log_decisions != LOG_DECISIONS_NONE,
 	};
 
 	cetbyod_store_conf(inst, db_path, &db);

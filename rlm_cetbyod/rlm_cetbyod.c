@@ -314,7 +314,7 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	cb_facts_t facts;
 	cb_decide_result_t res;
 	cb_ack_index_t *idx;
-	bool device_new;
+	bool device_new, repeat;
 	time_t now = time(NULL);
 
 	if (!cetbyod_request_identity(inst, request, identity, now)) return decision_rcode(CB_STATUS_REJECT);
@@ -322,8 +322,8 @@ static rlm_rcode_t CC_HINT(nonnull) mod_post_auth(void *instance, REQUEST *reque
 	idx = cb_ack_current_get(inst->acks);
 	cetbyod_request_decide(inst, request, identity, &facts, idx, now, &res);
 	device_new = cetbyod_request_limits(inst, request, identity, &res, now);	/* max_devices, max_concurrent. */
-	cetbyod_request_record(inst, request, identity, &res, now, device_new);	/* The Class and the audit trail. */
-	cetbyod_request_reply(inst, request, identity, &res, now);	/* Cetbyod-* attributes, and the log line. */
+	repeat = cetbyod_request_record(inst, request, identity, &res, now, device_new);	/* The Class, the audit trail. */
+	cetbyod_request_reply(inst, request, identity, &res, now, repeat);	/* Cetbyod-* attributes, the log line. */
 	cetbyod_filter_reply(inst, request, identity, res.decision.status);	/* The name the NAS accounts under. */
 	cb_ack_index_unref(idx);	/* res.ack points into idx: not used after this. */
 

@@ -331,9 +331,12 @@ void cetbyod_request_decide(rlm_cetbyod_t *inst, REQUEST *request, char const *i
  * device_new: the device limits found the device unknown, it is written),
  * or when it does not fit into the store (under a new Class),
  * the decision into the audit trail; when the trail refuses an admission
- * (fail_closed), res becomes a refusal, audit_unavailable.
+ * (fail_closed), res becomes a refusal, audit_unavailable.  Returns true
+ * when the decision is a refusal that repeats an open run (audit {
+ * coalesce_window }): counted in the run, so its line is for radiusd -X
+ * only (cetbyod_request_reply).
  */
-void cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
+bool cetbyod_request_record(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t *res,
 			    time_t now, bool device_new);
 
 /**
@@ -358,9 +361,13 @@ int cetbyod_limits_start(rlm_cetbyod_t *inst, CONF_SECTION *conf);
 /** cetbyod_limits_stop - close it and free the locks (NULL-safe). */
 void cetbyod_limits_stop(rlm_cetbyod_t *inst);
 
-/** cetbyod_request_reply - the decision as Cetbyod-* attributes in the control list, and its log line. */
+/**
+ * cetbyod_request_reply - the decision as Cetbyod-* attributes in the
+ * control list, and its log line: in radius.log as log_decisions says,
+ * unless repeat (a refusal counted in an open run: radiusd -X only).
+ */
 void cetbyod_request_reply(rlm_cetbyod_t *inst, REQUEST *request, char const *identity, cb_decide_result_t const *res,
-			   time_t now);
+			   time_t now, bool repeat);
 
 /*
  *	glue_people.c: reports { } and reminders { }, the people thread.

@@ -262,6 +262,9 @@ typedef struct {
 	unsigned int		coalesce_every;	/* Seconds: a run's repeats are summarised at least this often;
 						 * 0: CB_AUDIT_COALESCE_EVERY_DEFAULT. */
 	size_t			coalesce_max;	/* Runs followed at once; 0: CB_AUDIT_COALESCE_MAX_DEFAULT. */
+	bool			log_summaries;	/* Each run's summary, once written, also as one INFO line
+						 * through log (cb_audit_runs_describe): the module's
+						 * radius.log shows a run's first refusal and its summaries. */
 	unsigned int		index_defer;	/* Seconds the index may lag while the trail is written at
 						 * index_busy_rate or more (indexer.c); 0: it never waits. */
 	unsigned int		index_busy_rate; /* Records a second; 0: CB_AUDIT_INDEX_BUSY_RATE_DEFAULT. */

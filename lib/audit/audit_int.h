@@ -115,6 +115,13 @@ int cb_audit_runs_start(cb_audit_runs_t *runs, char const *key, time_t t, cb_aud
 /** cb_audit_runs_sweep - summaries due at now; runs quiet for longer than the window (all: every run) ended. */
 void cb_audit_runs_sweep(cb_audit_runs_t *runs, time_t now, bool all, cb_audit_emit_fn emit, void *ctx);
 
+/**
+ * cb_audit_runs_describe - a summary (ev->count > 0) as the one line an
+ * admin reads in radius.log: who was refused, why, how many more times,
+ * the device, the NAS and the span, the packet's text escaped.  Returns buf.
+ */
+char const *cb_audit_runs_describe(cb_audit_event_t const *ev, char *buf, size_t len);
+
 /*
  *	index.c: the copy in the store's index
  */

@@ -34,10 +34,14 @@
  * copies of events (cb_audit_event_copy), the writer thread builds the
  * records.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit_int.h"
+#include "core/identity.h"
+#include "core/tz.h"
 
 #define RUNS_BUCKETS	4096		/* A power of two. */
 
@@ -219,4 +223,22 @@ void cb_audit_runs_sweep(cb_audit_runs_t *r, time_t now, bool all, cb_audit_emit
 			p = &x->next;
 		}
 	}
+}
+
+/** escaped - text from a packet (hostile), or "-" when there is none, as cb_identity_escape shows it. */
+static char const *escaped(char const *text, char *buf, size_t len)
+{
+	return text && *text ? cb_identity_escape(text, strlen(text), buf, len) : "-";
+}
+
+char const *cb_audit_runs_describe(cb_audit_event_t const *ev, char *buf, size_t len)
+{
+	char who[CB_IDENTITY_ESCAPED_MAX], dev[128], nas[128], first[32], last[32];
+
+	snprintf(buf, len, "%s -> %s (%s): refused %" PRIu64 " more time%s, device %s, NAS %s, %s to %s "
+		 "(one audit summary record; audit { coalesce_window })", escaped(ev->identity, who, sizeof(who)),
+		 ev->status ? ev->status : "-", ev->reason ? ev->reason : "-", ev->count, ev->count == 1 ? "" : "s",
+		 escaped(ev->calling_station, dev, sizeof(dev)), escaped(ev->nas, nas, sizeof(nas)),
+		 cb_tz_format_utc(ev->first, first, sizeof(first)), cb_tz_format_utc(ev->last, last, sizeof(last)));
+	return buf;
 }

@@ -650,6 +650,23 @@ static void writer_acked(cb_audit_t *a, size_t n, uint64_t gap)
 }
 
 /**
+ * log_summaries - after a write: each run's summary among items[0..n) as
+ * one INFO line (conf.log_summaries), naming its seq in the trail.
+ * Outside the mutex: the items stay on the ring until writer_acked.
+ */
+static void log_summaries(cb_audit_t *a, cb_audit_event_t * const *items, size_t n)
+{
+	char line[2048];
+
+	if (!a->conf.log_summaries) return;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i]->type != CB_AUDIT_DECISION || !items[i]->count) continue;
+		A_LOG(a, CB_LOG_INFO, "%s, seq %" PRIu64, cb_audit_runs_describe(items[i], line, sizeof(line)),
+		      a->seq - n + i + 1);
+	}
+}
+
+/**
  * gather_ms - how much longer the writer should let records gather before
  * writing them (conf.batch_wait_ms after its last write, under fsync
  * batch): 0 once that has passed, or when a whole batch waits, or when
@@ -720,6 +737,7 @@ static void writer_main(cb_worker_t *w, void *arg)
 		a->last_write_ms = cb_clock_ms();
 		json_object_put(gap);
 		if (rc == 0) after_ack(a, &b);
+		if (rc == 0) log_summaries(a, items, n);
 		batch_release(&b, false);
 
 		pthread_mutex_lock(&a->mu);

@@ -82,6 +82,8 @@ check_eq "the first refusal is written at once, the repeats only counted" \
 	"$(lines '"identity":"percy"' '"status":"reject"')" 1
 n=$(grep -c "Audit: the same refusal as this device's last" "$CB_TMP/radiusd.out")
 check_eq "radiusd -X says of each repeat that it is counted in its run" "$n" 39
+check_eq "radiusd -X still shows every refusal's decision line (radius.log only the run's first)" \
+	"$(grep -c 'cetbyod: percy -> reject (pupil_without_exception)' "$CB_TMP/radiusd.out")" 40
 if $CTL audit query --mac "$MAC" --format json | grep -q '"percy"'; then
 	cb_pass "audit query --mac finds the first refusal while radiusd runs"
 else
@@ -89,6 +91,9 @@ else
 fi
 
 cb_stop_radiusd
+check_eq "a clean stop logs the run's summary: \"refused 39 more times\"" \
+	"$(grep -c "percy -> reject (pupil_without_exception): refused 39 more times, device $MAC, NAS 127.0.0.1, " \
+	   "$CB_TMP/radiusd.out")" 1
 check_eq "a clean stop writes the run's summary" "$(lines '"identity":"percy"' '"status":"reject"')" 2
 check_eq "the summary counts the 39 repeats" "$(lines '"identity":"percy"' '"count":39,' '"first":"' '"last":"')" 1
 check_eq "admissions are never coalesced" "$(lines '"status":"admit"' '"count"')" 0

@@ -5,6 +5,11 @@
 #   - log_decisions = refusals: the refusal's line is logged, the
 #     admission's is not; none: neither; all (the default): both.  The
 #     audit trail has every decision whatever the setting.
+#   - a phone refused again and again (audit { coalesce_window }, as
+#     shipped) adds one line for the run's first refusal, and one summary
+#     line ("refused N more times") when radiusd stops; another device's
+#     refusal opens a run and a line of its own; admissions are never
+#     coalesced, every one has its line; none logs no summary either.
 #   - a bad log_decisions value stops start-up, naming the option.
 #   - audit { retention_days } defaults to 400: at start-up, a closed
 #     session 401 days old is purged and one 399 days old is kept, and
@@ -70,6 +75,22 @@ round() {
 	fi
 }
 logged() { grep -q "cetbyod: $1 -> $2 " "$CB_TMP/radiusd.out"; }
+count() { grep -c -- "$1" "$CB_TMP/radiusd.out"; }
+
+# storm USER PASSWORD MAC N - N Access-Requests from the device MAC, one at a
+# time; prints how many got an Access-Reject.
+storm() {
+	: > "$CB_TMP/storm"
+	for _ in $(seq 1 "$4"); do
+		printf 'User-Name = "%s"\nUser-Password = "%s"\nNAS-IP-Address = 127.0.0.1\nCalling-Station-Id = "%s"\n\n' \
+			"$1" "$2" "$3" >> "$CB_TMP/storm"
+	done
+	"$RADCLIENT" -x -p 1 -r 1 -t 3 -f "$CB_TMP/storm" "127.0.0.1:$CB_AUTH_PORT" auth testing123 2>&1 |
+		grep -c 'Received Access-Reject'
+}
+check_eq() {	# DESCRIPTION GOT WANT
+	if [ "$2" = "$3" ]; then cb_pass "$1"; else cb_fail "$1 (got $2, want $3)"; fi
+}
 
 # --- Retention: old sessions in the store before radiusd starts ---------------
 mkdir -p "$STATE"
@@ -116,12 +137,14 @@ cb_stop_radiusd
 module_conf none
 start || { cb_fail "radiusd starts with log_decisions = none"; cb_finish; }
 round none 2
-if ! logged percy reject && ! logged alice admit; then
-	cb_pass "log_decisions = none: radius.log has neither decision line"
+check_eq "log_decisions = none: a phone refused 3 times gets 3 Access-Rejects" "$(storm percy percypw AA-BB-CC-00-00-09 3)" 3
+cb_stop_radiusd
+if ! logged percy reject && ! logged alice admit && [ "$(count 'more times')" = 0 ]; then
+	cb_pass "log_decisions = none: radius.log has neither decision line, nor a run's summary"
 else
 	cb_fail "log_decisions = none: radius.log has no decision line"
+	grep "cetbyod" "$CB_TMP/radiusd.out" | sed 's/^/    # /'
 fi
-cb_stop_radiusd
 
 # --- all (the default) --------------------------------------------------------
 module_conf ""
@@ -132,7 +155,33 @@ if logged percy reject && logged alice admit; then
 else
 	cb_fail "log_decisions defaults to all: both lines"
 fi
+
+# A storm: one line per run of identical refusals, every admission its own.
+P="cetbyod: percy -> reject (pupil_without_exception)"
+refusals=$(count "$P"); admissions=$(count "cetbyod: alice -> admit ")
+check_eq "a phone refused 12 times in a row gets 12 Access-Rejects" "$(storm percy percypw AA-BB-CC-00-00-07 12)" 12
+check_eq "radius.log: one line for the run's first refusal, none for its 11 repeats" \
+	"$(( $(count "$P") - refusals ))" 1
+check_eq "another device of the same person refused: a run, and a line, of its own" \
+	"$(storm percy percypw AA-BB-CC-00-00-08 1)$(( $(count "$P") - refusals ))" 12
+for _ in 1 2 3; do cb_pap alice alicepw; done
+check_eq "three admissions of the same device: three lines (admissions are never coalesced)" \
+	"$(( $(count "cetbyod: alice -> admit ") - admissions ))" 3
 cb_stop_radiusd
+S="percy -> reject (pupil_without_exception): refused 11 more times, device AA-BB-CC-00-00-07, NAS 127.0.0.1, "
+if grep -F -- "$S" "$CB_TMP/radiusd.out" | grep -Eq 'Z to [0-9T:-]+Z \(one audit summary record.*seq [0-9]+$' &&
+   [ "$(count 'more time')" = 1 ]; then
+	cb_pass "radius.log at stop: the run's summary, \"refused 11 more times\", its span and seq (and no other)"
+else
+	cb_fail "radius.log at stop: the run's summary line"
+	grep "more time" "$CB_TMP/radiusd.out" | sed 's/^/    # /'
+fi
+if grep '"count"' "$AUDIT" | grep -E '"calling_station": *"AA-BB-CC-00-00-07"' | grep -Eq '"count": *11,'; then
+	cb_pass "the audit trail's summary of that run counts the same 11"
+else
+	cb_fail "the audit trail's summary of that run counts 11"
+	grep '"count"' "$AUDIT" | sed 's/^/    # /'
+fi
 
 # --- a bad value --------------------------------------------------------------
 module_conf everything

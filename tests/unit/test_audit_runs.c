@@ -3,10 +3,12 @@
  * writer: a run's first refusal written at once, its repeats summarised
  * with count, first and last; different reason, NAS or MAC not merged;
  * admissions never coalesced; summaries on quiet, every M seconds and on
- * close; the chain verifies; the index finds a run by a moment inside it.
+ * close; the chain verifies; the index finds a run by a moment inside it;
+ * each summary written is also one log line (log_summaries), escaped.
  * The writer's clock is the test's (cb_audit_conf_t.now).
  */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +339,66 @@ START_TEST(test_event_copied)
 }
 END_TEST
 
+/* What the writer logged (log_summaries): the INFO lines, one after the other. */
+static char logged[4096];
+
+static void capture(void *ctx, cb_log_level_t level, char const *fmt, ...)
+{
+	va_list ap;
+	size_t used = strlen(logged);
+
+	(void) ctx;
+	if (level != CB_LOG_INFO || used + 2 >= sizeof(logged)) return;
+	va_start(ap, fmt);
+	vsnprintf(logged + used, sizeof(logged) - used - 1, fmt, ap);
+	va_end(ap);
+	strcat(logged, "\n");
+}
+
+/** summaries_logged - a run of 1 + repeats refusals from mac, closed; what the writer logged. */
+static char const *summaries_logged(bool log_summaries, char const *mac, int repeats)
+{
+	cb_audit_conf_t conf = { .path = file, .coalesce_window = 300, .now = t_now, .log = capture,
+				 .log_summaries = log_summaries };
+	char err[512];
+	cb_audit_t *a = cb_audit_open(&conf, err, sizeof(err));
+
+	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
+	logged[0] = '\0';
+	for (int i = 0; i <= repeats; i++) {
+		set_now(T0 + 30 * i);
+		refuse(a, "pupil1", mac, "10.0.0.2", "not_staff");
+	}
+	admit(a, "alice", "aa-bb-cc-00-00-09");
+	cb_audit_close(a, 2000);
+	return logged;
+}
+
+START_TEST(test_summary_logged)
+{
+	char const *l = summaries_logged(true, "aa-bb-cc-00-00-01", 4);
+
+	/* One line per summary written, with what an admin reads in radius.log; none for the admission. */
+	ck_assert_msg(strstr(l, "pupil1 -> reject (not_staff): refused 4 more times, device aa-bb-cc-00-00-01, "
+			     "NAS 10.0.0.2, 2026-11-24T10:14:30Z to 2026-11-24T10:16:00Z (one audit summary record") &&
+		      strstr(l, ", seq 4\n"), "logged: %s", l);
+	ck_assert_uint_eq(lines_with("\"seq\":4,", "\"count\":4,"), 1);	/* The seq named is the summary's. */
+	ck_assert_ptr_null(strstr(l, "alice"));
+	unlink(file);
+
+	/* A device id from the packet (hostile) cannot break the line. */
+	l = summaries_logged(true, "aa\nInfo: forged", 1);
+	ck_assert_msg(strstr(l, "refused 1 more time, device aa\\012Info: forged, NAS"), "logged: %s", l);
+	ck_assert_int_eq((int) (strchr(l, '\n') - l), (int) strlen(l) - 1);	/* One line. */
+	unlink(file);
+
+	/* Not asked (log_decisions = none): the summary is in the trail, not in the log. */
+	l = summaries_logged(false, "aa-bb-cc-00-00-01", 4);
+	ck_assert_ptr_null(strstr(l, "more time"));
+	ck_assert_uint_eq(lines_with("\"count\":4,", "\"pupil1\""), 1);
+}
+END_TEST
+
 static Suite *runs_suite(void)
 {
 	Suite *s = suite_create("audit_runs");
@@ -353,6 +415,7 @@ static Suite *runs_suite(void)
 	tcase_add_test(tc, test_index_finds_run);
 	tcase_add_test(tc, test_off);
 	tcase_add_test(tc, test_event_copied);
+	tcase_add_test(tc, test_summary_logged);
 	suite_add_tcase(s, tc);
 	return s;
 }
