@@ -16,7 +16,10 @@
 # a school's day.  Measured: the answers per second of each, the bytes the
 # audit file and the state store (database and WAL) grew by (after a clean
 # stop, so the summaries of open runs are in), and, from s1's trail, the
-# records it wrote per phone: first refusals (a run opened) and summaries.
+# records it wrote per phone: first refusals (a run opened) and summaries;
+# and the module's lines in radius.log (log_decisions = all, as shipped):
+# a refusal's line for each record of the trail (the run's first refusal,
+# and its summaries, "refused N more times"), not one per refusal.
 # Per simulated 8-hour day (28,800 s): s0 grows by its bytes / (k0 * T) *
 # 28,800 (one record per request, whatever k); s1 by bytes per record (its
 # own measured mean, file + store) * records per day, where a phone whose
@@ -39,6 +42,10 @@ storm_instance() {	# storm_instance NAME WINDOW EVERY - the instance, with the p
 storm_bytes() {	# storm_bytes NAME - audit file + state store (db, WAL) of the instance, in bytes
 	d=${INST_DIR[$1]}
 	du -cb "$d/log/cetbyod-audit.jsonl"* "$d/lib/cetbyod/cetbyod.db"* 2>/dev/null | awk 'END { print $1 + 0 }'
+}
+
+storm_log() {	# storm_log NAME - "bytes lines" of the module's refusal lines in the instance's log (radiusd -l stdout, its radius.log)
+	grep -a 'cetbyod.*pupil[0-9]* -> reject' "${INST_DIR[$1]}/radiusd.out" 2>/dev/null | wc -cl | awk '{ print $2, $1 }'
 }
 
 storm_run() {	# storm_run NAME SECONDS - loadgen's line in $LG; 1 when it broke
@@ -104,6 +111,7 @@ bench_storm() {
 		STORM_RATE[$name]=$(field rate "$LG")
 		STORM_SENT[$name]=$(field reject "$LG")
 		STORM_GROWTH[$name]=$(( $(storm_bytes "$name") - b0 ))
+		read -r STORM_LOGB[$name] STORM_LOGN[$name] <<< "$(storm_log "$name")"
 	done
 	read -r firsts summaries repeats <<< "$(storm_counts s1)"
 	records=$((firsts + summaries))
@@ -124,6 +132,12 @@ bench_storm() {
 		"window $w s x k $k1 = $(calc '%.0f' "$w * $k1") s simulated, summary every $m s x k = $(calc '%.0f' "$m * $k1") s simulated; $runs_per_phone runs per phone"
 	if awk "BEGIN { exit !($day1 <= 50) }"; then st=met; why=; else st=MISSED; why="see bench/README.md (figure 7)"; fi
 	row 7 "storm: audit file + store growth per 8-hour day, 2,000 phones$full" "$day1 MB (without coalescing: $day0 MB, $(calc '%.0f' "${STORM_GROWTH[s0]} / (${STORM_SENT[s0]} > 0 ? ${STORM_SENT[s0]} : 1)") B/refusal)" "<= 50 MB" "$st" "$why"
+	# radius.log: s1's lines per record as measured, times the day's records; s0's bytes per simulated day.
+	log1=$(calc '%.1f' "$day_records * ${STORM_LOGB[s1]} / (${STORM_LOGN[s1]} > 0 ? ${STORM_LOGN[s1]} : 1) / 1e6 * $scale")
+	log0=$(calc '%.1f' "${STORM_LOGB[s0]} / ($k0 * $STORM_SECONDS) * 28800 / 1e6 * $scale")
+	row 7 "storm: the module's lines in radius.log per 8-hour day, 2,000 phones$full" \
+		"$log1 MB, ${STORM_LOGN[s1]} lines for ${STORM_SENT[s1]} refusals (without coalescing: $log0 MB, ${STORM_LOGN[s0]} lines)" "" info \
+		"log_decisions = all: a line per first refusal of a run and per summary; radiusd's own log { auth = yes } line per refusal not counted"
 	row 7 "storm: radiusd's answer rate, coalescing on / off" \
 		"$(calc '%.0f' "${STORM_RATE[s1]}")/s / $(calc '%.0f' "${STORM_RATE[s0]}")/s = $(calc '%.2f' "${STORM_RATE[s1]} / ${STORM_RATE[s0]}")" "" info
 }
