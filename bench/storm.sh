@@ -17,7 +17,7 @@
 # audit file and the state store (database and WAL) grew by (after a clean
 # stop, so the summaries of open runs are in), and, from s1's trail, the
 # records it wrote per phone: first refusals (a run opened) and summaries;
-# and the module's lines in radius.log (log_decisions = all, as shipped):
+# and the module's lines in radius.log (log_decisions as shipped, refusals):
 # a refusal's line for each record of the trail (the run's first refusal,
 # and its summaries, "refused N more times"), not one per refusal.
 # Per simulated 8-hour day (28,800 s): s0 grows by its bytes / (k0 * T) *
@@ -137,7 +137,7 @@ bench_storm() {
 	log0=$(calc '%.1f' "${STORM_LOGB[s0]} / ($k0 * $STORM_SECONDS) * 28800 / 1e6 * $scale")
 	row 7 "storm: the module's lines in radius.log per 8-hour day, 2,000 phones$full" \
 		"$log1 MB, ${STORM_LOGN[s1]} lines for ${STORM_SENT[s1]} refusals (without coalescing: $log0 MB, ${STORM_LOGN[s0]} lines)" "" info \
-		"log_decisions = all: a line per first refusal of a run and per summary; radiusd's own log { auth = yes } line per refusal not counted"
+		"log_decisions = refusals (shipped): a line per first refusal of a run and per summary; radiusd's own log { auth = yes } line per refusal not counted"
 	row 7 "storm: radiusd's answer rate, coalescing on / off" \
 		"$(calc '%.0f' "${STORM_RATE[s1]}")/s / $(calc '%.0f' "${STORM_RATE[s0]}")/s = $(calc '%.2f' "${STORM_RATE[s1]} / ${STORM_RATE[s0]}")" "" info
 }

@@ -2,9 +2,10 @@
 # test_decision_log.sh - what radius.log says about decisions, and how long
 # the state store keeps them (issue 13), through a real radiusd run as in
 # production (-f, no debug output: only what reaches radius.log):
-#   - log_decisions = refusals: the refusal's line is logged, the
-#     admission's is not; none: neither; all (the default): both.  The
-#     audit trail has every decision whatever the setting.
+#   - log_decisions = refusals (the default, as shipped and when left
+#     out): the refusal's line is logged, the admission's is not; none:
+#     neither; all: both.  The audit trail has every decision whatever
+#     the setting.
 #   - a phone refused again and again (audit { coalesce_window }, as
 #     shipped) adds one line for the run's first refusal, and one summary
 #     line ("refused N more times") when radiusd stops; another device's
@@ -37,10 +38,11 @@ cp "$CB_TMP/raddb/mods-available/cetbyod" "$SHIPPED"
 # ("" leaves the option out) and without its retention_days line (so the
 # built-in defaults are what count).
 module_conf() {
-	grep -q '^[[:space:]]*log_decisions = all$' "$SHIPPED" || cb_fail "the shipped configuration sets log_decisions = all"
+	grep -q '^[[:space:]]*log_decisions = refusals$' "$SHIPPED" ||
+		cb_fail "the shipped configuration sets log_decisions = refusals"
 	sed -e '/^[[:space:]]*retention_days = /d' "$SHIPPED" |
 		if [ -n "$1" ]; then
-			sed -e "s|^\([[:space:]]*\)log_decisions = all\$|\1log_decisions = $1|"
+			sed -e "s|^\([[:space:]]*\)log_decisions = refusals\$|\1log_decisions = $1|"
 		else
 			sed -e '/^[[:space:]]*log_decisions = /d'
 		fi > "$CB_TMP/raddb/mods-available/cetbyod"
@@ -75,6 +77,14 @@ round() {
 	fi
 }
 logged() { grep -q "cetbyod: $1 -> $2 " "$CB_TMP/radiusd.out"; }
+refusal_only() {	# refusal_only DESCRIPTION - radius.log has percy's refusal and not alice's admission
+	if logged percy reject && ! logged alice admit; then
+		cb_pass "$1: radius.log has percy's refusal and not alice's admission"
+	else
+		cb_fail "$1: radius.log has the refusal only"
+		grep "cetbyod: " "$CB_TMP/radiusd.out" | sed 's/^/    # /'
+	fi
+}
 count() { grep -c -- "$1" "$CB_TMP/radiusd.out"; }
 
 # storm USER PASSWORD MAC N - N Access-Requests from the device MAC, one at a
@@ -115,12 +125,7 @@ print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute(
 module_conf refusals
 if start; then cb_pass "radiusd starts with log_decisions = refusals"; else cb_fail "radiusd starts"; cb_finish; fi
 round refusals 1
-if logged percy reject && ! logged alice admit; then
-	cb_pass "log_decisions = refusals: radius.log has percy's refusal and not alice's admission"
-else
-	cb_fail "log_decisions = refusals: radius.log has the refusal only"
-	grep "cetbyod: " "$CB_TMP/radiusd.out" | sed 's/^/    # /'
-fi
+refusal_only "log_decisions = refusals"
 if wait_for 10 grep -q "retention purge: removed" "$CB_TMP/radiusd.out" && [ "$(sessions)" = "aged-399" ]; then
 	cb_pass "retention_days defaults to 400: at start-up the 401-day-old session went, the 399-day-old one stayed"
 else
@@ -146,14 +151,14 @@ else
 	grep "cetbyod" "$CB_TMP/radiusd.out" | sed 's/^/    # /'
 fi
 
-# --- all (the default) --------------------------------------------------------
-module_conf ""
-start || { cb_fail "radiusd starts without log_decisions"; cb_finish; }
+# --- all ----------------------------------------------------------------------
+module_conf all
+start || { cb_fail "radiusd starts with log_decisions = all"; cb_finish; }
 round all 3
 if logged percy reject && logged alice admit; then
-	cb_pass "log_decisions defaults to all: radius.log has both decision lines"
+	cb_pass "log_decisions = all: radius.log has both decision lines"
 else
-	cb_fail "log_decisions defaults to all: both lines"
+	cb_fail "log_decisions = all: both lines"
 fi
 
 # A storm: one line per run of identical refusals, every admission its own.
@@ -182,6 +187,13 @@ else
 	cb_fail "the audit trail's summary of that run counts 11"
 	grep '"count"' "$AUDIT" | sed 's/^/    # /'
 fi
+
+# --- left out: the default, refusals ------------------------------------------
+module_conf ""
+start || { cb_fail "radiusd starts without log_decisions"; cb_finish; }
+round default 4
+refusal_only "log_decisions left out defaults to refusals"
+cb_stop_radiusd
 
 # --- a bad value --------------------------------------------------------------
 module_conf everything
