@@ -10,6 +10,9 @@
 #   "count": 39 and the first and last times; the admissions are records of
 #   their own; cetbyodctl audit verify exits 0; audit query --mac finds the
 #   run, also by a moment between the bursts, and its CSV has the count.
+#   radiusd -X shows every refusal's decision line (radius.log would get
+#   the run's first only), and the clean stop logs the summary's line,
+#   "refused 39 more times".
 #   With coalesce_window = 0 every refusal is its own record again.
 #
 # Run from the build directory (make check does).
