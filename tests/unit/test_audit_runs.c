@@ -342,6 +342,8 @@ END_TEST
 /* What the writer logged (log_summaries): the INFO lines, one after the other. */
 static char logged[4096];
 
+static void capture(void *ctx, cb_log_level_t level, char const *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static void capture(void *ctx, cb_log_level_t level, char const *fmt, ...)
 {
 	va_list ap;
@@ -361,10 +363,11 @@ static char const *summaries_logged(bool log_summaries, char const *mac, int rep
 	cb_audit_conf_t conf = { .path = file, .coalesce_window = 300, .now = t_now, .log = capture,
 				 .log_summaries = log_summaries };
 	char err[512];
-	cb_audit_t *a = cb_audit_open(&conf, err, sizeof(err));
+	cb_audit_t *a;
 
+	logged[0] = '\0';	/* Before the writer thread starts: it is the only one that writes here. */
+	a = cb_audit_open(&conf, err, sizeof(err));
 	ck_assert_msg(a != NULL, "cb_audit_open: %s", err);
-	logged[0] = '\0';
 	for (int i = 0; i <= repeats; i++) {
 		set_now(T0 + 30 * i);
 		refuse(a, "pupil1", mac, "10.0.0.2", "not_staff");
