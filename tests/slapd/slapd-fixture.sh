@@ -257,24 +257,28 @@ start() {
 	die "slapd did not start after $attempt attempts"
 }
 
-# stop_pid PID - SIGCONT (it may be paused) and SIGTERM, then SIGKILL after 10 s.
+# stop_pid PID - end slapd at once: SIGCONT (it may be paused), SIGKILL.
+#
+# Not SIGTERM: Debian 12's slapd 2.5 can crash in its own exit, after it
+# has logged "slapd stopped." (seen once in a full test run under load:
+# SIGSEGV on an instruction fetch from an unmapped page, in a worker
+# thread's outermost frames, while main unloads modules and libraries),
+# and a crash fails the test that started it (see stop).  That exit path
+# is slapd's, not what the tests are about: to them "slapd stops" means
+# the directory is gone, its sockets closed by the kernel, as when its
+# host fails.  LMDB keeps every committed write across a kill (the data
+# is in the page cache; its readers' table is checked on the next open),
+# so a restarted slapd serves the same directory.  A crash while slapd
+# serves is still seen: it has then ended by that signal before this one.
 stop_pid() {
 	is_running "$1" || return 0
 	kill -CONT "$1" 2>/dev/null || true
-	kill -TERM "$1" 2>/dev/null || true
+	kill -KILL "$1" 2>/dev/null || true
 	i=0
 	while [ $i -lt 100 ] && is_running "$1"; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	if is_running "$1"; then
-		kill -KILL "$1" 2>/dev/null || true
-		i=0
-		while [ $i -lt 50 ] && is_running "$1"; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-	fi
 	! is_running "$1" || die "slapd PID $1 did not exit"
 }
 
@@ -293,7 +297,7 @@ started_pid() {
 # ended_by_crash - true when slapd.exit (written by the shell that waited
 # for slapd, 2 s at most after it ended) says slapd ended by a signal that
 # means a crash (SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV), not by stop's
-# SIGTERM or SIGKILL.
+# SIGKILL (or a SIGTERM from elsewhere).
 ended_by_crash() {
 	i=0
 	while [ $i -lt 20 ] && [ ! -s "$D/slapd.exit" ]; do
