@@ -12,13 +12,18 @@
 # Calling-Station-Id of its Accept, so the keyed Class is trusted), and when
 # it is answered the Stop of the same session.  Every accounting answer is
 # measured: the rate is Accounting-Requests per second, Starts and Stops
-# together.  The two run alternately, ACCT_REPS times; the ratio is the
+# together.  They run in turn, ACCT_REPS times; the ratio is the
 # median of the per-repetition ratios; each run starts once (b)'s audit
 # index has copied what (b) wrote (index_settle), so that no run shares the
 # cores with that copy.  Any accounting request unanswered
 # breaks the figure (the module answers only what it recorded).  (o), the
 # module without its audit trail, runs too, as a diagnostic, and so does
 # bench/acctbench: the store's accounting write alone, outside radiusd.
+# (a), stock radiusd as figure 1 left it (still running; its accounting
+# section answers with `ok`, recording nothing), runs too: (t) against (a)
+# is what detail's line costs, the recording the stock twin does; the
+# module's recording (the store's write, its audit records, the Class
+# opened) is measured against that.
 
 # busy_ticks - "busy idle" clock ticks of all cores since boot (/proc/stat).
 busy_ticks() {
@@ -81,7 +86,7 @@ bench_acct() {
 	fi
 	declare -A ACCT_RATE ACCT_P99 ACCT_SAY ACCT_BUSY ACCT_SETTLE
 	for rep in $(seq 1 "$ACCT_REPS"); do
-		for name in b o t; do
+		for name in b o t a; do
 			# (b)'s index copies the Starts and Stops of its last run once it
 			# is over; each run starts after that copy (index_settle).
 			ACCT_SETTLE[$name,$rep]=$(index_settle b)
@@ -92,19 +97,19 @@ bench_acct() {
 			ACCT_BUSY[$name,$rep]=$busy
 			ACCT_SAY[$name]="$(calc '%.0f' "${ACCT_RATE[$name,$rep]}")/s (after ${ACCT_SETTLE[$name,$rep]} s for (b)'s index; cores $busy % busy; CPU per answer, us: ${us% })"
 		done
-		say "   accounting repetition $rep: (b) ${ACCT_SAY[b]}, (o) ${ACCT_SAY[o]}, (t) ${ACCT_SAY[t]}"
+		say "   accounting repetition $rep: (b) ${ACCT_SAY[b]}, (o) ${ACCT_SAY[o]}, (t) ${ACCT_SAY[t]}, (a) ${ACCT_SAY[a]}"
 	done
 	[ -n "$(find "$d/radacct" -name 'detail-*' -size +0 2>/dev/null | head -n 1)" ] ||
 		{ broken "(t) answered accounting but its detail file is empty"; return 1; }
 	stop_instance t
-	v=(); vo=(); rb=(); rt=(); pb=(); pt=(); ct=()
+	v=(); vo=(); rb=(); rt=(); ra=(); pb=(); pt=(); ct=(); ca=(); cb=()
 	for rep in $(seq 1 "$ACCT_REPS"); do
 		v+=("$(calc '%.4f' "${ACCT_RATE[b,$rep]} / ${ACCT_RATE[t,$rep]}")")
 		vo+=("$(calc '%.4f' "${ACCT_RATE[o,$rep]} / ${ACCT_RATE[t,$rep]}")")
-		rb+=("${ACCT_RATE[b,$rep]}"); rt+=("${ACCT_RATE[t,$rep]}")
+		rb+=("${ACCT_RATE[b,$rep]}"); rt+=("${ACCT_RATE[t,$rep]}"); ra+=("${ACCT_RATE[a,$rep]}")
 		pb+=("${ACCT_P99[b,$rep]}"); pt+=("${ACCT_P99[t,$rep]}")
 		# The machine's CPU per (t) answer: both cores, the load generator's share included.
-		ct+=("$(calc '%.1f' "2 * ${ACCT_BUSY[t,$rep]} / 100 * 1000000 / ${ACCT_RATE[t,$rep]}")")
+		ct+=("$(machine_us t "$rep")"); ca+=("$(machine_us a "$rep")"); cb+=("$(machine_us b "$rep")")
 	done
 	read -r m lo hi <<< "$(stats "${v[@]}")"
 	read -r bm _ _ <<< "$(stats "${rb[@]}")"; read -r tm _ _ <<< "$(stats "${rt[@]}")"
@@ -117,7 +122,35 @@ bench_acct() {
 	row 8 "(o)/(t) accounting rate: the module without its audit trail" "$(calc '%.3f' "$om") ($(calc '%.3f' "$olo")-$(calc '%.3f' "$ohi"))" "" info \
 		"diagnostic: (b)/(t) against (o)/(t) is what auditing each Start and Stop costs"
 	row 8 "(b)/(t) accounting rate (median of $ACCT_REPS, min-max)" "$(calc '%.3f' "$m") ($(calc '%.3f' "$lo")-$(calc '%.3f' "$hi"))" ">= 0.9" "$st" "$why"
+	acct_recording_cost
 	acct_store_alone "${ct[@]}"
+}
+
+# machine_us NAME REP - the machine's CPU per accounting answer of NAME in
+# repetition REP, in microseconds: both cores' busy time over its answers,
+# the load generator's share included.
+machine_us() {
+	calc '%.1f' "2 * ${ACCT_BUSY[$1,$2]} / 100 * 1000000 / ${ACCT_RATE[$1,$2]}"
+}
+
+# acct_recording_cost - (a), stock answering without recording, beside (t)
+# and (b): what detail's record costs the machine per answer ((t) - (a)),
+# what the module's recording costs ((b) - (a)), and what (b) may add to
+# (t)'s answer for the target ((t) / 9: 0.9 = C / (C + C / 9)), and how
+# busy the cores were in each: a rate is the cores' busy share over the
+# CPU per answer.  Reads bench_acct's ra, ca, ct, cb.
+acct_recording_cost() {
+	local am tu au bu n m rep v busy=()
+	read -r am _ _ <<< "$(stats "${ra[@]}")"
+	read -r tu _ _ <<< "$(stats "${ct[@]}")"; read -r au _ _ <<< "$(stats "${ca[@]}")"; read -r bu _ _ <<< "$(stats "${cb[@]}")"
+	for n in a t b; do
+		v=(); for rep in $(seq 1 "$ACCT_REPS"); do v+=("${ACCT_BUSY[$n,$rep]}"); done
+		read -r m _ _ <<< "$(stats "${v[@]}")"; busy+=("$(calc '%.0f' "$m")")
+	done
+	row 8 "Accounting (a) stock radiusd recording nothing (diagnostic)" "$(calc '%.0f' "$am")/s" "" info
+	row 8 "the machine's CPU per accounting answer: (a), (t), (b)" \
+		"$(calc '%.1f' "$au"), $(calc '%.1f' "$tu"), $(calc '%.1f' "$bu") us; cores ${busy[0]}, ${busy[1]}, ${busy[2]} % busy" "" info \
+		"diagnostic (medians): detail's record costs $(calc '%.1f' "$tu - $au") us an answer ((t) - (a)), the module's recording $(calc '%.1f' "$bu - $au") us ((b) - (a)); 0.9 allows (b) $(calc '%.1f' "$tu / 9") us more than (t) with the cores as busy; the cores idle under (b) are requests waiting for their group's commit: bench/README.md"
 }
 
 # acct_store_alone CPU... - the store's write alone, outside radiusd
