@@ -150,7 +150,7 @@ acct_recording_cost() {
 	row 8 "Accounting (a) stock radiusd recording nothing (diagnostic)" "$(calc '%.0f' "$am")/s" "" info
 	row 8 "the machine's CPU per accounting answer: (a), (t), (b)" \
 		"$(calc '%.1f' "$au"), $(calc '%.1f' "$tu"), $(calc '%.1f' "$bu") us; cores ${busy[0]}, ${busy[1]}, ${busy[2]} % busy" "" info \
-		"diagnostic (medians): detail's record costs $(calc '%.1f' "$tu - $au") us an answer ((t) - (a)), the module's recording $(calc '%.1f' "$bu - $au") us ((b) - (a)); 0.9 allows (b) $(calc '%.1f' "$tu / 9") us more than (t) with the cores as busy; the cores idle under (b) are requests waiting for their group's commit: bench/README.md"
+		"diagnostic (medians): detail's record costs $(calc '%.1f' "$tu - $au") us an answer ((t) - (a)), the module's recording $(calc '%.1f' "$bu - $au") us ((b) - (a)); 0.9 allows (b) $(calc '%.1f' "$tu / 9") us more than (t) with the cores as busy; (b)'s rate is its cores' busy share over its CPU per answer, and both fall short of (t)'s: bench/README.md"
 }
 
 # acct_store_alone CPU... - the store's write alone, outside radiusd
